@@ -1,0 +1,160 @@
+"""Where things live and the engine's settings.
+
+The root (``DOCKYARD_ROOT`` or ``--root``, default ``/var/lib/dockyard``) holds persistent state; the run dir
+(``DOCKYARD_RUN``, default ``/run/dockyard``) holds what must vanish at reboot: network namespaces, shim
+sockets, locks. Settings docker keeps in ``daemon.json`` (``insecure-registries``, ...) are read from
+``<root>/daemon.json`` or the file named by ``DOCKYARD_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import InvalidArgument
+
+DEFAULT_ROOT = "/var/lib/dockyard"
+DEFAULT_RUN = "/run/dockyard"
+
+_GOARCH = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "arm",
+    "i686": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+
+
+def host_platform() -> str:
+    """The host's platform in OCI form, e.g. ``linux/amd64`` or ``linux/arm64/v8``."""
+    machine = platform.machine()
+    arch = _GOARCH.get(machine, machine)
+    if arch == "arm64":
+        return "linux/arm64/v8"
+    if arch == "arm":
+        return "linux/arm/v7"
+    return f"linux/{arch}"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every path under the root and run dir; the only place their shape is spelled out."""
+
+    root: Path
+    run: Path
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs" / "sha256"
+
+    @property
+    def layers(self) -> Path:
+        return self.root / "layers"
+
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def containers(self) -> Path:
+        return self.root / "containers"
+
+    @property
+    def volumes(self) -> Path:
+        return self.root / "volumes"
+
+    @property
+    def networks(self) -> Path:
+        return self.root / "networks"
+
+    @property
+    def tmp(self) -> Path:
+        """Scratch space on the same filesystem as the store, so finished work is renamed into place."""
+        return self.root / "tmp"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.jsonl"
+
+    @property
+    def locks(self) -> Path:
+        return self.run / "locks"
+
+    @property
+    def netns(self) -> Path:
+        return self.run / "netns"
+
+    @property
+    def shims(self) -> Path:
+        return self.run / "shims"
+
+    def blob(self, digest_hex: str) -> Path:
+        from core.state.ids import check_hex64
+
+        return self.blobs / check_hex64(digest_hex)
+
+    def layer(self, chain_id_hex: str) -> Path:
+        from core.state.ids import check_hex64
+
+        return self.layers / check_hex64(chain_id_hex)
+
+    def image(self, image_id_hex: str) -> Path:
+        from core.state.ids import check_hex64
+
+        return self.images / f"{check_hex64(image_id_hex)}.json"
+
+    def container(self, container_id: str) -> Path:
+        from core.state.ids import check_hex64
+
+        return self.containers / check_hex64(container_id)
+
+
+@dataclass
+class Config:
+    root: Path = Path(DEFAULT_ROOT)
+    run: Path = Path(DEFAULT_RUN)
+    insecure_registries: list[str] = field(default_factory=list)
+    registry_mirrors: list[str] = field(default_factory=list)
+    docker_config: Path | None = None  # directory holding config.json; default ~/.docker or $DOCKER_CONFIG
+    platform: str = field(default_factory=host_platform)
+    max_concurrent_downloads: int = 3
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.root, self.run)
+
+    @property
+    def docker_config_file(self) -> Path:
+        base = self.docker_config or Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+        return Path(base) / "config.json"
+
+    @classmethod
+    def load(
+        cls, root: str | os.PathLike[str] | None = None, run: str | os.PathLike[str] | None = None
+    ) -> Config:
+        """Settings from flags, then environment, then ``daemon.json``, then defaults."""
+        root_path = Path(root or os.environ.get("DOCKYARD_ROOT") or DEFAULT_ROOT).absolute()
+        run_path = Path(run or os.environ.get("DOCKYARD_RUN") or DEFAULT_RUN).absolute()
+        cfg = cls(root=root_path, run=run_path)
+        settings_file = Path(os.environ.get("DOCKYARD_CONFIG") or root_path / "daemon.json")
+        if settings_file.is_file():
+            try:
+                data = json.loads(settings_file.read_text())
+            except (OSError, ValueError) as err:
+                raise InvalidArgument(f"cannot read settings file {settings_file}: {err}") from err
+            if not isinstance(data, dict):
+                raise InvalidArgument(f"settings file {settings_file} must hold a JSON object")
+            cfg.insecure_registries = list(data.get("insecure-registries", []))
+            cfg.registry_mirrors = list(data.get("registry-mirrors", []))
+            cfg.max_concurrent_downloads = int(
+                data.get("max-concurrent-downloads", cfg.max_concurrent_downloads)
+            )
+        env_insecure = os.environ.get("DOCKYARD_INSECURE_REGISTRIES")
+        if env_insecure:
+            cfg.insecure_registries += [h.strip() for h in env_insecure.split(",") if h.strip()]
+        return cfg

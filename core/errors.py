@@ -1,0 +1,100 @@
+"""Typed errors. Each carries a message a user can act on and the exit code the CLI uses.
+
+Docker's conventions: 125 when the engine itself fails, 126 when the command cannot be invoked,
+127 when the command is not found; a container's own exit code otherwise.
+"""
+
+from __future__ import annotations
+
+
+class DockyardError(Exception):
+    """Base class: ``str(err)`` is the one-line message shown after ``Error:``."""
+
+    exit_code = 125
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidArgument(DockyardError):
+    """A flag, option or argument has a value we cannot use."""
+
+
+class InvalidReference(InvalidArgument):
+    """An image reference that docker would also reject."""
+
+
+class NotFound(DockyardError):
+    """Something named by the user does not exist."""
+
+
+class ImageNotFound(NotFound):
+    pass
+
+
+class ContainerNotFound(NotFound):
+    pass
+
+
+class NetworkNotFound(NotFound):
+    pass
+
+
+class VolumeNotFound(NotFound):
+    pass
+
+
+class Conflict(DockyardError):
+    """The request clashes with current state (name in use, image in use, container running...)."""
+
+
+class RegistryError(DockyardError):
+    """The registry answered with an error or could not be reached."""
+
+
+class AuthenticationError(RegistryError):
+    """The registry refused our credentials, or asked for credentials we do not have."""
+
+
+class ManifestUnknown(RegistryError, ImageNotFound):
+    """The registry does not know this repository or tag."""
+
+
+class DigestMismatch(RegistryError):
+    """Content did not hash to the digest that named it; nothing is kept."""
+
+
+class UnsupportedMediaType(RegistryError):
+    pass
+
+
+class UnsafeLayer(DockyardError):
+    """A layer archive tried to write outside its directory, or is malformed."""
+
+
+class CorruptState(DockyardError):
+    """A record under the engine root is unreadable."""
+
+
+class RuntimeFailure(DockyardError):
+    """Setting up or supervising a container failed."""
+
+
+class CannotInvoke(DockyardError):
+    """The container's command exists but cannot be run (docker exit 126)."""
+
+    exit_code = 126
+
+
+class CommandNotFound(DockyardError):
+    """The container's command does not exist (docker exit 127)."""
+
+    exit_code = 127
+
+
+class PermissionRequired(DockyardError):
+    """The operation needs root or a capability we do not have."""

@@ -1,0 +1,37 @@
+"""Ids, digests and names: checked before any of them becomes part of a path."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from core.errors import InvalidArgument
+
+HEX64 = re.compile(r"^[a-f0-9]{64}$")
+# docker's container name rule
+NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def check_hex64(value: str) -> str:
+    """Return ``value`` if it is 64 lowercase hex digits, else raise; guards every id used in a path."""
+    if not HEX64.match(value):
+        raise InvalidArgument(f"invalid id {value!r}: expected 64 hexadecimal digits")
+    return value
+
+
+def digest_hex(digest: str) -> str:
+    """``sha256:<hex>`` -> ``<hex>``, refusing any other algorithm or a malformed value."""
+    algo, sep, hexpart = digest.partition(":")
+    if not sep or algo != "sha256":
+        raise InvalidArgument(f"unsupported digest {digest!r}: only sha256 is supported")
+    return check_hex64(hexpart)
+
+
+def new_id() -> str:
+    return secrets.token_hex(32)
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise InvalidArgument(f"invalid name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    return name

@@ -1,0 +1,1 @@
+"""The faces of dockyard: the docker-style command line and the Textual workbench."""
