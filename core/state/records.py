@@ -100,8 +100,9 @@ def remove_tree(path: Path) -> None:
         os.unlink(path)
         return
 
-    def _onerror(func: Any, p: str, exc: BaseException) -> None:
+    def _onerror(func: Any, p: str, exc_info: Any) -> None:
         # a read-only directory (chmod 0555 in a layer) must be made writable before its entries go
+        exc = exc_info[1]
         if isinstance(exc, PermissionError):
             parent = os.path.dirname(p)
             os.chmod(parent, 0o700)
@@ -109,7 +110,7 @@ def remove_tree(path: Path) -> None:
         elif not isinstance(exc, FileNotFoundError):
             raise exc
 
-    shutil.rmtree(path, onexc=_onerror)
+    shutil.rmtree(path, onerror=_onerror)
 
 
 def sweep_temp(directory: Path) -> int:
