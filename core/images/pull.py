@@ -1,0 +1,311 @@
+"""Pull: manifest (or index and platform), config, then every layer downloaded and unpacked at once.
+
+Each layer streams from the registry through a tee that hashes the compressed bytes and writes them to a
+temp blob, into the decompressor, into the safe extractor — download and unpacking overlap, and a dropped
+connection is resumed with ``Range`` underneath. Every digest is checked: the manifest's, the config's, each
+compressed blob's, and each uncompressed layer against the config's ``diff_ids``. On any mismatch the
+temp files and half layers go and no record is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from core.config import Config
+from core.errors import DigestMismatch, ImageNotFound, RegistryError, UnsupportedMediaType
+from core.images.reference import Reference, parse_platform, platform_matches
+from core.images.registry import (
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    Manifest,
+    RegistryClient,
+    sha256_digest,
+)
+from core.images.store import ImageRecord, ImageStore, LayerRef
+from core.models import PullProgress
+from core.state.records import TEMP_PREFIX, sweep_temp, temp_name
+from core.storage.layers import LayerStore
+
+LAYER_TYPES = {
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+}
+CONFIG_TYPES = {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
+
+Progress = Callable[[PullProgress], None]
+
+
+@dataclass(frozen=True)
+class PulledImage:
+    record: ImageRecord
+    manifest_digest: str  # the digest that names what was pulled (index digest for a multi-platform image)
+    new: bool
+
+
+class _Tee:
+    """Read-through wrapper: hashes and stores the compressed bytes and reports progress.
+
+    It also refuses a body longer than the manifest declared, so a hostile registry cannot fill the disk.
+    """
+
+    def __init__(self, src: BinaryIO, sink: BinaryIO, size: int, report: Callable[[int], None]) -> None:
+        self.src, self.sink, self.size, self.report = src, sink, size, report
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.src.read(n)
+        if data:
+            self.count += len(data)
+            if self.count > self.size:
+                raise DigestMismatch(f"layer is larger than the {self.size} bytes its manifest declares")
+            self.hash.update(data)
+            self.sink.write(data)
+            self.report(self.count)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def drain(self) -> None:
+        while self.read(1024 * 1024):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hash.hexdigest()
+
+
+def select_manifest(client: RegistryClient, repo: str, top: Manifest, platform: str) -> Manifest:
+    """From an index, the manifest for ``platform``; a plain manifest is returned as is."""
+    if top.media_type in MANIFEST_TYPES:
+        return top
+    if top.media_type not in INDEX_TYPES:
+        raise UnsupportedMediaType(f"unsupported manifest type {top.media_type!r} for {repo}")
+    wanted = parse_platform(platform)
+    entries = top.json().get("manifests") or []
+    for entry in entries:
+        if entry.get("mediaType", MANIFEST_TYPES[0]) in MANIFEST_TYPES and platform_matches(
+            wanted, entry.get("platform") or {}
+        ):
+            chosen = client.get_manifest(repo, entry["digest"])
+            if chosen.media_type not in MANIFEST_TYPES:
+                raise UnsupportedMediaType(f"index entry {entry['digest']} is not an image manifest")
+            return chosen
+    have = ", ".join(
+        "/".join(x for x in (p.get("os"), p.get("architecture"), p.get("variant")) if x)
+        for p in (e.get("platform") or {} for e in entries)
+    )
+    raise ImageNotFound(
+        f"no matching manifest for {platform} in the manifest list entries (has: {have or 'none'})"
+    )
+
+
+class Puller:
+    def __init__(self, config: Config, store: ImageStore, layers: LayerStore) -> None:
+        self.config = config
+        self.store = store
+        self.layers = layers
+        self.paths = config.paths
+
+    def pull(
+        self,
+        client: RegistryClient,
+        ref: Reference,
+        *,
+        platform: str | None = None,
+        progress: Progress | None = None,
+    ) -> PulledImage:
+        report = progress or (lambda _p: None)
+        platform = platform or self.config.platform
+        for d in (self.paths.blobs, self.paths.layers, self.paths.tmp, self.paths.images):
+            d.mkdir(parents=True, exist_ok=True)
+        # whatever a killed pull left behind goes first
+        sweep_temp(self.paths.blobs)
+        sweep_temp(self.paths.tmp)
+        self.layers.sweep()
+
+        repo = ref.path
+        top = client.get_manifest(repo, ref.digest or ref.tag or "latest")
+        if ref.digest and top.digest != ref.digest:
+            raise DigestMismatch(f"registry sent manifest {top.digest} for {ref}")
+        manifest = select_manifest(client, repo, top, platform)
+        mobj = manifest.json()
+        cfg_desc = mobj.get("config") or {}
+        layer_descs: list[dict[str, Any]] = mobj.get("layers") or []
+        if cfg_desc.get("mediaType") not in CONFIG_TYPES:
+            raise UnsupportedMediaType(
+                f"{ref} is not a container image (config type {cfg_desc.get('mediaType')!r})"
+            )
+        for desc in layer_descs:
+            if desc.get("mediaType") not in LAYER_TYPES:
+                raise UnsupportedMediaType(f"{ref} has a layer of unsupported type {desc.get('mediaType')!r}")
+        config_digest = cfg_desc["digest"]
+        report(PullProgress("", "Pulling from", message=f"{ref.path}"))
+        config_bytes = (
+            self.store.read_blob(config_digest)
+            if self.store.has_blob(config_digest)
+            else client.get_blob_bytes(repo, config_digest)
+        )
+        if sha256_digest(config_bytes) != config_digest:
+            raise DigestMismatch(f"config {config_digest} does not match its digest")
+        config_obj = json.loads(config_bytes)
+        diff_ids: list[str] = list((config_obj.get("rootfs") or {}).get("diff_ids") or [])
+        if len(diff_ids) != len(layer_descs):
+            raise DigestMismatch(
+                f"{ref}: the manifest lists {len(layer_descs)} layers but the config {len(diff_ids)} diff ids"
+            )
+        if (
+            not ref.digest
+            and not platform_matches(parse_platform(platform), config_obj)
+            and (top.media_type in INDEX_TYPES)
+        ):
+            raise ImageNotFound(f"image {ref} is not for platform {platform}")
+
+        chain: list[LayerRef] = []
+        parent: str | None = None
+        for desc, diff_id in zip(layer_descs, diff_ids, strict=True):
+            cid = self.layers.chain_id(parent, diff_id)
+            chain.append(LayerRef(desc["digest"], desc["mediaType"], int(desc.get("size", 0)), diff_id, cid))
+            parent = cid
+
+        new = self._fetch_layers(client, repo, chain, report)
+
+        # small blobs last: a record is only written once everything it names is in place
+        self._put_blob(config_digest, config_bytes)
+        self._put_blob(manifest.digest, manifest.data)
+        if top.digest != manifest.digest:
+            self._put_blob(top.digest, top.data)
+        size = sum(self.layers.size(layer.chain_id) for layer in chain)
+        os_arch = "/".join(
+            x for x in (config_obj.get("os"), config_obj.get("architecture"), config_obj.get("variant")) if x
+        )
+        with self.store.lock():
+            record = self.store.get(config_digest) or ImageRecord(
+                id=config_digest,
+                config_digest=config_digest,
+                manifest_digest=manifest.digest,
+                manifest_media_type=manifest.media_type,
+                layers=chain,
+                created=config_obj.get("created", ""),
+                size=size,
+                platform=os_arch,
+            )
+            new = new or not record.repo_digests
+            record.manifest_digest = manifest.digest
+            record.manifest_media_type = manifest.media_type
+            self.store.add_repo_digest(record, ref.name, top.digest)
+            if ref.tag and not ref.digest:
+                self.store.add_tag(record, ref)
+            else:
+                self.store.save(record)
+        return PulledImage(record=record, manifest_digest=top.digest, new=new)
+
+    def _put_blob(self, digest: str, data: bytes) -> None:
+        path = self.store.blob_path(digest)
+        if path.exists():
+            return
+        from core.state.records import write_bytes
+
+        write_bytes(path, data)
+
+    def _fetch_layers(
+        self, client: RegistryClient, repo: str, chain: list[LayerRef], report: Progress
+    ) -> bool:
+        todo: list[tuple[LayerRef, str | None]] = []
+        for i, layer in enumerate(chain):
+            short = layer.digest.removeprefix("sha256:")[:12]
+            if self.layers.exists(layer.chain_id) and self.store.has_blob(layer.digest):
+                report(PullProgress(short, "Already exists", layer.size, layer.size))
+            else:
+                report(PullProgress(short, "Pulling fs layer", 0, layer.size))
+                todo.append((layer, chain[i - 1].chain_id if i else None))
+        if not todo:
+            return False
+        errors: list[BaseException] = []
+        cancel = threading.Event()
+
+        def work(item: tuple[LayerRef, str | None]) -> None:
+            if cancel.is_set():
+                return
+            try:
+                self._fetch_layer(client, repo, item[0], item[1], report)
+            except BaseException as err:
+                cancel.set()
+                errors.append(err)
+
+        workers = max(1, min(self.config.max_concurrent_downloads, len(todo)))
+        if workers == 1:
+            for item in todo:
+                work(item)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
+                list(pool.map(work, todo))
+        if errors:
+            raise errors[0]
+        return True
+
+    def _fetch_layer(
+        self, client: RegistryClient, repo: str, layer: LayerRef, parent: str | None, report: Progress
+    ) -> None:
+        short = layer.digest.removeprefix("sha256:")[:12]
+        final = self.store.blob_path(layer.digest)
+        tmp = temp_name(final)
+        created_layer = False
+        try:
+            with client.open_blob(repo, layer.digest) as reader, open(tmp, "wb") as sink:
+                tee = _Tee(
+                    reader,
+                    sink,
+                    layer.size or (1 << 62),
+                    lambda n: report(PullProgress(short, "Downloading", n, layer.size)),
+                )
+                if self.layers.exists(layer.chain_id):
+                    tee.drain()
+                else:
+                    self.layers.unpack(layer.chain_id, parent, layer.diff_id, tee)
+                    created_layer = True
+                    tee.drain()  # what follows the tar's end: the compression trailer, padding
+                sink.flush()
+                os.fsync(sink.fileno())
+            if tee.digest != layer.digest:
+                raise DigestMismatch(
+                    f"layer {layer.digest} hashes to {tee.digest}: the registry sent "
+                    "corrupt data; nothing was kept"
+                )
+            if layer.size and tee.count != layer.size:
+                raise DigestMismatch(
+                    f"layer {layer.digest} is {tee.count} bytes, the manifest says {layer.size}"
+                )
+            os.rename(tmp, final)
+            report(PullProgress(short, "Pull complete", layer.size, layer.size))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            if created_layer and layer.chain_id not in self.store.chain_ids_in_use():
+                self.layers.remove(layer.chain_id)
+            raise
+
+
+def check_temp_clean(root: Path) -> list[Path]:
+    """Temp entries anywhere under the store (tests and ``system check`` use it)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            if name.startswith(TEMP_PREFIX):
+                found.append(Path(dirpath) / name)
+    return found
+
+
+__all__ = ["PulledImage", "Puller", "RegistryError", "check_temp_clean", "select_manifest"]

@@ -1,0 +1,187 @@
+"""Image records and tags: ``images/<image-id>.json``, the blobs they name, and name lookup.
+
+The image id is the sha256 of the image config, as docker's. A record holds the config and manifest digests,
+the layer chain (compressed digest, diff id, chain id of each layer), the repo tags and repo digests.
+Tags live only in the records; moving a tag rewrites the two records involved under the ``images`` lock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.config import Paths
+from core.errors import Conflict, ImageNotFound, InvalidReference
+from core.images.reference import Reference, parse_reference
+from core.state.ids import HEX64, digest_hex
+from core.state.locks import FileLock
+from core.state.records import read_json, write_json
+
+
+@dataclass
+class LayerRef:
+    digest: str  # compressed blob digest, as in the manifest
+    media_type: str
+    size: int  # compressed size
+    diff_id: str  # sha256 of the uncompressed tar
+    chain_id: str  # hex, the key of layers/<chain-id>
+
+
+@dataclass
+class ImageRecord:
+    id: str  # "sha256:<hex>" of the config blob
+    config_digest: str
+    manifest_digest: str
+    manifest_media_type: str
+    layers: list[LayerRef]
+    repo_tags: list[str] = field(default_factory=list)
+    repo_digests: list[str] = field(default_factory=list)
+    created: str = ""
+    size: int = 0  # unpacked bytes of all layers
+    platform: str = ""
+
+    @property
+    def hex(self) -> str:
+        return digest_hex(self.id)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImageRecord:
+        layers = [LayerRef(**layer) for layer in data.get("layers", [])]
+        return cls(**{**data, "layers": layers})
+
+
+class ImageStore:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+
+    def lock(self) -> FileLock:
+        return FileLock(self.paths.locks, "images")
+
+    # ---------------------------------------------------------------- blobs
+
+    def blob_path(self, digest: str) -> Path:
+        return self.paths.blob(digest_hex(digest))
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
+
+    def read_blob(self, digest: str) -> bytes:
+        try:
+            return self.blob_path(digest).read_bytes()
+        except FileNotFoundError:
+            raise ImageNotFound(f"blob {digest} is missing from the store; pull the image again")
+
+    # -------------------------------------------------------------- records
+
+    def records(self) -> Iterator[ImageRecord]:
+        try:
+            names = os.listdir(self.paths.images)
+        except FileNotFoundError:
+            return
+        for name in sorted(names):
+            if name.endswith(".json") and HEX64.match(name[:-5]):
+                try:
+                    yield ImageRecord.from_json(read_json(self.paths.images / name))
+                except FileNotFoundError:
+                    continue  # removed while we listed
+
+    def get(self, image_id: str) -> ImageRecord | None:
+        try:
+            return ImageRecord.from_json(read_json(self.paths.image(digest_hex(image_id))))
+        except FileNotFoundError:
+            return None
+
+    def save(self, record: ImageRecord) -> None:
+        write_json(self.paths.image(record.hex), record.to_json())
+
+    def delete_record(self, record: ImageRecord) -> None:
+        try:
+            os.unlink(self.paths.image(record.hex))
+        except FileNotFoundError:
+            pass
+
+    # --------------------------------------------------------------- lookup
+
+    def resolve(self, name: str) -> ImageRecord:
+        """Find an image by reference (``busybox``, ``host/x:tag``, ``x@sha256:...``), full id or id prefix
+        (at least one hex digit, like docker)."""
+        found = self.lookup(name)
+        if found is None:
+            raise ImageNotFound(f"No such image: {name}")
+        return found
+
+    def lookup(self, name: str) -> ImageRecord | None:
+        text = name.strip()
+        if not text:
+            raise InvalidReference("invalid reference format: empty image name")
+        bare = text.removeprefix("sha256:")
+        records = list(self.records())
+        if text.startswith("sha256:") or (all(c in "0123456789abcdef" for c in bare) and len(bare) <= 64):
+            matches = [r for r in records if r.hex.startswith(bare)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1 and len(bare) < 64:
+                raise Conflict(f"image id prefix {bare!r} is ambiguous: {len(matches)} images match")
+            if text.startswith("sha256:"):
+                return None
+        try:
+            ref = parse_reference(text)
+        except InvalidReference:
+            if all(c in "0123456789abcdef" for c in bare):
+                return None
+            raise
+        return self._by_reference(ref, records)
+
+    @staticmethod
+    def _by_reference(ref: Reference, records: list[ImageRecord]) -> ImageRecord | None:
+        if ref.digest:
+            wanted = f"{ref.name}@{ref.digest}"
+            for r in records:
+                if wanted in r.repo_digests or (
+                    r.manifest_digest == ref.digest
+                    and any(d.startswith(ref.name + "@") for d in r.repo_digests)
+                ):
+                    return r
+            return None
+        tag = str(ref)
+        for r in records:
+            if tag in r.repo_tags:
+                return r
+        return None
+
+    # ----------------------------------------------------------------- tags
+
+    def add_tag(self, record: ImageRecord, ref: Reference) -> None:
+        """Point ``ref`` (name:tag) at ``record``, taking it from whichever image held it. Hold the lock."""
+        tag = str(ref.with_digest(None)) if ref.digest else str(ref)
+        for other in self.records():
+            if other.id != record.id and tag in other.repo_tags:
+                other.repo_tags.remove(tag)
+                self.save(other)
+        current = self.get(record.id) or record
+        if tag not in current.repo_tags:
+            current.repo_tags.append(tag)
+        record.repo_tags = current.repo_tags
+        self.save(record)
+
+    def add_repo_digest(self, record: ImageRecord, name: str, digest: str) -> None:
+        entry = f"{name}@{digest}"
+        if entry not in record.repo_digests:
+            record.repo_digests.append(entry)
+
+    def chain_ids_in_use(self, exclude: str | None = None) -> set[str]:
+        return {layer.chain_id for r in self.records() if r.id != exclude for layer in r.layers}
+
+    def blobs_in_use(self, exclude: str | None = None) -> set[str]:
+        used: set[str] = set()
+        for r in self.records():
+            if r.id == exclude:
+                continue
+            used.update({r.config_digest, r.manifest_digest, *(layer.digest for layer in r.layers)})
+        return used
