@@ -1,0 +1,91 @@
+"""Removing, untagging and pruning images, with docker's rules for what may go."""
+
+from __future__ import annotations
+
+import os
+
+from core.errors import Conflict
+from core.images.reference import parse_reference
+from core.images.store import ImageRecord, ImageStore
+from core.models import RemovedImage
+from core.storage.layers import LayerStore
+
+
+def _delete_image(store: ImageStore, layers: LayerStore, record: ImageRecord, out: RemovedImage) -> int:
+    """Drop the record, then every layer and blob no other image names; returns the bytes freed.
+    Hold the images lock."""
+    freed = 0
+    store.delete_record(record)
+    out.deleted.append(record.id)
+    used_layers = store.chain_ids_in_use()
+    for layer in reversed(record.layers):
+        if layer.chain_id not in used_layers and layers.exists(layer.chain_id):
+            freed += layers.size(layer.chain_id)
+            layers.remove(layer.chain_id)
+            out.deleted.append("sha256:" + layer.chain_id)
+    used_blobs = store.blobs_in_use()
+    names = {record.config_digest, record.manifest_digest, *(layer.digest for layer in record.layers)}
+    names.update(d.rpartition("@")[2] for d in record.repo_digests)
+    for digest in names - used_blobs:
+        try:
+            path = store.blob_path(digest)
+            freed += path.stat().st_size
+            os.unlink(path)
+        except (FileNotFoundError, ValueError):
+            pass
+    return freed
+
+
+def remove_image(store: ImageStore, layers: LayerStore, name: str, *, force: bool,
+                 in_use: dict[str, list[str]]) -> RemovedImage:
+    """``docker rmi``: a tag reference untags (and deletes when it was the last tag); an id deletes.
+
+    ``in_use`` maps image id -> names of containers using it. Docker refuses to delete an image a container
+    uses, even with -f for running ones; we refuse unless -f, and -f only untags while containers remain.
+    """
+    out = RemovedImage()
+    with store.lock():
+        record = store.resolve(name)
+        users = in_use.get(record.id, [])
+        by_tag = None
+        stripped = name.strip()
+        if not stripped.startswith("sha256:") and not record.hex.startswith(stripped):
+            ref = parse_reference(stripped)
+            if not ref.digest:
+                by_tag = str(ref)
+        if by_tag and len(record.repo_tags) > 1:
+            record.repo_tags.remove(by_tag)
+            store.save(record)
+            out.untagged.append(by_tag)
+            return out
+        if not by_tag and len(record.repo_tags) > 1 and not force:
+            raise Conflict(f"unable to delete {record.hex[:12]} (must be forced) - image is referenced in "
+                           "multiple repositories")
+        if users:
+            if not force:
+                raise Conflict(f"unable to remove image {name}: it is used by container {users[0]}; "
+                               "stop and remove the container first (or use -f to untag only)")
+            out.untagged.extend(record.repo_tags)
+            record.repo_tags = []
+            store.save(record)
+            return out
+        out.untagged.extend(record.repo_tags)
+        out.untagged.extend(record.repo_digests)
+        _delete_image(store, layers, record, out)
+        return out
+
+
+def prune_images(store: ImageStore, layers: LayerStore, *, all_unused: bool,
+                 in_use: dict[str, list[str]]) -> tuple[RemovedImage, int]:
+    """``docker image prune``: dangling images (no tags), or with ``-a`` every image no container uses."""
+    out = RemovedImage()
+    reclaimed = 0
+    with store.lock():
+        for record in list(store.records()):
+            if record.id in in_use:
+                continue
+            if record.repo_tags and not all_unused:
+                continue
+            out.untagged.extend(record.repo_tags)
+            reclaimed += _delete_image(store, layers, record, out)
+    return out, reclaimed

@@ -1,0 +1,150 @@
+"""The docker-style command line: parse, call the Engine, print.
+
+Start-up cost is part of every command, so only the verb being run gets its parser built and its module
+imported; Rich is imported by the commands that draw with it, Textual only when the workbench opens.
+Errors: ``Error: <message>`` on stderr and docker's exit codes (125 engine, 126 cannot invoke, 127 not found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+# verb -> module under tui.commands that registers it. Management groups ("image ls") map to a module too.
+VERBS: dict[str, str] = {
+    "pull": "images",
+    "push": "images",
+    "images": "images",
+    "rmi": "images",
+    "tag": "images",
+    "save": "images",
+    "load": "images",
+    "login": "images",
+    "logout": "images",
+    "image": "images",
+}
+# verbs whose module is not there yet are left out of the help
+_HELP_ORDER = ["images", "containers", "networks", "volumes", "system"]
+
+
+class CLIError(Exception):
+    """A usage error found after parsing (argparse's own errors exit 125 through :class:`Parser`)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with docker's exit code for usage errors (125) and its one-line error style."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"Error: {message}\nSee '{self.prog} --help'.\n")
+        sys.exit(125)
+
+
+def _add_globals(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", help="engine state directory (default $DOCKYARD_ROOT or /var/lib/dockyard)")
+    p.add_argument("--debug", "-D", action="store_true", help="show tracebacks on errors")
+
+
+def build_parser(verbs: Sequence[str] | None = None) -> Parser:
+    parser = Parser(
+        prog="dockyard",
+        description="A container engine and terminal workbench. Run with no arguments to open the workbench.",
+    )
+    _add_globals(parser)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
+    modules: list[str] = []
+    for verb in verbs if verbs is not None else VERBS:
+        mod = VERBS[verb]
+        if mod not in modules:
+            modules.append(mod)
+    for mod in modules:
+        module = importlib.import_module(f"tui.commands.{mod}")
+        module.register(sub)
+    return parser
+
+
+def make_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from core.config import Config
+    from core.engine import Engine
+
+    return Engine(Config.load(root=getattr(args, "root", None)))
+
+
+def _find_verb(argv: Sequence[str]) -> str | None:
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--root":
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    verb = _find_verb(args_list)
+    if verb is None and not any(a in ("-h", "--help", "--version") for a in args_list):
+        return _open_workbench(args_list)
+    parser = build_parser([verb] if verb in VERBS else None)
+    args = parser.parse_args(args_list)
+    if args.version:
+        from importlib.metadata import version
+
+        print(f"dockyard version {version('dockyard')}")
+        return 0
+    func: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    return run_command(func, args)
+
+
+def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    from core.errors import DockyardError
+
+    try:
+        code = func(args)
+        return int(code or 0)
+    except DockyardError as err:
+        if getattr(args, "debug", False):
+            raise
+        sys.stderr.write(f"Error: {err}\n")
+        return err.exit_code
+    except CLIError as err:
+        sys.stderr.write(f"Error: {err}\n")
+        return 125
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
+    except BrokenPipeError:
+        # `dockyard images | head`: stop quietly, like docker
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _open_workbench(args_list: list[str]) -> int:
+    try:
+        app_module = importlib.import_module("tui.app")
+    except ModuleNotFoundError as err:
+        if err.name != "tui.app":
+            raise
+        sys.stderr.write("The workbench is not built yet; see 'dockyard --help' for the command line.\n")
+        return 1
+    parser = Parser(prog="dockyard")
+    _add_globals(parser)
+    args = parser.parse_args(args_list)
+    return int(app_module.run(make_engine(args)) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Printing like docker: aligned tables, human sizes and ages, and ``--format`` (json, table, templates)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+_FIELD = re.compile(r"\{\{\s*(json\s+)?\.([A-Za-z_][\w.]*)?\s*\}\}")
+
+
+def human_size(n: float) -> str:
+    """docker's units.HumanSize: decimal units, 3 significant digits ("4.26MB", "121MB", "0B")."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000.0
+        i += 1
+    text = f"{n:.3g}"
+    if "e" in text:
+        text = f"{n:.0f}"
+    return f"{text}{units[i]}"
+
+
+def parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    # RFC 3339 with nanoseconds: Python takes at most microseconds
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(.*)$", text)
+    if m:
+        frac = (m.group(2) or "")[:7]
+        text = m.group(1) + frac + m.group(3)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def human_duration(seconds: float) -> str:
+    """docker's units.HumanDuration ("Less than a second", "3 minutes", "2 weeks")."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def time_ago(value: str) -> str:
+    dt = parse_time(value)
+    if dt is None:
+        return "N/A"
+    return human_duration((datetime.now(UTC) - dt).total_seconds()) + " ago"
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], out: Any = None) -> None:
+    """docker's tabwriter look: columns padded to the widest cell plus three spaces."""
+    out = out or sys.stdout
+    rows = [list(map(str, r)) for r in rows]
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, cell in enumerate(r):
+            widths[i] = max(widths[i], len(cell))
+    for r in [list(headers), *rows]:
+        line = "   ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:-1]))
+        line = (line + "   " + r[-1]) if len(r) > 1 else r[0]
+        out.write(line.rstrip() + "\n")
+
+
+def render_template(template: str, obj: dict[str, Any]) -> str:
+    """A small subset of Go templates, enough for docker's common uses: ``{{.Field}}``, ``{{json .}}``,
+    ``{{json .Field}}``, nested ``{{.A.B}}``, and ``\\t``/``\\n`` escapes."""
+
+    def value(path: str | None) -> Any:
+        cur: Any = obj
+        for part in (path or "").split(".") if path else []:
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        return cur
+
+    def sub(m: re.Match[str]) -> str:
+        v = value(m.group(2))
+        if m.group(1):
+            return json.dumps(v, separators=(",", ":"))
+        if v is None:
+            return "<no value>"
+        if isinstance(v, (dict, list)):
+            return json.dumps(v)
+        return str(v)
+
+    return _FIELD.sub(sub, template.replace("\\t", "\t").replace("\\n", "\n"))
+
+
+def emit(rows: list[dict[str, Any]], fmt: str | None, headers: Sequence[tuple[str, str]],
+         out: Any = None) -> None:
+    """Print ``rows`` per ``--format``: None/"table" -> a table of ``headers`` (title, key); "json" -> one JSON
+    object a line (docker's ``--format json``); "table TEMPLATE" -> a table from a template; else a template
+    per row."""
+    out = out or sys.stdout
+    if fmt is None or fmt == "table":
+        print_table([h for h, _ in headers], ([str(r.get(k, "")) for _, k in headers] for r in rows), out)
+        return
+    if fmt == "json":
+        for r in rows:
+            out.write(json.dumps(r, separators=(",", ":")) + "\n")
+        return
+    if fmt.startswith("table "):
+        tmpl = fmt[len("table "):]
+        cols = [c for c in tmpl.replace("\\t", "\t").split("\t")]
+        titles = [_title(c) for c in cols]
+        print_table(titles, ([render_template(c, r) for c in cols] for r in rows), out)
+        return
+    for r in rows:
+        out.write(render_template(fmt, r) + "\n")
+
+
+def _title(column_template: str) -> str:
+    m = _FIELD.search(column_template)
+    if not m or not m.group(2):
+        return column_template.upper()
+    name = m.group(2).split(".")[-1]
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).upper()
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=4) + "\n")
