@@ -46,3 +46,115 @@ class RemovedImage:
 
 
 JSONDict = dict[str, Any]
+
+
+@dataclass
+class Mount:
+    """One mount as the user asked for it: ``-v``, ``--mount`` or ``--tmpfs``."""
+
+    type: str  # "bind" | "volume" | "tmpfs"
+    target: str
+    source: str = ""  # host path (bind) or volume name (volume); "" for an anonymous volume
+    read_only: bool = False
+    options: dict[str, str] = field(default_factory=dict)  # tmpfs size/mode, bind propagation, volume nocopy
+
+
+@dataclass
+class PortBinding:
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+    host_port: int = 0  # 0: pick a free port
+
+
+@dataclass
+class RunConfig:
+    """Everything ``create``/``run`` takes: what the CLI parses flags into and the TUI's run form fills."""
+
+    image: str
+    command: list[str] | None = None  # None: the image's Cmd
+    entrypoint: list[str] | None = None  # None: the image's; [] (``--entrypoint ""``) clears it
+    name: str | None = None
+    env: list[str] = field(default_factory=list)  # "K=V", or "K" to copy from the caller's environment
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    tty: bool = False
+    interactive: bool = False
+    detach: bool = False
+    auto_remove: bool = False
+    mounts: list[Mount] = field(default_factory=list)
+    read_only: bool = False
+    restart: str = "no"  # no | on-failure[:N] | always | unless-stopped
+    memory: int | None = None
+    memory_swap: int | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    security_opt: list[str] = field(default_factory=list)
+    init: bool = False
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    shm_size: int | None = None
+    devices: list[str] = field(default_factory=list)  # "/dev/x[:/dev/y[:rwm]]"
+    network: str = "default"  # "default" (the default bridge), a network name, "none", "host"
+    network_aliases: list[str] = field(default_factory=list)
+    ip: str | None = None
+    ports: list[PortBinding] = field(default_factory=list)
+    publish_all: bool = False
+    dns: list[str] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)
+    log_opts: dict[str, str] = field(default_factory=dict)  # max-size, max-file
+    platform: str | None = None
+    pull: str = "missing"  # missing | always | never
+
+
+@dataclass(frozen=True)
+class ContainerSummary:
+    id: str
+    name: str
+    image: str  # as the user named it
+    image_id: str
+    command: str
+    created: str
+    status: str  # created | running | paused | restarting | exited | dead
+    exit_code: int | None
+    started_at: str
+    finished_at: str
+    ports: list[PortBinding]
+    labels: dict[str, str]
+    pid: int = 0
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+@dataclass(frozen=True)
+class LogLine:
+    stream: str  # "stdout" | "stderr"
+    time: str  # RFC 3339 with nanoseconds, as docker's json-file
+    text: str  # the line, with its trailing newline if it had one
+
+
+@dataclass(frozen=True)
+class Event:
+    time: float  # seconds since the epoch
+    type: str  # container | image | network | volume
+    action: str  # create, start, die, destroy, pull, tag, ...
+    id: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    id: str
+    name: str
+    cpu_percent: float
+    memory_usage: int
+    memory_limit: int
+    pids: int

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from core.config import Config
 from core.errors import DigestMismatch, ImageNotFound, RegistryError, UnsupportedMediaType
@@ -54,13 +54,17 @@ class PulledImage:
     new: bool
 
 
+class _Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class _Tee:
     """Read-through wrapper: hashes and stores the compressed bytes and reports progress.
 
     It also refuses a body longer than the manifest declared, so a hostile registry cannot fill the disk.
     """
 
-    def __init__(self, src: BinaryIO, sink: BinaryIO, size: int, report: Callable[[int], None]) -> None:
+    def __init__(self, src: _Readable, sink: BinaryIO, size: int, report: Callable[[int], None]) -> None:
         self.src, self.sink, self.size, self.report = src, sink, size, report
         self.hash = hashlib.sha256()
         self.count = 0

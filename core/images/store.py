@@ -159,7 +159,7 @@ class ImageStore:
 
     def add_tag(self, record: ImageRecord, ref: Reference) -> None:
         """Point ``ref`` (name:tag) at ``record``, taking it from whichever image held it. Hold the lock."""
-        tag = str(ref.with_digest(None)) if ref.digest else str(ref)
+        tag = str(ref.name_only().with_tag(ref.tag or "latest"))
         for other in self.records():
             if other.id != record.id and tag in other.repo_tags:
                 other.repo_tags.remove(tag)

@@ -1,0 +1,1 @@
+"""Containers: records and names, resolving a run request against its image, and lifecycle."""

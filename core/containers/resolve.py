@@ -1,0 +1,87 @@
+"""What a container runs: the image's config merged with the run request, with docker's precedence rules."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from core.errors import InvalidArgument
+from core.models import RunConfig
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+
+def merge_env(image_env: list[str], run_env: list[str], caller_env: dict[str, str] | None = None) -> list[str]:
+    """Image env, then the request's (``K=V`` sets, bare ``K`` copies the caller's value or is dropped)."""
+    caller = os.environ if caller_env is None else caller_env
+    order: list[str] = []
+    values: dict[str, str] = {}
+    for item in [*image_env, *run_env]:
+        key, sep, val = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid environment variable: {item!r}")
+        if not sep:
+            if key not in caller:
+                continue
+            val = caller[key]
+        if key not in values:
+            order.append(key)
+        values[key] = val
+    return [f"{k}={values[k]}" for k in order]
+
+
+def parse_restart(policy: str) -> tuple[str, int]:
+    """``on-failure:3`` -> ("on-failure", 3); validates like docker."""
+    name, _, count = policy.partition(":")
+    if name not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy {policy!r}: use no, always, unless-stopped or on-failure[:N]")
+    if count:
+        if name != "on-failure":
+            raise InvalidArgument(f"invalid restart policy {policy!r}: only on-failure takes a maximum retry count")
+        if not count.isdigit():
+            raise InvalidArgument(f"invalid restart policy {policy!r}: the retry count must be a number")
+        return name, int(count)
+    return name, 0
+
+
+def resolve_process(run: RunConfig, image_config: dict[str, Any], container_id: str) -> dict[str, Any]:
+    """The process to start: args, env, cwd, user, hostname, tty, stop signal and timeout."""
+    cfg = image_config.get("config") or {}
+    if run.entrypoint is not None:
+        entrypoint = list(run.entrypoint)
+        # docker: overriding the entrypoint drops the image's Cmd too
+        cmd = list(run.command) if run.command is not None else []
+    else:
+        entrypoint = list(cfg.get("Entrypoint") or [])
+        cmd = list(run.command) if run.command is not None else list(cfg.get("Cmd") or [])
+    args = entrypoint + cmd
+    if not args:
+        raise InvalidArgument("no command specified: the image has no default command; give one after the image name")
+    hostname = run.hostname or container_id[:12]
+    env = merge_env(list(cfg.get("Env") or []), run.env)
+    keys = {e.partition("=")[0] for e in env}
+    if "PATH" not in keys:
+        env.insert(0, f"PATH={DEFAULT_PATH}")
+    if "HOSTNAME" not in keys:
+        env.insert(1, f"HOSTNAME={hostname}")
+    if run.tty and "TERM" not in keys:
+        env.append("TERM=xterm")
+    workdir = run.workdir or cfg.get("WorkingDir") or "/"
+    if not workdir.startswith("/"):
+        raise InvalidArgument(f"the working directory {workdir!r} is invalid: it needs to be an absolute path")
+    parse_restart(run.restart)
+    return {
+        "args": args,
+        "env": env,
+        "cwd": workdir,
+        "user": run.user if run.user is not None else (cfg.get("User") or ""),
+        "hostname": hostname,
+        "tty": run.tty,
+        "stdin": run.interactive,
+        "stop_signal": run.stop_signal or cfg.get("StopSignal") or "SIGTERM",
+        "stop_timeout": run.stop_timeout if run.stop_timeout is not None else 10,
+        "labels": {**(cfg.get("Labels") or {}), **run.labels},
+        "exposed_ports": sorted((cfg.get("ExposedPorts") or {}).keys()),
+        "image_volumes": sorted((cfg.get("Volumes") or {}).keys()),
+    }
