@@ -54,12 +54,14 @@ class CredentialHelperMissing(CredentialsError):
 class Credentials:
     """What a registry login needs: a username and password, or an identity (OAuth2 refresh) token."""
 
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    identitytoken: str | None = field(default=None, repr=False)
+    # empty strings, not None, for what is absent: the same convention as docker's AuthConfig and as
+    # core.images.registry.Credentials, so one converts to the other without checks
+    username: str = ""
+    password: str = field(default="", repr=False)
+    identitytoken: str = field(default="", repr=False)
 
     @property
-    def identity_token(self) -> str | None:
+    def identity_token(self) -> str:
         return self.identitytoken
 
 
@@ -189,9 +191,7 @@ def _from_entry(entry: Any, config_file: Path, key: str) -> Credentials | None:
     if not username and not password and not token:
         return None
     return Credentials(
-        username=str(username) if username else None,
-        password=str(password) if password is not None else None,
-        identitytoken=str(token) if token else None,
+        username=str(username or ""), password=str(password or ""), identitytoken=str(token or "")
     )
 
 
@@ -270,8 +270,10 @@ def _helper_get(helper: str, key: str, config_file: Path) -> Credentials | None:
         raise CredentialsError(f"{HELPER_PREFIX}{helper} get answered something other than JSON") from err
     if not isinstance(answer, dict):
         raise CredentialsError(f"{HELPER_PREFIX}{helper} get answered something other than a JSON object")
-    username = answer.get("Username") or None
-    secret = answer.get("Secret") or None
+    username = answer.get("Username") or ""
+    secret = answer.get("Secret") or ""
+    if not isinstance(username, str) or not isinstance(secret, str):
+        raise CredentialsError(f"{HELPER_PREFIX}{helper} get answered a Username or Secret that is not text")
     if username == TOKEN_USERNAME:
         return Credentials(identitytoken=secret) if secret else None
     if not username and not secret:

@@ -99,7 +99,7 @@ def test_lookup_username_password_and_identity_token_fields(config_file: Path) -
     assert lookup(config_file, "plain.example") == Credentials("u", "p")
     tok = lookup(config_file, "token.example")
     assert tok is not None and tok.identitytoken == "refresh-token" and tok.identity_token == "refresh-token"
-    assert tok.username is None
+    assert tok.username == "" and tok.password == ""
     assert lookup(config_file, "both.example") == Credentials("from", "auth")
 
 
