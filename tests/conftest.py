@@ -1,0 +1,77 @@
+"""Session-wide fixtures for the whole suite.
+
+``testbed``  three real registries on 127.0.0.1 (open, htpasswd Basic, Bearer token) holding images built
+             by umoci/skopeo from Debian's busybox-static; see tests/testbed/bed.py for addresses,
+             credentials and the token policy, tests/testbed/build.py for the images. Started only for
+             tests that ask for it (such tests are marked ``e2e``); skipped with the reason when not root
+             or a tool is missing. The images are built once per machine (cached, file-locked for
+             pytest-xdist); each session (each xdist worker) starts its own registries on copies.
+``engine_config``  a fresh ``core.config.Config`` per test: root and run dirs on tmpfs when /dev/shm is a
+             usable tmpfs, ``docker_config`` an empty dir; unmounted and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import Config
+from tests.testbed import BuiltImages, Testbed, ensure_images, start_testbed, unavailable_reason
+from tests.testbed.common import make_scratch_dir, remove_scratch
+
+_E2E_DIR = Path(__file__).parent / "e2e"
+_timings: dict[str, float] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # `-m "not e2e"` must never start the bed: mark what lives in tests/e2e or asks for the bed
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if _E2E_DIR in Path(str(item.path)).parents or "testbed" in fixtures or "testbed_images" in fixtures:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def testbed_images() -> BuiltImages:
+    """The cached OCI layouts and pristine registry storage (built on first use, ~1-2 s)."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    t0 = time.monotonic()
+    built = ensure_images()
+    _timings["images"] = time.monotonic() - t0
+    return built
+
+
+@pytest.fixture(scope="session")
+def testbed(testbed_images: BuiltImages) -> Iterator[Testbed]:
+    """Registries and token server for this session (this worker); stopped by PID at the end."""
+    t0 = time.monotonic()
+    bed = start_testbed(testbed_images)
+    _timings["registries"] = time.monotonic() - t0
+    try:
+        yield bed
+    finally:
+        bed.close()
+
+
+@pytest.fixture
+def engine_config() -> Iterator[Config]:
+    """A Config whose root, run dir and docker config dir are fresh and private to this test."""
+    base = make_scratch_dir("dockyard-test-")
+    cfg = Config(root=base / "root", run=base / "run", docker_config=base / "docker")
+    for d in (cfg.root, cfg.run, base / "docker"):
+        d.mkdir()
+    try:
+        yield cfg
+    finally:
+        remove_scratch(base)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _timings:
+        parts = ", ".join(f"{k} {v:.2f} s" for k, v in _timings.items())
+        terminalreporter.write_line(f"test bed set-up: {parts}")
