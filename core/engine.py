@@ -25,7 +25,9 @@ class Engine:
 
     # ------------------------------------------------------------------ images
 
-    def pull(self, reference: str, *, platform: str | None = None, progress: Progress | None = None) -> PullResult:
+    def pull(
+        self, reference: str, *, platform: str | None = None, progress: Progress | None = None
+    ) -> PullResult:
         from core.images.access import open_client
         from core.images.pull import Puller
 
@@ -62,8 +64,11 @@ class Engine:
             "Size": record.size,
             "GraphDriver": {
                 "Name": "overlay",
-                "Data": {"LowerDir": ":".join(
-                    str(self.layers.diff_dir(layer.chain_id)) for layer in reversed(record.layers))},
+                "Data": {
+                    "LowerDir": ":".join(
+                        str(self.layers.diff_dir(layer.chain_id)) for layer in reversed(record.layers)
+                    )
+                },
             },
             "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in record.layers]},
             "Metadata": {"LastTagTime": ""},
@@ -119,12 +124,14 @@ class Engine:
     def login(self, server: str, username: str, password: str) -> str:
         """Check the credentials against the registry, then store them like docker; returns the key used."""
         from core.images import credentials
-        from core.images.registry import Credentials, RegistryClient
         from core.images.reference import registry_scheme
+        from core.images.registry import Credentials, RegistryClient
 
         ref = _server_reference(server)
         scheme = registry_scheme(ref.domain, self.config.insecure_registries)
-        with RegistryClient(ref.api_host, scheme=scheme, credentials=Credentials(username, password)) as client:
+        with RegistryClient(
+            ref.api_host, scheme=scheme, credentials=Credentials(username, password)
+        ) as client:
             client.ping()
         credentials.store(self.config.docker_config_file, ref.credential_key, username, password)
         return ref.credential_key

@@ -83,14 +83,21 @@ class VolumeStore:
                     continue
         return out
 
-    def create(self, name: str | None = None, *, labels: dict[str, str] | None = None,
-               options: dict[str, str] | None = None) -> tuple[Volume, bool]:
+    def create(
+        self,
+        name: str | None = None,
+        *,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> tuple[Volume, bool]:
         """Create (or return the existing) volume; the bool says whether it is new. Atomic: the directory
         is built under a temp name and renamed into place."""
         if options:
             unknown = set(options) - {"type", "device", "o", "size"}
             if unknown:
-                raise InvalidArgument(f"unsupported volume options for the local driver: {', '.join(sorted(unknown))}")
+                raise InvalidArgument(
+                    f"unsupported volume options for the local driver: {', '.join(sorted(unknown))}"
+                )
         anonymous = name is None
         vol_name = name or new_id()
         final = self._dir(vol_name)
@@ -100,8 +107,13 @@ class VolumeStore:
             self.paths.volumes.mkdir(parents=True, exist_ok=True)
             tmp = temp_name(final)
             os.makedirs(tmp / "_data", mode=0o755)
-            vol = Volume(name=vol_name, created=now_rfc3339(), labels=labels or {}, options=options or {},
-                         anonymous=anonymous)
+            vol = Volume(
+                name=vol_name,
+                created=now_rfc3339(),
+                labels=labels or {},
+                options=options or {},
+                anonymous=anonymous,
+            )
             write_json(tmp / "volume.json", {k: v for k, v in asdict(vol).items() if k != "mountpoint"})
             if final.exists():  # a half-made one from a killed process: it has no volume.json
                 remove_tree(final)

@@ -113,11 +113,13 @@ def render_template(template: str, obj: dict[str, Any]) -> str:
     return _FIELD.sub(sub, template.replace("\\t", "\t").replace("\\n", "\n"))
 
 
-def emit(rows: list[dict[str, Any]], fmt: str | None, headers: Sequence[tuple[str, str]],
-         out: Any = None) -> None:
-    """Print ``rows`` per ``--format``: None/"table" -> a table of ``headers`` (title, key); "json" -> one JSON
-    object a line (docker's ``--format json``); "table TEMPLATE" -> a table from a template; else a template
-    per row."""
+def emit(
+    rows: list[dict[str, Any]], fmt: str | None, headers: Sequence[tuple[str, str]], out: Any = None
+) -> None:
+    """Print ``rows`` per ``--format``.
+
+    None or "table": a table of ``headers`` (title, key); "json": one JSON object a line (docker's
+    ``--format json``); "table TEMPLATE": a table from a template; anything else: a template per row."""
     out = out or sys.stdout
     if fmt is None or fmt == "table":
         print_table([h for h, _ in headers], ([str(r.get(k, "")) for _, k in headers] for r in rows), out)
@@ -127,7 +129,7 @@ def emit(rows: list[dict[str, Any]], fmt: str | None, headers: Sequence[tuple[st
             out.write(json.dumps(r, separators=(",", ":")) + "\n")
         return
     if fmt.startswith("table "):
-        tmpl = fmt[len("table "):]
+        tmpl = fmt[len("table ") :]
         cols = [c for c in tmpl.replace("\\t", "\t").split("\t")]
         titles = [_title(c) for c in cols]
         print_table(titles, ([render_template(c, r) for c in cols] for r in rows), out)

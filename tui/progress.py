@@ -68,16 +68,23 @@ class BarProgress:
             if task is None:
                 task = self._progress.add_task(p.status, total=p.total or None, layer=p.layer)
                 self._tasks[p.layer] = task
-            done = p.status in ("Pull complete", "Already exists", "Pushed", "Layer already exists") or \
-                p.status.startswith("Mounted")
-            self._progress.update(task, description=p.status, completed=p.total if done else p.current,
-                                  total=p.total or None)
+            done = p.status in (
+                "Pull complete",
+                "Already exists",
+                "Pushed",
+                "Layer already exists",
+            ) or p.status.startswith("Mounted")
+            self._progress.update(
+                task, description=p.status, completed=p.total if done else p.current, total=p.total or None
+            )
 
     def __enter__(self) -> BarProgress:
         self._progress.__enter__()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._progress.__exit__(et, e, tb)
 
 

@@ -12,7 +12,9 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 
 
-def merge_env(image_env: list[str], run_env: list[str], caller_env: dict[str, str] | None = None) -> list[str]:
+def merge_env(
+    image_env: list[str], run_env: list[str], caller_env: dict[str, str] | None = None
+) -> list[str]:
     """Image env, then the request's (``K=V`` sets, bare ``K`` copies the caller's value or is dropped)."""
     caller = os.environ if caller_env is None else caller_env
     order: list[str] = []
@@ -35,10 +37,14 @@ def parse_restart(policy: str) -> tuple[str, int]:
     """``on-failure:3`` -> ("on-failure", 3); validates like docker."""
     name, _, count = policy.partition(":")
     if name not in RESTART_POLICIES:
-        raise InvalidArgument(f"invalid restart policy {policy!r}: use no, always, unless-stopped or on-failure[:N]")
+        raise InvalidArgument(
+            f"invalid restart policy {policy!r}: use no, always, unless-stopped or on-failure[:N]"
+        )
     if count:
         if name != "on-failure":
-            raise InvalidArgument(f"invalid restart policy {policy!r}: only on-failure takes a maximum retry count")
+            raise InvalidArgument(
+                f"invalid restart policy {policy!r}: only on-failure takes a maximum retry count"
+            )
         if not count.isdigit():
             raise InvalidArgument(f"invalid restart policy {policy!r}: the retry count must be a number")
         return name, int(count)
@@ -57,7 +63,9 @@ def resolve_process(run: RunConfig, image_config: dict[str, Any], container_id: 
         cmd = list(run.command) if run.command is not None else list(cfg.get("Cmd") or [])
     args = entrypoint + cmd
     if not args:
-        raise InvalidArgument("no command specified: the image has no default command; give one after the image name")
+        raise InvalidArgument(
+            "no command specified: the image has no default command; give one after the image name"
+        )
     hostname = run.hostname or container_id[:12]
     env = merge_env(list(cfg.get("Env") or []), run.env)
     keys = {e.partition("=")[0] for e in env}
@@ -69,7 +77,9 @@ def resolve_process(run: RunConfig, image_config: dict[str, Any], container_id: 
         env.append("TERM=xterm")
     workdir = run.workdir or cfg.get("WorkingDir") or "/"
     if not workdir.startswith("/"):
-        raise InvalidArgument(f"the working directory {workdir!r} is invalid: it needs to be an absolute path")
+        raise InvalidArgument(
+            f"the working directory {workdir!r} is invalid: it needs to be an absolute path"
+        )
     parse_restart(run.restart)
     return {
         "args": args,

@@ -22,7 +22,7 @@ def _delete_image(store: ImageStore, layers: LayerStore, record: ImageRecord, ou
         if layer.chain_id not in used_layers and layers.exists(layer.chain_id):
             freed += layers.size(layer.chain_id)
             layers.remove(layer.chain_id)
-            out.deleted.append("sha256:" + layer.chain_id)
+            out.deleted.append(layer.chain_id)
     used_blobs = store.blobs_in_use()
     names = {record.config_digest, record.manifest_digest, *(layer.digest for layer in record.layers)}
     names.update(d.rpartition("@")[2] for d in record.repo_digests)
@@ -36,8 +36,9 @@ def _delete_image(store: ImageStore, layers: LayerStore, record: ImageRecord, ou
     return freed
 
 
-def remove_image(store: ImageStore, layers: LayerStore, name: str, *, force: bool,
-                 in_use: dict[str, list[str]]) -> RemovedImage:
+def remove_image(
+    store: ImageStore, layers: LayerStore, name: str, *, force: bool, in_use: dict[str, list[str]]
+) -> RemovedImage:
     """``docker rmi``: a tag reference untags (and deletes when it was the last tag); an id deletes.
 
     ``in_use`` maps image id -> names of containers using it. Docker refuses to delete an image a container
@@ -59,12 +60,16 @@ def remove_image(store: ImageStore, layers: LayerStore, name: str, *, force: boo
             out.untagged.append(by_tag)
             return out
         if not by_tag and len(record.repo_tags) > 1 and not force:
-            raise Conflict(f"unable to delete {record.hex[:12]} (must be forced) - image is referenced in "
-                           "multiple repositories")
+            raise Conflict(
+                f"unable to delete {record.hex[:12]} (must be forced) - image is referenced in "
+                "multiple repositories"
+            )
         if users:
             if not force:
-                raise Conflict(f"unable to remove image {name}: it is used by container {users[0]}; "
-                               "stop and remove the container first (or use -f to untag only)")
+                raise Conflict(
+                    f"unable to remove image {name}: it is used by container {users[0]}; "
+                    "stop and remove the container first (or use -f to untag only)"
+                )
             out.untagged.extend(record.repo_tags)
             record.repo_tags = []
             store.save(record)
@@ -75,8 +80,9 @@ def remove_image(store: ImageStore, layers: LayerStore, name: str, *, force: boo
         return out
 
 
-def prune_images(store: ImageStore, layers: LayerStore, *, all_unused: bool,
-                 in_use: dict[str, list[str]]) -> tuple[RemovedImage, int]:
+def prune_images(
+    store: ImageStore, layers: LayerStore, *, all_unused: bool, in_use: dict[str, list[str]]
+) -> tuple[RemovedImage, int]:
     """``docker image prune``: dangling images (no tags), or with ``-a`` every image no container uses."""
     out = RemovedImage()
     reclaimed = 0

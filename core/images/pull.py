@@ -208,8 +208,10 @@ class Puller:
                 platform=os_arch,
             )
             new = new or not record.repo_digests
+            # the record describes the manifest last pulled; its layers are the blobs that manifest names
             record.manifest_digest = manifest.digest
             record.manifest_media_type = manifest.media_type
+            record.layers = chain
             self.store.add_repo_digest(record, ref.name, top.digest)
             if ref.tag and not ref.digest:
                 self.store.add_tag(record, ref)
@@ -279,7 +281,7 @@ class Puller:
                 if self.layers.exists(layer.chain_id):
                     tee.drain()
                 else:
-                    self.layers.unpack(layer.chain_id, parent, layer.diff_id, tee)
+                    self.layers.unpack(layer.chain_id, parent, layer.diff_id, tee)  # type: ignore[arg-type]
                     created_layer = True
                     tee.drain()  # what follows the tar's end: the compression trailer, padding
                 sink.flush()

@@ -24,8 +24,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("push", help="Upload an image to a registry")
     p.add_argument("name", metavar="NAME[:TAG]")
     p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--chunk-size", type=_size, default=None,
-                   help="upload layers in chunks of this many bytes (default: one request a layer)")
+    p.add_argument(
+        "--chunk-size",
+        type=_size,
+        default=None,
+        help="upload layers in chunks of this many bytes (default: one request a layer)",
+    )
     p.set_defaults(func=cmd_push)
 
     _images_parser(sub, "images", "List images")
@@ -38,7 +42,9 @@ def register(sub: Any) -> None:
     p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
     p.set_defaults(func=cmd_tag)
 
-    p = sub.add_parser("save", help="Save one or more images to a tar archive (streamed to stdout by default)")
+    p = sub.add_parser(
+        "save", help="Save one or more images to a tar archive (streamed to stdout by default)"
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", help="write to a file instead of stdout")
     p.set_defaults(func=cmd_save)
@@ -69,11 +75,18 @@ def register(sub: Any) -> None:
     p = isub.add_parser("rm", help="Remove one or more images", aliases=["remove"])
     _rmi_args(p)
     p = isub.add_parser("prune", help="Remove unused images")
-    p.add_argument("-a", "--all", action="store_true", help="remove all images no container uses, not just dangling")
+    p.add_argument(
+        "-a", "--all", action="store_true", help="remove all images no container uses, not just dangling"
+    )
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
     p.set_defaults(func=cmd_prune)
-    for verb, target in (("pull", cmd_pull), ("push", cmd_push), ("tag", cmd_tag), ("save", cmd_save),
-                         ("load", cmd_load)):
+    for verb, target in (
+        ("pull", cmd_pull),
+        ("push", cmd_push),
+        ("tag", cmd_tag),
+        ("save", cmd_save),
+        ("load", cmd_load),
+    ):
         alias = isub.add_parser(verb, help=f"same as 'dockyard {verb}'")
         _copy_args(sub.choices[verb], alias)
         alias.set_defaults(func=target)
@@ -98,7 +111,9 @@ def _copy_args(src: argparse.ArgumentParser, dst: argparse.ArgumentParser) -> No
 def _images_parser(sub: Any, name: str, help_text: str, aliases: list[str] | None = None) -> None:
     p = sub.add_parser(name, help=help_text, aliases=aliases or [])
     p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
-    p.add_argument("-a", "--all", action="store_true", help="show all images (default hides intermediate images)")
+    p.add_argument(
+        "-a", "--all", action="store_true", help="show all images (default hides intermediate images)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.add_argument("--digests", action="store_true", help="show digests")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
@@ -114,7 +129,7 @@ def _rmi_args(p: argparse.ArgumentParser) -> None:
 
 
 def _size(text: str) -> int:
-    from tui.units import parse_bytes
+    from core.units import parse_bytes
 
     return parse_bytes(text)
 
@@ -132,7 +147,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
     tag_or_digest = ref.digest or ref.tag
     engine = make_engine(args)
     if not args.quiet:
-        print(f"{tag_or_digest}: Pulling from {ref.familiar_name if '/' in ref.familiar_name else 'library/' + ref.familiar_name}")
+        repo = ref.familiar_name if "/" in ref.familiar_name else "library/" + ref.familiar_name
+        print(f"{tag_or_digest}: Pulling from {repo}")
     with progress_for(args.quiet) as bars:
         result = engine.pull(args.name, platform=args.platform, progress=bars)
     if args.quiet:
@@ -157,7 +173,8 @@ def cmd_push(args: argparse.Namespace) -> int:
         digest = engine.push(args.name, progress=bars, chunk_size=args.chunk_size)
     record = engine.resolve_image(args.name)
     if not args.quiet:
-        print(f"{ref.tag or 'latest'}: digest: {digest} size: {len(engine.images.read_blob(record.manifest_digest))}")
+        size = len(engine.images.read_blob(record.manifest_digest))
+        print(f"{ref.tag or 'latest'}: digest: {digest} size: {size}")
     else:
         print(ref.familiar())
     return 0
@@ -188,19 +205,21 @@ def _image_rows(engine: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
                 full = parse_reference(repo).name if repo != "<none>" else ""
                 if full != wanted[0] or (wanted[1] and tag != wanted[1]):
                     continue
-            rows.append({
-                "Containers": str(img.containers) if img.containers >= 0 else "N/A",
-                "CreatedAt": img.created,
-                "CreatedSince": time_ago(img.created),
-                "Digest": digests.get(repo, "<none>"),
-                "ID": short,
-                "Repository": repo,
-                "SharedSize": "N/A",
-                "Size": human_size(img.size),
-                "Tag": tag,
-                "UniqueSize": "N/A",
-                "VirtualSize": human_size(img.size),
-            })
+            rows.append(
+                {
+                    "Containers": str(img.containers) if img.containers >= 0 else "N/A",
+                    "CreatedAt": img.created,
+                    "CreatedSince": time_ago(img.created),
+                    "Digest": digests.get(repo, "<none>"),
+                    "ID": short,
+                    "Repository": repo,
+                    "SharedSize": "N/A",
+                    "Size": human_size(img.size),
+                    "Tag": tag,
+                    "UniqueSize": "N/A",
+                    "VirtualSize": human_size(img.size),
+                }
+            )
     return rows
 
 
@@ -281,7 +300,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     if not args.force and sys.stdin.isatty():
-        what = "all images without at least one container associated to them" if args.all else "all dangling images"
+        what = (
+            "all images without at least one container associated to them"
+            if args.all
+            else "all dangling images"
+        )
         answer = input(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             return 0

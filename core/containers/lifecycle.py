@@ -1,0 +1,489 @@
+"""Container lifecycle: create, start (hand the container to its shim), stop, kill, wait, remove, and the
+reconciling of state when a shim has died.
+
+No daemon: each of these runs in whichever process asked (CLI or TUI) and coordinates through the records,
+the per-container lock and the shim's socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from core.config import Paths
+from core.containers.resolve import resolve_process
+from core.containers.store import ContainerRecord, ContainerState, ContainerStore
+from core.errors import Conflict, InvalidArgument, RuntimeFailure
+from core.models import RunConfig
+from core.runtime import protocol
+from core.state.ids import new_id
+from core.state.locks import FileLock
+from core.state.records import remove_tree, sweep_temp, temp_name, write_bytes, write_json
+from core.storage.layers import LayerStore
+from core.volumes import VolumeStore
+
+RUNNING_STATES = ("running", "paused", "restarting")
+START_TIMEOUT = 30.0
+
+
+def now_rfc3339() -> str:
+    t = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1_000_000_000)) + f".{t % 1_000_000_000:09d}Z"
+
+
+def _hosts_file(hostname: str) -> str:
+    return (
+        "127.0.0.1\tlocalhost\n"
+        "::1\tlocalhost ip6-localhost ip6-loopback\n"
+        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+        f"127.0.1.1\t{hostname}\n"
+    )
+
+
+def _resolv_conf() -> str:
+    """The host's resolv.conf with loopback resolvers dropped (they mean nothing inside the container);
+    docker's fallback when none is left."""
+    try:
+        lines = Path("/etc/resolv.conf").read_text().splitlines()
+    except OSError:
+        lines = []
+    out, servers = [], 0
+    for line in lines:
+        parts = line.split()
+        if parts and parts[0] == "nameserver" and len(parts) > 1:
+            if parts[1].startswith("127.") or parts[1] == "::1":
+                continue
+            servers += 1
+        out.append(line)
+    if not servers:
+        out += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(out) + "\n"
+
+
+class Lifecycle:
+    def __init__(self, paths: Paths, store: ContainerStore, layers: LayerStore, volumes: VolumeStore) -> None:
+        self.paths = paths
+        self.store = store
+        self.layers = layers
+        self.volumes = volumes
+
+    # ----------------------------------------------------------------- create
+
+    def create(
+        self,
+        run: RunConfig,
+        image_name: str,
+        image_id: str,
+        image_config: dict[str, Any],
+        chain_ids: list[str],
+    ) -> ContainerRecord:
+        cid = new_id()
+        process = resolve_process(run, image_config, cid)
+        run_dict = asdict(run)
+        # anonymous volumes (image VOLUMEs, `-v /path`) get their names now, so `rm -v` can find them
+        targets = {m["target"].rstrip("/") for m in run_dict["mounts"]}
+        for path in process.pop("image_volumes"):
+            if path.rstrip("/") not in targets:
+                run_dict["mounts"].append(
+                    {"type": "volume", "target": path, "source": "", "read_only": False, "options": {}}
+                )
+        for m in run_dict["mounts"]:
+            if m["type"] == "volume" and not m["source"]:
+                m["source"] = new_id()
+                m["anonymous"] = True
+        if run.network == "host" and run.hostname:
+            raise InvalidArgument("conflicting options: hostname and the network mode host")
+        self.paths.containers.mkdir(parents=True, exist_ok=True)
+        sweep_temp(self.paths.containers)
+        final = self.paths.container(cid)
+        tmp = temp_name(final)
+        os.makedirs(tmp / "upper", mode=0o755)
+        os.makedirs(tmp / "work", mode=0o700)
+        os.makedirs(tmp / "rootfs", mode=0o755)
+        hostname = process["hostname"]
+        write_bytes(tmp / "hostname", (hostname + "\n").encode())
+        write_bytes(tmp / "hosts", _hosts_file(hostname).encode())
+        write_bytes(tmp / "resolv.conf", _resolv_conf().encode())
+        try:
+            with self.store.lock():
+                name = self.store.check_new_name(run.name) if run.name else self.store.generate_name(cid)
+                rec = ContainerRecord(
+                    id=cid,
+                    name=name,
+                    created=now_rfc3339(),
+                    image=image_name,
+                    image_id=image_id,
+                    layers=chain_ids,
+                    run=run_dict,
+                    process=process,
+                    state=ContainerState(),
+                )
+                write_json(tmp / "config.json", rec.config_json())
+                write_json(tmp / "state.json", rec.state.to_json())
+                os.rename(tmp, final)
+        except BaseException:
+            remove_tree(tmp)
+            raise
+        self._event("create", rec)
+        return rec
+
+    # ------------------------------------------------------------ reconcile
+
+    def shim_alive(self, cid: str) -> bool:
+        lock = FileLock(self.paths.locks, f"shim-{cid}")
+        if lock.acquire(blocking=False):
+            lock.release()
+            return False
+        return True
+
+    def reconcile(self, rec: ContainerRecord) -> ContainerRecord:
+        """If the record says running but its shim is gone, make the record true again: kill what is left
+        of the container, free what the start made, and mark it exited."""
+        if rec.state.status not in RUNNING_STATES or self.shim_alive(rec.id):
+            return rec
+        with self.store.container_lock(rec.id):
+            fresh = self.store.load(rec.id)
+            if fresh is None or fresh.state.status not in RUNNING_STATES or self.shim_alive(rec.id):
+                return fresh or rec
+            self._kill_leftovers(fresh)
+            from core.runtime.container_process import cleanup_after_shim
+
+            cleanup_after_shim(self.paths, fresh.id)
+            st = fresh.state
+            st.status = "exited"
+            st.exit_code = st.exit_code or 137
+            st.error = "the container's supervisor (shim) died; the container was stopped"
+            st.pid = 0
+            st.finished_at = now_rfc3339()
+            self.store.save_state(fresh.id, st)
+            self._event("die", fresh, exitCode=str(st.exit_code))
+            return fresh
+
+    def _kill_leftovers(self, rec: ContainerRecord) -> None:
+        try:
+            from core.runtime import cgroups
+
+            cg = cgroups.Cgroup.open(rec.id)
+        except Exception:
+            cg = None
+        if cg is not None:
+            with contextlib.suppress(Exception):
+                cg.kill_all(signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                cg.destroy()
+        if rec.state.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(rec.state.pid, signal.SIGKILL)
+
+    def get(self, name_or_id: str) -> ContainerRecord:
+        return self.reconcile(self.store.resolve(name_or_id))
+
+    def all(self) -> list[ContainerRecord]:
+        return [self.reconcile(r) for r in self.store.records()]
+
+    # ------------------------------------------------------------------ start
+
+    def start(self, name_or_id: str, *, attach: bool = False) -> StartHandle:
+        """Hand the container to a new shim. With ``attach`` the shim waits (up to 10 s) for one attach
+        client before it runs the command, so not a byte of output is missed; the caller connects with
+        :meth:`StartHandle.connect` and then reads the result."""
+        rec = self.get(name_or_id)
+        with self.store.container_lock(rec.id):
+            rec = self.store.load(rec.id) or rec
+            if rec.state.status in RUNNING_STATES:
+                if rec.state.status == "paused":
+                    raise Conflict(f"cannot start a paused container {rec.name}: try unpause instead")
+                return StartHandle(self, rec, None, already_running=True)
+            from core.containers.runtime_spec import build_runtime
+
+            netns = self._network_mode(rec)
+            runtime = build_runtime(self.paths, self.layers, self.volumes, rec, netns)
+            write_json(self.paths.container(rec.id) / "runtime.json", runtime)
+            st = rec.state
+            st.manual_stop = False
+            st.error = ""
+            self.store.save_state(rec.id, st)
+            ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+            cmd = [
+                sys.executable,
+                "-m",
+                "core.runtime.shim",
+                str(self.paths.root),
+                str(self.paths.run),
+                rec.id,
+                "--ready-fd",
+                str(ready_w),
+                "--daemonize",
+            ]
+            if attach:
+                cmd.append("--attach")
+            shim_log = open(self.paths.container(rec.id) / "shim.log", "ab")  # noqa: SIM115
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    pass_fds=[ready_w],
+                    start_new_session=True,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=shim_log,
+                    close_fds=True,
+                    cwd="/",
+                    env={**_shim_env(), "PYTHONPATH": _source_root()},
+                )
+            finally:
+                os.close(ready_w)
+                shim_log.close()
+            proc.wait()  # the daemonizing parent exits at once
+            handle = StartHandle(self, rec, ready_r)
+            handle.expect_listening()
+            if not attach:
+                handle.result()
+            return handle
+
+    def _network_mode(self, rec: ContainerRecord) -> str:
+        mode = rec.run.get("network") or "default"
+        if mode == "host":
+            return "host"
+        # "none" and, until bridge networking exists, every other mode: a private netns with loopback up
+        return "new"
+
+    # --------------------------------------------------------- stop and kill
+
+    def sock(self, cid: str) -> str:
+        return str(self.paths.shims / f"{cid}.sock")
+
+    def stop(self, name_or_id: str, timeout: float | None = None) -> ContainerRecord:
+        rec = self.get(name_or_id)
+        if rec.state.status not in RUNNING_STATES:
+            return rec
+        if rec.state.status == "paused":
+            self.unpause(rec.id)
+        t = float(timeout) if timeout is not None else float(rec.process.get("stop_timeout", 10))
+        try:
+            protocol.request(self.sock(rec.id), {"op": "stop", "timeout": t}, timeout=t + 30)
+        except (OSError, ConnectionError):
+            pass
+        self._wait_exited(rec.id, 10.0)
+        out = self.get(rec.id)
+        self._event("stop", out)
+        return out
+
+    def kill(self, name_or_id: str, sig: int = signal.SIGKILL) -> ContainerRecord:
+        rec = self.get(name_or_id)
+        if rec.state.status not in RUNNING_STATES:
+            raise Conflict(f"cannot kill container {rec.name}: container is not running")
+        if rec.state.status == "paused" and sig == signal.SIGKILL:
+            self.unpause(rec.id)
+        try:
+            answer = protocol.request(self.sock(rec.id), {"op": "kill", "signal": int(sig)}, timeout=10)
+        except (OSError, ConnectionError) as err:
+            raise RuntimeFailure(f"cannot reach the supervisor of {rec.name}: {err}")
+        if not answer.get("ok"):
+            raise Conflict(f"cannot kill container {rec.name}: {answer.get('error')}")
+        self._event("kill", rec, signal=str(int(sig)))
+        return rec
+
+    def _wait_exited(self, cid: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rec = self.store.load(cid)
+            if rec is None or rec.state.status not in RUNNING_STATES:
+                return
+            if not self.shim_alive(cid):
+                return
+            time.sleep(0.02)
+
+    def wait(self, name_or_id: str) -> int:
+        """Block until the container is not running; its exit code."""
+        rec = self.get(name_or_id)
+        while rec.state.status in RUNNING_STATES:
+            try:
+                s = protocol.connect(self.sock(rec.id), {"op": "attach", "stdin": False}, timeout=5)
+            except OSError:
+                time.sleep(0.05)
+            else:
+                with s:
+                    reader = protocol.FrameReader()
+                    while True:
+                        data = s.recv(65536)
+                        if not data:
+                            break
+                        if any(kind == protocol.EXIT for kind, _ in reader.feed(data)):
+                            break
+                self._wait_exited(rec.id, 5)
+            latest = self.store.load(rec.id)
+            if latest is None:
+                return rec.state.exit_code
+            rec = self.reconcile(latest)
+        return rec.state.exit_code
+
+    # --------------------------------------------------------- pause, remove
+
+    def pause(self, name_or_id: str) -> None:
+        rec = self.get(name_or_id)
+        if rec.state.status != "running":
+            raise Conflict(f"container {rec.name} is not running")
+        from core.runtime import cgroups
+
+        cgroups.Cgroup.open(rec.id).freeze()
+        self._set_status(rec.id, "paused")
+        self._event("pause", rec)
+
+    def unpause(self, name_or_id: str) -> None:
+        rec = self.get(name_or_id)
+        if rec.state.status != "paused":
+            raise Conflict(f"container {rec.name} is not paused")
+        from core.runtime import cgroups
+
+        cgroups.Cgroup.open(rec.id).thaw()
+        self._set_status(rec.id, "running")
+        self._event("unpause", rec)
+
+    def _set_status(self, cid: str, status: str) -> None:
+        with self.store.container_lock(cid):
+            rec = self.store.load(cid)
+            if rec is not None:
+                rec.state.status = status
+                self.store.save_state(cid, rec.state)
+
+    def remove(self, name_or_id: str, *, force: bool = False, volumes: bool = False) -> ContainerRecord:
+        from core.containers.remove import remove_container_files
+
+        rec = self.get(name_or_id)
+        if rec.state.status in RUNNING_STATES:
+            if not force:
+                raise Conflict(
+                    f"cannot remove container {rec.name}: container is {rec.state.status}: stop the "
+                    "container before attempting removal or force remove"
+                )
+            with contextlib.suppress(Conflict, RuntimeFailure):
+                self.kill(rec.id, signal.SIGKILL)
+            self._wait_exited(rec.id, 10)
+            rec = self.get(rec.id)
+            if rec.state.status in RUNNING_STATES:
+                raise RuntimeFailure(f"could not stop container {rec.name} for removal")
+        with self.store.container_lock(rec.id):
+            remove_container_files(self.paths, rec.id, volumes=volumes)
+        return rec
+
+    def rename(self, name_or_id: str, new_name: str) -> None:
+        rec = self.get(name_or_id)
+        with self.store.lock():
+            self.store.check_new_name(new_name, exclude=rec.id)
+            rec.name = new_name
+            self.store.save_config(rec)
+        self._event("rename", rec)
+
+    def _event(self, action: str, rec: ContainerRecord, **attrs: str) -> None:
+        with contextlib.suppress(Exception):
+            from core import events
+
+            events.emit(
+                self.paths, "container", action, rec.id, {"name": rec.name, "image": rec.image, **attrs}
+            )
+
+
+class StartHandle:
+    """What ``start`` returns: for a detached start it is already done; for an attached one the caller
+    connects, then calls :meth:`result`."""
+
+    def __init__(
+        self, lc: Lifecycle, rec: ContainerRecord, ready_fd: int | None, already_running: bool = False
+    ) -> None:
+        self.lc = lc
+        self.record = rec
+        self.ready_fd = ready_fd
+        self.already_running = already_running
+        self._buf = b""
+        self._result: dict[str, Any] | None = None
+
+    def _line(self, timeout: float) -> dict[str, Any] | None:
+        assert self.ready_fd is not None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeFailure(
+                    f"the supervisor of {self.record.name} did not answer in {timeout:.0f} s"
+                )
+            r, _, _ = select.select([self.ready_fd], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(self.ready_fd, 4096)
+            if not chunk:
+                return None
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        obj: dict[str, Any] = json.loads(line)
+        return obj
+
+    def expect_listening(self) -> None:
+        msg = self._line(START_TIMEOUT)
+        if msg is None:
+            self.close()
+            log = self.lc.paths.container(self.record.id) / "shim.log"
+            tail = ""
+            with contextlib.suppress(OSError):
+                tail = log.read_text(errors="replace").strip().splitlines()[-1]
+            raise RuntimeFailure(
+                f"the supervisor of {self.record.name} failed to start: {tail or 'no output'}"
+            )
+        if not msg.get("listening"):
+            self._result = msg
+            self.close()
+            self._raise_if_failed(msg)
+
+    def connect(self, stdin: bool) -> Any:
+        return protocol.connect(self.lc.sock(self.record.id), {"op": "attach", "stdin": stdin})
+
+    def result(self) -> dict[str, Any]:
+        if self._result is None:
+            if self.already_running:
+                self._result = {"ok": True, "pid": self.record.state.pid}
+            else:
+                msg = self._line(START_TIMEOUT)
+                self._result = msg or {"ok": False, "code": 125, "message": "the supervisor exited"}
+            self.close()
+        self._raise_if_failed(self._result)
+        return self._result
+
+    def _raise_if_failed(self, msg: dict[str, Any]) -> None:
+        if msg.get("ok") is False:
+            from core.errors import CannotInvoke, CommandNotFound
+
+            code = int(msg.get("code", 125))
+            text = str(msg.get("message", "failed to start"))
+            if code == 127:
+                raise CommandNotFound(text)
+            if code == 126:
+                raise CannotInvoke(text)
+            raise RuntimeFailure(text)
+
+    def close(self) -> None:
+        if self.ready_fd is not None:
+            os.close(self.ready_fd)
+            self.ready_fd = None
+
+
+def _shim_env() -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "DOCKYARD_ROOT", "DOCKYARD_RUN", "DOCKYARD_CGROUP_PARENT")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    return env
+
+
+def _source_root() -> str:
+    """The directory holding the ``core`` package, so the shim imports the same code as its starter."""
+    return str(Path(__file__).resolve().parent.parent.parent)
+
+
+__all__ = ["RUNNING_STATES", "Lifecycle", "StartHandle", "now_rfc3339"]

@@ -1,0 +1,785 @@
+"""A container's cgroup on cgroup v1 (a directory per controller) or v2 (one directory), with Docker's limits.
+
+Layout: v1 ``/sys/fs/cgroup/<controller>/<parent>/<name>`` for each controller we use; v2
+``/sys/fs/cgroup/<parent>/<name>`` with the controllers enabled in each ancestor's ``cgroup.subtree_control``.
+:func:`detect` calls a *hybrid* host (v1 controllers plus a cgroup2 at ``/sys/fs/cgroup/unified`` that holds
+none of them) v1, and pure v2 only when ``/sys/fs/cgroup`` itself is cgroup2.
+
+Limits follow docker's flags and defaults: ``--memory`` with no ``--memory-swap`` allows as much swap again
+(memory+swap = 2x memory), ``--memory-swap -1`` lifts the swap limit, ``--cpus`` is a CFS quota over a
+100 ms period, ``--cpu-shares`` becomes ``cpu.weight`` on v2 (runc's mapping: 2 -> 1, 1024 -> 100,
+262144 -> 10000), ``--pids-limit`` 0 or -1 means none. Devices: on v1 the ``devices`` controller gets
+runc's default allow list (``--privileged`` lifts it); v2 needs an eBPF device program, which is not done
+here yet.
+
+Writes never create files: a cgroup file that is missing means a controller that is missing, and that is
+reported rather than papered over. Reading stats costs a handful of small reads (``docker stats`` asks every
+second).
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import re
+import signal as signal_mod
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from core.errors import Conflict, InvalidArgument, NotFound, RuntimeFailure
+
+Version = Literal["v1", "v2"]
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+DEFAULT_PARENT = "dockyard"
+# v1 controllers a container joins. cpu/cpuacct are often mounted together; duplicates are folded.
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices", "blkio")
+# v2 controllers we enable when the kernel offers them.
+V2_CONTROLLERS = ("cpu", "cpuset", "memory", "pids", "io")
+
+MIN_MEMORY = 6 * 1024 * 1024  # docker: "Minimum memory limit allowed is 6MB"
+_UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads back 0x7ffffffffffff000 (PAGE_COUNTER_MAX) when unset
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+_CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+
+# runc's default device allow list (libcontainer/specconv AllowedDevices) plus /dev/console for -t.
+DEFAULT_DEVICE_RULES = (
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",  # /dev/null
+    "c 1:5 rwm",  # /dev/zero
+    "c 1:7 rwm",  # /dev/full
+    "c 1:8 rwm",  # /dev/random
+    "c 1:9 rwm",  # /dev/urandom
+    "c 5:0 rwm",  # /dev/tty
+    "c 5:1 rwm",  # /dev/console
+    "c 5:2 rwm",  # /dev/ptmx
+    "c 136:* rwm",  # /dev/pts/*
+    "c 10:200 rwm",  # /dev/net/tun
+)
+_DEVICE_RULE = re.compile(r"^[abc] (\*|\d+):(\*|\d+) [rwm]{1,3}$")
+
+
+@dataclass
+class CgroupLimits:
+    """Docker's resource flags. ``None``: "no limit" at create, "leave as is" at :meth:`Cgroup.update`."""
+
+    memory: int | None = None  # bytes (--memory)
+    memory_swap: int | None = None  # memory + swap, bytes (--memory-swap); -1 = unlimited; None = 2x memory
+    cpu_quota: int | None = None  # µs per period (--cpu-quota; --cpus N = N * cpu_period); -1 = unlimited
+    cpu_period: int = 100000  # µs (--cpu-period)
+    cpu_shares: int | None = None  # relative weight (--cpu-shares); v2 maps it to cpu.weight
+    pids: int | None = None  # --pids-limit; 0 or -1 = unlimited
+    cpuset_cpus: str | None = None  # --cpuset-cpus, e.g. "0-1,3"
+    allow_all_devices: bool = False  # --privileged: no device restriction
+    devices: tuple[str, ...] = field(default=())  # extra allow rules, v1 syntax "c 10:229 rwm" (--device)
+
+    @staticmethod
+    def quota_for_cpus(cpus: float, period: int = 100000) -> int:
+        """``--cpus 1.5`` -> a quota of 150000 µs per 100000 µs period."""
+        if cpus <= 0:
+            raise InvalidArgument("--cpus must be a positive number")
+        return round(cpus * period)
+
+    def validate(self) -> None:
+        """Refuse what docker refuses, with docker's reasons."""
+        if self.memory is not None and self.memory != -1 and self.memory < MIN_MEMORY:
+            raise InvalidArgument("minimum memory limit allowed is 6MB")
+        if self.memory_swap is not None and self.memory_swap not in (0, -1):
+            if self.memory is None or self.memory == -1:
+                raise InvalidArgument("you should always set the memory limit when using a memory-swap limit")
+            if self.memory_swap < self.memory:
+                raise InvalidArgument("minimum memory-swap limit should be larger than the memory limit")
+        if not 1000 <= self.cpu_period <= 1000000:
+            raise InvalidArgument(
+                "CPU cfs period can not be less than 1ms (1000) or larger than 1s (1000000)"
+            )
+        if self.cpu_quota is not None and self.cpu_quota != -1 and self.cpu_quota < 1000:
+            raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+        if self.cpu_shares is not None and self.cpu_shares < 0:
+            raise InvalidArgument("cpu shares must be positive")
+        if self.pids is not None and self.pids < -1:
+            raise InvalidArgument("pids limit must be -1 (unlimited) or more")
+        if self.cpuset_cpus is not None and self.cpuset_cpus and not _CPUSET.match(self.cpuset_cpus):
+            raise InvalidArgument(f"invalid cpuset {self.cpuset_cpus!r}: use a list like 0-2,4")
+        for rule in self.devices:
+            if not _DEVICE_RULE.match(rule):
+                raise InvalidArgument(f"invalid device rule {rule!r}: use 'c|b|a MAJOR:MINOR rwm'")
+
+    def swap_total(self, creating: bool) -> int | None:
+        """memory+swap to write: docker's 2x default at create, -1 for unlimited, None to leave alone."""
+        if self.memory_swap == -1:
+            return -1
+        if self.memory_swap:
+            return self.memory_swap
+        if creating and self.memory and self.memory > 0:
+            return 2 * self.memory
+        return None
+
+
+@dataclass(frozen=True)
+class CgroupStats:
+    cpu_usage_ns: int  # total CPU time of every process the cgroup ever held
+    memory_usage: int  # what `docker stats` shows: usage minus the inactive file cache
+    memory_limit: int | None  # None: unlimited
+    pids_current: int
+    pids_limit: int | None  # None: unlimited
+    memory_cache: int = 0  # the inactive file cache left out of memory_usage
+    block_read: int = 0  # bytes
+    block_write: int = 0
+
+
+# --------------------------------------------------------------------------------------------- mounts
+
+
+def _unescape(path: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+@cache
+def _mounts() -> tuple[tuple[str, str, str, frozenset[str]], ...]:
+    """(mount point, fs type, root inside the fs, super options) of every cgroup mount."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = pre.split()
+            fstype, _source, superopts = [*post.split(), "", "", ""][:3]
+            if fstype in ("cgroup", "cgroup2"):
+                found.append(
+                    (_unescape(fields[4]), fstype, _unescape(fields[3]), frozenset(superopts.split(",")))
+                )
+    return tuple(found)
+
+
+@cache
+def detect() -> Version:
+    """``v2`` when /sys/fs/cgroup is a cgroup2 mount; ``v1`` when v1 controllers are mounted (hybrid too)."""
+    mounts = _mounts()
+    at_root = [m for m in mounts if m[0] == str(CGROUP_ROOT)]
+    if at_root and at_root[-1][1] == "cgroup2":
+        return "v2"
+    if any(m[1] == "cgroup" and m[3] & set(V1_CONTROLLERS) for m in mounts):
+        return "v1"
+    if any(m[1] == "cgroup2" for m in mounts):
+        return "v2"
+    raise RuntimeFailure("no cgroup filesystem is mounted (mount cgroup2 on /sys/fs/cgroup)")
+
+
+@cache
+def v1_roots() -> dict[str, Path]:
+    """controller -> mount point of its v1 hierarchy (only hierarchies mounted at their root)."""
+    roots: dict[str, Path] = {}
+    for mountpoint, fstype, root, opts in _mounts():
+        if fstype != "cgroup" or root != "/":
+            continue
+        for ctrl in V1_CONTROLLERS:
+            if ctrl in opts:
+                roots[ctrl] = Path(mountpoint)
+    return roots
+
+
+@cache
+def v2_root() -> Path:
+    """The cgroup2 mount: /sys/fs/cgroup on a v2 host, /sys/fs/cgroup/unified on a hybrid one."""
+    candidates = [Path(m[0]) for m in _mounts() if m[1] == "cgroup2" and m[2] == "/"]
+    if not candidates:
+        raise RuntimeFailure("no cgroup2 filesystem is mounted")
+    return CGROUP_ROOT if CGROUP_ROOT in candidates else candidates[0]
+
+
+# --------------------------------------------------------------------------------------------- file I/O
+
+
+def _read(path: Path) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, value: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)  # never O_CREAT: see the module docstring
+    except OSError as err:
+        raise RuntimeFailure(f"cannot open {path}: {err.strerror}") from err
+    try:
+        os.write(fd, value.encode())
+    except OSError as err:
+        raise RuntimeFailure(f"cannot write {value!r} to {path}: {err.strerror}") from err
+    finally:
+        os.close(fd)
+
+
+def _int(text: str | None, default: int = 0) -> int:
+    if text is None:
+        return default
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+def _keyed(text: str | None) -> dict[str, int]:
+    """``key value`` lines (memory.stat, cpu.stat, memory.events, memory.oom_control)."""
+    out: dict[str, int] = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = int(parts[1])
+            except ValueError:
+                pass
+    return out
+
+
+def _procs(path: Path) -> set[int]:
+    return {int(x) for x in (_read(path) or "").split() if x.isdigit()}
+
+
+def check_name(name: str, what: str = "cgroup name") -> str:
+    if not _NAME.match(name) or name in (".", ".."):
+        raise InvalidArgument(f"invalid {what} {name!r}: use letters, digits, '_', '.' or '-', no '/'")
+    return name
+
+
+def _check_parent(parent: str) -> str:
+    parts = parent.split("/")
+    for part in parts:
+        check_name(part, "cgroup parent")
+    return parent
+
+
+def shares_to_weight(shares: int) -> int:
+    """cgroup v1 cpu.shares -> v2 cpu.weight, runc's mapping (2 -> 1, 1024 -> 100, 262144 -> 10000)."""
+    if shares <= 2:
+        return 1
+    if shares >= 262144:
+        return 10000
+    log = math.log2(shares)
+    return min(10000, math.ceil(10 ** ((log * log + 125 * log) / 612.0 - 7.0 / 34.0)))
+
+
+# --------------------------------------------------------------------------------------------- the cgroup
+
+
+class Cgroup:
+    """One container's cgroup. Make it with :meth:`create` or :meth:`open`; the subclass is v1's or v2's."""
+
+    version: Version
+
+    def __init__(self, name: str, parent: str) -> None:
+        self.name = check_name(name)
+        self.parent = _check_parent(parent)
+
+    # ---- construction
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        limits: CgroupLimits,
+        parent: str = DEFAULT_PARENT,
+        *,
+        version: Version | None = None,
+        root: Path | None = None,
+    ) -> Cgroup:
+        """Make the cgroup (and its parent) with ``limits``. An empty leftover of the same name is reused and
+        every limit rewritten; one that still holds processes is a :class:`Conflict`.
+
+        ``version`` / ``root`` override detection (tests use them: ``root`` is the cgroup2 mount for v2, or a
+        directory holding one mount per controller for v1).
+        """
+        limits.validate()
+        group = cls._for(name, parent, version, root)
+        group._create(limits)
+        return group
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        parent: str = DEFAULT_PARENT,
+        *,
+        version: Version | None = None,
+        root: Path | None = None,
+    ) -> Cgroup:
+        """An existing cgroup; :class:`NotFound` if it is not there."""
+        group = cls._for(name, parent, version, root)
+        if not group.exists():
+            raise NotFound(f"cgroup {parent}/{name} does not exist")
+        return group
+
+    @classmethod
+    def remove_parent(
+        cls, parent: str = DEFAULT_PARENT, *, version: Version | None = None, root: Path | None = None
+    ) -> bool:
+        """Remove the parent directories if no cgroup is left in them; True when they are gone."""
+        _check_parent(parent)
+        group = cls._for("placeholder", parent, version, root)
+        gone = True
+        for directory in group._parent_dirs():
+            try:
+                directory.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                gone = False
+        return gone
+
+    @staticmethod
+    def _for(name: str, parent: str, version: Version | None, root: Path | None) -> Cgroup:
+        version = version or detect()
+        if version == "v2":
+            return CgroupV2(name, parent, root or v2_root())
+        if root is not None:
+            roots = {c: root / c for c in V1_CONTROLLERS if (root / c).is_dir()}
+        else:
+            roots = v1_roots()
+        return CgroupV1(name, parent, roots)
+
+    # ---- interface (both versions)
+
+    def paths(self) -> dict[str, Path]:
+        """controller -> directory (v2: a single entry, key ``""``)."""
+        raise NotImplementedError
+
+    def _parent_dirs(self) -> list[Path]:
+        raise NotImplementedError
+
+    def _create(self, limits: CgroupLimits) -> None:
+        raise NotImplementedError
+
+    def update(self, limits: CgroupLimits) -> None:
+        """Change the limits that are not ``None`` (``docker update``)."""
+        raise NotImplementedError
+
+    def stats(self) -> CgroupStats:
+        raise NotImplementedError
+
+    def oom_killed(self) -> bool:
+        """Has the kernel's OOM killer killed a process in this cgroup?"""
+        raise NotImplementedError
+
+    def freeze(self, timeout: float = 5.0) -> None:
+        raise NotImplementedError
+
+    def thaw(self, timeout: float = 5.0) -> None:
+        raise NotImplementedError
+
+    def frozen(self) -> bool:
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        return any(p.is_dir() for p in self.paths().values())
+
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` (all its threads) into the cgroup, in every hierarchy."""
+        for directory in self._dirs_for_procs():
+            _write(directory / "cgroup.procs", str(pid))
+
+    def pids(self) -> list[int]:
+        found: set[int] = set()
+        for directory in self._dirs_for_procs():
+            found |= _procs(directory / "cgroup.procs")
+        return sorted(found)
+
+    def _dirs_for_procs(self) -> list[Path]:
+        return list(dict.fromkeys(self.paths().values()))
+
+    def kill_all(self, sig: int = signal_mod.SIGKILL) -> None:
+        """Send ``sig`` to every process in the cgroup."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def destroy(self, timeout: float = 10.0) -> None:
+        """Kill what is left, wait until the cgroup is empty, remove every directory. Safe to repeat."""
+        if not self.exists():
+            return
+        deadline = time.monotonic() + timeout
+        if self.frozen():
+            self.thaw()
+        while self.pids():
+            self.kill_all(signal_mod.SIGKILL)
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"cgroup {self.parent}/{self.name} still has processes: {self.pids()}")
+            time.sleep(0.005)
+        for directory in self._dirs_for_procs():
+            while True:
+                try:
+                    directory.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as err:
+                    # EBUSY: the last task is still on its way out of the kernel's books.
+                    if err.errno not in (errno.EBUSY, errno.ENOTEMPTY) or time.monotonic() > deadline:
+                        raise RuntimeFailure(f"cannot remove {directory}: {err.strerror}") from err
+                    time.sleep(0.005)
+
+    def _wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"cgroup {self.parent}/{self.name}: timed out waiting to {what}")
+            time.sleep(0.001)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.parent}/{self.name}>"
+
+
+class CgroupV1(Cgroup):
+    version: Version = "v1"
+
+    def __init__(self, name: str, parent: str, roots: dict[str, Path]) -> None:
+        super().__init__(name, parent)
+        if not roots:
+            raise RuntimeFailure("no cgroup v1 controllers are mounted")
+        self.roots = roots
+        self._paths = {ctrl: root / parent / name for ctrl, root in roots.items()}
+
+    def paths(self) -> dict[str, Path]:
+        return dict(self._paths)
+
+    def _parent_dirs(self) -> list[Path]:
+        dirs: list[Path] = []
+        parts = self.parent.split("/")
+        for root in dict.fromkeys(self.roots.values()):
+            for i in range(len(parts), 0, -1):
+                dirs.append(root.joinpath(*parts[:i]))
+        return dirs
+
+    def _path(self, ctrl: str) -> Path | None:
+        return self._paths.get(ctrl)
+
+    def _create(self, limits: CgroupLimits) -> None:
+        if self.exists() and self.pids():
+            raise Conflict(f"cgroup {self.parent}/{self.name} already exists and holds processes")
+        for ctrl, root in self.roots.items():
+            parts = self.parent.split("/")
+            for i in range(1, len(parts) + 1):
+                directory = root.joinpath(*parts[:i])
+                directory.mkdir(exist_ok=True)
+                if ctrl == "cpuset":
+                    self._inherit_cpuset(directory)
+            self._paths[ctrl].mkdir(exist_ok=True)
+            if ctrl == "cpuset":
+                self._inherit_cpuset(self._paths[ctrl])
+        try:
+            self._set_devices(limits)
+            self._write_limits(limits, creating=True)
+        except BaseException:
+            self.destroy()
+            raise
+
+    @staticmethod
+    def _inherit_cpuset(directory: Path) -> None:
+        """A new v1 cpuset has no cpus or mems, and a task cannot join it until it has some."""
+        for key in ("cpuset.cpus", "cpuset.mems"):
+            if not (_read(directory / key) or "").strip():
+                _write(directory / key, (_read(directory.parent / key) or "").strip() or "\n")
+
+    def _set_devices(self, limits: CgroupLimits) -> None:
+        path = self._path("devices")
+        if path is None:
+            return
+        if limits.allow_all_devices:
+            _write(path / "devices.allow", "a")
+            return
+        _write(path / "devices.deny", "a")
+        for rule in (*DEFAULT_DEVICE_RULES, *limits.devices):
+            _write(path / "devices.allow", rule)
+
+    def update(self, limits: CgroupLimits) -> None:
+        limits.validate()
+        self._write_limits(limits, creating=False)
+
+    def _write_limits(self, limits: CgroupLimits, creating: bool) -> None:
+        mem = self._path("memory")
+        if mem is not None:
+            memsw = mem / "memory.memsw.limit_in_bytes"
+            has_swap_accounting = memsw.exists()
+            total = limits.swap_total(creating)
+            memory = limits.memory if limits.memory is not None else (-1 if creating else None)
+            if creating and total is None:
+                total = -1
+            # The kernel insists on memory <= memory+swap at every moment: lift memsw, set memory, set memsw.
+            if has_swap_accounting and total is not None:
+                _write(memsw, "-1")
+            if memory is not None:
+                try:
+                    _write(mem / "memory.limit_in_bytes", str(memory))
+                except RuntimeFailure as err:
+                    raise RuntimeFailure(
+                        f"{err}: the memory limit cannot exceed memory+swap, change --memory-swap too"
+                    ) from err
+            if has_swap_accounting and total is not None:
+                _write(memsw, str(total))
+        cpu = self._path("cpu")
+        if cpu is not None:
+            if limits.cpu_shares or creating:
+                _write(cpu / "cpu.shares", str(limits.cpu_shares or 1024))
+            if limits.cpu_quota is not None or creating:
+                _write(cpu / "cpu.cfs_period_us", str(limits.cpu_period))
+                _write(
+                    cpu / "cpu.cfs_quota_us", str(limits.cpu_quota if limits.cpu_quota is not None else -1)
+                )
+        pids = self._path("pids")
+        if pids is not None and (limits.pids is not None or creating):
+            _write(pids / "pids.max", str(limits.pids) if limits.pids and limits.pids > 0 else "max")
+        cpuset = self._path("cpuset")
+        if cpuset is not None and limits.cpuset_cpus:
+            _write(cpuset / "cpuset.cpus", limits.cpuset_cpus)
+        for ctrl, wanted in (
+            ("memory", limits.memory),
+            ("cpu", limits.cpu_quota or limits.cpu_shares),
+            ("pids", limits.pids),
+            ("cpuset", limits.cpuset_cpus),
+        ):
+            if wanted and self._path(ctrl) is None:
+                raise RuntimeFailure(
+                    f"the cgroup v1 {ctrl} controller is not mounted: cannot apply that limit"
+                )
+
+    def stats(self) -> CgroupStats:
+        cpuacct = self._path("cpuacct")
+        mem = self._path("memory")
+        pids = self._path("pids")
+        blkio = self._path("blkio")
+        usage = _int(_read(mem / "memory.usage_in_bytes")) if mem else 0
+        inactive = _keyed(_read(mem / "memory.stat")).get("total_inactive_file", 0) if mem else 0
+        limit = _int(_read(mem / "memory.limit_in_bytes")) if mem else 0
+        pids_max = (_read(pids / "pids.max") or "max").strip() if pids else "max"
+        read = write = 0
+        if blkio:
+            for line in (_read(blkio / "blkio.throttle.io_service_bytes_recursive") or "").splitlines():
+                parts = line.split()
+                if len(parts) == 3 and parts[1] == "Read":
+                    read += _int(parts[2])
+                elif len(parts) == 3 and parts[1] == "Write":
+                    write += _int(parts[2])
+        return CgroupStats(
+            cpu_usage_ns=_int(_read(cpuacct / "cpuacct.usage")) if cpuacct else 0,
+            memory_usage=usage - inactive if usage > inactive else usage,
+            memory_limit=limit if 0 < limit < _UNLIMITED_V1 else None,
+            pids_current=_int(_read(pids / "pids.current")) if pids else len(self.pids()),
+            pids_limit=None if pids_max == "max" else _int(pids_max),
+            memory_cache=inactive,
+            block_read=read,
+            block_write=write,
+        )
+
+    def oom_killed(self) -> bool:
+        mem = self._path("memory")
+        if mem is None:
+            return False
+        control = _keyed(_read(mem / "memory.oom_control"))
+        if "oom_kill" in control:  # kernels >= 4.13 count kills
+            return control["oom_kill"] > 0
+        return control.get("under_oom", 0) > 0
+
+    def _freezer_state(self) -> str:
+        path = self._path("freezer")
+        return (_read(path / "freezer.state") or "").strip() if path else ""
+
+    def frozen(self) -> bool:
+        return self._freezer_state() == "FROZEN"
+
+    def freeze(self, timeout: float = 5.0) -> None:
+        path = self._path("freezer")
+        if path is None:
+            raise RuntimeFailure("the cgroup v1 freezer controller is not mounted: cannot pause")
+        deadline = time.monotonic() + timeout
+        while True:
+            # FREEZING can stall on a task in uninterruptible sleep; asking again nudges it (runc does so).
+            _write(path / "freezer.state", "FROZEN")
+            for _ in range(10):
+                if self._freezer_state() == "FROZEN":
+                    return
+                time.sleep(0.001)
+            if time.monotonic() > deadline:
+                _write(path / "freezer.state", "THAWED")
+                raise RuntimeFailure(f"cgroup {self.parent}/{self.name}: could not freeze within {timeout}s")
+
+    def thaw(self, timeout: float = 5.0) -> None:
+        path = self._path("freezer")
+        if path is None:
+            return
+        _write(path / "freezer.state", "THAWED")
+        self._wait(lambda: self._freezer_state() == "THAWED", timeout, "thaw")
+
+    def kill_all(self, sig: int = signal_mod.SIGKILL) -> None:
+        """SIGKILL is sent frozen, so nothing can fork its way out between reading the list and killing."""
+        if sig != signal_mod.SIGKILL or self._path("freezer") is None or not self.pids():
+            super().kill_all(sig)
+            return
+        self.freeze()
+        try:
+            super().kill_all(sig)
+        finally:
+            self.thaw()
+
+
+class CgroupV2(Cgroup):
+    version: Version = "v2"
+
+    def __init__(self, name: str, parent: str, root: Path) -> None:
+        super().__init__(name, parent)
+        self.root = root
+        self.path = root / parent / name
+
+    def paths(self) -> dict[str, Path]:
+        return {"": self.path}
+
+    def _parent_dirs(self) -> list[Path]:
+        parts = self.parent.split("/")
+        return [self.root.joinpath(*parts[:i]) for i in range(len(parts), 0, -1)]
+
+    def _create(self, limits: CgroupLimits) -> None:
+        if self.exists() and self.pids():
+            raise Conflict(f"cgroup {self.parent}/{self.name} already exists and holds processes")
+        available = set((_read(self.root / "cgroup.controllers") or "").split())
+        wanted = [c for c in V2_CONTROLLERS if c in available]
+        needed = {
+            "memory": limits.memory is not None and limits.memory > 0,
+            "cpu": bool(limits.cpu_quota and limits.cpu_quota > 0) or bool(limits.cpu_shares),
+            "pids": bool(limits.pids and limits.pids > 0),
+            "cpuset": bool(limits.cpuset_cpus),
+        }
+        for ctrl, need in needed.items():
+            if need and ctrl not in available:
+                raise RuntimeFailure(
+                    f"cgroup v2 controller {ctrl} is not available under {self.root}: cannot set that limit"
+                )
+        # Enable the controllers from the root down to our parent (never in the leaf: it holds processes).
+        directory = self.root
+        for part in self.parent.split("/"):
+            self._enable(directory, wanted)
+            directory = directory / part
+            directory.mkdir(exist_ok=True)
+        self._enable(directory, wanted)
+        self.path.mkdir(exist_ok=True)
+        try:
+            self._write_limits(limits, creating=True)
+        except BaseException:
+            self.destroy()
+            raise
+
+    @staticmethod
+    def _enable(directory: Path, controllers: list[str]) -> None:
+        enabled = set((_read(directory / "cgroup.subtree_control") or "").split())
+        missing = [c for c in controllers if c not in enabled]
+        if missing:
+            _write(directory / "cgroup.subtree_control", " ".join(f"+{c}" for c in missing))
+
+    def _has(self, filename: str) -> bool:
+        return (self.path / filename).exists()
+
+    def update(self, limits: CgroupLimits) -> None:
+        limits.validate()
+        self._write_limits(limits, creating=False)
+
+    def _write_limits(self, limits: CgroupLimits, creating: bool) -> None:
+        p = self.path
+        if self._has("memory.max"):
+            if limits.memory is not None or creating:
+                memory = limits.memory if limits.memory is not None and limits.memory > 0 else None
+                _write(p / "memory.max", str(memory) if memory else "max")
+            total = limits.swap_total(creating)
+            if self._has("memory.swap.max") and (total is not None or creating):
+                if total is None or total == -1:
+                    swap = "max"
+                else:
+                    memory_now = limits.memory or _int(_read(p / "memory.max"), default=0)
+                    swap = str(max(0, total - memory_now)) if memory_now else "max"
+                _write(p / "memory.swap.max", swap)
+        if self._has("cpu.max"):
+            if limits.cpu_quota is not None or creating:
+                quota = limits.cpu_quota if limits.cpu_quota and limits.cpu_quota > 0 else None
+                _write(p / "cpu.max", f"{quota if quota else 'max'} {limits.cpu_period}")
+            if limits.cpu_shares or creating:
+                _write(
+                    p / "cpu.weight", str(shares_to_weight(limits.cpu_shares) if limits.cpu_shares else 100)
+                )
+        if self._has("pids.max") and (limits.pids is not None or creating):
+            _write(p / "pids.max", str(limits.pids) if limits.pids and limits.pids > 0 else "max")
+        if limits.cpuset_cpus:
+            if not self._has("cpuset.cpus"):
+                raise RuntimeFailure(
+                    "the cgroup v2 cpuset controller is not enabled: cannot apply --cpuset-cpus"
+                )
+            _write(p / "cpuset.cpus", limits.cpuset_cpus)
+        if not creating:
+            for filename, wanted in (("memory.max", limits.memory), ("pids.max", limits.pids)):
+                if wanted and wanted > 0 and not self._has(filename):
+                    raise RuntimeFailure(f"{filename} is missing under {p}: that controller is not enabled")
+
+    def stats(self) -> CgroupStats:
+        p = self.path
+        cpu = _keyed(_read(p / "cpu.stat"))
+        usage = _int(_read(p / "memory.current"))
+        inactive = _keyed(_read(p / "memory.stat")).get("inactive_file", 0)
+        limit = (_read(p / "memory.max") or "max").strip()
+        pids_max = (_read(p / "pids.max") or "max").strip()
+        read = write = 0
+        for line in (_read(p / "io.stat") or "").splitlines():
+            for item in line.split()[1:]:
+                key, _, value = item.partition("=")
+                if key == "rbytes":
+                    read += _int(value)
+                elif key == "wbytes":
+                    write += _int(value)
+        pids_current = _read(p / "pids.current")
+        return CgroupStats(
+            cpu_usage_ns=cpu.get("usage_usec", 0) * 1000,
+            memory_usage=usage - inactive if usage > inactive else usage,
+            memory_limit=None if limit == "max" else _int(limit),
+            pids_current=_int(pids_current) if pids_current is not None else len(self.pids()),
+            pids_limit=None if pids_max == "max" else _int(pids_max),
+            memory_cache=inactive,
+            block_read=read,
+            block_write=write,
+        )
+
+    def oom_killed(self) -> bool:
+        return _keyed(_read(self.path / "memory.events")).get("oom_kill", 0) > 0
+
+    def frozen(self) -> bool:
+        return _keyed(_read(self.path / "cgroup.events")).get("frozen", 0) == 1
+
+    def freeze(self, timeout: float = 5.0) -> None:
+        if not self._has("cgroup.freeze"):
+            raise RuntimeFailure("this kernel has no cgroup v2 freezer (cgroup.freeze needs Linux 5.2)")
+        _write(self.path / "cgroup.freeze", "1")
+        self._wait(self.frozen, timeout, "freeze")
+
+    def thaw(self, timeout: float = 5.0) -> None:
+        if not self._has("cgroup.freeze"):
+            return
+        _write(self.path / "cgroup.freeze", "0")
+        self._wait(lambda: not self.frozen(), timeout, "thaw")
+
+    def kill_all(self, sig: int = signal_mod.SIGKILL) -> None:
+        """SIGKILL through cgroup.kill (Linux 5.14): the kernel kills everything, forks included, at once."""
+        if sig == signal_mod.SIGKILL and self._has("cgroup.kill"):
+            _write(self.path / "cgroup.kill", "1")
+            return
+        super().kill_all(sig)

@@ -1,0 +1,633 @@
+"""The shim: one small detached supervisor per running container, like podman's conmon.
+
+Started by ``Engine.start`` as ``python -m core.runtime.shim ROOT RUN ID [--attach] --ready-fd N`` in a new
+session with no terminal. It makes the cgroup, forks the container (``core.runtime.init``), copies the
+container's output into the json log and to attached clients, serves the socket protocol
+(``core.runtime.protocol``: attach, resize, stop, kill), records the exit (code, OOM kill), tears down what
+the start made, and restarts the container by its restart policy. The containers outlive the CLI and the TUI.
+
+It imports only the standard library and the runtime modules it needs (no httpx, pyroute2, rich, textual):
+its RSS is what every running container costs.
+
+Liveness: the shim holds ``locks/shim-<id>.lock`` for its whole life. Anyone who can take that lock knows
+the shim is gone, and reconciles the container's state (see ``core.containers.lifecycle``).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.config import Paths
+from core.runtime import protocol
+from core.state.locks import FileLock
+
+READ_SIZE = 256 * 1024
+CLIENT_BUFFER_LIMIT = 4 * 1024 * 1024  # beyond this per client, stop reading the container (backpressure)
+DRAIN_AFTER_EXIT = 2.0  # seconds to keep reading output after PID 1 died (its pipes may linger)
+
+
+def now_rfc3339() -> str:
+    t = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1_000_000_000)) + f".{t % 1_000_000_000:09d}Z"
+
+
+@dataclass
+class Client:
+    sock: socket.socket
+    op: str
+    want_stdin: bool = False
+    outbuf: bytearray = field(default_factory=bytearray)
+    reader: protocol.FrameReader = field(default_factory=protocol.FrameReader)
+    closing: bool = False
+
+
+class Shim:
+    def __init__(self, paths: Paths, cid: str, ready_fd: int | None) -> None:
+        self.paths = paths
+        self.cid = cid
+        self.cdir = paths.container(cid)
+        self.runtime: dict[str, Any] = json.loads((self.cdir / "runtime.json").read_bytes())
+        self.ready_fd = ready_fd
+        self.sel = selectors.DefaultSelector()
+        self.clients: list[Client] = []
+        self.listener: socket.socket | None = None
+        self.sock_path = paths.shims / f"{cid}.sock"
+        self.pid = 0
+        self.exit_status: int | None = None
+        self.manual_stop = False
+        self.kill_deadline: float | None = None
+        self.stop_waiters: list[Client] = []
+        self.out_fds: dict[int, str] = {}  # fd -> stream name
+        self.stdin_fd: int | None = None
+        self.pty_master: int | None = None
+        self.log: Any = None
+        self.cgroup: Any = None
+        self.paused_reading = False
+        sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.sig_r = sig_r
+        signal.set_wakeup_fd(sig_w)
+        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(s, lambda *_: None)
+        self.sel.register(sig_r, selectors.EVENT_READ, "signal")
+
+    # ------------------------------------------------------------------ state
+
+    def update_state(self, **changes: Any) -> dict[str, Any]:
+        from core.state.records import read_json, write_json
+
+        with FileLock(self.paths.locks, f"container-{self.cid}"):
+            try:
+                state = read_json(self.cdir / "state.json")
+            except FileNotFoundError:
+                state = {}
+            state.update(changes)
+            write_json(self.cdir / "state.json", state)
+        return state
+
+    def event(self, action: str, **attrs: str) -> None:
+        try:
+            from core import events
+
+            events.emit(
+                self.paths,
+                "container",
+                action,
+                self.cid,
+                {"name": self.runtime.get("name", ""), "image": self.runtime.get("image", ""), **attrs},
+            )
+        except Exception:  # an event log problem must never take a container down
+            pass
+
+    def ready(self, obj: dict[str, Any]) -> None:
+        if self.ready_fd is None:
+            return
+        try:
+            os.write(self.ready_fd, json.dumps(obj).encode() + b"\n")
+        except OSError:
+            pass
+        if obj.get("final"):
+            os.close(self.ready_fd)
+            self.ready_fd = None
+
+    # ----------------------------------------------------------------- socket
+
+    def listen(self) -> None:
+        self.paths.shims.mkdir(parents=True, exist_ok=True)
+        try:
+            os.unlink(self.sock_path)
+        except FileNotFoundError:
+            pass
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+        s.bind(str(self.sock_path))
+        os.chmod(self.sock_path, 0o600)
+        s.listen(16)
+        self.listener = s
+        self.sel.register(s, selectors.EVENT_READ, "listener")
+
+    def accept(self, blocking_timeout: float | None = None) -> Client | None:
+        assert self.listener is not None
+        if blocking_timeout is not None:
+            self.listener.settimeout(blocking_timeout)
+        try:
+            conn, _ = self.listener.accept()
+        except (BlockingIOError, TimeoutError, InterruptedError):
+            return None
+        finally:
+            self.listener.setblocking(False)
+        conn.settimeout(2.0)
+        try:
+            line = b""
+            while not line.endswith(b"\n") and len(line) < 4096:
+                chunk = conn.recv(1)
+                if not chunk:
+                    break
+                line += chunk
+            req = json.loads(line or b"{}")
+        except (OSError, ValueError):
+            conn.close()
+            return None
+        conn.setblocking(False)
+        client = Client(conn, str(req.get("op", "attach")), bool(req.get("stdin")))
+        self.clients.append(client)
+        self.sel.register(conn, selectors.EVENT_READ, client)
+        self.handle_request(client, req)
+        return client
+
+    def handle_request(self, client: Client, req: dict[str, Any]) -> None:
+        op = client.op
+        if op == "attach":
+            if self.pid and self.exit_status is None:
+                self.send(client, protocol.encode_json(protocol.STARTED, {"pid": self.pid}))
+            return
+        if op == "stop":
+            timeout = req.get("timeout")
+            self.stop(float(timeout) if timeout is not None else float(self.runtime.get("stop_timeout", 10)))
+            if self.pid and self.exit_status is None:
+                self.stop_waiters.append(client)
+            else:
+                self.reply(client, {"ok": True, "running": False})
+            return
+        if op == "kill":
+            sig = int(req.get("signal", signal.SIGKILL))
+            if self.pid and self.exit_status is None:
+                if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+                    self.manual_stop = bool(req.get("manual", True))
+                try:
+                    os.kill(self.pid, sig)
+                except ProcessLookupError:
+                    pass
+                self.reply(client, {"ok": True})
+            else:
+                self.reply(client, {"ok": False, "error": "container is not running"})
+            return
+        if op == "status":
+            self.reply(
+                client, {"ok": True, "pid": self.pid, "running": bool(self.pid and self.exit_status is None)}
+            )
+            return
+        self.reply(client, {"ok": False, "error": f"unknown request {op!r}"})
+
+    def reply(self, client: Client, obj: dict[str, Any]) -> None:
+        self.send(client, protocol.encode_json(protocol.REPLY, obj))
+        client.closing = True
+        self.flush_client(client)
+
+    def send(self, client: Client, data: bytes) -> None:
+        client.outbuf += data
+        self.flush_client(client)
+
+    def flush_client(self, client: Client) -> None:
+        while client.outbuf:
+            try:
+                n = client.sock.send(client.outbuf)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self.drop_client(client)
+                return
+            del client.outbuf[:n]
+        if client.closing and not client.outbuf:
+            self.drop_client(client)
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.outbuf else 0)
+        try:
+            self.sel.modify(client.sock, events, client)
+        except (KeyError, ValueError):
+            pass
+
+    def drop_client(self, client: Client) -> None:
+        if client in self.clients:
+            self.clients.remove(client)
+        try:
+            self.sel.unregister(client.sock)
+        except (KeyError, ValueError):
+            pass
+        client.sock.close()
+
+    def client_input(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.drop_client(client)
+            return
+        try:
+            frames = client.reader.feed(data)
+        except ValueError:
+            self.drop_client(client)
+            return
+        for kind, payload in frames:
+            if kind == protocol.STDIN and client.want_stdin:
+                self.write_stdin(payload)
+            elif kind == protocol.STDIN_EOF and client.want_stdin:
+                self.close_stdin()
+            elif kind == protocol.RESIZE:
+                size = json.loads(payload)
+                self.resize(int(size["rows"]), int(size["cols"]))
+
+    def write_stdin(self, data: bytes) -> None:
+        fd = self.pty_master if self.pty_master is not None else self.stdin_fd
+        if fd is None:
+            return
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            except OSError:
+                return
+            view = view[n:]
+
+    def close_stdin(self) -> None:
+        if self.stdin_fd is not None:
+            os.close(self.stdin_fd)
+            self.stdin_fd = None
+        elif self.pty_master is not None:
+            self.write_stdin(b"\x04")  # a terminal's EOF is ^D
+
+    def resize(self, rows: int, cols: int) -> None:
+        if self.pty_master is not None:
+            from core.runtime.linux import set_window_size
+
+            try:
+                set_window_size(self.pty_master, rows, cols)
+            except OSError:
+                pass
+
+    def broadcast(self, kind: int, payload: bytes) -> None:
+        frame = protocol.encode(kind, payload)
+        for c in list(self.clients):
+            if c.op == "attach":
+                self.send(c, frame)
+        self.apply_backpressure()
+
+    def apply_backpressure(self) -> None:
+        full = any(len(c.outbuf) > CLIENT_BUFFER_LIMIT for c in self.clients)
+        if full and not self.paused_reading:
+            for fd in self.out_fds:
+                self.sel.unregister(fd)
+            self.paused_reading = True
+        elif not full and self.paused_reading:
+            for fd in self.out_fds:
+                self.sel.register(fd, selectors.EVENT_READ, "output")
+            self.paused_reading = False
+
+    # -------------------------------------------------------------- container
+
+    def stop(self, timeout: float) -> None:
+        self.manual_stop = True
+        if not self.pid or self.exit_status is not None:
+            return
+        sig = _signal_number(self.runtime.get("stop_signal", "SIGTERM"))
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + max(0.0, timeout)
+        self.kill_deadline = deadline if self.kill_deadline is None else min(self.kill_deadline, deadline)
+
+    def spawn(self) -> dict[str, Any]:
+        """Fork the container; returns {"ok": True, "pid"} or {"ok": False, "code", "message"}."""
+        from core.runtime import container_process
+
+        result: dict[str, Any] = container_process.spawn(self)
+        return result
+
+    def read_output(self, fd: int) -> None:
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as err:
+            if err.errno != errno.EIO:  # EIO: the pty's last slave closed
+                raise
+            data = b""
+        stream = self.out_fds[fd]
+        if not data:
+            if not self.paused_reading:
+                self.sel.unregister(fd)
+            del self.out_fds[fd]
+            os.close(fd)
+            if fd == self.pty_master:
+                self.pty_master = None
+            return
+        self.log.write(stream, data)
+        self.broadcast(protocol.STDOUT if stream == "stdout" else protocol.STDERR, data)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.exit_status = status
+
+    def run_once(self) -> int:
+        """One life of the container: start, serve until it exits, record the exit. Returns the exit code."""
+        result = self.spawn()
+        if not result.get("ok"):
+            code = int(result.get("code", 125))
+            msg = str(result.get("message", "container failed to start"))
+            self.update_state(status="exited", pid=0, exit_code=code, error=msg, finished_at=now_rfc3339())
+            self.broadcast(protocol.ERROR, json.dumps({"code": code, "message": msg}).encode())
+            self.ready({"ok": False, "code": code, "message": msg, "final": True})
+            self.finish_clients(code, False, msg)
+            return code
+        self.pid = int(result["pid"])
+        self.exit_status = None
+        self.update_state(
+            status="running",
+            pid=self.pid,
+            shim_pid=os.getpid(),
+            started_at=now_rfc3339(),
+            exit_code=0,
+            error="",
+            oom_killed=False,
+            finished_at="",
+        )
+        self.event("start")
+        self.broadcast(protocol.STARTED, json.dumps({"pid": self.pid}).encode())
+        self.ready({"ok": True, "pid": self.pid, "final": True})
+        self.loop_until_exit()
+        status = self.exit_status if self.exit_status is not None else 0
+        code = os.waitstatus_to_exitcode(status)
+        code = 128 - code if code < 0 else code
+        oom = False
+        if self.cgroup is not None:
+            try:
+                oom = bool(self.cgroup.oom_killed())
+            except OSError:
+                oom = False
+            if oom:
+                code = 137
+        self.log.flush()
+        self.teardown_run()
+        self.update_state(
+            status="exited",
+            pid=0,
+            exit_code=code,
+            oom_killed=oom,
+            finished_at=now_rfc3339(),
+            manual_stop=self.manual_stop,
+        )
+        self.event("die", exitCode=str(code))
+        self.finish_clients(code, oom, "")
+        return code
+
+    def finish_clients(self, code: int, oom: bool, error: str) -> None:
+        payload = json.dumps({"code": code, "oom_killed": oom, "error": error}).encode()
+        for c in list(self.clients):
+            if c.op == "attach":
+                self.send(c, protocol.encode(protocol.EXIT, payload))
+                c.closing = True
+                self.flush_client(c)
+        for c in self.stop_waiters:
+            self.reply(c, {"ok": True, "exit_code": code})
+        self.stop_waiters.clear()
+        # give slow clients a moment to take their last bytes
+        deadline = time.monotonic() + 2.0
+        while any(c.outbuf for c in self.clients) and time.monotonic() < deadline:
+            self.poll(0.05)
+
+    def loop_until_exit(self) -> None:
+        exit_seen_at: float | None = None
+        while True:
+            if self.exit_status is not None:
+                if exit_seen_at is None:
+                    exit_seen_at = time.monotonic()
+                if not self.out_fds or time.monotonic() - exit_seen_at > DRAIN_AFTER_EXIT:
+                    break
+            timeout = 1.0
+            if self.kill_deadline is not None:
+                timeout = max(0.0, min(timeout, self.kill_deadline - time.monotonic()))
+            if exit_seen_at is not None:
+                timeout = min(timeout, 0.05)
+            self.poll(timeout)
+            if self.kill_deadline is not None and time.monotonic() >= self.kill_deadline:
+                self.kill_deadline = None
+                if self.exit_status is None:
+                    self.kill_all()
+        for fd in list(self.out_fds):
+            # output still open after the drain window: whoever holds it is gone from our pid namespace
+            self.read_output(fd) if not self.paused_reading else None
+            if fd in self.out_fds:
+                if not self.paused_reading:
+                    self.sel.unregister(fd)
+                os.close(fd)
+                del self.out_fds[fd]
+        self.kill_deadline = None
+
+    def kill_all(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self.cgroup is not None:
+            try:
+                self.cgroup.kill_all(signal.SIGKILL)
+            except OSError:
+                pass
+
+    def poll(self, timeout: float) -> None:
+        for key, mask in self.sel.select(timeout):
+            tag = key.data
+            if tag == "signal":
+                self.on_signal()
+            elif tag == "listener":
+                self.accept()
+            elif tag == "output":
+                self.read_output(key.fd)
+            elif isinstance(tag, Client):
+                if mask & selectors.EVENT_WRITE:
+                    self.flush_client(tag)
+                    self.apply_backpressure()
+                if mask & selectors.EVENT_READ and tag in self.clients:
+                    self.client_input(tag)
+
+    def on_signal(self) -> None:
+        try:
+            data = os.read(self.sig_r, 512)
+        except BlockingIOError:
+            data = b""
+        for signum in data:
+            if signum == signal.SIGCHLD:
+                self.reap()
+            elif signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                # the host is shutting down or someone asked the shim to go: stop the container cleanly
+                self.stop(float(self.runtime.get("stop_timeout", 10)))
+        self.reap()
+
+    def teardown_run(self) -> None:
+        if self.stdin_fd is not None:
+            os.close(self.stdin_fd)
+            self.stdin_fd = None
+        if self.pty_master is not None:
+            os.close(self.pty_master)
+            self.pty_master = None
+        if self.cgroup is not None:
+            try:
+                self.cgroup.destroy()
+            except OSError:
+                pass
+            self.cgroup = None
+        from core.runtime import container_process
+
+        container_process.teardown(self)
+
+    # ---------------------------------------------------------------- restart
+
+    def should_restart(self, code: int) -> bool:
+        policy = self.runtime.get("restart", {"name": "no", "max": 0})
+        name, maximum = policy.get("name", "no"), int(policy.get("max", 0))
+        if name == "no" or self.runtime.get("auto_remove"):
+            return False
+        if self.manual_stop:
+            return False
+        if name == "on-failure":
+            if code == 0:
+                return False
+            state = json.loads((self.cdir / "state.json").read_bytes())
+            return not (maximum and int(state.get("restart_count", 0)) >= maximum)
+        return name in ("always", "unless-stopped")
+
+    def serve(self, wait_attach: bool) -> int:
+        from core.logs import LogWriter
+
+        log_cfg = self.runtime.get("log", {})
+        self.log = LogWriter(
+            Path(log_cfg["path"]), max_size=log_cfg.get("max_size"), max_file=int(log_cfg.get("max_file", 1))
+        )
+        self.listen()
+        self.ready({"listening": True})
+        if wait_attach:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(c.op == "attach" for c in self.clients):
+                self.accept(blocking_timeout=max(0.01, deadline - time.monotonic()))
+        backoff = 0.1
+        while True:
+            started = time.monotonic()
+            code = self.run_once()
+            if not self.should_restart(code):
+                break
+            if time.monotonic() - started >= 10:
+                backoff = 0.1  # docker resets its backoff once a container stayed up 10 s
+            state = self.update_state(status="restarting")
+            self.update_state(restart_count=int(state.get("restart_count", 0)) + 1)
+            self.event("restart")
+            wake = time.monotonic() + backoff
+            while time.monotonic() < wake and not self.manual_stop:
+                self.poll(max(0.0, wake - time.monotonic()))
+            if self.manual_stop:
+                self.update_state(status="exited")
+                break
+            backoff = min(backoff * 2, 60.0)
+        self.log.close()
+        self.close()
+        if self.runtime.get("auto_remove"):
+            try:
+                from core.containers.remove import remove_container_files
+
+                remove_container_files(self.paths, self.cid)
+            except Exception as err:  # the record stays; `rm` can finish it
+                sys.stderr.write(f"shim: auto-remove of {self.cid} failed: {err}\n")
+        return 0
+
+    def close(self) -> None:
+        for c in list(self.clients):
+            self.drop_client(c)
+        if self.listener is not None:
+            self.sel.unregister(self.listener)
+            self.listener.close()
+            self.listener = None
+        try:
+            os.unlink(self.sock_path)
+        except FileNotFoundError:
+            pass
+
+
+def _signal_number(name: str | int) -> int:
+    if isinstance(name, int) or str(name).isdigit():
+        return int(name)
+    text = str(name).upper()
+    if not text.startswith("SIG"):
+        text = "SIG" + text
+    return int(getattr(signal, text, signal.SIGTERM))
+
+
+def main(argv: list[str]) -> int:
+    root, run, cid = argv[:3]
+    if "--daemonize" in argv and os.fork() != 0:
+        # the starter waits for this parent only; the shim itself is re-parented to init (or a subreaper)
+        os._exit(0)
+    ready_fd: int | None = None
+    if "--ready-fd" in argv:
+        ready_fd = int(argv[argv.index("--ready-fd") + 1])
+    paths = Paths(Path(root), Path(run))
+    lock = FileLock(paths.locks, f"shim-{cid}")
+    if not lock.acquire(blocking=False):
+        if ready_fd is not None:
+            os.write(
+                ready_fd,
+                b'{"ok": false, "code": 125, "message": "container is already running", "final": true}\n',
+            )
+        return 1
+    from core.runtime.linux import set_child_subreaper
+
+    # orphans of the container (its PID 1's middle process) come back to us, so we can wait() for them
+    set_child_subreaper()
+    shim = Shim(paths, cid, ready_fd)
+    try:
+        return shim.serve(wait_attach="--attach" in argv)
+    except BaseException as err:
+        shim.ready({"ok": False, "code": 125, "message": f"shim failed: {err}", "final": True})
+        try:
+            shim.update_state(
+                status="exited", pid=0, exit_code=125, error=f"shim failed: {err}", finished_at=now_rfc3339()
+            )
+        except Exception:
+            pass
+        raise
+    finally:
+        lock.release()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
