@@ -170,8 +170,8 @@ def save(
             if ref not in entry[1]:
                 entry[1].append(ref)
 
-    # a tarfile left by an exception writes no end-of-archive blocks: a failed save leaves a visibly
-    # truncated archive, never a valid-looking one that silently lacks images
+    # manifest.json and index.json go last and a tarfile left by an exception writes no end-of-archive
+    # blocks: a failed save leaves an archive no loader accepts, never one that silently lacks images
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         _write_archive(store, list(merged.values()), tar)
 
