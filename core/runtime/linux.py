@@ -3,8 +3,8 @@
 Each wrapper checks errno and raises ``OSError(errno, strerror, path)`` so a caller can name the step and the
 path that failed. Nothing here decides policy: :mod:`core.runtime.rootfs` and :mod:`core.runtime.init` do.
 
-Only ``os``, ``ctypes``, ``struct`` and ``fcntl`` are imported: this module is loaded by the shim before it forks
-a container, and everything the child needs must already be in memory (no imports on the start path).
+Only ``os``, ``ctypes``, ``struct`` and ``fcntl`` are imported: this module is loaded by the shim before it
+forks a container, and everything the child needs must already be in memory (no imports on the start path).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def pivot_root(new_root: str, put_old: str) -> None:
         _raise(new_root)
 
 
-def mount_flags_of(path: str) -> int:
+def mount_flags_of(path: str | int) -> int:
     """The MS_* flags a bind remount of ``path`` must keep (the kernel refuses to drop locked ones)."""
     f_flag = os.statvfs(path).f_flag
     return sum(ms for st, ms in _ST_TO_MS.items() if f_flag & st)

@@ -15,24 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.errors import InvalidArgument
-
-# Docker's default capability set (moby oci/caps/defaults.go), in OCI spelling.
-DEFAULT_CAPABILITIES: tuple[str, ...] = (
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-)
+from core.runtime.capabilities import DEFAULT_CAPABILITIES  # Docker's 14, re-exported for spec users
 
 # Docker's defaults (moby oci/defaults.go): files are covered by /dev/null, directories by an empty
 # read-only tmpfs; read-only paths are bind-remounted read-only.
@@ -154,10 +137,10 @@ class DeviceSpec:
 class UserSpec:
     """Who the command runs as.
 
-    With ``name`` None, ``uid``/``gid``/``additional_gids`` are used as given. With ``name`` a string (docker's
-    ``--user``: "", "uid", "uid:gid", "name", "name:group"), it is resolved inside the container's root
-    against its /etc/passwd and /etc/group, like docker: supplementary groups from /etc/group membership, HOME
-    from the passwd entry; ``additional_gids`` (``--group-add``) are added.
+    With ``name`` None, ``uid``/``gid``/``additional_gids`` are used as given. With ``name`` a string
+    (docker's ``--user``: "", "uid", "uid:gid", "name", "name:group"), it is resolved inside the container's
+    root against its /etc/passwd and /etc/group, like docker: supplementary groups from /etc/group
+    membership, HOME from the passwd entry; ``additional_gids`` (``--group-add``) are added.
     """
 
     uid: int = 0
