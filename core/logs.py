@@ -1,0 +1,722 @@
+"""Container logs in Docker's json-file format: the shim's writer, rotation, and the reader behind ``logs``.
+
+One record a line, byte for byte what dockerd writes::
+
+    {"log":"hello\\n","stream":"stdout","time":"2026-11-28T04:27:57.123456789Z"}
+
+The writer runs inside the shim, a small process that lives as long as the container: it imports only the
+standard library, keeps at most 16 KiB of unfinished line per stream in memory and hands every chunk it
+reads to the kernel with one ``write`` on an ``O_APPEND`` descriptor, so nothing sits in a Python buffer
+when the shim is killed. Rotation follows ``--log-opt max-size``/``max-file``: ``<f>`` becomes ``<f>.1``,
+``<f>.1`` becomes ``<f>.2``, ... and the oldest falls off.
+
+Choices that differ from dockerd, on purpose:
+
+- Stamps always carry nine fraction digits (dockerd trims trailing zeros). Both are valid RFC 3339; fixed
+  width makes a plain string comparison a time comparison, which the reader's ``since``/``until`` use.
+  Stamps from dockerd-written files are normalised when read.
+- A line longer than 16 KiB is cut into 16 KiB records as dockerd does (a record whose ``log`` does not end
+  in a newline is a piece of a longer line), but the cut is moved back to a UTF-8 character boundary so no
+  character is torn into two replacement characters.
+- With ``max-file=1`` dockerd truncates the file in place; we unlink and recreate it, so a follower that
+  holds the old file open still reads its last lines before switching.
+
+Invalid UTF-8 is escaped as dockerd escapes it: each byte that does not start a valid sequence becomes one
+``\\ufffd``; ``<``, ``>``, ``&``, U+2028, U+2029 and control characters become ``\\uXXXX`` escapes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.errors import InvalidArgument
+from core.models import LogLine
+
+if TYPE_CHECKING:
+    from core.config import Paths
+
+STREAMS = ("stdout", "stderr")
+PARTIAL_MAX = 16 * 1024  # dockerd's copier buffer: a line that fills it without a newline is cut here
+_READ_CHUNK = 256 * 1024
+_TAIL_BLOCK = 64 * 1024
+_MAX_RECORD = 4 * 1024 * 1024  # a "line" longer than this in a log file is damage, not a record
+
+StopArg = Callable[[], bool] | threading.Event | None
+
+# -- encoding -------------------------------------------------------------------------------------------
+
+# Python's "replace" turns a truncated multi-byte sequence into one U+FFFD; Go (and so dockerd) emits one
+# per byte. Resuming the decoder one byte after the error start gives Go's answer. The replacement is a
+# lone surrogate (never produced by a valid decode) that the escaper turns into the six characters
+# ``\ufffd``, which is what dockerd writes.
+_BAD_BYTE = "\udcff"
+_ERRORS = "dockyard-go-utf8"
+
+
+def _go_replace(err: UnicodeError) -> tuple[str, int]:
+    if isinstance(err, UnicodeDecodeError):
+        return _BAD_BYTE, err.start + 1
+    raise err
+
+
+codecs.register_error(_ERRORS, _go_replace)
+
+# everything dockerd escapes, except the newline (the record separator, handled by the caller)
+_NEEDS_ESCAPE = re.compile('[\x00-\x09\x0b-\x1f"\\\\<>&\u2028\u2029\udcff]')
+# what is left after the common cases below have been replaced with str.replace (C speed, no callback)
+_RARE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\u2028\u2029]")
+_COMMON = (
+    ("\\", "\\\\"),  # first: the others add backslashes
+    ('"', '\\"'),
+    ("\t", "\\u0009"),
+    ("\r", "\\r"),
+    ("\x1b", "\\u001b"),
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    (_BAD_BYTE, "\\ufffd"),
+)
+
+
+def _rare_escape(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
+def escape_json(text: str) -> str:
+    """``text`` as the inside of a JSON string, as dockerd writes it; a newline is left as it is."""
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
+    for char, escaped in _COMMON:
+        if char in text:
+            text = text.replace(char, escaped)
+    return _RARE.sub(_rare_escape, text)
+
+
+def format_timestamp_ns(ns: int) -> str:
+    """``2026-11-28T04:27:57.123456789Z``: UTC, always nine fraction digits, so it sorts as it reads."""
+    sec, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:09d}Z"
+
+
+def format_timestamp(seconds: float) -> str:
+    sec = math.floor(seconds)
+    frac = min(round((seconds - sec) * 1e9), 999_999_999)
+    return format_timestamp_ns(sec * 1_000_000_000 + frac)
+
+
+_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})")
+
+
+def normalise_timestamp(stamp: str) -> str:
+    """Any RFC 3339 stamp dockerd may have written, in our fixed-width UTC form (unknown text unchanged)."""
+    if len(stamp) == 30 and stamp[19] == "." and stamp[29] == "Z":
+        return stamp
+    m = _STAMP.fullmatch(stamp)
+    if m is None:
+        return stamp
+    base, frac, zone = m.group(1), (m.group(2) or "").ljust(9, "0"), m.group(3)
+    if zone in ("Z", "z"):
+        return f"{base}.{frac}Z"
+    import calendar
+
+    offset = (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * (1 if zone[0] == "+" else -1)
+    utc = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) - offset
+    return format_timestamp_ns(utc * 1_000_000_000 + int(frac))
+
+
+# -- writer ---------------------------------------------------------------------------------------------
+
+
+def _utf8_cut(data: bytes, limit: int) -> int:
+    """Where to cut ``data`` at or before ``limit`` without splitting a UTF-8 character."""
+    start = limit - 1
+    while start > limit - 4 and start > 0 and 0x80 <= data[start] < 0xC0:
+        start -= 1
+    lead = data[start]
+    size = 2 if 0xC0 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if 0xF0 <= lead < 0xF8 else 1
+    return start if start > 0 and start + size > limit else limit
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class LogWriter:
+    """Appends a container's output to ``path`` in json-file format, rotating like dockerd.
+
+    ``write`` takes raw chunks as they come from a pipe or pty. Complete lines are written at once (one
+    ``os.write`` per chunk); the unfinished last line of each stream waits for its newline, or is written
+    as a partial record when it reaches 16 KiB or when :meth:`flush` is called. Write errors (disk full,
+    directory removed) raise ``OSError``: the shim decides what to do, nothing is silently dropped here.
+    """
+
+    def __init__(self, path: Path, *, max_size: int | None = None, max_file: int = 1) -> None:
+        if max_size is not None and max_size <= 0:
+            raise InvalidArgument("max-size must be a positive number")
+        if max_file < 1:
+            raise InvalidArgument("max-file cannot be less than 1")
+        self.path = Path(path)
+        self.max_size = max_size
+        self.max_file = max_file
+        self._fd: int | None = None
+        self._size = 0
+        self._open()
+        self._pending: dict[str, bytes] = dict.fromkeys(STREAMS, b"")
+        # dockerd stamps every piece of a long line with the time of its first piece
+        self._partial_stamp: dict[str, str | None] = dict.fromkeys(STREAMS, None)
+        self._tails = {s: f'\\n","stream":"{s}","time":"' for s in STREAMS}
+        self._sec = -1
+        self._sec_text = ""
+
+    def _open(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
+
+    def _stamp(self) -> str:
+        ns = time.time_ns()
+        sec, frac = divmod(ns, 1_000_000_000)
+        if sec != self._sec:
+            self._sec = sec
+            self._sec_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        return f"{self._sec_text}.{frac:09d}Z"
+
+    def write(self, stream: str, data: bytes) -> None:
+        if stream not in self._pending:
+            raise ValueError(f"unknown stream {stream!r}")
+        if not data:
+            return
+        pending = self._pending[stream]
+        buf = pending + data if pending else bytes(data)
+        cut = buf.rfind(b"\n") + 1
+        stamp = self._stamp()
+        parts: list[str] = []
+        if cut:
+            start = 0
+            first_stamp = self._partial_stamp[stream]
+            if first_stamp is not None:
+                # the end of a line whose first pieces were already written: keep their stamp
+                nl = buf.index(b"\n") + 1
+                parts.append(self._lines(stream, buf[:nl], first_stamp))
+                self._partial_stamp[stream] = None
+                start = nl
+            if start < cut:
+                parts.append(self._lines(stream, buf[start:cut], stamp))
+            rest = buf[cut:]
+        else:
+            rest = buf
+        while len(rest) >= PARTIAL_MAX:
+            n = _utf8_cut(rest, PARTIAL_MAX)
+            parts.append(self._partial(stream, rest[:n], stamp))
+            rest = rest[n:]
+        self._pending[stream] = rest
+        if parts:
+            self._append("".join(parts).encode())
+
+    def _lines(self, stream: str, chunk: bytes, stamp: str) -> str:
+        """Records for ``chunk``, complete lines ending in a newline, all with one stamp."""
+        text = escape_json(chunk[:-1].decode("utf-8", _ERRORS))
+        tail = self._tails[stream] + stamp + '"}\n'
+        return '{"log":"' + text.replace("\n", tail + '{"log":"') + tail
+
+    def _partial(self, stream: str, piece: bytes, stamp: str) -> str:
+        if self._partial_stamp[stream] is None:
+            self._partial_stamp[stream] = stamp
+        first = self._partial_stamp[stream]
+        text = escape_json(piece.decode("utf-8", _ERRORS))
+        return f'{{"log":"{text}","stream":"{stream}","time":"{first}"}}\n'
+
+    def flush(self) -> None:
+        """Write unfinished lines as they are (no newline added, as dockerd does at end of stream)."""
+        parts = []
+        stamp = self._stamp()
+        for stream in STREAMS:
+            if self._pending[stream]:
+                parts.append(self._partial(stream, self._pending[stream], stamp))
+                self._pending[stream] = b""
+            self._partial_stamp[stream] = None
+        if parts:
+            self._append("".join(parts).encode())
+
+    def _append(self, data: bytes) -> None:
+        if self._fd is None:
+            raise ValueError("log writer is closed")
+        if self.max_size is None:
+            _write_all(self._fd, data)
+            self._size += len(data)
+            return
+        view = memoryview(data)
+        pos = 0
+        while pos < len(data):
+            if self._size >= self.max_size:
+                self._rotate()
+            room = self.max_size - self._size
+            # fill the file up to the record that crosses max-size; the next record starts a new file
+            end = len(data) if len(data) - pos <= room else data.find(b"\n", pos + room - 1) + 1 or len(data)
+            _write_all(self._fd, view[pos:end])
+            self._size += end - pos
+            pos = end
+
+    def _rotate(self) -> None:
+        assert self._fd is not None
+        os.close(self._fd)
+        self._fd = None
+        name = self.path.name
+        if self.max_file > 1:
+            for i in range(self.max_file - 1, 0, -1):
+                src = self.path if i == 1 else self.path.with_name(f"{name}.{i - 1}")
+                try:
+                    os.rename(src, self.path.with_name(f"{name}.{i}"))
+                except FileNotFoundError:
+                    pass
+        else:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+        self._open()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# docker's go-units FromHumanSize: decimal multipliers, an optional "i" and "b" are tolerated
+_HUMAN_SIZE = re.compile(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?")
+_DECIMAL = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
+LOG_OPTS = ("max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag")
+
+
+def parse_log_opts(opts: dict[str, str]) -> tuple[int | None, int]:
+    """``(max_size, max_file)`` from ``--log-opt`` values, checked as dockerd checks them."""
+    for key in opts:
+        if key not in LOG_OPTS:
+            raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
+    max_size: int | None = None
+    if "max-size" in opts:
+        m = _HUMAN_SIZE.fullmatch(opts["max-size"].strip())
+        if m is None:
+            raise InvalidArgument(f"invalid max-size {opts['max-size']!r}: use a size like 10m or 500k")
+        max_size = int(float(m.group(1)) * _DECIMAL[(m.group(2) or "").lower()])
+        if max_size <= 0:
+            raise InvalidArgument("max-size must be a positive number")
+    max_file = 1
+    if "max-file" in opts:
+        try:
+            max_file = int(opts["max-file"])
+        except ValueError:
+            raise InvalidArgument(f"invalid max-file {opts['max-file']!r}: use a whole number")
+        if max_file < 1:
+            raise InvalidArgument("max-file cannot be less than 1")
+    if opts.get("compress", "false").lower() in ("1", "t", "true"):
+        raise InvalidArgument("log opt compress is not supported by dockyard's json-file driver")
+    return max_size, max_file
+
+
+def container_log_path(paths: Paths, container_id: str) -> Path:
+    return paths.container(container_id) / f"{container_id}-json.log"
+
+
+# -- reading a rotated set of files ---------------------------------------------------------------------
+
+_pread = os.pread  # module attribute so a test can count the bytes the reader asks for
+
+
+@dataclass(eq=False)
+class _Cursor:
+    fd: int
+    key: tuple[int, int]  # (st_dev, st_ino): who this file is, whatever its name is now
+    off: int = 0
+    rest: bytes = b""  # an unfinished record at the end of what was read
+    closed: bool = False
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+            self.closed = True
+
+
+def rotated_paths(path: Path) -> list[Path]:
+    """``path`` and its rotated files, oldest first: ``<f>.3``, ``<f>.2``, ``<f>.1``, ``<f>``."""
+    prefix = path.name + "."
+    try:
+        names = os.listdir(path.parent)
+    except FileNotFoundError:
+        return []
+    nums = sorted(
+        (int(n[len(prefix) :]) for n in names if n.startswith(prefix) and n[len(prefix) :].isdigit()),
+        reverse=True,
+    )
+    out = [path.with_name(f"{prefix}{i}") for i in nums]
+    if path.name in names:
+        out.append(path)
+    return out
+
+
+def _open_set(path: Path) -> list[_Cursor]:
+    """Open ``path`` and its rotated files, oldest first, as one consistent set.
+
+    Opened newest first and checked afterwards that ``path`` is still the file opened first: a rotation
+    that happened meanwhile could otherwise make us skip a file. Once open, renames cannot hurt us.
+    """
+    cursors: list[_Cursor] = []
+    for attempt in range(20):
+        cursors = []
+        seen: set[tuple[int, int]] = set()
+        head: tuple[int, int] | None = None
+        for p in reversed(rotated_paths(path)):
+            try:
+                fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            st = os.fstat(fd)
+            key = (st.st_dev, st.st_ino)
+            if p == path:
+                head = key
+            if key in seen:
+                os.close(fd)
+                continue
+            seen.add(key)
+            cursors.append(_Cursor(fd, key))
+        try:
+            st = os.stat(path)
+            now: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            now = None
+        if now == head and (head is not None or not cursors):
+            break
+        if attempt < 19:  # mid-rotation: look again in a moment
+            for c in cursors:
+                c.close()
+            time.sleep(0.001 * (attempt + 1))
+    cursors.reverse()
+    return cursors
+
+
+def _record_ends(cur: _Cursor, end: int, need: int) -> tuple[int, int]:
+    """Scan backwards from ``end`` for the start of the ``need``-th last record.
+
+    Returns ``(offset, found)``: the offset where those records start and how many were found (fewer
+    than ``need`` when the file holds fewer; the offset is then 0). Reads only blocks at the end.
+    """
+    count = 0
+    pos = end
+    while pos > 0:
+        start = max(0, pos - _TAIL_BLOCK)
+        block = _pread(cur.fd, pos - start, start)
+        j = len(block)
+        while True:
+            j = block.rfind(b"\n", 0, j)
+            if j < 0:
+                break
+            count += 1
+            # the first newline from the end closes the last record; need+1 newlines bound `need` records
+            if count == need + 1:
+                return start + j + 1, need
+        pos = start
+    return 0, count
+
+
+def _tail_start(files: list[_Cursor], tail: int) -> int:
+    """Set the cursors so reading yields the last ``tail`` records; returns the index of the first file.
+
+    ``tail=0`` starts after the last complete record (an unfinished one is read when it is finished).
+    """
+    need = tail
+    for i in range(len(files) - 1, -1, -1):
+        cur = files[i]
+        cur.off, found = _record_ends(cur, os.fstat(cur.fd).st_size, need)
+        need -= found
+        if need == 0:
+            return i
+    return 0
+
+
+def _last_record(cur: _Cursor) -> bytes | None:
+    size = os.fstat(cur.fd).st_size
+    off, found = _record_ends(cur, size, 1)
+    if not found:
+        return None
+    data = _pread(cur.fd, size - off, off)
+    return data[: data.rfind(b"\n")]
+
+
+def _read_records(cur: _Cursor) -> Iterator[bytes]:
+    """Complete records from the cursor's offset to the end of the file; an unfinished one is kept."""
+    while True:
+        data = _pread(cur.fd, _READ_CHUNK, cur.off)
+        if not data:
+            return
+        cur.off += len(data)
+        if cur.rest:
+            data = cur.rest + data
+        end = data.rfind(b"\n")
+        if end < 0:
+            cur.rest = data if len(data) <= _MAX_RECORD else b""
+            continue
+        cur.rest = data[end + 1 :]
+        yield from data[:end].split(b"\n")
+
+
+def _stopper(stop: StopArg, poll: float) -> tuple[Callable[[], bool], Callable[[], None]]:
+    if stop is None:
+        return (lambda: False), (lambda: time.sleep(poll))
+    if isinstance(stop, threading.Event):
+        event = stop
+
+        def wait() -> None:
+            event.wait(poll)
+
+        return event.is_set, wait
+    return stop, (lambda: time.sleep(poll))
+
+
+def _newer_files(path: Path, cur: _Cursor) -> list[_Cursor] | None:
+    """Files that have replaced ``cur`` as ``path`` (oldest first), or None if ``cur`` is still current."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None  # mid-rotation, or not created yet: look again later
+    if (st.st_dev, st.st_ino) == cur.key:
+        return None
+    files = _open_set(path)
+    keys = [f.key for f in files]
+    if cur.key in keys:
+        i = keys.index(cur.key)
+        for f in files[: i + 1]:
+            f.close()
+        files = files[i + 1 :]
+    # not found: ``cur`` has been rotated out (or unlinked, max-file=1), so every file is newer
+    if not files:
+        return None
+    return files
+
+
+def iter_records(
+    path: Path,
+    *,
+    tail: int | None = None,
+    skip_file: Callable[[bytes], bool] | None = None,
+    follow: bool = False,
+    stop: StopArg = None,
+    deadline: float | None = None,
+    poll: float = 0.1,
+) -> Generator[bytes, None, None]:
+    """Raw records (lines without their newline) of ``path`` and its rotated files, oldest first.
+
+    ``tail``: only the last N records (0: none, start at the end). ``skip_file(last_record)``: asked
+    about each rotated file before it is read, with its last record; True skips the whole file.
+    ``follow``: at the end, wait for more (polling every ``poll`` seconds; no wait while data is there),
+    across rotations, until ``stop`` says so or the wall clock passes ``deadline``; then one last pass
+    reads whatever was written before the stop, so the last lines are never lost.
+    """
+    should_stop, wait = _stopper(stop, poll)
+    opened: list[_Cursor] = []
+    try:
+        files = _open_set(path)
+        opened += files
+        while not files:
+            if not follow:
+                return
+            if should_stop() or (deadline is not None and time.time() > deadline):
+                files = _open_set(path)
+                opened += files
+                if not files:
+                    return
+                break
+            wait()
+            files = _open_set(path)
+            opened += files
+        first = _tail_start(files, tail) if tail is not None else 0
+        for f in files[:first]:
+            f.close()
+        queue = files[first:]
+        if skip_file is not None:
+            while len(queue) > 1:
+                last = _last_record(queue[0])
+                if last is None or not skip_file(last):
+                    break
+                queue.pop(0).close()
+        cur = queue.pop(0)
+        finishing = False
+        while True:
+            if follow and not queue and os.fstat(cur.fd).st_size < cur.off:
+                cur.off, cur.rest = 0, b""  # truncated in place (by someone else): start over
+            yield from _read_records(cur)
+            if queue:
+                cur.close()
+                cur = queue.pop(0)
+                continue
+            if not follow:
+                return
+            newer = _newer_files(path, cur)
+            if newer is not None:
+                opened += newer
+                queue = newer
+                continue  # read what was appended to the old file before the rename, then move on
+            if finishing:
+                return
+            if should_stop() or (deadline is not None and time.time() > deadline):
+                finishing = True
+                continue
+            wait()
+    finally:
+        for f in opened:
+            f.close()
+
+
+# -- the log reader -------------------------------------------------------------------------------------
+
+
+def _fast_stamp(rec: bytes) -> bytes | None:
+    """The stamp of a record in our own layout (``..."time":"<30 chars>"}``) without parsing JSON."""
+    if rec.endswith(b'Z"}') and rec[-40:-32] == b'"time":"' and rec[-13:-12] == b".":
+        return rec[-32:-2]
+    return None
+
+
+def read_logs(
+    path: Path,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    tail: int | None = None,
+    follow: bool = False,
+    stop: StopArg = None,
+    poll: float = 0.1,
+) -> Iterator[LogLine]:
+    """The records of a json-file log, oldest first, as :class:`LogLine` s.
+
+    ``tail`` picks the last N records first, then ``since``/``until`` (seconds since the epoch, both
+    inclusive) filter them, as dockerd does. A record after ``until`` ends the stream. ``follow`` keeps
+    reading as the shim appends (see :func:`iter_records`); ``stop`` is a function or an Event saying
+    the container is no longer running. A record whose ``log`` lacks the final newline is a piece of a
+    longer line (or the unfinished last line at exit): printing ``text`` as it is rebuilds the output.
+    """
+    since_b = format_timestamp(since).encode() if since is not None else None
+    until_b = format_timestamp(until).encode() if until is not None else None
+
+    def skip_file(last: bytes) -> bool:
+        stamp = _fast_stamp(last)
+        if stamp is None:
+            try:
+                stamp = normalise_timestamp(json.loads(last).get("time", "")).encode()
+            except (ValueError, AttributeError):
+                return False
+        return since_b is not None and stamp < since_b
+
+    records = iter_records(
+        path,
+        tail=tail,
+        skip_file=skip_file if since_b is not None else None,
+        follow=follow,
+        stop=stop,
+        deadline=until,
+        poll=poll,
+    )
+    loads = json.loads
+    try:
+        for rec in records:
+            if not rec:
+                continue
+            fast = _fast_stamp(rec)
+            if fast is not None:
+                if since_b is not None and fast < since_b:
+                    continue
+                if until_b is not None and fast > until_b:
+                    return
+            try:
+                obj = loads(rec)
+                text = obj.get("log", "")
+                stream = obj.get("stream", "stdout")
+                stamp = fast.decode() if fast is not None else normalise_timestamp(obj.get("time", ""))
+            except (ValueError, TypeError, AttributeError):
+                continue  # a damaged record (torn by a crash) is not worth stopping for
+            if fast is None:
+                if since_b is not None and stamp.encode() < since_b:
+                    continue
+                if until_b is not None and stamp.encode() > until_b:
+                    return
+            yield LogLine(stream=stream, time=stamp, text=text)
+    finally:
+        records.close()
+
+
+# -- --since / --until -----------------------------------------------------------------------------------
+
+_DURATION_PART = r"(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h)"
+_DURATION = re.compile(rf"([+-]?)((?:{_DURATION_PART})+)")
+_DURATION_ITEM = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_UNIT = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,
+    "\u03bcs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?)?(Z|z|[+-]\d{2}:\d{2})?"
+)
+_UNIX = re.compile(r"(\d+)(?:\.(\d{1,9}))?")
+
+
+def parse_since(text: str, now: float) -> float:
+    """Seconds since the epoch for docker's ``--since``/``--until`` values.
+
+    A Go duration (``10m``, ``1h30m``, ``2.5s``) counts back from ``now``; an RFC 3339 date or time
+    (``2013-01-02``, ``2013-01-02T13:23``, ``2013-01-02T13:23:37.5Z``, ``...+02:00``; no zone: local
+    time, as docker); or a Unix timestamp with an optional fraction (``1700000000.123``).
+    """
+    value = text.strip()
+    m = _DURATION.fullmatch(value)
+    if m and value != "0":
+        seconds = sum(float(n) * _UNIT[u] for n, u in _DURATION_ITEM.findall(m.group(2)))
+        return now + seconds if m.group(1) == "-" else now - seconds
+    m = _DATE_TIME.fullmatch(value)
+    if m:
+        import datetime as dt
+
+        year, month, day, hour, minute, sec = (int(g) if g else 0 for g in m.groups()[:6])
+        frac = float(m.group(7)) if m.group(7) else 0.0
+        zone = m.group(8)
+        tz: dt.tzinfo | None = None
+        if zone in ("Z", "z"):
+            tz = dt.UTC
+        elif zone:
+            sign = 1 if zone[0] == "+" else -1
+            tz = dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+        try:
+            moment = dt.datetime(year, month, day, hour, minute, sec, tzinfo=tz)
+        except ValueError as err:
+            raise InvalidArgument(f"invalid time {text!r}: {err}")
+        return moment.timestamp() + frac  # a naive datetime is local time, as docker reads it
+    m = _UNIX.fullmatch(value)
+    if m:
+        return int(m.group(1)) + (int(m.group(2).ljust(9, "0")) / 1e9 if m.group(2) else 0.0)
+    raise InvalidArgument(
+        f"invalid time {text!r}: use a duration (10m, 1h30m), an RFC 3339 time (2013-01-02T13:23:37Z) "
+        "or a Unix timestamp"
+    )
