@@ -86,14 +86,14 @@ class CgroupLimits:
             raise InvalidArgument("--cpus must be a positive number")
         return round(cpus * period)
 
-    def validate(self) -> None:
-        """Refuse what docker refuses, with docker's reasons."""
+    def validate(self, creating: bool = True) -> None:
+        """Refuse what docker refuses, with docker's reasons (an update may set swap alone)."""
         if self.memory is not None and self.memory != -1 and self.memory < MIN_MEMORY:
             raise InvalidArgument("minimum memory limit allowed is 6MB")
         if self.memory_swap is not None and self.memory_swap not in (0, -1):
-            if self.memory is None or self.memory == -1:
+            if creating and (self.memory is None or self.memory == -1):
                 raise InvalidArgument("you should always set the memory limit when using a memory-swap limit")
-            if self.memory_swap < self.memory:
+            if self.memory is not None and self.memory > 0 and self.memory_swap < self.memory:
                 raise InvalidArgument("minimum memory-swap limit should be larger than the memory limit")
         if not 1000 <= self.cpu_period <= 1000000:
             raise InvalidArgument(
@@ -214,7 +214,8 @@ def _read(path: Path) -> str | None:
 
 def _write(path: Path, value: str) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)  # never O_CREAT: see the module docstring
+        # Never O_CREAT (see the module docstring). cgroupfs ignores O_TRUNC; plain files need it.
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     except OSError as err:
         raise RuntimeFailure(f"cannot open {path}: {err.strerror}") from err
     try:
@@ -367,6 +368,16 @@ class Cgroup:
 
     def update(self, limits: CgroupLimits) -> None:
         """Change the limits that are not ``None`` (``docker update``)."""
+        limits.validate(creating=False)
+        if limits.memory is None and limits.memory_swap and limits.memory_swap > 0:
+            current = self.stats().memory_limit
+            if current is None:
+                raise InvalidArgument("you should always set the memory limit when using a memory-swap limit")
+            if limits.memory_swap < current:
+                raise InvalidArgument("minimum memory-swap limit should be larger than the memory limit")
+        self._write_limits(limits, creating=False)
+
+    def _write_limits(self, limits: CgroupLimits, creating: bool) -> None:
         raise NotImplementedError
 
     def stats(self) -> CgroupStats:
@@ -507,10 +518,6 @@ class CgroupV1(Cgroup):
         _write(path / "devices.deny", "a")
         for rule in (*DEFAULT_DEVICE_RULES, *limits.devices):
             _write(path / "devices.allow", rule)
-
-    def update(self, limits: CgroupLimits) -> None:
-        limits.validate()
-        self._write_limits(limits, creating=False)
 
     def _write_limits(self, limits: CgroupLimits, creating: bool) -> None:
         mem = self._path("memory")
@@ -692,10 +699,6 @@ class CgroupV2(Cgroup):
 
     def _has(self, filename: str) -> bool:
         return (self.path / filename).exists()
-
-    def update(self, limits: CgroupLimits) -> None:
-        limits.validate()
-        self._write_limits(limits, creating=False)
 
     def _write_limits(self, limits: CgroupLimits, creating: bool) -> None:
         p = self.path
