@@ -123,6 +123,8 @@ class Config:
     docker_config: Path | None = None  # directory holding config.json; default ~/.docker or $DOCKER_CONFIG
     platform: str = field(default_factory=host_platform)
     max_concurrent_downloads: int = 3
+    # containers' cgroups live under <controller>/<cgroup_parent>/<id>; tests use their own parent
+    cgroup_parent: str = field(default_factory=lambda: os.environ.get("DOCKYARD_CGROUP_PARENT") or "dockyard")
 
     @property
     def paths(self) -> Paths:

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, BinaryIO
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from core.config import Config
 from core.errors import InvalidArgument
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, ImageStore
-from core.models import ImageSummary, PullProgress, PullResult, RemovedImage
+from core.models import (
+    ContainerStats,
+    ContainerSummary,
+    Event,
+    ImageSummary,
+    LogLine,
+    PortBinding,
+    PullProgress,
+    PullResult,
+    RemovedImage,
+    RunConfig,
+)
 from core.storage.layers import LayerStore
+
+if TYPE_CHECKING:
+    from core.containers.lifecycle import Lifecycle, StartHandle
+    from core.containers.store import ContainerRecord
+    from core.volumes import Volume, VolumeStore
 
 Progress = Callable[[PullProgress], None]
 
@@ -22,6 +38,28 @@ class Engine:
         self.paths = self.config.paths
         self.images = ImageStore(self.paths)
         self.layers = LayerStore(self.paths)
+        self._lifecycle: Lifecycle | None = None
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        if self._lifecycle is None:
+            from core.containers.lifecycle import Lifecycle
+            from core.containers.store import ContainerStore
+
+            self._lifecycle = Lifecycle(
+                self.paths,
+                ContainerStore(self.paths),
+                self.layers,
+                self.volume_store,
+                cgroup_parent=self.config.cgroup_parent,
+            )
+        return self._lifecycle
+
+    @property
+    def volume_store(self) -> VolumeStore:
+        from core.volumes import VolumeStore
+
+        return VolumeStore(self.paths)
 
     # ------------------------------------------------------------------ images
 
@@ -142,7 +180,236 @@ class Engine:
         ref = _server_reference(server)
         return credentials.erase(self.config.docker_config_file, ref.credential_key)
 
+    # -------------------------------------------------------------- containers
+
+    def create_container(self, run: RunConfig, *, progress: Progress | None = None) -> ContainerSummary:
+        from core.errors import ImageNotFound
+
+        record = None
+        if run.pull != "always":
+            try:
+                record = self.images.resolve(run.image)
+            except ImageNotFound:
+                if run.pull == "never":
+                    raise
+        if record is None:
+            result = self.pull(run.image, platform=run.platform, progress=progress)
+            record = self.images.resolve(result.image.id)
+        cfg = self.image_config(record)
+        name = run.image
+        rec = self.lifecycle.create(run, name, record.id, cfg, [layer.chain_id for layer in record.layers])
+        return self._container_summary(rec)
+
+    def start_container(self, name: str, *, attach: bool = False) -> StartHandle:
+        return self.lifecycle.start(name, attach=attach)
+
+    def list_containers(self, *, all: bool = False) -> list[ContainerSummary]:
+        out = [self._container_summary(r) for r in self.lifecycle.all()]
+        if not all:
+            out = [c for c in out if c.status in ("running", "paused", "restarting")]
+        return sorted(out, key=lambda c: c.created, reverse=True)
+
+    def container(self, name: str) -> ContainerSummary:
+        return self._container_summary(self.lifecycle.get(name))
+
+    def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
+        return self._container_summary(self.lifecycle.stop(name, timeout))
+
+    def kill_container(self, name: str, signal: int | str = "SIGKILL") -> ContainerSummary:
+        from core.runtime.signals import parse_signal
+
+        return self._container_summary(self.lifecycle.kill(name, parse_signal(signal)))
+
+    def restart_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
+        self.lifecycle.stop(name, timeout)
+        self.lifecycle.start(name)
+        return self.container(name)
+
+    def remove_container(self, name: str, *, force: bool = False, volumes: bool = False) -> ContainerSummary:
+        return self._container_summary(self.lifecycle.remove(name, force=force, volumes=volumes))
+
+    def wait_container(self, name: str) -> int:
+        return self.lifecycle.wait(name)
+
+    def rename_container(self, name: str, new_name: str) -> None:
+        self.lifecycle.rename(name, new_name)
+
+    def pause_container(self, name: str) -> None:
+        self.lifecycle.pause(name)
+
+    def unpause_container(self, name: str) -> None:
+        self.lifecycle.unpause(name)
+
+    def prune_containers(self) -> tuple[list[str], int]:
+        """Remove every stopped container; (ids, bytes freed from their writable layers)."""
+        from core.storage.usage import disk_usage
+
+        removed, freed = [], 0
+        for rec in self.lifecycle.all():
+            if rec.state.status in ("exited", "created", "dead"):
+                size = disk_usage(self.paths.container(rec.id) / "upper")
+                self.lifecycle.remove(rec.id)
+                removed.append(rec.id)
+                freed += size
+        return removed, freed
+
+    def inspect_container(self, name: str) -> dict[str, Any]:
+        from core.containers.inspect import inspect_container
+
+        return inspect_container(self.paths, self.lifecycle.get(name))
+
+    def container_logs(
+        self,
+        name: str,
+        *,
+        follow: bool = False,
+        since: float | None = None,
+        until: float | None = None,
+        tail: int | None = None,
+    ) -> Iterator[LogLine]:
+        from core.logs import read_logs
+
+        rec = self.lifecycle.get(name)
+        path = self.paths.container(rec.id) / f"{rec.id}-json.log"
+        lc = self.lifecycle
+
+        def stopped() -> bool:
+            latest = lc.store.load(rec.id)
+            return latest is None or lc.reconcile(latest).state.status not in (
+                "running",
+                "paused",
+                "restarting",
+            )
+
+        return read_logs(
+            path, since=since, until=until, tail=tail, follow=follow, stop=stopped if follow else None
+        )
+
+    def container_top(self, name: str) -> tuple[list[str], list[list[str]]]:
+        from core.containers.top import top
+
+        rec = self.lifecycle.get(name)
+        if rec.state.status not in ("running", "paused"):
+            from core.errors import Conflict
+
+            raise Conflict(f"container {rec.name} is not running")
+        return top(rec.id, self.config.cgroup_parent)
+
+    def container_stats(self, name: str) -> ContainerStats:
+        from core.containers.top import stats
+
+        rec = self.lifecycle.get(name)
+        return stats(
+            rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in ("running", "paused")
+        )
+
+    def attach(self, name: str, *, stdin: bool = False) -> Any:
+        """A socket streaming the container's I/O in the shim's frame protocol (core.runtime.protocol)."""
+        from core.errors import Conflict
+        from core.runtime import protocol
+
+        rec = self.lifecycle.get(name)
+        if rec.state.status not in ("running", "paused", "restarting"):
+            raise Conflict(f"You cannot attach to a stopped container {rec.name}, start it first")
+        return protocol.connect(self.lifecycle.sock(rec.id), {"op": "attach", "stdin": stdin})
+
+    # ----------------------------------------------------------------- volumes
+
+    def create_volume(
+        self,
+        name: str | None = None,
+        *,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> Volume:
+        vol, new = self.volume_store.create(name, labels=labels, options=options)
+        if new:
+            self._emit("volume", "create", vol.name)
+        return vol
+
+    def list_volumes(self) -> list[Volume]:
+        return self.volume_store.all()
+
+    def inspect_volume(self, name: str) -> dict[str, Any]:
+        return self.volume_store.get(name).inspect()
+
+    def volume_users(self) -> dict[str, list[str]]:
+        users: dict[str, list[str]] = {}
+        for rec in self.lifecycle.store.records():
+            for m in rec.run.get("mounts", []):
+                if m.get("type") == "volume" and m.get("source"):
+                    users.setdefault(m["source"], []).append(rec.name)
+        return users
+
+    def remove_volume(self, name: str, *, force: bool = False) -> None:
+        self.volume_store.remove(name, in_use_by=self.volume_users().get(name, []), force=force)
+        self._emit("volume", "destroy", name)
+
+    def prune_volumes(self, *, all: bool = False) -> tuple[list[str], int]:
+        users = self.volume_users()
+        removed, freed = [], 0
+        for vol in self.volume_store.all():
+            if vol.name in users or (not all and not vol.anonymous):
+                continue
+            size = self.volume_store.size(vol.name)
+            self.volume_store.remove(vol.name, in_use_by=[])
+            removed.append(vol.name)
+            freed += size
+        return removed, freed
+
+    # ------------------------------------------------------------------ events
+
+    def events(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        filters: dict[str, list[str]] | None = None,
+        follow: bool = True,
+        stop: Any = None,
+    ) -> Iterator[Event]:
+        from core.events import read_events
+
+        return read_events(
+            self.paths, since=since, until=until, filters=filters or {}, follow=follow, stop=stop
+        )
+
+    def _emit(self, type_: str, action: str, id_: str, **attrs: str) -> None:
+        try:
+            import core.events as events
+
+            events.emit(self.paths, type_, action, id_, attrs)
+        except Exception:
+            pass
+
     # ---------------------------------------------------------------- helpers
+
+    def _container_summary(self, rec: ContainerRecord) -> ContainerSummary:
+        st = rec.state
+        ports = [
+            PortBinding(
+                int(p.get("container_port", 0)),
+                p.get("protocol", "tcp"),
+                p.get("host_ip", ""),
+                int(p.get("host_port", 0)),
+            )
+            for p in st.ports
+        ]
+        return ContainerSummary(
+            id=rec.id,
+            name=rec.name,
+            image=rec.image,
+            image_id=rec.image_id,
+            command=" ".join(rec.process.get("args", [])),
+            created=rec.created,
+            status=st.status,
+            exit_code=st.exit_code if st.status in ("exited", "dead") else None,
+            started_at=st.started_at,
+            finished_at=st.finished_at,
+            ports=ports,
+            labels=dict(rec.process.get("labels", {})),
+            pid=st.pid,
+        )
 
     def _summary(self, record: ImageRecord, users: dict[str, list[str]] | None = None) -> ImageSummary:
         users = users if users is not None else self._image_users()

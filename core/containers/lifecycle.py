@@ -70,8 +70,17 @@ def _resolv_conf() -> str:
 
 
 class Lifecycle:
-    def __init__(self, paths: Paths, store: ContainerStore, layers: LayerStore, volumes: VolumeStore) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        store: ContainerStore,
+        layers: LayerStore,
+        volumes: VolumeStore,
+        *,
+        cgroup_parent: str = "dockyard",
+    ) -> None:
         self.paths = paths
+        self.cgroup_parent = cgroup_parent
         self.store = store
         self.layers = layers
         self.volumes = volumes
@@ -172,7 +181,7 @@ class Lifecycle:
         try:
             from core.runtime import cgroups
 
-            cg = cgroups.Cgroup.open(rec.id)
+            cg = cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent)
         except Exception:
             cg = None
         if cg is not None:
@@ -207,6 +216,7 @@ class Lifecycle:
 
             netns = self._network_mode(rec)
             runtime = build_runtime(self.paths, self.layers, self.volumes, rec, netns)
+            runtime["cgroup"]["parent"] = self.cgroup_parent
             write_json(self.paths.container(rec.id) / "runtime.json", runtime)
             st = rec.state
             st.manual_stop = False
@@ -334,7 +344,7 @@ class Lifecycle:
             raise Conflict(f"container {rec.name} is not running")
         from core.runtime import cgroups
 
-        cgroups.Cgroup.open(rec.id).freeze()
+        cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent).freeze()
         self._set_status(rec.id, "paused")
         self._event("pause", rec)
 
@@ -344,7 +354,7 @@ class Lifecycle:
             raise Conflict(f"container {rec.name} is not paused")
         from core.runtime import cgroups
 
-        cgroups.Cgroup.open(rec.id).thaw()
+        cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent).thaw()
         self._set_status(rec.id, "running")
         self._event("unpause", rec)
 
@@ -385,7 +395,7 @@ class Lifecycle:
 
     def _event(self, action: str, rec: ContainerRecord, **attrs: str) -> None:
         with contextlib.suppress(Exception):
-            from core import events
+            import core.events as events
 
             events.emit(
                 self.paths, "container", action, rec.id, {"name": rec.name, "image": rec.image, **attrs}

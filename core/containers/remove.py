@@ -43,6 +43,6 @@ def remove_container_files(paths: Paths, cid: str, *, volumes: bool = False) -> 
             with contextlib.suppress(Exception):
                 store.remove(name, in_use_by=[])
     with contextlib.suppress(Exception):
-        from core import events
+        import core.events as events
 
         events.emit(paths, "container", "destroy", cid, {"name": str(cfg.get("name", ""))})

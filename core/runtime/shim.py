@@ -73,6 +73,7 @@ class Shim:
         self.log: Any = None
         self.cgroup: Any = None
         self.paused_reading = False
+        self.tty_size: tuple[int, int] | None = None
         sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.sig_r = sig_r
         signal.set_wakeup_fd(sig_w)
@@ -96,7 +97,7 @@ class Shim:
 
     def event(self, action: str, **attrs: str) -> None:
         try:
-            from core import events
+            import core.events as events
 
             events.emit(
                 self.paths,
@@ -158,6 +159,9 @@ class Shim:
             return None
         conn.setblocking(False)
         client = Client(conn, str(req.get("op", "attach")), bool(req.get("stdin")))
+        if req.get("rows") and req.get("cols"):
+            self.tty_size = (int(req["rows"]), int(req["cols"]))
+            self.resize(*self.tty_size)
         self.clients.append(client)
         self.sel.register(conn, selectors.EVENT_READ, client)
         self.handle_request(client, req)
@@ -508,9 +512,6 @@ class Shim:
             except OSError:
                 pass
             self.cgroup = None
-        from core.runtime import container_process
-
-        container_process.teardown(self)
 
     # ---------------------------------------------------------------- restart
 

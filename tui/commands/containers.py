@@ -1,0 +1,610 @@
+"""Container verbs: create, start, run, ps, stop, kill, restart, rm, wait, logs, inspect, rename, pause,
+unpause, top, stats, attach, container prune (and the ``container`` management group)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from tui.cli import CLIError, make_engine
+from tui.output import emit, human_duration, human_size, parse_time, print_json, print_table, time_ago
+
+
+def register(sub: Any) -> None:
+    from tui.runflags import add_run_flags
+
+    p = sub.add_parser("run", help="Create and run a new container from an image", add_help=False)
+    p.add_argument("--help", action="help", help="show this help message and exit")
+    add_run_flags(p, run=True)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("create", help="Create a new container", add_help=False)
+    p.add_argument("--help", action="help", help="show this help message and exit")
+    add_run_flags(p, run=False)
+    p.set_defaults(func=cmd_create)
+
+    _simple_verbs(sub)
+
+    grp = sub.add_parser("container", help="Manage containers")
+    gsub = grp.add_subparsers(dest="container_verb", metavar="COMMAND", parser_class=type(grp))
+    _ps_parser(gsub, "ls", aliases=["list", "ps"])
+    p = gsub.add_parser("prune", help="Remove all stopped containers")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(func=cmd_prune)
+    _simple_verbs(gsub)
+    p = gsub.add_parser("run", help="Create and run a new container", add_help=False)
+    p.add_argument("--help", action="help")
+    add_run_flags(p, run=True)
+    p.set_defaults(func=cmd_run)
+    p = gsub.add_parser("create", help="Create a new container", add_help=False)
+    p.add_argument("--help", action="help")
+    add_run_flags(p, run=False)
+    p.set_defaults(func=cmd_create)
+    grp.set_defaults(func=lambda a: grp.print_help())
+
+    _ps_parser(sub, "ps")
+
+    p = sub.add_parser("inspect", help="Return low-level information on containers or images")
+    p.add_argument("names", nargs="+", metavar="NAME|ID")
+    p.add_argument("-f", "--format", help="format the output using a template (or 'json')")
+    p.add_argument("--type", choices=["container", "image", "volume"], help="only look for this kind")
+    p.set_defaults(func=cmd_inspect)
+
+
+def _simple_verbs(sub: Any) -> None:
+    p = sub.add_parser("start", help="Start one or more stopped containers")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-a", "--attach", action="store_true", help="attach stdout/stderr and forward signals")
+    p.add_argument("-i", "--interactive", action="store_true", help="attach the container's stdin")
+    p.add_argument("--detach-keys", default=None)
+    p.set_defaults(func=cmd_start)
+
+    for verb, help_text in (
+        ("stop", "Stop one or more running containers"),
+        ("restart", "Restart one or more containers"),
+    ):
+        p = sub.add_parser(verb, help=help_text)
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        p.add_argument(
+            "-t",
+            "--time",
+            "--timeout",
+            type=int,
+            dest="time",
+            default=None,
+            help="seconds to wait before killing the container",
+        )
+        p.add_argument("-s", "--signal", help=argparse.SUPPRESS)
+        p.set_defaults(func=cmd_stop if verb == "stop" else cmd_restart)
+
+    p = sub.add_parser("kill", help="Kill one or more running containers")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-s", "--signal", default="KILL", help="signal to send (default KILL)")
+    p.set_defaults(func=cmd_kill)
+
+    p = sub.add_parser(
+        "rm",
+        help="Remove one or more containers",
+        aliases=["remove"] if sub.prog.endswith("container") else [],
+    )
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-f", "--force", action="store_true", help="force the removal of a running container")
+    p.add_argument("-v", "--volumes", action="store_true", help="remove anonymous volumes too")
+    p.set_defaults(func=cmd_rm)
+
+    p = sub.add_parser("wait", help="Block until containers stop, then print their exit codes")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(func=cmd_wait)
+
+    p = sub.add_parser("logs", help="Fetch the logs of a container")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("-f", "--follow", action="store_true", help="follow log output")
+    p.add_argument("--tail", "-n", default="all", help="number of lines to show from the end (default all)")
+    p.add_argument(
+        "--since", help="show logs since a timestamp (e.g. 2026-01-02T13:23:37Z) or relative (e.g. 42m)"
+    )
+    p.add_argument("--until", help="show logs before a timestamp or relative time")
+    p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    p.add_argument("--details", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("rename", help="Rename a container")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("new_name", metavar="NEW_NAME")
+    p.set_defaults(func=cmd_rename)
+
+    for verb in ("pause", "unpause"):
+        p = sub.add_parser(verb, help=f"{verb.capitalize()} all processes within one or more containers")
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        p.set_defaults(func=cmd_pause if verb == "pause" else cmd_unpause)
+
+    p = sub.add_parser("top", help="Display the running processes of a container")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("ps_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_top)
+
+    p = sub.add_parser("stats", help="Display a live stream of container resource usage statistics")
+    p.add_argument("containers", nargs="*", metavar="CONTAINER")
+    p.add_argument(
+        "-a", "--all", action="store_true", help="show all containers (default shows just running)"
+    )
+    p.add_argument("--no-stream", action="store_true", help="print one result and exit")
+    p.add_argument("--format", help="'json' or a template")
+    p.add_argument("--no-trunc", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("attach", help="Attach local standard input, output, and error to a running container")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("--detach-keys", default=None)
+    p.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
+    p.add_argument("--sig-proxy", default="true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_attach)
+
+
+def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
+    p = sub.add_parser(name, help="List containers", aliases=aliases or [])
+    p.add_argument(
+        "-a", "--all", action="store_true", help="show all containers (default shows just running)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="only display container IDs")
+    p.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        help="filter: status=, name=, label=, id=, ancestor=, exited=",
+    )
+    p.add_argument("--format", help="'json', 'table', 'table TEMPLATE' or a template")
+    p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    p.add_argument("-n", "--last", type=int, default=-1, help="show n last created containers")
+    p.add_argument("-l", "--latest", action="store_true", help="show the latest created container")
+    p.add_argument("-s", "--size", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_ps)
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def status_text(c: Any) -> str:
+    """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)"."""
+    now = datetime.now(UTC)
+    if c.status in ("running", "paused", "restarting"):
+        started = parse_time(c.started_at)
+        up = human_duration((now - started).total_seconds()) if started else "?"
+        if c.status == "restarting":
+            return f"Restarting ({c.exit_code or 0}) {up} ago"
+        return f"Up {up}" + (" (Paused)" if c.status == "paused" else "")
+    if c.status == "exited":
+        fin = parse_time(c.finished_at)
+        ago = human_duration((now - fin).total_seconds()) + " ago" if fin else ""
+        return f"Exited ({c.exit_code}) {ago}".rstrip()
+    return c.status.capitalize()
+
+
+def ports_text(c: Any) -> str:
+    out = []
+    for p in c.ports:
+        if p.host_port:
+            ip = p.host_ip or "0.0.0.0"
+            out.append(f"{ip}:{p.host_port}->{p.container_port}/{p.protocol}")
+        else:
+            out.append(f"{p.container_port}/{p.protocol}")
+    return ", ".join(out)
+
+
+def _ps_row(c: Any, no_trunc: bool) -> dict[str, Any]:
+    cmd = c.command if no_trunc or len(c.command) <= 20 else c.command[:19] + "…"
+    return {
+        "Command": json.dumps(cmd),
+        "CreatedAt": c.created,
+        "ID": c.id if no_trunc else c.id[:12],
+        "Image": c.image,
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Names": c.name,
+        "Networks": "",
+        "Ports": ports_text(c),
+        "RunningFor": time_ago(c.created),
+        "Size": "",
+        "State": c.status,
+        "Status": status_text(c),
+    }
+
+
+def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
+    wanted: dict[str, list[str]] = {}
+    for f in filters:
+        k, sep, v = f.partition("=")
+        if not sep or k not in ("status", "name", "label", "id", "ancestor", "exited"):
+            raise CLIError(f"invalid filter {f!r}")
+        wanted.setdefault(k, []).append(v)
+    out = []
+    for c in containers:
+        ok = True
+        if "status" in wanted:
+            for s in wanted["status"]:
+                if s not in ("created", "restarting", "running", "removing", "paused", "exited", "dead"):
+                    raise CLIError(f"invalid filter 'status={s}'")
+            ok &= c.status in wanted["status"]
+        if "name" in wanted:
+            ok &= any(v in c.name for v in wanted["name"])
+        if "id" in wanted:
+            ok &= any(c.id.startswith(v) for v in wanted["id"])
+        if "ancestor" in wanted:
+            ok &= any(
+                v in (c.image, c.image_id, c.image_id.removeprefix("sha256:")[:12])
+                for v in wanted["ancestor"]
+            )
+        if "exited" in wanted:
+            ok &= c.status == "exited" and str(c.exit_code) in wanted["exited"]
+        if "label" in wanted:
+            for v in wanted["label"]:
+                k, sep, val = v.partition("=")
+                ok &= k in c.labels and (not sep or c.labels[k] == val)
+        if ok:
+            out.append(c)
+    return out
+
+
+def _for_each(names: list[str], action: Any) -> int:
+    from core.errors import DockyardError
+
+    failed = 0
+    for name in names:
+        try:
+            action(name)
+        except DockyardError as err:
+            sys.stderr.write(f"Error: {err}\n")
+            failed = 1
+            continue
+        print(name)
+    return failed
+
+
+# -------------------------------------------------------------------- commands
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    summary = _create_with_pull(engine, args)
+    print(summary.id)
+    return 0
+
+
+def _create_with_pull(engine: Any, args: argparse.Namespace) -> Any:
+    from tui.progress import progress_for
+    from tui.runflags import run_config
+
+    run = run_config(args)
+    quiet = getattr(args, "quiet", False)
+    if run.pull != "always":
+        from core.errors import ImageNotFound
+
+        try:
+            engine.resolve_image(run.image)
+            return engine.create_container(run)
+        except ImageNotFound:
+            if run.pull == "never":
+                raise
+    if not quiet:
+        sys.stderr.write(f"Unable to find image '{run.image}' locally\n" if run.pull != "always" else "")
+    with progress_for(quiet or not sys.stderr.isatty()) as bars:
+        return engine.create_container(run, progress=bars)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tui.attach import DETACHED, parse_detach_keys, stream
+
+    engine = make_engine(args)
+    detach_keys = parse_detach_keys(args.detach_keys)
+    summary = _create_with_pull(engine, args)
+    if args.detach:
+        engine.start_container(summary.id)
+        print(summary.id)
+        return 0
+    handle = engine.start_container(summary.id, attach=True)
+    from tui.attach import terminal_size
+
+    hello: dict[str, Any] = {"op": "attach", "stdin": bool(args.interactive)}
+    size = terminal_size() if args.tty else None
+    if size:
+        hello.update(rows=size[0], cols=size[1])
+    from core.runtime import protocol
+
+    sock = protocol.connect(engine.lifecycle.sock(summary.id), hello)
+    try:
+        handle.result()
+    except BaseException:
+        sock.close()
+        if args.rm:
+            with contextlib.suppress(Exception):
+                engine.remove_container(summary.id, force=True)
+        raise
+    with sock:
+        code = stream(sock, stdin=bool(args.interactive), tty_mode=bool(args.tty), detach_keys=detach_keys)
+    if code == DETACHED:
+        return 0
+    if args.rm:
+        # the shim removes it; wait until it has, so a following `ps -a` never shows it
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                engine.container(summary.id)
+            except Exception:
+                break
+            time.sleep(0.02)
+    return code
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from tui.attach import DETACHED, parse_detach_keys, stream
+
+    engine = make_engine(args)
+    if args.attach or args.interactive:
+        if len(args.containers) > 1:
+            raise CLIError("you cannot start and attach multiple containers at once")
+        c = engine.container(args.containers[0])
+        handle = engine.start_container(c.id, attach=True)
+        sock = engine.attach(c.id, stdin=args.interactive) if handle.already_running else None
+        if sock is None:
+            from core.runtime import protocol
+
+            sock = protocol.connect(engine.lifecycle.sock(c.id), {"op": "attach", "stdin": args.interactive})
+            handle.result()
+        tty_mode = bool(engine.inspect_container(c.id)["Config"]["Tty"])
+        with sock:
+            code = stream(
+                sock,
+                stdin=args.interactive,
+                tty_mode=tty_mode,
+                detach_keys=parse_detach_keys(args.detach_keys),
+            )
+        return 0 if code == DETACHED else code
+    return _for_each(args.containers, lambda n: engine.start_container(n))
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    return _for_each(args.containers, lambda n: engine.stop_container(n, args.time))
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    return _for_each(args.containers, lambda n: engine.restart_container(n, args.time))
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    return _for_each(args.containers, lambda n: engine.kill_container(n, args.signal))
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    return _for_each(
+        args.containers, lambda n: engine.remove_container(n, force=args.force, volumes=args.volumes)
+    )
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    return _for_each(args.containers, engine.pause_container)
+
+
+def cmd_unpause(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    return _for_each(args.containers, engine.unpause_container)
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    from core.errors import DockyardError
+
+    engine = make_engine(args)
+    failed = 0
+    for name in args.containers:
+        try:
+            print(engine.wait_container(name))
+        except DockyardError as err:
+            sys.stderr.write(f"Error: {err}\n")
+            failed = 1
+    return failed
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    make_engine(args).rename_container(args.container, args.new_name)
+    return 0
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    show_all = (
+        args.all
+        or args.last > 0
+        or args.latest
+        or any(f.startswith(("status=", "exited=")) for f in args.filter)
+    )
+    containers = _filter(engine.list_containers(all=show_all), args.filter)
+    if args.latest:
+        containers = containers[:1]
+    elif args.last > 0:
+        containers = containers[: args.last]
+    if args.quiet:
+        sys.stdout.write("".join(f"{c.id if args.no_trunc else c.id[:12]}\n" for c in containers))
+        return 0
+    rows = [_ps_row(c, args.no_trunc) for c in containers]
+    emit(
+        rows,
+        args.format,
+        [
+            ("CONTAINER ID", "ID"),
+            ("IMAGE", "Image"),
+            ("COMMAND", "Command"),
+            ("CREATED", "RunningFor"),
+            ("STATUS", "Status"),
+            ("PORTS", "Ports"),
+            ("NAMES", "Names"),
+        ],
+    )
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from core.logs import parse_since
+
+    engine = make_engine(args)
+    now = time.time()
+    since = parse_since(args.since, now) if args.since else None
+    until = parse_since(args.until, now) if args.until else None
+    if args.tail in ("all", "-1"):
+        tail = None
+    elif args.tail.isdigit():
+        tail = int(args.tail)
+    else:
+        raise CLIError(f"invalid --tail {args.tail!r}: a number or 'all'")
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    for line in engine.container_logs(
+        args.container, follow=args.follow, since=since, until=until, tail=tail
+    ):
+        target = err if line.stream == "stderr" else out
+        text = line.text if not args.timestamps else f"{line.time} {line.text}"
+        target.write(text.encode("utf-8", "surrogateescape"))
+        if args.follow:
+            target.flush()
+    out.flush()
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from core.errors import NotFound
+    from tui.output import render_template
+
+    engine = make_engine(args)
+    found, missing = [], []
+    for name in args.names:
+        obj = None
+        kinds = [args.type] if args.type else ["container", "image", "volume"]
+        for kind in kinds:
+            try:
+                if kind == "container":
+                    obj = engine.inspect_container(name)
+                elif kind == "image":
+                    obj = engine.inspect_image(name)
+                else:
+                    obj = engine.inspect_volume(name)
+                break
+            except NotFound:
+                continue
+            except Exception:
+                if kind == kinds[-1]:
+                    raise
+        if obj is None:
+            missing.append(name)
+        else:
+            found.append(obj)
+    if args.format:
+        for obj in found:
+            print(json.dumps(obj) if args.format == "json" else render_template(args.format, obj))
+    else:
+        print_json(found)
+    for name in missing:
+        sys.stderr.write(f"Error: No such object: {name}\n")
+    return 1 if missing else 0
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    titles, rows = make_engine(args).container_top(args.container)
+    print_table(titles, rows)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    names = args.containers or [c.id for c in engine.list_containers(all=args.all)]
+
+    def rows() -> list[dict[str, Any]]:
+        out = []
+        for n in names:
+            s = engine.container_stats(n)
+            pct = (100.0 * s.memory_usage / s.memory_limit) if s.memory_limit else 0.0
+            out.append(
+                {
+                    "Container": s.id[:12],
+                    "ID": s.id if args.no_trunc else s.id[:12],
+                    "Name": s.name,
+                    "CPUPerc": f"{s.cpu_percent:.2f}%",
+                    "MemUsage": f"{_bin_size(s.memory_usage)} / {_bin_size(s.memory_limit)}",
+                    "MemPerc": f"{pct:.2f}%",
+                    "PIDs": str(s.pids),
+                    "NetIO": "--",
+                    "BlockIO": "--",
+                }
+            )
+        return out
+
+    headers = [
+        ("CONTAINER ID", "ID"),
+        ("NAME", "Name"),
+        ("CPU %", "CPUPerc"),
+        ("MEM USAGE / LIMIT", "MemUsage"),
+        ("MEM %", "MemPerc"),
+        ("PIDS", "PIDs"),
+    ]
+    if args.no_stream:
+        emit(rows(), args.format, headers)
+        return 0
+    try:
+        while True:
+            data = rows()
+            sys.stdout.write("\x1b[2J\x1b[H")
+            emit(data, args.format, headers)
+            sys.stdout.flush()
+            time.sleep(0.8)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _bin_size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.4g}{unit}" if unit != "B" else f"{n}B"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n}B"
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from tui.attach import DETACHED, parse_detach_keys, stream
+
+    engine = make_engine(args)
+    info = engine.inspect_container(args.container)
+    stdin = not args.no_stdin and bool(info["Config"]["OpenStdin"])
+    sock = engine.attach(args.container, stdin=stdin)
+    with sock:
+        code = stream(
+            sock,
+            stdin=stdin,
+            tty_mode=bool(info["Config"]["Tty"]),
+            detach_keys=parse_detach_keys(args.detach_keys),
+        )
+    return 0 if code == DETACHED else code
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    if not args.force and sys.stdin.isatty():
+        answer = input(
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    removed, freed = make_engine(args).prune_containers()
+    if removed:
+        print("Deleted Containers:")
+        for cid in removed:
+            print(cid)
+        print()
+    print(f"Total reclaimed space: {human_size(freed)}")
+    return 0
