@@ -8,9 +8,8 @@ none of them) v1, and pure v2 only when ``/sys/fs/cgroup`` itself is cgroup2.
 Limits follow docker's flags and defaults: ``--memory`` with no ``--memory-swap`` allows as much swap again
 (memory+swap = 2x memory), ``--memory-swap -1`` lifts the swap limit, ``--cpus`` is a CFS quota over a
 100 ms period, ``--cpu-shares`` becomes ``cpu.weight`` on v2 (runc's mapping: 2 -> 1, 1024 -> 100,
-262144 -> 10000), ``--pids-limit`` 0 or -1 means none. Devices: on v1 the ``devices`` controller gets
-runc's default allow list (``--privileged`` lifts it); v2 needs an eBPF device program, which is not done
-here yet.
+262144 -> 10000), ``--pids-limit`` 0 or -1 means none. Devices: runc's default allow list, through the
+``devices`` controller on v1 and an eBPF program attached to the cgroup on v2 (``--privileged`` lifts it).
 
 Writes never create files: a cgroup file that is missing means a controller that is missing, and that is
 reported rather than papered over. Reading stats costs a handful of small reads (``docker stats`` asks every
@@ -19,13 +18,17 @@ second).
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import math
 import os
+import platform
 import re
 import signal as signal_mod
+import struct
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -274,6 +277,106 @@ def shares_to_weight(shares: int) -> int:
         return 10000
     log = math.log2(shares)
     return min(10000, math.ceil(10 ** ((log * log + 125 * log) / 612.0 - 7.0 / 34.0)))
+
+
+# --------------------------------------------------------------------------------------------- v2 devices
+
+# cgroup v2 has no devices controller: access to device nodes is decided by an eBPF program of type
+# BPF_PROG_TYPE_CGROUP_DEVICE attached to the cgroup (what runc's devicefilter does). The kernel runs it for
+# tasks in the cgroup on the unified hierarchy, so it also works on a hybrid host's /sys/fs/cgroup/unified.
+_BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "armv7l": 386, "ppc64le": 361, "s390x": 351, "riscv64": 280}
+_BPF_PROG_LOAD, _BPF_PROG_ATTACH = 5, 8
+_BPF_PROG_TYPE_CGROUP_DEVICE, _BPF_CGROUP_DEVICE = 15, 6
+_DEV_TYPE = {"b": 1, "c": 2}  # BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR
+_DEV_ACCESS = {"m": 1, "r": 2, "w": 4}  # BPF_DEVCG_ACC_MKNOD, _READ, _WRITE
+
+
+def _ebpf(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    regs = (src << 4 | dst) if sys.byteorder == "little" else (dst << 4 | src)
+    return struct.pack("=BBhi", code, regs, off, imm)
+
+
+def device_filter_program(rules: Iterable[str]) -> bytes:
+    """eBPF for an allow list in devices.allow syntax; anything no rule allows is denied.
+
+    r2 = type, r3 = access, r4 = major, r5 = minor (from struct bpf_cgroup_dev_ctx in r1); then per rule:
+    skip unless type matches, the access asked for is within the rule's, and major/minor match (``*`` = any).
+    """
+    ld_w, and_k, rsh_k, mov_x, mov_k, jne_k, exit_ = 0x61, 0x57, 0x77, 0xBF, 0xB7, 0x55, 0x95
+    prog = [
+        _ebpf(ld_w, 2, 1, 0),
+        _ebpf(and_k, 2, imm=0xFFFF),
+        _ebpf(ld_w, 3, 1, 0),
+        _ebpf(rsh_k, 3, imm=16),
+        _ebpf(ld_w, 4, 1, 4),
+        _ebpf(ld_w, 5, 1, 8),
+    ]
+    for rule in rules:
+        kind, numbers, access = rule.split()
+        major, minor = numbers.split(":")
+        allowed = sum(_DEV_ACCESS[a] for a in set(access))
+        checks: list[tuple[bytes, ...]] = []
+        if kind != "a":
+            checks.append((_ebpf(jne_k, 2, imm=_DEV_TYPE[kind]),))
+        if allowed != 7:
+            checks.append((_ebpf(mov_x, 1, 3), _ebpf(and_k, 1, imm=~allowed & 7), _ebpf(jne_k, 1, imm=0)))
+        if kind != "a" and major != "*":
+            checks.append((_ebpf(jne_k, 4, imm=int(major)),))
+        if kind != "a" and minor != "*":
+            checks.append((_ebpf(jne_k, 5, imm=int(minor)),))
+        body: list[bytes] = [insn for group in checks for insn in group]
+        body += [_ebpf(mov_k, 0, imm=1), _ebpf(exit_)]
+        # every conditional jump in the body skips to the end of this rule
+        out: list[bytes] = []
+        for i, insn in enumerate(body):
+            if insn[0] == jne_k:
+                code, regs, _off, imm = struct.unpack("=BBhi", insn)
+                insn = struct.pack("=BBhi", code, regs, len(body) - i - 1, imm)
+            out.append(insn)
+        prog += out
+    prog += [_ebpf(mov_k, 0, imm=0), _ebpf(exit_)]
+    return b"".join(prog)
+
+
+def _bpf(cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
+    nr = _BPF_SYSCALL.get(platform.machine())
+    if nr is None:
+        raise RuntimeFailure(f"device filtering on cgroup v2 is not supported on {platform.machine()}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    result = libc.syscall(ctypes.c_long(nr), ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
+    if result < 0:
+        err = ctypes.get_errno()
+        raise RuntimeFailure(f"bpf() command {cmd} failed: {os.strerror(err)}")
+    return int(result)
+
+
+def _attach_device_filter(directory: Path, rules: Iterable[str]) -> None:
+    """Load the allow-list program and attach it to the cgroup, replacing one a leftover may carry."""
+    program = device_filter_program(rules)
+    insns = ctypes.create_string_buffer(program, len(program))
+    license_ = ctypes.create_string_buffer(b"Apache-2.0")
+    attr = ctypes.create_string_buffer(128)
+    struct.pack_into(
+        "=IIQQ",
+        attr,
+        0,
+        _BPF_PROG_TYPE_CGROUP_DEVICE,
+        len(program) // 8,
+        ctypes.addressof(insns),
+        ctypes.addressof(license_),
+    )
+    prog_fd = _bpf(_BPF_PROG_LOAD, attr)
+    try:
+        cgroup_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            attach = ctypes.create_string_buffer(128)
+            struct.pack_into("=IIII", attach, 0, cgroup_fd, prog_fd, _BPF_CGROUP_DEVICE, 0)
+            _bpf(_BPF_PROG_ATTACH, attach)
+        finally:
+            os.close(cgroup_fd)
+    finally:
+        os.close(prog_fd)  # the attachment keeps the program alive
 
 
 # --------------------------------------------------------------------------------------------- the cgroup
@@ -685,6 +788,8 @@ class CgroupV2(Cgroup):
         self._enable(directory, wanted)
         self.path.mkdir(exist_ok=True)
         try:
+            if not limits.allow_all_devices:
+                _attach_device_filter(self.path, (*DEFAULT_DEVICE_RULES, *limits.devices))
             self._write_limits(limits, creating=True)
         except BaseException:
             self.destroy()

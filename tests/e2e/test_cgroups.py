@@ -300,10 +300,16 @@ def test_busy_name_is_a_conflict(made: list[Cgroup], children: list[Child], pare
     assert again.stats().pids_limit == 3
 
 
-@pytest.mark.skipif(cgroups.detect() != "v1", reason="the v1 devices controller")
-def test_v1_devices_allow_list(
-    made: list[Cgroup], children: list[Child], parent: str, tmp_path: Path
+def _versions() -> list[str]:
+    return ["v1", "v2"] if cgroups.detect() == "v1" and _v2_usable() else [cgroups.detect()]
+
+
+@pytest.mark.parametrize("version", _versions())
+def test_device_allow_list(
+    version: cgroups.Version, made: list[Cgroup], children: list[Child], parent: str, tmp_path: Path
 ) -> None:
+    """v1: the devices controller; v2: an eBPF program attached to the cgroup (on a hybrid host, the
+    unified hierarchy's cgroup decides through that program too)."""
     node = tmp_path / "blk"
     os.mknod(node, stat.S_IFBLK | 0o600, os.makedev(7, 0))  # a loop device node, outside /dev
     code = (
@@ -313,9 +319,14 @@ def test_v1_devices_allow_list(
         "        print('ok', flush=True)\n"
         "    except OSError as err:\n"
         "        print(err.errno, flush=True)\n"
+        "try:\n"
+        f"    os.mknod({str(node)!r} + '2', 0o600 | 0o20000, os.makedev(1, 3))\n"  # char 1:3, mknod allowed
+        "    print('mknod ok', flush=True)\n"
+        "except OSError as err:\n"
+        "    print(err.errno, flush=True)\n"
     )
     for name, allow_all, expected_block in (("dev-default", False, "1"), ("dev-privileged", True, None)):
-        group = Cgroup.create(name, CgroupLimits(allow_all_devices=allow_all), parent)
+        group = Cgroup.create(name, CgroupLimits(allow_all_devices=allow_all), parent, version=version)
         made.append(group)
         child = _spawn(children, code)
         group.add(child.pid)
@@ -323,10 +334,12 @@ def test_v1_devices_allow_list(
         assert child.line() == "ok"  # /dev/null is on the allow list
         block = child.line()
         if expected_block:
-            assert block == expected_block  # EPERM from the devices cgroup
+            assert block == expected_block  # EPERM from the device rules
         else:
             assert block != "1"  # opened, or ENXIO if there is no loop0: the cgroup did not refuse
+        assert child.line() == "mknod ok"
         assert child.wait() == 0
+        (tmp_path / "blk2").unlink()
 
 
 @pytest.mark.skipif(not _v2_usable(), reason="no cgroup2 hierarchy")
