@@ -95,6 +95,7 @@ _FILE_NAMES = re.compile(
 )
 _DIR_NAMES = re.compile(rf"(\.|blobs|blobs/sha256|{_HEX})")
 _LAYER_TAR = re.compile(rf"{_HEX}/layer\.tar")
+_LAYER_FILE = re.compile(rf"{_HEX}/layer\.tar|{_HEX}\.tar")  # what such a link may point at
 
 
 def _malformed(what: str) -> InvalidArgument:
@@ -448,14 +449,15 @@ def _stage_member(archive: _Archive, tar: tarfile.TarFile, member: tarfile.TarIn
             raise UnsafeLayer(f"unexpected directory {name!r} in the image archive; refusing it")
         return
     if member.issym():
-        # docker (before 25) stored a layer shared by two images once and linked the second name to it:
-        # <id>/layer.tar -> ../<other id>/layer.tar. That one shape is kept as a name alias (no link is
+        # docker (before 25) stored a layer shared by two images once and linked the second name to it,
+        # <id>/layer.tar -> ../<other id>/layer.tar, and skopeo/podman link every legacy layer dir to the
+        # real file, <id>/layer.tar -> ../<diff id>.tar. Those shapes are kept as name aliases (no link is
         # ever made on disk); every other link is refused.
         target = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
         if (
             _LAYER_TAR.fullmatch(name)
             and not member.linkname.startswith("/")
-            and _LAYER_TAR.fullmatch(target)
+            and _LAYER_FILE.fullmatch(target)
             and target != name
         ):
             archive.aliases[name] = target
