@@ -255,9 +255,10 @@ class Lifecycle:
             proc.wait()  # the daemonizing parent exits at once
             handle = StartHandle(self, rec, ready_r)
             handle.expect_listening()
-            if not attach:
-                handle.result()
-            return handle
+        # outside the lock: the shim takes it to record the start
+        if not attach:
+            handle.result()
+        return handle
 
     def _network_mode(self, rec: ContainerRecord) -> str:
         mode = rec.run.get("network") or "default"

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
     p = gsub.add_parser("prune", help="Remove all stopped containers")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
     p.set_defaults(func=cmd_prune)
-    _simple_verbs(gsub)
+    _simple_verbs(gsub, group=True)
     p = gsub.add_parser("run", help="Create and run a new container", add_help=False)
     p.add_argument("--help", action="help")
     add_run_flags(p, run=True)
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_inspect)
 
 
-def _simple_verbs(sub: Any) -> None:
+def _simple_verbs(sub: Any, group: bool = False) -> None:
     p = sub.add_parser("start", help="Start one or more stopped containers")
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.add_argument("-a", "--attach", action="store_true", help="attach stdout/stderr and forward signals")
@@ -90,7 +90,7 @@ def _simple_verbs(sub: Any) -> None:
     p = sub.add_parser(
         "rm",
         help="Remove one or more containers",
-        aliases=["remove"] if sub.prog.endswith("container") else [],
+        aliases=["remove"] if group else [],
     )
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.add_argument("-f", "--force", action="store_true", help="force the removal of a running container")
