@@ -41,6 +41,7 @@ file system access to the host's Python after pivot_root, and no import latency 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
@@ -116,7 +117,8 @@ def spawn(
     if pid == 0:  # pragma: no cover - runs in the child; reported through the socket
         try:
             parent.close()
-            fd = child.detach()
+            fd = fcntl.fcntl(child.fileno(), fcntl.F_DUPFD_CLOEXEC, 3)  # never 0..2, which stdio takes
+            child.close()
             _setup_stdio(stdio, fd)
             run(spec, sync_fd=fd, seccomp_bpf=seccomp_bpf)
         finally:
@@ -151,14 +153,17 @@ def spawn(
 
 
 def _setup_stdio(stdio: Sequence[int | None], keep: int) -> None:
-    # move the sources out of 0..2 first, so dup2 never overwrites one it still needs
-    sources = [os.dup(s) if s is not None else os.open("/dev/null", os.O_RDWR) for s in stdio]
+    # copy the sources above 2 first, so a dup2 never overwrites a source it still needs
+    sources = []
+    for fd in stdio:
+        opened = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC) if fd is None else -1
+        sources.append(fcntl.fcntl(fd if fd is not None else opened, fcntl.F_DUPFD_CLOEXEC, 3))
+        if opened >= 0:
+            os.close(opened)
     for target, src in enumerate(sources):
-        if src == keep:
-            continue
-        os.dup2(src, target)
+        os.dup2(src, target)  # dup2 clears close-on-exec on the target
     for src in sources:
-        if src > 2 and src != keep:
+        if src != keep:
             os.close(src)
 
 

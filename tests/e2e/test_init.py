@@ -57,6 +57,7 @@ APPLETS = (
     "stat",
     "tty",
     "stty",
+    "readlink",
 )
 
 pytestmark = [
@@ -454,3 +455,85 @@ def test_start_time(box: Box, capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print(f"\n[init] container start (fork -> exec of true, new netns): median {median:.1f} ms")
     assert median < 100
+
+
+# -- namespaces, sysctls, hooks --------------------------------------------------------------------------
+
+
+def _ns_inode(pid: int | str, kind: str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
+
+
+def test_joins_an_existing_netns_or_the_hosts(box: Box) -> None:
+    r, w = os.pipe()
+    holder = os.fork()
+    if holder == 0:  # pragma: no cover - a process that only holds a fresh netns
+        try:
+            linux.unshare(linux.CLONE_NEWNET)
+            os.write(w, b"x")
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    try:
+        os.read(r, 1)
+        res = run(box, box.spec("readlink", "/proc/self/ns/net", netns=f"/proc/{holder}/ns/net"))
+        assert res.out.strip() == _ns_inode(holder, "net")
+        res = run(box, box.spec("readlink", "/proc/self/ns/net", netns="host"))
+        assert res.out.strip() == _ns_inode("self", "net")
+    finally:
+        os.kill(holder, signal.SIGKILL)
+        os.waitpid(holder, 0)
+        os.close(r)
+        os.close(w)
+
+
+def test_sysctl_is_written_before_proc_sys_turns_read_only(box: Box) -> None:
+    res = run(box, box.spec("cat", "/proc/sys/net/ipv4/ip_forward", sysctls={"net.ipv4.ip_forward": "1"}))
+    assert res.out == "1\n"
+
+
+def test_masking_refuses_a_dev_null_that_is_not_the_null_device(box: Box) -> None:
+    fake = box.base / "fake-null"
+    fake.write_text("")
+    spec = box.spec("true", mounts=[MountSpec("bind", "/dev/null", str(fake), ["bind"])])
+    res = run(box, spec)
+    assert res.error is not None and "not the null device" in res.error[1], res
+
+
+def test_init_pid1_is_not_dumpable(box: Box) -> None:
+    # the python PID 1 of --init must not hand the container its interpreter (CVE-2019-5736)
+    script = (
+        "readlink /proc/1/exe || echo NO-EXE; readlink /proc/1/fd/0 || echo NO-FD;"
+        "readlink /proc/1/root || echo NO-ROOT; readlink /proc/$$/exe"
+    )
+    res = run(box, box.spec("sh", "-c", script, init=True))
+    lines = res.out.splitlines()
+    assert lines[:3] == ["NO-EXE", "NO-FD", "NO-ROOT"], res
+    assert lines[-1] == "/bin/busybox"
+
+
+def test_before_start_runs_before_the_namespaces(box: Box) -> None:
+    seen: list[tuple[int, str]] = []
+
+    def hook(pid: int) -> None:
+        seen.append((pid, _ns_inode(pid, "mnt")))
+
+    out = os.open(box.base / "hook-out", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    r, w = os.pipe()
+    shim = os.fork()
+    if shim == 0:  # pragma: no cover
+        try:
+            linux.set_child_subreaper()
+            started = init.spawn(box.spec("true"), stdio=(None, out, out), before_start=hook)
+            code = init.wait(started.pid)
+            os.write(w, json.dumps([seen, code, _ns_inode("self", "mnt")]).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.close(out)
+    data = os.read(r, 65536)
+    os.close(r)
+    os.waitpid(shim, 0)
+    seen_in_shim, code, shim_mnt = json.loads(data)
+    assert code == 0
+    assert len(seen_in_shim) == 1 and seen_in_shim[0][1] == shim_mnt  # not yet in its own mount ns

@@ -1,0 +1,80 @@
+"""Resolving mount targets inside a root: symlinks and ".." never leave it, with openat2 or the walker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.runtime import linux, rootfs
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    r = tmp_path / "root"
+    (r / "etc").mkdir(parents=True)
+    (r / "etc" / "file").write_text("x")
+    (tmp_path / "outside").mkdir()
+    fd = os.open(r, os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield r, fd
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture(params=["openat2", "walker"])
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "openat2" and not linux.have_openat2():
+        pytest.skip("kernel without openat2")
+    if request.param == "walker":
+        monkeypatch.setattr(linux, "have_openat2", lambda: False)
+    return str(request.param)
+
+
+def _where(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+def test_symlinks_are_resolved_inside_the_root(root: tuple[Path, int], resolver: str) -> None:
+    r, fd = root
+    outside = r.parent / "outside"
+    (r / "abs").symlink_to(str(outside))  # absolute: means <root>/<that path>
+    (r / "rel").symlink_to("../../../../../../../../etc")
+    (r / "dots").symlink_to("etc/../../../etc/file")
+    assert _where(rootfs.open_in_root(fd, "/rel/file")) == str(r / "etc" / "file")
+    assert _where(rootfs.open_in_root(fd, "dots")) == str(r / "etc" / "file")
+    assert _where(rootfs.open_in_root(fd, "/../../etc")) == str(r / "etc")
+    made = _where(rootfs.open_in_root(fd, "/abs/sub", create="dir"))
+    assert made == str(r) + str(outside) + "/sub"
+    assert list(outside.iterdir()) == []
+
+
+def test_create_file_and_dirs(root: tuple[Path, int], resolver: str) -> None:
+    r, fd = root
+    assert _where(rootfs.open_in_root(fd, "/a/b/c.conf", create="file")) == str(r / "a" / "b" / "c.conf")
+    assert (r / "a" / "b" / "c.conf").is_file()
+    with pytest.raises(FileNotFoundError):
+        rootfs.open_in_root(fd, "/missing")
+    with pytest.raises(NotADirectoryError):
+        rootfs.open_in_root(fd, "/etc/file/below", create="dir")
+
+
+def test_symlink_loop(root: tuple[Path, int], resolver: str) -> None:
+    r, fd = root
+    (r / "loop").symlink_to("loop")
+    with pytest.raises(OSError) as info:
+        rootfs.open_in_root(fd, "/loop/x", create="dir")
+    assert info.value.errno == 40  # ELOOP
+
+
+def test_parse_options() -> None:
+    flags, prop, data = rootfs.parse_options(["rbind", "ro", "nosuid", "rslave", "size=1m", "mode=0755"])
+    assert flags == linux.MS_RDONLY | linux.MS_NOSUID
+    assert prop == linux.MS_SLAVE | linux.MS_REC
+    assert data == ["size=1m", "mode=0755"]
+    assert rootfs.parse_options(["ro", "rw"])[0] == 0
