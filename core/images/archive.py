@@ -31,7 +31,7 @@ import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, Self
 
 from core.errors import (
     CorruptState,
@@ -83,6 +83,7 @@ OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 # Bounds on what an archive may make us hold or do.
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # manifest.json, index.json, configs, manifests: read into memory
 MAX_MEMBERS = 100_000
+MAX_HEADER_BYTES = 1024 * 1024  # a pax or GNU long-name header; tarfile holds it in memory
 MAX_INDEX_DEPTH = 4
 FREE_SPACE_RESERVE = 64 * 1024 * 1024  # refuse a member that would leave less than this free
 CHUNK = 1024 * 1024
@@ -422,17 +423,59 @@ def load(
 # ----------------------------------------------------------------------------------------- staging
 
 
+class _Corrupt(Exception):
+    pass
+
+
+class _StrictTarInfo(tarfile.TarInfo):
+    """tarfile quietly ends an archive at a damaged header and reads extended headers of any size into
+    memory; an image archive gets neither."""
+
+    @classmethod
+    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
+        try:
+            return super().fromtarfile(tarfile_)
+        except tarfile.EmptyHeaderError:  # type: ignore[attr-defined]
+            if tarfile_.offset == 0:
+                raise
+            # the stream ended between members without the zero blocks: Go's archive/tar (docker) accepts it
+            raise tarfile.EOFHeaderError("end of file") from None  # type: ignore[attr-defined]
+        except (tarfile.TruncatedHeaderError, tarfile.InvalidHeaderError) as err:  # type: ignore[attr-defined]
+            if tarfile_.offset == 0:
+                raise
+            raise _Corrupt(f"bad header at byte {tarfile_.offset}: {err}") from None
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> Any:
+        if self.type in _EXTENDED_HEADERS and self.size > MAX_HEADER_BYTES:
+            raise _Corrupt(f"an extended header of {self.size} bytes at byte {self.offset}")
+        return super()._proc_member(tarfile_)  # type: ignore[misc]
+
+
+_EXTENDED_HEADERS = {
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+}
+
+
 def _stage(src: BinaryIO, scratch: Path) -> _Archive:
     archive = _Archive(scratch)
     try:
         # gzip and zstd here (docker load takes ``docker save | gzip``), bzip2 and xz by tarfile's "r|*"
-        with tarfile.open(fileobj=open_decompressed(src), mode="r|*") as tar:
+        with tarfile.open(
+            fileobj=open_decompressed(src), mode="r|*", tarinfo=_StrictTarInfo, errors="surrogateescape"
+        ) as tar:
             for count, member in enumerate(tar, 1):
                 if count > MAX_MEMBERS:
                     raise _malformed(f"more than {MAX_MEMBERS} entries")
                 _stage_member(archive, tar, member, count)
-    except (tarfile.TarError, EOFError) as err:
+                tar.members.clear()  # type: ignore[attr-defined]  # stream mode never looks back
+    except (tarfile.TarError, EOFError, _Corrupt) as err:
         raise _malformed(f"it is not a tar archive, or it is truncated or corrupt ({err})") from None
+    except (ValueError, OverflowError) as err:  # a NUL in a name, absurd numbers in a header
+        raise UnsafeLayer(f"image archive has a malformed entry ({err}); refusing it") from None
     # docker's duplicate-layer links must land on a layer file the archive really holds
     for name, target in archive.aliases.items():
         if target not in archive.files:

@@ -544,6 +544,19 @@ def chardev(info: tarfile.TarInfo) -> None:
     info.type, info.devmajor, info.devminor, info.size = tarfile.CHRTYPE, 1, 3, 0
 
 
+def damage_header(data: bytes, name: str) -> bytes:
+    """Flip a byte in the name field of ``name``'s header: its checksum no longer matches."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        offset = tar.getmember(name).offset
+    buf = bytearray(data)
+    buf[offset] ^= 0x20
+    return bytes(buf)
+
+
+def huge_pax(info: tarfile.TarInfo) -> None:
+    info.pax_headers = {"comment": "x" * (2 * 1024 * 1024)}
+
+
 L1 = "1" * 64
 CORRUPTIONS: dict[str, tuple[Callable[[bytes], bytes], type[DockyardError], str]] = {
     "blob-digest": (flip_top_layer, DigestMismatch, "hashes to"),
@@ -570,6 +583,13 @@ CORRUPTIONS: dict[str, tuple[Callable[[bytes], bytes], type[DockyardError], str]
     "unexpected-name": (lambda d: add_entry(d, "etc/passwd", b"x", None), UnsafeLayer, "unexpected entry"),
     "duplicate": (lambda d: add_entry(d, "oci-layout", b"{}", None), InvalidArgument, "appears twice"),
     "truncated": (lambda d: d[: len(d) // 2], InvalidArgument, "truncated"),
+    # tarfile alone would end the archive quietly at a damaged header
+    "damaged-header": (lambda d: damage_header(d, "manifest.json"), InvalidArgument, "bad header"),
+    "huge-extended-header": (
+        lambda d: add_entry(d, "oci-layout", b"{}", huge_pax),
+        InvalidArgument,
+        "extended header",
+    ),
     "not-a-tar": (lambda d: b"this is not an archive at all" * 40, InvalidArgument, "not a tar archive"),
     "empty": (lambda d: b"", InvalidArgument, "not a tar archive"),
     "missing-layer": (
