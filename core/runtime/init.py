@@ -112,6 +112,7 @@ def spawn(
     if not linux.is_child_subreaper():
         linux.set_child_subreaper()
     seccomp_bpf = prepare_seccomp(spec.process)
+    linux.have_openat2()  # probe once here; the children inherit the answer
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child; reported through the socket
@@ -288,7 +289,7 @@ def _pid1(spec: ContainerSpec, sync_fd: int, seccomp_bpf: bytes | None) -> NoRet
         os.setsid()
         if proc.tty:
             step.name = "set up the terminal"
-            _setup_terminal(proc, sync_fd)
+            _setup_terminal(proc, sync_fd, console=rootfs.owns_dev(spec))
         for key, value in spec.sysctls.items():
             step.name = f"set sysctl {key}"
             _write_sysctl(key, value)
@@ -409,7 +410,7 @@ def _lower(text: str) -> str:
 # -- the pieces ------------------------------------------------------------------------------------------
 
 
-def _setup_terminal(proc: ProcessSpec, sync_fd: int) -> None:
+def _setup_terminal(proc: ProcessSpec, sync_fd: int, *, console: bool) -> None:
     """A pty from the container's own devpts; the master goes to the parent, the slave becomes stdio."""
     master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     try:
@@ -427,7 +428,8 @@ def _setup_terminal(proc: ProcessSpec, sync_fd: int) -> None:
             sock.detach()
     finally:
         os.close(master)
-    rootfs.make_console(slave)
+    if console:  # only in a /dev we made: never create or cover a node in a /dev the user mounted
+        rootfs.make_console(slave)
     linux.set_controlling_tty(slave)
     for std in (0, 1, 2):
         os.dup2(slave, std)

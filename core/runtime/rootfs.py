@@ -104,7 +104,8 @@ class SetupError(Exception):
 
 
 def _err(what: str, err: OSError) -> SetupError:
-    return SetupError(f"{what}: {err.strerror or err}")
+    text = err.strerror or str(err)
+    return SetupError(f"{what}: {text[:1].lower()}{text[1:]}")  # runc's (and docker's) lowercase style
 
 
 # -- resolving paths inside the root ---------------------------------------------------------------------
@@ -242,10 +243,15 @@ def _overlay_options(rootfs: RootfsSpec, conv: Callable[[str], str]) -> str:
 # -- mounts inside the root ------------------------------------------------------------------------------
 
 
+def owns_dev(spec: ContainerSpec) -> bool:
+    """False when the user mounts something on /dev: then /dev and everything below it is theirs."""
+    return all(_norm(m.destination) != "/dev" for m in spec.mounts)
+
+
 def mount_all(spec: ContainerSpec, rootfd: int) -> None:
     """The system mounts (unless a user mount takes their place), /dev's nodes, then the user's mounts."""
     user_dests = {_norm(m.destination) for m in spec.mounts}
-    own_dev = "/dev" not in user_dests
+    own_dev = owns_dev(spec)
 
     def wanted(dest: str) -> bool:
         return dest not in user_dests and (own_dev or not dest.startswith("/dev/"))

@@ -364,7 +364,7 @@ def test_not_executable_is_126(box: Box) -> None:
 def test_setup_error_names_the_step(box: Box) -> None:
     res = run(box, box.spec("true", mounts=[MountSpec("bind", "/data", str(box.base / "missing"), [])]))
     assert res.error is not None and res.error[0] == "RuntimeFailure"
-    assert res.error[1].startswith(f"bind source {box.base / 'missing'}: No such file"), res.error
+    assert res.error[1].startswith(f"bind source {box.base / 'missing'}: no such file"), res.error
 
 
 def test_rlimits(box: Box) -> None:
