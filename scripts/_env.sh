@@ -24,7 +24,7 @@ venv_ensure() {  # venv_ensure EXTRAS : project installed editable with the give
   key=$(cat "$HERE/pyproject.toml" | sha256sum | cut -c1-16)-$extras
   if [[ ! -x $VENV/bin/python ]]; then /usr/bin/python3 -m venv "$VENV"; fi
   if [[ ! -e $STAMPS/$key ]]; then
-    "$VENV/bin/pip" install -q --disable-pip-version-check -e "$HERE${extras:+[$extras]}"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --config-settings editable_mode=compat -e "$HERE${extras:+[$extras]}"
     mkdir -p "$STAMPS" && touch "$STAMPS/$key"
   fi
 }

@@ -43,6 +43,8 @@ VERBS: dict[str, str] = {
     "container": "containers",
     "ps": "containers",
     "inspect": "containers",
+    "volume": "volumes",
+    "events": "system",
 }
 # verbs whose module is not there yet are left out of the help
 _HELP_ORDER = ["images", "containers", "networks", "volumes", "system"]

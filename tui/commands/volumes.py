@@ -1,0 +1,164 @@
+"""Volume verbs: volume create | ls | inspect | rm | prune."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tui.cli import make_engine
+from tui.output import emit, human_size, print_json
+
+
+def register(sub: Any) -> None:
+    grp = sub.add_parser("volume", help="Manage volumes")
+    vsub = grp.add_subparsers(dest="volume_verb", metavar="COMMAND", parser_class=type(grp))
+    p = vsub.add_parser("create", help="Create a volume")
+    p.add_argument("name", nargs="?", metavar="VOLUME")
+    p.add_argument("--name", dest="name_opt", help="volume name")
+    p.add_argument("-d", "--driver", default="local", help="volume driver (only 'local')")
+    p.add_argument("-l", "--label", action="append", default=[], help="set metadata (K=V)")
+    p.add_argument("-o", "--opt", action="append", default=[], help="driver options")
+    p.set_defaults(func=cmd_create)
+    p = vsub.add_parser("ls", help="List volumes", aliases=["list"])
+    p.add_argument("-q", "--quiet", action="store_true", help="only display volume names")
+    p.add_argument("-f", "--filter", action="append", default=[], help="dangling=true|false, name=, label=")
+    p.add_argument("--format", help="'json', 'table' or a template")
+    p.set_defaults(func=cmd_ls)
+    p = vsub.add_parser("inspect", help="Display detailed information on one or more volumes")
+    p.add_argument("names", nargs="+", metavar="VOLUME")
+    p.add_argument("-f", "--format", help="format the output using a template")
+    p.set_defaults(func=cmd_inspect)
+    p = vsub.add_parser("rm", help="Remove one or more volumes", aliases=["remove"])
+    p.add_argument("names", nargs="+", metavar="VOLUME")
+    p.add_argument("-f", "--force", action="store_true", help="do not fail when a volume does not exist")
+    p.set_defaults(func=cmd_rm)
+    p = vsub.add_parser("prune", help="Remove unused anonymous volumes (all unused ones with -a)")
+    p.add_argument(
+        "-a", "--all", action="store_true", help="remove all unused volumes, not just anonymous ones"
+    )
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(func=cmd_prune)
+    grp.set_defaults(func=lambda a: grp.print_help())
+
+
+def _kv(items: list[str]) -> dict[str, str]:
+    from core.errors import InvalidArgument
+
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not k:
+            raise InvalidArgument(f"invalid key=value {item!r}")
+        out[k] = v
+    return out
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from core.errors import InvalidArgument
+
+    if args.driver != "local":
+        raise InvalidArgument(f"volume driver {args.driver!r} is not supported: only 'local'")
+    if args.name and args.name_opt and args.name != args.name_opt:
+        raise InvalidArgument("conflicting options: either specify --name or provide the positional argument")
+    vol = make_engine(args).create_volume(
+        args.name or args.name_opt, labels=_kv(args.label), options=_kv(args.opt)
+    )
+    print(vol.name)
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    users = engine.volume_users()
+    vols = engine.list_volumes()
+    for f in args.filter:
+        k, _, v = f.partition("=")
+        if k == "dangling":
+            dangling = v.lower() in ("true", "1")
+            vols = [x for x in vols if (x.name not in users) == dangling]
+        elif k == "name":
+            vols = [x for x in vols if v in x.name]
+        elif k == "label":
+            lk, sep, lv = v.partition("=")
+            vols = [x for x in vols if lk in x.labels and (not sep or x.labels[lk] == lv)]
+        else:
+            from core.errors import InvalidArgument
+
+            raise InvalidArgument(f"invalid filter {f!r}")
+    if args.quiet:
+        sys.stdout.write("".join(f"{v.name}\n" for v in vols))
+        return 0
+    rows = [
+        {
+            "Driver": v.driver,
+            "Name": v.name,
+            "Mountpoint": v.mountpoint,
+            "Scope": "local",
+            "Labels": ",".join(f"{k}={x}" for k, x in v.labels.items()),
+            "Links": str(len(users.get(v.name, []))),
+            "Size": "N/A",
+        }
+        for v in vols
+    ]
+    emit(rows, args.format, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")])
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from core.errors import NotFound
+    from tui.output import render_template
+
+    engine = make_engine(args)
+    found, failed = [], 0
+    for name in args.names:
+        try:
+            found.append(engine.inspect_volume(name))
+        except NotFound as err:
+            sys.stderr.write(f"Error: {err}\n")
+            failed = 1
+    if args.format:
+        for obj in found:
+            print(render_template(args.format, obj))
+    else:
+        print_json(found)
+    return failed
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from core.errors import DockyardError, NotFound
+
+    engine = make_engine(args)
+    failed = 0
+    for name in args.names:
+        try:
+            engine.remove_volume(name)
+        except NotFound as err:
+            if not args.force:
+                sys.stderr.write(f"Error: {err}\n")
+                failed = 1
+            continue
+        except DockyardError as err:
+            sys.stderr.write(f"Error: {err}\n")
+            failed = 1
+            continue
+        print(name)
+    return failed
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    if not args.force and sys.stdin.isatty():
+        answer = input(
+            "WARNING! This will remove anonymous local volumes not used by at least one container.\n"
+            "Are you sure you want to continue? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    removed, freed = make_engine(args).prune_volumes(all=args.all)
+    if removed:
+        print("Deleted Volumes:")
+        for name in removed:
+            print(name)
+        print()
+    print(f"Total reclaimed space: {human_size(freed)}")
+    return 0
