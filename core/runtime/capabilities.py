@@ -8,6 +8,7 @@ asking for it would make capset fail).
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterable, Sequence
 from functools import cache
 
@@ -113,6 +114,12 @@ def name_of(num: int) -> str:
     return f"CAP_{num}"  # a capability newer than this table: keep it addressable by number
 
 
+_PR_CAPBSET_READ = 23
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.prctl.restype = ctypes.c_int
+
+
 @cache
 def last_cap() -> int:
     """The highest capability number the running kernel knows."""
@@ -120,16 +127,20 @@ def last_cap() -> int:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             return int(f.read())
     except (OSError, ValueError):
-        return len(CAPABILITIES) - 1
+        # No /proc (after pivot_root, before it is mounted): PR_CAPBSET_READ says EINVAL past the last one.
+        cap = 0
+        while cap < 64 and _libc.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) >= 0:
+            cap += 1
+        return cap - 1
 
 
 def bounding_mask() -> int:
-    """Our own bounding set, as a bit mask (from /proc/self/status, so no capability is needed)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapBnd:"):
-                return int(line.split()[1], 16)
-    raise OSError("no CapBnd line in /proc/self/status")
+    """Our own bounding set, as a bit mask (prctl: needs no capability and no /proc)."""
+    mask = 0
+    for cap in range(last_cap() + 1):
+        if _libc.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) == 1:
+            mask |= 1 << cap
+    return mask
 
 
 def available_mask() -> int:

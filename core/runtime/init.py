@@ -53,14 +53,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from core.errors import CannotInvoke, CommandNotFound, DockyardError, RuntimeFailure
-from core.runtime import linux, rootfs, tini
+from core.runtime import linux, rootfs, seccomp, security, tini
 from core.runtime.rootfs import SetupError
 from core.runtime.spec import DEFAULT_PATH, RLIM_INFINITY, ContainerSpec, ProcessSpec, UserSpec, rlimit_name
-
-try:  # written in parallel with this module; the container still starts (unconfined) without it
-    from core.runtime import security as _security
-except ImportError:  # pragma: no cover - only while core.runtime.security is missing
-    _security = None  # type: ignore[assignment]
 
 _NAMESPACES = (
     ("net", linux.CLONE_NEWNET),
@@ -204,10 +199,8 @@ def wait(pid: int) -> int:
 
 def prepare_seccomp(proc: ProcessSpec) -> bytes | None:
     """Build (or fetch from cache) the seccomp BPF now, while libseccomp and the cache are reachable."""
-    if proc.seccomp is None or _security is None:
+    if proc.seccomp is None:
         return None
-    from core.runtime import seccomp
-
     try:
         return seccomp.build_filter(proc.seccomp, proc.capabilities)
     except DockyardError:
@@ -331,8 +324,7 @@ def _become_init(proc: ProcessSpec, sync_fd: int, seccomp_bpf: bytes | None, chi
             os.dup2(null, std)
         os.close(null)
         linux.set_name("init")
-        if _security is not None:
-            _security.apply(proc.capabilities, proc.no_new_privs, seccomp_bpf)
+        security.apply(proc.capabilities, proc.no_new_privs, seccomp_bpf)
     except BaseException:
         os.kill(child, signal.SIGKILL)
         os._exit(125)
@@ -357,8 +349,8 @@ def _exec(proc: ProcessSpec, sync_fd: int, seccomp_bpf: bytes | None, step: _Ste
     step.name = "set rlimits"
     _apply_rlimits(proc)
     step.name = "switch user"
-    if uid != 0 and _security is not None:
-        _security.prepare_user_switch()
+    if uid != 0:
+        security.prepare_user_switch()  # keep `permitted` across setuid, so apply() can still drop caps
     os.setgroups(groups)
     os.setgid(gid)
     os.setuid(uid)
@@ -369,10 +361,7 @@ def _exec(proc: ProcessSpec, sync_fd: int, seccomp_bpf: bytes | None, step: _Ste
     step.name = "reset signals"
     _reset_signals()
     step.name = "apply capabilities, no_new_privs and seccomp"
-    if _security is not None:
-        _security.apply(proc.capabilities, proc.no_new_privs, seccomp_bpf)
-    elif proc.no_new_privs:
-        linux.set_no_new_privs()
+    security.apply(proc.capabilities, proc.no_new_privs, seccomp_bpf)
     step.name = "close file descriptors"
     linux.close_fds_above(sync_fd)
     try:

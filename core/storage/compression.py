@@ -343,3 +343,76 @@ def compress(kind: Kind, src: BinaryIO, dst: BinaryIO, level: int | None = None)
             out.write(data)
             total += len(data)
     return total
+
+
+class ReadAhead(_Reader):
+    """Reads ``src`` on a helper thread, up to ``depth`` chunks ahead of the consumer.
+
+    Decompression and hashing (zlib, zstd and hashlib release the GIL) then overlap with the consumer's
+    work, such as writing extracted files. An error on the helper thread is raised to the consumer at the
+    point in the stream where it happened. Use as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, src: BinaryIO, depth: int = 4) -> None:
+        import queue
+        import threading
+
+        super().__init__()
+        self._src = src
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
+        self._full = queue.Full
+        self._stop = threading.Event()
+        self._buf = b""
+        self._off = 0
+        self._eof = False
+        self._thread = threading.Thread(target=self._run, name="read-ahead", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except self._full:
+                continue
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self._src.read(CHUNK)
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as err:  # handed to the consumer, re-raised there
+            self._put(err)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        if self._off >= len(self._buf):
+            if self._eof or size == 0:
+                return b""
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._eof = True
+                raise item
+            if not item:
+                self._eof = True
+                return b""
+            self._buf, self._off = item, 0
+        if self._off == 0 and size >= len(self._buf):
+            out, self._buf = self._buf, b""  # the common case: hand the chunk over without copying
+            return out
+        out = self._buf[self._off : self._off + size]
+        self._off += len(out)
+        return out
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._stop.set()
+        # unblock a helper waiting on a full queue; it stops at its next check
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._thread.join(timeout=5)
+        super().close()

@@ -81,11 +81,6 @@ class _HashingReader:
         self.count += len(data)
         return data
 
-    def drain(self) -> None:
-        """Read to the end: bytes after the tar's end marker are part of the DiffID too."""
-        while self.read(DRAIN_CHUNK):
-            pass
-
 
 class LayerStore:
     def __init__(self, paths: Paths) -> None:
@@ -171,8 +166,11 @@ class LayerStore:
         try:
             os.mkdir(tmp / "diff", 0o755)
             hashing = _HashingReader(compression.open_decompressed(stream))
-            stats = tarsafe.extract(hashing, tmp / "diff", on_whiteout=overlay_whiteout)  # type: ignore[arg-type]
-            hashing.drain()
+            # decompression and hashing run on a helper thread while this one writes files
+            with compression.ReadAhead(hashing) as ahead:  # type: ignore[arg-type]
+                stats = tarsafe.extract(ahead, tmp / "diff", on_whiteout=overlay_whiteout)  # type: ignore[arg-type]
+                while ahead.read(DRAIN_CHUNK):  # extract reads to the end; this only makes sure of it
+                    pass
             got = "sha256:" + hashing.sha.hexdigest()
             if got != diff_id:
                 raise DigestMismatch(

@@ -9,7 +9,7 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,19 @@ def run_child(body: Callable[[], Any], exec_argv: list[str] | None = None) -> tu
     _, status = os.waitpid(pid, 0)
     status_lines = dict(line.split(":\t", 1) for line in output.splitlines() if ":\t" in line)
     return os.waitstatus_to_exitcode(status), reported.get("ok", reported.get("error")), status_lines
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Children that build a filter themselves write the default cache under $DOCKYARD_RUN: keep it ours."""
+    run = tmp_path_factory.mktemp("run")
+    old = os.environ.get("DOCKYARD_RUN")
+    os.environ["DOCKYARD_RUN"] = str(run)
+    yield run
+    if old is None:
+        del os.environ["DOCKYARD_RUN"]
+    else:
+        os.environ["DOCKYARD_RUN"] = old
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def _kv(items: list[str]) -> dict[str, str]:
 
     out = {}
     for item in items:
-        k, sep, v = item.partition("=")
+        k, _, v = item.partition("=")
         if not k:
             raise InvalidArgument(f"invalid key=value {item!r}")
         out[k] = v
