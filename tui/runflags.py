@@ -217,7 +217,8 @@ def parse_tmpfs(spec: str) -> Mount:
 
 
 def parse_publish(spec: str) -> list[PortBinding]:
-    """``-p``: ``80``, ``8080:80``, ``127.0.0.1:8080:80``, ``127.0.0.1::80``, ``8080-8081:80-81``, ``/udp``."""
+    """``-p``: ``80``, ``8080:80``, ``127.0.0.1:8080:80``, ``127.0.0.1::80``, ``8080-8081:80-81``,
+    with an optional ``/udp`` or ``/tcp``."""
     body, _, proto = spec.partition("/")
     proto = proto or "tcp"
     if proto not in ("tcp", "udp", "sctp"):
