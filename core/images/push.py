@@ -72,13 +72,17 @@ def _blobs_to_push(record: ImageRecord, manifest: dict[str, Any]) -> list[_Blob]
         raise CorruptState(f"stored manifest {record.manifest_digest} names no config")
     layers = manifest.get("layers") or []
     diff_ids = {layer.digest: layer.diff_id for layer in record.layers}
-    blobs = []
+    blobs: list[_Blob] = []
+    seen: set[str] = set()
     for desc in layers:
         if desc.get("mediaType") in _FOREIGN_TYPES or desc.get("urls"):
             continue  # a foreign layer: the registry fetches it from its urls, docker never uploads it
         digest = desc.get("digest")
         if not isinstance(digest, str):
             raise CorruptState(f"stored manifest {record.manifest_digest} has a layer without a digest")
+        if digest in seen:
+            continue  # the same layer twice (e.g. repeated empty layers): one upload, as docker
+        seen.add(digest)
         short = diff_ids.get(digest, digest).removeprefix("sha256:")[:12]
         blobs.append(_Blob(digest, int(desc.get("size", 0)), str(desc.get("mediaType", "")), short))
     blobs.append(_Blob(cfg["digest"], int(cfg.get("size", 0)), str(cfg.get("mediaType", "")), ""))

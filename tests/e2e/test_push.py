@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, ImageNotFound
 from core.images.access import open_client
 from core.images.archive import load, save
 from core.images.pull import Puller, check_temp_clean
@@ -242,3 +242,13 @@ def test_a_loaded_image_can_be_pushed_and_pulled_back(
     assert back.id == pulled.id and back.manifest_digest == digest
     for a, b in zip(back.layers, pulled.layers, strict=True):
         assert a.chain_id == b.chain_id
+
+
+def test_push_refuses_an_image_whose_blobs_are_gone(testbed: Testbed, engine: Engine) -> None:
+    record = engine.pull(testbed.ref("busybox:latest"))
+    engine.store.blob_path(record.layers[0].digest).unlink()
+    with pytest.raises(ImageNotFound, match="missing from the store"):
+        engine.push(record, testbed.ref("gone/busybox:1"))
+    # refused before anything was sent
+    assert access_log(testbed, "open", "POST", "gone/busybox") == []
+    assert access_log(testbed, "open", "HEAD", "gone/busybox") == []
