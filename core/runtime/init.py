@@ -87,6 +87,8 @@ class _Step:
 
 @dataclass
 class Started:
+    """A container whose command was exec'd."""
+
     pid: int  # the container's PID 1, in the caller's pid namespace; wait for it with wait()
     console_fd: int | None = None  # the terminal's master side when spec.process.tty
 

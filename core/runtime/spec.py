@@ -151,6 +151,8 @@ class UserSpec:
 
 @dataclass
 class Rlimit:
+    """A resource limit (``--ulimit``); by default the shim's own limits are inherited."""
+
     type: str  # nofile, nproc, core... (RLIMIT_ prefix and case are accepted)
     soft: int  # -1 = unlimited
     hard: int
@@ -158,6 +160,8 @@ class Rlimit:
 
 @dataclass
 class ProcessSpec:
+    """The command and what it runs with: environment, user, terminal, privileges, limits."""
+
     args: list[str]
     env: list[str] = field(default_factory=lambda: [f"PATH={DEFAULT_PATH}"])
     cwd: str = "/"
@@ -172,6 +176,8 @@ class ProcessSpec:
 
 @dataclass
 class ContainerSpec:
+    """One container process, completely: its root, command, mounts, namespaces and confinement."""
+
     rootfs: RootfsSpec
     process: ProcessSpec
     readonly_rootfs: bool = False
