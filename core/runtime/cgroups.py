@@ -18,6 +18,7 @@ second).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import math
@@ -34,7 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from core.errors import Conflict, InvalidArgument, NotFound, RuntimeFailure
+from core.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
 
 Version = Literal["v1", "v2"]
 
@@ -250,6 +251,18 @@ def _keyed(text: str | None) -> dict[str, int]:
             except ValueError:
                 pass
     return out
+
+
+def _subtree(directory: Path) -> list[Path]:
+    """``directory`` and every cgroup below it, parents before children."""
+    found = [directory]
+    for current in found:  # grows while we walk it: breadth first
+        try:
+            with os.scandir(current) as entries:
+                found += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            pass
+    return found
 
 
 def _procs(path: Path) -> set[int]:
@@ -508,9 +521,11 @@ class Cgroup:
             _write(directory / "cgroup.procs", str(pid))
 
     def pids(self) -> list[int]:
+        """Every process in the cgroup, including cgroups the container made inside it."""
         found: set[int] = set()
-        for directory in self._dirs_for_procs():
-            found |= _procs(directory / "cgroup.procs")
+        for top in self._dirs_for_procs():
+            for directory in _subtree(top):
+                found |= _procs(directory / "cgroup.procs")
         return sorted(found)
 
     def _dirs_for_procs(self) -> list[Path]:
@@ -536,7 +551,8 @@ class Cgroup:
             if time.monotonic() > deadline:
                 raise RuntimeFailure(f"cgroup {self.parent}/{self.name} still has processes: {self.pids()}")
             time.sleep(0.005)
-        for directory in self._dirs_for_procs():
+        # Children first: a container with a writable cgroup namespace may have made cgroups of its own.
+        for directory in [d for top in self._dirs_for_procs() for d in reversed(_subtree(top))]:
             while True:
                 try:
                     directory.rmdir()
@@ -545,7 +561,7 @@ class Cgroup:
                     break
                 except OSError as err:
                     # EBUSY: the last task is still on its way out of the kernel's books.
-                    if err.errno not in (errno.EBUSY, errno.ENOTEMPTY) or time.monotonic() > deadline:
+                    if err.errno != errno.EBUSY or time.monotonic() > deadline:
                         raise RuntimeFailure(f"cannot remove {directory}: {err.strerror}") from err
                     time.sleep(0.005)
 
@@ -601,7 +617,8 @@ class CgroupV1(Cgroup):
             self._set_devices(limits)
             self._write_limits(limits, creating=True)
         except BaseException:
-            self.destroy()
+            with contextlib.suppress(DockyardError, OSError):
+                self.destroy()  # best effort: the error worth reporting is the one that got us here
             raise
 
     @staticmethod
@@ -792,7 +809,8 @@ class CgroupV2(Cgroup):
                 _attach_device_filter(self.path, (*DEFAULT_DEVICE_RULES, *limits.devices))
             self._write_limits(limits, creating=True)
         except BaseException:
-            self.destroy()
+            with contextlib.suppress(DockyardError, OSError):
+                self.destroy()  # best effort: the error worth reporting is the one that got us here
             raise
 
     @staticmethod

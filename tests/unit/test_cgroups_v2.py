@@ -16,9 +16,19 @@ from pathlib import Path
 import pytest
 
 from core.errors import InvalidArgument, RuntimeFailure
-from core.runtime.cgroups import Cgroup, CgroupLimits, CgroupV2, shares_to_weight
+from core.runtime.cgroups import (
+    DEFAULT_DEVICE_RULES,
+    Cgroup,
+    CgroupLimits,
+    CgroupV2,
+    device_filter_program,
+    shares_to_weight,
+)
 
 MiB = 1 << 20
+# The device allow list is an eBPF program the kernel attaches to a real cgroup2 directory: it cannot go on a
+# fake tree (tests/e2e/test_cgroups.py checks it on the real kernel). Fake-tree cgroups skip it.
+NODEV = {"allow_all_devices": True}
 LEAF_FILES = {
     "cgroup.procs": "",
     "cgroup.freeze": "0\n",
@@ -63,7 +73,9 @@ def read(root: Path, name: str) -> str:
 
 def test_create_enables_controllers_and_writes_limits(tmp_path: Path) -> None:
     root = fake_tree(tmp_path)
-    limits = CgroupLimits(memory=32 * MiB, cpu_quota=150000, cpu_shares=512, pids=5, cpuset_cpus="0-1")
+    limits = CgroupLimits(
+        memory=32 * MiB, cpu_quota=150000, cpu_shares=512, pids=5, cpuset_cpus="0-1", **NODEV
+    )
     group = Cgroup.create("c", limits, "p", version="v2", root=root)
     assert isinstance(group, CgroupV2)
     assert group.paths() == {"": root / "p" / "c"}
@@ -81,7 +93,7 @@ def test_create_enables_controllers_and_writes_limits(tmp_path: Path) -> None:
 def test_create_without_limits_writes_unlimited(tmp_path: Path) -> None:
     root = fake_tree(tmp_path)
     (root / "p" / "c" / "memory.max").write_text("12345\n")  # a leftover's stale limit
-    Cgroup.create("c", CgroupLimits(), "p", version="v2", root=root)
+    Cgroup.create("c", CgroupLimits(**NODEV), "p", version="v2", root=root)
     assert read(root, "memory.max") == "max"
     assert read(root, "memory.swap.max") == "max"
     assert read(root, "cpu.max") == "max 100000"
@@ -92,7 +104,7 @@ def test_create_without_limits_writes_unlimited(tmp_path: Path) -> None:
 def test_swap_settings(tmp_path: Path) -> None:
     root = fake_tree(tmp_path)
     group = Cgroup.create(
-        "c", CgroupLimits(memory=64 * MiB, memory_swap=96 * MiB), "p", version="v2", root=root
+        "c", CgroupLimits(memory=64 * MiB, memory_swap=96 * MiB, **NODEV), "p", version="v2", root=root
     )
     assert read(root, "memory.swap.max") == str(32 * MiB)  # v2 counts swap alone
     group.update(CgroupLimits(memory_swap=-1))
@@ -106,7 +118,7 @@ def test_swap_settings(tmp_path: Path) -> None:
 
 def test_update_changes_only_what_is_given(tmp_path: Path) -> None:
     root = fake_tree(tmp_path)
-    group = Cgroup.create("c", CgroupLimits(memory=32 * MiB, pids=5), "p", version="v2", root=root)
+    group = Cgroup.create("c", CgroupLimits(memory=32 * MiB, pids=5, **NODEV), "p", version="v2", root=root)
     group.update(CgroupLimits(pids=7))
     assert read(root, "pids.max") == "7"
     assert read(root, "memory.max") == str(32 * MiB)
@@ -119,10 +131,10 @@ def test_update_changes_only_what_is_given(tmp_path: Path) -> None:
 def test_missing_controller_is_an_error(tmp_path: Path) -> None:
     root = fake_tree(tmp_path, controllers="cpu pids")
     with pytest.raises(RuntimeFailure, match="memory"):
-        Cgroup.create("c", CgroupLimits(memory=32 * MiB), "p", version="v2", root=root)
+        Cgroup.create("c", CgroupLimits(memory=32 * MiB, **NODEV), "p", version="v2", root=root)
     with pytest.raises(RuntimeFailure, match="cpuset"):
-        Cgroup.create("c", CgroupLimits(cpuset_cpus="0"), "p", version="v2", root=root)
-    Cgroup.create("c", CgroupLimits(pids=3), "p", version="v2", root=root)
+        Cgroup.create("c", CgroupLimits(cpuset_cpus="0", **NODEV), "p", version="v2", root=root)
+    Cgroup.create("c", CgroupLimits(pids=3, **NODEV), "p", version="v2", root=root)
     assert read(root, "pids.max") == "3"
     assert (root / "cgroup.subtree_control").read_text() == "+cpu +pids"
 
@@ -247,3 +259,19 @@ def test_swap_default_and_cpus() -> None:
     assert CgroupLimits.quota_for_cpus(1.5) == 150000
     with pytest.raises(InvalidArgument):
         CgroupLimits.quota_for_cpus(0)
+
+
+def test_device_program_on_a_fake_tree_is_refused(tmp_path: Path) -> None:
+    root = fake_tree(tmp_path)
+    with pytest.raises(RuntimeFailure, match="bpf"):
+        Cgroup.create("c", CgroupLimits(), "p", version="v2", root=root)
+
+
+def test_device_program_shape() -> None:
+    allow_all = device_filter_program(["a *:* rwm"])
+    assert len(allow_all) == 8 * (6 + 2 + 2)  # prologue, "r0 = 1; exit", then the default "r0 = 0; exit"
+    assert allow_all[-8:-7] == b"\x95"  # exit
+    full = device_filter_program(DEFAULT_DEVICE_RULES)
+    assert len(full) % 8 == 0 and len(full) // 8 < 4096
+    # c 1:3 rwm: type, major, minor checks (no access check: rwm is everything) + "r0 = 1; exit"
+    assert len(device_filter_program(["c 1:3 rwm"])) == 8 * (6 + 5 + 2)
