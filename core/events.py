@@ -176,7 +176,7 @@ class _Matcher:
         )
 
 
-def _decode(rec: bytes) -> tuple[int, Event] | None:
+def _decode(rec: bytes) -> Event | None:
     try:
         obj = json.loads(rec)
         actor = obj["Actor"]
@@ -191,7 +191,7 @@ def _decode(rec: bytes) -> tuple[int, Event] | None:
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # not an event line (damaged by a crash, or written by something else)
-    return ns, ev
+    return ev
 
 
 def read_events(
@@ -225,26 +225,25 @@ def _events(
     stop: Callable[[], bool] | threading.Event | None,
     poll: float,
 ) -> Iterator[Event]:
-    since_ns = round(since * 1e9) if since is not None else None
-    until_ns = round(until * 1e9) if until is not None else None
     tail: int | None = None
     if since is not None:
-        # the usual follow-from-now: nothing on disk is that new, so skip reading the history at all
+        # the usual follow-from-now: nothing on disk was that new a moment ago, so read only the last few
+        # records (any written since we looked are among them) instead of the whole history
         try:
             if since > os.stat(path).st_mtime + 1.0:
-                tail = 0
+                tail = 256
         except FileNotFoundError:
             pass
 
     def skip_file(last: bytes) -> bool:
         decoded = _decode(last)
         # a little slack: writers take their stamp before they append, so order is only nearly by time
-        return decoded is not None and since_ns is not None and decoded[0] < since_ns - 5_000_000_000
+        return decoded is not None and since is not None and decoded.time < since - 5.0
 
     records = iter_records(
         path,
         tail=tail,
-        skip_file=skip_file if since_ns is not None else None,
+        skip_file=skip_file if since is not None else None,
         follow=follow,
         stop=stop,
         deadline=until,
@@ -252,13 +251,13 @@ def _events(
     )
     try:
         for rec in records:
-            decoded = _decode(rec)
-            if decoded is None:
+            ev = _decode(rec)
+            if ev is None:
                 continue
-            ns, ev = decoded
-            if since_ns is not None and ns < since_ns:
+            # compared as the floats the caller sees in Event.time, so passing one back as since finds it
+            if since is not None and ev.time < since:
                 continue
-            if until_ns is not None and ns > until_ns:
+            if until is not None and ev.time > until:
                 continue  # not a stop: another process may have appended an older stamp after it
             if match(ev):
                 yield ev
