@@ -103,7 +103,8 @@ def spawn(
 
     ``stdio`` are the fds that become the command's 0, 1, 2 (None: /dev/null); ignored with a terminal.
     ``before_start(pid)`` runs once the setup process exists and before it creates any namespace: the place
-    to move it into the container's cgroup. Makes the caller a child subreaper (it must wait() for PID 1).
+    to move it into the container's cgroup. Makes the caller a child subreaper: it must wait() for PID 1
+    (:func:`wait`), so SIGCHLD must not be ignored there. Blocks until the command is exec'd.
     Raises CommandNotFound (127), CannotInvoke (126) or RuntimeFailure (125).
     """
     if not linux.is_child_subreaper():
