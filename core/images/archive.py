@@ -36,6 +36,7 @@ from typing import IO, Any, BinaryIO, Self
 from core.errors import (
     CorruptState,
     DigestMismatch,
+    DockyardError,
     ImageNotFound,
     InvalidArgument,
     InvalidReference,
@@ -633,7 +634,48 @@ def _plan_docker(archive: _Archive) -> list[_Image]:
             if ref not in names:
                 names.append(ref)
         images.append(_Image(config, config_digest, manifest, MEDIA_OCI_MANIFEST, planned, names))
+    if archive.has("index.json"):
+        _adopt_layout_manifests(archive, images)
     return images
+
+
+def _adopt_layout_manifests(archive: _Archive, images: list[_Image]) -> None:
+    """A docker 25+ archive also holds an OCI layout; where it has a manifest naming exactly an image's
+    config and layer blobs (docker's containerd store keeps the registry's manifest and compressed layers),
+    keep that manifest instead of a synthesised one, so a later push is bit-identical to the original.
+    Only an optional refinement: anything unreadable here is ignored, manifest.json decides what loads."""
+    wanted = {(i.config_digest, tuple(layer.digest for layer in i.layers)): i for i in images}
+    todo: list[tuple[Any, int]] = []
+    try:
+        index = json.loads(archive.read("index.json", "index"))
+        todo = [(d, 0) for d in index.get("manifests") or []]
+    except (ValueError, AttributeError, DockyardError):
+        return
+    while todo:
+        desc, depth = todo.pop()
+        try:
+            staged = archive.blob(desc["digest"], "manifest")
+            if staged.size > MAX_METADATA_BYTES or staged.size != desc.get("size"):
+                continue
+            data = staged.path.read_bytes()
+            obj = json.loads(data)
+            media = obj.get("mediaType") or desc.get("mediaType")
+            if media in INDEX_TYPES and depth < MAX_INDEX_DEPTH:
+                todo += [(d, depth + 1) for d in obj.get("manifests") or [] if isinstance(d, dict)]
+                continue
+            if media not in MANIFEST_TYPES or obj["config"]["mediaType"] not in CONFIG_TYPES:
+                continue
+            key = (obj["config"]["digest"], tuple(layer["digest"] for layer in obj["layers"]))
+            image = wanted.get(key)
+            if image is None or len(obj["layers"]) != len(image.layers):
+                continue
+            if not all(layer["mediaType"] in LAYER_TYPES for layer in obj["layers"]):
+                continue
+            image.manifest, image.manifest_media_type = data, media
+            for planned, layer in zip(image.layers, obj["layers"], strict=True):
+                planned.media_type = layer["mediaType"]
+        except (ValueError, KeyError, TypeError, AttributeError, DockyardError):
+            continue
 
 
 def _plan_oci(archive: _Archive, platform: tuple[str, str, str | None]) -> list[_Image]:

@@ -696,3 +696,76 @@ def test_oci_manifest_is_stable() -> None:
         + b"b" * 64
         + b'","size":20}]}'
     )
+
+
+def test_docker_25_archive_with_registry_manifest_keeps_it(src_root: Root, dst_root: Root) -> None:
+    """docker's containerd store saves the registry's compressed layers and manifest in the OCI part (behind
+    a per-image index) and points manifest.json at the compressed blobs: the original manifest is kept."""
+    rec = src_root.make_image([BASE, TOP], ["app:1"])
+    blob = src_root.store.read_blob
+
+    def member(digest: str) -> tuple[str, bytes, None]:
+        return ("blobs/sha256/" + digest[7:], blob(digest), None)
+
+    # as a registry served it: Docker schema2, which load would never synthesise
+    docker_gzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    original = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "digest": rec.config_digest,
+                "size": len(blob(rec.config_digest)),
+            },
+            "layers": [{"mediaType": docker_gzip, "digest": x.digest, "size": x.size} for x in rec.layers],
+        },
+        indent=3,
+    ).encode()
+
+    inner = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "digest": sha(original),
+                    "size": len(original),
+                    "platform": {"os": "linux", "architecture": HOST_ARCH},
+                }
+            ],
+        }
+    ).encode()
+    index = {
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": OCI_INDEX, "digest": sha(inner), "size": len(inner)}],
+    }
+    manifest_json = [
+        {
+            "Config": "blobs/sha256/" + rec.hex,
+            "RepoTags": ["app:1"],
+            "Layers": ["blobs/sha256/" + layer.digest[7:] for layer in rec.layers],
+        }
+    ]
+    entries: list[tuple[str, bytes | None, Callable[[tarfile.TarInfo], None] | None]] = [
+        *(member(layer.digest) for layer in rec.layers),
+        member(rec.config_digest),
+        ("blobs/sha256/" + sha(original)[7:], original, None),
+        ("blobs/sha256/" + sha(inner)[7:], inner, None),
+        ("index.json", json.dumps(index).encode(), None),
+        ("manifest.json", json.dumps(manifest_json).encode(), None),
+        ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}', None),
+    ]
+    assert load(dst_root.store, dst_root.layers, io.BytesIO(tar_of(entries))) == ["Loaded image: app:1"]
+    got = dst_root.store.resolve("app:1")
+    assert got.manifest_digest == sha(original)
+    assert dst_root.store.read_blob(got.manifest_digest) == original
+    assert got.manifest_media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert [(layer.digest, layer.media_type) for layer in got.layers] == [
+        (layer.digest, docker_gzip) for layer in rec.layers
+    ]
+    for layer in got.layers:
+        assert tree(dst_root.layers.diff_dir(layer.chain_id)) == tree(
+            src_root.layers.diff_dir(layer.chain_id)
+        )
