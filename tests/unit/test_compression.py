@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 import zstandard
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import UnsafeLayer
-from core.storage.compression import CHUNK, compress, open_compressor, open_decompressed, sniff
+from core.storage.compression import CHUNK, ReadAhead, compress, open_compressor, open_decompressed, sniff
 
 DATA = os.urandom(100_000) * 4 + b"\0" * 300_000 + b"tail"
 
@@ -184,3 +185,45 @@ def test_any_data_any_read_pattern(data: bytes, kind: str, size: int, piece: int
     parts = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
     blob = b"".join(gzip.compress(p) if kind == "gzip" else zstd(p) for p in parts)
     assert read_all(blob, size=size, piece=piece) == data
+
+
+class Failing:
+    """Gives some data, then fails the way a broken download would."""
+
+    def __init__(self, data: bytes, error: Exception) -> None:
+        self._data = data
+        self._error = error
+
+    def read(self, size: int = -1) -> bytes:
+        if self._data:
+            out, self._data = self._data[:size], self._data[size:]
+            return out
+        raise self._error
+
+
+def test_read_ahead_passes_data_through() -> None:
+    with ReadAhead(Pipe(DATA, piece=70_000), depth=2) as ahead:  # type: ignore[arg-type]
+        parts = []
+        while data := ahead.read(1000 if len(parts) % 2 else CHUNK):
+            assert len(data) <= CHUNK
+            parts.append(data)
+    assert b"".join(parts) == DATA
+
+
+def test_read_ahead_raises_source_errors_in_order() -> None:
+    with ReadAhead(Failing(b"x" * 5000, UnsafeLayer("broken download")), depth=1) as ahead:  # type: ignore[arg-type]
+        got = b""
+        with pytest.raises(UnsafeLayer, match="broken download"):
+            while True:
+                got += ahead.read(100)
+        assert got == b"x" * 5000  # everything before the failure arrived first
+
+
+def test_read_ahead_close_stops_the_helper_thread() -> None:
+    endless = Pipe(b"z" * (64 << 20), piece=CHUNK)
+    ahead = ReadAhead(endless, depth=2)  # type: ignore[arg-type]
+    assert ahead.read(10) == b"z" * 10
+    time.sleep(0.05)  # let the helper fill its queue and block
+    ahead.close()
+    assert not ahead._thread.is_alive()
+    assert endless._pos < 16 << 20  # it stopped reading instead of consuming everything
