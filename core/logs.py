@@ -160,7 +160,9 @@ class LogWriter:
     ``write`` takes raw chunks as they come from a pipe or pty. Complete lines are written at once (one
     ``os.write`` per chunk); the unfinished last line of each stream waits for its newline, or is written
     as a partial record when it reaches 16 KiB or when :meth:`flush` is called. Write errors (disk full,
-    directory removed) raise ``OSError``: the shim decides what to do, nothing is silently dropped here.
+    directory removed) raise ``OSError``: the shim decides what to do, nothing is silently dropped here;
+    if reopening the file after a rotation failed, the next write tries again. Safe to call from one
+    thread per stream.
     """
 
     def __init__(self, path: Path, *, max_size: int | None = None, max_file: int = 1) -> None:
@@ -172,7 +174,9 @@ class LogWriter:
         self.max_size = max_size
         self.max_file = max_file
         self._fd: int | None = None
+        self._closed = False
         self._size = 0
+        self._lock = threading.Lock()
         self._open()
         self._pending: dict[str, bytes] = dict.fromkeys(STREAMS, b"")
         # dockerd stamps every piece of a long line with the time of its first piece
@@ -199,6 +203,10 @@ class LogWriter:
             raise ValueError(f"unknown stream {stream!r}")
         if not data:
             return
+        with self._lock:
+            self._write(stream, data)
+
+    def _write(self, stream: str, data: bytes) -> None:
         pending = self._pending[stream]
         buf = pending + data if pending else bytes(data)
         cut = buf.rfind(b"\n") + 1
@@ -241,6 +249,10 @@ class LogWriter:
 
     def flush(self) -> None:
         """Write unfinished lines as they are (no newline added, as dockerd does at end of stream)."""
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
         parts = []
         stamp = self._stamp()
         for stream in STREAMS:
@@ -252,8 +264,11 @@ class LogWriter:
             self._append("".join(parts).encode())
 
     def _append(self, data: bytes) -> None:
-        if self._fd is None:
+        if self._closed:
             raise ValueError("log writer is closed")
+        if self._fd is None:
+            self._open()  # a rotation could not reopen the file last time
+        assert self._fd is not None
         if self.max_size is None:
             _write_all(self._fd, data)
             self._size += len(data)
@@ -263,6 +278,7 @@ class LogWriter:
         while pos < len(data):
             if self._size >= self.max_size:
                 self._rotate()
+            assert self._fd is not None
             room = self.max_size - self._size
             # fill the file up to the record that crosses max-size; the next record starts a new file
             end = len(data) if len(data) - pos <= room else data.find(b"\n", pos + room - 1) + 1 or len(data)
@@ -290,9 +306,12 @@ class LogWriter:
         self._open()
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Close the file; unfinished lines are dropped unless :meth:`flush` was called first."""
+        with self._lock:
+            self._closed = True
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> LogWriter:
         return self
@@ -302,7 +321,7 @@ class LogWriter:
 
 
 # docker's go-units FromHumanSize: decimal multipliers, an optional "i" and "b" are tolerated
-_HUMAN_SIZE = re.compile(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?")
+_HUMAN_SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?")
 _DECIMAL = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
 LOG_OPTS = ("max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag")
 
@@ -574,7 +593,7 @@ def iter_records(
                 return
             newer = _newer_files(path, cur)
             if newer is not None:
-                opened += newer
+                opened = [c for c in opened if not c.closed] + newer
                 queue = newer
                 continue  # read what was appended to the old file before the rename, then move on
             if finishing:
