@@ -119,6 +119,8 @@ def push(
     On success the record gains the repo digest ``<ref.name>@<digest>``, as docker records it, so later
     pushes to other repositories of the registry can mount from this one.
     """
+    # per-layer events only: the caller prints docker's "The push refers to repository [...]" and the
+    # closing "<tag>: digest: ... size: ..." line itself (it has the returned digest)
     report = progress or (lambda _p: None)
     if chunk_size is not None and chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
@@ -140,7 +142,6 @@ def push(
             )
 
     repo = ref.path
-    report(PullProgress("", f"The push refers to repository [{ref.name}]"))
     for blob in blobs:
         if blob.progress_id:
             report(PullProgress(blob.progress_id, "Preparing", 0, blob.size))
@@ -185,10 +186,6 @@ def push(
             store.add_repo_digest(current, ref.name, pushed)
             store.save(current)
             record.repo_digests = current.repo_digests
-    # docker's closing line, word for word
-    report(
-        PullProgress("", f"{ref.tag or ref.digest}: digest: {pushed} size: {len(data)}", len(data), len(data))
-    )
     return pushed
 
 
