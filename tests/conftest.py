@@ -75,3 +75,27 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _timings:
         parts = ", ".join(f"{k} {v:.2f} s" for k, v in _timings.items())
         terminalreporter.write_line(f"test bed set-up: {parts}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cgroup_parent() -> Iterator[str]:
+    """Every container a test starts lives under its own cgroup parent, removed at the end."""
+    import os
+
+    parent = f"dockyard-test-{os.getpid()}"
+    old = os.environ.get("DOCKYARD_CGROUP_PARENT")
+    os.environ["DOCKYARD_CGROUP_PARENT"] = parent
+    try:
+        yield parent
+    finally:
+        if old is None:
+            os.environ.pop("DOCKYARD_CGROUP_PARENT", None)
+        else:
+            os.environ["DOCKYARD_CGROUP_PARENT"] = old
+        if os.geteuid() == 0:
+            from core.runtime import cgroups
+
+            try:
+                cgroups.Cgroup.remove_parent(parent)
+            except Exception:
+                pass

@@ -109,6 +109,9 @@ class Lifecycle:
             if m["type"] == "volume" and not m["source"]:
                 m["source"] = new_id()
                 m["anonymous"] = True
+        from core.containers.runtime_spec import validate_run
+
+        validate_run(run_dict)
         if run.network == "host" and run.hostname:
             raise InvalidArgument("conflicting options: hostname and the network mode host")
         self.paths.containers.mkdir(parents=True, exist_ok=True)
@@ -270,7 +273,7 @@ class Lifecycle:
     # --------------------------------------------------------- stop and kill
 
     def sock(self, cid: str) -> str:
-        return str(self.paths.shims / f"{cid}.sock")
+        return str(self.paths.shim_socket(cid))
 
     def stop(self, name_or_id: str, timeout: float | None = None) -> ContainerRecord:
         rec = self.get(name_or_id)

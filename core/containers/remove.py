@@ -34,7 +34,7 @@ def remove_container_files(paths: Paths, cid: str, *, volumes: bool = False) -> 
         os.rename(cdir, tmp)
         remove_tree(tmp)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(paths.shims / f"{cid}.sock")
+        os.unlink(paths.shim_socket(cid))
     if volumes and anon:
         from core.volumes import VolumeStore
 

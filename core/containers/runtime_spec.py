@@ -66,6 +66,21 @@ def _rlimits(ulimits: dict[str, Any]) -> list[Rlimit]:
     return out
 
 
+def validate_run(run: dict[str, Any]) -> None:
+    """The checks ``create`` makes so that a bad flag fails before any container exists."""
+    from core.runtime.capabilities import resolve_capabilities
+
+    _security_opts(run.get("security_opt", []))
+    _rlimits(run.get("ulimits") or {})
+    resolve_capabilities(run.get("cap_add", []), run.get("cap_drop", []), bool(run.get("privileged")))
+    for d in run.get("devices", []):
+        host = d.split(":")[0]
+        if not host.startswith("/") or not os.path.exists(host):
+            raise InvalidArgument(
+                f"error gathering device information while adding device {host!r}: no such file or directory"
+            )
+
+
 def build_spec(
     paths: Paths, layers: LayerStore, volumes: VolumeStore, rec: ContainerRecord, netns: str
 ) -> ContainerSpec:

@@ -77,4 +77,4 @@ def spawn(shim: Shim) -> dict[str, Any]:
 def cleanup_after_shim(paths: Paths, cid: str) -> None:
     """Also run by whoever finds a dead shim (``Lifecycle.reconcile``): safe to run twice."""
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(paths.shims / f"{cid}.sock")
+        os.unlink(paths.shim_socket(cid))

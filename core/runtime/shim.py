@@ -61,7 +61,7 @@ class Shim:
         self.sel = selectors.DefaultSelector()
         self.clients: list[Client] = []
         self.listener: socket.socket | None = None
-        self.sock_path = paths.shims / f"{cid}.sock"
+        self.sock_path = paths.shim_socket(cid)
         self.pid = 0
         self.exit_status: int | None = None
         self.manual_stop = False

@@ -1,0 +1,398 @@
+"""Containers end to end: real pulls from the test bed, real namespaces, cgroups and shims, driven through the
+``dockyard`` command line as a user would (and through the Engine where the CLI adds nothing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.config import Config
+from core.engine import Engine
+from core.models import RunConfig
+
+DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
+
+
+@dataclass
+class Env:
+    config: Config
+    engine: Engine
+    image: str  # "busybox" tag, pulled from the test bed
+
+    def cli(
+        self,
+        *args: str,
+        timeout: float = 60,
+        check: bool = False,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DOCKYARD_RUN": str(self.config.run)}
+        proc = subprocess.run(
+            [DOCKYARD, "--root", str(self.config.root), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            input=input,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"dockyard {' '.join(args)} -> {proc.returncode}: {proc.stderr}")
+        return proc
+
+
+@pytest.fixture
+def env(testbed, engine_config: Config) -> Iterator[Env]:  # type: ignore[no-untyped-def]
+    engine = Engine(engine_config)
+    engine.pull(testbed.ref("busybox:latest"))
+    engine.tag_image(testbed.ref("busybox:latest"), "busybox")
+    e = Env(engine_config, engine, "busybox")
+    try:
+        yield e
+    finally:
+        for c in engine.list_containers(all=True):
+            try:
+                engine.remove_container(c.id, force=True, volumes=True)
+            except Exception:
+                pass
+
+
+def test_run_echo_prints_and_rm_removes(env: Env) -> None:
+    r = env.cli("run", "--rm", "busybox", "echo", "hi", check=True)
+    assert r.stdout == "hi\n"
+    assert env.cli("ps", "-aq").stdout == ""
+
+
+def test_exit_code_passthrough_and_stays_exited(env: Env) -> None:
+    r = env.cli("run", "--name", "three", "busybox", "sh", "-c", "exit 3")
+    assert r.returncode == 3
+    info = json.loads(env.cli("inspect", "three", check=True).stdout)[0]
+    assert info["State"]["Status"] == "exited"
+    assert info["State"]["ExitCode"] == 3
+    assert info["State"]["Running"] is False
+    assert env.cli("ps", "-a", "--filter", "exited=3", "-q").stdout.strip() == info["Id"][:12]
+
+
+def test_command_not_found_127_and_not_executable_126(env: Env) -> None:
+    r = env.cli("run", "--rm", "busybox", "nosuchcmd")
+    assert r.returncode == 127
+    assert "nosuchcmd" in r.stderr and "not found" in r.stderr
+    r = env.cli("run", "--rm", "busybox", "/etc/passwd")
+    assert r.returncode == 126, r.stderr
+
+
+def test_pid1_is_the_command_and_isolation(env: Env) -> None:
+    r = env.cli(
+        "run",
+        "--rm",
+        "--hostname",
+        "boxy",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $$; hostname; grep -E '^(Seccomp|CapEff):' /proc/self/status; ls /proc | grep -c '^[0-9]'",
+        check=True,
+    )
+    lines = r.stdout.split()
+    assert lines[0] == "1"
+    assert lines[1] == "boxy"
+    assert "00000000a80425fb" in r.stdout  # docker's default 14 capabilities
+    assert "Seccomp:\t2" in r.stdout or "Seccomp: 2" in r.stdout.replace("\t", " ")
+    r = env.cli("run", "--rm", "busybox", "sh", "-c", "echo c > /proc/sysrq-trigger")
+    assert r.returncode != 0
+    r = env.cli("run", "--rm", "busybox", "mount", "-t", "tmpfs", "x", "/mnt")
+    assert r.returncode != 0
+    r = env.cli("run", "--rm", "busybox", "cat", "/proc/kcore")
+    assert r.returncode != 0 or r.stdout == ""
+
+
+def test_env_workdir_user_entrypoint(env: Env, tmp_path: Path) -> None:
+    envfile = tmp_path / "env"
+    envfile.write_text("# comment\nFROM_FILE=yes\n")
+    r = env.cli(
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "--env-file",
+        str(envfile),
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $A $FROM_FILE; pwd; id -u",
+        check=True,
+    )
+    assert r.stdout.split() == ["1", "yes", "/tmp", "65534"]
+    r = env.cli("run", "--rm", "--entrypoint", "echo", "busybox", "from", "entrypoint", check=True)
+    assert r.stdout == "from entrypoint\n"
+
+
+def test_memory_limit_oom_kill_gives_137(env: Env) -> None:
+    r = env.cli(
+        "run",
+        "--name",
+        "oom",
+        "-m",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived ${#x}",
+        timeout=120,
+    )
+    assert r.returncode == 137, (r.stdout, r.stderr)
+    info = json.loads(env.cli("inspect", "oom", check=True).stdout)[0]
+    assert info["State"]["OOMKilled"] is True
+    assert info["HostConfig"]["Memory"] == 32 * 1024 * 1024
+
+
+def test_pids_limit(env: Env) -> None:
+    r = env.cli(
+        "run",
+        "--rm",
+        "--pids-limit",
+        "5",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait",
+        timeout=60,
+    )
+    assert "fork" in r.stderr.lower() or "resource" in r.stderr.lower(), r.stderr
+
+
+def test_detached_lifecycle(env: Env) -> None:
+    cid = env.cli(
+        "run", "-d", "--name", "web", "-l", "tier=front", "busybox", "sleep", "1000", check=True
+    ).stdout.strip()
+    assert len(cid) == 64
+    ps = env.cli("ps", "--format", "json", check=True).stdout.splitlines()
+    row = json.loads(ps[0])
+    assert row["Names"] == "web" and row["State"] == "running" and row["Status"].startswith("Up")
+    assert env.cli("ps", "-q", "--filter", "label=tier=front").stdout.strip() == cid[:12]
+    assert env.cli("ps", "-q", "--filter", "name=nope").stdout == ""
+    top = env.cli("top", "web", check=True).stdout
+    assert "sleep 1000" in top
+    stats = env.cli("stats", "--no-stream", "--format", "json", "web", check=True).stdout
+    assert json.loads(stats)["Name"] == "web"
+    env.cli("pause", "web", check=True)
+    assert json.loads(env.cli("inspect", "web").stdout)[0]["State"]["Paused"] is True
+    env.cli("unpause", "web", check=True)
+    env.cli("rename", "web", "web2", check=True)
+    assert env.cli("rm", "web2").returncode != 0  # running: refused without -f
+    t0 = time.monotonic()
+    env.cli("stop", "-t", "1", "web2", check=True)
+    assert time.monotonic() - t0 < 15
+    info = json.loads(env.cli("inspect", "web2").stdout)[0]
+    assert (
+        info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 137
+    )  # sleep ignores SIGTERM as PID 1
+    # start again on the same writable layer
+    env.cli("start", "web2", check=True)
+    env.cli("kill", "-s", "TERM", "web2", check=True)
+    env.cli("kill", "web2")
+    assert env.cli("wait", "web2", check=True).stdout.strip() in ("137", "143")
+    env.cli("rm", "web2", check=True)
+    assert env.cli("ps", "-aq").stdout == ""
+
+
+def test_writable_layer_survives_restart(env: Env) -> None:
+    env.cli("run", "--name", "keep", "busybox", "sh", "-c", "echo data > /kept", check=True)
+    r = env.cli("start", "-a", "keep")
+    assert r.returncode == 0
+    c = env.engine.container("keep")
+    upper = env.config.paths.container(c.id) / "upper" / "kept"
+    assert upper.read_text() == "data\n"
+
+
+def test_logs_never_lose_a_line(env: Env) -> None:
+    n = 200_000
+    env.cli("run", "--name", "chatty", "busybox", "seq", "1", str(n), check=True, timeout=120)
+    out = env.cli("logs", "chatty", timeout=120, check=True).stdout.split("\n")
+    assert out[-1] == ""
+    numbers = out[:-1]
+    assert len(numbers) == n
+    assert numbers == [str(i) for i in range(1, n + 1)]
+    tail = env.cli("logs", "--tail", "3", "chatty", check=True).stdout
+    assert tail == f"{n - 2}\n{n - 1}\n{n}\n"
+    stamped = env.cli("logs", "-t", "--tail", "1", "chatty", check=True).stdout
+    assert stamped.split(" ", 1)[1] == f"{n}\n" and stamped[:4].isdigit()
+
+
+def test_logs_follow_and_stderr(env: Env) -> None:
+    env.cli(
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.2; done",
+        check=True,
+    )
+    r = env.cli("logs", "-f", "ticker", timeout=30, check=True)
+    assert r.stdout == "out1\nout2\nout3\n"
+    assert r.stderr == "err1\nerr2\nerr3\n"
+
+
+def test_volumes_binds_tmpfs_readonly(env: Env, tmp_path: Path) -> None:
+    host = tmp_path / "share"
+    host.mkdir()
+    (host / "in.txt").write_text("from host\n")
+    r = env.cli(
+        "run",
+        "--rm",
+        "-v",
+        f"{host}:/share",
+        "-v",
+        "data:/data",
+        "--tmpfs",
+        "/scratch",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /share/in.txt; echo v > /data/v; echo w > /share/out.txt; "
+        "grep ' /scratch ' /proc/mounts | cut -d' ' -f3",
+        check=True,
+    )
+    assert r.stdout == "from host\ntmpfs\n"
+    assert (host / "out.txt").read_text() == "w\n"
+    r = env.cli("run", "--rm", "-v", "data:/data:ro", "busybox", "sh", "-c", "cat /data/v; echo x > /data/y")
+    assert r.stdout == "v\n" and r.returncode != 0
+    assert "data" in env.cli("volume", "ls", "-q", check=True).stdout.split()
+    r = env.cli("run", "--rm", "--read-only", "busybox", "touch", "/x")
+    assert r.returncode != 0
+    assert env.cli("volume", "rm", "data", check=True).stdout.strip() == "data"
+
+
+def test_restart_policy_on_failure(env: Env) -> None:
+    env.cli(
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+        check=True,
+    )
+    deadline = time.monotonic() + 20
+    info = {}
+    while time.monotonic() < deadline:
+        info = json.loads(env.cli("inspect", "flaky").stdout)[0]
+        if info["State"]["Status"] == "exited" and info["RestartCount"] == 2:
+            break
+        time.sleep(0.2)
+    assert info["RestartCount"] == 2 and info["State"]["ExitCode"] == 1
+
+
+def test_killed_shim_is_reconciled(env: Env) -> None:
+    env.cli("run", "-d", "--name", "orphan", "busybox", "sleep", "1000", check=True)
+    c = env.engine.container("orphan")
+    state = json.loads((env.config.paths.container(c.id) / "state.json").read_text())
+    os.kill(state["shim_pid"], signal.SIGKILL)
+    time.sleep(0.2)
+    ps = env.cli("ps", "-q").stdout
+    assert ps == ""
+    info = json.loads(env.cli("inspect", "orphan").stdout)[0]
+    assert info["State"]["Running"] is False
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):
+            os.kill(c.pid, 0)
+            time.sleep(0.05)
+
+
+def test_twenty_parallel_runs_from_separate_processes(env: Env) -> None:
+    def one(i: int) -> subprocess.CompletedProcess[str]:
+        return env.cli("run", "--rm", "busybox", "echo", f"n{i}", timeout=120)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(one, range(20)))
+    assert [r.returncode for r in results] == [0] * 20, [r.stderr for r in results if r.returncode]
+    assert sorted(r.stdout for r in results) == sorted(f"n{i}\n" for i in range(20))
+
+
+def test_interactive_tty_through_a_real_pty(env: Env) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        DOCKYARD,
+        ["--root", str(env.config.root), "run", "-it", "--rm", "busybox", "sh"],
+        env={**os.environ, "DOCKYARD_RUN": str(env.config.run)},
+        timeout=20,
+        dimensions=(30, 100),
+        encoding="utf-8",
+    )
+    try:
+        child.expect(r"[#$] ")
+        child.sendline("tty; stty size; echo $((6*7))")
+        child.expect("/dev/pts/")
+        child.expect("30 100")
+        child.expect("42")
+        child.setwinsize(40, 120)
+        time.sleep(0.3)
+        child.sendline("stty size")
+        child.expect("40 120")
+        child.sendline("exit 4")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 4
+
+
+def test_bad_flags_are_clear_errors(env: Env) -> None:
+    for args, words in [
+        (["run", "--restart", "sometimes", "busybox", "true"], "restart policy"),
+        (["run", "-m", "lots", "busybox", "true"], "invalid size"),
+        (["run", "--ulimit", "nofile=10:5", "busybox", "true"], "soft limit"),
+        (["run", "-p", "99999:80", "busybox", "true"], "port"),
+        (["run", "--security-opt", "bogus", "busybox", "true"], "security-opt"),
+        (["run", "--name", "bad name", "busybox", "true"], "invalid name"),
+        (["run", "nosuch/image:tag@", "true"], "invalid reference"),
+    ]:
+        r = env.cli(*args)
+        assert r.returncode == 125, (args, r.stderr)
+        assert words in r.stderr.lower(), (args, r.stderr)
+        assert r.stderr.count("\n") <= 3
+    assert env.cli("ps", "-aq").stdout == ""
+
+
+def test_name_conflict_and_prune(env: Env) -> None:
+    env.cli("create", "--name", "same", "busybox", "true", check=True)
+    r = env.cli("create", "--name", "same", "busybox", "true")
+    assert r.returncode == 125 and "already in use" in r.stderr
+    env.cli("container", "prune", "-f", check=True)
+    assert env.cli("ps", "-aq").stdout == ""
+
+
+def test_events_record_the_lifecycle(env: Env) -> None:
+    env.cli("run", "--rm", "--name", "ev", "busybox", "true", check=True)
+    out = env.cli(
+        "events", "--since", "1m", "--until", "0s", "--filter", "container=ev", "--format", "json", check=True
+    ).stdout
+    actions = [json.loads(line)["Action"] for line in out.splitlines()]
+    for want in ("create", "start", "die", "destroy"):
+        assert want in actions, actions
+
+
+def test_engine_api_create_start_wait(env: Env) -> None:
+    c = env.engine.create_container(RunConfig(image="busybox", command=["sh", "-c", "exit 9"]))
+    env.engine.start_container(c.id)
+    assert env.engine.wait_container(c.id) == 9
+    assert env.engine.container(c.id).status == "exited"
