@@ -94,8 +94,8 @@ class Paths:
         return self.run / "shims"
 
     def shim_socket(self, container_id: str) -> Path:
-        """The shim's socket. AF_UNIX paths are limited to 108 bytes, so it is named by a 16-hex-digit prefix of
-        the id (64 bits: unique among any number of containers one host will hold)."""
+        """The shim's socket. AF_UNIX paths are limited to 108 bytes, so it is named by a 16-hex-digit
+        prefix of the id (64 bits: unique among any number of containers one host will hold)."""
         from core.state.ids import check_hex64
 
         return self.shims / f"{check_hex64(container_id)[:16]}.sock"
