@@ -144,7 +144,8 @@ class LayerStore:
         """Unpack a layer blob (gzip, zstd or plain tar, told by its magic) as ``chain_id``.
 
         ``stream`` is read forward only, so it may come straight from a download. If the layer is already
-        there, nothing is read and the stored layer is returned. The uncompressed content must hash to
+        there, nothing is read and the stored layer is returned. The parent need not be unpacked yet (overlay
+        layers are independent directories); it is only recorded. The uncompressed content must hash to
         ``diff_id_expected`` (else :class:`DigestMismatch`, nothing kept); a hostile or damaged archive raises
         :class:`core.errors.UnsafeLayer`.
         """
@@ -162,6 +163,8 @@ class LayerStore:
         self.paths.tmp.mkdir(parents=True, exist_ok=True)
         self.paths.layers.mkdir(parents=True, exist_ok=True)
         tmp = records.temp_name(self.paths.tmp / final.name)
+        # 0700 for good: a layer may hold device nodes and setuid files that no host user should reach;
+        # overlayfs reads lower layers with the mounter's (root's) credentials, so containers are unaffected
         os.mkdir(tmp, 0o700)
         try:
             os.mkdir(tmp / "diff", 0o755)
@@ -178,7 +181,6 @@ class LayerStore:
                 )
             info = LayerInfo(chain_id=chain, diff_id=diff_id, parent=parent, size=stats.size, path=final)
             records.write_json(tmp / "layer.json", info.to_json())
-            os.chmod(tmp, 0o755)
             try:
                 os.rename(tmp, final)
             except OSError as err:

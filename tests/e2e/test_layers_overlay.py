@@ -49,6 +49,7 @@ LOWER = tar_of(
         ("etc", "d", "", 0o755),
         ("etc/keep", "f", "keep", 0o644),
         ("etc/gone", "f", "gone", 0o644),
+        ("etc/shadow", "f", "secret", 0o600),
         ("files", "d", "", 0o755),
         ("files/a", "f", "A", 0o644),
         ("files/a_link", "h", "files/a", 0o644),
@@ -109,6 +110,7 @@ def merged(engine_config: Config) -> Iterator[Path]:
         chain.append(cid)
         parent = cid
     with tempfile.TemporaryDirectory(prefix="dockyard-overlay-") as tmp:
+        os.chmod(tmp, 0o755)  # so an unprivileged user can reach the mount point
         mnt = Path(tmp) / "merged"
         mnt.mkdir()
         lower = store.lowerdirs(chain)
@@ -124,7 +126,7 @@ def merged(engine_config: Config) -> Iterator[Path]:
 
 
 def test_merged_view(merged: Path) -> None:
-    assert sorted(os.listdir(merged / "etc")) == ["keep", "new"]
+    assert sorted(os.listdir(merged / "etc")) == ["keep", "new", "shadow"]
     assert (merged / "etc/keep").read_text() == "keep"
     assert not (merged / "deldir").exists()
     assert sorted(os.listdir(merged / "data")) == ["c"]  # re-created dir does not merge with the old one
@@ -158,3 +160,12 @@ def test_mount_is_read_only(merged: Path) -> None:
     with pytest.raises(OSError) as info:
         (merged / "etc/keep").write_text("changed")
     assert info.value.errno == errno.EROFS
+
+
+def test_unprivileged_users_read_through_the_mount(merged: Path) -> None:
+    # layer dirs are 0700 on the host; overlayfs reads them with the mounter's credentials
+    out = subprocess.run(["cat", str(merged / "etc/keep")], user=65534, capture_output=True, check=True)
+    assert out.stdout == b"keep"
+    # ... while the file modes inside the layer still apply
+    denied = subprocess.run(["cat", str(merged / "etc/shadow")], user=65534, capture_output=True)
+    assert denied.returncode != 0 and b"Permission denied" in denied.stderr

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tarfile
@@ -79,6 +80,8 @@ def test_unpack_gzip_layer(paths: Paths) -> None:
     assert store.info(did) == info
     assert store.chain_ids() == [did]
     assert os.listdir(paths.tmp) == []  # nothing left behind
+    # host users cannot reach into a layer (device nodes, setuid files)
+    assert stat.S_IMODE(os.stat(paths.layer(did.split(":")[1])).st_mode) == 0o700
 
 
 def test_unpack_child_layer_and_lowerdirs(paths: Paths) -> None:
