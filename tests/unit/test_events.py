@@ -64,7 +64,7 @@ def test_lines_stay_small_and_keep_the_identifying_attributes(
         assert attrs[key].startswith(value)
 
 
-def _writer(root: str, run: str, worker: int, count: int, pad: int, pause: float) -> None:
+def _writer(root: str, run: str, worker: int, count: int, pad: int, pause: float, max_bytes: int) -> None:
     p = Paths(Path(root), Path(run))
     for i in range(count):
         emit(
@@ -73,16 +73,18 @@ def _writer(root: str, run: str, worker: int, count: int, pad: int, pause: float
             "exec_start: sh",
             CID,
             {"worker": str(worker), "seq": str(i), "pad": "x" * pad},
-            max_bytes=256 * 1024,
+            max_bytes=max_bytes,
         )
         if pause:
             time.sleep(pause)
 
 
-def _run_writers(paths: Paths, workers: int, count: int, pad: int, pause: float = 0.0) -> None:
+def _run_writers(
+    paths: Paths, workers: int, count: int, pad: int, pause: float = 0.0, max_bytes: int = 256 * 1024
+) -> None:
     ctx = multiprocessing.get_context("fork")
     procs = [
-        ctx.Process(target=_writer, args=(str(paths.root), str(paths.run), w, count, pad, pause))
+        ctx.Process(target=_writer, args=(str(paths.root), str(paths.run), w, count, pad, pause, max_bytes))
         for w in range(workers)
     ]
     for p in procs:
@@ -122,8 +124,10 @@ def test_follower_sees_every_event_once_across_rotations(paths: Paths):
 
     follower = threading.Thread(target=follow, daemon=True)
     follower.start()
-    # 4 x 300 events of ~1.2 kB, 256 kB bound: several rotations while the follower follows
-    _run_writers(paths, workers=4, count=300, pad=1100, pause=0.0005)
+    # 4 x 300 events of ~1.2 kB, 1 MiB bound: two or three rotations while the follower follows (it would
+    # only miss events if three happened between two of its looks)
+    _run_writers(paths, workers=4, count=300, pad=1100, pause=0.0005, max_bytes=1 << 20)
+    assert paths.events.with_name("events.jsonl.1").exists()
     done.set()
     follower.join(20)
     assert not follower.is_alive()
