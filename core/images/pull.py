@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from core.config import Config
-from core.errors import DigestMismatch, ImageNotFound, RegistryError, UnsupportedMediaType
+from core.errors import DigestMismatch, ImageNotFound, RegistryError, UnsafeLayer, UnsupportedMediaType
 from core.images.reference import Reference, parse_platform, platform_matches
 from core.images.registry import (
     INDEX_TYPES,
@@ -281,7 +281,11 @@ class Puller:
                 if self.layers.exists(layer.chain_id):
                     tee.drain()
                 else:
-                    self.layers.unpack(layer.chain_id, parent, layer.diff_id, tee)  # type: ignore[arg-type]
+                    try:
+                        self.layers.unpack(layer.chain_id, parent, layer.diff_id, tee)  # type: ignore[arg-type]
+                    except (UnsafeLayer, DigestMismatch) as err:
+                        _blame_download(tee, layer, err)
+                        raise
                     created_layer = True
                     tee.drain()  # what follows the tar's end: the compression trailer, padding
                 sink.flush()
@@ -302,6 +306,22 @@ class Puller:
             if created_layer and layer.chain_id not in self.store.chain_ids_in_use():
                 self.layers.remove(layer.chain_id)
             raise
+
+
+def _blame_download(tee: _Tee, layer: LayerRef, err: Exception) -> None:
+    """A damaged download breaks the decompressor or the tar (or the diff id) before the blob's own digest
+    can be checked: read the rest (bounded by the declared size) and, if the blob does not hash to its
+    digest, say so — the registry or the network is at fault, not the image."""
+    try:
+        tee.drain()
+    except DigestMismatch:
+        raise
+    except Exception:
+        return  # cannot tell: keep the original error
+    if tee.digest != layer.digest:
+        raise DigestMismatch(
+            f"layer {layer.digest} hashes to {tee.digest}: the registry sent corrupt data; nothing was kept"
+        ) from err
 
 
 def check_temp_clean(root: Path) -> list[Path]:

@@ -504,7 +504,10 @@ class BlobReader:
         self._open()
 
     def _open(self) -> None:
-        headers = {"Range": f"bytes={self.offset}-"} if self.offset else {}
+        # identity: we hash the bytes as sent, so no transfer compression (httpx offers gzip by default)
+        headers = {"Accept-Encoding": "identity"}
+        if self.offset:
+            headers["Range"] = f"bytes={self.offset}-"
         resp = self.client.request(
             "GET",
             f"/v2/{self.repo}/blobs/{self.digest}",
@@ -518,7 +521,7 @@ class BlobReader:
         if resp.status_code == 200 and self.offset:
             # the server ignored Range: skip what we already have
             skip = self.offset
-            it = resp.iter_raw(1024 * 1024)
+            it = resp.iter_raw()
             for chunk in it:
                 if skip >= len(chunk):
                     skip -= len(chunk)
@@ -538,8 +541,10 @@ class BlobReader:
                 total = resp.headers.get("content-range", "").rpartition("/")[2]
                 self.size = int(total) if total.isdigit() else None
         self._resp = resp
-        # iter_raw: the blob's own bytes; a registry must not add transfer compression to them
-        self._iter = resp.iter_raw(1024 * 1024)
+        # iter_raw: the blob's own bytes; a registry must not add transfer compression to them. No
+        # chunk_size: httpx would hold up to that much back until it has a full chunk, and a dropped
+        # connection would lose it, so a resume would start up to a chunk earlier than it could.
+        self._iter = resp.iter_raw()
 
     def read(self, n: int = -1) -> bytes:
         import httpx
