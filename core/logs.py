@@ -147,6 +147,13 @@ def _utf8_cut(data: bytes, limit: int) -> int:
     return start if start > 0 and start + size > limit else limit
 
 
+def _may_hold_long_line(buf: bytes, end: int) -> bool:
+    """Whether ``buf[:end]`` may hold a line of PARTIAL_MAX bytes or more, in a few ``find`` calls:
+    such a line covers a whole aligned window of half that size, which then holds no newline."""
+    half = PARTIAL_MAX // 2
+    return any(buf.find(b"\n", i, i + half) < 0 for i in range(0, end - half + 1, half))
+
+
 def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
@@ -213,26 +220,42 @@ class LogWriter:
         stamp = self._stamp()
         parts: list[str] = []
         if cut:
-            start = 0
-            first_stamp = self._partial_stamp[stream]
-            if first_stamp is not None:
-                # the end of a line whose first pieces were already written: keep their stamp
-                nl = buf.index(b"\n") + 1
-                parts.append(self._lines(stream, buf[:nl], first_stamp))
-                self._partial_stamp[stream] = None
-                start = nl
-            if start < cut:
-                parts.append(self._lines(stream, buf[start:cut], stamp))
+            if self._partial_stamp[stream] is None and not _may_hold_long_line(buf, cut):
+                parts.append(self._lines(stream, buf[:cut], stamp))  # the usual case: one string op
+            else:
+                self._long_lines(stream, buf, cut, stamp, parts)
             rest = buf[cut:]
         else:
             rest = buf
+        self._pending[stream] = self._pieces(stream, rest, stamp, parts)
+        if parts:
+            self._append("".join(parts).encode())
+
+    def _pieces(self, stream: str, rest: bytes, stamp: str, parts: list[str]) -> bytes:
+        """Cut 16 KiB pieces off the front of a line with no newline yet; returns what is left."""
         while len(rest) >= PARTIAL_MAX:
             n = _utf8_cut(rest, PARTIAL_MAX)
             parts.append(self._partial(stream, rest[:n], stamp))
             rest = rest[n:]
-        self._pending[stream] = rest
-        if parts:
-            self._append("".join(parts).encode())
+        return rest
+
+    def _long_lines(self, stream: str, buf: bytes, cut: int, stamp: str, parts: list[str]) -> None:
+        """Records for ``buf[:cut]`` when a line in it is 16 KiB or longer, or ends a line already cut."""
+        run = pos = 0  # lines from ``run`` to ``pos`` are short: written together
+        while pos < cut:
+            nl = buf.index(b"\n", pos)
+            first = self._partial_stamp[stream]
+            if nl - pos >= PARTIAL_MAX or first is not None:
+                if run < pos:
+                    parts.append(self._lines(stream, buf[run:pos], stamp))
+                end = self._pieces(stream, buf[pos:nl], stamp, parts) + b"\n"
+                # a line cut in pieces: its end keeps the first piece's stamp, as dockerd does
+                parts.append(self._lines(stream, end, self._partial_stamp[stream] or stamp))
+                self._partial_stamp[stream] = None
+                run = nl + 1
+            pos = nl + 1
+        if run < cut:
+            parts.append(self._lines(stream, buf[run:cut], stamp))
 
     def _lines(self, stream: str, chunk: bytes, stamp: str) -> str:
         """Records for ``chunk``, complete lines ending in a newline, all with one stamp."""
@@ -663,6 +686,8 @@ def read_logs(
     the container is no longer running. A record whose ``log`` lacks the final newline is a piece of a
     longer line (or the unfinished last line at exit): printing ``text`` as it is rebuilds the output.
     """
+    if tail is not None and tail < 0:
+        tail = None  # docker's -1: everything
     since_b = format_timestamp(since).encode() if since is not None else None
     until_b = format_timestamp(until).encode() if until is not None else None
 

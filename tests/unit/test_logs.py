@@ -197,6 +197,24 @@ def test_long_line_is_cut_in_16k_pieces_sharing_one_stamp(tmp_path: Path):
     assert recs[3] == LogLine("stderr", recs[3].time, "next\n")
 
 
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lead=st.integers(PARTIAL_MAX - 5, PARTIAL_MAX),
+    middle=st.text(st.characters(min_codepoint=0x80, exclude_categories=["Cs"]), min_size=1, max_size=8),
+    pieces=st.integers(1, 5),
+)
+def test_pieces_of_long_lines_never_split_a_character(tmp_path: Path, lead: int, middle: str, pieces: int):
+    path = tmp_path / "cut-json.log"
+    path.unlink(missing_ok=True)
+    line = ("a" * lead + middle) * pieces + "\n"
+    with LogWriter(path) as w:
+        w.write("stdout", line.encode())
+    recs = [r.text for r in read_logs(path)]
+    assert "".join(recs) == line and "\ufffd" not in "".join(recs)
+    assert all(len(r.encode()) <= PARTIAL_MAX for r in recs)
+    assert len(recs) >= len(line.encode()) // PARTIAL_MAX
+
+
 def test_partial_line_waits_for_its_newline_and_flush_writes_it(tmp_path: Path):
     path = tmp_path / "f-json.log"
     w = LogWriter(path)
@@ -310,6 +328,7 @@ def test_tail_across_rotated_files(rotated_log: Path, n: int):
     assert len(everything) > 50 and len(rotated_paths(rotated_log)) == 4
     got = list(read_logs(rotated_log, tail=n))
     assert got == everything[len(everything) - min(n, len(everything)) :]
+    assert list(read_logs(rotated_log, tail=-1)) == everything
 
 
 def test_tail_reads_only_the_end_of_a_huge_sparse_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
