@@ -41,6 +41,7 @@ from typing import BinaryIO, Self
 from core.errors import DockyardError, InvalidArgument, PermissionRequired, UnsafeLayer
 
 CHUNK = 1 << 20
+MAX_READ = 2 * CHUNK  # file data never goes through read() (except sparse files, in CHUNK reads)
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
@@ -109,8 +110,10 @@ class _ForwardReader:
         return bool(data)
 
     def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            raise tarfile.ReadError("unbounded read of a layer stream")
+        # tarfile reads headers and header extensions (PAX, GNU long names) with read(); a hostile size
+        # there must not make us buffer gigabytes. Go's archive/tar allows 1 MiB for these.
+        if size is None or size < 0 or size > MAX_READ:
+            raise _Corrupt(f"a header extension of {size} bytes is too large")
         avail = len(self._buf) - self._off
         if size <= avail:
             out = self._buf[self._off : self._off + size]
@@ -195,6 +198,7 @@ class _Extractor:
         self.on_whiteout = on_whiteout
         self.preserve_owner = preserve_owner
         self.kinds: dict[str, str] = {}
+        self.children: dict[str, set[str]] = {}  # parent rel -> child rels, to forget a subtree quickly
         self.dir_meta: dict[str, tuple[int, int]] = {}  # rel -> (mode, mtime_ns), applied at the end
         self.stats = ExtractStats()
         self.name = ""  # the entry being worked on, for messages
@@ -223,22 +227,37 @@ class _Extractor:
             path = self.full(d)
             os.mkdir(path, 0o755)
             os.chmod(path, 0o755)  # independent of the umask
-            self.kinds[d] = _DIR
+            self.add(d, _DIR)
+
+    def add(self, rel: str, kind: str) -> None:
+        self.kinds[rel] = kind
+        parent = rel.rpartition("/")[0]
+        children = self.children.get(parent)
+        if children is None:
+            self.children[parent] = {rel}
+        else:
+            children.add(rel)
 
     def remove(self, rel: str) -> None:
+        """Remove what this layer made at ``rel``, and forget it (and, for a directory, all below it)."""
         kind = self.kinds.pop(rel)
+        self.children[rel.rpartition("/")[0]].discard(rel)
         path = self.full(rel)
-        if kind == _DIR:
-            from core.state.records import remove_tree
-
-            remove_tree(Path(path))
-            self.dir_meta.pop(rel, None)
-            prefix = rel + "/"
-            for table in (self.kinds, self.dir_meta):
-                for key in [k for k in table if k.startswith(prefix)]:
-                    del table[key]
-        else:
+        if kind != _DIR:
             os.unlink(path)
+            return
+        from core.state.records import remove_tree
+
+        remove_tree(Path(path))
+        # forget the subtree through the children index: cost follows its size, not the layer's, so a
+        # layer that replaces a directory over and over stays linear
+        stack = [rel]
+        while stack:
+            d = stack.pop()
+            self.dir_meta.pop(d, None)
+            for child in self.children.pop(d, ()):
+                if self.kinds.pop(child, None) == _DIR:
+                    stack.append(child)
 
     def owner(self, member: tarfile.TarInfo) -> tuple[int, int] | None:
         if not self.preserve_owner:
@@ -282,7 +301,7 @@ class _Extractor:
 
     def regular(self, member: tarfile.TarInfo, rel: str, tf: tarfile.TarFile, reader: _ForwardReader) -> None:
         fd = os.open(self.full(rel), _O_CREATE_FILE, 0o600)
-        self.kinds[rel] = _FILE
+        self.add(rel, _FILE)
         try:
             if member.sparse is not None:
                 src = tf.extractfile(member)
@@ -310,7 +329,7 @@ class _Extractor:
         path = self.full(rel)
         if self.kinds.get(rel) != _DIR:
             os.mkdir(path, 0o700)  # final mode is set at the end: entries are still to come
-            self.kinds[rel] = _DIR
+            self.add(rel, _DIR)
             if replaced_whiteout and self.on_whiteout is not None:
                 # deleted and re-created in one layer: the lower layers' directory must not show through
                 self.on_whiteout(Path(path), None)
@@ -324,7 +343,7 @@ class _Extractor:
     def symlink(self, member: tarfile.TarInfo, rel: str) -> None:
         path = self.full(rel)
         os.symlink(member.linkname, path)
-        self.kinds[rel] = _SYMLINK
+        self.add(rel, _SYMLINK)
         owner = self.owner(member)
         if owner is not None:
             os.chown(path, *owner, follow_symlinks=False)
@@ -341,7 +360,7 @@ class _Extractor:
         if kind is None or kind in (_DIR, _WHITEOUT):
             raise self.unsafe(f"hard link target {member.linkname!r} is not a file in this layer")
         os.link(self.full(target), self.full(rel), follow_symlinks=False)
-        self.kinds[rel] = kind
+        self.add(rel, kind)
         self.stats.hardlinks += 1
 
     def special(self, member: tarfile.TarInfo, rel: str) -> None:
@@ -356,7 +375,7 @@ class _Extractor:
                 raise PermissionRequired(
                     f"layer entry {self.name!r} is a device node: extracting it needs root"
                 ) from None
-        self.kinds[rel] = _OTHER
+        self.add(rel, _OTHER)
         owner = self.owner(member)
         if owner is not None:
             os.chown(path, *owner, follow_symlinks=False)
@@ -380,7 +399,7 @@ class _Extractor:
         kind = self.kinds.get(rel)
         if kind is None:
             self.on_whiteout(Path(self.full(parent)), name)
-            self.kinds[rel] = _WHITEOUT
+            self.add(rel, _WHITEOUT)
         elif kind == _DIR:
             # a whiteout hides lower layers only (OCI layer.md); this layer's directory stays, but whatever
             # the lower layers had there must not merge into it

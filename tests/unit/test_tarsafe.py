@@ -342,6 +342,23 @@ def test_later_entries_replace_earlier_ones(tmp_path: Path) -> None:
     assert (tmp_path / "w2").read_bytes() == b"w" and (tmp_path / "w").read_bytes() == b"new w"
 
 
+def test_replacing_a_directory_forgets_everything_below_it(tmp_path: Path) -> None:
+    data = build(
+        [
+            D("d", 0o700),
+            D("d/sub", 0o711, mtime=1_000_000_000),
+            F("d/sub/f"),
+            F("d", b"now a file"),  # the whole d/ tree goes
+            D("d"),  # and d is a directory again
+            F("d/sub/g"),  # d/sub is a new, implicit directory: none of the old d/sub metadata applies
+        ]
+    )
+    extract(io.BytesIO(data), tmp_path)
+    assert sorted(os.listdir(tmp_path / "d/sub")) == ["g"]
+    assert stat.S_IMODE(os.stat(tmp_path / "d/sub").st_mode) == 0o755
+    assert os.stat(tmp_path / "d/sub").st_mtime_ns != 1_000_000_000 * 10**9
+
+
 def test_dest_must_be_empty(tmp_path: Path) -> None:
     (tmp_path / "already").write_text("here")
     with pytest.raises(Exception, match="not empty"):
@@ -539,6 +556,15 @@ def test_bad_header_checksum_is_refused() -> None:
     data[second + 148] ^= 0x01
     with sentinel_dir() as s, pytest.raises(UnsafeLayer, match="truncated or corrupt"):
         run_extract(bytes(data), s.dest)
+
+
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
+def test_huge_header_extensions_are_refused_before_buffering(tmp_path: Path, kind: bytes) -> None:
+    ti = tarfile.TarInfo("././@LongLink" if kind == tarfile.GNUTYPE_LONGNAME else "pax")
+    ti.type, ti.size = kind, 1 << 40  # a terabyte of "header": must be refused, not read into memory
+    header = ti.tobuf(format=tarfile.GNU_FORMAT)
+    with pytest.raises(UnsafeLayer, match="too large"):
+        extract(io.BytesIO(header + b"\0" * 4096), tmp_path)
 
 
 def test_not_a_tar_is_refused(tmp_path: Path) -> None:
