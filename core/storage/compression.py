@@ -411,8 +411,9 @@ class ReadAhead(_Reader):
         if self.closed:
             return
         self._stop.set()
-        # unblock a helper waiting on a full queue; it stops at its next check
+        # unblock a helper waiting on a full queue; it stops at its next check. Wait for it without a
+        # timeout: once close() returns, the source is the caller's alone again (it may drain or close it)
         while not self._queue.empty():
             self._queue.get_nowait()
-        self._thread.join(timeout=5)
+        self._thread.join()
         super().close()
