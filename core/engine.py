@@ -25,7 +25,7 @@ from core.models import (
 from core.storage.layers import LayerStore
 
 if TYPE_CHECKING:
-    from core.containers.lifecycle import Lifecycle, StartHandle
+    from core.containers.lifecycle import Lifecycle, ShimLauncher, StartHandle
     from core.containers.store import ContainerRecord
     from core.volumes import Volume, VolumeStore
 
@@ -200,8 +200,16 @@ class Engine:
         rec = self.lifecycle.create(run, name, record.id, cfg, [layer.chain_id for layer in record.layers])
         return self._container_summary(rec)
 
-    def start_container(self, name: str, *, attach: bool = False) -> StartHandle:
-        return self.lifecycle.start(name, attach=attach)
+    def prepare_shim(self) -> ShimLauncher:
+        """Launch a shim ahead of its container (it warms up while the caller creates the container)."""
+        from core.containers.lifecycle import ShimLauncher
+
+        return ShimLauncher(self.paths)
+
+    def start_container(
+        self, name: str, *, attach: bool = False, launcher: ShimLauncher | None = None
+    ) -> StartHandle:
+        return self.lifecycle.start(name, attach=attach, launcher=launcher)
 
     def list_containers(self, *, all: bool = False) -> list[ContainerSummary]:
         out = [self._container_summary(r) for r in self.lifecycle.all()]

@@ -204,14 +204,30 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ start
 
-    def start(self, name_or_id: str, *, attach: bool = False) -> StartHandle:
+    def start(
+        self, name_or_id: str, *, attach: bool = False, launcher: ShimLauncher | None = None
+    ) -> StartHandle:
         """Hand the container to a new shim. With ``attach`` the shim waits (up to 10 s) for one attach
         client before it runs the command, so not a byte of output is missed; the caller connects with
         :meth:`StartHandle.connect` and then reads the result."""
+        try:
+            handle = self._start_locked(name_or_id, attach, launcher)
+        except BaseException:
+            if launcher is not None:
+                launcher.cancel()
+            raise
+        # outside the lock: the shim takes it to record the start
+        if not attach:
+            handle.result()
+        return handle
+
+    def _start_locked(self, name_or_id: str, attach: bool, launcher: ShimLauncher | None) -> StartHandle:
         rec = self.get(name_or_id)
         with self.store.container_lock(rec.id):
             rec = self.store.load(rec.id) or rec
             if rec.state.status in RUNNING_STATES:
+                if launcher is not None:
+                    launcher.cancel()
                 if rec.state.status == "paused":
                     raise Conflict(f"cannot start a paused container {rec.name}: try unpause instead")
                 return StartHandle(self, rec, None, already_running=True)
@@ -225,43 +241,8 @@ class Lifecycle:
             st.manual_stop = False
             st.error = ""
             self.store.save_state(rec.id, st)
-            ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
-            cmd = [
-                sys.executable,
-                "-m",
-                "core.runtime.shim",
-                str(self.paths.root),
-                str(self.paths.run),
-                rec.id,
-                "--ready-fd",
-                str(ready_w),
-                "--daemonize",
-            ]
-            if attach:
-                cmd.append("--attach")
-            shim_log = open(self.paths.container(rec.id) / "shim.log", "ab")  # noqa: SIM115
-            try:
-                proc = subprocess.Popen(
-                    cmd,
-                    pass_fds=[ready_w],
-                    start_new_session=True,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=shim_log,
-                    close_fds=True,
-                    cwd="/",
-                    env={**_shim_env(), "PYTHONPATH": _source_root()},
-                )
-            finally:
-                os.close(ready_w)
-                shim_log.close()
-            proc.wait()  # the daemonizing parent exits at once
-            handle = StartHandle(self, rec, ready_r)
-            handle.expect_listening()
-        # outside the lock: the shim takes it to record the start
-        if not attach:
-            handle.result()
-        return handle
+            launcher = launcher or ShimLauncher(self.paths)
+            return launcher.order(self, rec, attach)
 
     def _network_mode(self, rec: ContainerRecord) -> str:
         mode = rec.run.get("network") or "default"
@@ -404,6 +385,63 @@ class Lifecycle:
             events.emit(
                 self.paths, "container", action, rec.id, {"name": rec.name, "image": rec.image, **attrs}
             )
+
+
+class ShimLauncher:
+    """A shim process started ahead of its container.
+
+    Python start-up and the shim's imports take tens of milliseconds; ``run`` launches the shim first and
+    creates the container meanwhile, then hands the shim the container's id through the control pipe.
+    A launcher that is never ordered (create failed) is cancelled: its shim sees the pipe close and exits.
+    """
+
+    def __init__(self, paths: Paths) -> None:
+        self.ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+        ctl_r, self.ctl_w = os.pipe2(os.O_CLOEXEC)
+        cmd = [
+            sys.executable,
+            "-m",
+            "core.runtime.shim",
+            str(paths.root),
+            str(paths.run),
+            "--ready-fd",
+            str(ready_w),
+            "--ctl-fd",
+            str(ctl_r),
+        ]
+        try:
+            # not waited for: the shim outlives us, and is re-parented to init when we exit
+            self.proc = subprocess.Popen(
+                cmd,
+                pass_fds=[ready_w, ctl_r],
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+                cwd="/",
+                env={**_shim_env(), "PYTHONPATH": _source_root()},
+            )
+        finally:
+            os.close(ready_w)
+            os.close(ctl_r)
+
+    def order(self, lc: Lifecycle, rec: ContainerRecord, attach: bool) -> StartHandle:
+        os.write(self.ctl_w, json.dumps({"id": rec.id, "attach": attach}).encode() + b"\n")
+        os.close(self.ctl_w)
+        self.ctl_w = -1
+        handle = StartHandle(lc, rec, self.ready_r)
+        self.ready_r = -1
+        handle.expect_listening()
+        return handle
+
+    def cancel(self) -> None:
+        for fd in (self.ctl_w, self.ready_r):
+            if fd >= 0:
+                os.close(fd)
+        self.ctl_w = self.ready_r = -1
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
 
 
 class StartHandle:

@@ -413,6 +413,9 @@ class Shim:
             manual_stop=self.manual_stop,
         )
         self.event("die", exitCode=str(code))
+        if self.runtime.get("auto_remove"):
+            # before the exit reaches the clients: `run --rm` returns only once the container is gone
+            self.auto_remove()
         self.finish_clients(code, oom, "")
         return code
 
@@ -562,14 +565,17 @@ class Shim:
             backoff = min(backoff * 2, 60.0)
         self.log.close()
         self.close()
-        if self.runtime.get("auto_remove"):
-            try:
-                from core.containers.remove import remove_container_files
-
-                remove_container_files(self.paths, self.cid)
-            except Exception as err:  # the record stays; `rm` can finish it
-                sys.stderr.write(f"shim: auto-remove of {self.cid} failed: {err}\n")
         return 0
+
+    def auto_remove(self) -> None:
+        self.log.close()
+        try:
+            from core.containers.remove import remove_container_files
+
+            with FileLock(self.paths.locks, f"container-{self.cid}"):
+                remove_container_files(self.paths, self.cid)
+        except Exception as err:  # the record stays; `rm` can finish it
+            sys.stderr.write(f"shim: auto-remove of {self.cid} failed: {err}\n")
 
     def close(self) -> None:
         for c in list(self.clients):
@@ -593,22 +599,56 @@ def _signal_number(name: str | int) -> int:
     return int(getattr(signal, text, signal.SIGTERM))
 
 
+def _warm_up() -> None:
+    """Load what a start needs while the starter is still creating the container (it pre-spawns us)."""
+    import core.events
+    import core.logs  # noqa: F401
+    from core.runtime import cgroups, container_process, init, seccomp  # noqa: F401
+    from core.runtime.spec import DEFAULT_CAPABILITIES
+
+    try:  # the default profile for the default capabilities: the common case, compiled once and cached
+        seccomp.build_filter(seccomp.default_profile(), list(DEFAULT_CAPABILITIES))
+    except Exception:
+        pass
+
+
+def _read_order(ctl_fd: int) -> dict[str, Any] | None:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(ctl_fd, 4096)
+        if not chunk:
+            return None  # the starter gave up (create failed, or it was interrupted)
+        data += chunk
+    os.close(ctl_fd)
+    order: dict[str, Any] = json.loads(data)
+    return order
+
+
 def main(argv: list[str]) -> int:
-    root, run, cid = argv[:3]
-    if "--daemonize" in argv and os.fork() != 0:
-        # the starter waits for this parent only; the shim itself is re-parented to init (or a subreaper)
-        os._exit(0)
-    ready_fd: int | None = None
-    if "--ready-fd" in argv:
-        ready_fd = int(argv[argv.index("--ready-fd") + 1])
+    """``shim ROOT RUN --ready-fd N --ctl-fd M``: warm up, then wait for ``{"id": ..., "attach": bool}``
+    on the control pipe. The starter may launch us before its container exists, to overlap our start-up
+    with its own work."""
+    root, run = argv[:2]
+    ready_fd = int(argv[argv.index("--ready-fd") + 1])
+    ctl_fd = int(argv[argv.index("--ctl-fd") + 1])
+    _warm_up()
+    order = _read_order(ctl_fd)
+    if order is None:
+        return 0
+    cid = str(order["id"])
     paths = Paths(Path(root), Path(run))
+    # our own diagnostics go to the container's shim.log from now on
+    log_fd = os.open(
+        paths.container(cid) / "shim.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
+    )
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
     lock = FileLock(paths.locks, f"shim-{cid}")
     if not lock.acquire(blocking=False):
-        if ready_fd is not None:
-            os.write(
-                ready_fd,
-                b'{"ok": false, "code": 125, "message": "container is already running", "final": true}\n',
-            )
+        os.write(
+            ready_fd,
+            b'{"ok": false, "code": 125, "message": "container is already running", "final": true}\n',
+        )
         return 1
     from core.runtime.linux import set_child_subreaper
 
@@ -616,7 +656,7 @@ def main(argv: list[str]) -> int:
     set_child_subreaper()
     shim = Shim(paths, cid, ready_fd)
     try:
-        return shim.serve(wait_attach="--attach" in argv)
+        return shim.serve(wait_attach=bool(order.get("attach")))
     except BaseException as err:
         shim.ready({"ok": False, "code": 125, "message": f"shim failed: {err}", "final": True})
         try:

@@ -299,24 +299,27 @@ def _create_with_pull(engine: Any, args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tui.attach import DETACHED, parse_detach_keys, stream
+    from core.runtime import protocol
+    from tui.attach import DETACHED, parse_detach_keys, stream, terminal_size
 
     engine = make_engine(args)
     detach_keys = parse_detach_keys(args.detach_keys)
-    summary = _create_with_pull(engine, args)
+    # the shim's start-up overlaps the container's creation
+    launcher = engine.prepare_shim()
+    try:
+        summary = _create_with_pull(engine, args)
+    except BaseException:
+        launcher.cancel()
+        raise
     if args.detach:
-        engine.start_container(summary.id)
+        engine.start_container(summary.id, launcher=launcher)
         print(summary.id)
         return 0
-    handle = engine.start_container(summary.id, attach=True)
-    from tui.attach import terminal_size
-
+    handle = engine.start_container(summary.id, attach=True, launcher=launcher)
     hello: dict[str, Any] = {"op": "attach", "stdin": bool(args.interactive)}
     size = terminal_size() if args.tty else None
     if size:
         hello.update(rows=size[0], cols=size[1])
-    from core.runtime import protocol
-
     sock = protocol.connect(engine.lifecycle.sock(summary.id), hello)
     try:
         handle.result()
@@ -327,19 +330,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 engine.remove_container(summary.id, force=True)
         raise
     with sock:
+        # with --rm the shim removes the container before it reports the exit
         code = stream(sock, stdin=bool(args.interactive), tty_mode=bool(args.tty), detach_keys=detach_keys)
-    if code == DETACHED:
-        return 0
-    if args.rm:
-        # the shim removes it; wait until it has, so a following `ps -a` never shows it
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                engine.container(summary.id)
-            except Exception:
-                break
-            time.sleep(0.02)
-    return code
+    return 0 if code == DETACHED else code
 
 
 def cmd_start(args: argparse.Namespace) -> int:

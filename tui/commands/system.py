@@ -33,7 +33,8 @@ def cmd_events(args: argparse.Namespace) -> int:
     from tui.output import render_template
 
     now = time.time()
-    since = parse_since(args.since, now) if args.since else None
+    # like docker: without --since only new events are shown
+    since = parse_since(args.since, now) if args.since else now
     until = parse_since(args.until, now) if args.until else None
     filters: dict[str, list[str]] = {}
     for f in args.filter:

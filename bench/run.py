@@ -1,0 +1,152 @@
+"""Container start latency: `run --rm busybox true`, dockyard vs podman (runc) in the same run, with the
+default network and with `--network none`; `exec` latency against `podman exec`; the shim's RSS.
+
+    sudo .venv/bin/python bench/run.py [--rounds 15]
+
+Both engines get a fresh root on tmpfs and the same busybox image from a loopback registry (the test bed).
+Podman runs with runc (crun refuses this host's hybrid cgroups) and pinned ulimits (no CAP_SYS_RESOURCE
+here), through a private CONTAINERS_CONF so the host's configuration is untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+
+from tests.testbed import ensure_images, start_testbed  # noqa: E402
+
+DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
+
+
+def timed(cmd: list[str], env: dict[str, str], rounds: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        r = subprocess.run(cmd, env=env, capture_output=True)
+        if r.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed: {r.stderr.decode()[-500:]}")
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, env=env, capture_output=True)
+        out.append(time.perf_counter() - t0)
+        if r.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed: {r.stderr.decode()[-500:]}")
+    return out
+
+
+def fmt(xs: list[float]) -> str:
+    return f"min {min(xs) * 1000:7.1f} ms   median {statistics.median(xs) * 1000:7.1f} ms"
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--no-podman", action="store_true")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root")
+    have_podman = shutil.which("podman") is not None and not args.no_podman
+    base = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/dev/shm"))
+    bed = start_testbed(ensure_images())
+    try:
+        ref = bed.ref("busybox:latest")
+        denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": "dockyard-bench"}
+        droot = ["--root", str(base / "root")]
+        subprocess.run([DOCKYARD, *droot, "pull", "-q", ref], env=denv, check=True, capture_output=True)
+        subprocess.run([DOCKYARD, *droot, "tag", ref, "busybox"], env=denv, check=True)
+
+        penv = dict(os.environ)
+        pcmd: list[str] = []
+        if have_podman:
+            conf = base / "containers.conf"
+            import resource
+
+            hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            hard_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+            nofile = str(min(hard_nofile if hard_nofile != resource.RLIM_INFINITY else 1048576, 1048576))
+            nproc = str(min(hard_nproc if hard_nproc != resource.RLIM_INFINITY else 32768, 32768))
+            conf.write_text(f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
+                            '[engine]\nruntime = "runc"\n')
+            penv["CONTAINERS_CONF"] = str(conf)
+            pcmd = ["podman", "--root", str(base / "podman"), "--runroot", str(base / "podman-run"),
+                    "--storage-driver", "overlay"]
+            subprocess.run([*pcmd, "pull", "-q", "--tls-verify=false", ref], env=penv, check=True,
+                           capture_output=True)
+            subprocess.run([*pcmd, "tag", ref, "busybox"], env=penv, check=True, capture_output=True)
+
+        results: dict[str, list[float]] = {}
+        for label, extra in (("default network", []), ("--network none", ["--network", "none"])):
+            results[f"dockyard {label}"] = timed([DOCKYARD, *droot, "run", "--rm", *extra, "busybox", "true"],
+                                                 denv, args.rounds)
+            if have_podman:
+                results[f"podman   {label}"] = timed([*pcmd, "run", "--rm", *extra, "busybox", "true"], penv,
+                                                     args.rounds)
+
+        # exec latency
+        subprocess.run([DOCKYARD, *droot, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "1000"],
+                       env=denv, check=True, capture_output=True)
+        try:
+            cid = subprocess.run([DOCKYARD, *droot, "inspect", "-f", "{{.Id}}", "bench-exec"], env=denv,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            state = Path(base / "root" / "containers" / cid / "state.json").read_text()
+            import json
+
+            shim_pid = int(json.loads(state)["shim_pid"])
+            shim_rss = rss_kb(shim_pid)
+            try:
+                results["dockyard exec"] = timed([DOCKYARD, *droot, "exec", "bench-exec", "true"], denv, args.rounds)
+            except SystemExit as err:
+                print(f"(dockyard exec not measured: {err})")
+            if have_podman:
+                subprocess.run([*pcmd, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "1000"], env=penv,
+                               check=True, capture_output=True)
+                try:
+                    results["podman   exec"] = timed([*pcmd, "exec", "bench-exec", "true"], penv, args.rounds)
+                    conmon = subprocess.run(["pgrep", "-f", f"conmon.*{base}"], capture_output=True,
+                                            text=True).stdout.split()
+                    conmon_rss = rss_kb(int(conmon[0])) if conmon else 0
+                finally:
+                    subprocess.run([*pcmd, "rm", "-f", "-t", "0", "bench-exec"], env=penv, capture_output=True)
+            else:
+                conmon_rss = 0
+        finally:
+            subprocess.run([DOCKYARD, *droot, "rm", "-f", "bench-exec"], env=denv, capture_output=True)
+
+        print(f"\nrounds: {args.rounds}, data roots on tmpfs ({base})\n")
+        for name, xs in results.items():
+            print(f"{name:28s} {fmt(xs)}")
+        print()
+        for label in ("default network", "--network none", "exec"):
+            d, p = results.get(f"dockyard {label}"), results.get(f"podman   {label}")
+            if d and p:
+                print(f"ratio dockyard/podman {label:16s} median {statistics.median(d) / statistics.median(p):.2f}  "
+                      f"min {min(d) / min(p):.2f}")
+        print(f"\nshim RSS {shim_rss} kB" + (f"   (podman's conmon: {conmon_rss} kB)" if conmon_rss else ""))
+    finally:
+        bed.close()
+        if have_podman:
+            subprocess.run(["podman", "--root", str(base / "podman"), "--runroot", str(base / "podman-run"),
+                            "system", "reset", "-f"], capture_output=True, env=penv)
+            subprocess.run(["umount", "-R", str(base / "podman")], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
