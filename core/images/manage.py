@@ -23,9 +23,8 @@ def _delete_image(store: ImageStore, layers: LayerStore, record: ImageRecord, ou
             freed += layers.size(layer.chain_id)
             layers.remove(layer.chain_id)
             out.deleted.append(layer.chain_id)
+    names = store.blobs_of(record)  # read before the loop below unlinks the manifests it walks
     used_blobs = store.blobs_in_use()
-    names = {record.config_digest, record.manifest_digest, *(layer.digest for layer in record.layers)}
-    names.update(d.rpartition("@")[2] for d in record.repo_digests)
     for digest in names - used_blobs:
         try:
             path = store.blob_path(digest)

@@ -7,6 +7,7 @@ Tags live only in the records; moving a tag rewrites the two records involved un
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -178,10 +179,35 @@ class ImageStore:
     def chain_ids_in_use(self, exclude: str | None = None) -> set[str]:
         return {layer.chain_id for r in self.records() if r.id != exclude for layer in r.layers}
 
+    def blobs_of(self, record: ImageRecord) -> set[str]:
+        """Every stored blob the record reaches: its config, manifest and layers, and also what the
+        manifests its repo digests name hold. Pulling the same image in another form (zstd after gzip,
+        schema2 after OCI) keeps one record whose ``layers`` describe the last manifest only; the blobs of
+        the earlier manifests are reached through its repo digests, or they would leak on removal."""
+        names = {record.config_digest, record.manifest_digest, *(layer.digest for layer in record.layers)}
+        todo = [record.manifest_digest, *(d.rpartition("@")[2] for d in record.repo_digests)]
+        seen: set[str] = set()
+        while todo:
+            digest = todo.pop()
+            if digest in seen:
+                continue
+            seen.add(digest)
+            names.add(digest)
+            try:
+                obj = json.loads(self.read_blob(digest))
+            except (ImageNotFound, ValueError):
+                continue  # not stored (an index's other platforms) or not JSON
+            if not isinstance(obj, dict):
+                continue
+            for desc in [obj.get("config"), *(obj.get("layers") or [])]:
+                if isinstance(desc, dict) and isinstance(desc.get("digest"), str):
+                    names.add(desc["digest"])
+            todo += [m["digest"] for m in obj.get("manifests") or [] if isinstance(m, dict) and "digest" in m]
+        return names
+
     def blobs_in_use(self, exclude: str | None = None) -> set[str]:
         used: set[str] = set()
         for r in self.records():
-            if r.id == exclude:
-                continue
-            used.update({r.config_digest, r.manifest_digest, *(layer.digest for layer in r.layers)})
+            if r.id != exclude:
+                used |= self.blobs_of(r)
         return used

@@ -247,3 +247,25 @@ def test_engine_tag_refuses_digest_and_unknown(
         engine.tag_image("nothing-here:1", "x:1")
     engine.tag_image(busybox, "localhost:5000/x")  # no tag means latest
     assert "localhost:5000/x:latest" in engine.resolve_image(busybox).repo_tags
+
+
+def test_image_pulled_in_several_forms_is_removed_whole(testbed: Testbed, engine_config: Config) -> None:
+    """gzip, zstd and schema2 forms of one image share one record (one config); and an index names two
+    images. Removing them must leave no blob behind, and removing one must not take the other's."""
+    engine = Engine(engine_config)
+    forms = ["busybox:latest", "busybox:zstd", "busybox:v2s2", "busybox:multi"]
+    for name in forms:
+        engine.pull(testbed.ref(name))
+    arm = engine.pull(testbed.ref("busybox:multi"), platform="linux/arm64").image.id
+    assert len(engine.list_images()) == 2
+
+    engine.remove_image(arm)
+    host = engine.resolve_image(testbed.ref("busybox:latest"))
+    for name in forms:  # every form of the host image is still complete
+        assert engine.images.has_blob(testbed.digests[name])
+    assert engine.images.has_blob(host.config_digest)
+    # the arm64 pull moved the :multi tag to the arm64 image, so it went with it
+    assert testbed.ref("busybox:multi") not in engine.list_images()[0].repo_tags
+    for name in forms[:3]:
+        engine.remove_image(testbed.ref(name))
+    store_is_empty(engine_config)
