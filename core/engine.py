@@ -27,6 +27,7 @@ from core.storage.layers import LayerStore
 if TYPE_CHECKING:
     from core.containers.lifecycle import Lifecycle, ShimLauncher, StartHandle
     from core.containers.store import ContainerRecord
+    from core.runtime.exec import ExecHandle
     from core.volumes import Volume, VolumeStore
 
 Progress = Callable[[PullProgress], None]
@@ -320,6 +321,32 @@ class Engine:
         if rec.state.status not in ("running", "paused", "restarting"):
             raise Conflict(f"You cannot attach to a stopped container {rec.name}, start it first")
         return protocol.connect(self.lifecycle.sock(rec.id), {"op": "attach", "stdin": stdin})
+
+    def exec(
+        self,
+        name: str,
+        args: list[str],
+        *,
+        env: list[str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+        tty: bool = False,
+        stdin: bool = False,
+        detach: bool = False,
+        privileged: bool = False,
+        tty_size: tuple[int, int] | None = None,
+    ) -> ExecHandle:
+        """Start ``args`` in the running container ``name`` (docker exec); see core.runtime.exec."""
+        from core.runtime import exec as container_exec
+
+        rec = self.lifecycle.get(name)
+        target = container_exec.Target(
+            rec.id, rec.name, rec.state.status, rec.state.pid, self.paths.container(rec.id)
+        )
+        opts = container_exec.ExecOptions(
+            list(args), list(env or []), user, workdir, tty, stdin, detach, privileged, tty_size
+        )
+        return container_exec.exec_in_container(target, opts)
 
     # ----------------------------------------------------------------- volumes
 
