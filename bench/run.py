@@ -62,6 +62,9 @@ def main() -> int:
     if os.geteuid() != 0:
         raise SystemExit("run as root")
     have_podman = shutil.which("podman") is not None and not args.no_podman
+    # byte-compile up front: with PYTHONDONTWRITEBYTECODE set, every start would compile our modules again
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE / "core"), str(HERE / "tui")],
+                   check=True, capture_output=True)
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/dev/shm"))
     bed = start_testbed(ensure_images())
     try:

@@ -27,6 +27,8 @@ venv_ensure() {  # venv_ensure EXTRAS : project installed editable with the give
     "$VENV/bin/pip" install -q --disable-pip-version-check --config-settings editable_mode=compat -e "$HERE${extras:+[$extras]}"
     mkdir -p "$STAMPS" && touch "$STAMPS/$key"
   fi
+  # byte-compile now, so no command pays for it (and it still works where PYTHONDONTWRITEBYTECODE is set)
+  "$VENV/bin/python" -m compileall -q "$HERE/core" "$HERE/tui" >/dev/null
 }
 
 RUNTIME_APT=(python3 python3-venv ca-certificates libseccomp2 nftables iproute2 kmod)

@@ -94,6 +94,25 @@ def make_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Engine(Config.load(root=getattr(args, "root", None)))
 
 
+def _early_shim(argv: list[str]) -> object | None:
+    """``run`` launches its container's shim before anything else, so that the shim's Python start-up
+    overlaps our own imports and the container's creation. If this process dies or fails before it hands
+    the shim a container, the shim sees its control pipe close and exits."""
+    if any(a in ("-h", "--help") for a in argv):
+        return None
+    root = None
+    if "--root" in argv[: argv.index("run")]:
+        i = argv.index("--root")
+        root = argv[i + 1] if i + 1 < len(argv) else None
+    try:
+        from core.config import Config
+        from core.containers.launcher import ShimLauncher
+
+        return ShimLauncher(Config.load(root=root).paths)
+    except Exception:
+        return None  # the normal path will launch one, or report the problem properly
+
+
 def _find_verb(argv: Sequence[str]) -> str | None:
     skip = False
     for arg in argv:
@@ -114,8 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     verb = _find_verb(args_list)
     if verb is None and not any(a in ("-h", "--help", "--version") for a in args_list):
         return _open_workbench(args_list)
+    launcher = _early_shim(args_list) if verb == "run" else None
     parser = build_parser([verb] if verb in VERBS else None)
     args = parser.parse_args(args_list)
+    args.launcher = launcher
     if args.version:
         from importlib.metadata import version
 

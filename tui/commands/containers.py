@@ -305,7 +305,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     detach_keys = parse_detach_keys(args.detach_keys)
     # the shim's start-up overlaps the container's creation
-    launcher = engine.prepare_shim()
+    launcher = getattr(args, "launcher", None) or engine.prepare_shim()
     try:
         summary = _create_with_pull(engine, args)
     except BaseException:
