@@ -43,9 +43,12 @@ VERBS: dict[str, str] = {
     "container": "containers",
     "ps": "containers",
     "inspect": "containers",
+    "exec": "exec",
     "volume": "volumes",
     "events": "system",
 }
+# management groups that other modules add subcommands to ("container exec"): imported after the group's own
+GROUP_EXTRAS: dict[str, list[str]] = {"container": ["exec"]}
 # verbs whose module is not there yet are left out of the help
 _HELP_ORDER = ["images", "containers", "networks", "volumes", "system"]
 
@@ -78,9 +81,9 @@ def build_parser(verbs: Sequence[str] | None = None) -> Parser:
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
     modules: list[str] = []
     for verb in verbs if verbs is not None else VERBS:
-        mod = VERBS[verb]
-        if mod not in modules:
-            modules.append(mod)
+        for mod in [VERBS[verb], *GROUP_EXTRAS.get(verb, [])]:
+            if mod not in modules:
+                modules.append(mod)
     for mod in modules:
         module = importlib.import_module(f"tui.commands.{mod}")
         module.register(sub)
