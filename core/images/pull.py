@@ -133,6 +133,7 @@ class Puller:
         progress: Progress | None = None,
     ) -> PulledImage:
         report = progress or (lambda _p: None)
+        explicit_platform = platform is not None
         platform = platform or self.config.platform
         for d in (self.paths.blobs, self.paths.layers, self.paths.tmp, self.paths.images):
             d.mkdir(parents=True, exist_ok=True)
@@ -171,12 +172,20 @@ class Puller:
             raise DigestMismatch(
                 f"{ref}: the manifest lists {len(layer_descs)} layers but the config {len(diff_ids)} diff ids"
             )
+        # like docker: a single-platform image of another platform is fine by default (it may run under
+        # emulation), but not when the user asked for a platform by name
         if (
             not ref.digest
             and not platform_matches(parse_platform(platform), config_obj)
-            and (top.media_type in INDEX_TYPES)
+            and (top.media_type in INDEX_TYPES or explicit_platform)
         ):
-            raise ImageNotFound(f"image {ref} is not for platform {platform}")
+            actual = "/".join(
+                str(config_obj.get(k)) for k in ("os", "architecture", "variant") if config_obj.get(k)
+            )
+            raise ImageNotFound(
+                f"image {ref} was found but does not match the specified platform: "
+                f"wanted {platform}, actual: {actual or 'unknown'}"
+            )
 
         chain: list[LayerRef] = []
         parent: str | None = None

@@ -255,6 +255,8 @@ def test_cli_pulls_every_variant(testbed: Testbed, engine_config: Config, name: 
     ref = testbed.ref(name)
     out = ok(dockyard(engine_config, "pull", ref))
     lines = out.splitlines()
+    assert lines[0] == f"{name.split(':')[1]}: Pulling from busybox"  # docker's header, said once
+    assert not any("Pulling from" in line for line in lines[1:])
     assert f"Digest: {testbed.digests[name]}" in lines
     assert f"Status: Downloaded newer image for {ref}" in lines
     assert lines[-1] == ref
@@ -301,6 +303,17 @@ def test_unknown_platform_is_refused(testbed: Testbed, engine_config: Config) ->
     line = fails(dockyard(engine_config, "pull", "--platform", "linux/s390x", testbed.ref("busybox:multi")))
     assert "no matching manifest for linux/s390x" in line and "arm64" in line
     store_is_empty(engine_config)
+
+
+def test_explicit_platform_must_match_a_single_platform_image(
+    testbed: Testbed, engine_config: Config
+) -> None:
+    ref = testbed.ref("busybox:latest")
+    line = fails(dockyard(engine_config, "pull", "--platform", "linux/arm64", ref))
+    assert f"wanted linux/arm64, actual: linux/{HOST_ARCH}" in line
+    store_is_empty(engine_config)
+    # without --platform, as docker, an image is taken whatever it was built for
+    ok(dockyard(engine_config, "pull", "--platform", host_platform(), ref))
 
 
 def test_shared_layers_are_stored_once(testbed: Testbed, engine_config: Config) -> None:

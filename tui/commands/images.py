@@ -147,10 +147,16 @@ def cmd_pull(args: argparse.Namespace) -> int:
     tag_or_digest = ref.digest or ref.tag
     engine = make_engine(args)
     if not args.quiet:
-        repo = ref.familiar_name if "/" in ref.familiar_name else "library/" + ref.familiar_name
-        print(f"{tag_or_digest}: Pulling from {repo}")
+        # docker names the repository path without its registry: "library/busybox", "team/app"
+        print(f"{tag_or_digest}: Pulling from {ref.path}")
+
     with progress_for(args.quiet) as bars:
-        result = engine.pull(args.name, platform=args.platform, progress=bars)
+
+        def progress(p: Any) -> None:
+            if p.layer or p.status != "Pulling from":  # the header above says it already
+                bars(p)
+
+        result = engine.pull(args.name, platform=args.platform, progress=progress)
     if args.quiet:
         print(str(ref) if "/" in args.name else ref.familiar())
         return 0
