@@ -9,6 +9,7 @@ answer back, except where a fault is switched on:
   throttle         blob bodies are sent at about this many bytes a second
   redirect_blobs   blob GETs are answered ``307`` to ``<base><same path>`` (another host) instead
   manifest_override  manifest GETs are answered with this (body, content type), no digest header
+  ignore_range     ``Range`` is not passed on: the registry answers 200 with the whole blob, as some do
 
 ``only_digest`` limits the blob faults to one blob. Every request is recorded (method, path, lower-cased
 headers) so tests can check what was sent where, e.g. that a resume carried ``Range`` or that a redirected
@@ -67,6 +68,7 @@ class FaultProxy:
         self.redirect_blobs: str | None = None
         self.manifest_override: tuple[bytes, str] | None = None
         self.only_digest: str | None = None
+        self.ignore_range = False
         # observations
         self.requests: list[Seen] = []
         self.cuts = 0
@@ -197,6 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             fwd = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
             fwd.pop("Content-Length", None)
+            if owner.ignore_range:
+                fwd = {k: v for k, v in fwd.items() if k.lower() != "range"}
             if body or self.command in ("PUT", "POST", "PATCH"):
                 fwd["Content-Length"] = str(len(body))
             conn.request(self.command, self.path, body=body or None, headers=fwd)

@@ -114,6 +114,23 @@ def test_dropped_connection_resumes_with_range(
     assert check_temp_clean(engine_config.root) == []
 
 
+def test_dropped_connection_resumes_when_range_is_ignored(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """A registry that answers a resume with 200 and the whole blob: what we already have is skipped."""
+    _, layer, size = busybox_blobs(testbed)
+    proxy.only_digest = layer
+    proxy.cut_blob_after = 300_000
+    proxy.ignore_range = True
+    ok(dockyard(engine_config, "pull", f"{proxy.addr}/busybox:latest"))
+    fetches = [r for r in proxy.blob_requests() if r.path.endswith(layer)]
+    assert proxy.cuts == 1 and len(fetches) == 2
+    assert fetches[1].headers["range"] == "bytes=300000-"
+    assert proxy.blob_bytes_sent == 300_000 + size  # the second answer was the whole blob
+    assert Engine(engine_config).images.blob_path(layer).stat().st_size == size
+    assert check_temp_clean(engine_config.root) == []
+
+
 def test_unreachable_registry(engine_config: Config) -> None:
     line = fails(dockyard(engine_config, "pull", f"127.0.0.1:{free_port()}/busybox:latest"))
     assert "cannot reach registry 127.0.0.1:" in line
