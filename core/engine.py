@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from core.config import Config
@@ -293,6 +294,12 @@ class Engine:
         return read_logs(
             path, since=since, until=until, tail=tail, follow=follow, stop=stopped if follow else None
         )
+
+    def container_log_path(self, name: str) -> Path:
+        """The container's json-file log, for viewers that index it lazily and read it with pread (the
+        TUI's log view). Read-only: the shim is the only writer."""
+        rec = self.lifecycle.get(name)
+        return self.paths.container(rec.id) / f"{rec.id}-json.log"
 
     def container_top(self, name: str) -> tuple[list[str], list[list[str]]]:
         from core.containers.top import top
