@@ -269,3 +269,22 @@ def test_image_pulled_in_several_forms_is_removed_whole(testbed: Testbed, engine
     for name in forms[:3]:
         engine.remove_image(testbed.ref(name))
     store_is_empty(engine_config)
+
+
+def test_rmi_refuses_an_image_a_created_container_uses(
+    testbed: Testbed, engine_config: Config, two_images: tuple[str, str]
+) -> None:
+    """The same rule with a container made by the container code itself, not a hand-written record."""
+    from core.models import RunConfig
+
+    busybox, _ = two_images
+    engine = Engine(engine_config)
+    image_id = engine.resolve_image(busybox).id
+    engine.create_container(RunConfig(image=busybox, name="made-by-create"))
+    proc = dockyard(engine_config, "rmi", busybox)
+    assert proc.returncode == 1 and "made-by-create" in proc.stderr
+    assert "made-by-create" not in ok(dockyard(engine_config, "image", "prune", "-a", "-f"))
+    assert engine.images.get(image_id) is not None
+    engine.remove_container("made-by-create")
+    out = ok(dockyard(engine_config, "rmi", busybox)).splitlines()
+    assert f"Deleted: {image_id}" in out
