@@ -1,0 +1,327 @@
+"""``dockyard exec`` end to end: a busybox container from the test bed running ``sleep 1000``, and new
+processes started in it through the Engine and through the command line (a real pty for -t)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.config import Config
+from core.engine import Engine
+from core.errors import CommandNotFound, Conflict, RuntimeFailure
+from core.models import RunConfig
+from core.runtime import cgroups
+from core.runtime.exec import ExecHandle
+
+DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+@dataclass
+class Box:
+    config: Config
+    engine: Engine
+    id: str
+    name: str
+    pid: int  # the container's PID 1 on the host
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DOCKYARD_RUN": str(self.config.run),
+            "DOCKYARD_CGROUP_PARENT": self.config.cgroup_parent,
+        }
+
+    def cli(
+        self, *args: str, input: str | None = None, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [DOCKYARD, "--root", str(self.config.root), *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+            env=self.env(),
+        )
+
+    def run(self, *args: str, **kw: object) -> tuple[int, str, str]:
+        """Engine.exec with pipes: (exit code, stdout, stderr)."""
+        with self.engine.exec(self.name, list(args), **kw) as h:  # type: ignore[arg-type]
+            out, err = _read_all(h)
+            return h.wait(timeout=10), out, err
+
+
+def _read_all(h: ExecHandle, timeout: float = 10) -> tuple[str, str]:
+    bufs: dict[int, bytearray] = {}
+    fds = [fd for fd in (h.stdout, h.stderr) if fd is not None]
+    for fd in fds:
+        bufs[fd] = bytearray()
+    deadline = time.monotonic() + timeout
+    while fds:
+        ready, _, _ = select.select(fds, [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise TimeoutError("exec output did not end")
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if data:
+                bufs[fd] += data
+            else:
+                fds.remove(fd)
+    out = bufs.get(h.stdout, bytearray()) if h.stdout is not None else bytearray()
+    err = bufs.get(h.stderr, bytearray()) if h.stderr is not None else bytearray()
+    return out.decode(), err.decode()
+
+
+@pytest.fixture
+def box(testbed, engine_config: Config) -> Iterator[Box]:  # type: ignore[no-untyped-def]
+    engine_config.cgroup_parent = f"dockyard-test-exec-{os.getpid()}"
+    engine = Engine(engine_config)
+    engine.pull(testbed.ref("busybox:latest"))
+    summary = engine.create_container(
+        RunConfig(
+            image=testbed.ref("busybox:latest"), command=["sleep", "1000"], hostname="exechost", detach=True
+        )
+    )
+    try:
+        engine.start_container(summary.id)
+        c = engine.container(summary.id)
+        assert c.status == "running" and c.pid > 0
+        yield Box(engine_config, engine, c.id, c.name, c.pid)
+    finally:
+        with contextlib.suppress(Exception):
+            engine.remove_container(summary.id, force=True)
+        with contextlib.suppress(Exception):
+            cgroups.Cgroup.remove_parent(engine_config.cgroup_parent)
+
+
+def test_echo_and_exit_codes(box: Box) -> None:
+    assert box.run("echo", "hi") == (0, "hi\n", "")
+    code, _out, _err = box.run("sh", "-c", "exit 5")
+    assert code == 5
+    code, out, err = box.run("sh", "-c", "echo out; echo err >&2; kill -9 $$")
+    assert (code, out, err) == (137, "out\n", "err\n")
+    with pytest.raises(CommandNotFound, match="executable file not found"):
+        box.engine.exec(box.name, ["nosuchcommand"])
+
+
+def _status_field(text: str, key: str) -> str:
+    m = re.search(rf"^{key}:\s*(\S+)", text, re.M)
+    assert m, f"{key} not in {text!r}"
+    return m.group(1)
+
+
+def test_security_matches_the_container(box: Box) -> None:
+    host_view = Path(f"/proc/{box.pid}/status").read_text()
+    code, out, _ = box.run("cat", "/proc/self/status")
+    assert code == 0
+    assert _status_field(out, "Seccomp") == "2"
+    assert _status_field(out, "CapEff") == _status_field(host_view, "CapEff")
+    assert _status_field(out, "CapBnd") == _status_field(host_view, "CapBnd")
+    assert _status_field(out, "NoNewPrivs") == _status_field(host_view, "NoNewPrivs")
+    # --privileged: every capability, the container's seccomp filter all the same (docker's behaviour)
+    code, out, _ = box.run("cat", "/proc/self/status", privileged=True)
+    assert int(_status_field(out, "CapEff"), 16) > int(_status_field(host_view, "CapEff"), 16)
+    assert _status_field(out, "Seccomp") == "2"
+
+
+def test_namespaces_cgroup_and_root(box: Box) -> None:
+    assert box.run("hostname") == (0, "exechost\n", "")
+    # PID 1 is the container's command: we are in its pid namespace, and see only its processes
+    _code, out, _ = box.run(
+        "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'"
+    )
+    lines = out.splitlines()
+    assert lines[0].strip() == "sleep 1000"
+    assert int(lines[1]) <= 4  # sleep, sh, ls, grep
+    with box.engine.exec(box.name, ["sleep", "30"]) as h:
+        try:
+            for ns in ("pid", "mnt", "net", "uts", "ipc", "cgroup"):
+                assert os.readlink(f"/proc/{h.pid}/ns/{ns}") == os.readlink(f"/proc/{box.pid}/ns/{ns}"), ns
+            assert Path(f"/proc/{h.pid}/cgroup").read_text() == Path(f"/proc/{box.pid}/cgroup").read_text()
+            assert os.stat(f"/proc/{h.pid}/root").st_ino == os.stat(f"/proc/{box.pid}/root").st_ino
+            assert h.pid in cgroups.Cgroup.open(box.id, parent=box.config.cgroup_parent).pids()
+        finally:
+            h.kill(signal.SIGKILL)
+            assert h.wait(timeout=10) == 137
+    # inside, the cgroup namespace is rooted at the container's cgroup and "/" is the container's root
+    _code, out, _ = box.run("sh", "-c", "cat /proc/self/cgroup; readlink /proc/self/root; pwd; ls /")
+    assert all(line.endswith(":/") for line in out.splitlines() if line.count(":") >= 2)
+    assert "\n/\n/\n" in out and "bin" in out.split()
+
+
+def test_only_stdio_fds(box: Box) -> None:
+    code, out, _ = box.run("ls", "/proc/self/fd")
+    assert code == 0
+    assert sorted(int(x) for x in out.split()) == [0, 1, 2, 3]  # 3: ls's own directory fd
+    # nothing of ours: the fds are pipes to the caller, no host path
+    code, out, _ = box.run("sh", "-c", "for i in 0 1 2; do readlink /proc/self/fd/$i; done")
+    targets = out.split()
+    assert targets[0] == "/dev/null" and all(t.startswith("pipe:") for t in targets[1:]), targets
+
+
+def test_env_workdir_user(box: Box) -> None:
+    code, out, _ = box.run("env", env=["FOO=bar", "PATH=/bin:/usr/bin"])
+    assert code == 0
+    env = dict(line.split("=", 1) for line in out.splitlines())
+    assert env["FOO"] == "bar" and env["PATH"] == "/bin:/usr/bin"
+    assert env["HOSTNAME"] == "exechost" and env["HOME"] == "/root"
+    assert box.run("pwd", workdir="/tmp") == (0, "/tmp\n", "")
+    assert box.run("id", "-u", user="nobody") == (0, "65534\n", "")
+    _code, out, _ = box.run("sh", "-c", "id -u; id -g; echo $HOME", user="1234:5678")
+    assert out.split() == ["1234", "5678", "/"]
+    with pytest.raises(RuntimeFailure, match="unable to find user nosuchuser"):
+        box.engine.exec(box.name, ["true"], user="nosuchuser")
+
+
+def test_stdin(box: Box) -> None:
+    with box.engine.exec(box.name, ["sh", "-c", "tr a-z A-Z; echo done >&2"], stdin=True) as h:
+        assert h.stdin is not None
+        os.write(h.stdin, b"hello\n")
+        h.close_stdin()
+        out, err = _read_all(h)
+        assert (h.wait(timeout=10), out, err) == (0, "HELLO\n", "done\n")
+    # without stdin the command reads EOF at once
+    assert box.run("cat") == (0, "", "")
+
+
+def test_detached(box: Box, tmp_path: Path) -> None:
+    h = box.engine.exec(box.name, ["sh", "-c", "sleep 0.2; echo ran > /tmp/detached"], detach=True)
+    try:
+        assert h.stdout is None and h.master_fd is None
+        assert h.wait(timeout=10) == 0
+    finally:
+        h.close()
+    assert box.run("cat", "/tmp/detached") == (0, "ran\n", "")
+
+
+def test_cli_exec(box: Box) -> None:
+    r = box.cli("exec", box.name, "echo", "hi")
+    assert (r.returncode, r.stdout) == (0, "hi\n")
+    assert box.cli("exec", box.name, "sh", "-c", "exit 5").returncode == 5
+    r = box.cli("exec", box.name, "nosuchcommand")
+    assert r.returncode == 127
+    assert "executable file not found in $PATH" in r.stderr
+    r = box.cli("exec", box.name, "/etc/passwd")
+    assert r.returncode == 126, r.stderr
+    r = box.cli(
+        "exec",
+        "-i",
+        "-e",
+        "A=1",
+        "-w",
+        "/etc",
+        "-u",
+        "nobody",
+        box.name,
+        "sh",
+        "-c",
+        "echo $A $(pwd) $(id -u); cat",
+        input="piped\n",
+    )
+    assert (r.returncode, r.stdout) == (0, "1 /etc 65534\npiped\n"), r.stderr
+    r = box.cli("container", "exec", box.id[:12], "hostname")
+    assert (r.returncode, r.stdout) == (0, "exechost\n")
+    r = box.cli("exec", "-d", box.name, "sleep", "1")
+    assert (r.returncode, r.stdout) == (0, "")
+
+
+def test_exec_into_stopped_container(box: Box) -> None:
+    box.engine.stop_container(box.id, timeout=1)
+    with pytest.raises(Conflict, match="is not running"):
+        box.engine.exec(box.name, ["true"])
+    r = box.cli("exec", box.name, "true")
+    assert r.returncode == 125
+    assert f"container {box.name} is not running" in r.stderr
+
+
+def _read_until(fd: int, pattern: bytes, timeout: float = 10) -> bytes:
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while pattern not in buf:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise TimeoutError(f"{pattern!r} not seen; got {buf!r}")
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            raise EOFError(f"{pattern!r} not seen; got {buf!r}")
+        buf += chunk
+    return buf
+
+
+def test_cli_tty_through_a_real_pty(box: Box) -> None:
+    """`dockyard exec -it` on a real terminal: a tty inside, its size follows ours (SIGWINCH), exit code."""
+    import fcntl
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes the CLI
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        os.execve(
+            DOCKYARD, [DOCKYARD, "--root", str(box.config.root), "exec", "-it", box.name, "sh"], box.env()
+        )
+    try:
+        _read_until(fd, b"# ")
+        os.write(fd, b"tty; stty size\n")
+        out = _read_until(fd, b"24 80")
+        assert re.search(rb"/dev/pts/\d+", out), out
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 132, 0, 0))
+        os.kill(pid, signal.SIGWINCH)  # the kernel sends it to the foreground group; be sure the CLI has it
+        time.sleep(0.2)
+        os.write(fd, b"stty size\n")
+        _read_until(fd, b"50 132")
+        os.write(fd, b"exit 3\n")
+        with contextlib.suppress(TimeoutError, EOFError):
+            _read_until(fd, b"\0never", timeout=5)
+        _pid, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 3
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def test_tty_handle_and_detach(box: Box) -> None:
+    """The TUI's way: a pty master, resize, and a detached session that keeps running (the middle drains)."""
+    h = box.engine.exec(box.name, ["sh"], tty=True, stdin=True, tty_size=(30, 100))
+    try:
+        assert h.master_fd is not None and h.stdout is None
+        os.write(h.master_fd, b"tty; stty size\n")
+        out = _read_until(h.master_fd, b"30 100")
+        assert re.search(rb"\n/dev/pts/\d+\r?\n", out), out
+        h.resize(40, 120)
+        os.write(h.master_fd, b"stty size\n")
+        _read_until(h.master_fd, b"40 120")
+        os.write(h.master_fd, b"(sleep 0.3; yes | head -c 1000000; echo survived > /tmp/tty-detach) &\n")
+        time.sleep(0.1)
+        h.detach()  # our end closes: the shell must neither get SIGHUP nor block on a full terminal
+        assert h.poll() is None  # the shell itself lives on, waiting for input that will never come
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if box.run("cat", "/tmp/tty-detach")[1] == "survived\n":
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the detached session did not keep running")
+    finally:
+        h.kill(signal.SIGKILL)
+        assert h.wait(timeout=10) == 137
+        h.close()
