@@ -6,13 +6,30 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.config import Paths
 from core.state.records import remove_tree, temp_name
 
 
+@dataclass
+class Hidden:
+    """A container renamed out of sight, waiting for :func:`purge_hidden`."""
+
+    cid: str
+    name: str
+    tree: Path | None
+    volumes: list[str]
+
+
 def remove_container_files(paths: Paths, cid: str, *, volumes: bool = False) -> None:
+    purge_hidden(paths, hide_container(paths, cid, volumes=volumes))
+
+
+def hide_container(paths: Paths, cid: str, *, volumes: bool = False) -> Hidden:
+    """The quick half of removal: the container vanishes from every listing at once (one rename)."""
     cdir = paths.container(cid)
     cfg: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
@@ -29,20 +46,27 @@ def remove_container_files(paths: Paths, cid: str, *, volumes: bool = False) -> 
 
         with contextlib.suppress(OSError):
             umount2(str(rootfs), MNT_DETACH)
+    tmp: Path | None = None
     if cdir.exists():
         tmp = temp_name(cdir)
         os.rename(cdir, tmp)
-        remove_tree(tmp)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(paths.shim_socket(cid))
-    if volumes and anon:
+    return Hidden(cid, str(cfg.get("name", "")), tmp, anon if volumes else [])
+
+
+def purge_hidden(paths: Paths, hidden: Hidden) -> None:
+    """The slow half: delete the renamed tree and the anonymous volumes, and record the removal."""
+    if hidden.tree is not None:
+        remove_tree(hidden.tree)
+    if hidden.volumes:
         from core.volumes import VolumeStore
 
         store = VolumeStore(paths)
-        for name in anon:
+        for vol in hidden.volumes:
             with contextlib.suppress(Exception):
-                store.remove(name, in_use_by=[])
+                store.remove(vol, in_use_by=[])
     with contextlib.suppress(Exception):
         import core.events as events
 
-        events.emit(paths, "container", "destroy", cid, {"name": str(cfg.get("name", ""))})
+        events.emit(paths, "container", "destroy", hidden.cid, {"name": hidden.name})

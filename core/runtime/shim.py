@@ -403,7 +403,18 @@ class Shim:
             if oom:
                 code = 137
         self.log.flush()
-        self.teardown_run()
+        if self.runtime.get("auto_remove"):
+            # `run --rm` returns once the container is gone from every listing: hide it (one rename), tell the
+            # clients, then do the slow part (cgroup, files, volumes) after
+            hidden = self.hide()
+            self.finish_clients(code, oom, "")
+            self.teardown_run()
+            self.event("die", exitCode=str(code))
+            if hidden is not None:
+                from core.containers.remove import purge_hidden
+
+                purge_hidden(self.paths, hidden)
+            return code
         self.update_state(
             status="exited",
             pid=0,
@@ -412,11 +423,9 @@ class Shim:
             finished_at=now_rfc3339(),
             manual_stop=self.manual_stop,
         )
-        self.event("die", exitCode=str(code))
-        if self.runtime.get("auto_remove"):
-            # before the exit reaches the clients: `run --rm` returns only once the container is gone
-            self.auto_remove()
         self.finish_clients(code, oom, "")
+        self.teardown_run()
+        self.event("die", exitCode=str(code))
         return code
 
     def finish_clients(self, code: int, oom: bool, error: str) -> None:
@@ -567,15 +576,16 @@ class Shim:
         self.close()
         return 0
 
-    def auto_remove(self) -> None:
+    def hide(self) -> Any:
         self.log.close()
         try:
-            from core.containers.remove import remove_container_files
+            from core.containers.remove import hide_container
 
             with FileLock(self.paths.locks, f"container-{self.cid}"):
-                remove_container_files(self.paths, self.cid)
+                return hide_container(self.paths, self.cid, volumes=True)
         except Exception as err:  # the record stays; `rm` can finish it
             sys.stderr.write(f"shim: auto-remove of {self.cid} failed: {err}\n")
+            return None
 
     def close(self) -> None:
         for c in list(self.clients):
