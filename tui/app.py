@@ -1,0 +1,365 @@
+"""DockyardApp: the full-screen workbench over one in-process :class:`core.engine.Engine`.
+
+Only ``dockyard`` without arguments imports this module (Textual costs ~150 ms to import).
+
+Threads: every Engine call blocks (files, locks, the kernel, registries), so it runs in a thread worker
+and its result comes back on the event loop (Harlequin's pattern). The lists are refreshed from the
+engine's event log, followed by one thread; events arrive in bursts (``run`` = create + start), so they
+are debounced into one refresh. Nothing polls while the app is idle except that follower (a ``stat`` of
+the event log every 100 ms, in the engine) and, while containers run and the list is in view, a CPU and
+memory sample every ``stats_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
+from textual.screen import Screen
+
+from tui import keymap
+from tui.settings import Settings
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+    from core.models import ContainerStats, ContainerSummary, ImageSummary
+
+DEBOUNCE = 0.15  # seconds: one refresh for a burst of events
+STATUS_TICK = 10.0  # seconds between re-renders of "Up 3 minutes" (no engine call)
+
+
+@dataclass
+class Snapshot:
+    """What the engine said last; the panes render from this."""
+
+    containers: list[ContainerSummary] = field(default_factory=list)
+    images: list[ImageSummary] = field(default_factory=list)
+    volumes: list[Any] = field(default_factory=list)
+    volume_users: dict[str, list[str]] = field(default_factory=dict)
+    volume_sizes: dict[str, int] = field(default_factory=dict)
+    networks: list[Any] | None = None  # None: this engine has no networks
+    stats: dict[str, ContainerStats] = field(default_factory=dict)
+    loaded: set[str] = field(default_factory=set)
+
+
+class EngineEvent(Message):
+    def __init__(self, kind: str, action: str, actor: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.action = action
+        self.actor = actor
+
+
+class DataLoaded(Message):
+    """Fresh lists (``kinds``) are in ``app.snapshot``."""
+
+    def __init__(self, kinds: frozenset[str]) -> None:
+        super().__init__()
+        self.kinds = kinds
+
+
+class ActionsProvider(Provider):
+    """The command palette reaches every action of the table in :mod:`tui.keymap`."""
+
+    def _commands(self) -> Iterable[tuple[str, str, Callable[[], Any]]]:
+        app = self.app
+        assert isinstance(app, DockyardApp)
+        screen = self.screen
+        for a in keymap.ACTIONS:
+            if not a.palette or a.scope == "detail":
+                continue
+            keys = keymap.key_label(app.effective_keys(a.id))
+            title = (
+                a.description if a.scope in ("app", "list") else f"{a.scope.capitalize()}: {a.description}"
+            )
+            if a.scope == "list":
+                title = f"Selected item: {a.description}"
+            yield title, f"{keys}  ({a.id})", _dispatch(app, screen, a)
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(f"{title} {help_text}")
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+
+
+def _dispatch(app: DockyardApp, screen: Screen[Any], a: keymap.Action) -> Callable[[], Any]:
+    def run() -> None:
+        if a.scope == "app":
+            app.run_action(a.action)
+            return
+        target = getattr(screen, "action_target", None)
+        node = target(a) if callable(target) else None
+        if node is None:
+            app.notify(f"{a.description}: not available here", severity="warning", timeout=3)
+            return
+        node.run_action(a.action)
+
+    return run
+
+
+class DockyardApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "dockyard"
+    BINDINGS = keymap.bindings("app")
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings | None = None,
+        *,
+        follow_events: bool = True,
+        screenshot_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.settings = settings or Settings()
+        self.snapshot = Snapshot()
+        self.follow_events = follow_events
+        self.screenshot_dir = screenshot_dir or Path.cwd()
+        self._stop = threading.Event()
+        self._refresh_timer: Any = None
+        self._pending: set[str] = set()
+        self.events_seen = 0  # for tests: how many engine events reached the app
+        self.refreshes = 0
+
+    # -------------------------------------------------------------- lifecycle
+
+    def on_mount(self) -> None:
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        else:
+            self.notify(f"Unknown theme {self.settings.theme!r}; using {self.theme}", severity="warning")
+        from tui.screens.main import MainScreen
+
+        self.push_screen(MainScreen())
+        self.load("containers", "images", "volumes", "networks")
+        if self.follow_events:
+            self._follow_events()
+        self.set_interval(STATUS_TICK, self._tick)
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    def effective_keys(self, binding_id: str) -> str:
+        return self._keymap.get(binding_id) or keymap.by_id(binding_id).keys
+
+    # ----------------------------------------------------------------- events
+
+    @work(thread=True, group="events", exit_on_error=False)
+    def _follow_events(self) -> None:
+        """Follow the engine's event log from now on; one message per event."""
+        while not self._stop.is_set():
+            try:
+                for ev in self.engine.events(since=time.time(), follow=True, stop=self._stop):
+                    self.post_message(EngineEvent(ev.type, ev.action, ev.id))
+            except Exception as err:  # the log was unreadable for a moment: retry, but say so once
+                self.call_from_thread(self.notify, f"Event log: {err}", severity="warning")
+                self._stop.wait(2.0)
+
+    def on_engine_event(self, event: EngineEvent) -> None:
+        self.events_seen += 1
+        kinds = {"container": {"containers", "images", "volumes", "networks"}}.get(
+            event.kind, {event.kind + "s"}
+        )
+        self.schedule_refresh(*kinds)
+
+    def schedule_refresh(self, *kinds: str) -> None:
+        """Coalesce refresh requests for DEBOUNCE seconds."""
+        self._pending.update(kinds)
+        if self._refresh_timer is None:
+            self._refresh_timer = self.set_timer(DEBOUNCE, self._flush_refresh)
+
+    def _flush_refresh(self) -> None:
+        self._refresh_timer = None
+        kinds, self._pending = set(self._pending), set()
+        if kinds:
+            self.load(*kinds)
+
+    def on_data_loaded(self, event: DataLoaded) -> None:
+        from tui.screens.main import MainScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.apply(event.kinds)
+        if "containers" in event.kinds and not self.snapshot.stats:
+            self.sample_stats()
+
+    def _tick(self) -> None:
+        # uptimes and "x minutes ago" move with the clock, not with events: re-render from the snapshot
+        if self.snapshot.containers:
+            self.post_message(DataLoaded(frozenset({"tick"})))
+
+    # ------------------------------------------------------------------- data
+
+    def load(self, *kinds: str) -> None:
+        self._load(frozenset(kinds))
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def _load(self, kinds: frozenset[str]) -> None:
+        snap = self.snapshot
+        errors = []
+        done = set()
+        for kind in sorted(kinds):
+            try:
+                if kind == "containers":
+                    snap.containers = self.engine.list_containers(all=True)
+                elif kind == "images":
+                    snap.images = self.engine.list_images()
+                elif kind == "volumes":
+                    snap.volumes = self.engine.list_volumes()
+                    snap.volume_users = self.engine.volume_users()
+                elif kind == "networks":
+                    lister = getattr(self.engine, "list_networks", None)
+                    snap.networks = list(lister()) if lister else None
+                else:
+                    continue
+                done.add(kind)
+            except Exception as err:
+                errors.append(f"{kind}: {err}")
+        snap.loaded |= done
+        self.refreshes += 1
+        self.post_message(DataLoaded(frozenset(done)))
+        for text in errors:
+            self.call_from_thread(self.notify, text, severity="error")
+
+    @work(thread=True, group="volume-sizes", exclusive=True, exit_on_error=False)
+    def load_volume_sizes(self) -> None:
+        """Sizes walk the volume's files: only when the Volumes pane is looked at."""
+        sizer = getattr(self.engine, "volume_size", None)
+        if sizer is None:
+            return
+        sizes = {}
+        for vol in list(self.snapshot.volumes):
+            try:
+                sizes[vol.name] = int(sizer(vol.name))
+            except Exception:
+                continue
+        self.snapshot.volume_sizes = sizes
+        self.post_message(DataLoaded(frozenset({"volumes"})))
+
+    @work(thread=True, group="stats", exclusive=True, exit_on_error=False)
+    def sample_stats(self) -> None:
+        """CPU/memory for every running container; each sample sleeps ~0.2 s, so they run side by side."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        running = [c.id for c in self.snapshot.containers if c.status in ("running", "paused")]
+        if not running:
+            return
+
+        def one(cid: str) -> ContainerStats | None:
+            try:
+                return self.engine.container_stats(cid)
+            except Exception:
+                return None
+
+        with ThreadPoolExecutor(max_workers=min(8, len(running)), thread_name_prefix="stats") as pool:
+            results = list(pool.map(one, running))
+        self.snapshot.stats = {s.id: s for s in results if s is not None}
+        self.post_message(DataLoaded(frozenset({"stats"})))
+
+    # ---------------------------------------------------------------- actions
+
+    def engine_call(
+        self,
+        label: str,
+        fn: Callable[[], Any],
+        *,
+        done: Callable[[Any], None] | None = None,
+        refresh: Iterable[str] = ("containers",),
+        quiet: bool = False,
+    ) -> None:
+        """Run one blocking Engine call in a thread; report failure as a notification."""
+        self._engine_call(label, fn, done, tuple(refresh), quiet)
+
+    @work(thread=True, group="actions", exit_on_error=False)
+    def _engine_call(
+        self,
+        label: str,
+        fn: Callable[[], Any],
+        done: Callable[[Any], None] | None,
+        refresh: tuple[str, ...],
+        quiet: bool,
+    ) -> None:
+        try:
+            result = fn()
+        except Exception as err:
+            self.call_from_thread(self.notify, f"{label}: {err}", severity="error", timeout=8)
+            self.call_from_thread(self.schedule_refresh, *refresh)
+            return
+        if not quiet:
+            self.call_from_thread(self.notify, label, timeout=3)
+        if done is not None:
+            self.call_from_thread(done, result)
+        if refresh:
+            self.call_from_thread(self.schedule_refresh, *refresh)
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_pane(self, name: str) -> None:
+        from tui.screens.main import MainScreen
+
+        if isinstance(self.screen, MainScreen):
+            self.screen.show_pane(name)
+
+    def action_pull(self, reference: str = "") -> None:
+        from tui.screens.pull import PullScreen
+
+        self.push_screen(PullScreen(reference))
+
+    def action_run_form(self, image: str = "") -> None:
+        from tui.screens.run_form import RunFormScreen
+
+        self.push_screen(RunFormScreen(image))
+
+    def action_refresh(self) -> None:
+        self.load("containers", "images", "volumes", "networks")
+
+    def action_screenshot(self) -> None:
+        path = self.save_screenshot(path=str(self.screenshot_dir))
+        self.notify(f"Saved {path}", timeout=4)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Textual's own (theme, keys, screenshot, quit) minus "Keys": our help screen lists every key
+        for cmd in super().get_system_commands(screen):
+            if cmd.title != "Keys":
+                yield cmd
+        yield SystemCommand("Help", "Every key and what it does", self.action_help)
+
+
+def run(engine: Engine) -> int:
+    """``dockyard`` with no arguments."""
+    from core.errors import DockyardError
+    from tui import settings as settings_mod
+
+    try:
+        settings = settings_mod.load()
+    except DockyardError as err:
+        import sys
+
+        sys.stderr.write(f"Error: {err}\n")
+        return err.exit_code
+    app = DockyardApp(engine, settings)
+    result = app.run()
+    return int(result or 0)

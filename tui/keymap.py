@@ -1,0 +1,119 @@
+"""Every workbench action in one table: its Binding id, default keys, where it applies and what it does.
+
+The table is the single source for the BINDINGS of the app and its panes, the help screen and the command
+palette, so a key can never be shown in one place and bound differently in another. Users rebind by id in
+the config file (``[keymap]`` in tui.toml, see :mod:`tui.settings`), which Textual applies through
+``App.set_keymap``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str  # Binding id, e.g. "container.stop": what the keymap config names
+    keys: str  # Textual key string, comma-separated alternatives
+    action: str  # Textual action name, run on the node that owns the binding
+    description: str  # footer / help text
+    scope: str  # "app", "containers", "images", "networks", "volumes", "list", "logs", "detail"
+    show: bool = True  # shown in the footer (the help screen shows everything)
+    palette: bool = True  # offered by the command palette
+
+
+ACTIONS: tuple[Action, ...] = (
+    # anywhere
+    Action("app.help", "question_mark,f1", "help", "Help", "app"),
+    Action("app.quit", "q", "quit", "Quit", "app"),
+    Action("app.pane.containers", "1", "pane('containers')", "Containers", "app", show=False),
+    Action("app.pane.images", "2", "pane('images')", "Images", "app", show=False),
+    Action("app.pane.networks", "3", "pane('networks')", "Networks", "app", show=False),
+    Action("app.pane.volumes", "4", "pane('volumes')", "Volumes", "app", show=False),
+    Action("app.pane.logs", "5", "pane('logs')", "Logs pane", "app", show=False),
+    Action("app.pull", "P", "pull", "Pull", "app"),
+    Action("app.run", "n", "run_form", "Run", "app"),
+    Action("app.refresh", "ctrl+r,f5", "refresh", "Refresh", "app", show=False),
+    Action("app.screenshot", "f12", "screenshot", "Save a screenshot", "app", show=False),
+    # every list pane
+    Action("list.filter", "slash", "filter", "Filter", "list"),
+    Action("list.mark", "space", "mark", "Mark", "list", show=False),
+    Action("list.mark_all", "A", "mark_all", "Mark all", "list", show=False),
+    Action("list.inspect", "i,enter", "inspect", "Inspect", "list"),
+    Action("list.copy_id", "y", "copy_id", "Copy id", "list", show=False),
+    Action("list.copy_name", "Y", "copy_name", "Copy name", "list", show=False),
+    Action("list.remove", "d,delete", "remove", "Remove", "list"),
+    Action("list.prune", "X", "prune", "Prune", "list", show=False),
+    # containers
+    Action("container.logs", "l", "logs", "Logs", "containers"),
+    Action("container.shell", "e", "shell", "Shell", "containers"),
+    Action("container.attach", "a", "attach", "Attach", "containers", show=False),
+    Action("container.start", "u", "start", "Start", "containers"),
+    Action("container.stop", "s", "stop", "Stop", "containers"),
+    Action("container.restart", "r", "restart", "Restart", "containers"),
+    Action("container.kill", "K", "kill", "Kill", "containers", show=False),
+    Action("container.pause", "p", "pause", "Pause/unpause", "containers", show=False),
+    Action("container.stats", "g", "stats", "Stats", "containers", show=False),
+    Action("container.top", "T", "top", "Top", "containers", show=False),
+    # images
+    Action("image.run", "R", "run_image", "Run image", "images"),
+    # logs pane and logs screen
+    Action("logs.follow", "f", "toggle_follow", "Follow", "logs"),
+    # detail screen
+    Action("detail.close", "escape", "close", "Back", "detail"),
+    Action("detail.next", "right_square_bracket,tab", "next_tab", "Next tab", "detail", show=False),
+    Action("detail.prev", "left_square_bracket,shift+tab", "prev_tab", "Previous tab", "detail", show=False),
+)
+
+SCOPE_TITLES = {
+    "app": "Anywhere",
+    "list": "Every list (containers, images, networks, volumes)",
+    "containers": "Containers",
+    "images": "Images",
+    "logs": "Logs",
+    "detail": "Detail view (inspect, stats, top, ports, env, mounts)",
+}
+
+
+def by_id(binding_id: str) -> Action:
+    for a in ACTIONS:
+        if a.id == binding_id:
+            return a
+    raise KeyError(binding_id)
+
+
+def bindings(*scopes: str) -> list[object]:
+    """Textual Bindings for the actions of ``scopes`` (imported lazily: this module is Textual-free)."""
+    from textual.binding import Binding
+
+    return [
+        Binding(a.keys, a.action, a.description, show=a.show, id=a.id) for a in ACTIONS if a.scope in scopes
+    ]
+
+
+def key_label(keys: str) -> str:
+    """What a person types: "question_mark,f1" -> "? / F1"."""
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "space": "Space",
+        "enter": "Enter",
+        "escape": "Esc",
+        "delete": "Del",
+        "right_square_bracket": "]",
+        "left_square_bracket": "[",
+        "tab": "Tab",
+        "shift+tab": "Shift+Tab",
+    }
+    out = []
+    for k in keys.split(","):
+        k = k.strip()
+        if k in names:
+            out.append(names[k])
+        elif k.startswith("ctrl+"):
+            out.append("Ctrl+" + k[5:].upper())
+        elif len(k) > 1 and k[0] == "f" and k[1:].isdigit():
+            out.append(k.upper())
+        else:
+            out.append(k)
+    return " / ".join(out)

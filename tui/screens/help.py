@@ -1,0 +1,66 @@
+"""Every key, from the same table that binds them (tui.keymap), with the id to rebind it by."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui import keymap
+from tui.settings import config_path
+
+
+class HelpScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "app.pop_screen", "Close", id="help.close"),
+        Binding("j", "scroll('down')", "Down", show=False),
+        Binding("k", "scroll('up')", "Up", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(self._intro(), classes="help-intro")
+            for scope, title in keymap.SCOPE_TITLES.items():
+                yield Static(self._table(scope, title), classes="help-table")
+        yield Footer()
+
+    def _intro(self) -> Text:
+        text = Text()
+        text.append("dockyard workbench", style="bold")
+        text.append(
+            "  —  Ctrl+P opens the command palette (every action below, and themes). "
+            "Arrows or j/k move, Tab moves between widgets, Esc goes back. Marked rows (Space) are what "
+            "bulk actions act on. Keys are rebound by id in "
+        )
+        text.append(str(config_path()), style="bold")
+        text.append(' ([keymap] "id" = "keys").')
+        return text
+
+    def _table(self, scope: str, title: str) -> Table:
+        app = self.app
+        table = Table(
+            title=title,
+            title_justify="left",
+            title_style="bold",
+            expand=True,
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        table.add_column("Key", no_wrap=True, min_width=12)
+        table.add_column("Action")
+        table.add_column("Binding id", style="dim", no_wrap=True)
+        for a in keymap.ACTIONS:
+            if a.scope != scope:
+                continue
+            keys = app.effective_keys(a.id) if hasattr(app, "effective_keys") else a.keys
+            table.add_row(keymap.key_label(keys), a.description, a.id)
+        return table
+
+    def action_scroll(self, where: str) -> None:
+        box = self.query_one("#help", VerticalScroll)
+        box.scroll_relative(y=1 if where == "down" else -1, animate=False)

@@ -1,0 +1,142 @@
+"""The main screen: Containers, Images, Networks, Volumes and Logs panes under number keys 1-5."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from tui.widgets.logs_pane import LogsPane
+from tui.widgets.panes import ContainersPane, EnginePane, ImagesPane, NetworksPane, VolumesPane
+
+if TYPE_CHECKING:
+    from tui.app import DataLoaded, DockyardApp
+    from tui.keymap import Action
+
+PANES = ("containers", "images", "networks", "volumes", "logs")
+TITLES = {
+    "containers": "Containers",
+    "images": "Images",
+    "networks": "Networks",
+    "volumes": "Volumes",
+    "logs": "Logs",
+}
+
+
+class MainScreen(Screen[None]):
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.selected: tuple[str, str] | None = None  # (container id, name) under the Containers cursor
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="panes", initial="containers"):
+            for i, name in enumerate(PANES, 1):
+                with TabPane(f"{i} {TITLES[name]}", id=name):
+                    yield self._pane(name)
+        yield Footer()
+
+    @staticmethod
+    def _pane(name: str) -> Widget:
+        return {
+            "containers": ContainersPane,
+            "images": ImagesPane,
+            "networks": NetworksPane,
+            "volumes": VolumesPane,
+            "logs": LogsPane,
+        }[name](id=f"{name}-pane")
+
+    @property
+    def dapp(self) -> DockyardApp:
+        return self.app  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self.pane("containers").focus_table()  # type: ignore[attr-defined]
+        self.apply(frozenset(self.dapp.snapshot.loaded))
+        interval = self.dapp.settings.stats_interval
+        if interval > 0:
+            self.set_interval(interval, self._sample_stats)
+
+    # ----------------------------------------------------------------- panes
+
+    def pane(self, name: str) -> Any:
+        return self.query_one(f"#{name}-pane")
+
+    @property
+    def current(self) -> str:
+        return self.query_one(TabbedContent).active or "containers"
+
+    def active_pane(self) -> Widget:
+        return self.pane(self.current)
+
+    def show_pane(self, name: str) -> None:
+        self.query_one(TabbedContent).active = name
+        self._focus_pane(name)
+
+    def _focus_pane(self, name: str) -> None:
+        pane = self.pane(name)
+        if isinstance(pane, LogsPane):
+            if self.selected is not None and pane.container != self.selected[0]:
+                pane.show(*self.selected)
+            pane.focus_viewer()
+        else:
+            pane.focus_table()
+        if name == "volumes":
+            self.dapp.load_volume_sizes()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id:
+            self._focus_pane(event.pane.id)
+
+    def show_logs(self, container: str, name: str) -> None:
+        self.selected = (container, name)
+        self.pane("logs").show(container, name)
+        self.show_pane("logs")
+
+    @on(EnginePane.Highlighted)
+    def _highlighted(self, event: EnginePane.Highlighted) -> None:
+        if isinstance(event.pane, ContainersPane) and event.key is not None:
+            row = event.pane.by_key.get(event.key)
+            if row is not None:
+                self.selected = (row.key, row.name)
+
+    def action_target(self, action: Action) -> Widget | None:
+        """Where a palette command runs: the pane it belongs to (switching to it if needed)."""
+        if action.scope in ("containers", "logs"):
+            self.show_pane(action.scope if action.scope == "containers" else "logs")
+            return self.active_pane()
+        if action.scope == "images":
+            self.show_pane("images")
+            return self.active_pane()
+        pane = self.active_pane()
+        name = action.action.split("(")[0]
+        return pane if hasattr(pane, f"action_{name}") else None
+
+    # ------------------------------------------------------------------ data
+
+    def apply(self, kinds: frozenset[str]) -> None:
+        snap = self.dapp.snapshot
+        if kinds & {"containers", "stats", "tick"} and "containers" in snap.loaded:
+            self.pane("containers").refresh_from(snap)
+        if "images" in kinds and "images" in snap.loaded:
+            self.pane("images").refresh_from(snap)
+        if "volumes" in kinds and "volumes" in snap.loaded:
+            self.pane("volumes").refresh_from(snap)
+        if "networks" in kinds and "networks" in snap.loaded:
+            self.pane("networks").refresh_from(snap)
+        if "containers" in kinds:
+            logs = self.pane("logs")
+            if logs.container and all(c.id != logs.container for c in snap.containers):
+                logs.show(None)
+
+    def on_data_loaded(self, event: DataLoaded) -> None:
+        self.apply(event.kinds)
+
+    def _sample_stats(self) -> None:
+        # only while someone can see the numbers: the list is in view and this screen is on top
+        if self.app.screen is self and self.current == "containers":
+            self.dapp.sample_stats()

@@ -1,0 +1,309 @@
+"""The run form: image, name, command, ports, env, volumes, network, restart policy, -d, -it, --rm.
+
+The form does not build a RunConfig itself: it writes the ``dockyard run`` argument list, shows it as a
+command line, and parses it with the CLI's own parser (``tui.commands.containers`` + ``tui.runflags``),
+so the workbench and the command line cannot disagree about what a form means. Enter in any field runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+
+from core.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from core.models import PullProgress, RunConfig
+    from tui.app import DockyardApp
+
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+
+
+@dataclass
+class RunForm:
+    image: str = ""
+    name: str = ""
+    command: str = ""  # shell words
+    ports: str = ""  # specs separated by spaces or commas: "8080:80 127.0.0.1::53/udp"
+    env: str = ""  # shell words: K=V 'B=two words'
+    volumes: str = ""  # shell words: data:/data /host:/ctr:ro
+    network: str = "default"
+    restart: str = "no"
+    detach: bool = True
+    interactive: bool = False  # -i and -t together, as people type them: -it
+    remove: bool = False  # --rm
+
+
+def _words(text: str, what: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as err:
+        raise InvalidArgument(f"{what}: {err}") from None
+
+
+def form_argv(form: RunForm) -> list[str]:
+    """The ``dockyard run`` arguments (without the program name) that this form stands for."""
+    argv = ["run"]
+    if form.detach:
+        argv.append("-d")
+    if form.interactive:
+        argv.append("-it")
+    if form.remove:
+        argv.append("--rm")
+    if form.name.strip():
+        argv += ["--name", form.name.strip()]
+    for spec in filter(None, re.split(r"[\s,]+", form.ports.strip())):
+        argv += ["-p", spec]
+    for item in _words(form.env, "env"):
+        argv += ["-e", item]
+    for item in _words(form.volumes, "volumes"):
+        argv += ["-v", item]
+    network = form.network.strip() or "default"
+    if network != "default":
+        argv += ["--network", network]
+    if form.restart and form.restart != "no":
+        argv += ["--restart", form.restart]
+    image = form.image.strip()
+    if not image:
+        raise InvalidArgument("an image is required")
+    if image.startswith("-"):
+        raise InvalidArgument(f"invalid image name {image!r}")
+    argv.append(image)
+    argv += _words(form.command, "command")
+    return argv
+
+
+def command_line(argv: list[str]) -> str:
+    return "dockyard " + shlex.join(argv)
+
+
+def parse_run_argv(argv: list[str]) -> RunConfig:
+    """RunConfig exactly as ``dockyard <argv>`` builds it: the CLI's parser, then tui.runflags."""
+    from tui.cli import build_parser
+    from tui.runflags import run_config
+
+    parser = build_parser(["run"])
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
+    except SystemExit:
+        lines = [ln for ln in err.getvalue().splitlines() if ln.startswith("Error:")]
+        message = lines[0].removeprefix("Error:").strip() if lines else "invalid arguments"
+        raise InvalidArgument(message) from None
+    return run_config(args)
+
+
+class RunFormScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="run.close"),
+        Binding("ctrl+s", "submit", "Run", id="run.submit"),
+    ]
+
+    def __init__(self, image: str = "") -> None:
+        super().__init__(classes="run-screen")
+        self.initial_image = image
+        self.running = False
+        self.last_argv: list[str] | None = None
+        self.last_config: RunConfig | None = None
+
+    @property
+    def dapp(self) -> DockyardApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static("Run a container", id="run-title")
+        with VerticalScroll(id="run-fields"):
+            yield from self._field(
+                "Image", Input(self.initial_image, placeholder="busybox:latest", id="image", compact=True)
+            )
+            yield from self._field("Name", Input(placeholder="(generated)", id="name", compact=True))
+            yield from self._field(
+                "Command", Input(placeholder="(the image's)  e.g. sleep 3600", id="command", compact=True)
+            )
+            yield from self._field(
+                "Ports", Input(placeholder="8080:80 127.0.0.1::53/udp", id="ports", compact=True)
+            )
+            yield from self._field(
+                "Env", Input(placeholder="KEY=value 'NAME=two words'", id="env", compact=True)
+            )
+            yield from self._field(
+                "Volumes", Input(placeholder="data:/data /srv:/srv:ro", id="volumes", compact=True)
+            )
+            yield from self._field("Network", self._network_input())
+            yield from self._field(
+                "Restart",
+                Select(
+                    [(p, p) for p in RESTART_POLICIES],
+                    value="no",
+                    allow_blank=False,
+                    id="restart",
+                    compact=True,
+                ),
+            )
+            with Horizontal(classes="run-flags"):
+                yield Checkbox("detached (-d)", True, id="detach", compact=True)
+                yield Checkbox("interactive tty (-it)", False, id="interactive", compact=True)
+                yield Checkbox("remove on exit (--rm)", False, id="remove", compact=True)
+        yield Static("", id="run-cmdline", markup=False)
+        yield Static("", id="run-error", markup=False)
+        with Horizontal(id="run-buttons"):
+            yield Button("Run", variant="primary", id="run", compact=True)
+            yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
+
+    @staticmethod
+    def _field(label: str, widget: Any) -> ComposeResult:
+        with Horizontal(classes="run-field"):
+            yield Label(label, classes="run-label")
+            yield widget
+
+    def _network_input(self) -> Any:
+        nets = self.dapp.snapshot.networks
+        if nets:
+            names = ["default", *[str(getattr(n, "name", "")) for n in nets if getattr(n, "name", "")]]
+            names += [n for n in ("host", "none") if n not in names]
+            uniq = list(dict.fromkeys(names))
+            return Select(
+                [(n, n) for n in uniq], value="default", allow_blank=False, id="network", compact=True
+            )
+        return Input(
+            "default", placeholder="default, none, host or a network name", id="network", compact=True
+        )
+
+    def on_mount(self) -> None:
+        self.query_one("#image" if not self.initial_image else "#name", Input).focus()
+        self._update()
+
+    # ------------------------------------------------------------------ form
+
+    def form(self) -> RunForm:
+        def text(wid: str) -> str:
+            w = self.query_one(f"#{wid}")
+            value = w.value  # type: ignore[attr-defined]
+            return "" if value is None or value is Select.BLANK else str(value)
+
+        def flag(wid: str) -> bool:
+            return bool(self.query_one(f"#{wid}", Checkbox).value)
+
+        return RunForm(
+            image=text("image"),
+            name=text("name"),
+            command=text("command"),
+            ports=text("ports"),
+            env=text("env"),
+            volumes=text("volumes"),
+            network=text("network") or "default",
+            restart=text("restart") or "no",
+            detach=flag("detach"),
+            interactive=flag("interactive"),
+            remove=flag("remove"),
+        )
+
+    def _update(self) -> RunConfig | None:
+        """Recompute the command line and check it with the real parser; returns the config if valid."""
+        cmdline = self.query_one("#run-cmdline", Static)
+        error = self.query_one("#run-error", Static)
+        try:
+            argv = form_argv(self.form())
+            cmdline.update(command_line(argv))
+            config = parse_run_argv(argv)
+        except InvalidArgument as err:
+            if not self.form().image.strip():
+                cmdline.update("dockyard run IMAGE")
+            error.update(f"✗ {err}")
+            self.last_argv, self.last_config = None, None
+            return None
+        error.update("")
+        self.last_argv, self.last_config = argv, config
+        return config
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        self._update()
+
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "run":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        if self.running:
+            return
+        config = self._update()
+        if config is None:
+            self.notify("Fix the form first", severity="error", timeout=3)
+            return
+        self.running = True
+        self.query_one("#run-error", Static).update("Creating…")
+        self._run(config)
+
+    def _pull_progress(self, p: PullProgress) -> None:
+        if p.layer:
+            text = f"Pulling {p.layer}: {p.status}"
+            if p.total and p.status == "Downloading":
+                text += f" {100 * p.current // max(p.total, 1)}%"
+        else:
+            text = f"{p.status} {p.message}".strip()
+        self.app.call_from_thread(self.query_one("#run-error", Static).update, text)
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def _run(self, config: RunConfig) -> None:
+        engine = self.dapp.engine
+        created = None
+        try:
+            created = engine.create_container(config, progress=self._pull_progress)
+            if config.detach or not (config.tty or config.interactive):
+                engine.start_container(created.id)
+                self.app.call_from_thread(self._started, created.id, created.name, config)
+            else:
+                self.app.call_from_thread(self._attach_new, created.id, created.name)
+        except Exception as err:
+            self.app.call_from_thread(self._failed, str(err))
+
+    def _failed(self, message: str) -> None:
+        self.running = False
+        self.query_one("#run-error", Static).update(f"✗ {message}")
+        self.notify(message, severity="error", timeout=8)
+
+    def _started(self, cid: str, name: str, config: RunConfig) -> None:
+        self.running = False
+        self.notify(f"Started {name} ({cid[:12]})", timeout=4)
+        self.dapp.schedule_refresh("containers", "images", "volumes")
+        self.dismiss(None)
+        if not config.detach:
+            # attached without a tty: what `dockyard run` would print is the container's output
+            from tui.screens.main import MainScreen
+
+            for screen in self.app.screen_stack:
+                if isinstance(screen, MainScreen):
+                    screen.show_logs(cid, name)
+
+    def _attach_new(self, cid: str, name: str) -> None:
+        self.running = False
+        self.dapp.schedule_refresh("containers", "images", "volumes")
+        self.dismiss(None)
+        from tui.screens.shell import open_attach
+
+        open_attach(self.dapp, cid, name, start=True)

@@ -1,0 +1,243 @@
+"""A list pane: a row table with a ``/`` filter and marked rows, updated in place from fresh engine data.
+
+Updates keep the cursor on the same item and only touch the cells that changed, so a refresh every few
+seconds costs nothing visible and nothing much in CPU; the table is rebuilt only when the set or order of
+rows changes (a container created or removed). Bulk actions act on marked rows, else on the cursor row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+
+from tui.keymap import bindings
+from tui.widgets.rows import Row, matches
+
+MARK = "●"
+# status -> style; named ANSI colours so 16-colour terminals show the same meaning
+STATUS_STYLES = {
+    "running": "green",
+    "paused": "yellow",
+    "restarting": "yellow",
+    "exited": "red",
+    "dead": "bold red",
+    "created": "cyan",
+}
+
+
+class ResourceTable(DataTable[Text | str]):
+    """A row-cursor DataTable with vi-style movement for keyboards without arrows handy."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
+class ListPane(Vertical):
+    """Base of the Containers/Images/Networks/Volumes panes. Subclasses set COLUMNS and their actions."""
+
+    COLUMNS: tuple[str, ...] = ()
+    STATUS_COLUMN: int = -1  # index of the cell coloured by Row.style, -1 for none
+    EMPTY = "Nothing here yet."
+    BINDINGS = bindings("list")
+
+    class Highlighted(Message):
+        """The cursor moved to another item (or to none)."""
+
+        def __init__(self, pane: ListPane, key: str | None) -> None:
+            super().__init__()
+            self.pane = pane
+            self.key = key
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="list-pane")
+        self.rows: list[Row] = []
+        self.by_key: dict[str, Row] = {}
+        self.shown: list[str] = []
+        self.marked: set[str] = set()
+        self.filter_text = ""
+        self.loaded = False
+        self._rendered: dict[str, Row] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter (Esc clears)", id="filter", classes="filter")
+        table = ResourceTable(cursor_type="row", zebra_stripes=False, id="table")
+        table.add_column(" ", key="_mark", width=1)
+        for title in self.COLUMNS:
+            table.add_column(title, key=title)
+        yield table
+        yield Static(self.EMPTY, classes="empty")
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one(ResourceTable)
+
+    # ----------------------------------------------------------------- data
+
+    def set_rows(self, rows: Sequence[Row]) -> None:
+        self.rows = list(rows)
+        self.by_key = {r.key: r for r in self.rows}
+        self.marked &= set(self.by_key)
+        self.loaded = True
+        self._render_rows()
+
+    def update_row(self, row: Row) -> None:
+        """Replace one row's cells (stats samples, status ticks) without touching the others."""
+        if row.key not in self.by_key:
+            return
+        old = self.by_key[row.key]
+        self.by_key[row.key] = row
+        self.rows = [row if r.key == row.key else r for r in self.rows]
+        if row.key in self.shown and old != row:
+            self._update_cells(old, row)
+
+    def _cells(self, row: Row) -> list[Text | str]:
+        out: list[Text | str] = [MARK if row.key in self.marked else " "]
+        for i, cell in enumerate(row.cells):
+            if i == self.STATUS_COLUMN and row.style in STATUS_STYLES:
+                out.append(Text(cell, style=STATUS_STYLES[row.style]))
+            else:
+                out.append(cell)
+        return out
+
+    def _update_cells(self, old: Row, new: Row) -> None:
+        table = self.table
+        for i, (a, b) in enumerate(zip(old.cells, new.cells, strict=False)):
+            if a != b or (i == self.STATUS_COLUMN and old.style != new.style):
+                table.update_cell(new.key, self.COLUMNS[i], self._cells(new)[i + 1])
+
+    def _render_rows(self) -> None:
+        table = self.table
+        visible = [r for r in self.rows if matches(r, self.filter_text)]
+        keys = [r.key for r in visible]
+        if keys == self.shown and table.row_count == len(keys):
+            for r in visible:
+                old = self._rendered.get(r.key)
+                if old is not None and old != r:
+                    self._update_cells(old, r)
+        else:
+            current = self.cursor_key()
+            table.clear()
+            for r in visible:
+                table.add_row(*self._cells(r), key=r.key)
+            self.shown = keys
+            if current in keys:
+                table.move_cursor(row=keys.index(current), animate=False)
+        self._rendered = {r.key: r for r in visible}
+        self.set_class(not visible, "-empty")
+        self.query_one(".empty", Static).update(
+            self.EMPTY if not self.rows else f"Nothing matches {self.filter_text!r}."
+        )
+
+    # ------------------------------------------------------------ selection
+
+    def cursor_key(self) -> str | None:
+        table = self.table
+        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+            return None
+        return self.shown[table.cursor_row]
+
+    def cursor_row_data(self) -> Row | None:
+        key = self.cursor_key()
+        return self.by_key.get(key) if key else None
+
+    def targets(self) -> list[Row]:
+        """Marked rows (in list order), else the cursor row."""
+        if self.marked:
+            return [self.by_key[k] for k in self.shown if k in self.marked] or [
+                self.by_key[k] for k in self.marked if k in self.by_key
+            ]
+        row = self.cursor_row_data()
+        return [row] if row else []
+
+    def select_key(self, key: str) -> None:
+        if key in self.shown:
+            self.table.move_cursor(row=self.shown.index(key), animate=False)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Highlighted(self, self.cursor_key()))
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.run_action("inspect")
+
+    # -------------------------------------------------------------- actions
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        self.add_class("-filtering")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.filter_text = event.value.strip()
+        self._render_rows()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self.filter_text:
+            self.remove_class("-filtering")
+        self.table.focus()
+
+    def clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        self.filter_text = ""
+        self.remove_class("-filtering")
+        self._render_rows()
+        self.table.focus()
+
+    def on_key(self, event: object) -> None:
+        # Esc in the filter box (or on a filtered table) clears the filter; elsewhere it bubbles
+        key = getattr(event, "key", "")
+        if key == "escape" and (self.filter_text or self.has_class("-filtering")):
+            event.stop()
+            self.clear_filter()
+
+    def action_mark(self) -> None:
+        key = self.cursor_key()
+        if key is None:
+            return
+        self.marked ^= {key}
+        self.table.update_cell(key, "_mark", MARK if key in self.marked else " ")
+        self.table.action_cursor_down()
+
+    def action_mark_all(self) -> None:
+        if self.marked and set(self.shown) <= self.marked:
+            self.marked -= set(self.shown)
+        else:
+            self.marked |= set(self.shown)
+        for key in self.shown:
+            self.table.update_cell(key, "_mark", MARK if key in self.marked else " ")
+
+    def action_copy_id(self) -> None:
+        row = self.cursor_row_data()
+        if row:
+            text = self.copy_id_text(row)
+            self.app.copy_to_clipboard(text)
+            self.notify(f"Copied {text}", timeout=3)
+
+    def action_copy_name(self) -> None:
+        row = self.cursor_row_data()
+        if row:
+            self.app.copy_to_clipboard(row.name)
+            self.notify(f"Copied {row.name}", timeout=3)
+
+    def copy_id_text(self, row: Row) -> str:
+        return row.key
+
+    def focus_table(self) -> None:
+        self.table.focus()

@@ -1,0 +1,348 @@
+"""The four list panes: what each shows and what its keys do. Every engine call goes through
+``app.engine_call`` (a thread worker), so a slow stop or a locked store never freezes the screen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tui.keymap import bindings
+from tui.widgets.listpane import ListPane
+from tui.widgets.rows import (
+    CONTAINER_COLUMNS,
+    IMAGE_COLUMNS,
+    NETWORK_COLUMNS,
+    VOLUME_COLUMNS,
+    Row,
+    container_row,
+    image_ref,
+    image_row,
+    network_row,
+    volume_row,
+)
+
+if TYPE_CHECKING:
+    from tui.app import DockyardApp, Snapshot
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+class EnginePane(ListPane):
+    KIND = ""  # container | image | volume | network
+
+    @property
+    def dapp(self) -> DockyardApp:
+        return self.app  # type: ignore[return-value]
+
+    def refresh_from(self, snap: Snapshot) -> None:
+        raise NotImplementedError
+
+    def _bulk(self, verb: str, fn: Callable[[str], Any], rows: list[Row] | None = None) -> None:
+        rows = rows if rows is not None else self.targets()
+        if not rows:
+            self.notify(f"No {self.KIND} selected", severity="warning", timeout=3)
+            return
+        names = [r.name for r in rows]
+        keys = [r.key for r in rows]
+
+        def call() -> None:
+            failures = []
+            for key, name in zip(keys, names, strict=True):
+                try:
+                    fn(key)
+                except Exception as err:
+                    failures.append(f"{name}: {err}")
+            if failures:
+                raise RuntimeError("; ".join(failures))
+
+        label = f"{verb} {names[0]}" if len(names) == 1 else f"{verb} {_plural(len(names), self.KIND)}"
+        self.marked.clear()
+        self.dapp.engine_call(label, call, refresh=("containers", "images", "volumes", "networks"))
+        for key in keys:
+            if key in self.shown:
+                self.table.update_cell(key, "_mark", " ")
+
+    def _confirm(self, title: str, body: list[str], then: Callable[[], None]) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                then()
+
+        self.app.push_screen(ConfirmScreen(title, body), answered)
+
+    def action_inspect(self) -> None:
+        row = self.cursor_row_data()
+        if row is None:
+            return
+        from tui.screens.inspect import DetailScreen
+
+        self.app.push_screen(DetailScreen(self.KIND, self.inspect_key(row), row.name))
+
+    def inspect_key(self, row: Row) -> str:
+        return row.key
+
+
+class ContainersPane(EnginePane):
+    KIND = "container"
+    COLUMNS = CONTAINER_COLUMNS
+    STATUS_COLUMN = 2
+    EMPTY = "No containers. Press n to run one, P to pull an image."
+    BINDINGS = bindings("containers")
+
+    def refresh_from(self, snap: Snapshot) -> None:
+        self.set_rows([container_row(c, snap.stats.get(c.id)) for c in snap.containers])
+
+    def copy_id_text(self, row: Row) -> str:
+        return row.key
+
+    def _status(self, key: str) -> str:
+        row = self.by_key.get(key)
+        return row.style if row else ""
+
+    def action_start(self) -> None:
+        self._bulk("Started", lambda k: self.dapp.engine.start_container(k))
+
+    def action_stop(self) -> None:
+        self._bulk("Stopped", lambda k: self.dapp.engine.stop_container(k))
+
+    def action_restart(self) -> None:
+        self._bulk("Restarted", lambda k: self.dapp.engine.restart_container(k))
+
+    def action_kill(self) -> None:
+        self._bulk("Killed", lambda k: self.dapp.engine.kill_container(k))
+
+    def action_pause(self) -> None:
+        engine = self.dapp.engine
+
+        def toggle(key: str) -> None:
+            if self._status(key) == "paused":
+                engine.unpause_container(key)
+            else:
+                engine.pause_container(key)
+
+        rows = self.targets()
+        verb = "Unpaused" if rows and all(self._status(r.key) == "paused" for r in rows) else "Paused"
+        self._bulk(verb, toggle, rows)
+
+    def action_remove(self) -> None:
+        rows = self.targets()
+        if not rows:
+            return
+        running = [r.name for r in rows if r.style in ("running", "paused", "restarting")]
+        body = [f"  {r.name}  ({r.cells[2]})" for r in rows[:12]]
+        if len(rows) > 12:
+            body.append(f"  … and {len(rows) - 12} more")
+        if running:
+            body.append("")
+            body.append(f"{_plural(len(running), 'running container')} will be killed first.")
+        title = f"Remove {rows[0].name}?" if len(rows) == 1 else f"Remove {_plural(len(rows), 'container')}?"
+        self._confirm(
+            title,
+            body,
+            lambda: self._bulk("Removed", lambda k: self.dapp.engine.remove_container(k, force=True), rows),
+        )
+
+    def action_prune(self) -> None:
+        stopped = [r for r in self.rows if r.style in ("exited", "created", "dead")]
+        if not stopped:
+            self.notify("No stopped containers to prune", timeout=3)
+            return
+
+        def done(result: Any) -> None:
+            ids, freed = result
+            from tui.output import human_size
+
+            self.notify(f"Pruned {_plural(len(ids), 'container')}, {human_size(freed)} freed", timeout=5)
+
+        self._confirm(
+            f"Remove all {_plural(len(stopped), 'stopped container')}?",
+            [f"  {r.name}" for r in stopped[:12]],
+            lambda: self.dapp.engine_call("Prune containers", self.dapp.engine.prune_containers, done=done),
+        )
+
+    def action_logs(self) -> None:
+        row = self.cursor_row_data()
+        if row is None:
+            return
+        from tui.screens.main import MainScreen
+
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.show_logs(row.key, row.name)
+
+    def _detail(self, tab: str) -> None:
+        row = self.cursor_row_data()
+        if row is None:
+            return
+        from tui.screens.inspect import DetailScreen
+
+        self.app.push_screen(DetailScreen("container", row.key, row.name, tab=tab))
+
+    def action_stats(self) -> None:
+        self._detail("stats")
+
+    def action_top(self) -> None:
+        self._detail("top")
+
+    def action_shell(self) -> None:
+        row = self.cursor_row_data()
+        if row is None:
+            return
+        if row.style not in ("running",):
+            self.notify(f"{row.name} is not running", severity="warning", timeout=3)
+            return
+        from tui.screens.shell import open_shell
+
+        open_shell(self.dapp, row.key, row.name)
+
+    def action_attach(self) -> None:
+        row = self.cursor_row_data()
+        if row is None:
+            return
+        if row.style not in ("running", "paused", "restarting"):
+            self.notify(f"{row.name} is not running", severity="warning", timeout=3)
+            return
+        from tui.screens.shell import open_attach
+
+        open_attach(self.dapp, row.key, row.name)
+
+
+class ImagesPane(EnginePane):
+    KIND = "image"
+    COLUMNS = IMAGE_COLUMNS
+    EMPTY = "No images. Press P to pull one."
+    BINDINGS = bindings("images")
+
+    def refresh_from(self, snap: Snapshot) -> None:
+        self.set_rows([row for img in snap.images for row in image_row(img)])
+
+    def copy_id_text(self, row: Row) -> str:
+        return image_ref(row.key)[0]
+
+    def inspect_key(self, row: Row) -> str:
+        image_id, tag = image_ref(row.key)
+        return tag or image_id
+
+    def action_remove(self) -> None:
+        rows = self.targets()
+        if not rows:
+            return
+        used = [r.name for r in rows if r.cells[4] not in ("", "-")]
+        body = [f"  {r.name}  {r.cells[1]}  {r.cells[2]}" for r in rows[:12]]
+        if used:
+            body += ["", "Images used by containers are refused unless those are removed first."]
+        title = f"Remove {rows[0].name}?" if len(rows) == 1 else f"Remove {_plural(len(rows), 'image')}?"
+        self._confirm(
+            title,
+            body,
+            lambda: self._bulk(
+                "Removed", lambda k: self.dapp.engine.remove_image(image_ref(k)[1] or image_ref(k)[0]), rows
+            ),
+        )
+
+    def action_prune(self) -> None:
+        def done(result: Any) -> None:
+            removed, freed = result
+            from tui.output import human_size
+
+            n = len(removed.deleted)
+            self.notify(f"Deleted {_plural(n, 'image')}, {human_size(freed)} freed", timeout=5)
+
+        self._confirm(
+            "Remove dangling images?",
+            ["Images with no tag that no container uses are deleted."],
+            lambda: self.dapp.engine_call(
+                "Prune images", self.dapp.engine.prune_images, done=done, refresh=("images",)
+            ),
+        )
+
+    def action_run_image(self) -> None:
+        row = self.cursor_row_data()
+        if row is None:
+            return
+        image_id, tag = image_ref(row.key)
+        self.dapp.action_run_form(tag or image_id.removeprefix("sha256:")[:12])
+
+
+class VolumesPane(EnginePane):
+    KIND = "volume"
+    COLUMNS = VOLUME_COLUMNS
+    EMPTY = "No volumes."
+
+    def refresh_from(self, snap: Snapshot) -> None:
+        self.set_rows([volume_row(v, snap.volume_users, snap.volume_sizes.get(v.name)) for v in snap.volumes])
+
+    def action_remove(self) -> None:
+        rows = self.targets()
+        if not rows:
+            return
+        used = [r for r in rows if r.cells[3]]
+        body = [f"  {r.name}" + (f"  (used by {r.cells[3]})" if r.cells[3] else "") for r in rows[:12]]
+        if used:
+            body += ["", "Volumes in use are refused."]
+        title = (
+            f"Remove volume {rows[0].name}?" if len(rows) == 1 else f"Remove {_plural(len(rows), 'volume')}?"
+        )
+        self._confirm(
+            title, body, lambda: self._bulk("Removed", lambda k: self.dapp.engine.remove_volume(k), rows)
+        )
+
+    def action_prune(self) -> None:
+        def done(result: Any) -> None:
+            names, freed = result
+            from tui.output import human_size
+
+            self.notify(f"Pruned {_plural(len(names), 'volume')}, {human_size(freed)} freed", timeout=5)
+
+        self._confirm(
+            "Remove unused anonymous volumes?",
+            ["Anonymous volumes that no container uses are deleted with their data."],
+            lambda: self.dapp.engine_call(
+                "Prune volumes", self.dapp.engine.prune_volumes, done=done, refresh=("volumes",)
+            ),
+        )
+
+
+class NetworksPane(EnginePane):
+    KIND = "network"
+    COLUMNS = NETWORK_COLUMNS
+    EMPTY = "No networks."
+    UNAVAILABLE = "Networks are not available in this engine yet."
+
+    def refresh_from(self, snap: Snapshot) -> None:
+        if snap.networks is None:
+            self.set_rows([])
+            self.query_one(".empty").update(self.UNAVAILABLE)  # type: ignore[attr-defined]
+            return
+        self.set_rows([network_row(n) for n in snap.networks])
+
+    def action_remove(self) -> None:
+        remover = getattr(self.dapp.engine, "remove_network", None)
+        rows = self.targets()
+        if remover is None or not rows:
+            self.notify("Removing networks is not available", severity="warning", timeout=3)
+            return
+        self._confirm(
+            f"Remove network {rows[0].name}?"
+            if len(rows) == 1
+            else f"Remove {_plural(len(rows), 'network')}?",
+            [f"  {r.name}" for r in rows[:12]],
+            lambda: self._bulk("Removed", lambda k: remover(self.by_key[k].name), rows),
+        )
+
+    def action_prune(self) -> None:
+        pruner = getattr(self.dapp.engine, "prune_networks", None)
+        if pruner is None:
+            self.notify("Pruning networks is not available", severity="warning", timeout=3)
+            return
+        self._confirm(
+            "Remove unused networks?",
+            ["Networks with no containers are removed."],
+            lambda: self.dapp.engine_call("Prune networks", pruner, refresh=("networks",)),
+        )
+
+    def inspect_key(self, row: Row) -> str:
+        return row.name

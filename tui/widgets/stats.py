@@ -1,0 +1,51 @@
+"""Live CPU, memory and pids of one container as sparklines over the last few minutes."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from core.models import ContainerStats
+from tui.output import human_size
+
+HISTORY = 120  # samples kept (one a second: two minutes)
+
+
+class StatsView(Vertical):
+    """Feed it samples with :meth:`add`; it keeps HISTORY of each and redraws the three sparklines."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.cpu: deque[float] = deque(maxlen=HISTORY)
+        self.mem: deque[float] = deque(maxlen=HISTORY)
+        self.pids: deque[float] = deque(maxlen=HISTORY)
+        self.last: ContainerStats | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("CPU %: waiting for the first sample…", id="cpu-label", classes="stats-label")
+        yield Sparkline([], id="cpu", summary_function=max)
+        yield Static("Memory", id="mem-label", classes="stats-label")
+        yield Sparkline([], id="mem", summary_function=max)
+        yield Static("PIDs", id="pids-label", classes="stats-label")
+        yield Sparkline([], id="pids", summary_function=max)
+
+    def add(self, s: ContainerStats) -> None:
+        self.last = s
+        self.cpu.append(s.cpu_percent)
+        self.mem.append(float(s.memory_usage))
+        self.pids.append(float(s.pids))
+        pct = 100.0 * s.memory_usage / s.memory_limit if s.memory_limit else 0.0
+        self.query_one("#cpu-label", Static).update(
+            f"CPU {s.cpu_percent:6.2f}%   (peak {max(self.cpu):.2f}% over {len(self.cpu)} samples)"
+        )
+        self.query_one("#mem-label", Static).update(
+            f"Memory {human_size(s.memory_usage)} / {human_size(s.memory_limit)}  ({pct:.2f}%)"
+        )
+        self.query_one("#pids-label", Static).update(f"PIDs {s.pids}")
+        # a flat zero line is still a line: Sparkline needs two distinct values to draw anything useful
+        self.query_one("#cpu", Sparkline).data = [*self.cpu, 0.0] if len(self.cpu) == 1 else list(self.cpu)
+        self.query_one("#mem", Sparkline).data = list(self.mem)
+        self.query_one("#pids", Sparkline).data = list(self.pids)
