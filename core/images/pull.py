@@ -251,12 +251,17 @@ class Puller:
             return False
         errors: list[BaseException] = []
         cancel = threading.Event()
+        added: list[tuple[LayerRef, bool, bool]] = []  # (layer, layer dir was new, blob was new)
 
         def work(item: tuple[LayerRef, str | None]) -> None:
             if cancel.is_set():
                 return
+            layer = item[0]
+            new_dir = not self.layers.exists(layer.chain_id)
+            new_blob = not self.store.has_blob(layer.digest)
             try:
-                self._fetch_layer(client, repo, item[0], item[1], report)
+                self._fetch_layer(client, repo, layer, item[1], report)
+                added.append((layer, new_dir, new_blob))
             except BaseException as err:
                 cancel.set()
                 errors.append(err)
@@ -269,8 +274,21 @@ class Puller:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
                 list(pool.map(work, todo))
         if errors:
+            self._undo(added)
             raise errors[0]
         return True
+
+    def _undo(self, added: list[tuple[LayerRef, bool, bool]]) -> None:
+        """A failed pull keeps nothing: the layers and blobs its finished siblings added go too, unless an
+        image record names them (docker releases them the same way)."""
+        with self.store.lock():
+            used_layers = self.store.chain_ids_in_use()
+            used_blobs = self.store.blobs_in_use()
+            for layer, new_dir, new_blob in added:
+                if new_dir and layer.chain_id not in used_layers:
+                    self.layers.remove(layer.chain_id)
+                if new_blob and layer.digest not in used_blobs:
+                    self.store.blob_path(layer.digest).unlink(missing_ok=True)
 
     def _fetch_layer(
         self, client: RegistryClient, repo: str, layer: LayerRef, parent: str | None, report: Progress

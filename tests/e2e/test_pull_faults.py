@@ -378,6 +378,10 @@ HOSTILE: dict[str, tuple[list[list[Entry]], str]] = {
         [[("dir", "d", ""), ("symlink", "d/up", "../.."), ("file", "d/up/ESCAPED-parent", "x")]],
         "d/up/ESCAPED-parent",
     ),
+    "second-layer-traversal": (
+        [[("file", "ok.txt", "a benign first layer")], [("file", "../ESCAPED-second", "x")]],
+        "../ESCAPED-second",
+    ),
     "hardlink-out-relative": ([[("hardlink", "h", "../../../../../../etc/passwd")]], "h"),
     "hardlink-out-absolute": ([[("hardlink", "h", "{outside}/sentinel")]], "h"),
     "hardlink-through-symlink": (
@@ -403,6 +407,10 @@ def test_hostile_layer_is_refused(
 ) -> None:
     layers, entry = HOSTILE[case]
     ref = push_image(testbed, tmp_path, f"hostile/{case}:latest", _fill(layers, outside))
+    # one layer at a time: a benign first layer is then always complete when a later one is refused,
+    # and must be dropped with it
+    (engine_config.root / "daemon.json").write_text('{"max-concurrent-downloads": 1}')
+    engine_config.max_concurrent_downloads = 1
     line = fails(dockyard(engine_config, "pull", ref))
     assert f"refusing layer entry {entry.format(outside=outside)!r}" in line, line
     assert escaped(engine_config, outside) == []
