@@ -319,6 +319,27 @@ class Engine:
             rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in ("running", "paused")
         )
 
+    def copy_from_container(self, name: str, src: str, dest: str, *, archive: bool = False) -> None:
+        """``cp CONTAINER:SRC DEST`` (for a tar on stdout see :meth:`archive_from_container`)."""
+        from core.containers import copy
+
+        copy.copy_to_host(self.paths, self.layers, self.lifecycle.get(name), src, dest, archive=archive)
+
+    def archive_from_container(self, name: str, src: str, sink: BinaryIO) -> None:
+        from core.containers import copy
+
+        copy.copy_out(self.paths, self.layers, self.lifecycle.get(name), src, sink)
+
+    def copy_to_container(self, name: str, src: str, dest: str, *, archive: bool = False) -> None:
+        from core.containers import copy
+
+        copy.copy_from_host(self.paths, self.layers, self.lifecycle.get(name), src, dest, archive=archive)
+
+    def extract_to_container(self, name: str, dest: str, source: BinaryIO, *, archive: bool = False) -> None:
+        from core.containers import copy
+
+        copy.copy_in(self.paths, self.layers, self.lifecycle.get(name), dest, source, archive=archive)
+
     def attach(self, name: str, *, stdin: bool = False) -> Any:
         """A socket streaming the container's I/O in the shim's frame protocol (core.runtime.protocol)."""
         from core.errors import Conflict

@@ -40,6 +40,7 @@ VERBS: dict[str, str] = {
     "top": "containers",
     "stats": "containers",
     "attach": "containers",
+    "cp": "containers",
     "container": "containers",
     "ps": "containers",
     "inspect": "containers",

@@ -396,3 +396,45 @@ def test_engine_api_create_start_wait(env: Env) -> None:
     env.engine.start_container(c.id)
     assert env.engine.wait_container(c.id) == 9
     assert env.engine.container(c.id).status == "exited"
+
+
+def test_cp_both_directions_and_symlink_safety(env: Env, tmp_path: Path) -> None:
+    sentinel = tmp_path / "host-secret"
+    sentinel.write_text("host\n")
+    env.cli(
+        "run",
+        "-d",
+        "--name",
+        "cpbox",
+        "busybox",
+        "sh",
+        "-c",
+        f"mkdir -p /d/sub; echo one > /d/a; echo two > /d/sub/b; ln -s {tmp_path} /escape; "
+        "ln -s /etc/passwd /d/link; sleep 1000",
+        check=True,
+    )
+    time.sleep(0.3)
+    out = tmp_path / "out"
+    out.mkdir()
+    env.cli("cp", "cpbox:/d", str(out), check=True)
+    assert (out / "d" / "a").read_text() == "one\n"
+    assert (out / "d" / "sub" / "b").read_text() == "two\n"
+    assert os.readlink(out / "d" / "link") == "/etc/passwd"  # copied as a link, not followed on the host
+    env.cli("cp", "cpbox:/d/a", str(tmp_path / "renamed"), check=True)
+    assert (tmp_path / "renamed").read_text() == "one\n"
+    # a symlink in the container that names a host path resolves inside the container
+    r = env.cli("cp", "cpbox:/escape/host-secret", str(tmp_path / "stolen"))
+    assert r.returncode != 0 and not (tmp_path / "stolen").exists()
+    up = tmp_path / "up.txt"
+    up.write_text("uploaded\n")
+    r = env.cli("cp", str(up), "cpbox:/escape/planted")  # must land in the container, never in tmp_path
+    assert not (tmp_path / "planted").exists()
+    env.cli("cp", str(up), "cpbox:/d/", check=True)
+    env.cli("stop", "-t", "0", "cpbox", check=True)
+    # a stopped container: through its overlay, mounted privately
+    env.cli("cp", "cpbox:/d/up.txt", str(tmp_path / "back.txt"), check=True)
+    assert (tmp_path / "back.txt").read_text() == "uploaded\n"
+    tar = env.cli("cp", "cpbox:/d/sub", "-")
+    assert tar.returncode == 0 and "sub/b" in tar.stdout
+    # the private overlay mount of the stopped container did not leak into the host's mount table
+    assert str(env.config.root) not in Path("/proc/self/mountinfo").read_text()

@@ -138,6 +138,14 @@ def _simple_verbs(sub: Any, group: bool = False) -> None:
     p.add_argument("--no-trunc", action="store_true")
     p.set_defaults(func=cmd_stats)
 
+    p = sub.add_parser("cp", help="Copy files/folders between a container and the local filesystem")
+    p.add_argument("src", metavar="SRC", help="CONTAINER:SRC_PATH, a local path, or - for a tar on stdin")
+    p.add_argument("dest", metavar="DEST", help="CONTAINER:DEST_PATH, a local path, or - for a tar on stdout")
+    p.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="always follow a symlink in SRC_PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_cp)
+
     p = sub.add_parser("attach", help="Attach local standard input, output, and error to a running container")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("--detach-keys", default=None)
@@ -600,4 +608,41 @@ def cmd_prune(args: argparse.Namespace) -> int:
             print(cid)
         print()
     print(f"Total reclaimed space: {human_size(freed)}")
+    return 0
+
+
+def _split_container_path(arg: str) -> tuple[str | None, str]:
+    """docker's rule: "NAME:PATH" names a container path unless the part before ':' contains '/' or the
+    argument starts with '.' or '/'."""
+    if arg.startswith(("/", ".")) or ":" not in arg:
+        return None, arg
+    name, _, path = arg.partition(":")
+    if "/" in name:
+        return None, arg
+    return name, path or "/"
+
+
+def cmd_cp(args: argparse.Namespace) -> int:
+    src_ctr, src = _split_container_path(args.src)
+    dst_ctr, dst = _split_container_path(args.dest)
+    if (src_ctr is None) == (dst_ctr is None):
+        raise CLIError(
+            "copying between containers or between local paths is not supported: "
+            "exactly one of SRC and DEST must be CONTAINER:PATH"
+        )
+    engine = make_engine(args)
+    if src_ctr is not None:
+        if dst == "-":
+            if sys.stdout.isatty():
+                raise CLIError("cowardly refusing to write a tar to a terminal: redirect stdout")
+            engine.archive_from_container(src_ctr, src, sys.stdout.buffer)
+            sys.stdout.flush()
+        else:
+            engine.copy_from_container(src_ctr, src, dst, archive=args.archive)
+        return 0
+    assert dst_ctr is not None
+    if src == "-":
+        engine.extract_to_container(dst_ctr, dst, sys.stdin.buffer, archive=args.archive)
+    else:
+        engine.copy_to_container(dst_ctr, src, dst, archive=args.archive)
     return 0
