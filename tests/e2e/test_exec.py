@@ -325,3 +325,102 @@ def test_tty_handle_and_detach(box: Box) -> None:
         h.kill(signal.SIGKILL)
         assert h.wait(timeout=10) == 137
         h.close()
+
+
+def test_cwd_through_a_leaked_fd_is_refused(box: Box) -> None:
+    """CVE-2024-21626's shape: a working directory through /proc/self/fd/N must never land outside the root
+    (every fd but stdio and the close-on-exec sync socket is closed before the chdir)."""
+    for n in range(3, 12):
+        with pytest.raises(RuntimeFailure):
+            h = box.engine.exec(box.name, ["pwd"], workdir=f"/proc/self/fd/{n}")
+            h.close()  # pragma: no cover - only reached if the exec wrongly started
+    assert box.run("pwd", workdir="/proc/self/cwd") == (0, "/\n", "")  # still the container's "/"
+
+
+def test_paused_and_from_a_thread(box: Box) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # the TUI calls exec from worker threads: fork from a threaded process must work
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda i: box.run("echo", str(i)), range(4)))
+    assert [r[1] for r in results] == ["0\n", "1\n", "2\n", "3\n"]
+    box.engine.pause_container(box.name)
+    try:
+        with pytest.raises(Conflict, match="is paused"):
+            box.engine.exec(box.name, ["true"])
+    finally:
+        box.engine.unpause_container(box.name)
+    assert box.run("true")[0] == 0
+
+
+def test_cli_signals_and_closed_stdio(box: Box) -> None:
+    # ^C (SIGINT) to the CLI reaches the process, whose exit code comes back
+    proc = subprocess.Popen(
+        [DOCKYARD, "--root", str(box.config.root), "exec", box.name, "sh", "-c", "echo ready; sleep 100"],
+        stdout=subprocess.PIPE,
+        env=box.env(),
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    _code, out, _ = box.run("ps")
+    assert not re.search(r"sleep 100$", out, re.M), out
+    # a CLI started with stdin closed: our pipes must not land on fd 0 and get clobbered
+    r = subprocess.run(
+        ["sh", "-c", f'"{DOCKYARD}" --root "{box.config.root}" exec {box.name} echo hi 0<&-'],
+        capture_output=True,
+        text=True,
+        env=box.env(),
+        timeout=30,
+    )
+    assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+
+
+def test_cli_detach_keys_leave_the_session_running(box: Box) -> None:
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes the CLI
+        os.execve(
+            DOCKYARD, [DOCKYARD, "--root", str(box.config.root), "exec", "-it", box.name, "sh"], box.env()
+        )
+    try:
+        _read_until(fd, b"# ")
+        os.write(fd, b"(sleep 0.5; echo still-here > /tmp/detach-keys) &\n")
+        _read_until(fd, b"# ")
+        os.write(fd, b"\x10\x11")  # ctrl-p ctrl-q
+        _pid, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        deadline = time.monotonic() + 10
+        while box.run("cat", "/tmp/detach-keys")[1] != "still-here\n":
+            assert time.monotonic() < deadline, "the detached shell did not keep running"
+            time.sleep(0.1)
+        _code, out, _ = box.run("ps")
+        assert re.search(r"\bsh\s*$", out, re.M), out  # the interactive shell lives on
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        os.close(fd)
+        box.run("sh", "-c", "kill -9 -1")  # everything but PID 1 (and this sh)
+
+
+def test_host_network_container(box: Box) -> None:
+    """Namespaces the container shares with the host are not joined (nothing to join), the rest are."""
+    summary = box.engine.create_container(
+        RunConfig(image=box.engine.container(box.id).image, command=["sleep", "1000"], network="host")
+    )
+    try:
+        box.engine.start_container(summary.id)
+        pid1 = box.engine.container(summary.id).pid
+        with box.engine.exec(summary.id, ["sh", "-c", "hostname; cat /proc/1/cmdline"]) as h:
+            out, _err = _read_all(h)
+            assert h.wait(timeout=10) == 0
+        assert out.split("\n")[0] == os.uname().nodename
+        assert out.split("\n")[1].startswith("sleep")
+        assert os.readlink(f"/proc/{pid1}/ns/net") == os.readlink("/proc/self/ns/net")
+    finally:
+        box.engine.remove_container(summary.id, force=True)

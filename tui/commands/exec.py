@@ -12,9 +12,9 @@ import argparse
 import contextlib
 import errno
 import os
+import select
 import selectors
 import signal
-import sys
 from typing import Any
 
 from tui.cli import CLIError, make_engine
@@ -50,12 +50,12 @@ def _add_parser(sub: Any) -> None:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from tui.attach import parse_detach_keys, terminal_size
+    from tui.attach import parse_detach_keys
     from tui.runflags import parse_env_file
 
     if not args.command:
         raise CLIError('"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]')
-    if args.interactive and args.tty and not args.detach and not os.isatty(sys.stdin.fileno()):
+    if args.interactive and args.tty and not args.detach and not os.isatty(0):
         raise CLIError("the input device is not a TTY")
     detach_keys = parse_detach_keys(args.detach_keys)
     env = []
@@ -73,7 +73,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         stdin=args.interactive,
         detach=args.detach,
         privileged=args.privileged,
-        tty_size=terminal_size() if args.tty else None,
+        tty_size=_terminal_size() if args.tty else None,
     )
     with handle:
         if args.detach:
@@ -85,11 +85,8 @@ def pump(handle: Any, *, stdin: bool, tty: bool, detach_keys: bytes) -> int:
     """Copy I/O between our stdio and the exec'd process until it exits; its exit code (0 on detach)."""
     from tui.attach import raw_terminal
 
-    out: dict[int, Any] = (
-        {handle.master_fd: sys.stdout.buffer}
-        if tty
-        else {handle.stdout: sys.stdout.buffer, handle.stderr: sys.stderr.buffer}
-    )
+    # the process's fd -> ours it goes to, by os.write: unbuffered, and fine when fd 1 is closed
+    out: dict[int, int] = {handle.master_fd: 1} if tty else {handle.stdout: 1, handle.stderr: 2}
     sel = selectors.DefaultSelector()
     for fd in out:
         sel.register(fd, selectors.EVENT_READ, "out")
@@ -108,7 +105,7 @@ def pump(handle: Any, *, stdin: bool, tty: bool, detach_keys: bytes) -> int:
     old = {s: signal.signal(s, on_signal) for s in watched}
     matched = 0
     try:
-        with raw_terminal(sys.stdin.fileno(), tty and stdin):
+        with raw_terminal(0, tty and stdin):
             while True:
                 for key, _mask in sel.select():
                     if key.data == "out":
@@ -152,11 +149,21 @@ def pump(handle: Any, *, stdin: bool, tty: bool, detach_keys: bytes) -> int:
 
 
 def _resize(handle: Any) -> None:
-    from tui.attach import terminal_size
-
-    size = terminal_size()
+    size = _terminal_size()
     if size:
         handle.resize(*size)
+
+
+def _terminal_size() -> tuple[int, int] | None:
+    """(rows, cols) of our terminal: stdout's, else stdin's (``exec -it c sh > log``)."""
+    for fd in (1, 0):
+        try:
+            size = os.get_terminal_size(fd)
+        except OSError:
+            continue
+        if size.lines > 0 and size.columns > 0:  # a fresh pty says 0x0: unknown
+            return size.lines, size.columns
+    return None
 
 
 class _Feeder:
@@ -169,7 +176,7 @@ class _Feeder:
         self.sel = sel
         self.handle = handle
         self.tty = tty
-        self.in_fd: int | None = sys.stdin.fileno()
+        self.in_fd: int | None = 0
         # a dup of our end, non-blocking, so it can sit in the selector beside the master's read side
         target = handle.master_fd if tty else handle.stdin
         self.fd: int | None = os.dup(target)
@@ -236,7 +243,7 @@ class _Feeder:
             self.fd = None
 
 
-def _copy_out(fd: int, dest: Any) -> bool:
+def _copy_out(fd: int, dest: int) -> bool:
     try:
         data = os.read(fd, 65536)
     except BlockingIOError:
@@ -247,12 +254,22 @@ def _copy_out(fd: int, dest: Any) -> bool:
         data = b""
     if not data:
         return False
-    dest.write(data)
-    dest.flush()
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(dest, view) :]
+        except BlockingIOError:
+            select.select([], [dest], [], 1.0)  # our stdout is non-blocking (shared with another process)
+        except OSError as err:
+            if err.errno == errno.EPIPE:
+                raise BrokenPipeError(err.errno, err.strerror) from None  # `exec c yes | head -1`
+            if err.errno == errno.EBADF:
+                return True  # our stdout/stderr is closed: the output goes nowhere, like >&-
+            raise
     return True
 
 
-def _drain(out: dict[int, Any]) -> None:
+def _drain(out: dict[int, int]) -> None:
     """The process has exited: take what is left in its pipes/terminal without waiting on a straggler that
     still holds them (a background process in the container)."""
     import time
