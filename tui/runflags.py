@@ -308,13 +308,9 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         raise InvalidArgument(f"invalid value {args.cpus} for --cpus: must be positive")
     ulimits = dict(parse_ulimit(u) for u in args.ulimit)
     log_opts = _kv(args.log_opt, "--log-opt")
-    for k in log_opts:
-        if k not in ("max-size", "max-file", "compress", "mode"):
-            raise InvalidArgument(f"unknown log opt {k!r} for the json-file log driver")
-    if "max-size" in log_opts:
-        parse_bytes(log_opts["max-size"])
-    if "max-file" in log_opts and (not log_opts["max-file"].isdigit() or int(log_opts["max-file"]) < 1):
-        raise InvalidArgument("max-file must be a positive number")
+    from core.logs import parse_log_opts
+
+    parse_log_opts(log_opts)
     from core.containers.resolve import parse_restart
 
     parse_restart(args.restart)

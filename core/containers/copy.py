@@ -353,3 +353,79 @@ def copy_from_host(
         thread.join()
     if failure and not isinstance(failure[0], BrokenPipeError):
         raise RuntimeFailure(f"reading {src}: {failure[0]}")
+
+
+# ------------------------------------------------------------ image content -> new volume
+
+
+def _copy_tree_to_fd(src: str, dst_fd: int) -> None:
+    """In the container: copy the contents of ``src`` into the directory ``dst_fd`` (a new, empty volume),
+    preserving owners, modes, times and links. Never follows a link on either side."""
+    try:
+        top = os.stat(src)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # nothing at that path in the image: the volume stays empty, as with docker
+    if not stat.S_ISDIR(top.st_mode):
+        return
+    os.fchown(dst_fd, top.st_uid, top.st_gid)
+    os.fchmod(dst_fd, stat.S_IMODE(top.st_mode))
+    links: dict[tuple[int, int], tuple[int, str]] = {}
+
+    def walk(path: str, dfd: int) -> None:
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            st = e.stat(follow_symlinks=False)
+            name = e.name
+            if stat.S_ISDIR(st.st_mode):
+                os.mkdir(name, 0o700, dir_fd=dfd)
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dfd)
+                try:
+                    walk(e.path, sub)
+                    os.fchown(sub, st.st_uid, st.st_gid)
+                    os.fchmod(sub, stat.S_IMODE(st.st_mode))
+                    os.utime(sub, ns=(st.st_atime_ns, st.st_mtime_ns))
+                finally:
+                    os.close(sub)
+                continue
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and key in links:
+                first_fd, first_name = links[key]
+                os.link(first_name, name, src_dir_fd=first_fd, dst_dir_fd=dfd, follow_symlinks=False)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(e.path), name, dir_fd=dfd)
+            elif stat.S_ISREG(st.st_mode):
+                with open(e.path, "rb") as fsrc:
+                    fd = os.open(
+                        name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dfd
+                    )
+                    with os.fdopen(fd, "wb") as fdst:
+                        shutil.copyfileobj(fsrc, fdst, _CHUNK)
+            elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                os.mknod(name, st.st_mode, st.st_rdev, dir_fd=dfd)
+            else:
+                continue  # sockets are not copied
+            os.chown(name, st.st_uid, st.st_gid, dir_fd=dfd, follow_symlinks=False)
+            if not stat.S_ISLNK(st.st_mode):
+                os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=dfd)
+            os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dfd, follow_symlinks=False)
+            if st.st_nlink > 1:
+                links[key] = (dfd, name)
+
+    walk(src, dst_fd)
+
+
+def populate_volume(
+    paths: Paths, layers: LayerStore, rec: ContainerRecord, target: str, volume_dir: Path
+) -> None:
+    """Docker's copy-up: a new, empty volume mounted over a path the image has content at gets that content
+    first. The image side is read inside the container's root (a private overlay mount), so its symlinks
+    cannot point the copy at host files."""
+    dst = os.open(volume_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.set_inheritable(dst, True)
+        pid, err_r = _spawn(paths, layers, rec, lambda fd: _copy_tree_to_fd(target, fd), dst)
+    finally:
+        os.close(dst)
+    _child_result(pid, err_r)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import resource
+from pathlib import Path
 from typing import Any
 
 from core.config import Paths
@@ -23,8 +24,6 @@ from core.runtime.spec import (
 )
 from core.storage.layers import LayerStore
 from core.volumes import VolumeStore
-
-DEFAULT_LOG_MAX_FILE = 1
 
 
 def _security_opts(opts: list[str]) -> tuple[bool, bool]:
@@ -70,8 +69,11 @@ def validate_run(run: dict[str, Any]) -> None:
     """The checks ``create`` makes so that a bad flag fails before any container exists."""
     from core.runtime.capabilities import resolve_capabilities
 
+    from core.logs import parse_log_opts
+
     _security_opts(run.get("security_opt", []))
     _rlimits(run.get("ulimits") or {})
+    parse_log_opts(run.get("log_opts") or {})
     resolve_capabilities(run.get("cap_add", []), run.get("cap_drop", []), bool(run.get("privileged")))
     for d in run.get("devices", []):
         host = d.split(":")[0]
@@ -110,7 +112,11 @@ def build_spec(
                 opts.append(f"mode={o['mode']}")
             mounts.append(MountSpec("tmpfs", m["target"], "", opts))
         elif m["type"] == "volume":
-            vol, _new = volumes.create(m.get("source") or None)
+            vol, new = volumes.create(m.get("source") or None)
+            if new and (m.get("options") or {}).get("nocopy") != "true":
+                from core.containers.copy import populate_volume
+
+                populate_volume(paths, layers, rec, m["target"], Path(vol.mountpoint))
             mounts.append(MountSpec("bind", m["target"], vol.mountpoint, ["rbind", *opts]))
         else:
             src = m["source"]
@@ -164,12 +170,10 @@ def build_runtime(
     run = rec.run
     proc = rec.process
     name, maximum = parse_restart(run.get("restart") or "no")
-    log_opts = run.get("log_opts") or {}
-    max_size = None
-    if log_opts.get("max-size"):
-        from core.units import parse_bytes
+    from core.logs import parse_log_opts
 
-        max_size = parse_bytes(log_opts["max-size"])
+    log_opts = run.get("log_opts") or {}
+    max_size, max_file = parse_log_opts(log_opts)
     cpus = run.get("cpus")
     return {
         "name": rec.name,
@@ -186,7 +190,7 @@ def build_runtime(
         "log": {
             "path": str(paths.container(rec.id) / f"{rec.id}-json.log"),
             "max_size": max_size,
-            "max_file": int(log_opts.get("max-file", DEFAULT_LOG_MAX_FILE)),
+            "max_file": max_file,
         },
         "restart": {"name": name, "max": maximum},
         "auto_remove": bool(run.get("auto_remove")),

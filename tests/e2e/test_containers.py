@@ -109,7 +109,7 @@ def test_pid1_is_the_command_and_isolation(env: Env) -> None:
     assert "Seccomp:\t2" in r.stdout or "Seccomp: 2" in r.stdout.replace("\t", " ")
     r = env.cli("run", "--rm", "busybox", "sh", "-c", "echo c > /proc/sysrq-trigger")
     assert r.returncode != 0
-    r = env.cli("run", "--rm", "busybox", "mount", "-t", "tmpfs", "x", "/mnt")
+    r = env.cli("run", "--rm", "busybox", "mount", "-t", "tmpfs", "x", "/tmp")
     assert r.returncode != 0
     r = env.cli("run", "--rm", "busybox", "cat", "/proc/kcore")
     assert r.returncode != 0 or r.stdout == ""
@@ -438,3 +438,188 @@ def test_cp_both_directions_and_symlink_safety(env: Env, tmp_path: Path) -> None
     assert tar.returncode == 0 and "sub/b" in tar.stdout
     # the private overlay mount of the stopped container did not leak into the host's mount table
     assert str(env.config.root) not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_named_volume_gets_the_image_content_first(env: Env) -> None:
+    r = env.cli("run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/passwd", check=True)
+    assert r.stdout.startswith("root:x:0:0:")
+    data = env.config.paths.volumes / "etcvol" / "_data" / "group"
+    assert data.read_text().startswith("root:x:0:")
+    # an existing volume is not refilled
+    (env.config.paths.volumes / "etcvol" / "_data" / "group").unlink()
+    env.cli("run", "--rm", "-v", "etcvol:/etc", "busybox", "true", check=True)
+    assert not data.exists()
+    env.cli("volume", "rm", "etcvol", check=True)
+
+
+def test_log_rotation_and_follow_across_it(env: Env) -> None:
+    env.cli(
+        "run",
+        "-d",
+        "--name",
+        "rot",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo line$i; done",
+        check=True,
+    )
+    assert env.cli("wait", "rot", check=True).stdout.strip() == "0"
+    c = env.engine.container("rot")
+    logdir = env.config.paths.container(c.id)
+    rotated = sorted(p.name for p in logdir.iterdir() if "-json.log" in p.name)
+    assert len(rotated) == 3, rotated  # <id>-json.log, .1, .2: older ones dropped
+    lines = env.cli("logs", "rot", check=True).stdout.split()
+    assert lines[-1] == "line400" and len(lines) < 400
+    assert lines == [f"line{i}" for i in range(401 - len(lines), 401)]  # contiguous, in order, no gaps
+
+
+def test_init_capabilities_privileged_and_security_opts(env: Env) -> None:
+    r = env.cli(
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $$; cat /proc/1/cmdline | tr '\\0' ' '",
+        check=True,
+    )
+    assert r.stdout.split("\n")[0] != "1"  # our init is PID 1, the command its child
+    r = env.cli("run", "--rm", "--cap-drop", "CHOWN", "busybox", "chown", "nobody", "/tmp")
+    assert r.returncode != 0
+    r = env.cli(
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "mount",
+        "-t",
+        "tmpfs",
+        "x",
+        "/tmp",
+        check=True,
+    )
+    r = env.cli(
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status; grep Seccomp: /proc/self/status",
+        check=True,
+    )
+    assert "CapEff:\t000001ffffffffff" in r.stdout or "Seccomp:\t0" in r.stdout
+    r = env.cli(
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "grep",
+        "NoNewPrivs",
+        "/proc/self/status",
+        check=True,
+    )
+    assert r.stdout.split()[-1] == "1"
+
+
+def test_ulimit_shm_size_device_stop_signal(env: Env) -> None:
+    r = env.cli(
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=100:200",
+        "--shm-size",
+        "8m",
+        "--device",
+        "/dev/null:/dev/mynull",
+        "busybox",
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; df -k /dev/shm | tail -1; echo ok > /dev/mynull",
+        check=True,
+    )
+    out = r.stdout.split("\n")
+    assert out[0] == "100" and out[1] == "200"
+    assert " 8192 " in out[2]
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY:
+        r = env.cli("run", "--rm", "--ulimit", f"nofile={hard + 1}:{hard + 1}", "busybox", "true")
+        assert r.returncode == 125 and "hard limit" in r.stderr
+    env.cli(
+        "run",
+        "-d",
+        "--name",
+        "sig",
+        "--stop-signal",
+        "SIGUSR1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got-usr1; exit 7' USR1; while true; do sleep 0.1; done",
+        check=True,
+    )
+    time.sleep(0.3)
+    env.cli("stop", "sig", check=True)
+    assert env.cli("inspect", "-f", "{{.State.ExitCode}}", "sig").stdout.strip() == "7"
+    assert "got-usr1" in env.cli("logs", "sig").stdout
+
+
+def test_attach_and_restart(env: Env) -> None:
+    env.cli(
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo tick$i; sleep 0.2; done",
+        check=True,
+    )
+    proc = subprocess.Popen(
+        [DOCKYARD, "--root", str(env.config.root), "attach", "--no-stdin", "talker"],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "DOCKYARD_RUN": str(env.config.run)},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        assert line.startswith("tick")
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    before = env.engine.container("talker").started_at
+    env.cli("restart", "-t", "1", "talker", check=True)
+    after = env.engine.container("talker")
+    assert after.status == "running" and after.started_at != before
+
+
+def test_volume_commands(env: Env) -> None:
+    assert env.cli("volume", "create", "--label", "k=v", "v1", check=True).stdout.strip() == "v1"
+    info = json.loads(env.cli("volume", "inspect", "v1", check=True).stdout)[0]
+    assert info["Name"] == "v1" and info["Labels"] == {"k": "v"} and info["Driver"] == "local"
+    env.cli("run", "-d", "--name", "user", "-v", "v1:/v", "busybox", "sleep", "1000", check=True)
+    r = env.cli("volume", "rm", "v1")
+    assert r.returncode != 0 and "in use" in r.stderr
+    env.cli("rm", "-f", "user", check=True)
+    anon = env.cli("run", "-v", "/anon", "--name", "anonuser", "busybox", "true", check=True)
+    assert anon.returncode == 0
+    names = env.cli("volume", "ls", "-q", check=True).stdout.split()
+    assert "v1" in names and len(names) == 2
+    env.cli("rm", "-v", "anonuser", check=True)  # -v takes the anonymous volume along
+    assert env.cli("volume", "ls", "-q", check=True).stdout.split() == ["v1"]
+    out = env.cli("volume", "prune", "-f", "-a", check=True).stdout
+    assert "v1" in out
+    assert env.cli("volume", "ls", "-q").stdout == ""
