@@ -347,7 +347,8 @@ def spawn(
     detach: bool = False,
 ) -> ExecHandle:
     """Start ``process`` in the namespaces and cgroup of ``pid1`` (a container's PID 1, member of
-    ``cgroup_dirs``); ``name`` names the container in messages. See the module docstring."""
+    ``cgroup_dirs``, the container's cgroup); the process joins every cgroup of ``pid1``. ``name`` names the
+    container in messages. See the module docstring."""
     mine: list[int] = []  # ours to keep (until the handle closes them)
     theirs: list[int] = []  # inherited by the middle, closed here after the fork
     ours: dict[str, int | None] = {"stdin": None, "stdout": None, "stderr": None}
@@ -360,7 +361,10 @@ def spawn(
 
     try:
         pidfd1 = keep(_pidfd_open(pid1, name), theirs)
-        if not _in_cgroup(pid1, cgroup_dirs[0] if cgroup_dirs else None):
+        # every cgroup PID 1 is in (also hierarchies we do not manage: name=systemd, the hybrid unified
+        # one), and that must include the container's own: else the pid is not the container's any more
+        joined = _cgroups_of(pid1)
+        if not cgroup_dirs or not all(d in joined for d in cgroup_dirs):
             raise Conflict(f"container {name} is not running")
         ns: dict[str, int] = {}
         for kind in _NS_KINDS:
@@ -368,7 +372,7 @@ def spawn(
             if not _same_file(fd, f"/proc/self/ns/{kind}"):  # shared with us (--network host): skip
                 ns[kind] = fd
         root_fd = keep(os.open(f"/proc/{pid1}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), theirs)
-        procs = [keep(os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC), theirs) for d in cgroup_dirs]
+        procs = [keep(os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC), theirs) for d in joined]
         if _has_exited(pidfd1):  # what we opened may be a recycled pid's: do not go there
             raise Conflict(f"container {name} is not running")
 
@@ -463,14 +467,29 @@ def _above_stdio(fd: int) -> int:
     return high
 
 
-def _in_cgroup(pid: int, directory: Path | None) -> bool:
-    if directory is None:
-        return False
+def _cgroups_of(pid: int) -> list[Path]:
+    """The cgroup directories ``pid`` is in, one per mounted hierarchy, from /proc/<pid>/cgroup."""
+    from core.runtime import cgroups
+
     try:
-        procs = (directory / "cgroup.procs").read_text()
+        text = Path(f"/proc/{pid}/cgroup").read_text()
     except OSError:
-        return False
-    return str(pid) in procs.split()
+        return []
+    mounts = [m for m in cgroups._mounts() if m[2] == "/"]  # hierarchies mounted at their root
+    found: list[Path] = []
+    for line in text.splitlines():
+        hid, _, rest = line.partition(":")
+        names, _, path = rest.partition(":")
+        if not path.startswith("/") or "/.." in path:
+            continue  # outside our cgroup namespace: not reachable from here
+        if hid == "0" and not names:
+            where = [m[0] for m in mounts if m[1] == "cgroup2"]
+        else:
+            wanted = set(names.split(","))
+            where = [m[0] for m in mounts if m[1] == "cgroup" and wanted <= m[3]]
+        if where:
+            found.append(Path(where[0]) / path.lstrip("/"))
+    return list(dict.fromkeys(found))
 
 
 def _same_file(fd: int, path: str) -> bool:
