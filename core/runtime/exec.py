@@ -541,6 +541,7 @@ def _middle(plan: _Plan) -> NoReturn:
     try:
         step.name = "start the exec"
         linux.set_dumpable(False)
+        _forget_signal_handlers()
         os.setsid()  # away from the caller's terminal: its ^C goes to the caller, which forwards it
         linux.set_name("dockyard-exec")
         step.name = "set up stdio"
@@ -583,6 +584,17 @@ def _middle(plan: _Plan) -> NoReturn:
         os.waitpid(child, 0)
         os._exit(125)
     _supervise(child, pidfd, plan.alive_fd, master)
+
+
+def _forget_signal_handlers() -> None:
+    """The caller's Python handlers and wakeup fd (asyncio's, in the TUI) mean nothing here, and the fd
+    number of a wakeup fd may soon be one of ours (a signal would write a byte into the pty): drop them."""
+    signal.set_wakeup_fd(-1)
+    for sig in signal.valid_signals():
+        with contextlib.suppress(OSError, ValueError):
+            if callable(signal.getsignal(sig)):
+                signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _close_all_but(keep: set[int]) -> None:
@@ -647,6 +659,7 @@ def _process(plan: _Plan, console_fd: int) -> NoReturn:
     proc = plan.process
     sync = plan.sync_fd
     try:
+        linux.set_dumpable(False)  # inherited from the middle already; said again, it is what keeps us safe
         # die with the middle until the command runs: a caller that gives up (^C) kills the middle
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         step.name = "join the container's cgroup"
