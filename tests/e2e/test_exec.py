@@ -20,7 +20,7 @@ import pytest
 
 from core.config import Config
 from core.engine import Engine
-from core.errors import CommandNotFound, Conflict, RuntimeFailure
+from core.errors import CommandNotFound, Conflict, InvalidArgument, RuntimeFailure
 from core.models import RunConfig
 from core.runtime import cgroups
 from core.runtime.exec import ExecHandle
@@ -184,6 +184,8 @@ def test_env_workdir_user(box: Box) -> None:
     assert out.split() == ["1234", "5678", "/"]
     with pytest.raises(RuntimeFailure, match="unable to find user nosuchuser"):
         box.engine.exec(box.name, ["true"], user="nosuchuser")
+    with pytest.raises(InvalidArgument, match="absolute path"):
+        box.engine.exec(box.name, ["true"], workdir="tmp")
 
 
 def test_stdin(box: Box) -> None:
@@ -304,9 +306,10 @@ def test_tty_handle_and_detach(box: Box) -> None:
     h = box.engine.exec(box.name, ["sh"], tty=True, stdin=True, tty_size=(30, 100))
     try:
         assert h.master_fd is not None and h.stdout is None
-        os.write(h.master_fd, b"tty; stty size\n")
+        os.write(h.master_fd, b"tty; echo term=$TERM; stty size\n")
         out = _read_until(h.master_fd, b"30 100")
         assert re.search(rb"\n/dev/pts/\d+\r?\n", out), out
+        assert b"term=xterm" in out  # docker exec -t sets TERM when the container has none
         h.resize(40, 120)
         os.write(h.master_fd, b"stty size\n")
         _read_until(h.master_fd, b"40 120")
