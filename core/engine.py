@@ -26,8 +26,10 @@ from core.models import (
 from core.storage.layers import LayerStore
 
 if TYPE_CHECKING:
+    from core.build.models import BuildEvent, BuildOptions, BuildResult
     from core.containers.lifecycle import Lifecycle, ShimLauncher, StartHandle
     from core.containers.store import ContainerRecord
+    from core.images.commit import HistoryEntry
     from core.runtime.exec import ExecHandle
     from core.volumes import Volume, VolumeStore
 
@@ -81,6 +83,9 @@ class Engine:
     def list_images(self, *, all: bool = False) -> list[ImageSummary]:
         users = self._image_users()
         out = [self._summary(r, users) for r in self.images.records()]
+        if not all:  # docker hides intermediate images (untagged parents of other images) without -a
+            hidden = self.intermediate_images()
+            out = [s for s in out if s.repo_tags or s.id not in hidden]
         return sorted(out, key=lambda s: s.created, reverse=True)
 
     def resolve_image(self, name: str) -> ImageRecord:
@@ -444,6 +449,79 @@ class Engine:
             events.emit(self.paths, type_, action, id_, attrs)
         except Exception:
             pass
+
+    # ------------------------------------------------------- images you make
+
+    def commit(
+        self,
+        container: str,
+        reference: str | None = None,
+        *,
+        message: str = "",
+        author: str = "",
+        changes: list[str] | None = None,
+        pause: bool = True,
+    ) -> ImageSummary:
+        """``docker commit``: the container's changes as a new layer on its image (frozen while read)."""
+        from core.images.commit import CommitRequest, commit_container
+
+        req = CommitRequest(container, reference, message, author, changes, pause)
+        record = commit_container(self.lifecycle, self.images, self.layers, req)
+        self._emit("container", "commit", self.lifecycle.get(container).id, imageID=record.id)
+        return self._summary(record)
+
+    def build(
+        self, options: BuildOptions, *, progress: Callable[[BuildEvent], None] | None = None
+    ) -> BuildResult:
+        """Build a Dockerfile; ``progress`` gets each step, its RUN output and CACHED/DONE as they happen."""
+        from core.build.executor import build
+
+        result = build(self, options, progress)
+        self._emit("image", "build", result.image_id)
+        return result
+
+    def history(self, name: str) -> list[HistoryEntry]:
+        from core.images.commit import history
+
+        return history(self.images, self.layers, self.images.resolve(name))
+
+    def export_container(self, name: str, out: BinaryIO) -> None:
+        """Write the container's filesystem (its image's layers and its own changes) as a tar to ``out``."""
+        from core.images.importer import export_container
+
+        export_container(self.lifecycle, self.layers, name, out)
+
+    def import_image(
+        self,
+        src: BinaryIO,
+        reference: str | None = None,
+        *,
+        message: str = "",
+        changes: list[str] | None = None,
+        platform: str | None = None,
+        source_name: str = "-",
+    ) -> ImageSummary:
+        """``docker import``: a tar (plain, gzip, zstd, bzip2, xz) as a one-layer image."""
+        from core.images.importer import import_image
+
+        record = import_image(
+            self.images,
+            self.layers,
+            src,
+            platform=platform or self.config.platform,
+            reference=reference,
+            message=message,
+            changes=changes or [],
+            source_name=source_name,
+        )
+        self._emit("image", "import", record.id)
+        return self._summary(record)
+
+    def intermediate_images(self) -> set[str]:
+        """Ids of untagged images that other images were built on (``images`` hides them without ``-a``)."""
+        from core.images.commit import intermediate_ids
+
+        return intermediate_ids(self.images)
 
     # ---------------------------------------------------------------- helpers
 
