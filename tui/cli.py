@@ -47,9 +47,14 @@ VERBS: dict[str, str] = {
     "exec": "exec",
     "volume": "volumes",
     "events": "system",
+    "build": "build",
+    "commit": "build",
+    "history": "build",
+    "export": "build",
+    "import": "build",
 }
 # management groups that other modules add subcommands to ("container exec"): imported after the group's own
-GROUP_EXTRAS: dict[str, list[str]] = {"container": ["exec"]}
+GROUP_EXTRAS: dict[str, list[str]] = {"container": ["exec", "build"], "image": ["build"]}
 # verbs whose module is not there yet are left out of the help
 _HELP_ORDER = ["images", "containers", "networks", "volumes", "system"]
 
