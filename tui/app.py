@@ -97,16 +97,16 @@ class ActionsProvider(Provider):
 
 
 def _dispatch(app: DockyardApp, screen: Screen[Any], a: keymap.Action) -> Callable[[], Any]:
-    def run() -> None:
+    async def run() -> None:
         if a.scope == "app":
-            app.run_action(a.action)
+            await app.run_action(a.action)
             return
         target = getattr(screen, "action_target", None)
         node = target(a) if callable(target) else None
         if node is None:
             app.notify(f"{a.description}: not available here", severity="warning", timeout=3)
             return
-        node.run_action(a.action)
+        await node.run_action(a.action)
 
     return run
 

@@ -57,8 +57,6 @@ ACTIONS: tuple[Action, ...] = (
     Action("container.top", "T", "top", "Top", "containers", show=False),
     # images
     Action("image.run", "R", "run_image", "Run image", "images"),
-    # logs pane and logs screen
-    Action("logs.follow", "f", "toggle_follow", "Follow", "logs"),
     # detail screen
     Action("detail.close", "escape", "close", "Back", "detail"),
     Action("detail.next", "right_square_bracket,tab", "next_tab", "Next tab", "detail", show=False),
@@ -70,9 +68,14 @@ SCOPE_TITLES = {
     "list": "Every list (containers, images, networks, volumes)",
     "containers": "Containers",
     "images": "Images",
-    "logs": "Logs",
+    "logs": "Logs pane (the log viewer's own keys)",
     "detail": "Detail view (inspect, stats, top, ports, env, mounts)",
 }
+
+
+# Binding ids owned by widgets rather than this table (the log viewer, the terminal, dialogs); the config
+# file may rebind them too
+WIDGET_ID_PREFIXES = ("logview.", "terminal.", "json.", "confirm.", "run.", "pull.", "help.", "detail.")
 
 
 def by_id(binding_id: str) -> Action:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import InvalidArgument
-from tui.keymap import ACTIONS
+from tui.keymap import ACTIONS, WIDGET_ID_PREFIXES
 
 DEFAULT_THEME = "textual-dark"
 
@@ -72,7 +72,7 @@ def parse(data: dict[str, object], path: Path | None = None) -> Settings:
     known = {a.id for a in ACTIONS}
     keymap: dict[str, str] = {}
     for binding_id, keys in raw.items():
-        if binding_id not in known:
+        if binding_id not in known and not binding_id.startswith(WIDGET_ID_PREFIXES):
             raise InvalidArgument(
                 f"{where}: unknown binding id {binding_id!r} in [keymap] (see the help screen)"
             )

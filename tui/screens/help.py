@@ -42,7 +42,6 @@ class HelpScreen(Screen[None]):
         return text
 
     def _table(self, scope: str, title: str) -> Table:
-        app = self.app
         table = Table(
             title=title,
             title_justify="left",
@@ -54,12 +53,27 @@ class HelpScreen(Screen[None]):
         table.add_column("Key", no_wrap=True, min_width=12)
         table.add_column("Action")
         table.add_column("Binding id", style="dim", no_wrap=True)
-        for a in keymap.ACTIONS:
-            if a.scope != scope:
-                continue
-            keys = app.effective_keys(a.id) if hasattr(app, "effective_keys") else a.keys
-            table.add_row(keymap.key_label(keys), a.description, a.id)
+        for row in self.entries(scope):
+            table.add_row(*row)
         return table
+
+    def entries(self, scope: str) -> list[tuple[str, str, str]]:
+        """(keys as typed, what it does, binding id) for one scope, with the user's keymap applied."""
+        app = self.app
+        out = []
+        if scope == "logs":
+            from tui.widgets.logview import LogBody, LogView
+
+            for b in [*LogView.BINDINGS, *LogBody.BINDINGS]:
+                bid = getattr(b, "id", None) or ""
+                keys = app._keymap.get(bid) or b.key  # type: ignore[union-attr]
+                out.append((keymap.key_label(keys), b.description, bid))  # type: ignore[union-attr]
+            return out
+        for a in keymap.ACTIONS:
+            if a.scope == scope:
+                keys = app.effective_keys(a.id) if hasattr(app, "effective_keys") else a.keys
+                out.append((keymap.key_label(keys), a.description, a.id))
+        return out
 
     def action_scroll(self, where: str) -> None:
         box = self.query_one("#help", VerticalScroll)

@@ -31,10 +31,10 @@ class PullCancelled(Exception):
 class LayerRow(Horizontal):
     def __init__(self, layer: str) -> None:
         super().__init__(classes="layer-row")
-        self.layer = layer
+        self.layer_id = layer
 
     def compose(self) -> ComposeResult:
-        yield Label(self.layer, classes="layer-id")
+        yield Label(self.layer_id, classes="layer-id")
         yield Label("Waiting", classes="layer-status")
         yield ProgressBar(total=None, show_eta=False, classes="layer-bar")
 
@@ -137,7 +137,7 @@ class PullScreen(Screen[None]):
             latest = dict(self._latest)
             messages = list(self._messages)
         box = self.query_one("#layers", VerticalScroll)
-        rows = {r.layer: r for r in box.query(LayerRow)}
+        rows = {r.layer_id: r for r in box.query(LayerRow)}
         for layer in order:
             row = rows.get(layer)
             if row is None:

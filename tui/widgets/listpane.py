@@ -170,7 +170,7 @@ class ListPane(Vertical):
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.run_action("inspect")
+        self.call_later(self.run_action, "inspect")
 
     # -------------------------------------------------------------- actions
 

@@ -1,0 +1,29 @@
+"""Fixtures for the workbench tests: a real engine with busybox pulled from the test bed; every container
+is removed afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from core.config import Config
+from core.engine import Engine
+from tests.tui.tuikit import Bench
+
+
+@pytest.fixture
+def bench(testbed, engine_config: Config) -> Iterator[Bench]:  # type: ignore[no-untyped-def]
+    engine = Engine(engine_config)
+    ref = testbed.ref("busybox:latest")
+    engine.pull(ref)
+    engine.tag_image(ref, "busybox")
+    b = Bench(engine, engine_config, ref)
+    try:
+        yield b
+    finally:
+        for c in engine.list_containers(all=True):
+            try:
+                engine.remove_container(c.id, force=True, volumes=True)
+            except Exception:
+                pass

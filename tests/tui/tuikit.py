@@ -1,0 +1,41 @@
+"""Helpers for the workbench tests: a real engine with busybox, and waiting for the app to reach a state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.config import Config
+from core.engine import Engine
+from core.models import RunConfig
+
+
+@dataclass
+class Bench:
+    engine: Engine
+    config: Config
+    ref: str  # the test bed's busybox reference (127.0.0.1:PORT/busybox:latest)
+
+    def run(self, name: str, *command: str, **kw: object) -> str:
+        """Create and start a busybox container; returns its id."""
+        cfg = RunConfig(image="busybox", name=name, command=list(command) or ["sleep", "300"], **kw)  # type: ignore[arg-type]
+        c = self.engine.create_container(cfg)
+        self.engine.start_container(c.id)
+        return c.id
+
+    def status(self, name: str) -> str:
+        return self.engine.container(name).status
+
+
+async def wait_for(pilot: object, cond: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    """Let the app run until ``cond()`` is true (workers are threads: give them real time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return
+        except Exception:
+            pass
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+    raise AssertionError(f"timed out waiting for {what or cond}")
