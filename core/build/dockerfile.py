@@ -26,7 +26,10 @@ from core.errors import InvalidArgument
 
 
 class DockerfileError(InvalidArgument):
-    """A Dockerfile that does not parse, or an instruction that cannot run; the message says where."""
+    """A Dockerfile that does not parse, or an instruction that cannot run; the message says where.
+    ``docker build`` exits 1 for any failed build, this one included."""
+
+    exit_code = 1
 
 
 def error_at(filename: str, line: int, keyword: str, message: str) -> DockerfileError:
