@@ -1,0 +1,166 @@
+"""Build speed: a 10-step Dockerfile built cold (``--no-cache``) and fully cached, dockyard vs
+``podman build`` (buildah) in the same run.
+
+    sudo .venv/bin/python bench/build.py [--cold-rounds 5] [--cached-rounds 10]
+
+Both engines get a fresh root on tmpfs and the same busybox image from a loopback registry (the test bed).
+Podman runs with runc and pinned ulimits through a private CONTAINERS_CONF (see bench/run.py) and
+``--pull=never``, so neither side touches a network beyond loopback. The Dockerfile has three RUN steps, two
+COPY steps (one a 4 MB file), WORKDIR, ENV, LABEL and CMD; the image each side built is checked to run.
+Cold builds are timed twice: with each engine's default network for RUN steps, and with ``--network none``
+on both (the same work on both sides whatever their default networks cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+
+from tests.testbed import ensure_images, start_testbed  # noqa: E402
+
+DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
+
+DOCKERFILE = """\
+FROM busybox
+ENV APP=/app
+WORKDIR /app
+COPY small/ ./small/
+RUN echo one > one && mkdir gen
+RUN for i in $(seq 1 200); do echo $i > gen/f$i; done
+COPY big.bin ./
+RUN sha256sum big.bin > big.sha && rm one
+LABEL version=1
+CMD ["cat", "/app/big.sha"]
+"""
+
+
+def make_context(ctx: Path) -> None:
+    (ctx / "small").mkdir(parents=True)
+    for i in range(20):
+        (ctx / "small" / f"s{i}.txt").write_text(f"small file {i}\n" * 20)
+    (ctx / "big.bin").write_bytes(os.urandom(4 << 20))
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+
+
+def timed(cmd: list[str], env: dict[str, str], rounds: int) -> list[float]:
+    out = []
+    for _ in range(rounds):
+        subprocess.run(["sync"], check=False)
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, env=env, capture_output=True)
+        out.append(time.perf_counter() - t0)
+        if r.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed: {r.stderr.decode()[-800:]}")
+    return out
+
+
+def fmt(xs: list[float]) -> str:
+    return f"min {min(xs) * 1000:8.1f} ms   median {statistics.median(xs) * 1000:8.1f} ms   (n={len(xs)})"
+
+
+def podman_conf(base: Path) -> Path:
+    conf = base / "containers.conf"
+    hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    hard_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    nofile = str(min(hard_nofile if hard_nofile != resource.RLIM_INFINITY else 1048576, 1048576))
+    nproc = str(min(hard_nproc if hard_nproc != resource.RLIM_INFINITY else 32768, 32768))
+    conf.write_text(
+        f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
+        '[engine]\nruntime = "runc"\n'
+    )
+    return conf
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cold-rounds", type=int, default=5)
+    ap.add_argument("--cached-rounds", type=int, default=10)
+    ap.add_argument("--no-podman", action="store_true")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root")
+    have_podman = shutil.which("podman") is not None and not args.no_podman
+    base = Path(tempfile.mkdtemp(prefix="dockyard-bench-build-", dir="/dev/shm"))
+    bed = start_testbed(ensure_images())
+    penv = dict(os.environ)
+    pcmd: list[str] = []
+    try:
+        ref = bed.ref("busybox:latest")
+        ctx = base / "ctx"
+        make_context(ctx)
+        denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": "dockyard-bench"}
+        dy = [DOCKYARD, "--root", str(base / "root")]
+        subprocess.run([*dy, "pull", "-q", ref], env=denv, check=True, capture_output=True)
+        subprocess.run([*dy, "tag", ref, "busybox"], env=denv, check=True)
+        if have_podman:
+            penv["CONTAINERS_CONF"] = str(podman_conf(base))
+            pcmd = [
+                "podman",
+                "--root",
+                str(base / "podman"),
+                "--runroot",
+                str(base / "podman-run"),
+                "--storage-driver",
+                "overlay",
+            ]
+            subprocess.run(
+                [*pcmd, "pull", "-q", "--tls-verify=false", ref], env=penv, check=True, capture_output=True
+            )
+            subprocess.run([*pcmd, "tag", ref, "busybox"], env=penv, check=True, capture_output=True)
+
+        results: dict[str, list[float]] = {}
+        builds = {"dockyard": [*dy, "build", "-q", "-t", "bench:latest"]}
+        if have_podman:
+            builds["podman  "] = [*pcmd, "build", "-q", "--pull=never", "-t", "bench:latest"]
+        for name, cmd in builds.items():
+            env = denv if name == "dockyard" else penv
+            # warm-up: fills the cache the "cached" rounds use, and pages in both tools
+            timed([*cmd, str(ctx)], env, 1)
+            results[f"{name} cold"] = timed([*cmd, "--no-cache", str(ctx)], env, args.cold_rounds)
+            results[f"{name} cold-nonet"] = timed(
+                [*cmd, "--no-cache", "--network", "none", str(ctx)], env, args.cold_rounds
+            )
+            results[f"{name} cached"] = timed([*cmd, str(ctx)], env, args.cached_rounds)
+            run = dy if name == "dockyard" else pcmd
+            out = subprocess.run(
+                [*run, "run", "--rm", "bench:latest"], env=env, capture_output=True, text=True
+            )
+            if out.returncode != 0 or "big.bin" not in out.stdout:
+                raise SystemExit(f"{name} built an image that does not run: {out.stderr[-500:]}")
+
+        print(f"\n10-step Dockerfile (3 RUN, 2 COPY); data roots on tmpfs ({base})\n")
+        for name, xs in results.items():
+            print(f"{name:20s} {fmt(xs)}")
+        print()
+        for kind in ("cold", "cold-nonet", "cached"):
+            d, p = results.get(f"dockyard {kind}"), results.get(f"podman   {kind}")
+            if d and p:
+                ratio = statistics.median(d) / statistics.median(p)
+                print(f"ratio dockyard/podman {kind:10s} median {ratio:.2f}   min {min(d) / min(p):.2f}")
+    finally:
+        bed.close()
+        if have_podman:
+            subprocess.run([*pcmd, "system", "reset", "-f"], capture_output=True, env=penv)
+            subprocess.run(["umount", "-R", str(base / "podman")], capture_output=True)
+        subprocess.run(
+            [DOCKYARD, "--root", str(base / "root"), "image", "prune", "-a", "-f"],
+            capture_output=True,
+            env={**os.environ, "DOCKYARD_RUN": str(base / "run")},
+        )
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
