@@ -424,7 +424,8 @@ class Builder:
         cfg = record_config(self.images, record)
         run.state = _State(
             record,
-            {k: v for k, v in cfg.items() if k in _KEEP_CONFIG_KEYS},
+            # the author a MAINTAINER of this stage set carries on (a base image's does not: see _from)
+            {k: v for k, v in cfg.items() if k in (*_KEEP_CONFIG_KEYS, "author")},
             parent_layers(self.images, record),
         )
         return True
@@ -509,10 +510,16 @@ class Builder:
             labels={"dockyard.build": "1"},
             pull="never",
         )
-        summary = self.engine.create_container(rc)
+        # the shim's start-up overlaps the container's creation, as `run` does it
+        launcher = self.engine.prepare_shim()
+        try:
+            summary = self.engine.create_container(rc)
+        except BaseException:
+            launcher.cancel()
+            raise
         tail: list[str] = []
         try:
-            handle = self.engine.start_container(summary.id, attach=True)
+            handle = self.engine.start_container(summary.id, attach=True, launcher=launcher)
             sock = protocol.connect(self.engine.lifecycle.sock(summary.id), {"op": "attach", "stdin": False})
             with sock:
                 try:

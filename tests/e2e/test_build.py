@@ -406,3 +406,41 @@ def test_push_built_image_skopeo_inspects_pulls_back_and_runs(env: Env, engine_c
     env.cli("rmi", ref, check=True)
     env.cli("pull", ref, check=True)
     assert env.run(ref) == "pushed-and-pulled\n"
+
+
+def test_scratch_predefined_args_and_steps_without_changes(env: Env) -> None:
+    env.write(
+        "Dockerfile",
+        """\
+FROM busybox AS tools
+ARG TARGETARCH
+ARG TARGETPLATFORM
+RUN echo "arch=$TARGETARCH platform=$TARGETPLATFORM proxy=$HTTP_PROXY" > /args
+RUN true
+VOLUME /vol
+RUN echo lost > /vol/file && echo kept > /kept
+MAINTAINER someone
+FROM scratch
+COPY --from=tools /bin/busybox /bin/busybox
+COPY --from=tools /args /kept /
+CMD ["/bin/busybox", "cat", "/args", "/kept"]
+""",
+    )
+    r = env.build("-t", "scratchy", "--build-arg", "HTTP_PROXY=http://127.0.0.1:9")
+    assert "were not consumed" not in r.stderr  # proxy args need no ARG
+    arch = env.engine.config.platform.split("/")[1]
+    out = env.run("scratchy")
+    assert out == f"arch={arch} platform={env.engine.config.platform} proxy=http://127.0.0.1:9\nkept\n"
+    record = env.engine.resolve_image("scratchy")
+    assert len(record.layers) == 2  # FROM scratch: only the two COPY layers
+    tools = env.cli("build", "-q", "--target", "tools", str(env.ctx), check=True).stdout.strip()
+    hist = {h.created_by: h for h in env.engine.history(tools)}
+    prefix = f"RUN |2 TARGETARCH={arch} TARGETPLATFORM={env.engine.config.platform} /bin/sh -c "
+    assert hist[prefix + "true"].empty_layer  # a RUN that changes nothing makes no layer
+    assert not hist[prefix + "echo lost > /vol/file && echo kept > /kept"].empty_layer
+    assert not any("127.0.0.1:9" in k for k in hist)  # proxy values stay out of the history
+    listing = env.run(tools, "sh", "-c", "ls -A /vol; cat /kept")
+    assert listing == "kept\n"  # what a RUN wrote into a declared VOLUME is discarded, as docker does
+    assert env.engine.inspect_image(tools)["Author"] == "someone"
+    r = env.build("--build-arg", "UNUSED=1", "-q")
+    assert "were not consumed" in r.stderr and "UNUSED" in r.stderr

@@ -247,6 +247,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         if args.iidfile:
             Path(args.iidfile).write_text(result.image_id)
         if quiet:
+            for warning in result.warnings:  # still worth seeing: stderr leaves the id alone on stdout
+                sys.stderr.write(f"WARNING: {warning}\n")
             print(result.image_id)
         return 0
     finally:
