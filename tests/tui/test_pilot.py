@@ -60,8 +60,8 @@ def test_containers_pane_shows_status_ports_and_updates_from_events(bench: Bench
             assert p.by_key[web].cells[2].startswith("Up")
             assert p.by_key[done].cells[2].startswith("Exited (3)")
             # CPU/MEM come from stats sampling of running containers
-            await wait_for(pilot, lambda: p.by_key[web].cells[5] not in ("…", "-"), what="memory sampled")
-            assert p.by_key[done].cells[4] == "-"
+            await wait_for(pilot, lambda: p.by_key[web].cells[4] not in ("…", "-"), what="memory sampled")
+            assert p.by_key[done].cells[3] == "-"
             # a container started elsewhere (the CLI in another shell) appears through the event log
             seen = app.events_seen
             other = await asyncio.to_thread(bench.run, "other")

@@ -14,7 +14,7 @@ from core.models import ContainerStats, ContainerSummary, ImageSummary
 from tui.commands.containers import ports_text, status_text
 from tui.output import human_size, time_ago
 
-CONTAINER_COLUMNS = ("NAME", "IMAGE", "STATUS", "PORTS", "CPU %", "MEM", "CREATED")
+CONTAINER_COLUMNS = ("NAME", "IMAGE", "STATUS", "CPU %", "MEM", "PORTS", "CREATED")
 IMAGE_COLUMNS = ("REPOSITORY:TAG", "ID", "SIZE", "CREATED", "IN USE")
 NETWORK_COLUMNS = ("NAME", "DRIVER", "SUBNET", "CONTAINERS")
 VOLUME_COLUMNS = ("NAME", "DRIVER", "SIZE", "USED BY")
@@ -38,7 +38,7 @@ def container_row(c: ContainerSummary, stats: ContainerStats | None = None) -> R
     return Row(
         c.id,
         c.name,
-        (c.name, c.image, status_text(c), ports_text(c), cpu, mem, time_ago(c.created)),
+        (c.name, c.image, status_text(c), cpu, mem, ports_text(c), time_ago(c.created)),
         c.status,
     )
 

@@ -39,7 +39,7 @@ class StatsView(Vertical):
         self.pids.append(float(s.pids))
         pct = 100.0 * s.memory_usage / s.memory_limit if s.memory_limit else 0.0
         self.query_one("#cpu-label", Static).update(
-            f"CPU {s.cpu_percent:6.2f}%   (peak {max(self.cpu):.2f}% over {len(self.cpu)} samples)"
+            f"CPU {s.cpu_percent:6.2f}%   (peak {max(self.cpu):.2f}%)"
         )
         self.query_one("#mem-label", Static).update(
             f"Memory {human_size(s.memory_usage)} / {human_size(s.memory_limit)}  ({pct:.2f}%)"

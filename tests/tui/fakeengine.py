@@ -1,0 +1,243 @@
+"""A fixed, in-memory stand-in for the Engine, for what must not depend on a real one: snapshot tests
+(the same pixels every run) and the 500-container benchmark. It implements only what the workbench calls,
+returns the same dataclasses as core.engine.Engine, and never touches the kernel.
+
+Times are relative to when the fake is made ("Up 3 minutes"), so snapshots stay stable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from core.errors import NotFound
+from core.models import (
+    ContainerStats,
+    ContainerSummary,
+    Event,
+    ImageSummary,
+    PortBinding,
+    PullProgress,
+    PullResult,
+)
+
+
+def _hex(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def _ago(now: datetime, seconds: float) -> str:
+    return (now - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class FakeVolume:
+    name: str
+    created: str
+    driver: str = "local"
+    anonymous: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def inspect(self) -> dict[str, Any]:
+        return {"Name": self.name, "Driver": self.driver, "CreatedAt": self.created, "Labels": self.labels}
+
+
+IMAGES = [
+    ("busybox:latest", 4_261_000, 3),
+    ("nginx:1.27", 192_000_000, 2),
+    ("postgres:16", 432_000_000, 1),
+    ("<none>", 12_500_000, 0),
+]
+NAMES = ["web", "api", "db", "cache", "worker", "cron", "proxy", "queue", "search", "metrics"]
+
+
+class FakeEngine:
+    def __init__(self, root: Path, containers: int = 8) -> None:
+        self.root = root
+        # whole minutes: inspect shows absolute times, and they must not change between two runs
+        self.now = datetime.now(UTC).replace(second=0, microsecond=0)
+        self.lock = threading.Lock()
+        self.images = []
+        for i, (tag, size, users) in enumerate(IMAGES):
+            self.images.append(
+                ImageSummary(
+                    id="sha256:" + _hex(f"image{i}"),
+                    repo_tags=[] if tag == "<none>" else [tag],
+                    repo_digests=[],
+                    created=_ago(self.now, 86400 * (i + 2)),
+                    size=size,
+                    containers=users,
+                )
+            )
+        self.containers = [self._container(i) for i in range(containers)]
+        self.volumes = [
+            FakeVolume("pgdata", _ago(self.now, 86400)),
+            FakeVolume("cache", _ago(self.now, 7200)),
+            FakeVolume(_hex("anon")[:64], _ago(self.now, 600), anonymous=True),
+        ]
+        self.logs: dict[str, Path] = {}
+
+    def _container(self, i: int) -> ContainerSummary:
+        name = NAMES[i % len(NAMES)] + (f"-{i // len(NAMES)}" if i >= len(NAMES) else "")
+        image = IMAGES[i % 3][0]
+        status = "exited" if i % 4 == 3 else ("paused" if i % 7 == 5 else "running")
+        ports = [PortBinding(80, "tcp", "0.0.0.0", 8000 + i)] if i % 3 == 1 else []
+        return ContainerSummary(
+            id=_hex(f"container{i}"),
+            name=name,
+            image=image,
+            image_id=self.images[i % 3].id,
+            command="sleep infinity",
+            created=_ago(self.now, 3600 * (i + 1)),
+            status=status,
+            exit_code=(i % 3) if status == "exited" else None,
+            started_at=_ago(self.now, 180 + 60 * i),
+            finished_at=_ago(self.now, 120) if status == "exited" else "",
+            ports=ports,
+            labels={},
+            pid=1000 + i if status != "exited" else 0,
+        )
+
+    # ------------------------------------------------------------ lists
+    def list_containers(self, *, all: bool = False) -> list[ContainerSummary]:
+        with self.lock:
+            return [c for c in self.containers if all or c.status != "exited"]
+
+    def container(self, name: str) -> ContainerSummary:
+        for c in self.containers:
+            if name in (c.id, c.name) or c.id.startswith(name):
+                return c
+        raise NotFound(f"No such container: {name}")
+
+    def list_images(self, *, all: bool = False) -> list[ImageSummary]:
+        return list(self.images)
+
+    def list_volumes(self) -> list[FakeVolume]:
+        return list(self.volumes)
+
+    def volume_users(self) -> dict[str, list[str]]:
+        return {"pgdata": ["db"], "cache": ["cache", "worker"]}
+
+    def volume_size(self, name: str) -> int:
+        return {"pgdata": 48_200_000, "cache": 1_300_000}.get(name, 0)
+
+    def events(
+        self, *, since: float | None = None, follow: bool = True, stop: Any = None, **_: Any
+    ) -> Iterator[Event]:
+        while follow and stop is not None and not stop.wait(3600):
+            pass
+        return iter(())
+
+    # ------------------------------------------------------------ details
+    def container_stats(self, name: str) -> ContainerStats:
+        c = self.container(name)
+        n = int(c.id[:4], 16)
+        return ContainerStats(
+            c.id, c.name, (n % 900) / 10.0, (n % 200 + 20) * 1_000_000, 2_000_000_000, n % 12 + 1
+        )
+
+    def container_top(self, name: str) -> tuple[list[str], list[list[str]]]:
+        return (
+            ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+            [["root", "4242", "4200", "0", "10:00", "?", "00:00:00", "sleep infinity"]],
+        )
+
+    def inspect_container(self, name: str) -> dict[str, Any]:
+        c = self.container(name)
+        return {
+            "Id": c.id,
+            "Created": "2026-01-02T03:04:05.000000006Z",  # fixed: snapshots show it
+            "Path": "sleep",
+            "Args": ["infinity"],
+            "State": {
+                "Status": c.status,
+                "Running": c.status == "running",
+                "Pid": c.pid,
+                "ExitCode": c.exit_code or 0,
+            },
+            "Name": "/" + c.name,
+            "Config": {
+                "Image": c.image,
+                "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MODE=production"],
+                "Cmd": ["sleep", "infinity"],
+                "Tty": False,
+                "OpenStdin": False,
+            },
+            "HostConfig": {"RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "Memory": 0},
+            "NetworkSettings": {
+                "Ports": {
+                    f"{p.container_port}/{p.protocol}": [{"HostIp": p.host_ip, "HostPort": str(p.host_port)}]
+                    for p in c.ports
+                }
+            },
+            "Mounts": [
+                {
+                    "Type": "volume",
+                    "Name": "pgdata",
+                    "Source": "/var/lib/dockyard/volumes/pgdata/_data",
+                    "Destination": "/data",
+                    "RW": True,
+                }
+            ],
+        }
+
+    def inspect_image(self, name: str) -> dict[str, Any]:
+        for img in self.images:
+            if name in (img.id, *img.repo_tags):
+                return {
+                    "Id": img.id,
+                    "RepoTags": img.repo_tags,
+                    "Size": img.size,
+                    "Os": "linux",
+                    "Architecture": "amd64",
+                    "Config": {"Cmd": ["sh"]},
+                }
+        raise NotFound(f"No such image: {name}")
+
+    def inspect_volume(self, name: str) -> dict[str, Any]:
+        for v in self.volumes:
+            if v.name == name:
+                return v.inspect()
+        raise NotFound(f"No such volume: {name}")
+
+    def container_log_path(self, name: str) -> Path:
+        c = self.container(name)
+        path = self.root / f"{c.id}-json.log"
+        if not path.exists():
+            lines = []
+            for i in range(200):
+                t = (self.now - timedelta(seconds=200 - i)).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+                text = f"{c.name}: request {i} GET /api/items/{i % 17} 200 {i % 50 + 3}ms\n"
+                if i % 25 == 24:
+                    text = f"{c.name}: ERROR upstream timeout after 30s (request {i})\n"
+                lines.append(
+                    json.dumps({"log": text, "stream": "stderr" if "ERROR" in text else "stdout", "time": t})
+                )
+            path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def pull(
+        self,
+        reference: str,
+        *,
+        platform: str | None = None,
+        progress: Callable[[PullProgress], None] | None = None,
+    ) -> PullResult:
+        report = progress or (lambda p: None)
+        report(PullProgress("", "Pulling from", message=reference))
+        layers = [("a1b2c3d4e5f6", 3_100_000), ("0f9e8d7c6b5a", 27_000_000), ("5566778899aa", 900_000)]
+        for layer, total in layers:
+            report(PullProgress(layer, "Pulling fs layer", 0, total))
+        for step in range(1, 5):
+            for layer, total in layers:
+                report(PullProgress(layer, "Downloading", total * step // 4, total))
+            time.sleep(0.01)
+        for layer, total in layers:
+            report(PullProgress(layer, "Pull complete", total, total))
+        return PullResult(reference, "sha256:" + _hex(reference), self.images[0], True)
