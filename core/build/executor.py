@@ -526,7 +526,7 @@ class Builder:
                     handle.result()
                 except DockyardError as err:
                     raise BuildError(f"{_where(instr)}: {err}") from None
-                code = self._pump(sock, step, tail)
+                code = self._pump(sock, step, tail, _where(instr))
             if code is None:
                 code = self.engine.wait_container(summary.id)
             if code != 0:
@@ -548,7 +548,7 @@ class Builder:
             with contextlib.suppress(Exception):
                 self.engine.remove_container(summary.id, force=True, volumes=True)
 
-    def _pump(self, sock: Any, step: int, tail: list[str]) -> int | None:
+    def _pump(self, sock: Any, step: int, tail: list[str], where: str) -> int | None:
         """Report the container's output line by line as it comes; the exit code, if the shim sent it."""
         from core.runtime import protocol
 
@@ -577,7 +577,7 @@ class Builder:
                     code = int(json.loads(payload).get("code", 0))
                 elif kind == protocol.ERROR:
                     info = json.loads(payload)
-                    raise BuildError(str(info.get("message", "the command could not start")))
+                    raise BuildError(f"{where}: {info.get('message', 'the command could not start')}", tail)
         for kind, rest in partial.items():
             if rest:
                 line(kind, rest)

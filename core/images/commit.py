@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import Conflict, CorruptState, ImageNotFound, InvalidArgument
@@ -199,7 +200,7 @@ def record_config(images: ImageStore, record: ImageRecord) -> dict[str, Any]:
 # so ``history`` can name intermediate images and ``images`` can hide them.
 
 
-def parents_dir(images: ImageStore) -> Any:
+def parents_dir(images: ImageStore) -> Path:
     return images.paths.root / "build-cache" / "parents"
 
 
@@ -221,14 +222,15 @@ def get_parent(images: ImageStore, child: str) -> str | None:
 
 
 def intermediate_ids(images: ImageStore) -> set[str]:
-    """Untagged images that another image names as its parent (docker's "intermediate" images)."""
+    """Images that another image still in the store names as its parent (docker's intermediate images;
+    the caller keeps the tagged ones visible)."""
     try:
         names = os.listdir(parents_dir(images))
     except FileNotFoundError:
         return set()
     parents = set()
     for name in names:
-        if len(name) == 64:
+        if len(name) == 64 and images.paths.image(name).exists():
             with contextlib.suppress(OSError):
                 parents.add((parents_dir(images) / name).read_text().strip())
     return parents
