@@ -177,43 +177,53 @@ class _Entries:
         base: str,
         open_data: Callable[[], int] | None = None,
     ) -> None:
-        xpath = _fdpath(dirfd, base)
+        """One non-directory entry. An entry that vanished or changed kind since it was listed (only a
+        running container's layer, committed without pausing it, can do that) is left out."""
         mode = st.st_mode
         if stat.S_ISSOCK(mode):
             self.tar.stats.skipped += 1  # docker skips sockets: they mean nothing outside a running system
             return
-        xattrs = _xattrs(xpath)
-        info = _tarinfo(name, st, xattrs)
-        if not stat.S_ISDIR(mode) and st.st_nlink > 1:
-            key = (st.st_dev, st.st_ino)
-            first = self.links.get(key)
+        fd = -1
+        try:
+            xattrs = _xattrs(_fdpath(dirfd, base))
+            info = _tarinfo(name, st, xattrs)
+            key = (st.st_dev, st.st_ino) if st.st_nlink > 1 else None
+            first = self.links.get(key) if key else None
             if first is not None:
                 info.type, info.linkname = tarfile.LNKTYPE, first
-                self.tar.header(info)
-                return
-            self.links[key] = name
-        if stat.S_ISREG(mode):
-            fd = open_data() if open_data is not None else os.open(base, _O_FILE, dir_fd=dirfd)
-            try:
+            elif stat.S_ISREG(mode):
+                fd = open_data() if open_data is not None else os.open(base, _O_FILE, dir_fd=dirfd)
                 fst = os.fstat(fd)
                 if not stat.S_ISREG(fst.st_mode):
-                    raise UnsafeLayer(f"{name} changed from a regular file while it was read")
+                    raise FileNotFoundError(name)
                 info.type, info.size = tarfile.REGTYPE, fst.st_size
-                self.tar.file(info, fd)
-            finally:
+            elif stat.S_ISLNK(mode):
+                info.type, info.linkname = tarfile.SYMTYPE, os.readlink(base, dir_fd=dirfd)
+            elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+                info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+            elif stat.S_ISFIFO(mode):
+                info.type = tarfile.FIFOTYPE
+            else:
+                self.tar.stats.skipped += 1
+                return
+        except OSError as err:
+            if fd >= 0:
                 os.close(fd)
-        elif stat.S_ISLNK(mode):
-            info.type, info.linkname = tarfile.SYMTYPE, os.readlink(base, dir_fd=dirfd)
-            self.tar.header(info)
-        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-            info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
-            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-            self.tar.header(info)
-        elif stat.S_ISFIFO(mode):
-            info.type = tarfile.FIFOTYPE
-            self.tar.header(info)
-        else:
-            self.tar.stats.skipped += 1
+            if err.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EINVAL, errno.ENXIO):
+                self.tar.stats.skipped += 1
+                return
+            raise
+        try:
+            if fd >= 0:
+                self.tar.file(info, fd)
+            else:
+                self.tar.header(info)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        if key and first is None:
+            self.links[key] = name
 
     def directory(self, name: str, st: os.stat_result, dirfd: int, base: str) -> None:
         info = _tarinfo(name + "/", st, _xattrs(_fdpath(dirfd, base)))
@@ -264,7 +274,10 @@ def _walk_upper(dirfd: int, prefix: str, entries: _Entries, skip: set[str], unio
         name = prefix + base
         if name in skip:
             continue
-        st = os.stat(base, dir_fd=dirfd, follow_symlinks=False)
+        try:
+            st = os.stat(base, dir_fd=dirfd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # removed since the listing (a running container's layer)
         xpath = _fdpath(dirfd, base)
         if _is_whiteout(st, xpath):
             info = tarfile.TarInfo(prefix + WHITEOUT_PREFIX + base)
@@ -285,7 +298,12 @@ def _walk_upper(dirfd: int, prefix: str, entries: _Entries, skip: set[str], unio
                 info.uid, info.gid, info.mtime = st.st_uid, st.st_gid, int(st.st_mtime)
                 tar.header(info)
                 tar.stats.opaque_dirs += 1
-            fd = _open_dir(base, dirfd)
+            try:
+                fd = _open_dir(base, dirfd)
+            except OSError as err:
+                if err.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                    raise
+                continue  # replaced since its header was written: its content is gone with it
             try:
                 _walk_upper(fd, name + "/", entries, skip, union)
             finally:
