@@ -13,6 +13,7 @@ import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.errors import InvalidArgument
 
@@ -132,6 +133,16 @@ class Config:
     max_concurrent_downloads: int = 3
     # containers' cgroups live under <controller>/<cgroup_parent>/<id>; tests use their own parent
     cgroup_parent: str = field(default_factory=lambda: os.environ.get("DOCKYARD_CGROUP_PARENT") or "dockyard")
+    # networks (core.network); daemon.json keys in brackets. Defaults stay clear of docker's 172.17.0.0/16
+    # and podman's 10.88.0.0/16 (and its 10.89.x.0/24 user networks).
+    bridge: str = "dockyard0"  # the default network's bridge interface ["bridge"]
+    bip: str = "10.199.0.1/24"  # the default bridge's address and subnet ["bip"]
+    # where `network create` without --subnet takes a subnet from ["default-address-pools"]
+    address_pools: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"base": "10.199.0.0/16", "size": 24}]
+    )
+    mtu: int = 1500  # of the bridges and the containers' interfaces ["mtu"]
+    nft_table: str = "dockyard"  # our own `table ip <name>` for NAT and isolation ["nft-table"]
 
     @property
     def paths(self) -> Paths:
@@ -163,6 +174,18 @@ class Config:
             cfg.max_concurrent_downloads = int(
                 data.get("max-concurrent-downloads", cfg.max_concurrent_downloads)
             )
+            cfg.bridge = str(data.get("bridge", cfg.bridge))
+            cfg.bip = str(data.get("bip", cfg.bip))
+            if "default-address-pools" in data:
+                pools = data["default-address-pools"]
+                if not isinstance(pools, list) or not all(isinstance(x, dict) and "base" in x for x in pools):
+                    raise InvalidArgument(
+                        f'settings file {settings_file}: "default-address-pools" must be a list of '
+                        '{"base": CIDR, "size": N} objects'
+                    )
+                cfg.address_pools = [dict(x) for x in pools]
+            cfg.mtu = int(data.get("mtu", cfg.mtu))
+            cfg.nft_table = str(data.get("nft-table", cfg.nft_table))
         env_insecure = os.environ.get("DOCKYARD_INSECURE_REGISTRIES")
         if env_insecure:
             cfg.insecure_registries += [h.strip() for h in env_insecure.split(",") if h.strip()]

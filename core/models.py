@@ -158,3 +158,23 @@ class ContainerStats:
     memory_usage: int
     memory_limit: int
     pids: int
+
+
+@dataclass(frozen=True)
+class NetworkSummary:
+    """One network as ``network ls`` shows it (core.network)."""
+
+    id: str
+    name: str
+    driver: str  # "bridge", or "host" / "null" for the two pseudo networks
+    scope: str = "local"
+    subnet: str = ""
+    gateway: str = ""
+    internal: bool = False
+    created: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    containers: list[str] = field(default_factory=list)  # names of the containers attached now
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]

@@ -1,0 +1,140 @@
+"""What a running container is attached to: ``<run>/network/endpoints/<cid>.json``.
+
+Written by the starter before anything is made (so a crash half-way leaves a record that names what to
+undo), read by the set-up helper, by the nft rule builder (published ports), by the hosts-file writer (who
+is on which network under which names) and by the tear-down, which deletes it last.
+
+An owner is alive while its shim runs (the shim holds ``locks/shim-<id>.lock`` for its whole life) or while
+someone holds its container lock (a start in progress). A record whose owner is neither is stale: the
+starter that wrote it, or the shim that ran it, died before tearing it down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from core.network.layout import NetPaths
+from core.state.ids import HEX64
+from core.state.locks import FileLock
+from core.state.records import read_json, write_json
+
+
+@dataclass
+class Endpoint:
+    network_id: str
+    network: str  # the network's name when attached
+    bridge: str
+    subnet: str
+    gateway: str
+    ip: str
+    mac: str
+    veth: str  # the host end, on the bridge
+    ifname: str  # inside the container: eth0, eth1, ...
+    endpoint_id: str
+    aliases: list[str] = field(default_factory=list)
+    dns: bool = True
+    internal: bool = False
+    mtu: int = 1500
+    fixed_ip: str = ""  # the --ip asked for, if any
+
+    @property
+    def prefixlen(self) -> int:
+        return ipaddress.IPv4Network(self.subnet).prefixlen
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Endpoint:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Attachment:
+    cid: str
+    name: str
+    hostname: str
+    netns: str
+    endpoints: list[Endpoint] = field(default_factory=list)
+    # published: container_port, protocol, host_ip ("" = every address), host_port, and the target ip
+    ports: list[dict[str, Any]] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)  # "name:ip"
+    hosts_path: str = ""
+    nft_table: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Attachment:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "endpoints"}
+        return cls(endpoints=[Endpoint.from_json(e) for e in data.get("endpoints", [])], **known)
+
+    def endpoint(self, network_id: str) -> Endpoint | None:
+        for ep in self.endpoints:
+            if ep.network_id == network_id:
+                return ep
+        return None
+
+
+def veth_name(cid: str, network_id: str) -> str:
+    """The host end's name: stable for a (container, network) pair, 13 characters (IFNAMSIZ is 16)."""
+    return "vy" + hashlib.sha256(f"{cid}\0{network_id}".encode()).hexdigest()[:11]
+
+
+def mac_for(ip: str) -> str:
+    """docker's scheme, 02:42 and the IPv4 address: an address reused later comes back with the same MAC,
+    so a peer's stale ARP entry is still right."""
+    b = ipaddress.IPv4Address(ip).packed
+    return "02:42:" + ":".join(f"{x:02x}" for x in b)
+
+
+def load(np: NetPaths, cid: str) -> Attachment | None:
+    try:
+        return Attachment.from_json(read_json(np.endpoint(cid)))
+    except FileNotFoundError:
+        return None
+
+
+def save(np: NetPaths, att: Attachment) -> None:
+    write_json(np.endpoint(att.cid), att.to_json())
+
+
+def delete(np: NetPaths, cid: str) -> None:
+    try:
+        os.unlink(np.endpoint(cid))
+    except FileNotFoundError:
+        pass
+
+
+def all_attachments(np: NetPaths) -> list[Attachment]:
+    try:
+        names = sorted(os.listdir(np.endpoints))
+    except FileNotFoundError:
+        return []
+    out = []
+    for n in names:
+        stem = n.removesuffix(".json")
+        if n.endswith(".json") and HEX64.match(stem):
+            att = load(np, stem)
+            if att is not None:
+                out.append(att)
+    return out
+
+
+def _held(np: NetPaths, name: str) -> bool:
+    lock = FileLock(np.locks, name)
+    if lock.acquire(blocking=False):
+        lock.release()
+        return False
+    return True
+
+
+def owner_alive(np: NetPaths, cid: str) -> bool:
+    """Is a shim running this container, or is a start of it in progress?"""
+    return _held(np, f"shim-{cid}") or _held(np, f"container-{cid}")
+
+
+def shim_alive(np: NetPaths, cid: str) -> bool:
+    return _held(np, f"shim-{cid}")

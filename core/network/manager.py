@@ -1,0 +1,658 @@
+"""Networks, as the engine sees them: create/list/inspect/remove/prune, connect/disconnect, and the two
+ends of a container's network life: :meth:`NetworkManager.prepare_start` (called by the container start,
+before the shim is ordered) and :func:`release` (called by the shim when the container is done, and by
+whoever finds a dead shim).
+
+Nothing here imports pyroute2: the links are made by core.network.attach (a helper process at start, or
+in-process for ``network create`` and ``connect``), and removed by deleting the host end of each veth with
+one raw netlink request, then the namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.config import Config, Paths
+from core.errors import Conflict, DockyardError, InvalidArgument, NetworkNotFound, RuntimeFailure
+from core.models import NetworkSummary
+from core.network import endpoints, names, nat, netns, ports
+from core.network.endpoints import Attachment, Endpoint
+from core.network.ipam import Ipam
+from core.network.layout import NetPaths
+from core.network.store import DEFAULT_ALIASES, PSEUDO, Network, NetworkStore
+
+RUNNING = ("running", "paused", "restarting")
+
+
+def network_mode(run: dict[str, Any]) -> str:
+    """ "host", "none", or a network name ("default"/"bridge" for the default network)."""
+    mode = str(run.get("network") or "default")
+    return mode
+
+
+def _pseudo_id(name: str) -> str:
+    return hashlib.sha256(f"dockyard pseudo network {name}".encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- tear-down
+
+
+def release(paths: Paths, cid: str) -> None:
+    """Undo everything a container's network start made: veths, namespace, addresses, published-port
+    rules, its peers' hosts entries. Idempotent and cheap when there is nothing to do; no pyroute2.
+    Raises RuntimeFailure (after doing all it can) if a step failed."""
+    np = NetPaths(paths)
+    att = endpoints.load(np, cid)
+    ns_path = np.netns(cid)
+    if att is None and not os.path.lexists(ns_path):
+        return
+    errors: list[str] = []
+    nets: set[str] = set()
+    if att is not None:
+        from core.network import rtnl
+
+        for ep in att.endpoints:
+            nets.add(ep.network_id)
+            try:
+                rtnl.delete_link(ep.veth)
+            except OSError as err:
+                errors.append(str(err))
+    try:
+        netns.remove(ns_path)
+    except OSError as err:
+        errors.append(f"cannot remove the network namespace {ns_path}: {err}")
+    ipam = Ipam(np)
+    for nid in nets:
+        try:
+            ipam.release(nid, cid)
+        except (OSError, DockyardError) as err:
+            errors.append(str(err))
+    endpoints.delete(np, cid)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(np.gate(cid))
+    if att is not None and att.ports:
+        try:
+            nat.sync(np, att.nft_table)
+        except (OSError, DockyardError, subprocess.SubprocessError) as err:
+            errors.append(str(err))
+    if nets:
+        try:
+            names.refresh(np, nets)
+        except (OSError, DockyardError) as err:
+            errors.append(str(err))
+    if errors:
+        raise RuntimeFailure(f"network clean-up of {cid[:12]}: {errors[0]}")
+
+
+def release_stale(np: NetPaths, skip: str = "") -> None:
+    """Tear down attachments whose owner is gone (a starter or shim killed before its clean-up)."""
+    for att in endpoints.all_attachments(np):
+        if att.cid != skip and not endpoints.owner_alive(np, att.cid):
+            with contextlib.suppress(DockyardError, OSError):
+                release(np.paths, att.cid)
+
+
+def _wait_shim_gone(np: NetPaths, cid: str, timeout: float) -> None:
+    """A shim that just reported its container's exit may still be tearing its network down."""
+    deadline = time.monotonic() + timeout
+    while endpoints.shim_alive(np, cid):
+        if time.monotonic() > deadline:
+            raise Conflict(f"the previous supervisor of container {cid[:12]} is still running")
+        time.sleep(0.005)
+
+
+# ---------------------------------------------------------------------------------------------- start plan
+
+
+@dataclass
+class StartPlan:
+    """What :meth:`NetworkManager.prepare_start` made, for the start to use."""
+
+    paths: Paths
+    cid: str
+    netns: str  # ContainerSpec.netns
+    shim: dict[str, Any]  # runtime.json "network": what the shim holds and waits for
+    state_network: dict[str, Any]  # ContainerState.network
+    state_ports: list[dict[str, Any]]  # ContainerState.ports
+    helper: subprocess.Popen[bytes] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def abort(self) -> None:
+        """The shim never took the container over: stop the helper and undo everything."""
+        if self.helper is not None and self.helper.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.helper.send_signal(signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.helper.wait(timeout=5)
+        np = NetPaths(self.paths)
+        if not endpoints.shim_alive(np, self.cid):
+            with contextlib.suppress(DockyardError, OSError):
+                release(self.paths, self.cid)
+
+
+def _endpoint_state(ep: Endpoint) -> dict[str, Any]:
+    return {
+        "IPAMConfig": {"IPv4Address": ep.fixed_ip} if ep.fixed_ip else None,
+        "Links": None,
+        "Aliases": list(ep.aliases) or None,
+        "NetworkID": ep.network_id,
+        "EndpointID": ep.endpoint_id,
+        "Gateway": ep.gateway,
+        "IPAddress": ep.ip,
+        "IPPrefixLen": ep.prefixlen,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "MacAddress": ep.mac,
+        "DriverOpts": None,
+    }
+
+
+def state_of(att: Attachment) -> dict[str, Any]:
+    """ContainerState.network for an attachment (docker's NetworkSettings, for inspect)."""
+    primary = att.endpoints[0] if att.endpoints else None
+    return {
+        "netns": att.netns,
+        "ip": primary.ip if primary else "",
+        "gateway": primary.gateway if primary else "",
+        "mac": primary.mac if primary else "",
+        "ip_prefix_len": primary.prefixlen if primary else 0,
+        "networks": {ep.network: _endpoint_state(ep) for ep in att.endpoints},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- manager
+
+
+class NetworkManager:
+    def __init__(self, paths: Paths, config: Config) -> None:
+        self.paths = paths
+        self.config = config
+        self.np = NetPaths(paths)
+        self.store = NetworkStore(paths, config)
+        self.ipam = Ipam(self.np)
+
+    # ------------------------------------------------------------------ looking
+
+    def resolve(self, name: str) -> Network:
+        return self.store.resolve(name)
+
+    def _members(self, network_id: str) -> list[tuple[Attachment, Endpoint]]:
+        out = []
+        for att in endpoints.all_attachments(self.np):
+            ep = att.endpoint(network_id)
+            if ep is not None:
+                out.append((att, ep))
+        return out
+
+    def summaries(self) -> list[NetworkSummary]:
+        everyone = endpoints.all_attachments(self.np)
+        out = []
+        for n in self.store.all():
+            members = [a.name for a in everyone if a.endpoint(n.id) is not None]
+            out.append(
+                NetworkSummary(
+                    id=n.id,
+                    name=n.name,
+                    driver=n.driver,
+                    subnet=n.subnet,
+                    gateway=n.gateway,
+                    internal=n.internal,
+                    created=n.created,
+                    labels=dict(n.labels),
+                    containers=members,
+                )
+            )
+        for name, driver in (("host", "host"), ("none", "null")):
+            out.append(NetworkSummary(id=_pseudo_id(name), name=name, driver=driver))
+        return out
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        if name in PSEUDO:
+            return {
+                "Name": name,
+                "Id": _pseudo_id(name),
+                "Created": "",
+                "Scope": "local",
+                "Driver": "host" if name == "host" else "null",
+                "EnableIPv6": False,
+                "IPAM": {"Driver": "default", "Options": None, "Config": []},
+                "Internal": False,
+                "Attachable": False,
+                "Ingress": False,
+                "ConfigFrom": {"Network": ""},
+                "ConfigOnly": False,
+                "Containers": {},
+                "Options": {},
+                "Labels": {},
+            }
+        n = self.store.resolve(name)
+        containers = {
+            att.cid: {
+                "Name": att.name,
+                "EndpointID": ep.endpoint_id,
+                "MacAddress": ep.mac,
+                "IPv4Address": f"{ep.ip}/{ep.prefixlen}",
+                "IPv6Address": "",
+            }
+            for att, ep in self._members(n.id)
+        }
+        options = {
+            "com.docker.network.bridge.name": n.bridge,
+            "com.docker.network.driver.mtu": str(n.mtu),
+            "com.docker.network.bridge.enable_ip_masquerade": "false" if n.internal else "true",
+        }
+        if n.default:
+            options["com.docker.network.bridge.default_bridge"] = "true"
+        return {
+            "Name": n.name,
+            "Id": n.id,
+            "Created": n.created,
+            "Scope": "local",
+            "Driver": n.driver,
+            "EnableIPv6": False,
+            "IPAM": {
+                "Driver": "default",
+                "Options": {},
+                "Config": [{"Subnet": n.subnet, "Gateway": n.gateway}],
+            },
+            "Internal": n.internal,
+            "Attachable": False,
+            "Ingress": False,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False,
+            "Containers": containers,
+            "Options": {**options, **n.options},
+            "Labels": dict(n.labels),
+        }
+
+    # ------------------------------------------------------------------ making and removing networks
+
+    def _bridge_request(self, n: Network) -> dict[str, Any]:
+        return {
+            "id": n.id,
+            "name": n.name,
+            "bridge": n.bridge,
+            "subnet": n.subnet,
+            "gateway": n.gateway,
+            "internal": n.internal,
+            "mtu": n.mtu,
+        }
+
+    def _base_request(self) -> dict[str, Any]:
+        return {
+            "root": str(self.paths.root),
+            "run": str(self.paths.run),
+            "table": nat.check_table(self.config.nft_table),
+        }
+
+    def create(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        internal: bool = False,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> Network:
+        if driver != "bridge":
+            raise InvalidArgument(f"network driver {driver!r} is not supported (only bridge)")
+        n = self.store.create(
+            name, subnet=subnet, gateway=gateway, internal=internal, labels=labels, options=options
+        )
+        from core.network import attach
+
+        try:
+            attach.configure(
+                {**self._base_request(), "cid": "", "bridges": [self._bridge_request(n)], "endpoints": []}
+            )
+        except BaseException:
+            with contextlib.suppress(DockyardError, OSError):
+                self._remove_links(n)
+            self.store.delete_record(n)
+            raise
+        return n
+
+    def _remove_links(self, n: Network) -> None:
+        from core.network import rtnl
+        from core.state.locks import FileLock
+
+        with FileLock(self.np.locks, f"bridge-{n.id}"):  # the helper's lock while it makes the bridge
+            rtnl.delete_link(n.bridge)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.np.bridge_marker(n.id))
+        nat.sync(self.np, self.config.nft_table)
+        self.ipam.drop(n.id)
+
+    def remove(self, name: str) -> Network:
+        if name in PSEUDO:
+            raise Conflict(f"{name} is a pre-defined network and cannot be removed")
+        n = self.store.resolve(name)
+        release_stale(self.np)
+        with self.store.lock():
+            members = self._members(n.id)
+            if members:
+                who = ", ".join(sorted(a.name for a, _ in members))
+                raise Conflict(f"error while removing network: network {n.name} has active endpoints ({who})")
+            # the default network's bridge goes too; it is made again on its next use
+            self._remove_links(n)
+            self.store.delete_record(n)
+        return n
+
+    def _referenced(self) -> set[str]:
+        """Ids of the networks some container (running or not) is configured to use."""
+        from core.containers.store import ContainerStore
+
+        out: set[str] = set()
+        for rec in ContainerStore(self.paths).records():
+            wanted = [network_mode(rec.run), *(c.get("network", "") for c in rec.run.get("connected", []))]
+            for w in wanted:
+                if w and w not in PSEUDO:
+                    with contextlib.suppress(NetworkNotFound, InvalidArgument, Conflict):
+                        out.add(self.store.resolve(w).id)
+        return out
+
+    def prune(self) -> list[str]:
+        """Remove the user networks no container uses or is configured to use; their names."""
+        release_stale(self.np)
+        used = self._referenced()
+        removed = []
+        for n in self.store.records():
+            if n.id in used or self._members(n.id):
+                continue
+            with contextlib.suppress(Conflict, NetworkNotFound):
+                self.remove(n.id)
+                removed.append(n.name)
+        return removed
+
+    # ------------------------------------------------------------------ containers
+
+    def check_run(self, run: dict[str, Any], exposed: list[str] | None = None) -> None:
+        """What docker refuses at create: an unknown network, --ip or aliases without a user network,
+        malformed ports, --add-host or --dns."""
+        mode = network_mode(run)
+        if mode.startswith("container:"):
+            raise InvalidArgument("--network container:NAME is not supported")
+        for item in run.get("extra_hosts") or []:
+            names.check_extra_host(item)
+        names.resolv_content(list(run.get("dns") or []), "")
+        if mode in PSEUDO:
+            if run.get("ip"):
+                raise InvalidArgument(f"--ip cannot be used with --network {mode}")
+            if run.get("network_aliases"):
+                raise InvalidArgument(f"--network-alias cannot be used with --network {mode}")
+            return
+        n = self.store.resolve(mode)
+        if n.default and run.get("ip"):
+            raise InvalidArgument("user specified IP address is supported on user defined networks only")
+        if n.default and run.get("network_aliases"):
+            raise InvalidArgument("network-scoped aliases are supported only on user defined networks")
+        if run.get("ip"):
+            import ipaddress
+
+            try:
+                addr = ipaddress.IPv4Address(str(run["ip"]))
+            except ValueError:
+                raise InvalidArgument(f"invalid --ip {run['ip']!r}: expected an IPv4 address") from None
+            if addr not in ipaddress.IPv4Network(n.subnet):
+                raise InvalidArgument(f"--ip {addr} is not in the subnet {n.subnet} of network {n.name}")
+        wanted = ports.requested(run, exposed or [])
+        if wanted and n.internal:
+            raise InvalidArgument(f"cannot publish ports of a container on the internal network {n.name}")
+
+    def prepare_start(self, rec: Any) -> StartPlan | None:
+        """Everything but the links, for the start of container ``rec`` (a ContainerRecord, whose lock the
+        caller holds): address(es), namespace, hosts and resolv.conf, port checks; then the helper that
+        makes the links is launched. None for ``--network host|none``."""
+        run = rec.run
+        mode = network_mode(run)
+        if mode in PSEUDO:
+            return None
+        cid = rec.id
+        np = self.np
+        _wait_shim_gone(np, cid, 10.0)
+        release(self.paths, cid)  # what an earlier, crashed start of this same container left
+        release_stale(np, skip=cid)
+        wanted_nets: list[tuple[Network, list[str], str]] = [
+            (self.store.resolve(mode), list(run.get("network_aliases") or []), str(run.get("ip") or ""))
+        ]
+        for extra in run.get("connected") or []:
+            n = self.store.resolve(str(extra["network"]))
+            if all(n.id != w[0].id for w in wanted_nets):
+                wanted_nets.append((n, list(extra.get("aliases") or []), str(extra.get("ip") or "")))
+        primary = wanted_nets[0][0]
+        wanted_ports = ports.requested(run, list(rec.process.get("exposed_ports") or []))
+        if wanted_ports:
+            if primary.internal:
+                raise InvalidArgument(f"cannot publish ports on the internal network {primary.name}")
+            if nat.nft_binary() is None:
+                raise InvalidArgument("publishing ports needs nftables: install the nft tool (nftables)")
+        picked = ports.check_and_pick(wanted_ports)
+        cdir = self.paths.container(cid)
+        att = Attachment(
+            cid=cid,
+            name=rec.name,
+            hostname=str(rec.process.get("hostname") or cid[:12]),
+            netns=str(np.netns(cid)),
+            extra_hosts=list(run.get("extra_hosts") or []),
+            hosts_path=str(cdir / "hosts"),
+            nft_table=nat.check_table(self.config.nft_table),
+        )
+        endpoints.save(np, att)  # first: from here on a crash leaves a record naming what to undo
+        helper = None
+        try:
+            alive = lambda owner: endpoints.owner_alive(np, owner)  # noqa: E731
+            for i, (n, aliases, fixed) in enumerate(wanted_nets):
+                ip = self.ipam.allocate(
+                    n.id, n.subnet, n.gateway, cid, want=fixed or None, alive=alive, network_name=n.name
+                )
+                att.endpoints.append(self._endpoint(cid, n, ip, f"eth{i}", aliases, fixed))
+                endpoints.save(np, att)
+            att.ports = [{**p, "ip": att.endpoints[0].ip, "bridge": primary.bridge} for p in picked]
+            endpoints.save(np, att)
+            netns.create(np.netns(cid))
+            names.write_in_place(
+                cdir / "resolv.conf",
+                names.resolv_content(list(run.get("dns") or []), names.host_resolv_conf()),
+            )
+            names.refresh(np, {ep.network_id for ep in att.endpoints}, also={cid})
+            req = self._start_request(att, {n.id: n for n, _, _ in wanted_nets})
+            from core.network import attach
+
+            helper = attach.launch(np, cid, req, cdir / "shim.log")
+        except BaseException:
+            with contextlib.suppress(DockyardError, OSError):
+                release(self.paths, cid)
+            raise
+        return StartPlan(
+            paths=self.paths,
+            cid=cid,
+            netns=att.netns,
+            shim={"ports": picked},
+            state_network=state_of(att),
+            state_ports=ports.state_entries(picked),
+            helper=helper,
+        )
+
+    def _endpoint(
+        self, cid: str, n: Network, ip: str, ifname: str, aliases: list[str], fixed: str
+    ) -> Endpoint:
+        return Endpoint(
+            network_id=n.id,
+            network=n.name,
+            bridge=n.bridge,
+            subnet=n.subnet,
+            gateway=n.gateway,
+            ip=ip,
+            mac=endpoints.mac_for(ip),
+            veth=endpoints.veth_name(cid, n.id),
+            ifname=ifname,
+            endpoint_id=secrets.token_hex(32),
+            aliases=aliases,
+            dns=n.dns,
+            internal=n.internal,
+            mtu=n.mtu,
+            fixed_ip=fixed,
+        )
+
+    def _start_request(self, att: Attachment, nets: dict[str, Network]) -> dict[str, Any]:
+        gateway = None
+        for ep in att.endpoints:
+            if not ep.internal:
+                gateway = ep.gateway  # the first network that leads out
+                break
+        return {
+            **self._base_request(),
+            "cid": att.cid,
+            "netns": att.netns,
+            "nat": bool(att.ports),
+            "bridges": [self._bridge_request(n) for n in nets.values()],
+            "endpoints": [
+                {
+                    "network_id": ep.network_id,
+                    "veth": ep.veth,
+                    "ifname": ep.ifname,
+                    "mac": ep.mac,
+                    "ip": ep.ip,
+                    "prefixlen": ep.prefixlen,
+                }
+                for ep in att.endpoints
+            ],
+            "default_gateway": gateway,
+        }
+
+    # ------------------------------------------------------------------ connect / disconnect
+
+    def connect(
+        self, network: str, rec: Any, *, aliases: list[str] | None = None, ip: str | None = None
+    ) -> None:
+        """Attach container ``rec`` to ``network``: at once if it runs, else from its next start."""
+        from core.containers.store import ContainerStore
+
+        if network in PSEUDO:
+            raise InvalidArgument(f"a container cannot be connected to the {network} network")
+        n = self.store.resolve(network)
+        mode = network_mode(rec.run)
+        if mode in PSEUDO:
+            raise Conflict(f"container {rec.name} uses --network {mode} and cannot join other networks")
+        if n.default and (ip or aliases):
+            raise InvalidArgument("--ip and --alias need a user defined network")
+        cstore = ContainerStore(self.paths)
+        with cstore.container_lock(rec.id):
+            fresh = cstore.load(rec.id) or rec
+            configured = [self.store.resolve(mode).id]
+            for c in fresh.run.get("connected") or []:
+                with contextlib.suppress(NetworkNotFound):
+                    configured.append(self.store.resolve(str(c["network"])).id)
+            att = endpoints.load(self.np, rec.id)
+            running = fresh.state.status in RUNNING and att is not None
+            if n.id in configured or (att is not None and att.endpoint(n.id) is not None):
+                raise Conflict(f"container {fresh.name} is already attached to network {n.name}")
+            if running:
+                assert att is not None
+                self._connect_running(att, n, list(aliases or []), ip or "")
+                fresh.state.network = state_of(att)
+                cstore.save_state(fresh.id, fresh.state)
+            fresh.run.setdefault("connected", []).append(
+                {"network": n.name, "aliases": list(aliases or []), "ip": ip or ""}
+            )
+            cstore.save_config(fresh)
+
+    def _connect_running(self, att: Attachment, n: Network, aliases: list[str], ip: str) -> None:
+        from core.network import attach
+
+        used = {ep.ifname for ep in att.endpoints}
+        ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
+        alive = lambda owner: endpoints.owner_alive(self.np, owner)  # noqa: E731
+        addr = self.ipam.allocate(
+            n.id, n.subnet, n.gateway, att.cid, want=ip or None, alive=alive, network_name=n.name
+        )
+        ep = self._endpoint(att.cid, n, addr, ifname, aliases, ip)
+        att.endpoints.append(ep)
+        endpoints.save(self.np, att)
+        try:
+            req = self._start_request(att, {n.id: n})
+            req["endpoints"] = [e for e in req["endpoints"] if e["network_id"] == n.id]
+            req["default_gateway"] = None
+            req["nat"] = False
+            attach.configure(req)
+        except BaseException:
+            self._drop_endpoint(att, ep)
+            raise
+        names.refresh(self.np, {n.id}, also={att.cid})
+
+    def _drop_endpoint(self, att: Attachment, ep: Endpoint) -> None:
+        from core.network import rtnl
+
+        with contextlib.suppress(OSError):
+            rtnl.delete_link(ep.veth)
+        self.ipam.release(ep.network_id, att.cid)
+        att.endpoints = [e for e in att.endpoints if e.network_id != ep.network_id]
+        dropped_ports = [p for p in att.ports if p.get("ip") == ep.ip]
+        att.ports = [p for p in att.ports if p.get("ip") != ep.ip]
+        endpoints.save(self.np, att)
+        if dropped_ports:
+            nat.sync(self.np, att.nft_table)
+
+    def disconnect(self, network: str, rec: Any, *, force: bool = False) -> None:
+        from core.containers.store import ContainerStore
+
+        if network in PSEUDO:
+            raise InvalidArgument(f"a container cannot be disconnected from the {network} network")
+        n = self.store.resolve(network)
+        cstore = ContainerStore(self.paths)
+        with cstore.container_lock(rec.id):
+            fresh = cstore.load(rec.id) or rec
+            att = endpoints.load(self.np, rec.id)
+            ep = att.endpoint(n.id) if att is not None else None
+            mode = network_mode(fresh.run)
+            connected = list(fresh.run.get("connected") or [])
+            is_primary = mode not in PSEUDO and self.store.resolve(mode).id == n.id
+            in_extra = []
+            for c in connected:
+                with contextlib.suppress(NetworkNotFound):
+                    if self.store.resolve(str(c["network"])).id == n.id:
+                        in_extra.append(c)
+            if ep is None and not is_primary and not in_extra:
+                if force:
+                    return
+                raise Conflict(f"container {fresh.name} is not connected to network {n.name}")
+            if att is not None and ep is not None:
+                self._drop_endpoint(att, ep)
+                fresh.state.network = state_of(att)
+                fresh.state.ports = [
+                    p
+                    for p in fresh.state.ports
+                    if any(
+                        q["host_port"] == p.get("host_port") and q["protocol"] == p.get("protocol")
+                        for q in att.ports
+                    )
+                ]
+                cstore.save_state(fresh.id, fresh.state)
+                names.refresh(self.np, {n.id}, also={att.cid})
+            remaining = [c for c in connected if c not in in_extra]
+            if is_primary:
+                if remaining:
+                    first = remaining.pop(0)
+                    fresh.run["network"] = first["network"]
+                    fresh.run["network_aliases"] = list(first.get("aliases") or [])
+                    fresh.run["ip"] = first.get("ip") or None
+                else:
+                    fresh.run["network"] = "none"
+                    fresh.run["network_aliases"] = []
+                    fresh.run["ip"] = None
+            fresh.run["connected"] = remaining
+            cstore.save_config(fresh)
+
+
+__all__ = ["DEFAULT_ALIASES", "NetworkManager", "StartPlan", "release", "release_stale", "state_of"]

@@ -1,0 +1,46 @@
+"""What the shim does for a container's network, in the shim's process and without pyroute2 (the shim's
+size is what every running container costs):
+
+* :func:`hold_ports` binds the published host ports and keeps them for the shim's whole life;
+* :func:`wait_links` waits, just before the container's setup process joins the namespace, until the
+  set-up helper has made the links (core.network.attach);
+* :func:`release` undoes everything once the container is done for good.
+
+``runtime.json`` carries ``"network": {"ports": [...]}`` for containers on a bridge network.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from core.config import Paths
+from core.errors import DockyardError
+
+
+def hold_ports(section: dict[str, Any]) -> str | None:
+    """None, or why the ports cannot be held (one-line, for the start's error)."""
+    from core.network import ports
+
+    try:
+        ports.hold_for_process(list(section.get("ports") or []))
+    except DockyardError as err:
+        return str(err)
+    return None
+
+
+def wait_links(paths: Paths, cid: str) -> str | None:
+    from core.network import attach
+    from core.network.layout import NetPaths
+
+    return attach.wait(NetPaths(paths), cid)
+
+
+def release(paths: Paths, cid: str) -> None:
+    """Best effort: a failure is reported on stderr (the shim's log), never raised into the shim."""
+    from core.network import manager
+
+    try:
+        manager.release(paths, cid)
+    except Exception as err:
+        sys.stderr.write(f"network clean-up of {cid[:12]} failed: {err}\n")
