@@ -17,6 +17,7 @@ from core.models import (
     Event,
     ImageSummary,
     LogLine,
+    NetworkSummary,
     PortBinding,
     PullProgress,
     PullResult,
@@ -56,6 +57,7 @@ class Engine:
                 self.layers,
                 self.volume_store,
                 cgroup_parent=self.config.cgroup_parent,
+                config=self.config,
             )
         return self._lifecycle
 
@@ -381,6 +383,62 @@ class Engine:
         )
         return container_exec.exec_in_container(target, opts)
 
+    # ---------------------------------------------------------------- networks (core.network)
+
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        internal: bool = False,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> NetworkSummary:
+        mgr = self.lifecycle.networks()
+        net = mgr.create(
+            name,
+            driver=driver,
+            subnet=subnet,
+            gateway=gateway,
+            internal=internal,
+            labels=labels,
+            options=options,
+        )
+        self._emit("network", "create", net.id, name=net.name, type=net.driver)
+        return next(n for n in mgr.summaries() if n.id == net.id)
+
+    def list_networks(self) -> list[NetworkSummary]:
+        return self.lifecycle.networks().summaries()
+
+    def inspect_network(self, name: str) -> dict[str, Any]:
+        return self.lifecycle.networks().inspect(name)
+
+    def remove_network(self, name: str) -> None:
+        net = self.lifecycle.networks().remove(name)
+        self._emit("network", "destroy", net.id, name=net.name, type=net.driver)
+
+    def prune_networks(self) -> list[str]:
+        """Remove the user networks no container uses; their names."""
+        return self.lifecycle.networks().prune()
+
+    def connect_network(
+        self, network: str, container: str, *, aliases: list[str] | None = None, ip: str | None = None
+    ) -> None:
+        rec = self.lifecycle.get(container)
+        self.lifecycle.networks().connect(network, rec, aliases=aliases, ip=ip)
+        self._emit("network", "connect", network, container=rec.id)
+
+    def disconnect_network(self, network: str, container: str, *, force: bool = False) -> None:
+        rec = self.lifecycle.get(container)
+        self.lifecycle.networks().disconnect(network, rec, force=force)
+        self._emit("network", "disconnect", network, container=rec.id)
+
+    def container_ports(self, name: str) -> list[PortBinding]:
+        """The published ports of a running container (``docker port``); none when it is not running."""
+        return list(self.container(name).ports)
+
     # ----------------------------------------------------------------- volumes
 
     def create_volume(
@@ -535,6 +593,7 @@ class Engine:
                 int(p.get("host_port", 0)),
             )
             for p in st.ports
+            if st.status in ("running", "paused", "restarting")  # networks: ports exist while it runs
         ]
         return ContainerSummary(
             id=rec.id,

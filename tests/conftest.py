@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
+from tests.netbed import NetSettings
 from tests.testbed import BuiltImages, Testbed, ensure_images, start_testbed, unavailable_reason
 from tests.testbed.common import make_scratch_dir, remove_scratch
 
@@ -59,12 +60,13 @@ def testbed(testbed_images: BuiltImages) -> Iterator[Testbed]:
 
 
 @pytest.fixture
-def engine_config() -> Iterator[Config]:
+def engine_config(_private_networks: NetSettings) -> Iterator[Config]:
     """A Config whose root, run dir and docker config dir are fresh and private to this test."""
     base = make_scratch_dir("dockyard-test-")
     cfg = Config(root=base / "root", run=base / "run", docker_config=base / "docker")
     for d in (cfg.root, cfg.run, base / "docker"):
         d.mkdir()
+    _private_networks.apply(cfg)  # networks: this session's bridge, subnets and nft table (tests/netbed.py)
     try:
         yield cfg
     finally:
@@ -75,6 +77,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _timings:
         parts = ", ".join(f"{k} {v:.2f} s" for k, v in _timings.items())
         terminalreporter.write_line(f"test bed set-up: {parts}")
+
+
+@pytest.fixture(scope="session")
+def _private_networks() -> Iterator[NetSettings]:
+    """Networks: a bridge, subnets and an nft table of this session's own, removed at the end
+    (never the real default ``dockyard0`` / ``table ip dockyard``); see tests/netbed.py."""
+    from tests import netbed
+
+    settings = netbed.reserve()
+    try:
+        yield settings
+    finally:
+        netbed.cleanup(settings)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,9 +15,9 @@ import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config import Paths
+from core.config import Config, Paths
 from core.containers.launcher import ShimLauncher
 from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
@@ -29,6 +29,9 @@ from core.state.locks import FileLock
 from core.state.records import remove_tree, sweep_temp, temp_name, write_bytes, write_json
 from core.storage.layers import LayerStore
 from core.volumes import VolumeStore
+
+if TYPE_CHECKING:
+    from core.network.manager import NetworkManager
 
 RUNNING_STATES = ("running", "paused", "restarting")
 START_TIMEOUT = 30.0
@@ -77,9 +80,12 @@ class Lifecycle:
         volumes: VolumeStore,
         *,
         cgroup_parent: str = "dockyard",
+        config: Config | None = None,
     ) -> None:
         self.paths = paths
         self.cgroup_parent = cgroup_parent
+        # networks: the bridge/subnet/nft settings (core.network.manager)
+        self.config = config or Config(root=paths.root, run=paths.run)
         self.store = store
         self.layers = layers
         self.volumes = volumes
@@ -113,6 +119,9 @@ class Lifecycle:
         validate_run(run_dict)
         if run.network == "host" and run.hostname:
             raise InvalidArgument("conflicting options: hostname and the network mode host")
+        # networks: refuse an unknown network, --ip/--network-alias without a user network, bad -p/--dns
+        if run.network not in ("host", "none"):
+            self.networks().check_run(run_dict, process.get("exposed_ports") or [])
         self.paths.containers.mkdir(parents=True, exist_ok=True)
         sweep_temp(self.paths.containers)
         final = self.paths.container(cid)
@@ -170,6 +179,7 @@ class Lifecycle:
 
             cleanup_after_shim(self.paths, fresh.id)
             st = fresh.state
+            st.network, st.ports = {}, []  # networks: cleanup_after_shim released them
             st.status = "exited"
             st.exit_code = st.exit_code or 137
             st.error = "the container's supervisor (shim) died; the container was stopped"
@@ -232,16 +242,35 @@ class Lifecycle:
                 return StartHandle(self, rec, None, already_running=True)
             from core.containers.runtime_spec import build_runtime
 
-            netns = self._network_mode(rec)
-            runtime = build_runtime(self.paths, self.layers, self.volumes, rec, netns)
-            runtime["cgroup"]["parent"] = self.cgroup_parent
-            write_json(self.paths.container(rec.id) / "runtime.json", runtime)
-            st = rec.state
-            st.manual_stop = False
-            st.error = ""
-            self.store.save_state(rec.id, st)
-            launcher = launcher or ShimLauncher(self.paths)
-            return launcher.order(self, rec, attach)
+            # networks: a bridge network's namespace, address and hosts files are made here, its links by a
+            # helper process that runs while the shim is ordered; the shim waits for it (core.network)
+            plan = (
+                self.networks().prepare_start(rec) if rec.run.get("network") not in ("host", "none") else None
+            )
+            try:
+                netns = plan.netns if plan is not None else self._network_mode(rec)
+                runtime = build_runtime(self.paths, self.layers, self.volumes, rec, netns)
+                runtime["cgroup"]["parent"] = self.cgroup_parent
+                if plan is not None:
+                    runtime["network"] = plan.shim
+                write_json(self.paths.container(rec.id) / "runtime.json", runtime)
+                st = rec.state
+                st.manual_stop = False
+                st.error = ""
+                if plan is not None:
+                    st.network, st.ports = plan.state_network, plan.state_ports
+                self.store.save_state(rec.id, st)
+                launcher = launcher or ShimLauncher(self.paths)
+                return launcher.order(self, rec, attach)
+            except BaseException:
+                if plan is not None:
+                    plan.abort()  # undoes it all unless a shim took the container over
+                raise
+
+    def networks(self) -> NetworkManager:
+        from core.network.manager import NetworkManager
+
+        return NetworkManager(self.paths, self.config)
 
     def _network_mode(self, rec: ContainerRecord) -> str:
         mode = rec.run.get("network") or "default"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -86,8 +87,14 @@ def _source_root() -> str:
     return str(Path(__file__).resolve().parent.parent.parent)
 
 
-def launch(np: NetPaths, cid: str, req: dict[str, Any], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start the helper for container ``cid``; its result will be at ``np.gate(cid)``."""
+def _helper_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    env["PYTHONPATH"] = _source_root()
+    return env
+
+
+def _take_lock(np: NetPaths, cid: str) -> int:
     np.gates.mkdir(parents=True, exist_ok=True)
     np.locks.mkdir(parents=True, exist_ok=True)
     try:
@@ -95,21 +102,83 @@ def launch(np: NetPaths, cid: str, req: dict[str, Any], log_path: Path) -> subpr
     except FileNotFoundError:
         pass
     lock_fd = os.open(np.locks / f"{_lock_name(cid)}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)  # waits out a helper of an earlier, aborted start
+    return lock_fd
+
+
+class Prelaunched:
+    """A helper started ahead of need (``run`` starts one before it has parsed its flags): its Python
+    start-up and the pyroute2 import overlap the starter's own work. It waits on a socket for its order:
+    the request, plus the locked fd and the container's log as SCM_RIGHTS. A helper never ordered sees
+    the socket close (its starter finished or died) and exits."""
+
+    def __init__(self) -> None:
+        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "core.network.attach", "--wait-fd", str(child.fileno())],
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a ^C at the terminal must not cut it off between two links
+                cwd="/",
+                env=_helper_env(),
+            )
+        finally:
+            child.close()
+
+    def order(self, np: NetPaths, cid: str, req: dict[str, Any], log_path: Path) -> subprocess.Popen[bytes]:
+        lock_fd = _take_lock(np, cid)
+        try:
+            log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            try:
+                socket.send_fds(self.sock, [json.dumps(req).encode() + b"\n"], [lock_fd, log_fd])
+            finally:
+                os.close(log_fd)
+        finally:
+            os.close(lock_fd)  # from now on only the helper holds the lock
+            self.cancel()
+        return self.proc
+
+    def cancel(self) -> None:
+        self.sock.close()
+
+
+_prelaunched: Prelaunched | None = None
+
+
+def prelaunch() -> None:
+    """Start a warm helper for this process's next container start (see :class:`Prelaunched`)."""
+    global _prelaunched
+    if _prelaunched is None:
+        _prelaunched = Prelaunched()
+
+
+def launch(np: NetPaths, cid: str, req: dict[str, Any], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start the helper for container ``cid`` (the warm one if this process has one); its result will be at
+    ``np.gate(cid)``."""
+    global _prelaunched
+    warm, _prelaunched = _prelaunched, None
+    if warm is not None:
+        if warm.proc.poll() is None:
+            try:
+                return warm.order(np, cid, req, log_path)
+            except OSError:
+                pass  # it died meanwhile: start a fresh one
+        warm.cancel()
+    lock_fd = _take_lock(np, cid)
     try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)  # waits out a helper of an earlier, aborted start
         with open(log_path, "ab") as log:
-            env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
-            env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-            env["PYTHONPATH"] = _source_root()
             return subprocess.Popen(
                 [sys.executable, "-m", "core.network.attach", json.dumps(req)],
                 pass_fds=[lock_fd],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
-                start_new_session=True,  # a ^C at the terminal must not cut it off between two links
+                start_new_session=True,
                 cwd="/",
-                env=env,
+                env=_helper_env(),
             )
     finally:
         os.close(lock_fd)  # from now on only the helper holds the lock
@@ -149,8 +218,37 @@ def wait(np: NetPaths, cid: str, timeout: float = GATE_TIMEOUT) -> str | None:
 # ------------------------------------------------------------------ the helper process
 
 
+def _await_order(fd: int) -> tuple[dict[str, Any], list[int]] | None:
+    """The warm helper's wait: import pyroute2 first (the point of starting early), then read the order."""
+    import pyroute2  # noqa: F401
+
+    sock = socket.socket(fileno=fd)
+    data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 4)
+    while data and not data.endswith(b"\n"):
+        more = sock.recv(1 << 20)
+        if not more:
+            break
+        data += more
+    sock.close()
+    if not data.endswith(b"\n"):
+        for extra in fds:
+            os.close(extra)
+        return None
+    return json.loads(data), fds
+
+
 def main(argv: list[str]) -> int:
-    req: dict[str, Any] = json.loads(argv[0])
+    if argv[0] == "--wait-fd":
+        order = _await_order(int(argv[1]))
+        if order is None:
+            return 0  # never needed
+        req, fds = order
+        if len(fds) >= 2:
+            os.dup2(fds[1], 2)  # our diagnostics go to the container's shim.log
+            os.close(fds[1])
+        # fds[0], the locked netsetup lock, stays open until we exit: that is the hand-over
+    else:
+        req = json.loads(argv[0])
     np = NetPaths(Paths(Path(req["root"]), Path(req["run"])))
     cid = str(req["cid"])
     try:

@@ -437,7 +437,7 @@ class NetworkManager:
                 raise InvalidArgument(f"cannot publish ports on the internal network {primary.name}")
             if nat.nft_binary() is None:
                 raise InvalidArgument("publishing ports needs nftables: install the nft tool (nftables)")
-        picked = ports.check_and_pick(wanted_ports)
+        picked = self._check_ports(wanted_ports)
         cdir = self.paths.container(cid)
         att = Attachment(
             cid=cid,
@@ -483,6 +483,30 @@ class NetworkManager:
             state_ports=ports.state_entries(picked),
             helper=helper,
         )
+
+    def _check_ports(self, wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Trial-bind the ports; a port still held by one of our containers that has just exited (its shim
+        is releasing it) is waited for, briefly, rather than reported in use."""
+        deadline = time.monotonic() + 3.0
+        while True:
+            try:
+                return ports.check_and_pick(wanted)
+            except Conflict:
+                if time.monotonic() > deadline or not self._held_by_exited(wanted):
+                    raise
+                time.sleep(0.01)
+
+    def _held_by_exited(self, wanted: list[dict[str, Any]]) -> bool:
+        from core.containers.store import ContainerStore
+
+        keys = {(p["protocol"], int(p["host_port"])) for p in wanted if p["host_port"]}
+        cstore = ContainerStore(self.paths)
+        for att in endpoints.all_attachments(self.np):
+            if any((p["protocol"], int(p["host_port"])) in keys for p in att.ports):
+                rec = cstore.load(att.cid)
+                if rec is None or rec.state.status not in RUNNING:
+                    return True
+        return False
 
     def _endpoint(
         self, cid: str, n: Network, ip: str, ifname: str, aliases: list[str], fixed: str

@@ -144,3 +144,9 @@ def state_entries(ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for p in ports
     ]
+
+
+def release_held() -> None:
+    """Close the sockets :func:`hold_for_process` keeps (the shim, once its container is done for good)."""
+    while _HELD:
+        _HELD.pop().close()

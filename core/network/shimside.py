@@ -38,6 +38,16 @@ def wait_links(paths: Paths, cid: str) -> str | None:
 
 def release(paths: Paths, cid: str) -> None:
     """Best effort: a failure is reported on stderr (the shim's log), never raised into the shim."""
+    import os
+
+    from core.network.layout import NetPaths
+
+    held = sys.modules.get("core.network.ports")
+    if held is not None:
+        held.release_held()  # the container is done: its host ports are free from now on
+    np = NetPaths(paths)
+    if not np.endpoint(cid).exists() and not os.path.lexists(np.netns(cid)):
+        return  # never on a bridge network (or already released): do not even load the rest
     from core.network import manager
 
     try:

@@ -30,6 +30,13 @@ def spawn(shim: Shim) -> dict[str, Any]:
         allow_all_devices=bool(cg.get("allow_all_devices")),
     )
     to_close: list[int] = []
+    net = rt.get("network")  # networks: a bridge network's published ports and links (core.network)
+    if net is not None:
+        from core.network import shimside
+
+        problem = shimside.hold_ports(net)
+        if problem:
+            return {"ok": False, "code": 125, "message": problem}
     try:
         shim.cgroup = cgroups.Cgroup.create(shim.cid, limits, parent=cg.get("parent", "dockyard"))
     except (DockyardError, OSError) as err:
@@ -45,7 +52,20 @@ def spawn(shim: Shim) -> dict[str, Any]:
             to_close += [stdin_r, stdin_w]
         if spec.process.tty and shim.tty_size:
             spec.process.tty_size = shim.tty_size
-        started = init.spawn(spec, stdio=(stdin_r, out_w, err_w), before_start=shim.cgroup.add)
+        before_start = shim.cgroup.add
+        if net is not None:
+            add_to_cgroup = shim.cgroup.add
+
+            def before_start(pid: int) -> None:
+                add_to_cgroup(pid)
+                # the links are made meanwhile by a helper: wait for them only now, at the last moment
+                problem = shimside.wait_links(shim.paths, shim.cid)
+                if problem:
+                    from core.errors import RuntimeFailure
+
+                    raise RuntimeFailure(problem)
+
+        started = init.spawn(spec, stdio=(stdin_r, out_w, err_w), before_start=before_start)
     except DockyardError as err:
         for fd in to_close:
             with contextlib.suppress(OSError):
@@ -78,3 +98,8 @@ def cleanup_after_shim(paths: Paths, cid: str) -> None:
     """Also run by whoever finds a dead shim (``Lifecycle.reconcile``): safe to run twice."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(paths.shim_socket(cid))
+    # networks: veths, namespace, address, port rules, peers' hosts entries (no pyroute2; a stat or two
+    # when the container had no bridge network)
+    from core.network import shimside
+
+    shimside.release(paths, cid)

@@ -407,6 +407,10 @@ class Shim:
             # `run --rm` returns once the container is gone from every listing: hide it (one rename), tell the
             # clients, then do the slow part (cgroup, files, volumes) after
             hidden = self.hide()
+            # networks: free the address and published ports before `run --rm` returns (core.network)
+            from core.network import shimside
+
+            shimside.release(self.paths, self.cid)
             self.finish_clients(code, oom, "")
             self.teardown_run()
             self.event("die", exitCode=str(code))
@@ -574,6 +578,11 @@ class Shim:
             backoff = min(backoff * 2, 60.0)
         self.log.close()
         self.close()
+        # networks (and anything else that lives as long as the shim): released while we still hold our
+        # lock, so a new start of this container waits for it
+        from core.runtime.container_process import cleanup_after_shim
+
+        cleanup_after_shim(self.paths, self.cid)
         return 0
 
     def hide(self) -> Any:
