@@ -66,7 +66,7 @@ from core.images.commit import (
 )
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, LayerRef
-from core.models import RunConfig
+from core.models import Mount, RunConfig
 from core.state.records import remove_tree, sweep_temp, temp_name
 from core.storage.diff import LayerUnion, write_diff
 
@@ -455,22 +455,26 @@ class Builder:
 
     # -- RUN -----------------------------------------------------------------------------------------
 
-    def _run_args(self, run: _StageRun, instr: Instruction) -> list[str]:
+    def _run_args(self, run: _StageRun, instr: Instruction) -> tuple[list[str], dict[str, bytes]]:
+        """The RUN's argv, and the heredoc scripts to mount at /dev/pipes/<name> (BuildKit's place)."""
         cfg = run.state.config
         if not instr.heredocs:
-            return command_of(cfg, instr)
+            return command_of(cfg, instr), {}
         line = instr.args[0].strip()
         m = _HEREDOC_WORD.match(line)
         shell = list(cfg.get("config", {}).get("Shell") or ["/bin/sh", "-c"])
         if m and len(instr.heredocs) == 1 and not m.group(1):
-            return [*shell, instr.heredocs[0].content]  # a lone heredoc is the script
+            doc = instr.heredocs[0]
+            if doc.content.startswith("#!"):  # a script with its own interpreter runs as a file
+                return [f"/dev/pipes/{doc.name}"], {doc.name: doc.content.encode()}
+            return [*shell, doc.content], {}  # a lone heredoc is the script
         body = "".join(h.content + h.name + "\n" for h in instr.heredocs)
-        return [*shell, instr.args[0] + "\n" + body]
+        return [*shell, instr.args[0] + "\n" + body], {}
 
     def _run(self, run: _StageRun, instr: Instruction, step: int) -> bool:
         if instr.flags.get("mount") or instr.flags.get("security"):
             raise instr.error("RUN --mount and --security are not supported")
-        args = self._run_args(run, instr)
+        args, scripts = self._run_args(run, instr)
         env_cfg = {e.partition("=")[0] for e in run.state.config.get("config", {}).get("Env") or []}
         build_env = [f"{k}={v}" for k, v in run.args.items() if v is not None and k not in env_cfg]
         proxies = [f"{k}={self.opts.build_args[k]}" for k in PROXY_ARGS if k in self.opts.build_args]
@@ -478,12 +482,13 @@ class Builder:
         network = instr.flag("network") or self.opts.network
         if network not in ("default", "none", "host"):
             raise instr.error(f"invalid network mode {network!r}: use default, none or host")
-        key = self.cache.key(run.state.id, text, f"network={network}")
+        scripts_id = "".join(f"\0{n}\0{c.hex()}" for n, c in sorted(scripts.items()))
+        key = self.cache.key(run.state.id, text, f"network={network}{scripts_id}")
         if self._cached(run, key):
             return True
         if run.state.record is None or not run.state.chain:
             raise instr.error("RUN needs an image with a shell, but this stage has no layers (FROM scratch)")
-        layer = self._run_container(run, instr, args, [*build_env, *proxies], network, step, text)
+        layer = self._run_container(run, instr, args, [*build_env, *proxies], network, step, scripts)
         self._finish_step(run, key, copy.deepcopy(run.state.config), text, layer)
         return False
 
@@ -495,12 +500,21 @@ class Builder:
         env: list[str],
         network: str,
         step: int,
-        text: str,
+        scripts: dict[str, bytes],
     ) -> LayerRef | None:
         from core.runtime import protocol
 
         state = run.state
         assert state.record is not None
+        mounts: list[Mount] = []
+        script_dir = temp_name(self.paths.tmp / "build-scripts") if scripts else None
+        if script_dir is not None:
+            os.mkdir(script_dir, 0o700)
+            for name, content in scripts.items():
+                path = script_dir / f"script-{len(mounts)}"
+                path.write_bytes(content)
+                path.chmod(0o755)
+                mounts.append(Mount("bind", f"/dev/pipes/{name}", str(path), read_only=True))
         rc = RunConfig(
             image=state.record.id,
             command=args,
@@ -509,6 +523,7 @@ class Builder:
             network=network,
             labels={"dockyard.build": "1"},
             pull="never",
+            mounts=mounts,
         )
         # the shim's start-up overlaps the container's creation, as `run` does it
         launcher = self.engine.prepare_shim()
@@ -516,6 +531,8 @@ class Builder:
             summary = self.engine.create_container(rc)
         except BaseException:
             launcher.cancel()
+            if script_dir is not None:
+                remove_tree(script_dir)
             raise
         tail: list[str] = []
         try:
@@ -547,6 +564,8 @@ class Builder:
         finally:
             with contextlib.suppress(Exception):
                 self.engine.remove_container(summary.id, force=True, volumes=True)
+            if script_dir is not None:
+                remove_tree(script_dir)
 
     def _pump(self, sock: Any, step: int, tail: list[str], where: str) -> int | None:
         """Report the container's output line by line as it comes; the exit code, if the shim sent it."""

@@ -267,6 +267,10 @@ RUN <<EOF
 set -e
 echo "heredoc run $VERSION" > /heredoc.txt
 EOF
+RUN <<EOF
+#!/bin/sh -e
+echo "shebang script in $0" > /shebang.txt
+EOF
 SHELL ["/bin/sh", "-xc"]
 RUN echo shell-form
 LABEL org.example.version=$VERSION maintainer="A B"
@@ -300,7 +304,7 @@ RUN echo never built
     assert cfg["Entrypoint"] == ["/bin/sh", "-c"] and cfg["Cmd"] == ["echo default"]
     out = env.run(
         "feat",
-        "cat /unpacked/pkg/inside.txt /scripts/script.sh /etc/motd /heredoc.txt; "
+        "cat /unpacked/pkg/inside.txt /scripts/script.sh /etc/motd /heredoc.txt /shebang.txt; "
         "stat -c '%u:%g %a %n' /unpacked/pkg/inside.txt one.txt two.txt /opt/app/data; pwd; echo $MODE",
     )
     assert out.splitlines() == [
@@ -308,6 +312,7 @@ RUN echo never built
         "echo script",
         "version 2.5 in test",
         "heredoc run 2.5",
+        "shebang script in /dev/pipes/EOF",
         "7:8 640 /unpacked/pkg/inside.txt",
         "1234:5678 751 one.txt",
         "1234:5678 751 two.txt",
