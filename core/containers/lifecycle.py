@@ -320,10 +320,18 @@ class Lifecycle:
         while time.monotonic() < deadline:
             rec = self.store.load(cid)
             if rec is None or rec.state.status not in RUNNING_STATES:
-                return
+                break
             if not self.shim_alive(cid):
                 return
             time.sleep(0.02)
+        # networks: after recording the exit the shim releases the address, published ports and the peers'
+        # hosts entries; give it a moment, so what `stop`/`rm` return to finds them freed
+        settle = min(deadline, time.monotonic() + 2.0)
+        while self.shim_alive(cid) and time.monotonic() < settle:
+            rec = self.store.load(cid)
+            if rec is not None and rec.state.status in RUNNING_STATES:
+                return  # restarting by its policy: nothing is released
+            time.sleep(0.005)
 
     def wait(self, name_or_id: str) -> int:
         """Block until the container is not running; its exit code."""
