@@ -3,7 +3,9 @@
 
     sudo .venv/bin/python bench/build.py [--cold-rounds 5] [--cached-rounds 10]
 
-Both engines get a fresh root on tmpfs and the same busybox image from a loopback registry (the test bed).
+Both engines get a fresh root on tmpfs and the same busybox image from a loopback registry (the test bed);
+dockyard's networks use a bridge, subnets and nft table of the run's own (tests/netbed.py), removed at the end
+with everything mounted under the run's directory.
 Podman runs with runc and pinned ulimits through a private CONTAINERS_CONF (see bench/run.py) and
 ``--pull=never``, so neither side touches a network beyond loopback. The Dockerfile has three RUN steps, two
 COPY steps (one a 4 MB file), WORKDIR, ENV, LABEL and CMD; the image each side built is checked to run.
@@ -14,6 +16,7 @@ on both (the same work on both sides whatever their default networks cost).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -27,6 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
+from tests import netbed  # noqa: E402
 from tests.testbed import ensure_images, start_testbed  # noqa: E402
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
@@ -82,6 +86,17 @@ def podman_conf(base: Path) -> Path:
     return conf
 
 
+def unmount_under(base: Path) -> None:
+    """Lazily unmount what the engine mounted below ``base`` (its run dir's netns tmpfs), deepest first."""
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == str(base) or point.startswith(str(base) + "/"):
+            mounts.append(point)
+    for point in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cold-rounds", type=int, default=5)
@@ -93,6 +108,7 @@ def main() -> int:
     have_podman = shutil.which("podman") is not None and not args.no_podman
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-build-", dir="/dev/shm"))
     bed = start_testbed(ensure_images())
+    net = netbed.reserve()
     penv = dict(os.environ)
     pcmd: list[str] = []
     try:
@@ -101,6 +117,8 @@ def main() -> int:
         make_context(ctx)
         denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": "dockyard-bench"}
         dy = [DOCKYARD, "--root", str(base / "root")]
+        (base / "root").mkdir()
+        (base / "root" / "daemon.json").write_text(json.dumps(net.daemon_json()))
         subprocess.run([*dy, "pull", "-q", ref], env=denv, check=True, capture_output=True)
         subprocess.run([*dy, "tag", ref, "busybox"], env=denv, check=True)
         if have_podman:
@@ -153,11 +171,8 @@ def main() -> int:
         if have_podman:
             subprocess.run([*pcmd, "system", "reset", "-f"], capture_output=True, env=penv)
             subprocess.run(["umount", "-R", str(base / "podman")], capture_output=True)
-        subprocess.run(
-            [DOCKYARD, "--root", str(base / "root"), "image", "prune", "-a", "-f"],
-            capture_output=True,
-            env={**os.environ, "DOCKYARD_RUN": str(base / "run")},
-        )
+        netbed.cleanup(net)
+        unmount_under(base)
         shutil.rmtree(base, ignore_errors=True)
     return 0
 
