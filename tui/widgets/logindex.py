@@ -64,6 +64,10 @@ class LineIndex:
             n = len(self._starts)
             return n if self._scanned > self._starts[-1] else n - 1
 
+    def complete_len(self) -> int:
+        """Lines that end in a newline (a json-file writer's half-written record is not one yet)."""
+        return len(self._starts) - 1
+
     def span(self, row: int) -> tuple[int, int]:
         with self._lock:
             starts = self._starts
@@ -189,14 +193,19 @@ class Rows(Protocol):
 
 
 class IndexRows:
-    """The index's rows from ``first`` on (``first`` > 0 for a tail or since range)."""
+    """The index's rows from ``first`` on (``first`` > 0 for a tail or since range).
 
-    def __init__(self, index: LineIndex, first: int = 0) -> None:
+    ``complete_only`` leaves out an unterminated last line (json-file: a record being written).
+    """
+
+    def __init__(self, index: LineIndex, first: int = 0, *, complete_only: bool = False) -> None:
         self.index = index
         self.first = first
+        self.complete_only = complete_only
 
     def __len__(self) -> int:
-        return max(0, len(self.index) - self.first)
+        n = self.index.complete_len() if self.complete_only else len(self.index)
+        return max(0, n - self.first)
 
     def span(self, row: int) -> tuple[int, int]:
         return self.index.span(row + self.first)
@@ -295,7 +304,8 @@ def looks_like_json_log(fd: int) -> bool:
     return head.startswith(b"{") and b'"log"' in head[:16]
 
 
-_TRAILER = re.compile(rb'"stream":"(\w*)".*?"time":"([^"]*)"')
+_TRAILER = re.compile(rb'"stream"\s*:\s*"(\w*)".*?"time"\s*:\s*"([^"]*)"')
+_LOG_KEY = re.compile(rb'"log"\s*:\s*"')
 
 
 def decode(raw: bytes, *, json_lines: bool, truncated: int = 0, trailer: bytes = b"") -> Record:
@@ -326,10 +336,10 @@ def decode(raw: bytes, *, json_lines: bool, truncated: int = 0, trailer: bytes =
             )
         return _capped(raw.decode("utf-8", "replace"), invalid=True)
     # A record longer than what we read: decode the start of its "log" string, take stream/time from the end.
-    key = raw.find(b'"log":"')
-    if key == -1:
+    key = _LOG_KEY.search(raw)
+    if key is None:
         return _capped(raw.decode("utf-8", "replace"), truncated=truncated, invalid=True)
-    frag = raw[key + 7 :]
+    frag = raw[key.end() :]
     text = ""
     for cut in range(0, 8):  # drop a torn escape (\uXX, \) or a torn UTF-8 sequence at the end
         try:

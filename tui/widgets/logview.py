@@ -40,6 +40,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -317,9 +318,9 @@ class LogBody(ScrollView, can_focus=True):
             v._move_cursor(delta)
             return
         if delta < 0:
-            self.scroll_to(y=self.scroll_y + delta, animate=False, immediate=True)
+            self.scroll_to(y=self.scroll_y + delta, animate=False, immediate=True, force=True)
         else:
-            self.scroll_to(y=self.scroll_y + delta, animate=False, immediate=True)
+            self.scroll_to(y=self.scroll_y + delta, animate=False, immediate=True, force=True)
 
     def action_page(self, direction: int) -> None:
         v = self.view
@@ -327,7 +328,7 @@ class LogBody(ScrollView, can_focus=True):
         if v._cursor is not None:
             v._move_cursor(direction * h)
             return
-        self.scroll_to(y=self.scroll_y + direction * h, animate=False, immediate=True)
+        self.scroll_to(y=self.scroll_y + direction * h, animate=False, immediate=True, force=True)
 
     def action_home(self) -> None:
         self.view._go_home()
@@ -607,7 +608,7 @@ class LogView(Vertical):
             self._filter_rows = SpanRows()
             self._set_rows(self._filter_rows, "filter")
         else:
-            self._set_rows(IndexRows(index), "index")
+            self._set_rows(IndexRows(index, complete_only=self._json), "index")
 
     def _watch(self, path: Path, cancel: threading.Event) -> None:
         """Worker thread: open (waiting for the file to appear), index, then follow growth and rotation."""
@@ -700,6 +701,8 @@ class LogView(Vertical):
         self._file_size = max(self._file_size, msg.index.scanned)
         if self._json_arg is None and self._fd >= 0 and self._file_size:
             self._json = self._json_arg = looks_like_json_log(self._fd)
+            if isinstance(self.rows, IndexRows):
+                self.rows.complete_only = self._json
         if msg.done and not self._indexed_done:
             self._indexed_done = True
             if self._mode == "window":
@@ -732,14 +735,14 @@ class LogView(Vertical):
         if self._range is not None and self._indexed_done:
             first = self._range_first_row()
         self._window = None
-        self._set_rows(IndexRows(self.index, first), "index")
+        self._set_rows(IndexRows(self.index, first, complete_only=self._json), "index")
 
     def _open_window(self) -> None:
         """Show the file's last lines at once (the index may take seconds on a huge file)."""
         if self._indexed_done or self._fd < 0 or self._filter is not None:
             return
         want = max(WINDOW_LINES, 3 * self.body.scrollable_content_region.height)
-        self._window = SpanRows(scan_back(self._fd, self._file_size, want))
+        self._window = SpanRows(self._complete(scan_back(self._fd, self._file_size, want)))
         self._set_rows(self._window, "window")
         self._scroll_to_end()
 
@@ -752,11 +755,19 @@ class LogView(Vertical):
         # re-read from the last line's start (it may have been unterminated) to the new end
         last_start = window.span(len(window) - 1)[0] if len(window) else 0
         tail = scan_back(self._fd, self._file_size, 1 << 30, floor=last_start, max_bytes=16 * 1024 * 1024)
+        tail = self._complete(tail)
         with window._lock:
             if len(window.flat) >= 2:
                 del window.flat[-2:]
             window.flat.extend(tail)
         self._version += 1
+
+    def _complete(self, flat: array) -> array:
+        """json-file: drop an unterminated last line (a record still being written)."""
+        at_end = len(flat) and flat[-1] == self._file_size
+        if self._json and at_end and os.pread(self._fd, 1, self._file_size - 1) != b"\n":
+            del flat[-2:]
+        return flat
 
     def _extend_window_back(self) -> None:
         window = self._window
@@ -773,7 +784,7 @@ class LogView(Vertical):
         added = len(more) // 2
         self._version += 1
         self.body.update_size()
-        self.body.scroll_to(y=self.body.scroll_y + added, animate=False, immediate=True)
+        self.body.scroll_to(y=self.body.scroll_y + added, animate=False, immediate=True, force=True)
 
     def _start_filter(self) -> None:
         matcher = self._filter
@@ -943,7 +954,7 @@ class LogView(Vertical):
 
     def _scroll_to_end(self) -> None:
         self.body.update_size()
-        self.body.scroll_to(y=self.body.max_scroll_y, animate=False, immediate=True)
+        self.body.scroll_to(y=self.body.max_scroll_y, animate=False, immediate=True, force=True)
         self.body.invalidate()
 
     def _go_end(self) -> None:
@@ -958,7 +969,7 @@ class LogView(Vertical):
             self._paused = True
         if self._mode == "window":
             self._use_index_rows()
-        self.body.scroll_to(y=0, animate=False, immediate=True)
+        self.body.scroll_to(y=0, animate=False, immediate=True, force=True)
         self._post_status(force=True)
 
     def _top_offset(self) -> int | None:
@@ -971,13 +982,13 @@ class LogView(Vertical):
             return
         row = self.rows.row_of(anchor)
         self.body.update_size()
-        self.body.scroll_to(y=row, animate=False, immediate=True)
+        self.body.scroll_to(y=row, animate=False, immediate=True, force=True)
 
     def _show_row(self, row: int) -> None:
         body = self.body
         height = body.scrollable_content_region.height
         if row < body.scroll_y or row >= body.scroll_y + height:
-            body.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)
+            body.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True, force=True)
         if row < body.max_scroll_y and self.follow:
             self._paused = True
         body.invalidate()
