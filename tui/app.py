@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 DEBOUNCE = 0.15  # seconds: one refresh for a burst of events
 STATUS_TICK = 10.0  # seconds between re-renders of "Up 3 minutes" (no engine call)
+GC_EVERY = 60.0  # seconds between full garbage collections, done only when no key was pressed lately
 
 
 @dataclass
@@ -135,6 +136,8 @@ class DockyardApp(App[int]):
         self._stop = threading.Event()
         self._refresh_timer: Any = None
         self._pending: set[str] = set()
+        self._gc_frozen = False
+        self._last_key = 0.0
         self.events_seen = 0  # for tests: how many engine events reached the app
         self.refreshes = 0
 
@@ -147,16 +150,35 @@ class DockyardApp(App[int]):
             self.theme = self.settings.theme
         else:
             self.notify(f"Unknown theme {self.settings.theme!r}; using {self.theme}", severity="warning")
-        from tui.screens.main import MainScreen
+        # paint first, then load: the engine's imports and reads in worker threads would compete with the
+        # first frame for the GIL
+        self.call_after_refresh(self._start)
 
-        self.push_screen(MainScreen())
+    def _start(self) -> None:
         self.load("containers", "images", "volumes", "networks")
         if self.follow_events:
             self._follow_events()
         self.set_interval(STATUS_TICK, self._tick)
+        self.set_interval(GC_EVERY, self._idle_gc)
+
+    def get_default_screen(self) -> Screen[Any]:
+        from tui.screens.main import MainScreen
+
+        return MainScreen()
 
     def on_unmount(self) -> None:
         self._stop.set()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
+    def _idle_gc(self) -> None:
+        if self._gc_frozen and time.monotonic() - self._last_key > 5.0:
+            import gc
+
+            gc.collect()
 
     def effective_keys(self, binding_id: str) -> str:
         return self._keymap.get(binding_id) or keymap.by_id(binding_id).keys
@@ -201,6 +223,9 @@ class DockyardApp(App[int]):
                 screen.apply(event.kinds)
         if "containers" in event.kinds and not self.snapshot.stats:
             self.sample_stats()
+        if not self._gc_frozen and "containers" in event.kinds:
+            self._gc_frozen = True
+            self.call_after_refresh(_calm_gc)
 
     def _tick(self) -> None:
         # uptimes and "x minutes ago" move with the clock, not with events: re-render from the snapshot
@@ -346,6 +371,19 @@ class DockyardApp(App[int]):
             if cmd.title != "Keys":
                 yield cmd
         yield SystemCommand("Help", "Every key and what it does", self.action_help)
+
+
+def _calm_gc() -> None:
+    """Once the first lists are on screen: move everything alive into the permanent generation and leave
+    full collections to idle moments. A full collection over Textual's object graph takes 50-250 ms, which showed up as dropped
+    frames while scrolling long lists (bench/tui.py); frozen objects are not scanned again."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    # full collections only when the app is idle (see DockyardApp._idle_gc), not in the middle of a scroll
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, 1_000_000)
 
 
 def run(engine: Engine) -> int:

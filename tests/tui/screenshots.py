@@ -1,0 +1,194 @@
+"""Refresh screenshots/*.svg: the workbench saves them itself (``App.save_screenshot``) while driven by a
+Pilot against a real engine, with busybox from the loopback test bed. Run by ``scripts/screenshots``.
+
+containers.svg   the Containers pane with live CPU/memory
+logs-search.svg  the Logs pane following a container, with a search
+stats.svg        the detail view's stats tab after a few seconds of samples
+pull.svg         a pull in progress, one bar per layer (through a throttled loopback proxy)
+shell.svg        a shell in a container, in the embedded terminal (when tui.widgets.terminal exists)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parents[2]
+SIZE = (100, 30)
+
+
+async def _until(pilot: Any, cond: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return
+        except Exception:
+            pass
+        await pilot.pause(0.1)
+    raise RuntimeError(f"timed out waiting for {cond}")
+
+
+def _main_pane(app: Any, name: str) -> Any:
+    from tui.screens.main import MainScreen
+
+    return next(s for s in app.screen_stack if isinstance(s, MainScreen)).pane(name)
+
+
+async def _workbench(engine: Any, out: Path, ids: dict[str, str]) -> list[str]:
+    from tui.app import DockyardApp
+    from tui.screens.inspect import DetailScreen
+    from tui.settings import Settings
+
+    saved = []
+    app = DockyardApp(engine, Settings(stats_interval=2.0))
+    async with app.run_test(size=SIZE) as pilot:
+        p = _main_pane(app, "containers")
+        await _until(pilot, lambda: set(ids.values()) <= set(p.shown))
+        await _until(pilot, lambda: p.by_key[ids["web"]].cells[4] not in ("…", "-"))
+        p.select_key(ids["web"])
+        await pilot.pause(0.5)
+        saved.append(app.save_screenshot("containers.svg", str(out)))
+
+        await pilot.press("l")
+        logs = _main_pane(app, "logs")
+        await _until(pilot, lambda: any("request" in t for t in logs.viewer().visible_text()))
+        await pilot.pause(1.0)
+        await pilot.press("slash", *"ERROR", "enter")
+        await pilot.pause(1.0)
+        saved.append(app.save_screenshot("logs-search.svg", str(out)))
+
+        await pilot.press("1")
+        p.select_key(ids["busy"])
+        await pilot.pause(0.3)
+        await pilot.press("g")
+        await _until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.pause(12.0)  # a dozen samples make a sparkline
+        saved.append(app.save_screenshot("stats.svg", str(out)))
+        await pilot.press("escape")
+
+        try:
+            import tui.widgets.terminal  # noqa: F401
+        except ImportError:
+            print("shell.svg: the embedded terminal is not there yet; skipped", file=sys.stderr)
+        else:
+            p.select_key(ids["web"])
+            await pilot.press("e")
+            await pilot.pause(2.0)
+            await pilot.press(*"echo hello from the workbench", "enter")
+            await pilot.press(*"ls /", "enter")
+            await pilot.pause(1.5)
+            saved.append(app.save_screenshot("shell.svg", str(out)))
+    return saved
+
+
+async def _pull(engine: Any, ref: str, out: Path) -> str:
+    from tui.app import DockyardApp
+    from tui.screens.pull import PullScreen
+    from tui.settings import Settings
+
+    app = DockyardApp(engine, Settings(stats_interval=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("P")
+        await _until(pilot, lambda: isinstance(app.screen, PullScreen))
+        screen = app.screen
+        screen.query_one("#ref").value = ref
+        await pilot.press("enter")
+        await _until(
+            pilot,
+            lambda: any(0.3 < p.current / max(p.total, 1) < 0.8 for p in screen._latest.values()),
+        )
+        await pilot.pause(0.3)
+        path = app.save_screenshot("pull.svg", str(out))
+        await pilot.press("escape")
+        await _until(pilot, lambda: not screen.running)
+    return path
+
+
+def main() -> int:
+    sys.path.insert(0, str(HERE))
+    os.environ.setdefault("DOCKYARD_CGROUP_PARENT", f"dockyard-screenshots-{os.getpid()}")
+    from core.config import Config
+    from core.engine import Engine
+    from core.models import RunConfig
+    from tests.e2e.faultproxy import FaultProxy
+    from tests.testbed import ensure_images, start_testbed, unavailable_reason
+    from tests.testbed.common import make_scratch_dir, remove_scratch
+
+    reason = unavailable_reason()
+    if reason:
+        print(f"cannot make screenshots: {reason}", file=sys.stderr)
+        return 1
+    out = HERE / "screenshots"
+    out.mkdir(exist_ok=True)
+    bed = start_testbed(ensure_images())
+    base = make_scratch_dir("dockyard-shots-")
+    engines = []
+    try:
+        saved = []
+        for name in ("main", "pull"):
+            cfg = Config(
+                root=base / name / "root", run=base / name / "run", docker_config=base / name / "docker"
+            )
+            for d in (cfg.root, cfg.run, base / name / "docker"):
+                d.mkdir(parents=True)
+            engines.append(Engine(cfg))
+        engine = engines[0]
+        ref = bed.ref("busybox:latest")
+        engine.pull(ref)
+        engine.tag_image(ref, "busybox")
+        engine.create_volume("appdata")
+        script = (
+            "i=0; while true; do i=$((i+1)); "
+            'if [ $((i % 7)) -eq 0 ]; then echo "ERROR upstream timeout (request $i)" >&2; '
+            'else echo "GET /api/items/$((i % 13)) 200 $((i % 40 + 2))ms (request $i)"; fi; sleep 0.3; done'
+        )
+        ids = {}
+        for name, cmd in (
+            ("web", ["sh", "-c", script]),
+            (
+                "busy",
+                [
+                    "sh",
+                    "-c",
+                    "while true; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 1; done",
+                ],
+            ),
+            ("cache", ["sleep", "3600"]),
+            ("migrate", ["sh", "-c", "echo migrated; exit 0"]),
+        ):
+            c = engine.create_container(RunConfig(image="busybox", name=name, command=cmd))
+            engine.start_container(c.id)
+            ids[name] = c.id
+        engine.wait_container("migrate")
+        saved += asyncio.run(_workbench(engine, out, ids))
+        with FaultProxy(bed.open_addr) as proxy:
+            proxy.throttle = 250_000
+            saved.append(asyncio.run(_pull(engines[1], f"{proxy.addr}/busybox:latest", out)))
+        for path in saved:
+            print(path)
+        return 0
+    finally:
+        for engine in engines:
+            for c in engine.list_containers(all=True):
+                try:
+                    engine.remove_container(c.id, force=True, volumes=True)
+                except Exception:
+                    pass
+        bed.close()
+        remove_scratch(base)
+        try:
+            from core.runtime import cgroups
+
+            cgroups.Cgroup.remove_parent(os.environ["DOCKYARD_CGROUP_PARENT"])
+        except Exception:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
