@@ -124,28 +124,6 @@ def _early_shim(argv: list[str]) -> object | None:
         return None  # the normal path will launch one, or report the problem properly
 
 
-def _early_network(argv: list[str]) -> None:
-    """Networks: start the helper that makes a container's links now, so its Python start-up and its
-    pyroute2 import (~100 ms) overlap our own work (core.network.attach). Not for ``--network none|host``,
-    which make no links; an unused helper exits when we do."""
-    for i, arg in enumerate(argv):
-        value = None
-        if arg in ("--network", "--net") and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith(("--network=", "--net=")):
-            value = arg.partition("=")[2]
-        if value in ("none", "host"):
-            return
-    if any(a in ("-h", "--help") for a in argv):
-        return
-    try:
-        from core.network.attach import prelaunch
-
-        prelaunch()
-    except Exception:
-        pass  # the start launches one itself
-
-
 def _find_verb(argv: Sequence[str]) -> str | None:
     skip = False
     for arg in argv:
@@ -167,8 +145,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if verb is None and not any(a in ("-h", "--help", "--version") for a in args_list):
         return _open_workbench(args_list)
     launcher = _early_shim(args_list) if verb == "run" else None
-    if verb in ("run", "start", "restart"):
-        _early_network(args_list)
     parser = build_parser([verb] if verb in VERBS else None)
     args = parser.parse_args(args_list)
     args.launcher = launcher

@@ -9,7 +9,6 @@ devices, namespaces and nft rules it describes (all gone after a reboot, togethe
 <run>/network/endpoints/<cid>.json       what a running container is attached to: addresses, veths, ports
 <run>/network/ipam/<network id>.json     addresses handed out on one network
 <run>/network/bridges/<network id>.json  a bridge made in this boot: what the nft rules are built from
-<run>/network/gates/<cid>.json           the set-up helper's result, which the shim waits for
 <run>/network/nft.applied                the ruleset last loaded into our table (skip identical reloads)
 ```
 """
@@ -55,13 +54,6 @@ class NetPaths:
 
     def bridge_marker(self, network_id: str) -> Path:
         return self.bridges / f"{check_hex64(network_id)}.json"
-
-    @property
-    def gates(self) -> Path:
-        return self.base / "gates"
-
-    def gate(self, cid: str) -> Path:
-        return self.gates / f"{check_hex64(cid)}.json"
 
     @property
     def nft_applied(self) -> Path:

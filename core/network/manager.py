@@ -3,9 +3,9 @@ ends of a container's network life: :meth:`NetworkManager.prepare_start` (called
 before the shim is ordered) and :func:`release` (called by the shim when the container is done, and by
 whoever finds a dead shim).
 
-Nothing here imports pyroute2: the links are made by core.network.attach (a helper process at start, or
-in-process for ``network create`` and ``connect``), and removed by deleting the host end of each veth with
-one raw netlink request, then the namespace.
+Nothing here imports pyroute2 (only making a bridge does, once a boot): links are made by core.network.attach
+with the few rtnetlink requests of core.network.rtnl, and removed by deleting the host end of each veth,
+then the namespace.
 """
 
 from __future__ import annotations
@@ -14,20 +14,19 @@ import contextlib
 import hashlib
 import os
 import secrets
-import signal
-import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from core.config import Config, Paths
-from core.errors import Conflict, DockyardError, InvalidArgument, NetworkNotFound, RuntimeFailure
+from core.errors import Conflict, DockyardError, InvalidArgument, NetworkNotFound
 from core.models import NetworkSummary
 from core.network import endpoints, names, nat, netns, ports
 from core.network.endpoints import Attachment, Endpoint
 from core.network.ipam import Ipam
 from core.network.layout import NetPaths
 from core.network.store import DEFAULT_ALIASES, PSEUDO, Network, NetworkStore
+from core.network.teardown import release, release_stale
 
 RUNNING = ("running", "paused", "restarting")
 
@@ -40,64 +39,6 @@ def network_mode(run: dict[str, Any]) -> str:
 
 def _pseudo_id(name: str) -> str:
     return hashlib.sha256(f"dockyard pseudo network {name}".encode()).hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------- tear-down
-
-
-def release(paths: Paths, cid: str) -> None:
-    """Undo everything a container's network start made: veths, namespace, addresses, published-port
-    rules, its peers' hosts entries. Idempotent and cheap when there is nothing to do; no pyroute2.
-    Raises RuntimeFailure (after doing all it can) if a step failed."""
-    np = NetPaths(paths)
-    att = endpoints.load(np, cid)
-    ns_path = np.netns(cid)
-    if att is None and not os.path.lexists(ns_path):
-        return
-    errors: list[str] = []
-    nets: set[str] = set()
-    if att is not None:
-        from core.network import rtnl
-
-        for ep in att.endpoints:
-            nets.add(ep.network_id)
-            try:
-                rtnl.delete_link(ep.veth)
-            except OSError as err:
-                errors.append(str(err))
-    try:
-        netns.remove(ns_path)
-    except OSError as err:
-        errors.append(f"cannot remove the network namespace {ns_path}: {err}")
-    ipam = Ipam(np)
-    for nid in nets:
-        try:
-            ipam.release(nid, cid)
-        except (OSError, DockyardError) as err:
-            errors.append(str(err))
-    endpoints.delete(np, cid)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(np.gate(cid))
-    if att is not None and att.ports:
-        try:
-            nat.sync(np, att.nft_table)
-        except (OSError, DockyardError, subprocess.SubprocessError) as err:
-            errors.append(str(err))
-    if nets:
-        try:
-            names.refresh(np, nets)
-        except (OSError, DockyardError) as err:
-            errors.append(str(err))
-    if errors:
-        raise RuntimeFailure(f"network clean-up of {cid[:12]}: {errors[0]}")
-
-
-def release_stale(np: NetPaths, skip: str = "") -> None:
-    """Tear down attachments whose owner is gone (a starter or shim killed before its clean-up)."""
-    for att in endpoints.all_attachments(np):
-        if att.cid != skip and not endpoints.owner_alive(np, att.cid):
-            with contextlib.suppress(DockyardError, OSError):
-                release(np.paths, att.cid)
 
 
 def _wait_shim_gone(np: NetPaths, cid: str, timeout: float) -> None:
@@ -122,16 +63,9 @@ class StartPlan:
     shim: dict[str, Any]  # runtime.json "network": what the shim holds and waits for
     state_network: dict[str, Any]  # ContainerState.network
     state_ports: list[dict[str, Any]]  # ContainerState.ports
-    helper: subprocess.Popen[bytes] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def abort(self) -> None:
-        """The shim never took the container over: stop the helper and undo everything."""
-        if self.helper is not None and self.helper.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.helper.send_signal(signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.helper.wait(timeout=5)
+        """The shim never took the container over: undo everything."""
         np = NetPaths(self.paths)
         if not endpoints.shim_alive(np, self.cid):
             with contextlib.suppress(DockyardError, OSError):
@@ -287,13 +221,6 @@ class NetworkManager:
             "mtu": n.mtu,
         }
 
-    def _base_request(self) -> dict[str, Any]:
-        return {
-            "root": str(self.paths.root),
-            "run": str(self.paths.run),
-            "table": nat.check_table(self.config.nft_table),
-        }
-
     def create(
         self,
         name: str,
@@ -313,9 +240,7 @@ class NetworkManager:
         from core.network import attach
 
         try:
-            attach.configure(
-                {**self._base_request(), "cid": "", "bridges": [self._bridge_request(n)], "endpoints": []}
-            )
+            attach.ensure_bridges(self.np, [self._bridge_request(n)], self.config.nft_table)
         except BaseException:
             with contextlib.suppress(DockyardError, OSError):
                 self._remove_links(n)
@@ -327,7 +252,7 @@ class NetworkManager:
         from core.network import rtnl
         from core.state.locks import FileLock
 
-        with FileLock(self.np.locks, f"bridge-{n.id}"):  # the helper's lock while it makes the bridge
+        with FileLock(self.np.locks, f"bridge-{n.id}"):  # held while a start makes the bridge
             rtnl.delete_link(n.bridge)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.np.bridge_marker(n.id))
@@ -449,7 +374,6 @@ class NetworkManager:
             nft_table=nat.check_table(self.config.nft_table),
         )
         endpoints.save(np, att)  # first: from here on a crash leaves a record naming what to undo
-        helper = None
         try:
             alive = lambda owner: endpoints.owner_alive(np, owner)  # noqa: E731
             for i, (n, aliases, fixed) in enumerate(wanted_nets):
@@ -465,11 +389,11 @@ class NetworkManager:
                 cdir / "resolv.conf",
                 names.resolv_content(list(run.get("dns") or []), names.host_resolv_conf()),
             )
-            names.refresh(np, {ep.network_id for ep in att.endpoints}, also={cid})
-            req = self._start_request(att, {n.id: n for n, _, _ in wanted_nets})
             from core.network import attach
 
-            helper = attach.launch(np, cid, req, cdir / "shim.log")
+            bridges = [self._bridge_request(n) for n, _, _ in wanted_nets]
+            attach.make_links(np, att, bridges, att.nft_table)
+            names.refresh(np, {ep.network_id for ep in att.endpoints}, also={cid})
         except BaseException:
             with contextlib.suppress(DockyardError, OSError):
                 release(self.paths, cid)
@@ -481,7 +405,6 @@ class NetworkManager:
             shim={"ports": picked},
             state_network=state_of(att),
             state_ports=ports.state_entries(picked),
-            helper=helper,
         )
 
     def _check_ports(self, wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -528,32 +451,6 @@ class NetworkManager:
             mtu=n.mtu,
             fixed_ip=fixed,
         )
-
-    def _start_request(self, att: Attachment, nets: dict[str, Network]) -> dict[str, Any]:
-        gateway = None
-        for ep in att.endpoints:
-            if not ep.internal:
-                gateway = ep.gateway  # the first network that leads out
-                break
-        return {
-            **self._base_request(),
-            "cid": att.cid,
-            "netns": att.netns,
-            "nat": bool(att.ports),
-            "bridges": [self._bridge_request(n) for n in nets.values()],
-            "endpoints": [
-                {
-                    "network_id": ep.network_id,
-                    "veth": ep.veth,
-                    "ifname": ep.ifname,
-                    "mac": ep.mac,
-                    "ip": ep.ip,
-                    "prefixlen": ep.prefixlen,
-                }
-                for ep in att.endpoints
-            ],
-            "default_gateway": gateway,
-        }
 
     # ------------------------------------------------------------------ connect / disconnect
 
@@ -605,11 +502,8 @@ class NetworkManager:
         att.endpoints.append(ep)
         endpoints.save(self.np, att)
         try:
-            req = self._start_request(att, {n.id: n})
-            req["endpoints"] = [e for e in req["endpoints"] if e["network_id"] == n.id]
-            req["default_gateway"] = None
-            req["nat"] = False
-            attach.configure(req)
+            indexes = attach.ensure_bridges(self.np, [self._bridge_request(n)], self.config.nft_table)
+            attach.add_endpoints(att, [n.id], indexes, None)
         except BaseException:
             self._drop_endpoint(att, ep)
             raise

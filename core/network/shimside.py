@@ -1,9 +1,9 @@
 """What the shim does for a container's network, in the shim's process and without pyroute2 (the shim's
 size is what every running container costs):
 
-* :func:`hold_ports` binds the published host ports and keeps them for the shim's whole life;
-* :func:`wait_links` waits, just before the container's setup process joins the namespace, until the
-  set-up helper has made the links (core.network.attach);
+* :func:`hold_ports` binds the published host ports and keeps them for the shim's whole life (the starter
+  checked them and made the namespace and links already; the shim was launched before, so it binds them
+  itself rather than inherit them);
 * :func:`release` undoes everything once the container is done for good.
 
 ``runtime.json`` carries ``"network": {"ports": [...]}`` for containers on a bridge network.
@@ -29,13 +29,6 @@ def hold_ports(section: dict[str, Any]) -> str | None:
     return None
 
 
-def wait_links(paths: Paths, cid: str) -> str | None:
-    from core.network import attach
-    from core.network.layout import NetPaths
-
-    return attach.wait(NetPaths(paths), cid)
-
-
 def release(paths: Paths, cid: str) -> None:
     """Best effort: a failure is reported on stderr (the shim's log), never raised into the shim."""
     import os
@@ -48,9 +41,9 @@ def release(paths: Paths, cid: str) -> None:
     np = NetPaths(paths)
     if not np.endpoint(cid).exists() and not os.path.lexists(np.netns(cid)):
         return  # never on a bridge network (or already released): do not even load the rest
-    from core.network import manager
+    from core.network import teardown
 
     try:
-        manager.release(paths, cid)
+        teardown.release(paths, cid)
     except Exception as err:
         sys.stderr.write(f"network clean-up of {cid[:12]} failed: {err}\n")

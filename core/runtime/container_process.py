@@ -30,7 +30,7 @@ def spawn(shim: Shim) -> dict[str, Any]:
         allow_all_devices=bool(cg.get("allow_all_devices")),
     )
     to_close: list[int] = []
-    net = rt.get("network")  # networks: a bridge network's published ports and links (core.network)
+    net = rt.get("network")  # networks: hold a bridge network's published host ports (core.network)
     if net is not None:
         from core.network import shimside
 
@@ -52,20 +52,7 @@ def spawn(shim: Shim) -> dict[str, Any]:
             to_close += [stdin_r, stdin_w]
         if spec.process.tty and shim.tty_size:
             spec.process.tty_size = shim.tty_size
-        before_start = shim.cgroup.add
-        if net is not None:
-            add_to_cgroup = shim.cgroup.add
-
-            def before_start(pid: int) -> None:
-                add_to_cgroup(pid)
-                # the links are made meanwhile by a helper: wait for them only now, at the last moment
-                problem = shimside.wait_links(shim.paths, shim.cid)
-                if problem:
-                    from core.errors import RuntimeFailure
-
-                    raise RuntimeFailure(problem)
-
-        started = init.spawn(spec, stdio=(stdin_r, out_w, err_w), before_start=before_start)
+        started = init.spawn(spec, stdio=(stdin_r, out_w, err_w), before_start=shim.cgroup.add)
     except DockyardError as err:
         for fd in to_close:
             with contextlib.suppress(OSError):

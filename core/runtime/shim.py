@@ -407,11 +407,12 @@ class Shim:
             # `run --rm` returns once the container is gone from every listing: hide it (one rename), tell the
             # clients, then do the slow part (cgroup, files, volumes) after
             hidden = self.hide()
-            # networks: free the address and published ports before `run --rm` returns (core.network)
+            self.finish_clients(code, oom, "")
+            # networks: free the address, veth, netns and published ports (core.network); a start that
+            # wants one of the ports meanwhile waits for this
             from core.network import shimside
 
             shimside.release(self.paths, self.cid)
-            self.finish_clients(code, oom, "")
             self.teardown_run()
             self.event("die", exitCode=str(code))
             if hidden is not None:
