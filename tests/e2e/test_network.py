@@ -450,3 +450,28 @@ def test_stop_start_keeps_networking(net: Net) -> None:
                   "http://s1/hostname").stdout  # fmt: skip
     assert out.strip()
     assert ip
+
+
+def test_pyroute2_stays_off_the_common_paths(net: Net) -> None:
+    """pyroute2 costs ~100 ms to import: only making a bridge (once a boot) may load it, never ps, never
+    `run --network none`, nor a `run` on an existing bridge, with or without a published port."""
+    net.cli("run", "--rm", "busybox", "true")  # the bridge exists from here on
+    probe = (
+        "import sys, atexit\n"
+        "atexit.register(lambda: sys.stderr.write('PYROUTE2=%s\\n' % ('pyroute2' in sys.modules)))\n"
+        "from tui.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {**os.environ, "DOCKYARD_RUN": str(net.config.run)}
+    for args in (
+        ["ps", "-a"],
+        ["run", "--rm", "--network", "none", "busybox", "true"],
+        ["run", "--rm", "busybox", "true"],
+        ["run", "--rm", "-p", "127.0.0.1::80", "busybox", "true"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, "--root", str(net.config.root), *args],
+            capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "PYROUTE2=False" in proc.stderr, (args, proc.stderr)
