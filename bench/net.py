@@ -235,6 +235,8 @@ def main() -> int:
                 dy.run("rm", "-f", c, check=False)
             dy.run("network", "rm", "benchnet", check=False)
             dy.run("network", "rm", "bridge", check=False)  # the default bridge, made on first use
+            # the namespaces' directory is a (shared) mount point of its own, as /run/netns is
+            subprocess.run(["umount", "-l", str(base / "run" / "netns")], capture_output=True)
         if pm is not None:
             pm.run("rm", "-f", "bnsrv", "bncli", check=False)
             pm.run("network", "rm", "-f", PODMAN_NET, check=False)
