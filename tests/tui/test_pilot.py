@@ -433,3 +433,45 @@ def test_containers_pane_is_a_container_pane() -> None:
 
 
 _ = RunConfig
+
+
+def test_exec_shell_and_attach_in_the_embedded_terminal(bench: Bench) -> None:
+    from tui.screens.terminal_screen import AttachScreen, ExecScreen
+    from tui.widgets.terminal import TerminalView
+
+    cid = bench.run("shelly", "sh", interactive=True, tty=True)
+
+    def screen_text(app: DockyardApp) -> str:
+        term = app.screen.query(TerminalView)
+        return "\n".join(term.first().display_lines()) if term else ""
+
+    async def scenario() -> None:
+        app = DockyardApp(bench.engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await select(pilot, app, "containers", cid)
+            # exec a shell, run a command in it, leave with `exit`
+            await pilot.press("e")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, ExecScreen) and app.screen.terminal is not None
+            )
+            await pilot.pause(0.5)
+            await pilot.press(*"echo exec-$((2+3))", "enter")
+            await wait_for(pilot, lambda: "exec-5" in screen_text(app), what="exec output")
+            await pilot.press(*"exit", "enter")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, MainScreen), what="shell exit closes the screen"
+            )
+            # attach to the container's own shell, type into it, detach (it keeps running)
+            await pilot.press("a")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, AttachScreen) and app.screen.terminal is not None
+            )
+            await pilot.pause(0.3)
+            await pilot.press(*"echo attached-$((1+2))", "enter")
+            await wait_for(pilot, lambda: "attached-3" in screen_text(app), what="attach output")
+            await pilot.press("ctrl+right_square_bracket")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="detached")
+            assert bench.status("shelly") == "running"
+
+    asyncio.run(scenario())

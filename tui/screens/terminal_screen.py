@@ -1,0 +1,181 @@
+"""A container's terminal in the workbench: a shell started with ``exec`` (ExecScreen) or the container's own
+stdio with ``attach`` (AttachScreen), drawn by tui.widgets.terminal.TerminalView.
+
+Every key goes to the container. Ctrl+] gives the keyboard back to the workbench; then Esc leaves (a shell
+is hung up, an attached container keeps running: that is detaching) and Enter returns to the terminal.
+When the process ends the screen closes by itself and says how it ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui.widgets.terminal import TerminalView
+
+if TYPE_CHECKING:
+    from tui.app import DockyardApp
+
+HINT = "Ctrl+] gives the keys back to the workbench, then Esc leaves"
+
+
+class _TerminalScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "leave", "Leave", id="terminal_screen.leave"),
+        Binding("enter", "focus_terminal", "Back to the terminal", id="terminal_screen.focus"),
+    ]
+    VERB = ""
+
+    def __init__(self, container: str, name: str) -> None:
+        super().__init__(classes="terminal-screen")
+        self.container = container
+        self.container_name = name
+        self.terminal: TerminalView | None = None
+        self.exit_code: int | None = None
+        self.closed = False
+
+    @property
+    def dapp(self) -> DockyardApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"{self.VERB} {self.container_name}: starting…   {HINT}", id="terminal-title", markup=False
+        )
+        yield Footer()
+
+    def _term_size(self) -> tuple[int, int]:
+        # the terminal gets the screen less the title and footer lines
+        return max(2, self.size.height - 2), max(10, self.size.width)
+
+    def show_terminal(self, master_fd: int, wait: Any, *, close_fd: bool) -> None:
+        self.terminal = TerminalView(master_fd, wait=wait, close_fd=close_fd, id="terminal")
+        self.mount(self.terminal, after="#terminal-title")
+        self.terminal.focus()
+        self.query_one("#terminal-title", Static).update(f"{self.VERB} {self.container_name}   {HINT}")
+
+    def failed(self, message: str) -> None:
+        self.notify(f"{self.VERB} {self.container_name}: {message}", severity="error", timeout=8)
+        self.dismiss(None)
+
+    @on(TerminalView.Exited)
+    def _exited(self, event: TerminalView.Exited) -> None:
+        self.exit_code = event.code
+        self.finished(event.code)
+        if not self.closed:
+            self.closed = True
+            self.dismiss(None)
+
+    def finished(self, code: int | None) -> None:
+        if code is not None:
+            self.notify(f"{self.container_name}: exited with code {code}", timeout=4)
+
+    def action_focus_terminal(self) -> None:
+        if self.terminal is not None:
+            self.terminal.focus()
+
+    def action_leave(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.hang_up()
+            self.dismiss(None)
+
+    def hang_up(self) -> None:
+        raise NotImplementedError
+
+
+class ExecScreen(_TerminalScreen):
+    VERB = "Shell in"
+
+    def __init__(self, container: str, name: str, argv: list[str]) -> None:
+        super().__init__(container, name)
+        self.argv = argv
+        self.handle: Any = None
+
+    def on_mount(self) -> None:
+        self._start_exec(self._term_size())
+
+    @work(thread=True, exclusive=True, group="exec", exit_on_error=False)
+    def _start_exec(self, size: tuple[int, int]) -> None:
+        try:
+            handle = self.dapp.engine.exec(self.container, self.argv, tty=True, stdin=True, tty_size=size)
+        except Exception as err:
+            self.app.call_from_thread(self.failed, str(err))
+            return
+        self.handle = handle
+        self.app.call_from_thread(self.show_terminal, handle.master_fd, handle.wait, close_fd=False)
+
+    def finished(self, code: int | None) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        if code:
+            self.notify(f"Shell in {self.container_name} exited with code {code}", timeout=4)
+
+    def hang_up(self) -> None:
+        handle = self.handle
+        if handle is None:
+            return
+        with contextlib.suppress(Exception):
+            handle.kill(signal.SIGHUP)
+        if self.terminal is not None:
+            self.terminal.remove()  # stops reading the master before the handle closes it
+        self._reap(handle)
+
+    @work(thread=True, group="exec-reap", exit_on_error=False)
+    def _reap(self, handle: Any) -> None:
+        with contextlib.suppress(Exception):
+            handle.wait(timeout=5)
+        with contextlib.suppress(Exception):
+            handle.kill(signal.SIGKILL)
+            handle.wait(timeout=5)
+        handle.close()
+
+
+class AttachScreen(_TerminalScreen):
+    VERB = "Attached to"
+
+    def __init__(self, container: str, name: str, *, start: bool = False) -> None:
+        super().__init__(container, name)
+        self.start = start
+        self.bridge: Any = None
+
+    def on_mount(self) -> None:
+        self._connect_attach()
+
+    @work(thread=True, exclusive=True, group="attach", exit_on_error=False)
+    def _connect_attach(self) -> None:
+        from tui.widgets.attach_bridge import AttachBridge
+
+        engine = self.dapp.engine
+        try:
+            if self.start:
+                # `run -it`: connect before the process starts, so nothing it prints first is lost
+                handle = engine.start_container(self.container, attach=True)
+                sock = handle.connect(stdin=True)
+                try:
+                    handle.result()
+                except BaseException:
+                    sock.close()
+                    raise
+            else:
+                sock = engine.attach(self.container, stdin=True)
+            tty_mode = bool(engine.inspect_container(self.container)["Config"].get("Tty"))
+        except Exception as err:
+            self.app.call_from_thread(self.failed, str(err))
+            return
+        bridge = AttachBridge(sock, tty_mode=tty_mode)
+        self.bridge = bridge
+        self.app.call_from_thread(self.show_terminal, bridge.master_fd, bridge.wait, close_fd=True)
+        self.app.call_from_thread(self.dapp.schedule_refresh, "containers")
+
+    def hang_up(self) -> None:
+        if self.bridge is not None:
+            self.bridge.close()
+            self.notify(f"Detached from {self.container_name}; it keeps running", timeout=4)
