@@ -475,3 +475,24 @@ def test_pyroute2_stays_off_the_common_paths(net: Net) -> None:
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         assert "PYROUTE2=False" in proc.stderr, (args, proc.stderr)
+
+
+def test_connect_a_created_container_joins_at_start(net: Net) -> None:
+    net.cli("network", "create", "later")
+    net.cli("create", "--name", "idle", "busybox", "sleep", "60")
+    net.cli("network", "connect", "--alias", "idler", "later", "idle")
+    net.cli("start", "idle")
+    nets = net.engine.inspect_container("idle")["NetworkSettings"]["Networks"]
+    assert set(nets) == {"bridge", "later"}
+    assert nets["later"]["Aliases"] == ["idler"]
+    links = net.cli("exec", "idle", "ip", "-o", "link").stdout
+    assert "eth0" in links and "eth1" in links
+    # the default route stays on the primary network
+    assert (
+        f"default via {ipaddress.IPv4Interface(net.config.bip).ip} dev eth0"
+        in net.cli("exec", "idle", "ip", "route").stdout
+    )
+    net.cli("network", "disconnect", "bridge", "idle")
+    assert set(net.engine.inspect_container("idle")["NetworkSettings"]["Networks"]) == {"later"}
+    net.cli("restart", "-t", "1", "idle")
+    assert set(net.engine.inspect_container("idle")["NetworkSettings"]["Networks"]) == {"later"}
