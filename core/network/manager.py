@@ -27,6 +27,7 @@ from core.network.ipam import Ipam
 from core.network.layout import NetPaths
 from core.network.store import DEFAULT_ALIASES, PSEUDO, Network, NetworkStore
 from core.network.teardown import release, release_stale
+from core.state.ids import NAME
 
 RUNNING = ("running", "paused", "restarting")
 
@@ -35,6 +36,16 @@ def network_mode(run: dict[str, Any]) -> str:
     """ "host", "none", or a network name ("default"/"bridge" for the default network)."""
     mode = str(run.get("network") or "default")
     return mode
+
+
+def check_aliases(aliases: list[str]) -> list[str]:
+    """Aliases go into other containers' /etc/hosts: host-name characters only."""
+    for alias in aliases:
+        if not NAME.match(alias) or len(alias) > 253:
+            raise InvalidArgument(
+                f"invalid network alias {alias!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )
+    return aliases
 
 
 def _pseudo_id(name: str) -> str:
@@ -311,6 +322,7 @@ class NetworkManager:
         for item in run.get("extra_hosts") or []:
             names.check_extra_host(item)
         names.resolv_content(list(run.get("dns") or []), "")
+        check_aliases(list(run.get("network_aliases") or []))
         if mode in PSEUDO:
             if run.get("ip"):
                 raise InvalidArgument(f"--ip cannot be used with --network {mode}")
@@ -462,6 +474,7 @@ class NetworkManager:
 
         if network in PSEUDO:
             raise InvalidArgument(f"a container cannot be connected to the {network} network")
+        check_aliases(list(aliases or []))
         n = self.store.resolve(network)
         mode = network_mode(rec.run)
         if mode in PSEUDO:

@@ -225,3 +225,12 @@ def test_daemon_json_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     (root / "daemon.json").write_text(json.dumps({"default-address-pools": "10.0.0.0/8"}))
     with pytest.raises(InvalidArgument):
         Config.load(root=root, run=tmp_path / "run")
+
+
+def test_aliases_cannot_inject_hosts_lines() -> None:
+    from core.network.manager import check_aliases
+
+    assert check_aliases(["db", "db.internal", "db_1"]) == ["db", "db.internal", "db_1"]
+    for bad in ("a b", "x\n10.0.0.1 evil", "", "-lead"):
+        with pytest.raises(InvalidArgument):
+            check_aliases([bad])
