@@ -17,7 +17,8 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
     cdir = paths.container(rec.id)
     args = list(proc.get("args", []))
     ports: dict[str, Any] = {}
-    for p in st.ports:
+    running = st.status in ("running", "paused", "restarting")
+    for p in st.ports if running else []:  # networks: ports and addresses exist while it runs
         key = f"{p.get('container_port')}/{p.get('protocol', 'tcp')}"
         ports.setdefault(key, []).append(
             {"HostIp": p.get("host_ip", "0.0.0.0"), "HostPort": str(p.get("host_port"))}
@@ -40,7 +41,7 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
         elif m["type"] == "bind":
             entry["Source"] = m["source"]
         mounts.append(entry)
-    net = st.network or {}
+    net = (st.network or {}) if running else {}
     return {
         "Id": rec.id,
         "Created": rec.created,
