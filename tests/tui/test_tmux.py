@@ -1,0 +1,163 @@
+"""The workbench as a person uses it: the real ``dockyard`` command in a tmux pane, driven with send-keys and
+read back with capture-pane. Open, pull busybox, run it detached from the form, follow its logs, exec a
+shell and run ``echo`` in it, leave the shell, stop and remove the container, quit."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import Config
+from core.engine import Engine
+
+DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
+
+
+class Tmux:
+    """One private tmux server (its own socket name), one 100x30 session running ``command``."""
+
+    def __init__(self, command: str, env: dict[str, str]) -> None:
+        self.sock = f"dockyard-test-{os.getpid()}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        self._tmux("new-session", "-d", "-s", "wb", "-x", "100", "-y", "30", f"env {exports} {command}")
+
+    def _tmux(self, *args: str) -> str:
+        out = subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True, timeout=10)
+        if out.returncode != 0:
+            raise AssertionError(f"tmux {args[0]}: {out.stderr.strip()}")
+        return out.stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "wb")
+
+    # a pause after each burst, as a person's typing has: a terminal read that carries a text and a Tab
+    # together reaches Textual as one chunk, and the Tab in it is not taken as a key
+    GAP = 0.25
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", "wb", *keys)
+        time.sleep(self.GAP)
+
+    def type(self, text: str) -> None:
+        self._tmux("send-keys", "-t", "wb", "-l", text)
+        time.sleep(self.GAP)
+
+    def wait(self, cond: Callable[[str], bool] | str, timeout: float = 30.0, what: str = "") -> str:
+        check = (lambda s: cond in s) if isinstance(cond, str) else cond
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if check(text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what or cond!r}; the screen was:\n{text}")
+
+    def alive(self) -> bool:
+        r = subprocess.run(["tmux", "-L", self.sock, "has-session", "-t", "wb"], capture_output=True)
+        return r.returncode == 0
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def tmux_env(testbed, engine_config: Config) -> Iterator[tuple[Engine, str, dict[str, str]]]:  # type: ignore[no-untyped-def]
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (scripts/test installs it)")
+    engine = Engine(engine_config)
+    env = {
+        "DOCKYARD_RUN": str(engine_config.run),
+        "DOCKYARD_TUI_CONFIG": str(engine_config.root / "no-tui.toml"),
+        "DOCKYARD_CGROUP_PARENT": os.environ.get("DOCKYARD_CGROUP_PARENT", ""),
+        "TERM": "xterm-256color",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    }
+    try:
+        yield engine, testbed.ref("busybox:latest"), env
+    finally:
+        for c in engine.list_containers(all=True):
+            try:
+                engine.remove_container(c.id, force=True)
+            except Exception:
+                pass
+
+
+def test_a_person_pulls_runs_follows_execs_stops_and_removes(
+    tmux_env: tuple[Engine, str, dict[str, str]],
+) -> None:
+    engine, ref, env = tmux_env
+    t = Tmux(f"{DOCKYARD} --root {shlex.quote(str(engine.config.root))}", env)
+    try:
+        t.wait("1 Containers", what="the workbench")
+        t.wait("No containers", what="the empty list")
+
+        # pull busybox
+        t.keys("P")
+        t.wait("Pull an image")
+        t.type(ref)
+        t.keys("Enter")
+        t.wait("Downloaded newer image", timeout=60)
+        assert "Pull complete" in t.screen()
+        t.keys("Escape")
+        t.wait("1 Containers")
+
+        # run it detached from the form, which shows the command line it stands for
+        t.keys("n")
+        t.wait("Run a container")
+        t.type(ref)
+        t.keys("Tab")
+        t.type("tmuxbox")
+        t.keys("Tab")
+        t.type("sh -c 'while true; do echo tick-$((1+1)); sleep 1; done'")
+        screen = t.wait("dockyard run -d --name tmuxbox", what="the command line")
+        assert "tick-" in screen
+        t.keys("Enter")
+        t.wait(lambda s: "tmuxbox" in s and "Up " in s, what="the running container in the list")
+        assert engine.container("tmuxbox").status == "running"
+
+        # follow its logs
+        t.keys("l")
+        t.wait("Logs of tmuxbox")
+        t.wait(lambda s: s.count("tick-2") >= 2, what="log lines")
+        before = engine.container("tmuxbox")
+        assert before.status == "running"
+
+        # a shell in it; echo; leave
+        t.keys("1")
+        t.wait("1 Containers")
+        t.keys("e")
+        t.wait("Shell in tmuxbox")
+        t.wait(lambda s: "#" in s.split("Shell in tmuxbox", 1)[1], what="a shell prompt")
+        t.type("echo hello-$((6*7))")
+        t.keys("Enter")
+        t.wait("hello-42", what="the echo")
+        t.type("exit")
+        t.keys("Enter")
+        t.wait(lambda s: "1 Containers" in s and "Shell in" not in s, what="back to the list")
+
+        # stop, then remove (with its confirmation)
+        t.keys("s")
+        t.wait(lambda s: "Exited" in s, what="stopped")
+        assert engine.container("tmuxbox").status == "exited"
+        t.keys("d")
+        t.wait("Remove tmuxbox?")
+        t.keys("y")
+        t.wait("No containers", what="removed")
+        assert engine.list_containers(all=True) == []
+
+        t.keys("q")
+        deadline = time.monotonic() + 10
+        while t.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not t.alive(), "the workbench did not quit"
+    finally:
+        t.close()
