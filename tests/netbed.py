@@ -21,7 +21,9 @@ from pathlib import Path
 
 from core.config import Config
 
-LOCK_DIR = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/tmp")
+# one small lock file a slot, kept (unlinking a lock file others may have open would let two sessions
+# hold the "same" slot)
+LOCK_DIR = (Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/tmp")) / "dockyard-test-net"
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ def reserve() -> NetSettings:
         subnets = [ipaddress.IPv4Network(f"10.213.{k}.0/24"), ipaddress.IPv4Network(f"10.214.{k}.0/24")]
         if any(s.overlaps(r) for s in subnets for r in routes):
             continue
-        fd = os.open(LOCK_DIR / f"dockyard-test-net-{k}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(LOCK_DIR / f"{k}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
