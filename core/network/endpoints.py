@@ -1,7 +1,7 @@
 """What a running container is attached to: ``<run>/network/endpoints/<cid>.json``.
 
 Written by the starter before anything is made (so a crash half-way leaves a record that names what to
-undo), read by the set-up helper, by the nft rule builder (published ports), by the hosts-file writer (who
+undo), read by the link set-up, by the nft rule builder (published ports), by the hosts-file writer (who
 is on which network under which names) and by the tear-down, which deletes it last.
 
 An owner is alive while its shim runs (the shim holds ``locks/shim-<id>.lock`` for its whole life) or while

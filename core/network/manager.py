@@ -348,9 +348,9 @@ class NetworkManager:
             raise InvalidArgument(f"cannot publish ports of a container on the internal network {n.name}")
 
     def prepare_start(self, rec: Any) -> StartPlan | None:
-        """Everything but the links, for the start of container ``rec`` (a ContainerRecord, whose lock the
-        caller holds): address(es), namespace, hosts and resolv.conf, port checks; then the helper that
-        makes the links is launched. None for ``--network host|none``."""
+        """Everything a start of container ``rec`` (a ContainerRecord, whose lock the caller holds) needs
+        from its networks: port checks, address(es), namespace, links, resolv.conf, hosts files (its own
+        and its peers'). None for ``--network host|none``; on failure nothing is left behind."""
         run = rec.run
         mode = network_mode(run)
         if mode in PSEUDO:

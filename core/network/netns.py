@@ -1,6 +1,7 @@
 """Network namespaces that outlive their processes: ``<run>/netns/<container id>``, a bind mount of the
-namespace file, as ``ip netns add`` makes them, so the shim, ``exec`` and the set-up helper can all join it
-by path. Plain syscalls (core.runtime.linux), no netlink library: ``run`` pays nothing for them.
+namespace file, as ``ip netns add`` makes them, so the container's setup process, ``exec`` and the link
+set-up can all join it by path. Plain syscalls (core.runtime.linux), no netlink library: ``run`` pays
+nothing for them.
 
 The directory is made a shared mount point (again as iproute2 does with /run/netns): a namespace's bind
 mount is copied into every mount namespace created while it exists, and without shared propagation our
