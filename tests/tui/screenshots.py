@@ -52,7 +52,7 @@ async def _workbench(engine: Any, out: Path, ids: dict[str, str]) -> list[str]:
         await _until(pilot, lambda: set(ids.values()) <= set(p.shown))
         await _until(pilot, lambda: p.by_key[ids["web"]].cells[4] not in ("…", "-"))
         p.select_key(ids["web"])
-        await pilot.pause(0.5)
+        await pilot.pause(6.0)  # uptimes past "less than a second", a few CPU samples
         saved.append(app.save_screenshot("containers.svg", str(out)))
 
         await pilot.press("l")
@@ -101,8 +101,15 @@ async def _pull(engine: Any, ref: str, out: Path) -> str:
         await pilot.press("enter")
         await _until(
             pilot,
-            lambda: any(0.3 < p.current / max(p.total, 1) < 0.8 for p in screen._latest.values()),
+            lambda: (
+                not screen.running
+                or any(0.3 < p.current / max(p.total, 1) < 0.8 for p in screen._latest.values())
+            ),
         )
+        if not screen.running:
+            raise RuntimeError(
+                f"the pull ended before its screenshot: {screen.error} {screen._latest} {screen.result}"
+            )
         await pilot.pause(0.3)
         path = app.save_screenshot("pull.svg", str(out))
         await pilot.press("escape")
@@ -168,8 +175,8 @@ def main() -> int:
         engine.wait_container("migrate")
         saved += asyncio.run(_workbench(engine, out, ids))
         with FaultProxy(bed.open_addr) as proxy:
-            proxy.throttle = 250_000
-            saved.append(asyncio.run(_pull(engines[1], f"{proxy.addr}/busybox:latest", out)))
+            proxy.throttle = 200_000  # the uncompressed busybox layer (~2 MB) takes ~10 s
+            saved.append(asyncio.run(_pull(engines[1], f"{proxy.addr}/busybox:uncompressed", out)))
         for path in saved:
             print(path)
         return 0

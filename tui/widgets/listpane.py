@@ -112,7 +112,7 @@ class ListPane(Vertical):
         table = self.table
         for i, (a, b) in enumerate(zip(old.cells, new.cells, strict=False)):
             if a != b or (i == self.STATUS_COLUMN and old.style != new.style):
-                table.update_cell(new.key, self.COLUMNS[i], self._cells(new)[i + 1])
+                table.update_cell(new.key, self.COLUMNS[i], self._cells(new)[i + 1], update_width=True)
 
     def _render_rows(self) -> None:
         table = self.table

@@ -45,7 +45,12 @@ class StatsView(Vertical):
             f"Memory {human_size(s.memory_usage)} / {human_size(s.memory_limit)}  ({pct:.2f}%)"
         )
         self.query_one("#pids-label", Static).update(f"PIDs {s.pids}")
-        # a flat zero line is still a line: Sparkline needs two distinct values to draw anything useful
-        self.query_one("#cpu", Sparkline).data = [*self.cpu, 0.0] if len(self.cpu) == 1 else list(self.cpu)
-        self.query_one("#mem", Sparkline).data = list(self.mem)
-        self.query_one("#pids", Sparkline).data = list(self.pids)
+        self.query_one("#cpu", Sparkline).data = _series(self.cpu)
+        self.query_one("#mem", Sparkline).data = _series(self.mem)
+        self.query_one("#pids", Sparkline).data = _series(self.pids)
+
+
+def _series(values: deque[float]) -> list[float]:
+    """A full window, newest on the right: zeros before the first sample, so the scale starts at zero and
+    the first few samples are not stretched across the whole width."""
+    return [0.0] * (HISTORY - len(values)) + list(values)
