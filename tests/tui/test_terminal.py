@@ -367,9 +367,18 @@ def test_pump_copies_both_ways_until_release_or_exit(children: list[Child]) -> N
             seen += os.read(user_master, 4096)
         return seen
 
-    try:
+    def start_pump() -> threading.Thread:
         worker = threading.Thread(target=pumping)
         worker.start()
+        # raw mode is set with TCSAFLUSH (typeahead is dropped, as any terminal program does): wait for it
+        deadline = time.monotonic() + 10
+        while termios.tcgetattr(user_slave)[3] & termios.ICANON:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        return worker
+
+    try:
+        worker = start_pump()
         os.write(user_master, b"echo pu''mped\r")
         read_until(b"pumped\r\n")  # typed keys reached the shell, its output reached our terminal
         os.write(user_master, b"\x1d")  # ctrl+]: back to the app
@@ -377,8 +386,7 @@ def test_pump_copies_both_ways_until_release_or_exit(children: list[Child]) -> N
         assert outcomes == ["released"]
         assert b"pumped" in b"".join(fed)  # the widget's emulator saw the output too
         assert termios.tcgetattr(user_slave)[3] & termios.ICANON  # cooked mode restored
-        worker = threading.Thread(target=pumping)
-        worker.start()
+        worker = start_pump()
         os.write(user_master, b"exit 5\r")
         worker.join(10)
         assert outcomes == ["released", "exited"]
@@ -386,3 +394,60 @@ def test_pump_copies_both_ways_until_release_or_exit(children: list[Child]) -> N
     finally:
         os.close(user_master)
         os.close(user_slave)
+
+
+# -- the whole handover, on a real terminal ---------------------------------------------------------------
+
+_HANDOVER_APP = """
+import os, pty, sys
+from textual.app import App
+from tui.widgets.terminal import TerminalView
+
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ.update(TERM="xterm-256color", PS1="$ ", ENV="")
+    os.execvp("sh", ["sh"])
+
+def wait():
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+class Handover(App):
+    def compose(self):
+        yield TerminalView(fd, wait=wait)
+
+    def on_mount(self):
+        self.query_one(TerminalView).focus()
+
+    def on_terminal_view_exited(self, msg):
+        self.exit(msg.code)
+
+print("APP-EXIT", Handover().run(), flush=True)
+"""
+
+
+def test_fullscreen_hands_the_real_terminal_to_the_child_and_back(tmp_path: Path) -> None:
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+    script = tmp_path / "handover.py"
+    script.write_text(_HANDOVER_APP)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "TERM": "xterm-256color", "TEXTUAL": ""}
+    app = pexpect.spawn(
+        sys.executable, [str(script)], cwd=str(root), env=env, dimensions=(24, 80), timeout=20
+    )
+    try:
+        app.expect(r"\x1b\[\?1049h")  # Textual took the screen
+        time.sleep(1.0)  # let it paint and start reading keys
+        app.send("\x14")  # ctrl+t: hand the terminal over
+        app.expect(r"\x1b\[\?1049l")  # Textual gave the screen back to the shell
+        app.send("echo $((6*7))HANDED\r")
+        app.expect("42HANDED")  # the shell answered directly on the real terminal
+        app.send("\x1d")  # ctrl+]: back to the app
+        app.expect(r"\x1b\[\?1049h")
+        time.sleep(0.5)
+        app.send("exit 7\r")  # typed into the widget again
+        app.expect("APP-EXIT 7")
+        app.expect(pexpect.EOF)
+    finally:
+        app.close(force=True)
