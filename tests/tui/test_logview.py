@@ -12,9 +12,11 @@ import json
 import os
 import random
 import shutil
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
@@ -586,3 +588,105 @@ def test_index_build_speed(tmp: Path) -> None:
         )
     finally:
         path.unlink(missing_ok=True)
+
+
+def test_tail_window_while_the_index_is_still_building(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index is held back: the end shows from the backward scan, scrolling up extends that window,
+    and the view keeps its place when the index arrives."""
+    import tui.widgets.logview as lv
+
+    gate = threading.Event()
+
+    class SlowIndex(LineIndex):
+        def scan(self, fd: int, upto: int, **kw: Any) -> int:
+            gate.wait(30)
+            return super().scan(fd, upto, **kw)
+
+    monkeypatch.setattr(lv, "LineIndex", SlowIndex)
+    path = tmp / "w.log"
+    lines = [f"w{i}" if i % 5 else "" for i in range(5000)]  # empty lines too
+    path.write_bytes(b"".join(rec(line) for line in lines))
+    view = LogView(path)
+
+    async def body(pilot: Pilot[None], app: Host) -> None:
+        try:
+            await until(pilot, lambda: last_line(view) == "w4999", what="the end from the tail window")
+            assert view._mode == "window" and len(view.index) == 0
+            for _ in range(60):  # page up past the first window: it grows backwards
+                await pilot.press("pageup")
+            await pilot.pause()
+            assert len(view.rows) > lv.WINDOW_LINES
+            assert not app.statuses[-1].following
+            shown = view.visible_text()
+            n = len(shown)
+            # what is on screen is a contiguous run of the file's lines (empty ones included)
+            assert any(lines[k : k + n] == shown for k in range(len(lines) - n)), shown
+            assert shown != lines[-n:]
+        finally:
+            gate.set()
+        await until(pilot, lambda: view._mode == "index", what="the index")
+        await pilot.pause()
+        assert view.visible_text() == shown  # the same place, now on the index's rows
+        assert len(view.rows) == 5000
+
+    run(view, body)
+
+
+def test_since_range_uses_record_times(tmp: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+
+    def stamp(ago: timedelta) -> str:
+        return (now - ago).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+
+    path = tmp / "t.log"
+    path.write_bytes(
+        rec("two days ago", when=stamp(timedelta(days=2)))
+        + rec("two hours ago", when=stamp(timedelta(hours=2)))
+        + rec("half an hour ago", when=stamp(timedelta(minutes=30)))
+        + rec("a minute ago", when=stamp(timedelta(minutes=1)))
+    )
+    view = LogView(path, follow=False)
+
+    async def body(pilot: Pilot[None], app: Host) -> None:
+        await until(pilot, lambda: view._indexed_done)
+        view.set_range(since=300)
+        await pilot.pause()
+        assert view.visible_text() == ["a minute ago"]
+        view.set_range(since=3600)
+        await pilot.pause()
+        assert view.visible_text() == ["half an hour ago", "a minute ago"]
+        view.set_range(since=86400)
+        await pilot.pause()
+        assert len(view.rows) == 3 and "since 1d" in app.statuses[-1].text
+        view.set_range()
+        await pilot.pause()
+        assert len(view.rows) == 4
+
+    run(view, body)
+
+
+def test_save_writes_whole_lines_and_filter_sees_an_unterminated_last_line(tmp: Path) -> None:
+    path = tmp / "p.txt"
+    long = "z" * (RENDER_CAP * 3)
+    path.write_bytes(f"match {long}\nother\nmatch at the end without newline".encode())
+    view = LogView(path, follow=False)
+    out = tmp / "out.txt"
+
+    async def body(pilot: Pilot[None], app: Host) -> None:
+        await until(pilot, lambda: view._indexed_done)
+        view.set_filter("match")
+        await until(pilot, lambda: len(view.rows) == 2 and view._filter_progress is None, what="filter")
+        assert view.visible_text()[1] == "match at the end without newline"
+        view.save(out)
+        await until(pilot, lambda: out.exists() and out.read_text().count("\n") == 2, what="saved")
+        assert (
+            out.read_text() == f"match {long}\nmatch at the end without newline\n"
+        )  # not cut at the render cap
+        with path.open("ab") as f:
+            f.write(b"!\nmatch again\n")
+        await until(pilot, lambda: len(view.rows) == 3, what="the grown line and a new one")
+        assert view.visible_text()[1:] == ["match at the end without newline!", "match again"]
+
+    run(view, body)

@@ -59,6 +59,11 @@ class LineIndex:
         """Bytes of the file covered by the index."""
         return self._scanned
 
+    @property
+    def complete_end(self) -> int:
+        """Where the last complete line ends (after its newline): the start of an unterminated tail."""
+        return self._starts[-1]
+
     def __len__(self) -> int:
         with self._lock:
             n = len(self._starts)
@@ -252,9 +257,6 @@ class SpanRows:
     def start(self) -> int:
         return self.flat[0] if self.flat else 0
 
-    def end(self) -> int:
-        return self.flat[-1] if self.flat else 0
-
     def append(self, start: int, end: int) -> None:
         with self._lock:
             self.flat.append(start)
@@ -264,10 +266,9 @@ class SpanRows:
         with self._lock:
             self.flat.extend(flat)
 
-    def replace_last_end(self, end: int) -> None:
-        """The last (unterminated) line grew."""
+    def pop_last(self) -> None:
         with self._lock:
-            self.flat[-1] = end
+            del self.flat[-2:]
 
     def prepend(self, flat: array) -> None:
         with self._lock:
@@ -308,12 +309,22 @@ _TRAILER = re.compile(rb'"stream"\s*:\s*"(\w*)".*?"time"\s*:\s*"([^"]*)"')
 _LOG_KEY = re.compile(rb'"log"\s*:\s*"')
 
 
-def decode(raw: bytes, *, json_lines: bool, truncated: int = 0, trailer: bytes = b"") -> Record:
-    """Decode one line; ``raw`` may be a prefix (``truncated`` > 0), ``trailer`` is then the line's end."""
+def decode(
+    raw: bytes,
+    *,
+    json_lines: bool,
+    truncated: int = 0,
+    trailer: bytes = b"",
+    text_cap: int | None = RENDER_CAP,
+) -> Record:
+    """Decode one line; ``raw`` may be a prefix (``truncated`` > 0), ``trailer`` is then the line's end.
+
+    The text is cut at ``text_cap`` characters (None: whole, for saving to a file).
+    """
     if raw.endswith(b"\r"):
         raw = raw[:-1]
     if not json_lines:
-        return _capped(raw.decode("utf-8", "replace"), truncated=truncated)
+        return _capped(text_cap, raw.decode("utf-8", "replace"), truncated=truncated)
     if not truncated:
         try:
             obj = json.loads(raw)
@@ -329,16 +340,17 @@ def decode(raw: bytes, *, json_lines: bool, truncated: int = 0, trailer: bytes =
             stream = obj.get("stream")
             when = obj.get("time")
             return _capped(
+                text_cap,
                 text,
                 stream=stream if isinstance(stream, str) else "",
                 time=when if isinstance(when, str) else "",
                 partial=partial,
             )
-        return _capped(raw.decode("utf-8", "replace"), invalid=True)
+        return _capped(text_cap, raw.decode("utf-8", "replace"), invalid=True)
     # A record longer than what we read: decode the start of its "log" string, take stream/time from the end.
     key = _LOG_KEY.search(raw)
     if key is None:
-        return _capped(raw.decode("utf-8", "replace"), truncated=truncated, invalid=True)
+        return _capped(text_cap, raw.decode("utf-8", "replace"), truncated=truncated, invalid=True)
     frag = raw[key.end() :]
     text = ""
     for cut in range(0, 8):  # drop a torn escape (\uXX, \) or a torn UTF-8 sequence at the end
@@ -351,14 +363,14 @@ def decode(raw: bytes, *, json_lines: bool, truncated: int = 0, trailer: bytes =
     m = _TRAILER.search(trailer)
     if m:
         stream, when = m.group(1).decode("ascii", "replace"), m.group(2).decode("ascii", "replace")
-    return _capped(text, stream=stream, time=when, truncated=truncated)
+    return _capped(text_cap, text, stream=stream, time=when, truncated=truncated)
 
 
-def _capped(text: str, **kw: object) -> Record:
+def _capped(limit: int | None, text: str, **kw: object) -> Record:
     truncated = int(kw.pop("truncated", 0) or 0)  # type: ignore[call-overload]
-    if len(text) > RENDER_CAP:
-        truncated += len(text[RENDER_CAP:].encode("utf-8", "replace"))
-        text = text[:RENDER_CAP]
+    if limit is not None and len(text) > limit:
+        truncated += len(text[limit:].encode("utf-8", "replace"))
+        text = text[:limit]
     return Record(text=text, truncated=truncated, **kw)  # type: ignore[arg-type]
 
 
@@ -369,13 +381,20 @@ def clean(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-def read_record(fd: int, span: tuple[int, int], *, json_lines: bool, cap: int = READ_CAP) -> Record:
+def read_record(
+    fd: int,
+    span: tuple[int, int],
+    *,
+    json_lines: bool,
+    cap: int = READ_CAP,
+    text_cap: int | None = RENDER_CAP,
+) -> Record:
     start, end = span
     raw, left = read_span(fd, start, end, cap)
     trailer = b""
     if left and json_lines:
         trailer = os.pread(fd, min(160, end - start), end - min(160, end - start))
-    return decode(raw, json_lines=json_lines, truncated=left, trailer=trailer)
+    return decode(raw, json_lines=json_lines, truncated=left, trailer=trailer, text_cap=text_cap)
 
 
 def _find_newline(fd: int, pos: int, end: int) -> int:

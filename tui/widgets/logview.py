@@ -556,7 +556,9 @@ class LogView(Vertical):
                 with open(target, "w", encoding="utf-8", errors="replace") as out:
                     for first in range(0, count, 4096):
                         for span in rows.spans(first, min(count, first + 4096)):
-                            rec = read_record(fd, span, json_lines=json_lines, cap=span[1] - span[0] + 1)
+                            rec = read_record(
+                                fd, span, json_lines=json_lines, cap=span[1] - span[0] + 1, text_cap=None
+                            )
                             prefix = f"{rec.time} " if stamps and rec.time else ""
                             out.write(f"{prefix}{rec.text}\n")
                 self.app.call_from_thread(self.notify, f"saved {count:,} lines to {target}")
@@ -776,8 +778,7 @@ class LogView(Vertical):
         first = window.start()
         if first == 0:
             return
-        more = scan_back(self._fd, first - 1, WINDOW_LINES)
-        # scan_back ends at first-1 (the newline before the window); its last span ends there
+        more = scan_back(self._fd, first, WINDOW_LINES)  # byte first-1 is the newline ending the line before
         if not len(more):
             return
         window.prepend(more)
@@ -810,9 +811,13 @@ class LogView(Vertical):
 
             try:
                 pos = start
+                provisional = False  # the last row is a plain file's unterminated last line, judged as it is
                 while not cancel.is_set():
                     end = index.scanned
                     if end > pos:
+                        if provisional:
+                            out.pop_last()
+                            provisional = False
                         pos = filter_lines(
                             fd,
                             pos,
@@ -823,6 +828,11 @@ class LogView(Vertical):
                             cancel=cancel,
                             progress=progress,
                         )
+                        if not json_lines and pos < end:
+                            rec = read_record(fd, (pos, end), json_lines=False)
+                            if matcher.search(rec.text):
+                                out.append(pos, end)
+                                provisional = True
                         self.post_message(_FilterProgress(out, pos, end))
                     cancel.wait(POLL)
             except Cancelled:
@@ -843,7 +853,7 @@ class LogView(Vertical):
         start = self._range_start_offset()
         self._filter_progress = (
             None
-            if msg.pos >= self.index.scanned and self._indexed_done
+            if msg.pos >= self.index.complete_end and self._indexed_done
             else (msg.pos - start) / max(1, total - start)
         )
         self.body.update_size()
