@@ -24,6 +24,12 @@ def app(tmp_path: Path) -> Iterator[DockyardApp]:
 
 
 async def settle(pilot: Any) -> None:
+    # the lists and the first CPU/memory sample are loaded by workers: wait for both, then for the frame
+    for _ in range(200):
+        snap = pilot.app.snapshot
+        if {"containers", "images", "volumes"} <= snap.loaded and snap.stats:
+            break
+        await pilot.pause(0.05)
     await pilot.pause(0.3)
     await pilot.wait_for_scheduled_animations()
     await pilot.pause(0.1)
