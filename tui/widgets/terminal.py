@@ -169,6 +169,7 @@ class TerminalView(Widget, can_focus=True):
         loop = asyncio.get_running_loop()
         loop.add_reader(self.master_fd, self._on_readable)
         self._reading = True
+        self._start_reaper()
         if self.size.height and self.size.width:  # else the first Resize event sizes the pty
             self._resize_to(self.size.height, self.size.width)
 
@@ -243,26 +244,53 @@ class TerminalView(Widget, can_focus=True):
         self.write(data.encode())
 
     def _child_gone(self) -> None:
+        """The pty reached its end (every slave descriptor closed)."""
         if self._eof:
             return
         self._eof = True
         self._stop_io()
         self._schedule_frame()
+        if self._wait is None:
+            self._finish(None)
+        # else the wait thread reports the exit code
+
+    def _start_reaper(self) -> None:
+        """Wait for the child in a thread from the start: the slave may stay open elsewhere (a container's
+        shim), so the end of the pty alone does not say the process has gone."""
         wait = self._wait
+        if wait is None:
+            return
 
         def reap() -> None:
             code = None
-            if wait is not None:
-                try:
-                    code = wait()
-                except Exception as err:  # the caller's wait failed: report the exit without a code
-                    self.log.error(f"terminal wait: {err}")
-            with contextlib.suppress(RuntimeError):  # the app may be gone already
-                self.app.call_from_thread(self._finish, code)
+            try:
+                code = wait()
+            except Exception:  # the caller's wait failed: report the exit without a code
+                code = None
+            with contextlib.suppress(Exception):  # the app may be gone already
+                self.app.call_from_thread(self._waited, code)
 
         threading.Thread(target=reap, name="terminal-wait", daemon=True).start()
 
+    def _waited(self, code: int | None) -> None:
+        # show what the child wrote last before saying it has gone
+        if not self._eof and self.master_fd >= 0:
+            for _ in range(64):
+                try:
+                    data = os.read(self.master_fd, READ_MAX)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                self._stream.feed(data)
+            self._eof = True
+            self._stop_io()
+            self._schedule_frame()
+        self._finish(code)
+
     def _finish(self, code: int | None) -> None:
+        if self._exited.is_set():
+            return
         self.exit_code = code
         self._exited.set()
         if self._on_exit is not None:
@@ -332,6 +360,8 @@ class TerminalView(Widget, can_focus=True):
     # -- keys -----------------------------------------------------------------------------------------------
 
     def on_key(self, event: events.Key) -> None:
+        if self._eof:
+            return  # the child has gone: let the app have its keys
         event.stop()
         event.prevent_default()
         data = key_bytes(event.key, event.character, app_cursor=self.vt.app_cursor_keys)
@@ -392,7 +422,7 @@ class TerminalView(Widget, can_focus=True):
         # back at the widget's size: the child gets SIGWINCH and full-screen programs redraw
         self._lines.clear()
         self._resize_to(self.size.height, self.size.width)
-        if outcome == "exited":
+        if outcome == "exited" and not self._eof:
             self._child_gone()
 
 
