@@ -26,6 +26,10 @@ except these priority bindings (ids for an app keymap):
 Keys that the app binds with ``priority=True`` (Textual's ctrl+q) are taken by the app before any widget:
 such keys never reach the child.
 
+Not done: mouse reporting to the child (the wheel browses the scrollback instead), selection/copy of
+the screen with the mouse, OSC titles. A lone ESC followed at once by another key is as ambiguous to the
+child as on any terminal.
+
 Output is read by ``loop.add_reader`` on the non-blocking master (at most 64 KiB a callback, so a flood
 of output cannot starve the UI); the screen is repainted at most ~60 times a second. Resizing the widget
 resizes the pty (TIOCSWINSZ, so the child gets SIGWINCH) and the emulator.
