@@ -375,8 +375,9 @@ class DockyardApp(App[int]):
 
 def _calm_gc() -> None:
     """Once the first lists are on screen: move everything alive into the permanent generation and leave
-    full collections to idle moments. A full collection over Textual's object graph takes 50-250 ms, which showed up as dropped
-    frames while scrolling long lists (bench/tui.py); frozen objects are not scanned again."""
+    full collections to idle moments. A full collection over Textual's object graph takes 50-250 ms, which
+    showed up as dropped frames while scrolling long lists (bench/tui.py); frozen objects are not scanned
+    again."""
     import gc
 
     gc.collect()

@@ -475,3 +475,46 @@ def test_exec_shell_and_attach_in_the_embedded_terminal(bench: Bench) -> None:
             assert bench.status("shelly") == "running"
 
     asyncio.run(scenario())
+
+
+def test_run_form_interactive_tty_opens_the_container_terminal(bench: Bench) -> None:
+    from textual.widgets import Checkbox
+
+    from tui.screens.terminal_screen import AttachScreen
+    from tui.widgets.terminal import TerminalView
+
+    async def scenario() -> None:
+        app = DockyardApp(bench.engine)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunFormScreen))
+            form = app.screen
+            form.query_one("#image", Input).value = "busybox"
+            form.query_one("#name", Input).value = "inter"
+            form.query_one("#command", Input).value = "sh"
+            form.query_one("#detach", Checkbox).value = False
+            form.query_one("#interactive", Checkbox).value = True
+            await pilot.pause()
+            assert (
+                str(form.query_one("#run-cmdline", Static).content)
+                == "dockyard run -it --name inter busybox sh"
+            )
+            form.query_one("#command", Input).focus()
+            await pilot.press("enter")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, AttachScreen) and app.screen.terminal is not None
+            )
+            term = app.screen.query_one(TerminalView)
+            await pilot.pause(0.3)
+            await pilot.press(*"echo inside-$((4*4))", "enter")
+            await wait_for(
+                pilot, lambda: "inside-16" in "\n".join(term.display_lines()), what="the shell answered"
+            )
+            await pilot.press(*"exit 7", "enter")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, MainScreen), what="closed when the container exited"
+            )
+            await wait_for(pilot, lambda: bench.status("inter") == "exited")
+            assert bench.engine.container("inter").exit_code == 7
+
+    asyncio.run(scenario())

@@ -79,11 +79,16 @@ def network_row(net: Any) -> Row:
     subnets = getattr(net, "subnets", None)
     subnet = ", ".join(subnets) if subnets else str(getattr(net, "subnet", "") or "")
     members = getattr(net, "containers", [])
-    count = members if isinstance(members, int) else len(members or [])
+    if isinstance(members, int):
+        shown, count = str(members) if members else "", members
+    else:
+        names = [str(m) for m in members or []]
+        shown = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+        count = len(names)
     return Row(
         str(getattr(net, "id", "") or name),
         name,
-        (name, str(getattr(net, "driver", "") or ""), subnet, str(count)),
+        (name, str(getattr(net, "driver", "") or ""), subnet, shown),
         "running" if count else "",
     )
 
