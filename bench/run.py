@@ -23,6 +23,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
+from core.config import Config  # noqa: E402
+from tests import netbed  # noqa: E402
 from tests.testbed import ensure_images, start_testbed  # noqa: E402
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
@@ -63,14 +65,21 @@ def main() -> int:
         raise SystemExit("run as root")
     have_podman = shutil.which("podman") is not None and not args.no_podman
     # byte-compile up front: with PYTHONDONTWRITEBYTECODE set, every start would compile our modules again
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE / "core"), str(HERE / "tui")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(HERE / "core"), str(HERE / "tui")],
+        check=True,
+        capture_output=True,
+    )
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/dev/shm"))
     bed = start_testbed(ensure_images())
+    # a bridge, subnet and nft table of the bench's own (written to <root>/daemon.json for the CLI), so the
+    # host's dockyard0 and its table are never touched
+    net = netbed.reserve()
     try:
         ref = bed.ref("busybox:latest")
         denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": "dockyard-bench"}
         droot = ["--root", str(base / "root")]
+        net.apply(Config(root=base / "root"))
         subprocess.run([DOCKYARD, *droot, "pull", "-q", ref], env=denv, check=True, capture_output=True)
         subprocess.run([DOCKYARD, *droot, "tag", ref, "busybox"], env=denv, check=True)
 
@@ -84,48 +93,78 @@ def main() -> int:
             hard_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
             nofile = str(min(hard_nofile if hard_nofile != resource.RLIM_INFINITY else 1048576, 1048576))
             nproc = str(min(hard_nproc if hard_nproc != resource.RLIM_INFINITY else 32768, 32768))
-            conf.write_text(f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
-                            '[engine]\nruntime = "runc"\n')
+            conf.write_text(
+                f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
+                '[engine]\nruntime = "runc"\n'
+            )
             penv["CONTAINERS_CONF"] = str(conf)
-            pcmd = ["podman", "--root", str(base / "podman"), "--runroot", str(base / "podman-run"),
-                    "--storage-driver", "overlay"]
-            subprocess.run([*pcmd, "pull", "-q", "--tls-verify=false", ref], env=penv, check=True,
-                           capture_output=True)
+            pcmd = [
+                "podman",
+                "--root",
+                str(base / "podman"),
+                "--runroot",
+                str(base / "podman-run"),
+                "--storage-driver",
+                "overlay",
+            ]
+            subprocess.run(
+                [*pcmd, "pull", "-q", "--tls-verify=false", ref], env=penv, check=True, capture_output=True
+            )
             subprocess.run([*pcmd, "tag", ref, "busybox"], env=penv, check=True, capture_output=True)
 
         results: dict[str, list[float]] = {}
         for label, extra in (("default network", []), ("--network none", ["--network", "none"])):
-            results[f"dockyard {label}"] = timed([DOCKYARD, *droot, "run", "--rm", *extra, "busybox", "true"],
-                                                 denv, args.rounds)
+            results[f"dockyard {label}"] = timed(
+                [DOCKYARD, *droot, "run", "--rm", *extra, "busybox", "true"], denv, args.rounds
+            )
             if have_podman:
-                results[f"podman   {label}"] = timed([*pcmd, "run", "--rm", *extra, "busybox", "true"], penv,
-                                                     args.rounds)
+                results[f"podman   {label}"] = timed(
+                    [*pcmd, "run", "--rm", *extra, "busybox", "true"], penv, args.rounds
+                )
 
         # exec latency
-        subprocess.run([DOCKYARD, *droot, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "1000"],
-                       env=denv, check=True, capture_output=True)
+        subprocess.run(
+            [DOCKYARD, *droot, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "1000"],
+            env=denv,
+            check=True,
+            capture_output=True,
+        )
         try:
-            cid = subprocess.run([DOCKYARD, *droot, "inspect", "-f", "{{.Id}}", "bench-exec"], env=denv,
-                                 capture_output=True, text=True, check=True).stdout.strip()
+            cid = subprocess.run(
+                [DOCKYARD, *droot, "inspect", "-f", "{{.Id}}", "bench-exec"],
+                env=denv,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
             state = Path(base / "root" / "containers" / cid / "state.json").read_text()
             import json
 
             shim_pid = int(json.loads(state)["shim_pid"])
             shim_rss = rss_kb(shim_pid)
             try:
-                results["dockyard exec"] = timed([DOCKYARD, *droot, "exec", "bench-exec", "true"], denv, args.rounds)
+                results["dockyard exec"] = timed(
+                    [DOCKYARD, *droot, "exec", "bench-exec", "true"], denv, args.rounds
+                )
             except SystemExit as err:
                 print(f"(dockyard exec not measured: {err})")
             if have_podman:
-                subprocess.run([*pcmd, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "1000"], env=penv,
-                               check=True, capture_output=True)
+                subprocess.run(
+                    [*pcmd, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "1000"],
+                    env=penv,
+                    check=True,
+                    capture_output=True,
+                )
                 try:
                     results["podman   exec"] = timed([*pcmd, "exec", "bench-exec", "true"], penv, args.rounds)
-                    conmon = subprocess.run(["pgrep", "-f", f"conmon.*{base}"], capture_output=True,
-                                            text=True).stdout.split()
+                    conmon = subprocess.run(
+                        ["pgrep", "-f", f"conmon.*{base}"], capture_output=True, text=True
+                    ).stdout.split()
                     conmon_rss = rss_kb(int(conmon[0])) if conmon else 0
                 finally:
-                    subprocess.run([*pcmd, "rm", "-f", "-t", "0", "bench-exec"], env=penv, capture_output=True)
+                    subprocess.run(
+                        [*pcmd, "rm", "-f", "-t", "0", "bench-exec"], env=penv, capture_output=True
+                    )
             else:
                 conmon_rss = 0
         finally:
@@ -138,14 +177,29 @@ def main() -> int:
         for label in ("default network", "--network none", "exec"):
             d, p = results.get(f"dockyard {label}"), results.get(f"podman   {label}")
             if d and p:
-                print(f"ratio dockyard/podman {label:16s} median {statistics.median(d) / statistics.median(p):.2f}  "
-                      f"min {min(d) / min(p):.2f}")
+                ratio = statistics.median(d) / statistics.median(p)
+                print(f"ratio dockyard/podman {label:16s} median {ratio:.2f}  min {min(d) / min(p):.2f}")
         print(f"\nshim RSS {shim_rss} kB" + (f"   (podman's conmon: {conmon_rss} kB)" if conmon_rss else ""))
     finally:
         bed.close()
+        netbed.cleanup(net)
+        # network namespaces are bind mounts under the run dir
+        subprocess.run(["umount", "-R", "-l", str(base / "run")], capture_output=True)
         if have_podman:
-            subprocess.run(["podman", "--root", str(base / "podman"), "--runroot", str(base / "podman-run"),
-                            "system", "reset", "-f"], capture_output=True, env=penv)
+            subprocess.run(
+                [
+                    "podman",
+                    "--root",
+                    str(base / "podman"),
+                    "--runroot",
+                    str(base / "podman-run"),
+                    "system",
+                    "reset",
+                    "-f",
+                ],
+                capture_output=True,
+                env=penv,
+            )
             subprocess.run(["umount", "-R", str(base / "podman")], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
     return 0

@@ -67,9 +67,8 @@ def _rlimits(ulimits: dict[str, Any]) -> list[Rlimit]:
 
 def validate_run(run: dict[str, Any]) -> None:
     """The checks ``create`` makes so that a bad flag fails before any container exists."""
-    from core.runtime.capabilities import resolve_capabilities
-
     from core.logs import parse_log_opts
+    from core.runtime.capabilities import resolve_capabilities
 
     _security_opts(run.get("security_opt", []))
     _rlimits(run.get("ulimits") or {})

@@ -23,6 +23,7 @@ import pytest
 from core.config import Config
 from core.engine import Engine
 from core.models import RunConfig
+from tests.netbed import NetSettings
 from tests.testbed.common import make_scratch_dir, remove_scratch
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
@@ -149,7 +150,9 @@ def layer_names(engine: Engine, image: str) -> list[str]:
 # ------------------------------------------------------------------------------------------ tests
 
 
-def test_commit_round_trips_through_push_pull_and_umoci(env: Env, tmp_path: Path) -> None:
+def test_commit_round_trips_through_push_pull_and_umoci(
+    env: Env, tmp_path: Path, _private_networks: NetSettings
+) -> None:
     for tool in ("skopeo", "umoci"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed")
@@ -225,7 +228,9 @@ def test_commit_round_trips_through_push_pull_and_umoci(env: Env, tmp_path: Path
     # a fresh dockyard pulls it back and sees the same tree
     base = make_scratch_dir("dockyard-commit-pull-")
     try:
-        other = Engine(Config(root=base / "root", run=env.config.run, docker_config=base / "docker"))
+        cfg = Config(root=base / "root", run=env.config.run, docker_config=base / "docker")
+        _private_networks.apply(cfg)  # this session's bridge, never the host's dockyard0
+        other = Engine(cfg)
         other.pull(ref)
         c = other.create_container(RunConfig(image=ref))
         try:

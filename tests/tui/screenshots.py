@@ -133,8 +133,11 @@ def main() -> int:
         return 1
     out = HERE / "screenshots"
     out.mkdir(exist_ok=True)
+    from tests import netbed
+
     bed = start_testbed(ensure_images())
     base = make_scratch_dir("dockyard-shots-")
+    net = netbed.reserve()  # a bridge and nft table of our own: the host's dockyard0 stays untouched
     engines = []
     try:
         saved = []
@@ -144,6 +147,7 @@ def main() -> int:
             )
             for d in (cfg.root, cfg.run, base / name / "docker"):
                 d.mkdir(parents=True)
+            net.apply(cfg)
             engines.append(Engine(cfg))
         engine = engines[0]
         ref = bed.ref("busybox:latest")
@@ -188,6 +192,7 @@ def main() -> int:
                 except Exception:
                     pass
         bed.close()
+        netbed.cleanup(net)
         remove_scratch(base)
         try:
             from core.runtime import cgroups
