@@ -431,7 +431,9 @@ def test_processes_die_with_a_killed_session(testbed_images: BuiltImages) -> Non
 def test_engine_config_is_fresh_and_private(engine_config: Config) -> None:
     base = engine_config.root.parent
     assert engine_config.run.parent == base and engine_config.docker_config == base / "docker"
-    assert engine_config.root.is_dir() and not any(engine_config.root.iterdir())
+    # nothing in the root but the session's private network settings (tests/netbed.py)
+    assert engine_config.root.is_dir() and [p.name for p in engine_config.root.iterdir()] == ["daemon.json"]
+    assert json.loads((engine_config.root / "daemon.json").read_text())["bridge"] != "dockyard0"
     assert engine_config.docker_config_file == base / "docker" / "config.json"
     assert not engine_config.docker_config_file.exists()
     assert base.parent == scratch_parent()

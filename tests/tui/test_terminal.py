@@ -302,11 +302,18 @@ def test_busybox_vi_full_screen_and_back(children: list[Child], tmp_path: Path) 
 def test_top_renders_and_quits(children: list[Child]) -> None:
     async def body(pilot: Pilot[None], app: Host, child: Child) -> None:
         term = app.term
-        await until(pilot, lambda: text(term).startswith("top - "), timeout=15, what="top's header")
-        assert "PID" in text(term)
-        # top paints its column header in reverse video
-        header = next(i for i, line in enumerate(term.display_lines()) if "PID" in line)
-        assert any(seg.style is not None and seg.style.reverse for seg in term.render_line(header)._segments)
+
+        # top paints its column header in reverse video; under load a frame may be caught half-drawn, so
+        # wait for the whole of it
+        def header_in_reverse() -> bool:
+            if not text(term).startswith("top - "):
+                return False
+            lines = [i for i, line in enumerate(term.display_lines()) if "PID" in line]
+            return bool(lines) and any(
+                seg.style is not None and seg.style.reverse for seg in term.render_line(lines[0])._segments
+            )
+
+        await until(pilot, header_in_reverse, timeout=15, what="top's header in reverse video")
         await pilot.press("q")
         await until(pilot, lambda: app.exits == [0], what="top exits")
 
