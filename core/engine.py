@@ -80,6 +80,7 @@ class Engine:
             pulled = Puller(self.config, self.images, self.layers).pull(
                 client, ref, platform=platform, progress=progress
             )
+        self._emit("image", "pull", str(ref), name=str(ref))
         return PullResult(str(ref), pulled.manifest_digest, self._summary(pulled.record), pulled.new)
 
     def list_images(self, *, all: bool = False) -> list[ImageSummary]:
@@ -133,16 +134,30 @@ class Engine:
         with self.images.lock():
             record = self.images.resolve(source)
             self.images.add_tag(record, ref)
+        self._emit("image", "tag", record.id, name=str(ref))
 
     def remove_image(self, name: str, *, force: bool = False) -> RemovedImage:
         from core.images.manage import remove_image
 
-        return remove_image(self.images, self.layers, name, force=force, in_use=self._image_users())
+        removed = remove_image(self.images, self.layers, name, force=force, in_use=self._image_users())
+        self._emit_removed(removed)
+        return removed
 
     def prune_images(self, *, all: bool = False) -> tuple[RemovedImage, int]:
         from core.images.manage import prune_images
 
-        return prune_images(self.images, self.layers, all_unused=all, in_use=self._image_users())
+        removed, freed = prune_images(self.images, self.layers, all_unused=all, in_use=self._image_users())
+        self._emit_removed(removed)
+        if removed.deleted or removed.untagged:
+            self._emit("image", "prune", "", reclaimed=str(freed))
+        return removed, freed
+
+    def _emit_removed(self, removed: RemovedImage) -> None:
+        # docker's actions: "untag" per name removed, "delete" per image gone
+        for name in removed.untagged:
+            self._emit("image", "untag", name, name=name)
+        for image_id in removed.images:
+            self._emit("image", "delete", image_id)
 
     def push(self, reference: str, *, progress: Progress | None = None, chunk_size: int | None = None) -> str:
         from core.images.access import open_client
@@ -151,7 +166,9 @@ class Engine:
         ref = parse_reference(reference)
         record = self.images.resolve(reference)
         with open_client(self.config, ref) as client:
-            return push(client, self.images, record, ref, progress, chunk_size=chunk_size)
+            digest = push(client, self.images, record, ref, progress, chunk_size=chunk_size)
+        self._emit("image", "push", str(ref), name=str(ref))
+        return digest
 
     def save_images(self, names: list[str], out: BinaryIO) -> None:
         from core.images.archive import save
@@ -162,11 +179,16 @@ class Engine:
             tags = [name] if not record.hex.startswith(name.removeprefix("sha256:")) else []
             items.append((record, [str(parse_reference(t)) for t in tags]))
         save(self.images, items, out)
+        for record, _ in items:
+            self._emit("image", "save", record.id)
 
     def load_images(self, src: BinaryIO, *, progress: Progress | None = None) -> list[str]:
         from core.images.archive import load
 
-        return load(self.images, self.layers, src, progress)
+        loaded = load(self.images, self.layers, src, progress)
+        for name in loaded:
+            self._emit("image", "load", name, name=name)
+        return loaded
 
     def login(self, server: str, username: str, password: str) -> str:
         """Check the credentials against the registry, then store them like docker; returns the key used."""
@@ -455,6 +477,11 @@ class Engine:
 
     def list_volumes(self) -> list[Volume]:
         return self.volume_store.all()
+
+    def volume_size(self, name: str) -> int:
+        """Bytes the volume's files take (walks its tree: call it off the UI thread)."""
+        store = self.volume_store
+        return store.size(store.get(name).name)
 
     def inspect_volume(self, name: str) -> dict[str, Any]:
         return self.volume_store.get(name).inspect()

@@ -41,8 +41,12 @@ class PullResult:
 
 @dataclass(frozen=True)
 class RemovedImage:
+    """What ``rmi``/``image prune`` did, in docker's output order: names untagged, then ids deleted (each
+    image followed by the layers that went with it); ``images`` are the image ids alone."""
+
     untagged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
 
 
 JSONDict = dict[str, Any]

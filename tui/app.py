@@ -268,13 +268,10 @@ class DockyardApp(App[int]):
     @work(thread=True, group="volume-sizes", exclusive=True, exit_on_error=False)
     def load_volume_sizes(self) -> None:
         """Sizes walk the volume's files: only when the Volumes pane is looked at."""
-        sizer = getattr(self.engine, "volume_size", None)
-        if sizer is None:
-            return
         sizes = {}
         for vol in list(self.snapshot.volumes):
             try:
-                sizes[vol.name] = int(sizer(vol.name))
+                sizes[vol.name] = self.engine.volume_size(vol.name)
             except Exception:
                 continue
         self.snapshot.volume_sizes = sizes

@@ -17,6 +17,7 @@ def _delete_image(store: ImageStore, layers: LayerStore, record: ImageRecord, ou
     freed = 0
     store.delete_record(record)
     out.deleted.append(record.id)
+    out.images.append(record.id)
     used_layers = store.chain_ids_in_use()
     for layer in reversed(record.layers):
         if layer.chain_id not in used_layers and layers.exists(layer.chain_id):

@@ -288,3 +288,42 @@ def test_rmi_refuses_an_image_a_created_container_uses(
     engine.remove_container("made-by-create")
     out = ok(dockyard(engine_config, "rmi", busybox)).splitlines()
     assert f"Deleted: {image_id}" in out
+
+
+def test_image_commands_write_docker_events(testbed: Testbed, engine_config: Config) -> None:
+    """pull, tag, rmi (untag, then delete) appear in the event log with docker's actions, so the workbench
+    and `events -f` see image changes made by any process."""
+    busybox = testbed.ref("busybox:latest")
+    ok(dockyard(engine_config, "pull", "-q", busybox))
+    ok(dockyard(engine_config, "tag", busybox, "mine:1"))
+    ok(dockyard(engine_config, "rmi", "mine:1"))
+    ok(dockyard(engine_config, "rmi", busybox))
+    out = ok(
+        dockyard(
+            engine_config,
+            "events",
+            "--since",
+            "1m",
+            "--until",
+            "0s",
+            "--filter",
+            "type=image",
+            "--format",
+            "json",
+        )
+    )
+    seen = [
+        (e["Action"], e["Actor"]["Attributes"].get("name", e["Actor"]["ID"]))
+        for e in map(json.loads, out.splitlines())
+    ]
+    image_id = next(e for a, e in seen if a == "delete")
+    digest_ref = next(e for a, e in seen if a == "untag" and "@sha256:" in e)
+    assert seen == [
+        ("pull", busybox),
+        ("tag", "docker.io/library/mine:1"),
+        ("untag", "docker.io/library/mine:1"),
+        ("untag", busybox),
+        ("untag", digest_ref),
+        ("delete", image_id),  # the image alone: its layers are no events
+    ], seen
+    assert image_id.startswith("sha256:")

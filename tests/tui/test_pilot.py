@@ -6,6 +6,7 @@ checks the engine's state afterwards, not just the screen."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from textual.widgets import DataTable, Input, Static, Tree
@@ -155,6 +156,7 @@ def test_filter_copy_and_prune(bench: Bench) -> None:
 def test_detail_view_inspect_stats_top_ports_env_mounts(bench: Bench) -> None:
     vol = bench.engine.create_volume("appdata")
     cid = bench.run("detail", env=["GREETING=hello world"], mounts=[Mount("volume", "/data", vol.name)])
+    (bench.engine.volume_store.data_dir(vol.name) / "blob").write_bytes(os.urandom(200_000))
 
     async def scenario() -> None:
         app = DockyardApp(bench.engine)
@@ -206,6 +208,9 @@ def test_detail_view_inspect_stats_top_ports_env_mounts(bench: Bench) -> None:
             v = pane(app, "volumes")
             await wait_for(pilot, lambda: "appdata" in v.shown)
             assert v.by_key["appdata"].cells[3] == "detail"
+            # and its size, from the files in it (200,000 bytes take 49 pages here)
+            await wait_for(pilot, lambda: v.by_key["appdata"].cells[2].endswith("kB"))
+            assert 200 <= float(v.by_key["appdata"].cells[2].removesuffix("kB")) <= 210
 
     from textual.widgets import TabbedContent as TabbedContentType
 
