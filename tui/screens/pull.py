@@ -32,13 +32,26 @@ class LayerRow(Horizontal):
     def __init__(self, layer: str) -> None:
         super().__init__(classes="layer-row")
         self.layer_id = layer
+        self._pending: PullProgress | None = None
+        self._ready = False  # children composed and mounted
 
     def compose(self) -> ComposeResult:
         yield Label(self.layer_id, classes="layer-id")
         yield Label("Waiting", classes="layer-status")
         yield ProgressBar(total=None, show_eta=False, classes="layer-bar")
 
+    def on_mount(self) -> None:
+        self._ready = True
+        if self._pending is not None:
+            self.set(self._pending)
+
     def set(self, p: PullProgress) -> None:
+        """Show ``p``; a row whose children are not composed yet keeps it for its mount (the last report of
+        a pull may arrive in that gap, and no later redraw would show it)."""
+        if not self._ready:
+            self._pending = p
+            return
+        self._pending = None
         self.query_one(".layer-status", Label).update(p.status)
         bar = self.query_one(ProgressBar)
         if p.status in DONE_STATES:
@@ -142,11 +155,10 @@ class PullScreen(Screen[None]):
             row = rows.get(layer)
             if row is None:
                 row = LayerRow(layer)
-                box.mount(row)
                 rows[layer] = row
-                # a freshly mounted row composes on the next frame; set it then
-                self.call_after_refresh(row.set, latest[layer])
-            elif row.is_mounted and row.children:
+                row.set(latest[layer])  # kept until the row has composed
+                box.mount(row)
+            else:
                 row.set(latest[layer])
         if messages and self.running:
             self._status(f"{messages[-1]}  (Esc cancels)")
