@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import InvalidArgument
-
-DEFAULT_ROOT = "/var/lib/dockyard"
-DEFAULT_RUN = "/run/dockyard"
+from core.locations import DEFAULT_ROOT, DEFAULT_RUN, root_dir, run_dir
 
 _GOARCH = {
     "x86_64": "amd64",
@@ -33,7 +30,7 @@ _GOARCH = {
 
 def host_platform() -> str:
     """The host's platform in OCI form, e.g. ``linux/amd64`` or ``linux/arm64/v8``."""
-    machine = platform.machine()
+    machine = os.uname().machine
     arch = _GOARCH.get(machine, machine)
     if arch == "arm64":
         return "linux/arm64/v8"
@@ -158,8 +155,8 @@ class Config:
         cls, root: str | os.PathLike[str] | None = None, run: str | os.PathLike[str] | None = None
     ) -> Config:
         """Settings from flags, then environment, then ``daemon.json``, then defaults."""
-        root_path = Path(root or os.environ.get("DOCKYARD_ROOT") or DEFAULT_ROOT).absolute()
-        run_path = Path(run or os.environ.get("DOCKYARD_RUN") or DEFAULT_RUN).absolute()
+        root_path = Path(root_dir(root))
+        run_path = Path(run_dir(run))
         cfg = cls(root=root_path, run=run_path)
         settings_file = Path(os.environ.get("DOCKYARD_CONFIG") or root_path / "daemon.json")
         if settings_file.is_file():

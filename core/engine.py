@@ -235,7 +235,7 @@ class Engine:
         """Launch a shim ahead of its container (it warms up while the caller creates the container)."""
         from core.containers.lifecycle import ShimLauncher
 
-        return ShimLauncher(self.paths)
+        return ShimLauncher(self.paths.root, self.paths.run)
 
     def start_container(
         self, name: str, *, attach: bool = False, launcher: ShimLauncher | None = None

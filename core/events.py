@@ -16,24 +16,26 @@ sees the name point at a new file finishes the old one and moves on, missing and
 from __future__ import annotations
 
 import json
-import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.config import Paths
 from core.errors import InvalidArgument
 from core.logs import iter_records
-from core.models import Event
 from core.state.locks import FileLock
+
+if TYPE_CHECKING:
+    from core.models import Event
 
 MAX_BYTES = 16 * 1024 * 1024
 LINE_LIMIT = 4000  # under PIPE_BUF, so even a reader of a FIFO copy would see whole lines
 _KEEP_FIRST = ("name", "image", "exitCode", "container", "type", "signal", "driver")
 _FILTER_KEYS = ("type", "event", "container", "image", "label", "network", "volume")
-_log = logging.getLogger("dockyard.events")
 
 
 def _encode(ns: int, type_: str, action: str, actor_id: str, attributes: Mapping[str, str]) -> bytes:
@@ -73,7 +75,7 @@ def emit(
     max_bytes: int = MAX_BYTES,
 ) -> None:
     """Append one event. Best effort: the operation it reports has already happened, so a failure to
-    record it is logged (``dockyard.events`` logger) rather than raised."""
+    record a warning goes to stderr rather than an exception to the caller."""
     line = _encode(time.time_ns(), type, action, id, {k: str(v) for k, v in (attributes or {}).items()})
     try:
         with FileLock(paths.locks, "events", shared=True):
@@ -90,7 +92,7 @@ def emit(
         if size > max_bytes // 2:
             rotate(paths, max_bytes)
     except OSError as err:
-        _log.warning("could not record %s %s event for %s: %s", type, action, id[:12], err)
+        sys.stderr.write(f"warning: could not record {type} {action} event for {id[:12]}: {err}\n")
 
 
 def rotate(paths: Paths, max_bytes: int = MAX_BYTES) -> bool:
@@ -177,6 +179,8 @@ class _Matcher:
 
 
 def _decode(rec: bytes) -> Event | None:
+    from core.models import Event  # not at the top: the shim writes events and never reads them
+
     try:
         obj = json.loads(rec)
         actor = obj["Actor"]

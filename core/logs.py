@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import InvalidArgument
-from core.models import LogLine
 
 if TYPE_CHECKING:
     from core.config import Paths
+    from core.models import LogLine
 
 STREAMS = ("stdout", "stderr")
 PARTIAL_MAX = 16 * 1024  # dockerd's copier buffer: a line that fills it without a newline is cut here
@@ -686,6 +686,8 @@ def read_logs(
     the container is no longer running. A record whose ``log`` lacks the final newline is a piece of a
     longer line (or the unfinished last line at exit): printing ``text`` as it is rebuilds the output.
     """
+    from core.models import LogLine  # not at the top: the shim writes logs and never reads them
+
     if tail is not None and tail < 0:
         tail = None  # docker's -1: everything
     since_b = format_timestamp(since).encode() if since is not None else None

@@ -3,31 +3,26 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-from core.config import Paths
 
 if TYPE_CHECKING:
     from core.containers.lifecycle import Lifecycle, StartHandle
     from core.containers.store import ContainerRecord
 
+_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "DOCKYARD_ROOT", "DOCKYARD_RUN", "DOCKYARD_CGROUP_PARENT")
+
 
 def shim_env() -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "DOCKYARD_ROOT", "DOCKYARD_RUN", "DOCKYARD_CGROUP_PARENT")
-    env = {k: v for k, v in os.environ.items() if k in keep}
+    env = {k: v for k, v in os.environ.items() if k in _KEEP_ENV}
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     return env
 
 
 def source_root() -> str:
     """The directory holding the ``core`` package, so the shim imports the same code as its starter."""
-    return str(Path(__file__).resolve().parent.parent.parent)
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class ShimLauncher:
@@ -36,40 +31,60 @@ class ShimLauncher:
     Python start-up and the shim's imports take tens of milliseconds; ``run`` launches the shim first and
     creates the container meanwhile, then hands the shim the container's id through the control pipe.
     A launcher that is never ordered (create failed) is cancelled: its shim sees the pipe close and exits.
+
+    The shim is started with ``posix_spawn`` (vfork + exec: about a millisecond, safe from a threaded
+    process such as the workbench) in a session of its own, and forks once more at once (see
+    ``core.runtime.shim.main``), so the shim proper is re-parented to init and never becomes our zombie;
+    we reap the short-lived middle process.
     """
 
-    def __init__(self, paths: Paths) -> None:
+    def __init__(self, root: str | os.PathLike[str], run: str | os.PathLike[str]) -> None:
         self.ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         ctl_r, self.ctl_w = os.pipe2(os.O_CLOEXEC)
-        cmd = [
+        argv = [
             sys.executable,
             "-m",
             "core.runtime.shim",
-            str(paths.root),
-            str(paths.run),
+            os.fspath(root),
+            os.fspath(run),
             "--ready-fd",
             str(ready_w),
             "--ctl-fd",
             str(ctl_r),
         ]
         try:
-            # not waited for: the shim outlives us, and is re-parented to init when we exit
-            self.proc = subprocess.Popen(
-                cmd,
-                pass_fds=[ready_w, ctl_r],
-                start_new_session=True,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                close_fds=True,
-                cwd="/",
-                env={**shim_env(), "PYTHONPATH": source_root()},
+            # only these two of our fds cross the exec: everything else is close-on-exec (Python's default)
+            os.set_inheritable(ready_w, True)
+            os.set_inheritable(ctl_r, True)
+            self.pid = os.posix_spawn(
+                sys.executable,
+                argv,
+                {**shim_env(), "PYTHONPATH": source_root()},
+                file_actions=[(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)],
+                setsid=True,
             )
+        except BaseException:
+            os.close(self.ready_r)
+            os.close(self.ctl_w)
+            raise
         finally:
             os.close(ready_w)
             os.close(ctl_r)
 
+    def _reap(self, block: bool) -> None:
+        """Collect the middle process (it exits as soon as the shim proper has forked)."""
+        if self.pid <= 0:
+            return
+        try:
+            done, _ = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # someone else reaped it (a SIGCHLD handler of the embedding app)
+            done = self.pid
+        if done:
+            self.pid = 0
+
     def order(self, lc: Lifecycle, rec: ContainerRecord, attach: bool) -> StartHandle:
+        import json
+
         from core.containers.lifecycle import StartHandle
 
         os.write(self.ctl_w, json.dumps({"id": rec.id, "attach": attach}).encode() + b"\n")
@@ -77,7 +92,10 @@ class ShimLauncher:
         self.ctl_w = -1
         handle = StartHandle(lc, rec, self.ready_r)
         self.ready_r = -1
-        handle.expect_listening()
+        try:
+            handle.expect_listening()
+        finally:
+            self._reap(block=True)
         return handle
 
     def cancel(self) -> None:
@@ -85,5 +103,4 @@ class ShimLauncher:
             if fd >= 0:
                 os.close(fd)
         self.ctl_w = self.ready_r = -1
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
+        self._reap(block=True)

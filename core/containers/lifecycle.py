@@ -260,7 +260,7 @@ class Lifecycle:
                 if plan is not None:
                     st.network, st.ports = plan.state_network, plan.state_ports
                 self.store.save_state(rec.id, st)
-                launcher = launcher or ShimLauncher(self.paths)
+                launcher = launcher or ShimLauncher(self.paths.root, self.paths.run)
                 return launcher.order(self, rec, attach)
             except BaseException:
                 if plan is not None:

@@ -23,7 +23,6 @@ import ctypes
 import errno
 import math
 import os
-import platform
 import re
 import signal as signal_mod
 import struct
@@ -352,9 +351,9 @@ def device_filter_program(rules: Iterable[str]) -> bytes:
 
 
 def _bpf(cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
-    nr = _BPF_SYSCALL.get(platform.machine())
+    nr = _BPF_SYSCALL.get(os.uname().machine)
     if nr is None:
-        raise RuntimeFailure(f"device filtering on cgroup v2 is not supported on {platform.machine()}")
+        raise RuntimeFailure(f"device filtering on cgroup v2 is not supported on {os.uname().machine}")
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     result = libc.syscall(ctypes.c_long(nr), ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))

@@ -31,7 +31,6 @@ import ctypes
 import hashlib
 import json
 import os
-import platform
 import struct
 from collections.abc import Sequence
 from functools import cache
@@ -44,7 +43,7 @@ from core.runtime import capabilities as caps_mod
 _PROFILE_FILE = Path(__file__).with_name("seccomp_default.json")
 _FORMAT = "dockyard-seccomp-1"  # bump when the compiled form changes, so stale cache entries are ignored
 
-# platform.machine() -> the "native" names Docker profiles use in includes/excludes.arches
+# uname machine -> the "native" names Docker profiles use in includes/excludes.arches
 _NATIVE = {
     "x86_64": "amd64",
     "amd64": "amd64",
@@ -149,7 +148,7 @@ def default_profile() -> dict[str, Any]:
 
 def native_arch() -> str:
     """The running architecture in the names Docker profiles use (``amd64``, ``arm64``, ...)."""
-    machine = platform.machine()
+    machine = os.uname().machine
     return _NATIVE.get(machine, machine)
 
 
@@ -194,7 +193,7 @@ def resolve(
     if not profile.get("defaultAction") and not profile.get("syscalls"):
         return None  # what moby treats as "seccomp disabled"
     arch = arch or native_arch()
-    kernel = kernel or platform.release()
+    kernel = kernel or os.uname().release
     capset = set(caps_mod.expand(capabilities))
 
     if profile.get("architectures") and profile.get("archMap"):
@@ -296,7 +295,7 @@ def libseccomp_version() -> str:
 
 def cache_key(resolved: dict[str, Any]) -> str:
     material = json.dumps(
-        [_FORMAT, platform.machine(), libseccomp_version(), resolved], sort_keys=True, separators=(",", ":")
+        [_FORMAT, os.uname().machine, libseccomp_version(), resolved], sort_keys=True, separators=(",", ":")
     )
     return hashlib.sha256(material.encode()).hexdigest()
 

@@ -648,6 +648,11 @@ def main(argv: list[str]) -> int:
     """``shim ROOT RUN --ready-fd N --ctl-fd M``: warm up, then wait for ``{"id": ..., "attach": bool}``
     on the control pipe. The starter may launch us before its container exists, to overlap our start-up
     with its own work."""
+    # detach: our starter spawned us in a session of our own; the middle process exits here and the shim
+    # proper is re-parented to init (the starter reaps the middle one)
+    if os.fork() != 0:
+        os._exit(0)
+    os.chdir("/")
     root, run = argv[:2]
     ready_fd = int(argv[argv.index("--ready-fd") + 1])
     ctl_fd = int(argv[argv.index("--ctl-fd") + 1])

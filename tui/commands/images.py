@@ -88,7 +88,9 @@ def register(sub: Any) -> None:
         ("load", cmd_load),
     ):
         alias = isub.add_parser(verb, help=f"same as 'dockyard {verb}'")
-        _copy_args(sub.choices[verb], alias)
+        src = sub.choices.get(verb)
+        if src is not None:  # absent when only another verb's parser is being built (tui.cli)
+            _copy_args(src, alias)
         alias.set_defaults(func=target)
     img.set_defaults(func=lambda a: img.print_help())
 
