@@ -16,9 +16,7 @@ on both (the same work on both sides whatever their default networks cost).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -30,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from tests import netbed  # noqa: E402
+from bench import peers  # noqa: E402
 from tests.testbed import ensure_images, start_testbed  # noqa: E402
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
@@ -73,30 +71,6 @@ def fmt(xs: list[float]) -> str:
     return f"min {min(xs) * 1000:8.1f} ms   median {statistics.median(xs) * 1000:8.1f} ms   (n={len(xs)})"
 
 
-def podman_conf(base: Path) -> Path:
-    conf = base / "containers.conf"
-    hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    hard_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-    nofile = str(min(hard_nofile if hard_nofile != resource.RLIM_INFINITY else 1048576, 1048576))
-    nproc = str(min(hard_nproc if hard_nproc != resource.RLIM_INFINITY else 32768, 32768))
-    conf.write_text(
-        f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
-        '[engine]\nruntime = "runc"\n'
-    )
-    return conf
-
-
-def unmount_under(base: Path) -> None:
-    """Lazily unmount what the engine mounted below ``base`` (its run dir's netns tmpfs), deepest first."""
-    mounts = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == str(base) or point.startswith(str(base) + "/"):
-            mounts.append(point)
-    for point in sorted(mounts, key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cold-rounds", type=int, default=5)
@@ -108,35 +82,12 @@ def main() -> int:
     have_podman = shutil.which("podman") is not None and not args.no_podman
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-build-", dir="/dev/shm"))
     bed = start_testbed(ensure_images())
-    net = netbed.reserve()
-    penv = dict(os.environ)
-    pcmd: list[str] = []
+    engines = None
     try:
-        ref = bed.ref("busybox:latest")
         ctx = base / "ctx"
         make_context(ctx)
-        denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": "dockyard-bench"}
-        dy = [DOCKYARD, "--root", str(base / "root")]
-        (base / "root").mkdir()
-        (base / "root" / "daemon.json").write_text(json.dumps(net.daemon_json()))
-        subprocess.run([*dy, "pull", "-q", ref], env=denv, check=True, capture_output=True)
-        subprocess.run([*dy, "tag", ref, "busybox"], env=denv, check=True)
-        if have_podman:
-            penv["CONTAINERS_CONF"] = str(podman_conf(base))
-            pcmd = [
-                "podman",
-                "--root",
-                str(base / "podman"),
-                "--runroot",
-                str(base / "podman-run"),
-                "--storage-driver",
-                "overlay",
-            ]
-            subprocess.run(
-                [*pcmd, "pull", "-q", "--tls-verify=false", ref], env=penv, check=True, capture_output=True
-            )
-            subprocess.run([*pcmd, "tag", ref, "busybox"], env=penv, check=True, capture_output=True)
-
+        engines = peers.prepare(base, bed.ref("busybox:latest"), with_podman=have_podman)
+        dy, denv, pcmd, penv = engines.dockyard, engines.denv, engines.podman, engines.penv
         results: dict[str, list[float]] = {}
         builds = {"dockyard": [*dy, "build", "-q", "-t", "bench:latest"]}
         if have_podman:
@@ -168,11 +119,8 @@ def main() -> int:
                 print(f"ratio dockyard/podman {kind:10s} median {ratio:.2f}   min {min(d) / min(p):.2f}")
     finally:
         bed.close()
-        if have_podman:
-            subprocess.run([*pcmd, "system", "reset", "-f"], capture_output=True, env=penv)
-            subprocess.run(["umount", "-R", str(base / "podman")], capture_output=True)
-        netbed.cleanup(net)
-        unmount_under(base)
+        if engines is not None:
+            engines.close()
         shutil.rmtree(base, ignore_errors=True)
     return 0
 

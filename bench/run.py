@@ -23,11 +23,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from core.config import Config  # noqa: E402
-from tests import netbed  # noqa: E402
+from bench import peers  # noqa: E402
 from tests.testbed import ensure_images, start_testbed  # noqa: E402
 
-DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
+DOCKYARD = peers.DOCKYARD
 
 
 def timed(cmd: list[str], env: dict[str, str], rounds: int, warmup: int = 2) -> list[float]:
@@ -72,45 +71,11 @@ def main() -> int:
     )
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/dev/shm"))
     bed = start_testbed(ensure_images())
-    # a bridge, subnet and nft table of the bench's own (written to <root>/daemon.json for the CLI), so the
-    # host's dockyard0 and its table are never touched
-    net = netbed.reserve()
+    engines = None
     try:
-        ref = bed.ref("busybox:latest")
-        denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": "dockyard-bench"}
-        droot = ["--root", str(base / "root")]
-        net.apply(Config(root=base / "root"))
-        subprocess.run([DOCKYARD, *droot, "pull", "-q", ref], env=denv, check=True, capture_output=True)
-        subprocess.run([DOCKYARD, *droot, "tag", ref, "busybox"], env=denv, check=True)
-
-        penv = dict(os.environ)
-        pcmd: list[str] = []
-        if have_podman:
-            conf = base / "containers.conf"
-            import resource
-
-            hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-            hard_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-            nofile = str(min(hard_nofile if hard_nofile != resource.RLIM_INFINITY else 1048576, 1048576))
-            nproc = str(min(hard_nproc if hard_nproc != resource.RLIM_INFINITY else 32768, 32768))
-            conf.write_text(
-                f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
-                '[engine]\nruntime = "runc"\n'
-            )
-            penv["CONTAINERS_CONF"] = str(conf)
-            pcmd = [
-                "podman",
-                "--root",
-                str(base / "podman"),
-                "--runroot",
-                str(base / "podman-run"),
-                "--storage-driver",
-                "overlay",
-            ]
-            subprocess.run(
-                [*pcmd, "pull", "-q", "--tls-verify=false", ref], env=penv, check=True, capture_output=True
-            )
-            subprocess.run([*pcmd, "tag", ref, "busybox"], env=penv, check=True, capture_output=True)
+        engines = peers.prepare(base, bed.ref("busybox:latest"), with_podman=have_podman)
+        droot = engines.dockyard[1:]
+        denv, pcmd, penv = engines.denv, engines.podman, engines.penv
 
         results: dict[str, list[float]] = {}
         for label, extra in (("default network", []), ("--network none", ["--network", "none"])):
@@ -182,25 +147,8 @@ def main() -> int:
         print(f"\nshim RSS {shim_rss} kB" + (f"   (podman's conmon: {conmon_rss} kB)" if conmon_rss else ""))
     finally:
         bed.close()
-        netbed.cleanup(net)
-        # network namespaces are bind mounts under the run dir
-        subprocess.run(["umount", "-R", "-l", str(base / "run")], capture_output=True)
-        if have_podman:
-            subprocess.run(
-                [
-                    "podman",
-                    "--root",
-                    str(base / "podman"),
-                    "--runroot",
-                    str(base / "podman-run"),
-                    "system",
-                    "reset",
-                    "-f",
-                ],
-                capture_output=True,
-                env=penv,
-            )
-            subprocess.run(["umount", "-R", str(base / "podman")], capture_output=True)
+        if engines is not None:
+            engines.close()
         shutil.rmtree(base, ignore_errors=True)
     return 0
 

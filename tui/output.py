@@ -148,3 +148,43 @@ def _title(column_template: str) -> str:
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=4) + "\n")
+
+
+def print_inspected(found: Sequence[dict[str, Any]], fmt: str | None) -> None:
+    """What every ``inspect`` prints: one JSON array, or each object through ``--format`` (json or a
+    template)."""
+    if fmt:
+        for obj in found:
+            print(json.dumps(obj) if fmt == "json" else render_template(fmt, obj))
+    else:
+        print_json(list(found))
+
+
+def confirm_prune(what: str, force: bool) -> bool:
+    """docker's prune question; ``-f`` or a non-terminal stdin skips it."""
+    if force or not sys.stdin.isatty():
+        return True
+    answer = input(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def for_each(names: Iterable[str], action: Any, *, missing_ok: bool = False) -> int:
+    """docker's way with several names: act on each, print the name that worked, ``Error: ...`` for one
+    that did not, go on; 1 if any failed. ``missing_ok`` (``rm -f``) passes over names that do not exist."""
+    from core.errors import DockyardError, NotFound
+
+    failed = 0
+    for name in names:
+        try:
+            action(name)
+        except NotFound as err:
+            if not missing_ok:
+                sys.stderr.write(f"Error: {err}\n")
+                failed = 1
+            continue
+        except DockyardError as err:
+            sys.stderr.write(f"Error: {err}\n")
+            failed = 1
+            continue
+        print(name)
+    return failed

@@ -9,26 +9,8 @@ from pathlib import Path
 
 from core.errors import InvalidArgument
 from core.models import Mount, PortBinding, RunConfig
+from core.runtime.spec import RLIMIT_NAMES
 from core.units import parse_bytes
-
-ULIMIT_NAMES = {
-    "core",
-    "cpu",
-    "data",
-    "fsize",
-    "locks",
-    "memlock",
-    "msgqueue",
-    "nice",
-    "nofile",
-    "nproc",
-    "rss",
-    "rtprio",
-    "rttime",
-    "sigpending",
-    "stack",
-    "as",
-}
 
 
 def add_run_flags(p: argparse.ArgumentParser, *, run: bool) -> None:
@@ -260,7 +242,7 @@ def parse_publish(spec: str) -> list[PortBinding]:
 
 def parse_ulimit(spec: str) -> tuple[str, tuple[int, int]]:
     name, sep, value = spec.partition("=")
-    if not sep or name not in ULIMIT_NAMES:
+    if not sep or name not in RLIMIT_NAMES:
         raise InvalidArgument(f"invalid ulimit {spec!r}: expected NAME=SOFT[:HARD] with a known NAME")
     soft_s, _, hard_s = value.partition(":")
     try:

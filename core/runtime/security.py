@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.errors import RuntimeFailure
-from core.runtime import seccomp
+from core.runtime import linux, seccomp
 from core.runtime.capabilities import (
     DEFAULT_CAPABILITIES,
     available_mask,
@@ -62,29 +62,12 @@ _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _CAP_SYS_ADMIN = 21
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    ]
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.prctl.restype = ctypes.c_int
-_libc.capget.argtypes = [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)]
-_libc.capget.restype = ctypes.c_int
-_libc.capset.argtypes = [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)]
-_libc.capset.restype = ctypes.c_int
 
 
 def _prctl(option: int, arg2: int = 0, what: str = "prctl") -> int:
@@ -97,25 +80,17 @@ def _prctl(option: int, arg2: int = 0, what: str = "prctl") -> int:
 
 def current_sets() -> tuple[int, int, int]:
     """(effective, permitted, inheritable) of this thread, as 64-bit masks."""
-    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    if _libc.capget(ctypes.byref(header), data) != 0:
-        raise RuntimeFailure(f"capget failed: {os.strerror(ctypes.get_errno())}")
-    eff = data[0].effective | data[1].effective << 32
-    prm = data[0].permitted | data[1].permitted << 32
-    inh = data[0].inheritable | data[1].inheritable << 32
-    return eff, prm, inh
+    try:
+        return linux.capget()
+    except OSError as err:
+        raise RuntimeFailure(f"capget failed: {err.strerror}") from None
 
 
 def _capset(effective: int, permitted: int, inheritable: int) -> None:
-    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    for i in range(2):
-        data[i].effective = effective >> (32 * i) & 0xFFFFFFFF
-        data[i].permitted = permitted >> (32 * i) & 0xFFFFFFFF
-        data[i].inheritable = inheritable >> (32 * i) & 0xFFFFFFFF
-    if _libc.capset(ctypes.byref(header), data) != 0:
-        raise RuntimeFailure(f"capset failed: {os.strerror(ctypes.get_errno())}")
+    try:
+        linux.capset(effective, permitted, inheritable)
+    except OSError as err:
+        raise RuntimeFailure(f"capset failed: {err.strerror}") from None
 
 
 def prepare_user_switch() -> None:

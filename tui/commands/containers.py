@@ -12,7 +12,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tui.cli import CLIError, make_engine
-from tui.output import emit, human_duration, human_size, parse_time, print_json, print_table, time_ago
+from tui.output import (
+    confirm_prune,
+    emit,
+    for_each,
+    human_duration,
+    human_size,
+    parse_time,
+    print_inspected,
+    print_table,
+    time_ago,
+)
 
 
 def register(sub: Any) -> None:
@@ -260,21 +270,6 @@ def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
     return out
 
 
-def _for_each(names: list[str], action: Any) -> int:
-    from core.errors import DockyardError
-
-    failed = 0
-    for name in names:
-        try:
-            action(name)
-        except DockyardError as err:
-            sys.stderr.write(f"Error: {err}\n")
-            failed = 1
-            continue
-        print(name)
-    return failed
-
-
 # -------------------------------------------------------------------- commands
 
 
@@ -367,39 +362,39 @@ def cmd_start(args: argparse.Namespace) -> int:
                 detach_keys=parse_detach_keys(args.detach_keys),
             )
         return 0 if code == DETACHED else code
-    return _for_each(args.containers, lambda n: engine.start_container(n))
+    return for_each(args.containers, lambda n: engine.start_container(n))
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
     engine = make_engine(args)
-    return _for_each(args.containers, lambda n: engine.stop_container(n, args.time))
+    return for_each(args.containers, lambda n: engine.stop_container(n, args.time))
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
     engine = make_engine(args)
-    return _for_each(args.containers, lambda n: engine.restart_container(n, args.time))
+    return for_each(args.containers, lambda n: engine.restart_container(n, args.time))
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
     engine = make_engine(args)
-    return _for_each(args.containers, lambda n: engine.kill_container(n, args.signal))
+    return for_each(args.containers, lambda n: engine.kill_container(n, args.signal))
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     engine = make_engine(args)
-    return _for_each(
+    return for_each(
         args.containers, lambda n: engine.remove_container(n, force=args.force, volumes=args.volumes)
     )
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
     engine = make_engine(args)
-    return _for_each(args.containers, engine.pause_container)
+    return for_each(args.containers, engine.pause_container)
 
 
 def cmd_unpause(args: argparse.Namespace) -> int:
     engine = make_engine(args)
-    return _for_each(args.containers, engine.unpause_container)
+    return for_each(args.containers, engine.unpause_container)
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
@@ -482,7 +477,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from core.errors import NotFound
-    from tui.output import render_template
 
     engine = make_engine(args)
     found, missing = [], []
@@ -507,11 +501,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             missing.append(name)
         else:
             found.append(obj)
-    if args.format:
-        for obj in found:
-            print(json.dumps(obj) if args.format == "json" else render_template(args.format, obj))
-    else:
-        print_json(found)
+    print_inspected(found, args.format)
     for name in missing:
         sys.stderr.write(f"Error: No such object: {name}\n")
     return 1 if missing else 0
@@ -595,12 +585,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    if not args.force and sys.stdin.isatty():
-        answer = input(
-            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
-        )
-        if answer.strip().lower() not in ("y", "yes"):
-            return 0
+    if not confirm_prune("all stopped containers", args.force):
+        return 0
     removed, freed = make_engine(args).prune_containers()
     if removed:
         print("Deleted Containers:")

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 from typing import Any
 
 from tui.cli import CLIError, make_engine
-from tui.output import emit, human_size, print_json, time_ago
+from tui.output import confirm_prune, emit, human_size, print_inspected, time_ago
 
 
 def register(sub: Any) -> None:
@@ -251,7 +250,6 @@ def cmd_images(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from core.errors import ImageNotFound
-    from tui.output import render_template
 
     engine = make_engine(args)
     found, missing = [], []
@@ -260,11 +258,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             found.append(engine.inspect_image(name))
         except ImageNotFound:
             missing.append(name)
-    if args.format:
-        for obj in found:
-            print(json.dumps(obj) if args.format == "json" else render_template(args.format, obj))
-    else:
-        print_json(found)
+    print_inspected(found, args.format)
     for name in missing:
         sys.stderr.write(f"Error: No such image: {name}\n")
     return 1 if missing else 0
@@ -307,15 +301,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    if not args.force and sys.stdin.isatty():
-        what = (
-            "all images without at least one container associated to them"
-            if args.all
-            else "all dangling images"
-        )
-        answer = input(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            return 0
+    what = (
+        "all images without at least one container associated to them" if args.all else "all dangling images"
+    )
+    if not confirm_prune(what, args.force):
+        return 0
     removed, reclaimed = make_engine(args).prune_images(all=args.all)
     if removed.untagged or removed.deleted:
         print("Deleted Images:")

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from tui.cli import make_engine
-from tui.output import emit, human_size, print_json
+from tui.output import confirm_prune, emit, for_each, human_size, print_inspected
 
 
 def register(sub: Any) -> None:
@@ -107,7 +107,6 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from core.errors import NotFound
-    from tui.output import render_template
 
     engine = make_engine(args)
     found, failed = [], 0
@@ -117,43 +116,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         except NotFound as err:
             sys.stderr.write(f"Error: {err}\n")
             failed = 1
-    if args.format:
-        for obj in found:
-            print(render_template(args.format, obj))
-    else:
-        print_json(found)
+    print_inspected(found, args.format)
     return failed
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    from core.errors import DockyardError, NotFound
-
     engine = make_engine(args)
-    failed = 0
-    for name in args.names:
-        try:
-            engine.remove_volume(name)
-        except NotFound as err:
-            if not args.force:
-                sys.stderr.write(f"Error: {err}\n")
-                failed = 1
-            continue
-        except DockyardError as err:
-            sys.stderr.write(f"Error: {err}\n")
-            failed = 1
-            continue
-        print(name)
-    return failed
+    return for_each(args.names, engine.remove_volume, missing_ok=args.force)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    if not args.force and sys.stdin.isatty():
-        answer = input(
-            "WARNING! This will remove anonymous local volumes not used by at least one container.\n"
-            "Are you sure you want to continue? [y/N] "
-        )
-        if answer.strip().lower() not in ("y", "yes"):
-            return 0
+    if not confirm_prune("anonymous local volumes not used by at least one container", args.force):
+        return 0
     removed, freed = make_engine(args).prune_volumes(all=args.all)
     if removed:
         print("Deleted Volumes:")

@@ -1,0 +1,84 @@
+"""The two engines as the start-up and build benchmarks set them up: each with a fresh root under ``base``
+(tmpfs), the test bed's busybox pulled from the loopback registry and tagged ``busybox``, and a way to tear
+everything down again.
+
+dockyard gets a bridge, subnets and nft table of the run's own (tests/netbed.py, written to the root's
+daemon.json), so the host's default ``dockyard0`` is never touched. Podman runs with runc (crun refuses this
+host's hybrid cgroups) and pinned ulimits (no CAP_SYS_RESOURCE here) through a private CONTAINERS_CONF, so
+the host's configuration is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.config import Config
+from tests import netbed
+
+DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
+
+
+@dataclass
+class Engines:
+    base: Path
+    dockyard: list[str]  # the command, with its --root
+    denv: dict[str, str]
+    net: netbed.NetSettings
+    podman: list[str] = field(default_factory=list)  # empty when podman is not measured
+    penv: dict[str, str] = field(default_factory=dict)
+
+    def close(self) -> None:
+        if self.podman:
+            subprocess.run([*self.podman, "system", "reset", "-f"], capture_output=True, env=self.penv)
+            subprocess.run(["umount", "-R", str(self.base / "podman")], capture_output=True)
+        netbed.cleanup(self.net)
+        unmount_under(self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def podman_conf(base: Path) -> Path:
+    conf = base / "containers.conf"
+    hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    hard_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    nofile = str(min(hard_nofile if hard_nofile != resource.RLIM_INFINITY else 1048576, 1048576))
+    nproc = str(min(hard_nproc if hard_nproc != resource.RLIM_INFINITY else 32768, 32768))
+    conf.write_text(
+        f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
+        '[engine]\nruntime = "runc"\n'
+    )
+    return conf
+
+
+def prepare(base: Path, ref: str, *, with_podman: bool) -> Engines:
+    """Both engines under ``base`` with ``ref`` pulled and tagged ``busybox``."""
+    denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": "dockyard-bench"}
+    engines = Engines(base, [DOCKYARD, "--root", str(base / "root")], denv, netbed.reserve())
+    engines.net.apply(Config(root=base / "root"))
+    subprocess.run([*engines.dockyard, "pull", "-q", ref], env=denv, check=True, capture_output=True)
+    subprocess.run([*engines.dockyard, "tag", ref, "busybox"], env=denv, check=True)
+    if with_podman:
+        engines.penv = {**os.environ, "CONTAINERS_CONF": str(podman_conf(base))}
+        engines.podman = ["podman", "--root", str(base / "podman"), "--runroot", str(base / "podman-run")]
+        engines.podman += ["--storage-driver", "overlay"]
+        pull = [*engines.podman, "pull", "-q", "--tls-verify=false", ref]
+        subprocess.run(pull, env=engines.penv, check=True, capture_output=True)
+        tag = [*engines.podman, "tag", ref, "busybox"]
+        subprocess.run(tag, env=engines.penv, check=True, capture_output=True)
+    return engines
+
+
+def unmount_under(base: Path) -> None:
+    """Lazily unmount what the engines mounted below ``base`` (the run dir's netns mounts), deepest first."""
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == str(base) or point.startswith(str(base) + "/"):
+            mounts.append(point)
+    for point in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
