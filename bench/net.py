@@ -244,6 +244,12 @@ def main() -> int:
             subprocess.run(["umount", "-R", str(base / "podman")], capture_output=True)
             shutil.rmtree(f"/var/lib/cni/networks/{PODMAN_NET}", ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
+        from core.runtime import cgroups
+
+        try:
+            cgroups.Cgroup.remove_parent("dockyard-bench")
+        except Exception:
+            pass
 
     print(f"\n{args.size_mb} MiB payload, {args.rounds} rounds; medians (min or max in brackets)\n")
     names = list(results["dockyard"])

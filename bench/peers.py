@@ -22,6 +22,7 @@ from core.config import Config
 from tests import netbed
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
+CGROUP_PARENT = "dockyard-bench"  # the containers' cgroups, removed with the engines
 
 
 @dataclass
@@ -40,6 +41,12 @@ class Engines:
         netbed.cleanup(self.net)
         unmount_under(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
+        from core.runtime import cgroups
+
+        try:
+            cgroups.Cgroup.remove_parent(CGROUP_PARENT)
+        except Exception:
+            pass
 
 
 def podman_conf(base: Path) -> Path:
@@ -57,7 +64,7 @@ def podman_conf(base: Path) -> Path:
 
 def prepare(base: Path, ref: str, *, with_podman: bool) -> Engines:
     """Both engines under ``base`` with ``ref`` pulled and tagged ``busybox``."""
-    denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": "dockyard-bench"}
+    denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": CGROUP_PARENT}
     engines = Engines(base, [DOCKYARD, "--root", str(base / "root")], denv, netbed.reserve())
     engines.net.apply(Config(root=base / "root"))
     subprocess.run([*engines.dockyard, "pull", "-q", ref], env=denv, check=True, capture_output=True)

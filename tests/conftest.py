@@ -21,7 +21,7 @@ import pytest
 from core.config import Config
 from tests.netbed import NetSettings
 from tests.testbed import BuiltImages, Testbed, ensure_images, start_testbed, unavailable_reason
-from tests.testbed.common import make_scratch_dir, remove_scratch
+from tests.testbed.common import make_scratch_dir, remove_scratch, stop_shims_under
 
 _E2E_DIR = Path(__file__).parent / "e2e"
 _timings: dict[str, float] = {}
@@ -70,7 +70,26 @@ def engine_config(_private_networks: NetSettings) -> Iterator[Config]:
     try:
         yield cfg
     finally:
+        _remove_containers(cfg)
+        stop_shims_under(base)
         remove_scratch(base)
+
+
+def _remove_containers(cfg: Config) -> None:
+    """What a test left running: removed through the engine, so its shim ends it and cleans up."""
+    if not cfg.paths.containers.is_dir() or not any(cfg.paths.containers.iterdir()):
+        return
+    from core.engine import Engine
+
+    engine = Engine(cfg)
+    try:
+        for c in engine.list_containers(all=True):
+            try:
+                engine.remove_container(c.id, force=True, volumes=True)
+            except Exception:
+                pass
+    except Exception:
+        pass
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

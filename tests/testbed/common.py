@@ -188,6 +188,36 @@ def detach_mounts_under(path: Path) -> None:
         libc.umount2(mnt.encode(), mnt_detach)
 
 
+def shims_under(path: Path) -> list[int]:
+    """Pids of the shims (ours: ``python -m core.runtime.shim ROOT RUN ...``) whose root lies in ``path``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"core.runtime.shim" in argv and len(argv) > 3:
+            root = Path(os.fsdecode(argv[argv.index(b"core.runtime.shim") + 1]))
+            if root == path or path in root.parents:
+                found.append(int(entry))
+    return found
+
+
+def stop_shims_under(path: Path, timeout: float = 5.0) -> None:
+    """Let the shims of containers under ``path`` finish (a --rm container's shim cleans up after it has
+    reported the exit), then kill any still there: otherwise they write into a tree being deleted."""
+    deadline = time.monotonic() + timeout
+    while (pids := shims_under(path)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
 def remove_scratch(path: Path) -> None:
     """Unmount then delete a scratch tree (tolerates read-only dirs and whiteout devices)."""
     from core.state.records import remove_tree
