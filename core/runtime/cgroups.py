@@ -27,6 +27,7 @@ import re
 import signal as signal_mod
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -196,15 +197,17 @@ def v2_root() -> Path:
     return CGROUP_ROOT if CGROUP_ROOT in candidates else candidates[0]
 
 
-def prime_attach() -> None:
+def prime_attach() -> threading.Thread | None:
     """Pay ahead of time what the kernel charges the first cgroup move in a while.
 
     Every move of a process between cgroups (a write to ``cgroup.procs``, any hierarchy, v1 or v2) takes
     the kernel's global ``cgroup_threadgroup_rwsem`` for writing, and a writer waits for an RCU grace period
     unless another writer went through within the last one or two: ~13 ms for the first move here, then
-    ~0.1 ms for the next ones (runc pays it too). The shim calls this on a thread while it waits for its
-    order: it moves itself into the cgroup it is already in (a no-op move under the same lock), so the
-    container's own move moments later is cheap. Best effort: errors are ignored.
+    ~0.1 ms for the next ones (runc pays it too). The shim calls this as it starts: a thread moves the
+    shim into the cgroup it is already in (a no-op move under the same lock) while the shim imports and
+    waits for its order, so the container's own move moments later is cheap. The file is opened here, so
+    the thread needs Python's lock only to enter the write. Returns the thread (join it before any fork),
+    or None where it could not be done.
     """
     try:
         with open("/proc/self/cgroup") as f:
@@ -216,9 +219,22 @@ def prime_attach() -> None:
             roots = v1_roots()
             ctrl, path = next((c, p) for _n, cs, p in lines for c in cs.split(",") if c in roots)
             procs = roots[ctrl] / path.lstrip("/") / "cgroup.procs"
-        _write(procs, str(os.getpid()))
+        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
     except Exception:
-        pass
+        return None
+    pid = str(os.getpid()).encode()
+
+    def move() -> None:
+        try:
+            os.write(fd, pid)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=move, daemon=True)
+    thread.start()
+    return thread
 
 
 # --------------------------------------------------------------------------------------------- file I/O
