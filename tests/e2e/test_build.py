@@ -77,14 +77,7 @@ def env(testbed, engine_config: Config, tmp_path: Path) -> Iterator[Env]:  # typ
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     e = Env(engine_config, engine, ctx, testbed.addr("open"))
-    try:
-        yield e
-    finally:
-        for c in engine.list_containers(all=True):
-            try:
-                engine.remove_container(c.id, force=True, volumes=True)
-            except Exception:
-                pass
+    yield e  # engine_config removes what is left (tests/conftest.py)
 
 
 def steps(stderr: str) -> dict[str, str]:

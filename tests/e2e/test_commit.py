@@ -74,14 +74,7 @@ def env(testbed, engine_config: Config) -> Iterator[Env]:  # type: ignore[no-unt
     engine.pull(testbed.ref("busybox:latest"))
     engine.tag_image(testbed.ref("busybox:latest"), "busybox")
     e = Env(engine_config, engine, testbed.addr("open"))
-    try:
-        yield e
-    finally:
-        for c in engine.list_containers(all=True):
-            try:
-                engine.remove_container(c.id, force=True, volumes=True)
-            except Exception:
-                pass
+    yield e  # engine_config removes what is left (tests/conftest.py)
 
 
 # ------------------------------------------------------------------------------------------ trees

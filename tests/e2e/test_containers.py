@@ -56,14 +56,7 @@ def env(testbed, engine_config: Config) -> Iterator[Env]:  # type: ignore[no-unt
     engine.pull(testbed.ref("busybox:latest"))
     engine.tag_image(testbed.ref("busybox:latest"), "busybox")
     e = Env(engine_config, engine, "busybox")
-    try:
-        yield e
-    finally:
-        for c in engine.list_containers(all=True):
-            try:
-                engine.remove_container(c.id, force=True, volumes=True)
-            except Exception:
-                pass
+    yield e  # engine_config removes what is left (tests/conftest.py)
 
 
 def test_run_echo_prints_and_rm_removes(env: Env) -> None:

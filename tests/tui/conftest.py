@@ -19,11 +19,4 @@ def bench(testbed, engine_config: Config) -> Iterator[Bench]:  # type: ignore[no
     engine.pull(ref)
     engine.tag_image(ref, "busybox")
     b = Bench(engine, engine_config, ref)
-    try:
-        yield b
-    finally:
-        for c in engine.list_containers(all=True):
-            try:
-                engine.remove_container(c.id, force=True, volumes=True)
-            except Exception:
-                pass
+    yield b  # engine_config removes what is left (tests/conftest.py)
