@@ -66,7 +66,9 @@ def stream(sock: socket.socket, *, stdin: bool, tty_mode: bool, detach_keys: byt
     out = sys.stdout.buffer
     err = sys.stderr.buffer
     reader = protocol.FrameReader()
-    sel = selectors.DefaultSelector()
+    # poll, not epoll: stdin may be a regular file or /dev/null (`run -i ... < script.sh`), which epoll
+    # refuses (EPERM) and poll reports always readable
+    sel = selectors.PollSelector()
     sock.setblocking(True)
     sel.register(sock, selectors.EVENT_READ, "sock")
     in_fd = sys.stdin.fileno() if stdin else None

@@ -175,6 +175,7 @@ def _find_verb(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    _stdio_or_devnull()
     verb = _find_verb(args_list)
     if verb is None and not any(a in ("-h", "--help", "--version") for a in args_list):
         return _open_workbench(args_list)
@@ -197,11 +198,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _stdio_or_devnull() -> None:
+    """Started with fd 0, 1 or 2 closed, Python has None for that stream: use /dev/null instead, so output
+    goes nowhere and input is empty, rather than every print raising."""
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115
+
+
 def _exit_now(code: int) -> None:
     """End the ``dockyard`` command without the interpreter's teardown (~10 ms of freeing modules, a tenth
     of a ``run``): the command has returned, so every file it wrote is closed; only stdio may hold
     buffered output."""
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that fd closed
+            continue
         try:
             stream.flush()
         except (BrokenPipeError, OSError, ValueError):

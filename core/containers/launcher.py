@@ -41,6 +41,11 @@ class ShimLauncher:
     def __init__(self, root: str | os.PathLike[str], run: str | os.PathLike[str]) -> None:
         self.ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         ctl_r, self.ctl_w = os.pipe2(os.O_CLOEXEC)
+        # The shim gets its two pipe ends dup2'ed in the child to numbers above both (dup2 clears
+        # close-on-exec there only): making ours inheritable instead would let a process that another
+        # thread of ours spawns meanwhile inherit them, and the shim would never see the control pipe close.
+        ready_fd = max(3, ready_w, ctl_r, self.ready_r, self.ctl_w) + 1
+        ctl_fd = ready_fd + 1
         argv = [
             sys.executable,
             "-m",
@@ -48,19 +53,22 @@ class ShimLauncher:
             os.fspath(root),
             os.fspath(run),
             "--ready-fd",
-            str(ready_w),
+            str(ready_fd),
             "--ctl-fd",
-            str(ctl_r),
+            str(ctl_fd),
         ]
+        actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
+            (os.POSIX_SPAWN_DUP2, ready_w, ready_fd),
+            (os.POSIX_SPAWN_DUP2, ctl_r, ctl_fd),
+        ]
+        # stdio after the dup2s: a pipe end may itself be fd 0-2 when we were started with one closed
+        actions += [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
         try:
-            # only these two of our fds cross the exec: everything else is close-on-exec (Python's default)
-            os.set_inheritable(ready_w, True)
-            os.set_inheritable(ctl_r, True)
             self.pid = os.posix_spawn(
                 sys.executable,
                 argv,
                 {**shim_env(), "PYTHONPATH": source_root()},
-                file_actions=[(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)],
+                file_actions=actions,
                 setsid=True,
             )
         except BaseException:

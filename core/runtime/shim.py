@@ -648,14 +648,20 @@ def main(argv: list[str]) -> int:
     """``shim ROOT RUN --ready-fd N --ctl-fd M``: warm up, then wait for ``{"id": ..., "attach": bool}``
     on the control pipe. The starter may launch us before its container exists, to overlap our start-up
     with its own work."""
+    root, run = argv[:2]
+    ready_fd = int(argv[argv.index("--ready-fd") + 1])
+    ctl_fd = int(argv[argv.index("--ctl-fd") + 1])
+    # nothing of our starter's but the two pipes: an fd it had inheritable (a caller's pipe, say) would
+    # otherwise stay open as long as the container runs
+    keep = sorted({ready_fd, ctl_fd})
+    os.closerange(3, keep[0])
+    os.closerange(keep[0] + 1, keep[-1])
+    os.closerange(keep[-1] + 1, os.sysconf("SC_OPEN_MAX"))
     # detach: our starter spawned us in a session of our own; the middle process exits here and the shim
     # proper is re-parented to init (the starter reaps the middle one)
     if os.fork() != 0:
         os._exit(0)
     os.chdir("/")
-    root, run = argv[:2]
-    ready_fd = int(argv[argv.index("--ready-fd") + 1])
-    ctl_fd = int(argv[argv.index("--ctl-fd") + 1])
     from core.runtime.cgroups import prime_attach
 
     # first, so that its ~13 ms in the kernel overlap our imports rather than the wait for the order

@@ -427,3 +427,19 @@ def test_host_network_container(box: Box) -> None:
         assert os.readlink(f"/proc/{pid1}/ns/net") == os.readlink("/proc/self/ns/net")
     finally:
         box.engine.remove_container(summary.id, force=True)
+
+
+def test_exec_i_reads_stdin_from_a_regular_file(box: Box, tmp_path: Path) -> None:
+    """`exec -i CTR sh < script.sh`: a regular file as stdin (epoll refuses those; the pump uses poll)."""
+    script = tmp_path / "script.sh"
+    script.write_text("echo from-a-file\nexit 4\n")
+    with script.open() as f:
+        r = subprocess.run(
+            [DOCKYARD, "--root", str(box.config.root), "exec", "-i", box.name, "sh"],
+            stdin=f,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=box.env(),
+        )
+    assert (r.returncode, r.stdout) == (4, "from-a-file\n"), r.stderr

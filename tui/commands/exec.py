@@ -87,7 +87,9 @@ def pump(handle: Any, *, stdin: bool, tty: bool, detach_keys: bytes) -> int:
 
     # the process's fd -> ours it goes to, by os.write: unbuffered, and fine when fd 1 is closed
     out: dict[int, int] = {handle.master_fd: 1} if tty else {handle.stdout: 1, handle.stderr: 2}
-    sel = selectors.DefaultSelector()
+    # poll, not epoll: stdin may be a regular file or /dev/null (`exec -i ... < script.sh`), which epoll
+    # refuses (EPERM) and poll reports always readable
+    sel = selectors.PollSelector()
     for fd in out:
         sel.register(fd, selectors.EVENT_READ, "out")
     sel.register(handle.exit_fd, selectors.EVENT_READ, "exit")
