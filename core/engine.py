@@ -510,6 +510,20 @@ class Engine:
             freed += size
         return removed, freed
 
+    # ------------------------------------------------------------------ system
+
+    def info(self) -> dict[str, Any]:
+        """``docker info``: what this engine is and what it holds."""
+        from core.system import info
+
+        return info(self)
+
+    def disk_usage(self) -> list[dict[str, Any]]:
+        """``docker system df``: bytes by kind (images, containers, volumes) and what a prune reclaims."""
+        from core.system import disk_usage
+
+        return disk_usage(self)
+
     # ------------------------------------------------------------------ events
 
     def events(

@@ -50,6 +50,9 @@ VERBS: dict[str, str] = {
     "exec": "exec",
     "volume": "volumes",
     "events": "system",
+    "info": "system",
+    "version": "system",
+    "system": "system",
     "build": "build",
     "commit": "build",
     "history": "build",
@@ -105,7 +108,7 @@ def build_parser(verbs: Sequence[str] | None = None) -> Parser:
     return parser
 
 
-_GROUP_VERBS = {"container", "image", "network", "volume"}
+_GROUP_VERBS = {"container", "image", "network", "volume", "system"}
 
 
 class _Skipped:

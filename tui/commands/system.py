@@ -1,4 +1,5 @@
-"""System verbs: events (the engine's append-only event log, followed live)."""
+"""System verbs: events (the engine's append-only event log, followed live), info, version, and the
+``system`` group (df, prune, info, events)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,34 @@ from tui.cli import make_engine
 
 
 def register(sub: Any) -> None:
+    _events_parser(sub)
+    _info_parser(sub)
+    p = sub.add_parser("version", help="Show the dockyard version information")
+    p.add_argument("-f", "--format", help="'json' or a template")
+    p.set_defaults(func=cmd_version)
+
+    grp = sub.add_parser("system", help="Manage dockyard")
+    gsub = grp.add_subparsers(dest="system_verb", metavar="COMMAND", parser_class=type(grp))
+    p = gsub.add_parser("df", help="Show disk usage")
+    p.add_argument("--format", help="'json' or a template")
+    p.set_defaults(func=cmd_df)
+    p = gsub.add_parser("prune", help="Remove stopped containers, unused networks, dangling images")
+    p.add_argument("-a", "--all", action="store_true", help="remove all unused images, not just dangling")
+    p.add_argument("--volumes", action="store_true", help="also remove anonymous volumes no container uses")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(func=cmd_system_prune)
+    _info_parser(gsub)
+    _events_parser(gsub)
+    grp.set_defaults(func=lambda a: grp.print_help())
+
+
+def _info_parser(sub: Any) -> None:
+    p = sub.add_parser("info", help="Display system-wide information")
+    p.add_argument("-f", "--format", help="'json' or a template")
+    p.set_defaults(func=cmd_info)
+
+
+def _events_parser(sub: Any) -> None:
     p = sub.add_parser("events", help="Get real time events from the engine")
     p.add_argument("--since", help="show events created since a timestamp or relative time (e.g. 10m)")
     p.add_argument("--until", help="stream events until this timestamp or relative time")
@@ -67,4 +96,138 @@ def cmd_events(args: argparse.Namespace) -> int:
             attrs = ", ".join(f"{k}={v}" for k, v in sorted(ev.attributes.items()))
             out.write(f"{stamp} {ev.type} {ev.action} {ev.id}" + (f" ({attrs})" if attrs else "") + "\n")
         out.flush()
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from tui.output import human_size, render_template
+
+    info = make_engine(args).info()
+    if args.format == "json":
+        print(json.dumps(info))
+        return 0
+    if args.format:
+        print(render_template(args.format, info))
+        return 0
+    lines = [
+        ("Containers", info["Containers"]),
+        (" Running", info["ContainersRunning"]),
+        (" Paused", info["ContainersPaused"]),
+        (" Stopped", info["ContainersStopped"]),
+        ("Images", info["Images"]),
+        ("Server Version", info["ServerVersion"]),
+        ("Storage Driver", info["Driver"]),
+        ("Logging Driver", info["LoggingDriver"]),
+        ("Cgroup Driver", info["CgroupDriver"]),
+        ("Cgroup Version", info["CgroupVersion"]),
+        ("Security Options", ", ".join(info["SecurityOptions"])),
+        ("Kernel Version", info["KernelVersion"]),
+        ("Operating System", info["OperatingSystem"]),
+        ("Architecture", info["Architecture"]),
+        ("CPUs", info["NCPU"]),
+        ("Total Memory", human_size(info["MemTotal"])),
+        ("Name", info["Name"]),
+        ("Root Dir", info["DockerRootDir"]),
+        ("Run Dir", info["RunDir"]),
+        ("Default Bridge", info["DefaultBridge"]),
+        ("Insecure Registries", ", ".join(info["InsecureRegistries"]) or "-"),
+    ]
+    for key, value in lines:
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    import os
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from tui.output import render_template
+
+    try:
+        ours = version("dockyard")
+    except PackageNotFoundError:
+        ours = "unknown"
+    uname = os.uname()
+    obj = {
+        "Version": ours,
+        "Python": platform.python_version(),
+        "Os": "linux",
+        "Arch": uname.machine,
+        "KernelVersion": uname.release,
+        "Daemon": "none (in-process engine, one shim per running container)",
+    }
+    if args.format == "json":
+        print(json.dumps(obj))
+    elif args.format:
+        print(render_template(args.format, obj))
+    else:
+        print("dockyard:")
+        for key in ("Version", "Python", "Os", "Arch", "KernelVersion", "Daemon"):
+            print(f" {key + ':':15s}{obj[key]}")
+    return 0
+
+
+def cmd_df(args: argparse.Namespace) -> int:
+    from tui.output import emit, human_size
+
+    rows = []
+    for r in make_engine(args).disk_usage():
+        share = f" ({100 * r['Reclaimable'] // r['Size']}%)" if r["Size"] else ""
+        rows.append(
+            {
+                "Type": r["Type"],
+                "TotalCount": r["TotalCount"],
+                "Active": r["Active"],
+                "Size": human_size(r["Size"]),
+                "Reclaimable": human_size(r["Reclaimable"]) + share,
+            }
+        )
+    headers = [
+        ("TYPE", "Type"),
+        ("TOTAL", "TotalCount"),
+        ("ACTIVE", "Active"),
+        ("SIZE", "Size"),
+        ("RECLAIMABLE", "Reclaimable"),
+    ]
+    emit(rows, args.format, headers)
+    return 0
+
+
+def cmd_system_prune(args: argparse.Namespace) -> int:
+    from tui.output import confirm_prune, human_size
+
+    what = [
+        "all stopped containers",
+        "all networks not used by at least one container",
+        "all images without at least one container associated to them" if args.all else "all dangling images",
+    ]
+    if args.volumes:
+        what.insert(2, "all anonymous volumes not used by at least one container")
+    if not confirm_prune(", ".join(what), args.force):
+        return 0
+    engine = make_engine(args)
+    containers, freed = engine.prune_containers()
+    networks = engine.prune_networks()
+    volumes: list[str] = []
+    if args.volumes:
+        volumes, vol_freed = engine.prune_volumes()
+        freed += vol_freed
+    images, img_freed = engine.prune_images(all=args.all)
+    freed += img_freed
+    for title, names in (
+        ("Deleted Containers:", containers),
+        ("Deleted Networks:", networks),
+        ("Deleted Volumes:", volumes),
+    ):
+        if names:
+            print(title)
+            print("\n".join(names) + "\n")
+    if images.untagged or images.deleted:
+        print("Deleted Images:")
+        print(
+            "\n".join([f"untagged: {u}" for u in images.untagged] + [f"deleted: {d}" for d in images.deleted])
+        )
+        print()
+    print(f"Total reclaimed space: {human_size(freed)}")
     return 0

@@ -1,0 +1,120 @@
+"""Whole-engine summaries: ``info`` (what this engine is and holds) and ``system df`` (disk use by kind,
+and what a prune could reclaim). Both return docker-shaped dicts, as the ``inspect`` family does."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+RUNNING = ("running", "paused", "restarting")
+
+
+def info(engine: Engine) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from core.runtime import cgroups
+
+    containers = engine.list_containers(all=True)
+    try:
+        cgroup_version = "2" if cgroups.detect() == "v2" else "1"
+    except Exception:
+        cgroup_version = ""
+    try:
+        server_version = version("dockyard")
+    except PackageNotFoundError:
+        server_version = ""
+    return {
+        "ID": "",
+        "Containers": len(containers),
+        "ContainersRunning": sum(c.status == "running" for c in containers),
+        "ContainersPaused": sum(c.status == "paused" for c in containers),
+        "ContainersStopped": sum(c.status not in RUNNING for c in containers),
+        "Images": len(engine.list_images(all=True)),
+        "Driver": "overlay",
+        "DockerRootDir": str(engine.paths.root),
+        "RunDir": str(engine.paths.run),
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": cgroup_version,
+        "CgroupParent": engine.config.cgroup_parent,
+        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "KernelVersion": os.uname().release,
+        "OperatingSystem": _os_name(),
+        "OSType": "linux",
+        "Architecture": os.uname().machine,
+        "NCPU": os.cpu_count() or 0,
+        "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        "Name": socket.gethostname(),
+        "ServerVersion": server_version,
+        "Python": platform.python_version(),
+        "DefaultBridge": engine.config.bridge,
+        "InsecureRegistries": list(engine.config.insecure_registries),
+        "RegistryMirrors": list(engine.config.registry_mirrors),
+    }
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def disk_usage(engine: Engine) -> list[dict[str, Any]]:
+    """Rows like ``docker system df``: Type, TotalCount, Active, Size, Reclaimable (bytes)."""
+    from core.storage.usage import disk_usage as du
+
+    containers = engine.list_containers(all=True)
+    in_use = {c.image_id for c in containers}
+    # images: each unpacked layer once, however many images share it
+    layer_size: dict[str, int] = {}
+    used_layers: set[str] = set()
+    records = list(engine.images.records())
+    for rec in records:
+        for layer in rec.layers:
+            if layer.chain_id not in layer_size:
+                try:
+                    layer_size[layer.chain_id] = engine.layers.size(layer.chain_id)
+                except Exception:
+                    layer_size[layer.chain_id] = 0
+            if rec.id in in_use:
+                used_layers.add(layer.chain_id)
+    images_size = sum(layer_size.values())
+    images_reclaimable = images_size - sum(layer_size[c] for c in used_layers)
+    # containers: their writable layers
+    sizes = {c.id: du(engine.paths.container(c.id) / "upper") for c in containers}
+    running = [c for c in containers if c.status in RUNNING]
+    # volumes: their files; a volume no container names is reclaimable
+    users = engine.volume_users()
+    volumes = engine.list_volumes()
+    vol_sizes = {v.name: engine.volume_size(v.name) for v in volumes}
+    return [
+        _row("Images", len(records), len(in_use & {r.id for r in records}), images_size, images_reclaimable),
+        _row(
+            "Containers",
+            len(containers),
+            len(running),
+            sum(sizes.values()),
+            sum(sizes[c.id] for c in containers if c.status not in RUNNING),
+        ),
+        _row(
+            "Local Volumes",
+            len(volumes),
+            sum(1 for v in volumes if users.get(v.name)),
+            sum(vol_sizes.values()),
+            sum(size for name, size in vol_sizes.items() if not users.get(name)),
+        ),
+    ]
+
+
+def _row(kind: str, total: int, active: int, size: int, reclaimable: int) -> dict[str, Any]:
+    return {"Type": kind, "TotalCount": total, "Active": active, "Size": size, "Reclaimable": reclaimable}
