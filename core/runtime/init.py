@@ -327,6 +327,8 @@ def _become_init(proc: ProcessSpec, sync_fd: int, seccomp_bpf: bytes | None, chi
             os.dup2(null, std)
         os.close(null)
         linux.set_name("init")
+        # /proc/1/cmdline would show the shim's command line (host paths): show what tini's does instead
+        linux.set_command_line(["/sbin/docker-init", "--", *proc.args])
         security.apply(proc.capabilities, proc.no_new_privs, seccomp_bpf)
     except BaseException:
         os.kill(child, signal.SIGKILL)

@@ -296,6 +296,24 @@ def set_name(name: str) -> None:
         _raise()
 
 
+def set_command_line(args: list[str]) -> None:
+    """Make /proc/self/cmdline show ``args`` (cut to fit) by overwriting the argv area in place, as
+    setproctitle does. Python keeps its own copy of argv, so nothing reads that memory again. Best effort:
+    nothing happens if /proc is not there."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end: fields 48 and 49 of proc(5)
+    except (OSError, ValueError, IndexError):
+        return
+    size = end - start
+    if size <= 0:
+        return
+    data = b"\0".join(a.encode() for a in args)[: size - 1].ljust(size, b"\0")
+    ctypes.memmove(start, data, size)
+
+
 # -- capabilities ----------------------------------------------------------------------------------------
 
 _CAP_V3 = 0x20080522

@@ -9,8 +9,9 @@ that set the container up: it forks the real command, which finishes the set-up 
 Trade-off: PID 1 is a forked copy of the shim's interpreter, ~10 MB of RSS that is mostly shared copy-on-write
 with the shim (pages it touches while it loops are not), against tini's ~1 MB. It holds no fd, its cwd is the
 container's "/", it is non-dumpable (other processes cannot open its /proc/1/{exe,mem,fd,root}) and it gets
-the same capabilities and seccomp filter as the command. ``/proc/1/cmdline`` shows the shim's command line;
-``comm`` is set to "init".
+the same capabilities and seccomp filter as the command. ``/proc/1/cmdline`` is rewritten to what tini's
+shows (``/sbin/docker-init -- CMD...``, cut to the length of the shim's own command line, which would show
+host paths); ``comm`` is set to "init".
 
 Signals: everything a terminal or ``docker kill`` may send is blocked and collected with ``sigwaitinfo``
 (a PID 1 ignores signals it has no handler for, but blocked ones stay pending and can be waited for - tini's

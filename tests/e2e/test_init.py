@@ -439,6 +439,14 @@ def test_init_reaps_forwards_and_passes_the_code(box: Box) -> None:
     assert res.code == 128 + signal.SIGTERM
 
 
+def test_init_pid1_shows_a_command_line_like_tini_not_ours(box: Box) -> None:
+    """PID 1 is a fork of our interpreter: its argv area is rewritten so the container does not see the
+    starter's command line (host paths)."""
+    res = run(box, box.spec("cat", "/proc/1/cmdline", init=True))
+    assert res.code == 0, res
+    assert res.out.rstrip("\0") == "/sbin/docker-init\0--\0cat\0/proc/1/cmdline", repr(res.out)
+
+
 def test_without_init_pid1_ignores_unhandled_sigterm(box: Box) -> None:
     # like docker without --init: sleep as PID 1 has no handler, so SIGTERM does nothing; SIGKILL works
     res = run(box, box.spec("sleep", "30"), signal_after=(0.2, signal.SIGKILL))
