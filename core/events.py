@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 from core.config import Paths
 from core.errors import InvalidArgument
-from core.logs import iter_records
 from core.state.locks import FileLock
 
 if TYPE_CHECKING:
@@ -243,6 +242,8 @@ def _events(
         decoded = _decode(last)
         # a little slack: writers take their stamp before they append, so order is only nearly by time
         return decoded is not None and since is not None and decoded.time < since - 5.0
+
+    from core.logs import iter_records  # not at the top: writers of events (every command) never read them
 
     records = iter_records(
         path,

@@ -290,7 +290,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         raise InvalidArgument(f"invalid value {args.cpus} for --cpus: must be positive")
     ulimits = dict(parse_ulimit(u) for u in args.ulimit)
     log_opts = _kv(args.log_opt, "--log-opt")
-    from core.logs import parse_log_opts
+    from core.logopts import parse_log_opts
 
     parse_log_opts(log_opts)
     from core.containers.resolve import parse_restart

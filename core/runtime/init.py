@@ -55,7 +55,15 @@ from typing import Any, NoReturn
 from core.errors import CannotInvoke, CommandNotFound, DockyardError, RuntimeFailure
 from core.runtime import linux, rootfs, seccomp, security, tini
 from core.runtime.rootfs import SetupError
-from core.runtime.spec import DEFAULT_PATH, RLIM_INFINITY, ContainerSpec, ProcessSpec, UserSpec, rlimit_name
+from core.runtime.spec import (
+    DEFAULT_PATH,
+    DEFAULT_SECCOMP,
+    RLIM_INFINITY,
+    ContainerSpec,
+    ProcessSpec,
+    UserSpec,
+    rlimit_name,
+)
 
 _NAMESPACES = (
     ("net", linux.CLONE_NEWNET),
@@ -205,7 +213,10 @@ def prepare_seccomp(proc: ProcessSpec) -> bytes | None:
     if proc.seccomp is None:
         return None
     try:
-        return seccomp.build_filter(proc.seccomp, proc.capabilities)
+        profile = seccomp.default_profile() if proc.seccomp == DEFAULT_SECCOMP else proc.seccomp
+        if not isinstance(profile, dict):
+            raise RuntimeFailure(f"unknown seccomp profile {profile!r}")
+        return seccomp.build_filter(profile, proc.capabilities)
     except DockyardError:
         raise
     except Exception as err:

@@ -170,8 +170,13 @@ class ProcessSpec:
     tty_size: tuple[int, int] | None = None  # (rows, cols), set before the command starts
     capabilities: list[str] = field(default_factory=lambda: list(DEFAULT_CAPABILITIES))
     no_new_privs: bool = False  # docker sets it only with --security-opt no-new-privileges
-    seccomp: dict[str, Any] | None = None  # a docker seccomp profile; None = unconfined
+    # a docker seccomp profile, or DEFAULT_SECCOMP for Docker's built-in one (the shim has it compiled and
+    # cached; the record stays small); None = unconfined
+    seccomp: dict[str, Any] | str | None = None
     rlimits: list[Rlimit] = field(default_factory=list)  # empty = inherit the shim's limits
+
+
+DEFAULT_SECCOMP = "default"
 
 
 @dataclass

@@ -16,7 +16,6 @@ Chain ids and diff ids are ``sha256:<hex>`` digests, as in image configs; a bare
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from dataclasses import dataclass
@@ -71,6 +70,8 @@ class _HashingReader:
     """Hashes every byte that goes through it: the DiffID is the digest of the uncompressed tar."""
 
     def __init__(self, src: BinaryIO) -> None:
+        import hashlib  # not at the top: OpenSSL's loading costs ~2 ms that `run` does not need
+
         self._src = src
         self.sha = hashlib.sha256()
         self.count = 0
@@ -92,6 +93,8 @@ class LayerStore:
         diff = _digest(diff_id)
         if parent_chain_id is None:
             return diff
+        import hashlib
+
         text = f"{_digest(parent_chain_id)} {diff}"
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 
 from core import logs
 from core.errors import InvalidArgument
+from core.logopts import parse_log_opts
 from core.logs import (
     PARTIAL_MAX,
     LogWriter,
     format_timestamp,
     normalise_timestamp,
-    parse_log_opts,
     parse_since,
     read_logs,
     rotated_paths,

@@ -8,7 +8,6 @@ import contextlib
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from tui.cli import CLIError, make_engine
@@ -190,6 +189,8 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
 
 def status_text(c: Any) -> str:
     """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)"."""
+    from datetime import UTC, datetime
+
     now = datetime.now(UTC)
     if c.status in ("running", "paused", "restarting"):
         started = parse_time(c.started_at)
@@ -281,7 +282,6 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def _create_with_pull(engine: Any, args: argparse.Namespace) -> Any:
-    from tui.progress import progress_for
     from tui.runflags import run_config
 
     run = run_config(args)
@@ -297,6 +297,8 @@ def _create_with_pull(engine: Any, args: argparse.Namespace) -> Any:
                 raise
     if not quiet:
         sys.stderr.write(f"Unable to find image '{run.image}' locally\n" if run.pull != "always" else "")
+    from tui.progress import progress_for  # only when there is something to pull
+
     with progress_for(quiet or not sys.stderr.isatty()) as bars:
         return engine.create_container(run, progress=bars)
 
