@@ -25,6 +25,13 @@ def source_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _python_path() -> str:
+    """Our source and the site-packages directories (pyseccomp, for a profile not compiled yet), which
+    ``-S`` leaves out: the shim starts without the site module and the venv's .pth files (~2 ms)."""
+    dirs = [source_root(), *(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))]
+    return os.pathsep.join(dict.fromkeys(dirs))
+
+
 class ShimLauncher:
     """A shim process started ahead of its container.
 
@@ -48,6 +55,7 @@ class ShimLauncher:
         ctl_fd = ready_fd + 1
         argv = [
             sys.executable,
+            "-S",
             "-m",
             "core.runtime.shim",
             os.fspath(root),
@@ -67,7 +75,7 @@ class ShimLauncher:
             self.pid = os.posix_spawn(
                 sys.executable,
                 argv,
-                {**shim_env(), "PYTHONPATH": source_root()},
+                {**shim_env(), "PYTHONPATH": _python_path()},
                 file_actions=actions,
                 setsid=True,
             )
