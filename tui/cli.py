@@ -91,11 +91,11 @@ def build_parser(verbs: Sequence[str] | None = None) -> Parser:
     _add_globals(parser)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
-    modules: list[str] = []
-    for verb in verbs if verbs is not None else VERBS:
-        for mod in [VERBS[verb], *GROUP_EXTRAS.get(verb, [])]:
-            if mod not in modules:
-                modules.append(mod)
+    wanted = list(verbs if verbs is not None else VERBS)
+    # every verb's own module first, then the ones that add to management groups (they need the group)
+    modules = list(
+        dict.fromkeys([VERBS[v] for v in wanted] + [m for v in wanted for m in GROUP_EXTRAS.get(v, [])])
+    )
     # A module registers all its verbs; building the ~40 parsers of one takes ~20 ms here (argparse looks up
     # gettext catalogs for each), a fifth of `run`. When one verb was asked for, only its parser is built.
     # A management group ("image ...") copies other verbs' parsers, so it gets the whole module.
