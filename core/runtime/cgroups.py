@@ -29,6 +29,7 @@ import struct
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -435,7 +436,7 @@ def _attach_device_filter(directory: Path, rules: Iterable[str]) -> None:
 # --------------------------------------------------------------------------------------------- the cgroup
 
 
-class Cgroup:
+class Cgroup(ABC):
     """One container's cgroup. Make it with :meth:`create` or :meth:`open`; the subclass is v1's or v2's."""
 
     version: Version
@@ -512,15 +513,16 @@ class Cgroup:
 
     # ---- interface (both versions)
 
+    @abstractmethod
     def paths(self) -> dict[str, Path]:
         """controller -> directory (v2: a single entry, key ``""``)."""
-        raise NotImplementedError
+        ...
 
-    def _parent_dirs(self) -> list[Path]:
-        raise NotImplementedError
+    @abstractmethod
+    def _parent_dirs(self) -> list[Path]: ...
 
-    def _create(self, limits: CgroupLimits) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _create(self, limits: CgroupLimits) -> None: ...
 
     def update(self, limits: CgroupLimits) -> None:
         """Change the limits that are not ``None`` (``docker update``)."""
@@ -533,24 +535,25 @@ class Cgroup:
                 raise InvalidArgument("minimum memory-swap limit should be larger than the memory limit")
         self._write_limits(limits, creating=False)
 
-    def _write_limits(self, limits: CgroupLimits, creating: bool) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _write_limits(self, limits: CgroupLimits, creating: bool) -> None: ...
 
-    def stats(self) -> CgroupStats:
-        raise NotImplementedError
+    @abstractmethod
+    def stats(self) -> CgroupStats: ...
 
+    @abstractmethod
     def oom_killed(self) -> bool:
         """Has the kernel's OOM killer killed a process in this cgroup?"""
-        raise NotImplementedError
+        ...
 
-    def freeze(self, timeout: float = 5.0) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def freeze(self, timeout: float = 5.0) -> None: ...
 
-    def thaw(self, timeout: float = 5.0) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def thaw(self, timeout: float = 5.0) -> None: ...
 
-    def frozen(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def frozen(self) -> bool: ...
 
     def exists(self) -> bool:
         return any(p.is_dir() for p in self.paths().values())
