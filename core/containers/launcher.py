@@ -51,7 +51,7 @@ class ShimLauncher:
         # The shim gets its two pipe ends dup2'ed in the child to numbers above both (dup2 clears
         # close-on-exec there only): making ours inheritable instead would let a process that another
         # thread of ours spawns meanwhile inherit them, and the shim would never see the control pipe close.
-        ready_fd = max(3, ready_w, ctl_r, self.ready_r, self.ctl_w) + 1
+        ready_fd = max(2, ready_w, ctl_r) + 1  # above both sources: the first dup2 cannot clobber the second
         ctl_fd = ready_fd + 1
         argv = [
             sys.executable,

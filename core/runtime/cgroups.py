@@ -198,6 +198,29 @@ def v2_root() -> Path:
     return CGROUP_ROOT if CGROUP_ROOT in candidates else candidates[0]
 
 
+def cgroups_of(pid: int) -> list[Path]:
+    """The cgroup directories ``pid`` is in, one per mounted hierarchy, from /proc/<pid>/cgroup."""
+    try:
+        text = Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return []
+    mounts = [m for m in _mounts() if m[2] == "/"]  # hierarchies mounted at their root
+    found: list[Path] = []
+    for line in text.splitlines():
+        hid, _, rest = line.partition(":")
+        names, _, path = rest.partition(":")
+        if not path.startswith("/") or "/.." in path:
+            continue  # outside our cgroup namespace: not reachable from here
+        if hid == "0" and not names:
+            where = [m[0] for m in mounts if m[1] == "cgroup2"]
+        else:
+            wanted = set(names.split(","))
+            where = [m[0] for m in mounts if m[1] == "cgroup" and wanted <= m[3]]
+        if where:
+            found.append(Path(where[0]) / path.lstrip("/"))
+    return list(dict.fromkeys(found))
+
+
 def prime_attach() -> threading.Thread | None:
     """Pay ahead of time what the kernel charges the first cgroup move in a while.
 
@@ -210,18 +233,10 @@ def prime_attach() -> threading.Thread | None:
     the thread needs Python's lock only to enter the write. Returns the thread (join it before any fork),
     or None where it could not be done.
     """
+    dirs = cgroups_of(os.getpid())
     try:
-        with open("/proc/self/cgroup") as f:
-            lines = [line.rstrip("\n").split(":", 2) for line in f]
-        if detect() == "v2":
-            path = next(p for n, _c, p in lines if n == "0")
-            procs = v2_root() / path.lstrip("/") / "cgroup.procs"
-        else:
-            roots = v1_roots()
-            ctrl, path = next((c, p) for _n, cs, p in lines for c in cs.split(",") if c in roots)
-            procs = roots[ctrl] / path.lstrip("/") / "cgroup.procs"
-        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
-    except Exception:
+        fd = os.open(dirs[0] / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+    except (IndexError, OSError):
         return None
     pid = str(os.getpid()).encode()
 

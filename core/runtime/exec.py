@@ -71,7 +71,7 @@ from core.errors import (
     InvalidArgument,
     RuntimeFailure,
 )
-from core.runtime import init, linux, rootfs, tini
+from core.runtime import cgroups, init, linux, rootfs, tini
 from core.runtime.rootfs import SetupError
 from core.runtime.spec import ContainerSpec, ProcessSpec, UserSpec
 
@@ -141,8 +141,6 @@ def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
     # the container's own filter: built for the container's capabilities, as docker keeps it for
     # `exec --privileged` too; it comes from the cache the start filled
     seccomp_bpf = init.prepare_seccomp(spec.process)
-    from core.runtime import cgroups
-
     parent = str((runtime.get("cgroup") or {}).get("parent") or cgroups.DEFAULT_PARENT)
     try:
         cgroup = cgroups.Cgroup.open(target.id, parent=parent)
@@ -363,7 +361,7 @@ def spawn(
         pidfd1 = keep(_pidfd_open(pid1, name), theirs)
         # every cgroup PID 1 is in (also hierarchies we do not manage: name=systemd, the hybrid unified
         # one), and that must include the container's own: else the pid is not the container's any more
-        joined = _cgroups_of(pid1)
+        joined = cgroups.cgroups_of(pid1)
         if not cgroup_dirs or not all(d in joined for d in cgroup_dirs):
             raise Conflict(f"container {name} is not running")
         ns: dict[str, int] = {}
@@ -465,31 +463,6 @@ def _above_stdio(fd: int) -> int:
     high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     os.close(fd)
     return high
-
-
-def _cgroups_of(pid: int) -> list[Path]:
-    """The cgroup directories ``pid`` is in, one per mounted hierarchy, from /proc/<pid>/cgroup."""
-    from core.runtime import cgroups
-
-    try:
-        text = Path(f"/proc/{pid}/cgroup").read_text()
-    except OSError:
-        return []
-    mounts = [m for m in cgroups._mounts() if m[2] == "/"]  # hierarchies mounted at their root
-    found: list[Path] = []
-    for line in text.splitlines():
-        hid, _, rest = line.partition(":")
-        names, _, path = rest.partition(":")
-        if not path.startswith("/") or "/.." in path:
-            continue  # outside our cgroup namespace: not reachable from here
-        if hid == "0" and not names:
-            where = [m[0] for m in mounts if m[1] == "cgroup2"]
-        else:
-            wanted = set(names.split(","))
-            where = [m[0] for m in mounts if m[1] == "cgroup" and wanted <= m[3]]
-        if where:
-            found.append(Path(where[0]) / path.lstrip("/"))
-    return list(dict.fromkeys(found))
 
 
 def _same_file(fd: int, path: str) -> bool:
