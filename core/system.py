@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from core.engine import Engine
 
-RUNNING = ("running", "paused", "restarting")
+
+def dockyard_version() -> str:
+    """The installed package's version ("unknown" when run from a tree that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dockyard")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def info(engine: Engine) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
+    from core.containers.lifecycle import RUNNING_STATES
     from core.runtime import cgroups
 
     containers = engine.list_containers(all=True)
@@ -24,16 +31,12 @@ def info(engine: Engine) -> dict[str, Any]:
         cgroup_version = "2" if cgroups.detect() == "v2" else "1"
     except Exception:
         cgroup_version = ""
-    try:
-        server_version = version("dockyard")
-    except PackageNotFoundError:
-        server_version = ""
     return {
         "ID": "",
         "Containers": len(containers),
         "ContainersRunning": sum(c.status == "running" for c in containers),
         "ContainersPaused": sum(c.status == "paused" for c in containers),
-        "ContainersStopped": sum(c.status not in RUNNING for c in containers),
+        "ContainersStopped": sum(c.status not in RUNNING_STATES for c in containers),
         "Images": len(engine.list_images(all=True)),
         "Driver": "overlay",
         "DockerRootDir": str(engine.paths.root),
@@ -50,7 +53,7 @@ def info(engine: Engine) -> dict[str, Any]:
         "NCPU": os.cpu_count() or 0,
         "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "Name": socket.gethostname(),
-        "ServerVersion": server_version,
+        "ServerVersion": dockyard_version(),
         "Python": platform.python_version(),
         "DefaultBridge": engine.config.bridge,
         "InsecureRegistries": list(engine.config.insecure_registries),
@@ -71,6 +74,7 @@ def _os_name() -> str:
 
 def disk_usage(engine: Engine) -> list[dict[str, Any]]:
     """Rows like ``docker system df``: Type, TotalCount, Active, Size, Reclaimable (bytes)."""
+    from core.containers.lifecycle import RUNNING_STATES as RUNNING
     from core.storage.usage import disk_usage as du
 
     containers = engine.list_containers(all=True)

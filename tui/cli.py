@@ -187,9 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     args.launcher = launcher
     if args.version:
-        from importlib.metadata import version
+        from core.system import dockyard_version
 
-        print(f"dockyard version {version('dockyard')}")
+        print(f"dockyard version {dockyard_version()}")
         return 0
     func: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
     if func is None:

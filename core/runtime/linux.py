@@ -241,13 +241,12 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
                 pass
 
 
-def close_fds_above(keep: int, lowest: int = 3) -> None:
-    """Close every fd >= ``lowest`` except ``keep`` (pass -1 to keep none)."""
-    if keep < lowest:
-        close_range(lowest)
-        return
-    close_range(lowest, keep - 1)
-    close_range(keep + 1)
+def close_fds_above(*keep: int, lowest: int = 3) -> None:
+    """Close every fd >= ``lowest`` except those in ``keep``."""
+    for fd in sorted(k for k in set(keep) if k >= lowest):
+        close_range(lowest, fd - 1)
+        lowest = fd + 1
+    close_range(lowest)
 
 
 # -- process attributes ----------------------------------------------------------------------------------

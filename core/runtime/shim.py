@@ -653,10 +653,9 @@ def main(argv: list[str]) -> int:
     ctl_fd = int(argv[argv.index("--ctl-fd") + 1])
     # nothing of our starter's but the two pipes: an fd it had inheritable (a caller's pipe, say) would
     # otherwise stay open as long as the container runs
-    keep = sorted({ready_fd, ctl_fd})
-    os.closerange(3, keep[0])
-    os.closerange(keep[0] + 1, keep[-1])
-    os.closerange(keep[-1] + 1, os.sysconf("SC_OPEN_MAX"))
+    from core.runtime.linux import close_fds_above
+
+    close_fds_above(ready_fd, ctl_fd)
     # detach: our starter spawned us in a session of our own; the middle process exits here and the shim
     # proper is re-parented to init (the starter reaps the middle one)
     if os.fork() != 0:

@@ -140,14 +140,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_version(args: argparse.Namespace) -> int:
     import os
     import platform
-    from importlib.metadata import PackageNotFoundError, version
 
+    from core.system import dockyard_version
     from tui.output import render_template
 
-    try:
-        ours = version("dockyard")
-    except PackageNotFoundError:
-        ours = "unknown"
+    ours = dockyard_version()
     uname = os.uname()
     obj = {
         "Version": ours,
