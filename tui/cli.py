@@ -213,9 +213,7 @@ def _exit_now(code: int) -> None:
     """End the ``dockyard`` command without the interpreter's teardown (~10 ms of freeing modules, a tenth
     of a ``run``): the command has returned, so every file it wrote is closed; only stdio may hold
     buffered output."""
-    for stream in (sys.stdout, sys.stderr):
-        if stream is None:  # started with that fd closed
-            continue
+    for stream in (sys.stdout, sys.stderr):  # never None: see _stdio_or_devnull
         try:
             stream.flush()
         except (BrokenPipeError, OSError, ValueError):

@@ -100,14 +100,11 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from tui.output import human_size, render_template
+    from tui.output import human_size, print_inspected
 
     info = make_engine(args).info()
-    if args.format == "json":
-        print(json.dumps(info))
-        return 0
     if args.format:
-        print(render_template(args.format, info))
+        print_inspected([info], args.format)
         return 0
     lines = [
         ("Containers", info["Containers"]),
@@ -142,7 +139,7 @@ def cmd_version(args: argparse.Namespace) -> int:
     import platform
 
     from core.system import dockyard_version
-    from tui.output import render_template
+    from tui.output import print_inspected
 
     ours = dockyard_version()
     uname = os.uname()
@@ -154,10 +151,8 @@ def cmd_version(args: argparse.Namespace) -> int:
         "KernelVersion": uname.release,
         "Daemon": "none (in-process engine, one shim per running container)",
     }
-    if args.format == "json":
-        print(json.dumps(obj))
-    elif args.format:
-        print(render_template(args.format, obj))
+    if args.format:
+        print_inspected([obj], args.format)
     else:
         print("dockyard:")
         for key in ("Version", "Python", "Os", "Arch", "KernelVersion", "Daemon"):
