@@ -29,6 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
+from bench.peers import CGROUP_PARENT, remove_cgroup_parent  # noqa: E402
 from tests.testbed import ensure_images, start_testbed  # noqa: E402
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
@@ -200,7 +201,7 @@ def main() -> int:
         ref = bed.ref("busybox:latest")
         (base / "root").mkdir()
         (base / "root" / "daemon.json").write_text(json.dumps(DY_SETTINGS))
-        denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": "dockyard-bench"}
+        denv = {**os.environ, "DOCKYARD_RUN": str(base / "run"), "DOCKYARD_CGROUP_PARENT": CGROUP_PARENT}
         dy = Engine("dockyard", [DOCKYARD, "--root", str(base / "root")], denv)
         dy.run("pull", "-q", ref)
         dy.run("tag", ref, "busybox")
@@ -244,12 +245,7 @@ def main() -> int:
             subprocess.run(["umount", "-R", str(base / "podman")], capture_output=True)
             shutil.rmtree(f"/var/lib/cni/networks/{PODMAN_NET}", ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
-        from core.runtime import cgroups
-
-        try:
-            cgroups.Cgroup.remove_parent("dockyard-bench")
-        except Exception:
-            pass
+        remove_cgroup_parent()
 
     print(f"\n{args.size_mb} MiB payload, {args.rounds} rounds; medians (min or max in brackets)\n")
     names = list(results["dockyard"])

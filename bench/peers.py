@@ -1,6 +1,6 @@
 """The two engines as the start-up and build benchmarks set them up: each with a fresh root under ``base``
 (tmpfs), the test bed's busybox pulled from the loopback registry and tagged ``busybox``, and a way to tear
-everything down again.
+everything but ``base`` itself down again (the caller removes it with ``remove_scratch``).
 
 dockyard gets a bridge, subnets and nft table of the run's own (tests/netbed.py, written to the root's
 daemon.json), so the host's default ``dockyard0`` is never touched. Podman runs with runc (crun refuses this
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -39,14 +38,17 @@ class Engines:
             subprocess.run([*self.podman, "system", "reset", "-f"], capture_output=True, env=self.penv)
             subprocess.run(["umount", "-R", str(self.base / "podman")], capture_output=True)
         netbed.cleanup(self.net)
-        unmount_under(self.base)
-        shutil.rmtree(self.base, ignore_errors=True)
-        from core.runtime import cgroups
+        remove_cgroup_parent()
 
-        try:
-            cgroups.Cgroup.remove_parent(CGROUP_PARENT)
-        except Exception:
-            pass
+
+def remove_cgroup_parent() -> None:
+    """The benches' containers' cgroup parent, empty once they are gone."""
+    from core.runtime import cgroups
+
+    try:
+        cgroups.Cgroup.remove_parent(CGROUP_PARENT)
+    except Exception:
+        pass
 
 
 def podman_conf(base: Path) -> Path:
@@ -78,14 +80,3 @@ def prepare(base: Path, ref: str, *, with_podman: bool) -> Engines:
         tag = [*engines.podman, "tag", ref, "busybox"]
         subprocess.run(tag, env=engines.penv, check=True, capture_output=True)
     return engines
-
-
-def unmount_under(base: Path) -> None:
-    """Lazily unmount what the engines mounted below ``base`` (the run dir's netns mounts), deepest first."""
-    mounts = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == str(base) or point.startswith(str(base) + "/"):
-            mounts.append(point)
-    for point in sorted(mounts, key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True)

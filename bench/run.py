@@ -25,6 +25,7 @@ sys.path.insert(0, str(HERE))
 
 from bench import peers  # noqa: E402
 from tests.testbed import ensure_images, start_testbed  # noqa: E402
+from tests.testbed.common import remove_scratch  # noqa: E402
 
 DOCKYARD = peers.DOCKYARD
 
@@ -149,7 +150,7 @@ def main() -> int:
         bed.close()
         if engines is not None:
             engines.close()
-        shutil.rmtree(base, ignore_errors=True)
+        remove_scratch(base)  # unmounts what is left below it (netns mounts), then removes it
     return 0
 
 
