@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import InvalidArgument
 from core.locations import DEFAULT_ROOT, DEFAULT_RUN, root_dir, run_dir
+from core.record import field, record
 
 _GOARCH = {
     "x86_64": "amd64",
@@ -39,7 +39,7 @@ def host_platform() -> str:
     return f"linux/{arch}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Paths:
     """Every path under the root and run dir; the only place their shape is spelled out."""
 
@@ -119,7 +119,7 @@ class Paths:
         return self.containers / check_hex64(container_id)
 
 
-@dataclass
+@record
 class Config:
     root: Path = Path(DEFAULT_ROOT)
     run: Path = Path(DEFAULT_RUN)

@@ -35,11 +35,11 @@ import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import InvalidArgument
+from core.record import record
 
 if TYPE_CHECKING:
     from core.config import Paths
@@ -352,7 +352,7 @@ def container_log_path(paths: Paths, container_id: str) -> Path:
 _pread = os.pread  # module attribute so a test can count the bytes the reader asks for
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _Cursor:
     fd: int
     key: tuple[int, int]  # (st_dev, st_ino): who this file is, whatever its name is now

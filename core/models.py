@@ -1,12 +1,13 @@
-"""The dataclasses :class:`core.engine.Engine` returns. Plain data: no methods that touch the disk."""
+"""The records :class:`core.engine.Engine` returns. Plain data: no methods that touch the disk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from core.record import field, record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class ImageSummary:
     id: str  # "sha256:<hex>" of the config blob, as docker
     repo_tags: list[str]
@@ -20,7 +21,7 @@ class ImageSummary:
         return self.id.removeprefix("sha256:")[:12]
 
 
-@dataclass
+@record
 class PullProgress:
     """One progress report. ``layer`` is the short digest, or "" for whole-image events."""
 
@@ -31,7 +32,7 @@ class PullProgress:
     message: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PullResult:
     reference: str  # the normalised reference that was pulled
     digest: str  # manifest digest
@@ -39,7 +40,7 @@ class PullResult:
     new: bool  # False if we already had every piece ("Image is up to date")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RemovedImage:
     """What ``rmi``/``image prune`` did, in docker's output order: names untagged, then ids deleted (each
     image followed by the layers that went with it); ``images`` are the image ids alone."""
@@ -52,7 +53,7 @@ class RemovedImage:
 JSONDict = dict[str, Any]
 
 
-@dataclass
+@record
 class Mount:
     """One mount as the user asked for it: ``-v``, ``--mount`` or ``--tmpfs``."""
 
@@ -63,7 +64,7 @@ class Mount:
     options: dict[str, str] = field(default_factory=dict)  # tmpfs size/mode, bind propagation, volume nocopy
 
 
-@dataclass
+@record
 class PortBinding:
     container_port: int
     protocol: str = "tcp"
@@ -71,7 +72,7 @@ class PortBinding:
     host_port: int = 0  # 0: pick a free port
 
 
-@dataclass
+@record
 class RunConfig:
     """Everything ``create``/``run`` takes: what the CLI parses flags into and the TUI's run form fills."""
 
@@ -117,7 +118,7 @@ class RunConfig:
     pull: str = "missing"  # missing | always | never
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerSummary:
     id: str
     name: str
@@ -138,14 +139,14 @@ class ContainerSummary:
         return self.id[:12]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LogLine:
     stream: str  # "stdout" | "stderr"
     time: str  # RFC 3339 with nanoseconds, as docker's json-file
     text: str  # the line, with its trailing newline if it had one
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Event:
     time: float  # seconds since the epoch
     type: str  # container | image | network | volume
@@ -154,7 +155,7 @@ class Event:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerStats:
     id: str
     name: str
@@ -164,7 +165,7 @@ class ContainerStats:
     pids: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkSummary:
     """One network as ``network ls`` shows it (core.network)."""
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from core.config import Paths
 from core.errors import Conflict, InvalidArgument, VolumeNotFound
+from core.record import asdict, field, known_fields, record
 from core.state.ids import HEX64, NAME, new_id
 from core.state.locks import FileLock
 from core.state.records import read_json, remove_tree, temp_name, write_json
 
 
-@dataclass
+@record
 class Volume:
     name: str
     created: str
@@ -62,7 +62,7 @@ class VolumeStore:
             rec = read_json(d / "volume.json")
         except FileNotFoundError:
             raise VolumeNotFound(f"no such volume: {name}")
-        vol = Volume(**{k: v for k, v in rec.items() if k in Volume.__dataclass_fields__})
+        vol = Volume(**known_fields(Volume, rec))
         vol.mountpoint = str(d / "_data")
         return vol
 

@@ -11,11 +11,11 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from core.build.dockerfile import Instruction, parse_duration
 from core.build.shell import ShellError, ShellLexer
+from core.record import record
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 METADATA = (
@@ -42,7 +42,7 @@ _HEALTH_FIELDS = (
 )
 
 
-@dataclass
+@record
 class MetaState:
     """What docker's dispatcher remembers between instructions of one stage (or one ``--change`` list)."""
 

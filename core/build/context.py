@@ -16,11 +16,11 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from core.build.ignore import IgnoreMatcher, glob_regex, go_clean, has_glob
 from core.errors import InvalidArgument, NotFound
+from core.record import record
 
 MAX_SYMLINKS = 40
 _O_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -31,7 +31,7 @@ class OutsideContext(InvalidArgument):
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry:
     rel: str  # relative to the source it was found under ("" for the source itself)
     path: str  # context-relative

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 
 from core.errors import InvalidArgument
+from core.record import field, record
 
 
 class DockerfileError(InvalidArgument):
@@ -74,7 +74,7 @@ INSTRUCTIONS = (
 HEREDOC_INSTRUCTIONS = ("run", "copy", "add")
 
 
-@dataclass
+@record
 class Heredoc:
     name: str
     content: str  # every line with its newline; leading tabs already stripped for <<-
@@ -82,7 +82,7 @@ class Heredoc:
     fd: int | None = None  # RUN 3<<EOF: the file descriptor it feeds
 
 
-@dataclass
+@record
 class Instruction:
     cmd: str  # lower case
     args: list[str]  # parsed arguments, before variable substitution
@@ -107,7 +107,7 @@ class Instruction:
         return values[-1] if values else None
 
 
-@dataclass
+@record
 class Dockerfile:
     filename: str
     instructions: list[Instruction]
@@ -116,7 +116,7 @@ class Dockerfile:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Stage:
     index: int
     name: str | None  # lower case, from ``AS name``

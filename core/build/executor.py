@@ -27,7 +27,6 @@ import re
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +66,7 @@ from core.images.commit import (
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, LayerRef
 from core.models import Mount, RunConfig
+from core.record import field, record
 from core.state.records import remove_tree, sweep_temp, temp_name
 from core.storage.diff import LayerUnion, write_diff
 
@@ -94,7 +94,7 @@ OUTPUT_TAIL = 30  # lines of a failed RUN's output kept for the error
 _KEEP_CONFIG_KEYS = ("architecture", "os", "os.version", "os.features", "variant", "config", "history")
 
 
-@dataclass
+@record
 class _State:
     record: ImageRecord | None  # None: FROM scratch and nothing yet
     config: dict[str, Any]
@@ -108,7 +108,7 @@ class _State:
         return LayerUnion([layers.diff_dir(x.chain_id) for x in reversed(self.chain)])
 
 
-@dataclass
+@record
 class _StageRun:
     stage: Stage
     state: _State

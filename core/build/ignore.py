@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from core.errors import InvalidArgument
+from core.record import record
 
 _ESCAPE = set(".+()|{}$")
 
@@ -131,7 +131,7 @@ def has_glob(pattern: str) -> bool:
     return any(c in pattern for c in "*?[\\")
 
 
-@dataclass
+@record
 class _Pattern:
     text: str  # cleaned
     exclusion: bool

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import DockyardError
+from core.record import field, record
 
 
 class BuildError(DockyardError):
@@ -19,7 +19,7 @@ class BuildError(DockyardError):
         self.output = output or []
 
 
-@dataclass
+@record
 class BuildOptions:
     context: Path | None  # None: no context (a Dockerfile read from stdin, ``docker build -``)
     dockerfile: Path | None = None  # default: <context>/Dockerfile
@@ -34,7 +34,7 @@ class BuildOptions:
     platform: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildEvent:
     """One progress report. ``kind``: "step" (a step starts; ``text`` is its title), "output" (a line a RUN
     printed, ``stream`` stdout or stderr), "cached", "done" (``seconds`` it took), "warning", "info"."""
@@ -46,7 +46,7 @@ class BuildEvent:
     stream: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildResult:
     image_id: str
     tags: list[str]

@@ -13,7 +13,6 @@ import os
 import select
 import signal
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
 from core.errors import Conflict, InvalidArgument, RuntimeFailure
 from core.models import RunConfig
+from core.record import asdict
 from core.runtime import protocol
 from core.state.ids import new_id
 from core.state.locks import FileLock

@@ -6,15 +6,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.config import Paths
+from core.record import record
 from core.state.records import remove_tree, temp_name
 
 
-@dataclass
+@record
 class Hidden:
     """A container renamed out of sight, waiting for :func:`purge_hidden`."""
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.config import Paths
 from core.errors import Conflict, ContainerNotFound, InvalidArgument
+from core.record import asdict, field, known_fields, record
 from core.state.ids import HEX64, check_name
 from core.state.locks import FileLock
 from core.state.records import read_json, write_json
@@ -64,7 +64,7 @@ _NOUNS = (
 )
 
 
-@dataclass
+@record
 class ContainerState:
     status: str = "created"  # created | running | paused | restarting | exited | dead | removing
     pid: int = 0
@@ -84,11 +84,10 @@ class ContainerState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerState:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        return cls(**known_fields(cls, data))
 
 
-@dataclass
+@record
 class ContainerRecord:
     id: str
     name: str
@@ -135,9 +134,7 @@ class ContainerStore:
             state = ContainerState.from_json(read_json(d / "state.json"))
         except FileNotFoundError:
             state = ContainerState(status="dead", error="state record missing")
-        return ContainerRecord(
-            state=state, **{k: v for k, v in cfg.items() if k in ContainerRecord.__dataclass_fields__}
-        )
+        return ContainerRecord(state=state, **known_fields(ContainerRecord, cfg))
 
     def records(self) -> Iterator[ContainerRecord]:
         for cid in self.ids():

@@ -29,7 +29,6 @@ import re
 import shutil
 import tarfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Self
 
@@ -54,6 +53,7 @@ from core.images.reference import (
 from core.images.registry import INDEX_TYPES, MANIFEST_TYPES, sha256_digest
 from core.images.store import ImageRecord, ImageStore, LayerRef
 from core.models import PullProgress
+from core.record import field, record
 from core.state.ids import digest_hex
 from core.state.records import fsync_dir, remove_tree, sweep_temp, temp_name, write_bytes
 from core.storage.compression import open_decompressed, sniff
@@ -164,8 +164,8 @@ def save(
     paths.tmp.mkdir(parents=True, exist_ok=True)
     # merge repeated images (``save busybox busybox:latest``) and drop duplicate tags
     merged: dict[str, tuple[ImageRecord, list[Reference]]] = {}
-    for record, tags in records_with_tags:
-        entry = merged.setdefault(record.id, (record, []))
+    for image, tags in records_with_tags:
+        entry = merged.setdefault(image.id, (image, []))
         for tag in tags:
             ref = parse_reference(tag) if isinstance(tag, str) else tag
             if ref.digest:
@@ -188,20 +188,20 @@ def _write_archive(
     repositories: dict[str, dict[str, str]] = {}
     _add_dir(tar, "blobs")
     _add_dir(tar, "blobs/sha256")
-    for record, tags in images:
-        config = store.read_blob(record.config_digest)
-        if sha256_digest(config) != record.config_digest:
-            raise CorruptState(f"stored config of image {record.id} is damaged; pull the image again")
+    for image, tags in images:
+        config = store.read_blob(image.config_digest)
+        if sha256_digest(config) != image.config_digest:
+            raise CorruptState(f"stored config of image {image.id} is damaged; pull the image again")
         cfg = json.loads(config)
         diff_ids = list((cfg.get("rootfs") or {}).get("diff_ids") or [])
-        if diff_ids != [layer.diff_id for layer in record.layers]:
-            raise CorruptState(f"image {record.id}: its record and its config list different layers")
+        if diff_ids != [layer.diff_id for layer in image.layers]:
+            raise CorruptState(f"image {image.id}: its record and its config list different layers")
         layer_descs = []
-        for layer in record.layers:
+        for layer in image.layers:
             size = _save_layer(store, tar, layer, written)
             layer_descs.append((MEDIA_OCI_LAYER, layer.diff_id, size))
-        _add_blob(tar, record.config_digest, config, written)
-        manifest = oci_manifest(record.config_digest, len(config), layer_descs)
+        _add_blob(tar, image.config_digest, config, written)
+        manifest = oci_manifest(image.config_digest, len(config), layer_descs)
         manifest_digest = sha256_digest(manifest)
         _add_blob(tar, manifest_digest, manifest, written)
 
@@ -223,15 +223,15 @@ def _write_archive(
                     "annotations": {ANNOTATION_IMAGE_NAME: str(ref), ANNOTATION_REF_NAME: tag},
                 }
             )
-            if record.layers:
-                repositories.setdefault(ref.familiar_name, {})[tag] = digest_hex(record.layers[-1].diff_id)
+            if image.layers:
+                repositories.setdefault(ref.familiar_name, {})[tag] = digest_hex(image.layers[-1].diff_id)
         if not tags:
             index_entries.append(desc)
         manifest_json.append(
             {
-                "Config": "blobs/sha256/" + digest_hex(record.config_digest),
+                "Config": "blobs/sha256/" + digest_hex(image.config_digest),
                 "RepoTags": [r.familiar() for r in tags] or None,
-                "Layers": ["blobs/sha256/" + digest_hex(layer.diff_id) for layer in record.layers],
+                "Layers": ["blobs/sha256/" + digest_hex(layer.diff_id) for layer in image.layers],
             }
         )
     index = {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": index_entries}
@@ -310,7 +310,7 @@ def _save_layer(store: ImageStore, tar: tarfile.TarFile, layer: LayerRef, writte
 # ================================================================================================== load
 
 
-@dataclass
+@record
 class _Staged:
     """One regular file from the archive, copied to ``path`` (a numbered scratch file)."""
 
@@ -319,7 +319,7 @@ class _Staged:
     digest: str
 
 
-@dataclass
+@record
 class _Layer:
     staged: _Staged
     media_type: str
@@ -327,7 +327,7 @@ class _Layer:
     diff_id: str
 
 
-@dataclass
+@record
 class _Image:
     config: bytes
     config_digest: str

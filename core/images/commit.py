@@ -18,7 +18,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +26,7 @@ from core.images.archive import MEDIA_OCI_LAYER, MEDIA_OCI_LAYER_GZIP, MEDIA_OCI
 from core.images.reference import Reference
 from core.images.registry import sha256_digest
 from core.images.store import ImageRecord, ImageStore, LayerRef
+from core.record import record
 from core.state.records import fsync_dir, temp_name, write_bytes
 from core.storage import compression
 from core.storage.diff import DiffStats, HashingWriter
@@ -239,7 +239,7 @@ def intermediate_ids(images: ImageStore) -> set[str]:
 # ------------------------------------------------------------------------------------------ history
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HistoryEntry:
     id: str  # the image this step produced, when it is still here; "<missing>" otherwise
     created: str
@@ -298,7 +298,7 @@ def history(images: ImageStore, layers: LayerStore, record: ImageRecord) -> list
 # ------------------------------------------------------------------------------------------ commit
 
 
-@dataclass
+@record
 class CommitRequest:
     container: str
     reference: str | None = None  # repository[:tag]

@@ -22,12 +22,12 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from core.errors import DockyardError
+from core.record import field, record
 from core.state.records import write_bytes
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
@@ -50,7 +50,7 @@ class CredentialHelperMissing(CredentialsError):
     """The config names a ``docker-credential-<name>`` program that is not on PATH."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Credentials:
     """What a registry login needs: a username and password, or an identity (OAuth2 refresh) token."""
 

@@ -15,7 +15,6 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -31,6 +30,7 @@ from core.images.registry import (
 )
 from core.images.store import ImageRecord, ImageStore, LayerRef
 from core.models import PullProgress
+from core.record import record
 from core.state.records import TEMP_PREFIX, sweep_temp, temp_name
 from core.storage.layers import LayerStore
 
@@ -47,7 +47,7 @@ CONFIG_TYPES = {"application/vnd.oci.image.config.v1+json", "application/vnd.doc
 Progress = Callable[[PullProgress], None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PulledImage:
     record: ImageRecord
     manifest_digest: str  # the digest that names what was pulled (index digest for a multi-platform image)

@@ -13,7 +13,6 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from core.errors import CorruptState, ImageNotFound, InvalidReference, RegistryError, UnsupportedMediaType
@@ -21,6 +20,7 @@ from core.images.reference import Reference, parse_reference
 from core.images.registry import MANIFEST_TYPES, RegistryClient, sha256_digest
 from core.images.store import ImageRecord, ImageStore
 from core.models import PullProgress
+from core.record import record
 
 Progress = Callable[[PullProgress], None]
 
@@ -37,7 +37,7 @@ _FOREIGN_TYPES = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Blob:
     digest: str
     size: int

@@ -12,14 +12,13 @@ default variant of ``arm`` (v7) and ``arm64`` (v8), so that comparing two normal
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.errors import InvalidArgument, InvalidReference
+from core.record import record, replace
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
@@ -69,7 +68,7 @@ def _invalid(text: str, why: str = "") -> InvalidReference:
     return InvalidReference(f'invalid reference format: "{text}" is not a valid image reference{detail}')
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reference:
     """A normalised reference: ``domain`` is never empty (``docker.io`` for Docker Hub).
 
@@ -137,18 +136,18 @@ class Reference:
         """The same reference with ``tag`` (a digest, if any, is kept, as distribution's WithTag does)."""
         if not _TAG_RE.fullmatch(tag):
             raise InvalidReference(f'invalid tag format: "{tag}"')
-        return dataclasses.replace(self, tag=tag)
+        return replace(self, tag=tag)
 
     def with_digest(self, digest: str) -> Reference:
         """The same reference pinned to ``digest`` (a tag, if any, is kept)."""
         if not _DIGEST_RE.fullmatch(digest):
             raise InvalidReference(f'invalid digest format: "{digest}"')
         _check_digest(digest, digest)
-        return dataclasses.replace(self, digest=digest)
+        return replace(self, digest=digest)
 
     def name_only(self) -> Reference:
         """The repository alone, without tag or digest."""
-        return dataclasses.replace(self, tag=None, digest=None)
+        return replace(self, tag=None, digest=None)
 
 
 def _split_docker_domain(name: str) -> tuple[str, str]:

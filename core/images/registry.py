@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -29,6 +28,7 @@ from core.errors import (
     ManifestUnknown,
     RegistryError,
 )
+from core.record import record
 
 if TYPE_CHECKING:
     import httpx
@@ -46,14 +46,14 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # distribution's own limit; refuses a host
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Credentials:
     username: str = ""
     password: str = ""
     identity_token: str = ""  # an OAuth2 refresh token, as docker stores for some registries
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Manifest:
     data: bytes
     media_type: str

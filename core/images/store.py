@@ -10,19 +10,19 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.config import Paths
 from core.errors import Conflict, ImageNotFound, InvalidReference
 from core.images.reference import Reference, parse_reference
+from core.record import asdict, field, record
 from core.state.ids import HEX64, digest_hex
 from core.state.locks import FileLock
 from core.state.records import read_json, write_json
 
 
-@dataclass
+@record
 class LayerRef:
     digest: str  # compressed blob digest, as in the manifest
     media_type: str
@@ -31,7 +31,7 @@ class LayerRef:
     chain_id: str  # hex, the key of layers/<chain-id>
 
 
-@dataclass
+@record
 class ImageRecord:
     id: str  # "sha256:<hex>" of the config blob
     config_digest: str

@@ -14,16 +14,16 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.network.layout import NetPaths
+from core.record import asdict, field, known_fields, record
 from core.state.ids import HEX64
 from core.state.locks import FileLock
 from core.state.records import read_json, write_json
 
 
-@dataclass
+@record
 class Endpoint:
     network_id: str
     network: str  # the network's name when attached
@@ -47,10 +47,10 @@ class Endpoint:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Endpoint:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(**known_fields(cls, data))
 
 
-@dataclass
+@record
 class Attachment:
     cid: str
     name: str
@@ -68,7 +68,8 @@ class Attachment:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Attachment:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "endpoints"}
+        known = known_fields(cls, data)
+        known.pop("endpoints", None)
         return cls(endpoints=[Endpoint.from_json(e) for e in data.get("endpoints", [])], **known)
 
     def endpoint(self, network_id: str) -> Endpoint | None:

@@ -15,7 +15,6 @@ import hashlib
 import os
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from core.config import Config, Paths
@@ -27,6 +26,7 @@ from core.network.ipam import Ipam
 from core.network.layout import NetPaths
 from core.network.store import DEFAULT_ALIASES, PSEUDO, Network, NetworkStore
 from core.network.teardown import release, release_stale
+from core.record import record
 from core.state.ids import NAME
 
 RUNNING = ("running", "paused", "restarting")
@@ -64,7 +64,7 @@ def _wait_shim_gone(np: NetPaths, cid: str, timeout: float) -> None:
 # ---------------------------------------------------------------------------------------------- start plan
 
 
-@dataclass
+@record
 class StartPlan:
     """What :meth:`NetworkManager.prepare_start` made, for the start to use."""
 

@@ -13,13 +13,13 @@ import hashlib
 import ipaddress
 import os
 import re
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from core.config import Config, Paths
 from core.errors import Conflict, InvalidArgument, NetworkNotFound
 from core.network.layout import NetPaths
+from core.record import asdict, field, known_fields, record
 from core.state.ids import HEX64, NAME, new_id
 from core.state.locks import FileLock
 from core.state.records import read_json, write_json
@@ -35,7 +35,7 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-@dataclass
+@record
 class Network:
     id: str
     name: str
@@ -60,7 +60,7 @@ class Network:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Network:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(**known_fields(cls, data))
 
 
 def parse_subnet(text: str) -> ipaddress.IPv4Network:

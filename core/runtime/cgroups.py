@@ -31,12 +31,12 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from core.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
+from core.record import field, record
 
 Version = Literal["v1", "v2"]
 
@@ -70,7 +70,7 @@ DEFAULT_DEVICE_RULES = (
 _DEVICE_RULE = re.compile(r"^[abc] (\*|\d+):(\*|\d+) [rwm]{1,3}$")
 
 
-@dataclass
+@record
 class CgroupLimits:
     """Docker's resource flags. ``None``: "no limit" at create, "leave as is" at :meth:`Cgroup.update`."""
 
@@ -127,7 +127,7 @@ class CgroupLimits:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CgroupStats:
     cpu_usage_ns: int  # total CPU time of every process the cgroup ever held
     memory_usage: int  # what `docker stats` shows: usage minus the inactive file cache

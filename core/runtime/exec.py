@@ -59,7 +59,6 @@ import signal
 import socket
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -71,6 +70,7 @@ from core.errors import (
     InvalidArgument,
     RuntimeFailure,
 )
+from core.record import field, record
 from core.runtime import cgroups, init, linux, rootfs, tini
 from core.runtime.rootfs import SetupError
 from core.runtime.spec import ContainerSpec, ProcessSpec, UserSpec
@@ -94,7 +94,7 @@ _DRAIN_SIZE = 64 * 1024
 # ========================================================================================= the request ====
 
 
-@dataclass
+@record
 class Target:
     """A container to exec into, as the engine found it."""
 
@@ -105,7 +105,7 @@ class Target:
     directory: Path  # containers/<id>, holding runtime.json (the ContainerSpec it was started with)
 
 
-@dataclass
+@record
 class ExecOptions:
     """``docker exec``'s flags, as :meth:`core.engine.Engine.exec` takes them."""
 
@@ -319,7 +319,7 @@ class ExecHandle:
 # ====================================================================================== the caller side ====
 
 
-@dataclass
+@record
 class _Plan:
     """What the middle and the process need; every fd is inherited through fork and is above 2."""
 

@@ -49,10 +49,10 @@ import signal
 import socket
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from core.errors import CannotInvoke, CommandNotFound, DockyardError, RuntimeFailure
+from core.record import record
 from core.runtime import linux, rootfs, seccomp, security, tini
 from core.runtime.rootfs import SetupError
 from core.runtime.spec import (
@@ -93,7 +93,7 @@ class _Step:
 # ===================================================================================== parent side ====
 
 
-@dataclass
+@record
 class Started:
     """A container whose command was exec'd."""
 

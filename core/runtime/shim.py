@@ -23,11 +23,11 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.config import Paths
+from core.record import field, record
 from core.runtime import protocol
 from core.state.locks import FileLock
 
@@ -41,7 +41,7 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1_000_000_000)) + f".{t % 1_000_000_000:09d}Z"
 
 
-@dataclass
+@record
 class Client:
     sock: socket.socket
     op: str

@@ -11,10 +11,10 @@ paths are paths inside the container.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.errors import InvalidArgument
+from core.record import asdict, field, record
 from core.runtime.capabilities import DEFAULT_CAPABILITIES  # Docker's 14, re-exported for spec users
 
 # Docker's defaults (moby oci/defaults.go): files are covered by /dev/null, directories by an empty
@@ -96,7 +96,7 @@ _SYSCTL_RE = re.compile(r"^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$")
 _HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$")
 
 
-@dataclass
+@record
 class RootfsSpec:
     """The image layers and the container's writable layer, mounted as overlay inside the new mount ns.
 
@@ -111,7 +111,7 @@ class RootfsSpec:
     work: str | None = None
 
 
-@dataclass
+@record
 class MountSpec:
     """A mount the user asked for: ``-v``, ``--mount``, ``--tmpfs``, and the engine's resolv.conf/hosts binds.
 
@@ -125,7 +125,7 @@ class MountSpec:
     options: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class DeviceSpec:
     """A host device node recreated in the container (``--device host_path[:path]``)."""
 
@@ -133,7 +133,7 @@ class DeviceSpec:
     path: str = ""  # inside the container; defaults to host_path
 
 
-@dataclass
+@record
 class UserSpec:
     """Who the command runs as.
 
@@ -149,7 +149,7 @@ class UserSpec:
     name: str | None = None
 
 
-@dataclass
+@record
 class Rlimit:
     """A resource limit (``--ulimit``); by default the shim's own limits are inherited."""
 
@@ -158,7 +158,7 @@ class Rlimit:
     hard: int
 
 
-@dataclass
+@record
 class ProcessSpec:
     """The command and what it runs with: environment, user, terminal, privileges, limits."""
 
@@ -179,7 +179,7 @@ class ProcessSpec:
 DEFAULT_SECCOMP = "default"
 
 
-@dataclass
+@record
 class ContainerSpec:
     """One container process, completely: its root, command, mounts, namespaces and confinement."""
 

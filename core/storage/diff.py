@@ -33,11 +33,11 @@ import posixpath
 import stat
 import tarfile
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from core.errors import InvalidArgument, UnsafeLayer
+from core.record import record
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 WHITEOUT_XATTR = "trusted.overlay.whiteout"
@@ -58,7 +58,7 @@ class _Writable(Protocol):
     def write(self, data: bytes, /) -> int | None: ...
 
 
-@dataclass
+@record
 class DiffStats:
     entries: int = 0  # tar entries written (whiteouts and opaque markers included)
     files: int = 0

@@ -18,12 +18,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from core.config import Paths
 from core.errors import CorruptState, DigestMismatch, InvalidArgument, NotFound
+from core.record import record
 from core.state import ids, records
 from core.storage import compression
 
@@ -50,7 +50,7 @@ def overlay_whiteout(directory: Path, name: str | None) -> None:
         os.chown(path, 0, 0, follow_symlinks=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerInfo:
     chain_id: str  # sha256:<hex>
     diff_id: str  # sha256:<hex> of the uncompressed tar

@@ -34,11 +34,11 @@ import os
 import stat
 import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Self
 
 from core.errors import DockyardError, InvalidArgument, PermissionRequired, UnsafeLayer
+from core.record import record
 
 CHUNK = 1 << 20
 MAX_READ = 2 * CHUNK  # file data never goes through read() (except sparse files, in CHUNK reads)
@@ -59,7 +59,7 @@ WhiteoutHandler = Callable[[Path, "str | None"], None]
 yet), or ``None`` to make ``directory`` opaque. ``directory`` is a real directory inside ``dest``."""
 
 
-@dataclass
+@record
 class ExtractStats:
     entries: int = 0  # tar members read, all kinds
     files: int = 0

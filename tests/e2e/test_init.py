@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from core.errors import CannotInvoke, CommandNotFound, RuntimeFailure
+from core.record import field_names
 from core.runtime import init, linux
 from core.runtime.spec import (
     ContainerSpec,
@@ -75,7 +76,7 @@ class Box:
     rootfs: Path
 
     def spec(self, *args: str, **kw: Any) -> ContainerSpec:
-        proc_kw = {k: kw.pop(k) for k in list(kw) if k in ProcessSpec.__dataclass_fields__}
+        proc_kw = {k: kw.pop(k) for k in list(kw) if k in field_names(ProcessSpec)}
         proc_kw.setdefault("env", ["PATH=/bin"])
         spec = ContainerSpec(
             rootfs=RootfsSpec(
