@@ -141,10 +141,12 @@ def make_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Engine(Config.load(root=getattr(args, "root", None)))
 
 
-def _early_shim(argv: list[str]) -> object | None:
-    """``run`` launches its container's shim before anything else, so that the shim's Python start-up
-    overlaps our own imports and the container's creation. If this process dies or fails before it hands
-    the shim a container, the shim sees its control pipe close and exits."""
+def _early_shim(argv: list[str], fork: bool) -> object | None:
+    """``run`` launches its container's shim before anything else, so that the shim's start-up overlaps our
+    own imports and the container's creation. As the ``dockyard`` command (``fork``), we fork it: this
+    process has nothing in it yet but an interpreter the shim can use (see ``ShimLauncher``); called from
+    another program, we spawn it. If this process dies or fails before it hands the shim a container, the
+    shim sees its control pipe close and exits."""
     if any(a in ("-h", "--help") for a in argv):
         return None
     root = None
@@ -156,7 +158,7 @@ def _early_shim(argv: list[str]) -> object | None:
         from core.containers.launcher import ShimLauncher
         from core.locations import root_dir, run_dir
 
-        return ShimLauncher(root_dir(root), run_dir())
+        return ShimLauncher(root_dir(root), run_dir(), fork=fork)
     except Exception:
         return None  # the normal path will launch one, or report the problem properly
 
@@ -182,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verb = _find_verb(args_list)
     if verb is None and not any(a in ("-h", "--help", "--version") for a in args_list):
         return _open_workbench(args_list)
-    launcher = _early_shim(args_list) if verb == "run" else None
+    launcher = _early_shim(args_list, fork=argv is None) if verb == "run" else None
     parser = build_parser([verb] if verb in VERBS else None)
     args = parser.parse_args(args_list)
     args.launcher = launcher

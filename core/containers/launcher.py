@@ -32,6 +32,59 @@ def _python_path() -> str:
     return os.pathsep.join(dict.fromkeys(dirs))
 
 
+def _spawn_shim(root: str, run: str, ready_w: int, ctl_r: int) -> int:
+    # The shim gets its two pipe ends dup2'ed in the child to numbers above both (dup2 clears close-on-exec
+    # there only): making ours inheritable instead would let a process that another thread of ours spawns
+    # meanwhile inherit them, and the shim would never see the control pipe close.
+    ready_fd = max(2, ready_w, ctl_r) + 1  # above both sources: the first dup2 cannot clobber the second
+    ctl_fd = ready_fd + 1
+    argv = [sys.executable, "-S", "-m", "core.runtime.shimstart", root, run]
+    argv += ["--ready-fd", str(ready_fd), "--ctl-fd", str(ctl_fd)]
+    actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
+        (os.POSIX_SPAWN_DUP2, ready_w, ready_fd),
+        (os.POSIX_SPAWN_DUP2, ctl_r, ctl_fd),
+    ]
+    # stdio after the dup2s: a pipe end may itself be fd 0-2 when we were started with one closed
+    actions += [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    env = {**shim_env(), "PYTHONPATH": _python_path()}
+    return os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+
+
+def _single_threaded() -> bool:
+    """No other thread that a fork could catch holding a lock (the import lock, a stream's)."""
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
+
+
+def _fork_shim(root: str, run: str, ready_w: int, ctl_r: int) -> int:
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered for the child to write a second time
+        if stream is not None:
+            stream.flush()
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    code = 125
+    try:
+        import fcntl
+
+        # what posix_spawn's file actions do for the other way: the pipes above stdio, stdio on /dev/null,
+        # a session of our own, our starter's environment only as far as shim_env keeps it
+        ready_fd = fcntl.fcntl(ready_w, fcntl.F_DUPFD_CLOEXEC, 3)
+        ctl_fd = fcntl.fcntl(ctl_r, fcntl.F_DUPFD_CLOEXEC, 3)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.setsid()
+        keep = shim_env()
+        os.environ.clear()
+        os.environ.update(keep)
+        from core.runtime.shimstart import start
+
+        code = start(root, run, ready_fd, ctl_fd)
+    finally:
+        os._exit(code)  # never back into our starter's code, whatever happened
+
+
 class ShimLauncher:
     """A shim process started ahead of its container.
 
@@ -40,45 +93,23 @@ class ShimLauncher:
     A launcher that is never ordered (create failed) is cancelled: its shim sees the pipe close and exits.
 
     The shim is started with ``posix_spawn`` (vfork + exec: about a millisecond, safe from a threaded
-    process such as the workbench) in a session of its own, and forks once more at once (see
-    ``core.runtime.shim.main``), so the shim proper is re-parented to init and never becomes our zombie;
-    we reap the short-lived middle process.
+    process such as the workbench) in a session of its own; or, with ``fork=True`` and only from a process
+    with a single thread, by forking this one (``dockyard run`` does, before it imports anything: the shim
+    then skips an interpreter's start and the imports it shares with us). Either way it forks once more at
+    once (``core.runtime.shimstart``), so the shim proper is re-parented to init and never becomes our
+    zombie; we reap the short-lived middle process.
     """
 
-    def __init__(self, root: str | os.PathLike[str], run: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], run: str | os.PathLike[str], *, fork: bool = False
+    ) -> None:
         self.ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         ctl_r, self.ctl_w = os.pipe2(os.O_CLOEXEC)
-        # The shim gets its two pipe ends dup2'ed in the child to numbers above both (dup2 clears
-        # close-on-exec there only): making ours inheritable instead would let a process that another
-        # thread of ours spawns meanwhile inherit them, and the shim would never see the control pipe close.
-        ready_fd = max(2, ready_w, ctl_r) + 1  # above both sources: the first dup2 cannot clobber the second
-        ctl_fd = ready_fd + 1
-        argv = [
-            sys.executable,
-            "-S",
-            "-m",
-            "core.runtime.shim",
-            os.fspath(root),
-            os.fspath(run),
-            "--ready-fd",
-            str(ready_fd),
-            "--ctl-fd",
-            str(ctl_fd),
-        ]
-        actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
-            (os.POSIX_SPAWN_DUP2, ready_w, ready_fd),
-            (os.POSIX_SPAWN_DUP2, ctl_r, ctl_fd),
-        ]
-        # stdio after the dup2s: a pipe end may itself be fd 0-2 when we were started with one closed
-        actions += [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
         try:
-            self.pid = os.posix_spawn(
-                sys.executable,
-                argv,
-                {**shim_env(), "PYTHONPATH": _python_path()},
-                file_actions=actions,
-                setsid=True,
-            )
+            if fork and _single_threaded():
+                self.pid = _fork_shim(os.fspath(root), os.fspath(run), ready_w, ctl_r)
+            else:
+                self.pid = _spawn_shim(os.fspath(root), os.fspath(run), ready_w, ctl_r)
         except BaseException:
             os.close(self.ready_r)
             os.close(self.ctl_w)

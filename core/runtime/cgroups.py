@@ -221,17 +221,18 @@ def cgroups_of(pid: int) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def prime_attach() -> threading.Thread | None:
+def prime_attach(every: float = 0.005) -> Callable[[], None] | None:
     """Pay ahead of time what the kernel charges the first cgroup move in a while.
 
     Every move of a process between cgroups (a write to ``cgroup.procs``, any hierarchy, v1 or v2) takes
     the kernel's global ``cgroup_threadgroup_rwsem`` for writing, and a writer waits for an RCU grace period
-    unless another writer went through within the last one or two: ~13 ms for the first move here, then
+    unless another writer went through within the last ~15 ms: 6-13 ms for the first move here, then
     ~0.1 ms for the next ones (runc pays it too). The shim calls this as it starts: a thread moves the
-    shim into the cgroup it is already in (a no-op move under the same lock) while the shim imports and
-    waits for its order, so the container's own move moments later is cheap. The file is opened here, so
-    the thread needs Python's lock only to enter the write. Returns the thread (join it before any fork),
-    or None where it could not be done.
+    shim into the cgroup it is already in (a no-op move under the same lock), and again every ``every``
+    seconds, while the shim imports and waits for its order, so the container's own move is cheap however
+    long the order takes. The file is opened here, so the thread needs Python's lock only to enter the
+    write. Returns the function that stops the thread and waits for it (call it before any fork), or None
+    where it could not be done.
     """
     dirs = cgroups_of(os.getpid())
     try:
@@ -239,18 +240,27 @@ def prime_attach() -> threading.Thread | None:
     except (IndexError, OSError):
         return None
     pid = str(os.getpid()).encode()
+    stop = threading.Event()
 
-    def move() -> None:
+    def keep_primed() -> None:
         try:
-            os.write(fd, pid)
+            while True:
+                os.write(fd, pid)
+                if stop.wait(every):
+                    return
         except OSError:
             pass
         finally:
             os.close(fd)
 
-    thread = threading.Thread(target=move, daemon=True)
+    thread = threading.Thread(target=keep_primed, daemon=True)
     thread.start()
-    return thread
+
+    def done() -> None:
+        stop.set()
+        thread.join()
+
+    return done
 
 
 # --------------------------------------------------------------------------------------------- file I/O

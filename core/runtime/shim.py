@@ -1,10 +1,11 @@
 """The shim: one small detached supervisor per running container, like podman's conmon.
 
-Started by ``Engine.start`` as ``python -m core.runtime.shim ROOT RUN ID [--attach] --ready-fd N`` in a new
-session with no terminal. It makes the cgroup, forks the container (``core.runtime.init``), copies the
-container's output into the json log and to attached clients, serves the socket protocol
-(``core.runtime.protocol``: attach, resize, stop, kill), records the exit (code, OOM kill), tears down what
-the start made, and restarts the container by its restart policy. The containers outlive the CLI and the TUI.
+Started through ``core.runtime.shimstart`` (spawned by ``Engine.start``, or forked by ``dockyard run``) in a
+new session with no terminal, named ``dockyard-shim ROOT``. It makes the cgroup, forks the container
+(``core.runtime.init``), copies the container's output into the json log and to attached clients, serves
+the socket protocol (``core.runtime.protocol``: attach, resize, stop, kill), records the exit (code, OOM
+kill), tears down what the start made, and restarts the container by its restart policy. The containers
+outlive the CLI and the TUI.
 
 It imports only the standard library and the runtime modules it needs (no httpx, pyroute2, rich, textual):
 its RSS is what every running container costs.
@@ -24,12 +25,15 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import Paths
 from core.record import field, record
 from core.runtime import protocol
 from core.state.locks import FileLock
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 READ_SIZE = 256 * 1024
 CLIENT_BUFFER_LIMIT = 4 * 1024 * 1024  # beyond this per client, stop reading the container (backpressure)
@@ -644,31 +648,14 @@ def _read_order(ctl_fd: int) -> dict[str, Any] | None:
     return order
 
 
-def main(argv: list[str]) -> int:
-    """``shim ROOT RUN --ready-fd N --ctl-fd M``: warm up, then wait for ``{"id": ..., "attach": bool}``
-    on the control pipe. The starter may launch us before its container exists, to overlap our start-up
-    with its own work."""
-    root, run = argv[:2]
-    ready_fd = int(argv[argv.index("--ready-fd") + 1])
-    ctl_fd = int(argv[argv.index("--ctl-fd") + 1])
-    # nothing of our starter's but the two pipes: an fd it had inheritable (a caller's pipe, say) would
-    # otherwise stay open as long as the container runs
-    from core.runtime.linux import close_fds_above
-
-    close_fds_above(ready_fd, ctl_fd)
-    # detach: our starter spawned us in a session of our own; the middle process exits here and the shim
-    # proper is re-parented to init (the starter reaps the middle one)
-    if os.fork() != 0:
-        os._exit(0)
-    os.chdir("/")
-    from core.runtime.cgroups import prime_attach
-
-    # first, so that its ~13 ms in the kernel overlap our imports rather than the wait for the order
-    primer = prime_attach()
+def serve(root: str, run: str, ready_fd: int, ctl_fd: int, primed: Callable[[], None] | None) -> int:
+    """Warm up, wait for ``{"id": ..., "attach": bool}`` on the control pipe, then run that container until
+    it is done. The starter launches us before its container exists, to overlap our start-up with its own
+    work; ``primed`` stops the cgroup primer (``core.runtime.shimstart``)."""
     _warm_up()
     order = _read_order(ctl_fd)
-    if primer is not None:
-        primer.join()  # before any fork: no thread may be running then
+    if primed is not None:
+        primed()  # before any fork: no thread may be running then
     if order is None:
         return 0
     cid = str(order["id"])
@@ -704,7 +691,3 @@ def main(argv: list[str]) -> int:
         raise
     finally:
         lock.release()
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

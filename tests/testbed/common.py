@@ -189,7 +189,9 @@ def detach_mounts_under(path: Path) -> None:
 
 
 def shims_under(path: Path) -> list[int]:
-    """Pids of the shims (ours: ``python -m core.runtime.shim ROOT RUN ...``) whose root lies in ``path``."""
+    """Pids of the shims (``dockyard-shim ROOT``: see core.runtime.shimstart) whose root lies in ``path``."""
+    from core.runtime.shimstart import SHIM_NAME
+
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -198,8 +200,8 @@ def shims_under(path: Path) -> list[int]:
             argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"core.runtime.shim" in argv and len(argv) > 3:
-            root = Path(os.fsdecode(argv[argv.index(b"core.runtime.shim") + 1]))
+        if argv[0] == SHIM_NAME.encode() and len(argv) > 1:
+            root = Path(os.fsdecode(argv[1]))
             if root == path or path in root.parents:
                 found.append(int(entry))
     return found
