@@ -8,7 +8,6 @@ asking for it would make capset fail).
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Iterable, Sequence
 from functools import cache
 
@@ -115,9 +114,17 @@ def name_of(num: int) -> str:
 
 
 _PR_CAPBSET_READ = 23
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-_libc.prctl.restype = ctypes.c_int
+
+
+def _capbset_read(cap: int) -> int:
+    """prctl(PR_CAPBSET_READ): 1 if ``cap`` is in our bounding set, 0 if not, -1 past the kernel's last."""
+    # imported here: ctypes costs `run` ~1 ms, and parsing --cap-add needs only the names above
+    from core.runtime import linux
+
+    try:
+        return linux.prctl(_PR_CAPBSET_READ, cap)
+    except OSError:
+        return -1
 
 
 @cache
@@ -129,7 +136,7 @@ def last_cap() -> int:
     except (OSError, ValueError):
         # No /proc (after pivot_root, before it is mounted): PR_CAPBSET_READ says EINVAL past the last one.
         cap = 0
-        while cap < 64 and _libc.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) >= 0:
+        while cap < 64 and _capbset_read(cap) >= 0:
             cap += 1
         return cap - 1
 
@@ -138,7 +145,7 @@ def bounding_mask() -> int:
     """Our own bounding set, as a bit mask (prctl: needs no capability and no /proc)."""
     mask = 0
     for cap in range(last_cap() + 1):
-        if _libc.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) == 1:
+        if _capbset_read(cap) == 1:
             mask |= 1 << cap
     return mask
 

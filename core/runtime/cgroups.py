@@ -27,7 +27,6 @@ import re
 import signal as signal_mod
 import struct
 import sys
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -37,6 +36,7 @@ from typing import Literal
 
 from core.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
 from core.record import field, record
+from core.runtime import cgroupfs
 
 Version = Literal["v1", "v2"]
 
@@ -142,30 +142,10 @@ class CgroupStats:
 # --------------------------------------------------------------------------------------------- mounts
 
 
-def _unescape(path: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
-
-
-@cache
-def _mounts() -> tuple[tuple[str, str, str, frozenset[str]], ...]:
-    """(mount point, fs type, root inside the fs, super options) of every cgroup mount."""
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            fields = pre.split()
-            fstype, _source, superopts = [*post.split(), "", "", ""][:3]
-            if fstype in ("cgroup", "cgroup2"):
-                found.append(
-                    (_unescape(fields[4]), fstype, _unescape(fields[3]), frozenset(superopts.split(",")))
-                )
-    return tuple(found)
-
-
 @cache
 def detect() -> Version:
     """``v2`` when /sys/fs/cgroup is a cgroup2 mount; ``v1`` when v1 controllers are mounted (hybrid too)."""
-    mounts = _mounts()
+    mounts = cgroupfs.mounts()
     at_root = [m for m in mounts if m[0] == str(CGROUP_ROOT)]
     if at_root and at_root[-1][1] == "cgroup2":
         return "v2"
@@ -180,7 +160,7 @@ def detect() -> Version:
 def v1_roots() -> dict[str, Path]:
     """controller -> mount point of its v1 hierarchy (only hierarchies mounted at their root)."""
     roots: dict[str, Path] = {}
-    for mountpoint, fstype, root, opts in _mounts():
+    for mountpoint, fstype, root, opts in cgroupfs.mounts():
         if fstype != "cgroup" or root != "/":
             continue
         for ctrl in V1_CONTROLLERS:
@@ -192,7 +172,7 @@ def v1_roots() -> dict[str, Path]:
 @cache
 def v2_root() -> Path:
     """The cgroup2 mount: /sys/fs/cgroup on a v2 host, /sys/fs/cgroup/unified on a hybrid one."""
-    candidates = [Path(m[0]) for m in _mounts() if m[1] == "cgroup2" and m[2] == "/"]
+    candidates = [Path(m[0]) for m in cgroupfs.mounts() if m[1] == "cgroup2" and m[2] == "/"]
     if not candidates:
         raise RuntimeFailure("no cgroup2 filesystem is mounted")
     return CGROUP_ROOT if CGROUP_ROOT in candidates else candidates[0]
@@ -200,67 +180,7 @@ def v2_root() -> Path:
 
 def cgroups_of(pid: int) -> list[Path]:
     """The cgroup directories ``pid`` is in, one per mounted hierarchy, from /proc/<pid>/cgroup."""
-    try:
-        text = Path(f"/proc/{pid}/cgroup").read_text()
-    except OSError:
-        return []
-    mounts = [m for m in _mounts() if m[2] == "/"]  # hierarchies mounted at their root
-    found: list[Path] = []
-    for line in text.splitlines():
-        hid, _, rest = line.partition(":")
-        names, _, path = rest.partition(":")
-        if not path.startswith("/") or "/.." in path:
-            continue  # outside our cgroup namespace: not reachable from here
-        if hid == "0" and not names:
-            where = [m[0] for m in mounts if m[1] == "cgroup2"]
-        else:
-            wanted = set(names.split(","))
-            where = [m[0] for m in mounts if m[1] == "cgroup" and wanted <= m[3]]
-        if where:
-            found.append(Path(where[0]) / path.lstrip("/"))
-    return list(dict.fromkeys(found))
-
-
-def prime_attach(every: float = 0.005) -> Callable[[], None] | None:
-    """Pay ahead of time what the kernel charges the first cgroup move in a while.
-
-    Every move of a process between cgroups (a write to ``cgroup.procs``, any hierarchy, v1 or v2) takes
-    the kernel's global ``cgroup_threadgroup_rwsem`` for writing, and a writer waits for an RCU grace period
-    unless another writer went through within the last ~15 ms: 6-13 ms for the first move here, then
-    ~0.1 ms for the next ones (runc pays it too). The shim calls this as it starts: a thread moves the
-    shim into the cgroup it is already in (a no-op move under the same lock), and again every ``every``
-    seconds, while the shim imports and waits for its order, so the container's own move is cheap however
-    long the order takes. The file is opened here, so the thread needs Python's lock only to enter the
-    write. Returns the function that stops the thread and waits for it (call it before any fork), or None
-    where it could not be done.
-    """
-    dirs = cgroups_of(os.getpid())
-    try:
-        fd = os.open(dirs[0] / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
-    except (IndexError, OSError):
-        return None
-    pid = str(os.getpid()).encode()
-    stop = threading.Event()
-
-    def keep_primed() -> None:
-        try:
-            while True:
-                os.write(fd, pid)
-                if stop.wait(every):
-                    return
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-    thread = threading.Thread(target=keep_primed, daemon=True)
-    thread.start()
-
-    def done() -> None:
-        stop.set()
-        thread.join()
-
-    return done
+    return [Path(d) for d in cgroupfs.cgroups_of(pid)]
 
 
 # --------------------------------------------------------------------------------------------- file I/O

@@ -28,7 +28,6 @@ cache or bytes handed to :func:`load` work.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import os
 import struct
@@ -293,11 +292,24 @@ def libseccomp_version() -> str:
     return f"{v.major}.{v.minor}.{v.micro}"
 
 
+def _sha256_hex(data: bytes) -> str:
+    # The interpreter's own SHA-256 where it has one: hashlib would load OpenSSL (~2 ms of every container
+    # start, since the shim builds the default filter as it starts) for this one digest.
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # CPython 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]  # 3.11
+        except ImportError:
+            from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+    return str(sha256(data).hexdigest())
+
+
 def cache_key(resolved: dict[str, Any]) -> str:
     material = json.dumps(
         [_FORMAT, os.uname().machine, libseccomp_version(), resolved], sort_keys=True, separators=(",", ":")
     )
-    return hashlib.sha256(material.encode()).hexdigest()
+    return _sha256_hex(material.encode())
 
 
 def default_cache_dir() -> Path:

@@ -33,7 +33,7 @@ from core.runtime import protocol
 from core.state.locks import FileLock
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from core.runtime.cgroupfs import Primer
 
 READ_SIZE = 256 * 1024
 CLIENT_BUFFER_LIMIT = 4 * 1024 * 1024  # beyond this per client, stop reading the container (backpressure)
@@ -648,14 +648,13 @@ def _read_order(ctl_fd: int) -> dict[str, Any] | None:
     return order
 
 
-def serve(root: str, run: str, ready_fd: int, ctl_fd: int, primed: Callable[[], None] | None) -> int:
+def serve(root: str, run: str, ready_fd: int, ctl_fd: int, primer: Primer) -> int:
     """Warm up, wait for ``{"id": ..., "attach": bool}`` on the control pipe, then run that container until
     it is done. The starter launches us before its container exists, to overlap our start-up with its own
-    work; ``primed`` stops the cgroup primer (``core.runtime.shimstart``)."""
+    work (``core.runtime.shimstart``), which started ``primer``."""
     _warm_up()
     order = _read_order(ctl_fd)
-    if primed is not None:
-        primed()  # before any fork: no thread may be running then
+    primer.stop()  # before any fork: no thread may be running then
     if order is None:
         return 0
     cid = str(order["id"])

@@ -24,23 +24,25 @@ SHIM_NAME = "dockyard-shim"
 
 def start(root: str, run: str, ready_fd: int, ctl_fd: int) -> int:
     """Become the shim: fork once more so the shim proper is re-parented to init (our starter reaps this
-    middle process at once), then serve the order that comes on ``ctl_fd``. Returns the exit code."""
+    middle process at once) and can never gain a controlling terminal, then serve the order that comes on
+    ``ctl_fd``. Returns the exit code."""
+    if os.fork() != 0:
+        os._exit(0)
+    from core.runtime.cgroupfs import Primer
+
+    # first: its wait in the kernel (6-13 ms) then overlaps our imports rather than delaying the container
+    primer = Primer()
     from core.runtime import linux
 
     # nothing of our starter's but the two pipes: an fd it had inheritable (a caller's pipe, say) would
     # otherwise stay open as long as the container runs
-    linux.close_fds_above(ready_fd, ctl_fd)
-    if os.fork() != 0:
-        os._exit(0)
+    linux.close_fds_above(ready_fd, ctl_fd, primer.fd)
     os.chdir("/")
     linux.set_name(SHIM_NAME)
     linux.set_command_line([SHIM_NAME, root])
-    from core.runtime.cgroups import prime_attach
-
-    primed = prime_attach()
     from core.runtime.shim import serve
 
-    return serve(root, run, ready_fd, ctl_fd, primed)
+    return serve(root, run, ready_fd, ctl_fd, primer)
 
 
 def main(argv: list[str]) -> int:

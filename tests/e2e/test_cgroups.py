@@ -22,6 +22,7 @@ import pytest
 
 from core.errors import Conflict, NotFound, RuntimeFailure
 from core.runtime import cgroups
+from core.runtime.cgroupfs import Primer
 from core.runtime.cgroups import Cgroup, CgroupLimits
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -400,17 +401,17 @@ def test_destroy_removes_nested_cgroups(made: list[Cgroup], children: list[Child
     assert not group.exists()
 
 
-def test_prime_attach_is_a_no_op_move_that_makes_the_next_move_cheap() -> None:
+def test_the_primer_makes_no_op_moves_that_makes_the_next_move_cheap() -> None:
     """The shim's primer moves this process into the cgroup it is in, again and again until stopped:
     nothing changes, no thread is left, and a real move right after still works. (What it saves, a grace
     period, is for bench/run.py to show.)"""
     before = Path("/proc/self/cgroup").read_text()
     threads = threading.active_count()
-    done = cgroups.prime_attach(every=0.001)
-    assert done is not None
+    primer = Primer(every=0.001)
+    assert primer.fd >= 0
     time.sleep(0.02)  # several moves
-    done()
-    assert threading.active_count() == threads
+    primer.stop()
+    assert threading.active_count() == threads and primer.fd == -1
     assert Path("/proc/self/cgroup").read_text() == before
     cg = Cgroup.create(f"prime-{os.getpid()}", CgroupLimits(), parent=os.environ["DOCKYARD_CGROUP_PARENT"])
     child = subprocess.Popen(["sleep", "5"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.errors import InvalidArgument
 from core.runtime import seccomp
@@ -129,3 +132,8 @@ def test_cache_key_depends_on_rules_not_on_irrelevant_caps() -> None:
     b = seccomp.cache_key(_resolve([*DEFAULT_CAPABILITIES, "CAP_LEASE"]))
     c = seccomp.cache_key(_resolve([*DEFAULT_CAPABILITIES, "CAP_SYS_ADMIN"]))
     assert a == b != c
+
+
+@given(st.binary(max_size=200))
+def test_the_cache_key_digest_is_sha256(data: bytes) -> None:
+    assert seccomp._sha256_hex(data) == hashlib.sha256(data).hexdigest()
