@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -29,6 +28,8 @@ from core.errors import InvalidArgument
 from core.state.locks import FileLock
 
 if TYPE_CHECKING:
+    import threading
+
     from core.models import Event
 
 MAX_BYTES = 16 * 1024 * 1024
