@@ -7,12 +7,16 @@ Errors: ``Error: <message>`` on stderr and docker's exit codes (125 engine, 126 
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    from tui.parser import Parser
 
 # verb -> module under tui.commands that registers it. Management groups ("image ls") map to a module too.
 VERBS: dict[str, str] = {
@@ -66,46 +70,7 @@ _HELP_ORDER = ["images", "containers", "networks", "volumes", "system"]
 
 
 class CLIError(Exception):
-    """A usage error found after parsing (argparse's own errors exit 125 through :class:`Parser`)."""
-
-
-class _Formatter(argparse.HelpFormatter):
-    """argparse's help layout at the terminal's width, found without importing shutil: argparse makes a
-    formatter for every flag it adds, and its own sizes itself with shutil (~1 ms of a ``run``)."""
-
-    def __init__(
-        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
-    ) -> None:
-        super().__init__(
-            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
-        )
-
-
-def _columns() -> int:
-    """What ``shutil.get_terminal_size().columns`` says: $COLUMNS, else the width of the terminal on stdout,
-    else 80."""
-    try:
-        if (columns := int(os.environ.get("COLUMNS", "0"))) > 0:
-            return columns
-    except ValueError:
-        pass
-    try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
-    except (AttributeError, ValueError, OSError):
-        return 80
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with docker's exit code for usage errors (125) and its one-line error style."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _Formatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"Error: {message}\nSee '{self.prog} --help'.\n")
-        sys.exit(125)
+    """A usage error found after parsing (argparse errors exit 125 through :class:`tui.parser.Parser`)."""
 
 
 def _add_globals(p: argparse.ArgumentParser) -> None:
@@ -114,6 +79,8 @@ def _add_globals(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser(verbs: Sequence[str] | None = None) -> Parser:
+    from tui.parser import Parser
+
     parser = Parser(
         prog="dockyard",
         description="A container engine and terminal workbench. Run with no arguments to open the workbench.",
@@ -285,6 +252,8 @@ def _open_workbench(args_list: list[str]) -> int:
             raise
         sys.stderr.write("The workbench is not built yet; see 'dockyard --help' for the command line.\n")
         return 1
+    from tui.parser import Parser
+
     parser = Parser(prog="dockyard")
     _add_globals(parser)
     args = parser.parse_args(args_list)

@@ -1,0 +1,52 @@
+"""The argparse parser every verb's flags are declared on: docker's exit code (125) and one-line error
+for usage errors, help sized to the terminal.
+
+Apart from ``tui.cli`` so that ``dockyard run`` imports argparse only after it has forked its shim (the
+shim has no use for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout at the terminal's width, found without importing shutil: argparse makes a
+    formatter for every flag it adds, and its own sizes itself with shutil (~1 ms of a ``run``)."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
+        super().__init__(
+            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
+        )
+
+
+def _columns() -> int:
+    """What ``shutil.get_terminal_size().columns`` says: $COLUMNS, else the width of the terminal on stdout,
+    else 80."""
+    try:
+        if (columns := int(os.environ.get("COLUMNS", "0"))) > 0:
+            return columns
+    except ValueError:
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with docker's exit code for usage errors (125) and its one-line error style."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"Error: {message}\nSee '{self.prog} --help'.\n")
+        sys.exit(125)
