@@ -21,16 +21,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.config import Paths
 from core.errors import InvalidArgument
 from core.state.locks import FileLock
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
     import threading
 
     from core.models import Event
+
 
 MAX_BYTES = 16 * 1024 * 1024
 LINE_LIMIT = 4000  # under PIPE_BUF, so even a reader of a FIFO copy would see whole lines

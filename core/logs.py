@@ -36,14 +36,16 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.errors import InvalidArgument
 from core.record import record
+from core.timestamps import format_timestamp_ns
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
     from core.config import Paths
     from core.models import LogLine
+
 
 STREAMS = ("stdout", "stderr")
 PARTIAL_MAX = 16 * 1024  # dockerd's copier buffer: a line that fills it without a newline is cut here
@@ -100,12 +102,6 @@ def escape_json(text: str) -> str:
         if char in text:
             text = text.replace(char, escaped)
     return _RARE.sub(_rare_escape, text)
-
-
-def format_timestamp_ns(ns: int) -> str:
-    """``2026-11-28T04:27:57.123456789Z``: UTC, always nine fraction digits, so it sorts as it reads."""
-    sec, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:09d}Z"
 
 
 def format_timestamp(seconds: float) -> str:

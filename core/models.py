@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.record import field, record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
+
+    JSONDict = dict[str, Any]
 
 
 @record(frozen=True)
@@ -48,9 +52,6 @@ class RemovedImage:
     untagged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
-
-
-JSONDict = dict[str, Any]
 
 
 @record

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from core.config import Paths
 from core.errors import Conflict, InvalidArgument, VolumeNotFound
@@ -13,6 +11,11 @@ from core.record import asdict, field, known_fields, record
 from core.state.ids import HEX64, NAME, new_id
 from core.state.locks import FileLock
 from core.state.records import read_json, remove_tree, temp_name, write_json
+from core.timestamps import now_rfc3339
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @record
@@ -35,10 +38,6 @@ class Volume:
             "Options": self.options or None,
             "Scope": "local",
         }
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 class VolumeStore:

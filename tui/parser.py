@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Formatter(argparse.HelpFormatter):

@@ -57,7 +57,6 @@ from core.images.commit import (
     RUNTIME_MOUNTPOINTS,
     base_config,
     new_layer,
-    now_rfc3339,
     parent_layers,
     record_config,
     set_parent,
@@ -69,6 +68,7 @@ from core.models import Mount, RunConfig
 from core.record import field, record
 from core.state.records import remove_tree, sweep_temp, temp_name
 from core.storage.diff import LayerUnion, write_diff
+from core.timestamps import now_rfc3339
 
 if TYPE_CHECKING:
     from core.engine import Engine

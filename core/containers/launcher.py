@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
     from core.containers.lifecycle import Lifecycle, StartHandle
     from core.containers.store import ContainerRecord
+
 
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "DOCKYARD_ROOT", "DOCKYARD_RUN", "DOCKYARD_CGROUP_PARENT")
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from core.errors import InvalidArgument
 from core.models import RunConfig
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")

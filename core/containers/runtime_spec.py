@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import resource
 from pathlib import Path
-from typing import Any
 
 from core.config import Paths
 from core.containers.resolve import parse_restart
@@ -25,6 +24,10 @@ from core.runtime.spec import (
 )
 from core.storage.layers import LayerStore
 from core.volumes import VolumeStore
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _security_opts(opts: list[str]) -> tuple[bool, bool]:

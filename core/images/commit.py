@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,6 +30,7 @@ from core.state.records import fsync_dir, temp_name, write_bytes
 from core.storage import compression
 from core.storage.diff import DiffStats, HashingWriter
 from core.storage.layers import LayerStore
+from core.timestamps import now_rfc3339
 
 if TYPE_CHECKING:
     from core.containers.lifecycle import Lifecycle
@@ -50,11 +50,6 @@ _OCI_LAYER_TYPE = {
 RUNTIME_MOUNTPOINTS = ("proc", "sys", "dev", "etc/hostname", "etc/hosts", "etc/resolv.conf")
 
 T = TypeVar("T")
-
-
-def now_rfc3339() -> str:
-    t = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1_000_000_000)) + f".{t % 1_000_000_000:09d}Z"
 
 
 # ------------------------------------------------------------------------------------------ layers
@@ -460,7 +455,6 @@ __all__ = [
     "history",
     "intermediate_ids",
     "new_layer",
-    "now_rfc3339",
     "parent_layers",
     "record_config",
     "set_parent",

@@ -23,7 +23,6 @@ from core.images.commit import (
     base_config,
     check_changes,
     new_layer,
-    now_rfc3339,
     write_image,
 )
 from core.images.reference import parse_reference
@@ -31,6 +30,7 @@ from core.images.store import ImageRecord, ImageStore
 from core.storage import compression
 from core.storage.diff import DiffStats, LayerUnion
 from core.storage.layers import LayerStore
+from core.timestamps import now_rfc3339
 
 if TYPE_CHECKING:
     from core.containers.lifecycle import Lifecycle

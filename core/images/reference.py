@@ -15,10 +15,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
 
 from core.errors import InvalidArgument, InvalidReference
 from core.record import record, replace
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"

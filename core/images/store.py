@@ -11,7 +11,6 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from core.config import Paths
 from core.errors import Conflict, ImageNotFound, InvalidReference
@@ -20,6 +19,10 @@ from core.record import asdict, field, record
 from core.state.ids import HEX64, digest_hex
 from core.state.locks import FileLock
 from core.state.records import read_json, write_json
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @record

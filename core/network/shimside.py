@@ -12,10 +12,13 @@ size is what every running container costs):
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from core.config import Paths
 from core.errors import DockyardError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def hold_ports(section: dict[str, Any]) -> str | None:

@@ -13,7 +13,6 @@ import hashlib
 import ipaddress
 import os
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from core.config import Config, Paths
@@ -23,16 +22,13 @@ from core.record import asdict, field, known_fields, record
 from core.state.ids import HEX64, NAME, new_id
 from core.state.locks import FileLock
 from core.state.records import read_json, write_json
+from core.timestamps import now_rfc3339
 
 DEFAULT_NAME = "bridge"
 PSEUDO = ("host", "none")
 # what `--network` accepts for the default network: docker's name, and our RunConfig's default
 DEFAULT_ALIASES = ("bridge", "default")
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 @record

@@ -32,13 +32,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
 from core.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
 from core.record import field, record
 from core.runtime import cgroupfs
 
-Version = Literal["v1", "v2"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Version = Literal["v1", "v2"]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 DEFAULT_PARENT = "dockyard"

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any
 
 from core.config import Paths
 from core.errors import DockyardError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
+    from typing import Any
+
     from core.runtime.shim import Shim
 
 

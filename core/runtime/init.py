@@ -49,7 +49,6 @@ import signal
 import socket
 import stat
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
 
 from core.errors import CannotInvoke, CommandNotFound, DockyardError, RuntimeFailure
 from core.record import record
@@ -64,6 +63,10 @@ from core.runtime.spec import (
     UserSpec,
     rlimit_name,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 _NAMESPACES = (
     ("net", linux.CLONE_NEWNET),

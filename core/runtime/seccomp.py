@@ -34,10 +34,13 @@ import struct
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from core.errors import InvalidArgument, RuntimeFailure
 from core.runtime import capabilities as caps_mod
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 _PROFILE_FILE = Path(__file__).with_name("seccomp_default.json")
 _FORMAT = "dockyard-seccomp-1"  # bump when the compiled form changes, so stale cache entries are ignored

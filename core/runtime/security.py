@@ -35,7 +35,6 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from core.errors import RuntimeFailure
 from core.runtime import linux, seccomp
@@ -47,6 +46,10 @@ from core.runtime.capabilities import (
     resolve_capabilities,
     to_mask,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DEFAULT_CAPABILITIES",

@@ -11,11 +11,14 @@ paths are paths inside the container.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from core.errors import InvalidArgument
 from core.record import asdict, field, record
 from core.runtime.capabilities import DEFAULT_CAPABILITIES  # Docker's 14, re-exported for spec users
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Docker's defaults (moby oci/defaults.go): files are covered by /dev/null, directories by an empty
 # read-only tmpfs; read-only paths are bind-remounted read-only.

@@ -23,7 +23,11 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 
 # tini's list of signals never forwarded: they are raised by the faulting process itself.
 _NOT_FORWARDED = {

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import io
 import zlib
-from typing import BinaryIO, Literal, cast
 
 from core.errors import InvalidArgument, UnsafeLayer
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Literal
+
+    Kind = Literal["gzip", "zstd", "none"]
 
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-Kind = Literal["gzip", "zstd", "none"]
 
 
 def _corrupt(what: str) -> UnsafeLayer:
@@ -212,8 +215,9 @@ class _Unzstd(_Reader):
         self._frames = _ZstdFrames()
         self._error = zstandard.ZstdError
         self._src = _Prefixed(head, src)
+        source: BinaryIO = _SourceView(self)  # type: ignore[assignment]  # file-like enough for zstandard
         self._reader = zstandard.ZstdDecompressor().stream_reader(
-            cast(BinaryIO, _SourceView(self)), read_size=CHUNK, read_across_frames=True, closefd=False
+            source, read_size=CHUNK, read_across_frames=True, closefd=False
         )
         self._ended = False
 

@@ -19,13 +19,16 @@ import errno
 import os
 import stat
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from core.config import Paths
 from core.errors import CorruptState, DigestMismatch, InvalidArgument, NotFound
 from core.record import record
 from core.state import ids, records
 from core.storage import compression
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 DRAIN_CHUNK = 1 << 20

@@ -8,7 +8,6 @@ import contextlib
 import json
 import sys
 import time
-from typing import Any
 
 from tui.cli import CLIError, make_engine
 from tui.output import (
@@ -22,6 +21,10 @@ from tui.output import (
     print_table,
     time_ago,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def register(sub: Any) -> None:

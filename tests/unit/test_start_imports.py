@@ -1,0 +1,70 @@
+"""What ``dockyard run`` imports is part of its start-up time (see bench/README.md): the command line's path
+to the order and the shim's path to the container must not bring back modules that cost milliseconds and
+that they do not need. Each path is replayed in a fresh interpreter; the check is on ``sys.modules``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# typing (~2 ms), dataclasses + inspect (~4 ms, plus ~0.35 ms a class), shutil, OpenSSL's hashlib, datetime:
+# none is needed to start a container (see core.record, core.timestamps, tui.parser)
+NEVER = {"typing", "dataclasses", "inspect", "shutil", "hashlib", "datetime"}
+
+CLI = """
+import json, sys
+import tui.cli  # what `dockyard` imports before main, where it forks its shim
+at_fork = set(sys.modules)
+from tui.cli import build_parser
+args = build_parser(["run"]).parse_args(["run", "--rm", "--network", "none", "busybox", "true"])
+from tui.runflags import run_config
+run_config(args)
+import core.engine, core.containers.lifecycle, core.containers.runtime_spec, core.containers.store
+import core.events, core.volumes, core.runtime.protocol, tui.attach, tui.commands.containers
+print(json.dumps({"at_fork": sorted(at_fork), "all": sorted(sys.modules)}))
+"""
+
+SHIM = """
+import json, sys
+import tui.cli  # a forked shim starts with what the command line had imported
+import core.runtime.shimstart, core.runtime.cgroupfs, core.runtime.linux
+import core.runtime.shim as shim
+shim._warm_up()
+import core.runtime.container_process, core.containers.remove, core.network.shimside
+print(json.dumps({"all": sorted(sys.modules)}))
+"""
+
+
+def _replay(code: str) -> dict[str, list[str]]:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    result: dict[str, list[str]] = json.loads(out.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def cli() -> dict[str, list[str]]:
+    return _replay(CLI)
+
+
+def test_the_command_line_forks_its_shim_with_nothing_the_shim_does_not_need(
+    cli: dict[str, list[str]],
+) -> None:
+    loaded = {"argparse", *NEVER} & set(cli["at_fork"])
+    assert not loaded
+
+
+def test_the_command_lines_path_to_the_order_is_light(cli: dict[str, list[str]]) -> None:
+    # ctypes and threading too: the command line asks the kernel nothing a container start needs from it
+    loaded = {"ctypes", "threading", *NEVER} & set(cli["all"])
+    assert not loaded
+
+
+def test_the_shims_path_to_the_container_is_light() -> None:
+    loaded = {"argparse", *NEVER} & set(_replay(SHIM)["all"])
+    assert not loaded
