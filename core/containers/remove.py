@@ -28,7 +28,9 @@ class Hidden:
 
 
 def remove_container_files(paths: Paths, cid: str, *, volumes: bool = False) -> None:
-    purge_hidden(paths, hide_container(paths, cid, volumes=volumes))
+    hidden = hide_container(paths, cid, volumes=volumes)
+    purge_hidden(paths, hidden)
+    announce_removal(paths, hidden)
 
 
 def hide_container(paths: Paths, cid: str, *, volumes: bool = False) -> Hidden:
@@ -59,7 +61,7 @@ def hide_container(paths: Paths, cid: str, *, volumes: bool = False) -> Hidden:
 
 
 def purge_hidden(paths: Paths, hidden: Hidden) -> None:
-    """The slow half: delete the renamed tree and the anonymous volumes, and record the removal."""
+    """The slow half: delete the renamed tree and the anonymous volumes."""
     if hidden.tree is not None:
         remove_tree(hidden.tree)
     if hidden.volumes:
@@ -69,6 +71,10 @@ def purge_hidden(paths: Paths, hidden: Hidden) -> None:
         for vol in hidden.volumes:
             with contextlib.suppress(Exception):
                 store.remove(vol, in_use_by=[])
+
+
+def announce_removal(paths: Paths, hidden: Hidden) -> None:
+    """The ``destroy`` event: once hidden, the container is gone from every listing and its name is free."""
     with contextlib.suppress(Exception):
         import core.events as events
 

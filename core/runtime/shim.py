@@ -407,9 +407,15 @@ class Shim:
                 code = 137
         self.log.flush()
         if self.runtime.get("auto_remove"):
-            # `run --rm` returns once the container is gone from every listing: hide it (one rename), tell the
-            # clients, then do the slow part (cgroup, files, volumes) after
+            # `run --rm` returns once the container is gone from every listing: hide it (one rename),
+            # record what docker has recorded by then (die, destroy), tell the clients, and only then do the
+            # slow part (network, cgroup, files, volumes)
+            from core.containers.remove import announce_removal, purge_hidden
+
             hidden = self.hide()
+            self.event("die", exitCode=str(code))
+            if hidden is not None:
+                announce_removal(self.paths, hidden)
             self.finish_clients(code, oom, "")
             # networks: free the address, veth, netns and published ports (core.network); a start that
             # wants one of the ports meanwhile waits for this
@@ -417,10 +423,7 @@ class Shim:
 
             shimside.release(self.paths, self.cid)
             self.teardown_run()
-            self.event("die", exitCode=str(code))
             if hidden is not None:
-                from core.containers.remove import purge_hidden
-
                 purge_hidden(self.paths, hidden)
             return code
         self.update_state(
@@ -431,9 +434,9 @@ class Shim:
             finished_at=now_rfc3339(),
             manual_stop=self.manual_stop,
         )
+        self.event("die", exitCode=str(code))  # before the clients hear of the exit, as docker's
         self.finish_clients(code, oom, "")
         self.teardown_run()
-        self.event("die", exitCode=str(code))
         return code
 
     def finish_clients(self, code: int, oom: bool, error: str) -> None:

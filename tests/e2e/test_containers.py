@@ -375,13 +375,19 @@ def test_name_conflict_and_prune(env: Env) -> None:
 
 
 def test_events_record_the_lifecycle(env: Env) -> None:
+    """By the time ``run`` returns, the events docker has by then are there: die (and destroy with --rm)."""
+
+    def actions(name: str) -> list[str]:
+        out = env.cli(
+            "events", "--since", "1m", "--until", "0s", "--filter", f"container={name}", "--format", "json",
+            check=True,
+        ).stdout  # fmt: skip
+        return [json.loads(line)["Action"] for line in out.splitlines()]
+
     env.cli("run", "--rm", "--name", "ev", "busybox", "true", check=True)
-    out = env.cli(
-        "events", "--since", "1m", "--until", "0s", "--filter", "container=ev", "--format", "json", check=True
-    ).stdout
-    actions = [json.loads(line)["Action"] for line in out.splitlines()]
-    for want in ("create", "start", "die", "destroy"):
-        assert want in actions, actions
+    assert actions("ev") == ["create", "start", "die", "destroy"]
+    env.cli("run", "--name", "ev2", "busybox", "true", check=True)
+    assert actions("ev2") == ["create", "start", "die"]
 
 
 def test_engine_api_create_start_wait(env: Env) -> None:
