@@ -66,16 +66,16 @@ def _fork_shim(root: str, run: str, ready_w: int, ctl_r: int) -> int:
         return pid
     code = 125
     try:
+        # what the other way gets from posix_spawn: a session of our own first (the terminal's ctrl-c is no
+        # longer ours), the pipes above stdio, stdio on /dev/null, only the environment shim_env keeps
+        os.setsid()
         import fcntl
 
-        # what posix_spawn's file actions do for the other way: the pipes above stdio, stdio on /dev/null,
-        # a session of our own, our starter's environment only as far as shim_env keeps it
         ready_fd = fcntl.fcntl(ready_w, fcntl.F_DUPFD_CLOEXEC, 3)
         ctl_fd = fcntl.fcntl(ctl_r, fcntl.F_DUPFD_CLOEXEC, 3)
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        os.setsid()
         keep = shim_env()
         os.environ.clear()
         os.environ.update(keep)
