@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
@@ -56,22 +54,6 @@ def make_context(ctx: Path) -> None:
     (ctx / "Dockerfile").write_text(DOCKERFILE)
 
 
-def timed(cmd: list[str], env: dict[str, str], rounds: int) -> list[float]:
-    out = []
-    for _ in range(rounds):
-        subprocess.run(["sync"], check=False)
-        t0 = time.perf_counter()
-        r = subprocess.run(cmd, env=env, capture_output=True)
-        out.append(time.perf_counter() - t0)
-        if r.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed: {r.stderr.decode()[-800:]}")
-    return out
-
-
-def fmt(xs: list[float]) -> str:
-    return f"min {min(xs) * 1000:8.1f} ms   median {statistics.median(xs) * 1000:8.1f} ms   (n={len(xs)})"
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cold-rounds", type=int, default=5)
@@ -80,7 +62,9 @@ def main() -> int:
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
-    have_podman = shutil.which("podman") is not None and not args.no_podman
+    have_podman = not args.no_podman
+    if have_podman:
+        peers.ensure_packages(peers.PODMAN)
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-build-", dir="/dev/shm"))
     bed = start_testbed(ensure_images())
     engines = None
@@ -96,12 +80,14 @@ def main() -> int:
         for name, cmd in builds.items():
             env = denv if name == "dockyard" else penv
             # warm-up: fills the cache the "cached" rounds use, and pages in both tools
-            timed([*cmd, str(ctx)], env, 1)
-            results[f"{name} cold"] = timed([*cmd, "--no-cache", str(ctx)], env, args.cold_rounds)
-            results[f"{name} cold-nonet"] = timed(
-                [*cmd, "--no-cache", "--network", "none", str(ctx)], env, args.cold_rounds
+            peers.timed([*cmd, str(ctx)], env, 1, sync=True)
+            results[f"{name} cold"] = peers.timed(
+                [*cmd, "--no-cache", str(ctx)], env, args.cold_rounds, sync=True
             )
-            results[f"{name} cached"] = timed([*cmd, str(ctx)], env, args.cached_rounds)
+            results[f"{name} cold-nonet"] = peers.timed(
+                [*cmd, "--no-cache", "--network", "none", str(ctx)], env, args.cold_rounds, sync=True
+            )
+            results[f"{name} cached"] = peers.timed([*cmd, str(ctx)], env, args.cached_rounds, sync=True)
             run = dy if name == "dockyard" else pcmd
             out = subprocess.run(
                 [*run, "run", "--rm", "bench:latest"], env=env, capture_output=True, text=True
@@ -111,7 +97,7 @@ def main() -> int:
 
         print(f"\n10-step Dockerfile (3 RUN, 2 COPY); data roots on tmpfs ({base})\n")
         for name, xs in results.items():
-            print(f"{name:20s} {fmt(xs)}")
+            print(f"{name:20s} {peers.fmt(xs)}")
         print()
         for kind in ("cold", "cold-nonet", "cached"):
             d, p = results.get(f"dockyard {kind}"), results.get(f"podman   {kind}")

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +42,49 @@ class Engines:
             subprocess.run(["umount", "-R", str(self.base / "podman")], capture_output=True)
         netbed.cleanup(self.net)
         remove_cgroup_parent()
+
+
+def ensure_packages(packages: dict[str, str]) -> None:
+    """Install with apt the Debian packages (tool -> package) whose tool is not on PATH: a benchmark
+    compares against its peer, it does not quietly skip it."""
+    missing = sorted({pkg for tool, pkg in packages.items() if shutil.which(tool) is None})
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise SystemExit(f"missing {', '.join(missing)}: run as root or apt-get install them")
+    print(f"installing {' '.join(missing)} ...", file=sys.stderr)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    # none of these starts a service that listens anywhere but docker-registry, whose packaged unit never
+    # runs here (no systemd as PID 1)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env
+    )
+
+
+PODMAN = {"podman": "podman", "runc": "runc"}  # crun (podman's default) refuses this host's hybrid cgroups
+
+
+def timed(
+    cmd: list[str], env: dict[str, str], rounds: int, *, warmup: int = 0, sync: bool = False
+) -> list[float]:
+    """Wall times of ``rounds`` runs of ``cmd`` (after ``warmup`` untimed ones); ``sync`` flushes the page
+    cache's dirty data before each, so one run's writeback does not land in the next one's time."""
+    out = []
+    for i in range(warmup + rounds):
+        if sync:
+            subprocess.run(["sync"], check=False)
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, env=env, capture_output=True)
+        if i >= warmup:
+            out.append(time.perf_counter() - t0)
+        if r.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed: {r.stderr.decode()[-800:]}")
+    return out
+
+
+def fmt(xs: list[float]) -> str:
+    return f"min {min(xs) * 1000:8.1f} ms   median {statistics.median(xs) * 1000:8.1f} ms   (n={len(xs)})"
 
 
 def remove_cgroup_parent() -> None:

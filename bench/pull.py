@@ -33,6 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
+from bench import peers  # noqa: E402
 from tests.testbed.build import Layout, ensure_debian, push_skopeo  # noqa: E402
 from tests.testbed.common import detach_mounts_under, make_scratch_dir, remove_scratch, tool_env  # noqa: E402
 from tests.testbed.registry import Registry  # noqa: E402
@@ -49,22 +50,6 @@ APT = {
     "htpasswd": "apache2-utils",
 }
 TOOLS = ("dockyard", "podman", "skopeo", "tar")
-
-
-def ensure_packages() -> None:
-    missing = sorted({pkg for tool, pkg in APT.items() if shutil.which(tool) is None})
-    if not missing:
-        return
-    if os.geteuid() != 0:
-        raise SystemExit(f"missing {', '.join(missing)}: run as root or apt-get install them")
-    print(f"installing {' '.join(missing)} ...", file=sys.stderr)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    # no policy-rc.d games needed: none of these start a service on install that listens anywhere but
-    # docker-registry, whose packaged unit never runs here (no systemd as PID 1)
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env
-    )
 
 
 def mount_tmpfs(path: Path, size: str = "4g") -> None:
@@ -173,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         raise SystemExit("run as root: the roots are tmpfs mounts and podman/dockyard keep file owners")
     tools = [t for t in args.tools.split(",") if t]
-    ensure_packages()
+    peers.ensure_packages(APT)
 
     t0 = time.monotonic()
     image = ensure_debian()

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
@@ -28,25 +26,6 @@ from tests.testbed import ensure_images, start_testbed  # noqa: E402
 from tests.testbed.common import remove_scratch  # noqa: E402
 
 DOCKYARD = peers.DOCKYARD
-
-
-def timed(cmd: list[str], env: dict[str, str], rounds: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        r = subprocess.run(cmd, env=env, capture_output=True)
-        if r.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed: {r.stderr.decode()[-500:]}")
-    out = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        r = subprocess.run(cmd, env=env, capture_output=True)
-        out.append(time.perf_counter() - t0)
-        if r.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed: {r.stderr.decode()[-500:]}")
-    return out
-
-
-def fmt(xs: list[float]) -> str:
-    return f"min {min(xs) * 1000:7.1f} ms   median {statistics.median(xs) * 1000:7.1f} ms"
 
 
 def rss_kb(pid: int) -> int:
@@ -63,7 +42,9 @@ def main() -> int:
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
-    have_podman = shutil.which("podman") is not None and not args.no_podman
+    have_podman = not args.no_podman
+    if have_podman:
+        peers.ensure_packages(peers.PODMAN)
     # byte-compile up front: with PYTHONDONTWRITEBYTECODE set, every start would compile our modules again
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", str(HERE / "core"), str(HERE / "tui")],
@@ -80,12 +61,12 @@ def main() -> int:
 
         results: dict[str, list[float]] = {}
         for label, extra in (("default network", []), ("--network none", ["--network", "none"])):
-            results[f"dockyard {label}"] = timed(
-                [DOCKYARD, *droot, "run", "--rm", *extra, "busybox", "true"], denv, args.rounds
+            results[f"dockyard {label}"] = peers.timed(
+                [DOCKYARD, *droot, "run", "--rm", *extra, "busybox", "true"], denv, args.rounds, warmup=2
             )
             if have_podman:
-                results[f"podman   {label}"] = timed(
-                    [*pcmd, "run", "--rm", *extra, "busybox", "true"], penv, args.rounds
+                results[f"podman   {label}"] = peers.timed(
+                    [*pcmd, "run", "--rm", *extra, "busybox", "true"], penv, args.rounds, warmup=2
                 )
 
         # exec latency
@@ -109,8 +90,8 @@ def main() -> int:
             shim_pid = int(json.loads(state)["shim_pid"])
             shim_rss = rss_kb(shim_pid)
             try:
-                results["dockyard exec"] = timed(
-                    [DOCKYARD, *droot, "exec", "bench-exec", "true"], denv, args.rounds
+                results["dockyard exec"] = peers.timed(
+                    [DOCKYARD, *droot, "exec", "bench-exec", "true"], denv, args.rounds, warmup=2
                 )
             except SystemExit as err:
                 print(f"(dockyard exec not measured: {err})")
@@ -122,7 +103,9 @@ def main() -> int:
                     capture_output=True,
                 )
                 try:
-                    results["podman   exec"] = timed([*pcmd, "exec", "bench-exec", "true"], penv, args.rounds)
+                    results["podman   exec"] = peers.timed(
+                        [*pcmd, "exec", "bench-exec", "true"], penv, args.rounds, warmup=2
+                    )
                     conmon = subprocess.run(
                         ["pgrep", "-f", f"conmon.*{base}"], capture_output=True, text=True
                     ).stdout.split()
@@ -138,7 +121,7 @@ def main() -> int:
 
         print(f"\nrounds: {args.rounds}, data roots on tmpfs ({base})\n")
         for name, xs in results.items():
-            print(f"{name:28s} {fmt(xs)}")
+            print(f"{name:28s} {peers.fmt(xs)}")
         print()
         for label in ("default network", "--network none", "exec"):
             d, p = results.get(f"dockyard {label}"), results.get(f"podman   {label}")
