@@ -413,19 +413,19 @@ class Shim:
             from core.containers.remove import announce_removal, purge_hidden
 
             hidden = self.hide()
-            self.event("die", exitCode=str(code))
             if hidden is not None:
+                self.event("die", exitCode=str(code))
                 announce_removal(self.paths, hidden)
-            self.finish_clients(code, oom, "")
-            # networks: free the address, veth, netns and published ports (core.network); a start that
-            # wants one of the ports meanwhile waits for this
-            from core.network import shimside
+                self.finish_clients(code, oom, "")
+                # networks: free the address, veth, netns and published ports (core.network); a start that
+                # wants one of the ports meanwhile waits for this
+                from core.network import shimside
 
-            shimside.release(self.paths, self.cid)
-            self.teardown_run()
-            if hidden is not None:
+                shimside.release(self.paths, self.cid)
+                self.teardown_run()
                 purge_hidden(self.paths, hidden)
-            return code
+                return code
+            # it could not be hidden (see shim.log): it stays, exited, for `rm` to finish
         self.update_state(
             status="exited",
             pid=0,
