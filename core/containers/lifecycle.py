@@ -24,7 +24,7 @@ from core.models import RunConfig
 from core.record import asdict
 from core.runtime import protocol
 from core.state.ids import new_id
-from core.state.locks import FileLock
+from core.state.locks import held, remove_unheld
 from core.state.records import remove_tree, sweep_temp, temp_name, write_bytes, write_json
 from core.storage.layers import LayerStore
 from core.timestamps import now_rfc3339
@@ -158,11 +158,7 @@ class Lifecycle:
     # ------------------------------------------------------------ reconcile
 
     def shim_alive(self, cid: str) -> bool:
-        lock = FileLock(self.paths.locks, f"shim-{cid}")
-        if lock.acquire(blocking=False):
-            lock.release()
-            return False
-        return True
+        return held(self.paths.locks, f"shim-{cid}")
 
     def reconcile(self, rec: ContainerRecord) -> ContainerRecord:
         """If the record says running but its shim is gone, make the record true again: kill what is left
@@ -401,8 +397,16 @@ class Lifecycle:
             rec = self.get(rec.id)
             if rec.state.status in RUNNING_STATES:
                 raise RuntimeFailure(f"could not stop container {rec.name} for removal")
-        with self.store.container_lock(rec.id):
+        lock = self.store.container_lock(rec.id)
+        lock.acquire()
+        try:
             remove_container_files(self.paths, rec.id, volumes=volumes)
+        except BaseException:
+            lock.release()
+            raise
+        # the container's lock files go with it (a shim still finishing deletes its own when it exits)
+        remove_unheld(self.paths.locks, f"shim-{rec.id}")
+        lock.release(remove=True)
         return rec
 
     def rename(self, name_or_id: str, new_name: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from core.network.layout import NetPaths
 from core.record import asdict, field, known_fields, record
 from core.state.ids import HEX64
-from core.state.locks import FileLock
+from core.state.locks import held
 from core.state.records import read_json, write_json
 
 
@@ -124,18 +124,10 @@ def all_attachments(np: NetPaths) -> list[Attachment]:
     return out
 
 
-def _held(np: NetPaths, name: str) -> bool:
-    lock = FileLock(np.locks, name)
-    if lock.acquire(blocking=False):
-        lock.release()
-        return False
-    return True
-
-
 def owner_alive(np: NetPaths, cid: str) -> bool:
     """Is a shim running this container, or is a start of it in progress?"""
-    return _held(np, f"shim-{cid}") or _held(np, f"container-{cid}")
+    return held(np.locks, f"shim-{cid}") or held(np.locks, f"container-{cid}")
 
 
 def shim_alive(np: NetPaths, cid: str) -> bool:
-    return _held(np, f"shim-{cid}")
+    return held(np.locks, f"shim-{cid}")

@@ -597,8 +597,15 @@ class Shim:
         try:
             from core.containers.remove import hide_container
 
-            with FileLock(self.paths.locks, f"container-{self.cid}"):
-                return hide_container(self.paths, self.cid, volumes=True)
+            lock = FileLock(self.paths.locks, f"container-{self.cid}")
+            lock.acquire()
+            try:
+                hidden = hide_container(self.paths, self.cid, volumes=True)
+            except BaseException:
+                lock.release()
+                raise
+            lock.release(remove=True)  # the container is gone: its lock file goes too
+            return hidden
         except Exception as err:  # the record stays; `rm` can finish it
             sys.stderr.write(f"shim: auto-remove of {self.cid} failed: {err}\n")
             return None
@@ -691,4 +698,5 @@ def serve(root: str, run: str, ready_fd: int, ctl_fd: int, primer: Primer) -> in
             pass
         raise
     finally:
-        lock.release()
+        # a removed container's shim lock goes with it (`run --rm`, or `rm -f` while we were finishing)
+        lock.release(remove=not paths.container(cid).exists())

@@ -65,6 +65,27 @@ def test_run_echo_prints_and_rm_removes(env: Env) -> None:
     assert env.cli("ps", "-aq").stdout == ""
 
 
+def test_removed_containers_leave_no_lock_files(env: Env) -> None:
+    """Two lock files a container (container-<id>, shim-<id>) would pile up in the run dir forever."""
+    from tests.testbed.common import stop_shims_under
+
+    def per_container() -> list[str]:
+        return sorted(
+            p.name
+            for p in env.config.paths.locks.glob("*-*.lock")
+            if p.name.startswith(("container-", "shim-"))
+        )
+
+    env.cli("run", "--rm", "busybox", "true", check=True)
+    env.cli("run", "--name", "kept", "busybox", "true", check=True)
+    cid = env.cli("run", "-d", "busybox", "sleep", "60", check=True).stdout.strip()
+    assert len(per_container()) == 4  # kept's and the running one's
+    env.cli("rm", "kept", check=True)
+    env.cli("rm", "-f", cid, check=True)
+    stop_shims_under(env.config.root)  # the --rm and -f shims finish after their command returned
+    assert per_container() == []
+
+
 def test_exit_code_passthrough_and_stays_exited(env: Env) -> None:
     r = env.cli("run", "--name", "three", "busybox", "sh", "-c", "exit 3")
     assert r.returncode == 3
