@@ -28,6 +28,7 @@ from core.network.store import DEFAULT_ALIASES, PSEUDO, Network, NetworkStore
 from core.network.teardown import release, release_stale
 from core.record import record
 from core.state.ids import NAME
+from core.state.locks import remove_unheld
 
 RUNNING = ("running", "paused", "restarting")
 
@@ -283,6 +284,8 @@ class NetworkManager:
             # the default network's bridge goes too; it is made again on its next use
             self._remove_links(n)
             self.store.delete_record(n)
+        for kind in ("bridge", "ipam"):  # the network's lock files go with it
+            remove_unheld(self.np.locks, f"{kind}-{n.id}")
         return n
 
     def _referenced(self) -> set[str]:

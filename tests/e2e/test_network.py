@@ -373,6 +373,7 @@ def test_network_verbs(net: Net) -> None:
     pruned = net.cli("network", "prune", "-f").stdout
     assert "verbs" in pruned and "spare" in pruned
     assert not os.path.exists(f"/sys/class/net/{bridge}")
+    assert not list(net.config.paths.locks.glob(f"*-{nid}.lock"))  # its bridge- and ipam- locks went too
     missing = net.cli("run", "--rm", "--network", "nosuch", "busybox", "true", check=False)
     assert missing.returncode == 125 and "nosuch not found" in missing.stderr
 
