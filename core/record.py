@@ -10,7 +10,7 @@ construction, ``frozen``, ``eq`` with dataclasses' hashing rules, a dataclass-st
 compiled source. Type checkers see dataclasses (PEP 681 ``dataclass_transform``).
 
 Not supported, because core does not use them: ``kw_only``, ``order``, ``slots``, ``InitVar``, per-field
-``init``/``repr``/``compare``, inheritance between records.
+``init``/``compare``, inheritance between records.
 
 This module imports nothing at run time (not even ``typing``, ~2 ms), for the same reason.
 """
