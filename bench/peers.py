@@ -35,11 +35,16 @@ class Engines:
     net: netbed.NetSettings
     podman: list[str] = field(default_factory=list)  # empty when podman is not measured
     penv: dict[str, str] = field(default_factory=dict)
+    podman_bridge_was_there: bool = True
 
     def close(self) -> None:
         if self.podman:
             subprocess.run([*self.podman, "system", "reset", "-f"], capture_output=True, env=self.penv)
             subprocess.run(["umount", "-R", str(self.base / "podman")], capture_output=True)
+            # podman's default network makes its bridge on first use and leaves it: ours to remove if we
+            # made it (its CNI iptables chains stay: podman's, and empty)
+            if not self.podman_bridge_was_there and os.path.exists(f"/sys/class/net/{PODMAN_BRIDGE}"):
+                subprocess.run(["ip", "link", "del", PODMAN_BRIDGE], capture_output=True)
         netbed.cleanup(self.net)
         remove_cgroup_parent()
 
@@ -63,6 +68,7 @@ def ensure_packages(packages: dict[str, str]) -> None:
 
 
 PODMAN = {"podman": "podman", "runc": "runc"}  # crun (podman's default) refuses this host's hybrid cgroups
+PODMAN_BRIDGE = "cni-podman0"  # podman 4.3's default network (CNI)
 
 
 def timed(
@@ -118,6 +124,7 @@ def prepare(base: Path, ref: str, *, with_podman: bool) -> Engines:
     subprocess.run([*engines.dockyard, "pull", "-q", ref], env=denv, check=True, capture_output=True)
     subprocess.run([*engines.dockyard, "tag", ref, "busybox"], env=denv, check=True)
     if with_podman:
+        engines.podman_bridge_was_there = os.path.exists(f"/sys/class/net/{PODMAN_BRIDGE}")
         engines.penv = {**os.environ, "CONTAINERS_CONF": str(podman_conf(base))}
         engines.podman = ["podman", "--root", str(base / "podman"), "--runroot", str(base / "podman-run")]
         engines.podman += ["--storage-driver", "overlay"]
