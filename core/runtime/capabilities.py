@@ -113,16 +113,13 @@ def name_of(num: int) -> str:
     return f"CAP_{num}"  # a capability newer than this table: keep it addressable by number
 
 
-_PR_CAPBSET_READ = 23
-
-
-def _capbset_read(cap: int) -> int:
+def capbset_read(cap: int) -> int:
     """prctl(PR_CAPBSET_READ): 1 if ``cap`` is in our bounding set, 0 if not, -1 past the kernel's last."""
     # imported here: ctypes costs `run` ~1 ms, and parsing --cap-add needs only the names above
     from core.runtime import linux
 
     try:
-        return linux.prctl(_PR_CAPBSET_READ, cap)
+        return linux.prctl(linux.PR_CAPBSET_READ, cap)
     except OSError:
         return -1
 
@@ -136,7 +133,7 @@ def last_cap() -> int:
     except (OSError, ValueError):
         # No /proc (after pivot_root, before it is mounted): PR_CAPBSET_READ says EINVAL past the last one.
         cap = 0
-        while cap < 64 and _capbset_read(cap) >= 0:
+        while cap < 64 and capbset_read(cap) >= 0:
             cap += 1
         return cap - 1
 
@@ -145,7 +142,7 @@ def bounding_mask() -> int:
     """Our own bounding set, as a bit mask (prctl: needs no capability and no /proc)."""
     mask = 0
     for cap in range(last_cap() + 1):
-        if _capbset_read(cap) == 1:
+        if capbset_read(cap) == 1:
             mask |= 1 << cap
     return mask
 

@@ -32,7 +32,7 @@ Everything this module needs is imported at import time, so import it before ``p
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import os
 from collections.abc import Sequence
 
@@ -41,6 +41,7 @@ from core.runtime import linux, seccomp
 from core.runtime.capabilities import (
     DEFAULT_CAPABILITIES,
     available_mask,
+    capbset_read,
     from_mask,
     last_cap,
     resolve_capabilities,
@@ -59,26 +60,14 @@ __all__ = [
     "resolve_capabilities",
 ]
 
-_PR_SET_KEEPCAPS = 8
-_PR_CAPBSET_READ = 23
-_PR_CAPBSET_DROP = 24
-_PR_SET_NO_NEW_PRIVS = 38
-_PR_CAP_AMBIENT = 47
-_PR_CAP_AMBIENT_CLEAR_ALL = 4
 _CAP_SYS_ADMIN = 21
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-_libc.prctl.restype = ctypes.c_int
-
-
 def _prctl(option: int, arg2: int = 0, what: str = "prctl") -> int:
-    result = _libc.prctl(option, arg2, 0, 0, 0)
-    if result < 0:
-        err = ctypes.get_errno()
-        raise RuntimeFailure(f"{what} failed: {os.strerror(err)}")
-    return int(result)
+    try:
+        return linux.prctl(option, arg2)
+    except OSError as err:
+        raise RuntimeFailure(f"{what} failed: {err.strerror}") from None
 
 
 def current_sets() -> tuple[int, int, int]:
@@ -98,7 +87,7 @@ def _capset(effective: int, permitted: int, inheritable: int) -> None:
 
 def prepare_user_switch() -> None:
     """Call before setuid to a non-root user, so ``permitted`` survives it (effective is cleared anyway)."""
-    _prctl(_PR_SET_KEEPCAPS, 1, "prctl(PR_SET_KEEPCAPS)")
+    _prctl(linux.PR_SET_KEEPCAPS, 1, "prctl(PR_SET_KEEPCAPS)")
 
 
 def apply(
@@ -129,14 +118,15 @@ def apply(
     for cap in range(last_cap() + 1):
         if wanted >> cap & 1:
             continue
-        if _libc.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) != 1:
+        if capbset_read(cap) != 1:
             continue  # already gone (or unknown to the kernel)
-        if _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            err = ctypes.get_errno()
+        try:
+            linux.prctl(linux.PR_CAPBSET_DROP, cap)
+        except OSError as err:
             raise RuntimeFailure(
-                f"cannot drop capability {cap} from the bounding set: {os.strerror(err)}"
-                + (" (call security.prepare_user_switch() before setuid)" if err == 1 else "")
-            )
+                f"cannot drop capability {cap} from the bounding set: {err.strerror}"
+                + (" (call security.prepare_user_switch() before setuid)" if err.errno == 1 else "")
+            ) from None
 
     # 3. Privileged seccomp, runc's order when no_new_privs is off. Without CAP_SYS_ADMIN the kernel only
     #    accepts a filter under no_new_privs, so then we set it (as libseccomp would by default).
@@ -150,15 +140,17 @@ def apply(
     # 4. The sets the program will run with.
     effective = wanted if os.geteuid() == 0 else 0
     _capset(effective, wanted, 0)
-    if _libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        if err != 22:  # EINVAL: a kernel without ambient capabilities has none to clear
-            raise RuntimeFailure(f"cannot clear ambient capabilities: {os.strerror(err)}")
+    try:
+        linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
+    except OSError as err:
+        if err.errno != 22:  # EINVAL: a kernel without ambient capabilities has none to clear
+            raise RuntimeFailure(f"cannot clear ambient capabilities: {err.strerror}") from None
     if os.geteuid() != 0:
-        _libc.prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0)  # execve clears it too; do not leave it behind
+        with contextlib.suppress(OSError):
+            linux.set_keepcaps(False)  # execve clears it too; do not leave it behind
 
     # 5. no_new_privs, then the unprivileged seccomp load as late as possible.
     if no_new_privs:
-        _prctl(_PR_SET_NO_NEW_PRIVS, 1, "prctl(PR_SET_NO_NEW_PRIVS)")
+        _prctl(linux.PR_SET_NO_NEW_PRIVS, 1, "prctl(PR_SET_NO_NEW_PRIVS)")
         if bpf:
             seccomp.load(bpf)
