@@ -397,16 +397,11 @@ class Lifecycle:
             rec = self.get(rec.id)
             if rec.state.status in RUNNING_STATES:
                 raise RuntimeFailure(f"could not stop container {rec.name} for removal")
-        lock = self.store.container_lock(rec.id)
-        lock.acquire()
-        try:
+        with self.store.container_lock(rec.id) as lock:
             remove_container_files(self.paths, rec.id, volumes=volumes)
-        except BaseException:
-            lock.release()
-            raise
-        # the container's lock files go with it (a shim still finishing deletes its own when it exits)
-        remove_unheld(self.paths.locks, f"shim-{rec.id}")
-        lock.release(remove=True)
+            # the container's lock files go with it (a shim still finishing deletes its own when it exits)
+            remove_unheld(self.paths.locks, f"shim-{rec.id}")
+            lock.release(remove=True)
         return rec
 
     def rename(self, name_or_id: str, new_name: str) -> None:

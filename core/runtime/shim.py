@@ -597,14 +597,9 @@ class Shim:
         try:
             from core.containers.remove import hide_container
 
-            lock = FileLock(self.paths.locks, f"container-{self.cid}")
-            lock.acquire()
-            try:
+            with FileLock(self.paths.locks, f"container-{self.cid}") as lock:
                 hidden = hide_container(self.paths, self.cid, volumes=True)
-            except BaseException:
-                lock.release()
-                raise
-            lock.release(remove=True)  # the container is gone: its lock file goes too
+                lock.release(remove=True)  # the container is gone: its lock file goes too
             return hidden
         except Exception as err:  # the record stays; `rm` can finish it
             sys.stderr.write(f"shim: auto-remove of {self.cid} failed: {err}\n")

@@ -44,7 +44,8 @@ class FileLock:
             os.close(fd)  # its holder deleted it while we waited: lock the file that is there now
 
     def release(self, *, remove: bool = False) -> None:
-        """Unlock; with ``remove``, delete the lock file first (its subject is gone for good)."""
+        """Unlock; with ``remove``, delete the lock file first (its subject is gone for good). Releasing an
+        unheld lock does nothing, so a ``with`` block may release early."""
         if self._fd is not None:
             if remove:
                 try:
