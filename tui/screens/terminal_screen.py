@@ -88,7 +88,8 @@ class _TerminalScreen(Screen[None]):
             self.dismiss(None)
 
     def hang_up(self) -> None:
-        raise NotImplementedError
+        """End the session the way its kind must (each subclass: exec ends its process, attach detaches)."""
+        raise NotImplementedError(f"{type(self).__name__} must say how it hangs up")
 
 
 class ExecScreen(_TerminalScreen):

@@ -37,7 +37,8 @@ class EnginePane(ListPane):
         return self.app  # type: ignore[return-value]
 
     def refresh_from(self, snap: Snapshot) -> None:
-        raise NotImplementedError
+        """Show ``snap``'s rows of this pane's kind (each subclass: containers, images, volumes, networks)."""
+        raise NotImplementedError(f"{type(self).__name__} must say which rows it shows")
 
     def _bulk(self, verb: str, fn: Callable[[str], Any], rows: list[Row] | None = None) -> None:
         rows = rows if rows is not None else self.targets()
