@@ -1,4 +1,5 @@
-"""Engine — the one facade both faces call. Thin: it sequences the rooms under core/, holding no logic."""
+"""LocalEngine — the in-process implementation of :class:`core.interface.Engine`. Thin: it sequences the
+rooms under core/, holding no logic of its own."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from core.config import Config
 from core.errors import InvalidArgument
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, ImageStore
+from core.interface import Engine
 from core.models import (
+    RUNNING_STATES,
     ContainerStats,
     ContainerSummary,
     Event,
@@ -20,6 +23,7 @@ from core.models import (
     PortBinding,
     PullProgress,
     PullResult,
+    PushResult,
     RemovedImage,
     RunConfig,
 )
@@ -29,24 +33,35 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
-    from core.build.models import BuildEvent, BuildOptions, BuildResult
-    from core.containers.lifecycle import Lifecycle, ShimLauncher, StartHandle
+    from core.containers.launcher import ShimLauncher
+    from core.containers.lifecycle import Lifecycle
     from core.containers.store import ContainerRecord
-    from core.images.commit import HistoryEntry
-    from core.runtime.exec import ExecHandle
-    from core.volumes import Volume, VolumeStore
+    from core.interface import PreparedStart
+    from core.models import BuildEvent, BuildOptions, BuildResult, ExecConfig, HistoryEntry, Volume
+    from core.network.manager import NetworkManager
+    from core.streams import AttachStream, ExecStream, LocalEventStream, LocalLogStream, LocalStatsStream
+    from core.volumes import VolumeStore
 
 
 Progress = Callable[[PullProgress], None]
 
 
-class Engine:
+class LocalEngine(Engine):
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or Config.load()
         self.paths = self.config.paths
         self.images = ImageStore(self.paths)
         self.layers = LayerStore(self.paths)
         self._lifecycle: Lifecycle | None = None
+        self._networks: NetworkManager | None = None
+
+    @property
+    def networks(self) -> NetworkManager:
+        if self._networks is None:
+            from core.network.manager import NetworkManager
+
+            self._networks = NetworkManager(self.paths, self.config)
+        return self._networks
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -94,8 +109,8 @@ class Engine:
             out = [s for s in out if s.repo_tags or s.id not in hidden]
         return sorted(out, key=lambda s: s.created, reverse=True)
 
-    def resolve_image(self, name: str) -> ImageRecord:
-        return self.images.resolve(name)
+    def image(self, name: str) -> ImageSummary:
+        return self._summary(self.images.resolve(name))
 
     def inspect_image(self, name: str) -> dict[str, Any]:
         record = self.images.resolve(name)
@@ -162,7 +177,9 @@ class Engine:
         for image_id in removed.images:
             self._emit("image", "delete", image_id)
 
-    def push(self, reference: str, *, progress: Progress | None = None, chunk_size: int | None = None) -> str:
+    def push(
+        self, reference: str, *, progress: Progress | None = None, chunk_size: int | None = None
+    ) -> PushResult:
         from core.images.access import open_client
         from core.images.push import push
 
@@ -171,7 +188,7 @@ class Engine:
         with open_client(self.config, ref) as client:
             digest = push(client, self.images, record, ref, progress, chunk_size=chunk_size)
         self._emit("image", "push", str(ref), name=str(ref))
-        return digest
+        return PushResult(str(ref), digest, len(self.images.read_blob(record.manifest_digest)))
 
     def save_images(self, names: list[str], out: BinaryIO) -> None:
         from core.images.archive import save
@@ -234,21 +251,62 @@ class Engine:
         rec = self.lifecycle.create(run, name, record.id, cfg, [layer.chain_id for layer in record.layers])
         return self._container_summary(rec)
 
-    def prepare_shim(self) -> ShimLauncher:
+    def prepare_start(self) -> PreparedStart:
         """Launch a shim ahead of its container (it warms up while the caller creates the container)."""
-        from core.containers.lifecycle import ShimLauncher
+        from core.containers.launcher import ShimLauncher
 
         return ShimLauncher(self.paths.root, self.paths.run)
 
-    def start_container(
-        self, name: str, *, attach: bool = False, launcher: ShimLauncher | None = None
-    ) -> StartHandle:
-        return self.lifecycle.start(name, attach=attach, launcher=launcher)
+    def start_container(self, name: str, *, prepared: PreparedStart | None = None) -> None:
+        self.lifecycle.start(name, launcher=_launcher(prepared))
+
+    def start_attached(
+        self,
+        name: str,
+        *,
+        stdin: bool = False,
+        tty_size: tuple[int, int] | None = None,
+        prepared: PreparedStart | None = None,
+    ) -> AttachStream:
+        from core.runtime import protocol
+
+        handle = self.lifecycle.start(name, attach=True, launcher=_launcher(prepared))
+        if handle.already_running:
+            return self.attach_container(name, stdin=stdin)
+        hello: dict[str, Any] = {"op": "attach", "stdin": stdin}
+        if tty_size:
+            hello.update(rows=tty_size[0], cols=tty_size[1])
+        # connected before the shim runs the command (it waits for one client): nothing it prints is lost
+        sock = protocol.connect(self.lifecycle.sock(handle.record.id), hello)
+        try:
+            handle.result()
+        except BaseException:
+            sock.close()
+            raise
+        return self._attach_stream(handle.record, sock)
+
+    def attach_container(self, name: str, *, stdin: bool = False) -> AttachStream:
+        from core.errors import Conflict
+        from core.runtime import protocol
+
+        rec = self.lifecycle.get(name)
+        if rec.state.status not in RUNNING_STATES:
+            raise Conflict(f"You cannot attach to a stopped container {rec.name}, start it first")
+        sock = protocol.connect(self.lifecycle.sock(rec.id), {"op": "attach", "stdin": stdin})
+        return self._attach_stream(rec, sock)
+
+    def _attach_stream(self, rec: ContainerRecord, sock: Any) -> AttachStream:
+        from core.streams import AttachStream
+
+        def kill(signum: int) -> None:
+            self.lifecycle.kill(rec.id, signum)
+
+        return AttachStream(sock, tty=bool(rec.process.get("tty")), kill=kill)
 
     def list_containers(self, *, all: bool = False) -> list[ContainerSummary]:
         out = [self._container_summary(r) for r in self.lifecycle.all()]
         if not all:
-            out = [c for c in out if c.status in ("running", "paused", "restarting")]
+            out = [c for c in out if c.status in RUNNING_STATES]
         return sorted(out, key=lambda c: c.created, reverse=True)
 
     def container(self, name: str) -> ContainerSummary:
@@ -308,24 +366,26 @@ class Engine:
         since: float | None = None,
         until: float | None = None,
         tail: int | None = None,
-    ) -> Iterator[LogLine]:
+    ) -> LocalLogStream:
         from core.logs import read_logs
+        from core.streams import LocalLogStream
 
         rec = self.lifecycle.get(name)
         path = self.paths.container(rec.id) / f"{rec.id}-json.log"
         lc = self.lifecycle
 
-        def stopped() -> bool:
-            latest = lc.store.load(rec.id)
-            return latest is None or lc.reconcile(latest).state.status not in (
-                "running",
-                "paused",
-                "restarting",
+        def produce(closed: Callable[[], bool]) -> Iterator[LogLine]:
+            def stopped() -> bool:
+                if closed():
+                    return True
+                latest = lc.store.load(rec.id)
+                return latest is None or lc.reconcile(latest).state.status not in RUNNING_STATES
+
+            return read_logs(
+                path, since=since, until=until, tail=tail, follow=follow, stop=stopped if follow else closed
             )
 
-        return read_logs(
-            path, since=since, until=until, tail=tail, follow=follow, stop=stopped if follow else None
-        )
+        return LocalLogStream(produce)
 
     def container_log_path(self, name: str) -> Path:
         """The container's json-file log, for viewers that index it lazily and read it with pread (the
@@ -337,7 +397,7 @@ class Engine:
         from core.containers.top import top
 
         rec = self.lifecycle.get(name)
-        if rec.state.status not in ("running", "paused"):
+        if rec.state.status not in ("running", "paused"):  # a restarting container has no processes
             from core.errors import Conflict
 
             raise Conflict(f"container {rec.name} is not running")
@@ -350,6 +410,23 @@ class Engine:
         return stats(
             rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in ("running", "paused")
         )
+
+    def stats_stream(self, name: str, *, interval: float = 1.0) -> LocalStatsStream:
+        """A sample every ``interval`` seconds while the container exists (a stopped one reads zeros)."""
+        import time
+
+        from core.streams import LocalStatsStream
+
+        cid = self.lifecycle.get(name).id
+
+        def produce(closed: Callable[[], bool]) -> Iterator[ContainerStats]:
+            while not closed():
+                started = time.monotonic()
+                yield self.container_stats(cid)
+                while not closed() and time.monotonic() - started < interval:
+                    time.sleep(min(0.1, interval))
+
+        return LocalStatsStream(produce)
 
     def copy_from_container(self, name: str, src: str, dest: str, *, archive: bool = False) -> None:
         """``cp CONTAINER:SRC DEST`` (for a tar on stdout see :meth:`archive_from_container`)."""
@@ -372,41 +449,28 @@ class Engine:
 
         copy.copy_in(self.paths, self.layers, self.lifecycle.get(name), dest, source, archive=archive)
 
-    def attach(self, name: str, *, stdin: bool = False) -> Any:
-        """A socket streaming the container's I/O in the shim's frame protocol (core.runtime.protocol)."""
-        from core.errors import Conflict
-        from core.runtime import protocol
-
-        rec = self.lifecycle.get(name)
-        if rec.state.status not in ("running", "paused", "restarting"):
-            raise Conflict(f"You cannot attach to a stopped container {rec.name}, start it first")
-        return protocol.connect(self.lifecycle.sock(rec.id), {"op": "attach", "stdin": stdin})
-
-    def exec(
-        self,
-        name: str,
-        args: list[str],
-        *,
-        env: list[str] | None = None,
-        user: str | None = None,
-        workdir: str | None = None,
-        tty: bool = False,
-        stdin: bool = False,
-        detach: bool = False,
-        privileged: bool = False,
-        tty_size: tuple[int, int] | None = None,
-    ) -> ExecHandle:
-        """Start ``args`` in the running container ``name`` (docker exec); see core.runtime.exec."""
+    def exec(self, container: str, config: ExecConfig) -> ExecStream:
+        """Start ``config.cmd`` in the running container (docker exec); see core.runtime.exec."""
         from core.runtime import exec as container_exec
+        from core.streams import ExecStream
 
-        rec = self.lifecycle.get(name)
+        rec = self.lifecycle.get(container)
         target = container_exec.Target(
             rec.id, rec.name, rec.state.status, rec.state.pid, self.paths.container(rec.id)
         )
         opts = container_exec.ExecOptions(
-            list(args), list(env or []), user, workdir, tty, stdin, detach, privileged, tty_size
+            list(config.cmd),
+            list(config.env),
+            config.user,
+            config.working_dir,
+            config.tty,
+            config.attach_stdin,
+            config.detach,
+            config.privileged,
+            config.console_size,
         )
-        return container_exec.exec_in_container(target, opts)
+        handle = container_exec.exec_in_container(target, opts)
+        return ExecStream(handle, tty=config.tty, stdin=config.attach_stdin, detach=config.detach)
 
     # ---------------------------------------------------------------- networks (core.network)
 
@@ -421,7 +485,7 @@ class Engine:
         labels: dict[str, str] | None = None,
         options: dict[str, str] | None = None,
     ) -> NetworkSummary:
-        mgr = self.lifecycle.networks()
+        mgr = self.networks
         net = mgr.create(
             name,
             driver=driver,
@@ -435,29 +499,29 @@ class Engine:
         return next(n for n in mgr.summaries() if n.id == net.id)
 
     def list_networks(self) -> list[NetworkSummary]:
-        return self.lifecycle.networks().summaries()
+        return self.networks.summaries()
 
     def inspect_network(self, name: str) -> dict[str, Any]:
-        return self.lifecycle.networks().inspect(name)
+        return self.networks.inspect(name)
 
     def remove_network(self, name: str) -> None:
-        net = self.lifecycle.networks().remove(name)
+        net = self.networks.remove(name)
         self._emit("network", "destroy", net.id, name=net.name, type=net.driver)
 
     def prune_networks(self) -> list[str]:
         """Remove the user networks no container uses; their names."""
-        return self.lifecycle.networks().prune()
+        return self.networks.prune()
 
     def connect_network(
         self, network: str, container: str, *, aliases: list[str] | None = None, ip: str | None = None
     ) -> None:
         rec = self.lifecycle.get(container)
-        self.lifecycle.networks().connect(network, rec, aliases=aliases, ip=ip)
+        self.networks.connect(network, rec, aliases=aliases, ip=ip)
         self._emit("network", "connect", network, container=rec.id)
 
     def disconnect_network(self, network: str, container: str, *, force: bool = False) -> None:
         rec = self.lifecycle.get(container)
-        self.lifecycle.networks().disconnect(network, rec, force=force)
+        self.networks.disconnect(network, rec, force=force)
         self._emit("network", "disconnect", network, container=rec.id)
 
     def container_ports(self, name: str) -> list[PortBinding]:
@@ -519,13 +583,26 @@ class Engine:
         """``docker info``: what this engine is and what it holds."""
         from core.system import info
 
-        return info(self)
+        return info(self.config, self.list_containers(all=True), len(self.list_images(all=True)))
+
+    def version(self) -> dict[str, Any]:
+        from core.system import version
+
+        return version()
 
     def disk_usage(self) -> list[dict[str, Any]]:
         """``docker system df``: bytes by kind (images, containers, volumes) and what a prune reclaims."""
         from core.system import disk_usage
 
-        return disk_usage(self)
+        return disk_usage(
+            self.config,
+            self.images,
+            self.layers,
+            self.list_containers(all=True),
+            self.list_volumes(),
+            self.volume_users(),
+            self.volume_size,
+        )
 
     # ------------------------------------------------------------------ events
 
@@ -536,13 +613,16 @@ class Engine:
         until: float | None = None,
         filters: dict[str, list[str]] | None = None,
         follow: bool = True,
-        stop: Any = None,
-    ) -> Iterator[Event]:
+    ) -> LocalEventStream:
         from core.events import read_events
+        from core.streams import LocalEventStream
 
-        return read_events(
-            self.paths, since=since, until=until, filters=filters or {}, follow=follow, stop=stop
-        )
+        def produce(closed: Callable[[], bool]) -> Iterator[Event]:
+            return read_events(
+                self.paths, since=since, until=until, filters=filters or {}, follow=follow, stop=closed
+            )
+
+        return LocalEventStream(produce)
 
     def _emit(self, type_: str, action: str, id_: str, **attrs: str) -> None:
         try:
@@ -578,9 +658,35 @@ class Engine:
         """Build a Dockerfile; ``progress`` gets each step, its RUN output and CACHED/DONE as they happen."""
         from core.build.executor import build
 
+        if options.context_archive is not None:
+            return self._build_from_archive(options, progress)
         result = build(self, options, progress)
         self._emit("image", "build", result.image_id)
         return result
+
+    def _build_from_archive(
+        self, options: BuildOptions, progress: Callable[[BuildEvent], None] | None
+    ) -> BuildResult:
+        """A context sent as a tar is unpacked (safely: it is a stranger's archive) into a directory that
+        lives as long as the build."""
+        import io
+        import tempfile
+
+        from core.images.importer import open_any
+        from core.record import replace
+        from core.storage import tarsafe
+
+        assert options.context_archive is not None
+        with tempfile.TemporaryDirectory(prefix="dockyard-context-") as tmp:
+            context = Path(tmp)
+            tarsafe.extract(open_any(io.BytesIO(options.context_archive)), context, preserve_owner=False)
+            dockerfile = options.dockerfile
+            if dockerfile is not None and not dockerfile.is_absolute():
+                dockerfile = context / dockerfile
+            return self.build(
+                replace(options, context=context, dockerfile=dockerfile, context_archive=None),
+                progress=progress,
+            )
 
     def history(self, name: str) -> list[HistoryEntry]:
         from core.images.commit import history
@@ -637,7 +743,7 @@ class Engine:
                 int(p.get("host_port", 0)),
             )
             for p in st.ports
-            if st.status in ("running", "paused", "restarting")  # networks: ports exist while it runs
+            if st.status in RUNNING_STATES  # networks: ports exist while it runs
         ]
         return ContainerSummary(
             id=rec.id,
@@ -682,6 +788,14 @@ class Engine:
             if image_id:
                 users.setdefault(image_id, []).append(cfg.get("name", entry.name[:12]))
         return users
+
+
+def _launcher(prepared: PreparedStart | None) -> ShimLauncher | None:
+    from core.containers.launcher import ShimLauncher
+
+    if prepared is not None and not isinstance(prepared, ShimLauncher):
+        raise InvalidArgument(f"{type(prepared).__name__} was not prepared by this engine")
+    return prepared
 
 
 def _familiar_digest(entry: str) -> str:

@@ -98,3 +98,14 @@ class CommandNotFound(DockyardError):
 
 class PermissionRequired(DockyardError):
     """The operation needs root or a capability we do not have."""
+
+
+class BuildError(DockyardError):
+    """A build step failed (a RUN exited non-zero, a COPY source is missing, ...). ``output`` holds the last
+    lines the failing step printed. The exit code is 1, as ``docker build``'s."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, output: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.output = output or []

@@ -6,9 +6,13 @@ from core.record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     JSONDict = dict[str, Any]
+
+# the states in which a container has processes (or is about to, restarting): one list, for every face
+RUNNING_STATES = ("running", "paused", "restarting")
 
 
 @record(frozen=True)
@@ -184,3 +188,98 @@ class NetworkSummary:
     @property
     def short_id(self) -> str:
         return self.id[:12]
+
+
+@record
+class Volume:
+    name: str
+    created: str
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    anonymous: bool = False
+    driver: str = "local"
+    mountpoint: str = ""
+
+    def inspect(self) -> dict[str, Any]:
+        return {
+            "CreatedAt": self.created,
+            "Driver": self.driver,
+            "Labels": self.labels or None,
+            "Mountpoint": self.mountpoint,
+            "Name": self.name,
+            "Options": self.options or None,
+            "Scope": "local",
+        }
+
+
+@record(frozen=True)
+class HistoryEntry:
+    id: str  # the image this step produced, when it is still here; "<missing>" otherwise
+    created: str
+    created_by: str
+    size: int  # bytes of the step's layer, unpacked; 0 for an empty layer
+    comment: str
+    empty_layer: bool
+    tags: list[str]
+
+
+@record
+class BuildOptions:
+    context: Path | None  # None: no context (a Dockerfile read from stdin, ``docker build -``)
+    dockerfile: Path | None = None  # default: <context>/Dockerfile
+    dockerfile_text: str | None = None  # the Dockerfile itself (read from stdin by the CLI)
+    # the context as a tar (plain or compressed), as Docker's API sends it; unpacked by the engine, and a
+    # relative ``dockerfile`` is then inside it
+    context_archive: bytes | None = None
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    pull: bool = False  # pull base images even when present
+    labels: dict[str, str] = field(default_factory=dict)
+    network: str = "default"  # what RUN steps get: default (bridge), none, host
+    platform: str | None = None
+
+
+@record(frozen=True)
+class BuildEvent:
+    """One progress report. ``kind``: "step" (a step starts; ``text`` is its title), "output" (a line a RUN
+    printed, ``stream`` stdout or stderr), "cached", "done" (``seconds`` it took), "warning", "info"."""
+
+    kind: str
+    step: int
+    text: str = ""
+    seconds: float = 0.0
+    stream: str = ""
+
+
+@record(frozen=True)
+class BuildResult:
+    image_id: str
+    tags: list[str]
+    steps: int  # steps run or reused (FROM included)
+    cached: int  # steps taken from the cache
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@record(frozen=True)
+class PushResult:
+    reference: str  # the normalised reference that was pushed
+    digest: str  # the manifest's digest
+    size: int  # the manifest's size in bytes (docker prints both: "latest: digest: D size: N")
+
+
+@record
+class ExecConfig:
+    """What ``exec`` takes, as Docker's ExecConfig (``POST /containers/{id}/exec``)."""
+
+    cmd: list[str]
+    env: list[str] = field(default_factory=list)
+    user: str | None = None
+    working_dir: str | None = None
+    tty: bool = False
+    attach_stdin: bool = False
+    detach: bool = False
+    privileged: bool = False
+    console_size: tuple[int, int] | None = None  # (rows, cols) of the terminal to start with

@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 import platform
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from core.config import Config
+    from core.images.store import ImageStore
+    from core.models import ContainerSummary, Volume
+    from core.storage.layers import LayerStore
 
 
 def dockyard_version() -> str:
@@ -22,11 +26,10 @@ def dockyard_version() -> str:
         return "unknown"
 
 
-def info(engine: Engine) -> dict[str, Any]:
+def info(config: Config, containers: list[ContainerSummary], image_count: int) -> dict[str, Any]:
     from core.containers.lifecycle import RUNNING_STATES
     from core.runtime import cgroups
 
-    containers = engine.list_containers(all=True)
     try:
         cgroup_version = "2" if cgroups.detect() == "v2" else "1"
     except Exception:
@@ -37,14 +40,14 @@ def info(engine: Engine) -> dict[str, Any]:
         "ContainersRunning": sum(c.status == "running" for c in containers),
         "ContainersPaused": sum(c.status == "paused" for c in containers),
         "ContainersStopped": sum(c.status not in RUNNING_STATES for c in containers),
-        "Images": len(engine.list_images(all=True)),
+        "Images": image_count,
         "Driver": "overlay",
-        "DockerRootDir": str(engine.paths.root),
-        "RunDir": str(engine.paths.run),
+        "DockerRootDir": str(config.paths.root),
+        "RunDir": str(config.paths.run),
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": cgroup_version,
-        "CgroupParent": engine.config.cgroup_parent,
+        "CgroupParent": config.cgroup_parent,
         "SecurityOptions": ["name=seccomp,profile=builtin"],
         "KernelVersion": os.uname().release,
         "OperatingSystem": _os_name(),
@@ -55,9 +58,9 @@ def info(engine: Engine) -> dict[str, Any]:
         "Name": socket.gethostname(),
         "ServerVersion": dockyard_version(),
         "Python": platform.python_version(),
-        "DefaultBridge": engine.config.bridge,
-        "InsecureRegistries": list(engine.config.insecure_registries),
-        "RegistryMirrors": list(engine.config.registry_mirrors),
+        "DefaultBridge": config.bridge,
+        "InsecureRegistries": list(config.insecure_registries),
+        "RegistryMirrors": list(config.registry_mirrors),
     }
 
 
@@ -72,22 +75,42 @@ def _os_name() -> str:
     return "Linux"
 
 
-def disk_usage(engine: Engine) -> list[dict[str, Any]]:
+def version() -> dict[str, Any]:
+    """``GET /version`` of this engine."""
+    uname = os.uname()
+    return {
+        "Version": dockyard_version(),
+        "Python": platform.python_version(),
+        "Os": "linux",
+        "Arch": uname.machine,
+        "KernelVersion": uname.release,
+        "Daemon": "none (in-process engine, one shim per running container)",
+    }
+
+
+def disk_usage(
+    config: Config,
+    images: ImageStore,
+    layers: LayerStore,
+    containers: list[ContainerSummary],
+    volumes: list[Volume],
+    volume_users: dict[str, list[str]],
+    volume_size: Callable[[str], int],
+) -> list[dict[str, Any]]:
     """Rows like ``docker system df``: Type, TotalCount, Active, Size, Reclaimable (bytes)."""
     from core.containers.lifecycle import RUNNING_STATES as RUNNING
     from core.storage.usage import disk_usage as du
 
-    containers = engine.list_containers(all=True)
     in_use = {c.image_id for c in containers}
     # images: each unpacked layer once, however many images share it
     layer_size: dict[str, int] = {}
     used_layers: set[str] = set()
-    records = list(engine.images.records())
+    records = list(images.records())
     for rec in records:
         for layer in rec.layers:
             if layer.chain_id not in layer_size:
                 try:
-                    layer_size[layer.chain_id] = engine.layers.size(layer.chain_id)
+                    layer_size[layer.chain_id] = layers.size(layer.chain_id)
                 except Exception:
                     layer_size[layer.chain_id] = 0
             if rec.id in in_use:
@@ -95,12 +118,11 @@ def disk_usage(engine: Engine) -> list[dict[str, Any]]:
     images_size = sum(layer_size.values())
     images_reclaimable = images_size - sum(layer_size[c] for c in used_layers)
     # containers: their writable layers
-    sizes = {c.id: du(engine.paths.container(c.id) / "upper") for c in containers}
+    sizes = {c.id: du(config.paths.container(c.id) / "upper") for c in containers}
     running = [c for c in containers if c.status in RUNNING]
     # volumes: their files; a volume no container names is reclaimable
-    users = engine.volume_users()
-    volumes = engine.list_volumes()
-    vol_sizes = {v.name: engine.volume_size(v.name) for v in volumes}
+    users = volume_users
+    vol_sizes = {v.name: volume_size(v.name) for v in volumes}
     return [
         _row("Images", len(records), len(in_use & {r.id for r in records}), images_size, images_reclaimable),
         _row(

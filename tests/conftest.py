@@ -79,9 +79,9 @@ def _remove_containers(cfg: Config) -> None:
     """What a test left running: removed through the engine, so its shim ends it and cleans up."""
     if not cfg.paths.containers.is_dir() or not any(cfg.paths.containers.iterdir()):
         return
-    from core.engine import Engine
+    from core.engine import LocalEngine
 
-    engine = Engine(cfg)
+    engine = LocalEngine(cfg)
     try:
         for c in engine.list_containers(all=True):
             try:

@@ -29,7 +29,7 @@ from tui import keymap
 from tui.settings import Settings
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from core.interface import Engine
     from core.models import ContainerStats, ContainerSummary, ImageSummary
 
 DEBOUNCE = 0.15  # seconds: one refresh for a burst of events

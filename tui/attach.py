@@ -1,27 +1,35 @@
-"""Attaching the user's terminal to a container's shim: raw mode, window size, detach keys (ctrl-p ctrl-q).
+"""Our terminal on a container's process: ``run`` (without -d), ``start -a``, ``attach`` and ``exec``.
 
-Used by ``run`` (without -d), ``start -a`` and ``attach``. The shim speaks the frame protocol of
-``core.runtime.protocol``; this side copies stdin into STDIN frames and STDOUT/STDERR frames onto our own
-stdout/stderr, and returns the container's exit code from the EXIT frame.
+The engine hands back a :class:`core.interface.DuplexStream`; :func:`pump` copies our stdin into it and its
+output frames onto our stdout/stderr, keeps the window size in step (SIGWINCH), honours the detach keys
+(ctrl-p ctrl-q with a terminal), optionally forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT, and returns the
+process's exit code (or :data:`DETACHED`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import errno
 import os
+import select
 import selectors
 import signal
-import socket
 import sys
 import termios
 import tty
 from collections.abc import Iterator
 
 from core.errors import InvalidArgument
-from core.runtime import protocol
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from core.interface import DuplexStream
 
 DETACHED = -1
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# while this much of our input waits for the process to read it, we stop reading more (and keep copying its
+# output, so neither side waits on the other)
+INPUT_LIMIT = 256 * 1024
 
 
 def parse_detach_keys(spec: str | None) -> bytes:
@@ -54,62 +62,78 @@ def raw_terminal(fd: int, enable: bool) -> Iterator[None]:
 
 
 def terminal_size() -> tuple[int, int] | None:
-    try:
-        size = os.get_terminal_size(sys.stdout.fileno())
-    except OSError:
-        return None
-    return size.lines, size.columns
+    """(rows, cols) of our terminal: stdout's, else stdin's (``exec -it c sh > log``)."""
+    for fd in (sys.stdout.fileno(), 0):
+        try:
+            size = os.get_terminal_size(fd)
+        except (OSError, ValueError):
+            continue
+        if size.lines > 0 and size.columns > 0:  # a fresh pty says 0x0: unknown
+            return size.lines, size.columns
+    return None
 
 
-def stream(sock: socket.socket, *, stdin: bool, tty_mode: bool, detach_keys: bytes = b"\x10\x11") -> int:
-    """Pump I/O until the container exits (its exit code) or the user detaches (DETACHED)."""
-    out = sys.stdout.buffer
-    err = sys.stderr.buffer
-    reader = protocol.FrameReader()
+def pump(
+    stream: DuplexStream,
+    *,
+    stdin: bool,
+    tty_mode: bool,
+    detach_keys: bytes = b"\x10\x11",
+    forward_signals: bool = False,
+) -> int:
+    """Copy I/O until the process ends (its exit code) or the user detaches (DETACHED)."""
+    for f in (sys.stdout, sys.stderr):  # what was printed before goes first: the rest bypasses the buffers
+        f.flush()
     # poll, not epoll: stdin may be a regular file or /dev/null (`run -i ... < script.sh`), which epoll
     # refuses (EPERM) and poll reports always readable
     sel = selectors.PollSelector()
-    sock.setblocking(True)
-    sel.register(sock, selectors.EVENT_READ, "sock")
+    sel.register(stream.fileno(), selectors.EVENT_READ, "stream")
     in_fd = sys.stdin.fileno() if stdin else None
-    if in_fd is not None:
-        sel.register(in_fd, selectors.EVENT_READ, "stdin")
+    reading_input = False
+
+    def want_input(on: bool) -> None:
+        nonlocal reading_input
+        if in_fd is None or on == reading_input:
+            return
+        if on:
+            sel.register(in_fd, selectors.EVENT_READ, "stdin")
+        else:
+            sel.unregister(in_fd)
+        reading_input = on
+
+    want_input(True)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    sel.register(wake_r, selectors.EVENT_READ, "winch")
-    old_handler = None
+    sel.register(wake_r, selectors.EVENT_READ, "signal")
+    pending: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        pending.append(signum)
+        with contextlib.suppress(OSError):
+            os.write(wake_w, b"s")
+
+    watched = (*(FORWARDED if forward_signals else ()), *((signal.SIGWINCH,) if tty_mode else ()))
+    old = {s: signal.signal(s, on_signal) for s in watched}
     if tty_mode:
-        old_handler = signal.signal(signal.SIGWINCH, lambda *_: os.write(wake_w, b"w"))
-        size = terminal_size()
-        if size:
-            sock.sendall(protocol.encode_json(protocol.RESIZE, {"rows": size[0], "cols": size[1]}))
+        _resize(stream)
     matched = 0
     try:
         with raw_terminal(sys.stdin.fileno(), tty_mode and stdin):
             while True:
-                for key, _ in sel.select():
-                    if key.data == "sock":
-                        data = sock.recv(65536)
-                        if not data:
-                            return 0
-                        for kind, payload in reader.feed(data):
-                            if kind == protocol.STDOUT:
-                                out.write(payload)
-                                out.flush()
-                            elif kind == protocol.STDERR:
-                                err.write(payload)
-                                err.flush()
-                            elif kind == protocol.EXIT:
-                                return int(json.loads(payload).get("code", 0))
-                            elif kind == protocol.ERROR:
-                                info = json.loads(payload)
-                                err.write(f"Error: {info.get('message')}\n".encode())
-                                return int(info.get("code", 125))
+                for key, _mask in sel.select():
+                    if key.data == "stream":
+                        frames = stream.read()
+                        if frames is None:
+                            return _ended(stream)
+                        for sid, data in frames:
+                            _write_out(2 if sid == 2 else 1, data)
+                        want_input(stream.input_backlog < INPUT_LIMIT and in_fd is not None)
                     elif key.data == "stdin":
                         assert in_fd is not None
                         data = os.read(in_fd, 65536)
                         if not data:
-                            sel.unregister(in_fd)
-                            sock.sendall(protocol.encode(protocol.STDIN_EOF, b""))
+                            want_input(False)
+                            in_fd = None
+                            stream.close_stdin()
                             continue
                         if tty_mode and detach_keys:
                             for b in data:
@@ -117,18 +141,51 @@ def stream(sock: socket.socket, *, stdin: bool, tty_mode: bool, detach_keys: byt
                                     matched + 1 if b == detach_keys[matched] else int(b == detach_keys[0])
                                 )
                                 if matched == len(detach_keys):
+                                    stream.detach()
                                     return DETACHED
-                        sock.sendall(protocol.encode(protocol.STDIN, data))
-                    elif key.data == "winch":
-                        os.read(wake_r, 64)
-                        size = terminal_size()
-                        if size:
-                            sock.sendall(
-                                protocol.encode_json(protocol.RESIZE, {"rows": size[0], "cols": size[1]})
-                            )
+                        stream.write(data)
+                        if stream.input_backlog >= INPUT_LIMIT:
+                            want_input(False)
+                    elif key.data == "signal":
+                        os.read(wake_r, 256)
+                        while pending:
+                            signum = pending.pop(0)
+                            if signum == signal.SIGWINCH:
+                                _resize(stream)
+                            else:
+                                stream.kill(signum)
     finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGWINCH, old_handler)
+        for s, h in old.items():
+            signal.signal(s, h)
+        sel.close()
         os.close(wake_r)
         os.close(wake_w)
-        sel.close()
+
+
+def _ended(stream: DuplexStream) -> int:
+    if stream.error:
+        sys.stderr.write(f"Error: {stream.error}\n")
+        sys.stderr.flush()
+    return stream.exit_code if stream.exit_code is not None else 0
+
+
+def _resize(stream: DuplexStream) -> None:
+    size = terminal_size()
+    if size:
+        stream.resize(*size)
+
+
+def _write_out(fd: int, data: bytes) -> None:
+    """Our stdout/stderr, by os.write: unbuffered, and fine when the fd is closed or non-blocking."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            select.select([], [fd], [], 1.0)  # our stdout is non-blocking (shared with another process)
+        except OSError as err:
+            if err.errno == errno.EPIPE:
+                raise BrokenPipeError(err.errno, err.strerror) from None  # `exec c yes | head -1`
+            if err.errno == errno.EBADF:
+                return  # our stdout/stderr is closed: the output goes nowhere, like >&-
+            raise

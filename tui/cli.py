@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
+    from core.interface import Engine, PreparedStart
     from tui.parser import Parser
 
 
@@ -133,33 +134,27 @@ class _OnlyVerbs:
         return getattr(self._sub, name)
 
 
-def make_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from core.config import Config
-    from core.engine import Engine
+def make_engine(args: argparse.Namespace) -> Engine:
+    from core.interface import local_engine
 
-    return Engine(Config.load(root=getattr(args, "root", None)))
+    return local_engine(getattr(args, "root", None))
 
 
-def _early_shim(argv: list[str], fork: bool) -> object | None:
-    """``run`` launches its container's shim before anything else, so that the shim's start-up overlaps our
-    own imports and the container's creation. As the ``dockyard`` command (``fork``), we fork it: this
-    process has nothing in it yet but an interpreter the shim can use (see ``ShimLauncher``); called from
-    another program, we spawn it. If this process dies or fails before it hands the shim a container, the
-    shim sees its control pipe close and exits."""
+def _early_shim(argv: list[str], fork: bool) -> PreparedStart | None:
+    """``run`` prepares its container's start before anything else (the local engine launches the shim), so
+    that the shim's start-up overlaps our own imports and the container's creation. As the ``dockyard``
+    command (``fork``), the shim is forked: this process has nothing in it yet but an interpreter the shim
+    can use; called from another program, it is spawned. If this process dies or fails before it hands the
+    shim a container, the shim sees its control pipe close and exits."""
     if any(a in ("-h", "--help") for a in argv):
         return None
     root = None
     if "--root" in argv[: argv.index("run")]:
         i = argv.index("--root")
         root = argv[i + 1] if i + 1 < len(argv) else None
-    try:
-        # nothing but os and sys: core.config alone takes ~10 ms to import, which the shim can spend starting
-        from core.containers.launcher import ShimLauncher
-        from core.locations import root_dir, run_dir
+    from core.interface import prepare_local_start
 
-        return ShimLauncher(root_dir(root), run_dir(), fork=fork)
-    except Exception:
-        return None  # the normal path will launch one, or report the problem properly
+    return prepare_local_start(root, fork=fork)
 
 
 def _find_verb(argv: Sequence[str]) -> str | None:
@@ -188,9 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     args.launcher = launcher
     if args.version:
-        from core.system import dockyard_version
+        from core.interface import client_version
 
-        print(f"dockyard version {dockyard_version()}")
+        print(f"dockyard version {client_version()}")
         return 0
     func: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
     if func is None:

@@ -50,9 +50,8 @@ from core.build.dockerfile import (
     split_stages,
 )
 from core.build.ignore import IgnoreMatcher
-from core.build.models import BuildError, BuildEvent, BuildOptions, BuildResult
 from core.build.shell import ShellLexer
-from core.errors import DockyardError, InvalidArgument, NotFound
+from core.errors import BuildError, DockyardError, InvalidArgument, NotFound
 from core.images.commit import (
     RUNTIME_MOUNTPOINTS,
     base_config,
@@ -64,14 +63,16 @@ from core.images.commit import (
 )
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, LayerRef
-from core.models import Mount, RunConfig
+from core.interface import STDERR, STDOUT
+from core.models import BuildEvent, BuildOptions, BuildResult, Mount, RunConfig
 from core.record import field, record
 from core.state.records import remove_tree, sweep_temp, temp_name
 from core.storage.diff import LayerUnion, write_diff
 from core.timestamps import now_rfc3339
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from core.engine import LocalEngine
+    from core.interface import DuplexStream
 
 Report = Callable[[BuildEvent], None]
 
@@ -119,7 +120,7 @@ class _StageRun:
 
 
 class Builder:
-    def __init__(self, engine: Engine, opts: BuildOptions, report: Report | None = None) -> None:
+    def __init__(self, engine: LocalEngine, opts: BuildOptions, report: Report | None = None) -> None:
         self.engine = engine
         self.images = engine.images
         self.layers = engine.layers
@@ -502,7 +503,6 @@ class Builder:
         step: int,
         scripts: dict[str, bytes],
     ) -> LayerRef | None:
-        from core.runtime import protocol
 
         state = run.state
         assert state.record is not None
@@ -526,7 +526,7 @@ class Builder:
             mounts=mounts,
         )
         # the shim's start-up overlaps the container's creation, as `run` does it
-        launcher = self.engine.prepare_shim()
+        launcher = self.engine.prepare_start()
         try:
             summary = self.engine.create_container(rc)
         except BaseException:
@@ -536,14 +536,12 @@ class Builder:
             raise
         tail: list[str] = []
         try:
-            handle = self.engine.start_container(summary.id, attach=True, launcher=launcher)
-            sock = protocol.connect(self.engine.lifecycle.sock(summary.id), {"op": "attach", "stdin": False})
-            with sock:
-                try:
-                    handle.result()
-                except DockyardError as err:
-                    raise BuildError(f"{_where(instr)}: {err}") from None
-                code = self._pump(sock, step, tail, _where(instr))
+            try:
+                stream = self.engine.start_attached(summary.id, prepared=launcher)
+            except DockyardError as err:
+                raise BuildError(f"{_where(instr)}: {err}") from None
+            with stream:
+                code = self._pump(stream, step, tail, _where(instr))
             if code is None:
                 code = self.engine.wait_container(summary.id)
             if code != 0:
@@ -567,13 +565,10 @@ class Builder:
             if script_dir is not None:
                 remove_tree(script_dir)
 
-    def _pump(self, sock: Any, step: int, tail: list[str], where: str) -> int | None:
+    def _pump(self, stream: DuplexStream, step: int, tail: list[str], where: str) -> int | None:
         """Report the container's output line by line as it comes; the exit code, if the shim sent it."""
-        from core.runtime import protocol
-
-        reader = protocol.FrameReader()
-        partial = {protocol.STDOUT: b"", protocol.STDERR: b""}
-        names = {protocol.STDOUT: "stdout", protocol.STDERR: "stderr"}
+        partial = {STDOUT: b"", STDERR: b""}
+        names = {STDOUT: "stdout", STDERR: "stderr"}
 
         def line(kind: int, data: bytes) -> None:
             text = data.decode("utf-8", "replace")
@@ -581,26 +576,18 @@ class Builder:
             del tail[:-OUTPUT_TAIL]
             self._emit("output", step, text, stream=names[kind])
 
-        code: int | None = None
-        while code is None:
-            data = sock.recv(65536)
-            if not data:
-                break
-            for kind, payload in reader.feed(data):
-                if kind in partial:
-                    buf = partial[kind] + payload
-                    *lines, partial[kind] = buf.split(b"\n")
-                    for item in lines:
-                        line(kind, item)
-                elif kind == protocol.EXIT:
-                    code = int(json.loads(payload).get("code", 0))
-                elif kind == protocol.ERROR:
-                    info = json.loads(payload)
-                    raise BuildError(f"{where}: {info.get('message', 'the command could not start')}", tail)
+        while (frames := stream.read()) is not None:  # blocking reads: nothing else to wait for here
+            for kind, payload in frames:
+                buf = partial[kind] + payload
+                *lines, partial[kind] = buf.split(b"\n")
+                for item in lines:
+                    line(kind, item)
+        if stream.error:
+            raise BuildError(f"{where}: {stream.error}", tail)
         for kind, rest in partial.items():
             if rest:
                 line(kind, rest)
-        return code
+        return stream.exit_code
 
     # -- COPY / ADD ----------------------------------------------------------------------------------
 
@@ -823,7 +810,7 @@ def _platform_args(target: str, build: str) -> dict[str, str]:
     return out
 
 
-def build(engine: Engine, opts: BuildOptions, report: Report | None = None) -> BuildResult:
+def build(engine: LocalEngine, opts: BuildOptions, report: Report | None = None) -> BuildResult:
     return Builder(engine, opts, report).run()
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sys
 
+from core.interface import PreparedStart
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
     from core.containers.lifecycle import Lifecycle, StartHandle
@@ -86,7 +88,7 @@ def _fork_shim(root: str, run: str, ready_w: int, ctl_r: int) -> int:
         os._exit(code)  # never back into our starter's code, whatever happened
 
 
-class ShimLauncher:
+class ShimLauncher(PreparedStart):
     """A shim process started ahead of its container.
 
     Python start-up and the shim's imports take tens of milliseconds; ``run`` launches the shim first and

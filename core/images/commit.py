@@ -25,6 +25,7 @@ from core.images.archive import MEDIA_OCI_LAYER, MEDIA_OCI_LAYER_GZIP, MEDIA_OCI
 from core.images.reference import Reference
 from core.images.registry import sha256_digest
 from core.images.store import ImageRecord, ImageStore, LayerRef
+from core.models import HistoryEntry
 from core.record import record
 from core.state.records import fsync_dir, temp_name, write_bytes
 from core.storage import compression
@@ -232,17 +233,6 @@ def intermediate_ids(images: ImageStore) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------ history
-
-
-@record(frozen=True)
-class HistoryEntry:
-    id: str  # the image this step produced, when it is still here; "<missing>" otherwise
-    created: str
-    created_by: str
-    size: int  # bytes of the step's layer, unpacked; 0 for an empty layer
-    comment: str
-    empty_layer: bool
-    tags: list[str]
 
 
 def history(images: ImageStore, layers: LayerStore, record: ImageRecord) -> list[HistoryEntry]:

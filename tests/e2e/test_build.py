@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
 
@@ -28,7 +28,7 @@ DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
 @dataclass
 class Env:
     config: Config
-    engine: Engine
+    engine: LocalEngine
     ctx: Path  # a fresh build context directory
     registry: str  # 127.0.0.1:PORT of the test bed's open registry
 
@@ -71,7 +71,7 @@ class Env:
 
 @pytest.fixture
 def env(testbed, engine_config: Config, tmp_path: Path) -> Iterator[Env]:  # type: ignore[no-untyped-def]
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     engine.tag_image(testbed.ref("busybox:latest"), "busybox")
     ctx = tmp_path / "ctx"

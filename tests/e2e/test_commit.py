@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 from core.models import RunConfig
 from tests.netbed import NetSettings
 from tests.testbed.common import make_scratch_dir, remove_scratch
@@ -43,7 +43,7 @@ RUNTIME_FILES = {"etc/hostname", "etc/hosts", "etc/resolv.conf"}
 @dataclass
 class Env:
     config: Config
-    engine: Engine
+    engine: LocalEngine
     registry: str
 
     def cli(
@@ -70,7 +70,7 @@ class Env:
 
 @pytest.fixture
 def env(testbed, engine_config: Config) -> Iterator[Env]:  # type: ignore[no-untyped-def]
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     engine.tag_image(testbed.ref("busybox:latest"), "busybox")
     e = Env(engine_config, engine, testbed.addr("open"))
@@ -133,7 +133,7 @@ def tree_of_dir(root: Path) -> Tree:
     return out
 
 
-def layer_names(engine: Engine, image: str) -> list[str]:
+def layer_names(engine: LocalEngine, image: str) -> list[str]:
     record = engine.resolve_image(image)
     blob = engine.images.blob_path(record.layers[-1].digest).read_bytes()
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tf:
@@ -223,7 +223,7 @@ def test_commit_round_trips_through_push_pull_and_umoci(
     try:
         cfg = Config(root=base / "root", run=env.config.run, docker_config=base / "docker")
         _private_networks.apply(cfg)  # this session's bridge, never the host's dockyard0
-        other = Engine(cfg)
+        other = LocalEngine(cfg)
         other.pull(ref)
         c = other.create_container(RunConfig(image=ref))
         try:

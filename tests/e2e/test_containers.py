@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 from core.models import RunConfig
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
@@ -26,7 +26,7 @@ DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
 @dataclass
 class Env:
     config: Config
-    engine: Engine
+    engine: LocalEngine
     image: str  # "busybox" tag, pulled from the test bed
 
     def cli(
@@ -52,7 +52,7 @@ class Env:
 
 @pytest.fixture
 def env(testbed, engine_config: Config) -> Iterator[Env]:  # type: ignore[no-untyped-def]
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     engine.tag_image(testbed.ref("busybox:latest"), "busybox")
     e = Env(engine_config, engine, "busybox")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 from core.errors import CommandNotFound, Conflict, InvalidArgument, RuntimeFailure
 from core.models import RunConfig
 from core.runtime import cgroups
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 @dataclass
 class Box:
     config: Config
-    engine: Engine
+    engine: LocalEngine
     id: str
     name: str
     pid: int  # the container's PID 1 on the host
@@ -88,7 +88,7 @@ def _read_all(h: ExecHandle, timeout: float = 10) -> tuple[str, str]:
 @pytest.fixture
 def box(testbed, engine_config: Config) -> Iterator[Box]:  # type: ignore[no-untyped-def]
     engine_config.cgroup_parent = f"dockyard-test-exec-{os.getpid()}"
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     summary = engine.create_container(
         RunConfig(

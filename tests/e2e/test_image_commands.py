@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 from core.errors import Conflict, ImageNotFound, InvalidArgument
 from tests.e2e.test_pull import HOST_ARCH, dockyard, fails, layer_dirs, layout_config, ok, store_is_empty
 from tests.testbed import Testbed
@@ -23,7 +23,7 @@ HEX12 = re.compile(r"^[0-9a-f]{12}$")
 def two_images(testbed: Testbed, engine_config: Config) -> tuple[str, str]:
     """busybox:latest and whiteout:latest pulled into the test's store; their references."""
     busybox, whiteout = testbed.ref("busybox:latest"), testbed.ref("whiteout:latest")
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     engine.pull(busybox)
     engine.pull(whiteout)
     return busybox, whiteout
@@ -128,7 +128,7 @@ def test_tag_and_rmi_untag_then_delete(
     testbed: Testbed, engine_config: Config, two_images: tuple[str, str]
 ) -> None:
     busybox, whiteout = two_images
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     bb_id = engine.resolve_image(busybox).id
     wo_layers = layer_dirs(engine_config) - {
         layer.chain_id.removeprefix("sha256:") for layer in engine.resolve_image(busybox).layers
@@ -178,7 +178,7 @@ def test_rmi_refuses_an_image_a_container_uses(
     testbed: Testbed, engine_config: Config, two_images: tuple[str, str]
 ) -> None:
     busybox, _ = two_images
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     record = engine.resolve_image(busybox)
     container = fake_container(engine_config, record.id, "busy-user")
     assert {i.id: i.containers for i in engine.list_images()}[record.id] == 1
@@ -210,7 +210,7 @@ def test_image_prune_dangling_then_all(
     testbed: Testbed, engine_config: Config, two_images: tuple[str, str]
 ) -> None:
     busybox, whiteout = two_images
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     bb, wo = engine.resolve_image(busybox), engine.resolve_image(whiteout)
 
     out = ok(dockyard(engine_config, "image", "prune", "-f"))
@@ -240,7 +240,7 @@ def test_engine_tag_refuses_digest_and_unknown(
     testbed: Testbed, engine_config: Config, two_images: tuple[str, str]
 ) -> None:
     busybox, _ = two_images
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     with pytest.raises(InvalidArgument):
         engine.tag_image(busybox, "x@sha256:" + "1" * 64)
     with pytest.raises(ImageNotFound):
@@ -252,7 +252,7 @@ def test_engine_tag_refuses_digest_and_unknown(
 def test_image_pulled_in_several_forms_is_removed_whole(testbed: Testbed, engine_config: Config) -> None:
     """gzip, zstd and schema2 forms of one image share one record (one config); and an index names two
     images. Removing them must leave no blob behind, and removing one must not take the other's."""
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     forms = ["busybox:latest", "busybox:zstd", "busybox:v2s2", "busybox:multi"]
     for name in forms:
         engine.pull(testbed.ref(name))
@@ -278,7 +278,7 @@ def test_rmi_refuses_an_image_a_created_container_uses(
     from core.models import RunConfig
 
     busybox, _ = two_images
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     image_id = engine.resolve_image(busybox).id
     engine.create_container(RunConfig(image=busybox, name="made-by-create"))
     proc = dockyard(engine_config, "rmi", busybox)

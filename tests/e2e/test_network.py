@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 from core.models import PortBinding, RunConfig
 from core.network import endpoints
 from core.network.layout import NetPaths
@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
 @dataclass
 class Net:
     config: Config
-    engine: Engine
+    engine: LocalEngine
 
     @property
     def np(self) -> NetPaths:
@@ -110,7 +110,7 @@ class Net:
 
 @pytest.fixture
 def net(testbed, engine_config: Config) -> Iterator[Net]:  # type: ignore[no-untyped-def]
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     engine.tag_image(testbed.ref("busybox:latest"), "busybox")
     n = Net(engine_config, engine)

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from core.config import Config, host_platform
-from core.engine import Engine
+from core.engine import LocalEngine
 from core.errors import AuthenticationError
 from core.images.pull import check_temp_clean
 from core.models import PullProgress
@@ -188,7 +188,7 @@ def umoci_rootfs(testbed: Testbed) -> Iterator[dict[str, Path]]:
 class OverlayView:
     """Our layers of an image as a read-only overlay, top-most layer first, like a container's rootfs."""
 
-    def __init__(self, engine: Engine, image: str) -> None:
+    def __init__(self, engine: LocalEngine, image: str) -> None:
         record = engine.resolve_image(image)
         self.scratch = make_scratch_dir("dockyard-view-")
         self.target = self.scratch / "merged"
@@ -224,7 +224,7 @@ class OverlayView:
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_engine_pulls_every_variant(testbed: Testbed, engine_config: Config, name: str) -> None:
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     events: list[PullProgress] = []
     result = engine.pull(testbed.ref(name), progress=events.append)
 
@@ -280,7 +280,7 @@ def test_cli_pulls_every_variant(testbed: Testbed, engine_config: Config, name: 
 def test_platform_selects_the_arm64_entry(testbed: Testbed, engine_config: Config, name: str) -> None:
     ref = testbed.ref(name)
     ok(dockyard(engine_config, "pull", "--platform", "linux/arm64", ref))
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     record = engine.resolve_image(ref)
     cfg = engine.image_config(record)
     assert (cfg["os"], cfg["architecture"], cfg.get("variant")) == ("linux", "arm64", "v8")
@@ -317,7 +317,7 @@ def test_explicit_platform_must_match_a_single_platform_image(
 
 
 def test_shared_layers_are_stored_once(testbed: Testbed, engine_config: Config) -> None:
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     dirs = layer_dirs(engine_config)
     blobs = sorted(p.name for p in engine_config.paths.blobs.rglob("*") if p.is_file())
@@ -341,7 +341,7 @@ def test_shared_layers_are_stored_once(testbed: Testbed, engine_config: Config) 
 def test_busybox_tree_equals_umoci_unpack(
     testbed: Testbed, engine_config: Config, umoci_rootfs: dict[str, Path], name: str
 ) -> None:
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     engine.pull(testbed.ref(name))
     with OverlayView(engine, testbed.ref(name)) as merged:
         assert_same_tree(merged, umoci_rootfs["busybox:latest"])
@@ -352,7 +352,7 @@ def test_busybox_tree_equals_umoci_unpack(
 def test_whiteout_tree_equals_umoci_unpack(
     testbed: Testbed, engine_config: Config, umoci_rootfs: dict[str, Path]
 ) -> None:
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("whiteout:latest"))
     with OverlayView(engine, testbed.ref("whiteout:latest")) as merged:
         assert_same_tree(merged, umoci_rootfs["whiteout:latest"])
@@ -442,7 +442,7 @@ def test_token_registry_private_repo_needs_login(testbed: Testbed, engine_config
 
 
 def test_engine_login_refuses_bad_token_credentials(testbed: Testbed, engine_config: Config) -> None:
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     with pytest.raises(AuthenticationError):
         engine.login(testbed.token_addr, testbed.token_credentials[0], "not-the-password")
     assert not engine_config.docker_config_file.exists()

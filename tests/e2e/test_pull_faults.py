@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 from core.errors import DigestMismatch, UnsafeLayer
 from core.images.pull import check_temp_clean
 from tests.e2e.faultproxy import FaultProxy
@@ -68,7 +68,7 @@ def test_corrupt_layer_is_refused(
     store_is_empty(engine_config)
 
     with pytest.raises(DigestMismatch):
-        Engine(engine_config).pull(f"{proxy.addr}/{name}")
+        LocalEngine(engine_config).pull(f"{proxy.addr}/{name}")
     store_is_empty(engine_config)
 
 
@@ -108,8 +108,8 @@ def test_dropped_connection_resumes_with_range(
     assert len(fetches) == 2, fetches
     assert "range" not in fetches[0].headers
     assert fetches[1].headers["range"] == f"bytes={cut}-"
-    record = Engine(engine_config).resolve_image(f"{proxy.addr}/busybox:latest")
-    assert Engine(engine_config).images.blob_path(layer).stat().st_size == size
+    record = LocalEngine(engine_config).resolve_image(f"{proxy.addr}/busybox:latest")
+    assert LocalEngine(engine_config).images.blob_path(layer).stat().st_size == size
     assert layer_dirs(engine_config) == {record.layers[0].chain_id.removeprefix("sha256:")}
     assert check_temp_clean(engine_config.root) == []
 
@@ -127,7 +127,7 @@ def test_dropped_connection_resumes_when_range_is_ignored(
     assert proxy.cuts == 1 and len(fetches) == 2
     assert fetches[1].headers["range"] == "bytes=300000-"
     assert proxy.blob_bytes_sent == 300_000 + size  # the second answer was the whole blob
-    assert Engine(engine_config).images.blob_path(layer).stat().st_size == size
+    assert LocalEngine(engine_config).images.blob_path(layer).stat().st_size == size
     assert check_temp_clean(engine_config.root) == []
 
 
@@ -178,7 +178,7 @@ def test_killed_pull_leaves_nothing_a_new_pull_keeps(
     assert "Downloaded newer image" in out
     assert check_temp_clean(engine_config.root) == []
     assert list(engine_config.paths.tmp.iterdir()) == []
-    record = Engine(engine_config).resolve_image(ref)
+    record = LocalEngine(engine_config).resolve_image(ref)
     assert layer_dirs(engine_config) == {layer.chain_id.removeprefix("sha256:") for layer in record.layers}
 
 
@@ -416,7 +416,7 @@ def test_hostile_layer_is_refused(
     assert escaped(engine_config, outside) == []
     store_is_empty(engine_config)
     with pytest.raises(UnsafeLayer):
-        Engine(engine_config).pull(ref)
+        LocalEngine(engine_config).pull(ref)
     store_is_empty(engine_config)
 
 
@@ -428,8 +428,8 @@ def test_absolute_names_land_inside_the_layer(
     ref = push_image(testbed, tmp_path, "hostile/absolute:latest", [[("file", name, "inside\n")]])
     ok(dockyard(engine_config, "pull", ref))
     assert escaped(engine_config, outside) == []
-    record = Engine(engine_config).resolve_image(ref)
-    diff = Engine(engine_config).layers.diff_dir(record.layers[0].chain_id)
+    record = LocalEngine(engine_config).resolve_image(ref)
+    diff = LocalEngine(engine_config).layers.diff_dir(record.layers[0].chain_id)
     assert (diff / name.lstrip("/")).read_text() == "inside\n"
 
 
@@ -445,6 +445,6 @@ def test_symlink_in_a_lower_layer_is_not_followed(
     ref = push_image(testbed, tmp_path, "hostile/cross-layer:latest", layers)
     ok(dockyard(engine_config, "pull", ref))
     assert escaped(engine_config, outside) == []
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     top = engine.resolve_image(ref).layers[1]
     assert (engine.layers.diff_dir(top.chain_id) / "l/ESCAPED-cross-layer").is_file()

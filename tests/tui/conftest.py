@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 from tests.tui.tuikit import Bench
 
 
 @pytest.fixture
 def bench(testbed, engine_config: Config) -> Iterator[Bench]:  # type: ignore[no-untyped-def]
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     ref = testbed.ref("busybox:latest")
     engine.pull(ref)
     engine.tag_image(ref, "busybox")

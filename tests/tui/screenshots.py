@@ -121,7 +121,7 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     os.environ.setdefault("DOCKYARD_CGROUP_PARENT", f"dockyard-screenshots-{os.getpid()}")
     from core.config import Config
-    from core.engine import Engine
+    from core.engine import LocalEngine
     from core.models import RunConfig
     from tests.e2e.faultproxy import FaultProxy
     from tests.testbed import ensure_images, start_testbed, unavailable_reason
@@ -148,7 +148,7 @@ def main() -> int:
             for d in (cfg.root, cfg.run, base / name / "docker"):
                 d.mkdir(parents=True)
             net.apply(cfg)
-            engines.append(Engine(cfg))
+            engines.append(LocalEngine(cfg))
         engine = engines[0]
         ref = bed.ref("busybox:latest")
         engine.pull(ref)

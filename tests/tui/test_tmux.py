@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
 
@@ -70,10 +70,10 @@ class Tmux:
 
 
 @pytest.fixture
-def tmux_env(testbed, engine_config: Config) -> Iterator[tuple[Engine, str, dict[str, str]]]:  # type: ignore[no-untyped-def]
+def tmux_env(testbed, engine_config: Config) -> Iterator[tuple[LocalEngine, str, dict[str, str]]]:  # type: ignore[no-untyped-def]
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (scripts/test installs it)")
-    engine = Engine(engine_config)
+    engine = LocalEngine(engine_config)
     env = {
         "DOCKYARD_RUN": str(engine_config.run),
         "DOCKYARD_TUI_CONFIG": str(engine_config.root / "no-tui.toml"),
@@ -92,7 +92,7 @@ def tmux_env(testbed, engine_config: Config) -> Iterator[tuple[Engine, str, dict
 
 
 def test_a_person_pulls_runs_follows_execs_stops_and_removes(
-    tmux_env: tuple[Engine, str, dict[str, str]],
+    tmux_env: tuple[LocalEngine, str, dict[str, str]],
 ) -> None:
     engine, ref, env = tmux_env
     t = Tmux(f"{DOCKYARD} --root {shlex.quote(str(engine.config.root))}", env)

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.config import Config
-from core.engine import Engine
+from core.engine import LocalEngine
 from core.models import RunConfig
 
 
 @dataclass
 class Bench:
-    engine: Engine
+    engine: LocalEngine
     config: Config
     ref: str  # the test bed's busybox reference (127.0.0.1:PORT/busybox:latest)
 

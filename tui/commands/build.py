@@ -7,7 +7,6 @@ import argparse
 import os
 import sys
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -178,7 +177,8 @@ class _Printer:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from core.build.models import BuildError, BuildOptions
+    from core.errors import BuildError
+    from core.models import BuildOptions
 
     engine = make_engine(args)
     build_args: dict[str, str] = {}
@@ -196,75 +196,58 @@ def cmd_build(args: argparse.Namespace) -> int:
         if not key:
             raise CLIError(f"invalid --label {item!r}: use KEY=VALUE")
         labels[key] = value
-    tmpdir: str | None = None
     dockerfile_text: str | None = None
+    archive: bytes | None = None
     dockerfile: Path | None = None
     context: Path | None
-    try:
-        if args.context == "-":
-            if args.file == "-":
-                raise CLIError("the context and the Dockerfile cannot both come from stdin")
-            data = sys.stdin.buffer.read()
-            if _stdin_is_tar(data) or data[:2] == b"\x1f\x8b":
-                tmpdir = tempfile.mkdtemp(prefix="dockyard-context-")
-                _extract_context(data, Path(tmpdir))
-                context = Path(tmpdir)
-                dockerfile = context / (args.file or "Dockerfile")
-            else:
-                context = None
-                dockerfile_text = data.decode("utf-8", "surrogateescape")
+    if args.context == "-":
+        if args.file == "-":
+            raise CLIError("the context and the Dockerfile cannot both come from stdin")
+        data = sys.stdin.buffer.read()
+        if _stdin_is_tar(data) or data[:2] == b"\x1f\x8b":
+            archive = data  # the engine unpacks it, as it would a context sent over its API
+            context = None
+            dockerfile = Path(args.file) if args.file else None
         else:
-            context = Path(args.context)
-            if not context.is_dir():
-                raise CLIError(
-                    f"unable to prepare context: path {args.context!r} not found or not a directory"
-                )
-            if args.file == "-":
-                dockerfile_text = sys.stdin.read()
-            elif args.file:
-                dockerfile = Path(args.file).absolute()
-        opts = BuildOptions(
-            context=context,
-            dockerfile=dockerfile,
-            dockerfile_text=dockerfile_text,
-            tags=list(args.tag),
-            build_args=build_args,
-            target=args.target,
-            no_cache=args.no_cache,
-            pull=args.pull,
-            labels=labels,
-            network=args.network,
-            platform=args.platform,
-        )
-        quiet = args.quiet or args.progress == "quiet"
-        printer = None if quiet else _Printer(sys.stderr)
-        try:
-            result = engine.build(opts, progress=printer)
-        except BuildError as err:
-            if quiet and err.output:
-                sys.stderr.write("".join(line + "\n" for line in err.output))
-            raise
-        if args.iidfile:
-            Path(args.iidfile).write_text(result.image_id)
-        if quiet:
-            for warning in result.warnings:  # still worth seeing: stderr leaves the id alone on stdout
-                sys.stderr.write(f"WARNING: {warning}\n")
-            print(result.image_id)
-        return 0
-    finally:
-        if tmpdir:
-            import shutil
-
-            shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-def _extract_context(data: bytes, dest: Path) -> None:
-    import io
-
-    from core.images.importer import open_any
-    from core.storage import tarsafe
-
-    tarsafe.extract(open_any(io.BytesIO(data)), dest, preserve_owner=False)
+            context = None
+            dockerfile_text = data.decode("utf-8", "surrogateescape")
+    else:
+        context = Path(args.context)
+        if not context.is_dir():
+            raise CLIError(f"unable to prepare context: path {args.context!r} not found or not a directory")
+        if args.file == "-":
+            dockerfile_text = sys.stdin.read()
+        elif args.file:
+            dockerfile = Path(args.file).absolute()
+    opts = BuildOptions(
+        context=context,
+        dockerfile=dockerfile,
+        dockerfile_text=dockerfile_text,
+        context_archive=archive,
+        tags=list(args.tag),
+        build_args=build_args,
+        target=args.target,
+        no_cache=args.no_cache,
+        pull=args.pull,
+        labels=labels,
+        network=args.network,
+        platform=args.platform,
+    )
+    quiet = args.quiet or args.progress == "quiet"
+    printer = None if quiet else _Printer(sys.stderr)
+    try:
+        result = engine.build(opts, progress=printer)
+    except BuildError as err:
+        if quiet and err.output:
+            sys.stderr.write("".join(line + "\n" for line in err.output))
+        raise
+    if args.iidfile:
+        Path(args.iidfile).write_text(result.image_id)
+    if quiet:
+        for warning in result.warnings:  # still worth seeing: stderr leaves the id alone on stdout
+            sys.stderr.write(f"WARNING: {warning}\n")
+        print(result.image_id)
+    return 0
 
 
 # ------------------------------------------------------------------------------------------ commit

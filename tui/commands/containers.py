@@ -293,7 +293,7 @@ def _create_with_pull(engine: Any, args: argparse.Namespace) -> Any:
         from core.errors import ImageNotFound
 
         try:
-            engine.resolve_image(run.image)
+            engine.image(run.image)
             return engine.create_container(run)
         except ImageNotFound:
             if run.pull == "never":
@@ -307,63 +307,54 @@ def _create_with_pull(engine: Any, args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from core.runtime import protocol
-    from tui.attach import DETACHED, parse_detach_keys, stream, terminal_size
+    from tui.attach import DETACHED, parse_detach_keys, pump, terminal_size
 
     engine = make_engine(args)
     detach_keys = parse_detach_keys(args.detach_keys)
-    # the shim's start-up overlaps the container's creation
-    launcher = getattr(args, "launcher", None) or engine.prepare_shim()
+    # the engine's start-up work (the local one: the shim) overlaps the container's creation
+    prepared = getattr(args, "launcher", None) or engine.prepare_start()
     try:
         summary = _create_with_pull(engine, args)
     except BaseException:
-        launcher.cancel()
+        if prepared is not None:
+            prepared.cancel()
         raise
     if args.detach:
-        engine.start_container(summary.id, launcher=launcher)
+        engine.start_container(summary.id, prepared=prepared)
         print(summary.id)
         return 0
-    handle = engine.start_container(summary.id, attach=True, launcher=launcher)
-    hello: dict[str, Any] = {"op": "attach", "stdin": bool(args.interactive)}
-    size = terminal_size() if args.tty else None
-    if size:
-        hello.update(rows=size[0], cols=size[1])
-    sock = protocol.connect(engine.lifecycle.sock(summary.id), hello)
     try:
-        handle.result()
+        stream = engine.start_attached(
+            summary.id,
+            stdin=bool(args.interactive),
+            tty_size=terminal_size() if args.tty else None,
+            prepared=prepared,
+        )
     except BaseException:
-        sock.close()
         if args.rm:
             with contextlib.suppress(Exception):
                 engine.remove_container(summary.id, force=True)
         raise
-    with sock:
+    with stream:
         # with --rm the shim removes the container before it reports the exit
-        code = stream(sock, stdin=bool(args.interactive), tty_mode=bool(args.tty), detach_keys=detach_keys)
+        code = pump(stream, stdin=bool(args.interactive), tty_mode=bool(args.tty), detach_keys=detach_keys)
     return 0 if code == DETACHED else code
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from tui.attach import DETACHED, parse_detach_keys, stream
+    from tui.attach import DETACHED, parse_detach_keys, pump
 
     engine = make_engine(args)
     if args.attach or args.interactive:
         if len(args.containers) > 1:
             raise CLIError("you cannot start and attach multiple containers at once")
         c = engine.container(args.containers[0])
-        handle = engine.start_container(c.id, attach=True)
-        sock = engine.attach(c.id, stdin=args.interactive) if handle.already_running else None
-        if sock is None:
-            from core.runtime import protocol
-
-            sock = protocol.connect(engine.lifecycle.sock(c.id), {"op": "attach", "stdin": args.interactive})
-            handle.result()
-        tty_mode = bool(engine.inspect_container(c.id)["Config"]["Tty"])
-        with sock:
-            code = stream(
-                sock,
+        stream = engine.start_attached(c.id, stdin=args.interactive)
+        with stream:
+            code = pump(
+                stream,
                 stdin=args.interactive,
-                tty_mode=tty_mode,
+                tty_mode=stream.tty,
                 detach_keys=parse_detach_keys(args.detach_keys),
             )
         return 0 if code == DETACHED else code
@@ -455,7 +446,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from core.logs import parse_since
+    from core.interface import parse_since
 
     engine = make_engine(args)
     now = time.time()
@@ -468,14 +459,15 @@ def cmd_logs(args: argparse.Namespace) -> int:
     else:
         raise CLIError(f"invalid --tail {args.tail!r}: a number or 'all'")
     out, err = sys.stdout.buffer, sys.stderr.buffer
-    for line in engine.container_logs(
+    with engine.container_logs(
         args.container, follow=args.follow, since=since, until=until, tail=tail
-    ):
-        target = err if line.stream == "stderr" else out
-        text = line.text if not args.timestamps else f"{line.time} {line.text}"
-        target.write(text.encode("utf-8", "surrogateescape"))
-        if args.follow:
-            target.flush()
+    ) as lines:
+        for line in lines:
+            target = err if line.stream == "stderr" else out
+            text = line.text if not args.timestamps else f"{line.time} {line.text}"
+            target.write(text.encode("utf-8", "surrogateescape"))
+            if args.follow:
+                target.flush()
     out.flush()
     return 0
 
@@ -573,15 +565,14 @@ def _bin_size(n: int) -> str:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    from tui.attach import DETACHED, parse_detach_keys, stream
+    from tui.attach import DETACHED, parse_detach_keys, pump
 
     engine = make_engine(args)
     info = engine.inspect_container(args.container)
     stdin = not args.no_stdin and bool(info["Config"]["OpenStdin"])
-    sock = engine.attach(args.container, stdin=stdin)
-    with sock:
-        code = stream(
-            sock,
+    with engine.attach_container(args.container, stdin=stdin) as stream:
+        code = pump(
+            stream,
             stdin=stdin,
             tty_mode=bool(info["Config"]["Tty"]),
             detach_keys=parse_detach_keys(args.detach_keys),

@@ -130,7 +130,7 @@ def _rmi_args(p: argparse.ArgumentParser) -> None:
 
 
 def _size(text: str) -> int:
-    from core.units import parse_bytes
+    from core.interface import parse_bytes
 
     return parse_bytes(text)
 
@@ -139,7 +139,7 @@ def _size(text: str) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from core.images.reference import parse_reference
+    from core.interface import parse_reference
     from tui.progress import progress_for
 
     if args.all_tags:
@@ -169,7 +169,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from core.images.reference import parse_reference
+    from core.interface import parse_reference
     from tui.progress import progress_for
 
     ref = parse_reference(args.name)
@@ -177,18 +177,16 @@ def cmd_push(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"The push refers to repository [{ref.name}]")
     with progress_for(args.quiet) as bars:
-        digest = engine.push(args.name, progress=bars, chunk_size=args.chunk_size)
-    record = engine.resolve_image(args.name)
+        pushed = engine.push(args.name, progress=bars, chunk_size=args.chunk_size)
     if not args.quiet:
-        size = len(engine.images.read_blob(record.manifest_digest))
-        print(f"{ref.tag or 'latest'}: digest: {digest} size: {size}")
+        print(f"{ref.tag or 'latest'}: digest: {pushed.digest} size: {pushed.size}")
     else:
         print(ref.familiar())
     return 0
 
 
 def _image_rows(engine: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
-    from core.images.reference import parse_reference
+    from core.interface import parse_reference
 
     rows: list[dict[str, Any]] = []
     wanted = None
@@ -284,7 +282,7 @@ def cmd_rmi(args: argparse.Namespace) -> int:
 
 
 def _familiar(name: str) -> str:
-    from core.images.reference import parse_reference
+    from core.interface import parse_reference
 
     if "@" in name:
         repo, _, digest = name.partition("@")
@@ -319,21 +317,21 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_save(args: argparse.Namespace) -> int:
-    from core.state.records import temp_name
-
     engine = make_engine(args)
     if args.output:
+        import tempfile
         from pathlib import Path
 
-        final = Path(args.output)
-        tmp = temp_name(final.absolute())
-        try:
-            with open(tmp, "wb") as f:
+        final = Path(args.output).absolute()
+        # written beside the target, then renamed: an interrupted save leaves no half archive under its name
+        with tempfile.NamedTemporaryFile(dir=final.parent, prefix=f".{final.name}.", delete=False) as f:
+            tmp = Path(f.name)
+            try:
                 engine.save_images(args.images, f)
-            tmp.rename(final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        tmp.rename(final)
         return 0
     if sys.stdout.isatty():
         raise CLIError("cowardly refusing to save to a terminal. Use the -o flag or redirect")

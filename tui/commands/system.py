@@ -7,10 +7,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from tui.cli import make_engine
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from core.models import Event
 
 
 def register(sub: Any) -> None:
@@ -58,8 +63,7 @@ def _events_parser(sub: Any) -> None:
 
 def cmd_events(args: argparse.Namespace) -> int:
     from core.errors import InvalidArgument
-    from core.logs import parse_since
-    from tui.output import render_template
+    from core.interface import parse_since
 
     now = time.time()
     # like docker: without --since only new events are shown
@@ -73,9 +77,17 @@ def cmd_events(args: argparse.Namespace) -> int:
         filters.setdefault(k, []).append(v)
     # like docker: with --until (or a --since in the past and --until) it ends; otherwise it follows
     follow = until is None or until > now
-    stop = (lambda: time.time() >= until) if until is not None else None
     out = sys.stdout
-    for ev in make_engine(args).events(since=since, until=until, filters=filters, follow=follow, stop=stop):
+    # the stream ends by itself at --until
+    with make_engine(args).events(since=since, until=until, filters=filters, follow=follow) as events:
+        _print_events(events, args.format, out)
+    return 0
+
+
+def _print_events(events: Iterable[Event], fmt: str | None, out: Any) -> None:
+    from tui.output import render_template
+
+    for ev in events:
         obj = {
             "status": ev.action,
             "id": ev.id,
@@ -87,16 +99,15 @@ def cmd_events(args: argparse.Namespace) -> int:
             "time": int(ev.time),
             "timeNano": int(ev.time * 1e9),
         }
-        if args.format == "json":
+        if fmt == "json":
             out.write(json.dumps(obj) + "\n")
-        elif args.format:
-            out.write(render_template(args.format, obj) + "\n")
+        elif fmt:
+            out.write(render_template(fmt, obj) + "\n")
         else:
             stamp = datetime.fromtimestamp(ev.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
             attrs = ", ".join(f"{k}={v}" for k, v in sorted(ev.attributes.items()))
             out.write(f"{stamp} {ev.type} {ev.action} {ev.id}" + (f" ({attrs})" if attrs else "") + "\n")
         out.flush()
-    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -135,22 +146,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    import os
-    import platform
-
-    from core.system import dockyard_version
     from tui.output import print_inspected
 
-    ours = dockyard_version()
-    uname = os.uname()
-    obj = {
-        "Version": ours,
-        "Python": platform.python_version(),
-        "Os": "linux",
-        "Arch": uname.machine,
-        "KernelVersion": uname.release,
-        "Daemon": "none (in-process engine, one shim per running container)",
-    }
+    obj = make_engine(args).version()
     if args.format:
         print_inspected([obj], args.format)
     else:

@@ -8,7 +8,6 @@ When the process ends the screen closes by itself and says how it ended.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from tui.widgets.terminal import TerminalView
 
 if TYPE_CHECKING:
     from tui.app import DockyardApp
+    from tui.widgets.stream_bridge import StreamBridge
 
 HINT = "Ctrl+] gives the keys back to the workbench, then Esc leaves"
 
@@ -98,45 +98,46 @@ class ExecScreen(_TerminalScreen):
     def __init__(self, container: str, name: str, argv: list[str]) -> None:
         super().__init__(container, name)
         self.argv = argv
-        self.handle: Any = None
+        self.bridge: StreamBridge | None = None
 
     def on_mount(self) -> None:
         self._start_exec(self._term_size())
 
     @work(thread=True, exclusive=True, group="exec", exit_on_error=False)
     def _start_exec(self, size: tuple[int, int]) -> None:
+        from core.models import ExecConfig
+        from tui.widgets.stream_bridge import StreamBridge
+
+        config = ExecConfig(cmd=self.argv, tty=True, attach_stdin=True, console_size=size)
         try:
-            handle = self.dapp.engine.exec(self.container, self.argv, tty=True, stdin=True, tty_size=size)
+            stream = self.dapp.engine.exec(self.container, config)
         except Exception as err:
             self.app.call_from_thread(self.failed, str(err))
             return
-        self.handle = handle
-        self.app.call_from_thread(self.show_terminal, handle.master_fd, handle.wait, close_fd=False)
+        self.bridge = bridge = StreamBridge(stream)
+        self.app.call_from_thread(self.show_terminal, bridge.master_fd, bridge.wait, close_fd=True)
 
     def finished(self, code: int | None) -> None:
-        if self.handle is not None:
-            self.handle.close()
+        if self.bridge is not None:
+            self.bridge.close()
         if code:
             self.notify(f"Shell in {self.container_name} exited with code {code}", timeout=4)
 
     def hang_up(self) -> None:
-        handle = self.handle
-        if handle is None:
+        bridge = self.bridge
+        if bridge is None:
             return
-        with contextlib.suppress(Exception):
-            handle.kill(signal.SIGHUP)
+        bridge.kill(signal.SIGHUP)
         if self.terminal is not None:
-            self.terminal.remove()  # stops reading the master before the handle closes it
-        self._reap(handle)
+            self.terminal.remove()  # stops reading the master before the bridge goes
+        self._reap(bridge)
 
     @work(thread=True, group="exec-reap", exit_on_error=False)
-    def _reap(self, handle: Any) -> None:
-        with contextlib.suppress(Exception):
-            handle.wait(timeout=5)
-        with contextlib.suppress(Exception):
-            handle.kill(signal.SIGKILL)
-            handle.wait(timeout=5)
-        handle.close()
+    def _reap(self, bridge: StreamBridge) -> None:
+        if not bridge.ended(5):
+            bridge.kill(signal.SIGKILL)
+            bridge.wait(5)
+        bridge.close()
 
 
 class AttachScreen(_TerminalScreen):
@@ -145,34 +146,26 @@ class AttachScreen(_TerminalScreen):
     def __init__(self, container: str, name: str, *, start: bool = False) -> None:
         super().__init__(container, name)
         self.start = start
-        self.bridge: Any = None
+        self.bridge: StreamBridge | None = None
 
     def on_mount(self) -> None:
         self._connect_attach()
 
     @work(thread=True, exclusive=True, group="attach", exit_on_error=False)
     def _connect_attach(self) -> None:
-        from tui.widgets.attach_bridge import AttachBridge
+        from tui.widgets.stream_bridge import StreamBridge
 
         engine = self.dapp.engine
         try:
             if self.start:
                 # `run -it`: connect before the process starts, so nothing it prints first is lost
-                handle = engine.start_container(self.container, attach=True)
-                sock = handle.connect(stdin=True)
-                try:
-                    handle.result()
-                except BaseException:
-                    sock.close()
-                    raise
+                stream = engine.start_attached(self.container, stdin=True)
             else:
-                sock = engine.attach(self.container, stdin=True)
-            tty_mode = bool(engine.inspect_container(self.container)["Config"].get("Tty"))
+                stream = engine.attach_container(self.container, stdin=True)
         except Exception as err:
             self.app.call_from_thread(self.failed, str(err))
             return
-        bridge = AttachBridge(sock, tty_mode=tty_mode)
-        self.bridge = bridge
+        self.bridge = bridge = StreamBridge(stream)
         self.app.call_from_thread(self.show_terminal, bridge.master_fd, bridge.wait, close_fd=True)
         self.app.call_from_thread(self.dapp.schedule_refresh, "containers")
 

@@ -16,7 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from core.interface import Engine
 
 HINT = "Select a container in the Containers pane (1) and press l, or come here with 5, to see its logs."
 

@@ -1,0 +1,501 @@
+"""The engine interface: everything a face (the command line, the workbench, later the API server and
+compose) may ask of an engine, shaped like Docker's Engine API resource model.
+
+Faces import this module, the records in :mod:`core.models` and :mod:`core.errors`, nothing else of core
+(an import-contract test enforces it). The in-process engine (:class:`core.engine.LocalEngine`) is the
+first implementation; a Docker-API client will be the second, so every method here is one the Engine API
+has a route for, and what crosses this line is a record, a Docker-shaped JSON document or a stream object.
+
+Streams are objects the caller closes (or uses as context managers): closing one cancels it and frees
+what it held (sockets, fds, watchers). Long work reports progress through a callback that gets
+:class:`core.models.PullProgress` (Docker's ``{"status", "id", "progressDetail"}`` messages) or
+:class:`core.models.BuildEvent`.
+
+This module is on the start path of ``run``: it imports nothing at run time but ``abc`` (already loaded by
+the interpreter); the records are only annotations here.
+"""
+
+from __future__ import annotations
+
+import abc
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+    from typing import Any, BinaryIO, Self
+
+    from core.images.reference import Reference
+    from core.models import (
+        BuildEvent,
+        BuildOptions,
+        BuildResult,
+        ContainerStats,
+        ContainerSummary,
+        Event,
+        ExecConfig,
+        HistoryEntry,
+        ImageSummary,
+        LogLine,
+        NetworkSummary,
+        PortBinding,
+        PullProgress,
+        PullResult,
+        PushResult,
+        RemovedImage,
+        RunConfig,
+        Volume,
+    )
+
+    Progress = Callable[[PullProgress], None]
+    JSONDocument = dict[str, Any]  # an inspect document: Docker's JSON, key for key
+
+# Frame stream ids of a duplex stream, as Docker's multiplexed attach/exec stream numbers them
+STDIN = 0
+STDOUT = 1
+STDERR = 2
+
+
+# ============================================================================================ streams ====
+
+
+class Stream(abc.ABC):
+    """Something the engine streams until the caller closes it (or it ends by itself)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Cancel and free everything the stream holds; idempotent, callable from another thread."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LogStream(Stream):
+    """A container's log lines (``docker logs``), ended at the log's end unless following."""
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[LogLine]: ...
+
+
+class EventStream(Stream):
+    """Engine events (``docker events``), oldest first."""
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[Event]: ...
+
+
+class StatsStream(Stream):
+    """Resource samples of one container (``docker stats``), one per interval."""
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[ContainerStats]: ...
+
+
+class DuplexStream(Stream):
+    """An attach or exec session: the process's output as frames tagged with their stream id, and its
+    stdin, terminal size and signals. Built for a selector loop: :meth:`fileno` becomes readable when
+    :meth:`read` has something to do, and :meth:`read` never blocks after that."""
+
+    tty: bool = False
+    exit_code: int | None = None  # set once the stream has ended with the process's exit
+    error: str = ""  # set when the process could not be started (exit_code is then docker's 125/126/127)
+
+    @abc.abstractmethod
+    def fileno(self) -> int:
+        """An fd that is readable when :meth:`read` will not block."""
+
+    @abc.abstractmethod
+    def read(self) -> list[tuple[int, bytes]] | None:
+        """Output frames ``(STDOUT|STDERR, data)`` available now (possibly none, when only stdin moved);
+        None once the stream has ended (then see :attr:`exit_code` and :attr:`error`)."""
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` for the process's stdin; never blocks (see :attr:`input_backlog`)."""
+
+    @property
+    @abc.abstractmethod
+    def input_backlog(self) -> int:
+        """Bytes written but not yet taken by the process: stop reading input while this is large."""
+
+    @abc.abstractmethod
+    def close_stdin(self) -> None:
+        """End of input, once what is queued has gone (with a terminal: the EOF character)."""
+
+    @abc.abstractmethod
+    def resize(self, rows: int, cols: int) -> None:
+        """The terminal's new size (the process gets SIGWINCH); nothing without a terminal."""
+
+    @abc.abstractmethod
+    def kill(self, signum: int) -> None:
+        """Send ``signum`` to the process (``exec``) or the container (``attach``)."""
+
+    @abc.abstractmethod
+    def detach(self) -> None:
+        """Let go: the process keeps running, the stream ends."""
+
+
+class PreparedStart(abc.ABC):
+    """Work an engine did ahead of a start (the local one: a supervisor process already warming up).
+    Pass it to :meth:`Engine.start_container`, or :meth:`cancel` it if the start will not happen."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None: ...
+
+
+# ============================================================================================= engine ====
+
+
+class Engine(abc.ABC):
+    """One engine. Every method may raise :class:`core.errors.DockyardError` subclasses whose message a
+    user can act on; names accept a name, a full id or a unique id prefix, as Docker's do."""
+
+    # ------------------------------------------------------------------------------ containers
+    @abc.abstractmethod
+    def create_container(self, run: RunConfig, *, progress: Progress | None = None) -> ContainerSummary:
+        """``POST /containers/create``; pulls a missing image first (``run.pull``), reporting ``progress``."""
+
+    def prepare_start(self) -> PreparedStart | None:
+        """Start-up work to overlap with the creation of the container that will be started (None: none)."""
+        return None
+
+    @abc.abstractmethod
+    def start_container(self, name: str, *, prepared: PreparedStart | None = None) -> None:
+        """``POST /containers/{id}/start`` (detached); returns once the process runs."""
+
+    @abc.abstractmethod
+    def start_attached(
+        self, name: str, *, stdin: bool = False, tty_size: tuple[int, int] | None = None
+    ) -> DuplexStream:
+        """Attach, then start, as ``docker start -a`` and ``docker run`` do, so no output is lost; raises
+        if the process could not be started. A running container is just attached to."""
+
+    @abc.abstractmethod
+    def attach_container(self, name: str, *, stdin: bool = False) -> DuplexStream:
+        """``POST /containers/{id}/attach`` to a running container."""
+
+    @abc.abstractmethod
+    def list_containers(self, *, all: bool = False) -> list[ContainerSummary]: ...
+
+    @abc.abstractmethod
+    def container(self, name: str) -> ContainerSummary: ...
+
+    @abc.abstractmethod
+    def inspect_container(self, name: str) -> JSONDocument: ...
+
+    @abc.abstractmethod
+    def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary: ...
+
+    @abc.abstractmethod
+    def kill_container(self, name: str, signal: int | str = "SIGKILL") -> ContainerSummary: ...
+
+    @abc.abstractmethod
+    def restart_container(self, name: str, timeout: float | None = None) -> ContainerSummary: ...
+
+    @abc.abstractmethod
+    def pause_container(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def unpause_container(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def rename_container(self, name: str, new_name: str) -> None: ...
+
+    @abc.abstractmethod
+    def wait_container(self, name: str) -> int:
+        """Block until the container is not running; its exit code."""
+
+    @abc.abstractmethod
+    def remove_container(self, name: str, *, force: bool = False, volumes: bool = False) -> ContainerSummary:
+        """``DELETE /containers/{id}``."""
+
+    @abc.abstractmethod
+    def prune_containers(self) -> tuple[list[str], int]:
+        """Remove every stopped container: (ids, bytes freed)."""
+
+    @abc.abstractmethod
+    def container_top(self, name: str) -> tuple[list[str], list[list[str]]]:
+        """``GET /containers/{id}/top``: (titles, processes)."""
+
+    @abc.abstractmethod
+    def container_stats(self, name: str) -> ContainerStats:
+        """One sample (``stats --no-stream``); CPU % over a short interval."""
+
+    @abc.abstractmethod
+    def stats_stream(self, name: str, *, interval: float = 1.0) -> StatsStream: ...
+
+    @abc.abstractmethod
+    def container_logs(
+        self,
+        name: str,
+        *,
+        follow: bool = False,
+        since: float | None = None,
+        until: float | None = None,
+        tail: int | None = None,
+    ) -> LogStream: ...
+
+    def container_log_path(self, name: str) -> Path | None:
+        """The container's json-file log when it is readable on this machine (the workbench indexes it and
+        reads it with pread, which makes a 2 GB log open at once); None when the engine is elsewhere."""
+        return None
+
+    @abc.abstractmethod
+    def container_ports(self, name: str) -> list[PortBinding]: ...
+
+    @abc.abstractmethod
+    def export_container(self, name: str, out: BinaryIO) -> None:
+        """``GET /containers/{id}/export``: the container's filesystem as a tar."""
+
+    @abc.abstractmethod
+    def archive_from_container(self, name: str, src: str, sink: BinaryIO) -> None:
+        """``GET /containers/{id}/archive``: ``src`` as a tar."""
+
+    @abc.abstractmethod
+    def extract_to_container(self, name: str, dest: str, source: BinaryIO, *, archive: bool = False) -> None:
+        """``PUT /containers/{id}/archive``: a tar unpacked at ``dest`` (through the safe extractor)."""
+
+    @abc.abstractmethod
+    def copy_from_container(self, name: str, src: str, dest: str, *, archive: bool = False) -> None:
+        """``cp CONTAINER:SRC DEST`` with docker's rules for what DEST means."""
+
+    @abc.abstractmethod
+    def copy_to_container(self, name: str, src: str, dest: str, *, archive: bool = False) -> None:
+        """``cp SRC CONTAINER:DEST``."""
+
+    @abc.abstractmethod
+    def commit(
+        self,
+        container: str,
+        reference: str | None = None,
+        *,
+        message: str = "",
+        author: str = "",
+        changes: list[str] | None = None,
+        pause: bool = True,
+    ) -> ImageSummary: ...
+
+    # ----------------------------------------------------------------------------------- exec
+    @abc.abstractmethod
+    def exec(self, container: str, config: ExecConfig) -> DuplexStream:
+        """Start ``config.cmd`` in the running container (``exec`` create + start). A detached exec
+        returns an already ended stream."""
+
+    # --------------------------------------------------------------------------------- images
+    @abc.abstractmethod
+    def pull(
+        self, reference: str, *, platform: str | None = None, progress: Progress | None = None
+    ) -> PullResult: ...
+
+    @abc.abstractmethod
+    def push(
+        self, reference: str, *, progress: Progress | None = None, chunk_size: int | None = None
+    ) -> PushResult: ...
+
+    @abc.abstractmethod
+    def list_images(self, *, all: bool = False) -> list[ImageSummary]: ...
+
+    @abc.abstractmethod
+    def image(self, name: str) -> ImageSummary:
+        """The image a reference or id names (raises ImageNotFound)."""
+
+    @abc.abstractmethod
+    def inspect_image(self, name: str) -> JSONDocument: ...
+
+    @abc.abstractmethod
+    def history(self, name: str) -> list[HistoryEntry]: ...
+
+    @abc.abstractmethod
+    def tag_image(self, source: str, target: str) -> None: ...
+
+    @abc.abstractmethod
+    def remove_image(self, name: str, *, force: bool = False) -> RemovedImage: ...
+
+    @abc.abstractmethod
+    def prune_images(self, *, all: bool = False) -> tuple[RemovedImage, int]: ...
+
+    @abc.abstractmethod
+    def save_images(self, names: list[str], out: BinaryIO) -> None: ...
+
+    @abc.abstractmethod
+    def load_images(self, src: BinaryIO, *, progress: Progress | None = None) -> list[str]: ...
+
+    @abc.abstractmethod
+    def import_image(
+        self,
+        src: BinaryIO,
+        reference: str | None = None,
+        *,
+        message: str = "",
+        changes: list[str] | None = None,
+        platform: str | None = None,
+        source_name: str = "-",
+    ) -> ImageSummary: ...
+
+    @abc.abstractmethod
+    def build(
+        self, options: BuildOptions, *, progress: Callable[[BuildEvent], None] | None = None
+    ) -> BuildResult: ...
+
+    @abc.abstractmethod
+    def login(self, server: str, username: str, password: str) -> str:
+        """Check the credentials with the registry and store them like docker; the key they went under."""
+
+    @abc.abstractmethod
+    def logout(self, server: str) -> bool: ...
+
+    # ------------------------------------------------------------------------------- networks
+    @abc.abstractmethod
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        internal: bool = False,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> NetworkSummary: ...
+
+    @abc.abstractmethod
+    def list_networks(self) -> list[NetworkSummary]: ...
+
+    @abc.abstractmethod
+    def inspect_network(self, name: str) -> JSONDocument: ...
+
+    @abc.abstractmethod
+    def remove_network(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def prune_networks(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def connect_network(
+        self, network: str, container: str, *, aliases: list[str] | None = None, ip: str | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def disconnect_network(self, network: str, container: str, *, force: bool = False) -> None: ...
+
+    # -------------------------------------------------------------------------------- volumes
+    @abc.abstractmethod
+    def create_volume(
+        self,
+        name: str | None = None,
+        *,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> Volume: ...
+
+    @abc.abstractmethod
+    def list_volumes(self) -> list[Volume]: ...
+
+    @abc.abstractmethod
+    def inspect_volume(self, name: str) -> JSONDocument: ...
+
+    @abc.abstractmethod
+    def volume_size(self, name: str) -> int:
+        """Bytes the volume's files take (walks its tree: call it off a UI thread)."""
+
+    @abc.abstractmethod
+    def volume_users(self) -> dict[str, list[str]]:
+        """volume name -> names of the containers that mount it."""
+
+    @abc.abstractmethod
+    def remove_volume(self, name: str, *, force: bool = False) -> None: ...
+
+    @abc.abstractmethod
+    def prune_volumes(self, *, all: bool = False) -> tuple[list[str], int]: ...
+
+    # --------------------------------------------------------------------------------- system
+    @abc.abstractmethod
+    def info(self) -> JSONDocument:
+        """``GET /info``."""
+
+    @abc.abstractmethod
+    def version(self) -> JSONDocument:
+        """``GET /version``."""
+
+    @abc.abstractmethod
+    def disk_usage(self) -> list[JSONDocument]:
+        """``docker system df`` rows: bytes by kind and what a prune reclaims."""
+
+    @abc.abstractmethod
+    def events(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        filters: dict[str, list[str]] | None = None,
+        follow: bool = True,
+    ) -> EventStream: ...
+
+
+# ===================================================================================== the local engine ====
+
+
+def local_engine(root: str | None = None) -> Engine:
+    """The in-process engine over ``root`` (default: $DOCKYARD_ROOT or /var/lib/dockyard)."""
+    from core.config import Config
+    from core.engine import LocalEngine
+
+    return LocalEngine(Config.load(root=root))
+
+
+# ====================================================================== pure parsers, for the faces ====
+# The faces parse text the way docker's CLI does, with core's own parsers (one implementation each). They are
+# re-exported here, imported on first use, so that importing this module stays free.
+
+
+def parse_reference(text: str) -> Reference:
+    """An image reference, normalised as docker does ("busybox" -> docker.io/library/busybox:latest)."""
+    from core.images.reference import parse_reference as parse
+
+    return parse(text)
+
+
+def parse_bytes(text: str) -> int:
+    """A size as docker's flags take it: "64m", "1g", "512" (bytes)."""
+    from core.units import parse_bytes as parse
+
+    return parse(text)
+
+
+def parse_since(text: str, now: float) -> float:
+    """A time as ``--since``/``--until`` take it: RFC 3339, a Unix timestamp, or a duration ago ("10m")."""
+    from core.logs import parse_since as parse
+
+    return parse(text, now)
+
+
+def rlimit_names() -> frozenset[str]:
+    """The names ``--ulimit`` accepts."""
+    from core.runtime.spec import RLIMIT_NAMES
+
+    return frozenset(RLIMIT_NAMES)
+
+
+def client_version() -> str:
+    """This program's version (``dockyard --version``; the engine's own is in :meth:`Engine.version`)."""
+    from core.system import dockyard_version
+
+    return dockyard_version()
+
+
+def prepare_local_start(root: str | None, *, fork: bool) -> PreparedStart | None:
+    """The local engine's :meth:`Engine.prepare_start`, callable before anything else is imported: ``run``
+    calls it first thing, so the supervisor's start-up overlaps the command's own imports. ``fork`` only
+    from a process that has nothing but the interpreter in it (see ``ShimLauncher``). None if it could not
+    be done: the start then launches the supervisor itself, and reports any problem properly."""
+    try:
+        # nothing but os and sys: core.config alone takes ~10 ms to import, which the shim can spend starting
+        from core.containers.launcher import ShimLauncher
+        from core.locations import root_dir, run_dir
+
+        return ShimLauncher(root_dir(root), run_dir(), fork=fork)
+    except Exception:
+        return None
