@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from core.interface import PreparedStart
     from core.models import BuildEvent, BuildOptions, BuildResult, ExecConfig, HistoryEntry, Volume
     from core.network.manager import NetworkManager
+    from core.runtime.exec import ExecHandle
     from core.streams import AttachStream, ExecStream, LocalEventStream, LocalLogStream, LocalStatsStream
     from core.volumes import VolumeStore
 
@@ -451,8 +452,15 @@ class LocalEngine(Engine):
 
     def exec(self, container: str, config: ExecConfig) -> ExecStream:
         """Start ``config.cmd`` in the running container (docker exec); see core.runtime.exec."""
-        from core.runtime import exec as container_exec
         from core.streams import ExecStream
+
+        handle = self.exec_process(container, config)
+        return ExecStream(handle, tty=config.tty, stdin=config.attach_stdin, detach=config.detach)
+
+    def exec_process(self, container: str, config: ExecConfig) -> ExecHandle:
+        """The exec'd process as the runtime hands it over (its pid, pty or pipes, a pidfd): what
+        :meth:`exec` streams, for callers inside core that need the process itself."""
+        from core.runtime import exec as container_exec
 
         rec = self.lifecycle.get(container)
         target = container_exec.Target(
@@ -469,8 +477,7 @@ class LocalEngine(Engine):
             config.privileged,
             config.console_size,
         )
-        handle = container_exec.exec_in_container(target, opts)
-        return ExecStream(handle, tty=config.tty, stdin=config.attach_stdin, detach=config.detach)
+        return container_exec.exec_in_container(target, opts)
 
     # ---------------------------------------------------------------- networks (core.network)
 

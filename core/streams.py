@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import select
+import socket
 import threading
 import time
 
@@ -16,7 +17,6 @@ from core.runtime import protocol
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
-    import socket
     from collections.abc import Callable, Iterator
     from typing import Any
 
@@ -133,6 +133,10 @@ class AttachStream(DuplexStream):
 
     def _end(self) -> None:
         self._ended = True
+        if self._sock is not None:
+            # the socket reads EOF from now on, so a selector wakes the caller to see the end
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RD)
 
     def close(self) -> None:
         self._ended = True
@@ -159,8 +163,13 @@ class ExecStream(DuplexStream):
         self._in_fd: int | None = None
         self._in_buf = bytearray()
         self._in_eof = False
+        # written once the stream has ended, so the epoll stays readable and a caller's selector wakes it
+        # to read the end (the process's own fds are gone by then)
+        self._end_r, self._end_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._epoll.register(self._end_r, select.EPOLLIN)
         if detach:
             handle.close()  # the process goes on by itself
+            self._set_ended()
             return
         if tty:
             assert handle.master_fd is not None
@@ -200,8 +209,14 @@ class ExecStream(DuplexStream):
         if exited:
             frames += self._drain()
             self.exit_code = self._handle.wait()
-            self._ended = True
+            self._set_ended()
+            return frames or None
         return frames
+
+    def _set_ended(self) -> None:
+        self._ended = True
+        with contextlib.suppress(OSError):
+            os.write(self._end_w, b"x")
 
     def _read_out(self, fd: int) -> bytes:
         try:
@@ -300,11 +315,15 @@ class ExecStream(DuplexStream):
         return code
 
     def detach(self) -> None:
-        self._ended = True
+        self._set_ended()
         self._handle.detach()
 
     def close(self) -> None:
-        self._ended = True
+        self._set_ended()
+        for fd in (self._end_r, self._end_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._end_r = self._end_w = -1
         if self._in_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._in_fd)

@@ -131,7 +131,7 @@ def test_multistage_build_runs_and_prints(env: Env) -> None:
     assert created_by[0].startswith("CMD ") and created_by[1] == "ENV WHO=world"
     assert created_by[2].startswith("COPY --from=builder /work/out /app")
     # metadata-only steps make no layers: busybox's one layer plus the COPY's
-    assert len(env.engine.resolve_image("demo:1").layers) == 2
+    assert len(env.engine.images.resolve("demo:1").layers) == 2
     assert [h.empty_layer for h in hist[:3]] == [True, True, False]
     # the intermediate builder images exist but `images` hides them; `images -a` shows them
     listed = env.cli("images", "-q", check=True).stdout.split()
@@ -150,7 +150,7 @@ def test_second_build_is_all_cached_and_same_id(env: Env) -> None:
     assert image_id(first) == image_id(second)
     q = env.build("-q")
     assert q.stdout.strip() == image_id(first)
-    assert env.engine.resolve_image("demo:1").id == env.engine.resolve_image("demo:2").id
+    assert env.engine.images.resolve("demo:1").id == env.engine.images.resolve("demo:2").id
 
 
 def test_changing_one_copied_file_rebuilds_from_that_copy_on(env: Env) -> None:
@@ -400,7 +400,7 @@ def test_push_built_image_skopeo_inspects_pulls_back_and_runs(env: Env, engine_c
     assert insp.returncode == 0, insp.stderr
     meta = json.loads(insp.stdout)
     assert len(meta["Layers"]) == 2
-    assert meta["Digest"] == env.engine.resolve_image(ref).manifest_digest
+    assert meta["Digest"] == env.engine.images.resolve(ref).manifest_digest
     env.cli("rmi", ref, check=True)
     env.cli("pull", ref, check=True)
     assert env.run(ref) == "pushed-and-pulled\n"
@@ -429,7 +429,7 @@ CMD ["/bin/busybox", "cat", "/args", "/kept"]
     arch = env.engine.config.platform.split("/")[1]
     out = env.run("scratchy")
     assert out == f"arch={arch} platform={env.engine.config.platform} proxy=http://127.0.0.1:9\nkept\n"
-    record = env.engine.resolve_image("scratchy")
+    record = env.engine.images.resolve("scratchy")
     assert len(record.layers) == 2  # FROM scratch: only the two COPY layers
     tools = env.cli("build", "-q", "--target", "tools", str(env.ctx), check=True).stdout.strip()
     hist = {h.created_by: h for h in env.engine.history(tools)}

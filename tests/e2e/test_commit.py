@@ -134,7 +134,7 @@ def tree_of_dir(root: Path) -> Tree:
 
 
 def layer_names(engine: LocalEngine, image: str) -> list[str]:
-    record = engine.resolve_image(image)
+    record = engine.images.resolve(image)
     blob = engine.images.blob_path(record.layers[-1].digest).read_bytes()
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tf:
         return [m.name for m in tf]
@@ -164,7 +164,7 @@ def test_commit_round_trips_through_push_pull_and_umoci(
         check=True,
     )
     image_id = r.stdout.decode().strip()
-    assert image_id.startswith("sha256:") and env.engine.resolve_image(ref).id == image_id
+    assert image_id.startswith("sha256:") and env.engine.images.resolve(ref).id == image_id
 
     names = layer_names(env.engine, ref)
     assert "bin/.wh.ls" in names and "usr/.wh.sbin" not in names  # sbin was made again: opaque, not gone
@@ -295,8 +295,8 @@ def test_export_then_import_runs(env: Env, tmp_path: Path) -> None:
         "import", "-c", 'CMD ["cat", "/data/sub/f"]', "-m", "from a file", str(out), "imported:1", check=True
     )
     imported = r.stdout.decode().strip()
-    assert env.engine.resolve_image("imported:1").id == imported
-    assert len(env.engine.resolve_image("imported:1").layers) == 1
+    assert env.engine.images.resolve("imported:1").id == imported
+    assert len(env.engine.images.resolve("imported:1").layers) == 1
     assert env.cli("run", "--rm", "imported:1", check=True).stdout == b"created\n"
     hist = env.engine.history("imported:1")
     assert len(hist) == 1 and hist[0].comment == "from a file"
@@ -316,9 +316,9 @@ def test_history_table(env: Env) -> None:
     out = env.cli("history", "hist:1", check=True).stdout.decode().splitlines()
     assert out[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
     assert out[1].endswith("note") and "sh -c set -e; rm /bin/ls; rm -rf /usr/sbin; …" in out[1]
-    assert out[2].startswith(env.engine.resolve_image("busybox").hex[:12])
+    assert out[2].startswith(env.engine.images.resolve("busybox").hex[:12])
     q = env.cli("history", "-q", "--no-trunc", "hist:1", check=True).stdout.decode().split()
-    assert q == [env.engine.resolve_image("hist:1").id, env.engine.resolve_image("busybox").id]
+    assert q == [env.engine.images.resolve("hist:1").id, env.engine.images.resolve("busybox").id]
     j = [
         json.loads(x)
         for x in env.cli("history", "--format", "json", "hist:1", check=True).stdout.splitlines()

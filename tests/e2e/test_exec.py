@@ -21,7 +21,8 @@ import pytest
 from core.config import Config
 from core.engine import LocalEngine
 from core.errors import CommandNotFound, Conflict, InvalidArgument, RuntimeFailure
-from core.models import RunConfig
+from core.interface import STDERR, STDOUT, DuplexStream
+from core.models import ExecConfig, RunConfig
 from core.runtime import cgroups
 from core.runtime.exec import ExecHandle
 
@@ -59,9 +60,43 @@ class Box:
 
     def run(self, *args: str, **kw: object) -> tuple[int, str, str]:
         """Engine.exec with pipes: (exit code, stdout, stderr)."""
-        with self.engine.exec(self.name, list(args), **kw) as h:  # type: ignore[arg-type]
+        with exec_handle(self.engine, self.name, list(args), **kw) as h:  # type: ignore[arg-type]
             out, err = _read_all(h)
             return h.wait(timeout=10), out, err
+
+
+def exec_handle(
+    engine: LocalEngine,
+    name: str,
+    args: list[str],
+    *,
+    env: list[str] | None = None,
+    user: str | None = None,
+    workdir: str | None = None,
+    tty: bool = False,
+    stdin: bool = False,
+    detach: bool = False,
+    privileged: bool = False,
+    tty_size: tuple[int, int] | None = None,
+) -> ExecHandle:
+    """The runtime's handle on an exec'd process (what Engine.exec streams), to look at the process itself."""
+    config = ExecConfig(list(args), env or [], user, workdir, tty, stdin, detach, privileged, tty_size)
+    return engine.exec_process(name, config)
+
+
+def stream_all(stream: DuplexStream, timeout: float = 10) -> tuple[str, str]:
+    """Everything an exec stream says until it ends, through its one fd: (stdout, stderr)."""
+    out = {STDOUT: bytearray(), STDERR: bytearray()}
+    deadline = time.monotonic() + timeout
+    while True:
+        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise TimeoutError("the exec stream did not end")
+        frames = stream.read()
+        if frames is None:
+            return out[STDOUT].decode(), out[STDERR].decode()
+        for sid, data in frames:
+            out[sid] += data
 
 
 def _read_all(h: ExecHandle, timeout: float = 10) -> tuple[str, str]:
@@ -114,7 +149,7 @@ def test_echo_and_exit_codes(box: Box) -> None:
     code, out, err = box.run("sh", "-c", "echo out; echo err >&2; kill -9 $$")
     assert (code, out, err) == (137, "out\n", "err\n")
     with pytest.raises(CommandNotFound, match="executable file not found"):
-        box.engine.exec(box.name, ["nosuchcommand"])
+        exec_handle(box.engine, box.name, ["nosuchcommand"])
 
 
 def _status_field(text: str, key: str) -> str:
@@ -146,7 +181,7 @@ def test_namespaces_cgroup_and_root(box: Box) -> None:
     lines = out.splitlines()
     assert lines[0].strip() == "sleep 1000"
     assert int(lines[1]) <= 4  # sleep, sh, ls, grep
-    with box.engine.exec(box.name, ["sleep", "30"]) as h:
+    with exec_handle(box.engine, box.name, ["sleep", "30"]) as h:
         try:
             for ns in ("pid", "mnt", "net", "uts", "ipc", "cgroup"):
                 assert os.readlink(f"/proc/{h.pid}/ns/{ns}") == os.readlink(f"/proc/{box.pid}/ns/{ns}"), ns
@@ -183,13 +218,13 @@ def test_env_workdir_user(box: Box) -> None:
     _code, out, _ = box.run("sh", "-c", "id -u; id -g; echo $HOME", user="1234:5678")
     assert out.split() == ["1234", "5678", "/"]
     with pytest.raises(RuntimeFailure, match="unable to find user nosuchuser"):
-        box.engine.exec(box.name, ["true"], user="nosuchuser")
+        exec_handle(box.engine, box.name, ["true"], user="nosuchuser")
     with pytest.raises(InvalidArgument, match="absolute path"):
-        box.engine.exec(box.name, ["true"], workdir="tmp")
+        exec_handle(box.engine, box.name, ["true"], workdir="tmp")
 
 
 def test_stdin(box: Box) -> None:
-    with box.engine.exec(box.name, ["sh", "-c", "tr a-z A-Z; echo done >&2"], stdin=True) as h:
+    with exec_handle(box.engine, box.name, ["sh", "-c", "tr a-z A-Z; echo done >&2"], stdin=True) as h:
         assert h.stdin is not None
         os.write(h.stdin, b"hello\n")
         h.close_stdin()
@@ -200,7 +235,7 @@ def test_stdin(box: Box) -> None:
 
 
 def test_detached(box: Box, tmp_path: Path) -> None:
-    h = box.engine.exec(box.name, ["sh", "-c", "sleep 0.2; echo ran > /tmp/detached"], detach=True)
+    h = exec_handle(box.engine, box.name, ["sh", "-c", "sleep 0.2; echo ran > /tmp/detached"], detach=True)
     try:
         assert h.stdout is None and h.master_fd is None
         assert h.wait(timeout=10) == 0
@@ -243,7 +278,7 @@ def test_cli_exec(box: Box) -> None:
 def test_exec_into_stopped_container(box: Box) -> None:
     box.engine.stop_container(box.id, timeout=1)
     with pytest.raises(Conflict, match="is not running"):
-        box.engine.exec(box.name, ["true"])
+        exec_handle(box.engine, box.name, ["true"])
     r = box.cli("exec", box.name, "true")
     assert r.returncode == 125
     assert f"container {box.name} is not running" in r.stderr
@@ -303,7 +338,7 @@ def test_cli_tty_through_a_real_pty(box: Box) -> None:
 
 def test_tty_handle_and_detach(box: Box) -> None:
     """The TUI's way: a pty master, resize, and a detached session that keeps running (the middle drains)."""
-    h = box.engine.exec(box.name, ["sh"], tty=True, stdin=True, tty_size=(30, 100))
+    h = exec_handle(box.engine, box.name, ["sh"], tty=True, stdin=True, tty_size=(30, 100))
     try:
         assert h.master_fd is not None and h.stdout is None
         os.write(h.master_fd, b"tty; echo term=$TERM; stty size\n")
@@ -335,7 +370,7 @@ def test_cwd_through_a_leaked_fd_is_refused(box: Box) -> None:
     (every fd but stdio and the close-on-exec sync socket is closed before the chdir)."""
     for n in range(3, 12):
         with pytest.raises(RuntimeFailure):
-            h = box.engine.exec(box.name, ["pwd"], workdir=f"/proc/self/fd/{n}")
+            h = exec_handle(box.engine, box.name, ["pwd"], workdir=f"/proc/self/fd/{n}")
             h.close()  # pragma: no cover - only reached if the exec wrongly started
     assert box.run("pwd", workdir="/proc/self/cwd") == (0, "/\n", "")  # still the container's "/"
 
@@ -350,7 +385,7 @@ def test_paused_and_from_a_thread(box: Box) -> None:
     box.engine.pause_container(box.name)
     try:
         with pytest.raises(Conflict, match="is paused"):
-            box.engine.exec(box.name, ["true"])
+            exec_handle(box.engine, box.name, ["true"])
     finally:
         box.engine.unpause_container(box.name)
     assert box.run("true")[0] == 0
@@ -419,7 +454,7 @@ def test_host_network_container(box: Box) -> None:
     try:
         box.engine.start_container(summary.id)
         pid1 = box.engine.container(summary.id).pid
-        with box.engine.exec(summary.id, ["sh", "-c", "hostname; cat /proc/1/cmdline"]) as h:
+        with exec_handle(box.engine, summary.id, ["sh", "-c", "hostname; cat /proc/1/cmdline"]) as h:
             out, _err = _read_all(h)
             assert h.wait(timeout=10) == 0
         assert out.split("\n")[0] == os.uname().nodename
@@ -443,3 +478,59 @@ def test_exec_i_reads_stdin_from_a_regular_file(box: Box, tmp_path: Path) -> Non
             env=box.env(),
         )
     assert (r.returncode, r.stdout) == (4, "from-a-file\n"), r.stderr
+
+
+# ---------------------------------------------------------------- through the engine interface's stream
+
+
+def test_stream_output_exit_and_stdin(box: Box) -> None:
+    with box.engine.exec(box.name, ExecConfig(["sh", "-c", "echo out; echo err >&2; exit 3"])) as s:
+        assert stream_all(s) == ("out\n", "err\n")
+        assert s.exit_code == 3 and s.read() is None
+    cfg = ExecConfig(["sh", "-c", "tr a-z A-Z; echo done >&2"], attach_stdin=True)
+    with box.engine.exec(box.name, cfg) as s:
+        s.write(b"hello\n")
+        s.close_stdin()
+        assert stream_all(s) == ("HELLO\n", "done\n") and s.exit_code == 0
+
+
+def test_stream_input_never_blocks_on_a_process_that_does_not_read(box: Box) -> None:
+    # 4 MB to a process that sleeps before reading: write() queues instead of blocking, the backlog shows it
+    cfg = ExecConfig(["sh", "-c", "sleep 0.5; wc -c"], attach_stdin=True)
+    with box.engine.exec(box.name, cfg) as s:
+        s.write(b"x" * (4 << 20))
+        assert s.input_backlog > 0
+        s.close_stdin()
+        out, _ = stream_all(s)
+        assert (out.strip(), s.input_backlog, s.exit_code) == (str(4 << 20), 0, 0)
+
+
+def test_stream_tty_resize_kill_and_detached(box: Box) -> None:
+    cfg = ExecConfig(["sh"], tty=True, attach_stdin=True, console_size=(30, 100))
+    with box.engine.exec(box.name, cfg) as s:
+        assert s.tty
+        s.write(b"stty size\n")
+        seen = b""
+        deadline = time.monotonic() + 10
+        while b"30 100" not in seen and time.monotonic() < deadline:
+            select.select([s], [], [], 1)
+            seen += b"".join(d for _sid, d in s.read() or [])
+        assert b"30 100" in seen
+        s.resize(40, 120)
+        s.write(b"stty size\n")
+        while b"40 120" not in seen and time.monotonic() < deadline:
+            select.select([s], [], [], 1)
+            seen += b"".join(d for _sid, d in s.read() or [])
+        assert b"40 120" in seen
+        s.kill(signal.SIGKILL)
+        stream_all(s)
+        assert s.exit_code == 137
+    detached = box.engine.exec(
+        box.name, ExecConfig(["sh", "-c", "echo ran > /tmp/stream-detached"], detach=True)
+    )
+    assert detached.read() is None and detached.exit_code is None
+    detached.close()
+    deadline = time.monotonic() + 10
+    while box.run("cat", "/tmp/stream-detached")[1] != "ran\n":
+        assert time.monotonic() < deadline, "the detached exec did not run"
+        time.sleep(0.05)

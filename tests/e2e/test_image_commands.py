@@ -129,9 +129,9 @@ def test_tag_and_rmi_untag_then_delete(
 ) -> None:
     busybox, whiteout = two_images
     engine = LocalEngine(engine_config)
-    bb_id = engine.resolve_image(busybox).id
+    bb_id = engine.images.resolve(busybox).id
     wo_layers = layer_dirs(engine_config) - {
-        layer.chain_id.removeprefix("sha256:") for layer in engine.resolve_image(busybox).layers
+        layer.chain_id.removeprefix("sha256:") for layer in engine.images.resolve(busybox).layers
     }
 
     ok(dockyard(engine_config, "tag", busybox, "mine/box:1"))
@@ -148,7 +148,7 @@ def test_tag_and_rmi_untag_then_delete(
     assert proc.returncode == 1 and "must be forced" in proc.stderr
     assert ok(dockyard(engine_config, "rmi", "mine/box:1")).splitlines() == ["Untagged: mine/box:1"]
     assert ok(dockyard(engine_config, "rmi", "mine/box:2")).splitlines() == ["Untagged: mine/box:2"]
-    assert engine.resolve_image(busybox).id == bb_id
+    assert engine.images.resolve(busybox).id == bb_id
 
     # the last tag: untagged and deleted, with the layers and blobs no other image uses
     out = ok(dockyard(engine_config, "rmi", busybox)).splitlines()
@@ -156,21 +156,21 @@ def test_tag_and_rmi_untag_then_delete(
     assert f"Deleted: {bb_id}" in out
     assert layer_dirs(engine_config) == wo_layers
     with pytest.raises(ImageNotFound):
-        engine.resolve_image(busybox)
+        engine.images.resolve(busybox)
     proc = dockyard(engine_config, "rmi", busybox)
     assert proc.returncode == 1 and f"No such image: {busybox}" in proc.stderr
 
     # moving a tag onto another image leaves the first one dangling (no tags) but still present
     engine.pull(busybox)
     ok(dockyard(engine_config, "tag", whiteout, busybox))
-    assert engine.resolve_image(busybox).id != bb_id
+    assert engine.images.resolve(busybox).id != bb_id
     dangling = [
         json.loads(line) for line in ok(dockyard(engine_config, "images", "--format", "json")).splitlines()
     ]
     assert any(r["ID"] == short(bb_id) and r["Tag"] == "<none>" for r in dangling)
 
     ok(dockyard(engine_config, "rmi", bb_id))
-    ok(dockyard(engine_config, "rmi", "-f", short(engine.resolve_image(whiteout).id)))
+    ok(dockyard(engine_config, "rmi", "-f", short(engine.images.resolve(whiteout).id)))
     store_is_empty(engine_config)
 
 
@@ -179,7 +179,7 @@ def test_rmi_refuses_an_image_a_container_uses(
 ) -> None:
     busybox, _ = two_images
     engine = LocalEngine(engine_config)
-    record = engine.resolve_image(busybox)
+    record = engine.images.resolve(busybox)
     container = fake_container(engine_config, record.id, "busy-user")
     assert {i.id: i.containers for i in engine.list_images()}[record.id] == 1
 
@@ -188,7 +188,7 @@ def test_rmi_refuses_an_image_a_container_uses(
     assert "busy-user" in proc.stderr and proc.stderr.startswith("Error: ")
     with pytest.raises(Conflict):
         engine.remove_image(record.id)
-    assert engine.resolve_image(busybox).id == record.id
+    assert engine.images.resolve(busybox).id == record.id
 
     # -f only untags while the container exists: its layers stay
     out = ok(dockyard(engine_config, "rmi", "-f", busybox)).splitlines()
@@ -211,7 +211,7 @@ def test_image_prune_dangling_then_all(
 ) -> None:
     busybox, whiteout = two_images
     engine = LocalEngine(engine_config)
-    bb, wo = engine.resolve_image(busybox), engine.resolve_image(whiteout)
+    bb, wo = engine.images.resolve(busybox), engine.images.resolve(whiteout)
 
     out = ok(dockyard(engine_config, "image", "prune", "-f"))
     assert out.strip() == "Total reclaimed space: 0B"
@@ -246,7 +246,7 @@ def test_engine_tag_refuses_digest_and_unknown(
     with pytest.raises(ImageNotFound):
         engine.tag_image("nothing-here:1", "x:1")
     engine.tag_image(busybox, "localhost:5000/x")  # no tag means latest
-    assert "localhost:5000/x:latest" in engine.resolve_image(busybox).repo_tags
+    assert "localhost:5000/x:latest" in engine.images.resolve(busybox).repo_tags
 
 
 def test_image_pulled_in_several_forms_is_removed_whole(testbed: Testbed, engine_config: Config) -> None:
@@ -260,7 +260,7 @@ def test_image_pulled_in_several_forms_is_removed_whole(testbed: Testbed, engine
     assert len(engine.list_images()) == 2
 
     engine.remove_image(arm)
-    host = engine.resolve_image(testbed.ref("busybox:latest"))
+    host = engine.images.resolve(testbed.ref("busybox:latest"))
     for name in forms:  # every form of the host image is still complete
         assert engine.images.has_blob(testbed.digests[name])
     assert engine.images.has_blob(host.config_digest)
@@ -279,7 +279,7 @@ def test_rmi_refuses_an_image_a_created_container_uses(
 
     busybox, _ = two_images
     engine = LocalEngine(engine_config)
-    image_id = engine.resolve_image(busybox).id
+    image_id = engine.images.resolve(busybox).id
     engine.create_container(RunConfig(image=busybox, name="made-by-create"))
     proc = dockyard(engine_config, "rmi", busybox)
     assert proc.returncode == 1 and "made-by-create" in proc.stderr

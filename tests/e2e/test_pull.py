@@ -189,7 +189,7 @@ class OverlayView:
     """Our layers of an image as a read-only overlay, top-most layer first, like a container's rootfs."""
 
     def __init__(self, engine: LocalEngine, image: str) -> None:
-        record = engine.resolve_image(image)
+        record = engine.images.resolve(image)
         self.scratch = make_scratch_dir("dockyard-view-")
         self.target = self.scratch / "merged"
         self.target.mkdir()
@@ -233,7 +233,7 @@ def test_engine_pulls_every_variant(testbed: Testbed, engine_config: Config, nam
     config, config_digest = layout_config(testbed, name)
     assert result.image.id == config_digest
     assert result.image.repo_tags == [testbed.ref(name)]
-    record = engine.resolve_image(testbed.ref(name))
+    record = engine.images.resolve(testbed.ref(name))
     assert record.manifest_media_type == VARIANTS[name]
     assert [layer.diff_id for layer in record.layers] == config["rootfs"]["diff_ids"]
     for layer in record.layers:
@@ -281,7 +281,7 @@ def test_platform_selects_the_arm64_entry(testbed: Testbed, engine_config: Confi
     ref = testbed.ref(name)
     ok(dockyard(engine_config, "pull", "--platform", "linux/arm64", ref))
     engine = LocalEngine(engine_config)
-    record = engine.resolve_image(ref)
+    record = engine.images.resolve(ref)
     cfg = engine.image_config(record)
     assert (cfg["os"], cfg["architecture"], cfg.get("variant")) == ("linux", "arm64", "v8")
     _, arm_digest = layout_config(testbed, name, arch="arm64")
@@ -295,7 +295,7 @@ def test_platform_selects_the_arm64_entry(testbed: Testbed, engine_config: Confi
     out = ok(dockyard(engine_config, "pull", ref))
     assert "Already exists" in out and "Pull complete" not in out
     assert layer_dirs(engine_config) == before
-    host = engine.resolve_image(ref)
+    host = engine.images.resolve(ref)
     assert host.id != record.id and engine.image_config(host)["architecture"] == HOST_ARCH
 
 

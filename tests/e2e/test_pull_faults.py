@@ -108,7 +108,7 @@ def test_dropped_connection_resumes_with_range(
     assert len(fetches) == 2, fetches
     assert "range" not in fetches[0].headers
     assert fetches[1].headers["range"] == f"bytes={cut}-"
-    record = LocalEngine(engine_config).resolve_image(f"{proxy.addr}/busybox:latest")
+    record = LocalEngine(engine_config).images.resolve(f"{proxy.addr}/busybox:latest")
     assert LocalEngine(engine_config).images.blob_path(layer).stat().st_size == size
     assert layer_dirs(engine_config) == {record.layers[0].chain_id.removeprefix("sha256:")}
     assert check_temp_clean(engine_config.root) == []
@@ -178,7 +178,7 @@ def test_killed_pull_leaves_nothing_a_new_pull_keeps(
     assert "Downloaded newer image" in out
     assert check_temp_clean(engine_config.root) == []
     assert list(engine_config.paths.tmp.iterdir()) == []
-    record = LocalEngine(engine_config).resolve_image(ref)
+    record = LocalEngine(engine_config).images.resolve(ref)
     assert layer_dirs(engine_config) == {layer.chain_id.removeprefix("sha256:") for layer in record.layers}
 
 
@@ -428,7 +428,7 @@ def test_absolute_names_land_inside_the_layer(
     ref = push_image(testbed, tmp_path, "hostile/absolute:latest", [[("file", name, "inside\n")]])
     ok(dockyard(engine_config, "pull", ref))
     assert escaped(engine_config, outside) == []
-    record = LocalEngine(engine_config).resolve_image(ref)
+    record = LocalEngine(engine_config).images.resolve(ref)
     diff = LocalEngine(engine_config).layers.diff_dir(record.layers[0].chain_id)
     assert (diff / name.lstrip("/")).read_text() == "inside\n"
 
@@ -446,5 +446,5 @@ def test_symlink_in_a_lower_layer_is_not_followed(
     ok(dockyard(engine_config, "pull", ref))
     assert escaped(engine_config, outside) == []
     engine = LocalEngine(engine_config)
-    top = engine.resolve_image(ref).layers[1]
+    top = engine.images.resolve(ref).layers[1]
     assert (engine.layers.diff_dir(top.chain_id) / "l/ESCAPED-cross-layer").is_file()

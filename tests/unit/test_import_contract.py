@@ -64,7 +64,11 @@ def test_core_imports_no_face() -> None:
         ("tui/planted.py", "def f():\n    import core.engine\n", "tui/planted.py:2 imports core.engine"),
         ("tui/planted.py", "from core import config\n", "tui/planted.py:1 imports core.config"),
         ("tui/planted.py", "from core.interface import Engine\nimport core.errors\n", None),
-        ("core/planted.py", "if False:\n    from textual.app import App\n", "core/planted.py:2 imports textual.app"),
+        (
+            "core/planted.py",
+            "if False:\n    from textual.app import App\n",
+            "core/planted.py:2 imports textual.app",
+        ),
         ("core/planted.py", "from tui.output import emit\n", "core/planted.py:1 imports tui.output"),
     ],
 )
