@@ -29,7 +29,7 @@ from tui import keymap
 from tui.settings import Settings
 
 if TYPE_CHECKING:
-    from core.interface import Engine
+    from core.interface import Engine, EventStream
     from core.models import ContainerStats, ContainerSummary, ImageSummary
 
 DEBOUNCE = 0.15  # seconds: one refresh for a burst of events
@@ -134,6 +134,7 @@ class DockyardApp(App[int]):
         self.follow_events = follow_events
         self.screenshot_dir = screenshot_dir or Path.cwd()
         self._stop = threading.Event()
+        self._events: EventStream | None = None
         self._refresh_timer: Any = None
         self._pending: set[str] = set()
         self._gc_frozen = False
@@ -168,6 +169,8 @@ class DockyardApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop.set()
+        if self._events is not None:
+            self._events.close()  # the follower ends at its next check
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
@@ -190,8 +193,12 @@ class DockyardApp(App[int]):
         """Follow the engine's event log from now on; one message per event."""
         while not self._stop.is_set():
             try:
-                for ev in self.engine.events(since=time.time(), follow=True, stop=self._stop):
-                    self.post_message(EngineEvent(ev.type, ev.action, ev.id))
+                with self.engine.events(since=time.time(), follow=True) as stream:
+                    self._events = stream
+                    if self._stop.is_set():  # unmounted while we opened it
+                        return
+                    for ev in stream:
+                        self.post_message(EngineEvent(ev.type, ev.action, ev.id))
             except Exception as err:  # the log was unreadable for a moment: retry, but say so once
                 self.call_from_thread(self.notify, f"Event log: {err}", severity="warning")
                 self._stop.wait(2.0)
