@@ -168,7 +168,12 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def start_attached(
-        self, name: str, *, stdin: bool = False, tty_size: tuple[int, int] | None = None
+        self,
+        name: str,
+        *,
+        stdin: bool = False,
+        tty_size: tuple[int, int] | None = None,
+        prepared: PreparedStart | None = None,
     ) -> DuplexStream:
         """Attach, then start, as ``docker start -a`` and ``docker run`` do, so no output is lost; raises
         if the process could not be started. A running container is just attached to."""
