@@ -36,20 +36,16 @@ class FollowListener(Protocol):
         """The path was (re)opened: ``index`` is empty and will cover this file. ``fd`` is the follower's
         and closed when it lets the file go: ``os.dup`` it to keep reading. ``json_lines`` is the format
         (None: not known yet, the file was empty)."""
-        ...
 
     def grew(self, follower: LogFollower, index: LineIndex, done: bool) -> None:
         """``index`` covers more of the file. ``done``: a scan reached the size the file had when it began
         (false for the throttled reports while a long scan runs)."""
-        ...
 
     def missing(self, follower: LogFollower) -> None:
         """The path does not exist (yet); said at every try, once a ``poll``."""
-        ...
 
     def failed(self, follower: LogFollower, err: OSError) -> None:
         """The path cannot be opened (other than not existing): the follower has stopped."""
-        ...
 
 
 class LogFollower:
