@@ -25,9 +25,12 @@ Keys (Binding ids, so an app keymap can rebind them; ``logview.*``):
 Follow pauses when you scroll up and resumes when you scroll back to the end (or press end/G).
 
 How it stays fast on a 2 GB, 10-million-line file:
-- ``tui.widgets.logindex.LineIndex`` (line start offsets in an ``array('Q')``) is built by a worker thread
-  that then keeps polling the file (every 0.25 s: one ``stat`` + one ``fstat`` when nothing changed) and
-  indexes only the new tail. Rotation (new inode) or truncation (size shrank) re-opens the path.
+- ``tui.widgets.logindex.LineIndex`` (line start offsets in an ``array('Q')``) is built by a worker thread,
+  ``tui.widgets.logfollow.LogFollower``, that then keeps polling the file (every 0.25 s: one ``stat`` + one
+  ``fstat`` when nothing changed) and indexes only the new tail. Rotation (new inode) or truncation (size
+  shrank) re-opens the path.
+- Search and filter scan the file in worker threads too (``tui.widgets.logsearch``: ``SearchScan``,
+  ``FilterScan``), a batch of rows or a chunk of bytes at a time; the widget only shows their answers.
 - Only the rows on screen are read (one ``pread`` each, at most ``READ_CAP`` bytes) and decoded, with LRU
   caches for records and rendered strips; a line is cut at ``RENDER_CAP`` characters before rendering.
 - While the index is still being built, the end of the file is shown at once from a backward scan of its
@@ -38,7 +41,6 @@ How it stays fast on a 2 GB, 10-million-line file:
 from __future__ import annotations
 
 import os
-import threading
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -60,6 +62,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
+from tui.widgets.logfollow import LogFollower
 from tui.widgets.logindex import (
     Cancelled,
     IndexRows,
@@ -69,14 +72,12 @@ from tui.widgets.logindex import (
     Rows,
     SpanRows,
     clean,
-    decode,
-    filter_lines,
     looks_like_json_log,
     read_record,
     scan_back,
 )
+from tui.widgets.logsearch import FilterScan, SearchScan
 
-POLL = 0.25  # seconds between checks of the file for growth/rotation
 WINDOW_LINES = 400  # lines of the tail window shown while the index is being built
 RANGE_PRESETS: list[tuple[str, int] | None] = [
     None,
@@ -112,7 +113,7 @@ def _parse_term(term: str) -> tuple[str, bool]:
 
 @dataclass
 class _Opened(Message):
-    token: threading.Event  # the watcher's cancel event: messages of a cancelled watcher are dropped
+    follower: LogFollower  # messages of a follower already replaced are dropped
     index: LineIndex
     fd: int  # a descriptor of the UI's own; the UI closes it
     size: int
@@ -127,7 +128,7 @@ class _Grew(Message):
 
 @dataclass
 class _Missing(Message):
-    token: threading.Event
+    follower: LogFollower
 
 
 @dataclass
@@ -139,9 +140,34 @@ class _FilterProgress(Message):
 
 @dataclass
 class _SearchDone(Message):
-    token: object
+    scan: SearchScan  # the answer of a search already replaced is dropped
     row: int | None
     wrapped: bool
+
+
+class _FollowRelay:
+    """A ``LogView``'s ``FollowListener``: the follower's news, told in its thread, as messages to the UI."""
+
+    def __init__(self, view: LogView) -> None:
+        self.view = view
+
+    def opened(
+        self, follower: LogFollower, index: LineIndex, fd: int, size: int, json_lines: bool | None
+    ) -> None:
+        # the UI's own descriptor: the follower closes its own when the file rotates
+        self.view.post_message(_Opened(follower, index, os.dup(fd), size, json_lines))
+
+    def grew(self, follower: LogFollower, index: LineIndex, done: bool) -> None:
+        self.view.post_message(_Grew(index, done))
+
+    def missing(self, follower: LogFollower) -> None:
+        self.view.post_message(_Missing(follower))
+
+    def failed(self, follower: LogFollower, err: OSError) -> None:
+        view = self.view
+        view.app.call_from_thread(
+            view.notify, f"cannot read {follower.path}: {err.strerror}", severity="error"
+        )
 
 
 class LogBody(ScrollView, can_focus=True):
@@ -435,19 +461,19 @@ class LogView(Vertical):
         self._paused = False
         self._version = 0  # bumped whenever rows change under the same scroll position
         self._records: LRUCache[tuple[int, int], Record] = LRUCache(8192)
-        self._watch_cancel = threading.Event()
+        self._follower: LogFollower | None = None
+        self._follow_relay = _FollowRelay(self)
         # filter
         self._filter: Matcher | None = None
         self._filter_term: str | None = None
         self._filter_rows: SpanRows | None = None
-        self._filter_cancel = threading.Event()
+        self._filter_scan: FilterScan | None = None
         self._filter_progress: float | None = None
         # search
         self._search: Matcher | None = None
         self._search_term: str | None = None
         self._search_row: int | None = None
-        self._search_token: object = None
-        self._search_cancel = threading.Event()
+        self._search_scan: SearchScan | None = None
         # range
         self._range: tuple[str, int] | None = None
         self._range_pending = False
@@ -509,8 +535,7 @@ class LogView(Vertical):
 
     def set_filter(self, pattern: str | None, *, regex: bool = False) -> None:
         """Show only the lines matching ``pattern`` (None or "" shows every line again)."""
-        self._filter_cancel.set()
-        self._filter_cancel = threading.Event()
+        self._cancel_filter()
         if not pattern:
             self._filter = None
             self._filter_term = None
@@ -578,9 +603,16 @@ class LogView(Vertical):
     # -- file and workers -----------------------------------------------------------------------------------
 
     def _stop_workers(self) -> None:
-        self._watch_cancel.set()
-        self._filter_cancel.set()
-        self._search_cancel.set()
+        if self._follower is not None:
+            self._follower.stop()
+        self._cancel_filter()
+        if self._search_scan is not None:
+            self._search_scan.cancel()
+
+    def _cancel_filter(self) -> None:
+        if self._filter_scan is not None:
+            self._filter_scan.cancel()
+            self._filter_scan = None
 
     def _close_fd(self) -> None:
         if self._fd >= 0:
@@ -590,12 +622,12 @@ class LogView(Vertical):
     def _start(self) -> None:
         self._stop_workers()
         self._close_fd()
-        self._watch_cancel = threading.Event()
         self._reset_file_state(LineIndex())
         assert self.path is not None
-        path = self.path
-        cancel = self._watch_cancel
-        self.run_worker(lambda: self._watch(path, cancel), thread=True, group="logview-watch", name="logview")
+        # this module's LineIndex, so that patching it here (a test holds the index back) reaches the follower
+        follower = LogFollower(self.path, self._follow_relay, json_lines=self._json_arg, new_index=LineIndex)
+        self._follower = follower
+        self.run_worker(follower.run, thread=True, group="logview-watch", name="logview")
 
     def _reset_file_state(self, index: LineIndex) -> None:
         self.index = index
@@ -612,64 +644,8 @@ class LogView(Vertical):
         else:
             self._set_rows(IndexRows(index, complete_only=self._json), "index")
 
-    def _watch(self, path: Path, cancel: threading.Event) -> None:
-        """Worker thread: open (waiting for the file to appear), index, then follow growth and rotation."""
-        while not cancel.is_set():
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                self.post_message(_Missing(cancel))
-                cancel.wait(POLL)
-                continue
-            except OSError as err:
-                self.app.call_from_thread(
-                    self.notify, f"cannot read {path}: {err.strerror}", severity="error"
-                )
-                return
-            try:
-                self._follow_file(path, fd, cancel)
-            finally:
-                os.close(fd)
-
-    def _follow_file(self, path: Path, fd: int, cancel: threading.Event) -> None:
-        st = os.fstat(fd)
-        index = LineIndex()
-        json_lines = self._json_arg
-        if json_lines is None and st.st_size:
-            json_lines = looks_like_json_log(fd)
-        self.post_message(_Opened(cancel, index, os.dup(fd), st.st_size, json_lines))
-        last = 0.0
-
-        def progress(pos: int) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last > 0.1:
-                last = now
-                self.post_message(_Grew(index, False))
-
-        try:
-            index.scan(fd, st.st_size, cancel=cancel, progress=progress)
-        except Cancelled:
-            return
-        self.post_message(_Grew(index, True))
-        while not cancel.wait(POLL):
-            size = os.fstat(fd).st_size
-            if size > index.scanned:
-                try:
-                    index.scan(fd, size, cancel=cancel, progress=progress)
-                except Cancelled:
-                    return
-                self.post_message(_Grew(index, True))
-            try:
-                now = os.stat(path)
-            except FileNotFoundError:
-                continue  # between the rename and the new file: keep the old one
-            if (now.st_ino, now.st_dev) != (st.st_ino, st.st_dev) or size < index.scanned:
-                # rotated (docker renames <f> to <f>.1) or truncated: the old file is drained, start over
-                return
-
     def on__opened(self, msg: _Opened) -> None:
-        if msg.token is not self._watch_cancel:
+        if msg.follower is not self._follower:
             os.close(msg.fd)
             return
         self._close_fd()
@@ -679,8 +655,7 @@ class LogView(Vertical):
         self._reset_file_state(msg.index)
         self._file_size = msg.size
         if msg.json_lines is not None:
-            self._json = msg.json_lines
-            self._json_arg = msg.json_lines
+            self._learn_format(msg.json_lines)
         if rotated:
             self._notice = "log rotated: showing the new file"
         if self._filter is not None:
@@ -691,7 +666,7 @@ class LogView(Vertical):
         self._post_status(force=True)
 
     def on__missing(self, msg: _Missing) -> None:
-        if msg.token is self._watch_cancel and not self._missing:
+        if msg.follower is self._follower and not self._missing:
             self._missing = True
             self.body.refresh()
             self._post_status(force=True)
@@ -702,7 +677,7 @@ class LogView(Vertical):
         old_size = self._file_size
         self._file_size = max(self._file_size, msg.index.scanned)
         if self._json_arg is None and self._fd >= 0 and self._file_size:
-            self._json = self._json_arg = looks_like_json_log(self._fd)
+            self._learn_format(looks_like_json_log(self._fd))
             if isinstance(self.rows, IndexRows):
                 self.rows.complete_only = self._json
         if msg.done and not self._indexed_done:
@@ -720,6 +695,12 @@ class LogView(Vertical):
             self._scroll_to_end()
         self.body.refresh()
         self._post_status(force=msg.done)
+
+    def _learn_format(self, json_lines: bool) -> None:
+        self._json = self._json_arg = json_lines
+        if self._follower is not None:
+            # read at the follower's next open: a rotated file keeps the format instead of being detected
+            self._follower.json_lines = json_lines
 
     # -- rows: index, window, filter ------------------------------------------------------------------------
 
@@ -792,51 +773,21 @@ class LogView(Vertical):
         out = self._filter_rows
         if matcher is None or out is None or self._fd < 0:
             return
-        self._filter_cancel.set()
-        cancel = self._filter_cancel = threading.Event()
+        self._cancel_filter()
         fd = os.dup(self._fd)
-        index = self.index
-        json_lines = self._json
-        start = self._range_start_offset()
+        scan = self._filter_scan = FilterScan(
+            fd,
+            self.index,
+            matcher,
+            out,
+            json_lines=self._json,
+            start=self._range_start_offset(),
+            report=lambda pos, end: self.post_message(_FilterProgress(out, pos, end)),
+        )
 
         def work() -> None:
-            last = 0.0
-
-            def progress(pos: int) -> None:
-                nonlocal last
-                now = time.monotonic()
-                if now - last > 0.1:
-                    last = now
-                    self.post_message(_FilterProgress(out, pos, max(index.scanned, pos)))
-
             try:
-                pos = start
-                provisional = False  # the last row is a plain file's unterminated last line, judged as it is
-                while not cancel.is_set():
-                    end = index.scanned
-                    if end > pos:
-                        if provisional:
-                            out.pop_last()
-                            provisional = False
-                        pos = filter_lines(
-                            fd,
-                            pos,
-                            end,
-                            matcher,
-                            json_lines=json_lines,
-                            out=out,
-                            cancel=cancel,
-                            progress=progress,
-                        )
-                        if not json_lines and pos < end:
-                            rec = read_record(fd, (pos, end), json_lines=False)
-                            if matcher.search(rec.text):
-                                out.append(pos, end)
-                                provisional = True
-                        self.post_message(_FilterProgress(out, pos, end))
-                    cancel.wait(POLL)
-            except Cancelled:
-                pass
+                scan.run()
             finally:
                 os.close(fd)
 
@@ -1022,72 +973,26 @@ class LogView(Vertical):
             origin = visible[0] - 1 if direction > 0 else visible[-1] + 1
         else:
             origin = -1 if direction > 0 else n
-        self._search_cancel.set()
-        cancel = self._search_cancel = threading.Event()
-        token = self._search_token = object()
+        if self._search_scan is not None:
+            self._search_scan.cancel()
         fd = os.dup(self._fd)
-        json_lines = self._json
-        index_mode = isinstance(rows, IndexRows)
-
-        def matches(first: int, last: int) -> list[int]:
-            """Rows in [first, last) that match, in order."""
-            spans = rows.spans(first, last)
-            hits = []
-            if index_mode and spans:
-                # contiguous rows: one read for the whole batch
-                base = spans[0][0]
-                blob = os.pread(fd, spans[-1][1] - base, base)
-                for k, (s, e) in enumerate(spans):
-                    raw = blob[s - base : e - base]
-                    if len(raw) > 256 * 1024:
-                        rec = read_record(fd, (s, e), json_lines=json_lines)
-                    else:
-                        rec = decode(raw, json_lines=json_lines)
-                    if matcher.search(rec.text):
-                        hits.append(first + k)
-            else:
-                for k, span in enumerate(spans):
-                    if matcher.search(read_record(fd, span, json_lines=json_lines).text):
-                        hits.append(first + k)
-            return hits
+        scan = self._search_scan = SearchScan(
+            fd, rows, matcher, json_lines=self._json, origin=origin, direction=direction, count=n
+        )
 
         def work() -> None:
             try:
-                batch = 2048
-                wrapped = False
-                found: int | None = None
-                if direction > 0:
-                    ranges = [(origin + 1, n), (0, min(n, origin + 1))]
-                else:
-                    ranges = [(0, max(0, origin)), (max(0, origin), n)]
-                for k, (lo, hi) in enumerate(ranges):
-                    if direction > 0:
-                        for first in range(lo, hi, batch):
-                            if cancel.is_set():
-                                return
-                            hits = matches(first, min(hi, first + batch))
-                            if hits:
-                                found = hits[0]
-                                break
-                    else:
-                        for last in range(hi, lo, -batch):
-                            if cancel.is_set():
-                                return
-                            hits = matches(max(lo, last - batch), last)
-                            if hits:
-                                found = hits[-1]
-                                break
-                    if found is not None:
-                        wrapped = k == 1
-                        break
-                self.post_message(_SearchDone(token, found, wrapped))
+                result = scan.run()
+            except Cancelled:
+                return
             finally:
                 os.close(fd)
+            self.post_message(_SearchDone(scan, result.row, result.wrapped))
 
         self.run_worker(work, thread=True, group="logview-search", name="logview search")
 
     def on__search_done(self, msg: _SearchDone) -> None:
-        if msg.token is not self._search_token:
+        if msg.scan is not self._search_scan:
             return
         if msg.row is None:
             self._notice = f"not found: {self._search_term}"
