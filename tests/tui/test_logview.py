@@ -434,7 +434,8 @@ def test_rotation_reopens_the_new_file(tmp: Path) -> None:
         path.write_bytes(rec("first of the new file"))
         await until(pilot, lambda: last_line(view) == "first of the new file", what="the rotated file")
         assert len(view.index) == 1
-        assert "rotated" in app.statuses[-1].text
+        # the status message is posted after the new file's first repaint: wait for it rather than race it
+        await until(pilot, lambda: bool(app.statuses) and "rotated" in app.statuses[-1].text, what="status")
         with path.open("ab") as f:
             f.write(rec("second of the new file"))
         await until(pilot, lambda: last_line(view) == "second of the new file")
