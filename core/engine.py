@@ -30,10 +30,11 @@ if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
     from core.build.models import BuildEvent, BuildOptions, BuildResult
-    from core.containers.lifecycle import Lifecycle, ShimLauncher, StartHandle
+    from core.containers.lifecycle import Lifecycle, StartHandle
     from core.containers.store import ContainerRecord
     from core.images.commit import HistoryEntry
     from core.runtime.exec import ExecHandle
+    from core.supervisor.launcher import ShimLauncher
     from core.volumes import Volume, VolumeStore
 
 
@@ -236,7 +237,7 @@ class Engine:
 
     def prepare_shim(self) -> ShimLauncher:
         """Launch a shim ahead of its container (it warms up while the caller creates the container)."""
-        from core.containers.lifecycle import ShimLauncher
+        from core.supervisor.launcher import ShimLauncher
 
         return ShimLauncher(self.paths.root, self.paths.run)
 

@@ -154,8 +154,8 @@ def _early_shim(argv: list[str], fork: bool) -> object | None:
         root = argv[i + 1] if i + 1 < len(argv) else None
     try:
         # nothing but os and sys: core.config alone takes ~10 ms to import, which the shim can spend starting
-        from core.containers.launcher import ShimLauncher
         from core.locations import root_dir, run_dir
+        from core.supervisor.launcher import ShimLauncher
 
         return ShimLauncher(root_dir(root), run_dir(), fork=fork)
     except Exception:

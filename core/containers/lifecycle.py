@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from core.config import Config, Paths
-from core.containers.launcher import ShimLauncher
 from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
 from core.errors import Conflict, InvalidArgument, RuntimeFailure
@@ -27,6 +26,7 @@ from core.state.ids import new_id
 from core.state.locks import held, remove_unheld
 from core.state.records import remove_tree, sweep_temp, temp_name, write_bytes, write_json
 from core.storage.layers import LayerStore
+from core.supervisor.launcher import ShimLauncher
 from core.timestamps import now_rfc3339
 from core.volumes import VolumeStore
 
@@ -170,7 +170,7 @@ class Lifecycle:
             if fresh is None or fresh.state.status not in RUNNING_STATES or self.shim_alive(rec.id):
                 return fresh or rec
             self._kill_leftovers(fresh)
-            from core.runtime.container_process import cleanup_after_shim
+            from core.supervisor.container_process import cleanup_after_shim
 
             cleanup_after_shim(self.paths, fresh.id)
             st = fresh.state
@@ -256,7 +256,13 @@ class Lifecycle:
                     st.network, st.ports = plan.state_network, plan.state_ports
                 self.store.save_state(rec.id, st)
                 launcher = launcher or ShimLauncher(self.paths.root, self.paths.run)
-                return launcher.order(self, rec, attach)
+                handle = StartHandle(self, rec, launcher.order(rec.id, attach))
+                try:
+                    handle.expect_listening()
+                except BaseException:
+                    handle.close()
+                    raise
+                return handle
             except BaseException:
                 if plan is not None:
                     plan.abort()  # undoes it all unless a shim took the container over

@@ -73,7 +73,7 @@ from core.errors import (
 from core.record import field, record
 from core.runtime import cgroups, init, linux, rootfs, tini
 from core.runtime.rootfs import SetupError
-from core.runtime.spec import ContainerSpec, ProcessSpec, UserSpec
+from core.runtime.spec import ContainerSpec, ProcessSpec, UserSpec, merge_env
 
 # Joined by the process, in this order. cgroup first: it must be joined after the move into the container's
 # cgroup (the move is checked against the writer's cgroup namespace); mount last, so that every path used
@@ -161,7 +161,6 @@ def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
 def process_spec(container: ProcessSpec, opts: ExecOptions) -> ProcessSpec:
     """The exec'd process: the container's env (plus ``-e``), cwd, user, capabilities, no_new_privs,
     seccomp profile and rlimits, with docker exec's overrides."""
-    from core.containers.resolve import merge_env
     from core.runtime.capabilities import resolve_capabilities
 
     args = list(opts.args)
