@@ -98,3 +98,13 @@ class CommandNotFound(DockyardError):
 
 class PermissionRequired(DockyardError):
     """The operation needs root or a capability we do not have."""
+
+
+def error_for_exit_code(code: int, message: str) -> DockyardError:
+    """The error for a container process that could not start, by docker's code for it (what the init,
+    an exec or a shim reports): 127 CommandNotFound, 126 CannotInvoke, anything else RuntimeFailure (125)."""
+    if code == CommandNotFound.exit_code:
+        return CommandNotFound(message)
+    if code == CannotInvoke.exit_code:
+        return CannotInvoke(message)
+    return RuntimeFailure(message)

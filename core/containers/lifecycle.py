@@ -18,7 +18,7 @@ from pathlib import Path
 from core.config import Config, Paths
 from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
-from core.errors import Conflict, InvalidArgument, RuntimeFailure
+from core.errors import Conflict, InvalidArgument, RuntimeFailure, error_for_exit_code
 from core.models import RunConfig
 from core.record import asdict
 from core.runtime import protocol
@@ -493,15 +493,7 @@ class StartHandle:
 
     def _raise_if_failed(self, msg: dict[str, Any]) -> None:
         if msg.get("ok") is False:
-            from core.errors import CannotInvoke, CommandNotFound
-
-            code = int(msg.get("code", 125))
-            text = str(msg.get("message", "failed to start"))
-            if code == 127:
-                raise CommandNotFound(text)
-            if code == 126:
-                raise CannotInvoke(text)
-            raise RuntimeFailure(text)
+            raise error_for_exit_code(int(msg.get("code", 125)), str(msg.get("message", "failed to start")))
 
     def close(self) -> None:
         if self.ready_fd is not None:

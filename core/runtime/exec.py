@@ -63,12 +63,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from core.errors import (
-    CannotInvoke,
-    CommandNotFound,
     Conflict,
     DockyardError,
     InvalidArgument,
     RuntimeFailure,
+    error_for_exit_code,
 )
 from core.record import field, record
 from core.runtime import cgroups, init, linux, rootfs, tini
@@ -421,13 +420,7 @@ def spawn(
         _pid, status = os.waitpid(middle, 0)  # the middle exits as soon as the process has
         if error is None:
             raise RuntimeFailure(f"exec in {name} failed: its supervisor exited ({tini.exit_code(status)})")
-        code = int(error.get("code", 125))
-        message = str(error.get("message", "exec failed"))
-        if code == 127:
-            raise CommandNotFound(message)
-        if code == 126:
-            raise CannotInvoke(message)
-        raise RuntimeFailure(message)
+        raise error_for_exit_code(int(error.get("code", 125)), str(error.get("message", "exec failed")))
     handle = ExecHandle(
         pid=pid,
         pidfd=_above_stdio(pidfd),
