@@ -323,7 +323,13 @@ class Shim:
         self.manual_stop = True
         if not self.pid or self.exit_status is not None:
             return
-        sig = _signal_number(self.runtime.get("stop_signal", "SIGTERM"))
+        from core.errors import InvalidArgument
+        from core.runtime.signals import parse_signal
+
+        try:
+            sig = parse_signal(self.runtime.get("stop_signal") or "SIGTERM")
+        except InvalidArgument:  # the image's StopSignal is not checked at create: docker's default then
+            sig = signal.SIGTERM
         try:
             os.kill(self.pid, sig)
         except ProcessLookupError:
@@ -625,15 +631,6 @@ class Shim:
             os.unlink(self.sock_path)
         except FileNotFoundError:
             pass
-
-
-def _signal_number(name: str | int) -> int:
-    if isinstance(name, int) or str(name).isdigit():
-        return int(name)
-    text = str(name).upper()
-    if not text.startswith("SIG"):
-        text = "SIG" + text
-    return int(getattr(signal, text, signal.SIGTERM))
 
 
 def _warm_up() -> None:
