@@ -11,6 +11,9 @@ from core.errors import InvalidArgument
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, ImageStore
 from core.models import (
+    LIVE_STATES,
+    RUNNING_STATES,
+    STOPPED_STATES,
     ContainerStats,
     ContainerSummary,
     Event,
@@ -249,7 +252,7 @@ class Engine:
     def list_containers(self, *, all: bool = False) -> list[ContainerSummary]:
         out = [self._container_summary(r) for r in self.lifecycle.all()]
         if not all:
-            out = [c for c in out if c.status in ("running", "paused", "restarting")]
+            out = [c for c in out if c.status in RUNNING_STATES]
         return sorted(out, key=lambda c: c.created, reverse=True)
 
     def container(self, name: str) -> ContainerSummary:
@@ -289,7 +292,7 @@ class Engine:
 
         removed, freed = [], 0
         for rec in self.lifecycle.all():
-            if rec.state.status in ("exited", "created", "dead"):
+            if rec.state.status in STOPPED_STATES:
                 size = disk_usage(self.paths.container(rec.id) / "upper")
                 self.lifecycle.remove(rec.id)
                 removed.append(rec.id)
@@ -318,11 +321,7 @@ class Engine:
 
         def stopped() -> bool:
             latest = lc.store.load(rec.id)
-            return latest is None or lc.reconcile(latest).state.status not in (
-                "running",
-                "paused",
-                "restarting",
-            )
+            return latest is None or lc.reconcile(latest).state.status not in RUNNING_STATES
 
         return read_logs(
             path, since=since, until=until, tail=tail, follow=follow, stop=stopped if follow else None
@@ -338,7 +337,7 @@ class Engine:
         from core.containers.top import top
 
         rec = self.lifecycle.get(name)
-        if rec.state.status not in ("running", "paused"):
+        if rec.state.status not in LIVE_STATES:
             from core.errors import Conflict
 
             raise Conflict(f"container {rec.name} is not running")
@@ -348,9 +347,7 @@ class Engine:
         from core.containers.top import stats
 
         rec = self.lifecycle.get(name)
-        return stats(
-            rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in ("running", "paused")
-        )
+        return stats(rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in LIVE_STATES)
 
     def copy_from_container(self, name: str, src: str, dest: str, *, archive: bool = False) -> None:
         """``cp CONTAINER:SRC DEST`` (for a tar on stdout see :meth:`archive_from_container`)."""
@@ -379,7 +376,7 @@ class Engine:
         from core.runtime import protocol
 
         rec = self.lifecycle.get(name)
-        if rec.state.status not in ("running", "paused", "restarting"):
+        if rec.state.status not in RUNNING_STATES:
             raise Conflict(f"You cannot attach to a stopped container {rec.name}, start it first")
         return protocol.connect(self.lifecycle.sock(rec.id), {"op": "attach", "stdin": stdin})
 
@@ -638,7 +635,7 @@ class Engine:
                 int(p.get("host_port", 0)),
             )
             for p in st.ports
-            if st.status in ("running", "paused", "restarting")  # networks: ports exist while it runs
+            if st.status in RUNNING_STATES  # networks: ports exist while it runs
         ]
         return ContainerSummary(
             id=rec.id,

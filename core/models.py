@@ -10,6 +10,11 @@ if TYPE_CHECKING:
 
     JSONDict = dict[str, Any]
 
+# a container's status (docker's State.Status) falls in these groups
+RUNNING_STATES = ("running", "paused", "restarting")  # its shim looks after it: stop, kill and rm -f apply
+LIVE_STATES = ("running", "paused")  # its processes exist (paused: frozen), so do its namespaces
+STOPPED_STATES = ("created", "exited", "dead")  # nothing of it runs: prune removes it
+
 
 @record(frozen=True)
 class ImageSummary:

@@ -23,7 +23,7 @@ def dockyard_version() -> str:
 
 
 def info(engine: Engine) -> dict[str, Any]:
-    from core.containers.lifecycle import RUNNING_STATES
+    from core.models import RUNNING_STATES
     from core.runtime import cgroups
 
     containers = engine.list_containers(all=True)
@@ -74,7 +74,7 @@ def _os_name() -> str:
 
 def disk_usage(engine: Engine) -> list[dict[str, Any]]:
     """Rows like ``docker system df``: Type, TotalCount, Active, Size, Reclaimable (bytes)."""
-    from core.containers.lifecycle import RUNNING_STATES as RUNNING
+    from core.models import RUNNING_STATES
     from core.storage.usage import disk_usage as du
 
     containers = engine.list_containers(all=True)
@@ -96,7 +96,7 @@ def disk_usage(engine: Engine) -> list[dict[str, Any]]:
     images_reclaimable = images_size - sum(layer_size[c] for c in used_layers)
     # containers: their writable layers
     sizes = {c.id: du(engine.paths.container(c.id) / "upper") for c in containers}
-    running = [c for c in containers if c.status in RUNNING]
+    running = [c for c in containers if c.status in RUNNING_STATES]
     # volumes: their files; a volume no container names is reclaimable
     users = engine.volume_users()
     volumes = engine.list_volumes()
@@ -108,7 +108,7 @@ def disk_usage(engine: Engine) -> list[dict[str, Any]]:
             len(containers),
             len(running),
             sum(sizes.values()),
-            sum(sizes[c.id] for c in containers if c.status not in RUNNING),
+            sum(sizes[c.id] for c in containers if c.status not in RUNNING_STATES),
         ),
         _row(
             "Local Volumes",

@@ -19,7 +19,7 @@ from core.config import Config, Paths
 from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
 from core.errors import Conflict, InvalidArgument, RuntimeFailure, error_for_exit_code
-from core.models import RunConfig
+from core.models import RUNNING_STATES, RunConfig
 from core.record import asdict
 from core.runtime import protocol
 from core.state.ids import new_id
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from core.network.manager import NetworkManager
 
 
-RUNNING_STATES = ("running", "paused", "restarting")
 START_TIMEOUT = 30.0
 
 
@@ -501,4 +500,4 @@ class StartHandle:
             self.ready_fd = None
 
 
-__all__ = ["RUNNING_STATES", "Lifecycle", "StartHandle"]
+__all__ = ["Lifecycle", "StartHandle"]
