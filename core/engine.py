@@ -13,7 +13,9 @@ from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, ImageStore
 from core.interface import Engine
 from core.models import (
+    LIVE_STATES,
     RUNNING_STATES,
+    STOPPED_STATES,
     ContainerStats,
     ContainerSummary,
     Event,
@@ -33,7 +35,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
-    from core.containers.launcher import ShimLauncher
     from core.containers.lifecycle import Lifecycle
     from core.containers.store import ContainerRecord
     from core.interface import PreparedStart
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from core.network.manager import NetworkManager
     from core.runtime.exec import ExecHandle
     from core.streams import AttachStream, ExecStream, LocalEventStream, LocalLogStream, LocalStatsStream
+    from core.supervisor.launcher import ShimLauncher
     from core.volumes import VolumeStore
 
 
@@ -254,7 +256,7 @@ class LocalEngine(Engine):
 
     def prepare_start(self) -> PreparedStart:
         """Launch a shim ahead of its container (it warms up while the caller creates the container)."""
-        from core.containers.launcher import ShimLauncher
+        from core.supervisor.launcher import ShimLauncher
 
         return ShimLauncher(self.paths.root, self.paths.run)
 
@@ -347,7 +349,7 @@ class LocalEngine(Engine):
 
         removed, freed = [], 0
         for rec in self.lifecycle.all():
-            if rec.state.status in ("exited", "created", "dead"):
+            if rec.state.status in STOPPED_STATES:
                 size = disk_usage(self.paths.container(rec.id) / "upper")
                 self.lifecycle.remove(rec.id)
                 removed.append(rec.id)
@@ -398,7 +400,7 @@ class LocalEngine(Engine):
         from core.containers.top import top
 
         rec = self.lifecycle.get(name)
-        if rec.state.status not in ("running", "paused"):  # a restarting container has no processes
+        if rec.state.status not in LIVE_STATES:
             from core.errors import Conflict
 
             raise Conflict(f"container {rec.name} is not running")
@@ -408,9 +410,7 @@ class LocalEngine(Engine):
         from core.containers.top import stats
 
         rec = self.lifecycle.get(name)
-        return stats(
-            rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in ("running", "paused")
-        )
+        return stats(rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in LIVE_STATES)
 
     def stats_stream(self, name: str, *, interval: float = 1.0) -> LocalStatsStream:
         """A sample every ``interval`` seconds while the container exists (a stopped one reads zeros)."""
@@ -798,7 +798,7 @@ class LocalEngine(Engine):
 
 
 def _launcher(prepared: PreparedStart | None) -> ShimLauncher | None:
-    from core.containers.launcher import ShimLauncher
+    from core.supervisor.launcher import ShimLauncher
 
     if prepared is not None and not isinstance(prepared, ShimLauncher):
         raise InvalidArgument(f"{type(prepared).__name__} was not prepared by this engine")

@@ -109,3 +109,13 @@ class BuildError(DockyardError):
     def __init__(self, message: str, output: list[str] | None = None) -> None:
         super().__init__(message)
         self.output = output or []
+
+
+def error_for_exit_code(code: int, message: str) -> DockyardError:
+    """The error for a container process that could not start, by docker's code for it (what the init,
+    an exec or a shim reports): 127 CommandNotFound, 126 CannotInvoke, anything else RuntimeFailure (125)."""
+    if code == CommandNotFound.exit_code:
+        return CommandNotFound(message)
+    if code == CannotInvoke.exit_code:
+        return CannotInvoke(message)
+    return RuntimeFailure(message)

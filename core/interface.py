@@ -498,8 +498,8 @@ def prepare_local_start(root: str | None, *, fork: bool) -> PreparedStart | None
     be done: the start then launches the supervisor itself, and reports any problem properly."""
     try:
         # nothing but os and sys: core.config alone takes ~10 ms to import, which the shim can spend starting
-        from core.containers.launcher import ShimLauncher
         from core.locations import root_dir, run_dir
+        from core.supervisor.launcher import ShimLauncher
 
         return ShimLauncher(root_dir(root), run_dir(), fork=fork)
     except Exception:

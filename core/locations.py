@@ -1,6 +1,6 @@
 """Where the engine's two trees live, resolved with nothing but ``os``: the root (persistent state) and
 the run dir (what must vanish at reboot). :mod:`core.config` builds on this; ``run`` uses it directly to
-launch its shim before it has imported anything else (see :mod:`core.containers.launcher`)."""
+launch its shim before it has imported anything else (see :mod:`core.supervisor.launcher`)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,10 @@ if TYPE_CHECKING:
 
     JSONDict = dict[str, Any]
 
-# the states in which a container has processes (or is about to, restarting): one list, for every face
-RUNNING_STATES = ("running", "paused", "restarting")
+# a container's status (docker's State.Status) falls in these groups
+RUNNING_STATES = ("running", "paused", "restarting")  # its shim looks after it: stop, kill and rm -f apply
+LIVE_STATES = ("running", "paused")  # its processes exist (paused: frozen), so do its namespaces
+STOPPED_STATES = ("created", "exited", "dead")  # nothing of it runs: prune removes it
 
 
 @record(frozen=True)

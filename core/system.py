@@ -27,7 +27,7 @@ def dockyard_version() -> str:
 
 
 def info(config: Config, containers: list[ContainerSummary], image_count: int) -> dict[str, Any]:
-    from core.containers.lifecycle import RUNNING_STATES
+    from core.models import RUNNING_STATES
     from core.runtime import cgroups
 
     try:
@@ -98,7 +98,7 @@ def disk_usage(
     volume_size: Callable[[str], int],
 ) -> list[dict[str, Any]]:
     """Rows like ``docker system df``: Type, TotalCount, Active, Size, Reclaimable (bytes)."""
-    from core.containers.lifecycle import RUNNING_STATES as RUNNING
+    from core.models import RUNNING_STATES
     from core.storage.usage import disk_usage as du
 
     in_use = {c.image_id for c in containers}
@@ -119,7 +119,7 @@ def disk_usage(
     images_reclaimable = images_size - sum(layer_size[c] for c in used_layers)
     # containers: their writable layers
     sizes = {c.id: du(config.paths.container(c.id) / "upper") for c in containers}
-    running = [c for c in containers if c.status in RUNNING]
+    running = [c for c in containers if c.status in RUNNING_STATES]
     # volumes: their files; a volume no container names is reclaimable
     users = volume_users
     vol_sizes = {v.name: volume_size(v.name) for v in volumes}
@@ -130,7 +130,7 @@ def disk_usage(
             len(containers),
             len(running),
             sum(sizes.values()),
-            sum(sizes[c.id] for c in containers if c.status not in RUNNING),
+            sum(sizes[c.id] for c in containers if c.status not in RUNNING_STATES),
         ),
         _row(
             "Local Volumes",

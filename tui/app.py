@@ -25,6 +25,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 from textual.screen import Screen
 
+from core.models import LIVE_STATES
 from tui import keymap
 from tui.settings import Settings
 
@@ -289,7 +290,7 @@ class DockyardApp(App[int]):
         """CPU/memory for every running container; each sample sleeps ~0.2 s, so they run side by side."""
         from concurrent.futures import ThreadPoolExecutor
 
-        running = [c.id for c in self.snapshot.containers if c.status in ("running", "paused")]
+        running = [c.id for c in self.snapshot.containers if c.status in LIVE_STATES]
         if not running:
             return
 

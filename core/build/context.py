@@ -21,8 +21,8 @@ from pathlib import Path
 from core.build.ignore import IgnoreMatcher, glob_regex, go_clean, has_glob
 from core.errors import InvalidArgument, NotFound
 from core.record import record
+from core.storage.rootpath import resolve_in_root
 
-MAX_SYMLINKS = 40
 _O_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 CHUNK = 1 << 20
 
@@ -52,34 +52,15 @@ class BuildContext:
 
     def resolve(self, path: str, *, follow_last: bool = True) -> str:
         """``path`` with symlinks resolved inside the context; missing components are kept."""
-        todo = [p for p in path.split("/") if p]
-        done: list[str] = []
-        hops = 0
-        while todo:
-            part = todo.pop(0)
-            if part == ".":
-                continue
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            rel = "/".join([*done, part])
-            try:
-                st = os.lstat(self._full(rel))
-            except OSError:
-                done.append(part)
-                continue
-            if stat.S_ISLNK(st.st_mode) and (todo or follow_last):
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise InvalidArgument(f"too many levels of symbolic links in {path}")
-                target = os.readlink(self._full(rel))
-                if target.startswith("/"):
-                    done = []
-                todo = [p for p in target.split("/") if p] + todo
-                continue
-            done.append(part)
-        return "/".join(done)
+        return resolve_in_root(path, self._link_target, follow_last=follow_last)
+
+    def _link_target(self, rel: str) -> str | None:
+        full = self._full(rel)
+        try:
+            st = os.lstat(full)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return os.readlink(full) if stat.S_ISLNK(st.st_mode) else None
 
     def lstat(self, rel: str) -> os.stat_result | None:
         try:

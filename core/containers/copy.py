@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 from core.config import Paths
 from core.containers.store import ContainerRecord
 from core.errors import DockyardError, InvalidArgument, NotFound, RuntimeFailure
+from core.models import LIVE_STATES
 from core.storage import tarsafe
 from core.storage.layers import LayerStore
 
@@ -39,7 +40,7 @@ def _enter_root(paths: Paths, layers: LayerStore, rec: ContainerRecord) -> None:
     """Runs in the forked child: afterwards "/" is the container's root filesystem."""
     from core.runtime import linux
 
-    pid = rec.state.pid if rec.state.status in ("running", "paused") else 0
+    pid = rec.state.pid if rec.state.status in LIVE_STATES else 0
     if pid:
         linux.setns_path(f"/proc/{pid}/ns/mnt", linux.CLONE_NEWNS)
         os.chdir("/")

@@ -6,6 +6,7 @@ from typing import Any
 
 from core.config import Paths
 from core.containers.store import ContainerRecord
+from core.models import RUNNING_STATES
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -17,7 +18,7 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
     cdir = paths.container(rec.id)
     args = list(proc.get("args", []))
     ports: dict[str, Any] = {}
-    running = st.status in ("running", "paused", "restarting")
+    running = st.status in RUNNING_STATES
     for p in st.ports if running else []:  # networks: ports and addresses exist while it runs
         key = f"{p.get('container_port')}/{p.get('protocol', 'tcp')}"
         ports.setdefault(key, []).append(
@@ -49,7 +50,7 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
         "Args": args[1:],
         "State": {
             "Status": st.status,
-            "Running": st.status in ("running", "paused", "restarting"),
+            "Running": st.status in RUNNING_STATES,
             "Paused": st.status == "paused",
             "Restarting": st.status == "restarting",
             "OOMKilled": st.oom_killed,

@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 from core.config import Config, Paths
-from core.containers.launcher import ShimLauncher
 from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
-from core.errors import Conflict, InvalidArgument, RuntimeFailure
+from core.errors import Conflict, InvalidArgument, RuntimeFailure, error_for_exit_code
 from core.models import RUNNING_STATES, RunConfig
 from core.record import asdict
 from core.runtime import protocol
@@ -27,6 +26,7 @@ from core.state.ids import new_id
 from core.state.locks import held, remove_unheld
 from core.state.records import remove_tree, sweep_temp, temp_name, write_bytes, write_json
 from core.storage.layers import LayerStore
+from core.supervisor.launcher import ShimLauncher
 from core.timestamps import now_rfc3339
 from core.volumes import VolumeStore
 
@@ -169,7 +169,7 @@ class Lifecycle:
             if fresh is None or fresh.state.status not in RUNNING_STATES or self.shim_alive(rec.id):
                 return fresh or rec
             self._kill_leftovers(fresh)
-            from core.runtime.container_process import cleanup_after_shim
+            from core.supervisor.container_process import cleanup_after_shim
 
             cleanup_after_shim(self.paths, fresh.id)
             st = fresh.state
@@ -255,7 +255,13 @@ class Lifecycle:
                     st.network, st.ports = plan.state_network, plan.state_ports
                 self.store.save_state(rec.id, st)
                 launcher = launcher or ShimLauncher(self.paths.root, self.paths.run)
-                return launcher.order(self, rec, attach)
+                handle = StartHandle(self, rec, launcher.order(rec.id, attach))
+                try:
+                    handle.expect_listening()
+                except BaseException:
+                    handle.close()
+                    raise
+                return handle
             except BaseException:
                 if plan is not None:
                     plan.abort()  # undoes it all unless a shim took the container over
@@ -486,15 +492,7 @@ class StartHandle:
 
     def _raise_if_failed(self, msg: dict[str, Any]) -> None:
         if msg.get("ok") is False:
-            from core.errors import CannotInvoke, CommandNotFound
-
-            code = int(msg.get("code", 125))
-            text = str(msg.get("message", "failed to start"))
-            if code == 127:
-                raise CommandNotFound(text)
-            if code == 126:
-                raise CannotInvoke(text)
-            raise RuntimeFailure(text)
+            raise error_for_exit_code(int(msg.get("code", 125)), str(msg.get("message", "failed to start")))
 
     def close(self) -> None:
         if self.ready_fd is not None:
@@ -502,4 +500,4 @@ class StartHandle:
             self.ready_fd = None
 
 
-__all__ = ["RUNNING_STATES", "Lifecycle", "StartHandle"]
+__all__ = ["Lifecycle", "StartHandle"]

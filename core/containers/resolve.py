@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from core.errors import InvalidArgument
 from core.models import RunConfig
 
@@ -13,27 +11,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
-
-
-def merge_env(
-    image_env: list[str], run_env: list[str], caller_env: dict[str, str] | None = None
-) -> list[str]:
-    """Image env, then the request's (``K=V`` sets, bare ``K`` copies the caller's value or is dropped)."""
-    caller = os.environ if caller_env is None else caller_env
-    order: list[str] = []
-    values: dict[str, str] = {}
-    for item in [*image_env, *run_env]:
-        key, sep, val = item.partition("=")
-        if not key:
-            raise InvalidArgument(f"invalid environment variable: {item!r}")
-        if not sep:
-            if key not in caller:
-                continue
-            val = caller[key]
-        if key not in values:
-            order.append(key)
-        values[key] = val
-    return [f"{k}={values[k]}" for k in order]
 
 
 def parse_restart(policy: str) -> tuple[str, int]:
@@ -69,6 +46,8 @@ def resolve_process(run: RunConfig, image_config: dict[str, Any], container_id: 
         raise InvalidArgument(
             "no command specified: the image has no default command; give one after the image name"
         )
+    from core.runtime.spec import merge_env  # a create loads it anyway; `ps` and the like need not
+
     hostname = run.hostname or container_id[:12]
     env = merge_env(list(cfg.get("Env") or []), run.env)
     keys = {e.partition("=")[0] for e in env}

@@ -16,9 +16,9 @@ from core.config import Paths
 from core.errors import Conflict, ImageNotFound, InvalidReference
 from core.images.reference import Reference, parse_reference
 from core.record import asdict, field, record
-from core.state.ids import HEX64, digest_hex
+from core.state.ids import digest_hex
 from core.state.locks import FileLock
-from core.state.records import read_json, write_json
+from core.state.records import read_json, record_ids, write_json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
@@ -84,16 +84,11 @@ class ImageStore:
     # -------------------------------------------------------------- records
 
     def records(self) -> Iterator[ImageRecord]:
-        try:
-            names = os.listdir(self.paths.images)
-        except FileNotFoundError:
-            return
-        for name in sorted(names):
-            if name.endswith(".json") and HEX64.match(name[:-5]):
-                try:
-                    yield ImageRecord.from_json(read_json(self.paths.images / name))
-                except FileNotFoundError:
-                    continue  # removed while we listed
+        for image_id in record_ids(self.paths.images):
+            try:
+                yield ImageRecord.from_json(read_json(self.paths.image(image_id)))
+            except FileNotFoundError:
+                continue  # removed while we listed
 
     def get(self, image_id: str) -> ImageRecord | None:
         try:

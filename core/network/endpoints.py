@@ -18,9 +18,8 @@ from typing import Any
 
 from core.network.layout import NetPaths
 from core.record import asdict, field, known_fields, record
-from core.state.ids import HEX64
 from core.state.locks import held
-from core.state.records import read_json, write_json
+from core.state.records import read_json, record_ids, write_json
 
 
 @record
@@ -110,17 +109,11 @@ def delete(np: NetPaths, cid: str) -> None:
 
 
 def all_attachments(np: NetPaths) -> list[Attachment]:
-    try:
-        names = sorted(os.listdir(np.endpoints))
-    except FileNotFoundError:
-        return []
     out = []
-    for n in names:
-        stem = n.removesuffix(".json")
-        if n.endswith(".json") and HEX64.match(stem):
-            att = load(np, stem)
-            if att is not None:
-                out.append(att)
+    for cid in record_ids(np.endpoints):
+        att = load(np, cid)
+        if att is not None:
+            out.append(att)
     return out
 
 

@@ -21,7 +21,7 @@ from core.errors import Conflict, InvalidArgument
 from core.network.layout import NetPaths
 from core.state.ids import check_hex64
 from core.state.locks import FileLock
-from core.state.records import read_json, write_json
+from core.state.records import read_json, record_ids, write_json
 
 
 def reserved(subnet: ipaddress.IPv4Network, gateway: ipaddress.IPv4Address) -> set[int]:
@@ -152,11 +152,7 @@ class Ipam:
 
     def networks(self) -> list[str]:
         """Ids of the networks that have an allocation file."""
-        try:
-            names = os.listdir(self.np.ipam)
-        except FileNotFoundError:
-            return []
-        return [n.removesuffix(".json") for n in names if n.endswith(".json") and len(n) == 69]
+        return record_ids(self.np.ipam)
 
     def release_everywhere(self, owner: str) -> None:
         """Free ``owner``'s addresses on every network (when its endpoint record is lost)."""

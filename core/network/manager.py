@@ -19,7 +19,7 @@ from typing import Any
 
 from core.config import Config, Paths
 from core.errors import Conflict, DockyardError, InvalidArgument, NetworkNotFound
-from core.models import NetworkSummary
+from core.models import RUNNING_STATES, NetworkSummary
 from core.network import endpoints, names, nat, netns, ports
 from core.network.endpoints import Attachment, Endpoint
 from core.network.ipam import Ipam
@@ -29,8 +29,6 @@ from core.network.teardown import release, release_stale
 from core.record import record
 from core.state.ids import NAME
 from core.state.locks import remove_unheld
-
-RUNNING = ("running", "paused", "restarting")
 
 
 def network_mode(run: dict[str, Any]) -> str:
@@ -442,7 +440,7 @@ class NetworkManager:
         for att in endpoints.all_attachments(self.np):
             if any((p["protocol"], int(p["host_port"])) in keys for p in att.ports):
                 rec = cstore.load(att.cid)
-                if rec is None or rec.state.status not in RUNNING:
+                if rec is None or rec.state.status not in RUNNING_STATES:
                     return True
         return False
 
@@ -492,7 +490,7 @@ class NetworkManager:
                 with contextlib.suppress(NetworkNotFound):
                     configured.append(self.store.resolve(str(c["network"])).id)
             att = endpoints.load(self.np, rec.id)
-            running = fresh.state.status in RUNNING and att is not None
+            running = fresh.state.status in RUNNING_STATES and att is not None
             if n.id in configured or (att is not None and att.endpoint(n.id) is not None):
                 raise Conflict(f"container {fresh.name} is already attached to network {n.name}")
             if running:

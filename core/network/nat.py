@@ -31,7 +31,7 @@ from core.errors import InvalidArgument, RuntimeFailure
 from core.network.endpoints import all_attachments
 from core.network.layout import NetPaths
 from core.state.locks import FileLock
-from core.state.records import read_json, write_bytes
+from core.state.records import read_json, record_ids, write_bytes
 
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 
@@ -100,17 +100,12 @@ def render(table: str, bridges: list[dict[str, Any]], ports: list[dict[str, Any]
 
 
 def bridge_markers(np: NetPaths) -> list[dict[str, Any]]:
-    try:
-        names = sorted(os.listdir(np.bridges))
-    except FileNotFoundError:
-        return []
     out = []
-    for n in names:
-        if n.endswith(".json") and not n.startswith("."):
-            try:
-                out.append(read_json(np.bridges / n))
-            except FileNotFoundError:
-                continue
+    for network_id in record_ids(np.bridges):
+        try:
+            out.append(read_json(np.bridge_marker(network_id)))
+        except FileNotFoundError:
+            continue
     return out
 
 

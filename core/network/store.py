@@ -19,9 +19,9 @@ from core.config import Config, Paths
 from core.errors import Conflict, InvalidArgument, NetworkNotFound
 from core.network.layout import NetPaths
 from core.record import asdict, field, known_fields, record
-from core.state.ids import HEX64, NAME, new_id
+from core.state.ids import NAME, new_id
 from core.state.locks import FileLock
-from core.state.records import read_json, write_json
+from core.state.records import read_json, record_ids, write_json
 from core.timestamps import now_rfc3339
 
 DEFAULT_NAME = "bridge"
@@ -162,18 +162,12 @@ class NetworkStore:
         )
 
     def records(self) -> list[Network]:
-        try:
-            names = sorted(os.listdir(self.np.records))
-        except FileNotFoundError:
-            return []
         out = []
-        for n in names:
-            stem = n.removesuffix(".json")
-            if n.endswith(".json") and HEX64.match(stem):
-                try:
-                    out.append(Network.from_json(read_json(self.np.records / n)))
-                except FileNotFoundError:
-                    continue
+        for network_id in record_ids(self.np.records):
+            try:
+                out.append(Network.from_json(read_json(self.np.record(network_id))))
+            except FileNotFoundError:
+                continue  # removed while we listed
         return out
 
     def all(self) -> list[Network]:

@@ -63,17 +63,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from core.errors import (
-    CannotInvoke,
-    CommandNotFound,
     Conflict,
     DockyardError,
     InvalidArgument,
     RuntimeFailure,
+    error_for_exit_code,
 )
 from core.record import field, record
 from core.runtime import cgroups, init, linux, rootfs, tini
 from core.runtime.rootfs import SetupError
-from core.runtime.spec import ContainerSpec, ProcessSpec, UserSpec
+from core.runtime.spec import ContainerSpec, ProcessSpec, UserSpec, merge_env
 
 # Joined by the process, in this order. cgroup first: it must be joined after the move into the container's
 # cgroup (the move is checked against the writer's cgroup namespace); mount last, so that every path used
@@ -161,7 +160,6 @@ def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
 def process_spec(container: ProcessSpec, opts: ExecOptions) -> ProcessSpec:
     """The exec'd process: the container's env (plus ``-e``), cwd, user, capabilities, no_new_privs,
     seccomp profile and rlimits, with docker exec's overrides."""
-    from core.containers.resolve import merge_env
     from core.runtime.capabilities import resolve_capabilities
 
     args = list(opts.args)
@@ -422,13 +420,7 @@ def spawn(
         _pid, status = os.waitpid(middle, 0)  # the middle exits as soon as the process has
         if error is None:
             raise RuntimeFailure(f"exec in {name} failed: its supervisor exited ({tini.exit_code(status)})")
-        code = int(error.get("code", 125))
-        message = str(error.get("message", "exec failed"))
-        if code == 127:
-            raise CommandNotFound(message)
-        if code == 126:
-            raise CannotInvoke(message)
-        raise RuntimeFailure(message)
+        raise error_for_exit_code(int(error.get("code", 125)), str(error.get("message", "exec failed")))
     handle = ExecHandle(
         pid=pid,
         pidfd=_above_stdio(pidfd),

@@ -50,7 +50,7 @@ import socket
 import stat
 from collections.abc import Callable, Sequence
 
-from core.errors import CannotInvoke, CommandNotFound, DockyardError, RuntimeFailure
+from core.errors import DockyardError, RuntimeFailure, error_for_exit_code
 from core.record import record
 from core.runtime import linux, rootfs, seccomp, security, tini
 from core.runtime.rootfs import SetupError
@@ -150,13 +150,8 @@ def spawn(
             os.close(console)
         if pid1 is not None:
             os.waitpid(pid1, 0)  # re-parented to us now that the setup process is gone; it is exiting
-        code = int(error.get("code", 125))
         message = str(error.get("message", "container init failed"))
-        if code == 127:
-            raise CommandNotFound(message)
-        if code == 126:
-            raise CannotInvoke(message)
-        raise RuntimeFailure(message)
+        raise error_for_exit_code(int(error.get("code", 125)), message)
     if pid1 is None:
         raise RuntimeFailure("container init exited before starting the container")
     return Started(pid1, console)

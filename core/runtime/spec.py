@@ -10,6 +10,7 @@ paths are paths inside the container.
 
 from __future__ import annotations
 
+import os
 import re
 
 from core.errors import InvalidArgument
@@ -304,6 +305,28 @@ def _check_mount(m: MountSpec) -> None:
         if opt in MOUNT_FLAG_OPTIONS or ("=" in opt and key in MOUNT_VALUE_OPTIONS):
             continue
         raise InvalidArgument(f"unknown mount option {opt!r} for {m.destination}")
+
+
+def merge_env(
+    image_env: list[str], run_env: list[str], caller_env: dict[str, str] | None = None
+) -> list[str]:
+    """A process's environment as docker builds it: the image's ``K=V`` list, then the request's (``K=V``
+    sets, a bare ``K`` copies the caller's value or is dropped), in first-seen order."""
+    caller = os.environ if caller_env is None else caller_env
+    order: list[str] = []
+    values: dict[str, str] = {}
+    for item in [*image_env, *run_env]:
+        key, sep, val = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid environment variable: {item!r}")
+        if not sep:
+            if key not in caller:
+                continue
+            val = caller[key]
+        if key not in values:
+            order.append(key)
+        values[key] = val
+    return [f"{k}={values[k]}" for k in order]
 
 
 def rlimit_name(kind: str) -> str:

@@ -7,9 +7,10 @@ import re
 
 from core.errors import InvalidArgument
 
-HEX64 = re.compile(r"^[a-f0-9]{64}$")
+# \Z, not $: "$" also matches before a trailing newline, and "<id>\n" must not pass for an id
+HEX64 = re.compile(r"^[a-f0-9]{64}\Z")
 # docker's container name rule
-NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
 
 
 def check_hex64(value: str) -> str:

@@ -57,6 +57,18 @@ def read_json(path: Path) -> Any:
         raise CorruptState(f"record {path} is damaged ({err}); remove it or restore it from backup") from err
 
 
+def record_ids(directory: Path) -> list[str]:
+    """The ids of the ``<id>.json`` records in ``directory`` (64 hex digits each), sorted; [] when there is no
+    such directory. Temp files and anything else in it are left out."""
+    from core.state.ids import HEX64  # not at the top: the shim writes records but never lists any
+
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(n[:-5] for n in names if n.endswith(".json") and HEX64.fullmatch(n[:-5]))
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

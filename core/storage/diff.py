@@ -38,6 +38,7 @@ from typing import Protocol
 
 from core.errors import InvalidArgument, UnsafeLayer
 from core.record import record
+from core.storage.rootpath import resolve_in_root
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 WHITEOUT_XATTR = "trusted.overlay.whiteout"
@@ -47,7 +48,6 @@ WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
 BLOCK = 512
 CHUNK = 1 << 20
-MAX_SYMLINKS = 40  # Linux's limit on symlinks followed in one lookup
 # xattrs that describe overlay's bookkeeping or the host's labels, never the image's content
 _PRIVATE_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "security.selinux")
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -438,32 +438,15 @@ class LayerUnion:
 
     def resolve(self, path: str, *, follow_last: bool = True) -> str:
         """``path`` (absolute, inside the root) with every symlink resolved inside the root, like a lookup
-        after chroot: ``..`` stops at ``/`` and absolute targets start again at the root. Components that do
-        not exist are kept as they are. Returns a relative path ("" for the root)."""
-        todo = [p for p in path.split("/") if p]
-        done: list[str] = []
-        hops = 0
-        while todo:
-            part = todo.pop(0)
-            if part == ".":
-                continue
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            rel = "/".join([*done, part])
-            found = self.lookup(rel)
-            if found is not None and stat.S_ISLNK(found[1].st_mode) and (todo or follow_last):
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise InvalidArgument(f"too many levels of symbolic links resolving {path}")
-                target = os.readlink(found[0] / rel)
-                if target.startswith("/"):
-                    done = []
-                todo = [p for p in target.split("/") if p] + todo
-                continue
-            done.append(part)
-        return "/".join(done)
+        after chroot (see :func:`core.storage.rootpath.resolve_in_root`). Returns a relative path ("" for
+        the root)."""
+        return resolve_in_root(path, self._link_target, follow_last=follow_last)
+
+    def _link_target(self, rel: str) -> str | None:
+        found = self.lookup(rel)
+        if found is None or not stat.S_ISLNK(found[1].st_mode):
+            return None
+        return os.readlink(found[0] / rel)
 
     def read_file(self, path: str, limit: int = 16 << 20) -> bytes | None:
         """The content of a regular file (symlinks resolved inside the root), or None."""

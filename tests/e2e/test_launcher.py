@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.containers.launcher import ShimLauncher
-from core.runtime.shimstart import SHIM_NAME
+from core.supervisor.launcher import ShimLauncher
+from core.supervisor.shimstart import SHIM_NAME
 from tests.testbed.common import shims_under
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -57,7 +57,7 @@ def test_a_cancelled_shim_goes_away_and_keeps_no_fd_of_its_starter(engine_config
 # as `dockyard run` does it: a single-threaded process forks its shim
 _FORKING_STARTER = """
 import os, sys
-from core.containers.launcher import ShimLauncher
+from core.supervisor.launcher import ShimLauncher
 r, w = os.pipe()
 os.set_inheritable(w, True)
 launcher = ShimLauncher(sys.argv[1], sys.argv[2], fork=True)

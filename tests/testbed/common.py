@@ -189,8 +189,9 @@ def detach_mounts_under(path: Path) -> None:
 
 
 def shims_under(path: Path) -> list[int]:
-    """Pids of the shims (``dockyard-shim ROOT``: see core.runtime.shimstart) whose root lies in ``path``."""
-    from core.runtime.shimstart import SHIM_NAME
+    """Pids of the shims (``dockyard-shim ROOT``: see core.supervisor.shimstart) whose root lies in
+    ``path``."""
+    from core.supervisor.shimstart import SHIM_NAME
 
     found = []
     for entry in os.listdir("/proc"):

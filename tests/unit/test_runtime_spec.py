@@ -17,6 +17,7 @@ from core.runtime.spec import (
     Rlimit,
     RootfsSpec,
     UserSpec,
+    merge_env,
     rlimit_name,
 )
 
@@ -116,3 +117,20 @@ def test_rlimit_names() -> None:
     assert rlimit_name("RLIMIT_NOFILE") == "nofile" == rlimit_name("nofile")
     with pytest.raises(InvalidArgument):
         rlimit_name("files")
+
+
+def test_merge_env_image_then_request_in_first_seen_order() -> None:
+    env = merge_env(["PATH=/bin", "A=1", "B=2"], ["B=3", "C=4", "A=5"], caller_env={})
+    assert env == ["PATH=/bin", "A=5", "B=3", "C=4"]
+
+
+def test_merge_env_bare_key_copies_the_callers_value_or_drops_it() -> None:
+    caller = {"HOME": "/root", "EMPTY": ""}
+    assert merge_env(["HOME=/"], ["HOME", "EMPTY", "MISSING"], caller_env=caller) == ["HOME=/root", "EMPTY="]
+    assert merge_env(["X=1"], ["X"], caller_env={}) == ["X=1"]  # not in the caller's: the image's stays
+
+
+def test_merge_env_keeps_values_with_equals_signs_and_refuses_an_empty_key() -> None:
+    assert merge_env([], ["A=b=c", "E="], caller_env={}) == ["A=b=c", "E="]
+    with pytest.raises(InvalidArgument, match="invalid environment variable"):
+        merge_env([], ["=x"], caller_env={})

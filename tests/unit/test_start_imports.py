@@ -33,10 +33,10 @@ print(json.dumps({"at_fork": sorted(at_fork), "all": sorted(sys.modules)}))
 SHIM = """
 import json, sys
 import tui.cli  # a forked shim starts with what the command line had imported
-import core.runtime.shimstart, core.runtime.cgroupfs, core.runtime.linux
-import core.runtime.shim as shim
+import core.supervisor.shimstart, core.runtime.cgroupfs, core.runtime.linux
+import core.supervisor.shim as shim
 shim._warm_up()
-import core.runtime.container_process, core.containers.remove, core.network.shimside
+import core.supervisor.container_process, core.containers.remove, core.network.shimside
 print(json.dumps({"all": sorted(sys.modules)}))
 """
 

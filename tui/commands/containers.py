@@ -9,6 +9,7 @@ import json
 import sys
 import time
 
+from core.models import RUNNING_STATES
 from tui.cli import CLIError, make_engine
 from tui.output import (
     confirm_prune,
@@ -195,7 +196,7 @@ def status_text(c: Any) -> str:
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    if c.status in ("running", "paused", "restarting"):
+    if c.status in RUNNING_STATES:
         started = parse_time(c.started_at)
         up = human_duration((now - started).total_seconds()) if started else "?"
         if c.status == "restarting":

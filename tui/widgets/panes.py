@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from core.models import RUNNING_STATES, STOPPED_STATES
 from tui.keymap import bindings
 from tui.widgets.listpane import ListPane
 from tui.widgets.rows import (
@@ -132,7 +133,7 @@ class ContainersPane(EnginePane):
         rows = self.targets()
         if not rows:
             return
-        running = [r.name for r in rows if r.style in ("running", "paused", "restarting")]
+        running = [r.name for r in rows if r.style in RUNNING_STATES]
         body = [f"  {r.name}  ({r.cells[2]})" for r in rows[:12]]
         if len(rows) > 12:
             body.append(f"  … and {len(rows) - 12} more")
@@ -147,7 +148,7 @@ class ContainersPane(EnginePane):
         )
 
     def action_prune(self) -> None:
-        stopped = [r for r in self.rows if r.style in ("exited", "created", "dead")]
+        stopped = [r for r in self.rows if r.style in STOPPED_STATES]
         if not stopped:
             self.notify("No stopped containers to prune", timeout=3)
             return
@@ -203,7 +204,7 @@ class ContainersPane(EnginePane):
         row = self.cursor_row_data()
         if row is None:
             return
-        if row.style not in ("running", "paused", "restarting"):
+        if row.style not in RUNNING_STATES:
             self.notify(f"{row.name} is not running", severity="warning", timeout=3)
             return
         from tui.screens.shell import open_attach

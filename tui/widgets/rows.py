@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.models import ContainerStats, ContainerSummary, ImageSummary
+from core.models import RUNNING_STATES, ContainerStats, ContainerSummary, ImageSummary
 from tui.commands.containers import ports_text, status_text
 from tui.output import human_size, time_ago
 
@@ -29,7 +29,7 @@ class Row:
 
 
 def container_row(c: ContainerSummary, stats: ContainerStats | None = None) -> Row:
-    running = c.status in ("running", "paused", "restarting")
+    running = c.status in RUNNING_STATES
     if stats is not None and running:
         cpu = f"{stats.cpu_percent:.1f}"
         mem = human_size(stats.memory_usage)

@@ -3,8 +3,8 @@ before the shim's own imports, so that the primer's wait in the kernel overlaps 
 
 There are two ways in, both ending in :func:`start`:
 
-- ``python -S -m core.runtime.shimstart ROOT RUN --ready-fd N --ctl-fd M``, spawned by
-  :class:`core.containers.launcher.ShimLauncher` from any process (the workbench has threads, so it must
+- ``python -S -m core.supervisor.shimstart ROOT RUN --ready-fd N --ctl-fd M``, spawned by
+  :class:`core.supervisor.launcher.ShimLauncher` from any process (the workbench has threads, so it must
   not fork);
 - a child that ``dockyard run`` forks as its first act (see ``ShimLauncher(fork=True)``): it has an
   interpreter already, with what the command line imported before ``main``, so the shim is ready ~10 ms
@@ -40,7 +40,7 @@ def start(root: str, run: str, ready_fd: int, ctl_fd: int) -> int:
     os.chdir("/")
     linux.set_name(SHIM_NAME)
     linux.set_command_line([SHIM_NAME, root])
-    from core.runtime.shim import serve
+    from core.supervisor.shim import serve
 
     return serve(root, run, ready_fd, ctl_fd, primer)
 

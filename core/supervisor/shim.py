@@ -1,7 +1,7 @@
 """The shim: one small detached supervisor per running container, like podman's conmon.
 
-Started through ``core.runtime.shimstart`` (spawned by ``Engine.start``, or forked by ``dockyard run``) in a
-new session with no terminal, named ``dockyard-shim ROOT``. It makes the cgroup, forks the container
+Started through ``core.supervisor.shimstart`` (spawned by ``Engine.start``, or forked by ``dockyard run``) in
+a new session with no terminal, named ``dockyard-shim ROOT``. It makes the cgroup, forks the container
 (``core.runtime.init``), copies the container's output into the json log and to attached clients, serves
 the socket protocol (``core.runtime.protocol``: attach, resize, stop, kill), records the exit (code, OOM
 kill), tears down what the start made, and restarts the container by its restart policy. The containers
@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from core.config import Paths
+from core.errors import DockyardError
 from core.record import field, record
 from core.runtime import protocol
 from core.state.locks import FileLock
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from core.runtime.cgroupfs import Primer
+    from core.runtime.cgroups import Cgroup
+    from core.supervisor.container_process import Spawned
 
 
 READ_SIZE = 256 * 1024
@@ -74,7 +77,7 @@ class Shim:
         self.stdin_fd: int | None = None
         self.pty_master: int | None = None
         self.log: Any = None
-        self.cgroup: Any = None
+        self.cgroup: Cgroup | None = None
         self.paused_reading = False
         self.tty_size: tuple[int, int] | None = None
         sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -320,7 +323,13 @@ class Shim:
         self.manual_stop = True
         if not self.pid or self.exit_status is not None:
             return
-        sig = _signal_number(self.runtime.get("stop_signal", "SIGTERM"))
+        from core.errors import InvalidArgument
+        from core.runtime.signals import parse_signal
+
+        try:
+            sig = parse_signal(self.runtime.get("stop_signal") or "SIGTERM")
+        except InvalidArgument:  # the image's StopSignal is not checked at create: docker's default then
+            sig = signal.SIGTERM
         try:
             os.kill(self.pid, sig)
         except ProcessLookupError:
@@ -328,12 +337,16 @@ class Shim:
         deadline = time.monotonic() + max(0.0, timeout)
         self.kill_deadline = deadline if self.kill_deadline is None else min(self.kill_deadline, deadline)
 
-    def spawn(self) -> dict[str, Any]:
-        """Fork the container; returns {"ok": True, "pid"} or {"ok": False, "code", "message"}."""
-        from core.runtime import container_process
-
-        result: dict[str, Any] = container_process.spawn(self)
-        return result
+    def take_over(self, started: Spawned) -> None:
+        """Serve a container just spawned: its cgroup, its output (watched), its stdin or terminal."""
+        self.pid = started.pid
+        self.cgroup = started.cgroup
+        self.pty_master = started.console_fd
+        self.stdin_fd = started.stdin_fd
+        for fd, stream in started.outputs.items():
+            os.set_blocking(fd, False)
+            self.out_fds[fd] = stream
+            self.sel.register(fd, selectors.EVENT_READ, "output")
 
     def read_output(self, fd: int) -> None:
         try:
@@ -369,16 +382,18 @@ class Shim:
 
     def run_once(self) -> int:
         """One life of the container: start, serve until it exits, record the exit. Returns the exit code."""
-        result = self.spawn()
-        if not result.get("ok"):
-            code = int(result.get("code", 125))
-            msg = str(result.get("message", "container failed to start"))
+        from core.supervisor.container_process import spawn
+
+        try:
+            started = spawn(self.cid, self.runtime, self.tty_size)
+        except DockyardError as err:
+            code, msg = err.exit_code, str(err) or "container failed to start"
             self.update_state(status="exited", pid=0, exit_code=code, error=msg, finished_at=now_rfc3339())
             self.broadcast(protocol.ERROR, json.dumps({"code": code, "message": msg}).encode())
             self.ready({"ok": False, "code": code, "message": msg, "final": True})
             self.finish_clients(code, False, msg)
             return code
-        self.pid = int(result["pid"])
+        self.take_over(started)
         self.exit_status = None
         self.update_state(
             status="running",
@@ -587,7 +602,7 @@ class Shim:
         self.close()
         # networks (and anything else that lives as long as the shim): released while we still hold our
         # lock, so a new start of this container waits for it
-        from core.runtime.container_process import cleanup_after_shim
+        from core.supervisor.container_process import cleanup_after_shim
 
         cleanup_after_shim(self.paths, self.cid)
         return 0
@@ -618,21 +633,13 @@ class Shim:
             pass
 
 
-def _signal_number(name: str | int) -> int:
-    if isinstance(name, int) or str(name).isdigit():
-        return int(name)
-    text = str(name).upper()
-    if not text.startswith("SIG"):
-        text = "SIG" + text
-    return int(getattr(signal, text, signal.SIGTERM))
-
-
 def _warm_up() -> None:
     """Load what a start needs while the starter is still creating the container (it pre-spawns us)."""
     import core.events
     import core.logs  # noqa: F401
-    from core.runtime import cgroups, container_process, init, seccomp  # noqa: F401
+    from core.runtime import cgroups, init, seccomp  # noqa: F401
     from core.runtime.spec import DEFAULT_CAPABILITIES
+    from core.supervisor import container_process  # noqa: F401
 
     try:  # the default profile for the default capabilities: the common case, compiled once and cached
         seccomp.build_filter(seccomp.default_profile(), list(DEFAULT_CAPABILITIES))
@@ -655,7 +662,7 @@ def _read_order(ctl_fd: int) -> dict[str, Any] | None:
 def serve(root: str, run: str, ready_fd: int, ctl_fd: int, primer: Primer) -> int:
     """Warm up, wait for ``{"id": ..., "attach": bool}`` on the control pipe, then run that container until
     it is done. The starter launches us before its container exists, to overlap our start-up with its own
-    work (``core.runtime.shimstart``), which started ``primer``."""
+    work (``core.supervisor.shimstart``), which started ``primer``."""
     _warm_up()
     order = _read_order(ctl_fd)
     primer.stop()  # before any fork: no thread may be running then

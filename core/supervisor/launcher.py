@@ -8,12 +8,6 @@ import sys
 
 from core.interface import PreparedStart
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
-if TYPE_CHECKING:
-    from core.containers.lifecycle import Lifecycle, StartHandle
-    from core.containers.store import ContainerRecord
-
-
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "DOCKYARD_ROOT", "DOCKYARD_RUN", "DOCKYARD_CGROUP_PARENT")
 
 
@@ -41,7 +35,7 @@ def _spawn_shim(root: str, run: str, ready_w: int, ctl_r: int) -> int:
     # meanwhile inherit them, and the shim would never see the control pipe close.
     ready_fd = max(2, ready_w, ctl_r) + 1  # above both sources: the first dup2 cannot clobber the second
     ctl_fd = ready_fd + 1
-    argv = [sys.executable, "-S", "-m", "core.runtime.shimstart", root, run]
+    argv = [sys.executable, "-S", "-m", "core.supervisor.shimstart", root, run]
     argv += ["--ready-fd", str(ready_fd), "--ctl-fd", str(ctl_fd)]
     actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
         (os.POSIX_SPAWN_DUP2, ready_w, ready_fd),
@@ -81,7 +75,7 @@ def _fork_shim(root: str, run: str, ready_w: int, ctl_r: int) -> int:
         keep = shim_env()
         os.environ.clear()
         os.environ.update(keep)
-        from core.runtime.shimstart import start
+        from core.supervisor.shimstart import start
 
         code = start(root, run, ready_fd, ctl_fd)
     finally:
@@ -99,7 +93,7 @@ class ShimLauncher(PreparedStart):
     process such as the workbench) in a session of its own; or, with ``fork=True`` and only from a process
     with a single thread, by forking this one (``dockyard run`` does, before it imports anything: the shim
     then skips an interpreter's start and the imports it shares with us). Either way it forks once more at
-    once (``core.runtime.shimstart``), so the shim proper is re-parented to init and never becomes our
+    once (``core.supervisor.shimstart``), so the shim proper is re-parented to init and never becomes our
     zombie; we reap the short-lived middle process.
     """
 
@@ -132,21 +126,21 @@ class ShimLauncher(PreparedStart):
         if done:
             self.pid = 0
 
-    def order(self, lc: Lifecycle, rec: ContainerRecord, attach: bool) -> StartHandle:
+    def order(self, cid: str, attach: bool) -> int:
+        """Hand the shim its container; returns the read end of its ready pipe, the caller's to read and
+        close (the shim writes one JSON line when it listens on its socket, one when the container started
+        or failed). The middle process is reaped before this returns (it exits before the shim can read the
+        order, let alone answer it)."""
         import json
 
-        from core.containers.lifecycle import StartHandle
-
-        os.write(self.ctl_w, json.dumps({"id": rec.id, "attach": attach}).encode() + b"\n")
-        os.close(self.ctl_w)
-        self.ctl_w = -1
-        handle = StartHandle(lc, rec, self.ready_r)
-        self.ready_r = -1
         try:
-            handle.expect_listening()
+            os.write(self.ctl_w, json.dumps({"id": cid, "attach": attach}).encode() + b"\n")
         finally:
+            os.close(self.ctl_w)
+            self.ctl_w = -1
             self._reap(block=True)
-        return handle
+        ready, self.ready_r = self.ready_r, -1
+        return ready
 
     def cancel(self) -> None:
         for fd in (self.ctl_w, self.ready_r):
