@@ -1,4 +1,7 @@
-"""The main screen: Containers, Images, Networks, Volumes and Logs panes under number keys 1-5."""
+"""The main screen: Containers, Images, Networks, Volumes and Logs panes under number keys 1-5.
+
+The panes ask for other screens with messages (a question, the detail view, a shell, an attach, the
+logs); this screen answers them."""
 
 from __future__ import annotations
 
@@ -103,6 +106,47 @@ class MainScreen(Screen[None]):
             row = event.pane.by_key.get(event.key)
             if row is not None:
                 self.selected = (row.key, row.name)
+
+    # --------------------------------------------------- what the panes ask
+
+    @on(EnginePane.ConfirmAction)
+    def _confirm(self, event: EnginePane.ConfirmAction) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        event.stop()
+        then = event.then
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                then()
+
+        self.app.push_screen(ConfirmScreen(event.title, event.body), answered)
+
+    @on(EnginePane.OpenDetail)
+    def _open_detail(self, event: EnginePane.OpenDetail) -> None:
+        from tui.screens.inspect import DetailScreen
+
+        event.stop()
+        self.app.push_screen(DetailScreen(event.kind, event.key, event.name, tab=event.tab))
+
+    @on(ContainersPane.ShowLogs)
+    def _show_logs(self, event: ContainersPane.ShowLogs) -> None:
+        event.stop()
+        self.show_logs(event.container, event.name)
+
+    @on(ContainersPane.OpenShell)
+    def _open_shell(self, event: ContainersPane.OpenShell) -> None:
+        from tui.screens.shell import open_shell
+
+        event.stop()
+        open_shell(self.dapp, event.container, event.name)
+
+    @on(ContainersPane.OpenAttach)
+    def _open_attach(self, event: ContainersPane.OpenAttach) -> None:
+        from tui.screens.shell import open_attach
+
+        event.stop()
+        open_attach(self.dapp, event.container, event.name)
 
     def action_target(self, action: Action) -> Widget | None:
         """Where a palette command runs: the pane it belongs to (switching to it if needed)."""
