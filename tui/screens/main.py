@@ -17,7 +17,7 @@ from tui.widgets.logs_pane import LogsPane
 from tui.widgets.panes import ContainersPane, EnginePane, ImagesPane, NetworksPane, VolumesPane
 
 if TYPE_CHECKING:
-    from tui.app import DataLoaded, DockyardApp
+    from tui.app import DockyardApp
     from tui.keymap import Action
 
 PANES = ("containers", "images", "networks", "volumes", "logs")
@@ -163,12 +163,14 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ data
 
     def apply(self, kinds: frozenset[str]) -> None:
+        """Show what changed in the app's snapshot: ``kinds`` are DataLoaded kinds, or "tick" (the clock
+        moved, so uptimes did)."""
         snap = self.dapp.snapshot
         if kinds & {"containers", "stats", "tick"} and "containers" in snap.loaded:
             self.pane("containers").refresh_from(snap)
         if "images" in kinds and "images" in snap.loaded:
             self.pane("images").refresh_from(snap)
-        if "volumes" in kinds and "volumes" in snap.loaded:
+        if kinds & {"volumes", "volume_sizes"} and "volumes" in snap.loaded:
             self.pane("volumes").refresh_from(snap)
         if "networks" in kinds and "networks" in snap.loaded:
             self.pane("networks").refresh_from(snap)
@@ -176,9 +178,6 @@ class MainScreen(Screen[None]):
             logs = self.pane("logs")
             if logs.container and all(c.id != logs.container for c in snap.containers):
                 logs.show(None)
-
-    def on_data_loaded(self, event: DataLoaded) -> None:
-        self.apply(event.kinds)
 
     def _sample_stats(self) -> None:
         # only while someone can see the numbers: the list is in view and this screen is on top
