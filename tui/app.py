@@ -24,23 +24,28 @@ from textual.app import App, SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from core.models import LIVE_STATES
 from tui import keymap
 from tui.settings import Settings
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
     from core.interface import Engine, EventStream
     from core.models import ContainerStats, ContainerSummary, ImageSummary
 
 DEBOUNCE = 0.15  # seconds: one refresh for a burst of events
+LISTS = ("containers", "images", "volumes", "networks")  # what app.load reads, each in its own worker
 STATUS_TICK = 10.0  # seconds between re-renders of "Up 3 minutes" (no engine call)
 GC_EVERY = 60.0  # seconds between full garbage collections, done only when no key was pressed lately
 
 
 @dataclass
 class Snapshot:
-    """What the engine said last; the panes render from this."""
+    """What the engine said last; the panes render from this. Only the event loop writes it (from
+    :class:`DataLoaded` messages), so a worker thread never changes it under a pane that is rendering."""
 
     containers: list[ContainerSummary] = field(default_factory=list)
     images: list[ImageSummary] = field(default_factory=list)
@@ -49,7 +54,26 @@ class Snapshot:
     volume_sizes: dict[str, int] = field(default_factory=dict)
     networks: list[Any] | None = None  # None: this engine has no networks
     stats: dict[str, ContainerStats] = field(default_factory=dict)
-    loaded: set[str] = field(default_factory=set)
+    loaded: set[str] = field(default_factory=set)  # which of the LISTS have been read at least once
+
+    def take(self, loaded: DataLoaded) -> None:
+        """Keep what ``loaded`` carries in place of what was there."""
+        kind = loaded.kind
+        if kind == "containers" and loaded.containers is not None:
+            self.containers = loaded.containers
+        elif kind == "images" and loaded.images is not None:
+            self.images = loaded.images
+        elif kind == "volumes" and loaded.volumes is not None:
+            self.volumes = loaded.volumes
+            self.volume_users = loaded.volume_users or {}
+        elif kind == "networks":
+            self.networks = loaded.networks
+        elif kind == "volume_sizes" and loaded.volume_sizes is not None:
+            self.volume_sizes = loaded.volume_sizes
+        elif kind == "stats" and loaded.stats is not None:
+            self.stats = loaded.stats
+        if kind in LISTS:
+            self.loaded.add(kind)
 
 
 class EngineEvent(Message):
@@ -61,11 +85,42 @@ class EngineEvent(Message):
 
 
 class DataLoaded(Message):
-    """Fresh lists (``kinds``) are in ``app.snapshot``."""
+    """What one worker read from the engine, handed to the event loop, where the app keeps it in
+    ``app.snapshot`` and the main screen shows it.
 
-    def __init__(self, kinds: frozenset[str]) -> None:
+    ``kind`` names the one thing it carries: ``containers``, ``images``, ``volumes`` (with
+    ``volume_users``), ``networks`` (None when the engine has no networks), ``volume_sizes`` or ``stats``.
+    ``worker`` is the worker that read it: when a newer read of the same kind has started since, that
+    worker is cancelled and this older result is dropped.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        containers: list[ContainerSummary] | None = None,
+        images: list[ImageSummary] | None = None,
+        volumes: list[Any] | None = None,
+        volume_users: dict[str, list[str]] | None = None,
+        networks: list[Any] | None = None,
+        volume_sizes: dict[str, int] | None = None,
+        stats: dict[str, ContainerStats] | None = None,
+        worker: Worker[None] | None = None,
+    ) -> None:
         super().__init__()
-        self.kinds = kinds
+        self.kind = kind
+        self.containers = containers
+        self.images = images
+        self.volumes = volumes
+        self.volume_users = volume_users
+        self.networks = networks
+        self.volume_sizes = volume_sizes
+        self.stats = stats
+        self.worker = worker
+
+    @property
+    def superseded(self) -> bool:
+        return self.worker is not None and self.worker.is_cancelled
 
 
 class ActionsProvider(Provider):
@@ -138,6 +193,7 @@ class DockyardApp(App[int]):
         self._events: EventStream | None = None
         self._refresh_timer: Any = None
         self._pending: set[str] = set()
+        self._loads: dict[str, Worker[None]] = {}  # the latest load worker of each of the LISTS
         self._gc_frozen = False
         self._last_key = 0.0
         self.events_seen = 0  # for tests: how many engine events reached the app
@@ -157,7 +213,7 @@ class DockyardApp(App[int]):
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
-        self.load("containers", "images", "volumes", "networks")
+        self.load(*LISTS)
         if self.follow_events:
             self._follow_events()
         self.set_interval(STATUS_TICK, self._tick)
@@ -220,79 +276,115 @@ class DockyardApp(App[int]):
     def _flush_refresh(self) -> None:
         self._refresh_timer = None
         kinds, self._pending = set(self._pending), set()
-        if kinds:
-            self.load(*kinds)
+        # A kind whose load is still running is asked again once it is done, not now: starting another
+        # would cancel it (each kind's loads are exclusive), and events coming faster than a load takes
+        # would then cancel every load before it showed anything.
+        busy = {kind for kind in kinds if kind in self._loads and not self._loads[kind].is_finished}
+        if kinds - busy:
+            self.load(*(kinds - busy))
+        if busy:
+            self.schedule_refresh(*busy)
 
     def on_data_loaded(self, event: DataLoaded) -> None:
+        if event.superseded:
+            return  # a newer read of the same kind has started: its result is the one to show
+        self.snapshot.take(event)
+        if event.kind in LISTS:
+            self.refreshes += 1
+        self._show(frozenset({event.kind}))
+        if event.kind == "containers" and not self.snapshot.stats:
+            self.sample_stats()
+        if not self._gc_frozen and event.kind == "containers":
+            self._gc_frozen = True
+            self.call_after_refresh(_calm_gc)
+
+    def _show(self, kinds: frozenset[str]) -> None:
         from tui.screens.main import MainScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
-                screen.apply(event.kinds)
-        if "containers" in event.kinds and not self.snapshot.stats:
-            self.sample_stats()
-        if not self._gc_frozen and "containers" in event.kinds:
-            self._gc_frozen = True
-            self.call_after_refresh(_calm_gc)
+                screen.apply(kinds)
 
     def _tick(self) -> None:
         # uptimes and "x minutes ago" move with the clock, not with events: re-render from the snapshot
         if self.snapshot.containers:
-            self.post_message(DataLoaded(frozenset({"tick"})))
+            self._show(frozenset({"tick"}))
 
     # ------------------------------------------------------------------- data
 
     def load(self, *kinds: str) -> None:
-        self._load(frozenset(kinds))
+        """Read these LISTS again, each in its own worker; a load of a kind cancels the one still running,
+        whose older result is then dropped (see on_data_loaded)."""
+        loaders = {
+            "containers": self._load_containers,
+            "images": self._load_images,
+            "volumes": self._load_volumes,
+            "networks": self._load_networks,
+        }
+        for kind in sorted(set(kinds) & loaders.keys()):
+            self._loads[kind] = loaders[kind]()
 
-    @work(thread=True, group="load", exit_on_error=False)
-    def _load(self, kinds: frozenset[str]) -> None:
-        snap = self.snapshot
-        errors = []
-        done = set()
-        for kind in sorted(kinds):
-            try:
-                if kind == "containers":
-                    snap.containers = self.engine.list_containers(all=True)
-                elif kind == "images":
-                    snap.images = self.engine.list_images()
-                elif kind == "volumes":
-                    snap.volumes = self.engine.list_volumes()
-                    snap.volume_users = self.engine.volume_users()
-                elif kind == "networks":
-                    lister = getattr(self.engine, "list_networks", None)
-                    snap.networks = list(lister()) if lister else None
-                else:
-                    continue
-                done.add(kind)
-            except Exception as err:
-                errors.append(f"{kind}: {err}")
-        snap.loaded |= done
-        self.refreshes += 1
-        self.post_message(DataLoaded(frozenset(done)))
-        for text in errors:
-            self.call_from_thread(self.notify, text, severity="error")
+    @work(thread=True, exclusive=True, group="load-containers", exit_on_error=False)
+    def _load_containers(self) -> None:
+        self._read(
+            "containers", lambda: DataLoaded("containers", containers=self.engine.list_containers(all=True))
+        )
 
-    @work(thread=True, group="volume-sizes", exclusive=True, exit_on_error=False)
+    @work(thread=True, exclusive=True, group="load-images", exit_on_error=False)
+    def _load_images(self) -> None:
+        self._read("images", lambda: DataLoaded("images", images=self.engine.list_images()))
+
+    @work(thread=True, exclusive=True, group="load-volumes", exit_on_error=False)
+    def _load_volumes(self) -> None:
+        self._read(
+            "volumes",
+            lambda: DataLoaded(
+                "volumes", volumes=self.engine.list_volumes(), volume_users=self.engine.volume_users()
+            ),
+        )
+
+    @work(thread=True, exclusive=True, group="load-networks", exit_on_error=False)
+    def _load_networks(self) -> None:
+        def read() -> DataLoaded:
+            lister = getattr(self.engine, "list_networks", None)
+            return DataLoaded("networks", networks=list(lister()) if lister else None)
+
+        self._read("networks", read)
+
+    def _read(self, kind: str, read: Callable[[], DataLoaded]) -> None:
+        """In a load worker: post what ``read`` got from the engine, or say why it failed."""
+        try:
+            loaded = read()
+        except Exception as err:
+            self.call_from_thread(self.notify, f"{kind}: {err}", severity="error")
+            return
+        loaded.worker = get_current_worker()
+        self.post_message(loaded)
+
     def load_volume_sizes(self) -> None:
         """Sizes walk the volume's files: only when the Volumes pane is looked at."""
+        self._load_volume_sizes([vol.name for vol in self.snapshot.volumes])
+
+    @work(thread=True, group="volume-sizes", exclusive=True, exit_on_error=False)
+    def _load_volume_sizes(self, names: list[str]) -> None:
         sizes = {}
-        for vol in list(self.snapshot.volumes):
+        for name in names:
             try:
-                sizes[vol.name] = self.engine.volume_size(vol.name)
+                sizes[name] = self.engine.volume_size(name)
             except Exception:
                 continue
-        self.snapshot.volume_sizes = sizes
-        self.post_message(DataLoaded(frozenset({"volumes"})))
+        self.post_message(DataLoaded("volume_sizes", volume_sizes=sizes, worker=get_current_worker()))
+
+    def sample_stats(self) -> None:
+        """CPU/memory for every running container, sampled in a thread worker."""
+        running = [c.id for c in self.snapshot.containers if c.status in LIVE_STATES]
+        if running:
+            self._sample_stats(running)
 
     @work(thread=True, group="stats", exclusive=True, exit_on_error=False)
-    def sample_stats(self) -> None:
-        """CPU/memory for every running container; each sample sleeps ~0.2 s, so they run side by side."""
+    def _sample_stats(self, running: list[str]) -> None:
+        # each sample sleeps ~0.2 s to measure CPU, so they run side by side
         from concurrent.futures import ThreadPoolExecutor
-
-        running = [c.id for c in self.snapshot.containers if c.status in LIVE_STATES]
-        if not running:
-            return
 
         def one(cid: str) -> ContainerStats | None:
             try:
@@ -302,8 +394,8 @@ class DockyardApp(App[int]):
 
         with ThreadPoolExecutor(max_workers=min(8, len(running)), thread_name_prefix="stats") as pool:
             results = list(pool.map(one, running))
-        self.snapshot.stats = {s.id: s for s in results if s is not None}
-        self.post_message(DataLoaded(frozenset({"stats"})))
+        stats = {s.id: s for s in results if s is not None}
+        self.post_message(DataLoaded("stats", stats=stats, worker=get_current_worker()))
 
     # ---------------------------------------------------------------- actions
 
@@ -364,7 +456,7 @@ class DockyardApp(App[int]):
         self.push_screen(RunFormScreen(image))
 
     def action_refresh(self) -> None:
-        self.load("containers", "images", "volumes", "networks")
+        self.load(*LISTS)
 
     def action_screenshot(self) -> None:
         path = self.save_screenshot(path=str(self.screenshot_dir))

@@ -1,4 +1,8 @@
-"""Printing like docker: aligned tables, human sizes and ages, and ``--format`` (json, table, templates)."""
+"""Printing like docker: aligned tables, human sizes and ages, and ``--format`` (json, table, templates).
+
+The text helpers (sizes, ages, a container's Status and Ports) are shared by both faces: the workbench's
+rows (tui.widgets.rows) say "Up 3 minutes" exactly as ``dockyard ps`` does. The command line's start-up
+imports this module, so nothing heavy is imported at module level (no Rich, no datetime, no typing)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of
 if TYPE_CHECKING:
     from datetime import datetime
     from typing import Any
+
+    from core.models import ContainerSummary
 
 
 _FIELD = re.compile(r"\{\{\s*(json\s+)?\.([A-Za-z_][\w.]*)?\s*\}\}")
@@ -82,6 +88,38 @@ def time_ago(value: str) -> str:
     if dt is None:
         return "N/A"
     return human_duration((datetime.now(UTC) - dt).total_seconds()) + " ago"
+
+
+def status_text(c: ContainerSummary) -> str:
+    """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)"."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    from core.models import RUNNING_STATES
+
+    if c.status in RUNNING_STATES:
+        started = parse_time(c.started_at)
+        up = human_duration((now - started).total_seconds()) if started else "?"
+        if c.status == "restarting":
+            return f"Restarting ({c.exit_code or 0}) {up} ago"
+        return f"Up {up}" + (" (Paused)" if c.status == "paused" else "")
+    if c.status == "exited":
+        fin = parse_time(c.finished_at)
+        ago = human_duration((now - fin).total_seconds()) + " ago" if fin else ""
+        return f"Exited ({c.exit_code}) {ago}".rstrip()
+    return c.status.capitalize()
+
+
+def ports_text(c: ContainerSummary) -> str:
+    """docker's Ports column: "0.0.0.0:8080->80/tcp" for a published port, "80/tcp" for an exposed one."""
+    out = []
+    for p in c.ports:
+        if p.host_port:
+            ip = p.host_ip or "0.0.0.0"
+            out.append(f"{ip}:{p.host_port}->{p.container_port}/{p.protocol}")
+        else:
+            out.append(f"{p.container_port}/{p.protocol}")
+    return ", ".join(out)
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], out: Any = None) -> None:

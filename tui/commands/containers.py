@@ -9,17 +9,16 @@ import json
 import sys
 import time
 
-from core.models import RUNNING_STATES
 from tui.cli import CLIError, make_engine
 from tui.output import (
     confirm_prune,
     emit,
     for_each,
-    human_duration,
     human_size,
-    parse_time,
+    ports_text,
     print_inspected,
     print_table,
+    status_text,
     time_ago,
 )
 
@@ -189,35 +188,6 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def status_text(c: Any) -> str:
-    """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)"."""
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)
-    if c.status in RUNNING_STATES:
-        started = parse_time(c.started_at)
-        up = human_duration((now - started).total_seconds()) if started else "?"
-        if c.status == "restarting":
-            return f"Restarting ({c.exit_code or 0}) {up} ago"
-        return f"Up {up}" + (" (Paused)" if c.status == "paused" else "")
-    if c.status == "exited":
-        fin = parse_time(c.finished_at)
-        ago = human_duration((now - fin).total_seconds()) + " ago" if fin else ""
-        return f"Exited ({c.exit_code}) {ago}".rstrip()
-    return c.status.capitalize()
-
-
-def ports_text(c: Any) -> str:
-    out = []
-    for p in c.ports:
-        if p.host_port:
-            ip = p.host_ip or "0.0.0.0"
-            out.append(f"{ip}:{p.host_port}->{p.container_port}/{p.protocol}")
-        else:
-            out.append(f"{p.container_port}/{p.protocol}")
-    return ", ".join(out)
 
 
 def _ps_row(c: Any, no_trunc: bool) -> dict[str, Any]:

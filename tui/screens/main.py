@@ -1,4 +1,7 @@
-"""The main screen: Containers, Images, Networks, Volumes and Logs panes under number keys 1-5."""
+"""The main screen: Containers, Images, Networks, Volumes and Logs panes under number keys 1-5.
+
+The panes ask for other screens with messages (a question, the detail view, a shell, an attach, the
+logs); this screen answers them."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from tui.widgets.logs_pane import LogsPane
 from tui.widgets.panes import ContainersPane, EnginePane, ImagesPane, NetworksPane, VolumesPane
 
 if TYPE_CHECKING:
-    from tui.app import DataLoaded, DockyardApp
+    from tui.app import DockyardApp
     from tui.keymap import Action
 
 PANES = ("containers", "images", "networks", "volumes", "logs")
@@ -104,6 +107,47 @@ class MainScreen(Screen[None]):
             if row is not None:
                 self.selected = (row.key, row.name)
 
+    # --------------------------------------------------- what the panes ask
+
+    @on(EnginePane.ConfirmAction)
+    def _confirm(self, event: EnginePane.ConfirmAction) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        event.stop()
+        then = event.then
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                then()
+
+        self.app.push_screen(ConfirmScreen(event.title, event.body), answered)
+
+    @on(EnginePane.OpenDetail)
+    def _open_detail(self, event: EnginePane.OpenDetail) -> None:
+        from tui.screens.inspect import DetailScreen
+
+        event.stop()
+        self.app.push_screen(DetailScreen(event.kind, event.key, event.name, tab=event.tab))
+
+    @on(ContainersPane.ShowLogs)
+    def _show_logs(self, event: ContainersPane.ShowLogs) -> None:
+        event.stop()
+        self.show_logs(event.container, event.name)
+
+    @on(ContainersPane.OpenShell)
+    def _open_shell(self, event: ContainersPane.OpenShell) -> None:
+        from tui.screens.shell import open_shell
+
+        event.stop()
+        open_shell(self.dapp, event.container, event.name)
+
+    @on(ContainersPane.OpenAttach)
+    def _open_attach(self, event: ContainersPane.OpenAttach) -> None:
+        from tui.screens.shell import open_attach
+
+        event.stop()
+        open_attach(self.dapp, event.container, event.name)
+
     def action_target(self, action: Action) -> Widget | None:
         """Where a palette command runs: the pane it belongs to (switching to it if needed)."""
         if action.scope in ("containers", "logs"):
@@ -119,12 +163,14 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ data
 
     def apply(self, kinds: frozenset[str]) -> None:
+        """Show what changed in the app's snapshot: ``kinds`` are DataLoaded kinds, or "tick" (the clock
+        moved, so uptimes did)."""
         snap = self.dapp.snapshot
         if kinds & {"containers", "stats", "tick"} and "containers" in snap.loaded:
             self.pane("containers").refresh_from(snap)
         if "images" in kinds and "images" in snap.loaded:
             self.pane("images").refresh_from(snap)
-        if "volumes" in kinds and "volumes" in snap.loaded:
+        if kinds & {"volumes", "volume_sizes"} and "volumes" in snap.loaded:
             self.pane("volumes").refresh_from(snap)
         if "networks" in kinds and "networks" in snap.loaded:
             self.pane("networks").refresh_from(snap)
@@ -132,9 +178,6 @@ class MainScreen(Screen[None]):
             logs = self.pane("logs")
             if logs.container and all(c.id != logs.container for c in snap.containers):
                 logs.show(None)
-
-    def on_data_loaded(self, event: DataLoaded) -> None:
-        self.apply(event.kinds)
 
     def _sample_stats(self) -> None:
         # only while someone can see the numbers: the list is in view and this screen is on top

@@ -1,13 +1,19 @@
 """The four list panes: what each shows and what its keys do. Every engine call goes through
-``app.engine_call`` (a thread worker), so a slow stop or a locked store never freezes the screen."""
+``app.engine_call`` (a thread worker), so a slow stop or a locked store never freezes the screen.
+
+What opens another screen (a question, the detail view, a shell, the logs) is a message the pane posts;
+the main screen that hosts the panes answers it, so widgets never import screens."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from textual.message import Message
+
 from core.models import RUNNING_STATES, STOPPED_STATES
 from tui.keymap import bindings
+from tui.output import human_size
 from tui.widgets.listpane import ListPane
 from tui.widgets.rows import (
     CONTAINER_COLUMNS,
@@ -32,6 +38,25 @@ def _plural(n: int, word: str) -> str:
 
 class EnginePane(ListPane):
     KIND = ""  # container | image | volume | network
+
+    class ConfirmAction(Message):
+        """Ask ``title`` (with ``body`` lines) before a destructive action; ``then`` runs on yes."""
+
+        def __init__(self, title: str, body: list[str], then: Callable[[], None]) -> None:
+            super().__init__()
+            self.title = title
+            self.body = body
+            self.then = then
+
+    class OpenDetail(Message):
+        """Show the detail view of one item, on its ``tab``."""
+
+        def __init__(self, kind: str, key: str, name: str, tab: str = "inspect") -> None:
+            super().__init__()
+            self.kind = kind
+            self.key = key
+            self.name = name
+            self.tab = tab
 
     @property
     def dapp(self) -> DockyardApp:
@@ -67,21 +92,13 @@ class EnginePane(ListPane):
                 self.table.update_cell(key, "_mark", " ")
 
     def _confirm(self, title: str, body: list[str], then: Callable[[], None]) -> None:
-        from tui.screens.confirm import ConfirmScreen
-
-        def answered(ok: bool | None) -> None:
-            if ok:
-                then()
-
-        self.app.push_screen(ConfirmScreen(title, body), answered)
+        self.post_message(self.ConfirmAction(title, body, then))
 
     def action_inspect(self) -> None:
         row = self.cursor_row_data()
         if row is None:
             return
-        from tui.screens.inspect import DetailScreen
-
-        self.app.push_screen(DetailScreen(self.KIND, self.inspect_key(row), row.name))
+        self.post_message(self.OpenDetail(self.KIND, self.inspect_key(row), row.name))
 
     def inspect_key(self, row: Row) -> str:
         return row.key
@@ -93,6 +110,30 @@ class ContainersPane(EnginePane):
     STATUS_COLUMN = 2
     EMPTY = "No containers. Press n to run one, P to pull an image."
     BINDINGS = bindings("containers")
+
+    class ShowLogs(Message):
+        """Follow this container's log in the Logs pane."""
+
+        def __init__(self, container: str, name: str) -> None:
+            super().__init__()
+            self.container = container
+            self.name = name
+
+    class OpenShell(Message):
+        """A shell in this running container, in the embedded terminal."""
+
+        def __init__(self, container: str, name: str) -> None:
+            super().__init__()
+            self.container = container
+            self.name = name
+
+    class OpenAttach(Message):
+        """The container's own terminal (its main process's stdio), in the embedded terminal."""
+
+        def __init__(self, container: str, name: str) -> None:
+            super().__init__()
+            self.container = container
+            self.name = name
 
     def refresh_from(self, snap: Snapshot) -> None:
         self.set_rows([container_row(c, snap.stats.get(c.id)) for c in snap.containers])
@@ -155,8 +196,6 @@ class ContainersPane(EnginePane):
 
         def done(result: Any) -> None:
             ids, freed = result
-            from tui.output import human_size
-
             self.notify(f"Pruned {_plural(len(ids), 'container')}, {human_size(freed)} freed", timeout=5)
 
         self._confirm(
@@ -169,19 +208,13 @@ class ContainersPane(EnginePane):
         row = self.cursor_row_data()
         if row is None:
             return
-        from tui.screens.main import MainScreen
-
-        screen = self.screen
-        if isinstance(screen, MainScreen):
-            screen.show_logs(row.key, row.name)
+        self.post_message(self.ShowLogs(row.key, row.name))
 
     def _detail(self, tab: str) -> None:
         row = self.cursor_row_data()
         if row is None:
             return
-        from tui.screens.inspect import DetailScreen
-
-        self.app.push_screen(DetailScreen("container", row.key, row.name, tab=tab))
+        self.post_message(self.OpenDetail("container", row.key, row.name, tab))
 
     def action_stats(self) -> None:
         self._detail("stats")
@@ -196,9 +229,7 @@ class ContainersPane(EnginePane):
         if row.style not in ("running",):
             self.notify(f"{row.name} is not running", severity="warning", timeout=3)
             return
-        from tui.screens.shell import open_shell
-
-        open_shell(self.dapp, row.key, row.name)
+        self.post_message(self.OpenShell(row.key, row.name))
 
     def action_attach(self) -> None:
         row = self.cursor_row_data()
@@ -207,9 +238,7 @@ class ContainersPane(EnginePane):
         if row.style not in RUNNING_STATES:
             self.notify(f"{row.name} is not running", severity="warning", timeout=3)
             return
-        from tui.screens.shell import open_attach
-
-        open_attach(self.dapp, row.key, row.name)
+        self.post_message(self.OpenAttach(row.key, row.name))
 
 
 class ImagesPane(EnginePane):
@@ -248,8 +277,6 @@ class ImagesPane(EnginePane):
     def action_prune(self) -> None:
         def done(result: Any) -> None:
             removed, freed = result
-            from tui.output import human_size
-
             n = len(removed.deleted)
             self.notify(f"Deleted {_plural(n, 'image')}, {human_size(freed)} freed", timeout=5)
 
@@ -295,8 +322,6 @@ class VolumesPane(EnginePane):
     def action_prune(self) -> None:
         def done(result: Any) -> None:
             names, freed = result
-            from tui.output import human_size
-
             self.notify(f"Pruned {_plural(len(names), 'volume')}, {human_size(freed)} freed", timeout=5)
 
         self._confirm(

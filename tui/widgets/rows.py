@@ -1,7 +1,7 @@
 """Engine dataclasses -> table rows (plain strings): the columns each pane shows. No Textual here.
 
-The container status text is the CLI's (``dockyard ps``), so both faces say "Up 3 minutes" or
-"Exited (137) 2 seconds ago" for the same container.
+The texts come from tui.output, which the command line prints with too, so both faces say "Up 3 minutes"
+or "Exited (137) 2 seconds ago" for the same container.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.models import RUNNING_STATES, ContainerStats, ContainerSummary, ImageSummary
-from tui.commands.containers import ports_text, status_text
-from tui.output import human_size, time_ago
+from tui.output import human_size, ports_text, status_text, time_ago
 
 CONTAINER_COLUMNS = ("NAME", "IMAGE", "STATUS", "CPU %", "MEM", "PORTS", "CREATED")
 IMAGE_COLUMNS = ("REPOSITORY:TAG", "ID", "SIZE", "CREATED", "IN USE")
