@@ -1,4 +1,4 @@
-"""DockyardApp: the full-screen workbench over one in-process :class:`core.engine.Engine`.
+"""DockyardApp: the full-screen workbench over one engine (:class:`core.interface.Engine`).
 
 Only ``dockyard`` without arguments imports this module (Textual costs ~150 ms to import).
 
@@ -345,11 +345,7 @@ class DockyardApp(App[int]):
 
     @work(thread=True, exclusive=True, group="load-networks", exit_on_error=False)
     def _load_networks(self) -> None:
-        def read() -> DataLoaded:
-            lister = getattr(self.engine, "list_networks", None)
-            return DataLoaded("networks", networks=list(lister()) if lister else None)
-
-        self._read("networks", read)
+        self._read("networks", lambda: DataLoaded("networks", networks=self.engine.list_networks()))
 
     def _read(self, kind: str, read: Callable[[], DataLoaded]) -> None:
         """In a load worker: post what ``read`` got from the engine, or say why it failed."""
@@ -458,7 +454,7 @@ class DockyardApp(App[int]):
     def action_refresh(self) -> None:
         self.load(*LISTS)
 
-    def action_screenshot(self) -> None:
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         path = self.save_screenshot(path=str(self.screenshot_dir))
         self.notify(f"Saved {path}", timeout=4)
 

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from textual.binding import Binding
+
+    BindingList = list[Binding | tuple[str, str] | tuple[str, str, str]]
+
 
 @dataclass(frozen=True)
 class Action:
@@ -85,7 +91,7 @@ def by_id(binding_id: str) -> Action:
     raise KeyError(binding_id)
 
 
-def bindings(*scopes: str) -> list[object]:
+def bindings(*scopes: str) -> BindingList:
     """Textual Bindings for the actions of ``scopes`` (imported lazily: this module is Textual-free)."""
     from textual.binding import Binding
 

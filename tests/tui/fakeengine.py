@@ -1,6 +1,7 @@
 """A fixed, in-memory stand-in for the Engine, for what must not depend on a real one: snapshot tests
-(the same pixels every run) and the 500-container benchmark. It implements only what the workbench calls,
-returns the same dataclasses as core.engine.Engine, and never touches the kernel.
+(the same pixels every run) and the 500-container benchmark. It is a :class:`core.interface.Engine` (mypy
+checks its methods against the interface), answers what the workbench reads with fixed records, refuses
+the rest with an engine error, and never touches the kernel.
 
 Times are relative to when the fake is made ("Up 3 minutes"), so snapshots stay stable."""
 
@@ -11,20 +12,22 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
+from core.interface import Engine, EventStream
 from core.models import (
     ContainerStats,
     ContainerSummary,
     Event,
     ImageSummary,
+    NetworkSummary,
     PortBinding,
     PullProgress,
     PullResult,
+    Volume,
 )
 
 
@@ -36,18 +39,6 @@ def _ago(now: datetime, seconds: float) -> str:
     return (now - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass
-class FakeVolume:
-    name: str
-    created: str
-    driver: str = "local"
-    anonymous: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
-
-    def inspect(self) -> dict[str, Any]:
-        return {"Name": self.name, "Driver": self.driver, "CreatedAt": self.created, "Labels": self.labels}
-
-
 IMAGES = [
     ("busybox:latest", 4_261_000, 3),
     ("nginx:1.27", 192_000_000, 2),
@@ -57,7 +48,31 @@ IMAGES = [
 NAMES = ["web", "api", "db", "cache", "worker", "cron", "proxy", "queue", "search", "metrics"]
 
 
-class FakeEngine:
+class _NoEvents(EventStream):
+    """Nothing ever happens in the fake: following waits until closed."""
+
+    def __init__(self, follow: bool) -> None:
+        self._closed = threading.Event()
+        self._follow = follow
+
+    def __iter__(self) -> Iterator[Event]:
+        if self._follow:
+            self._closed.wait()
+        return iter(())
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def _refuse(name: str) -> Callable[..., Any]:
+    def refused(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        raise Conflict(f"the fake engine does not {name.replace('_', ' ')}")
+
+    refused.__name__ = name
+    return refused
+
+
+class FakeEngine(Engine):
     def __init__(self, root: Path, containers: int = 8) -> None:
         self.root = root
         # whole minutes: inspect shows absolute times, and they must not change between two runs
@@ -77,9 +92,9 @@ class FakeEngine:
             )
         self.containers = [self._container(i) for i in range(containers)]
         self.volumes = [
-            FakeVolume("pgdata", _ago(self.now, 86400)),
-            FakeVolume("cache", _ago(self.now, 7200)),
-            FakeVolume(_hex("anon")[:64], _ago(self.now, 600), anonymous=True),
+            Volume("pgdata", _ago(self.now, 86400)),
+            Volume("cache", _ago(self.now, 7200)),
+            Volume(_hex("anon")[:64], _ago(self.now, 600), anonymous=True),
         ]
         self.logs: dict[str, Path] = {}
 
@@ -118,7 +133,13 @@ class FakeEngine:
     def list_images(self, *, all: bool = False) -> list[ImageSummary]:
         return list(self.images)
 
-    def list_volumes(self) -> list[FakeVolume]:
+    def list_networks(self) -> list[NetworkSummary]:
+        return []  # the workbench's network views are tested against a real engine
+
+    def inspect_network(self, name: str) -> dict[str, Any]:
+        raise NotFound(f"network {name} not found")
+
+    def list_volumes(self) -> list[Volume]:
         return list(self.volumes)
 
     def volume_users(self) -> dict[str, list[str]]:
@@ -128,11 +149,14 @@ class FakeEngine:
         return {"pgdata": 48_200_000, "cache": 1_300_000}.get(name, 0)
 
     def events(
-        self, *, since: float | None = None, follow: bool = True, stop: Any = None, **_: Any
-    ) -> Iterator[Event]:
-        while follow and stop is not None and not stop.wait(3600):
-            pass
-        return iter(())
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        filters: dict[str, list[str]] | None = None,
+        follow: bool = True,
+    ) -> EventStream:
+        return _NoEvents(follow)
 
     # ------------------------------------------------------------ details
     def container_stats(self, name: str) -> ContainerStats:
@@ -241,3 +265,9 @@ class FakeEngine:
         for layer, total in layers:
             report(PullProgress(layer, "Pull complete", total, total))
         return PullResult(reference, "sha256:" + _hex(reference), self.images[0], True)
+
+
+# what the workbench never asks of the fake is refused, so the fake is a whole Engine
+for _name in sorted(FakeEngine.__abstractmethods__):
+    setattr(FakeEngine, _name, _refuse(_name))
+FakeEngine.__abstractmethods__ = frozenset()

@@ -327,7 +327,7 @@ def cmd_save(args: argparse.Namespace) -> int:
         with tempfile.NamedTemporaryFile(dir=final.parent, prefix=f".{final.name}.", delete=False) as f:
             tmp = Path(f.name)
             try:
-                engine.save_images(args.images, f)
+                engine.save_images(args.images, f)  # type: ignore[arg-type]  # a binary file object
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise

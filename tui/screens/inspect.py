@@ -124,7 +124,7 @@ class DetailScreen(Screen[None]):
             "container": engine.inspect_container,
             "image": engine.inspect_image,
             "volume": engine.inspect_volume,
-            "network": getattr(engine, "inspect_network", None),
+            "network": engine.inspect_network,
         }.get(self.kind)
         try:
             if fn is None:

@@ -57,7 +57,7 @@ class MainScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def on_mount(self) -> None:
-        self.pane("containers").focus_table()  # type: ignore[attr-defined]
+        self.pane("containers").focus_table()
         self.apply(frozenset(self.dapp.snapshot.loaded))
         interval = self.dapp.settings.stats_interval
         if interval > 0:

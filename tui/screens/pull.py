@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, ProgressBar, Static
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class PullScreen(Screen[None]):
         self._latest: dict[str, PullProgress] = {}
         self._order: list[str] = []
         self._messages: list[str] = []
-        self._timer = None
+        self._timer: Timer | None = None
         self.result: PullResult | None = None
         self.error: str | None = None
 

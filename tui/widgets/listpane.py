@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -216,7 +216,7 @@ class ListPane(Vertical):
         self._render_rows()
         self.table.focus()
 
-    def on_key(self, event: object) -> None:
+    def on_key(self, event: events.Key) -> None:
         # Esc in the filter box (or on a filtered table) clears the filter; elsewhere it bubbles
         key = getattr(event, "key", "")
         if key == "escape" and (self.filter_text or self.has_class("-filtering")):

@@ -44,7 +44,7 @@ class LogsPane(Vertical):
 
     @property
     def engine(self) -> Engine:
-        return self.app.engine  # type: ignore[attr-defined,no-any-return]
+        return self.app.engine  # type: ignore[attr-defined]
 
     def show(self, container: str | None, name: str = "") -> None:
         if container == self.container:
