@@ -325,7 +325,7 @@ def test_run_form_builds_what_the_cli_would_and_runs_it(bench: Bench) -> None:
             import shlex
 
             assert form.last_config == parse_run_argv(shlex.split(line)[1:])
-            assert form.last_config.env == ["A=1", "B=two words"]
+            assert form.last_config.config.env == ["A=1", "B=two words"]
             # a bad field is reported before anything runs
             form.query_one("#volumes", Input).value = "relative-dest"
             await pilot.pause()
