@@ -229,8 +229,9 @@ class EndpointSettings:
 @record
 class NetworkingConfig:
     """``NetworkingConfig``: ``EndpointsConfig``, network name -> endpoint settings. The entry named by
-    ``HostConfig.network_mode`` (present only when it has settings) is the first network's; every other
-    entry is a network the container joins besides it (``network connect``), in the order joined."""
+    ``HostConfig.network_mode``, if there is one, holds the first network's settings (the command line writes
+    it only for ``--ip``/``--network-alias``, as docker's does); every other entry is a network the container
+    joins besides it (``network connect``), in the order joined."""
 
     endpoints_config: dict[str, EndpointSettings] = field(default_factory=dict)
 

@@ -336,6 +336,8 @@ class NetworkManager:
                 raise InvalidArgument(f"--ip cannot be used with --network {mode}")
             if first.aliases:
                 raise InvalidArgument(f"--network-alias cannot be used with --network {mode}")
+            if run.connected():
+                raise InvalidArgument(f"a container on the {mode} network cannot join other networks")
             return
         n = self.store.resolve(mode)
         self._check_endpoint(n, first)
