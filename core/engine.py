@@ -16,6 +16,7 @@ from core.models import (
     LIVE_STATES,
     RUNNING_STATES,
     STOPPED_STATES,
+    ContainerCreate,
     ContainerStats,
     ContainerSummary,
     Event,
@@ -27,7 +28,6 @@ from core.models import (
     PullResult,
     PushResult,
     RemovedImage,
-    RunConfig,
 )
 from core.storage.layers import LayerStore
 
@@ -236,22 +236,24 @@ class LocalEngine(Engine):
 
     # -------------------------------------------------------------- containers
 
-    def create_container(self, run: RunConfig, *, progress: Progress | None = None) -> ContainerSummary:
+    def create_container(self, req: ContainerCreate, *, progress: Progress | None = None) -> ContainerSummary:
+        from core.containers.validate import check_create
         from core.errors import ImageNotFound
 
+        check_create(req)  # before a pull: a bad request costs nothing
         record = None
-        if run.pull != "always":
+        if req.pull != "always":
             try:
-                record = self.images.resolve(run.image)
+                record = self.images.resolve(req.image)
             except ImageNotFound:
-                if run.pull == "never":
+                if req.pull == "never":
                     raise
         if record is None:
-            result = self.pull(run.image, platform=run.platform, progress=progress)
+            result = self.pull(req.image, platform=req.platform or None, progress=progress)
             record = self.images.resolve(result.image.id)
         cfg = self.image_config(record)
-        name = run.image
-        rec = self.lifecycle.create(run, name, record.id, cfg, [layer.chain_id for layer in record.layers])
+        name = req.image
+        rec = self.lifecycle.create(req, name, record.id, cfg, [layer.chain_id for layer in record.layers])
         return self._container_summary(rec)
 
     def prepare_start(self) -> PreparedStart:
@@ -563,9 +565,9 @@ class LocalEngine(Engine):
     def volume_users(self) -> dict[str, list[str]]:
         users: dict[str, list[str]] = {}
         for rec in self.lifecycle.store.records():
-            for m in rec.run.get("mounts", []):
-                if m.get("type") == "volume" and m.get("source"):
-                    users.setdefault(m["source"], []).append(rec.name)
+            for m in rec.run.host_config.mounts:
+                if m.type == "volume" and m.source:
+                    users.setdefault(m.source, []).append(rec.name)
         return users
 
     def remove_volume(self, name: str, *, force: bool = False) -> None:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         BuildEvent,
         BuildOptions,
         BuildResult,
+        ContainerCreate,
         ContainerStats,
         ContainerSummary,
         Event,
@@ -37,13 +38,13 @@ if TYPE_CHECKING:
         HistoryEntry,
         ImageSummary,
         LogLine,
+        Mount,
         NetworkSummary,
         PortBinding,
         PullProgress,
         PullResult,
         PushResult,
         RemovedImage,
-        RunConfig,
         Volume,
     )
 
@@ -155,8 +156,10 @@ class Engine(abc.ABC):
 
     # ------------------------------------------------------------------------------ containers
     @abc.abstractmethod
-    def create_container(self, run: RunConfig, *, progress: Progress | None = None) -> ContainerSummary:
-        """``POST /containers/create``; pulls a missing image first (``run.pull``), reporting ``progress``."""
+    def create_container(
+        self, request: ContainerCreate, *, progress: Progress | None = None
+    ) -> ContainerSummary:
+        """``POST /containers/create``; pulls a missing image first (``request.pull``), with ``progress``."""
 
     def prepare_start(self) -> PreparedStart | None:
         """Start-up work to overlap with the creation of the container that will be started (None: none)."""
@@ -475,6 +478,28 @@ def parse_since(text: str, now: float) -> float:
     from core.logs import parse_since as parse
 
     return parse(text, now)
+
+
+def parse_bind(spec: str) -> Mount:
+    """``-v``'s ``SRC:TARGET[:OPTIONS]`` (Docker's ``HostConfig.Binds`` entry) as a mount."""
+    from core.dockerjson import parse_bind as parse
+
+    return parse(spec)
+
+
+def tmpfs_mount(target: str, options: str) -> Mount:
+    """``--tmpfs TARGET:OPTIONS`` (Docker's ``HostConfig.Tmpfs`` entry) as a mount."""
+    from core.dockerjson import tmpfs_mount as parse
+
+    return parse(target, options)
+
+
+def check_request(request: ContainerCreate) -> None:
+    """What is wrong with a create request whatever the host (the run form checks as the user types); the
+    engine makes the same checks, and the host's, when the container is created."""
+    from core.containers.validate import check_request as check
+
+    check(request)
 
 
 def rlimit_names() -> frozenset[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.record import field, record
+from core.record import asdict, field, known_fields, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
@@ -61,68 +61,260 @@ class RemovedImage:
 
 
 @record
-class Mount:
-    """One mount as the user asked for it: ``-v``, ``--mount`` or ``--tmpfs``."""
-
-    type: str  # "bind" | "volume" | "tmpfs"
-    target: str
-    source: str = ""  # host path (bind) or volume name (volume); "" for an anonymous volume
-    read_only: bool = False
-    options: dict[str, str] = field(default_factory=dict)  # tmpfs size/mode, bind propagation, volume nocopy
-
-
-@record
 class PortBinding:
+    """A published port as ``ps``/``port`` show it (Docker's summary ``Port``); what a create request asks
+    for is :class:`HostPortBinding`."""
+
     container_port: int
     protocol: str = "tcp"
     host_ip: str = ""
     host_port: int = 0  # 0: pick a free port
 
 
+# ---------------------------------------------------------------------------------------------------------
+# A container create request, shaped 1:1 like the body of the Engine API's ``POST /containers/create``
+# (``Config``, ``HostConfig``, ``NetworkingConfig``). Each field is the snake_case of Docker's key; only what
+# dockyard applies is here. core.dockerjson maps them to and from Docker's JSON, core.containers.validate
+# checks them. A zero value means what it means to Docker ("" or 0: not set, the image's or the default).
+
+
+DEFAULT_SHM_SIZE = 64 * 1024 * 1024  # /dev/shm of a container that asks for no size, as docker's
+
+
 @record
-class RunConfig:
-    """Everything ``create``/``run`` takes: what the CLI parses flags into and the TUI's run form fills."""
+class RestartPolicy:
+    """``RestartPolicy``: ``Name``, ``MaximumRetryCount``."""
+
+    name: str = "no"  # no | always | unless-stopped | on-failure
+    maximum_retry_count: int = 0  # on-failure only
+
+
+@record
+class LogConfig:
+    """``LogConfig``: ``Type``, ``Config``."""
+
+    type: str = "json-file"  # the one driver dockyard has
+    config: dict[str, str] = field(default_factory=dict)  # --log-opt: max-size, max-file (core.logopts)
+
+
+@record
+class Ulimit:
+    """``Ulimit``: ``Name``, ``Soft``, ``Hard`` (-1: unlimited)."""
+
+    name: str  # nofile, nproc, ... (core.runtime.spec.RLIMIT_NAMES)
+    soft: int
+    hard: int
+
+
+@record
+class DeviceMapping:
+    """``DeviceMapping``: ``PathOnHost``, ``PathInContainer``. Docker's ``CgroupPermissions`` has no field:
+    dockyard sets no per-device cgroup rule, so it could not apply one (it is written as "rwm")."""
+
+    path_on_host: str
+    path_in_container: str
+
+
+@record
+class HostPortBinding:
+    """One entry of ``PortBindings`` (Docker's ``PortBinding``: ``HostIp``, ``HostPort``; the name
+    ``PortBinding`` is the published-port summary's)."""
+
+    host_ip: str = ""  # "": every address
+    host_port: str = ""  # a port number; "": a free port, picked at start
+
+
+@record
+class BindOptions:
+    """``BindOptions``: ``Propagation``."""
+
+    propagation: str = ""  # "": rprivate
+
+
+@record
+class VolumeOptions:
+    """``VolumeOptions``: ``NoCopy``."""
+
+    no_copy: bool = False  # do not copy the image's files at the target into a new volume
+
+
+@record
+class TmpfsOptions:
+    """``TmpfsOptions``: ``SizeBytes``, ``Mode``."""
+
+    size_bytes: int = 0  # 0: the kernel's default (half the RAM)
+    mode: int = 0  # permission bits, e.g. 0o1777; 0: the kernel's default (1777)
+
+
+@record
+class Mount:
+    """``Mount``: ``Type``, ``Target``, ``Source``, ``ReadOnly``, ``BindOptions``, ``VolumeOptions``,
+    ``TmpfsOptions``. Every ``-v``, ``--mount`` and ``--tmpfs`` of a request is one of these."""
+
+    type: str  # "bind" | "volume" | "tmpfs"
+    target: str
+    source: str = ""  # host path (bind) or volume name (volume); "" for an anonymous volume
+    read_only: bool = False
+    bind_options: BindOptions | None = None
+    volume_options: VolumeOptions | None = None
+    tmpfs_options: TmpfsOptions | None = None
+
+
+@record
+class ContainerConfig:
+    """``Config`` (Docker's ``ContainerConfig``): ``Hostname``, ``User``, ``Tty``, ``OpenStdin``,
+    ``AttachStdin``, ``AttachStdout``, ``AttachStderr``, ``Env``, ``Cmd``, ``Image``, ``WorkingDir``,
+    ``Entrypoint``, ``Labels``, ``StopSignal``, ``StopTimeout``, ``ExposedPorts``."""
 
     image: str
-    command: list[str] | None = None  # None: the image's Cmd
-    entrypoint: list[str] | None = None  # None: the image's; [] (``--entrypoint ""``) clears it
-    name: str | None = None
-    env: list[str] = field(default_factory=list)  # "K=V", or "K" to copy from the caller's environment
-    workdir: str | None = None
-    user: str | None = None
-    hostname: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
+    hostname: str = ""  # "": the container id's first 12 characters
+    user: str = ""  # user[:group] or uid[:gid]; "": the image's
     tty: bool = False
-    interactive: bool = False
-    detach: bool = False
-    auto_remove: bool = False
+    open_stdin: bool = False  # -i
+    attach_stdin: bool = False
+    attach_stdout: bool = True  # False for -d
+    attach_stderr: bool = True
+    env: list[str] = field(default_factory=list)  # "K=V", or "K" to copy from the caller's environment
+    cmd: list[str] | None = None  # None: the image's Cmd
+    working_dir: str = ""  # "": the image's
+    entrypoint: list[str] | None = None  # None: the image's; [] (``--entrypoint ""``) clears it
+    labels: dict[str, str] = field(default_factory=dict)
+    stop_signal: str = ""  # "": the image's, else SIGTERM
+    stop_timeout: int | None = None  # seconds; None: 10
+    exposed_ports: list[str] = field(
+        default_factory=list
+    )  # "80/tcp", added to the image's (-P publishes them)
+
+
+@record
+class HostConfig:
+    """``HostConfig``: ``NetworkMode``, ``PortBindings``, ``PublishAllPorts``, ``RestartPolicy``,
+    ``AutoRemove``, ``Mounts``, ``ReadonlyRootfs``, ``CapAdd``, ``CapDrop``, ``Privileged``, ``SecurityOpt``,
+    ``Memory``, ``MemorySwap``, ``NanoCpus``, ``PidsLimit``, ``ShmSize``, ``Init``, ``Ulimits``, ``Devices``,
+    ``Dns``, ``ExtraHosts``, ``LogConfig``."""
+
+    network_mode: str = "default"  # "default"/"bridge" (the default network), a network name, none, host
+    port_bindings: dict[str, list[HostPortBinding]] = field(default_factory=dict)  # "80/tcp" -> bindings
+    publish_all_ports: bool = False  # -P: every exposed port to a free host port
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    auto_remove: bool = False  # --rm
     mounts: list[Mount] = field(default_factory=list)
-    read_only: bool = False
-    restart: str = "no"  # no | on-failure[:N] | always | unless-stopped
-    memory: int | None = None
-    memory_swap: int | None = None
-    cpus: float | None = None
-    pids_limit: int | None = None
+    readonly_rootfs: bool = False
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
-    security_opt: list[str] = field(default_factory=list)
-    init: bool = False
-    stop_signal: str | None = None
-    stop_timeout: int | None = None
-    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
-    shm_size: int | None = None
-    devices: list[str] = field(default_factory=list)  # "/dev/x[:/dev/y[:rwm]]"
-    network: str = "default"  # "default" (the default bridge), a network name, "none", "host"
-    network_aliases: list[str] = field(default_factory=list)
-    ip: str | None = None
-    ports: list[PortBinding] = field(default_factory=list)
-    publish_all: bool = False
+    security_opt: list[str] = field(default_factory=list)  # no-new-privileges, seccomp=unconfined
+    memory: int = 0  # bytes; 0: no limit
+    memory_swap: int = 0  # memory + swap, bytes; -1: unlimited swap; 0: twice the memory
+    nano_cpus: int = 0  # CPUs in units of 1e-9; 0: no limit
+    pids_limit: int | None = None  # None: no limit
+    shm_size: int = 0  # bytes of /dev/shm; 0: DEFAULT_SHM_SIZE
+    init: bool = False  # an init as PID 1 that reaps zombies and forwards signals
+    ulimits: list[Ulimit] = field(default_factory=list)
+    devices: list[DeviceMapping] = field(default_factory=list)
     dns: list[str] = field(default_factory=list)
-    extra_hosts: list[str] = field(default_factory=list)
-    log_opts: dict[str, str] = field(default_factory=dict)  # max-size, max-file
-    platform: str | None = None
+    extra_hosts: list[str] = field(default_factory=list)  # "host:ip" lines for /etc/hosts
+    log_config: LogConfig = field(default_factory=LogConfig)
+
+
+@record
+class EndpointIPAMConfig:
+    """``IPAMConfig`` of an endpoint: ``IPv4Address``."""
+
+    ipv4_address: str = ""
+
+
+@record
+class EndpointSettings:
+    """``EndpointSettings`` as a request gives it: ``IPAMConfig``, ``Aliases``."""
+
+    ipam_config: EndpointIPAMConfig | None = None  # --ip
+    aliases: list[str] = field(default_factory=list)  # --network-alias
+
+
+@record
+class NetworkingConfig:
+    """``NetworkingConfig``: ``EndpointsConfig``, network name -> endpoint settings. The entry named by
+    ``HostConfig.network_mode``, if there is one, holds the first network's settings (the command line writes
+    it only for ``--ip``/``--network-alias``, as docker's does); every other entry is a network the container
+    joins besides it (``network connect``), in the order joined."""
+
+    endpoints_config: dict[str, EndpointSettings] = field(default_factory=dict)
+
+
+@record
+class ContainerCreate:
+    """Everything ``create``/``run`` takes: Docker's create body, plus the query's ``name`` and ``platform``
+    and the client's ``--pull`` policy. What the CLI parses flags into and the TUI's run form fills; a
+    container's record keeps it as created (``ContainerRecord.run``)."""
+
+    config: ContainerConfig
+    host_config: HostConfig = field(default_factory=HostConfig)
+    networking_config: NetworkingConfig = field(default_factory=NetworkingConfig)
+    name: str = ""  # "": generated
+    platform: str = ""  # of the image to pull if missing; "": the engine's
     pull: str = "missing"  # missing | always | never
+
+    @property
+    def image(self) -> str:
+        return self.config.image
+
+    def endpoint(self) -> EndpointSettings:
+        """The first network's endpoint settings (empty when the request gives none)."""
+        return (
+            self.networking_config.endpoints_config.get(self.host_config.network_mode) or EndpointSettings()
+        )
+
+    def connected(self) -> list[tuple[str, EndpointSettings]]:
+        """The networks joined besides the first, in order, with their settings."""
+        mode = self.host_config.network_mode
+        return [(n, ep) for n, ep in self.networking_config.endpoints_config.items() if n != mode]
+
+    def to_json(self) -> JSONDict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> ContainerCreate:
+        """What :meth:`to_json` wrote (``ContainerRecord`` turns the older flat layout into this first)."""
+        hc = dict(data.get("host_config") or {})
+        hc["port_bindings"] = {
+            k: [HostPortBinding(**known_fields(HostPortBinding, b)) for b in v]
+            for k, v in (hc.get("port_bindings") or {}).items()
+        }
+        hc["restart_policy"] = RestartPolicy(**known_fields(RestartPolicy, hc.get("restart_policy") or {}))
+        hc["mounts"] = [_mount_from_json(m) for m in hc.get("mounts") or []]
+        hc["ulimits"] = [Ulimit(**known_fields(Ulimit, u)) for u in hc.get("ulimits") or []]
+        hc["devices"] = [DeviceMapping(**known_fields(DeviceMapping, d)) for d in hc.get("devices") or []]
+        hc["log_config"] = LogConfig(**known_fields(LogConfig, hc.get("log_config") or {}))
+        endpoints: dict[str, EndpointSettings] = {}
+        for net, ep in ((data.get("networking_config") or {}).get("endpoints_config") or {}).items():
+            ipam = ep.get("ipam_config")
+            endpoints[net] = EndpointSettings(
+                ipam_config=None
+                if ipam is None
+                else EndpointIPAMConfig(**known_fields(EndpointIPAMConfig, ipam)),
+                aliases=list(ep.get("aliases") or []),
+            )
+        return cls(
+            config=ContainerConfig(**known_fields(ContainerConfig, data["config"])),
+            host_config=HostConfig(**known_fields(HostConfig, hc)),
+            networking_config=NetworkingConfig(endpoints),
+            name=str(data.get("name") or ""),
+            platform=str(data.get("platform") or ""),
+            pull=str(data.get("pull") or "missing"),
+        )
+
+
+def _mount_from_json(data: JSONDict) -> Mount:
+    m = known_fields(Mount, data)
+    for key, cls in (
+        ("bind_options", BindOptions),
+        ("volume_options", VolumeOptions),
+        ("tmpfs_options", TmpfsOptions),
+    ):
+        if m.get(key) is not None:
+            m[key] = cls(**known_fields(cls, m[key]))
+    return Mount(**m)
 
 
 @record(frozen=True)

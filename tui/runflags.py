@@ -1,4 +1,8 @@
-"""``create``/``run`` flags, parsed into a :class:`core.models.RunConfig` exactly as docker reads them."""
+"""``create``/``run`` flags, parsed into a :class:`core.models.ContainerCreate` exactly as docker reads them.
+
+Only text is read here; what the request means (limits, policies, conflicts) is checked by core when the
+container is created (core.containers.validate). The text forms docker's JSON also carries (``-v``'s binds,
+``--tmpfs``'s options) are read by core.dockerjson, for both."""
 
 from __future__ import annotations
 
@@ -8,9 +12,24 @@ import shlex
 from pathlib import Path
 
 from core.errors import InvalidArgument
-from core.models import Mount, PortBinding, RunConfig
-from core.runtime.spec import RLIMIT_NAMES
-from core.units import parse_bytes
+from core.interface import parse_bind, parse_bytes, tmpfs_mount
+from core.models import (
+    BindOptions,
+    ContainerConfig,
+    ContainerCreate,
+    DeviceMapping,
+    EndpointIPAMConfig,
+    EndpointSettings,
+    HostConfig,
+    HostPortBinding,
+    LogConfig,
+    Mount,
+    NetworkingConfig,
+    RestartPolicy,
+    TmpfsOptions,
+    Ulimit,
+    VolumeOptions,
+)
 
 
 def add_run_flags(p: argparse.ArgumentParser, *, run: bool) -> None:
@@ -104,44 +123,16 @@ def parse_env_file(path: str) -> list[str]:
 
 
 def parse_volume(spec: str) -> Mount:
-    """``-v``: ``/ctr``, ``name:/ctr``, ``/host:/ctr[:ro|rw|z|Z|...]``."""
-    parts = spec.split(":")
-    if len(parts) == 1:
-        if not parts[0].startswith("/"):
+    """``-v``: ``/ctr`` (an anonymous volume), ``name:/ctr``, ``/host:/ctr[:ro|rw|z|Z|...]``; a relative host
+    path is taken from the current directory."""
+    if ":" not in spec:
+        if not spec.startswith("/"):
             raise InvalidArgument(f"invalid volume specification {spec!r}: the destination must be absolute")
-        return Mount("volume", parts[0])
-    if len(parts) > 3:
-        raise InvalidArgument(f"invalid volume specification: {spec!r}")
-    src, dst = parts[0], parts[1]
-    mode = parts[2] if len(parts) == 3 else "rw"
-    opts = set(mode.split(","))
-    unknown = opts - {
-        "ro",
-        "rw",
-        "z",
-        "Z",
-        "rprivate",
-        "private",
-        "rslave",
-        "slave",
-        "rshared",
-        "shared",
-        "nocopy",
-        "consistent",
-        "cached",
-        "delegated",
-    }
-    if unknown or not dst.startswith("/") or not src:
-        raise InvalidArgument(f"invalid volume specification: {spec!r}")
-    options = {}
-    for prop in ("rprivate", "private", "rslave", "slave", "rshared", "shared"):
-        if prop in opts:
-            options["propagation"] = prop
-    if "nocopy" in opts:
-        options["nocopy"] = "true"
-    if src.startswith("/") or src.startswith("."):
-        return Mount("bind", dst, os.path.abspath(src), "ro" in opts, options)
-    return Mount("volume", dst, src, "ro" in opts, options)
+        return Mount("volume", spec)
+    m = parse_bind(spec)
+    if m.type == "bind":
+        m.source = os.path.abspath(m.source)
+    return m
 
 
 def parse_mount(spec: str) -> Mount:
@@ -156,51 +147,44 @@ def parse_mount(spec: str) -> Mount:
         raise InvalidArgument(f"invalid --mount {spec!r}: target must be an absolute path")
     source = fields.pop("source", None) or fields.pop("src", None) or ""
     ro = fields.pop("readonly", fields.pop("ro", "false")).lower() in ("true", "1", "")
-    options: dict[str, str] = {}
+    m = Mount(kind, target, source, ro)
     if kind == "bind":
         if not source:
             raise InvalidArgument(f"invalid --mount {spec!r}: a bind mount needs a source")
         if "bind-propagation" in fields:
-            options["propagation"] = fields.pop("bind-propagation")
-        source = os.path.abspath(source)
+            m.bind_options = BindOptions(fields.pop("bind-propagation"))
+        m.source = os.path.abspath(source)
     elif kind == "tmpfs":
         if source:
             raise InvalidArgument(f"invalid --mount {spec!r}: a tmpfs has no source")
-        if "tmpfs-size" in fields:
-            options["size"] = str(parse_bytes(fields.pop("tmpfs-size")))
-        if "tmpfs-mode" in fields:
-            options["mode"] = fields.pop("tmpfs-mode")
+        size, mode = fields.pop("tmpfs-size", None), fields.pop("tmpfs-mode", None)
+        if size is not None or mode is not None:
+            try:
+                bits = int(mode, 8) if mode is not None else 0
+            except ValueError:
+                raise InvalidArgument(f"invalid --mount {spec!r}: tmpfs-mode is an octal number") from None
+            m.tmpfs_options = TmpfsOptions(parse_bytes(size) if size is not None else 0, bits)
     elif kind == "volume":
         if fields.pop("volume-nocopy", "false") in ("true", "1"):
-            options["nocopy"] = "true"
+            m.volume_options = VolumeOptions(no_copy=True)
     else:
         raise InvalidArgument(f"invalid --mount {spec!r}: type must be bind, volume or tmpfs")
     if fields:
         raise InvalidArgument(f"invalid --mount {spec!r}: unknown field(s) {', '.join(sorted(fields))}")
-    return Mount(kind, target, source, ro, options)
+    return m
 
 
 def parse_tmpfs(spec: str) -> Mount:
+    """``--tmpfs PATH[:size=64m,mode=1777]``."""
     path, _, opts = spec.partition(":")
     if not path.startswith("/"):
         raise InvalidArgument(f"invalid --tmpfs {spec!r}: the path must be absolute")
-    options: dict[str, str] = {}
-    for opt in filter(None, opts.split(",")):
-        k, _, v = opt.partition("=")
-        if k == "size":
-            options["size"] = str(parse_bytes(v))
-        elif k == "mode":
-            options["mode"] = v
-        elif k in ("rw", "ro", "noexec", "exec", "nosuid", "suid", "nodev", "dev"):
-            continue
-        else:
-            raise InvalidArgument(f"invalid --tmpfs option {opt!r}")
-    return Mount("tmpfs", path, "", "ro" in opts.split(","), options)
+    return tmpfs_mount(path, opts)
 
 
-def parse_publish(spec: str) -> list[PortBinding]:
+def parse_publish(spec: str) -> list[tuple[str, HostPortBinding]]:
     """``-p``: ``80``, ``8080:80``, ``127.0.0.1:8080:80``, ``127.0.0.1::80``, ``8080-8081:80-81``,
-    with an optional ``/udp`` or ``/tcp``."""
+    with an optional ``/udp`` or ``/tcp``: ("80/tcp", binding) pairs."""
     body, _, proto = spec.partition("/")
     proto = proto or "tcp"
     if proto not in ("tcp", "udp", "sctp"):
@@ -237,12 +221,16 @@ def parse_publish(spec: str) -> list[PortBinding]:
             host_ports = host_ports[:1]  # docker picks one from a host range; take the first
         else:
             raise InvalidArgument(f"invalid ranges in -p {spec!r}: host and container ranges differ in size")
-    return [PortBinding(c, proto, ip, h) for c, h in zip(ctr_ports, host_ports, strict=True)]
+    return [
+        (f"{c}/{proto}", HostPortBinding(ip, str(h) if h else ""))
+        for c, h in zip(ctr_ports, host_ports, strict=True)
+    ]
 
 
-def parse_ulimit(spec: str) -> tuple[str, tuple[int, int]]:
+def parse_ulimit(spec: str) -> Ulimit:
+    """``--ulimit NAME=SOFT[:HARD]`` (core checks the name and that soft is not above hard)."""
     name, sep, value = spec.partition("=")
-    if not sep or name not in RLIMIT_NAMES:
+    if not sep or not name:
         raise InvalidArgument(f"invalid ulimit {spec!r}: expected NAME=SOFT[:HARD] with a known NAME")
     soft_s, _, hard_s = value.partition(":")
     try:
@@ -250,12 +238,27 @@ def parse_ulimit(spec: str) -> tuple[str, tuple[int, int]]:
         hard = int(hard_s) if hard_s else soft
     except ValueError:
         raise InvalidArgument(f"invalid ulimit {spec!r}: limits must be numbers (-1 for unlimited)") from None
-    if soft != -1 and hard != -1 and soft > hard:
-        raise InvalidArgument(f"invalid ulimit {spec!r}: soft limit {soft} is above hard limit {hard}")
-    return name, (soft, hard)
+    return Ulimit(name, soft, hard)
 
 
-def run_config(args: argparse.Namespace) -> RunConfig:
+def parse_restart(text: str) -> RestartPolicy:
+    """``--restart no | always | unless-stopped | on-failure[:N]`` (core checks the name)."""
+    name, _, count = text.partition(":")
+    if count and not count.isdigit():
+        raise InvalidArgument(f"invalid restart policy {text!r}: the retry count must be a number")
+    return RestartPolicy(name, int(count or 0))
+
+
+def parse_device(spec: str) -> DeviceMapping:
+    """``--device HOST[:CONTAINER][:PERMISSIONS]``. The permissions are accepted and not kept: dockyard sets
+    no per-device cgroup rule to apply them with."""
+    parts = spec.split(":")
+    inside = parts[1] if len(parts) > 1 and parts[1].startswith("/") else parts[0]
+    return DeviceMapping(parts[0], inside)
+
+
+def run_config(args: argparse.Namespace) -> ContainerCreate:
+    """The create request the flags stand for (text parsed here; core.containers.validate checks it)."""
     command = list(args.command) if args.command else None
     if command and command[0] == "--":
         command = command[1:] or None
@@ -269,77 +272,64 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     mounts = [parse_volume(v) for v in args.volume]
     mounts += [parse_mount(m) for m in args.mount]
     mounts += [parse_tmpfs(t) for t in args.tmpfs]
-    seen: set[str] = set()
-    for m in mounts:
-        key = m.target.rstrip("/")
-        if key in seen:
-            raise InvalidArgument(f"duplicate mount point: {m.target}")
-        seen.add(key)
-    ports = [b for spec in args.publish for b in parse_publish(spec)]
-    memory = parse_bytes(args.memory) if args.memory else None
-    if memory is not None and memory < 6 * 1024 * 1024:
-        raise InvalidArgument("minimum memory limit allowed is 6MB")
-    swap = None
+    bindings: dict[str, list[HostPortBinding]] = {}
+    for spec in args.publish:
+        for port, binding in parse_publish(spec):
+            bindings.setdefault(port, []).append(binding)
+    memory = parse_bytes(args.memory) if args.memory else 0
+    swap = 0
     if args.memory_swap:
         swap = -1 if args.memory_swap == "-1" else parse_bytes(args.memory_swap)
-        if memory is None:
-            raise InvalidArgument("you should always set the memory limit when using the memory swap limit")
-        if swap != -1 and swap < memory:
-            raise InvalidArgument("minimum memoryswap limit should be larger than memory limit")
-    if args.cpus is not None and args.cpus <= 0:
-        raise InvalidArgument(f"invalid value {args.cpus} for --cpus: must be positive")
-    ulimits = dict(parse_ulimit(u) for u in args.ulimit)
-    log_opts = _kv(args.log_opt, "--log-opt")
-    from core.logopts import parse_log_opts
-
-    parse_log_opts(log_opts)
-    from core.containers.resolve import parse_restart
-
-    parse_restart(args.restart)
+    ulimits = {u.name: u for u in map(parse_ulimit, args.ulimit)}  # a later --ulimit of a name wins
+    endpoint = EndpointSettings(EndpointIPAMConfig(args.ip) if args.ip else None, list(args.network_alias))
     detach = bool(getattr(args, "detach", False))
-    if detach and args.rm and args.restart != "no":
-        raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
-    if args.rm and args.restart != "no":
-        raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
-    return RunConfig(
+    config = ContainerConfig(
         image=args.image,
-        command=command,
-        entrypoint=entrypoint,
-        name=args.name,
-        env=env,
-        workdir=args.workdir,
-        user=args.user,
-        hostname=args.hostname,
-        labels=_kv(args.label, "label"),
+        hostname=args.hostname or "",
+        user=args.user or "",
         tty=args.tty,
-        interactive=args.interactive,
-        detach=detach,
+        open_stdin=args.interactive,
+        attach_stdin=args.interactive,
+        attach_stdout=not detach,
+        attach_stderr=not detach,
+        env=env,
+        cmd=command,
+        working_dir=args.workdir or "",
+        entrypoint=entrypoint,
+        labels=_kv(args.label, "label"),
+        stop_signal=args.stop_signal or "",
+        stop_timeout=args.stop_timeout,
+    )
+    host = HostConfig(
+        network_mode=args.network,
+        port_bindings=bindings,
+        publish_all_ports=args.publish_all,
+        restart_policy=parse_restart(args.restart),
         auto_remove=args.rm,
         mounts=mounts,
-        read_only=args.read_only,
-        restart=args.restart,
-        memory=memory,
-        memory_swap=swap,
-        cpus=args.cpus,
-        pids_limit=args.pids_limit,
+        readonly_rootfs=args.read_only,
         cap_add=args.cap_add,
         cap_drop=args.cap_drop,
         privileged=args.privileged,
         security_opt=args.security_opt,
+        memory=memory,
+        memory_swap=swap,
+        nano_cpus=round(args.cpus * 1e9) if args.cpus is not None else 0,
+        pids_limit=args.pids_limit,
+        shm_size=parse_bytes(args.shm_size) if args.shm_size else 0,
         init=args.init,
-        stop_signal=args.stop_signal,
-        stop_timeout=args.stop_timeout,
-        ulimits=ulimits,
-        shm_size=parse_bytes(args.shm_size) if args.shm_size else None,
-        devices=args.device,
-        network=args.network,
-        network_aliases=args.network_alias,
-        ip=args.ip,
-        ports=ports,
-        publish_all=args.publish_all,
+        ulimits=list(ulimits.values()),
+        devices=[parse_device(d) for d in args.device],
         dns=args.dns,
         extra_hosts=args.add_host,
-        log_opts=log_opts,
-        platform=args.platform,
+        log_config=LogConfig(config=_kv(args.log_opt, "--log-opt")),
+    )
+    return ContainerCreate(
+        config=config,
+        host_config=host,
+        # the first network's settings, when it has any (as docker's CLI sends them)
+        networking_config=NetworkingConfig({args.network: endpoint} if args.ip or args.network_alias else {}),
+        name=args.name or "",
+        platform=args.platform or "",
         pull=args.pull,
     )

@@ -64,7 +64,15 @@ from core.images.commit import (
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, LayerRef
 from core.interface import STDERR, STDOUT
-from core.models import BuildEvent, BuildOptions, BuildResult, Mount, RunConfig
+from core.models import (
+    BuildEvent,
+    BuildOptions,
+    BuildResult,
+    ContainerConfig,
+    ContainerCreate,
+    HostConfig,
+    Mount,
+)
 from core.record import field, record
 from core.state.records import remove_tree, sweep_temp, temp_name
 from core.storage.diff import LayerUnion, write_diff
@@ -515,15 +523,12 @@ class Builder:
                 path.write_bytes(content)
                 path.chmod(0o755)
                 mounts.append(Mount("bind", f"/dev/pipes/{name}", str(path), read_only=True))
-        rc = RunConfig(
-            image=state.record.id,
-            command=args,
-            entrypoint=[],
-            env=env,
-            network=network,
-            labels={"dockyard.build": "1"},
+        rc = ContainerCreate(
+            config=ContainerConfig(
+                image=state.record.id, cmd=args, entrypoint=[], env=env, labels={"dockyard.build": "1"}
+            ),
+            host_config=HostConfig(network_mode=network, mounts=mounts),
             pull="never",
-            mounts=mounts,
         )
         # the shim's start-up overlaps the container's creation, as `run` does it
         launcher = self.engine.prepare_start()

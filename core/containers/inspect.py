@@ -6,7 +6,8 @@ from typing import Any
 
 from core.config import Paths
 from core.containers.store import ContainerRecord
-from core.models import RUNNING_STATES
+from core.dockerjson import config_to_docker, inspect_host_config
+from core.models import RUNNING_STATES, ContainerConfig
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -25,23 +26,42 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
             {"HostIp": p.get("host_ip", "0.0.0.0"), "HostPort": str(p.get("host_port"))}
         )
     mounts = []
-    for m in run.get("mounts", []):
-        entry = {
-            "Type": m["type"],
-            "Destination": m["target"],
+    for m in run.host_config.mounts:
+        entry: dict[str, Any] = {
+            "Type": m.type,
+            "Destination": m.target,
             "Mode": "",
-            "RW": not m.get("read_only"),
-            "Propagation": (m.get("options") or {}).get("propagation", "rprivate")
-            if m["type"] == "bind"
+            "RW": not m.read_only,
+            "Propagation": ((m.bind_options.propagation if m.bind_options else "") or "rprivate")
+            if m.type == "bind"
             else "",
         }
-        if m["type"] == "volume":
+        if m.type == "volume":
             entry.update(
-                {"Name": m["source"], "Source": str(paths.volumes / m["source"] / "_data"), "Driver": "local"}
+                {"Name": m.source, "Source": str(paths.volumes / m.source / "_data"), "Driver": "local"}
             )
-        elif m["type"] == "bind":
-            entry["Source"] = m["source"]
+        elif m.type == "bind":
+            entry["Source"] = m.source
         mounts.append(entry)
+    # the Config section is the container's: the request merged with its image (as resolved at create)
+    config = ContainerConfig(
+        image=rec.image,
+        hostname=proc.get("hostname", ""),
+        user=proc.get("user", ""),
+        tty=bool(proc.get("tty")),
+        open_stdin=bool(proc.get("stdin")),
+        attach_stdin=run.config.attach_stdin,
+        attach_stdout=run.config.attach_stdout,
+        attach_stderr=run.config.attach_stderr,
+        env=proc.get("env", []),
+        cmd=run.config.cmd,
+        working_dir=proc.get("cwd", ""),
+        entrypoint=run.config.entrypoint,
+        labels=proc.get("labels", {}),
+        stop_signal=proc.get("stop_signal", "SIGTERM"),
+        stop_timeout=proc.get("stop_timeout", 10),
+        exposed_ports=proc.get("exposed_ports", []),
+    )
     net = (st.network or {}) if running else {}
     return {
         "Id": rec.id,
@@ -70,45 +90,7 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
         "RestartCount": st.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
-        "HostConfig": {
-            "Binds": [
-                f"{m['source']}:{m['target']}{':ro' if m.get('read_only') else ''}"
-                for m in run.get("mounts", [])
-                if m["type"] == "bind"
-            ],
-            "NetworkMode": run.get("network", "default"),
-            "PortBindings": {
-                f"{p['container_port']}/{p['protocol']}": [
-                    {"HostIp": p["host_ip"], "HostPort": str(p["host_port"] or "")}
-                ]
-                for p in run.get("ports", [])
-            },
-            "RestartPolicy": {
-                "Name": (run.get("restart") or "no").split(":")[0],
-                "MaximumRetryCount": int((run.get("restart") or "no:0").partition(":")[2] or 0),
-            },
-            "AutoRemove": bool(run.get("auto_remove")),
-            "CapAdd": run.get("cap_add") or None,
-            "CapDrop": run.get("cap_drop") or None,
-            "Privileged": bool(run.get("privileged")),
-            "ReadonlyRootfs": bool(run.get("read_only")),
-            "SecurityOpt": run.get("security_opt") or None,
-            "Memory": run.get("memory") or 0,
-            "MemorySwap": run.get("memory_swap") or 0,
-            "NanoCpus": int((run.get("cpus") or 0) * 1e9),
-            "PidsLimit": run.get("pids_limit"),
-            "ShmSize": run.get("shm_size") or 64 * 1024 * 1024,
-            "Init": bool(run.get("init")),
-            "Ulimits": [
-                {"Name": k, "Soft": v[0], "Hard": v[1]} for k, v in (run.get("ulimits") or {}).items()
-            ],
-            "Tmpfs": {
-                m["target"]: ",".join(f"{k}={v}" for k, v in (m.get("options") or {}).items())
-                for m in run.get("mounts", [])
-                if m["type"] == "tmpfs"
-            },
-            "LogConfig": {"Type": "json-file", "Config": run.get("log_opts") or {}},
-        },
+        "HostConfig": inspect_host_config(run.host_config),
         "GraphDriver": {
             "Name": "overlay",
             "Data": {
@@ -118,24 +100,7 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
             },
         },
         "Mounts": mounts,
-        "Config": {
-            "Hostname": proc.get("hostname", ""),
-            "User": proc.get("user", ""),
-            "Tty": bool(proc.get("tty")),
-            "OpenStdin": bool(proc.get("stdin")),
-            "AttachStdin": bool(proc.get("stdin")),
-            "AttachStdout": not run.get("detach"),
-            "AttachStderr": not run.get("detach"),
-            "Env": proc.get("env", []),
-            "Cmd": run.get("command"),
-            "Image": rec.image,
-            "WorkingDir": proc.get("cwd", ""),
-            "Entrypoint": run.get("entrypoint"),
-            "Labels": proc.get("labels", {}),
-            "StopSignal": proc.get("stop_signal", "SIGTERM"),
-            "StopTimeout": proc.get("stop_timeout", 10),
-            "ExposedPorts": {p: {} for p in proc.get("exposed_ports", [])},
-        },
+        "Config": config_to_docker(config),
         "NetworkSettings": {
             "Ports": ports,
             "SandboxKey": net.get("netns", ""),

@@ -18,9 +18,9 @@ from pathlib import Path
 from core.config import Config, Paths
 from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
-from core.errors import Conflict, InvalidArgument, RuntimeFailure, error_for_exit_code
-from core.models import RUNNING_STATES, RunConfig
-from core.record import asdict
+from core.errors import Conflict, RuntimeFailure, error_for_exit_code
+from core.models import RUNNING_STATES, ContainerCreate, Mount
+from core.record import replace
 from core.runtime import protocol
 from core.state.ids import new_id
 from core.state.locks import held, remove_unheld
@@ -92,34 +92,30 @@ class Lifecycle:
 
     def create(
         self,
-        run: RunConfig,
+        req: ContainerCreate,
         image_name: str,
         image_id: str,
         image_config: dict[str, Any],
         chain_ids: list[str],
     ) -> ContainerRecord:
+        """A new container for ``req`` (checked by core.containers.validate.check_create) on its image."""
         cid = new_id()
-        process = resolve_process(run, image_config, cid)
-        run_dict = asdict(run)
+        process = resolve_process(req, image_config, cid)
         # anonymous volumes (image VOLUMEs, `-v /path`) get their names now, so `rm -v` can find them
-        targets = {m["target"].rstrip("/") for m in run_dict["mounts"]}
+        mounts = list(req.host_config.mounts)
+        targets = {m.target.rstrip("/") for m in mounts}
         for path in process.pop("image_volumes"):
             if path.rstrip("/") not in targets:
-                run_dict["mounts"].append(
-                    {"type": "volume", "target": path, "source": "", "read_only": False, "options": {}}
-                )
-        for m in run_dict["mounts"]:
-            if m["type"] == "volume" and not m["source"]:
-                m["source"] = new_id()
-                m["anonymous"] = True
-        from core.containers.runtime_spec import validate_run
-
-        validate_run(run_dict)
-        if run.network == "host" and run.hostname:
-            raise InvalidArgument("conflicting options: hostname and the network mode host")
+                mounts.append(Mount("volume", path))
+        anonymous: list[str] = []
+        for i, m in enumerate(mounts):
+            if m.type == "volume" and not m.source:
+                mounts[i] = replace(m, source=new_id())
+                anonymous.append(mounts[i].source)
+        run = replace(req, host_config=replace(req.host_config, mounts=mounts))
         # networks: refuse an unknown network, --ip/--network-alias without a user network, bad -p/--dns
-        if run.network not in ("host", "none"):
-            self.networks().check_run(run_dict, process.get("exposed_ports") or [])
+        if run.host_config.network_mode not in ("host", "none"):
+            self.networks().check_run(run, process.get("exposed_ports") or [])
         self.paths.containers.mkdir(parents=True, exist_ok=True)
         sweep_temp(self.paths.containers)
         final = self.paths.container(cid)
@@ -141,9 +137,10 @@ class Lifecycle:
                     image=image_name,
                     image_id=image_id,
                     layers=chain_ids,
-                    run=run_dict,
+                    run=run,
                     process=process,
                     state=ContainerState(),
+                    anonymous_volumes=anonymous,
                 )
                 write_json(tmp / "config.json", rec.config_json())
                 write_json(tmp / "state.json", rec.state.to_json())
@@ -239,7 +236,9 @@ class Lifecycle:
             # networks: a bridge network's namespace, address and hosts files are made here, its links by a
             # helper process that runs while the shim is ordered; the shim waits for it (core.network)
             plan = (
-                self.networks().prepare_start(rec) if rec.run.get("network") not in ("host", "none") else None
+                self.networks().prepare_start(rec)
+                if rec.run.host_config.network_mode not in ("host", "none")
+                else None
             )
             try:
                 netns = plan.netns if plan is not None else self._network_mode(rec)
@@ -273,8 +272,7 @@ class Lifecycle:
         return NetworkManager(self.paths, self.config)
 
     def _network_mode(self, rec: ContainerRecord) -> str:
-        mode = rec.run.get("network") or "default"
-        if mode == "host":
+        if rec.run.host_config.network_mode == "host":
             return "host"
         # "none" and, until bridge networking exists, every other mode: a private netns with loopback up
         return "new"

@@ -39,11 +39,9 @@ def hide_container(paths: Paths, cid: str, *, volumes: bool = False) -> Hidden:
     cfg: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
         cfg = json.loads((cdir / "config.json").read_bytes())
-    anon = [
-        m.get("source", "")
-        for m in cfg.get("run", {}).get("mounts", [])
-        if m.get("type") == "volume" and m.get("anonymous")
-    ]
+    from core.containers.store import anonymous_volumes
+
+    anon = anonymous_volumes(cfg)
     rootfs = cdir / "rootfs"
     if os.path.ismount(rootfs):
         # a stale overlay from a crashed cp/export would pin the upper dir

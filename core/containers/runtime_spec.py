@@ -8,9 +8,9 @@ import resource
 from pathlib import Path
 
 from core.config import Paths
-from core.containers.resolve import parse_restart
 from core.containers.store import ContainerRecord
 from core.errors import InvalidArgument
+from core.models import DEFAULT_SHM_SIZE, Ulimit
 from core.runtime.spec import (
     DEFAULT_SECCOMP,
     ContainerSpec,
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _security_opts(opts: list[str]) -> tuple[bool, bool]:
+def security_opts(opts: list[str]) -> tuple[bool, bool]:
     """(no_new_privs, seccomp_unconfined) from ``--security-opt``."""
     nnp = False
     unconfined = False
@@ -52,9 +52,11 @@ def _security_opts(opts: list[str]) -> tuple[bool, bool]:
     return nnp, unconfined
 
 
-def _rlimits(ulimits: dict[str, Any]) -> list[Rlimit]:
+def rlimits(ulimits: list[Ulimit]) -> list[Rlimit]:
+    """The rlimits to set; refuses a hard limit above the host's that this host cannot raise."""
     out = []
-    for name, (soft, hard) in ulimits.items():
+    for u in ulimits:
+        name, soft, hard = u.name, u.soft, u.hard
         kind = rlimit_name(name)
         res = getattr(resource, f"RLIMIT_{kind.upper()}", None)
         if res is not None:
@@ -69,71 +71,51 @@ def _rlimits(ulimits: dict[str, Any]) -> list[Rlimit]:
     return out
 
 
-def validate_run(run: dict[str, Any]) -> None:
-    """The checks ``create`` makes so that a bad flag fails before any container exists."""
-    from core.logopts import parse_log_opts
-    from core.runtime.capabilities import resolve_capabilities
-
-    _security_opts(run.get("security_opt", []))
-    _rlimits(run.get("ulimits") or {})
-    parse_log_opts(run.get("log_opts") or {})
-    resolve_capabilities(run.get("cap_add", []), run.get("cap_drop", []), bool(run.get("privileged")))
-    for d in run.get("devices", []):
-        host = d.split(":")[0]
-        if not host.startswith("/") or not os.path.exists(host):
-            raise InvalidArgument(
-                f"error gathering device information while adding device {host!r}: no such file or directory"
-            )
-
-
 def build_spec(
     paths: Paths, layers: LayerStore, volumes: VolumeStore, rec: ContainerRecord, netns: str
 ) -> ContainerSpec:
     from core.runtime.capabilities import resolve_capabilities
 
-    run = rec.run
+    h = rec.run.host_config
     proc = rec.process
     cdir = paths.container(rec.id)
-    nnp, unconfined = _security_opts(run.get("security_opt", []))
-    privileged = bool(run.get("privileged"))
-    caps = resolve_capabilities(run.get("cap_add", []), run.get("cap_drop", []), privileged)
+    nnp, unconfined = security_opts(h.security_opt)
+    privileged = h.privileged
+    caps = resolve_capabilities(h.cap_add, h.cap_drop, privileged)
     # Docker's default profile by name: the shim loads it (already compiled in its warm-up), so the CLI
     # neither parses nor stores the 13 kB profile
     seccomp = None if privileged or unconfined else DEFAULT_SECCOMP
     user = proc.get("user") or ""
     mounts: list[MountSpec] = []
-    for m in run.get("mounts", []):
-        opts = ["ro" if m.get("read_only") else "rw"]
-        if m["type"] == "tmpfs":
-            o = m.get("options") or {}
+    for m in h.mounts:
+        opts = ["ro" if m.read_only else "rw"]
+        if m.type == "tmpfs":
             opts += ["nosuid", "nodev", "noexec"]
-            if o.get("size"):
-                opts.append(f"size={o['size']}")
-            if o.get("mode"):
-                opts.append(f"mode={o['mode']}")
-            mounts.append(MountSpec("tmpfs", m["target"], "", opts))
-        elif m["type"] == "volume":
-            vol, new = volumes.create(m.get("source") or None)
-            if new and (m.get("options") or {}).get("nocopy") != "true":
+            if m.tmpfs_options is not None and m.tmpfs_options.size_bytes:
+                opts.append(f"size={m.tmpfs_options.size_bytes}")
+            if m.tmpfs_options is not None and m.tmpfs_options.mode:
+                opts.append(f"mode={m.tmpfs_options.mode:o}")
+            mounts.append(MountSpec("tmpfs", m.target, "", opts))
+        elif m.type == "volume":
+            vol, new = volumes.create(m.source or None)
+            if new and not (m.volume_options is not None and m.volume_options.no_copy):
                 from core.containers.copy import populate_volume
 
-                populate_volume(paths, layers, rec, m["target"], Path(vol.mountpoint))
-            mounts.append(MountSpec("bind", m["target"], vol.mountpoint, ["rbind", *opts]))
+                populate_volume(paths, layers, rec, m.target, Path(vol.mountpoint))
+            mounts.append(MountSpec("bind", m.target, vol.mountpoint, ["rbind", *opts]))
         else:
-            src = m["source"]
+            src = m.source
             if not os.path.exists(src):
                 raise InvalidArgument(f"invalid mount config: bind source path does not exist: {src}")
-            prop = (m.get("options") or {}).get("propagation", "rprivate")
-            mounts.append(MountSpec("bind", m["target"], src, ["rbind", prop, *opts]))
+            prop = (m.bind_options.propagation if m.bind_options is not None else "") or "rprivate"
+            mounts.append(MountSpec("bind", m.target, src, ["rbind", prop, *opts]))
     targets = {m.destination.rstrip("/") for m in mounts}
     for name in ("hostname", "hosts", "resolv.conf"):
         if f"/etc/{name}" not in targets and (cdir / name).exists():
             mounts.append(MountSpec("bind", f"/etc/{name}", str(cdir / name), ["rbind", "rprivate", "rw"]))
-    devices = []
-    for d in run.get("devices", []):
-        parts = d.split(":")
-        devices.append(DeviceSpec(parts[0], parts[1] if len(parts) > 1 and parts[1].startswith("/") else ""))
+    devices = [DeviceSpec(d.path_on_host, d.path_in_container) for d in h.devices]
     lower = [str(layers.diff_dir(cid)) for cid in reversed(rec.layers)]
+    host_network = h.network_mode == "host"
     spec = ContainerSpec(
         rootfs=RootfsSpec(
             lower=lower, mountpoint=str(cdir / "rootfs"), upper=str(cdir / "upper"), work=str(cdir / "work")
@@ -147,16 +129,16 @@ def build_spec(
             capabilities=caps,
             no_new_privs=nnp,
             seccomp=seccomp,
-            rlimits=_rlimits(run.get("ulimits") or {}),
+            rlimits=rlimits(h.ulimits),
         ),
-        readonly_rootfs=bool(run.get("read_only")),
-        hostname=proc.get("hostname", "") if run.get("network") != "host" else "",
+        readonly_rootfs=h.readonly_rootfs,
+        hostname=proc.get("hostname", "") if not host_network else "",
         mounts=mounts,
         devices=devices,
         netns=netns,
-        utsns="host" if run.get("network") == "host" else "new",
-        shm_size=int(run.get("shm_size") or 64 * 1024 * 1024),
-        init=bool(run.get("init")),
+        utsns="host" if host_network else "new",
+        shm_size=h.shm_size or DEFAULT_SHM_SIZE,
+        init=h.init,
     )
     if privileged:
         spec.masked_paths = []
@@ -168,14 +150,11 @@ def build_spec(
 def build_runtime(
     paths: Paths, layers: LayerStore, volumes: VolumeStore, rec: ContainerRecord, netns: str
 ) -> dict[str, Any]:
-    run = rec.run
+    h = rec.run.host_config
     proc = rec.process
-    name, maximum = parse_restart(run.get("restart") or "no")
     from core.logopts import parse_log_opts
 
-    log_opts = run.get("log_opts") or {}
-    max_size, max_file = parse_log_opts(log_opts)
-    cpus = run.get("cpus")
+    max_size, max_file = parse_log_opts(h.log_config.config)
     return {
         "name": rec.name,
         "image": rec.image,
@@ -183,18 +162,19 @@ def build_runtime(
         "stdin": bool(proc.get("stdin")),
         "tty": bool(proc.get("tty")),
         "cgroup": {
-            "memory": run.get("memory"),
-            "memory_swap": run.get("memory_swap"),
-            "cpu_quota": int(cpus * 100000) if cpus else None,
-            "pids": run.get("pids_limit"),
+            "memory": h.memory or None,
+            "memory_swap": h.memory_swap or None,
+            # a quota of µs per 100000 µs period: --cpus 1.5 is 150000
+            "cpu_quota": h.nano_cpus // 10000 if h.nano_cpus else None,
+            "pids": h.pids_limit,
         },
         "log": {
             "path": str(paths.container(rec.id) / f"{rec.id}-json.log"),
             "max_size": max_size,
             "max_file": max_file,
         },
-        "restart": {"name": name, "max": maximum},
-        "auto_remove": bool(run.get("auto_remove")),
+        "restart": {"name": h.restart_policy.name, "max": h.restart_policy.maximum_retry_count},
+        "auto_remove": h.auto_remove,
         "stop_signal": proc.get("stop_signal", "SIGTERM"),
         "stop_timeout": proc.get("stop_timeout", 10),
     }

@@ -12,6 +12,23 @@ from pathlib import Path
 
 from core.config import Paths
 from core.errors import Conflict, ContainerNotFound, InvalidArgument
+from core.models import (
+    BindOptions,
+    ContainerConfig,
+    ContainerCreate,
+    DeviceMapping,
+    EndpointIPAMConfig,
+    EndpointSettings,
+    HostConfig,
+    HostPortBinding,
+    LogConfig,
+    Mount,
+    NetworkingConfig,
+    RestartPolicy,
+    TmpfsOptions,
+    Ulimit,
+    VolumeOptions,
+)
 from core.record import asdict, field, known_fields, record
 from core.state.ids import HEX64, check_name
 from core.state.locks import FileLock
@@ -98,14 +115,127 @@ class ContainerRecord:
     image: str  # as the user named it
     image_id: str
     layers: list[str]  # chain ids, lowest first
-    run: dict[str, Any]  # the RunConfig as created
+    run: ContainerCreate  # the request as created, its anonymous volumes named; networks as connected since
     process: dict[str, Any]  # resolved: args, env, cwd, user, hostname, tty, stop_signal ...
     state: ContainerState = field(default_factory=ContainerState)
+    anonymous_volumes: list[str] = field(default_factory=list)  # named at create; `rm -v` removes them
 
     def config_json(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("state")
         return d
+
+    @classmethod
+    def from_config_json(cls, data: dict[str, Any], state: ContainerState) -> ContainerRecord:
+        fields = known_fields(cls, data)
+        run = fields.pop("run")
+        if "config" in run:
+            fields["run"] = ContainerCreate.from_json(run)
+        else:
+            fields["run"], fields["anonymous_volumes"] = legacy_run(run)
+        return cls(state=state, **fields)
+
+
+def anonymous_volumes(data: dict[str, Any]) -> list[str]:
+    """The anonymous volumes a ``config.json`` names, without building its record (all removal reads)."""
+    if "anonymous_volumes" in data:
+        return [str(v) for v in data["anonymous_volumes"]]
+    # the flat layout marked them on the mount
+    mounts = (data.get("run") or {}).get("mounts") or []
+    return [str(m.get("source", "")) for m in mounts if m.get("type") == "volume" and m.get("anonymous")]
+
+
+def legacy_run(run: dict[str, Any]) -> tuple[ContainerCreate, list[str]]:
+    """A container created by an older dockyard: its ``run`` is a flat dict with the keys of the old
+    ``RunConfig`` (checked when it was created). The same request in today's records, and the anonymous
+    volumes its mounts were marked with."""
+    mounts = []
+    for m in run.get("mounts") or []:
+        opts = m.get("options") or {}
+        mount = Mount(str(m["type"]), str(m["target"]), str(m.get("source") or ""), bool(m.get("read_only")))
+        if m["type"] == "bind" and opts.get("propagation"):
+            mount.bind_options = BindOptions(opts["propagation"])
+        elif m["type"] == "volume" and opts.get("nocopy") == "true":
+            mount.volume_options = VolumeOptions(no_copy=True)
+        elif m["type"] == "tmpfs" and (opts.get("size") or opts.get("mode")):
+            mount.tmpfs_options = TmpfsOptions(int(opts.get("size") or 0), int(opts.get("mode") or "0", 8))
+        mounts.append(mount)
+    anonymous = anonymous_volumes({"run": run})
+    bindings: dict[str, list[HostPortBinding]] = {}
+    for p in run.get("ports") or []:
+        key = f"{p['container_port']}/{p.get('protocol') or 'tcp'}"
+        port = int(p.get("host_port") or 0)
+        bindings.setdefault(key, []).append(
+            HostPortBinding(str(p.get("host_ip") or ""), str(port) if port else "")
+        )
+    policy, _, count = str(run.get("restart") or "no").partition(":")
+    devices = []
+    for d in run.get("devices") or []:
+        parts = str(d).split(":")
+        inside = parts[1] if len(parts) > 1 and parts[1].startswith("/") else parts[0]
+        devices.append(DeviceMapping(parts[0], inside))
+    mode = str(run.get("network") or "default")
+    endpoints: dict[str, EndpointSettings] = {}
+    ip, aliases = str(run.get("ip") or ""), list(run.get("network_aliases") or [])
+    if ip or aliases:
+        endpoints[mode] = EndpointSettings(EndpointIPAMConfig(ip) if ip else None, aliases)
+    for c in run.get("connected") or []:
+        extra_ip = str(c.get("ip") or "")
+        endpoints[str(c["network"])] = EndpointSettings(
+            EndpointIPAMConfig(extra_ip) if extra_ip else None, list(c.get("aliases") or [])
+        )
+    cpus = run.get("cpus")
+    detach = bool(run.get("detach"))
+    config = ContainerConfig(
+        image=str(run["image"]),
+        hostname=str(run.get("hostname") or ""),
+        user=str(run.get("user") or ""),
+        tty=bool(run.get("tty")),
+        open_stdin=bool(run.get("interactive")),
+        attach_stdin=bool(run.get("interactive")),
+        attach_stdout=not detach,
+        attach_stderr=not detach,
+        env=list(run.get("env") or []),
+        cmd=run.get("command"),
+        working_dir=str(run.get("workdir") or ""),
+        entrypoint=run.get("entrypoint"),
+        labels=dict(run.get("labels") or {}),
+        stop_signal=str(run.get("stop_signal") or ""),
+        stop_timeout=run.get("stop_timeout"),
+    )
+    host = HostConfig(
+        network_mode=mode,
+        port_bindings=bindings,
+        publish_all_ports=bool(run.get("publish_all")),
+        restart_policy=RestartPolicy(policy, int(count or 0)),
+        auto_remove=bool(run.get("auto_remove")),
+        mounts=mounts,
+        readonly_rootfs=bool(run.get("read_only")),
+        cap_add=list(run.get("cap_add") or []),
+        cap_drop=list(run.get("cap_drop") or []),
+        privileged=bool(run.get("privileged")),
+        security_opt=list(run.get("security_opt") or []),
+        memory=int(run.get("memory") or 0),
+        memory_swap=int(run.get("memory_swap") or 0),
+        nano_cpus=round(cpus * 1e9) if cpus else 0,
+        pids_limit=run.get("pids_limit"),
+        shm_size=int(run.get("shm_size") or 0),
+        init=bool(run.get("init")),
+        ulimits=[Ulimit(k, int(v[0]), int(v[1])) for k, v in (run.get("ulimits") or {}).items()],
+        devices=devices,
+        dns=list(run.get("dns") or []),
+        extra_hosts=list(run.get("extra_hosts") or []),
+        log_config=LogConfig(config=dict(run.get("log_opts") or {})),
+    )
+    request = ContainerCreate(
+        config=config,
+        host_config=host,
+        networking_config=NetworkingConfig(endpoints),
+        name=str(run.get("name") or ""),
+        platform=str(run.get("platform") or ""),
+        pull=str(run.get("pull") or "missing"),
+    )
+    return request, anonymous
 
 
 class ContainerStore:
@@ -137,7 +267,7 @@ class ContainerStore:
             state = ContainerState.from_json(read_json(d / "state.json"))
         except FileNotFoundError:
             state = ContainerState(status="dead", error="state record missing")
-        return ContainerRecord(state=state, **known_fields(ContainerRecord, cfg))
+        return ContainerRecord.from_config_json(cfg, state)
 
     def records(self) -> Iterator[ContainerRecord]:
         for cid in self.ids():

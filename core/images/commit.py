@@ -35,6 +35,7 @@ from core.timestamps import now_rfc3339
 
 if TYPE_CHECKING:
     from core.containers.lifecycle import Lifecycle
+    from core.models import ContainerCreate
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 # Built layers are compressed when they are made (push sends stored blobs byte for byte). zlib's level 6 runs
@@ -294,33 +295,34 @@ class CommitRequest:
 
 
 def container_config(
-    image_cfg: dict[str, Any], run: dict[str, Any], process: dict[str, Any]
+    image_cfg: dict[str, Any], run: ContainerCreate, process: dict[str, Any]
 ) -> dict[str, Any]:
     """The image config docker commit writes: the image's, with what the container was created with."""
     cfg = dict(image_cfg.get("config") or {})
-    if run.get("entrypoint") is not None:
-        cfg["Entrypoint"] = list(run["entrypoint"]) or None
-        cfg["Cmd"] = list(run.get("command") or []) or None
-    elif run.get("command") is not None:
-        cfg["Cmd"] = list(run["command"])
+    asked = run.config
+    if asked.entrypoint is not None:
+        cfg["Entrypoint"] = list(asked.entrypoint) or None
+        cfg["Cmd"] = list(asked.cmd or []) or None
+    elif asked.cmd is not None:
+        cfg["Cmd"] = list(asked.cmd)
     env = [e for e in process.get("env", []) if not e.startswith("HOSTNAME=")]
     if env:
         cfg["Env"] = env
-    if run.get("workdir"):
-        cfg["WorkingDir"] = run["workdir"]
-    if run.get("user") is not None:
-        cfg["User"] = run["user"]
-    labels = {**(cfg.get("Labels") or {}), **(run.get("labels") or {})}
+    if asked.working_dir:
+        cfg["WorkingDir"] = asked.working_dir
+    if asked.user:
+        cfg["User"] = asked.user
+    labels = {**(cfg.get("Labels") or {}), **asked.labels}
     if labels:
         cfg["Labels"] = labels
     ports = dict(cfg.get("ExposedPorts") or {})
-    for p in run.get("ports") or []:
-        ports[f"{p['container_port']}/{p.get('protocol', 'tcp')}"] = {}
+    for key in [*asked.exposed_ports, *run.host_config.port_bindings]:
+        ports[key] = {}
     if ports:
         cfg["ExposedPorts"] = ports
-    if run.get("stop_signal"):
-        cfg["StopSignal"] = run["stop_signal"]
-    if run.get("tty"):
+    if asked.stop_signal:
+        cfg["StopSignal"] = asked.stop_signal
+    if asked.tty:
         cfg["Tty"] = True
     return {k: v for k, v in cfg.items() if v is not None}
 
@@ -393,7 +395,7 @@ def commit_container(
     cfg = record_config(images, image)
     upper = lifecycle.paths.container(rec.id) / "upper"
     lowers = [layers.diff_dir(c) for c in reversed(rec.layers)]
-    mountpoints = [*RUNTIME_MOUNTPOINTS, *(m["target"] for m in rec.run.get("mounts", []))]
+    mountpoints = [*RUNTIME_MOUNTPOINTS, *(m.target for m in rec.run.host_config.mounts)]
     paused = False
     if req.pause and rec.state.status == "running":
         lifecycle.pause(rec.id)

@@ -19,7 +19,7 @@ from typing import Any
 
 from core.config import Config, Paths
 from core.errors import Conflict, DockyardError, InvalidArgument, NetworkNotFound
-from core.models import RUNNING_STATES, NetworkSummary
+from core.models import RUNNING_STATES, ContainerCreate, EndpointIPAMConfig, EndpointSettings, NetworkSummary
 from core.network import endpoints, names, nat, netns, ports
 from core.network.endpoints import Attachment, Endpoint
 from core.network.ipam import Ipam
@@ -31,10 +31,13 @@ from core.state.ids import NAME
 from core.state.locks import remove_unheld
 
 
-def network_mode(run: dict[str, Any]) -> str:
+def network_mode(run: ContainerCreate) -> str:
     """ "host", "none", or a network name ("default"/"bridge" for the default network)."""
-    mode = str(run.get("network") or "default")
-    return mode
+    return run.host_config.network_mode or "default"
+
+
+def _fixed_ip(ep: EndpointSettings) -> str:
+    return ep.ipam_config.ipv4_address if ep.ipam_config is not None else ""
 
 
 def check_aliases(aliases: list[str]) -> list[str]:
@@ -292,7 +295,7 @@ class NetworkManager:
 
         out: set[str] = set()
         for rec in ContainerStore(self.paths).records():
-            wanted = [network_mode(rec.run), *(c.get("network", "") for c in rec.run.get("connected", []))]
+            wanted = [network_mode(rec.run), *(name for name, _ in rec.run.connected())]
             for w in wanted:
                 if w and w not in PSEUDO:
                     with contextlib.suppress(NetworkNotFound, InvalidArgument, Conflict):
@@ -314,39 +317,52 @@ class NetworkManager:
 
     # ------------------------------------------------------------------ containers
 
-    def check_run(self, run: dict[str, Any], exposed: list[str] | None = None) -> None:
+    def check_run(self, run: ContainerCreate, exposed: list[str] | None = None) -> None:
         """What docker refuses at create: an unknown network, --ip or aliases without a user network,
         malformed ports, --add-host or --dns."""
         mode = network_mode(run)
         if mode.startswith("container:"):
             raise InvalidArgument("--network container:NAME is not supported")
-        for item in run.get("extra_hosts") or []:
+        for item in run.host_config.extra_hosts:
             names.check_extra_host(item)
-        names.resolv_content(list(run.get("dns") or []), "")
-        check_aliases(list(run.get("network_aliases") or []))
+        names.resolv_content(list(run.host_config.dns), "")
+        first = run.endpoint()
+        ip = _fixed_ip(first)
+        check_aliases(list(first.aliases))
         if mode in PSEUDO:
-            if run.get("ip"):
+            if ip:
                 raise InvalidArgument(f"--ip cannot be used with --network {mode}")
-            if run.get("network_aliases"):
+            if first.aliases:
                 raise InvalidArgument(f"--network-alias cannot be used with --network {mode}")
+            if run.connected():
+                raise InvalidArgument(f"a container on the {mode} network cannot join other networks")
             return
         n = self.store.resolve(mode)
-        if n.default and run.get("ip"):
+        self._check_endpoint(n, first)
+        for name, ep in run.connected():
+            if name in PSEUDO:
+                raise InvalidArgument(f"a container cannot be connected to the {name} network")
+            check_aliases(list(ep.aliases))
+            self._check_endpoint(self.store.resolve(name), ep)
+        wanted = ports.requested(run.host_config, exposed or [])
+        if wanted and n.internal:
+            raise InvalidArgument(f"cannot publish ports of a container on the internal network {n.name}")
+
+    def _check_endpoint(self, n: Network, ep: EndpointSettings) -> None:
+        ip = _fixed_ip(ep)
+        if n.default and ip:
             raise InvalidArgument("user specified IP address is supported on user defined networks only")
-        if n.default and run.get("network_aliases"):
+        if n.default and ep.aliases:
             raise InvalidArgument("network-scoped aliases are supported only on user defined networks")
-        if run.get("ip"):
+        if ip:
             import ipaddress
 
             try:
-                addr = ipaddress.IPv4Address(str(run["ip"]))
+                addr = ipaddress.IPv4Address(ip)
             except ValueError:
-                raise InvalidArgument(f"invalid --ip {run['ip']!r}: expected an IPv4 address") from None
+                raise InvalidArgument(f"invalid --ip {ip!r}: expected an IPv4 address") from None
             if addr not in ipaddress.IPv4Network(n.subnet):
                 raise InvalidArgument(f"--ip {addr} is not in the subnet {n.subnet} of network {n.name}")
-        wanted = ports.requested(run, exposed or [])
-        if wanted and n.internal:
-            raise InvalidArgument(f"cannot publish ports of a container on the internal network {n.name}")
 
     def prepare_start(self, rec: Any) -> StartPlan | None:
         """Everything a start of container ``rec`` (a ContainerRecord, whose lock the caller holds) needs
@@ -361,15 +377,16 @@ class NetworkManager:
         _wait_shim_gone(np, cid, 10.0)
         release(self.paths, cid)  # what an earlier, crashed start of this same container left
         release_stale(np, skip=cid)
+        first = run.endpoint()
         wanted_nets: list[tuple[Network, list[str], str]] = [
-            (self.store.resolve(mode), list(run.get("network_aliases") or []), str(run.get("ip") or ""))
+            (self.store.resolve(mode), list(first.aliases), _fixed_ip(first))
         ]
-        for extra in run.get("connected") or []:
-            n = self.store.resolve(str(extra["network"]))
+        for name, extra in run.connected():
+            n = self.store.resolve(name)
             if all(n.id != w[0].id for w in wanted_nets):
-                wanted_nets.append((n, list(extra.get("aliases") or []), str(extra.get("ip") or "")))
+                wanted_nets.append((n, list(extra.aliases), _fixed_ip(extra)))
         primary = wanted_nets[0][0]
-        wanted_ports = ports.requested(run, list(rec.process.get("exposed_ports") or []))
+        wanted_ports = ports.requested(run.host_config, list(rec.process.get("exposed_ports") or []))
         if wanted_ports:
             if primary.internal:
                 raise InvalidArgument(f"cannot publish ports on the internal network {primary.name}")
@@ -382,7 +399,7 @@ class NetworkManager:
             name=rec.name,
             hostname=str(rec.process.get("hostname") or cid[:12]),
             netns=str(np.netns(cid)),
-            extra_hosts=list(run.get("extra_hosts") or []),
+            extra_hosts=list(run.host_config.extra_hosts),
             hosts_path=str(cdir / "hosts"),
             nft_table=nat.check_table(self.config.nft_table),
         )
@@ -400,7 +417,7 @@ class NetworkManager:
             netns.create(np.netns(cid))
             names.write_in_place(
                 cdir / "resolv.conf",
-                names.resolv_content(list(run.get("dns") or []), names.host_resolv_conf()),
+                names.resolv_content(list(run.host_config.dns), names.host_resolv_conf()),
             )
             from core.network import attach
 
@@ -486,9 +503,9 @@ class NetworkManager:
         with cstore.container_lock(rec.id):
             fresh = cstore.load(rec.id) or rec
             configured = [self.store.resolve(mode).id]
-            for c in fresh.run.get("connected") or []:
+            for name, _ in fresh.run.connected():
                 with contextlib.suppress(NetworkNotFound):
-                    configured.append(self.store.resolve(str(c["network"])).id)
+                    configured.append(self.store.resolve(name).id)
             att = endpoints.load(self.np, rec.id)
             running = fresh.state.status in RUNNING_STATES and att is not None
             if n.id in configured or (att is not None and att.endpoint(n.id) is not None):
@@ -498,8 +515,8 @@ class NetworkManager:
                 self._connect_running(att, n, list(aliases or []), ip or "")
                 fresh.state.network = state_of(att)
                 cstore.save_state(fresh.id, fresh.state)
-            fresh.run.setdefault("connected", []).append(
-                {"network": n.name, "aliases": list(aliases or []), "ip": ip or ""}
+            fresh.run.networking_config.endpoints_config[n.name] = EndpointSettings(
+                EndpointIPAMConfig(ip) if ip else None, list(aliases or [])
             )
             cstore.save_config(fresh)
 
@@ -548,13 +565,12 @@ class NetworkManager:
             att = endpoints.load(self.np, rec.id)
             ep = att.endpoint(n.id) if att is not None else None
             mode = network_mode(fresh.run)
-            connected = list(fresh.run.get("connected") or [])
             is_primary = mode not in PSEUDO and self.store.resolve(mode).id == n.id
             in_extra = []
-            for c in connected:
+            for name, _ in fresh.run.connected():
                 with contextlib.suppress(NetworkNotFound):
-                    if self.store.resolve(str(c["network"])).id == n.id:
-                        in_extra.append(c)
+                    if self.store.resolve(name).id == n.id:
+                        in_extra.append(name)
             if ep is None and not is_primary and not in_extra:
                 if force:
                     return
@@ -572,18 +588,14 @@ class NetworkManager:
                 ]
                 cstore.save_state(fresh.id, fresh.state)
                 names.refresh(self.np, {n.id}, also={att.cid})
-            remaining = [c for c in connected if c not in in_extra]
+            settings = fresh.run.networking_config.endpoints_config
+            for name in in_extra:
+                del settings[name]
             if is_primary:
-                if remaining:
-                    first = remaining.pop(0)
-                    fresh.run["network"] = first["network"]
-                    fresh.run["network_aliases"] = list(first.get("aliases") or [])
-                    fresh.run["ip"] = first.get("ip") or None
-                else:
-                    fresh.run["network"] = "none"
-                    fresh.run["network_aliases"] = []
-                    fresh.run["ip"] = None
-            fresh.run["connected"] = remaining
+                settings.pop(mode, None)
+                # the first network joined besides it takes its place (its settings are already keyed by
+                # its name), or the container is left with none
+                fresh.run.host_config.network_mode = next(iter(settings), "none")
             cstore.save_config(fresh)
 
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import Conflict, InvalidArgument
+
+if TYPE_CHECKING:
+    from core.models import HostConfig
 
 PROTOCOLS = ("tcp", "udp")
 
@@ -35,12 +38,23 @@ def _host_ip(text: str) -> str:
     return str(addr)
 
 
-def requested(run: dict[str, Any], exposed: list[str]) -> list[dict[str, Any]]:
-    """The ports to publish for a container's run config, checked; ``host_port`` 0 means "any free port"."""
+def requested(host: HostConfig, exposed: list[str]) -> list[dict[str, Any]]:
+    """The ports to publish for a container's host config, checked; ``host_port`` 0 means "any free port"."""
     out: list[dict[str, Any]] = []
     seen: set[tuple[int, str, str, int]] = set()
-    wanted = [dict(p) for p in run.get("ports") or []]
-    if run.get("publish_all"):
+    wanted: list[dict[str, Any]] = []
+    for spec, bindings in host.port_bindings.items():
+        number, _, kind = spec.partition("/")
+        for b in bindings:
+            wanted.append(
+                {
+                    "container_port": int(number),
+                    "protocol": kind or "tcp",
+                    "host_ip": b.host_ip,
+                    "host_port": int(b.host_port or 0),
+                }
+            )
+    if host.publish_all_ports:
         explicit = {(int(p["container_port"]), p.get("protocol", "tcp")) for p in wanted}
         for item in exposed:
             port_text, _, proto = item.partition("/")

@@ -26,7 +26,7 @@ from core.timestamps import now_rfc3339
 
 DEFAULT_NAME = "bridge"
 PSEUDO = ("host", "none")
-# what `--network` accepts for the default network: docker's name, and our RunConfig's default
+# what `--network` accepts for the default network: docker's name, and HostConfig.network_mode's default
 DEFAULT_ALIASES = ("bridge", "default")
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 

@@ -22,7 +22,7 @@ import pytest
 
 from core.config import Config
 from core.engine import LocalEngine
-from core.models import RunConfig
+from core.models import ContainerConfig, ContainerCreate
 from tests.netbed import NetSettings
 from tests.testbed.common import make_scratch_dir, remove_scratch
 
@@ -62,7 +62,9 @@ class Env:
         return proc
 
     def changed_container(self) -> str:
-        c = self.engine.create_container(RunConfig(image="busybox", command=["sh", "-c", CHANGES]))
+        c = self.engine.create_container(
+            ContainerCreate(ContainerConfig(image="busybox", cmd=["sh", "-c", CHANGES]))
+        )
         self.engine.start_container(c.id)
         assert self.engine.wait_container(c.id) == 0, [x.text for x in self.engine.container_logs(c.id)]
         return c.id
@@ -225,7 +227,7 @@ def test_commit_round_trips_through_push_pull_and_umoci(
         _private_networks.apply(cfg)  # this session's bridge, never the host's dockyard0
         other = LocalEngine(cfg)
         other.pull(ref)
-        c = other.create_container(RunConfig(image=ref))
+        c = other.create_container(ContainerCreate(ContainerConfig(image=ref)))
         try:
             out = io.BytesIO()
             other.export_container(c.id, out)
@@ -241,7 +243,11 @@ def test_commit_round_trips_through_push_pull_and_umoci(
 
 def test_commit_config_changes_and_errors(env: Env) -> None:
     c = env.engine.create_container(
-        RunConfig(image="busybox", command=["sh", "-c", "echo hi > /hi"], env=["FROM_RUN=1"], workdir="/tmp")
+        ContainerCreate(
+            ContainerConfig(
+                image="busybox", cmd=["sh", "-c", "echo hi > /hi"], env=["FROM_RUN=1"], working_dir="/tmp"
+            )
+        )
     )
     env.engine.start_container(c.id)
     env.engine.wait_container(c.id)
@@ -267,7 +273,14 @@ def test_commit_config_changes_and_errors(env: Env) -> None:
 
 def test_commit_of_a_running_container_pauses_it_and_leaves_it_running(env: Env) -> None:
     c = env.engine.create_container(
-        RunConfig(image="busybox", command=["sh", "-c", "echo live > /live; sleep 300"], detach=True)
+        ContainerCreate(
+            ContainerConfig(
+                image="busybox",
+                cmd=["sh", "-c", "echo live > /live; sleep 300"],
+                attach_stdout=False,
+                attach_stderr=False,
+            )
+        )
     )
     env.engine.start_container(c.id)
     for _ in range(200):

@@ -18,7 +18,7 @@ import pytest
 
 from core.config import Config
 from core.engine import LocalEngine
-from core.models import RunConfig
+from core.models import ContainerConfig, ContainerCreate
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
 
@@ -414,7 +414,9 @@ def test_events_record_the_lifecycle(env: Env) -> None:
 
 
 def test_engine_api_create_start_wait(env: Env) -> None:
-    c = env.engine.create_container(RunConfig(image="busybox", command=["sh", "-c", "exit 9"]))
+    c = env.engine.create_container(
+        ContainerCreate(ContainerConfig(image="busybox", cmd=["sh", "-c", "exit 9"]))
+    )
     env.engine.start_container(c.id)
     assert env.engine.wait_container(c.id) == 9
     assert env.engine.container(c.id).status == "exited"

@@ -22,7 +22,7 @@ from core.config import Config
 from core.engine import LocalEngine
 from core.errors import CommandNotFound, Conflict, InvalidArgument, RuntimeFailure
 from core.interface import STDERR, STDOUT, DuplexStream
-from core.models import ExecConfig, RunConfig
+from core.models import ContainerConfig, ContainerCreate, ExecConfig, HostConfig
 from core.runtime import cgroups
 from core.runtime.exec import ExecHandle
 
@@ -126,8 +126,14 @@ def box(testbed, engine_config: Config) -> Iterator[Box]:  # type: ignore[no-unt
     engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     summary = engine.create_container(
-        RunConfig(
-            image=testbed.ref("busybox:latest"), command=["sleep", "1000"], hostname="exechost", detach=True
+        ContainerCreate(
+            ContainerConfig(
+                image=testbed.ref("busybox:latest"),
+                cmd=["sleep", "1000"],
+                hostname="exechost",
+                attach_stdout=False,
+                attach_stderr=False,
+            )
         )
     )
     try:
@@ -449,7 +455,10 @@ def test_cli_detach_keys_leave_the_session_running(box: Box) -> None:
 def test_host_network_container(box: Box) -> None:
     """Namespaces the container shares with the host are not joined (nothing to join), the rest are."""
     summary = box.engine.create_container(
-        RunConfig(image=box.engine.container(box.id).image, command=["sleep", "1000"], network="host")
+        ContainerCreate(
+            ContainerConfig(image=box.engine.container(box.id).image, cmd=["sleep", "1000"]),
+            HostConfig(network_mode="host"),
+        )
     )
     try:
         box.engine.start_container(summary.id)

@@ -275,12 +275,12 @@ def test_rmi_refuses_an_image_a_created_container_uses(
     testbed: Testbed, engine_config: Config, two_images: tuple[str, str]
 ) -> None:
     """The same rule with a container made by the container code itself, not a hand-written record."""
-    from core.models import RunConfig
+    from core.models import ContainerConfig, ContainerCreate
 
     busybox, _ = two_images
     engine = LocalEngine(engine_config)
     image_id = engine.images.resolve(busybox).id
-    engine.create_container(RunConfig(image=busybox, name="made-by-create"))
+    engine.create_container(ContainerCreate(ContainerConfig(image=busybox), name="made-by-create"))
     proc = dockyard(engine_config, "rmi", busybox)
     assert proc.returncode == 1 and "made-by-create" in proc.stderr
     assert "made-by-create" not in ok(dockyard(engine_config, "image", "prune", "-a", "-f"))

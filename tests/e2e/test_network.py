@@ -27,7 +27,7 @@ import pytest
 
 from core.config import Config
 from core.engine import LocalEngine
-from core.models import PortBinding, RunConfig
+from core.models import ContainerConfig, ContainerCreate, HostConfig, HostPortBinding
 from core.network import endpoints
 from core.network.layout import NetPaths
 
@@ -383,8 +383,9 @@ def test_fifty_create_rm_cycles_leave_nothing(net: Net) -> None:
     cids = []
     for i in range(50):
         c = net.engine.create_container(
-            RunConfig(
-                image="busybox", command=["sleep", "30"], ports=[PortBinding(80, "tcp", "127.0.0.1", 0)]
+            ContainerCreate(
+                ContainerConfig(image="busybox", cmd=["sleep", "30"]),
+                HostConfig(port_bindings={"80/tcp": [HostPortBinding("127.0.0.1", "")]}),
             )
         )
         net.engine.start_container(c.id)

@@ -122,7 +122,7 @@ def main() -> int:
     os.environ.setdefault("DOCKYARD_CGROUP_PARENT", f"dockyard-screenshots-{os.getpid()}")
     from core.config import Config
     from core.engine import LocalEngine
-    from core.models import RunConfig
+    from core.models import ContainerConfig, ContainerCreate
     from tests.e2e.faultproxy import FaultProxy
     from tests.testbed import ensure_images, start_testbed, unavailable_reason
     from tests.testbed.common import make_scratch_dir, remove_scratch
@@ -173,7 +173,7 @@ def main() -> int:
             ("cache", ["sleep", "3600"]),
             ("migrate", ["sh", "-c", "echo migrated; exit 0"]),
         ):
-            c = engine.create_container(RunConfig(image="busybox", name=name, command=cmd))
+            c = engine.create_container(ContainerCreate(ContainerConfig(image="busybox", cmd=cmd), name=name))
             engine.start_container(c.id)
             ids[name] = c.id
         engine.wait_container("migrate")

@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.widgets import DataTable, Input, Static, Tree
 
-from core.models import Mount, RunConfig
+from core.models import Mount
 from tests.tui.tuikit import Bench, wait_for
 from tui.app import DockyardApp
 from tui.screens.help import HelpScreen
@@ -325,7 +325,7 @@ def test_run_form_builds_what_the_cli_would_and_runs_it(bench: Bench) -> None:
             import shlex
 
             assert form.last_config == parse_run_argv(shlex.split(line)[1:])
-            assert form.last_config.env == ["A=1", "B=two words"]
+            assert form.last_config.config.env == ["A=1", "B=two words"]
             # a bad field is reported before anything runs
             form.query_one("#volumes", Input).value = "relative-dest"
             await pilot.pause()
@@ -435,9 +435,6 @@ def test_containers_pane_is_a_container_pane() -> None:
     # the footer shows container keys on the Containers pane (a quick check without an engine)
     keys = {b.id for b in ContainersPane.BINDINGS if getattr(b, "id", None)}  # type: ignore[attr-defined]
     assert {"container.stop", "container.start", "container.shell", "container.logs"} <= keys
-
-
-_ = RunConfig
 
 
 def test_exec_shell_and_attach_in_the_embedded_terminal(bench: Bench) -> None:

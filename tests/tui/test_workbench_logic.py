@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import InvalidArgument
-from core.models import ContainerSummary, ImageSummary, PortBinding
+from core.models import ContainerSummary, HostPortBinding, ImageSummary, PortBinding, RestartPolicy
 from tui import keymap, settings
 from tui.screens.run_form import RunForm, command_line, form_argv, parse_run_argv
 from tui.widgets.rows import container_row, image_row, matches
@@ -91,23 +91,25 @@ def test_run_form_argv_is_what_the_cli_parses() -> None:
         "dockyard run -d -it --name web -p 8080:80 -p 127.0.0.1::53/udp -e A=1 -e 'B=two words' "
         "-v data:/data -v /srv:/srv:ro --network none --restart on-failure:3 busybox sh -c 'echo hi; sleep 9'"
     )
-    cfg = parse_run_argv(shlex.split(line)[1:])
-    assert cfg.command == ["sh", "-c", "echo hi; sleep 9"]
+    req = parse_run_argv(shlex.split(line)[1:])
+    cfg, host = req.config, req.host_config
+    assert cfg.cmd == ["sh", "-c", "echo hi; sleep 9"]
     assert cfg.env == ["A=1", "B=two words"]
-    assert [(p.host_ip, p.host_port, p.container_port, p.protocol) for p in cfg.ports] == [
-        ("", 8080, 80, "tcp"),
-        ("127.0.0.1", 0, 53, "udp"),
-    ]
-    assert [(m.type, m.source, m.target, m.read_only) for m in cfg.mounts] == [
+    assert host.port_bindings == {
+        "80/tcp": [HostPortBinding("", "8080")],
+        "53/udp": [HostPortBinding("127.0.0.1", "")],
+    }
+    assert [(m.type, m.source, m.target, m.read_only) for m in host.mounts] == [
         ("volume", "data", "/data", False),
         ("bind", "/srv", "/srv", True),
     ]
-    assert (cfg.tty, cfg.interactive, cfg.detach, cfg.network, cfg.restart) == (
+    detached = not cfg.attach_stdout
+    assert (cfg.tty, cfg.open_stdin, detached, host.network_mode, host.restart_policy) == (
         True,
         True,
         True,
         "none",
-        "on-failure:3",
+        RestartPolicy("on-failure", 3),
     )
 
 

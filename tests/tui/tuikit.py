@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from core.config import Config
 from core.engine import LocalEngine
-from core.models import RunConfig
+from core.models import ContainerConfig, ContainerCreate, HostConfig, Mount
 
 
 @dataclass
@@ -17,10 +17,25 @@ class Bench:
     config: Config
     ref: str  # the test bed's busybox reference (127.0.0.1:PORT/busybox:latest)
 
-    def run(self, name: str, *command: str, **kw: object) -> str:
+    def run(
+        self,
+        name: str,
+        *command: str,
+        env: list[str] | None = None,
+        mounts: list[Mount] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+    ) -> str:
         """Create and start a busybox container; returns its id."""
-        cfg = RunConfig(image="busybox", name=name, command=list(command) or ["sleep", "300"], **kw)  # type: ignore[arg-type]
-        c = self.engine.create_container(cfg)
+        config = ContainerConfig(
+            image="busybox",
+            cmd=list(command) or ["sleep", "300"],
+            env=env or [],
+            tty=tty,
+            open_stdin=interactive,
+            attach_stdin=interactive,
+        )
+        c = self.engine.create_container(ContainerCreate(config, HostConfig(mounts=mounts or []), name=name))
         self.engine.start_container(c.id)
         return c.id
 

@@ -11,6 +11,7 @@ import pytest
 
 from core.config import Config, Paths
 from core.errors import Conflict, InvalidArgument, NetworkNotFound
+from core.models import HostConfig, HostPortBinding
 from core.network import names, nat, ports
 from core.network.endpoints import Attachment, Endpoint, mac_for, veth_name
 from core.network.store import NetworkStore, check_gateway, parse_subnet, pick_subnet
@@ -115,24 +116,24 @@ def test_write_in_place_keeps_the_inode(tmp_path: Path) -> None:
 
 
 def test_port_requests() -> None:
-    run = {
-        "ports": [
-            {"container_port": 80, "protocol": "tcp", "host_ip": "", "host_port": 8080},
-            {"container_port": 53, "protocol": "udp", "host_ip": "0.0.0.0", "host_port": 0},
-        ],
-        "publish_all": True,
-    }
-    got = ports.requested(run, ["80/tcp", "443/tcp", "9000"])
+    host = HostConfig(
+        port_bindings={
+            "80/tcp": [HostPortBinding("", "8080")],
+            "53/udp": [HostPortBinding("0.0.0.0", "")],
+        },
+        publish_all_ports=True,
+    )
+    got = ports.requested(host, ["80/tcp", "443/tcp", "9000"])
     assert got == [
         {"container_port": 80, "protocol": "tcp", "host_ip": "", "host_port": 8080},
         {"container_port": 53, "protocol": "udp", "host_ip": "", "host_port": 0},
         {"container_port": 443, "protocol": "tcp", "host_ip": "", "host_port": 0},
         {"container_port": 9000, "protocol": "tcp", "host_ip": "", "host_port": 0},
     ]
-    assert ports.requested({"ports": [], "publish_all": False}, ["80/tcp"]) == []
-    for bad in ({"container_port": 1, "protocol": "sctp"}, {"container_port": 1, "host_ip": "::1"}):
+    assert ports.requested(HostConfig(), ["80/tcp"]) == []
+    for bad in ({"1/sctp": [HostPortBinding()]}, {"1/tcp": [HostPortBinding("::1")]}):
         with pytest.raises(InvalidArgument):
-            ports.requested({"ports": [bad]}, [])
+            ports.requested(HostConfig(port_bindings=bad), [])
 
 
 def test_port_check_picks_free_ports_and_reports_a_busy_one() -> None:

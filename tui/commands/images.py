@@ -103,7 +103,7 @@ def _copy_args(src: argparse.ArgumentParser, dst: argparse.ArgumentParser) -> No
             if isinstance(action, argparse._StoreTrueAction):
                 dst.add_argument(*action.option_strings, action="store_true", **kwargs)
             else:
-                dst.add_argument(*action.option_strings, type=action.type, metavar=action.metavar, **kwargs)
+                dst.add_argument(*action.option_strings, type=action.type, metavar=action.metavar, **kwargs)  # type: ignore[arg-type]
         else:
             kwargs.pop("dest")
             dst.add_argument(action.dest, nargs=action.nargs, metavar=action.metavar, help=action.help)

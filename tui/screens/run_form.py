@@ -1,6 +1,6 @@
 """The run form: image, name, command, ports, env, volumes, network, restart policy, -d, -it, --rm.
 
-The form does not build a RunConfig itself: it writes the ``dockyard run`` argument list, shows it as a
+The form does not build a ContainerCreate itself: it writes the ``dockyard run`` argument list, shows it as a
 command line, and parses it with the CLI's own parser (``tui.commands.containers`` + ``tui.runflags``),
 so the workbench and the command line cannot disagree about what a form means. Enter in any field runs.
 """
@@ -24,7 +24,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from core.errors import InvalidArgument
 
 if TYPE_CHECKING:
-    from core.models import PullProgress, RunConfig
+    from core.models import ContainerCreate, PullProgress
     from tui.app import DockyardApp
 
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
@@ -88,8 +88,10 @@ def command_line(argv: list[str]) -> str:
     return "dockyard " + shlex.join(argv)
 
 
-def parse_run_argv(argv: list[str]) -> RunConfig:
-    """RunConfig exactly as ``dockyard <argv>`` builds it: the CLI's parser, then tui.runflags."""
+def parse_run_argv(argv: list[str]) -> ContainerCreate:
+    """The request exactly as ``dockyard <argv>`` builds it (the CLI's parser, then tui.runflags), checked
+    as the engine checks it at create, so the form shows what is wrong while it is typed."""
+    from core.interface import check_request
     from tui.cli import build_parser
     from tui.runflags import run_config
 
@@ -102,7 +104,9 @@ def parse_run_argv(argv: list[str]) -> RunConfig:
         lines = [ln for ln in err.getvalue().splitlines() if ln.startswith("Error:")]
         message = lines[0].removeprefix("Error:").strip() if lines else "invalid arguments"
         raise InvalidArgument(message) from None
-    return run_config(args)
+    req = run_config(args)
+    check_request(req)
+    return req
 
 
 class RunFormScreen(Screen[None]):
@@ -116,7 +120,7 @@ class RunFormScreen(Screen[None]):
         self.initial_image = image
         self.running = False
         self.last_argv: list[str] | None = None
-        self.last_config: RunConfig | None = None
+        self.last_config: ContainerCreate | None = None
 
     @property
     def dapp(self) -> DockyardApp:
@@ -211,7 +215,7 @@ class RunFormScreen(Screen[None]):
             remove=flag("remove"),
         )
 
-    def _update(self) -> RunConfig | None:
+    def _update(self) -> ContainerCreate | None:
         """Recompute the command line and check it with the real parser; returns the config if valid."""
         cmdline = self.query_one("#run-cmdline", Static)
         error = self.query_one("#run-error", Static)
@@ -269,12 +273,13 @@ class RunFormScreen(Screen[None]):
         self.app.call_from_thread(self.query_one("#run-error", Static).update, text)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def _run(self, config: RunConfig) -> None:
+    def _run(self, config: ContainerCreate) -> None:
         engine = self.dapp.engine
         created = None
         try:
             created = engine.create_container(config, progress=self._pull_progress)
-            if config.detach or not (config.tty or config.interactive):
+            detach = not config.config.attach_stdout
+            if detach or not (config.config.tty or config.config.open_stdin):
                 engine.start_container(created.id)
                 self.app.call_from_thread(self._started, created.id, created.name, config)
             else:
@@ -287,12 +292,12 @@ class RunFormScreen(Screen[None]):
         self.query_one("#run-error", Static).update(f"✗ {message}")
         self.notify(message, severity="error", timeout=8)
 
-    def _started(self, cid: str, name: str, config: RunConfig) -> None:
+    def _started(self, cid: str, name: str, config: ContainerCreate) -> None:
         self.running = False
         self.notify(f"Started {name} ({cid[:12]})", timeout=4)
         self.dapp.schedule_refresh("containers", "images", "volumes")
         self.dismiss(None)
-        if not config.detach:
+        if config.config.attach_stdout:  # not -d
             # attached without a tty: what `dockyard run` would print is the container's output
             from tui.screens.main import MainScreen
 
