@@ -11,7 +11,7 @@ from core.config import Config
 from core.errors import InvalidArgument
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, ImageStore
-from core.interface import Engine
+from core.interface import Engine, PreparedStart
 from core.models import (
     LIVE_STATES,
     RUNNING_STATES,
@@ -260,7 +260,8 @@ class LocalEngine(Engine):
         """Launch a shim ahead of its container (it warms up while the caller creates the container)."""
         from core.supervisor.launcher import ShimLauncher
 
-        return ShimLauncher(self.paths.root, self.paths.run)
+        PreparedStart.register(ShimLauncher)  # virtually: the launcher itself stays free of core imports
+        return ShimLauncher(self.paths.root, self.paths.run)  # type: ignore[return-value]
 
     def start_container(self, name: str, *, prepared: PreparedStart | None = None) -> None:
         self.lifecycle.start(name, launcher=_launcher(prepared))

@@ -526,6 +526,7 @@ def prepare_local_start(root: str | None, *, fork: bool) -> PreparedStart | None
         from core.locations import root_dir, run_dir
         from core.supervisor.launcher import ShimLauncher
 
-        return ShimLauncher(root_dir(root), run_dir(), fork=fork)
+        PreparedStart.register(ShimLauncher)  # virtually: the launcher itself stays free of core imports
+        return ShimLauncher(root_dir(root), run_dir(), fork=fork)  # type: ignore[return-value]
     except Exception:
         return None

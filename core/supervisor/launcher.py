@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import sys
 
-from core.interface import PreparedStart
-
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "DOCKYARD_ROOT", "DOCKYARD_RUN", "DOCKYARD_CGROUP_PARENT")
 
 
@@ -82,7 +80,7 @@ def _fork_shim(root: str, run: str, ready_w: int, ctl_r: int) -> int:
         os._exit(code)  # never back into our starter's code, whatever happened
 
 
-class ShimLauncher(PreparedStart):
+class ShimLauncher:
     """A shim process started ahead of its container.
 
     Python start-up and the shim's imports take tens of milliseconds; ``run`` launches the shim first and
