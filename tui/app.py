@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from core.interface import Engine, EventStream
-    from core.models import ContainerStats, ContainerSummary, ImageSummary
+    from core.models import ContainerStats, ContainerSummary, ImageSummary, NetworkSummary
 
 DEBOUNCE = 0.15  # seconds: one refresh for a burst of events
 LISTS = ("containers", "images", "volumes", "networks")  # what app.load reads, each in its own worker
@@ -52,7 +52,7 @@ class Snapshot:
     volumes: list[Any] = field(default_factory=list)
     volume_users: dict[str, list[str]] = field(default_factory=dict)
     volume_sizes: dict[str, int] = field(default_factory=dict)
-    networks: list[Any] | None = None  # None: this engine has no networks
+    networks: list[NetworkSummary] = field(default_factory=list)
     stats: dict[str, ContainerStats] = field(default_factory=dict)
     loaded: set[str] = field(default_factory=set)  # which of the LISTS have been read at least once
 
@@ -66,7 +66,7 @@ class Snapshot:
         elif kind == "volumes" and loaded.volumes is not None:
             self.volumes = loaded.volumes
             self.volume_users = loaded.volume_users or {}
-        elif kind == "networks":
+        elif kind == "networks" and loaded.networks is not None:
             self.networks = loaded.networks
         elif kind == "volume_sizes" and loaded.volume_sizes is not None:
             self.volume_sizes = loaded.volume_sizes
@@ -89,7 +89,7 @@ class DataLoaded(Message):
     ``app.snapshot`` and the main screen shows it.
 
     ``kind`` names the one thing it carries: ``containers``, ``images``, ``volumes`` (with
-    ``volume_users``), ``networks`` (None when the engine has no networks), ``volume_sizes`` or ``stats``.
+    ``volume_users``), ``networks``, ``volume_sizes`` or ``stats``.
     ``worker`` is the worker that read it: when a newer read of the same kind has started since, that
     worker is cancelled and this older result is dropped.
     """
@@ -102,7 +102,7 @@ class DataLoaded(Message):
         images: list[ImageSummary] | None = None,
         volumes: list[Any] | None = None,
         volume_users: dict[str, list[str]] | None = None,
-        networks: list[Any] | None = None,
+        networks: list[NetworkSummary] | None = None,
         volume_sizes: dict[str, int] | None = None,
         stats: dict[str, ContainerStats] | None = None,
         worker: Worker[None] | None = None,

@@ -91,6 +91,38 @@ class FakeEngine(Engine):
                 )
             )
         self.containers = [self._container(i) for i in range(containers)]
+        self.networks = [
+            NetworkSummary(
+                _hex("net-bridge"),
+                "bridge",
+                "bridge",
+                subnet="10.199.0.0/24",
+                gateway="10.199.0.1",
+                created=_ago(self.now, 86400 * 9),
+                containers=["web", "db"],
+            ),
+            NetworkSummary(_hex("net-host"), "host", "host", created=_ago(self.now, 86400 * 9)),
+            NetworkSummary(_hex("net-none"), "none", "null", created=_ago(self.now, 86400 * 9)),
+            NetworkSummary(
+                _hex("net-shop"),
+                "shop_default",
+                "bridge",
+                subnet="10.200.1.0/24",
+                gateway="10.200.1.1",
+                created=_ago(self.now, 3600 * 5),
+                labels={"com.docker.compose.project": "shop"},
+                containers=["api", "cache", "worker"],
+            ),
+            NetworkSummary(
+                _hex("net-backend"),
+                "backend",
+                "bridge",
+                subnet="10.200.2.0/24",
+                gateway="10.200.2.1",
+                internal=True,
+                created=_ago(self.now, 86400 * 2),
+            ),
+        ]
         self.volumes = [
             Volume("pgdata", _ago(self.now, 86400)),
             Volume("cache", _ago(self.now, 7200)),
@@ -134,9 +166,22 @@ class FakeEngine(Engine):
         return list(self.images)
 
     def list_networks(self) -> list[NetworkSummary]:
-        return []  # the workbench's network views are tested against a real engine
+        return list(self.networks)
 
     def inspect_network(self, name: str) -> dict[str, Any]:
+        for n in self.networks:
+            if name in (n.name, n.id) or (len(name) >= 3 and n.id.startswith(name)):
+                return {
+                    "Name": n.name,
+                    "Id": n.id,
+                    "Created": n.created,
+                    "Scope": n.scope,
+                    "Driver": n.driver,
+                    "Internal": n.internal,
+                    "IPAM": {"Config": [{"Subnet": n.subnet, "Gateway": n.gateway}] if n.subnet else []},
+                    "Containers": {c: {"Name": c} for c in n.containers},
+                    "Labels": n.labels,
+                }
         raise NotFound(f"network {name} not found")
 
     def list_volumes(self) -> list[Volume]:

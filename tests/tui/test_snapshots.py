@@ -65,7 +65,7 @@ def test_volumes_pane(snap_compare: Any, app: DockyardApp) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
 
-def test_networks_pane_unavailable(snap_compare: Any, app: DockyardApp) -> None:
+def test_networks_pane(snap_compare: Any, app: DockyardApp) -> None:
     async def before(pilot: Any) -> None:
         await settle(pilot)
         await pilot.press("3")

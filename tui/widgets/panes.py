@@ -337,20 +337,14 @@ class NetworksPane(EnginePane):
     KIND = "network"
     COLUMNS = NETWORK_COLUMNS
     EMPTY = "No networks."
-    UNAVAILABLE = "Networks are not available in this engine yet."
 
     def refresh_from(self, snap: Snapshot) -> None:
-        if snap.networks is None:
-            self.set_rows([])
-            self.query_one(".empty").update(self.UNAVAILABLE)  # type: ignore[attr-defined]
-            return
         self.set_rows([network_row(n) for n in snap.networks])
 
     def action_remove(self) -> None:
-        remover = getattr(self.dapp.engine, "remove_network", None)
+        remover = self.dapp.engine.remove_network
         rows = self.targets()
-        if remover is None or not rows:
-            self.notify("Removing networks is not available", severity="warning", timeout=3)
+        if not rows:
             return
         self._confirm(
             f"Remove network {rows[0].name}?"
@@ -361,10 +355,7 @@ class NetworksPane(EnginePane):
         )
 
     def action_prune(self) -> None:
-        pruner = getattr(self.dapp.engine, "prune_networks", None)
-        if pruner is None:
-            self.notify("Pruning networks is not available", severity="warning", timeout=3)
-            return
+        pruner = self.dapp.engine.prune_networks
         self._confirm(
             "Remove unused networks?",
             ["Networks with no containers are removed."],
