@@ -426,7 +426,7 @@ class Lifecycle:
 
 class StartHandle:
     """What ``start`` returns: for a detached start it is already done; for an attached one the caller
-    connects, then calls :meth:`result`."""
+    connects to the shim's socket (``LocalEngine.start_attached``), then calls :meth:`result`."""
 
     def __init__(
         self, lc: Lifecycle, rec: ContainerRecord, ready_fd: int | None, already_running: bool = False
@@ -473,9 +473,6 @@ class StartHandle:
             self._result = msg
             self.close()
             self._raise_if_failed(msg)
-
-    def connect(self, stdin: bool) -> Any:
-        return protocol.connect(self.lc.sock(self.record.id), {"op": "attach", "stdin": stdin})
 
     def result(self) -> dict[str, Any]:
         if self._result is None:

@@ -176,7 +176,7 @@ class RunFormScreen(Screen[None]):
     def _network_input(self) -> Any:
         nets = self.dapp.snapshot.networks
         if nets:
-            names = ["default", *[str(getattr(n, "name", "")) for n in nets if getattr(n, "name", "")]]
+            names = ["default", *[n.name for n in nets]]
             names += [n for n in ("host", "none") if n not in names]
             uniq = list(dict.fromkeys(names))
             return Select(
