@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.models import (
     ContainerStats,
     ContainerSummary,
     Event,
     ImageSummary,
+    NetworkSummary,
     PortBinding,
     PullProgress,
     PullResult,
@@ -82,6 +83,25 @@ class FakeEngine:
             FakeVolume(_hex("anon")[:64], _ago(self.now, 600), anonymous=True),
         ]
         self.logs: dict[str, Path] = {}
+        self.networks = [
+            NetworkSummary(
+                _hex("network bridge"),
+                "bridge",
+                "bridge",
+                subnet="172.17.0.0/16",
+                gateway="172.17.0.1",
+                created=_ago(self.now, 86400 * 7),
+                containers=[c.name for c in self.containers if c.status != "exited"],
+            ),
+            NetworkSummary(
+                _hex("network backend"),
+                "backend",
+                "bridge",
+                subnet="172.18.0.0/16",
+                gateway="172.18.0.1",
+                created=_ago(self.now, 86400),
+            ),
+        ]
 
     def _container(self, i: int) -> ContainerSummary:
         name = NAMES[i % len(NAMES)] + (f"-{i // len(NAMES)}" if i >= len(NAMES) else "")
@@ -205,6 +225,46 @@ class FakeEngine:
             if v.name == name:
                 return v.inspect()
         raise NotFound(f"No such volume: {name}")
+
+    # ------------------------------------------------------------ networks
+    # No list_networks: the workbench then shows the Networks pane as "not available in this engine",
+    # which is what the snapshot test_networks_pane_unavailable pictures (tui/app.py asks the engine
+    # whether it has the method). The rest is there so the workbench can call it without asking.
+
+    def _network(self, name: str) -> NetworkSummary:
+        for n in self.networks:
+            if name in (n.id, n.name) or n.id.startswith(name):
+                return n
+        raise NotFound(f"network {name} not found")
+
+    def inspect_network(self, name: str) -> dict[str, Any]:
+        n = self._network(name)
+        return {
+            "Name": n.name,
+            "Id": n.id,
+            "Created": n.created,
+            "Scope": n.scope,
+            "Driver": n.driver,
+            "IPAM": {"Driver": "default", "Config": [{"Subnet": n.subnet, "Gateway": n.gateway}]},
+            "Internal": n.internal,
+            "Containers": {c.id: {"Name": c.name} for c in self.containers if c.name in n.containers},
+            "Labels": dict(n.labels),
+        }
+
+    def remove_network(self, name: str) -> None:
+        n = self._network(name)
+        if n.name == "bridge":
+            raise Conflict("bridge is a pre-defined network and cannot be removed")
+        if n.containers:
+            raise Conflict(f"error while removing network: network {n.name} has active endpoints")
+        with self.lock:
+            self.networks.remove(n)
+
+    def prune_networks(self) -> list[str]:
+        unused = [n.name for n in self.networks if n.name != "bridge" and not n.containers]
+        for name in unused:
+            self.remove_network(name)
+        return unused
 
     def container_log_path(self, name: str) -> Path:
         c = self.container(name)

@@ -124,11 +124,9 @@ class DetailScreen(Screen[None]):
             "container": engine.inspect_container,
             "image": engine.inspect_image,
             "volume": engine.inspect_volume,
-            "network": getattr(engine, "inspect_network", None),
-        }.get(self.kind)
+            "network": engine.inspect_network,
+        }[self.kind]
         try:
-            if fn is None:
-                raise RuntimeError(f"this engine cannot inspect a {self.kind}")
             info = fn(self.key)
         except Exception as err:
             self.app.call_from_thread(self._failed, str(err))

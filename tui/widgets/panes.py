@@ -346,28 +346,26 @@ class NetworksPane(EnginePane):
         self.set_rows([network_row(n) for n in snap.networks])
 
     def action_remove(self) -> None:
-        remover = getattr(self.dapp.engine, "remove_network", None)
         rows = self.targets()
-        if remover is None or not rows:
+        if not rows:
             self.notify("Removing networks is not available", severity="warning", timeout=3)
             return
+        engine = self.dapp.engine
         self._confirm(
             f"Remove network {rows[0].name}?"
             if len(rows) == 1
             else f"Remove {_plural(len(rows), 'network')}?",
             [f"  {r.name}" for r in rows[:12]],
-            lambda: self._bulk("Removed", lambda k: remover(self.by_key[k].name), rows),
+            lambda: self._bulk("Removed", lambda k: engine.remove_network(self.by_key[k].name), rows),
         )
 
     def action_prune(self) -> None:
-        pruner = getattr(self.dapp.engine, "prune_networks", None)
-        if pruner is None:
-            self.notify("Pruning networks is not available", severity="warning", timeout=3)
-            return
         self._confirm(
             "Remove unused networks?",
             ["Networks with no containers are removed."],
-            lambda: self.dapp.engine_call("Prune networks", pruner, refresh=("networks",)),
+            lambda: self.dapp.engine_call(
+                "Prune networks", self.dapp.engine.prune_networks, refresh=("networks",)
+            ),
         )
 
     def inspect_key(self, row: Row) -> str:
