@@ -35,6 +35,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
+    from core.containers.execs import ExecStore
     from core.containers.lifecycle import Lifecycle
     from core.containers.store import ContainerRecord
     from core.interface import PreparedStart
@@ -453,14 +454,47 @@ class LocalEngine(Engine):
 
         copy.copy_in(self.paths, self.layers, self.lifecycle.get(name), dest, source, archive=archive)
 
-    def exec(self, container: str, config: ExecConfig) -> ExecStream:
-        """Start ``config.cmd`` in the running container (docker exec); see core.runtime.exec."""
+    @property
+    def execs(self) -> ExecStore:
+        from core.containers.execs import ExecStore
+
+        return ExecStore(self.paths)
+
+    def create_exec(self, container: str, config: ExecConfig) -> str:
+        from core.runtime.exec import check_exec_target
+
+        rec = self.lifecycle.get(container)
+        check_exec_target(rec.name, rec.state.status, rec.state.pid)
+        if not config.cmd or not config.cmd[0]:
+            raise InvalidArgument("no command given: exec needs a command to run in the container")
+        return self.execs.create(rec.id, config).id
+
+    def start_exec(self, exec_id: str) -> ExecStream:
+        from core.errors import Conflict
         from core.streams import ExecStream
 
-        handle = self.exec_process(container, config)
+        store = self.execs
+        rec = store.get(exec_id)
+        if rec.started:
+            state = "is already running" if rec.running else "has already run"
+            raise Conflict(f"exec {rec.id} {state}")
+        config = rec.config
+        handle = self.exec_process(rec.container_id, config, status_path=store.status_path(rec))
+        rec.pid, rec.started = handle.pid, True
+        try:
+            store.save(rec)
+        except BaseException:
+            handle.kill(9)
+            handle.close()
+            raise
         return ExecStream(handle, tty=config.tty, stdin=config.attach_stdin, detach=config.detach)
 
-    def exec_process(self, container: str, config: ExecConfig) -> ExecHandle:
+    def inspect_exec(self, exec_id: str) -> dict[str, Any]:
+        return self.execs.get(exec_id).inspect()
+
+    def exec_process(
+        self, container: str, config: ExecConfig, *, status_path: Path | None = None
+    ) -> ExecHandle:
         """The exec'd process as the runtime hands it over (its pid, pty or pipes, a pidfd): what
         :meth:`exec` streams, for callers inside core that need the process itself."""
         from core.runtime import exec as container_exec
@@ -479,6 +513,7 @@ class LocalEngine(Engine):
             config.detach,
             config.privileged,
             config.console_size,
+            status_path,
         )
         return container_exec.exec_in_container(target, opts)
 

@@ -288,9 +288,21 @@ class Engine(abc.ABC):
 
     # ----------------------------------------------------------------------------------- exec
     @abc.abstractmethod
+    def create_exec(self, container: str, config: ExecConfig) -> str:
+        """``POST /containers/{id}/exec``: an exec instance for the running container; its id."""
+
+    @abc.abstractmethod
+    def start_exec(self, exec_id: str) -> DuplexStream:
+        """``POST /exec/{id}/start``: run it (once). A detached exec returns an already ended stream; the
+        stream's :meth:`DuplexStream.resize` is ``/exec/{id}/resize``."""
+
+    @abc.abstractmethod
+    def inspect_exec(self, exec_id: str) -> JSONDocument:
+        """``GET /exec/{id}/json``: Running, ExitCode, Pid, ProcessConfig, as Docker's."""
+
     def exec(self, container: str, config: ExecConfig) -> DuplexStream:
-        """Start ``config.cmd`` in the running container (``exec`` create + start). A detached exec
-        returns an already ended stream."""
+        """``docker exec``: create and start in one call."""
+        return self.start_exec(self.create_exec(container, config))
 
     # --------------------------------------------------------------------------------- images
     @abc.abstractmethod

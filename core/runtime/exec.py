@@ -117,6 +117,19 @@ class ExecOptions:
     detach: bool = False
     privileged: bool = False
     tty_size: tuple[int, int] | None = None  # (rows, cols) of the terminal before the command starts
+    # where the exit code goes when the process ends, written by its supervising middle process, so it is
+    # known even when nobody waits for it (a detached exec, a caller that went away); None: nowhere
+    status_path: Path | None = None
+
+
+def check_exec_target(name: str, status: str, pid: int) -> None:
+    """Docker's refusals for an exec into a container that is not running."""
+    if status == "paused":
+        raise Conflict(f"container {name} is paused, unpause the container before exec")
+    if status == "restarting":
+        raise Conflict(f"container {name} is restarting, wait until the container is running")
+    if status != "running" or pid <= 0:
+        raise Conflict(f"container {name} is not running")
 
 
 def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
@@ -125,12 +138,7 @@ def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
     Raises Conflict (125) when the container is not running or paused, InvalidArgument for bad options,
     CommandNotFound (127), CannotInvoke (126) or RuntimeFailure (125) when the command cannot start.
     """
-    if target.status == "paused":
-        raise Conflict(f"container {target.name} is paused, unpause the container before exec")
-    if target.status == "restarting":
-        raise Conflict(f"container {target.name} is restarting, wait until the container is running")
-    if target.status != "running" or target.pid <= 0:
-        raise Conflict(f"container {target.name} is not running")
+    check_exec_target(target.name, target.status, target.pid)
     try:
         runtime = json.loads((target.directory / "runtime.json").read_bytes())
     except (OSError, ValueError) as err:
@@ -154,6 +162,7 @@ def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
         seccomp_bpf,
         stdin=opts.stdin,
         detach=opts.detach,
+        status_path=opts.status_path,
     )
 
 
@@ -330,6 +339,7 @@ class _Plan:
     ns: dict[str, int]
     root_fd: int
     procs_fds: list[int]
+    status_fd: int = -1  # the middle writes the exit code here; -1: nowhere
 
 
 def spawn(
@@ -341,6 +351,7 @@ def spawn(
     *,
     stdin: bool = False,
     detach: bool = False,
+    status_path: Path | None = None,
 ) -> ExecHandle:
     """Start ``process`` in the namespaces and cgroup of ``pid1`` (a container's PID 1, member of
     ``cgroup_dirs``, the container's cgroup); the process joins every cgroup of ``pid1``. ``name`` names the
@@ -382,10 +393,24 @@ def spawn(
                 ours[stream], stdio[i] = keep(r, mine), keep(w, theirs)
         alive_r, alive_w = os.pipe2(os.O_CLOEXEC)
         alive_r, alive_w = keep(alive_r, theirs), keep(alive_w, mine)
+        status_fd = -1
+        if status_path is not None:
+            # close-on-exec: the middle (forked, never exec'd) keeps it, the container's process never sees it
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+            status_fd = keep(os.open(status_path, flags, 0o600), theirs)
         sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sync_fd = keep(child_sock.detach(), theirs)
         plan = _Plan(
-            name, process, seccomp_bpf, sync_fd, alive_r, (stdio[0], stdio[1], stdio[2]), ns, root_fd, procs
+            name,
+            process,
+            seccomp_bpf,
+            sync_fd,
+            alive_r,
+            (stdio[0], stdio[1], stdio[2]),
+            ns,
+            root_fd,
+            procs,
+            status_fd,
         )
         linux.have_openat2()  # probe once here; the children inherit the answer
         middle = os.fork()
@@ -511,7 +536,9 @@ def _middle(plan: _Plan) -> NoReturn:
         linux.set_name("dockyard-exec")
         step.name = "set up stdio"
         init._setup_stdio(plan.stdio, sync)
-        _close_all_but({0, 1, 2, sync, plan.alive_fd, plan.root_fd, *plan.ns.values(), *plan.procs_fds})
+        _close_all_but(
+            {0, 1, 2, sync, plan.alive_fd, plan.root_fd, plan.status_fd, *plan.ns.values(), *plan.procs_fds}
+        )
         pidns = plan.ns.pop("pid", None)
         if pidns is not None:
             step.name = "join the container's pid namespace"
@@ -536,7 +563,7 @@ def _middle(plan: _Plan) -> NoReturn:
         _process(plan, console_w)
     try:
         # nothing of the process's stays open here: its pipes must see EOF when it exits
-        _close_all_but({sync, plan.alive_fd, console_r})
+        _close_all_but({sync, plan.alive_fd, console_r, plan.status_fd})
         pidfd = os.pidfd_open(child)
         master = _receive_console(console_r) if console_r >= 0 else None
         fds = [pidfd] if master is None else [pidfd, master]
@@ -548,7 +575,7 @@ def _middle(plan: _Plan) -> NoReturn:
             os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
         os._exit(125)
-    _supervise(child, pidfd, plan.alive_fd, master)
+    _supervise(child, pidfd, plan.alive_fd, master, plan.status_fd)
 
 
 def _forget_signal_handlers() -> None:
@@ -592,8 +619,9 @@ def _send(fd: int, data: bytes, fds: list[int]) -> None:
         sock.detach()
 
 
-def _supervise(child: int, pidfd: int, alive_fd: int, master: int | None) -> NoReturn:
-    """Wait for the process and exit with its code; once the caller is gone, drain its terminal."""
+def _supervise(child: int, pidfd: int, alive_fd: int, master: int | None, status_fd: int) -> NoReturn:
+    """Wait for the process and exit with its code (written to ``status_fd`` first, when there is one);
+    once the caller is gone, drain its terminal."""
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     poller.register(alive_fd, select.POLLIN)
@@ -601,7 +629,13 @@ def _supervise(child: int, pidfd: int, alive_fd: int, master: int | None) -> NoR
         for fd, _events in poller.poll():
             if fd == pidfd:
                 _pid, status = os.waitpid(child, 0)
-                os._exit(tini.exit_code(status))
+                code = tini.exit_code(status)
+                if status_fd >= 0:
+                    with contextlib.suppress(
+                        OSError
+                    ):  # a full disk must not lose the exit code for the caller
+                        os.write(status_fd, str(code).encode())
+                os._exit(code)
             if fd == alive_fd:
                 poller.unregister(alive_fd)  # the caller closed its end (detached, or went away)
                 if master is not None:

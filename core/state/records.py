@@ -27,7 +27,9 @@ def temp_name(final: Path) -> Path:
     return final.with_name(f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}-{final.name}")
 
 
-def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_bytes(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
+    """Atomically (temp file, rename): a reader sees the old record or the new one. ``durable`` also
+    fsyncs the file and its directory; records that mean nothing after a reboot skip that cost."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
@@ -35,17 +37,19 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.rename(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
-def write_json(path: Path, obj: Any, mode: int = 0o644) -> None:
-    write_bytes(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n", mode)
+def write_json(path: Path, obj: Any, mode: int = 0o644, *, durable: bool = True) -> None:
+    write_bytes(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n", mode, durable=durable)
 
 
 def read_json(path: Path) -> Any:

@@ -20,7 +20,7 @@ import pytest
 
 from core.config import Config
 from core.engine import LocalEngine
-from core.errors import CommandNotFound, Conflict, InvalidArgument, RuntimeFailure
+from core.errors import CommandNotFound, Conflict, InvalidArgument, NotFound, RuntimeFailure
 from core.interface import STDERR, STDOUT, DuplexStream
 from core.models import ContainerConfig, ContainerCreate, ExecConfig, HostConfig
 from core.runtime import cgroups
@@ -543,3 +543,57 @@ def test_stream_tty_resize_kill_and_detached(box: Box) -> None:
     while box.run("cat", "/tmp/stream-detached")[1] != "ran\n":
         assert time.monotonic() < deadline, "the detached exec did not run"
         time.sleep(0.05)
+
+
+def test_exec_instances_create_start_inspect(box: Box) -> None:
+    """Docker's exec model: create (not started), start once, inspect Running/ExitCode/Pid."""
+    eid = box.engine.create_exec(box.name, ExecConfig(["sh", "-c", "read x; exit 3"], attach_stdin=True))
+    doc = box.engine.inspect_exec(eid)
+    assert (doc["ID"], doc["Running"], doc["ExitCode"], doc["Pid"]) == (eid, False, None, 0)
+    assert doc["ContainerID"] == box.id and doc["OpenStdin"] is True
+    assert doc["ProcessConfig"] == {
+        "arguments": ["-c", "read x; exit 3"],
+        "entrypoint": "sh",
+        "privileged": False,
+        "tty": False,
+        "user": "",
+    }
+    with box.engine.start_exec(eid) as s:
+        running = box.engine.inspect_exec(eid[:12])  # a unique prefix names it too
+        assert running["Running"] is True and running["ExitCode"] is None and running["Pid"] > 0
+        s.write(b"go\n")
+        stream_all(s)
+        assert s.exit_code == 3
+    done = box.engine.inspect_exec(eid)
+    assert (done["Running"], done["ExitCode"]) == (False, 3)
+    with pytest.raises(Conflict, match="has already run"):
+        box.engine.start_exec(eid)
+    with pytest.raises(NotFound, match="No such exec instance"):
+        box.engine.inspect_exec("0" * 64)
+
+
+def test_a_detached_exec_reports_its_exit_code(box: Box) -> None:
+    # nobody waits for a detached exec: its supervisor writes the code for inspect
+    eid = box.engine.create_exec(box.name, ExecConfig(["sh", "-c", "sleep 0.3; exit 7"], detach=True))
+    box.engine.start_exec(eid).close()
+    deadline = time.monotonic() + 10
+    while (doc := box.engine.inspect_exec(eid))["Running"]:
+        assert time.monotonic() < deadline, "the detached exec did not end"
+        time.sleep(0.05)
+    assert doc["ExitCode"] == 7
+
+
+def test_exec_create_refuses_a_stopped_container_and_records_go_with_it(box: Box) -> None:
+    summary = box.engine.create_container(
+        ContainerCreate(ContainerConfig(image=box.engine.container(box.id).image, cmd=["sleep", "1000"]))
+    )
+    try:
+        with pytest.raises(Conflict, match="is not running"):
+            box.engine.create_exec(summary.id, ExecConfig(["true"]))
+        box.engine.start_container(summary.id)
+        eid = box.engine.create_exec(summary.id, ExecConfig(["true"]))
+        assert box.engine.inspect_exec(eid)["ContainerID"] == summary.id
+    finally:
+        box.engine.remove_container(summary.id, force=True)
+    with pytest.raises(NotFound):
+        box.engine.inspect_exec(eid)

@@ -168,22 +168,6 @@ class FakeEngine(Engine):
     def list_networks(self) -> list[NetworkSummary]:
         return list(self.networks)
 
-    def inspect_network(self, name: str) -> dict[str, Any]:
-        for n in self.networks:
-            if name in (n.name, n.id) or (len(name) >= 3 and n.id.startswith(name)):
-                return {
-                    "Name": n.name,
-                    "Id": n.id,
-                    "Created": n.created,
-                    "Scope": n.scope,
-                    "Driver": n.driver,
-                    "Internal": n.internal,
-                    "IPAM": {"Config": [{"Subnet": n.subnet, "Gateway": n.gateway}] if n.subnet else []},
-                    "Containers": {c: {"Name": c} for c in n.containers},
-                    "Labels": n.labels,
-                }
-        raise NotFound(f"network {name} not found")
-
     def list_volumes(self) -> list[Volume]:
         return list(self.volumes)
 
@@ -274,6 +258,43 @@ class FakeEngine(Engine):
             if v.name == name:
                 return v.inspect()
         raise NotFound(f"No such volume: {name}")
+
+    # ------------------------------------------------------------ networks
+
+    def _network(self, name: str) -> NetworkSummary:
+        for n in self.networks:
+            if name in (n.id, n.name) or n.id.startswith(name):
+                return n
+        raise NotFound(f"network {name} not found")
+
+    def inspect_network(self, name: str) -> dict[str, Any]:
+        n = self._network(name)
+        return {
+            "Name": n.name,
+            "Id": n.id,
+            "Created": n.created,
+            "Scope": n.scope,
+            "Driver": n.driver,
+            "IPAM": {"Driver": "default", "Config": [{"Subnet": n.subnet, "Gateway": n.gateway}]},
+            "Internal": n.internal,
+            "Containers": {c.id: {"Name": c.name} for c in self.containers if c.name in n.containers},
+            "Labels": dict(n.labels),
+        }
+
+    def remove_network(self, name: str) -> None:
+        n = self._network(name)
+        if n.name == "bridge":
+            raise Conflict("bridge is a pre-defined network and cannot be removed")
+        if n.containers:
+            raise Conflict(f"error while removing network: network {n.name} has active endpoints")
+        with self.lock:
+            self.networks.remove(n)
+
+    def prune_networks(self) -> list[str]:
+        unused = [n.name for n in self.networks if n.name != "bridge" and not n.containers]
+        for name in unused:
+            self.remove_network(name)
+        return unused
 
     def container_log_path(self, name: str) -> Path:
         c = self.container(name)

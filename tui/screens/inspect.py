@@ -125,10 +125,8 @@ class DetailScreen(Screen[None]):
             "image": engine.inspect_image,
             "volume": engine.inspect_volume,
             "network": engine.inspect_network,
-        }.get(self.kind)
+        }[self.kind]
         try:
-            if fn is None:
-                raise RuntimeError(f"this engine cannot inspect a {self.kind}")
             info = fn(self.key)
         except Exception as err:
             self.app.call_from_thread(self._failed, str(err))

@@ -342,24 +342,25 @@ class NetworksPane(EnginePane):
         self.set_rows([network_row(n) for n in snap.networks])
 
     def action_remove(self) -> None:
-        remover = self.dapp.engine.remove_network
         rows = self.targets()
         if not rows:
             return
+        engine = self.dapp.engine
         self._confirm(
             f"Remove network {rows[0].name}?"
             if len(rows) == 1
             else f"Remove {_plural(len(rows), 'network')}?",
             [f"  {r.name}" for r in rows[:12]],
-            lambda: self._bulk("Removed", lambda k: remover(self.by_key[k].name), rows),
+            lambda: self._bulk("Removed", lambda k: engine.remove_network(self.by_key[k].name), rows),
         )
 
     def action_prune(self) -> None:
-        pruner = self.dapp.engine.prune_networks
         self._confirm(
             "Remove unused networks?",
             ["Networks with no containers are removed."],
-            lambda: self.dapp.engine_call("Prune networks", pruner, refresh=("networks",)),
+            lambda: self.dapp.engine_call(
+                "Prune networks", self.dapp.engine.prune_networks, refresh=("networks",)
+            ),
         )
 
     def inspect_key(self, row: Row) -> str:

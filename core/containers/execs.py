@@ -1,0 +1,156 @@
+"""Exec instances (docker's ``POST /containers/{id}/exec``, ``/exec/{id}/start``, ``/exec/{id}/json``):
+``containers/<cid>/execs/<exec-id>.json`` holds what was asked and, once started, the process's pid;
+``<exec-id>.exit`` holds its exit code, written by the process's supervising middle process (see
+``core.runtime.exec``) so that it is known even for a detached exec or when the starter went away.
+
+The records go with their container. They mean nothing after a reboot (the processes are gone with it), so
+they are written atomically but not fsynced: an exec must stay as quick as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from core.config import Paths
+from core.errors import Conflict, NotFound
+from core.models import ExecConfig
+from core.record import asdict, record
+from core.state.ids import HEX64, new_id
+from core.state.records import read_json, record_ids, write_json
+from core.timestamps import now_rfc3339
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
+if TYPE_CHECKING:
+    from typing import Any
+
+# finished exec records older than this are dropped when the container gets a new one (docker forgets
+# finished execs too), so a container exec'd into every few seconds does not pile them up
+KEEP_FINISHED = 300.0
+
+
+@record
+class ExecRecord:
+    id: str
+    container_id: str
+    config: ExecConfig
+    created: str
+    pid: int = 0  # 0: not started
+    started: bool = False
+    exit_code: int | None = None  # filled in from the .exit file when read
+    running: bool = False  # derived when read: started, no exit code, the process still there
+    finished_at: float = 0.0  # mtime of the .exit file
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for derived in ("exit_code", "running", "finished_at"):
+            d.pop(derived)
+        return d
+
+    def inspect(self) -> dict[str, Any]:
+        """Docker's ExecInspect document."""
+        cfg = self.config
+        return {
+            "CanRemove": False,
+            "ContainerID": self.container_id,
+            "DetachKeys": "",
+            "ExitCode": self.exit_code,
+            "ID": self.id,
+            "OpenStderr": not cfg.detach,
+            "OpenStdin": cfg.attach_stdin,
+            "OpenStdout": not cfg.detach,
+            "ProcessConfig": {
+                "arguments": list(cfg.cmd[1:]),
+                "entrypoint": cfg.cmd[0] if cfg.cmd else "",
+                "privileged": cfg.privileged,
+                "tty": cfg.tty,
+                "user": cfg.user or "",
+            },
+            "Running": self.running,
+            "Pid": self.pid,
+        }
+
+
+class ExecStore:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+
+    def _dir(self, container_id: str) -> Path:
+        return self.paths.container(container_id) / "execs"
+
+    def create(self, container_id: str, config: ExecConfig) -> ExecRecord:
+        self._forget_finished(container_id)
+        rec = ExecRecord(new_id(), container_id, config, now_rfc3339())
+        self.save(rec)
+        return rec
+
+    def save(self, rec: ExecRecord) -> None:
+        write_json(self._dir(rec.container_id) / f"{rec.id}.json", rec.to_json(), durable=False)
+
+    def status_path(self, rec: ExecRecord) -> Path:
+        return self._dir(rec.container_id) / f"{rec.id}.exit"
+
+    def get(self, exec_id: str) -> ExecRecord:
+        """The exec with this id (docker takes the full id; a unique prefix of 12 or more works too)."""
+        key = exec_id.strip()
+        if HEX64.match(key):
+            found = [p for p in self.paths.containers.glob(f"*/execs/{key}.json")]
+        elif len(key) >= 12 and all(c in "0123456789abcdef" for c in key):
+            found = [p for p in self.paths.containers.glob(f"*/execs/{key}*.json")]
+        else:
+            found = []
+        if len(found) > 1:
+            raise Conflict(f"multiple execs match id prefix {key!r}: use more characters")
+        if not found:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return self._load(found[0])
+
+    def _load(self, path: Path) -> ExecRecord:
+        try:
+            data = read_json(path)
+        except FileNotFoundError:
+            raise NotFound(f"No such exec instance: {path.stem}") from None
+        rec = ExecRecord(
+            id=data["id"],
+            container_id=data["container_id"],
+            config=_exec_config(data["config"]),
+            created=data["created"],
+            pid=int(data.get("pid") or 0),
+            started=bool(data.get("started")),
+        )
+        status = path.with_suffix(".exit")
+        try:
+            text = status.read_text().strip()
+            rec.finished_at = status.stat().st_mtime
+        except FileNotFoundError:
+            text = ""
+        if text:
+            rec.exit_code = int(text)
+        elif rec.started:
+            rec.running = rec.pid > 0 and os.path.exists(f"/proc/{rec.pid}")
+            if not rec.running:
+                # its supervisor was killed before it could say: the code is lost, and -1 says so
+                rec.exit_code = -1
+        return rec
+
+    def records(self, container_id: str) -> list[ExecRecord]:
+        out = []
+        for exec_id in record_ids(self._dir(container_id)):
+            try:
+                out.append(self._load(self._dir(container_id) / f"{exec_id}.json"))
+            except NotFound:
+                continue  # forgotten meanwhile
+        return out
+
+    def _forget_finished(self, container_id: str) -> None:
+        cutoff = time.time() - KEEP_FINISHED
+        for rec in self.records(container_id):
+            if rec.exit_code is not None and rec.finished_at and rec.finished_at < cutoff:
+                for path in (self._dir(container_id) / f"{rec.id}.json", self.status_path(rec)):
+                    path.unlink(missing_ok=True)
+
+
+def _exec_config(data: dict[str, Any]) -> ExecConfig:
+    size = data.get("console_size")  # a tuple, stored as a JSON list
+    return ExecConfig(**{**data, "console_size": (int(size[0]), int(size[1])) if size else None})
