@@ -9,7 +9,6 @@ import json
 import os
 import select
 import socket
-import threading
 import time
 
 from core.interface import STDERR, STDOUT, DuplexStream, EventStream, LogStream, StatsStream
@@ -34,6 +33,8 @@ class _Cancellable:
     next check, and closes the generator, so whatever it holds is released."""
 
     def __init__(self, produce: Callable[[Stop], Iterator[Any]]) -> None:
+        import threading  # not at module level: `run` imports this module, and needs no threads
+
         self._closed = threading.Event()
         self._it = produce(self._closed.is_set)
 
@@ -44,8 +45,10 @@ class _Cancellable:
         self._closed.set()
         # a generator running in another thread cannot be closed from here ("generator already
         # executing"): it sees stop() at its next check and ends by itself
-        with contextlib.suppress(ValueError):
-            self._it.close()  # type: ignore[attr-defined]
+        close = getattr(self._it, "close", None)  # a generator's: runs its finally blocks now
+        if close is not None:
+            with contextlib.suppress(ValueError):
+                close()
 
 
 class LocalLogStream(_Cancellable, LogStream):

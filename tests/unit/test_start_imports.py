@@ -27,6 +27,7 @@ from tui.runflags import run_config
 run_config(args)
 import core.engine, core.containers.lifecycle, core.containers.runtime_spec, core.containers.store
 import core.events, core.volumes, core.runtime.protocol, tui.attach, tui.commands.containers
+import core.interface, core.streams, core.containers.validate
 print(json.dumps({"at_fork": sorted(at_fork), "all": sorted(sys.modules)}))
 """
 
