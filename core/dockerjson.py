@@ -29,6 +29,7 @@ from core.models import (
     LogConfig,
     Mount,
     NetworkingConfig,
+    PullProgress,
     RestartPolicy,
     TmpfsOptions,
     Ulimit,
@@ -450,3 +451,20 @@ __all__ = [
     "tmpfs_mount",
     "tmpfs_options_text",
 ]
+
+
+# ------------------------------------------------------------------------------------ progress messages
+
+
+def progress_to_docker(p: PullProgress) -> JSONDict:
+    """A pull/push/load report as one of Docker's JSON progress messages (what ``POST /images/create`` and
+    ``/images/{name}/push`` stream, and what the docker CLI draws its bars from): a layer's
+    ``{"status", "id", "progressDetail": {"current", "total"}}``, or a whole-image ``{"status"}`` line."""
+    if not p.layer:
+        return {"status": f"{p.status} {p.message}".strip()}
+    msg: JSONDict = {"status": p.status, "id": p.layer, "progressDetail": {}}
+    if p.total:
+        msg["progressDetail"] = {"current": p.current, "total": p.total}
+    if p.message:
+        msg["progress"] = p.message
+    return msg

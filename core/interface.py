@@ -139,6 +139,17 @@ class DuplexStream(Stream):
         """Let go: the process keeps running, the stream ends."""
 
 
+class ProgressStream(Stream):
+    """Long work (a pull, a push) as Docker's JSON progress messages (``{"status", "id", "progressDetail"}``),
+    the way the Engine API streams them; iterating ends when the work does, raising its error if it failed.
+    Closing the stream cancels the work (nothing half-done is kept) and waits until it has stopped."""
+
+    result: Any = None  # what the work returned (a PullResult, a PushResult), once iteration has ended
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[JSONDocument]: ...
+
+
 class PreparedStart(abc.ABC):
     """Work an engine did ahead of a start (the local one: a supervisor process already warming up).
     Pass it to :meth:`Engine.start_container`, or :meth:`cancel` it if the start will not happen."""
@@ -314,6 +325,26 @@ class Engine(abc.ABC):
     def push(
         self, reference: str, *, progress: Progress | None = None, chunk_size: int | None = None
     ) -> PushResult: ...
+
+    def pull_stream(self, reference: str, *, platform: str | None = None) -> ProgressStream:
+        """:meth:`pull` as a stream of Docker's progress messages (``POST /images/create``)."""
+        from core.dockerjson import progress_to_docker
+        from core.progress import ThreadedProgress
+
+        def work(report: Callable[[JSONDocument], None]) -> PullResult:
+            return self.pull(reference, platform=platform, progress=lambda p: report(progress_to_docker(p)))
+
+        return ThreadedProgress(work, name="pull")
+
+    def push_stream(self, reference: str) -> ProgressStream:
+        """:meth:`push` as a stream of Docker's progress messages (``POST /images/{name}/push``)."""
+        from core.dockerjson import progress_to_docker
+        from core.progress import ThreadedProgress
+
+        def work(report: Callable[[JSONDocument], None]) -> PushResult:
+            return self.push(reference, progress=lambda p: report(progress_to_docker(p)))
+
+        return ThreadedProgress(work, name="push")
 
     @abc.abstractmethod
     def list_images(self, *, all: bool = False) -> list[ImageSummary]: ...

@@ -494,3 +494,29 @@ def test_blob_redirect_to_another_host_carries_no_credentials(
         redirected = storage.blob_requests()
         assert len(redirected) == 2  # the config and the layer
         assert not any("authorization" in r.headers for r in storage.requests)
+
+
+def test_pull_as_a_stream_of_docker_progress_messages(testbed: Testbed, engine_config: Config) -> None:
+    engine = LocalEngine(engine_config)
+    with engine.pull_stream(testbed.ref("busybox:latest")) as stream:
+        messages = list(stream)
+        result = stream.result
+    assert result is not None and result.new and result.digest == testbed.digests["busybox:latest"]
+    layers = [m for m in messages if "id" in m]
+    assert layers and all(set(m) >= {"status", "id", "progressDetail"} for m in layers)
+    assert any(m["status"] == "Pull complete" for m in layers)
+    assert any(m["status"] == "Downloading" and m["progressDetail"].get("total") for m in layers)
+    assert engine.images.resolve(testbed.ref("busybox:latest")).id == result.image.id
+
+
+def test_closing_a_pull_stream_cancels_the_pull_and_keeps_nothing(
+    testbed: Testbed, engine_config: Config
+) -> None:
+    engine = LocalEngine(engine_config)
+    stream = engine.pull_stream(testbed.ref("busybox:latest"))
+    first = next(iter(stream))  # the pull is under way: the next report it makes raises
+    stream.close()  # returns once the pull has unwound
+    assert "status" in first
+    assert stream.result is None, "the pull finished although it was cancelled"
+    assert engine.list_images(all=True) == []
+    assert check_temp_clean(engine_config.root) == []

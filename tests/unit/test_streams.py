@@ -20,7 +20,9 @@ from core.streams import AttachStream, LocalEventStream, LocalLogStream
 
 
 def _line(text: str, stream: str = "stdout") -> bytes:
-    return json.dumps({"log": text, "stream": stream, "time": "2026-12-03T10:00:00.000000000Z"}).encode() + b"\n"
+    return (
+        json.dumps({"log": text, "stream": stream, "time": "2026-12-03T10:00:00.000000000Z"}).encode() + b"\n"
+    )
 
 
 def _drain_in_thread(stream: object) -> tuple[threading.Thread, list[object]]:

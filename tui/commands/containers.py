@@ -26,6 +26,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of
 if TYPE_CHECKING:
     from typing import Any
 
+    from core.interface import Engine
+    from core.models import ContainerSummary
+
 
 def register(sub: Any) -> None:
     from tui.runflags import add_run_flags
@@ -255,7 +258,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _create_with_pull(engine: Any, args: argparse.Namespace) -> Any:
+def _create_with_pull(engine: Engine, args: argparse.Namespace) -> ContainerSummary:
     from tui.runflags import run_config
 
     run = run_config(args)

@@ -11,6 +11,10 @@ from typing import Any
 from tui.cli import CLIError, make_engine
 from tui.output import confirm_prune, emit, human_size, print_inspected, time_ago
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from core.interface import Engine
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("pull", help="Download an image from a registry")
@@ -185,7 +189,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
-def _image_rows(engine: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]]:
     from core.interface import parse_reference
 
     rows: list[dict[str, Any]] = []
