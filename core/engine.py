@@ -19,6 +19,7 @@ from core.models import (
     ContainerCreate,
     ContainerStats,
     ContainerSummary,
+    ContainerUpdate,
     Event,
     ImageSummary,
     LogLine,
@@ -346,6 +347,18 @@ class LocalEngine(Engine):
 
     def unpause_container(self, name: str) -> None:
         self.lifecycle.unpause(name)
+
+    def update_container(self, name: str, update: ContainerUpdate) -> list[str]:
+        self.lifecycle.update(name, update)
+        return []
+
+    def container_changes(self, name: str) -> list[dict[str, Any]]:
+        from core.images.commit import diff_inputs
+        from core.storage.diff import changes
+
+        rec = self.lifecycle.get(name)
+        upper, lowers, mountpoints = diff_inputs(self.paths, self.layers, rec)
+        return [{"Path": p, "Kind": k} for p, k in changes(upper, lowers=lowers, mountpoints=mountpoints)]
 
     def prune_containers(self) -> tuple[list[str], int]:
         """Remove every stopped container; (ids, bytes freed from their writable layers)."""

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         ContainerCreate,
         ContainerStats,
         ContainerSummary,
+        ContainerUpdate,
         Event,
         ExecConfig,
         HistoryEntry,
@@ -230,6 +231,15 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def remove_container(self, name: str, *, force: bool = False, volumes: bool = False) -> ContainerSummary:
         """``DELETE /containers/{id}``."""
+
+    @abc.abstractmethod
+    def update_container(self, name: str, update: ContainerUpdate) -> list[str]:
+        """``POST /containers/{id}/update``: new limits and restart policy; docker's warnings."""
+
+    @abc.abstractmethod
+    def container_changes(self, name: str) -> list[JSONDocument]:
+        """``GET /containers/{id}/changes`` (``docker diff``): ``{"Path", "Kind"}``, Kind 0 modified,
+        1 added, 2 deleted, sorted by path."""
 
     @abc.abstractmethod
     def prune_containers(self) -> tuple[list[str], int]:

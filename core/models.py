@@ -477,3 +477,15 @@ class ExecConfig:
     detach: bool = False
     privileged: bool = False
     console_size: tuple[int, int] | None = None  # (rows, cols) of the terminal to start with
+
+
+@record
+class ContainerUpdate:
+    """What ``docker update`` changes (Docker's ``POST /containers/{id}/update`` body); None leaves a setting
+    as it is. Limits apply at once to a running container and stay for its next start."""
+
+    memory: int | None = None  # bytes
+    memory_swap: int | None = None  # memory + swap, bytes; -1 unlimited
+    nano_cpus: int | None = None  # 1e9 per CPU
+    pids_limit: int | None = None  # 0 or -1: unlimited
+    restart_policy: RestartPolicy | None = None

@@ -43,6 +43,8 @@ VERBS: dict[str, str] = {
     "wait": "containers",
     "logs": "containers",
     "rename": "containers",
+    "update": "containers",
+    "diff": "containers",
     "pause": "containers",
     "unpause": "containers",
     "top": "containers",

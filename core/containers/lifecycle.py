@@ -19,7 +19,7 @@ from core.config import Config, Paths
 from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
 from core.errors import Conflict, RuntimeFailure, error_for_exit_code
-from core.models import RUNNING_STATES, ContainerCreate, Mount
+from core.models import RUNNING_STATES, ContainerCreate, ContainerUpdate, Mount
 from core.record import replace
 from core.runtime import protocol
 from core.state.ids import new_id
@@ -397,7 +397,10 @@ class Lifecycle:
             with contextlib.suppress(Conflict, RuntimeFailure):
                 self.kill(rec.id, signal.SIGKILL)
             self._wait_exited(rec.id, 10)
-            rec = self.get(rec.id)
+            latest = self.store.load(rec.id)
+            if latest is None:
+                return rec  # a --rm container: its shim removed it as it exited, which is what was asked
+            rec = self.reconcile(latest)
             if rec.state.status in RUNNING_STATES:
                 raise RuntimeFailure(f"could not stop container {rec.name} for removal")
         with self.store.container_lock(rec.id) as lock:
@@ -406,6 +409,70 @@ class Lifecycle:
             remove_unheld(self.paths.locks, f"shim-{rec.id}")
             lock.release(remove=True)
         return rec
+
+    def update(self, name_or_id: str, update: ContainerUpdate) -> ContainerRecord:
+        """``docker update``: the new settings go into the container's record (its next start uses them),
+        into its runtime.json (its shim's next restart and restart decision use them) and, while it runs,
+        into its cgroup at once."""
+        from core.containers.validate import check_request
+        from core.models import LIVE_STATES
+
+        rec = self.get(name_or_id)
+        with self.store.container_lock(rec.id):
+            rec = self.store.load(rec.id) or rec
+            h = rec.run.host_config
+            if update.restart_policy is not None and h.auto_remove and update.restart_policy.name != "no":
+                raise Conflict(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container"
+                )
+            changed = {
+                k: v
+                for k, v in (
+                    ("memory", update.memory),
+                    ("memory_swap", update.memory_swap),
+                    ("nano_cpus", update.nano_cpus),
+                    ("pids_limit", update.pids_limit),
+                    ("restart_policy", update.restart_policy),
+                )
+                if v is not None
+            }
+            new_run = replace(rec.run, host_config=replace(h, **changed))
+            check_request(new_run)  # the same rules, and wording, as at create
+            if rec.state.status in LIVE_STATES:
+                from core.runtime import cgroups
+
+                limits = cgroups.CgroupLimits(
+                    memory=update.memory,
+                    memory_swap=update.memory_swap,
+                    cpu_quota=update.nano_cpus // 10000 if update.nano_cpus else None,
+                    pids=update.pids_limit,
+                )
+                try:
+                    cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent).update(limits)
+                except OSError as err:
+                    raise RuntimeFailure(f"cannot update the limits of container {rec.name}: {err}") from err
+            rec.run = new_run
+            self.store.save_config(rec)
+            self._update_runtime(rec)
+        self._event("update", rec)
+        return rec
+
+    def _update_runtime(self, rec: ContainerRecord) -> None:
+        """The shim re-reads these two entries of runtime.json when it decides on and makes a restart."""
+        path = self.paths.container(rec.id) / "runtime.json"
+        try:
+            runtime = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return  # never started: the start writes it from the record
+        h = rec.run.host_config
+        runtime["restart"] = {"name": h.restart_policy.name, "max": h.restart_policy.maximum_retry_count}
+        runtime.setdefault("cgroup", {}).update(
+            memory=h.memory or None,
+            memory_swap=h.memory_swap or None,
+            cpu_quota=h.nano_cpus // 10000 if h.nano_cpus else None,
+            pids=h.pids_limit,
+        )
+        write_json(path, runtime)
 
     def rename(self, name_or_id: str, new_name: str) -> None:
         rec = self.get(name_or_id)

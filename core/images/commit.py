@@ -34,7 +34,9 @@ from core.storage.layers import LayerStore
 from core.timestamps import now_rfc3339
 
 if TYPE_CHECKING:
+    from core.config import Paths
     from core.containers.lifecycle import Lifecycle
+    from core.containers.store import ContainerRecord
     from core.models import ContainerCreate
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -367,6 +369,14 @@ def apply_changes(config: dict[str, Any], changes: Sequence[str]) -> None:
             apply_instruction(config, instr, env, state=state)
 
 
+def diff_inputs(paths: Paths, layers: LayerStore, rec: ContainerRecord) -> tuple[Path, list[Path], list[str]]:
+    """What a container's changes are read from: its upper directory, its image's layer directories (topmost
+    first) and the mount points the runtime made, which are not changes of the container's own."""
+    upper = paths.container(rec.id) / "upper"
+    lowers = [layers.diff_dir(c) for c in reversed(rec.layers)]
+    return upper, lowers, [*RUNTIME_MOUNTPOINTS, *(m.target for m in rec.run.host_config.mounts)]
+
+
 def commit_container(
     lifecycle: Lifecycle, images: ImageStore, layers: LayerStore, req: CommitRequest
 ) -> ImageRecord:
@@ -393,9 +403,7 @@ def commit_container(
         )
     chain = parent_layers(images, image)
     cfg = record_config(images, image)
-    upper = lifecycle.paths.container(rec.id) / "upper"
-    lowers = [layers.diff_dir(c) for c in reversed(rec.layers)]
-    mountpoints = [*RUNTIME_MOUNTPOINTS, *(m.target for m in rec.run.host_config.mounts)]
+    upper, lowers, mountpoints = diff_inputs(lifecycle.paths, layers, rec)
     paused = False
     if req.pause and rec.state.status == "running":
         lifecycle.pause(rec.id)

@@ -558,3 +558,57 @@ __all__ = [
     "TarWriter",
     "write_diff",
 ]
+
+
+# docker's change kinds (``GET /containers/{id}/changes``, ``docker diff``)
+CHANGE_MODIFIED, CHANGE_ADDED, CHANGE_DELETED = 0, 1, 2
+
+
+def changes(
+    upper: Path, *, lowers: Sequence[Path] = (), mountpoints: Collection[str] = ()
+) -> list[tuple[str, int]]:
+    """``docker diff``: every path the container's upper directory changes, as ``(path, kind)`` sorted by
+    path: added where no lower layer has it, modified where one does (a directory that holds a change is
+    modified too, as docker reports it), deleted where the upper holds a whiteout. Below an opaque
+    directory everything counts as added: the lower contents are hidden there."""
+    union = LayerUnion(lowers)
+    skip = _scaffolding(upper, union, mountpoints) if mountpoints else set()
+    out: list[tuple[str, int]] = []
+    root = os.open(upper, _O_DIR)
+    try:
+        _walk_changes(root, "", skip, union, out, fresh=False)
+    finally:
+        os.close(root)
+    return sorted(out)
+
+
+def _walk_changes(
+    dirfd: int, prefix: str, skip: set[str], union: LayerUnion, out: list[tuple[str, int]], *, fresh: bool
+) -> None:
+    for base in _listdir(dirfd):
+        name = prefix + base
+        if name in skip:
+            continue
+        try:
+            st = os.stat(base, dir_fd=dirfd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # removed since the listing (a running container's layer)
+        xpath = _fdpath(dirfd, base)
+        if _is_whiteout(st, xpath):
+            out.append(("/" + name, CHANGE_DELETED))
+            continue
+        below = not fresh and union.lookup(name) is not None
+        out.append(("/" + name, CHANGE_MODIFIED if below else CHANGE_ADDED))
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        try:
+            fd = _open_dir(base, dirfd)
+        except OSError as err:
+            if err.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                raise
+            continue
+        try:
+            opaque = _getxattr(xpath, OPAQUE_XATTR) == b"y"
+            _walk_changes(fd, name + "/", skip, union, out, fresh=fresh or not below or opaque)
+        finally:
+            os.close(fd)

@@ -554,6 +554,7 @@ class Shim:
     # ---------------------------------------------------------------- restart
 
     def should_restart(self, code: int) -> bool:
+        self._reread_updatable()
         policy = self.runtime.get("restart", {"name": "no", "max": 0})
         name, maximum = policy.get("name", "no"), int(policy.get("max", 0))
         if name == "no" or self.runtime.get("auto_remove"):
@@ -566,6 +567,16 @@ class Shim:
             state = json.loads((self.cdir / "state.json").read_bytes())
             return not (maximum and int(state.get("restart_count", 0)) >= maximum)
         return name in ("always", "unless-stopped")
+
+    def _reread_updatable(self) -> None:
+        """``docker update`` rewrites the restart policy and the limits in runtime.json while we run."""
+        try:
+            latest = json.loads((self.cdir / "runtime.json").read_bytes())
+        except (OSError, ValueError):
+            return
+        for key in ("restart", "cgroup"):
+            if key in latest:
+                self.runtime[key] = latest[key]
 
     def serve(self, wait_attach: bool) -> int:
         from core.logs import LogWriter

@@ -647,3 +647,62 @@ def test_volume_commands(env: Env) -> None:
     out = env.cli("volume", "prune", "-f", "-a", check=True).stdout
     assert "v1" in out
     assert env.cli("volume", "ls", "-q").stdout == ""
+
+
+def test_update_changes_limits_at_once_and_for_the_next_start(env: Env) -> None:
+    from core.runtime import cgroups
+
+    env.cli("run", "-d", "--name", "upd", "-m", "64m", "busybox", "sleep", "1000", check=True)
+    r = env.cli(
+        "update", "-m", "96m", "--memory-swap", "192m", "--pids-limit", "50", "--restart", "always", "upd"
+    )
+    assert (r.returncode, r.stdout, r.stderr) == (0, "upd\n", "")
+    cid = env.engine.container("upd").id
+    stats = cgroups.Cgroup.open(cid, parent=env.config.cgroup_parent).stats()
+    assert stats.memory_limit == 96 * 1024 * 1024
+    doc = env.engine.inspect_container("upd")["HostConfig"]
+    assert (doc["Memory"], doc["MemorySwap"], doc["PidsLimit"]) == (96 << 20, 192 << 20, 50)
+    assert doc["RestartPolicy"] == {"Name": "always", "MaximumRetryCount": 0}
+    # the shim takes the new policy: a process that dies (not a user's stop or kill) is started again
+    os.kill(env.engine.container("upd").pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while (c := env.engine.inspect_container("upd"))["RestartCount"] < 1 or c["State"]["Status"] != "running":
+        assert time.monotonic() < deadline, "the updated restart policy was not applied"
+        time.sleep(0.1)
+    stats = cgroups.Cgroup.open(cid, parent=env.config.cgroup_parent).stats()
+    assert stats.memory_limit == 96 * 1024 * 1024  # the restart made its cgroup with the updated limit
+    # docker's refusals, with its wording
+    r = env.cli("update", "-m", "4m", "upd")
+    assert r.returncode != 0 and "minimum memory limit allowed is 6MB" in r.stderr
+    assert "one or more flags" in env.cli("update", "upd").stderr
+    env.cli("run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "1000", check=True)
+    r = env.cli("update", "--restart", "always", "gone")
+    assert "AutoRemove is enabled" in r.stderr
+    env.cli("rm", "-f", "upd", "gone", check=True)
+
+
+def test_diff_lists_added_changed_and_deleted_paths(env: Env) -> None:
+    env.cli(
+        "run",
+        "--name",
+        "changer",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /new.txt; mkdir -p /tmp/d; echo y > /tmp/d/f; echo z >> /etc/passwd; rm /bin/vi",
+        check=True,
+    )
+    r = env.cli("diff", "changer", check=True)
+    assert r.stdout.splitlines() == [
+        "C /bin",
+        "D /bin/vi",
+        "C /etc",
+        "C /etc/passwd",
+        "A /new.txt",
+        "C /tmp",
+        "A /tmp/d",
+        "A /tmp/d/f",
+    ]
+    assert env.engine.container_changes("changer")[0] == {"Path": "/bin", "Kind": 0}
+    assert env.cli("container", "diff", "changer", check=True).stdout == r.stdout
+    env.cli("rm", "changer", check=True)

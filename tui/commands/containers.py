@@ -112,6 +112,19 @@ def _simple_verbs(sub: Any, group: bool = False) -> None:
     p.add_argument("-v", "--volumes", action="store_true", help="remove anonymous volumes too")
     p.set_defaults(func=cmd_rm)
 
+    p = sub.add_parser("update", help="Update configuration of one or more containers")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-m", "--memory", help="memory limit (e.g. 64m)")
+    p.add_argument("--memory-swap", help="memory + swap limit; -1 for unlimited swap")
+    p.add_argument("--cpus", type=float, help="number of CPUs")
+    p.add_argument("--pids-limit", type=int, help="maximum number of processes (-1 for unlimited)")
+    p.add_argument("--restart", help="restart policy: no | on-failure[:N] | always | unless-stopped")
+    p.set_defaults(func=cmd_update)
+
+    p = sub.add_parser("diff", help="Inspect changes to files or directories on a container's filesystem")
+    p.add_argument("container", metavar="CONTAINER")
+    p.set_defaults(func=cmd_diff)
+
     p = sub.add_parser("wait", help="Block until containers stop, then print their exit codes")
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.set_defaults(func=cmd_wait)
@@ -379,6 +392,36 @@ def cmd_wait(args: argparse.Namespace) -> int:
             sys.stderr.write(f"Error: {err}\n")
             failed = 1
     return failed
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from core.interface import parse_bytes
+    from core.models import ContainerUpdate
+    from tui.runflags import parse_restart
+
+    swap = None
+    if args.memory_swap:
+        swap = -1 if args.memory_swap == "-1" else parse_bytes(args.memory_swap)
+    update = ContainerUpdate(
+        memory=parse_bytes(args.memory) if args.memory else None,
+        memory_swap=swap,
+        nano_cpus=round(args.cpus * 1e9) if args.cpus is not None else None,
+        pids_limit=args.pids_limit,
+        restart_policy=parse_restart(args.restart) if args.restart else None,
+    )
+    if update == ContainerUpdate():
+        raise CLIError("you must provide one or more flags when using this command")
+    engine = make_engine(args)
+    return for_each(args.containers, lambda n: engine.update_container(n, update))
+
+
+_CHANGE_LETTERS = {0: "C", 1: "A", 2: "D"}
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    for change in make_engine(args).container_changes(args.container):
+        print(f"{_CHANGE_LETTERS[change['Kind']]} {change['Path']}")
+    return 0
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
