@@ -32,7 +32,7 @@ import os
 import posixpath
 import stat
 import tarfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -268,8 +268,9 @@ def write_diff(
     return tar.stats
 
 
-def _walk_upper(dirfd: int, prefix: str, entries: _Entries, skip: set[str], union: LayerUnion) -> None:
-    tar = entries.tar
+def _upper_entries(dirfd: int, prefix: str, skip: set[str]) -> Iterator[tuple[str, str, os.stat_result, str]]:
+    """(path below the upper dir, name in ``dirfd``, lstat, a path for its xattrs) of each entry, in name
+    order, without the runtime's scaffolding."""
     for base in _listdir(dirfd):
         name = prefix + base
         if name in skip:
@@ -278,7 +279,12 @@ def _walk_upper(dirfd: int, prefix: str, entries: _Entries, skip: set[str], unio
             st = os.stat(base, dir_fd=dirfd, follow_symlinks=False)
         except FileNotFoundError:
             continue  # removed since the listing (a running container's layer)
-        xpath = _fdpath(dirfd, base)
+        yield name, base, st, _fdpath(dirfd, base)
+
+
+def _walk_upper(dirfd: int, prefix: str, entries: _Entries, skip: set[str], union: LayerUnion) -> None:
+    tar = entries.tar
+    for name, base, st, xpath in _upper_entries(dirfd, prefix, skip):
         if _is_whiteout(st, xpath):
             info = tarfile.TarInfo(prefix + WHITEOUT_PREFIX + base)
             info.type, info.mode, info.mtime = tarfile.REGTYPE, 0o600, int(st.st_mtime)
@@ -585,15 +591,7 @@ def changes(
 def _walk_changes(
     dirfd: int, prefix: str, skip: set[str], union: LayerUnion, out: list[tuple[str, int]], *, fresh: bool
 ) -> None:
-    for base in _listdir(dirfd):
-        name = prefix + base
-        if name in skip:
-            continue
-        try:
-            st = os.stat(base, dir_fd=dirfd, follow_symlinks=False)
-        except FileNotFoundError:
-            continue  # removed since the listing (a running container's layer)
-        xpath = _fdpath(dirfd, base)
+    for name, base, st, xpath in _upper_entries(dirfd, prefix, skip):
         if _is_whiteout(st, xpath):
             out.append(("/" + name, CHANGE_DELETED))
             continue
