@@ -668,9 +668,6 @@ class LocalEngine(Engine):
         from core.reset import reset
 
         reset(self.config, self.lifecycle, self.images, self.layers, self.volume_store, self.networks)
-        # the cached rooms describe a store that is gone: the next call makes them afresh
-        self._lifecycle = None
-        self._networks = None
 
     # ------------------------------------------------------------------ events
 

@@ -90,7 +90,8 @@ def test_reset_leaves_nothing_of_the_engine(testbed: Testbed, engine_config: Con
     port = free_port()
     ok(cfg, "run", "-d", "--name", "web", "--network", "resetnet", "-p", f"127.0.0.1:{port}:80",
        "-v", "keepme:/data", ref, "sleep", "300")  # fmt: skip
-    ok(cfg, "run", "-d", "--name", "idle", ref, "sleep", "300")  # on the default bridge
+    # on the default bridge, and one its shim would start again if it merely died
+    ok(cfg, "run", "-d", "--name", "idle", "--restart", "always", ref, "sleep", "300")
     ok(cfg, "run", "--name", "done", ref, "true")  # stopped
     ok(cfg, "run", "-d", "--name", "paused", "--network", "none", ref, "sleep", "300")
     ok(cfg, "pause", "paused")
@@ -159,3 +160,11 @@ def test_reset_leaves_a_bridge_another_engine_uses(testbed: Testbed, engine_conf
     ok(cfg, "system", "reset", "-f")
     assert not link_exists(cfg.bridge) and not nft_table_exists(cfg.nft_table)
     assert sorted(os.listdir(cfg.root)) == ["daemon.json"]
+
+
+def test_reset_of_an_engine_that_holds_nothing(engine_config: Config) -> None:
+    """Nothing to remove is fine, and a reset can be run again (it is how a failed one is finished)."""
+    for _ in range(2):
+        assert ok(engine_config, "system", "reset", "-f") == ""
+        assert sorted(os.listdir(engine_config.root)) == ["daemon.json"]
+        assert not engine_config.run.exists() or os.listdir(engine_config.run) == []
