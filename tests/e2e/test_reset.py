@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,15 @@ def mounts_under(*tops: Path) -> list[str]:
     return out
 
 
+def running(pid: int) -> bool:
+    """Not gone and not a zombie (an orphan's zombie waits for the host's init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def cgroup_dirs(parent: str) -> list[Path]:
     """The parent's folders in every hierarchy (v1 controllers and the cgroup2 tree)."""
     roots = list(cgroups.v1_roots().values())
@@ -90,6 +100,8 @@ def test_reset_leaves_nothing_of_the_engine(testbed: Testbed, engine_config: Con
     port = free_port()
     ok(cfg, "run", "-d", "--name", "web", "--network", "resetnet", "-p", f"127.0.0.1:{port}:80",
        "-v", "keepme:/data", ref, "sleep", "300")  # fmt: skip
+    [web_shim] = shims_under(cfg.root)
+    web_pid = json.loads(ok(cfg, "inspect", "web"))[0]["State"]["Pid"]
     # on the default bridge, and one its shim would start again if it merely died
     ok(cfg, "run", "-d", "--name", "idle", "--restart", "always", ref, "sleep", "300")
     ok(cfg, "run", "--name", "done", ref, "true")  # stopped
@@ -110,7 +122,10 @@ def test_reset_leaves_nothing_of_the_engine(testbed: Testbed, engine_config: Con
         assert str(cfg.root) in out
         assert len(ok(cfg, "ps", "-a", "-q").split()) == 4
 
+    # a supervisor killed with -9: its container runs on, unsupervised, with its network and cgroup
+    os.kill(web_shim, signal.SIGKILL)
     assert ok(cfg, "system", "reset", "-f") == ""
+    assert not running(web_pid), "the unsupervised container's process is left"
 
     assert not link_exists(cfg.bridge), "the default bridge is left"
     assert not link_exists(bridge), "the user network's bridge is left"
