@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
 @pytest.fixture
-def slow_proxy(testbed: Testbed) -> Iterator[tuple[FaultProxy, int]]:
-    """A proxy sending busybox's ~1 MB layer at 200 kB/s (~5 s); yields it and the layer's size."""
+def proxy(testbed: Testbed) -> Iterator[tuple[FaultProxy, int]]:
+    """A proxy whose faults apply to busybox's layer (1,088,439 bytes); yields it and the layer's size."""
     _, layer, size = busybox_blobs(testbed)
     with FaultProxy(testbed.open_addr) as p:
         p.only_digest = layer
-        p.throttle = 200_000
         yield p, size
 
 
@@ -49,17 +48,17 @@ def _start_pull(cfg: Config, ref: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_mid_download(cfg: Config, proxy: FaultProxy, child: subprocess.Popen[bytes], size: int) -> None:
-    """Until some of the layer is on disk (in the temp blob), with most of it still to come."""
+def _wait(what: str, done: Callable[[], bool], child: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while not done() and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.005)
+    assert child.poll() is None, f"the pull ended before {what}"
+    assert done(), f"timed out waiting for {what}"
 
-    def written() -> int:
-        return sum(p.stat().st_size for p in cfg.paths.blobs.glob(".tmp-*"))
 
-    deadline = time.monotonic() + 20
-    while written() < 100_000 and time.monotonic() < deadline and child.poll() is None:
-        time.sleep(0.02)
-    assert child.poll() is None, "the pull ended before the test could act"
-    assert written() >= 100_000 and proxy.blob_bytes_sent < size
+def _written(cfg: Config) -> int:
+    """Bytes in the temp blobs: the unpacker reads the download 1 MiB at a time, so they land in steps."""
+    return sum(p.stat().st_size for p in cfg.paths.blobs.glob(".tmp-*"))
 
 
 def _images_row(cfg: Config) -> dict[str, str]:
@@ -68,14 +67,20 @@ def _images_row(cfg: Config) -> dict[str, str]:
 
 
 def test_killed_pulls_leftovers_are_reported_and_pruned(
-    testbed: Testbed, engine_config: Config, slow_proxy: tuple[FaultProxy, int]
+    testbed: Testbed, engine_config: Config, proxy: tuple[FaultProxy, int]
 ) -> None:
-    proxy, size = slow_proxy
+    fault, size = proxy
     assert _images_row(engine_config)["Reclaimable"] == "0B"
-    child = _start_pull(engine_config, f"{proxy.addr}/busybox:latest")
+    # the first MiB is sent at once and lands on disk; then the connection drops and the resumed
+    # download crawls (1 kB/s), so the pull is still running, with data written, when it is killed
+    fault.cut_blob_after = 1_070_000
+    child = _start_pull(engine_config, f"{fault.addr}/busybox:latest")
     try:
-        _wait_mid_download(engine_config, proxy, child, size)
+        _wait("the cut", lambda: fault.cuts == 1, child)
+        fault.throttle = 1_000  # before the client's resume, which waits 0.2 s
+        _wait("the first MiB on disk", lambda: _written(engine_config) >= 1 << 20, child)
         os.kill(child.pid, signal.SIGKILL)
+        assert fault.blob_bytes_sent < size  # killed before the whole layer came
     finally:
         if child.poll() is None:
             child.kill()
@@ -92,18 +97,19 @@ def test_killed_pulls_leftovers_are_reported_and_pruned(
 
 
 def test_prune_keeps_what_a_running_pull_writes(
-    testbed: Testbed, engine_config: Config, slow_proxy: tuple[FaultProxy, int]
+    testbed: Testbed, engine_config: Config, proxy: tuple[FaultProxy, int]
 ) -> None:
-    proxy, size = slow_proxy
-    ref = f"{proxy.addr}/busybox:latest"
+    fault, size = proxy
+    fault.throttle = 100_000  # bytes/s: the layer takes ~11 s, the first MiB lands after ~10 s
+    ref = f"{fault.addr}/busybox:latest"
     child = _start_pull(engine_config, ref)
     try:
-        _wait_mid_download(engine_config, proxy, child, size)
+        _wait("its temp blob and layer dir", lambda: len(check_temp_clean(engine_config.root)) >= 2, child)
         before = check_temp_clean(engine_config.root)
-        assert before
         assert _images_row(engine_config)["Reclaimable"] == "0B"  # nothing of a live pull is reclaimable
         ok(dockyard(engine_config, "image", "prune", "-a", "-f"))
         assert all(p.exists() for p in before)
+        assert child.poll() is None and fault.blob_bytes_sent < size, "the pull ended too soon to tell"
         _, stderr = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
