@@ -47,15 +47,18 @@ def reset(
     """Remove every container, volume, image and network of the engine and everything it made on the host.
     Raises :class:`RuntimeFailure` naming the first thing that could not be removed (after trying all)."""
     problems: list[str] = []
-    cids = _remove_containers(lifecycle, problems)
-    _wait_for_shims(config, cids, problems)
-    _release_leftovers(config, cids, problems)
-    _remove_volumes(volumes, problems)
-    _remove_images(images, layers, problems)
-    _remove_networks(config, networks, problems)
-    _remove_cgroup_parent(config, problems)
-    _unmount_under(config, problems)
-    _remove_state(config, problems)
+    cids = lifecycle.store.ids()
+    # each step is tried whatever became of the ones before it: the state directories, above all, are
+    # what a second reset needs gone to find nothing more to do
+    _try(problems, "containers", _remove_containers, lifecycle, cids, problems)
+    _try(problems, "containers", _wait_for_shims, config, cids, problems)
+    _try(problems, "containers", _release_leftovers, config, cids, problems)
+    _try(problems, "volumes", _remove_volumes, volumes, problems)
+    _try(problems, "images", _remove_images, images, layers, problems)
+    _try(problems, "networks", _remove_networks, config, networks, problems)
+    _try(problems, "cgroups", _remove_cgroup_parent, config, problems)
+    _try(problems, "mounts", _unmount_under, config, problems)
+    _try(problems, "state", _remove_state, config, problems)
     if problems:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise RuntimeFailure(f"system reset: {problems[0]}{more}; run it again once that is fixed")
@@ -71,11 +74,10 @@ def _try(
         problems.append(f"{what}: {err}")
 
 
-def _remove_containers(lifecycle: Lifecycle, problems: list[str]) -> list[str]:
-    """``rm -f -v`` of each container (its shim stops it and frees its network and cgroup); their ids."""
+def _remove_containers(lifecycle: Lifecycle, cids: list[str], problems: list[str]) -> None:
+    """``rm -f -v`` of each container (its shim stops it and frees its network and cgroup)."""
     from core.errors import ContainerNotFound, CorruptState
 
-    cids = lifecycle.store.ids()
     for cid in cids:
         try:
             lifecycle.remove(cid, force=True, volumes=True)
@@ -85,7 +87,6 @@ def _remove_containers(lifecycle: Lifecycle, problems: list[str]) -> list[str]:
             continue
         except (DockyardError, OSError) as err:
             problems.append(f"cannot remove container {cid[:12]}: {err}")
-    return cids
 
 
 def _wait_for_shims(config: Config, cids: list[str], problems: list[str]) -> None:
@@ -144,10 +145,17 @@ def _remove_images(images: ImageStore, layers: LayerStore, problems: list[str]) 
 def _remove_networks(config: Config, networks: NetworkManager, problems: list[str]) -> None:
     """Every user network, then the default one (its bridge is made again on its next use), then bridges
     whose network record is gone (a crash in ``network create`` between the two), then the nft table."""
+    from core.errors import CorruptState
     from core.network import nat, rtnl
     from core.network.store import DEFAULT_ALIASES
 
-    for n in networks.store.records():
+    try:
+        records = networks.store.records()
+    except CorruptState:
+        # a damaged record fails every lookup by name or id: the bridges go by their markers below, the
+        # records with the state directories
+        records = []
+    for n in records:
         _try(problems, f"cannot remove network {n.name}", networks.remove, n.id)
     default = networks.store.default()
     if _bridge_ports(default.bridge):

@@ -96,6 +96,10 @@ def test_reset_leaves_nothing_of_the_engine(testbed: Testbed, engine_config: Con
     orphan = json.loads(ok(cfg, "network", "inspect", "orphan"))[0]
     (cfg.paths.networks / f"{orphan['Id']}.json").unlink()
     orphan_bridge = orphan["Options"]["com.docker.network.bridge.name"]
+    # and one whose record is damaged (which makes every lookup of a network by name fail)
+    ok(cfg, "network", "create", "damaged")
+    damaged = json.loads(ok(cfg, "network", "inspect", "damaged"))[0]
+    damaged_bridge = damaged["Options"]["com.docker.network.bridge.name"]
     ok(cfg, "volume", "create", "keepme")
     port = free_port()
     ok(cfg, "run", "-d", "--name", "web", "--network", "resetnet", "-p", f"127.0.0.1:{port}:80",
@@ -110,6 +114,7 @@ def test_reset_leaves_nothing_of_the_engine(testbed: Testbed, engine_config: Con
 
     # what there is to remove (so the checks below can fail)
     assert link_exists(cfg.bridge) and link_exists(bridge) and link_exists(orphan_bridge)
+    assert link_exists(damaged_bridge)
     assert nft_table_exists(cfg.nft_table)
     assert mounts_under(cfg.run)  # the shared netns dir and the containers' namespaces
     assert cgroup_dirs(cfg.cgroup_parent)
@@ -122,6 +127,7 @@ def test_reset_leaves_nothing_of_the_engine(testbed: Testbed, engine_config: Con
         assert str(cfg.root) in out
         assert len(ok(cfg, "ps", "-a", "-q").split()) == 4
 
+    (cfg.paths.networks / f"{damaged['Id']}.json").write_text('{"name": ')
     # a supervisor killed with -9: its container runs on, unsupervised, with its network and cgroup
     os.kill(web_shim, signal.SIGKILL)
     assert ok(cfg, "system", "reset", "-f") == ""
@@ -130,6 +136,7 @@ def test_reset_leaves_nothing_of_the_engine(testbed: Testbed, engine_config: Con
     assert not link_exists(cfg.bridge), "the default bridge is left"
     assert not link_exists(bridge), "the user network's bridge is left"
     assert not link_exists(orphan_bridge), "the bridge of a network without a record is left"
+    assert not link_exists(damaged_bridge), "the bridge of a network with a damaged record is left"
     assert not nft_table_exists(cfg.nft_table), "the nft table is left"
     assert mounts_under(cfg.root, cfg.run) == []
     assert cgroup_dirs(cfg.cgroup_parent) == []
