@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from core.storage.layers import LayerStore
     from core.volumes import VolumeStore
 
-SETTINGS_FILE = "daemon.json"
 SHIM_EXIT_TIMEOUT = 15.0
 
 
@@ -56,7 +55,7 @@ def reset(
     _try(problems, "volumes", _remove_volumes, volumes, problems)
     _try(problems, "images", _remove_images, images, layers, problems)
     _try(problems, "networks", _remove_networks, config, networks, problems)
-    _try(problems, "cgroups", _remove_cgroup_parent, config, problems)
+    _try(problems, "cgroups", _remove_cgroup_parent, config)
     _try(problems, "mounts", _unmount_under, config, problems)
     _try(problems, "state", _remove_state, config, problems)
     if problems:
@@ -183,7 +182,7 @@ def _bridge_ports(bridge: str) -> list[str]:
         return []
 
 
-def _remove_cgroup_parent(config: Config, problems: list[str]) -> None:
+def _remove_cgroup_parent(config: Config) -> None:
     """The parent folders every container cgroup lives under; they go only if no cgroup is left in them
     (another engine may share the parent)."""
     from core.runtime import cgroups
