@@ -66,25 +66,39 @@ def _images_row(cfg: Config) -> dict[str, str]:
     return next(r for r in rows if r["Type"] == "Images")
 
 
-def test_killed_pulls_leftovers_are_reported_and_pruned(
-    testbed: Testbed, engine_config: Config, proxy: tuple[FaultProxy, int]
-) -> None:
-    fault, size = proxy
+CUT = 1_070_000  # bytes of the layer sent before the connection drops: past the first MiB
+
+
+class _CrawlAfterCut(FaultProxy):
+    """Sends the layer at full speed until the cut, then at 1 kB/s: the resumed download crawls, whatever
+    the timing of the client's reconnect (a throttle set by the test after the cut could come too late)."""
+
+    @property  # type: ignore[override]
+    def throttle(self) -> float | None:
+        return 1_000 if self.blob_bytes_sent >= CUT else None
+
+    @throttle.setter
+    def throttle(self, value: float | None) -> None:
+        pass  # FaultProxy.__init__ sets it; this proxy's rate follows the bytes sent
+
+
+def test_killed_pulls_leftovers_are_reported_and_pruned(testbed: Testbed, engine_config: Config) -> None:
+    _, layer, size = busybox_blobs(testbed)
     assert _images_row(engine_config)["Reclaimable"] == "0B"
-    # the first MiB is sent at once and lands on disk; then the connection drops and the resumed
-    # download crawls (1 kB/s), so the pull is still running, with data written, when it is killed
-    fault.cut_blob_after = 1_070_000
-    child = _start_pull(engine_config, f"{fault.addr}/busybox:latest")
-    try:
-        _wait("the cut", lambda: fault.cuts == 1, child)
-        fault.throttle = 1_000  # before the client's resume, which waits 0.2 s
-        _wait("the first MiB on disk", lambda: _written(engine_config) >= 1 << 20, child)
-        os.kill(child.pid, signal.SIGKILL)
-        assert fault.blob_bytes_sent < size  # killed before the whole layer came
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
+    with _CrawlAfterCut(testbed.open_addr) as fault:
+        fault.only_digest = layer
+        # the unpacker reads the download 1 MiB at a time: the first MiB lands on disk, then the connection
+        # drops and the resume crawls, so the pull is still running, with data written, when it is killed
+        fault.cut_blob_after = CUT
+        child = _start_pull(engine_config, f"{fault.addr}/busybox:latest")
+        try:
+            _wait("the first MiB on disk", lambda: _written(engine_config) >= 1 << 20, child)
+            os.kill(child.pid, signal.SIGKILL)
+            assert fault.blob_bytes_sent < size  # killed before the whole layer came
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
     assert check_temp_clean(engine_config.root) != []
     row = _images_row(engine_config)
     assert row["TotalCount"] == 0
