@@ -662,6 +662,13 @@ class LocalEngine(Engine):
             self.volume_size,
         )
 
+    def reset(self) -> None:
+        """``system reset``: every container, image, volume and network, and what the engine made on the
+        host, goes (core.reset)."""
+        from core.reset import reset
+
+        reset(self.config, self.lifecycle, self.images, self.layers, self.volume_store, self.networks)
+
     # ------------------------------------------------------------------ events
 
     def events(

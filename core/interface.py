@@ -486,6 +486,12 @@ class Engine(abc.ABC):
         """``docker system df`` rows: bytes by kind and what a prune reclaims."""
 
     @abc.abstractmethod
+    def reset(self) -> None:
+        """``podman system reset``: remove every container (running ones are killed), image, volume and
+        network of the engine and everything it made on the host (bridges, nft table, mounts, cgroup
+        folders, state directories); its settings stay. Asking for confirmation is the caller's job."""
+
+    @abc.abstractmethod
     def events(
         self,
         *,

@@ -97,9 +97,13 @@ def disk_usage(
     volume_users: dict[str, list[str]],
     volume_size: Callable[[str], int],
 ) -> list[dict[str, Any]]:
-    """Rows like ``docker system df``: Type, TotalCount, Active, Size, Reclaimable (bytes)."""
+    """Rows like ``docker system df``: Type, TotalCount, Active, Size, Reclaimable (bytes).
+
+    Docker has no row for what an interrupted pull left (partial blobs, half-unpacked layers): it is counted
+    in the Images row's size and reclaimable, since ``image prune`` is what removes it."""
     from core.models import RUNNING_STATES
     from core.storage.usage import disk_usage as du
+    from core.storage.usage import entry_usage, image_leftovers
 
     in_use = {c.image_id for c in containers}
     # images: each unpacked layer once, however many images share it
@@ -115,7 +119,8 @@ def disk_usage(
                     layer_size[layer.chain_id] = 0
             if rec.id in in_use:
                 used_layers.add(layer.chain_id)
-    images_size = sum(layer_size.values())
+    leftovers = sum(entry_usage(p) for p in image_leftovers(config.paths))
+    images_size = sum(layer_size.values()) + leftovers
     images_reclaimable = images_size - sum(layer_size[c] for c in used_layers)
     # containers: their writable layers
     sizes = {c.id: du(config.paths.container(c.id) / "upper") for c in containers}

@@ -83,7 +83,12 @@ def remove_image(
 def prune_images(
     store: ImageStore, layers: LayerStore, *, all_unused: bool, in_use: dict[str, list[str]]
 ) -> tuple[RemovedImage, int]:
-    """``docker image prune``: dangling images (no tags), or with ``-a`` every image no container uses."""
+    """``docker image prune``: dangling images (no tags), or with ``-a`` every image no container uses; and
+    what interrupted pulls left behind (partial blobs, half-unpacked layers of dead writers, never those a
+    running pull is still writing). Returns the bytes reclaimed."""
+    from core.state.records import remove_tree
+    from core.storage.usage import entry_usage, image_leftovers
+
     out = RemovedImage()
     reclaimed = 0
     with store.lock():
@@ -94,4 +99,7 @@ def prune_images(
                 continue
             out.untagged.extend(record.repo_tags)
             reclaimed += _delete_image(store, layers, record, out)
+        for leftover in image_leftovers(store.paths):
+            reclaimed += entry_usage(leftover)
+            remove_tree(leftover)  # gone already (a pull starting now swept it first) is fine too
     return out, reclaimed

@@ -1,5 +1,5 @@
 """System verbs: events (the engine's append-only event log, followed live), info, version, and the
-``system`` group (df, prune, info, events)."""
+``system`` group (df, prune, reset, info, events)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def register(sub: Any) -> None:
     p.add_argument("--volumes", action="store_true", help="also remove anonymous volumes no container uses")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
     p.set_defaults(func=cmd_system_prune)
+    p = gsub.add_parser("reset", help="Reset dockyard to its initial state (removes everything it holds)")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(func=cmd_system_reset)
     _info_parser(gsub)
     _events_parser(gsub)
     grp.set_defaults(func=lambda a: grp.print_help())
@@ -220,4 +223,30 @@ def cmd_system_prune(args: argparse.Namespace) -> int:
         )
         print()
     print(f"Total reclaimed space: {human_size(freed)}")
+    return 0
+
+
+def cmd_system_reset(args: argparse.Namespace) -> int:
+    """podman's ``system reset``: without ``-f`` it asks, on any stdin (a pipe too: a reset is not undone,
+    so only an explicit "y" goes ahead, and end of input is a no)."""
+    engine = make_engine(args)
+    if not args.force:
+        info = engine.info()
+        items = [
+            "all containers",
+            "all images",
+            "all networks",
+            "all build cache",
+            "all volumes",
+            f'the root directory\'s state: "{info["DockerRootDir"]}" (its daemon.json settings stay)',
+            f'the run directory: "{info["RunDir"]}"',
+            f"the bridges ({info['DefaultBridge']} and each network's), the nftables table and the cgroup "
+            "folders of this engine",
+        ]
+        sys.stdout.write("WARNING! This will remove:\n" + "".join(f"        - {i}\n" for i in items))
+        sys.stdout.write("Are you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    engine.reset()
     return 0
