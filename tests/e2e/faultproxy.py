@@ -10,6 +10,10 @@ answer back, except where a fault is switched on:
   redirect_blobs   blob GETs are answered ``307`` to ``<base><same path>`` (another host) instead
   manifest_override  manifest GETs are answered with this (body, content type), no digest header
   ignore_range     ``Range`` is not passed on: the registry answers 200 with the whole blob, as some do
+  close_after_headers  every blob answer is cut right after its headers: status and Content-Length, then
+                   the connection is torn down with no body byte (a registry or middlebox that keeps failing)
+  stall_blobs      every blob answer sends its headers and then nothing, holding the connection open until
+                   the client gives up or the proxy closes
 
 ``only_digest`` limits the blob faults to one blob. Every request is recorded (method, path, lower-cased
 headers) so tests can check what was sent where, e.g. that a resume carried ``Range`` or that a redirected
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import select
 import socket
 import threading
 import time
@@ -69,11 +74,14 @@ class FaultProxy:
         self.manifest_override: tuple[bytes, str] | None = None
         self.only_digest: str | None = None
         self.ignore_range = False
+        self.close_after_headers = False
+        self.stall_blobs = False
         # observations
         self.requests: list[Seen] = []
         self.cuts = 0
         self.blob_bytes_sent = 0
         self._lock = threading.Lock()
+        self._closing = threading.Event()  # lets stalled answers go when the proxy closes
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -98,6 +106,7 @@ class FaultProxy:
         return self
 
     def close(self) -> None:
+        self._closing.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -222,6 +231,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.send_header("Content-Length", length)
             self.end_headers()
+            if faulty_blob and resp.status in (200, 206) and (owner.close_after_headers or owner.stall_blobs):
+                self.wfile.flush()
+                if owner.stall_blobs:
+                    self._stall()
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
             if faulty_blob and resp.status in (200, 206):
                 start = 0
                 m = re.match(r"bytes (\d+)-", resp.getheader("Content-Range") or "")
@@ -238,6 +257,17 @@ class _Handler(BaseHTTPRequestHandler):
                     remaining -= len(chunk)
         finally:
             conn.close()
+
+    def _stall(self) -> None:
+        """Send nothing until the client hangs up (EOF on its side) or the proxy closes."""
+        while not self.owner._closing.wait(0.05):
+            ready, _, _ = select.select([self.connection], [], [], 0)
+            if ready:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return
+                except OSError:
+                    return
 
     def _send_blob(self, resp: http.client.HTTPResponse, start: int, length: int) -> None:
         owner = self.owner

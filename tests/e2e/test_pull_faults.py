@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ import pytest
 
 from core.config import Config
 from core.engine import LocalEngine
-from core.errors import DigestMismatch, UnsafeLayer
+from core.errors import DigestMismatch, InvalidArgument, UnsafeLayer
 from core.images.pull import check_temp_clean
 from tests.e2e.faultproxy import FaultProxy
 from tests.e2e.test_pull import HOST_ARCH, dockyard, fails, layer_dirs, ok, store_is_empty
@@ -129,6 +130,106 @@ def test_dropped_connection_resumes_when_range_is_ignored(
     assert proxy.blob_bytes_sent == 300_000 + size  # the second answer was the whole blob
     assert LocalEngine(engine_config).images.blob_path(layer).stat().st_size == size
     assert check_temp_clean(engine_config.root) == []
+
+
+def _layer_fetches(proxy: FaultProxy, layer: str) -> int:
+    return len([r for r in proxy.blob_requests() if r.path.endswith(layer)])
+
+
+def test_registry_closing_after_the_headers_is_given_up_on(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """Every answer for the layer stops after its headers: docker's five retries with pauses, then one
+    line naming the blob and how the last try failed (it used to ask ~4 times a second forever)."""
+    _, layer, size = busybox_blobs(testbed)
+    proxy.only_digest = layer
+    proxy.close_after_headers = True
+    t0 = time.monotonic()
+    line = fails(dockyard(engine_config, "pull", f"{proxy.addr}/busybox:latest", timeout=40))
+    elapsed = time.monotonic() - t0
+    assert _layer_fetches(proxy, layer) == 6, proxy.blob_requests()
+    assert f"giving up on blob {layer} from {proxy.addr} after 6 tries" in line, line
+    assert f"the last failed: the connection broke after 0 of {size} bytes" in line, line
+    assert 4.0 < elapsed < 20, elapsed  # pauses of 0.2 0.4 0.8 1.6 2.0 s between the tries
+    store_is_empty(engine_config)
+
+
+def test_stalled_blob_fails_after_the_read_timeout(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """Headers, then silence: each try ends after the read timeout from daemon.json, and the retries from
+    daemon.json ("max-download-attempts", docker's key) bound the whole."""
+    _, layer, _ = busybox_blobs(testbed)
+    (engine_config.root / "daemon.json").write_text(
+        json.dumps({"registry-read-timeout": 0.5, "max-download-attempts": 2})
+    )
+    proxy.only_digest = layer
+    proxy.stall_blobs = True
+    t0 = time.monotonic()
+    line = fails(dockyard(engine_config, "pull", f"{proxy.addr}/busybox:latest", timeout=40))
+    elapsed = time.monotonic() - t0
+    assert _layer_fetches(proxy, layer) == 3
+    assert f"giving up on blob {layer} from {proxy.addr} after 3 tries" in line, line
+    assert "the last failed: no data for 0.5 s" in line and "registry-read-timeout" in line, line
+    assert 1.5 < elapsed < 10, elapsed  # 3 x 0.5 s of silence, pauses of 0.2 and 0.4 s
+    store_is_empty(engine_config)
+
+
+def test_stall_mid_body_resumes_after_the_read_timeout(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """One stall, then a healthy registry: the read timeout ends the stalled try, the rest comes with
+    Range, and the pull succeeds."""
+    _, layer, size = busybox_blobs(testbed)
+    (engine_config.root / "daemon.json").write_text(json.dumps({"registry-read-timeout": 0.5}))
+    proxy.only_digest = layer
+    proxy.stall_blobs = True
+    engine = LocalEngine(Config.load(engine_config.root, engine_config.run))
+    assert engine.config.registry_read_timeout == 0.5
+
+    def heal_after_first_try() -> None:
+        deadline = time.monotonic() + 10
+        while _layer_fetches(proxy, layer) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proxy.stall_blobs = False
+
+    healer = threading.Thread(target=heal_after_first_try)
+    healer.start()
+    try:
+        engine.pull(f"{proxy.addr}/busybox:latest")
+    finally:
+        healer.join()
+    assert _layer_fetches(proxy, layer) == 2
+    assert engine.images.blob_path(layer).stat().st_size == size
+    assert check_temp_clean(engine_config.root) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [
+        ("DOCKYARD_REGISTRY_READ_TIMEOUT", "2.5", 2.5),
+        ("DOCKYARD_REGISTRY_READ_TIMEOUT", "0", "must be a number of seconds above 0"),
+        ("DOCKYARD_REGISTRY_READ_TIMEOUT", "soon", "must be a number of seconds above 0"),
+        ("DOCKYARD_MAX_DOWNLOAD_ATTEMPTS", "0", 0),
+        ("DOCKYARD_MAX_DOWNLOAD_ATTEMPTS", "-1", "must be a whole number of retries"),
+    ],
+)
+def test_download_settings_from_the_environment(
+    engine_config: Config, monkeypatch: pytest.MonkeyPatch, env: str, value: str, expected: object
+) -> None:
+    (engine_config.root / "daemon.json").write_text(
+        json.dumps({"registry-read-timeout": 7, "max-download-attempts": 3})
+    )
+    cfg = Config.load(engine_config.root, engine_config.run)
+    assert (cfg.registry_read_timeout, cfg.max_download_attempts) == (7.0, 3)
+    monkeypatch.setenv(env, value)
+    if isinstance(expected, str):
+        with pytest.raises(InvalidArgument, match=expected):
+            Config.load(engine_config.root, engine_config.run)
+        return
+    cfg = Config.load(engine_config.root, engine_config.run)
+    attr = "registry_read_timeout" if "TIMEOUT" in env else "max_download_attempts"
+    assert getattr(cfg, attr) == expected  # the environment wins over daemon.json
 
 
 def test_unreachable_registry(engine_config: Config) -> None:
