@@ -79,6 +79,7 @@ class FaultProxy:
         # observations
         self.requests: list[Seen] = []
         self.cuts = 0
+        self.stalls = 0  # blob answers that began stalling
         self.blob_bytes_sent = 0
         self._lock = threading.Lock()
         self._closing = threading.Event()  # lets stalled answers go when the proxy closes
@@ -138,6 +139,7 @@ class FaultProxy:
         with self._lock:
             self.requests.clear()
             self.cuts = 0
+            self.stalls = 0
             self.blob_bytes_sent = 0
 
     def _record(self, seen: Seen) -> None:
@@ -260,6 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stall(self) -> None:
         """Send nothing until the client hangs up (EOF on its side) or the proxy closes."""
+        with self.owner._lock:
+            self.owner.stalls += 1
         while not self.owner._closing.wait(0.05):
             ready, _, _ = select.select([self.connection], [], [], 0)
             if ready:

@@ -334,6 +334,51 @@ def test_shared_layers_are_stored_once(testbed: Testbed, engine_config: Config) 
     store_is_empty(engine_config)
 
 
+def test_concurrent_pulls_download_each_blob_once(testbed: Testbed, engine_config: Config) -> None:
+    """Six ``dockyard pull`` processes of one image at once: one downloads each blob (counted at a proxy),
+    the others wait for it and use it, and all succeed with one record and one copy of each layer."""
+    exe = Path(sys.executable).parent / "dockyard"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env.update(DOCKER_CONFIG=str(engine_config.docker_config), DOCKYARD_RUN=str(engine_config.run))
+    with FaultProxy(testbed.open_addr) as proxy:
+        proxy.throttle = 600_000  # bytes/s: the ~1 MB layer takes long enough for every process to ask
+        ref = f"{proxy.addr}/busybox:latest"
+        procs = [
+            subprocess.Popen(
+                [str(exe), "--root", str(engine_config.root), "pull", ref],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(6)
+        ]
+        try:
+            outs = [p.communicate(timeout=60) for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        for p, (out, err) in zip(procs, outs, strict=True):
+            assert p.returncode == 0, f"exit {p.returncode}\nstdout: {out}\nstderr: {err}"
+        manifests = proxy.seen("GET", "/manifests/")
+        fetched = [r.path.rpartition("/")[2] for r in proxy.blob_requests()]
+    assert len(manifests) >= 6  # every process did ask the registry
+    engine = LocalEngine(engine_config)
+    record = engine.images.resolve(ref)
+    wanted = [record.config_digest, *(layer.digest for layer in record.layers)]
+    assert sorted(fetched) == sorted(wanted), fetched  # each blob once, whoever fetched it
+    assert sum("Waiting" in out or "Already exists" in out for out, _ in outs) >= 1
+    assert len(engine.list_images()) == 1
+    assert layer_dirs(engine_config) == {layer.chain_id.removeprefix("sha256:") for layer in record.layers}
+    assert check_temp_clean(engine_config.root) == []
+    # the last one out removes the lock files of the blobs and layers they shared
+    locks = engine_config.paths.locks
+    assert [n for n in os.listdir(locks) if n.startswith(("fetch-", "pull-"))] == []
+
+
 # ------------------------------------------------------------------------------------ the unpacked trees
 
 

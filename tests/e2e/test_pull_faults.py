@@ -28,6 +28,8 @@ from core.config import Config
 from core.engine import LocalEngine
 from core.errors import DigestMismatch, InvalidArgument, UnsafeLayer
 from core.images.pull import check_temp_clean
+from core.state.locks import FileLock
+from core.storage.layers import LayerStore
 from tests.e2e.faultproxy import FaultProxy
 from tests.e2e.test_pull import HOST_ARCH, dockyard, fails, layer_dirs, ok, store_is_empty
 from tests.testbed import LayoutImage, Testbed
@@ -175,11 +177,11 @@ def test_stalled_blob_fails_after_the_read_timeout(
     store_is_empty(engine_config)
 
 
-def test_stall_mid_body_resumes_after_the_read_timeout(
+def test_one_stall_is_retried_after_the_read_timeout(
     testbed: Testbed, engine_config: Config, proxy: FaultProxy
 ) -> None:
-    """One stall, then a healthy registry: the read timeout ends the stalled try, the rest comes with
-    Range, and the pull succeeds."""
+    """One stall, then a healthy registry: the read timeout ends the stalled try, the next one brings the
+    blob, and the pull succeeds."""
     _, layer, size = busybox_blobs(testbed)
     (engine_config.root / "daemon.json").write_text(json.dumps({"registry-read-timeout": 0.5}))
     proxy.only_digest = layer
@@ -189,7 +191,7 @@ def test_stall_mid_body_resumes_after_the_read_timeout(
 
     def heal_after_first_try() -> None:
         deadline = time.monotonic() + 10
-        while _layer_fetches(proxy, layer) < 1 and time.monotonic() < deadline:
+        while proxy.stalls < 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         proxy.stall_blobs = False
 
@@ -230,6 +232,41 @@ def test_download_settings_from_the_environment(
     cfg = Config.load(engine_config.root, engine_config.run)
     attr = "registry_read_timeout" if "TIMEOUT" in env else "max_download_attempts"
     assert getattr(cfg, attr) == expected  # the environment wins over daemon.json
+
+
+def test_failed_pull_keeps_what_a_concurrent_pull_counts_on(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """A pull that fails removes the layers and blobs it added, but not those another pull in progress
+    holds a claim on (that pull may already have found them and be about to write its record)."""
+    lay = Layout(testbed.layout("whiteout:latest").layout)
+    manifest = lay.read_json(lay.descriptor(testbed.layout("whiteout:latest").tag)["digest"])
+    diff_ids = lay.read_json(manifest["config"]["digest"])["rootfs"]["diff_ids"]
+    first, last = manifest["layers"][0], manifest["layers"][-1]
+    first_chain = LayerStore.chain_id(None, diff_ids[0]).removeprefix("sha256:")
+    first_blob = first["digest"].removeprefix("sha256:")
+    proxy.only_digest = last["digest"]
+    proxy.corrupt_blob_at = last["size"] // 2
+    # one layer at a time: the first is complete before the last one fails
+    (engine_config.root / "daemon.json").write_text(
+        '{"max-download-attempts": 0, "max-concurrent-downloads": 1}'
+    )
+    locks = engine_config.paths.locks
+    locks.mkdir(parents=True, exist_ok=True)
+    others = [
+        FileLock(locks, f"pull-layer-{first_chain}", shared=True),
+        FileLock(locks, f"pull-blob-{first_blob}", shared=True),
+    ]
+    for lock in others:
+        lock.acquire()
+    try:
+        fails(dockyard(engine_config, "pull", f"{proxy.addr}/whiteout:latest"))
+    finally:
+        for lock in others:
+            lock.release(remove=True)
+    assert layer_dirs(engine_config) == {first_chain}
+    assert sorted(p.name for p in engine_config.paths.blobs.iterdir()) == [first_blob]
+    assert check_temp_clean(engine_config.root) == []
 
 
 def test_unreachable_registry(engine_config: Config) -> None:
