@@ -110,6 +110,32 @@ def _error_codes(resp: httpx.Response) -> set[str]:
         return set()
 
 
+def _lazy_tls_transport(limits: httpx.Limits) -> httpx.BaseTransport:
+    """httpx's default (verifying) transport, made when the first request needs it. The class is made
+    here because httpx is imported only when a registry is spoken to."""
+    import httpx
+
+    class LazyTransport(httpx.BaseTransport):
+        def __init__(self, limits: httpx.Limits) -> None:
+            self._limits = limits
+            self._real: httpx.HTTPTransport | None = None
+            self._lock = threading.Lock()
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            with self._lock:
+                if self._real is None:
+                    self._real = httpx.HTTPTransport(
+                        limits=self._limits, trust_env=False
+                    )  # as the Client's own
+            return self._real.handle_request(request)
+
+        def close(self) -> None:
+            if self._real is not None:
+                self._real.close()
+
+    return LazyTransport(limits)
+
+
 class RegistryClient:
     """One registry host. Thread-safe: layer downloads share it from a thread pool."""
 
@@ -137,12 +163,23 @@ class RegistryClient:
         self._challenge: tuple[str, dict[str, str]] | None = None
         self._lock = threading.Lock()
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+        plain: dict[str, httpx.BaseTransport] = {}
+        tls: httpx.BaseTransport | None = None
+        if scheme == "http":
+            # building a verifying TLS context loads the CA bundle: ~60 ms of every pull from a loopback or
+            # insecure registry, and of each of ten concurrent pulls. Plain http:// gets a transport whose
+            # TLS side is never used (it is mounted for http:// only); https (a blob redirected to object
+            # storage) gets the usual verifying one, made on first use.
+            plain["http://"] = httpx.HTTPTransport(limits=limits, verify=False, trust_env=False)
+            tls = _lazy_tls_transport(limits)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=10.0),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
             limits=limits,
             trust_env=False,
+            transport=tls,
+            mounts=plain or None,
         )
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import ssl
 import stat
 import subprocess
 import sys
@@ -27,13 +28,15 @@ import pytest
 
 from core.config import Config, host_platform
 from core.engine import LocalEngine
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, RegistryError
 from core.images.pull import check_temp_clean
+from core.images.registry import RegistryClient
 from core.models import PullProgress
 from tests.e2e.faultproxy import FaultProxy
 from tests.testbed import WHITEOUT_ABSENT, WHITEOUT_PRESENT, Testbed
 from tests.testbed.build import Layout
 from tests.testbed.common import make_scratch_dir, remove_scratch, run
+from tests.testbed.registry import free_port
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -539,6 +542,27 @@ def test_blob_redirect_to_another_host_carries_no_credentials(
         redirected = storage.blob_requests()
         assert len(redirected) == 2  # the config and the layer
         assert not any("authorization" in r.headers for r in storage.requests)
+
+
+def test_plain_http_client_makes_no_tls_context_until_https_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the CA bundle costs every pull from a loopback or insecure registry ~60 ms (and each of ten
+    concurrent ones): a plain-http client makes the verifying context only when it meets an https URL (a
+    blob redirected to object storage), and an https client as before."""
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    with RegistryClient(f"127.0.0.1:{free_port()}", scheme="http") as client:
+        assert made == []
+        with pytest.raises(RegistryError, match=r"cannot fetch 127\.0\.0\.1:"):
+            client._follow("GET", f"https://127.0.0.1:{free_port()}/v2/", {}, False)
+        assert len(made) == 1  # verifying, as httpx's default
+    with RegistryClient(f"127.0.0.1:{free_port()}", scheme="https"):
+        assert len(made) == 2
 
 
 def test_pull_as_a_stream_of_docker_progress_messages(testbed: Testbed, engine_config: Config) -> None:
