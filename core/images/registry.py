@@ -374,6 +374,8 @@ class RegistryClient:
 
     def get_manifest(self, repo: str, reference: str, accept: str = ACCEPT_MANIFESTS) -> Manifest:
         """Fetch a manifest or index by tag or digest; verify its digest."""
+        import httpx
+
         scope = f"repository:{repo}:pull"
         resp = self.request(
             "GET", f"/v2/{repo}/manifests/{reference}", scope=scope, headers={"Accept": accept}, stream=True
@@ -389,10 +391,17 @@ class RegistryClient:
                     f"fetching manifest {repo}:{reference} from {self.host}: {_error_text(resp)}"
                 )
             data = b""
-            for chunk in resp.iter_bytes():
-                data += chunk
-                if len(data) > MAX_MANIFEST_BYTES:
-                    raise RegistryError(f"manifest {repo}:{reference} from {self.host} is too large")
+            try:
+                for chunk in resp.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_MANIFEST_BYTES:
+                        raise RegistryError(f"manifest {repo}:{reference} from {self.host} is too large")
+            except (httpx.TransportError, httpx.StreamError) as err:
+                why = self._describe(err)
+                raise RegistryUnreachable(
+                    f"fetching manifest {repo}:{reference} from {self.host}: the connection broke after "
+                    f"{len(data)} bytes ({why})"
+                ) from err
         finally:
             resp.close()
         digest = sha256_digest(data)

@@ -12,6 +12,7 @@ answer back, except where a fault is switched on:
   ignore_range     ``Range`` is not passed on: the registry answers 200 with the whole blob, as some do
   close_after_headers  every blob answer is cut right after its headers: status and Content-Length, then
                    the connection is torn down with no body byte (a registry or middlebox that keeps failing)
+  cut_manifests    every manifest answer is cut right after its headers, as close_after_headers for blobs
   stall_blobs      every blob answer sends its headers and then nothing, holding the connection open until
                    the client gives up or the proxy closes
 
@@ -76,6 +77,7 @@ class FaultProxy:
         self.ignore_range = False
         self.close_after_headers = False
         self.stall_blobs = False
+        self.cut_manifests = False
         # observations
         self.requests: list[Seen] = []
         self.cuts = 0
@@ -233,9 +235,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.send_header("Content-Length", length)
             self.end_headers()
-            if faulty_blob and resp.status in (200, 206) and (owner.close_after_headers or owner.stall_blobs):
+            cut_manifest = owner.cut_manifests and self.command == "GET" and _MANIFEST_PATH.match(path)
+            if cut_manifest or (
+                faulty_blob and resp.status in (200, 206) and (owner.close_after_headers or owner.stall_blobs)
+            ):
                 self.wfile.flush()
-                if owner.stall_blobs:
+                if owner.stall_blobs and not cut_manifest:
                     self._stall()
                 self.close_connection = True
                 try:

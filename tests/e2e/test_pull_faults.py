@@ -269,6 +269,15 @@ def test_failed_pull_keeps_what_a_concurrent_pull_counts_on(
     assert check_temp_clean(engine_config.root) == []
 
 
+def test_manifest_cut_after_the_headers_gives_one_line(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    proxy.cut_manifests = True
+    line = fails(dockyard(engine_config, "pull", f"{proxy.addr}/busybox:latest"))
+    assert f"fetching manifest busybox:latest from {proxy.addr}: the connection broke" in line, line
+    store_is_empty(engine_config)
+
+
 def test_unreachable_registry(engine_config: Config) -> None:
     line = fails(dockyard(engine_config, "pull", f"127.0.0.1:{free_port()}/busybox:latest"))
     assert "cannot reach registry 127.0.0.1:" in line
