@@ -329,6 +329,62 @@ def test_killed_pull_leaves_nothing_a_new_pull_keeps(
     assert layer_dirs(engine_config) == {layer.chain_id.removeprefix("sha256:") for layer in record.layers}
 
 
+def test_pull_waiting_on_a_killed_pull_takes_over(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """Pull B waits for pull A's download of the same layer; A is killed with SIGKILL half way. Its flock
+    goes with it, so B downloads the layer itself and succeeds; the next command sweeps A's leftovers."""
+    _, layer, size = busybox_blobs(testbed)
+    proxy.only_digest = layer
+    proxy.throttle = 200_000  # bytes/s: the ~1 MB layer takes ~5 s
+    exe = Path(sys.executable).parent / "dockyard"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env.update(DOCKER_CONFIG=str(engine_config.docker_config), DOCKYARD_RUN=str(engine_config.run))
+    ref = f"{proxy.addr}/busybox:latest"
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(exe), "--root", str(engine_config.root), "pull", ref],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    first = start()
+    second: subprocess.Popen[str] | None = None
+    try:
+        deadline = time.monotonic() + 20
+        while proxy.blob_bytes_sent < 200_000 and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.02)
+        second = start()
+        # the second has asked for the manifest and found the layer's download taken
+        while len(proxy.seen("GET", "/manifests/")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)
+        assert first.poll() is None and second.poll() is None
+        assert _layer_fetches(proxy, layer) == 1
+        proxy.throttle = None
+        os.kill(first.pid, signal.SIGKILL)
+        out, err = second.communicate(timeout=60)
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+            if p is not None:
+                p.communicate()
+    assert first.returncode == -signal.SIGKILL
+    assert second.returncode == 0, f"stdout: {out}\nstderr: {err}"
+    assert _layer_fetches(proxy, layer) == 2
+    engine = LocalEngine(engine_config)
+    record = engine.images.resolve(ref)
+    assert engine.images.blob_path(layer).stat().st_size == size
+    assert layer_dirs(engine_config) == {record.layers[0].chain_id.removeprefix("sha256:")}
+    ok(dockyard(engine_config, "pull", ref))  # up to date; sweeps what the killed pull left
+    assert check_temp_clean(engine_config.root) == []
+
+
 # ------------------------------------------------------------------------------------ manifests, names
 
 
