@@ -1,6 +1,6 @@
 """Pull benchmark: the Debian test image from a loopback registry, dockyard against its peers in one run.
 
-    sudo .venv/bin/python bench/pull.py [--rounds 5] [--profile] [--json FILE]
+    sudo .venv/bin/python bench/pull.py [--rounds 5] [--parallel 10] [--profile] [--json FILE]
 
 Tools, each with a fresh root on its own tmpfs (mounted for the run, unmounted after it, ``sync`` between):
 
@@ -11,7 +11,10 @@ Tools, each with a fresh root on its own tmpfs (mounted for the run, unmounted a
   tar       ``zcat BLOB | tar -x`` of the same layer from a tmpfs copy: the unpack floor
 
 The order of the tools rotates every round. Prints min and median per tool and the ratios of dockyard to
-each peer. ``--profile`` then runs one more dockyard pull under cProfile and prints where the time went.
+each peer. Then ``--parallel N`` pulls at once into one fresh root against one pull, for dockyard and for
+podman (the peer, which shares layers between its processes through containers/storage's locks), and
+prints each one's ratio of N parallel pulls to one (dockyard's target: at most 1.5x). ``--profile`` then
+runs one more dockyard pull under cProfile and prints where the time went.
 The image is debootstrap --variant=minbase bookworm built by tests/testbed/build.py (cached; the first
 build takes ~25 s and uses this machine's apt mirror). Only 127.0.0.1 is spoken to.
 """
@@ -124,6 +127,83 @@ def commands(ref: str, blob: Path) -> dict[str, Callable[[Path], float]]:
     return {"dockyard": dockyard, "podman": podman, "skopeo": skopeo, "tar": tar}
 
 
+def parallel_commands(ref: str) -> dict[str, Callable[[Path, Path], tuple[list[str], dict[str, str]]]]:
+    """(command, env) of one pull into ``root`` for the tools the parallel part compares; every process
+    of a round shares the root (and podman's runroot), as pulls on one host do."""
+    base_env = tool_env()
+
+    def dockyard(root: Path, runroot: Path) -> tuple[list[str], dict[str, str]]:
+        env = {k: v for k, v in base_env.items() if not k.startswith("DOCKYARD_")}
+        env.update(DOCKYARD_RUN=str(root / "run"), DOCKER_CONFIG=str(root / "docker"))
+        return [DOCKYARD, "--root", str(root / "dockyard"), "pull", "-q", ref], env
+
+    def podman(root: Path, runroot: Path) -> tuple[list[str], dict[str, str]]:
+        (root / "tmp").mkdir(exist_ok=True)
+        (root / "auth.json").write_text('{"auths": {}}')
+        env = dict(base_env, TMPDIR=str(root / "tmp"), REGISTRY_AUTH_FILE=str(root / "auth.json"))
+        return ["podman", "--root", str(root / "storage"), "--runroot", str(runroot),
+                "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "--events-backend", "none",
+                "pull", "-q", "--tls-verify=false", ref], env  # fmt: skip
+
+    return {"dockyard": dockyard, "podman": podman}
+
+
+def run_together(cmds: list[tuple[list[str], dict[str, str]]]) -> float:
+    """Start every command at once; the time until the last one ends. Any failure stops the benchmark."""
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for cmd, env in cmds
+    ]
+    errors = [p.communicate()[1] for p in procs]
+    elapsed = time.perf_counter() - t0
+    for (cmd, _), p, err in zip(cmds, procs, errors, strict=True):
+        if p.returncode != 0:
+            raise SystemExit(
+                f"{cmd[0]} failed ({p.returncode}): {err.decode(errors='replace').strip()[-800:]}"
+            )
+    return elapsed
+
+
+def parallel_round(tool: str, ref: str, work: Path, n: int, label: str) -> float:
+    """``n`` pulls of ``ref`` at once into a fresh tmpfs root."""
+    build = parallel_commands(ref)[tool]
+    subprocess.run(["sync"], check=True)
+    root = work / label
+    mount_tmpfs(root)
+    # podman refuses a runroot longer than 50 characters: a short private dir beside /run
+    runroot = Path(tempfile.mkdtemp(prefix="dyb-", dir="/run" if os.path.isdir("/run") else None))
+    try:
+        return run_together([build(root, runroot) for _ in range(n)])
+    finally:
+        unmount(root)
+        shutil.rmtree(runroot, ignore_errors=True)
+
+
+def parallel(
+    ref: str, work: Path, tools: list[str], n: int, rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    """One pull and ``n`` pulls at once, per tool, alternating which goes first each round."""
+    found: dict[str, dict[str, list[float]]] = {t: {"one": [], "parallel": []} for t in tools}
+    for rnd in range(rounds):
+        for tool in tools if rnd % 2 == 0 else tools[::-1]:
+            kinds = ["one", "parallel"] if rnd % 2 == 0 else ["parallel", "one"]
+            for kind in kinds:
+                found[tool][kind].append(
+                    parallel_round(tool, ref, work, n if kind == "parallel" else 1, f"{tool}-{kind}-{rnd}")
+                )
+        print(
+            f"parallel round {rnd + 1}: "
+            + "  ".join(
+                f"{t} 1: {v['one'][-1]:.2f}s {n}: {v['parallel'][-1]:.2f}s" for t, v in found.items()
+            ),
+            file=sys.stderr,
+        )
+    return found
+
+
 def profile(ref: str, work: Path) -> None:
     """One dockyard pull in-process under cProfile (one layer: the pull runs in the main thread)."""
     import pstats
@@ -154,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", action="store_true", help="also profile one dockyard pull with cProfile")
     p.add_argument("--json", type=Path, help="write the raw timings here")
     p.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
+    p.add_argument("--parallel", type=int, default=10, help="pulls at once in the parallel part (0: skip it)")
+    p.add_argument("--parallel-rounds", type=int, default=3)
     args = p.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("run as root: the roots are tmpfs mounts and podman/dockyard keep file owners")
@@ -171,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     work = make_scratch_dir("dockyard-bench-pull-")
     registry = Registry("bench", work / "registry", work / "registry" / "storage")
     timings: dict[str, list[float]] = {t: [] for t in tools}
+    together: dict[str, dict[str, list[float]]] = {}
     try:
         registry.start()
         push_skopeo(image, registry.addr, "debian:bookworm", work)
@@ -197,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"round {rnd + 1}: " + "  ".join(f"{t} {timings[t][-1]:.2f}s" for t in tools),
                 file=sys.stderr,
             )
+        if args.parallel > 0:
+            side = [t for t in ("dockyard", "podman") if t in tools]
+            together = parallel(ref, work, side, args.parallel, args.parallel_rounds)
         if args.profile:
             profile(ref, work)
     finally:
@@ -215,8 +301,19 @@ def main(argv: list[str] | None = None) -> int:
                     f"dockyard/{peer}: {med['dockyard'] / med[peer]:.2f}x median, "
                     f"{min(timings['dockyard']) / min(timings[peer]):.2f}x min"
                 )
+    if together:
+        n = args.parallel
+        print(f"\n{n} pulls at once into one root vs one pull, {args.parallel_rounds} rounds (medians)")
+        print(f"{'tool':<10}{'one':>9}{f'{n} at once':>12}{'ratio':>8}")
+        for t, pv in together.items():
+            one, par = statistics.median(pv["one"]), statistics.median(pv["parallel"])
+            print(f"{t:<10}{one:>8.2f}s{par:>11.2f}s{par / one:>7.2f}x")
+        if "dockyard" in together:
+            dv = together["dockyard"]
+            ratio = statistics.median(dv["parallel"]) / statistics.median(dv["one"])
+            print(f"dockyard {n} at once / one: {ratio:.2f}x (target: at most 1.5x)")
     if args.json:
-        args.json.write_text(json.dumps({"size": size, "timings": timings}, indent=1))
+        args.json.write_text(json.dumps({"size": size, "timings": timings, "parallel": together}, indent=1))
     return 0
 
 

@@ -131,6 +131,11 @@ class Config:
     docker_config: Path | None = None  # directory holding config.json; default ~/.docker or $DOCKER_CONFIG
     platform: str = field(default_factory=host_platform)
     max_concurrent_downloads: int = 3
+    # retries of one blob download after its first try, as docker's "max-download-attempts" (docker: 5)
+    max_download_attempts: int = 5
+    # seconds without a byte from a registry before the read counts as a failure (and is retried)
+    # ["registry-read-timeout"], env DOCKYARD_REGISTRY_READ_TIMEOUT
+    registry_read_timeout: float = 30.0
     # containers' cgroups live under <controller>/<cgroup_parent>/<id>; tests use their own parent
     cgroup_parent: str = field(default_factory=lambda: os.environ.get("DOCKYARD_CGROUP_PARENT") or "dockyard")
     # networks (core.network); daemon.json keys in brackets. Defaults stay clear of docker's 172.17.0.0/16
@@ -174,6 +179,14 @@ class Config:
             cfg.max_concurrent_downloads = int(
                 data.get("max-concurrent-downloads", cfg.max_concurrent_downloads)
             )
+            if "max-download-attempts" in data:
+                cfg.max_download_attempts = _attempts(
+                    data["max-download-attempts"], f'settings file {settings_file}: "max-download-attempts"'
+                )
+            if "registry-read-timeout" in data:
+                cfg.registry_read_timeout = _seconds(
+                    data["registry-read-timeout"], f'settings file {settings_file}: "registry-read-timeout"'
+                )
             cfg.bridge = str(data.get("bridge", cfg.bridge))
             cfg.bip = str(data.get("bip", cfg.bip))
             if "default-address-pools" in data:
@@ -189,4 +202,26 @@ class Config:
         env_insecure = os.environ.get("DOCKYARD_INSECURE_REGISTRIES")
         if env_insecure:
             cfg.insecure_registries += [h.strip() for h in env_insecure.split(",") if h.strip()]
+        env_timeout = os.environ.get("DOCKYARD_REGISTRY_READ_TIMEOUT")
+        if env_timeout:
+            cfg.registry_read_timeout = _seconds(env_timeout, "DOCKYARD_REGISTRY_READ_TIMEOUT")
+        env_attempts = os.environ.get("DOCKYARD_MAX_DOWNLOAD_ATTEMPTS")
+        if env_attempts:
+            cfg.max_download_attempts = _attempts(env_attempts, "DOCKYARD_MAX_DOWNLOAD_ATTEMPTS")
         return cfg
+
+
+def _seconds(value: object, where: str) -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not 0 < seconds < 86400:  # NaN fails this too
+        raise InvalidArgument(f"{where} must be a number of seconds above 0 (not {value!r})")
+    return seconds
+
+
+def _attempts(value: object, where: str) -> int:
+    if isinstance(value, bool) or not str(value).strip().isdigit():
+        raise InvalidArgument(f"{where} must be a whole number of retries, 0 or more (not {value!r})")
+    return int(str(value).strip())

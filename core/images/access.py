@@ -20,4 +20,10 @@ def credentials_for(config: Config, ref: Reference) -> Credentials | None:
 def open_client(config: Config, ref: Reference, *, anonymous: bool = False) -> RegistryClient:
     scheme = registry_scheme(ref.domain, config.insecure_registries)
     creds = None if anonymous else credentials_for(config, ref)
-    return RegistryClient(ref.api_host, scheme=scheme, credentials=creds)
+    return RegistryClient(
+        ref.api_host,
+        scheme=scheme,
+        credentials=creds,
+        timeout=config.registry_read_timeout,
+        retries=config.max_download_attempts,
+    )

@@ -5,6 +5,16 @@ temp blob, into the decompressor, into the safe extractor — download and unpac
 connection is resumed with ``Range`` underneath. Every digest is checked: the manifest's, the config's, each
 compressed blob's, and each uncompressed layer against the config's ``diff_ids``. On any mismatch the
 temp files and half layers go and no record is written.
+
+Pulls in other processes (or threads) share the work through flocks under ``<run>/locks``:
+
+  fetch-<blob hex>        exclusive while one pull downloads (and unpacks) that blob; a second pull of the
+                          same blob waits on it, then finds the blob and the layer in place and uses them
+  pull-blob-<hex>,        shared by every pull in progress that counts on that blob or layer, from before it
+  pull-layer-<chain hex>  looks for it until its image record is written. A failed pull removes what it
+                          added only if it can take that lock exclusively (never waiting): what another
+                          pull counts on stays, so a failure cannot pull a layer from under a sibling's
+                          finished record. The last holder deletes the lock file.
 """
 
 from __future__ import annotations
@@ -13,8 +23,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -31,6 +40,8 @@ from core.images.registry import (
 from core.images.store import ImageRecord, ImageStore, LayerRef
 from core.models import PullProgress
 from core.record import record
+from core.state.ids import digest_hex
+from core.state.locks import FileLock, remove_unheld
 from core.state.records import TEMP_PREFIX, sweep_temp, temp_name
 from core.storage.layers import LayerStore
 
@@ -90,6 +101,55 @@ class _Tee:
     @property
     def digest(self) -> str:
         return "sha256:" + self.hash.hexdigest()
+
+
+def _fetch_lock(locks: Path, digest: str) -> FileLock:
+    return FileLock(locks, f"fetch-{digest_hex(digest)}")
+
+
+def _blob_claim(digest: str) -> str:
+    return f"pull-blob-{digest_hex(digest)}"
+
+
+def _layer_claim(chain_id: str) -> str:
+    return f"pull-layer-{digest_hex(chain_id)}"
+
+
+class _Claims:
+    """The shared locks one pull holds on the blobs and layers it counts on (see the module's notes)."""
+
+    def __init__(self, locks: Path) -> None:
+        self.locks = locks
+        self._held: dict[str, FileLock] = {}
+        self._mutex = threading.Lock()  # worker threads give claims up when their layer fails
+
+    def hold(self, names: Iterable[str]) -> None:
+        """Shared holds, in a fixed order; each waits only while another pull removes that thing."""
+        for name in sorted(set(names)):
+            with self._mutex:
+                if name in self._held:
+                    continue
+            lock = FileLock(self.locks, name, shared=True)
+            lock.acquire()
+            with self._mutex:
+                self._held[name] = lock
+
+    def take(self, name: str) -> FileLock | None:
+        """An exclusive hold on ``name`` if no other pull holds it; this pull's own hold is let go first.
+        Never waits: a pull that failed must not wait on one that succeeds."""
+        with self._mutex:
+            mine = self._held.pop(name, None)
+        if mine is not None:
+            mine.release()
+        lock = FileLock(self.locks, name)
+        return lock if lock.acquire(blocking=False) else None
+
+    def release(self) -> None:
+        with self._mutex:
+            held, self._held = self._held, {}
+        for name, lock in held.items():
+            lock.release()
+            remove_unheld(self.locks, name)  # the last one out: no lock file per blob forever
 
 
 def select_manifest(client: RegistryClient, repo: str, top: Manifest, platform: str) -> Manifest:
@@ -159,74 +219,109 @@ class Puller:
                 raise UnsupportedMediaType(f"{ref} has a layer of unsupported type {desc.get('mediaType')!r}")
         config_digest = cfg_desc["digest"]
         report(PullProgress("", "Pulling from", message=f"{ref.path}"))
-        config_bytes = (
-            self.store.read_blob(config_digest)
-            if self.store.has_blob(config_digest)
-            else client.get_blob_bytes(repo, config_digest)
-        )
-        if sha256_digest(config_bytes) != config_digest:
-            raise DigestMismatch(f"config {config_digest} does not match its digest")
-        config_obj = json.loads(config_bytes)
-        diff_ids: list[str] = list((config_obj.get("rootfs") or {}).get("diff_ids") or [])
-        if len(diff_ids) != len(layer_descs):
-            raise DigestMismatch(
-                f"{ref}: the manifest lists {len(layer_descs)} layers but the config {len(diff_ids)} diff ids"
-            )
-        # like docker: a single-platform image of another platform is fine by default (it may run under
-        # emulation), but not when the user asked for a platform by name
-        if (
-            not ref.digest
-            and not platform_matches(parse_platform(platform), config_obj)
-            and (top.media_type in INDEX_TYPES or explicit_platform)
-        ):
-            actual = "/".join(
-                str(config_obj.get(k)) for k in ("os", "architecture", "variant") if config_obj.get(k)
-            )
-            raise ImageNotFound(
-                f"image {ref} was found but does not match the specified platform: "
-                f"wanted {platform}, actual: {actual or 'unknown'}"
+        claims = _Claims(self.paths.locks)
+        added: list[tuple[LayerRef, bool, bool]] = []  # (layer, layer dir was new, blob was new)
+        config_new = False
+        try:
+            claims.hold([_blob_claim(config_digest)])
+            config_bytes, config_new = self._config_blob(client, repo, config_digest)
+            config_obj = json.loads(config_bytes)
+            diff_ids: list[str] = list((config_obj.get("rootfs") or {}).get("diff_ids") or [])
+            if len(diff_ids) != len(layer_descs):
+                raise DigestMismatch(
+                    f"{ref}: the manifest lists {len(layer_descs)} layers but the config "
+                    f"{len(diff_ids)} diff ids"
+                )
+            # like docker: a single-platform image of another platform is fine by default (it may run
+            # under emulation), but not when the user asked for a platform by name
+            if (
+                not ref.digest
+                and not platform_matches(parse_platform(platform), config_obj)
+                and (top.media_type in INDEX_TYPES or explicit_platform)
+            ):
+                actual = "/".join(
+                    str(config_obj.get(k)) for k in ("os", "architecture", "variant") if config_obj.get(k)
+                )
+                raise ImageNotFound(
+                    f"image {ref} was found but does not match the specified platform: "
+                    f"wanted {platform}, actual: {actual or 'unknown'}"
+                )
+
+            chain: list[LayerRef] = []
+            parent: str | None = None
+            for desc, diff_id in zip(layer_descs, diff_ids, strict=True):
+                cid = self.layers.chain_id(parent, diff_id)
+                chain.append(
+                    LayerRef(desc["digest"], desc["mediaType"], int(desc.get("size", 0)), diff_id, cid)
+                )
+                parent = cid
+            claims.hold(
+                [_blob_claim(layer.digest) for layer in chain]
+                + [_layer_claim(layer.chain_id) for layer in chain]
             )
 
-        chain: list[LayerRef] = []
-        parent: str | None = None
-        for desc, diff_id in zip(layer_descs, diff_ids, strict=True):
-            cid = self.layers.chain_id(parent, diff_id)
-            chain.append(LayerRef(desc["digest"], desc["mediaType"], int(desc.get("size", 0)), diff_id, cid))
-            parent = cid
+            new = self._fetch_layers(client, repo, chain, report, claims, added)
 
-        new = self._fetch_layers(client, repo, chain, report)
-
-        # small blobs last: a record is only written once everything it names is in place
-        self._put_blob(config_digest, config_bytes)
-        self._put_blob(manifest.digest, manifest.data)
-        if top.digest != manifest.digest:
-            self._put_blob(top.digest, top.data)
-        size = sum(self.layers.size(layer.chain_id) for layer in chain)
-        os_arch = "/".join(
-            x for x in (config_obj.get("os"), config_obj.get("architecture"), config_obj.get("variant")) if x
-        )
-        with self.store.lock():
-            record = self.store.get(config_digest) or ImageRecord(
-                id=config_digest,
-                config_digest=config_digest,
-                manifest_digest=manifest.digest,
-                manifest_media_type=manifest.media_type,
-                layers=chain,
-                created=config_obj.get("created", ""),
-                size=size,
-                platform=os_arch,
+            # small blobs last: a record is only written once everything it names is in place
+            self._put_blob(manifest.digest, manifest.data)
+            if top.digest != manifest.digest:
+                self._put_blob(top.digest, top.data)
+            size = sum(self.layers.size(layer.chain_id) for layer in chain)
+            os_arch = "/".join(
+                x
+                for x in (config_obj.get("os"), config_obj.get("architecture"), config_obj.get("variant"))
+                if x
             )
-            new = new or not record.repo_digests
-            # the record describes the manifest last pulled; its layers are the blobs that manifest names
-            record.manifest_digest = manifest.digest
-            record.manifest_media_type = manifest.media_type
-            record.layers = chain
-            self.store.add_repo_digest(record, ref.name, top.digest)
-            if ref.tag and not ref.digest:
-                self.store.add_tag(record, ref)
-            else:
-                self.store.save(record)
+            with self.store.lock():
+                record = self.store.get(config_digest) or ImageRecord(
+                    id=config_digest,
+                    config_digest=config_digest,
+                    manifest_digest=manifest.digest,
+                    manifest_media_type=manifest.media_type,
+                    layers=chain,
+                    created=config_obj.get("created", ""),
+                    size=size,
+                    platform=os_arch,
+                )
+                new = new or not record.repo_digests
+                # the record describes the manifest last pulled; its layers are the blobs that manifest names
+                record.manifest_digest = manifest.digest
+                record.manifest_media_type = manifest.media_type
+                record.layers = chain
+                self.store.add_repo_digest(record, ref.name, top.digest)
+                if ref.tag and not ref.digest:
+                    self.store.add_tag(record, ref)
+                else:
+                    self.store.save(record)
+        except BaseException:
+            self._drop_unused(
+                claims,
+                layers=[layer.chain_id for layer, new_dir, _ in added if new_dir],
+                blobs=[layer.digest for layer, _, new_blob in added if new_blob]
+                + ([config_digest] if config_new else []),
+            )
+            raise
+        finally:
+            claims.release()
         return PulledImage(record=record, manifest_digest=top.digest, new=new)
+
+    def _config_blob(self, client: RegistryClient, repo: str, digest: str) -> tuple[bytes, bool]:
+        """The image config, from the store or fetched once and stored at once (so that a concurrent
+        pull of the same image finds it): (bytes, whether this pull stored it)."""
+        lock = _fetch_lock(self.paths.locks, digest)
+        lock.acquire()
+        try:
+            if self.store.has_blob(digest):
+                data, new = self.store.read_blob(digest), False
+            else:
+                data, new = client.get_blob_bytes(repo, digest), True
+            if sha256_digest(data) != digest:
+                raise DigestMismatch(f"config {digest} does not match its digest")
+            if new:
+                self._put_blob(digest, data)
+            return data, new
+        finally:
+            lock.release(remove=True)
 
     def _put_blob(self, digest: str, data: bytes) -> None:
         path = self.store.blob_path(digest)
@@ -237,8 +332,15 @@ class Puller:
         write_bytes(path, data)
 
     def _fetch_layers(
-        self, client: RegistryClient, repo: str, chain: list[LayerRef], report: Progress
+        self,
+        client: RegistryClient,
+        repo: str,
+        chain: list[LayerRef],
+        report: Progress,
+        claims: _Claims,
+        added: list[tuple[LayerRef, bool, bool]],
     ) -> bool:
+        """Download and unpack what is missing; ``added`` collects what this pull put in the store."""
         todo: list[tuple[LayerRef, str | None]] = []
         for i, layer in enumerate(chain):
             short = layer.digest.removeprefix("sha256:")[:12]
@@ -251,17 +353,14 @@ class Puller:
             return False
         errors: list[BaseException] = []
         cancel = threading.Event()
-        added: list[tuple[LayerRef, bool, bool]] = []  # (layer, layer dir was new, blob was new)
 
         def work(item: tuple[LayerRef, str | None]) -> None:
             if cancel.is_set():
                 return
-            layer = item[0]
-            new_dir = not self.layers.exists(layer.chain_id)
-            new_blob = not self.store.has_blob(layer.digest)
             try:
-                self._fetch_layer(client, repo, layer, item[1], report)
-                added.append((layer, new_dir, new_blob))
+                got = self._fetch_layer(client, repo, item[0], item[1], report, claims)
+                if got is not None:
+                    added.append((item[0], *got))
             except BaseException as err:
                 cancel.set()
                 errors.append(err)
@@ -271,34 +370,88 @@ class Puller:
             for item in todo:
                 work(item)
         else:
+            # not at the top: ~9 ms that a pull of a present (or one-layer) image does not need
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
                 list(pool.map(work, todo))
         if errors:
-            self._undo(added)
             raise errors[0]
         return True
 
-    def _undo(self, added: list[tuple[LayerRef, bool, bool]]) -> None:
-        """A failed pull keeps nothing: the layers and blobs its finished siblings added go too, unless an
-        image record names them (docker releases them the same way)."""
-        with self.store.lock():
-            used_layers = self.store.chain_ids_in_use()
-            used_blobs = self.store.blobs_in_use()
-            for layer, new_dir, new_blob in added:
-                if new_dir and layer.chain_id not in used_layers:
-                    self.layers.remove(layer.chain_id)
-                if new_blob and layer.digest not in used_blobs:
-                    self.store.blob_path(layer.digest).unlink(missing_ok=True)
+    def _drop_unused(self, claims: _Claims, *, layers: list[str], blobs: list[str]) -> None:
+        """A failed pull keeps nothing it added (docker releases them the same way), except what an image
+        record names or another pull in progress counts on."""
+        taken: list[tuple[FileLock, str, str]] = []
+        try:
+            for kind, names in (("layer", layers), ("blob", blobs)):
+                for name in dict.fromkeys(names):
+                    lock = claims.take(_layer_claim(name) if kind == "layer" else _blob_claim(name))
+                    if lock is not None:
+                        taken.append((lock, kind, name))
+            if not taken:
+                return
+            with self.store.lock():
+                used_layers = self.store.chain_ids_in_use()
+                used_blobs = self.store.blobs_in_use()
+                for _, kind, name in taken:
+                    if kind == "layer" and name not in used_layers:
+                        self.layers.remove(name)
+                    elif kind == "blob" and name not in used_blobs:
+                        self.store.blob_path(name).unlink(missing_ok=True)
+        finally:
+            for lock, _, _ in taken:
+                lock.release(remove=True)
 
     def _fetch_layer(
-        self, client: RegistryClient, repo: str, layer: LayerRef, parent: str | None, report: Progress
+        self,
+        client: RegistryClient,
+        repo: str,
+        layer: LayerRef,
+        parent: str | None,
+        report: Progress,
+        claims: _Claims,
+    ) -> tuple[bool, bool] | None:
+        """Fetch one layer under its blob's fetch lock: (layer dir was new, blob was new), or None when
+        another pull brought both while this one waited."""
+        short = layer.digest.removeprefix("sha256:")[:12]
+        lock = _fetch_lock(self.paths.locks, layer.digest)
+        if not lock.acquire(blocking=False):
+            report(PullProgress(short, "Waiting", 0, layer.size))
+            lock.acquire()
+        try:
+            new_dir = not self.layers.exists(layer.chain_id)
+            new_blob = not self.store.has_blob(layer.digest)
+            if not (new_dir or new_blob):
+                report(PullProgress(short, "Already exists", layer.size, layer.size))
+                return None
+            self._download_layer(client, repo, layer, parent, report, claims)
+            return new_dir, new_blob
+        finally:
+            lock.release(remove=True)
+
+    def _download_layer(
+        self,
+        client: RegistryClient,
+        repo: str,
+        layer: LayerRef,
+        parent: str | None,
+        report: Progress,
+        claims: _Claims,
     ) -> None:
         short = layer.digest.removeprefix("sha256:")[:12]
         final = self.store.blob_path(layer.digest)
         tmp = temp_name(final)
         created_layer = False
+
+        def retrying(n: int, delay: float, why: str) -> None:
+            report(PullProgress(short, f"Retrying in {delay:g} s", 0, layer.size, message=why))
+
         try:
-            with client.open_blob(repo, layer.digest) as reader, open(tmp, "wb") as sink:
+            with (
+                client.open_blob(repo, layer.digest, on_retry=retrying) as reader,
+                open(tmp, "wb") as sink,
+            ):
                 tee = _Tee(
                     reader,
                     sink,
@@ -330,8 +483,8 @@ class Puller:
             report(PullProgress(short, "Pull complete", layer.size, layer.size))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
-            if created_layer and layer.chain_id not in self.store.chain_ids_in_use():
-                self.layers.remove(layer.chain_id)
+            if created_layer:
+                self._drop_unused(claims, layers=[layer.chain_id], blobs=[])
             raise
 
 

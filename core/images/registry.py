@@ -69,6 +69,10 @@ class Manifest:
         return obj
 
 
+class RegistryUnreachable(RegistryError):
+    """The connection failed (refused, reset, timed out) before an answer came: worth another try."""
+
+
 def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -106,6 +110,32 @@ def _error_codes(resp: httpx.Response) -> set[str]:
         return set()
 
 
+def _lazy_tls_transport(limits: httpx.Limits) -> httpx.BaseTransport:
+    """httpx's default (verifying) transport, made when the first request needs it. The class is made
+    here because httpx is imported only when a registry is spoken to."""
+    import httpx
+
+    class LazyTransport(httpx.BaseTransport):
+        def __init__(self, limits: httpx.Limits) -> None:
+            self._limits = limits
+            self._real: httpx.HTTPTransport | None = None
+            self._lock = threading.Lock()
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            with self._lock:
+                if self._real is None:
+                    self._real = httpx.HTTPTransport(
+                        limits=self._limits, trust_env=False
+                    )  # as the Client's own
+            return self._real.handle_request(request)
+
+        def close(self) -> None:
+            if self._real is not None:
+                self._real.close()
+
+    return LazyTransport(limits)
+
+
 class RegistryClient:
     """One registry host. Thread-safe: layer downloads share it from a thread pool."""
 
@@ -116,24 +146,40 @@ class RegistryClient:
         scheme: str = "https",
         credentials: Credentials | None = None,
         timeout: float = 30.0,
+        retries: int = 5,
     ) -> None:
+        """``timeout``: seconds without a byte before a read fails; ``retries``: how often one blob
+        download is tried again after its first try (docker's max-download-attempts)."""
         import httpx
 
         self.host = host
         self.scheme = scheme
         self.base = f"{scheme}://{host}"
         self.credentials = credentials
+        self.read_timeout = timeout
+        self.retries = retries
         self._tokens: dict[str, str] = {}
         self._basic = False  # the registry asked for Basic auth
         self._challenge: tuple[str, dict[str, str]] | None = None
         self._lock = threading.Lock()
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+        plain: dict[str, httpx.BaseTransport] = {}
+        tls: httpx.BaseTransport | None = None
+        if scheme == "http":
+            # building a verifying TLS context loads the CA bundle: ~60 ms of every pull from a loopback or
+            # insecure registry, and of each of ten concurrent pulls. Plain http:// gets a transport whose
+            # TLS side is never used (it is mounted for http:// only); https (a blob redirected to object
+            # storage) gets the usual verifying one, made on first use.
+            plain["http://"] = httpx.HTTPTransport(limits=limits, verify=False, trust_env=False)
+            tls = _lazy_tls_transport(limits)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=10.0),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
             limits=limits,
             trust_env=False,
+            transport=tls,
+            mounts=plain or None,
         )
 
     def close(self) -> None:
@@ -252,8 +298,8 @@ class RegistryClient:
                 req = self._http.build_request(method, url, headers=hdrs, content=content)
                 resp = self._http.send(req, stream=True)
             except httpx.HTTPError as err:
-                raise RegistryError(
-                    f"cannot reach registry {self.host}: {err or type(err).__name__}"
+                raise RegistryUnreachable(
+                    f"cannot reach registry {self.host}: {self._describe(err)}"
                 ) from err
             if resp.status_code == 401 and urlsplit(url).netloc == self.host and attempt < 2:
                 resp.read()
@@ -284,7 +330,9 @@ class RegistryClient:
             try:
                 resp = self._http.send(self._http.build_request(method, url, headers=hdrs), stream=True)
             except httpx.HTTPError as err:
-                raise RegistryError(f"cannot fetch {urlsplit(url).netloc} (redirected by {self.host}): {err}")
+                raise RegistryUnreachable(
+                    f"cannot fetch {urlsplit(url).netloc} (redirected by {self.host}): {self._describe(err)}"
+                ) from err
             if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
                 resp.close()
                 url = urljoin(url, resp.headers["location"])
@@ -294,6 +342,17 @@ class RegistryClient:
                 resp.close()
             return resp
         raise RegistryError(f"too many redirects from registry {self.host}")
+
+    def _describe(self, err: Exception) -> str:
+        """A transport error in words: httpx's read timeout says only "timed out"."""
+        import httpx
+
+        if isinstance(err, httpx.ReadTimeout):
+            return (
+                f'no data for {self.read_timeout:g} s (wait longer with "registry-read-timeout" in '
+                "daemon.json or DOCKYARD_REGISTRY_READ_TIMEOUT)"
+            )
+        return str(err) or type(err).__name__
 
     def _denied_message(self, scope: str) -> str:
         repo = scope.split(":")[1] if scope.count(":") >= 2 else ""
@@ -315,6 +374,8 @@ class RegistryClient:
 
     def get_manifest(self, repo: str, reference: str, accept: str = ACCEPT_MANIFESTS) -> Manifest:
         """Fetch a manifest or index by tag or digest; verify its digest."""
+        import httpx
+
         scope = f"repository:{repo}:pull"
         resp = self.request(
             "GET", f"/v2/{repo}/manifests/{reference}", scope=scope, headers={"Accept": accept}, stream=True
@@ -330,10 +391,17 @@ class RegistryClient:
                     f"fetching manifest {repo}:{reference} from {self.host}: {_error_text(resp)}"
                 )
             data = b""
-            for chunk in resp.iter_bytes():
-                data += chunk
-                if len(data) > MAX_MANIFEST_BYTES:
-                    raise RegistryError(f"manifest {repo}:{reference} from {self.host} is too large")
+            try:
+                for chunk in resp.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_MANIFEST_BYTES:
+                        raise RegistryError(f"manifest {repo}:{reference} from {self.host} is too large")
+            except (httpx.TransportError, httpx.StreamError) as err:
+                why = self._describe(err)
+                raise RegistryUnreachable(
+                    f"fetching manifest {repo}:{reference} from {self.host}: the connection broke after "
+                    f"{len(data)} bytes ({why})"
+                ) from err
         finally:
             resp.close()
         digest = sha256_digest(data)
@@ -382,8 +450,23 @@ class RegistryClient:
         return data
 
     @contextmanager
-    def open_blob(self, repo: str, digest: str, *, offset: int = 0, retries: int = 5) -> Iterator[BlobReader]:
-        reader = BlobReader(self, repo, digest, offset=offset, retries=retries)
+    def open_blob(
+        self,
+        repo: str,
+        digest: str,
+        *,
+        offset: int = 0,
+        retries: int | None = None,
+        on_retry: Callable[[int, float, str], None] | None = None,
+    ) -> Iterator[BlobReader]:
+        reader = BlobReader(
+            self,
+            repo,
+            digest,
+            offset=offset,
+            retries=self.retries if retries is None else retries,
+            on_retry=on_retry,
+        )
         try:
             yield reader
         finally:
@@ -481,66 +564,117 @@ class RegistryClient:
             raise RegistryError(f"finishing upload of {digest} to {self.host}/{repo}: {_error_text(resp)}")
 
 
+class _Transient(Exception):
+    """One failed try of a blob download that another try may get past."""
+
+
 class BlobReader:
-    """A file-like stream of one blob that survives dropped connections.
+    """A file-like stream of one blob that survives dropped connections, within limits.
 
     If the connection breaks mid-body the reader re-requests the rest with ``Range: bytes=<offset>-`` and
     carries on, so the caller (hashing, decompressing and extracting as it reads) never sees the break.
+    Every failed try — refused or reset connection, an answer cut short (even right after its headers),
+    a read that stalls past the client's read timeout, a 5xx or 429 — spends one of ``retries``, whether or
+    not bytes came in between, with a growing pause before the next (docker's budget: five retries per
+    layer). Without that a registry that keeps closing after the headers is asked again and again forever.
+    When the budget is spent the reader raises :class:`RegistryError` naming the blob and the last failure.
     """
 
     def __init__(
-        self, client: RegistryClient, repo: str, digest: str, *, offset: int = 0, retries: int = 5
+        self,
+        client: RegistryClient,
+        repo: str,
+        digest: str,
+        *,
+        offset: int = 0,
+        retries: int = 5,
+        on_retry: Callable[[int, float, str], None] | None = None,
     ) -> None:
         self.client = client
         self.repo = repo
         self.digest = digest
         self.offset = offset
         self.retries = retries
+        self.failures = 0
+        self.on_retry = on_retry
         self.size: int | None = None
         self._resp: httpx.Response | None = None
         self._iter: Iterator[bytes] | None = None
         self._buf = b""
         self._eof = False
-        self._open()
+        self._connect()
+
+    def _connect(self) -> None:
+        """Open (or reopen at ``offset``) until it works or the retries are spent."""
+        while True:
+            try:
+                self._open()
+                return
+            except _Transient as err:
+                self._close_response()
+                self._failed(str(err))
+            except BaseException:
+                self._close_response()  # the constructor raises: nobody else would close it
+                raise
+
+    def _failed(self, why: str) -> None:
+        """Count a failed try; wait before the next or, with the retries spent, give up."""
+        self.failures += 1
+        if self.failures > self.retries:
+            raise RegistryError(
+                f"giving up on blob {self.digest} from {self.client.host} after {self.failures} tries "
+                f"(the first and {self.retries} retries); the last failed: {why}"
+            )
+        delay = min(0.2 * 2 ** (self.failures - 1), 2.0)
+        if self.on_retry is not None:
+            self.on_retry(self.failures, delay, why)
+        time.sleep(delay)
 
     def _open(self) -> None:
+        import httpx
+
         # identity: we hash the bytes as sent, so no transfer compression (httpx offers gzip by default)
         headers = {"Accept-Encoding": "identity"}
         if self.offset:
             headers["Range"] = f"bytes={self.offset}-"
-        resp = self.client.request(
-            "GET",
-            f"/v2/{self.repo}/blobs/{self.digest}",
-            scope=f"repository:{self.repo}:pull",
-            headers=headers,
-            stream=True,
-        )
+        try:
+            resp = self.client.request(
+                "GET",
+                f"/v2/{self.repo}/blobs/{self.digest}",
+                scope=f"repository:{self.repo}:pull",
+                headers=headers,
+                stream=True,
+            )
+        except RegistryUnreachable as err:
+            raise _Transient(str(err)) from err
+        self._resp = resp
         if resp.status_code == 404:
-            resp.close()
             raise ManifestUnknown(f"blob {self.digest} not found in {self.client.host}/{self.repo}")
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise _Transient(f"the registry answered {_error_text(resp)}")
         if resp.status_code == 200 and self.offset:
             # the server ignored Range: skip what we already have
             skip = self.offset
             it = resp.iter_raw()
-            for chunk in it:
-                if skip >= len(chunk):
-                    skip -= len(chunk)
-                    continue
-                self._buf = chunk[skip:]
-                break
-            self._resp, self._iter = resp, it
+            try:
+                for chunk in it:
+                    if skip >= len(chunk):
+                        skip -= len(chunk)
+                        continue
+                    self._buf = chunk[skip:]
+                    break
+            except (httpx.TransportError, httpx.StreamError) as err:
+                raise _Transient(self.client._describe(err)) from err
+            self._iter = it
             return
         if resp.status_code not in (200, 206):
-            text = _error_text(resp)
-            resp.close()
-            raise RegistryError(f"fetching blob {self.digest} from {self.client.host}: {text}")
+            raise RegistryError(f"fetching blob {self.digest} from {self.client.host}: {_error_text(resp)}")
         if self.size is None:
             if resp.status_code == 200 and resp.headers.get("content-length", "").isdigit():
                 self.size = int(resp.headers["content-length"])
             elif resp.status_code == 206:
                 total = resp.headers.get("content-range", "").rpartition("/")[2]
                 self.size = int(total) if total.isdigit() else None
-        self._resp = resp
         # iter_raw: the blob's own bytes; a registry must not add transfer compression to them. No
         # chunk_size: httpx would hold up to that much back until it has a full chunk, and a dropped
         # connection would lose it, so a resume would start up to a chunk earlier than it could.
@@ -568,29 +702,33 @@ class BlobReader:
             except StopIteration:
                 self._eof = True
                 if self.size is not None and self.offset < self.size:
-                    self._reconnect(f"connection closed after {self.offset} of {self.size} bytes")
+                    self._reconnect(f"the connection closed after {self.offset} of {self.size} bytes")
                     self._eof = False
             except (httpx.TransportError, httpx.StreamError) as err:
-                self._reconnect(str(err) or type(err).__name__)
+                self._reconnect(self._cut_short(err))
         return b"".join(out)
 
+    def _cut_short(self, err: Exception) -> str:
+        import httpx
+
+        if isinstance(err, httpx.ReadTimeout):
+            return self.client._describe(err)
+        of = f" of {self.size}" if self.size is not None else ""
+        return f"the connection broke after {self.offset}{of} bytes ({err or type(err).__name__})"
+
     def _reconnect(self, why: str) -> None:
-        if self._resp is not None:
-            self._resp.close()
-        for attempt in range(self.retries):
-            time.sleep(min(0.2 * 2**attempt, 2.0))
-            try:
-                self._open()
-                return
-            except RegistryError:
-                if attempt == self.retries - 1:
-                    raise
-        raise RegistryError(f"download of {self.digest} from {self.client.host} failed: {why}")
+        self._close_response()
+        self._failed(why)
+        self._connect()
 
     def readable(self) -> bool:
         return True
 
-    def close(self) -> None:
+    def _close_response(self) -> None:
         if self._resp is not None:
             self._resp.close()
             self._resp = None
+        self._iter = None
+
+    def close(self) -> None:
+        self._close_response()

@@ -10,6 +10,11 @@ answer back, except where a fault is switched on:
   redirect_blobs   blob GETs are answered ``307`` to ``<base><same path>`` (another host) instead
   manifest_override  manifest GETs are answered with this (body, content type), no digest header
   ignore_range     ``Range`` is not passed on: the registry answers 200 with the whole blob, as some do
+  close_after_headers  every blob answer is cut right after its headers: status and Content-Length, then
+                   the connection is torn down with no body byte (a registry or middlebox that keeps failing)
+  cut_manifests    every manifest answer is cut right after its headers, as close_after_headers for blobs
+  stall_blobs      every blob answer sends its headers and then nothing, holding the connection open until
+                   the client gives up or the proxy closes
 
 ``only_digest`` limits the blob faults to one blob. Every request is recorded (method, path, lower-cased
 headers) so tests can check what was sent where, e.g. that a resume carried ``Range`` or that a redirected
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import select
 import socket
 import threading
 import time
@@ -69,11 +75,16 @@ class FaultProxy:
         self.manifest_override: tuple[bytes, str] | None = None
         self.only_digest: str | None = None
         self.ignore_range = False
+        self.close_after_headers = False
+        self.stall_blobs = False
+        self.cut_manifests = False
         # observations
         self.requests: list[Seen] = []
         self.cuts = 0
+        self.stalls = 0  # blob answers that began stalling
         self.blob_bytes_sent = 0
         self._lock = threading.Lock()
+        self._closing = threading.Event()  # lets stalled answers go when the proxy closes
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -98,6 +109,7 @@ class FaultProxy:
         return self
 
     def close(self) -> None:
+        self._closing.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -129,6 +141,7 @@ class FaultProxy:
         with self._lock:
             self.requests.clear()
             self.cuts = 0
+            self.stalls = 0
             self.blob_bytes_sent = 0
 
     def _record(self, seen: Seen) -> None:
@@ -222,6 +235,19 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.send_header("Content-Length", length)
             self.end_headers()
+            cut_manifest = owner.cut_manifests and self.command == "GET" and _MANIFEST_PATH.match(path)
+            if cut_manifest or (
+                faulty_blob and resp.status in (200, 206) and (owner.close_after_headers or owner.stall_blobs)
+            ):
+                self.wfile.flush()
+                if owner.stall_blobs and not cut_manifest:
+                    self._stall()
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
             if faulty_blob and resp.status in (200, 206):
                 start = 0
                 m = re.match(r"bytes (\d+)-", resp.getheader("Content-Range") or "")
@@ -238,6 +264,19 @@ class _Handler(BaseHTTPRequestHandler):
                     remaining -= len(chunk)
         finally:
             conn.close()
+
+    def _stall(self) -> None:
+        """Send nothing until the client hangs up (EOF on its side) or the proxy closes."""
+        with self.owner._lock:
+            self.owner.stalls += 1
+        while not self.owner._closing.wait(0.05):
+            ready, _, _ = select.select([self.connection], [], [], 0)
+            if ready:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return
+                except OSError:
+                    return
 
     def _send_blob(self, resp: http.client.HTTPResponse, start: int, length: int) -> None:
         owner = self.owner

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import ssl
 import stat
 import subprocess
 import sys
@@ -27,13 +28,15 @@ import pytest
 
 from core.config import Config, host_platform
 from core.engine import LocalEngine
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, RegistryError
 from core.images.pull import check_temp_clean
+from core.images.registry import RegistryClient
 from core.models import PullProgress
 from tests.e2e.faultproxy import FaultProxy
 from tests.testbed import WHITEOUT_ABSENT, WHITEOUT_PRESENT, Testbed
 from tests.testbed.build import Layout
 from tests.testbed.common import make_scratch_dir, remove_scratch, run
+from tests.testbed.registry import free_port
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -334,6 +337,51 @@ def test_shared_layers_are_stored_once(testbed: Testbed, engine_config: Config) 
     store_is_empty(engine_config)
 
 
+def test_concurrent_pulls_download_each_blob_once(testbed: Testbed, engine_config: Config) -> None:
+    """Six ``dockyard pull`` processes of one image at once: one downloads each blob (counted at a proxy),
+    the others wait for it and use it, and all succeed with one record and one copy of each layer."""
+    exe = Path(sys.executable).parent / "dockyard"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env.update(DOCKER_CONFIG=str(engine_config.docker_config), DOCKYARD_RUN=str(engine_config.run))
+    with FaultProxy(testbed.open_addr) as proxy:
+        proxy.throttle = 600_000  # bytes/s: the ~1 MB layer takes long enough for every process to ask
+        ref = f"{proxy.addr}/busybox:latest"
+        procs = [
+            subprocess.Popen(
+                [str(exe), "--root", str(engine_config.root), "pull", ref],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(6)
+        ]
+        try:
+            outs = [p.communicate(timeout=60) for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        for p, (out, err) in zip(procs, outs, strict=True):
+            assert p.returncode == 0, f"exit {p.returncode}\nstdout: {out}\nstderr: {err}"
+        manifests = proxy.seen("GET", "/manifests/")
+        fetched = [r.path.rpartition("/")[2] for r in proxy.blob_requests()]
+    assert len(manifests) >= 6  # every process did ask the registry
+    engine = LocalEngine(engine_config)
+    record = engine.images.resolve(ref)
+    wanted = [record.config_digest, *(layer.digest for layer in record.layers)]
+    assert sorted(fetched) == sorted(wanted), fetched  # each blob once, whoever fetched it
+    assert sum("Waiting" in out or "Already exists" in out for out, _ in outs) >= 1
+    assert len(engine.list_images()) == 1
+    assert layer_dirs(engine_config) == {layer.chain_id.removeprefix("sha256:") for layer in record.layers}
+    assert check_temp_clean(engine_config.root) == []
+    # the last one out removes the lock files of the blobs and layers they shared
+    locks = engine_config.paths.locks
+    assert [n for n in os.listdir(locks) if n.startswith(("fetch-", "pull-"))] == []
+
+
 # ------------------------------------------------------------------------------------ the unpacked trees
 
 
@@ -494,6 +542,27 @@ def test_blob_redirect_to_another_host_carries_no_credentials(
         redirected = storage.blob_requests()
         assert len(redirected) == 2  # the config and the layer
         assert not any("authorization" in r.headers for r in storage.requests)
+
+
+def test_plain_http_client_makes_no_tls_context_until_https_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the CA bundle costs every pull from a loopback or insecure registry ~60 ms (and each of ten
+    concurrent ones): a plain-http client makes the verifying context only when it meets an https URL (a
+    blob redirected to object storage), and an https client as before."""
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    with RegistryClient(f"127.0.0.1:{free_port()}", scheme="http") as client:
+        assert made == []
+        with pytest.raises(RegistryError, match=r"cannot fetch 127\.0\.0\.1:"):
+            client._follow("GET", f"https://127.0.0.1:{free_port()}/v2/", {}, False)
+        assert len(made) == 1  # verifying, as httpx's default
+    with RegistryClient(f"127.0.0.1:{free_port()}", scheme="https"):
+        assert len(made) == 2
 
 
 def test_pull_as_a_stream_of_docker_progress_messages(testbed: Testbed, engine_config: Config) -> None:

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +26,10 @@ import pytest
 
 from core.config import Config
 from core.engine import LocalEngine
-from core.errors import DigestMismatch, UnsafeLayer
+from core.errors import DigestMismatch, InvalidArgument, UnsafeLayer
 from core.images.pull import check_temp_clean
+from core.state.locks import FileLock
+from core.storage.layers import LayerStore
 from tests.e2e.faultproxy import FaultProxy
 from tests.e2e.test_pull import HOST_ARCH, dockyard, fails, layer_dirs, ok, store_is_empty
 from tests.testbed import LayoutImage, Testbed
@@ -131,6 +134,150 @@ def test_dropped_connection_resumes_when_range_is_ignored(
     assert check_temp_clean(engine_config.root) == []
 
 
+def _layer_fetches(proxy: FaultProxy, layer: str) -> int:
+    return len([r for r in proxy.blob_requests() if r.path.endswith(layer)])
+
+
+def test_registry_closing_after_the_headers_is_given_up_on(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """Every answer for the layer stops after its headers: docker's five retries with pauses, then one
+    line naming the blob and how the last try failed (it used to ask ~4 times a second forever)."""
+    _, layer, size = busybox_blobs(testbed)
+    proxy.only_digest = layer
+    proxy.close_after_headers = True
+    t0 = time.monotonic()
+    line = fails(dockyard(engine_config, "pull", f"{proxy.addr}/busybox:latest", timeout=40))
+    elapsed = time.monotonic() - t0
+    assert _layer_fetches(proxy, layer) == 6, proxy.blob_requests()
+    assert f"giving up on blob {layer} from {proxy.addr} after 6 tries" in line, line
+    assert f"the last failed: the connection broke after 0 of {size} bytes" in line, line
+    assert 4.0 < elapsed < 20, elapsed  # pauses of 0.2 0.4 0.8 1.6 2.0 s between the tries
+    store_is_empty(engine_config)
+
+
+def test_stalled_blob_fails_after_the_read_timeout(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """Headers, then silence: each try ends after the read timeout from daemon.json, and the retries from
+    daemon.json ("max-download-attempts", docker's key) bound the whole."""
+    _, layer, _ = busybox_blobs(testbed)
+    (engine_config.root / "daemon.json").write_text(
+        json.dumps({"registry-read-timeout": 0.5, "max-download-attempts": 2})
+    )
+    proxy.only_digest = layer
+    proxy.stall_blobs = True
+    t0 = time.monotonic()
+    line = fails(dockyard(engine_config, "pull", f"{proxy.addr}/busybox:latest", timeout=40))
+    elapsed = time.monotonic() - t0
+    assert _layer_fetches(proxy, layer) == 3
+    assert f"giving up on blob {layer} from {proxy.addr} after 3 tries" in line, line
+    assert "the last failed: no data for 0.5 s" in line and "registry-read-timeout" in line, line
+    assert 1.5 < elapsed < 10, elapsed  # 3 x 0.5 s of silence, pauses of 0.2 and 0.4 s
+    store_is_empty(engine_config)
+
+
+def test_one_stall_is_retried_after_the_read_timeout(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """One stall, then a healthy registry: the read timeout ends the stalled try, the next one brings the
+    blob, and the pull succeeds."""
+    _, layer, size = busybox_blobs(testbed)
+    (engine_config.root / "daemon.json").write_text(json.dumps({"registry-read-timeout": 0.5}))
+    proxy.only_digest = layer
+    proxy.stall_blobs = True
+    engine = LocalEngine(Config.load(engine_config.root, engine_config.run))
+    assert engine.config.registry_read_timeout == 0.5
+
+    def heal_after_first_try() -> None:
+        deadline = time.monotonic() + 10
+        while proxy.stalls < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proxy.stall_blobs = False
+
+    healer = threading.Thread(target=heal_after_first_try)
+    healer.start()
+    try:
+        engine.pull(f"{proxy.addr}/busybox:latest")
+    finally:
+        healer.join()
+    assert _layer_fetches(proxy, layer) == 2
+    assert engine.images.blob_path(layer).stat().st_size == size
+    assert check_temp_clean(engine_config.root) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [
+        ("DOCKYARD_REGISTRY_READ_TIMEOUT", "2.5", 2.5),
+        ("DOCKYARD_REGISTRY_READ_TIMEOUT", "0", "must be a number of seconds above 0"),
+        ("DOCKYARD_REGISTRY_READ_TIMEOUT", "soon", "must be a number of seconds above 0"),
+        ("DOCKYARD_MAX_DOWNLOAD_ATTEMPTS", "0", 0),
+        ("DOCKYARD_MAX_DOWNLOAD_ATTEMPTS", "-1", "must be a whole number of retries"),
+    ],
+)
+def test_download_settings_from_the_environment(
+    engine_config: Config, monkeypatch: pytest.MonkeyPatch, env: str, value: str, expected: object
+) -> None:
+    (engine_config.root / "daemon.json").write_text(
+        json.dumps({"registry-read-timeout": 7, "max-download-attempts": 3})
+    )
+    cfg = Config.load(engine_config.root, engine_config.run)
+    assert (cfg.registry_read_timeout, cfg.max_download_attempts) == (7.0, 3)
+    monkeypatch.setenv(env, value)
+    if isinstance(expected, str):
+        with pytest.raises(InvalidArgument, match=expected):
+            Config.load(engine_config.root, engine_config.run)
+        return
+    cfg = Config.load(engine_config.root, engine_config.run)
+    attr = "registry_read_timeout" if "TIMEOUT" in env else "max_download_attempts"
+    assert getattr(cfg, attr) == expected  # the environment wins over daemon.json
+
+
+def test_failed_pull_keeps_what_a_concurrent_pull_counts_on(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """A pull that fails removes the layers and blobs it added, but not those another pull in progress
+    holds a claim on (that pull may already have found them and be about to write its record)."""
+    lay = Layout(testbed.layout("whiteout:latest").layout)
+    manifest = lay.read_json(lay.descriptor(testbed.layout("whiteout:latest").tag)["digest"])
+    diff_ids = lay.read_json(manifest["config"]["digest"])["rootfs"]["diff_ids"]
+    first, last = manifest["layers"][0], manifest["layers"][-1]
+    first_chain = LayerStore.chain_id(None, diff_ids[0]).removeprefix("sha256:")
+    first_blob = first["digest"].removeprefix("sha256:")
+    proxy.only_digest = last["digest"]
+    proxy.corrupt_blob_at = last["size"] // 2
+    # one layer at a time: the first is complete before the last one fails
+    (engine_config.root / "daemon.json").write_text(
+        '{"max-download-attempts": 0, "max-concurrent-downloads": 1}'
+    )
+    locks = engine_config.paths.locks
+    locks.mkdir(parents=True, exist_ok=True)
+    others = [
+        FileLock(locks, f"pull-layer-{first_chain}", shared=True),
+        FileLock(locks, f"pull-blob-{first_blob}", shared=True),
+    ]
+    for lock in others:
+        lock.acquire()
+    try:
+        fails(dockyard(engine_config, "pull", f"{proxy.addr}/whiteout:latest"))
+    finally:
+        for lock in others:
+            lock.release(remove=True)
+    assert layer_dirs(engine_config) == {first_chain}
+    assert sorted(p.name for p in engine_config.paths.blobs.iterdir()) == [first_blob]
+    assert check_temp_clean(engine_config.root) == []
+
+
+def test_manifest_cut_after_the_headers_gives_one_line(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    proxy.cut_manifests = True
+    line = fails(dockyard(engine_config, "pull", f"{proxy.addr}/busybox:latest"))
+    assert f"fetching manifest busybox:latest from {proxy.addr}: the connection broke" in line, line
+    store_is_empty(engine_config)
+
+
 def test_unreachable_registry(engine_config: Config) -> None:
     line = fails(dockyard(engine_config, "pull", f"127.0.0.1:{free_port()}/busybox:latest"))
     assert "cannot reach registry 127.0.0.1:" in line
@@ -180,6 +327,62 @@ def test_killed_pull_leaves_nothing_a_new_pull_keeps(
     assert list(engine_config.paths.tmp.iterdir()) == []
     record = LocalEngine(engine_config).images.resolve(ref)
     assert layer_dirs(engine_config) == {layer.chain_id.removeprefix("sha256:") for layer in record.layers}
+
+
+def test_pull_waiting_on_a_killed_pull_takes_over(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """Pull B waits for pull A's download of the same layer; A is killed with SIGKILL half way. Its flock
+    goes with it, so B downloads the layer itself and succeeds; the next command sweeps A's leftovers."""
+    _, layer, size = busybox_blobs(testbed)
+    proxy.only_digest = layer
+    proxy.throttle = 200_000  # bytes/s: the ~1 MB layer takes ~5 s
+    exe = Path(sys.executable).parent / "dockyard"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env.update(DOCKER_CONFIG=str(engine_config.docker_config), DOCKYARD_RUN=str(engine_config.run))
+    ref = f"{proxy.addr}/busybox:latest"
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(exe), "--root", str(engine_config.root), "pull", ref],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    first = start()
+    second: subprocess.Popen[str] | None = None
+    try:
+        deadline = time.monotonic() + 20
+        while proxy.blob_bytes_sent < 200_000 and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.02)
+        second = start()
+        # the second has asked for the manifest and found the layer's download taken
+        while len(proxy.seen("GET", "/manifests/")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)
+        assert first.poll() is None and second.poll() is None
+        assert _layer_fetches(proxy, layer) == 1
+        proxy.throttle = None
+        os.kill(first.pid, signal.SIGKILL)
+        out, err = second.communicate(timeout=60)
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+            if p is not None:
+                p.communicate()
+    assert first.returncode == -signal.SIGKILL
+    assert second.returncode == 0, f"stdout: {out}\nstderr: {err}"
+    assert _layer_fetches(proxy, layer) == 2
+    engine = LocalEngine(engine_config)
+    record = engine.images.resolve(ref)
+    assert engine.images.blob_path(layer).stat().st_size == size
+    assert layer_dirs(engine_config) == {record.layers[0].chain_id.removeprefix("sha256:")}
+    ok(dockyard(engine_config, "pull", ref))  # up to date; sweeps what the killed pull left
+    assert check_temp_clean(engine_config.root) == []
 
 
 # ------------------------------------------------------------------------------------ manifests, names
