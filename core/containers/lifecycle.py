@@ -120,14 +120,15 @@ class Lifecycle:
         sweep_temp(self.paths.containers)
         final = self.paths.container(cid)
         tmp = temp_name(final)
-        os.makedirs(tmp / "upper", mode=0o755)
-        os.makedirs(tmp / "work", mode=0o700)
-        os.makedirs(tmp / "rootfs", mode=0o755)
-        hostname = process["hostname"]
-        write_bytes(tmp / "hostname", (hostname + "\n").encode())
-        write_bytes(tmp / "hosts", _hosts_file(hostname).encode())
-        write_bytes(tmp / "resolv.conf", _resolv_conf().encode())
         try:
+            # inside the try: on a full disk these fail too, and the half-made directory must not stay
+            os.makedirs(tmp / "upper", mode=0o755)
+            os.makedirs(tmp / "work", mode=0o700)
+            os.makedirs(tmp / "rootfs", mode=0o755)
+            hostname = process["hostname"]
+            write_bytes(tmp / "hostname", (hostname + "\n").encode())
+            write_bytes(tmp / "hosts", _hosts_file(hostname).encode())
+            write_bytes(tmp / "resolv.conf", _resolv_conf().encode())
             with self.store.lock():
                 name = self.store.check_new_name(run.name) if run.name else self.store.generate_name(cid)
                 rec = ContainerRecord(
@@ -158,7 +159,11 @@ class Lifecycle:
 
     def reconcile(self, rec: ContainerRecord) -> ContainerRecord:
         """If the record says running but its shim is gone, make the record true again: kill what is left
-        of the container, free what the start made, and mark it exited."""
+        of the container, free what the start made, and mark it exited.
+
+        Reads (``ps``, ``inspect``, ``logs``) come through here too, so the writing is best effort: when
+        the record cannot be written (disk full), the record returned still tells the truth, and the next
+        command that comes by tries again (every step is safe to repeat)."""
         if rec.state.status not in RUNNING_STATES or self.shim_alive(rec.id):
             return rec
         with self.store.container_lock(rec.id):
@@ -168,15 +173,20 @@ class Lifecycle:
             self._kill_leftovers(fresh)
             from core.supervisor.container_process import cleanup_after_shim
 
-            cleanup_after_shim(self.paths, fresh.id)
             st = fresh.state
-            st.network, st.ports = {}, []  # networks: cleanup_after_shim released them
             st.status = "exited"
             st.exit_code = st.exit_code or 137
             st.error = "the container's supervisor (shim) died; the container was stopped"
             st.pid = 0
             st.finished_at = now_rfc3339()
-            self.store.save_state(fresh.id, st)
+            try:
+                cleanup_after_shim(self.paths, fresh.id)
+                st.network, st.ports = {}, []  # networks: cleanup_after_shim released them
+                self.store.save_state(fresh.id, st)
+            except OSError as err:
+                reason = err.strerror or str(err)
+                st.error += f" (not recorded yet: {reason[:1].lower() + reason[1:]})"
+                return fresh
             self._event("die", fresh, exitCode=str(st.exit_code))
             return fresh
 

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from core.config import Config
-from core.errors import DigestMismatch, ImageNotFound, RegistryError, UnsafeLayer, UnsupportedMediaType
+from core.errors import (
+    DigestMismatch,
+    ImageNotFound,
+    RegistryError,
+    StorageError,
+    UnsafeLayer,
+    UnsupportedMediaType,
+)
 from core.images.reference import Reference, parse_platform, platform_matches
 from core.images.registry import (
     INDEX_TYPES,
@@ -194,9 +201,42 @@ class Puller:
             chain.append(LayerRef(desc["digest"], desc["mediaType"], int(desc.get("size", 0)), diff_id, cid))
             parent = cid
 
+        # what this pull adds, so a failure to record the image takes it away again
+        had = [(lay, self.layers.exists(lay.chain_id), self.store.has_blob(lay.digest)) for lay in chain]
+        had_small = {d for d in (config_digest, manifest.digest, top.digest) if self.store.has_blob(d)}
         new = self._fetch_layers(client, repo, chain, report)
+        try:
+            record, new = self._record(
+                ref, top, manifest, config_digest, config_bytes, config_obj, chain, new
+            )
+        except BaseException as err:
+            # layers nothing names would be invisible to `system df` and to every prune: they go
+            self._undo([(layer, not dir_was, not blob_was) for layer, dir_was, blob_was in had])
+            with self.store.lock():
+                used = self.store.blobs_in_use()
+                for d in {config_digest, manifest.digest, top.digest} - had_small - used:
+                    self.store.blob_path(d).unlink(missing_ok=True)
+            if isinstance(err, OSError):
+                reason = err.strerror or str(err)
+                raise StorageError(
+                    f"cannot store image {ref}: {reason[:1].lower() + reason[1:]}"
+                    f"{f' ({err.filename})' if err.filename else ''}; nothing of it was kept"
+                ) from err
+            raise
+        return PulledImage(record=record, manifest_digest=top.digest, new=new)
 
-        # small blobs last: a record is only written once everything it names is in place
+    def _record(
+        self,
+        ref: Reference,
+        top: Manifest,
+        manifest: Manifest,
+        config_digest: str,
+        config_bytes: bytes,
+        config_obj: dict[str, Any],
+        chain: list[LayerRef],
+        new: bool,
+    ) -> tuple[ImageRecord, bool]:
+        """The small blobs and the image record, once every layer is in place; (record, new)."""
         self._put_blob(config_digest, config_bytes)
         self._put_blob(manifest.digest, manifest.data)
         if top.digest != manifest.digest:
@@ -226,7 +266,7 @@ class Puller:
                 self.store.add_tag(record, ref)
             else:
                 self.store.save(record)
-        return PulledImage(record=record, manifest_digest=top.digest, new=new)
+        return record, new
 
     def _put_blob(self, digest: str, data: bytes) -> None:
         path = self.store.blob_path(digest)
