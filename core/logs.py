@@ -20,6 +20,9 @@ Choices that differ from dockerd, on purpose:
   character is torn into two replacement characters.
 - With ``max-file=1`` dockerd truncates the file in place; we unlink and recreate it, so a follower that
   holds the old file open still reads its last lines before switching.
+- On a full disk dockerd drops what it cannot write and says so only in its own log. The shim's writer
+  drops and counts too, takes back the torn end of a record, and once a write fits again it first writes a
+  stderr record ``dockyard: N bytes of output were not logged: <why>``, so ``logs`` shows the gap.
 
 Invalid UTF-8 is escaped as dockerd escapes it: each byte that does not start a valid sequence becomes one
 ``\\ufffd``; ``<``, ``>``, ``&``, U+2028, U+2029 and control characters become ``\\uXXXX`` escapes.
@@ -383,6 +386,15 @@ class LogWriter:
 
     def _append_records(self, data: bytes) -> None:
         """Append whole records, rotating by max-size; a failure raises :class:`_Unwritten`."""
+        if self.max_size is None and self._fd is not None:
+            try:  # the usual case, one write: no slicing into files
+                _write_all(self._fd, data)
+            except OSError as err:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)  # see below
+                raise _Unwritten(err, 0) from err
+            self._size += len(data)
+            return
         view = memoryview(data)
         pos = 0
         while pos < len(data):
