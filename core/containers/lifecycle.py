@@ -308,14 +308,17 @@ class Lifecycle:
         self._event("stop", out)
         return out
 
-    def kill(self, name_or_id: str, sig: int = signal.SIGKILL) -> ContainerRecord:
+    def kill(self, name_or_id: str, sig: int = signal.SIGKILL, *, removing: bool = False) -> ContainerRecord:
+        """Signal the container through its shim. ``removing``: the record is about to go, so a shim that
+        cannot write the exit down (disk full) need not wait for room to do it."""
         rec = self.get(name_or_id)
         if rec.state.status not in RUNNING_STATES:
             raise Conflict(f"cannot kill container {rec.name}: container is not running")
         if rec.state.status == "paused" and sig == signal.SIGKILL:
             self.unpause(rec.id)
         try:
-            answer = protocol.request(self.sock(rec.id), {"op": "kill", "signal": int(sig)}, timeout=10)
+            request = {"op": "kill", "signal": int(sig), **({"remove": True} if removing else {})}
+            answer = protocol.request(self.sock(rec.id), request, timeout=10)
         except (OSError, ConnectionError) as err:
             raise RuntimeFailure(f"cannot reach the supervisor of {rec.name}: {err}")
         if not answer.get("ok"):
@@ -405,7 +408,7 @@ class Lifecycle:
                     "container before attempting removal or force remove"
                 )
             with contextlib.suppress(Conflict, RuntimeFailure):
-                self.kill(rec.id, signal.SIGKILL)
+                self.kill(rec.id, signal.SIGKILL, removing=True)
             self._wait_exited(rec.id, 10)
             latest = self.store.load(rec.id)
             if latest is None:

@@ -72,6 +72,7 @@ class Shim:
         self.pid = 0
         self.exit_status: int | None = None
         self.manual_stop = False
+        self.removing = False
         self.kill_deadline: float | None = None
         self.stop_waiters: list[Client] = []
         self.out_fds: dict[int, str] = {}  # fd -> stream name
@@ -97,6 +98,10 @@ class Shim:
         recorded would leave readers with a state that is false while we live."""
         delay = 0.25
         while True:
+            if self.removing:
+                # `rm -f` (asked now or while we waited) deletes the record: nobody will read this, and the
+                # removal, which is what frees the disk, must not wait for room
+                return changes
             try:
                 return self._write_state(changes)
             except OSError as err:
@@ -221,6 +226,9 @@ class Shim:
                 self.reply(client, {"ok": True, "running": False})
             return
         if op == "kill":
+            if req.get("remove"):
+                # `rm -f`: the state record goes with the container, and no restart policy brings it back
+                self.removing = self.manual_stop = True
             sig = int(req.get("signal", signal.SIGKILL))
             if self.pid and self.exit_status is None:
                 if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):

@@ -198,6 +198,22 @@ def test_an_exit_on_a_full_disk_is_recorded_once_there_is_room(busybox_root: Con
     assert (st["status"], st["exit_code"], st["error"]) == ("exited", 3, "")
 
 
+def test_rm_f_on_a_full_disk_does_not_wait_for_room(busybox_root: Config) -> None:
+    """Removing containers is how a user makes room: a shim waiting to record an exit must not hold it up."""
+    cfg = busybox_root
+    done = ok(dockyard(cfg, "run", "-d", "busybox", "sh", "-c", "sleep 2; exit 3")).strip()
+    running = ok(dockyard(cfg, "run", "-d", "--restart", "always", "busybox", "sleep", "600")).strip()
+    _fill(cfg.root / "filler")
+    time.sleep(3)  # `done` has exited; its shim waits for room to write that down
+    for cid in (done, running):
+        started = time.monotonic()
+        ok(dockyard(cfg, "rm", "-f", cid))
+        assert time.monotonic() - started < 8  # it used to wait 10 s for the shim, then fail
+        assert not cfg.paths.container(cid).exists()
+    _wait_for("the shims to end", lambda: shims_under(cfg.root) == [])
+    assert ok(dockyard(cfg, "ps", "-aq")) == ""
+
+
 def test_pull_that_cannot_store_its_record_keeps_nothing(testbed: Testbed, small_root: Config) -> None:
     """The layers fit, the small config and manifest blobs after them do not."""
     cfg = small_root
