@@ -69,6 +69,16 @@ def _resolv_conf() -> str:
     return "\n".join(out) + "\n"
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Lifecycle:
     def __init__(
         self,
@@ -328,12 +338,19 @@ class Lifecycle:
 
     def _wait_exited(self, cid: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        gone_since: float | None = None
         while time.monotonic() < deadline:
             rec = self.store.load(cid)
             if rec is None or rec.state.status not in RUNNING_STATES:
                 break
             if not self.shim_alive(cid):
                 return
+            # a shim that cannot write the exit down (disk full) waits for room with the container gone:
+            # once its process has been gone a while, stop waiting for the record
+            if rec.state.pid and not _process_exists(rec.state.pid):
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since > 2.0:
+                    return
             time.sleep(0.02)
         # networks: after recording the exit the shim releases the address, published ports and the peers'
         # hosts entries; give it a moment, so what `stop`/`rm` return to finds them freed

@@ -36,6 +36,7 @@ from core.timestamps import now_rfc3339
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from core.runtime.cgroupfs import Primer
@@ -96,6 +97,12 @@ class Shim:
         """Change the container's state record. On a full disk (or over quota) this waits for room, trying
         again with a growing pause and serving the socket meanwhile: a start or an exit that is not
         recorded would leave readers with a state that is false while we live."""
+        return self._update_state(changes)
+
+    def _update_state(
+        self, changes: dict[str, Any], on_wait: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
+        """:meth:`update_state`; ``on_wait`` is called once if it has to wait for room."""
         delay = 0.25
         while True:
             if self.removing:
@@ -111,6 +118,9 @@ class Shim:
                     os.write(
                         2, f"shim: cannot record the state of {self.cid}: {err}; trying again\n".encode()
                     )
+            if on_wait is not None:
+                on_wait()
+                on_wait = None
             self.poll(delay)
             delay = min(delay * 2, 5.0)
 
@@ -485,16 +495,20 @@ class Shim:
                 purge_hidden(self.paths, hidden)
                 return code
             # it could not be hidden (see shim.log): it stays, exited, for `rm` to finish
-        self.update_state(
-            status="exited",
-            pid=0,
-            exit_code=code,
-            oom_killed=oom,
-            finished_at=now_rfc3339(),
-            manual_stop=self.manual_stop,
-        )
-        self.event("die", exitCode=str(code))  # before the clients hear of the exit, as docker's
-        self.finish_clients(code, oom, "")
+        told = False
+
+        def tell() -> None:
+            nonlocal told
+            told = True
+            self.event("die", exitCode=str(code))  # before the clients hear of the exit, as docker's
+            self.finish_clients(code, oom, "")
+
+        exited = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=now_rfc3339())
+        # on a full disk the record waits for room; whoever waits for the exit (stop, an attached run)
+        # hears of it meanwhile
+        self._update_state({**exited, "manual_stop": self.manual_stop}, on_wait=tell)
+        if not told:
+            tell()
         self.teardown_run()
         return code
 

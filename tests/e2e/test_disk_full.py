@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,6 +197,35 @@ def test_an_exit_on_a_full_disk_is_recorded_once_there_is_room(busybox_root: Con
     _wait_for("the shim to finish", lambda: shim_pid not in shims_under(cfg.root))
     st = json.loads(state.read_bytes())
     assert (st["status"], st["exit_code"], st["error"]) == ("exited", 3, "")
+
+
+def test_stop_and_an_attached_run_hear_of_an_exit_that_cannot_be_recorded(busybox_root: Config) -> None:
+    cfg = busybox_root
+    cid = ok(dockyard(cfg, "run", "-d", "busybox", "sleep", "600")).strip()
+    exe = Path(sys.executable).parent / "dockyard"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env["DOCKYARD_RUN"] = str(cfg.run)
+    attached = subprocess.Popen(
+        [str(exe), "--root", str(cfg.root), "run", "--name", "fg", "busybox", "sh", "-c", "sleep 3; exit 5"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        _wait_for("the attached run", lambda: "fg" in dockyard(cfg, "ps").stdout)
+        _fill(cfg.root / "filler")
+        started = time.monotonic()
+        ok(dockyard(cfg, "stop", "-t", "1", cid))
+        assert time.monotonic() - started < 8  # it used to wait 40 s for the shim's answer, then 10 more
+        assert attached.wait(timeout=10) == 5, attached.stderr.read() if attached.stderr else ""
+    finally:
+        attached.kill()
+        attached.wait()
+    (cfg.root / "filler").unlink()
+    _wait_for("the exits to be recorded", lambda: dockyard(cfg, "ps", "-q").stdout == "")
+    states = json.loads(ok(dockyard(cfg, "inspect", cid, "fg")))
+    assert [s["State"]["ExitCode"] for s in states] == [137, 5]
 
 
 def test_rm_f_on_a_full_disk_does_not_wait_for_room(busybox_root: Config) -> None:
