@@ -80,6 +80,10 @@ class CorruptState(DockyardError):
     """A record under the engine root is unreadable."""
 
 
+class StorageError(DockyardError):
+    """Writing under the engine root failed (disk full, quota exceeded); what was half made is gone."""
+
+
 class RuntimeFailure(DockyardError):
     """Setting up or supervising a container failed."""
 

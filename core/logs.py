@@ -20,6 +20,9 @@ Choices that differ from dockerd, on purpose:
   character is torn into two replacement characters.
 - With ``max-file=1`` dockerd truncates the file in place; we unlink and recreate it, so a follower that
   holds the old file open still reads its last lines before switching.
+- On a full disk dockerd drops what it cannot write and says so only in its own log. The shim's writer
+  drops and counts too, takes back the torn end of a record, and once a write fits again it first writes a
+  stderr record ``dockyard: N bytes of output were not logged: <why>``, so ``logs`` shows the gap.
 
 Invalid UTF-8 is escaped as dockerd escapes it: each byte that does not start a valid sequence becomes one
 ``\\ufffd``; ``<``, ``>``, ``&``, U+2028, U+2029 and control characters become ``\\uXXXX`` escapes.
@@ -28,6 +31,7 @@ Invalid UTF-8 is escaped as dockerd escapes it: each byte that does not start a 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import math
 import os
@@ -150,11 +154,42 @@ def _may_hold_long_line(buf: bytes, end: int) -> bool:
     return any(buf.find(b"\n", i, i + half) < 0 for i in range(0, end - half + 1, half))
 
 
+_os_write = os.write  # module attribute so a test can make the disk fill up
+
+
 def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = _os_write(fd, view)
         view = view[written:]
+
+
+class _Unwritten(Exception):
+    """A write failed: ``written`` bytes of the data (whole records) are in the file, the rest is not."""
+
+    def __init__(self, err: OSError, written: int) -> None:
+        super().__init__(str(err))
+        self.err = err
+        self.written = written
+
+
+def _output_size(records: bytes) -> int:
+    """About how many bytes of container output ``records`` hold (exact for valid UTF-8 output)."""
+    total = 0
+    for rec in records.split(b"\n"):
+        if rec:
+            with contextlib.suppress(ValueError, AttributeError):
+                total += len(str(json.loads(rec).get("log", "")).encode("utf-8", "surrogatepass"))
+    return total
+
+
+def _reason(err: OSError) -> str:
+    """``No space left on device`` as it reads inside a sentence."""
+    text = err.strerror or str(err)
+    return text[:1].lower() + text[1:]
+
+
+DropCallback = Callable[[int, "OSError | None"], None]
 
 
 class LogWriter:
@@ -162,13 +197,27 @@ class LogWriter:
 
     ``write`` takes raw chunks as they come from a pipe or pty. Complete lines are written at once (one
     ``os.write`` per chunk); the unfinished last line of each stream waits for its newline, or is written
-    as a partial record when it reaches 16 KiB or when :meth:`flush` is called. Write errors (disk full,
-    directory removed) raise ``OSError``: the shim decides what to do, nothing is silently dropped here;
-    if reopening the file after a rotation failed, the next write tries again. Safe to call from one
+    as a partial record when it reaches 16 KiB or when :meth:`flush` is called. Safe to call from one
     thread per stream.
+
+    A write that fails (disk full, quota, directory removed) takes back the torn end of the record it was
+    writing, so the file holds whole records only. Then, without ``on_drop``, it raises ``OSError``. With
+    ``on_drop`` (the shim: a full disk must not take a running container's supervisor down) the output that
+    could not be written is dropped and counted, as dockerd's json-file logger drops it; every later write
+    tries again, and the first one that fits is preceded by a stderr record saying how many bytes were
+    lost. ``on_drop(n, err)`` is called when dropping starts (``n`` bytes lost so far, ``err`` why) and
+    ``on_drop(n, None)`` when that marker record has been written (``n`` bytes lost in all). If reopening
+    the file after a rotation failed, the next write tries again.
     """
 
-    def __init__(self, path: Path, *, max_size: int | None = None, max_file: int = 1) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_size: int | None = None,
+        max_file: int = 1,
+        on_drop: DropCallback | None = None,
+    ) -> None:
         if max_size is not None and max_size <= 0:
             raise InvalidArgument("max-size must be a positive number")
         if max_file < 1:
@@ -180,13 +229,22 @@ class LogWriter:
         self._closed = False
         self._size = 0
         self._lock = threading.Lock()
-        self._open()
+        self.on_drop = on_drop
+        self.dropped = 0  # bytes of output lost since the last marker record
+        self._failing: OSError | None = None  # why writes fail, while they do
+        try:
+            self._open()
+        except OSError:
+            if on_drop is None:
+                raise
+            # the first write tries again (and reports the failure if it persists)
         self._pending: dict[str, bytes] = dict.fromkeys(STREAMS, b"")
         # dockerd stamps every piece of a long line with the time of its first piece
         self._partial_stamp: dict[str, str | None] = dict.fromkeys(STREAMS, None)
         self._tails = {s: f'\\n","stream":"{s}","time":"' for s in STREAMS}
         self._sec = -1
         self._sec_text = ""
+        self._last_stamp = ""
 
     def _open(self) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
@@ -199,7 +257,8 @@ class LogWriter:
         if sec != self._sec:
             self._sec = sec
             self._sec_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        return f"{self._sec_text}.{frac:09d}Z"
+        self._last_stamp = f"{self._sec_text}.{frac:09d}Z"
+        return self._last_stamp
 
     def write(self, stream: str, data: bytes) -> None:
         if stream not in self._pending:
@@ -225,7 +284,7 @@ class LogWriter:
             rest = buf
         self._pending[stream] = self._pieces(stream, rest, stamp, parts)
         if parts:
-            self._append("".join(parts).encode())
+            self._append("".join(parts).encode(), len(buf) - len(self._pending[stream]))
 
     def _pieces(self, stream: str, rest: bytes, stamp: str, parts: list[str]) -> bytes:
         """Cut 16 KiB pieces off the front of a line with no newline yet; returns what is left."""
@@ -273,35 +332,91 @@ class LogWriter:
 
     def _flush(self) -> None:
         parts = []
+        raw = 0
         stamp = self._stamp()
         for stream in STREAMS:
             if self._pending[stream]:
                 parts.append(self._partial(stream, self._pending[stream], stamp))
+                raw += len(self._pending[stream])
                 self._pending[stream] = b""
             self._partial_stamp[stream] = None
         if parts:
-            self._append("".join(parts).encode())
+            self._append("".join(parts).encode(), raw)
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, raw: int) -> None:
+        """Write the records ``data``, which hold ``raw`` bytes of the container's output."""
         if self._closed:
             raise ValueError("log writer is closed")
-        if self._fd is None:
-            self._open()  # a rotation could not reopen the file last time
-        assert self._fd is not None
-        if self.max_size is None:
-            _write_all(self._fd, data)
+        if self.on_drop is None:
+            try:
+                self._append_records(data)
+            except _Unwritten as failure:
+                raise failure.err from None
+            return
+        failing = self._failing
+        marker = b""
+        if failing is not None:
+            # one write for the marker and the new records: a few bytes of room at the end of the last
+            # block must not make us announce a recovery that the next write takes back
+            text = f"dockyard: {self.dropped} bytes of output were not logged: {_reason(failing)}\n"
+            # stamped as the records it goes out with, so the stamps in the file still never go back
+            marker = self._lines("stderr", text.encode(), self._last_stamp or self._stamp()).encode()
+        try:
+            self._append_records(marker + data if marker else data)
+        except _Unwritten as failure:
+            if marker and failure.written >= len(marker):
+                self._resumed()  # the marker and some records went out (a rotation split them)
+            done = max(0, failure.written - len(marker))
+            self._drop(raw if done == 0 else _output_size(data[done:]), failure.err)
+            return
+        if marker:
+            self._resumed()
+
+    def _drop(self, lost: int, err: OSError) -> None:
+        self.dropped += lost
+        if self._failing is None:
+            self._failing = err
+            assert self.on_drop is not None
+            self.on_drop(self.dropped, err)
+
+    def _resumed(self) -> None:
+        lost, self.dropped, self._failing = self.dropped, 0, None
+        assert self.on_drop is not None
+        self.on_drop(lost, None)
+
+    def _append_records(self, data: bytes) -> None:
+        """Append whole records, rotating by max-size; a failure raises :class:`_Unwritten`."""
+        if self.max_size is None and self._fd is not None:
+            try:  # the usual case, one write: no slicing into files
+                _write_all(self._fd, data)
+            except OSError as err:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)  # see below
+                raise _Unwritten(err, 0) from err
             self._size += len(data)
             return
         view = memoryview(data)
         pos = 0
         while pos < len(data):
-            if self._size >= self.max_size:
-                self._rotate()
+            try:
+                if self._fd is None:
+                    self._open()  # a rotation (or the first open) could not open the file last time
+                if self.max_size is not None and self._size >= self.max_size:
+                    self._rotate()
+            except OSError as err:
+                raise _Unwritten(err, pos) from err
             assert self._fd is not None
-            room = self.max_size - self._size
-            # fill the file up to the record that crosses max-size; the next record starts a new file
-            end = len(data) if len(data) - pos <= room else data.find(b"\n", pos + room - 1) + 1 or len(data)
-            _write_all(self._fd, view[pos:end])
+            end = len(data)
+            if self.max_size is not None and len(data) - pos > self.max_size - self._size:
+                # fill the file up to the record that crosses max-size; the next record starts a new file
+                end = data.find(b"\n", pos + self.max_size - self._size - 1) + 1 or len(data)
+            try:
+                _write_all(self._fd, view[pos:end])
+            except OSError as err:
+                # a torn record would be read as damage: give its bytes back (shrinking needs no space)
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)
+                raise _Unwritten(err, pos) from err
             self._size += end - pos
             pos = end
 

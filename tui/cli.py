@@ -241,6 +241,24 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as err:
+        # the system refused something the engine does (a full disk, a quota, a read-only root): one line
+        # that says what and why, as for the engine's own errors, never a traceback
+        if getattr(args, "debug", False):
+            raise
+        sys.stderr.write(f"Error: {os_error_message(err, getattr(args, 'verb', None))}\n")
+        return 125
+
+
+def os_error_message(err: OSError, verb: str | None) -> str:
+    """``run: /var/lib/dockyard/containers/<id>/hosts: no space left on device``."""
+    reason = err.strerror or str(err) or type(err).__name__
+    parts = [verb] if verb else []
+    if err.filename is not None:
+        parts.append(os.fsdecode(err.filename))
+    if err.filename2 is not None:
+        parts[-1] += f" -> {os.fsdecode(err.filename2)}"
+    return ": ".join([*parts, reason[:1].lower() + reason[1:]])
 
 
 def _open_workbench(args_list: list[str]) -> int:

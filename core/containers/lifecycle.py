@@ -69,6 +69,16 @@ def _resolv_conf() -> str:
     return "\n".join(out) + "\n"
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Lifecycle:
     def __init__(
         self,
@@ -120,14 +130,15 @@ class Lifecycle:
         sweep_temp(self.paths.containers)
         final = self.paths.container(cid)
         tmp = temp_name(final)
-        os.makedirs(tmp / "upper", mode=0o755)
-        os.makedirs(tmp / "work", mode=0o700)
-        os.makedirs(tmp / "rootfs", mode=0o755)
-        hostname = process["hostname"]
-        write_bytes(tmp / "hostname", (hostname + "\n").encode())
-        write_bytes(tmp / "hosts", _hosts_file(hostname).encode())
-        write_bytes(tmp / "resolv.conf", _resolv_conf().encode())
         try:
+            # inside the try: on a full disk these fail too, and the half-made directory must not stay
+            os.makedirs(tmp / "upper", mode=0o755)
+            os.makedirs(tmp / "work", mode=0o700)
+            os.makedirs(tmp / "rootfs", mode=0o755)
+            hostname = process["hostname"]
+            write_bytes(tmp / "hostname", (hostname + "\n").encode())
+            write_bytes(tmp / "hosts", _hosts_file(hostname).encode())
+            write_bytes(tmp / "resolv.conf", _resolv_conf().encode())
             with self.store.lock():
                 name = self.store.check_new_name(run.name) if run.name else self.store.generate_name(cid)
                 rec = ContainerRecord(
@@ -158,7 +169,11 @@ class Lifecycle:
 
     def reconcile(self, rec: ContainerRecord) -> ContainerRecord:
         """If the record says running but its shim is gone, make the record true again: kill what is left
-        of the container, free what the start made, and mark it exited."""
+        of the container, free what the start made, and mark it exited.
+
+        Reads (``ps``, ``inspect``, ``logs``) come through here too, so the writing is best effort: when
+        the record cannot be written (disk full), the record returned still tells the truth, and the next
+        command that comes by tries again (every step is safe to repeat)."""
         if rec.state.status not in RUNNING_STATES or self.shim_alive(rec.id):
             return rec
         with self.store.container_lock(rec.id):
@@ -168,15 +183,20 @@ class Lifecycle:
             self._kill_leftovers(fresh)
             from core.supervisor.container_process import cleanup_after_shim
 
-            cleanup_after_shim(self.paths, fresh.id)
             st = fresh.state
-            st.network, st.ports = {}, []  # networks: cleanup_after_shim released them
             st.status = "exited"
             st.exit_code = st.exit_code or 137
             st.error = "the container's supervisor (shim) died; the container was stopped"
             st.pid = 0
             st.finished_at = now_rfc3339()
-            self.store.save_state(fresh.id, st)
+            try:
+                cleanup_after_shim(self.paths, fresh.id)
+                st.network, st.ports = {}, []  # networks: cleanup_after_shim released them
+                self.store.save_state(fresh.id, st)
+            except OSError as err:
+                reason = err.strerror or str(err)
+                st.error += f" (not recorded yet: {reason[:1].lower() + reason[1:]})"
+                return fresh
             self._event("die", fresh, exitCode=str(st.exit_code))
             return fresh
 
@@ -298,14 +318,17 @@ class Lifecycle:
         self._event("stop", out)
         return out
 
-    def kill(self, name_or_id: str, sig: int = signal.SIGKILL) -> ContainerRecord:
+    def kill(self, name_or_id: str, sig: int = signal.SIGKILL, *, removing: bool = False) -> ContainerRecord:
+        """Signal the container through its shim. ``removing``: the record is about to go, so a shim that
+        cannot write the exit down (disk full) need not wait for room to do it."""
         rec = self.get(name_or_id)
         if rec.state.status not in RUNNING_STATES:
             raise Conflict(f"cannot kill container {rec.name}: container is not running")
         if rec.state.status == "paused" and sig == signal.SIGKILL:
             self.unpause(rec.id)
         try:
-            answer = protocol.request(self.sock(rec.id), {"op": "kill", "signal": int(sig)}, timeout=10)
+            request = {"op": "kill", "signal": int(sig), **({"remove": True} if removing else {})}
+            answer = protocol.request(self.sock(rec.id), request, timeout=10)
         except (OSError, ConnectionError) as err:
             raise RuntimeFailure(f"cannot reach the supervisor of {rec.name}: {err}")
         if not answer.get("ok"):
@@ -315,12 +338,19 @@ class Lifecycle:
 
     def _wait_exited(self, cid: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        gone_since: float | None = None
         while time.monotonic() < deadline:
             rec = self.store.load(cid)
             if rec is None or rec.state.status not in RUNNING_STATES:
                 break
             if not self.shim_alive(cid):
                 return
+            # a shim that cannot write the exit down (disk full) waits for room with the container gone:
+            # once its process has been gone a while, stop waiting for the record
+            if rec.state.pid and not _process_exists(rec.state.pid):
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since > 2.0:
+                    return
             time.sleep(0.02)
         # networks: after recording the exit the shim releases the address, published ports and the peers'
         # hosts entries; give it a moment, so what `stop`/`rm` return to finds them freed
@@ -395,7 +425,7 @@ class Lifecycle:
                     "container before attempting removal or force remove"
                 )
             with contextlib.suppress(Conflict, RuntimeFailure):
-                self.kill(rec.id, signal.SIGKILL)
+                self.kill(rec.id, signal.SIGKILL, removing=True)
             self._wait_exited(rec.id, 10)
             latest = self.store.load(rec.id)
             if latest is None:

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from core.config import Config
-from core.errors import DigestMismatch, ImageNotFound, RegistryError, UnsafeLayer, UnsupportedMediaType
+from core.errors import (
+    DigestMismatch,
+    ImageNotFound,
+    RegistryError,
+    StorageError,
+    UnsafeLayer,
+    UnsupportedMediaType,
+)
 from core.images.reference import Reference, parse_platform, platform_matches
 from core.images.registry import (
     INDEX_TYPES,
@@ -222,8 +229,10 @@ class Puller:
         claims = _Claims(self.paths.locks)
         added: list[tuple[LayerRef, bool, bool]] = []  # (layer, layer dir was new, blob was new)
         config_new = False
+        # the small blobs this pull would add (a failure takes them away again)
+        had_small = {d for d in (manifest.digest, top.digest) if self.store.has_blob(d)}
         try:
-            claims.hold([_blob_claim(config_digest)])
+            claims.hold([_blob_claim(d) for d in dict.fromkeys((config_digest, manifest.digest, top.digest))])
             config_bytes, config_new = self._config_blob(client, repo, config_digest)
             config_obj = json.loads(config_bytes)
             diff_ids: list[str] = list((config_obj.get("rootfs") or {}).get("diff_ids") or [])
@@ -262,48 +271,68 @@ class Puller:
 
             new = self._fetch_layers(client, repo, chain, report, claims, added)
 
-            # small blobs last: a record is only written once everything it names is in place
-            self._put_blob(manifest.digest, manifest.data)
-            if top.digest != manifest.digest:
-                self._put_blob(top.digest, top.data)
-            size = sum(self.layers.size(layer.chain_id) for layer in chain)
-            os_arch = "/".join(
-                x
-                for x in (config_obj.get("os"), config_obj.get("architecture"), config_obj.get("variant"))
-                if x
-            )
-            with self.store.lock():
-                record = self.store.get(config_digest) or ImageRecord(
-                    id=config_digest,
-                    config_digest=config_digest,
-                    manifest_digest=manifest.digest,
-                    manifest_media_type=manifest.media_type,
-                    layers=chain,
-                    created=config_obj.get("created", ""),
-                    size=size,
-                    platform=os_arch,
-                )
-                new = new or not record.repo_digests
-                # the record describes the manifest last pulled; its layers are the blobs that manifest names
-                record.manifest_digest = manifest.digest
-                record.manifest_media_type = manifest.media_type
-                record.layers = chain
-                self.store.add_repo_digest(record, ref.name, top.digest)
-                if ref.tag and not ref.digest:
-                    self.store.add_tag(record, ref)
-                else:
-                    self.store.save(record)
-        except BaseException:
+            record, new = self._record(ref, top, manifest, config_digest, config_obj, chain, new)
+        except BaseException as err:
+            # what this pull added goes (layers nothing names would be invisible to `system df` and to every
+            # prune), except what an image record names or another pull in progress counts on
             self._drop_unused(
                 claims,
                 layers=[layer.chain_id for layer, new_dir, _ in added if new_dir],
                 blobs=[layer.digest for layer, _, new_blob in added if new_blob]
-                + ([config_digest] if config_new else []),
+                + ([config_digest] if config_new else [])
+                + [d for d in dict.fromkeys((manifest.digest, top.digest)) if d not in had_small],
             )
+            if isinstance(err, OSError):
+                reason = err.strerror or str(err)
+                raise StorageError(
+                    f"cannot store image {ref}: {reason[:1].lower() + reason[1:]}"
+                    f"{f' ({err.filename})' if err.filename else ''}; nothing of it was kept"
+                ) from err
             raise
         finally:
             claims.release()
         return PulledImage(record=record, manifest_digest=top.digest, new=new)
+
+    def _record(
+        self,
+        ref: Reference,
+        top: Manifest,
+        manifest: Manifest,
+        config_digest: str,
+        config_obj: dict[str, Any],
+        chain: list[LayerRef],
+        new: bool,
+    ) -> tuple[ImageRecord, bool]:
+        """The manifests and the image record, once every layer and the config are in place; (record, new)."""
+        self._put_blob(manifest.digest, manifest.data)
+        if top.digest != manifest.digest:
+            self._put_blob(top.digest, top.data)
+        size = sum(self.layers.size(layer.chain_id) for layer in chain)
+        os_arch = "/".join(
+            x for x in (config_obj.get("os"), config_obj.get("architecture"), config_obj.get("variant")) if x
+        )
+        with self.store.lock():
+            record = self.store.get(config_digest) or ImageRecord(
+                id=config_digest,
+                config_digest=config_digest,
+                manifest_digest=manifest.digest,
+                manifest_media_type=manifest.media_type,
+                layers=chain,
+                created=config_obj.get("created", ""),
+                size=size,
+                platform=os_arch,
+            )
+            new = new or not record.repo_digests
+            # the record describes the manifest last pulled; its layers are the blobs that manifest names
+            record.manifest_digest = manifest.digest
+            record.manifest_media_type = manifest.media_type
+            record.layers = chain
+            self.store.add_repo_digest(record, ref.name, top.digest)
+            if ref.tag and not ref.digest:
+                self.store.add_tag(record, ref)
+            else:
+                self.store.save(record)
+        return record, new
 
     def _config_blob(self, client: RegistryClient, repo: str, digest: str) -> tuple[bytes, bool]:
         """The image config, from the store or fetched once and stored at once (so that a concurrent

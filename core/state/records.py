@@ -40,9 +40,12 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = T
             if durable:
                 os.fsync(f.fileno())
         os.rename(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename is None:
+            # a failed write or fsync names no file: name the record, so a user can tell what failed where
+            raise OSError(err.errno, err.strerror, str(path)) from err
         raise
     if durable:
         fsync_dir(path.parent)

@@ -16,6 +16,7 @@ the shim is gone, and reconciles the container's state (see ``core.containers.li
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -35,6 +36,7 @@ from core.timestamps import now_rfc3339
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from core.runtime.cgroupfs import Primer
@@ -71,12 +73,14 @@ class Shim:
         self.pid = 0
         self.exit_status: int | None = None
         self.manual_stop = False
+        self.removing = False
         self.kill_deadline: float | None = None
         self.stop_waiters: list[Client] = []
         self.out_fds: dict[int, str] = {}  # fd -> stream name
         self.stdin_fd: int | None = None
         self.pty_master: int | None = None
         self.log: Any = None
+        self.log_error = ""  # why the log cannot be written, while it cannot
         self.cgroup: Cgroup | None = None
         self.paused_reading = False
         self.tty_size: tuple[int, int] | None = None
@@ -90,6 +94,37 @@ class Shim:
     # ------------------------------------------------------------------ state
 
     def update_state(self, **changes: Any) -> dict[str, Any]:
+        """Change the container's state record. On a full disk (or over quota) this waits for room, trying
+        again with a growing pause and serving the socket meanwhile: a start or an exit that is not
+        recorded would leave readers with a state that is false while we live."""
+        return self._update_state(changes)
+
+    def _update_state(
+        self, changes: dict[str, Any], on_wait: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
+        """:meth:`update_state`; ``on_wait`` is called once if it has to wait for room."""
+        delay = 0.25
+        while True:
+            if self.removing:
+                # `rm -f` (asked now or while we waited) deletes the record: nobody will read this, and the
+                # removal, which is what frees the disk, must not wait for room
+                return changes
+            try:
+                return self._write_state(changes)
+            except OSError as err:
+                if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                with contextlib.suppress(OSError):
+                    os.write(
+                        2, f"shim: cannot record the state of {self.cid}: {err}; trying again\n".encode()
+                    )
+            if on_wait is not None:
+                on_wait()
+                on_wait = None
+            self.poll(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _write_state(self, changes: dict[str, Any]) -> dict[str, Any]:
         from core.state.records import read_json, write_json
 
         with FileLock(self.paths.locks, f"container-{self.cid}"):
@@ -114,6 +149,19 @@ class Shim:
             )
         except Exception:  # an event log problem must never take a container down
             pass
+
+    def log_dropping(self, dropped: int, err: OSError | None) -> None:
+        """The log writer lost output (``err``) or, with ``err`` None, writes again after losing ``dropped``
+        bytes. The first event may itself not fit on the full disk; the second tells the whole story."""
+        if err is not None:
+            reason = err.strerror or str(err)
+            self.log_error = reason[:1].lower() + reason[1:]
+            with contextlib.suppress(OSError):  # shim.log is most likely on the same full disk
+                # unbuffered: a failed sys.stderr.write would keep its text and fail again on later writes
+                os.write(2, f"shim: cannot write the log of {self.cid}: {reason}; dropping output\n".encode())
+            self.event("log_write_failed", error=self.log_error, droppedBytes=str(dropped))
+        else:
+            self.event("log_write_resumed", droppedBytes=str(dropped))
 
     def ready(self, obj: dict[str, Any]) -> None:
         if self.ready_fd is None:
@@ -188,6 +236,9 @@ class Shim:
                 self.reply(client, {"ok": True, "running": False})
             return
         if op == "kill":
+            if req.get("remove"):
+                # `rm -f`: the state record goes with the container, and no restart policy brings it back
+                self.removing = self.manual_stop = True
             sig = int(req.get("signal", signal.SIGKILL))
             if self.pid and self.exit_status is None:
                 if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
@@ -421,6 +472,9 @@ class Shim:
             if oom:
                 code = 137
         self.log.flush()
+        if self.log.dropped:
+            # still failing as the container ends: no marker record will say it, the event does
+            self.event("log_write_failed", error=self.log_error, droppedBytes=str(self.log.dropped))
         if self.runtime.get("auto_remove"):
             # `run --rm` returns once the container is gone from every listing: hide it (one rename),
             # record what docker has recorded by then (die, destroy), tell the clients, and only then do the
@@ -441,16 +495,20 @@ class Shim:
                 purge_hidden(self.paths, hidden)
                 return code
             # it could not be hidden (see shim.log): it stays, exited, for `rm` to finish
-        self.update_state(
-            status="exited",
-            pid=0,
-            exit_code=code,
-            oom_killed=oom,
-            finished_at=now_rfc3339(),
-            manual_stop=self.manual_stop,
-        )
-        self.event("die", exitCode=str(code))  # before the clients hear of the exit, as docker's
-        self.finish_clients(code, oom, "")
+        told = False
+
+        def tell() -> None:
+            nonlocal told
+            told = True
+            self.event("die", exitCode=str(code))  # before the clients hear of the exit, as docker's
+            self.finish_clients(code, oom, "")
+
+        exited = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=now_rfc3339())
+        # on a full disk the record waits for room; whoever waits for the exit (stop, an attached run)
+        # hears of it meanwhile
+        self._update_state({**exited, "manual_stop": self.manual_stop}, on_wait=tell)
+        if not told:
+            tell()
         self.teardown_run()
         return code
 
@@ -582,8 +640,12 @@ class Shim:
         from core.logs import LogWriter
 
         log_cfg = self.runtime.get("log", {})
+        # a log that cannot be written (disk full, quota) loses output, never the container's supervisor
         self.log = LogWriter(
-            Path(log_cfg["path"]), max_size=log_cfg.get("max_size"), max_file=int(log_cfg.get("max_file", 1))
+            Path(log_cfg["path"]),
+            max_size=log_cfg.get("max_size"),
+            max_file=int(log_cfg.get("max_file", 1)),
+            on_drop=self.log_dropping,
         )
         self.listen()
         self.ready({"listening": True})
@@ -704,8 +766,15 @@ def serve(root: str, run: str, ready_fd: int, ctl_fd: int, primer: Primer) -> in
     except BaseException as err:
         shim.ready({"ok": False, "code": 125, "message": f"shim failed: {err}", "final": True})
         try:
-            shim.update_state(
-                status="exited", pid=0, exit_code=125, error=f"shim failed: {err}", finished_at=now_rfc3339()
+            # once, without update_state's waiting for room: we are going down
+            shim._write_state(
+                dict(
+                    status="exited",
+                    pid=0,
+                    exit_code=125,
+                    error=f"shim failed: {err}",
+                    finished_at=now_rfc3339(),
+                )
             )
         except Exception:
             pass
