@@ -52,6 +52,12 @@ PARTIAL_MAX = 16 * 1024  # dockerd's copier buffer: a line that fills it without
 _READ_CHUNK = 256 * 1024
 _TAIL_BLOCK = 8 * 1024
 _MAX_RECORD = 4 * 1024 * 1024  # a "line" longer than this in a log file is damage, not a record
+# A follower looks this often (seconds) for files that replaced the newest one it holds; a file keeps a name
+# for max-file rotations, so looking at least that often holds every file written while it follows.
+_LOOK_EVERY = 0.005
+# A follower this many files behind stops opening more until it catches up: each held file pins its disk
+# space (and an fd) even after the writer deleted it.
+_MAX_HELD = 64
 
 StopArg = Callable[[], bool] | threading.Event | None
 
@@ -500,22 +506,22 @@ def _stopper(stop: StopArg, poll: float) -> tuple[Callable[[], bool], Callable[[
     return stop, (lambda: time.sleep(poll))
 
 
-def _newer_files(path: Path, cur: _Cursor) -> list[_Cursor] | None:
-    """Files that have replaced ``cur`` as ``path`` (oldest first), or None if ``cur`` is still current."""
+def _newer_files(path: Path, newest: _Cursor) -> list[_Cursor] | None:
+    """Files that have replaced ``newest`` as ``path`` (oldest first), or None if it is still current."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return None  # mid-rotation, or not created yet: look again later
-    if (st.st_dev, st.st_ino) == cur.key:
+    if (st.st_dev, st.st_ino) == newest.key:
         return None
     files = _open_set(path)
     keys = [f.key for f in files]
-    if cur.key in keys:
-        i = keys.index(cur.key)
+    if newest.key in keys:
+        i = keys.index(newest.key)
         for f in files[: i + 1]:
             f.close()
         files = files[i + 1 :]
-    # not found: ``cur`` has been rotated out (or unlinked, max-file=1), so every file is newer
+    # not found: ``newest`` has been rotated out (or unlinked, max-file=1), so every file is newer
     if not files:
         return None
     return files
@@ -537,7 +543,10 @@ def iter_records(
     about each rotated file before it is read, with its last record; True skips the whole file.
     ``follow``: at the end, wait for more (polling every ``poll`` seconds; no wait while data is there),
     across rotations, until ``stop`` says so or the wall clock passes ``deadline``; then one last pass
-    reads whatever was written before the stop, so the last lines are never lost.
+    reads whatever was written before the stop, so the last lines are never lost. A follower slower than
+    the writer opens each new file within ``_LOOK_EVERY`` of resuming and holds it by its fd until it has
+    read it to the end, so rotations (which rename and finally delete files) skip none of its lines as long
+    as it is resumed at least once in max-file rotations and is fewer than ``_MAX_HELD`` files behind.
     """
     should_stop, wait = _stopper(stop, poll)
     opened: list[_Cursor] = []
@@ -568,20 +577,42 @@ def iter_records(
                 queue.pop(0).close()
         cur = queue.pop(0)
         finishing = False
+        monotonic = time.monotonic
+        next_look = monotonic() + _LOOK_EVERY
+
+        def look() -> bool:
+            """Open the files that replaced the newest one held; True if there were any."""
+            nonlocal opened, queue
+            if len(queue) >= _MAX_HELD:
+                return False  # so far behind that holding more would only pin more disk: read on first
+            newer = _newer_files(path, queue[-1] if queue else cur)
+            if newer is None:
+                return False
+            opened = [c for c in opened if not c.closed] + newer
+            queue += newer
+            return True
+
         while True:
             if follow and not queue and os.fstat(cur.fd).st_size < cur.off:
                 cur.off, cur.rest = 0, b""  # truncated in place (by someone else): start over
-            yield from _read_records(cur)
+            if not follow:
+                yield from _read_records(cur)
+            else:
+                for rec in _read_records(cur):
+                    yield rec
+                    # The consumer may be slower than the writer. Each file that replaced the one being read
+                    # is opened while it still has a name (the writer keeps max-file of them), and held by
+                    # its fd until read to the end, so rotations while we read cannot take lines away.
+                    if monotonic() >= next_look:
+                        look()
+                        next_look = monotonic() + _LOOK_EVERY
             if queue:
                 cur.close()
                 cur = queue.pop(0)
                 continue
             if not follow:
                 return
-            newer = _newer_files(path, cur)
-            if newer is not None:
-                opened = [c for c in opened if not c.closed] + newer
-                queue = newer
+            if look():
                 continue  # read what was appended to the old file before the rename, then move on
             if finishing:
                 return

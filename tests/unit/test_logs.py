@@ -594,3 +594,58 @@ def test_throughput_of_200000_lines_from_a_pipe(tmp_path: Path, capsys: pytest.C
             f"{n / single_s:,.0f} lines/s; read_logs {n / read_s:,.0f} lines/s; "
             f"tail 10 {tail_s * 1000:.1f} ms"
         )
+
+
+# -- a follower slower than the writer -------------------------------------------------------------------
+
+_RECORD_LEN = len(b'{"log":"line 000000\\n","stream":"stdout","time":"2026-12-03T12:00:00.000000000Z"}\n')
+
+
+def test_a_slow_follower_holds_every_file_it_opened_across_rotations(tmp_path: Path):
+    """The follower reads one record while the writer fills a whole file; after 8 rotations with max-file=3
+    the first files it has not read yet are gone by name: only the fds it took while they had one keep
+    their lines. Sleeping between reads (the slow consumer) lets it look for new files at each read."""
+    path = tmp_path / "slow-json.log"
+    per_file = 2000 // _RECORD_LEN
+    stop = threading.Event()
+    with LogWriter(path, max_size=2000, max_file=3) as w:
+        _numbered(w, 0, 5)
+        records = read_logs(path, follow=True, stop=stop, poll=0.001)
+        got = [next(records).text]
+        written = 5
+        for _ in range(8):
+            _numbered(w, written, written + per_file, per_write=per_file)  # about one rotation per round
+            written += per_file
+            time.sleep(0.02)  # a slow consumer: longer than logs._LOOK_EVERY
+            got.append(next(records).text)
+        assert len(rotated_paths(path)) == 3  # files have fallen off since the follower started
+    stop.set()
+    got += [r.text for r in records]
+    assert got == [f"line {i:06d}\n" for i in range(written)]
+
+
+def test_a_follower_far_behind_holds_at_most_max_held_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Past ``_MAX_HELD`` files behind it stops opening more (each pins disk space): it loses lines then,
+    but reads on in order and its fds stay bounded."""
+    monkeypatch.setattr(logs, "_MAX_HELD", 2)
+    monkeypatch.setattr(logs, "_LOOK_EVERY", 0.0)  # look at every read
+    path = tmp_path / "far-json.log"
+    per_file = 2000 // _RECORD_LEN
+    stop = threading.Event()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    with LogWriter(path, max_size=2000, max_file=3) as w:
+        _numbered(w, 0, 5)
+        records = read_logs(path, follow=True, stop=stop, poll=0.001)
+        got = [int(next(records).text[5:11])]
+        written = 5
+        most = 0
+        for _ in range(8):
+            _numbered(w, written, written + per_file, per_write=per_file)
+            written += per_file
+            got.append(int(next(records).text[5:11]))
+            most = max(most, len(os.listdir("/proc/self/fd")) - fds_before)
+    stop.set()
+    got += [int(r.text[5:11]) for r in records]
+    assert most <= 1 + 1 + 2  # the writer's fd, the file being read and two held
+    assert got == sorted(got) and got[-1] == written - 1
+    assert len(got) < written  # it did fall behind by more than it may hold
