@@ -385,37 +385,46 @@ def rotated_paths(path: Path) -> list[Path]:
     return out
 
 
+def _key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def _open_set(path: Path) -> list[_Cursor]:
     """Open ``path`` and its rotated files, oldest first, as one consistent set.
 
-    Opened newest first and checked afterwards that ``path`` is still the file opened first: a rotation
-    that happened meanwhile could otherwise make us skip a file. Once open, renames cannot hurt us.
+    A rotation renames the files one by one (``.1`` to ``.2``, then ``<f>`` to ``.1``, then makes a new
+    ``<f>``), so a listing taken meanwhile can miss a file: a set counts only if, after every file was
+    opened, the listing is the same and each name still is the file opened through it. Once open, renames
+    cannot hurt us.
     """
     cursors: list[_Cursor] = []
     for attempt in range(20):
         cursors = []
         seen: set[tuple[int, int]] = set()
-        head: tuple[int, int] | None = None
-        for p in reversed(rotated_paths(path)):
+        names = rotated_paths(path)
+        opened: dict[Path, tuple[int, int]] = {}
+        stable = True
+        for p in reversed(names):
             try:
                 fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
+                stable = False  # renamed since the listing: mid-rotation
                 continue
             st = os.fstat(fd)
             key = (st.st_dev, st.st_ino)
-            if p == path:
-                head = key
+            opened[p] = key
             if key in seen:
                 os.close(fd)
                 continue
             seen.add(key)
             cursors.append(_Cursor(fd, key))
-        try:
-            st = os.stat(path)
-            now: tuple[int, int] | None = (st.st_dev, st.st_ino)
-        except FileNotFoundError:
-            now = None
-        if now == head and (head is not None or not cursors):
+        # no head but older files: the writer is between renaming it and making the new one
+        stable = stable and (path in opened or not names)
+        if stable and rotated_paths(path) == names and all(_key(p) == k for p, k in opened.items()):
             break
         if attempt < 19:  # mid-rotation: look again in a moment
             for c in cursors:

@@ -649,3 +649,37 @@ def test_a_follower_far_behind_holds_at_most_max_held_files(tmp_path: Path, monk
     assert most <= 1 + 1 + 2  # the writer's fd, the file being read and two held
     assert got == sorted(got) and got[-1] == written - 1
     assert len(got) < written  # it did fall behind by more than it may hold
+
+
+def test_a_listing_taken_mid_rotation_misses_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The follower lists the files while the writer is between two renames of a rotation (``.1`` already
+    moved to ``.2``, ``<f>`` not yet moved to ``.1``), and the rotation ends before it opens them: the file
+    that was ``<f>`` is in no listing it took, only in the one it must take again."""
+    path = tmp_path / "mid-json.log"
+    one, two = tmp_path / "mid-json.log.1", tmp_path / "mid-json.log.2"
+    with LogWriter(path) as w:
+        _numbered(w, 0, 5)  # file A
+    stop = threading.Event()
+    records = read_logs(path, follow=True, stop=stop, poll=0.001)
+    got = [next(records).text for _ in range(5)]
+    os.rename(path, one)  # rotation 1: A -> .1, then B
+    with LogWriter(path) as w:
+        _numbered(w, 5, 10)
+    os.rename(one, two)  # rotation 2 begins: A -> .2; B is still <f>
+    real = logs.rotated_paths
+    calls = []
+
+    def listing_then_rotation_ends(p: Path) -> list[Path]:
+        names = real(p)
+        calls.append(names)
+        if len(calls) == 1:
+            os.rename(path, one)  # B -> .1, then C: after the follower listed, before it opens
+            with LogWriter(path) as w:
+                _numbered(w, 10, 15)
+        return names
+
+    monkeypatch.setattr(logs, "rotated_paths", listing_then_rotation_ends)
+    stop.set()  # the follower still looks for newer files once, then reads what it found to the end
+    got += [r.text for r in records]
+    assert calls[0] == [two, path]
+    assert got == [f"line {i:06d}\n" for i in range(15)]
