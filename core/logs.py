@@ -502,17 +502,18 @@ def _read_records(cur: _Cursor) -> Iterator[bytes]:
         yield from data[:end].split(b"\n")
 
 
-def _stopper(stop: StopArg, poll: float) -> tuple[Callable[[], bool], Callable[[], None]]:
+def _stopper(stop: StopArg) -> tuple[Callable[[], bool], Callable[[float], None]]:
+    """``(should_stop, wait(seconds))``; an Event's wait ends as soon as it is set."""
     if stop is None:
-        return (lambda: False), (lambda: time.sleep(poll))
+        return (lambda: False), time.sleep
     if isinstance(stop, threading.Event):
         event = stop
 
-        def wait() -> None:
-            event.wait(poll)
+        def wait(seconds: float) -> None:
+            event.wait(seconds)
 
         return event.is_set, wait
-    return stop, (lambda: time.sleep(poll))
+    return stop, time.sleep
 
 
 def _newer_files(path: Path, newest: _Cursor) -> list[_Cursor] | None:
@@ -550,14 +551,15 @@ def iter_records(
 
     ``tail``: only the last N records (0: none, start at the end). ``skip_file(last_record)``: asked
     about each rotated file before it is read, with its last record; True skips the whole file.
-    ``follow``: at the end, wait for more (polling every ``poll`` seconds; no wait while data is there),
+    ``follow``: at the end, wait for more (polling every ``_LOOK_EVERY`` after data came, backing off to
+    every ``poll`` seconds while none comes; no wait while data is there),
     across rotations, until ``stop`` says so or the wall clock passes ``deadline``; then one last pass
     reads whatever was written before the stop, so the last lines are never lost. A follower slower than
     the writer opens each new file within ``_LOOK_EVERY`` of resuming and holds it by its fd until it has
     read it to the end, so rotations (which rename and finally delete files) skip none of its lines as long
     as it is resumed at least once in max-file rotations and is fewer than ``_MAX_HELD`` files behind.
     """
-    should_stop, wait = _stopper(stop, poll)
+    should_stop, wait = _stopper(stop)
     opened: list[_Cursor] = []
     try:
         files = _open_set(path)
@@ -571,7 +573,7 @@ def iter_records(
                 if not files:
                     return
                 break
-            wait()
+            wait(poll)
             files = _open_set(path)
             opened += files
         first = _tail_start(files, tail) if tail is not None else 0
@@ -588,6 +590,10 @@ def iter_records(
         finishing = False
         monotonic = time.monotonic
         next_look = monotonic() + _LOOK_EVERY
+        # At the end of the data, wait _LOOK_EVERY while the writer is busy, doubling up to ``poll`` as it
+        # stays quiet: a follower asleep for ``poll`` while a fast writer rotates max-file times would find
+        # files gone that it never had open.
+        idle_wait = _LOOK_EVERY
 
         def look() -> bool:
             """Open the files that replaced the newest one held; True if there were any."""
@@ -608,6 +614,7 @@ def iter_records(
                 yield from _read_records(cur)
             else:
                 for rec in _read_records(cur):
+                    idle_wait = _LOOK_EVERY
                     yield rec
                     # The consumer may be slower than the writer. Each file that replaced the one being read
                     # is opened while it still has a name (the writer keeps max-file of them), and held by
@@ -628,7 +635,8 @@ def iter_records(
             if should_stop() or (deadline is not None and time.time() > deadline):
                 finishing = True
                 continue
-            wait()
+            wait(idle_wait)
+            idle_wait = min(idle_wait * 2, max(poll, _LOOK_EVERY))
     finally:
         for f in opened:
             f.close()

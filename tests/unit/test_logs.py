@@ -683,3 +683,53 @@ def test_a_listing_taken_mid_rotation_misses_no_file(tmp_path: Path, monkeypatch
     got += [r.text for r in records]
     assert calls[0] == [two, path]
     assert got == [f"line {i:06d}\n" for i in range(15)]
+
+
+class _WriterClock(threading.Event):
+    """A stop Event whose every wait is time passing for a writer at ``rate`` records a second: it writes
+    what it would in that time, and is set once it has written ``total``. No wall clock involved."""
+
+    def __init__(self, w: LogWriter, rate: int, total: int) -> None:
+        super().__init__()
+        self.w, self.rate, self.total, self.written = w, rate, total, 5
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout or 0.0)
+        n = min(self.total, self.written + max(1, int((timeout or 0.0) * self.rate)))
+        _numbered(self.w, self.written, n, per_write=5)
+        self.written = n
+        if n == self.total:
+            self.set()
+        return self.is_set()
+
+
+def test_a_follower_at_the_end_waits_briefly_while_the_writer_is_busy(tmp_path: Path):
+    """5000 records a second into files of 25 records, 3 kept: a follower that sleeps ``poll`` (0.1 s)
+    at the end of the data, as an idle one may, wakes to find 20 files written and most of them gone.
+    Right after data came it waits only ``_LOOK_EVERY``, so it opens each file before it falls off."""
+    path = tmp_path / "busy-json.log"
+    with LogWriter(path, max_size=25 * _RECORD_LEN, max_file=3) as w:
+        _numbered(w, 0, 5)
+        clock = _WriterClock(w, rate=5000, total=2000)
+        got = [r.text for r in read_logs(path, follow=True, stop=clock, poll=0.1)]
+    assert got == [f"line {i:06d}\n" for i in range(2000)]
+    assert len(rotated_paths(path)) == 3 and len(clock.waits) > 50  # it did rotate, many times
+
+
+def test_an_idle_follower_backs_off_to_poll(tmp_path: Path):
+    path = tmp_path / "idle-json.log"
+    with LogWriter(path) as w:
+        _numbered(w, 0, 5)
+    waits: list[float] = []
+
+    class Quiet(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout or 0.0)
+            if len(waits) == 12:
+                self.set()
+            return self.is_set()
+
+    assert len(list(read_logs(path, follow=True, stop=Quiet(), poll=0.1))) == 5
+    assert waits[0] == logs._LOOK_EVERY and waits[1] == 2 * logs._LOOK_EVERY
+    assert waits[-1] == 0.1 and sorted(waits) == waits  # never more than poll, never shorter again
