@@ -56,6 +56,12 @@ PARTIAL_MAX = 16 * 1024  # dockerd's copier buffer: a line that fills it without
 _READ_CHUNK = 256 * 1024
 _TAIL_BLOCK = 8 * 1024
 _MAX_RECORD = 4 * 1024 * 1024  # a "line" longer than this in a log file is damage, not a record
+# A follower looks this often (seconds) for files that replaced the newest one it holds; a file keeps a name
+# for max-file rotations, so looking at least that often holds every file written while it follows.
+_LOOK_EVERY = 0.005
+# A follower this many files behind stops opening more until it catches up: each held file pins its disk
+# space (and an fd) even after the writer deleted it.
+_MAX_HELD = 64
 
 StopArg = Callable[[], bool] | threading.Event | None
 
@@ -494,37 +500,46 @@ def rotated_paths(path: Path) -> list[Path]:
     return out
 
 
+def _key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def _open_set(path: Path) -> list[_Cursor]:
     """Open ``path`` and its rotated files, oldest first, as one consistent set.
 
-    Opened newest first and checked afterwards that ``path`` is still the file opened first: a rotation
-    that happened meanwhile could otherwise make us skip a file. Once open, renames cannot hurt us.
+    A rotation renames the files one by one (``.1`` to ``.2``, then ``<f>`` to ``.1``, then makes a new
+    ``<f>``), so a listing taken meanwhile can miss a file: a set counts only if, after every file was
+    opened, the listing is the same and each name still is the file opened through it. Once open, renames
+    cannot hurt us.
     """
     cursors: list[_Cursor] = []
     for attempt in range(20):
         cursors = []
         seen: set[tuple[int, int]] = set()
-        head: tuple[int, int] | None = None
-        for p in reversed(rotated_paths(path)):
+        names = rotated_paths(path)
+        opened: dict[Path, tuple[int, int]] = {}
+        stable = True
+        for p in reversed(names):
             try:
                 fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
+                stable = False  # renamed since the listing: mid-rotation
                 continue
             st = os.fstat(fd)
             key = (st.st_dev, st.st_ino)
-            if p == path:
-                head = key
+            opened[p] = key
             if key in seen:
                 os.close(fd)
                 continue
             seen.add(key)
             cursors.append(_Cursor(fd, key))
-        try:
-            st = os.stat(path)
-            now: tuple[int, int] | None = (st.st_dev, st.st_ino)
-        except FileNotFoundError:
-            now = None
-        if now == head and (head is not None or not cursors):
+        # no head but older files: the writer is between renaming it and making the new one
+        stable = stable and (path in opened or not names)
+        if stable and rotated_paths(path) == names and all(_key(p) == k for p, k in opened.items()):
             break
         if attempt < 19:  # mid-rotation: look again in a moment
             for c in cursors:
@@ -602,35 +617,36 @@ def _read_records(cur: _Cursor) -> Iterator[bytes]:
         yield from data[:end].split(b"\n")
 
 
-def _stopper(stop: StopArg, poll: float) -> tuple[Callable[[], bool], Callable[[], None]]:
+def _stopper(stop: StopArg) -> tuple[Callable[[], bool], Callable[[float], None]]:
+    """``(should_stop, wait(seconds))``; an Event's wait ends as soon as it is set."""
     if stop is None:
-        return (lambda: False), (lambda: time.sleep(poll))
+        return (lambda: False), time.sleep
     if isinstance(stop, threading.Event):
         event = stop
 
-        def wait() -> None:
-            event.wait(poll)
+        def wait(seconds: float) -> None:
+            event.wait(seconds)
 
         return event.is_set, wait
-    return stop, (lambda: time.sleep(poll))
+    return stop, time.sleep
 
 
-def _newer_files(path: Path, cur: _Cursor) -> list[_Cursor] | None:
-    """Files that have replaced ``cur`` as ``path`` (oldest first), or None if ``cur`` is still current."""
+def _newer_files(path: Path, newest: _Cursor) -> list[_Cursor] | None:
+    """Files that have replaced ``newest`` as ``path`` (oldest first), or None if it is still current."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return None  # mid-rotation, or not created yet: look again later
-    if (st.st_dev, st.st_ino) == cur.key:
+    if (st.st_dev, st.st_ino) == newest.key:
         return None
     files = _open_set(path)
     keys = [f.key for f in files]
-    if cur.key in keys:
-        i = keys.index(cur.key)
+    if newest.key in keys:
+        i = keys.index(newest.key)
         for f in files[: i + 1]:
             f.close()
         files = files[i + 1 :]
-    # not found: ``cur`` has been rotated out (or unlinked, max-file=1), so every file is newer
+    # not found: ``newest`` has been rotated out (or unlinked, max-file=1), so every file is newer
     if not files:
         return None
     return files
@@ -650,11 +666,15 @@ def iter_records(
 
     ``tail``: only the last N records (0: none, start at the end). ``skip_file(last_record)``: asked
     about each rotated file before it is read, with its last record; True skips the whole file.
-    ``follow``: at the end, wait for more (polling every ``poll`` seconds; no wait while data is there),
+    ``follow``: at the end, wait for more (polling every ``_LOOK_EVERY`` after data came, backing off to
+    every ``poll`` seconds while none comes; no wait while data is there),
     across rotations, until ``stop`` says so or the wall clock passes ``deadline``; then one last pass
-    reads whatever was written before the stop, so the last lines are never lost.
+    reads whatever was written before the stop, so the last lines are never lost. A follower slower than
+    the writer opens each new file within ``_LOOK_EVERY`` of resuming and holds it by its fd until it has
+    read it to the end, so rotations (which rename and finally delete files) skip none of its lines as long
+    as it is resumed at least once in max-file rotations and is fewer than ``_MAX_HELD`` files behind.
     """
-    should_stop, wait = _stopper(stop, poll)
+    should_stop, wait = _stopper(stop)
     opened: list[_Cursor] = []
     try:
         files = _open_set(path)
@@ -668,7 +688,7 @@ def iter_records(
                 if not files:
                     return
                 break
-            wait()
+            wait(poll)
             files = _open_set(path)
             opened += files
         first = _tail_start(files, tail) if tail is not None else 0
@@ -683,27 +703,55 @@ def iter_records(
                 queue.pop(0).close()
         cur = queue.pop(0)
         finishing = False
+        monotonic = time.monotonic
+        next_look = monotonic() + _LOOK_EVERY
+        # At the end of the data, wait _LOOK_EVERY while the writer is busy, doubling up to ``poll`` as it
+        # stays quiet: a follower asleep for ``poll`` while a fast writer rotates max-file times would find
+        # files gone that it never had open.
+        idle_wait = _LOOK_EVERY
+
+        def look() -> bool:
+            """Open the files that replaced the newest one held; True if there were any."""
+            nonlocal opened, queue
+            if len(queue) >= _MAX_HELD:
+                return False  # so far behind that holding more would only pin more disk: read on first
+            newer = _newer_files(path, queue[-1] if queue else cur)
+            if newer is None:
+                return False
+            opened = [c for c in opened if not c.closed] + newer
+            queue += newer
+            return True
+
         while True:
             if follow and not queue and os.fstat(cur.fd).st_size < cur.off:
                 cur.off, cur.rest = 0, b""  # truncated in place (by someone else): start over
-            yield from _read_records(cur)
+            if not follow:
+                yield from _read_records(cur)
+            else:
+                for rec in _read_records(cur):
+                    idle_wait = _LOOK_EVERY
+                    yield rec
+                    # The consumer may be slower than the writer. Each file that replaced the one being read
+                    # is opened while it still has a name (the writer keeps max-file of them), and held by
+                    # its fd until read to the end, so rotations while we read cannot take lines away.
+                    if monotonic() >= next_look:
+                        look()
+                        next_look = monotonic() + _LOOK_EVERY
             if queue:
                 cur.close()
                 cur = queue.pop(0)
                 continue
             if not follow:
                 return
-            newer = _newer_files(path, cur)
-            if newer is not None:
-                opened = [c for c in opened if not c.closed] + newer
-                queue = newer
+            if look():
                 continue  # read what was appended to the old file before the rename, then move on
             if finishing:
                 return
             if should_stop() or (deadline is not None and time.time() > deadline):
                 finishing = True
                 continue
-            wait()
+            wait(idle_wait)
+            idle_wait = min(idle_wait * 2, max(poll, _LOOK_EVERY))
     finally:
         for f in opened:
             f.close()

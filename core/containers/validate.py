@@ -24,6 +24,7 @@ def check_create(req: ContainerCreate) -> None:
     from core.runtime.capabilities import resolve_capabilities
 
     h = req.host_config
+    check_host_resources(h)
     security_opts(h.security_opt)
     rlimits(h.ulimits)
     resolve_capabilities(h.cap_add, h.cap_drop, h.privileged)
@@ -51,6 +52,12 @@ def check_request(req: ContainerCreate) -> None:
 
     parse_log_opts(h.log_config.config)
     check_restart(h.restart_policy)
+    if req.config.stop_signal:
+        from core.runtime.signals import parse_signal
+
+        # at create, as docker does: found only at stop time, a bad name would leave a container that
+        # ignores `stop` until its timeout kills it
+        parse_signal(req.config.stop_signal)
     if h.auto_remove and h.restart_policy.name != "no":
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
     if h.network_mode == "host" and req.config.hostname:
@@ -127,6 +134,16 @@ def _check_resources(h: HostConfig) -> None:
         raise InvalidArgument(f"invalid value {h.nano_cpus / 1e9} for --cpus: must be positive")
 
 
+def check_host_resources(h: HostConfig) -> None:
+    """Limits this host cannot give, in docker's words: more CPUs than it has."""
+    if h.nano_cpus:
+        ncpu = len(os.sched_getaffinity(0))  # what Go's runtime.NumCPU (docker's sysinfo.NumCPU) counts
+        if h.nano_cpus > ncpu * 1_000_000_000:
+            raise InvalidArgument(
+                f"range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+            )
+
+
 def _check_ulimit(u: Ulimit) -> None:
     from core.runtime.spec import RLIMIT_NAMES
 
@@ -139,4 +156,12 @@ def _check_ulimit(u: Ulimit) -> None:
         raise InvalidArgument(f"invalid ulimit {spec!r}: soft limit {u.soft} is above hard limit {u.hard}")
 
 
-__all__ = ["MIN_MEMORY", "RESTART_POLICIES", "check_create", "check_mounts", "check_request", "check_restart"]
+__all__ = [
+    "MIN_MEMORY",
+    "RESTART_POLICIES",
+    "check_create",
+    "check_host_resources",
+    "check_mounts",
+    "check_request",
+    "check_restart",
+]

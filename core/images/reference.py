@@ -3,8 +3,11 @@
 The grammar and the normalisation rules follow distribution/reference (``regexp.go``, ``reference.go``,
 ``normalize.go`` at v0.6, the version the docker CLI ships): ``busybox`` means
 ``docker.io/library/busybox:latest``, the first path element is a registry only when it is ``localhost``,
-contains ``.`` or ``:``, or has an upper-case letter, and a bare 64-hex string is refused because it would
-be mistaken for an image id. Users see the *familiar* form (``busybox:latest``); records keep the full one.
+contains ``.`` or ``:``, and a bare 64-hex string is refused because it would be mistaken for an image id.
+One difference on purpose: docker also takes a first element with an upper-case letter for a registry host
+(``UPPER/case`` is looked up as the host ``UPPER``); we refuse it as the Docker Hub name it almost always
+is, with docker's message for ``docker.io/UPPER/case``. Users see the *familiar* form (``busybox:latest``);
+records keep the full one.
 
 Platforms follow containerd's ``platforms`` package, except that the normalised form always carries the
 default variant of ``arm`` (v7) and ``arm64`` (v8), so that comparing two normalised triples is enough.
@@ -175,6 +178,12 @@ def _split_docker_domain(name: str) -> tuple[str, str]:
     return domain, remote
 
 
+def _is_upper_case_label(domain: str) -> bool:
+    """A first element docker takes for a host only because it has an upper-case letter (no ``.``, no
+    port, not ``localhost``)."""
+    return domain.lower() != domain and "." not in domain and ":" not in domain
+
+
 def _check_digest(digest: str, text: str) -> None:
     """go-digest's Parse: a registered algorithm and exactly its length of lower-case hex."""
     algorithm, _, encoded = digest.partition(":")
@@ -231,6 +240,11 @@ def parse_reference(text: str, default_tag: str | None = DEFAULT_TAG) -> Referen
             f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
         )
     domain, remainder = _split_docker_domain(text)
+    if _is_upper_case_label(domain):
+        # docker calls "UPPER/case" a registry host (its only way to spell a one-label host without a
+        # port) and then fails on a name lookup; far more often it is a Docker Hub namespace typed in the
+        # wrong case, so say what docker says for docker.io/UPPER/case and contact nobody.
+        remainder = text
     remote = remainder.partition(":")[0]
     if remote.lower() != remote:
         raise InvalidReference(f"invalid reference format: repository name ({remote}) must be lowercase")

@@ -3,7 +3,11 @@
 Layout: v1 ``/sys/fs/cgroup/<controller>/<parent>/<name>`` for each controller we use; v2
 ``/sys/fs/cgroup/<parent>/<name>`` with the controllers enabled in each ancestor's ``cgroup.subtree_control``.
 :func:`detect` calls a *hybrid* host (v1 controllers plus a cgroup2 at ``/sys/fs/cgroup/unified`` that holds
-none of them) v1, and pure v2 only when ``/sys/fs/cgroup`` itself is cgroup2.
+none of them) v1, and pure v2 only when ``/sys/fs/cgroup`` itself is cgroup2. On v1 the container also gets
+its own directory in every other mounted hierarchy, as runc gives it: named ones without a controller
+(``name=systemd``) and a hybrid host's cgroup2. Left in the shim's cgroup there, its cgroup namespace would
+be rooted at the shim's (the host's root): the container would see the whole host hierarchy, other
+engines' containers and ``release_agent`` included.
 
 Limits follow docker's flags and defaults: ``--memory`` with no ``--memory-swap`` allows as much swap again
 (memory+swap = 2x memory), ``--memory-swap -1`` lifts the swap limit, ``--cpus`` is a CFS quota over a
@@ -170,6 +174,22 @@ def v1_roots() -> dict[str, Path]:
             if ctrl in opts:
                 roots[ctrl] = Path(mountpoint)
     return roots
+
+
+@cache
+def v1_other_roots() -> dict[str, Path]:
+    """The hierarchies of a v1 host that hold none of :data:`V1_CONTROLLERS`, keyed as /proc/<pid>/cgroup
+    names them: ``name=systemd`` and the like, and ``""`` for a hybrid host's cgroup2 (mounted at root)."""
+    others: dict[str, Path] = {}
+    for mountpoint, fstype, root, opts in cgroupfs.mounts():
+        if root != "/":
+            continue
+        if fstype == "cgroup2":
+            others.setdefault("", Path(mountpoint))
+        elif fstype == "cgroup" and not opts & set(V1_CONTROLLERS):
+            for name in (o for o in opts if o.startswith("name=")):
+                others.setdefault(name, Path(mountpoint))
+    return others
 
 
 @cache
@@ -455,9 +475,10 @@ class Cgroup(ABC):
             return CgroupV2(name, parent, root or v2_root())
         if root is not None:
             roots = {c: root / c for c in V1_CONTROLLERS if (root / c).is_dir()}
+            others = {}
         else:
-            roots = v1_roots()
-        return CgroupV1(name, parent, roots)
+            roots, others = v1_roots(), v1_other_roots()
+        return CgroupV1(name, parent, roots, others)
 
     # ---- interface (both versions)
 
@@ -570,20 +591,26 @@ class Cgroup(ABC):
 class CgroupV1(Cgroup):
     version: Version = "v1"
 
-    def __init__(self, name: str, parent: str, roots: dict[str, Path]) -> None:
+    def __init__(
+        self, name: str, parent: str, roots: dict[str, Path], others: dict[str, Path] | None = None
+    ) -> None:
+        """``roots``: controller -> its hierarchy's mount; ``others``: hierarchies without a controller of
+        ours (see :func:`v1_other_roots`), where the container only gets its own directory."""
         super().__init__(name, parent)
         if not roots:
             raise RuntimeFailure("no cgroup v1 controllers are mounted")
         self.roots = roots
-        self._paths = {ctrl: root / parent / name for ctrl, root in roots.items()}
+        self.others = dict(others or {})
+        self._paths = {key: root / parent / name for key, root in (*roots.items(), *self.others.items())}
 
     def paths(self) -> dict[str, Path]:
+        """controller -> directory, plus ``name=...`` and ``""`` (hybrid cgroup2) for the others."""
         return dict(self._paths)
 
     def _parent_dirs(self) -> list[Path]:
         dirs: list[Path] = []
         parts = self.parent.split("/")
-        for root in dict.fromkeys(self.roots.values()):
+        for root in dict.fromkeys([*self.roots.values(), *self.others.values()]):
             for i in range(len(parts), 0, -1):
                 dirs.append(root.joinpath(*parts[:i]))
         return dirs
@@ -604,6 +631,11 @@ class CgroupV1(Cgroup):
             self._paths[ctrl].mkdir(exist_ok=True)
             if ctrl == "cpuset":
                 self._inherit_cpuset(self._paths[ctrl])
+        for key, root in self.others.items():
+            parts = self.parent.split("/")
+            for i in range(1, len(parts) + 1):
+                root.joinpath(*parts[:i]).mkdir(exist_ok=True)
+            self._paths[key].mkdir(exist_ok=True)
         try:
             self._set_devices(limits)
             self._write_limits(limits, creating=True)

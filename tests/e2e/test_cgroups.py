@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import Conflict, NotFound, RuntimeFailure
-from core.runtime import cgroups
+from core.runtime import cgroupfs, cgroups
 from core.runtime.cgroupfs import Primer
 from core.runtime.cgroups import Cgroup, CgroupLimits
 
@@ -422,3 +422,41 @@ def test_the_primer_makes_no_op_moves_that_makes_the_next_move_cheap() -> None:
         child.kill()
         child.wait()
         cg.destroy()
+
+
+def _other_hierarchies() -> dict[str, Path]:
+    """A v1 host's hierarchies without a resource controller, keyed as /proc/<pid>/cgroup names them."""
+    found: dict[str, Path] = {}
+    for mountpoint, fstype, root, opts in cgroupfs.mounts():
+        if root == "/" and fstype == "cgroup2":
+            found.setdefault("", Path(mountpoint))
+        elif root == "/" and fstype == "cgroup" and not opts & set(cgroups.V1_CONTROLLERS):
+            found.update((o, Path(mountpoint)) for o in opts if o.startswith("name="))
+    return found
+
+
+@pytest.mark.skipif(
+    cgroups.detect() != "v1" or not _other_hierarchies(), reason="needs a v1 host with a named hierarchy"
+)
+def test_v1_gives_its_own_cgroup_in_every_other_hierarchy(
+    made: list[Cgroup], children: list[Child], parent: str
+) -> None:
+    """name=systemd (and a hybrid host's cgroup2) hold no controller of ours, but a container left in the
+    shim's cgroup there would see the host's hierarchy from its cgroup namespace: it gets its own, as runc
+    gives it, and its directories go with it."""
+    group = Cgroup.create("others", CgroupLimits(), parent)
+    made.append(group)
+    others = _other_hierarchies()
+    child = _spawn(children, "time.sleep(30)")
+    group.add(child.pid)
+    lines = Path(f"/proc/{child.pid}/cgroup").read_text().splitlines()
+    for key in others:
+        assert any(line.split(":", 2)[1:] == [key, f"/{parent}/others"] for line in lines), (key, lines)
+    assert group.pids() == [child.pid]
+    for key, root in others.items():
+        assert group.paths()[key] == root / parent / "others"
+    child.close()
+    group.destroy()
+    assert not any((root / parent / "others").exists() for root in others.values())
+    Cgroup.remove_parent(parent)
+    assert not any((root / parent).exists() for root in others.values())

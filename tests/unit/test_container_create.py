@@ -175,6 +175,8 @@ def test_the_command_line_reads_text(flags: list[str], message: str) -> None:
         (["--log-opt", "colour=red"], "unknown log opt 'colour'"),
         (["-v", "/a:/x", "--tmpfs", "/x/"], "duplicate mount point: /x/"),
         (["--network", "host", "-h", "box"], "conflicting options: hostname and the network mode host"),
+        (["--stop-signal", "FOO"], "^Invalid signal: FOO$"),
+        (["--stop-signal", "0"], "^Invalid signal: 0$"),
     ],
 )
 def test_core_checks_what_a_request_means(flags: list[str], message: str) -> None:
@@ -205,6 +207,17 @@ def test_create_checks_what_depends_on_the_host() -> None:
     with pytest.raises(InvalidArgument, match="error gathering device information"):
         check_create(_request("--device", "/dev/no-such-device"))
     check_create(_request("--device", "/dev/null", "-m", "32m", "--restart", "on-failure:2"))
+
+
+def test_create_refuses_more_cpus_than_the_host_has() -> None:
+    ncpu = len(os.sched_getaffinity(0))
+    message = f"^range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available$"
+    with pytest.raises(InvalidArgument, match=message):
+        check_create(_request("--cpus", str(ncpu + 0.01)))
+    with pytest.raises(InvalidArgument, match=message):
+        check_create(_request("--cpus", "1000"))
+    check_create(_request("--cpus", str(ncpu)))  # all of them is allowed, as docker
+    check_create(_request("--cpus", "0.01", "--stop-signal", "SIGUSR1"))
 
 
 # a config.json written before the request was typed: `run` is the old RunConfig, flat

@@ -594,3 +594,142 @@ def test_throughput_of_200000_lines_from_a_pipe(tmp_path: Path, capsys: pytest.C
             f"{n / single_s:,.0f} lines/s; read_logs {n / read_s:,.0f} lines/s; "
             f"tail 10 {tail_s * 1000:.1f} ms"
         )
+
+
+# -- a follower slower than the writer -------------------------------------------------------------------
+
+_RECORD_LEN = len(b'{"log":"line 000000\\n","stream":"stdout","time":"2026-12-03T12:00:00.000000000Z"}\n')
+
+
+def test_a_slow_follower_holds_every_file_it_opened_across_rotations(tmp_path: Path):
+    """The follower reads one record while the writer fills a whole file; after 8 rotations with max-file=3
+    the first files it has not read yet are gone by name: only the fds it took while they had one keep
+    their lines. Sleeping between reads (the slow consumer) lets it look for new files at each read."""
+    path = tmp_path / "slow-json.log"
+    per_file = 2000 // _RECORD_LEN
+    stop = threading.Event()
+    with LogWriter(path, max_size=2000, max_file=3) as w:
+        _numbered(w, 0, 5)
+        records = read_logs(path, follow=True, stop=stop, poll=0.001)
+        got = [next(records).text]
+        written = 5
+        for _ in range(8):
+            _numbered(w, written, written + per_file, per_write=per_file)  # about one rotation per round
+            written += per_file
+            time.sleep(0.02)  # a slow consumer: longer than logs._LOOK_EVERY
+            got.append(next(records).text)
+        assert len(rotated_paths(path)) == 3  # files have fallen off since the follower started
+    stop.set()
+    got += [r.text for r in records]
+    assert got == [f"line {i:06d}\n" for i in range(written)]
+
+
+def test_a_follower_far_behind_holds_at_most_max_held_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Past ``_MAX_HELD`` files behind it stops opening more (each pins disk space): it loses lines then,
+    but reads on in order and its fds stay bounded."""
+    monkeypatch.setattr(logs, "_MAX_HELD", 2)
+    monkeypatch.setattr(logs, "_LOOK_EVERY", 0.0)  # look at every read
+    path = tmp_path / "far-json.log"
+    per_file = 2000 // _RECORD_LEN
+    stop = threading.Event()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    with LogWriter(path, max_size=2000, max_file=3) as w:
+        _numbered(w, 0, 5)
+        records = read_logs(path, follow=True, stop=stop, poll=0.001)
+        got = [int(next(records).text[5:11])]
+        written = 5
+        most = 0
+        for _ in range(8):
+            _numbered(w, written, written + per_file, per_write=per_file)
+            written += per_file
+            got.append(int(next(records).text[5:11]))
+            most = max(most, len(os.listdir("/proc/self/fd")) - fds_before)
+    stop.set()
+    got += [int(r.text[5:11]) for r in records]
+    assert most <= 1 + 1 + 2  # the writer's fd, the file being read and two held
+    assert got == sorted(got) and got[-1] == written - 1
+    assert len(got) < written  # it did fall behind by more than it may hold
+
+
+def test_a_listing_taken_mid_rotation_misses_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The follower lists the files while the writer is between two renames of a rotation (``.1`` already
+    moved to ``.2``, ``<f>`` not yet moved to ``.1``), and the rotation ends before it opens them: the file
+    that was ``<f>`` is in no listing it took, only in the one it must take again."""
+    path = tmp_path / "mid-json.log"
+    one, two = tmp_path / "mid-json.log.1", tmp_path / "mid-json.log.2"
+    with LogWriter(path) as w:
+        _numbered(w, 0, 5)  # file A
+    stop = threading.Event()
+    records = read_logs(path, follow=True, stop=stop, poll=0.001)
+    got = [next(records).text for _ in range(5)]
+    os.rename(path, one)  # rotation 1: A -> .1, then B
+    with LogWriter(path) as w:
+        _numbered(w, 5, 10)
+    os.rename(one, two)  # rotation 2 begins: A -> .2; B is still <f>
+    real = logs.rotated_paths
+    calls = []
+
+    def listing_then_rotation_ends(p: Path) -> list[Path]:
+        names = real(p)
+        calls.append(names)
+        if len(calls) == 1:
+            os.rename(path, one)  # B -> .1, then C: after the follower listed, before it opens
+            with LogWriter(path) as w:
+                _numbered(w, 10, 15)
+        return names
+
+    monkeypatch.setattr(logs, "rotated_paths", listing_then_rotation_ends)
+    stop.set()  # the follower still looks for newer files once, then reads what it found to the end
+    got += [r.text for r in records]
+    assert calls[0] == [two, path]
+    assert got == [f"line {i:06d}\n" for i in range(15)]
+
+
+class _WriterClock(threading.Event):
+    """A stop Event whose every wait is time passing for a writer at ``rate`` records a second: it writes
+    what it would in that time, and is set once it has written ``total``. No wall clock involved."""
+
+    def __init__(self, w: LogWriter, rate: int, total: int) -> None:
+        super().__init__()
+        self.w, self.rate, self.total, self.written = w, rate, total, 5
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout or 0.0)
+        n = min(self.total, self.written + max(1, int((timeout or 0.0) * self.rate)))
+        _numbered(self.w, self.written, n, per_write=5)
+        self.written = n
+        if n == self.total:
+            self.set()
+        return self.is_set()
+
+
+def test_a_follower_at_the_end_waits_briefly_while_the_writer_is_busy(tmp_path: Path):
+    """5000 records a second into files of 25 records, 3 kept: a follower that sleeps ``poll`` (0.1 s)
+    at the end of the data, as an idle one may, wakes to find 20 files written and most of them gone.
+    Right after data came it waits only ``_LOOK_EVERY``, so it opens each file before it falls off."""
+    path = tmp_path / "busy-json.log"
+    with LogWriter(path, max_size=25 * _RECORD_LEN, max_file=3) as w:
+        _numbered(w, 0, 5)
+        clock = _WriterClock(w, rate=5000, total=2000)
+        got = [r.text for r in read_logs(path, follow=True, stop=clock, poll=0.1)]
+    assert got == [f"line {i:06d}\n" for i in range(2000)]
+    assert len(rotated_paths(path)) == 3 and len(clock.waits) > 50  # it did rotate, many times
+
+
+def test_an_idle_follower_backs_off_to_poll(tmp_path: Path):
+    path = tmp_path / "idle-json.log"
+    with LogWriter(path) as w:
+        _numbered(w, 0, 5)
+    waits: list[float] = []
+
+    class Quiet(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout or 0.0)
+            if len(waits) == 12:
+                self.set()
+            return self.is_set()
+
+    assert len(list(read_logs(path, follow=True, stop=Quiet(), poll=0.1))) == 5
+    assert waits[0] == logs._LOOK_EVERY and waits[1] == 2 * logs._LOOK_EVERY
+    assert waits[-1] == 0.1 and sorted(waits) == waits  # never more than poll, never shorter again

@@ -54,8 +54,6 @@ VALID_NAMES = [
     "[fc00::1]:5000/docker/docker",
     "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
     "docker.io/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
-    "Docker/docker",
-    "DOCKER/docker",
     "docker-rules/docker",
     "docker---rules/docker",
     "doc/docker",
@@ -160,8 +158,8 @@ REPOSITORY_INFO = [
     ("library/foo", "foo", "docker.io/library/foo", "docker.io/foo", "docker.io"),
     ("library/foo/bar", "library/foo/bar", "docker.io/library/foo/bar", "", "docker.io"),
     ("store/foo/bar", "store/foo/bar", "docker.io/store/foo/bar", "", "docker.io"),
-    ("bar", "Foo/bar", "Foo/bar", "", "Foo"),
-    ("bar", "FOO/bar", "FOO/bar", "", "FOO"),
+    ("bar", "Foo.com/bar", "Foo.com/bar", "", "Foo.com"),
+    ("bar", "FOO:5000/bar", "FOO:5000/bar", "", "FOO:5000"),
 ]
 
 
@@ -291,6 +289,26 @@ def test_messages_match_docker() -> None:
         parse_reference("repo@sha256:" + "F" * 64)
     with pytest.raises(InvalidReference, match="must not be more than 255 characters"):
         parse_reference("a/" * 127 + "a:tag-puts-this-over-max")
+
+
+@pytest.mark.parametrize(
+    ("text", "remote"),
+    [
+        ("UPPER/case", "UPPER/case"),
+        ("Docker/docker", "Docker/docker"),
+        ("DOCKER/docker:1.0", "DOCKER/docker"),
+        ("MyOrg/app/sub", "MyOrg/app/sub"),
+    ],
+)
+def test_upper_case_first_element_is_a_hub_name_in_the_wrong_case_not_a_host(text: str, remote: str) -> None:
+    """docker takes these for the registry host UPPER and fails on its name lookup; refused here with the
+    message docker gives for docker.io/UPPER/case, before any registry is contacted."""
+    with pytest.raises(InvalidReference) as err:
+        parse_reference(text)
+    assert str(err.value) == f"invalid reference format: repository name ({remote}) must be lowercase"
+    # a first element with a dot or a port is still a host, whatever its case (DNS names are case-blind)
+    assert parse_reference("UPPER:5000/case").domain == "UPPER:5000"
+    assert parse_reference("Registry.Example.com/case").domain == "Registry.Example.com"
 
 
 def test_name_length_limit_is_on_the_normalised_name() -> None:
