@@ -268,6 +268,7 @@ def test_pull_into_a_nearly_full_root_fails_with_one_line(testbed: Testbed, smal
     cfg = small_root
     _fill(cfg.root / "filler", leave=1 << 20)  # the busybox layer is ~1 MB packed, ~2 MB unpacked
     line = fails(dockyard(cfg, "pull", testbed.ref("busybox:latest")))
-    assert line.startswith("Error: pull: ") and line.endswith("no space left on device"), line
+    # where the space runs out decides which step says so (the layer's unpacking, or a record's write)
+    assert line.startswith("Error: ") and "no space left" in line.lower(), line
     (cfg.root / "filler").unlink()
     store_is_empty(cfg)
