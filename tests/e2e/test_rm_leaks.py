@@ -158,3 +158,29 @@ def _inside(data: dict[str, object]) -> str:
     net = ipaddress.IPv4Network(str(data["subnet"]))
     held = set(data["allocated"])  # type: ignore[arg-type]
     return next(str(a) for a in list(net.hosts())[::-1] if str(a) not in held)
+
+
+def test_run_rm_attached_whose_shim_dies_leaves_nothing(env: Env) -> None:
+    proc = subprocess.Popen(
+        [DOCKYARD, "--root", str(env.config.root), "run", "--rm", env.ref, "sleep", "100"],
+        env={**os.environ, "DOCKYARD_RUN": str(env.config.run)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not any(
+            json.loads((d / "state.json").read_text()).get("status") == "running"
+            for d in env.config.paths.containers.glob("[0-9a-f]*")
+        ):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        for pid in shims_under(env.config.root):
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert os.listdir(env.config.paths.containers) == []  # gone when run returned, not at the next ps
