@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,13 +174,13 @@ def _wait_dead(pids: list[int], timeout: float = 10) -> None:
             time.sleep(0.005)
 
 
-def _campaign(bed: Bed, kind: str, trial: object) -> None:
+def _campaign(bed: Bed, kind: str, trial: Callable[[int], str]) -> None:
     """Run the trials of one kind; every trial's new leaks are reported together, with the seed. A leak
     stays for good, so a trial is counted as failed only for what it added."""
     failures: list[str] = []
     known: set[str] = set()
     for i in range(TRIALS):
-        detail = trial(i)  # type: ignore[operator]
+        detail = trial(i)
         bed.clean_up()
         found = [leak for leak in bed.leaks() if leak not in known]
         if found:
