@@ -18,13 +18,13 @@ from pathlib import Path
 from core.config import Config, Paths
 from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
-from core.errors import Conflict, RuntimeFailure, error_for_exit_code
+from core.errors import Conflict, ContainerNotFound, RuntimeFailure, error_for_exit_code
 from core.models import RUNNING_STATES, ContainerCreate, ContainerUpdate, Mount
 from core.record import replace
 from core.runtime import protocol
 from core.state.ids import new_id
 from core.state.locks import held, remove_unheld
-from core.state.records import remove_tree, sweep_temp, temp_name, write_bytes, write_json
+from core.state.records import remove_tree, temp_name, write_bytes, write_json
 from core.storage.layers import LayerStore
 from core.supervisor.launcher import ShimLauncher
 from core.timestamps import now_rfc3339
@@ -127,7 +127,7 @@ class Lifecycle:
         if run.host_config.network_mode not in ("host", "none"):
             self.networks().check_run(run, process.get("exposed_ports") or [])
         self.paths.containers.mkdir(parents=True, exist_ok=True)
-        sweep_temp(self.paths.containers)
+        self._sweep_hidden()
         final = self.paths.container(cid)
         tmp = temp_name(final)
         try:
@@ -217,10 +217,35 @@ class Lifecycle:
                 os.kill(rec.state.pid, signal.SIGKILL)
 
     def get(self, name_or_id: str) -> ContainerRecord:
-        return self.reconcile(self.store.resolve(name_or_id))
+        rec = self.reconcile(self.store.resolve(name_or_id))
+        if self._auto_remove_stopped(rec):
+            raise ContainerNotFound(f"No such container: {name_or_id}")
+        return rec
 
     def all(self) -> list[ContainerRecord]:
-        return [self.reconcile(r) for r in self.store.records()]
+        self._sweep_hidden(locks=True)
+        return [r for r in map(self.reconcile, self.store.records()) if not self._auto_remove_stopped(r)]
+
+    def _auto_remove_stopped(self, rec: ContainerRecord) -> bool:
+        """A ``--rm`` container that is stopped with no shim left (its shim died, or could not remove it):
+        remove it, as its shim would have. True when it is gone."""
+        if not rec.run.host_config.auto_remove or rec.state.status not in ("exited", "dead"):
+            return False
+        if self.shim_alive(rec.id):
+            return False  # its shim is still finishing (it removes the container itself)
+        with contextlib.suppress(ContainerNotFound):
+            self._remove_stopped(rec, volumes=True)
+        return True
+
+    def _sweep_hidden(self, *, locks: bool = False) -> None:
+        """Finish what killed removers left out of sight (core.containers.remove.sweep_hidden); with
+        ``locks``, also the lock files of containers that are gone. One listdir when there is nothing."""
+        from core.containers.remove import has_hidden, sweep_hidden, sweep_lock_files
+
+        if has_hidden(self.paths):
+            sweep_hidden(self.paths, self.cgroup_parent)
+        if locks:
+            sweep_lock_files(self.paths)
 
     # ------------------------------------------------------------------ start
 
@@ -235,6 +260,13 @@ class Lifecycle:
         except BaseException:
             if launcher is not None:
                 launcher.cancel()
+            # a --rm container that could not be started goes, as docker's does: nothing will ever remove
+            # it otherwise (a shim that took it over removes it itself)
+            with contextlib.suppress(Exception):
+                rec = self.store.resolve(name_or_id)
+                h = rec.run.host_config
+                if h.auto_remove and rec.state.status not in RUNNING_STATES and not self.shim_alive(rec.id):
+                    self._remove_stopped(rec, volumes=True)
             raise
         # outside the lock: the shim takes it to record the start
         if not attach:
@@ -415,9 +447,8 @@ class Lifecycle:
                 self.store.save_state(cid, rec.state)
 
     def remove(self, name_or_id: str, *, force: bool = False, volumes: bool = False) -> ContainerRecord:
-        from core.containers.remove import remove_container_files
-
-        rec = self.get(name_or_id)
+        # not get(): a stopped --rm container is removed here as asked, not reported missing
+        rec = self._settled(self.reconcile(self.store.resolve(name_or_id)))
         if rec.state.status in RUNNING_STATES:
             if not force:
                 raise Conflict(
@@ -433,12 +464,46 @@ class Lifecycle:
             rec = self.reconcile(latest)
             if rec.state.status in RUNNING_STATES:
                 raise RuntimeFailure(f"could not stop container {rec.name} for removal")
+        try:
+            self._remove_stopped(rec, volumes=volumes)
+        except ContainerNotFound:
+            if not rec.run.host_config.auto_remove:
+                raise
+            # its shim removed it as it exited, which is what was asked
+        self._sweep_hidden(locks=True)
+        return rec
+
+    def _settled(self, rec: ContainerRecord) -> ContainerRecord:
+        """A container still "created" while a shim holds it is being started (the starter has handed it
+        over, or was killed after that): wait until the shim says running or failed, so it is killed rather
+        than removed under a shim that would go on to run it (and write its state back into a removed
+        directory)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while rec.state.status == "created" and self.shim_alive(rec.id) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            rec = self.store.load(rec.id) or rec
+        return rec
+
+    def _remove_stopped(self, rec: ContainerRecord, *, volumes: bool) -> None:
+        """Remove a container that does not run: what it holds outside its directory, then the directory (a
+        rename under its lock, then the slow delete). Raises ContainerNotFound if someone else removed it."""
+        from core.containers.remove import announce_removal, hide_container, purge_hidden, release_leftovers
+
         with self.store.container_lock(rec.id) as lock:
-            remove_container_files(self.paths, rec.id, volumes=volumes)
-            # the container's lock files go with it (a shim still finishing deletes its own when it exits)
+            if not self.paths.container(rec.id).exists():
+                raise ContainerNotFound(f"No such container: {rec.id}")
+            if not self.shim_alive(rec.id):
+                # a start killed half-way (or a shim that died) left a namespace, veths, addresses or a
+                # cgroup; a shim still finishing releases its own
+                release_leftovers(self.paths, rec.id, self.cgroup_parent)
+            hidden = hide_container(self.paths, rec.id, volumes=volumes)
+            # the lock files go at once, not after the slow delete: a remover killed from here on leaves
+            # only the renamed directory, which the next sweep finishes (a shim still finishing deletes
+            # its own lock when it exits)
             remove_unheld(self.paths.locks, f"shim-{rec.id}")
             lock.release(remove=True)
-        return rec
+        purge_hidden(self.paths, hidden)
+        announce_removal(self.paths, hidden)
 
     def update(self, name_or_id: str, update: ContainerUpdate) -> ContainerRecord:
         """``docker update``: the new settings go into the container's record (its next start uses them),

@@ -5,9 +5,12 @@ Addresses are handed out round-robin (the first free one after the last handed o
 address freed a moment ago is not reused at once while peers may still have it in their ARP caches. The
 network and broadcast addresses and the gateway are never handed out.
 
-An address belongs to an owner (a container id). Owners that died without freeing theirs (a ``kill -9`` of
-a starter between steps) are found with the ``alive`` callback and reclaimed, but only when an address is
-needed and none is free, or when a fixed address is wanted: reclaiming is not on the common path.
+An address belongs to an owner (a container id). An owner that no longer exists (no container directory)
+and is not alive (no shim, no start in progress: the ``alive`` callback) cannot free its address any more
+(a ``kill -9`` between the allocation and the record that names it, or a removal that never got to it): every
+allocation drops such entries, under the lock, at the cost of a stat per owner. Owners that exist but are not
+alive (a stopped container whose clean-up died) are reclaimed only when no address is free, or when a fixed
+address is wanted: their own next start or removal frees them.
 """
 
 from __future__ import annotations
@@ -87,7 +90,9 @@ class Ipam:
         with self.lock(network_id):
             data = self._load(network_id)
             allocated: dict[str, str] = {
-                ip: o for ip, o in data["allocated"].items() if ipaddress.IPv4Address(ip) in net
+                ip: o
+                for ip, o in data["allocated"].items()
+                if ipaddress.IPv4Address(ip) in net and not self._orphaned(o, owner, alive)
             }
             if want:
                 try:
@@ -123,6 +128,32 @@ class Ipam:
             data["subnet"] = str(net)
             write_json(self._path(network_id), data)
         return str(addr)
+
+    def _orphaned(self, holder: str, owner: str, alive: Callable[[str], bool]) -> bool:
+        """Is ``holder`` a container that is gone for good (so nobody will ever free its address)? A
+        container being removed (renamed out of sight) still has a live shim while it tears down."""
+        if holder == owner:
+            return False
+        try:
+            gone = not self.np.paths.container(holder).exists()
+        except InvalidArgument:  # not a container id at all: nothing will ever free it either
+            return True
+        return gone and not alive(holder)
+
+    def reclaim(self, network_id: str, alive: Callable[[str], bool]) -> list[str]:
+        """Drop the addresses of owners that are gone for good (``network prune``, ``system prune``);
+        returns them."""
+        path = self._path(network_id)
+        if not path.exists():
+            return []
+        with self.lock(network_id):
+            data = self._load(network_id)
+            dropped = [ip for ip, o in data["allocated"].items() if self._orphaned(o, "", alive)]
+            if dropped:
+                for ip in dropped:
+                    del data["allocated"][ip]
+                write_json(path, data)
+        return dropped
 
     @staticmethod
     def _pick(

@@ -305,6 +305,9 @@ class NetworkManager:
     def prune(self) -> list[str]:
         """Remove the user networks no container uses or is configured to use; their names."""
         release_stale(self.np)
+        alive = lambda owner: endpoints.owner_alive(self.np, owner)  # noqa: E731
+        for nid in self.ipam.networks():  # addresses of containers that are gone for good
+            self.ipam.reclaim(nid, alive)
         used = self._referenced()
         removed = []
         for n in self.store.records():

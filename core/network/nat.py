@@ -21,6 +21,7 @@ If another table's forward chain drops packets (a host firewall with policy drop
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -126,6 +127,10 @@ def sync(np: NetPaths, table: str) -> None:
                 return
         except FileNotFoundError:
             pass
+        # forget what was applied before loading: an nft that finishes loading after we were killed must
+        # not leave a record of the old ruleset, which would make the next sync skip its reload for good
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(np.nft_applied)
         proc = subprocess.run(
             [nft, "-f", "-"], input=script, capture_output=True, text=True, timeout=30, check=False
         )

@@ -44,12 +44,12 @@ def release(paths: Paths, cid: str) -> None:
         netns.remove(ns_path)
     except OSError as err:
         errors.append(f"cannot remove the network namespace {ns_path}: {err}")
-    ipam = Ipam(np)
-    for nid in nets:
-        try:
-            ipam.release(nid, cid)
-        except (OSError, DockyardError) as err:
-            errors.append(str(err))
+    # every network's addresses, not only the attachment's: a start killed between handing out an address
+    # and recording the endpoint that uses it leaves an address the attachment does not name
+    try:
+        Ipam(np).release_everywhere(cid)
+    except (OSError, DockyardError) as err:
+        errors.append(str(err))
     endpoints.delete(np, cid)
     if att is not None and att.ports:
         try:

@@ -133,7 +133,9 @@ class Shim:
             except FileNotFoundError:
                 state = {}
             state.update(changes)
-            write_json(self.cdir / "state.json", state)
+            # a container removed under us (`rm -f`) stays removed: writing would make its directory again
+            if self.cdir.is_dir():
+                write_json(self.cdir / "state.json", state)
         return state
 
     def event(self, action: str, **attrs: str) -> None:
@@ -439,7 +441,11 @@ class Shim:
             started = spawn(self.cid, self.runtime, self.tty_size)
         except DockyardError as err:
             code, msg = err.exit_code, str(err) or "container failed to start"
-            self.update_state(status="exited", pid=0, exit_code=code, error=msg, finished_at=now_rfc3339())
+            # a --rm container that cannot start goes too (as docker's), before the starter hears why
+            if not (self.runtime.get("auto_remove") and self.remove_self(code)):
+                self.update_state(
+                    status="exited", pid=0, exit_code=code, error=msg, finished_at=now_rfc3339()
+                )
             self.broadcast(protocol.ERROR, json.dumps({"code": code, "message": msg}).encode())
             self.ready({"ok": False, "code": code, "message": msg, "final": True})
             self.finish_clients(code, False, msg)
@@ -475,26 +481,10 @@ class Shim:
         if self.log.dropped:
             # still failing as the container ends: no marker record will say it, the event does
             self.event("log_write_failed", error=self.log_error, droppedBytes=str(self.log.dropped))
-        if self.runtime.get("auto_remove"):
-            # `run --rm` returns once the container is gone from every listing: hide it (one rename),
-            # record what docker has recorded by then (die, destroy), tell the clients, and only then do the
-            # slow part (network, cgroup, files, volumes)
-            from core.containers.remove import announce_removal, purge_hidden
-
-            hidden = self.hide()
-            if hidden is not None:
-                self.event("die", exitCode=str(code))
-                announce_removal(self.paths, hidden)
-                self.finish_clients(code, oom, "")
-                # networks: free the address, veth, netns and published ports (core.network); a start that
-                # wants one of the ports meanwhile waits for this
-                from core.network import shimside
-
-                shimside.release(self.paths, self.cid)
-                self.teardown_run()
-                purge_hidden(self.paths, hidden)
-                return code
-            # it could not be hidden (see shim.log): it stays, exited, for `rm` to finish
+        if self.runtime.get("auto_remove") and self.remove_self(code):
+            self.finish_clients(code, oom, "")
+            return code
+        # (a --rm container that could not be hidden, see shim.log, stays exited for `rm` to finish)
         told = False
 
         def tell() -> None:
@@ -679,6 +669,28 @@ class Shim:
 
         cleanup_after_shim(self.paths, self.cid)
         return 0
+
+    def remove_self(self, code: int) -> bool:
+        """``--rm``: remove the container before any client hears of its exit, as docker's ``run --rm``
+        waits for the removal: when it returns, nothing of the container is left (an ``rmi`` of its image
+        right after must not find it using the image, nor a ``.tmp-*`` directory of it). Hide it first (one
+        rename: gone from every listing), record die and destroy, then the network, cgroup, files and
+        anonymous volumes. False if it could not be hidden (it stays, for ``rm``)."""
+        from core.containers.remove import announce_removal, purge_hidden
+
+        hidden = self.hide()
+        if hidden is None:
+            return False
+        self.event("die", exitCode=str(code))
+        announce_removal(self.paths, hidden)
+        # networks: free the address, veth, netns and published ports (core.network); a start that wants
+        # one of the ports meanwhile waits for this
+        from core.network import shimside
+
+        shimside.release(self.paths, self.cid)
+        self.teardown_run()
+        purge_hidden(self.paths, hidden)
+        return True
 
     def hide(self) -> Any:
         self.log.close()

@@ -85,6 +85,8 @@ def test_fixed_address_of_a_dead_owner_is_reclaimed(ipam: Ipam) -> None:
 def test_exhausted_network_reclaims_dead_owners_only(ipam: Ipam) -> None:
     for i in range(5):
         ipam.allocate(NET_ID, "10.9.0.0/29", "10.9.0.1", owner(i))
+    for i in (*range(5), 9, 10):  # containers that exist: no liveness probe unless the network is full
+        ipam.np.paths.container(owner(i)).mkdir(parents=True)
     dead = {owner(2), owner(4)}
     alive_calls: list[str] = []
 

@@ -325,6 +325,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     with stream:
         # with --rm the shim removes the container before it reports the exit
         code = pump(stream, stdin=bool(args.interactive), tty_mode=bool(args.tty), detach_keys=detach_keys)
+    if args.rm and code != DETACHED and stream.exit_code is None:
+        # the stream ended with no exit reported: the shim died, and nobody else will remove the container
+        # (or stop what is left of it) before we return
+        with contextlib.suppress(Exception):
+            engine.remove_container(summary.id, force=True, volumes=True)
     return 0 if code == DETACHED else code
 
 
