@@ -79,21 +79,41 @@ def emit(
     record a warning goes to stderr rather than an exception to the caller."""
     line = _encode(time.time_ns(), type, action, id, {k: str(v) for k, v in (attributes or {}).items()})
     try:
-        with FileLock(paths.locks, "events", shared=True):
-            try:
-                fd = os.open(paths.events, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except FileNotFoundError:
-                paths.events.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(paths.events, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                os.write(fd, line)
-                size = os.fstat(fd).st_size
-            finally:
-                os.close(fd)
+        # appends share the lock (O_APPEND keeps whole lines apart); only a line that a full disk cut short
+        # needs the file to itself, to end that line before this one (see _append)
+        size = _append(paths, line, exclusive=False)
+        if size < 0:
+            size = _append(paths, line, exclusive=True)
         if size > max_bytes // 2:
             rotate(paths, max_bytes)
     except OSError as err:
         sys.stderr.write(f"warning: could not record {type} {action} event for {id[:12]}: {err}\n")
+
+
+def _append(paths: Paths, line: bytes, *, exclusive: bool) -> int:
+    """Append ``line``; the file's new size. -1 (nothing written) when, not holding the file alone, its
+    last line looks cut: another writer's append may be in progress, or an event did not fit on a full
+    disk, which only the exclusive pass can tell apart and mend (it ends the cut line: readers skip it,
+    and this event is not glued to it and lost with it)."""
+    with FileLock(paths.locks, "events", shared=not exclusive):
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(paths.events, flags, 0o644)
+        except FileNotFoundError:
+            paths.events.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(paths.events, flags, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                if not exclusive:
+                    return -1
+                line = b"\n" + line
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view) :]  # a short write on a nearly full disk: go on
+            return os.fstat(fd).st_size
+        finally:
+            os.close(fd)
 
 
 def rotate(paths: Paths, max_bytes: int = MAX_BYTES) -> bool:

@@ -223,6 +223,15 @@ def test_a_damaged_line_is_skipped(paths: Paths):
     assert [e.action for e in read_events(paths)] == ["create", "start"]
 
 
+def test_an_event_cut_by_a_full_disk_does_not_take_the_next_one_with_it(paths: Paths):
+    emit(paths, "container", "create", CID, {})
+    with open(paths.events, "ab") as f:
+        f.write(b'{"status":"start","id":"')  # what a write that ran out of space leaves
+    emit(paths, "container", "die", CID, {})
+    assert [e.action for e in read_events(paths)] == ["create", "die"]
+    assert paths.events.read_bytes().count(b"\n") == 3  # the cut line ended, then the new one
+
+
 def test_emit_is_best_effort(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     blocker = tmp_path / "file"
     blocker.write_text("")
