@@ -28,6 +28,10 @@ def start(root: str, run: str, ready_fd: int, ctl_fd: int) -> int:
     ``ctl_fd``. Returns the exit code."""
     if os.fork() != 0:
         os._exit(0)
+    # what the shim and the container's setup find through the environment (the seccomp filter cache under
+    # the run dir) must be this engine's run dir, not the default one, when the starter had it from its
+    # configuration rather than from the environment (an in-process engine with --root/--run settings)
+    os.environ["DOCKYARD_RUN"] = run
     from core.runtime.cgroupfs import Primer
 
     # first: its wait in the kernel (6-13 ms) then overlaps our imports rather than delaying the container
