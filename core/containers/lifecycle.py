@@ -24,7 +24,7 @@ from core.record import replace
 from core.runtime import protocol
 from core.state.ids import new_id
 from core.state.locks import held, remove_unheld
-from core.state.records import remove_tree, temp_name, write_bytes, write_json
+from core.state.records import pid_alive, remove_tree, temp_name, write_bytes, write_json
 from core.storage.layers import LayerStore
 from core.supervisor.launcher import ShimLauncher
 from core.timestamps import now_rfc3339
@@ -67,16 +67,6 @@ def _resolv_conf() -> str:
     if not servers:
         out += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
     return "\n".join(out) + "\n"
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Lifecycle:
@@ -379,7 +369,7 @@ class Lifecycle:
                 return
             # a shim that cannot write the exit down (disk full) waits for room with the container gone:
             # once its process has been gone a while, stop waiting for the record
-            if rec.state.pid and not _process_exists(rec.state.pid):
+            if rec.state.pid and not pid_alive(rec.state.pid):
                 gone_since = gone_since or time.monotonic()
                 if time.monotonic() - gone_since > 2.0:
                     return

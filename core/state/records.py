@@ -84,7 +84,8 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (ours to signal or not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -104,7 +105,7 @@ def stale_temp_entries(directory: Path) -> Iterator[Path]:
         if not entry.name.startswith(TEMP_PREFIX):
             continue
         pid_text = entry.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and _pid_alive(int(pid_text)) and int(pid_text) != 0:
+        if pid_text.isdigit() and pid_alive(int(pid_text)) and int(pid_text) != 0:
             continue
         yield Path(entry.path)
 
