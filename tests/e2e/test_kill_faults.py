@@ -246,3 +246,55 @@ def test_kill_shim_at_random_moments(bed: Bed) -> None:
         return f"shim of {' '.join(args[1:-2])} (life {life:.2f} s) killed after {delay * 1000:.0f} ms"
 
     _campaign(bed, "shim", trial)
+
+
+def _store_entries(config: Config) -> set[str]:
+    """Every blob, layer and temp entry of the image store."""
+    paths = config.paths
+    out: set[str] = set()
+    for d in (paths.blobs, paths.root / "layers", paths.tmp):
+        if d.is_dir():
+            out.update(
+                f"{d.name}/{p.relative_to(d)}" for p in d.rglob("*") if p.parent == d or d.name == "blobs"
+            )
+    return out
+
+
+def test_kill_pull_at_random_moments(bed: Bed, testbed) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 of a pull, then what a user does next: prune, pull again (which must resume and succeed),
+    remove the image. Nothing of the killed pull may outlive that: no temp entry, no blob, no layer."""
+    rng = random.Random(SEED + 3)
+    ref = testbed.ref("whiteout:latest")  # three layers: kills land between layers too
+    before = _store_entries(bed.config)
+    span = bed.timed("pull", ref) * 1.2
+    assert bed.cli("rmi", ref).returncode == 0
+    assert _store_entries(bed.config) == before
+    failures: list[str] = []
+    for i in range(TRIALS):
+        delay = rng.uniform(0, span)
+        bed.kill_at(delay, "pull", ref)
+        found = []
+        r = bed.cli("image", "prune", "-f")
+        if r.returncode != 0:
+            found.append(f"image prune: {r.stderr.strip()}")
+        # what a killed pull was writing is reclaimable: prune takes it (its finished layers a later pull of
+        # the image reuses, and they go with that image)
+        found += [f"prune left {e}" for e in sorted(_store_entries(bed.config) - before) if ".tmp-" in e]
+        r = bed.cli("pull", ref)
+        if r.returncode != 0:
+            found.append(f"the next pull failed: {r.stderr.strip()}")
+        bed.cli("rmi", ref)
+        left = sorted(_store_entries(bed.config) - before)
+        found += [f"left {e}" for e in left[:8]]
+        if found:
+            failures.append(f"trial {i} (killed after {delay * 1000:.0f} ms): " + "; ".join(found))
+            # start the next trial from a clean store
+            for e in left:
+                path = bed.config.paths.root / e
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+    summary = f"fault campaign pull: seed {SEED}, {TRIALS} trials, {len(failures)} left something"
+    sys.stderr.write(summary + "\n")
+    assert not failures, summary + "\n" + "\n".join(failures)
