@@ -55,9 +55,13 @@ def small_root(engine_config: Config) -> Iterator[Config]:
     """``engine_config`` with its root on a 48 MB tmpfs of its own; everything on it is removed and the
     tmpfs unmounted afterwards."""
     root = engine_config.root
+    # the test's private bridge, subnets and nft table are in <root>/daemon.json, which the mount hides:
+    # without it, the CLI and the shims would use the host's default bridge and nft table
+    settings = (root / "daemon.json").read_bytes()
     subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=48m,mode=0711", "dockyard-test", str(root)], check=True
     )
+    (root / "daemon.json").write_bytes(settings)
     try:
         yield engine_config
     finally:
@@ -216,7 +220,9 @@ def test_stop_and_an_attached_run_hear_of_an_exit_that_cannot_be_recorded(busybo
     cfg = busybox_root
     cid = ok(dockyard(cfg, "run", "-d", "busybox", "sleep", "600")).strip()
     exe = Path(sys.executable).parent / "dockyard"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_") or k == "DOCKYARD_CGROUP_PARENT"
+    }
     env["DOCKYARD_RUN"] = str(cfg.run)
     attached = subprocess.Popen(
         [str(exe), "--root", str(cfg.root), "run", "--name", "fg", "busybox", "sh", "-c", "sleep 3; exit 5"],

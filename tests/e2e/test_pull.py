@@ -62,7 +62,9 @@ def dockyard(
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed ``dockyard`` command against ``cfg``'s root and docker config dir."""
     exe = Path(sys.executable).parent / "dockyard"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_") or k == "DOCKYARD_CGROUP_PARENT"
+    }
     env.update(DOCKER_CONFIG=str(cfg.docker_config), DOCKYARD_RUN=str(cfg.run))
     return subprocess.run(
         [str(exe), "--root", str(cfg.root), *args],
@@ -341,7 +343,9 @@ def test_concurrent_pulls_download_each_blob_once(testbed: Testbed, engine_confi
     """Six ``dockyard pull`` processes of one image at once: one downloads each blob (counted at a proxy),
     the others wait for it and use it, and all succeed with one record and one copy of each layer."""
     exe = Path(sys.executable).parent / "dockyard"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_") or k == "DOCKYARD_CGROUP_PARENT"
+    }
     env.update(DOCKER_CONFIG=str(engine_config.docker_config), DOCKYARD_RUN=str(engine_config.run))
     with FaultProxy(testbed.open_addr) as proxy:
         proxy.throttle = 600_000  # bytes/s: the ~1 MB layer takes long enough for every process to ask

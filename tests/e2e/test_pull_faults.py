@@ -291,7 +291,9 @@ def test_killed_pull_leaves_nothing_a_new_pull_keeps(
     proxy.only_digest = layer
     proxy.throttle = 200_000  # bytes/s: the ~1 MB layer takes ~5 s
     exe = Path(sys.executable).parent / "dockyard"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_") or k == "DOCKYARD_CGROUP_PARENT"
+    }
     env.update(DOCKER_CONFIG=str(engine_config.docker_config), DOCKYARD_RUN=str(engine_config.run))
     ref = f"{proxy.addr}/busybox:latest"
     child = subprocess.Popen(
@@ -338,7 +340,9 @@ def test_pull_waiting_on_a_killed_pull_takes_over(
     proxy.only_digest = layer
     proxy.throttle = 200_000  # bytes/s: the ~1 MB layer takes ~5 s
     exe = Path(sys.executable).parent / "dockyard"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_") or k == "DOCKYARD_CGROUP_PARENT"
+    }
     env.update(DOCKER_CONFIG=str(engine_config.docker_config), DOCKYARD_RUN=str(engine_config.run))
     ref = f"{proxy.addr}/busybox:latest"
 
