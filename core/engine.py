@@ -514,7 +514,12 @@ class LocalEngine(Engine):
 
         rec = self.lifecycle.get(container)
         target = container_exec.Target(
-            rec.id, rec.name, rec.state.status, rec.state.pid, self.paths.container(rec.id)
+            rec.id,
+            rec.name,
+            rec.state.status,
+            rec.state.pid,
+            self.paths.container(rec.id),
+            seccomp_cache=self.paths.run / "seccomp",  # this engine's, wherever its run dir is
         )
         opts = container_exec.ExecOptions(
             list(config.cmd),

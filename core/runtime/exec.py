@@ -102,6 +102,7 @@ class Target:
     status: str  # the record's status: only "running" is accepted
     pid: int  # its PID 1, in our pid namespace
     directory: Path  # containers/<id>, holding runtime.json (the ContainerSpec it was started with)
+    seccomp_cache: Path | None = None  # the engine's filter cache (<run>/seccomp); None: $DOCKYARD_RUN's
 
 
 @record
@@ -147,7 +148,7 @@ def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
     process = process_spec(spec.process, opts)
     # the container's own filter: built for the container's capabilities, as docker keeps it for
     # `exec --privileged` too; it comes from the cache the start filled
-    seccomp_bpf = init.prepare_seccomp(spec.process)
+    seccomp_bpf = init.prepare_seccomp(spec.process, cache_dir=target.seccomp_cache)
     parent = str((runtime.get("cgroup") or {}).get("parent") or cgroups.DEFAULT_PARENT)
     try:
         cgroup = cgroups.Cgroup.open(target.id, parent=parent)

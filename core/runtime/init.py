@@ -66,6 +66,7 @@ from core.runtime.spec import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, NoReturn
 
 _NAMESPACES = (
@@ -206,15 +207,16 @@ def wait(pid: int) -> int:
     return tini.exit_code(status)
 
 
-def prepare_seccomp(proc: ProcessSpec) -> bytes | None:
-    """Build (or fetch from cache) the seccomp BPF now, while libseccomp and the cache are reachable."""
+def prepare_seccomp(proc: ProcessSpec, *, cache_dir: Path | None = None) -> bytes | None:
+    """Build (or fetch from cache) the seccomp BPF now, while libseccomp and the cache are reachable.
+    ``cache_dir``: the engine's cache (default: the one under $DOCKYARD_RUN)."""
     if proc.seccomp is None:
         return None
     try:
         profile = seccomp.default_profile() if proc.seccomp == DEFAULT_SECCOMP else proc.seccomp
         if not isinstance(profile, dict):
             raise RuntimeFailure(f"unknown seccomp profile {profile!r}")
-        return seccomp.build_filter(profile, proc.capabilities)
+        return seccomp.build_filter(profile, proc.capabilities, cache_dir=cache_dir)
     except DockyardError:
         raise
     except Exception as err:
