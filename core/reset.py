@@ -191,27 +191,17 @@ def _remove_cgroup_parent(config: Config) -> None:
         cgroups.Cgroup.remove_parent(config.cgroup_parent)
 
 
-def _mount_points() -> list[str]:
-    out = []
-    with open("/proc/self/mountinfo", "rb") as f:
-        for line in f:
-            parts = line.split(b" ", 5)
-            if len(parts) > 4:
-                # octal escapes (\040 for a space) as the kernel writes them
-                out.append(parts[4].decode("unicode_escape", "replace"))
-    return out
-
-
 def _unmount_under(config: Config, problems: list[str]) -> None:
     """Every mount below the root and the run dir, deepest first: the shared netns dir (bind-mounted on
     itself), stale namespace binds, overlays a crashed copy left."""
+    from core.network.netns import mount_points
     from core.runtime import linux
 
     tops = [os.path.realpath(config.paths.root), os.path.realpath(config.paths.run)]
-    inside = [m for m in _mount_points() if any(m.startswith(top + "/") for top in tops)]
+    inside = [m for m in mount_points() if any(m.startswith(top + "/") for top in tops)]
     for mount in sorted(set(inside), key=lambda m: m.count("/"), reverse=True):
         for _ in range(16):  # stacked mounts come off one at a time
-            if mount not in _mount_points():
+            if mount not in mount_points():
                 break
             try:
                 linux.umount2(mount, linux.MNT_DETACH)

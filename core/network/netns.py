@@ -24,7 +24,8 @@ from core.runtime import linux
 _THREAD_NET = "/proc/thread-self/ns/net"
 
 
-def _mount_points() -> set[str]:
+def mount_points() -> set[str]:
+    """Where something is mounted in our mount namespace (from /proc/self/mountinfo)."""
     out = set()
     with open("/proc/self/mountinfo", "rb") as f:
         for line in f:
@@ -37,7 +38,7 @@ def _mount_points() -> set[str]:
 
 def ensure_shared_dir(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    if str(directory) in _mount_points():
+    if str(directory) in mount_points():
         return
     try:
         linux.mount("none", str(directory), None, linux.MS_SHARED | linux.MS_REC)

@@ -37,13 +37,26 @@ from tui.widgets.logindex import (
 BATCH = 2048  # rows judged between two looks at cancel
 
 
+class _Cancellable:
+    """A scan another thread can stop: it checks ``_cancel`` between batches."""
+
+    _cancel: threading.Event
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     row: int | None  # the matching row; None: no row matches
     wrapped: bool  # found only after going past the last row (the first, backward) and around
 
 
-class SearchScan:
+class SearchScan(_Cancellable):
     """One search: the first row after ``origin`` (``direction`` > 0) or the last before it whose line
     matches, else the same past the end and around, up to and including ``origin`` itself.
 
@@ -73,13 +86,6 @@ class SearchScan:
         self.count = len(rows) if count is None else count
         self.batch = batch
         self._cancel = threading.Event()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def cancel(self) -> None:
-        self._cancel.set()
 
     def matches(self, first: int, last: int) -> list[int]:
         """Rows in ``[first, last)`` whose line matches, in order."""
@@ -134,7 +140,7 @@ class SearchScan:
         return SearchResult(None, False)
 
 
-class FilterScan:
+class FilterScan(_Cancellable):
     """A filter: the spans of the lines that match, appended to ``out`` in file order from ``start`` on.
 
     Each ``step`` judges what ``index`` covers beyond the last step; ``run`` steps every ``poll`` until
@@ -169,13 +175,6 @@ class FilterScan:
         self._provisional = False  # out's last row is the unterminated last line
         self._last_report = 0.0
         self._cancel = threading.Event()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def cancel(self) -> None:
-        self._cancel.set()
 
     def run(self) -> None:
         """Step until cancelled (blocking: the body of a worker thread)."""
