@@ -285,6 +285,11 @@ class ContainerStore:
         key = name_or_id.strip().lstrip("/")
         if not key:
             raise InvalidArgument("empty container name or id")
+        if HEX64.match(key):
+            # a full id (what the engine passes between its own steps) names one record: no need to read all
+            found = self.load(key)
+            if found is not None:
+                return found
         records = list(self.records())
         for r in records:
             if r.id == key or r.name == key:
