@@ -111,6 +111,16 @@ class Body:
             while chunk := self.read(1 << 20):
                 parts.append(chunk)
             return b"".join(parts)
+        # as a buffered file does: n bytes unless the body ends first (chunks are joined)
+        out = bytearray()
+        while len(out) < n:
+            piece = self._read1(n - len(out))
+            if not piece:
+                break
+            out += piece
+        return bytes(out)
+
+    def _read1(self, n: int) -> bytes:
         if self._done or n == 0:
             return b""
         if not self._chunked:
@@ -140,6 +150,17 @@ class Body:
         if self._chunk_left == 0:
             self._rfile.readline(16)  # the CRLF after a chunk
         return data
+
+    def read_all(self, limit: int) -> bytes:
+        """The whole body; ApiError 400 if it is larger than ``limit``."""
+        parts: list[bytes] = []
+        size = 0
+        while chunk := self.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(400, f"the request body is larger than {limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
 
     def readinto(self, b: Any) -> int:
         data = self.read(len(b))
@@ -227,15 +248,11 @@ class Request:
     # --------------------------------------------------------------- body
     def json(self, *, required: bool = False) -> Any:
         """The body as JSON (None when there is none and it is not ``required``)."""
-        data = self.body.read(MAX_JSON_BODY + 1) if not self.body.done else b""
-        while len(data) <= MAX_JSON_BODY and not self.body.done:
-            more = self.body.read(MAX_JSON_BODY + 1 - len(data))
-            if not more:
-                break
-            data += more
-        if len(data) > MAX_JSON_BODY:
+        try:
+            data = self.body.read_all(MAX_JSON_BODY)
+        except ApiError:
             self.handler.close_connection = True
-            raise ApiError(400, f"the request body is larger than {MAX_JSON_BODY} bytes")
+            raise
         if not data.strip():
             if required:
                 raise ApiError(400, "the request needs a JSON body")

@@ -261,9 +261,7 @@ def build(req: Request) -> None:
     ]
     if unsupported:
         raise ApiError(400, f"dockyard does not support these build options: {', '.join(unsupported)}")
-    context = req.body.read(MAX_BUILD_CONTEXT + 1)
-    if len(context) > MAX_BUILD_CONTEXT:
-        raise ApiError(400, f"the build context is larger than {MAX_BUILD_CONTEXT} bytes")
+    context = req.body.read_all(MAX_BUILD_CONTEXT)
     quiet = req.qbool("q")
     network = req.q("networkmode") or "default"
     options = BuildOptions(

@@ -31,16 +31,23 @@ def _filtered(nets: list[NetworkSummary], filters: dict[str, list[str]]) -> list
     return out
 
 
+def _doc(req: Request, name: str) -> dict[str, Any]:
+    doc = dict(req.engine.inspect_network(name))
+    if not doc.get("Created"):
+        doc["Created"] = "0001-01-01T00:00:00Z"  # a time docker's clients can parse (the built-in networks')
+    return doc
+
+
 def list_networks(req: Request) -> None:
     docs = []
     for n in _filtered(req.engine.list_networks(), request_filters(req)):
         with contextlib.suppress(NetworkNotFound):
-            docs.append(req.engine.inspect_network(n.id))
+            docs.append(_doc(req, n.id))
     req.send_json(docs)
 
 
 def inspect(req: Request) -> None:
-    req.send_json(req.engine.inspect_network(req.params["id"]))
+    req.send_json(_doc(req, req.params["id"]))
 
 
 def _str(body: dict[str, Any], key: str) -> str:
