@@ -184,6 +184,8 @@ def start(req: Request) -> None:
         return
     try:
         pending.stream = req.engine.start_attached(c.id, stdin=pending.stdin)
+        # held before the answer: the client's resize comes right after it
+        app.hold_attached(c.id, pending.stream)
     except BaseException as err:
         pending.error = err
         raise _start_error(err) from err
@@ -402,10 +404,12 @@ def attach(req: Request) -> None:
             return
         stream = pending.stream
         if gone:
+            app.release_attached(c.id, stream)
             stream.detach()
             sock.close()
             return
-    app.hold_attached(c.id, stream)
+    if c.status in RUNNING_STATES:
+        app.hold_attached(c.id, stream)
     try:
         pump(
             sock,

@@ -106,11 +106,14 @@ def pump(
         if early and not take_input(early):
             detached = True
             return
-        if input_eof and stdin:
+        if input_eof and stdin and not stream.tty:
             stream.close_stdin()
         while True:
             pending_tls = isinstance(sock, ssl.SSLSocket) and reading and not paused and sock.pending()
-            events = sel.select(0 if pending_tls else (0.05 if paused else None))
+            events = sel.select(0 if pending_tls else (0.05 if paused else (None if reading else 1.0)))
+            if not reading and _hung_up(sock):
+                detached = True  # the client closed both ways (not just its input): it is gone
+                return
             if pending_tls and not any(key.data == "in" for key, _ in events):
                 events.append((sel.get_key(sock), selectors.EVENT_READ))
             if paused and stream.input_backlog < MAX_INPUT_BACKLOG // 2:
@@ -137,10 +140,12 @@ def pump(
                     except OSError:
                         data = b""
                     if not data:
-                        # half-close: the end of the input; the output goes on until the process ends
+                        # half-close: the end of the input; the output goes on until the process ends.
+                        # With a terminal it is no end of input (that would type ^D): the docker CLI
+                        # closes so when it detaches, and the process must go on, as with dockerd
                         sel.unregister(sock)
                         reading = False
-                        if stdin:
+                        if stdin and not stream.tty:
                             stream.close_stdin()
                         continue
                     if not take_input(data):
@@ -160,6 +165,15 @@ def pump(
             sock.close()
 
 
+def _hung_up(sock: socket.socket) -> bool:
+    """The peer has closed the connection altogether (a unix socket says so; TCP only once we write)."""
+    import select
+
+    poller = select.poll()
+    poller.register(sock, 0)
+    return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poller.poll(0))
+
+
 def buffer_until(sock: socket.socket, ready: threading.Event, early: bytes) -> tuple[bytes, bool, bool]:
     """While an attach waits for its container's start, take what the client sends (the docker CLI sends
     its stdin, and half-closes, at once). Returns (input, input ended, client gone)."""
@@ -167,6 +181,8 @@ def buffer_until(sock: socket.socket, ready: threading.Event, early: bytes) -> t
     eof = False
     while not ready.is_set():
         if eof:
+            if _hung_up(sock):
+                return bytes(data), True, True
             ready.wait(0.5)
             continue
         sel = selectors.DefaultSelector()
