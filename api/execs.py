@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from api.hijack import DEFAULT_DETACH_KEYS, parse_detach_keys, pump
-from api.http import ApiError, Request
+from api.http import ApiError, Request, frame
 from core.dockerjson import exec_config_from_docker
 from core.interface import DuplexStream
 
@@ -52,23 +53,36 @@ def start(req: Request) -> None:
     exec_id = req.params["id"]
     info = req.engine.inspect_exec(exec_id)
     exec_id = str(info.get("ID") or exec_id)
-    stream = req.engine.start_exec(exec_id)
     if detach:
+        stream = req.engine.start_exec(exec_id)
         threading.Thread(target=_drain, args=(stream,), name="exec-drain", daemon=True).start()
         req.send_empty(200)
+        return
+    if info.get("Running") or info.get("Pid"):
+        raise ApiError(409, f"exec {exec_id} has already been started")
+    req.engine.container(str(info.get("ContainerID")))  # 404 before the upgrade
+    tty = bool((info.get("ProcessConfig") or {}).get("tty"))
+    stdin = bool(info.get("OpenStdin"))
+    with req.app.lock:
+        keys_text = req.app.exec_keys.pop(exec_id, "")
+    content = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+    # upgraded first, then started (as dockerd): a client that reads the answer's head through a buffer
+    # (docker-py) must not find the process's first output in it
+    sock, early = req.hijack(content)
+    try:
+        stream = req.engine.start_exec(exec_id)
+    except Exception as err:
+        message = f"{err}\r\n".encode()
+        with contextlib.suppress(OSError):
+            sock.sendall(message if tty else frame(2, message))
+            sock.close()
         return
     size = body.get("ConsoleSize")
     if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size):
         stream.resize(size[0], size[1])
-    stdin = bool(info.get("OpenStdin"))
     with req.app.lock:
-        keys_text = req.app.exec_keys.pop(exec_id, "")
         req.app.execs[exec_id] = stream
-    content = (
-        "application/vnd.docker.raw-stream" if stream.tty else "application/vnd.docker.multiplexed-stream"
-    )
     try:
-        sock, early = req.hijack(content)
         pump(
             sock,
             stream,

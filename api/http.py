@@ -312,15 +312,33 @@ class Request:
         events, stats, exports)."""
         self.handler.close_connection = True
         self.streaming = True
-        self._headers(status, {"Content-Type": content_type, "Connection": "close", **(headers or {})})
+        self._headers(
+            status,
+            {
+                "Content-Type": content_type,
+                "Transfer-Encoding": "chunked",  # docker-py reads a stream only when it is chunked
+                "Connection": "close",
+                **(headers or {}),
+            },
+        )
         self.handler.wfile.flush()
 
     def write(self, data: bytes) -> None:
+        if not data:
+            return
         try:
-            self.handler.wfile.write(data)
+            self.handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError) as err:
             raise ClientGone() from err
+
+    def end_stream(self) -> None:
+        """The last chunk of a streamed answer."""
+        if self.streaming:
+            self.streaming = False
+            with contextlib.suppress(OSError):
+                self.handler.wfile.write(b"0\r\n\r\n")
+                self.handler.wfile.flush()
 
     def write_json(self, obj: Any) -> None:
         self.write(json.dumps(obj).encode() + b"\n")
@@ -458,6 +476,7 @@ class Handler(BaseHTTPRequestHandler):
             route(req)
             if not req.answered:
                 req.send_empty(204)
+            req.end_stream()
         except NotModified:
             if req is not None and not req.answered:
                 req.send_empty(304)
@@ -478,6 +497,7 @@ class Handler(BaseHTTPRequestHandler):
                 # the stream has begun: the error goes in it, as docker's progress and build streams carry
                 with contextlib.suppress(ClientGone, OSError):
                     req.write_json({"errorDetail": {"message": message}, "error": message})
+                req.end_stream()
             elif req.answered:
                 self.close_connection = True
             else:
