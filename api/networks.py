@@ -7,7 +7,7 @@ from typing import Any
 
 from api.filters import label_matches, request_filters
 from api.http import ApiError, Request
-from core.errors import NetworkNotFound
+from core.errors import Conflict, NetworkNotFound
 from core.models import NetworkSummary
 
 
@@ -73,7 +73,8 @@ def create(req: Request) -> None:
     name = _str(body, "Name")
     if not name:
         raise ApiError(400, "the network needs a Name")
-    for key in ("EnableIPv6", "Attachable", "Ingress", "ConfigOnly"):
+    # Attachable (docker-compose sets it) means nothing more than what every dockyard network allows
+    for key in ("EnableIPv6", "Ingress", "ConfigOnly"):
         if body.get(key):
             raise ApiError(400, f"dockyard does not support {key} networks")
     if body.get("ConfigFrom"):
@@ -132,10 +133,25 @@ def connect(req: Request) -> None:
             raise ApiError(400, f"dockyard does not support EndpointConfig.{key}")
     if ipam.get("IPv6Address"):
         raise ApiError(400, "dockyard does not support IPv6 addresses")
-    req.engine.connect_network(
-        req.params["id"], container, aliases=list(aliases), ip=_str(ipam, "IPv4Address") or None
-    )
+    try:
+        req.engine.connect_network(
+            req.params["id"], container, aliases=list(aliases), ip=_str(ipam, "IPv4Address") or None
+        )
+    except Conflict:
+        if not _is_first_network_of_created(req, container, req.params["id"]):
+            raise
+        # docker-compose connects a container it has just created to the network it was created on (to
+        # add aliases), which dockerd takes as a reconnect; here the create's own aliases stand
     req.send_empty(200)
+
+
+def _is_first_network_of_created(req: Request, container: str, network: str) -> bool:
+    doc = req.engine.inspect_container(container)
+    if (doc.get("State") or {}).get("Status") != "created":
+        return False
+    mode = (doc.get("HostConfig") or {}).get("NetworkMode") or ""
+    net = req.engine.inspect_network(network)
+    return mode in (net.get("Name"), net.get("Id"))
 
 
 def disconnect(req: Request) -> None:
