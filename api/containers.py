@@ -332,10 +332,14 @@ def _wait_for(
             started = cur.status in RUNNING_STATES or cur.started_at != first.started_at
         if started and not exited:
             if cur.status in RUNNING_STATES:
-                code = engine.wait_container(cid)
-                with contextlib.suppress(ContainerNotFound):
+                waited = engine.wait_container(cid)
+                try:
                     cur = engine.container(cid)
-                    code = cur.exit_code if cur.exit_code is not None else code
+                    code = cur.exit_code if cur.exit_code is not None else (waited or 0)
+                except ContainerNotFound:
+                    # removed as it ended (--rm): its die event has the code
+                    code = _exit_from_events(req, cid, t0, waited or 0)
+                    return code, ""
             else:
                 code = cur.exit_code or 0
             exited = True

@@ -59,7 +59,11 @@ def list_images(req: Request) -> None:
 
 
 def inspect(req: Request) -> None:
-    req.send_json(req.engine.inspect_image(req.params["name"]))
+    doc = dict(req.engine.inspect_image(req.params["name"]))
+    meta = doc.get("Metadata")
+    if isinstance(meta, dict) and not meta.get("LastTagTime"):
+        doc["Metadata"] = {**meta, "LastTagTime": "0001-01-01T00:00:00Z"}  # a time Go's clients can parse
+    req.send_json(doc)
 
 
 def history(req: Request) -> None:

@@ -464,6 +464,9 @@ __all__ = [
 # ------------------------------------------------------------------------------------ progress messages
 
 
+_BAR_STATUSES = ("Downloading", "Extracting", "Pushing", "Loading layer", "Uploading")
+
+
 def progress_to_docker(p: PullProgress) -> JSONDict:
     """A pull/push/load report as one of Docker's JSON progress messages (what ``POST /images/create`` and
     ``/images/{name}/push`` stream, and what the docker CLI draws its bars from): a layer's
@@ -471,7 +474,9 @@ def progress_to_docker(p: PullProgress) -> JSONDict:
     if not p.layer:
         return {"status": f"{p.status} {p.message}".strip()}
     msg: JSONDict = {"status": p.status, "id": p.layer, "progressDetail": {}}
-    if p.total:
+    # only a running bar has numbers: docker's CLI leaves out, when not on a terminal, every message that
+    # has them (so "Pull complete" with numbers would never be printed)
+    if p.total and p.status in _BAR_STATUSES:
         msg["progressDetail"] = {"current": p.current, "total": p.total}
     if p.message:
         msg["progress"] = p.message
