@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import select
+import socket
 import tarfile
 import tempfile
 import threading
@@ -17,7 +19,7 @@ from api.filters import label_matches, request_filters
 from api.hijack import DEFAULT_DETACH_KEYS, buffer_until, parse_detach_keys, pump
 from api.http import ApiError, ClientGone, NotModified, Request, frame
 from core.dockerjson import container_summary_to_docker, create_from_docker, update_from_docker
-from core.errors import ContainerNotFound, DockyardError, InvalidArgument
+from core.errors import Conflict, ContainerNotFound, DockyardError, InvalidArgument
 from core.interface import STDERR, STDOUT
 from core.models import RUNNING_STATES, ContainerSummary
 
@@ -299,19 +301,56 @@ def wait(req: Request) -> None:
     first = engine.container(req.params["id"])
     t0 = time.time()
     req.start_stream("application/json")
-    gone = threading.Event()
+    gone = _Gone()
     stop_watch = req.watch_disconnect(gone.set)
     try:
         code, error = _wait_for(req, first, condition, t0, gone)
     finally:
         stop_watch()
+        gone.close()
     if gone.is_set():
         return
     req.write_json({"StatusCode": code, "Error": {"Message": error} if error else None})
 
 
+class _Gone(threading.Event):
+    """Set when the client has gone; also a readable fd from then on, to wake a select."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.r, self._w = socket.socketpair()
+
+    def set(self) -> None:
+        super().set()
+        with contextlib.suppress(OSError):
+            self._w.send(b"x")
+
+    def close(self) -> None:
+        self.r.close()
+        self._w.close()
+
+
+def _wait_exit(req: Request, cid: str, gone: _Gone) -> int | None:
+    """Block until the running container exits (its code), or the client goes (None). Listens on an
+    attach session (output dropped) rather than polling, so the exit is seen at once."""
+    try:
+        stream = req.engine.attach_container(cid)
+    except Conflict:
+        return None  # not running any more
+    try:
+        while not gone.is_set():
+            ready, _, _ = select.select([stream.fileno(), gone.r], [], [])
+            if gone.r in ready:
+                return None
+            if stream.read() is None:
+                return stream.exit_code
+        return None
+    finally:
+        stream.close()
+
+
 def _wait_for(
-    req: Request, first: ContainerSummary, condition: str, t0: float, gone: threading.Event
+    req: Request, first: ContainerSummary, condition: str, t0: float, gone: _Gone
 ) -> tuple[int, str]:
     engine = req.engine
     cid = first.id
@@ -332,7 +371,17 @@ def _wait_for(
             started = cur.status in RUNNING_STATES or cur.started_at != first.started_at
         if started and not exited:
             if cur.status in RUNNING_STATES:
-                waited = engine.wait_container(cid)
+                waited = _wait_exit(req, cid, gone)
+                if gone.is_set():
+                    break
+                # the shim records the exit a moment after it tells its clients
+                for _ in range(100):
+                    try:
+                        if engine.container(cid).status not in RUNNING_STATES:
+                            break
+                    except ContainerNotFound:
+                        break
+                    time.sleep(0.005)
                 try:
                     cur = engine.container(cid)
                     code = cur.exit_code if cur.exit_code is not None else (waited or 0)
