@@ -3,15 +3,22 @@ attach waiting for its container's start, an exec's terminal that ``/exec/{id}/r
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from api.http import API_VERSION, ApiError, Request
 
 if TYPE_CHECKING:
-    from core.interface import DuplexStream, Engine
+    from core.interface import DuplexStream, Engine, PreparedStart
+
+# a start prepared at create (the engine's supervisor warming up while the client attaches and waits) is
+# kept this long for the start that follows; at most MAX_PREPARED at once, so `docker create` x100 costs none
+PREPARED_FOR = 10.0
+MAX_PREPARED = 2
 
 Handler = Callable[[Request], None]
 
@@ -52,6 +59,9 @@ class App:
         self.execs: dict[str, DuplexStream] = {}
         self.exec_keys: dict[str, str] = {}  # exec id -> its DetachKeys, from create to start
         self.attached: dict[str, list[DuplexStream]] = {}
+        self.started = threading.Condition()  # notified when a container is started through this server
+        self.prepared: dict[str, tuple[PreparedStart, float]] = {}
+        self._janitor: threading.Thread | None = None
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         for module in (system, containers, execs, images, networks, volumes):
             for method, pattern, handler in module.ROUTES:
@@ -64,6 +74,47 @@ class App:
                 if match:
                     return handler, match.groupdict()
         raise ApiError(404, f"page not found: {method} {path}")
+
+    # ------------------------------------------------------------------------- starts prepared ahead
+    def prepare_start(self) -> PreparedStart | None:
+        with self.lock:
+            if len(self.prepared) >= MAX_PREPARED:
+                return None
+        try:
+            return self.engine.prepare_start()
+        except Exception:
+            return None  # the start will launch what it needs itself
+
+    def keep_prepared(self, cid: str, prepared: PreparedStart) -> None:
+        with self.lock:
+            self.prepared[cid] = (prepared, time.monotonic() + PREPARED_FOR)
+            if self._janitor is None:
+                self._janitor = threading.Thread(target=self._expire, name="api-prepared", daemon=True)
+                self._janitor.start()
+
+    def take_prepared(self, cid: str) -> PreparedStart | None:
+        with self.lock:
+            entry = self.prepared.pop(cid, None)
+        return entry[0] if entry else None
+
+    def _expire(self) -> None:
+        while True:
+            time.sleep(1.0)
+            now = time.monotonic()
+            with self.lock:
+                old = [cid for cid, (_, until) in self.prepared.items() if until < now]
+                stale = [self.prepared.pop(cid)[0] for cid in old]
+                if not self.prepared:
+                    self._janitor = None
+            for prepared in stale:
+                with contextlib.suppress(Exception):
+                    prepared.cancel()
+            if not stale and self._janitor is None:
+                return
+
+    def notify_started(self) -> None:
+        with self.started:
+            self.started.notify_all()
 
     # ------------------------------------------------------------------ streams held for other requests
     def hold_attached(self, cid: str, stream: DuplexStream) -> None:

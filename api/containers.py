@@ -115,7 +115,15 @@ def create(req: Request) -> None:
     check_create_keys(body)
     query = {k: req.q(k) for k in ("name", "platform") if req.q(k)}
     request = create_from_docker(body, query, pull="never")
-    summary = req.engine.create_container(request)
+    prepared = req.app.prepare_start()  # warms up while the container is made and the client attaches
+    try:
+        summary = req.engine.create_container(request)
+    except BaseException:
+        if prepared is not None:
+            prepared.cancel()
+        raise
+    if prepared is not None:
+        req.app.keep_prepared(summary.id, prepared)
     req.send_json({"Id": summary.id, "Warnings": []}, 201)
 
 
@@ -180,12 +188,16 @@ def start(req: Request) -> None:
         raise NotModified()
     with app.lock:
         pending = app.pending.pop(c.id, None)
+    prepared = app.take_prepared(c.id)
     if pending is None:
-        req.engine.start_container(c.id)
+        try:
+            req.engine.start_container(c.id, prepared=prepared)
+        finally:
+            app.notify_started()
         req.send_empty(204)
         return
     try:
-        pending.stream = req.engine.start_attached(c.id, stdin=pending.stdin)
+        pending.stream = req.engine.start_attached(c.id, stdin=pending.stdin, prepared=prepared)
         # held before the answer: the client's resize comes right after it
         app.hold_attached(c.id, pending.stream)
     except BaseException as err:
@@ -193,6 +205,7 @@ def start(req: Request) -> None:
         raise _start_error(err) from err
     finally:
         pending.ready.set()
+        app.notify_started()
     req.send_empty(204)
 
 
@@ -397,7 +410,11 @@ def _wait_for(
         last = cur
         if exited and condition != "removed":
             return last.exit_code or 0, ""
-        gone.wait(0.02 if not started else 0.05)
+        if not started:
+            with req.app.started:  # woken by a start through this server; by the clock for others
+                req.app.started.wait(0.05)
+        else:
+            gone.wait(0.01)  # an auto-removal takes a moment after the exit
     return code, ""
 
 
