@@ -18,26 +18,29 @@ from api.app import PendingAttach
 from api.filters import label_matches, request_filters
 from api.hijack import DEFAULT_DETACH_KEYS, buffer_until, parse_detach_keys, pump
 from api.http import ApiError, ClientGone, NotModified, Request, frame
-from core.dockerjson import container_summary_to_docker, create_from_docker, update_from_docker
+from core.dockerjson import (
+    container_summary_to_docker,
+    create_from_docker,
+    create_to_docker,
+    update_from_docker,
+)
 from core.errors import Conflict, ContainerNotFound, DockyardError, InvalidArgument
 from core.interface import STDERR, STDOUT
-from core.models import RUNNING_STATES, ContainerSummary
+from core.models import RUNNING_STATES, ContainerConfig, ContainerCreate, ContainerSummary
 
 # ------------------------------------------------------------------------------------------------- create
 
-# Keys of the create body that dockyard reads (core.dockerjson); any other key with a value that is not
+# Keys of the create body that dockyard reads: those core.dockerjson writes for a request (so a field the
+# mapping gains is taken at once) and the other forms it reads. Any other key with a value that is not
 # docker's zero value is an option dockyard does not have, refused by name rather than dropped.
+_WRITTEN = create_to_docker(ContainerCreate(ContainerConfig(image="")))
 _CONFIG_KEYS = {
-    "Hostname", "User", "Tty", "OpenStdin", "AttachStdin", "AttachStdout", "AttachStderr", "Env", "Cmd",
-    "Image", "WorkingDir", "Entrypoint", "Labels", "StopSignal", "StopTimeout", "ExposedPorts", "Volumes",
-    "HostConfig", "NetworkingConfig",
+    *_WRITTEN, "Volumes",
     # carried by docker's clients, meaningless here when unset or default
     "Domainname", "StdinOnce", "ArgsEscaped", "OnBuild", "NetworkDisabled", "MacAddress", "Shell",
 }  # fmt: skip
 _HOST_KEYS = {
-    "NetworkMode", "PortBindings", "PublishAllPorts", "RestartPolicy", "AutoRemove", "Mounts", "CapAdd",
-    "CapDrop", "Privileged", "ReadonlyRootfs", "SecurityOpt", "Memory", "MemorySwap", "NanoCpus",
-    "PidsLimit", "ShmSize", "Init", "Ulimits", "Devices", "Dns", "ExtraHosts", "LogConfig", "Binds", "Tmpfs",
+    *_WRITTEN["HostConfig"], "Binds", "Tmpfs",
     "ConsoleSize",  # the terminal's size at start: the CLI resizes right after
 }  # fmt: skip
 # zero values docker's clients send for options they were not given
