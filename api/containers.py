@@ -321,6 +321,8 @@ def wait(req: Request) -> None:
     stop_watch = req.watch_disconnect(gone.set)
     try:
         code, error = _wait_for(req, first, condition, t0, gone)
+    except (DockyardError, OSError) as err:
+        code, error = 125, str(err)  # in the answer's own shape: its head has gone out already
     finally:
         stop_watch()
         gone.close()
@@ -351,8 +353,8 @@ def _wait_exit(req: Request, cid: str, gone: _Gone) -> int | None:
     attach session (output dropped) rather than polling, so the exit is seen at once."""
     try:
         stream = req.engine.attach_container(cid)
-    except Conflict:
-        return None  # not running any more
+    except (Conflict, ContainerNotFound, OSError):
+        return None  # not running any more (its supervisor may be gone already)
     try:
         while not gone.is_set():
             ready, _, _ = select.select([stream.fileno(), gone.r], [], [])
@@ -400,7 +402,12 @@ def _wait_for(
                     time.sleep(0.005)
                 try:
                     cur = engine.container(cid)
-                    code = cur.exit_code if cur.exit_code is not None else (waited or 0)
+                    if cur.status in RUNNING_STATES:
+                        if waited is None:
+                            continue  # its supervisor could not be reached: look again
+                        code = waited  # it ended, and its restart policy started it again
+                    else:
+                        code = cur.exit_code if cur.exit_code is not None else (waited or 0)
                 except ContainerNotFound:
                     # removed as it ended (--rm): its die event has the code
                     code = _exit_from_events(req, cid, t0, waited or 0)

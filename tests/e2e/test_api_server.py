@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tarfile
@@ -296,3 +297,29 @@ def test_mutual_tls(engine_config: Config, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_systemd_socket_activation(engine_config: Config, tmp_path: Path) -> None:
+    activate = shutil.which("systemd-socket-activate")
+    if activate is None:
+        pytest.skip("systemd-socket-activate is not installed")
+    sock = tmp_path / "activated.sock"
+    proc = subprocess.Popen(
+        [activate, "-l", str(sock), "-E", f"DOCKYARD_RUN={engine_config.run}", DOCKYARD, "--root",
+         str(engine_config.root), "serve", "-H", "fd://"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None and "Listening on" in proc.stderr.readline()
+        server = ApiServer(engine_config)
+        server.sock = sock
+        status, _, body = server.request("GET", "/_ping")  # the first connection starts the server
+        assert (status, body) == (200, b"OK")
+        status, _, body = server.request("GET", "/v1.43/containers/json")
+        assert (status, json.loads(body)) == (200, [])
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    # without systemd's sockets, fd:// says what is missing
+    r = _serve(engine_config, "-H", "fd://")
+    assert r.returncode != 0 and "LISTEN_FDS" in r.stderr
