@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -14,11 +13,6 @@ from api.http import API_VERSION, ApiError, Request
 
 if TYPE_CHECKING:
     from core.interface import DuplexStream, Engine, PreparedStart
-
-# a start prepared at create (the engine's supervisor warming up while the client attaches and waits) is
-# kept this long for the start that follows; at most MAX_PREPARED at once, so `docker create` x100 costs none
-PREPARED_FOR = 10.0
-MAX_PREPARED = 2
 
 Handler = Callable[[Request], None]
 
@@ -60,8 +54,8 @@ class App:
         self.exec_keys: dict[str, str] = {}  # exec id -> its DetachKeys, from create to start
         self.attached: dict[str, list[DuplexStream]] = {}
         self.started = threading.Condition()  # notified when a container is started through this server
-        self.prepared: dict[str, tuple[PreparedStart, float]] = {}
-        self._janitor: threading.Thread | None = None
+        self._warm: PreparedStart | None = None
+        self._warming = False
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         for module in (system, containers, execs, images, networks, volumes):
             for method, pattern, handler in module.ROUTES:
@@ -76,41 +70,38 @@ class App:
         raise ApiError(404, f"page not found: {method} {path}")
 
     # ------------------------------------------------------------------------- starts prepared ahead
-    def prepare_start(self) -> PreparedStart | None:
+    # One start is kept prepared (the local engine's supervisor, warmed up: its interpreter started and its
+    # imports done), from the first create on, and made again each time a start takes it: a start then
+    # skips the ~100-200 ms a supervisor takes to come up. An idle server that never started a container
+    # holds none; the prepared one ends by itself when the server does.
+    def warm_up(self) -> None:
+        """Have a start prepared (in the background)."""
         with self.lock:
-            if len(self.prepared) >= MAX_PREPARED:
-                return None
+            if self._warm is not None or self._warming:
+                return
+            self._warming = True
+        threading.Thread(target=self._prepare, name="api-prepare", daemon=True).start()
+
+    def _prepare(self) -> None:
+        prepared = None
         try:
-            return self.engine.prepare_start()
+            prepared = self.engine.prepare_start()
         except Exception:
-            return None  # the start will launch what it needs itself
-
-    def keep_prepared(self, cid: str, prepared: PreparedStart) -> None:
-        with self.lock:
-            self.prepared[cid] = (prepared, time.monotonic() + PREPARED_FOR)
-            if self._janitor is None:
-                self._janitor = threading.Thread(target=self._expire, name="api-prepared", daemon=True)
-                self._janitor.start()
-
-    def take_prepared(self, cid: str) -> PreparedStart | None:
-        with self.lock:
-            entry = self.prepared.pop(cid, None)
-        return entry[0] if entry else None
-
-    def _expire(self) -> None:
-        while True:
-            time.sleep(1.0)
-            now = time.monotonic()
+            prepared = None  # a start then launches what it needs itself
+        finally:
             with self.lock:
-                old = [cid for cid, (_, until) in self.prepared.items() if until < now]
-                stale = [self.prepared.pop(cid)[0] for cid in old]
-                if not self.prepared:
-                    self._janitor = None
-            for prepared in stale:
+                self._warming = False
+                if self._warm is None:
+                    self._warm, prepared = prepared, None
+            if prepared is not None:  # one was made meanwhile
                 with contextlib.suppress(Exception):
                     prepared.cancel()
-            if not stale and self._janitor is None:
-                return
+
+    def take_prepared(self) -> PreparedStart | None:
+        with self.lock:
+            prepared, self._warm = self._warm, None
+        self.warm_up()
+        return prepared
 
     def notify_started(self) -> None:
         with self.started:

@@ -118,15 +118,8 @@ def create(req: Request) -> None:
     check_create_keys(body)
     query = {k: req.q(k) for k in ("name", "platform") if req.q(k)}
     request = create_from_docker(body, query, pull="never")
-    prepared = req.app.prepare_start()  # warms up while the container is made and the client attaches
-    try:
-        summary = req.engine.create_container(request)
-    except BaseException:
-        if prepared is not None:
-            prepared.cancel()
-        raise
-    if prepared is not None:
-        req.app.keep_prepared(summary.id, prepared)
+    req.app.warm_up()  # a start prepared by the time this container's comes (the first one's, nearly)
+    summary = req.engine.create_container(request)
     req.send_json({"Id": summary.id, "Warnings": []}, 201)
 
 
@@ -191,7 +184,7 @@ def start(req: Request) -> None:
         raise NotModified()
     with app.lock:
         pending = app.pending.pop(c.id, None)
-    prepared = app.take_prepared(c.id)
+    prepared = app.take_prepared()
     if pending is None:
         try:
             req.engine.start_container(c.id, prepared=prepared)

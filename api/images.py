@@ -120,10 +120,7 @@ def _parse(reference: str) -> tuple[str, str]:
     from core.interface import parse_reference
 
     ref = parse_reference(reference)
-    familiar = getattr(ref, "familiar", None)
-    text = familiar() if callable(familiar) else reference
-    tag = getattr(ref, "digest", None) or getattr(ref, "tag", None) or "latest"
-    return str(text), str(tag)
+    return ref.familiar(), ref.digest or ref.tag or "latest"
 
 
 def _import(req: Request) -> None:
