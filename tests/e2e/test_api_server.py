@@ -267,7 +267,7 @@ def _certs(d: Path) -> None:
             "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")  # fmt: skip
 
 
-def test_mutual_tls(engine_config: Config, tmp_path: Path) -> None:
+def test_mutual_tls(engine_config: Config, testbed: Testbed, tmp_path: Path) -> None:
     needs_docker_cli()
     _certs(tmp_path)
     port = _free_port()
@@ -289,6 +289,12 @@ def test_mutual_tls(engine_config: Config, tmp_path: Path) -> None:
         r = subprocess.run([DOCKER, "version", "--format", "{{.Server.APIVersion}}"], capture_output=True,
                            text=True, env=cenv, timeout=30)  # fmt: skip
         assert r.returncode == 0 and r.stdout.strip() == "1.43", r.stderr
+        # hijacked streams over TLS: stdin to a container, its half-close, the output back
+        ref = testbed.ref("busybox:latest")
+        subprocess.run([DOCKER, "pull", "-q", ref], env=cenv, check=True, capture_output=True, timeout=60)
+        cmd = [DOCKER, "run", "-i", "--rm", ref, "sh", "-c", "cat; exit 3"]
+        r = subprocess.run(cmd, input="through tls\n", capture_output=True, text=True, env=cenv, timeout=60)
+        assert (r.returncode, r.stdout) == (3, "through tls\n"), r.stderr
         # without a client certificate the handshake is refused
         (client_dir / "cert.pem").unlink()
         (client_dir / "key.pem").unlink()
