@@ -329,3 +329,34 @@ def test_systemd_socket_activation(engine_config: Config, tmp_path: Path) -> Non
     # without systemd's sockets, fd:// says what is missing
     r = _serve(engine_config, "-H", "fd://")
     assert r.returncode != 0 and "LISTEN_FDS" in r.stderr
+
+
+def test_a_pull_whose_client_goes_away_is_cancelled(api: ApiServer, testbed: Testbed) -> None:
+    from tests.e2e.faultproxy import FaultProxy
+
+    with FaultProxy(testbed.open_addr) as proxy:
+        proxy.throttle = 50_000  # busybox's ~1 MB layer would take ~20 s
+        settled = []
+        for _ in range(2):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(api.sock))
+            line = f"POST /v1.43/images/create?fromImage={proxy.addr}/busybox&tag=latest HTTP/1.1\r\n"
+            s.sendall(line.encode() + b"Host: d\r\nContent-Length: 0\r\n\r\n")
+            assert s.recv(12).startswith(b"HTTP/1.1 200")
+            start = proxy.blob_bytes_sent
+            deadline = time.monotonic() + 20
+            while proxy.blob_bytes_sent - start < 10_000 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert proxy.blob_bytes_sent - start >= 10_000  # the layer is on its way
+            during = _threads(api.pid)
+            s.close()
+            time.sleep(2)
+            sent = proxy.blob_bytes_sent
+            time.sleep(1)
+            assert proxy.blob_bytes_sent - sent < 10_000  # cancelled: nothing is being fetched any more
+            settled.append(_settle_threads(api.pid, during - 2))
+            assert settled[-1] < during
+        # what the pull held went with it: a second one leaves no more threads behind than the first
+        assert settled[1] <= settled[0]
+    _, _, data = api.request("GET", "/v1.43/images/json")
+    assert json.loads(data) == []
