@@ -53,6 +53,11 @@ def test_pull_run_ps_logs_exec_cp_stop_rm(api: ApiServer, testbed: Testbed, tmp_
     ps = api.docker("ps", "--format", "{{.Names}} {{.Status}}").stdout
     assert ps.startswith("web Up"), ps
     assert "web" in api.dockyard("ps").stdout
+    # and the other way round: made by dockyard's own command line, seen and managed through the API
+    api.dockyard("run", "-d", "--name", "fromcli", ref, "sleep", "300")
+    assert "fromcli" in api.docker("ps", "--format", "{{.Names}}").stdout.split()
+    api.docker("rm", "-f", "fromcli")
+    assert "fromcli" not in api.dockyard("ps", "-a").stdout
     fmt = api.docker("inspect", "--format", "{{.State.Status}} {{.Config.Image}} {{.Name}}", "web").stdout
     assert fmt.strip() == f"running {ref} /web"
 
@@ -91,6 +96,7 @@ def test_pull_run_ps_logs_exec_cp_stop_rm(api: ApiServer, testbed: Testbed, tmp_
     assert df.splitlines()[1].split()[:3] == ["Images", "1", "1"], df
     events = api.docker("events", "--since", str(int(t0) - 1), "--until", str(int(time.time()) + 1)).stdout
     assert "container create " + cid in events and "container start " + cid in events
+    assert "(image=" in events and "name=fromcli" in events  # the command line's events are here too
 
     # stop (twice: the second is docker's 304, no error), rm, and stop of a missing one
     api.docker("stop", "-t", "1", "web")
