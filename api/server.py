@@ -297,8 +297,9 @@ def serve(args: argparse.Namespace, hosts: list[str], *, ready: threading.Event 
     def stop(signum: int, _frame: Any) -> None:
         done.set()
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # dockerd reloads its settings on it: none to reload here
     threads = [
         threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 3600}, name=f"api {s.address}")
         for s in servers

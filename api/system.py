@@ -32,6 +32,10 @@ def version_document(req: Request) -> dict[str, Any]:
         "Arch": go_arch(str(v.get("Arch", ""))),
         "KernelVersion": v.get("KernelVersion", ""),
         "Python": v.get("Python", ""),
+        "GitCommit": "",
+        "GoVersion": "python" + str(v.get("Python", "")),
+        "BuildTime": "",
+        "Experimental": "false",
     }
     return {
         "Platform": {"Name": "Dockyard"},
@@ -40,7 +44,7 @@ def version_document(req: Request) -> dict[str, Any]:
         "ApiVersion": API_VERSION,
         "MinAPIVersion": MIN_API_VERSION,
         "GitCommit": "",
-        "GoVersion": "python" + str(v.get("Python", "")),
+        "GoVersion": details["GoVersion"],
         "Os": details["Os"],
         "Arch": details["Arch"],
         "KernelVersion": details["KernelVersion"],
