@@ -464,13 +464,33 @@ def attach(req: Request) -> None:
             if c.id in app.pending:
                 raise ApiError(409, f"container {c.name} already has a client waiting for its start")
             app.pending[c.id] = pending
+
+        def elsewhere() -> bool:
+            """Started by another client or face (not through this server's start): attach to it."""
+            with app.lock:
+                if app.pending.get(c.id) is not pending:
+                    return False  # a start here has it
+            try:
+                return engine.container(c.id).status in RUNNING_STATES
+            except ContainerNotFound:
+                return True
+
         try:
             sock, first = req.hijack(content)
-            early, eof, gone = buffer_until(sock, pending.ready, first)
+            early, eof, gone = buffer_until(sock, pending.ready, first, elsewhere)
         finally:
             with app.lock:
-                if app.pending.get(c.id) is pending:
+                mine = app.pending.get(c.id) is pending
+                if mine:
                     del app.pending[c.id]
+        if not mine:
+            pending.ready.wait()  # a start here took it: its stream comes
+        elif not gone:
+            try:
+                pending.stream = engine.attach_container(c.id, stdin=stdin)
+                app.hold_attached(c.id, pending.stream)
+            except (DockyardError, OSError):
+                pending.stream = None  # it has ended (or gone) already
         if pending.stream is None:
             with contextlib.suppress(OSError):
                 sock.close()

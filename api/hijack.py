@@ -10,6 +10,8 @@ import selectors
 import socket
 import ssl
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from api.http import ApiError, frame
@@ -174,12 +176,21 @@ def _hung_up(sock: socket.socket) -> bool:
     return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poller.poll(0))
 
 
-def buffer_until(sock: socket.socket, ready: threading.Event, early: bytes) -> tuple[bytes, bool, bool]:
+def buffer_until(
+    sock: socket.socket, ready: threading.Event, early: bytes, elsewhere: Callable[[], bool]
+) -> tuple[bytes, bool, bool]:
     """While an attach waits for its container's start, take what the client sends (the docker CLI sends
-    its stdin, and half-closes, at once). Returns (input, input ended, client gone)."""
+    its stdin, and half-closes, at once). Ends when ``ready`` is set, or when ``elsewhere()`` (asked about
+    twice a second) says the container was started by someone else. Returns (input, input ended, client
+    gone)."""
     data = bytearray(early)
     eof = False
+    next_look = time.monotonic() + 0.5
     while not ready.is_set():
+        if time.monotonic() >= next_look:
+            if elsewhere():
+                break
+            next_look = time.monotonic() + 0.5
         if eof:
             if _hung_up(sock):
                 return bytes(data), True, True

@@ -271,9 +271,9 @@ class Request:
         return value
 
     # ------------------------------------------------------------ answers
-    def _headers(self, status: int, headers: dict[str, str]) -> None:
+    def _headers(self, status: int, headers: dict[str, str], reason: str | None = None) -> None:
         h = self.handler
-        h.send_response(status)
+        h.send_response(status, reason)
         h.send_header("Api-Version", API_VERSION)
         h.send_header("Docker-Experimental", "false")
         h.send_header("Ostype", "linux")
@@ -349,7 +349,8 @@ class Request:
         upgrade = "upgrade" in str(self.headers.get("Connection", "")).lower()
         self.handler.close_connection = True
         if upgrade:
-            self._headers(101, {"Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"})
+            headers = {"Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"}
+            self._headers(101, headers, "UPGRADED")  # dockerd's words
         else:
             self._headers(200, {"Content-Type": content_type})
         self.handler.wfile.flush()

@@ -360,3 +360,28 @@ def test_a_pull_whose_client_goes_away_is_cancelled(api: ApiServer, testbed: Tes
         assert settled[1] <= settled[0]
     _, _, data = api.request("GET", "/v1.43/images/json")
     assert json.loads(data) == []
+
+
+def test_an_attach_waiting_for_a_start_made_elsewhere(api: ApiServer, testbed: Testbed) -> None:
+    ref = testbed.ref("busybox:latest")
+    api.request("POST", f"/v1.43/images/create?fromImage={ref.rsplit(':', 1)[0]}&tag=latest")
+    body = {"Image": ref, "Cmd": ["sh", "-c", "sleep 1; echo from-elsewhere"]}
+    _, _, data = api.request("POST", "/v1.43/containers/create?name=waiter", body)
+    cid = json.loads(data)["Id"]
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(api.sock))
+    s.sendall(
+        f"POST /v1.43/containers/{cid}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\n".encode()
+        + b"Host: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    )
+    s.settimeout(20)
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += s.recv(4096)
+    assert got.startswith(b"HTTP/1.1 101 UPGRADED")
+    api.dockyard("start", "waiter")  # another face starts it: the waiting attach follows it
+    rest = got.split(b"\r\n\r\n", 1)[1]
+    while chunk := s.recv(4096):
+        rest += chunk
+    s.close()
+    assert rest == bytes((1, 0, 0, 0, 0, 0, 0, 15)) + b"from-elsewhere\n"
