@@ -26,7 +26,7 @@ from core.dockerjson import (
 )
 from core.errors import Conflict, ContainerNotFound, DockyardError, InvalidArgument
 from core.interface import STDERR, STDOUT
-from core.models import RUNNING_STATES, ContainerConfig, ContainerCreate, ContainerSummary
+from core.models import RUNNING_STATES, ContainerConfig, ContainerCreate, ContainerStats, ContainerSummary
 
 # ------------------------------------------------------------------------------------------------- create
 
@@ -611,33 +611,39 @@ def changes(req: Request) -> None:
     req.send_json(req.engine.container_changes(req.params["id"]) or None)
 
 
-def _stats_doc(s: Any, name: str, prev: dict[str, Any] | None, n: int, interval: float) -> dict[str, Any]:
-    """Docker's stats document from a sample. The interface gives a CPU percentage over the sample's
-    interval, not the raw counters; they are written so that docker's formula (cpu delta / system delta x
-    CPUs x 100) gives that percentage back: the system counter advances by the interval in ns x CPUs."""
+def _cpu_stats(s: ContainerStats, at_ns: int) -> dict[str, Any]:
+    """``cpu_stats`` of a sample taken at ``at_ns`` (wall clock). ``total_usage`` is the container's CPU time;
+    the system counter is the wall clock times the CPUs, so docker's formula (cpu delta / system delta x
+    CPUs x 100) is CPU time over wall time: 100% is one core busy, as the engine counts."""
     import os
 
     cpus = os.cpu_count() or 1
-    system_delta = int(interval * 1e9) * cpus
-    pre = prev or {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0, "online_cpus": cpus}
-    total = pre["cpu_usage"]["total_usage"] + int(s.cpu_percent / 100.0 / cpus * system_delta)
-    now = time.time()
-    cpu = {
-        "cpu_usage": {"total_usage": total, "usage_in_kernelmode": 0, "usage_in_usermode": total},
-        "system_cpu_usage": pre["system_cpu_usage"] + system_delta,
+    return {
+        "cpu_usage": {"total_usage": s.cpu_usage_ns, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+        "system_cpu_usage": at_ns * cpus,
         "online_cpus": cpus,
         "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
     }
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e9):09d}Z"
+
+
+def _stamp(ns: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
+
+
+def _stats_doc(
+    s: ContainerStats, name: str, at_ns: int, pre: tuple[ContainerStats, int] | None
+) -> dict[str, Any]:
+    """Docker's stats document: this sample, and the one before it as ``precpu_stats`` (zeros for none)."""
+    zero = {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0, "online_cpus": 0}
     return {
-        "read": stamp,
-        "preread": stamp,
+        "read": _stamp(at_ns),
+        "preread": _stamp(pre[1]) if pre else "0001-01-01T00:00:00Z",
         "id": s.id,
         "name": f"/{name}",
         "num_procs": 0,
         "pids_stats": {"current": s.pids},
-        "cpu_stats": cpu,
-        "precpu_stats": pre,
+        "cpu_stats": _cpu_stats(s, at_ns),
+        "precpu_stats": _cpu_stats(*pre) if pre else zero,
         "memory_stats": {"usage": s.memory_usage, "limit": s.memory_limit, "stats": {}},
         "blkio_stats": {},
         "networks": {},
@@ -653,8 +659,10 @@ def stats(req: Request) -> None:
         if c.status not in RUNNING_STATES:
             req.send_json(_stopped_stats(c))
             return
+        # two samples, so precpu_stats has the first (one-shot=1: one sample, as docker)
+        pre = None if req.qbool("one-shot") else (engine.container_stats(c.id), time.time_ns())
         sample = engine.container_stats(c.id)
-        req.send_json(_stats_doc(sample, c.name, None, 0, 1.0))
+        req.send_json(_stats_doc(sample, c.name, time.time_ns(), pre))
         return
     req.start_stream("application/json")
     if c.status not in RUNNING_STATES:
@@ -664,12 +672,12 @@ def stats(req: Request) -> None:
         return
     stream = engine.stats_stream(c.id, interval=1.0)
     stop = req.watch_disconnect(stream.close)
-    prev: dict[str, Any] | None = None
+    prev: tuple[ContainerStats, int] | None = None
     try:
-        for i, sample in enumerate(stream):
-            doc = _stats_doc(sample, c.name, prev, i, 1.0)
-            prev = doc["cpu_stats"]
-            req.write_json(doc)
+        for sample in stream:
+            now = time.time_ns()
+            req.write_json(_stats_doc(sample, c.name, now, prev))
+            prev = (sample, now)
     except ClientGone:
         pass
     finally:

@@ -362,6 +362,7 @@ class ContainerStats:
     memory_usage: int
     memory_limit: int
     pids: int
+    cpu_usage_ns: int = 0  # CPU time the container's processes have used in all (what docker's stats count)
 
 
 @record(frozen=True)

@@ -77,4 +77,4 @@ def stats(cid: str, name: str, parent: str, *, running: bool, interval: float = 
     limit = b.memory_limit or 0
     if not limit or limit >= 1 << 60:
         limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return ContainerStats(cid, name, cpu, b.memory_usage, limit, b.pids_current)
+    return ContainerStats(cid, name, cpu, b.memory_usage, limit, b.pids_current, b.cpu_usage_ns)

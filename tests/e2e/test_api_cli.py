@@ -92,6 +92,13 @@ def test_pull_run_ps_logs_exec_cp_stop_rm(api: ApiServer, testbed: Testbed, tmp_
     stats = api.docker("stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.PIDs}}", "web").stdout
     assert stats.startswith("web ") and stats.strip().endswith("1"), stats
     assert "sleep 300" in api.docker("top", "web").stdout
+    # the CPU % docker computes from cpu_stats and precpu_stats: a busy loop shows, a sleeper does not
+    api.docker("run", "-d", "--name", "busy", ref, "sh", "-c", "while :; do :; done")
+    time.sleep(0.5)
+    percent = api.docker("stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}}", "busy", "web").stdout
+    cpu = {line.split()[0]: float(line.split()[1].rstrip("%")) for line in percent.splitlines()}
+    assert cpu["busy"] > 10 and cpu["web"] < 5, cpu
+    api.docker("rm", "-f", "busy")
     df = api.docker("system", "df").stdout
     assert df.splitlines()[1].split()[:3] == ["Images", "1", "1"], df
     events = api.docker("events", "--since", str(int(t0) - 1), "--until", str(int(time.time()) + 1)).stdout
