@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import time
 
 from tui.cli import CLIError, make_engine
 from tui.output import (
+    check_template,
     confirm_prune,
     emit,
     for_each,
+    format_rows,
     human_size,
-    ports_text,
     print_inspected,
     print_table,
-    status_text,
-    time_ago,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
@@ -204,26 +202,6 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def _ps_row(c: Any, no_trunc: bool) -> dict[str, Any]:
-    cmd = c.command if no_trunc or len(c.command) <= 20 else c.command[:19] + "…"
-    return {
-        "Command": json.dumps(cmd),
-        "CreatedAt": c.created,
-        "ID": c.id if no_trunc else c.id[:12],
-        "Image": c.image,
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
-        "LocalVolumes": "0",
-        "Mounts": "",
-        "Names": c.name,
-        "Networks": "",
-        "Ports": ports_text(c),
-        "RunningFor": time_ago(c.created),
-        "Size": "",
-        "State": c.status,
-        "Status": status_text(c),
-    }
 
 
 def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
@@ -435,6 +413,12 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    if args.format:  # like docker: the template is checked on an empty row before anything is listed
+        from tui.contexts import ContainerContext
+
+        check_template(
+            args.format, ContainerContext(None), "failed to parse template: ", "failed to execute template: "
+        )
     engine = make_engine(args)
     show_all = (
         args.all
@@ -450,20 +434,13 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if args.quiet:
         sys.stdout.write("".join(f"{c.id if args.no_trunc else c.id[:12]}\n" for c in containers))
         return 0
-    rows = [_ps_row(c, args.no_trunc) for c in containers]
-    emit(
-        rows,
-        args.format,
-        [
-            ("CONTAINER ID", "ID"),
-            ("IMAGE", "Image"),
-            ("COMMAND", "Command"),
-            ("CREATED", "RunningFor"),
-            ("STATUS", "Status"),
-            ("PORTS", "Ports"),
-            ("NAMES", "Names"),
-        ],
-    )
+    from tui.contexts import CONTAINER_HEADER, CONTAINER_TABLE, ContainerContext
+
+    fmt = args.format or "table"
+    if fmt == "table":
+        fmt = CONTAINER_TABLE + ("\t{{.Size}}" if args.size else "")
+    contexts = [ContainerContext(c, not args.no_trunc, engine.inspect_container) for c in containers]
+    format_rows(contexts, fmt, CONTAINER_HEADER)
     return 0
 
 
