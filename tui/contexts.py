@@ -121,8 +121,11 @@ DISK_USAGE_HEADER = {
 DISK_USAGE_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
 
 
-def go_time(value: str) -> str:
-    """Go's time.Time.String() of a time in seconds, in the local zone: ``2026-12-03 13:37:06 +0000 UTC``."""
+def go_time(value: str, fraction: bool = False) -> str:
+    """Go's time.Time.String() in the local zone: ``2026-12-03 13:37:06 +0000 UTC`` for a time in seconds
+    (docker's lists), with ``fraction`` the RFC 3339 value's fraction of a second too (trailing zeros
+    dropped: ``13:31:36.350591111``)."""
+    import re
     from datetime import datetime
 
     from tui.output import parse_time
@@ -131,7 +134,12 @@ def go_time(value: str) -> str:
     if dt is None:
         return "0001-01-01 00:00:00 +0000 UTC"
     local = datetime.fromtimestamp(int(dt.timestamp())).astimezone()
-    return local.strftime("%Y-%m-%d %H:%M:%S %z ") + (local.tzname() or "")
+    frac = ""
+    if fraction:
+        m = re.search(r"T\d\d:\d\d:\d\d\.(\d+)", value)
+        if m and m.group(1).rstrip("0"):
+            frac = "." + m.group(1).rstrip("0")
+    return local.strftime("%Y-%m-%d %H:%M:%S") + frac + local.strftime(" %z ") + (local.tzname() or "")
 
 
 def ellipsis(s: str, width: int) -> str:

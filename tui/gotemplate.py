@@ -52,9 +52,17 @@ class Struct(dict):  # type: ignore[type-arg]
 
     go_type = "struct"
 
-    def __init__(self, data: Any = (), go_type: str = "struct") -> None:
+    def __init__(
+        self,
+        data: Any = (),
+        go_type: str = "struct",
+        json_names: dict[str, str] | None = None,
+        omitempty: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(data)
         self.go_type = go_type
+        self.json_names = json_names or {}  # Go field name -> its JSON name
+        self.omitempty = omitempty  # Go fields left out of JSON when empty
 
 
 class StrMap(dict):  # type: ignore[type-arg]
@@ -311,7 +319,9 @@ def _json_into(v: Any, out: list[str]) -> None:
         if isinstance(v, GoObject):
             items = list(v.go_json().items())
         elif isinstance(v, Struct):
-            items = list(v.items())
+            items = [
+                (v.json_names.get(k, k), x) for k, x in v.items() if not (k in v.omitempty and not truth(x))
+            ]
         else:
             items = [(k, v[k]) for k in _sorted_keys(v)]
         out.append("{")
@@ -2171,6 +2181,13 @@ class _State:
             return NO_VALUE
         if receiver is None:
             self.errorf(f"nil pointer evaluating interface {{}}.{name}")
+        if isinstance(receiver, GoNil):
+            if receiver.kind == "map":  # a nil map has no keys
+                if self.missingkey == "error":
+                    self.errorf(f"map has no entry for key {json.dumps(name)}")
+                return NO_VALUE
+            if receiver.kind == "ptr":
+                self.errorf(f"nil pointer evaluating {go_type(receiver)}.{name}")
         if isinstance(receiver, GoObject):
             method = receiver.go_method(name)
             if method is not None:

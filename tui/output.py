@@ -300,6 +300,7 @@ _MAP_FIELDS = {
     "Containers": "any",
     "Status": "any",
     "Aux": "any",
+    "Details": "str",
 }
 # fields that are slices: a null one prints [] (a nil pointer prints <nil>)
 _SLICE_FIELDS = {
@@ -312,9 +313,48 @@ _SLICE_FIELDS = {
 }  # fmt: skip
 
 
+# fields docker's Go structs have but their JSON leaves out when empty (omitempty): a template sees their
+# zero value. By the key the struct is under ("" for the document itself, by its kind)
+_OMITTED: dict[str, dict[str, Any]] = {
+    "State": {"Health": "ptr"},
+    "Config": {
+        "ExposedPorts": "map",
+        "Healthcheck": "ptr",
+        "ArgsEscaped": False,
+        "NetworkDisabled": False,
+        "MacAddress": "",
+        "StopSignal": "",
+        "StopTimeout": "ptr",
+        "Shell": "slice",
+        "OnBuild": "slice",
+        "Entrypoint": "slice",
+        "Volumes": "map",
+        "Labels": "map",
+        "Env": "slice",
+        "Cmd": "slice",
+    },
+    "container": {"Node": "ptr", "SizeRw": "ptr", "SizeRootFs": "ptr"},
+    "volume": {"Status": "map", "UsageData": "ptr", "ClusterVolume": "ptr", "CreatedAt": ""},
+    "network": {"Peers": "slice", "Services": "map"},
+    "image": {"VirtualSize": 0, "Descriptor": "ptr", "Manifests": "slice"},
+}
+
+
+def _document_kind(doc: dict[str, Any]) -> str:
+    if "State" in doc and "HostConfig" in doc:
+        return "container"
+    if "RepoTags" in doc:
+        return "image"
+    if "Mountpoint" in doc:
+        return "volume"
+    if "IPAM" in doc:
+        return "network"
+    return ""
+
+
 def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str = "") -> Any:
     """An inspect document as the docker CLI's typed structs see it: dicts are structs (tui.gotemplate.Struct)
-    except the map fields, nulls are typed nils."""
+    except the map fields, nulls are typed nils, and the fields JSON left out are there with zero values."""
     from tui.gotemplate import GoNil, StrMap, Struct
 
     if isinstance(obj, dict):
@@ -325,7 +365,12 @@ def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str
             return StrMap(obj)
         if kind == "any":
             return {k: typed_document(v, "struct", "", key) for k, v in obj.items()}
-        return Struct({k: typed_document(v, "struct", k, key) for k, v in obj.items()}, go_type)
+        fields = {k: typed_document(v, "struct", k, key) for k, v in obj.items()}
+        omitted = _OMITTED.get(key if key else _document_kind(obj), {})
+        for name, zero in omitted.items():
+            if name not in fields:
+                fields[name] = GoNil(zero) if zero in ("ptr", "map", "slice") else zero
+        return Struct(fields, go_type)
     if isinstance(obj, list):
         return [typed_document(v, "struct", "", key) for v in obj]
     if obj is None:

@@ -533,22 +533,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
             )
         return out
 
-    headers = [
-        ("CONTAINER ID", "ID"),
-        ("NAME", "Name"),
-        ("CPU %", "CPUPerc"),
-        ("MEM USAGE / LIMIT", "MemUsage"),
-        ("MEM %", "MemPerc"),
-        ("PIDS", "PIDs"),
-    ]
+    from tui.contexts import STATS_HEADER, STATS_TABLE
+
+    def show(data: list[dict[str, Any]]) -> None:
+        emit(
+            data, args.format, [], go_type="*container.statsContext", header=STATS_HEADER, default=STATS_TABLE
+        )
+
     if args.no_stream:
-        emit(rows(), args.format, headers)
+        show(rows())
         return 0
     try:
         while True:
             data = rows()
             sys.stdout.write("\x1b[2J\x1b[H")
-            emit(data, args.format, headers)
+            show(data)
             sys.stdout.flush()
             time.sleep(0.8)
     except KeyboardInterrupt:
