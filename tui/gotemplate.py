@@ -376,8 +376,8 @@ def sprintln(args: list[Any]) -> str:
     return " ".join(format_value(a, False) for a in args) + "\n"
 
 
-def go_quote(s: str) -> str:
-    """strconv.Quote."""
+def go_quote(s: str, ascii_only: bool = False) -> str:
+    """strconv.Quote (QuoteToASCII with ``ascii_only``)."""
     out = ['"']
     for ch in s:
         o = ord(ch)
@@ -393,7 +393,7 @@ def go_quote(s: str) -> str:
             )
         elif 0xDC80 <= o <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
             out.append(f"\\x{o - 0xDC00:02x}")
-        elif ch.isprintable() or ch == " ":
+        elif (ch.isprintable() or ch == " ") and not (ascii_only and o >= 0x80):
             out.append(ch)
         elif o < 0x80:
             out.append(f"\\x{o:02x}")
@@ -482,7 +482,7 @@ def _fmt_one(verb: str, a: Any, flags: str, width: int | None, prec: int | None)
         return "map[" + " ".join(parts) + "]"
     if verb == "v":
         if isinstance(a, float):
-            s = format_float(a)
+            s = format_float(a, "g", -1 if prec is None else prec)
             if "+" in flags and a >= 0:
                 s = "+" + s
             return _pad(s, width, minus, zero, True)
@@ -511,7 +511,10 @@ def _fmt_one(verb: str, a: Any, flags: str, width: int | None, prec: int | None)
         if verb == "q":
             return _pad("'" + (chr(a) if 0 <= a <= 0x10FFFF else "\ufffd") + "'", width, minus)
         if verb == "U":
-            return _pad(f"U+{a:04X}", width, minus)
+            text = f"U+{a:04X}"
+            if "#" in flags and 0 <= a <= 0x10FFFF and chr(a).isprintable():
+                text += f" '{chr(a)}'"
+            return _pad(text, width, minus)
         if verb in "eEfFgG":
             return _fmt_one(verb, float(a), flags, width, prec) if False else _bad_verb(verb, a)
         return _bad_verb(verb, a)
@@ -532,7 +535,8 @@ def _fmt_one(verb: str, a: Any, flags: str, width: int | None, prec: int | None)
                 s = " " + s
             return _pad(s, width, minus, zero, True)
         if verb in "xX":
-            return _bad_verb(verb, a)
+            text = _hex_float(a, prec)
+            return _pad(text.upper().replace("0X", "0X") if verb == "X" else text, width, minus)
         return _bad_verb(verb, a)
     if isinstance(a, str):
         s = a
@@ -545,7 +549,7 @@ def _fmt_one(verb: str, a: Any, flags: str, width: int | None, prec: int | None)
                 s = s[:prec]
             if "#" in flags and "`" not in s and all(c.isprintable() or c == "\t" for c in s):
                 return _pad("`" + s + "`", width, minus)
-            return _pad(go_quote(s), width, minus)
+            return _pad(go_quote(s, ascii_only="+" in flags), width, minus)
         if verb in "xX":
             data = s.encode("utf-8", "surrogateescape")
             if prec is not None:
@@ -562,6 +566,22 @@ def _fmt_one(verb: str, a: Any, flags: str, width: int | None, prec: int | None)
     if isinstance(a, (Struct,)) and verb == "s":
         return _pad("{" + " ".join(_fmt_one("s", x, "", None, None) for x in a.values()) + "}", width, minus)
     return _bad_verb(verb, a)
+
+
+def _hex_float(f: float, prec: int | None) -> str:
+    """fmt's %x of a float: ``0x1.cp+01``."""
+    if math.isnan(f) or math.isinf(f):
+        return format_float(f)
+    text = f.hex()  # '-0x1.c000000000000p+1'
+    sign = "-" if text.startswith("-") else ""
+    mant, _, exp = text.lstrip("-")[2:].partition("p")
+    if prec is not None:
+        value = float.fromhex(mant + "p0")
+        mant = f"{value:.{prec}f}" if False else float.hex(value)[2:].partition("p")[0]
+    if "." in mant:
+        mant = mant.rstrip("0").rstrip(".")
+    e = int(exp)
+    return f"{sign}0x{mant}p{'-' if e < 0 else '+'}{abs(e):02d}"
 
 
 def sprintf(fmt: str, args: list[Any]) -> str:
@@ -1318,7 +1338,7 @@ class _Parser:
         if end.word != "{{end}}":
             self.fail(f"unexpected {end.word} in block clause", end.item)
         self.defs[name] = body
-        return _TemplateCall(name, pipe, tok.pos)
+        return _TemplateCall(name, pipe, ntok.pos)
 
     def template_control(self, tok: _Item) -> _Node:
         ntok = self.next_non_space()
@@ -1329,7 +1349,7 @@ class _Parser:
         if self.next_non_space().typ != "}}":
             self.backup()
             pipe = self.pipeline("template clause", "}}")
-        return _TemplateCall(name, pipe, tok.pos)
+        return _TemplateCall(name, pipe, ntok.pos)
 
     # ---- pipelines
     def pipeline(self, context: str, end: str) -> _Pipe:
@@ -1461,7 +1481,14 @@ class _Parser:
             self.fail(f"complex numbers are not supported: {text}", tok) if False else None
             self.fail(f'illegal number syntax: "{text}"', tok)
         try:
-            return _Number(text, tok.pos, int(clean, 0), True)
+            value = (
+                int(clean, 0)
+                if not (clean.lstrip("+-")[:1] == "0" and clean.lstrip("+-")[1:2].isdigit())
+                else int(clean, 8)
+            )
+            if not -(2**63) <= value < 2**64:
+                raise ValueError(text)
+            return _Number(text, tok.pos, value, True)
         except ValueError:
             pass
         try:
@@ -1649,6 +1676,8 @@ def _go_split(s: str, sep: str) -> list[str]:
 
 def _truncate(s: str, n: int) -> str:
     b = s.encode("utf-8", "surrogateescape")
+    if n < 0 and len(b) >= n:
+        raise ValueError(f"runtime error: slice bounds out of range [:{n}]")
     if len(b) < n:
         return s
     return b[:n].decode("utf-8", "surrogateescape")
@@ -1657,6 +1686,8 @@ def _truncate(s: str, n: int) -> str:
 def _pad_space(s: str, prefix: int, suffix: int) -> str:
     if s == "":
         return s
+    if prefix < 0 or suffix < 0:
+        raise ValueError("strings: negative Repeat count")
     return " " * prefix + s + " " * suffix
 
 
@@ -1740,9 +1771,10 @@ def _urlquery(s: str) -> str:
 
 
 def _eval_args_string(args: list[Any]) -> str:
+    """text/template's evalArgs: one string as it is, else fmt.Sprint (a nil prints <no value>)."""
     if len(args) == 1 and isinstance(args[0], str):
         return args[0]
-    return sprint(args)
+    return sprint(["<no value>" if a is None or a is NO_VALUE else a for a in args])
 
 
 _INT, _FLOAT, _STR, _BOOL = "int", "float", "string", "bool"
@@ -1802,11 +1834,11 @@ def _le(a: Any, b: Any) -> bool:
     return _lt(a, b) or _eq(a, b)
 
 
-def _call(fn: Any, *args: Any) -> Any:
+def _call(callee: str, fn: Any, *args: Any) -> Any:
     if fn is None or fn is NO_VALUE:
         raise ValueError("call of nil")
     if not callable(fn) or isinstance(fn, (GoObject, Func)):
-        raise ValueError(f"non-function of type {go_type(fn)}")
+        raise ValueError(f"non-function {callee} of type {go_type(fn)}")
     return fn(*args)
 
 
@@ -1965,8 +1997,6 @@ class _State:
         col = pos if nl < 0 else pos - nl - 1
         line = 1 + before.count("\n")
         ctx = node.go()
-        if len(ctx) > 20:
-            ctx = ctx[:20] + "..."
         where = f"{self.tmpl.name}:{line}:{col}"
         raise _Exec(f"template: {where}: executing {json.dumps(self.tmpl.name)} at <{ctx}>: {msg}")
 
@@ -2135,10 +2165,15 @@ class _State:
         if isinstance(first, _Nil):
             self.errorf("nil is not a command")
         if isinstance(first, _Number):
-            return first.value
+            return self.number_value(first)
         if isinstance(first, _String):
             return first.value
         self.errorf(f"can't evaluate command {first.go()!r}")
+
+    def number_value(self, node: _Number) -> Any:
+        if node.is_int and node.value >= 2**63:
+            self.errorf(f"{node.text} overflows int")
+        return node.value
 
     def not_function(self, args: list[_Node], final: Any) -> None:
         if len(args) > 1 or final is not _NOFINAL:
@@ -2222,12 +2257,28 @@ class _State:
         fn = self.funcs.get(name) or _BUILTIN_FUNCS.get(name)
         if fn is None:
             self.errorf(f"{json.dumps(name)} is not a defined function")
+        builtin = name not in self.funcs
         return self.eval_call(
-            dot, fn, cmd, name, args, final, builtin=name in ("and", "or") and name not in self.funcs
+            dot,
+            fn,
+            cmd,
+            name,
+            args,
+            final,
+            builtin=builtin and name in ("and", "or"),
+            builtin_call=builtin and name == "call",
         )
 
     def eval_call(
-        self, dot: Any, fn: Any, node: _Node, name: str, args: list[_Node], final: Any, builtin: bool = False
+        self,
+        dot: Any,
+        fn: Any,
+        node: _Node,
+        name: str,
+        args: list[_Node],
+        final: Any,
+        builtin: bool = False,
+        builtin_call: bool = False,
     ) -> Any:
         """A Func (typed parameters) or a GoObject's method (its Python signature). Errors point at
         ``node`` (the command for a function, the field for a method), as Go's do."""
@@ -2261,6 +2312,8 @@ class _State:
         if final is not _NOFINAL:
             kind = params[len(vals)] if len(vals) < len(params) else (variadic or "any")
             vals.append(self.validate(final, kind))
+        if builtin_call:  # Go passes call the callee's text, for its message
+            vals.insert(0, args[1].go() if len(args) > 1 else "")
         try:
             return call(*vals)
         except TemplateError:
@@ -2290,6 +2343,8 @@ class _State:
             self.errorf(f"expected {'string' if kind == 'string' else 'integer'}; found {node.go()}")
         if isinstance(node, _Number) and kind == "int" and not node.is_int:
             self.errorf(f"expected integer; found {node.go()}")
+        if isinstance(node, (_String, _Number, _Bool)) and kind == "[]string":
+            self.errorf(f"can't handle {node.go()} for arg of type []string")
         if isinstance(node, _Nil) and kind in ("string", "int"):
             self.errorf(f"cannot assign nil to {kind}")
         v = self.eval_arg(dot, node)
@@ -2315,7 +2370,7 @@ class _State:
         if isinstance(node, _Bool):
             return node.value
         if isinstance(node, _Number):
-            return node.value
+            return self.number_value(node)
         if isinstance(node, _String):
             return node.value
         self.errorf(f"can't handle {node.go()} for arg")
