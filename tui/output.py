@@ -389,13 +389,15 @@ def print_inspected(
     through the template. Like docker's TemplateInspector, a template runs on the typed document first and,
     if that fails, on the raw JSON with missing keys as errors ("map has no entry for key"). A template that
     does not parse exits 64, one that fails 1; nothing is printed then."""
-    from tui.gotemplate import TemplateError, parse, to_json
+    from tui.gotemplate import TemplateError, parse
 
     if not fmt:
         print_json(list(found))
         return
-    if fmt == "json":
-        sys.stdout.write(to_json(list(found), escape_html=True) + "\n")
+    if fmt == "json":  # Go's json.Marshal of the documents as they came: their key order, <>& escaped
+        text = json.dumps(list(found), ensure_ascii=False, separators=(",", ":"))
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        sys.stdout.write(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
         return
     try:
         tmpl = parse(fmt)

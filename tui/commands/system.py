@@ -175,16 +175,20 @@ def _print_one(doc: dict[str, Any], fmt: str, name: str, go_type: str) -> None:
     """``version``/``info --format``: docker's template (named ``name``) over its typed document; a template
     that does not parse exits 64, one that fails 1 with Go's message as it is."""
     from tui.gotemplate import TemplateError, parse
-    from tui.output import FormatError, template_text, typed_document
+    from tui.output import FormatError, tabwrite, template_text, typed_document
 
     try:
         tmpl = parse(template_text(fmt), name)
     except TemplateError as err:
         raise FormatError(f"template parsing error: {err}", 64) from None
     try:
-        sys.stdout.write(tmpl.execute(typed_document(doc, go_type)) + "\n")
+        text = tmpl.execute(typed_document(doc, go_type)) + "\n"
     except TemplateError as err:
+        if name == "version":  # docker's version has written its newline already
+            sys.stdout.write("\n")
         raise FormatError(str(err)) from None
+    # docker's version writes through a tabwriter (minimum width 20, padding 1); info does not
+    sys.stdout.write(tabwrite(text, minwidth=20, padding=1) if name == "version" else text)
 
 
 def _version_document(obj: dict[str, Any]) -> dict[str, Any]:
