@@ -58,6 +58,10 @@ def register(sub: Any) -> None:
     p.add_argument("--help", action="help")
     add_run_flags(p, run=False)
     p.set_defaults(func=cmd_create)
+    p = gsub.add_parser("inspect", help="Display detailed information on one or more containers")
+    p.add_argument("names", nargs="+", metavar="CONTAINER")
+    p.add_argument("-f", "--format", help="format the output using a Go template (or 'json')")
+    p.set_defaults(func=cmd_inspect, type="container")
     grp.set_defaults(func=lambda a: grp.print_help())
 
     _ps_parser(sub, "ps")
