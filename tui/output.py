@@ -122,11 +122,14 @@ def ports_text(c: ContainerSummary) -> str:
     return ", ".join(out)
 
 
-def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], out: Any = None) -> None:
-    """docker's tabwriter look: columns padded to the widest cell plus three spaces, at least ten wide."""
+def print_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], out: Any = None, minwidth: int = 20
+) -> None:
+    """A table as ``docker top`` prints it: columns padded to the widest cell plus three spaces, at least
+    ``minwidth`` wide (top's tabwriter: 20; the formatters': 10)."""
     out = out or sys.stdout
     lines = ["\t".join(headers)] + ["\t".join(map(str, r)) for r in rows]
-    out.write(tabwrite("\n".join(lines) + "\n"))
+    out.write(tabwrite("\n".join(lines) + "\n", minwidth=minwidth))
 
 
 def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
