@@ -37,6 +37,17 @@ CONTAINER_TABLE = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 )
 
+CONTAINER_RAW = """container_id: {{.ID}}
+image: {{.Image}}
+command: {{.Command}}
+created_at: {{.CreatedAt}}
+state: {{- pad .State 1 0}}
+status: {{- pad .Status 1 0}}
+names: {{.Names}}
+labels: {{- pad .Labels 1 0}}
+ports: {{- pad .Ports 1 0}}
+"""
+
 IMAGE_HEADER = {
     "ID": "IMAGE ID",
     "Repository": "REPOSITORY",
@@ -57,6 +68,20 @@ IMAGE_TABLE_DIGEST = (
     "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t"
     "{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}"
 )
+
+IMAGE_RAW = """repository: {{ .Repository }}
+tag: {{.Tag}}
+image_id: {{.ID}}
+created_at: {{.CreatedAt}}
+virtual_size: {{.Size}}
+"""
+IMAGE_RAW_DIGEST = """repository: {{ .Repository }}
+tag: {{.Tag}}
+digest: {{.Digest}}
+image_id: {{.ID}}
+created_at: {{.CreatedAt}}
+virtual_size: {{.Size}}
+"""
 
 NETWORK_HEADER = {
     "ID": "NETWORK ID",

@@ -89,6 +89,15 @@ def test_format_across_commands(testbed: Testbed, engine_config: Config) -> None
     assert ok(cfg, "ps", "-a", "--format", '{{range split .Names "-"}}<{{.}}>{{end}}') == (
         "<fmt><down>\n<fmt><up>\n"
     )
+    raw = ok(cfg, "ps", "--format", "raw").splitlines()
+    assert raw[0] == f"container_id: {up[:12]}" and raw[1:3] == [
+        "image: busybox",
+        "command: \"sh -c 'sleep 300'\"",
+    ]
+    assert raw[4:] == [
+        "state: running", raw[5], "names: fmt-up",
+        "labels: a=b,c=d,org.opencontainers.image.title=testbed-busybox", "ports:", "",
+    ]  # fmt: skip
     default = ok(cfg, "ps").splitlines()
     assert default[0].startswith("CONTAINER ID   IMAGE     COMMAND       ")
     assert fails(cfg, 1, "ps", "--format", "{{.Nope}}") == (

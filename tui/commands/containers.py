@@ -438,11 +438,13 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if args.quiet:
         sys.stdout.write("".join(f"{c.id if args.no_trunc else c.id[:12]}\n" for c in containers))
         return 0
-    from tui.contexts import CONTAINER_HEADER, CONTAINER_TABLE, ContainerContext
+    from tui.contexts import CONTAINER_HEADER, CONTAINER_RAW, CONTAINER_TABLE, ContainerContext
 
     fmt = args.format or "table"
     if fmt == "table":
         fmt = CONTAINER_TABLE + ("\t{{.Size}}" if args.size else "")
+    elif fmt == "raw":
+        fmt = CONTAINER_RAW + ("size: {{.Size}}\\n" if args.size else "")
     contexts = [ContainerContext(c, not args.no_trunc, engine.inspect_container) for c in containers]
     format_rows(contexts, fmt, CONTAINER_HEADER)
     return 0

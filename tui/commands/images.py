@@ -243,11 +243,13 @@ def cmd_images(args: argparse.Namespace) -> int:
                 seen.append(r["ID"])
         sys.stdout.write("".join(f"{i}\n" for i in seen))
         return 0
-    from tui.contexts import IMAGE_HEADER, IMAGE_TABLE, IMAGE_TABLE_DIGEST
+    from tui.contexts import IMAGE_HEADER, IMAGE_RAW, IMAGE_RAW_DIGEST, IMAGE_TABLE, IMAGE_TABLE_DIGEST
 
     fmt = args.format or "table"
     if fmt == "table":
         fmt = IMAGE_TABLE_DIGEST if args.digests else IMAGE_TABLE
+    elif fmt == "raw":
+        fmt = IMAGE_RAW_DIGEST if args.digests else IMAGE_RAW
     elif fmt.startswith("table") and args.digests and "{{.Digest}}" not in fmt:
         fmt += "\t{{.Digest}}"
     emit(rows, fmt, [], go_type="*formatter.imageContext", header=IMAGE_HEADER)
