@@ -343,6 +343,25 @@ _OMITTED: dict[str, dict[str, Any]] = {
 }
 
 
+# JSON names whose Go struct field is spelled otherwise: the typed pass knows only the Go name ({{.ID}},
+# {{.HostConfig.NanoCPUs}}); the JSON name ({{.Id}}) fails there and works in the raw pass, as in docker
+_GO_NAMES = {
+    "Id": "ID",
+    "NanoCpus": "NanoCPUs",
+    "CpuShares": "CPUShares",
+    "CpuPeriod": "CPUPeriod",
+    "CpuQuota": "CPUQuota",
+    "CpuRealtimePeriod": "CPURealtimePeriod",
+    "CpuRealtimeRuntime": "CPURealtimeRuntime",
+    "CpuCount": "CPUCount",
+    "CpuPercent": "CPUPercent",
+    "Dns": "DNS",
+    "DnsOptions": "DNSOptions",
+    "DnsSearch": "DNSSearch",
+    "ApiVersion": "APIVersion",
+}
+
+
 def _document_kind(doc: dict[str, Any]) -> str:
     if "State" in doc and "HostConfig" in doc:
         return "container"
@@ -368,12 +387,14 @@ def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str
             return StrMap(obj)
         if kind == "any":
             return {k: typed_document(v, "struct", "", key) for k, v in obj.items()}
-        fields = {k: typed_document(v, "struct", k, key) for k, v in obj.items()}
+        fields = {_GO_NAMES.get(k, k): typed_document(v, "struct", k, key) for k, v in obj.items()}
+        json_names = {_GO_NAMES[k]: k for k in obj if k in _GO_NAMES}
         omitted = _OMITTED.get(key if key else _document_kind(obj), {})
-        for name, zero in omitted.items():
-            if name not in fields:
-                fields[name] = GoNil(zero) if zero in ("ptr", "map", "slice") else zero
-        return Struct(fields, go_type)
+        absent = frozenset(name for name in omitted if name not in fields)
+        for name in absent:
+            zero = omitted[name]
+            fields[name] = GoNil(zero) if zero in ("ptr", "map", "slice") else zero
+        return Struct(fields, go_type, json_names, absent)
     if isinstance(obj, list):
         return [typed_document(v, "struct", "", key) for v in obj]
     if obj is None:

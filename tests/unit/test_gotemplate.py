@@ -394,6 +394,17 @@ def test_inspect_typed_then_raw(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith('[{"Id":"abc","State":{"Status":"exited"')
     typed = typed_document(doc)
     assert isinstance(typed, Struct) and isinstance(typed["Config"]["Labels"], StrMap)
+    # Go field names in the typed pass, JSON names in the raw one (docker's own documents, dockerd 20.10):
+    # both {{.ID}} and {{.Id}} work; a JSON-only name sends the whole template to the raw pass, where a
+    # field JSON left out (State.Health) is then missing; JSON prints the struct as it came
+    doc["HostConfig"]["NanoCpus"] = 0
+    print_inspected([doc], "{{.ID}} {{.Id}} {{.HostConfig.NanoCPUs}} {{json .State}}")
+    assert capsys.readouterr().out == 'abc abc 0 {"Status":"exited","Running":false,"Pid":0}\n'
+    with pytest.raises(FormatError) as err:
+        print_inspected([doc], "{{.State.Health}} {{.HostConfig.NanoCpus}}")
+    assert str(err.value) == (
+        'template parsing error: template: :1:8: executing "" at <.State.Health>: map has no entry for key "Health"'
+    )
 
 
 # ------------------------------------------------------------------------------------------ properties
