@@ -398,8 +398,9 @@ def test_inspect_typed_then_raw(capsys: pytest.CaptureFixture[str]) -> None:
     # both {{.ID}} and {{.Id}} work; a JSON-only name sends the whole template to the raw pass, where a
     # field JSON left out (State.Health) is then missing; JSON prints the struct as it came
     doc["HostConfig"]["NanoCpus"] = 0
-    print_inspected([doc], "{{.ID}} {{.Id}} {{.HostConfig.NanoCPUs}} {{json .State}}")
-    assert capsys.readouterr().out == 'abc abc 0 {"Status":"exited","Running":false,"Pid":0}\n'
+    print_inspected([doc], "{{.ID}} {{.HostConfig.NanoCPUs}} {{json .State}}")
+    print_inspected([doc], "{{.Id}}")
+    assert capsys.readouterr().out == 'abc 0 {"Status":"exited","Running":false,"Pid":0}\nabc\n'
     with pytest.raises(FormatError) as err:
         print_inspected([doc], "{{.State.Health}} {{.HostConfig.NanoCpus}}")
     assert str(err.value) == (
@@ -496,7 +497,9 @@ def test_against_docker_cli() -> None:
     st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), min_size=1, max_size=20),
     st.lists(
         st.text(
-            alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x1e"), max_size=6
+            # characters assigned in Python's Unicode (14): Go's (15) prints newer ones unquoted
+            alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn"), blacklist_characters="\x1e"),
+            max_size=6,
         ),
         min_size=1,
         max_size=10,
