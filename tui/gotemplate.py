@@ -515,9 +515,7 @@ def _fmt_one(verb: str, a: Any, flags: str, width: int | None, prec: int | None)
             if "#" in flags and 0 <= a <= 0x10FFFF and chr(a).isprintable():
                 text += f" '{chr(a)}'"
             return _pad(text, width, minus)
-        if verb in "eEfFgG":
-            return _fmt_one(verb, float(a), flags, width, prec) if False else _bad_verb(verb, a)
-        return _bad_verb(verb, a)
+        return _bad_verb(verb, a)  # %f of an int: Go does not convert
     if isinstance(a, float):
         if verb in "eEfFgG":
             lower = verb.lower()
@@ -534,6 +532,15 @@ def _fmt_one(verb: str, a: Any, flags: str, width: int | None, prec: int | None)
             elif " " in flags and not s.startswith("-"):
                 s = " " + s
             return _pad(s, width, minus, zero, True)
+        if verb == "b":  # the mantissa bits and a power of two: 4503599627370496p-52
+            import struct
+
+            bits = struct.unpack(">Q", struct.pack(">d", a))[0]
+            e_bits, mant = (bits >> 52) & 0x7FF, bits & ((1 << 52) - 1)
+            e = -1074 if e_bits == 0 else e_bits - 1075
+            if e_bits:
+                mant |= 1 << 52
+            return _pad(("-" if bits >> 63 else "") + f"{mant}p{e:+d}", width, minus)
         if verb in "xX":
             text = _hex_float(a, prec)
             return _pad(text.upper().replace("0X", "0X") if verb == "X" else text, width, minus)
@@ -569,19 +576,24 @@ def _fmt_one(verb: str, a: Any, flags: str, width: int | None, prec: int | None)
 
 
 def _hex_float(f: float, prec: int | None) -> str:
-    """fmt's %x of a float: ``0x1.cp+01``."""
+    """fmt's %x of a float: ``0x1.cp+01``; with a precision, that many hex digits, rounded half to even."""
     if math.isnan(f) or math.isinf(f):
         return format_float(f)
-    text = f.hex()  # '-0x1.c000000000000p+1'
-    sign = "-" if text.startswith("-") else ""
-    mant, _, exp = text.lstrip("-")[2:].partition("p")
-    if prec is not None:
-        value = float.fromhex(mant + "p0")
-        mant = f"{value:.{prec}f}" if False else float.hex(value)[2:].partition("p")[0]
-    if "." in mant:
-        mant = mant.rstrip("0").rstrip(".")
-    e = int(exp)
-    return f"{sign}0x{mant}p{'-' if e < 0 else '+'}{abs(e):02d}"
+    sign = "-" if math.copysign(1, f) < 0 else ""
+    if f == 0:
+        return sign + "0x0" + ("." + "0" * prec if prec else "") + "p+00"
+    mant, exp = math.frexp(abs(f))  # abs(f) = mant * 2**exp, 0.5 <= mant < 1
+    mant, exp = mant * 2, exp - 1  # 1 <= mant < 2 (subnormals too: Go normalises them)
+    if prec is None:
+        digits = float.hex(mant)[2:].partition("p")[0].partition(".")[2].rstrip("0")
+    else:
+        scale = 16**prec
+        n = round(mant * scale)  # half to even on the whole mantissa, as strconv does
+        if n == 2 * scale:
+            n, exp = scale, exp + 1
+        digits = f"{n - scale:0{prec}x}" if prec else ""
+    body = "1" + ("." + digits if digits else "")
+    return f"{sign}0x{body}p{'-' if exp < 0 else '+'}{abs(exp):02d}"
 
 
 def sprintf(fmt: str, args: list[Any]) -> str:

@@ -506,12 +506,14 @@ def test_against_docker_cli() -> None:
     ),
 )
 def test_fmt_matches_go(floats: list[float], ints: list[int], texts: list[str]) -> None:
-    """Go's fmt on generated values, one docker call an example: %v, %.3f, %e, %g of floats, %d %x %o of
-    ints, %q %x %v of strings, and the slice form of them."""
+    """Go's fmt on generated values, one docker call an example: %v, %.3f, %e, %g, %x, %b of floats, %d %x
+    %o of ints, %q %x %v of strings."""
     parts = []
     for f in floats:
         lit = repr(f) if "e" in repr(f) or "." in repr(f) else repr(f) + ".0"
-        parts.append(f'{{{{printf "%v|%.3f|%e|%g|%8.2v" {lit} {lit} {lit} {lit} {lit}}}}}')
+        parts.append(
+            f'{{{{printf "%v|%.3f|%e|%g|%8.2v|%x|%.2X|%b" {lit} {lit} {lit} {lit} {lit} {lit} {lit} {lit}}}}}'
+        )
     for i in ints:
         parts.append(f'{{{{printf "%d|%x|%o|%+d|%08d" {i} {i} {i} {i} {i}}}}}')
     for t in texts:
