@@ -1988,6 +1988,7 @@ class _State:
         self.funcs = funcs
         self.node: _Node | None = None
         self.depth = 0
+        self.exec_name = tmpl.name  # the template being executed (a {{define}}d one inside {{template}})
 
     def at(self, node: _Node) -> None:
         self.node = node
@@ -2004,7 +2005,7 @@ class _State:
         line = 1 + before.count("\n")
         ctx = node.go()
         where = f"{self.tmpl.name}:{line}:{col}"
-        raise _Exec(f"template: {where}: executing {json.dumps(self.tmpl.name)} at <{ctx}>: {msg}")
+        raise _Exec(f"template: {where}: executing {json.dumps(self.exec_name)} at <{ctx}>: {msg}")
 
     # ---- variables
     def mark(self) -> int:
@@ -2117,15 +2118,21 @@ class _State:
             self.errorf(f"template {json.dumps(node.name)} not defined")
             return
         new_dot = self.eval_pipeline(dot, node.pipe) if node.pipe else None
+        saved, saved_name = self.vars, self.exec_name
         self.depth += 1
-        if self.depth > 100000 // 100:
-            self.errorf("exceeded maximum template depth (100000)")
-        saved = self.vars
-        self.vars = [("$", new_dot)]
         try:
+            # Go stops at a depth of 100000; Python's stack ends sooner: the same error, earlier
+            if self.depth > 150:
+                raise RecursionError
+            self.vars = [("$", new_dot)]
+            self.exec_name = node.name
             self.walk(new_dot, body)
+        except RecursionError:
+            self.exec_name = saved_name
+            self.at(node)
+            self.errorf("exceeded maximum template depth (100000)")
         finally:
-            self.vars = saved
+            self.vars, self.exec_name = saved, saved_name
             self.depth -= 1
 
     def print_value(self, node: _Node, v: Any) -> None:

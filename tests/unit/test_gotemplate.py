@@ -256,6 +256,8 @@ EXEC_ERRORS = [
     ("{{range .Client.Os}}{{.}}{{end}}", 'template: version:1:15: executing "version" at <.Client.Os>: range can\'t iterate over linux'),
     ("{{9223372036854775808}}", 'template: version:1:2: executing "version" at <9223372036854775808>: 9223372036854775808 overflows int'),
     ('{{truncate "abc" -1}}', 'template: version:1:2: executing "version" at <truncate "abc" -1>: error calling truncate: runtime error: slice bounds out of range [:-1]'),
+    ('{{define "r"}}{{template "r"}}{{end}}{{template "r"}}', 'template: version:1:25: executing "r" at <{{template "r"}}>: exceeded maximum template depth (100000)'),
+    ('{{define "T"}}{{.Nope}}{{end}}{{template "T" 1}}', 'template: version:1:16: executing "T" at <.Nope>: can\'t evaluate field Nope in type int'),
     ('{{pad "a" -1 0}}', 'template: version:1:2: executing "version" at <pad "a" -1 0>: error calling pad: strings: negative Repeat count'),
 ]  # fmt: skip
 
