@@ -194,7 +194,9 @@ def test_format_across_commands(testbed: Testbed, engine_config: Config) -> None
     # ---- version, info, history, system df, stats, events
     assert ok(cfg, "version", "--format", "{{.Client.Os}}/{{.Server.Os}}") == "linux/linux\n"
     assert set(json.loads(ok(cfg, "version", "--format", "json"))) == {"Client", "Server"}
-    assert ok(cfg, "version", "--format", "{{.Client.Os}}\\t|") == "linux               |\n"
+    assert ok(cfg, "version", "--format", "{{.Client.Os}}\t|") == "linux               |\n"  # a real tab
+    assert ok(cfg, "version", "--format", "{{.Client.Os}}\\t|") == "linux\\t|\n"  # no escapes read here
+    assert ok(cfg, "info", "--format", "{{.OSType}}\\t|") == "linux\\t|\n"
     r = run(cfg, "version", "--format", "{{.Nope}}")  # docker's version has printed its newline already
     assert (r.returncode, r.stdout) == (1, "\n")
     assert r.stderr.removeprefix("Error: ").strip() == (

@@ -172,13 +172,17 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _print_one(doc: dict[str, Any], fmt: str, name: str, go_type: str) -> None:
-    """``version``/``info --format``: docker's template (named ``name``) over its typed document; a template
-    that does not parse exits 64, one that fails 1 with Go's message as it is."""
-    from tui.gotemplate import TemplateError, parse
-    from tui.output import FormatError, tabwrite, template_text, typed_document
+    """``version``/``info --format``: docker's template (named ``name``; "json" is ``{{json .}}``, no
+    ``table`` and no ``\\t`` escapes here) over its typed document; a template that does not parse exits
+    64, one that fails 1 with Go's message as it is."""
+    from tui.gotemplate import Func, TemplateError, docker_funcs, parse
+    from tui.output import FormatError, tabwrite, typed_document
 
+    funcs = docker_funcs()
+    if name == "version":  # docker's version template has one function of its own
+        funcs["getDetailsOrder"] = Func(lambda c: sorted(c.get("Details") or {}), ["any"])
     try:
-        tmpl = parse(template_text(fmt), name)
+        tmpl = parse("{{json .}}" if fmt == "json" else fmt, name, funcs)
     except TemplateError as err:
         raise FormatError(f"template parsing error: {err}", 64) from None
     try:
