@@ -1965,8 +1965,9 @@ class Template:
         st = _State(self, data, missingkey, funcs or self.funcs)
         try:
             st.walk(data, self.root)
-        except (_Break, _Continue):  # cannot happen: the parser refuses them outside a range
-            pass
+        except TemplateError as err:
+            err.partial = "".join(st.out)  # type: ignore[attr-defined]  # what Go had written
+            raise
         return "".join(st.out)
 
     def execute_partial(self, data: Any, funcs: dict[str, Func] | None = None) -> str:

@@ -114,12 +114,12 @@ def _event_message(ev: Event | None) -> Any:
 
 def _print_events(events: Iterable[Event], fmt: str | None, out: Any) -> None:
     from tui.gotemplate import TemplateError, parse
-    from tui.output import FormatError, template_text
+    from tui.output import FormatError
 
     tmpl = None
     if fmt:  # like docker: checked on an empty message before the stream starts
         try:
-            tmpl = parse(template_text(fmt))
+            tmpl = parse("{{json .}}" if fmt == "json" else fmt)
             tmpl.execute(_event_message(None))
         except TemplateError as err:
             raise FormatError(f"Error parsing format: {err}", 64) from None
@@ -128,6 +128,7 @@ def _print_events(events: Iterable[Event], fmt: str | None, out: Any) -> None:
             try:
                 out.write(tmpl.execute(_event_message(ev)) + "\n")
             except TemplateError as err:
+                out.write(getattr(err, "partial", "") + "\n")
                 raise FormatError(str(err)) from None
         else:
             stamp = datetime.fromtimestamp(ev.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
@@ -188,8 +189,8 @@ def _print_one(doc: dict[str, Any], fmt: str, name: str, go_type: str) -> None:
     try:
         text = tmpl.execute(typed_document(doc, go_type)) + "\n"
     except TemplateError as err:
-        if name == "version":  # docker's version has written its newline already
-            sys.stdout.write("\n")
+        # docker writes as the template runs, and its newline after it, error or not
+        sys.stdout.write(getattr(err, "partial", "") + "\n")
         raise FormatError(str(err)) from None
     # docker's version writes through a tabwriter (minimum width 20, padding 1); info does not
     sys.stdout.write(tabwrite(text, minwidth=20, padding=1) if name == "version" else text)
