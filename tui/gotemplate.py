@@ -707,7 +707,7 @@ _KEYWORDS = {
 }
 
 
-def _lex(text: str) -> list[_Item]:
+def _lex(text: str, name: str = "") -> list[_Item]:
     """Go's lexer: text and actions, with trim markers and comments. Returns the items, the last one
     an error or EOF."""
     items: list[_Item] = []
@@ -715,8 +715,18 @@ def _lex(text: str) -> list[_Item]:
     n = len(text)
     line = 1
 
+    action_line = 0  # where the action being lexed began (Go names it when an error is on a later line)
+
     def emit(typ: str, start: int, end: int, value: str | None = None) -> None:
         items.append(_Item(typ, text[start:end] if value is None else value, start, line))
+
+    def fail(msg: str, at: int) -> None:
+        extra = ""
+        if action_line and action_line != line:
+            extra = f" in action started at {name}:{action_line}"
+            if msg.endswith(" action"):
+                extra = extra[len(" in action") :]
+        items.append(_Item("error", msg + extra, at, line))
 
     while True:
         j = text.find("{{", pos)
@@ -735,13 +745,17 @@ def _lex(text: str) -> list[_Item]:
             emit("text", pos, end_text)
         line += text.count("\n", pos, j)
         emit("{{", j, j + 2)
+        action_line = line
         pos = j + 2 + (2 if trim_left else 0)
+        line += text.count("\n", j + 2, pos)  # a trim marker's newline counts
         # a comment
         if text.startswith("/*", pos):
+            action_line = 0
             k = text.find("*/", pos + 2)
             if k < 0:
-                items.append(_Item("error", "unclosed comment", pos, line))
+                fail("unclosed comment", pos)
                 return items
+            comment_line = line
             line += text.count("\n", pos, k)
             after = k + 2
             trim_right = False
@@ -754,7 +768,7 @@ def _lex(text: str) -> list[_Item]:
             elif text.startswith("}}", after):
                 close = after + 2
             else:
-                items.append(_Item("error", "comment ends before closing delimiter", pos, line))
+                items.append(_Item("error", "comment ends before closing delimiter", pos, comment_line))
                 return items
             items.pop()  # comments leave no action behind
             pos = close
@@ -768,15 +782,15 @@ def _lex(text: str) -> list[_Item]:
         paren = 0
         while True:
             if pos >= n:
-                items.append(_Item("error", "unclosed action", pos, line))
+                fail("unclosed action", pos)
                 return items
             ch = text[pos]
             # right delimiter, maybe with a trim marker
             if ch in _SPACE and text.startswith("-}}", pos + 1):
                 if paren:
-                    items.append(_Item("error", "unclosed left paren", pos, line))
+                    fail("unclosed left paren", pos)
                     return items
-                emit("}}", pos + 1, pos + 4)
+                emit("}}", pos + 2, pos + 4)
                 pos += 4
                 while pos < n and text[pos] in _SPACE:
                     if text[pos] == "\n":
@@ -785,7 +799,7 @@ def _lex(text: str) -> list[_Item]:
                 break
             if text.startswith("}}", pos):
                 if paren:
-                    items.append(_Item("error", "unclosed left paren", pos, line))
+                    fail("unclosed left paren", pos)
                     return items
                 emit("}}", pos, pos + 2)
                 pos += 2
@@ -793,10 +807,9 @@ def _lex(text: str) -> list[_Item]:
             if ch in _SPACE:
                 st = pos
                 while pos < n and text[pos] in _SPACE and not text.startswith("-}}", pos + 1):
-                    if text[pos] == "\n":
-                        line += 1
                     pos += 1
-                emit("space", st, pos)
+                emit("space", st, pos)  # an item has the line it starts on
+                line += text.count("\n", st, pos)
                 continue
             if ch == "=":
                 emit("=", pos, pos + 1)
@@ -804,7 +817,7 @@ def _lex(text: str) -> list[_Item]:
                 continue
             if ch == ":":
                 if not text.startswith(":=", pos):
-                    items.append(_Item("error", "expected :=", pos, line))
+                    fail("expected :=", pos)
                     return items
                 emit(":=", pos, pos + 2)
                 pos += 2
@@ -817,7 +830,7 @@ def _lex(text: str) -> list[_Item]:
                 k = pos + 1
                 while True:
                     if k >= n or text[k] == "\n":
-                        items.append(_Item("error", "unterminated quoted string", pos, line))
+                        fail("unterminated quoted string", pos)
                         return items
                     if text[k] == "\\":
                         k += 2
@@ -831,7 +844,7 @@ def _lex(text: str) -> list[_Item]:
             if ch == "`":
                 k = text.find("`", pos + 1)
                 if k < 0:
-                    items.append(_Item("error", "unterminated raw quoted string", pos, line))
+                    fail("unterminated raw quoted string", pos)
                     return items
                 emit("rawstring", pos, k + 1)
                 line += text.count("\n", pos, k)
@@ -841,7 +854,7 @@ def _lex(text: str) -> list[_Item]:
                 k = pos + 1
                 while True:
                     if k >= n or text[k] == "\n":
-                        items.append(_Item("error", "unterminated character constant", pos, line))
+                        fail("unterminated character constant", pos)
                         return items
                     if text[k] == "\\":
                         k += 2
@@ -857,36 +870,38 @@ def _lex(text: str) -> list[_Item]:
                 while k < n and (text[k].isalnum() or text[k] == "_"):
                     k += 1
                 if not _at_terminator(text, k):
-                    items.append(_Item("error", f"bad character {_go_rune(text[k])}", k, line))
+                    fail(f"bad character {_go_rune(text[k])}", k)
                     return items
                 emit("variable", pos, k)
                 pos = k
                 continue
+            if ch in "+-" or ch.isdigit() or (ch == "." and pos + 1 < n and text[pos + 1].isdigit()):
+                k, good = _scan_number(text, pos)
+                if good and k < n and text[k] in "+-":  # Go's complex constant: 1+2i
+                    k, good = _scan_number(text, k)
+                    good = good and text[k - 1] == "i"
+                if not good:
+                    fail(f'bad number syntax: "{text[pos:k]}"', pos)
+                    return items
+                emit("number", pos, k)
+                pos = k
+                continue
+            if ch == "." and pos + 1 == n:  # Go lexes a last "." as a number
+                emit("number", pos, n)
+                pos = n
+                continue
             if ch == ".":
-                if pos + 1 < n and text[pos + 1].isdigit():
-                    k = _scan_number(text, pos)
-                    emit("number", pos, k)
-                    pos = k
-                    continue
                 k = pos + 1
                 while k < n and (text[k].isalnum() or text[k] == "_"):
                     k += 1
-                if k == pos + 1:
+                if k == pos + 1 and _at_terminator(text, k):
                     emit("dot", pos, k)
                     pos = k
                     continue
                 if not _at_terminator(text, k):
-                    items.append(_Item("error", f"bad character {_go_rune(text[k])}", k, line))
+                    fail(f"bad character {_go_rune(text[k])}", k)
                     return items
                 emit("field", pos, k)
-                pos = k
-                continue
-            if ch in "+-" or ch.isdigit():
-                k = _scan_number(text, pos)
-                if k < n and (text[k].isalnum() or text[k] in "._"):
-                    items.append(_Item("error", f'bad number syntax: "{text[pos : k + 1]}"', pos, line))
-                    return items
-                emit("number", pos, k)
                 pos = k
                 continue
             if ch.isalpha() or ch == "_":
@@ -894,7 +909,7 @@ def _lex(text: str) -> list[_Item]:
                 while k < n and (text[k].isalnum() or text[k] == "_"):
                     k += 1
                 if not _at_terminator(text, k):
-                    items.append(_Item("error", f"bad character {_go_rune(text[k])}", k, line))
+                    fail(f"bad character {_go_rune(text[k])}", k)
                     return items
                 word = text[pos:k]
                 if word in _KEYWORDS:
@@ -913,7 +928,7 @@ def _lex(text: str) -> list[_Item]:
             if ch == ")":
                 paren -= 1
                 if paren < 0:
-                    items.append(_Item("error", "unexpected right paren", pos, line))
+                    fail("unexpected right paren", pos)
                     return items
                 emit(")", pos, pos + 1)
                 pos += 1
@@ -922,12 +937,12 @@ def _lex(text: str) -> list[_Item]:
                 emit("rawchar", pos, pos + 1)
                 pos += 1
                 continue
-            items.append(_Item("error", f"unrecognized character in action: {_go_rune(ch)}", pos, line))
+            fail(f"unrecognized character in action: {_go_rune(ch)}", pos)
             return items
 
 
 def _go_rune(ch: str) -> str:
-    return f"U+{ord(ch):04X} {ch!r}".replace('"', "'") if ch.isprintable() else f"U+{ord(ch):04X}"
+    return f"U+{ord(ch):04X} '{ch}'" if ch.isprintable() else f"U+{ord(ch):04X}"
 
 
 def _at_terminator(text: str, k: int) -> bool:
@@ -937,7 +952,9 @@ def _at_terminator(text: str, k: int) -> bool:
     return ch in _SPACE or ch in ".,|:()" or text.startswith("}}", k)
 
 
-def _scan_number(text: str, pos: int) -> int:
+def _scan_number(text: str, pos: int) -> tuple[int, bool]:
+    """Go's lexer.scanNumber: where the number ends, and False (one character further) when a letter or
+    digit follows it."""
     k = pos
     n = len(text)
     if k < n and text[k] in "+-":
@@ -958,8 +975,8 @@ def _scan_number(text: str, pos: int) -> int:
         k += 1
         while k < n and text[k] in digits:
             k += 1
-    decimal = digits.startswith("0123456789_")
-    if k < n and ((decimal and text[k] in "eE") or (not decimal and text[k] in "pP")):
+    exponent = "eE" if digits == "0123456789_" else "pP" if digits.startswith("0123456789abcdef") else ""
+    if k < n and text[k] in exponent:
         k += 1
         if k < n and text[k] in "+-":
             k += 1
@@ -967,7 +984,9 @@ def _scan_number(text: str, pos: int) -> int:
             k += 1
     if k < n and text[k] == "i":
         k += 1
-    return k
+    if k < n and (text[k].isalpha() or text[k].isdigit() or text[k] == "_"):
+        return k + 1, False
+    return k, True
 
 
 # ------------------------------------------------------------------------------------------ nodes
@@ -1173,14 +1192,16 @@ class _Parser:
         self.text = text
         self.name = name
         self.funcs = funcs
-        self.items = _lex(text)
+        self.items = _lex(text, name)
         self.i = 0
         self.vars: list[str] = ["$"]
         self.range_depth = 0
         self.defs: dict[str, _List] = {}
+        self.far = 0  # the furthest item read
 
     # ---- tokens
     def next(self) -> _Item:
+        self.far = max(self.far, self.i)
         it = self.items[self.i]
         if it.typ == "error":
             self.fail(it.val, it)
@@ -1191,10 +1212,8 @@ class _Parser:
         self.i -= 1
 
     def peek(self) -> _Item:
-        it = self.items[self.i]
-        if it.typ == "error":
-            self.fail(it.val, it)
-        return it
+        self.far = max(self.far, self.i)
+        return self.items[self.i]  # a lexer error shows when the parser takes it (next), as in Go
 
     def next_non_space(self) -> _Item:
         while True:
@@ -1203,12 +1222,13 @@ class _Parser:
                 return it
 
     def peek_non_space(self) -> _Item:
-        it = self.next_non_space()
-        self.backup()
-        return it
+        while self.items[self.i].typ == "space":
+            self.i += 1
+        return self.peek()
 
     def fail(self, msg: str, item: _Item | None = None) -> None:
-        line = item.line if item else 1
+        # Go names the line of the furthest token it has read, whichever the error is about
+        line = self.items[min(self.far, len(self.items) - 1)].line
         raise TemplateError(f"template: {self.name}:{line}: {msg}")
 
     def unexpected(self, it: _Item, context: str) -> None:
@@ -1342,7 +1362,7 @@ class _Parser:
         if ntok.typ not in ("string", "rawstring"):
             self.unexpected(ntok, "block clause")
         name = _unquote(ntok.val)
-        pipe = self.pipeline("block", "}}")
+        pipe = self.pipeline("block clause", "}}")
         saved = self.vars
         self.vars = ["$"]
         body, end = self.item_list()
@@ -1367,13 +1387,16 @@ class _Parser:
     def pipeline(self, context: str, end: str) -> _Pipe:
         tok = self.peek_non_space()
         pipe = _Pipe(tok.pos, [], False, [])
-        while True:  # declarations: $x :=, $x =, range $i, $v :=
+        while True:  # declarations: $x :=, $x =, range $i, $v := (looked at without taking an error)
             save = self.i
-            v = self.next_non_space()
+            v = self.peek_non_space()
             if v.typ != "variable":
                 self.i = save
                 break
-            nxt = self.next_non_space()
+            self.i += 1
+            nxt = self.peek_non_space()
+            if nxt.typ in (":=", "=") or (nxt.typ == "rawchar" and nxt.val == ","):
+                self.i += 1
             if nxt.typ in (":=", "="):
                 pipe.is_assign = nxt.typ == "="
                 pipe.decls.append(v.val)

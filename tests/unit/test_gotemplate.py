@@ -523,3 +523,48 @@ def test_fmt_matches_go(floats: list[float], ints: list[int], texts: list[str]) 
         parts.append(f'{{{{printf "%q|%+q|%x|%v|%5.2s" {lit} {lit} {lit} {lit} {lit}}}}}')
     text = "\x1e".join(parts)
     assert run(text) == docker_template(text)
+
+
+PIECES = [
+    "{{", "}}", "{{- ", " -}}", " ", ".Client", ".Os", ".Client.Os", "$", "$x", "$x :=", "$x =", "|", "(", ")",
+    '"a"', '"b,c"', "`r`", "1", "-2", "3.5", "1e3", "'c'", "true", "nil", "if", "else", "end", "range", "with",
+    "define", "template", "block", "break", "continue", "and", "or", "not", "eq", "lt", "len", "index", "slice",
+    "print", "printf", '"%v"', '"%d|%s"', "upper", "split", "join", "pad", "json", "/*", "*/", ",", "=", ":=",
+    "x", "\n", "-", ".", "{{end}}", "{{else}}", "{{/* c */}}",
+]  # fmt: skip
+
+
+@needs_docker_cli
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=9))
+def test_random_templates_parse_and_print_as_go(pieces: list[str]) -> None:
+    """Templates made of random pieces: Go's parse error (message and line) or Go's output, as the docker
+    CLI gives them (an execution error is hidden there by the missing daemon: those are left out)."""
+    from tui.output import tabwrite
+
+    text = "".join(pieces)
+    if "{{" not in text:
+        text = "{{" + text + "}}"
+    assert DOCKER is not None
+    env = {
+        **os.environ,
+        "DOCKER_HOST": "unix:///nonexistent-dockyard-test.sock",
+        "DOCKER_CONFIG": "/nonexistent",
+    }
+    r = subprocess.run([DOCKER, "version", "-f", text], capture_output=True, env=env, timeout=30)
+    out, err = (
+        r.stdout.decode("utf-8", "surrogateescape"),
+        r.stderr.decode("utf-8", "surrogateescape").strip(),
+    )
+    try:
+        tmpl = parse(text, "version")
+    except TemplateError as e:
+        assert (r.returncode, err) == (64, f"template parsing error: {e}")
+        return
+    assert r.returncode != 64, err
+    try:
+        mine = tmpl.execute(version_info())
+    except TemplateError:
+        return  # docker hides the execution error behind the daemon's absence
+    if out not in ("", "\n") and "<nil> 28.2.2" not in out:  # (docker's client struct has a field more)
+        assert tabwrite(mine + "\n", minwidth=20, padding=1) == out
