@@ -125,6 +125,28 @@ class HeaderMap(dict):
         return last.replace("-", " ").replace("_", " ")
 
 
+class GoTime:
+    """A Go time.Time from an RFC 3339 text: prints as Go's Time.String() (``2026-12-03 13:31:36.348560775
+    +0000 UTC``), marshals back to the text."""
+
+    go_type = "time.Time"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        import re
+
+        m = re.match(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", self.text)
+        if not m:
+            return self.text
+        frac = (m.group(3) or "").rstrip("0")
+        zone = m.group(4)
+        offset = "+0000" if zone == "Z" else zone.replace(":", "")
+        name = "UTC" if zone == "Z" else offset
+        return f"{m.group(1)} {m.group(2)}{'.' + frac if frac else ''} {offset} {name}"
+
+
 class GoNil:
     """A typed nil: a nil slice prints ``[]``, a nil map ``map[]``, a nil pointer ``<nil>``; JSON null."""
 
@@ -169,7 +191,7 @@ def go_type(v: Any) -> str:
         if v and all(isinstance(x, str) for x in v):
             return "[]string"
         return "[]interface {}"
-    if isinstance(v, GoObject):
+    if isinstance(v, (GoObject, GoTime)):
         return v.go_type
     if callable(v):
         return "func"
@@ -246,6 +268,8 @@ def format_value(v: Any, top: bool = True) -> str:
         return "<nil>"
     if isinstance(v, GoNil):
         return {"slice": "[]", "map": "map[]"}.get(v.kind, "<nil>")
+    if isinstance(v, GoTime):
+        return str(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -315,6 +339,8 @@ def _json_into(v: Any, out: list[str]) -> None:
         out.append(_go_json_float(v))
     elif isinstance(v, str):
         out.append(json.dumps(v, ensure_ascii=False))
+    elif isinstance(v, GoTime):
+        out.append(json.dumps(v.text))
     elif isinstance(v, (GoObject, Struct, dict)):
         if isinstance(v, GoObject):
             items = list(v.go_json().items())

@@ -362,6 +362,9 @@ _GO_NAMES = {
 }
 
 
+_TIME_FIELDS = {"network": ("Created",), "Metadata": ("LastTagTime",)}
+
+
 def _document_kind(doc: dict[str, Any]) -> str:
     if "State" in doc and "HostConfig" in doc:
         return "container"
@@ -377,7 +380,7 @@ def _document_kind(doc: dict[str, Any]) -> str:
 def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str = "") -> Any:
     """An inspect document as the docker CLI's typed structs see it: dicts are structs (tui.gotemplate.Struct)
     except the map fields, nulls are typed nils, and the fields JSON left out are there with zero values."""
-    from tui.gotemplate import GoNil, StrMap, Struct
+    from tui.gotemplate import GoNil, GoTime, StrMap, Struct
 
     if isinstance(obj, dict):
         kind = _MAP_FIELDS.get(key)
@@ -388,6 +391,10 @@ def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str
         if kind == "any":
             return {k: typed_document(v, "struct", "", key) for k, v in obj.items()}
         fields = {_GO_NAMES.get(k, k): typed_document(v, "struct", k, key) for k, v in obj.items()}
+        kind = key or _document_kind(obj)
+        for name in _TIME_FIELDS.get(kind, ()):  # time.Time fields (the others are strings in docker's types)
+            if isinstance(fields.get(name), str):
+                fields[name] = GoTime(fields[name])
         json_names = {_GO_NAMES[k]: k for k in obj if k in _GO_NAMES}
         omitted = _OMITTED.get(key if key else _document_kind(obj), {})
         absent = frozenset(name for name in omitted if name not in fields)

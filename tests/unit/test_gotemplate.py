@@ -396,6 +396,13 @@ def test_inspect_typed_then_raw(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith('[{"Id":"abc","State":{"Status":"exited"')
     typed = typed_document(doc)
     assert isinstance(typed, Struct) and isinstance(typed["Config"]["Labels"], StrMap)
+    # time.Time fields print as Go's Time.String() in the typed pass, and marshal back to their text
+    network = {"Name": "n", "Id": "f" * 64, "Created": "2026-12-03T13:31:36.348560775Z", "IPAM": {}}
+    print_inspected([network], "{{.Created}} {{json .Created}}")
+    assert (
+        capsys.readouterr().out
+        == '2026-12-03 13:31:36.348560775 +0000 UTC "2026-12-03T13:31:36.348560775Z"\n'
+    )
     # Go field names in the typed pass, JSON names in the raw one (docker's own documents, dockerd 20.10):
     # both {{.ID}} and {{.Id}} work; a JSON-only name sends the whole template to the raw pass, where a
     # field JSON left out (State.Health) is then missing; JSON prints the struct as it came
