@@ -118,33 +118,26 @@ class LocalEngine(Engine):
         return self._summary(self.images.resolve(name))
 
     def inspect_image(self, name: str) -> dict[str, Any]:
+        from core.dockerjson import image_to_docker
+        from core.images.commit import get_parent
+
         record = self.images.resolve(name)
-        cfg = json.loads(self.images.read_blob(record.config_digest))
-        return {
-            "Id": record.id,
-            "RepoTags": [parse_reference(t).familiar() for t in record.repo_tags],
-            "RepoDigests": [_familiar_digest(d) for d in record.repo_digests],
-            "Parent": "",
-            "Comment": (cfg.get("history") or [{}])[-1].get("comment", "") if cfg.get("history") else "",
-            "Created": cfg.get("created", ""),
-            "Author": cfg.get("author", ""),
-            "Config": cfg.get("config") or {},
-            "Architecture": cfg.get("architecture", ""),
-            "Variant": cfg.get("variant", ""),
-            "Os": cfg.get("os", ""),
-            "Size": record.size,
-            "GraphDriver": {
-                "Name": "overlay",
-                "Data": {
-                    "LowerDir": ":".join(
-                        str(self.layers.diff_dir(layer.chain_id)) for layer in reversed(record.layers)
-                    )
-                },
-            },
-            "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in record.layers]},
-            "Metadata": {"LastTagTime": ""},
-            "Descriptor": {"mediaType": record.manifest_media_type, "digest": record.manifest_digest},
-        }
+        diffs = [str(self.layers.diff_dir(layer.chain_id)) for layer in reversed(record.layers)]
+        graph: dict[str, str] = {}
+        if diffs:
+            top = self.layers.diff_dir(record.layers[-1].chain_id).parent
+            graph = {"MergedDir": str(top / "merged"), "UpperDir": diffs[0], "WorkDir": str(top / "work")}
+            if len(diffs) > 1:
+                graph["LowerDir"] = ":".join(diffs[1:])
+        return image_to_docker(
+            image_id=record.id,
+            repo_tags=[parse_reference(t).familiar() for t in record.repo_tags],
+            repo_digests=[_familiar_digest(d) for d in record.repo_digests],
+            parent=get_parent(self.images, record.id) or "",
+            image_config=self.image_config(record),
+            size=record.size,
+            graph_data=graph,
+        )
 
     def image_config(self, record: ImageRecord) -> dict[str, Any]:
         cfg: dict[str, Any] = json.loads(self.images.read_blob(record.config_digest))
@@ -373,10 +366,15 @@ class LocalEngine(Engine):
                 freed += size
         return removed, freed
 
-    def inspect_container(self, name: str) -> dict[str, Any]:
+    def inspect_container(self, name: str, *, size: bool = False) -> dict[str, Any]:
         from core.containers.inspect import inspect_container
 
-        return inspect_container(self.paths, self.lifecycle.get(name))
+        rec = self.lifecycle.get(name)
+        image_size = 0
+        if size:
+            found = self.images.get(rec.image_id)
+            image_size = found.size if found is not None else 0
+        return inspect_container(self.paths, rec, size=size, image_size=image_size)
 
     def container_logs(
         self,

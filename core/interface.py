@@ -204,7 +204,8 @@ class Engine(abc.ABC):
     def container(self, name: str) -> ContainerSummary: ...
 
     @abc.abstractmethod
-    def inspect_container(self, name: str) -> JSONDocument: ...
+    def inspect_container(self, name: str, *, size: bool = False) -> JSONDocument:
+        """``GET /containers/{id}/json``; ``size`` adds SizeRw and SizeRootFs (walks its files)."""
 
     @abc.abstractmethod
     def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary: ...

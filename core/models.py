@@ -395,15 +395,9 @@ class Volume:
     mountpoint: str = ""
 
     def inspect(self) -> dict[str, Any]:
-        return {
-            "CreatedAt": self.created,
-            "Driver": self.driver,
-            "Labels": self.labels or None,
-            "Mountpoint": self.mountpoint,
-            "Name": self.name,
-            "Options": self.options or None,
-            "Scope": "local",
-        }
+        from core.dockerjson import volume_to_docker
+
+        return volume_to_docker(self)
 
 
 @record(frozen=True)

@@ -201,7 +201,7 @@ class FakeEngine(Engine):
             [["root", "4242", "4200", "0", "10:00", "?", "00:00:00", "sleep infinity"]],
         )
 
-    def inspect_container(self, name: str) -> dict[str, Any]:
+    def inspect_container(self, name: str, *, size: bool = False) -> dict[str, Any]:
         c = self.container(name)
         return {
             "Id": c.id,

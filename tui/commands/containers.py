@@ -52,6 +52,9 @@ def register(sub: Any) -> None:
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
     p.set_defaults(func=cmd_prune)
     _simple_verbs(gsub, group=True)
+    p = gsub.add_parser("inspect", help="Display detailed information on one or more containers")
+    _inspect_args(p, "CONTAINER")
+    p.set_defaults(func=cmd_inspect, type="container")
     p = gsub.add_parser("run", help="Create and run a new container", add_help=False)
     p.add_argument("--help", action="help")
     add_run_flags(p, run=True)
@@ -64,11 +67,18 @@ def register(sub: Any) -> None:
 
     _ps_parser(sub, "ps")
 
-    p = sub.add_parser("inspect", help="Return low-level information on containers or images")
-    p.add_argument("names", nargs="+", metavar="NAME|ID")
-    p.add_argument("-f", "--format", help="format the output using a template (or 'json')")
-    p.add_argument("--type", choices=["container", "image", "volume"], help="only look for this kind")
+    p = sub.add_parser("inspect", help="Return low-level information on Docker objects")
+    _inspect_args(p, "NAME|ID")
+    p.add_argument("--type", help="only look for this kind: container, image, network or volume")
     p.set_defaults(func=cmd_inspect)
+
+
+def _inspect_args(p: argparse.ArgumentParser, metavar: str) -> None:
+    p.add_argument("names", nargs="+", metavar=metavar)
+    p.add_argument("-f", "--format", help="format the output using a template (or 'json')")
+    p.add_argument(
+        "-s", "--size", action="store_true", help="display total file sizes if the type is container"
+    )
 
 
 def _simple_verbs(sub: Any, group: bool = False) -> None:
@@ -494,36 +504,64 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
-    from core.errors import NotFound
+_INSPECT_KINDS = ("container", "image", "network", "volume")
+_DOCKER_KINDS = (
+    "config",
+    "container",
+    "image",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "task",
+    "volume",
+)
 
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """``inspect`` (every kind in docker's order, or ``--type``), and ``container inspect``."""
+    from core.errors import InvalidArgument, NotFound
+
+    kind = args.type
+    if kind and kind not in _INSPECT_KINDS:
+        if kind in _DOCKER_KINDS:
+            raise CLIError(f"{kind} objects are swarm or plugin objects, which dockyard does not have")
+        sys.stderr.write(
+            f'unknown type: "{kind}": must be one of ' + ", ".join(f'"{k}"' for k in _DOCKER_KINDS) + "\n"
+        )
+        return 1
     engine = make_engine(args)
-    found, missing = [], []
+
+    def look(kind: str, name: str) -> dict[str, Any]:
+        if kind == "container":
+            return engine.inspect_container(name, size=args.size)
+        if kind == "image":
+            return engine.inspect_image(name)
+        if kind == "network":
+            return engine.inspect_network(name)
+        return engine.inspect_volume(name)
+
+    found, failed = [], False
     for name in args.names:
-        obj = None
-        kinds = [args.type] if args.type else ["container", "image", "volume"]
-        for kind in kinds:
+        if kind:  # one kind: its own "not found" message, as docker's
             try:
-                if kind == "container":
-                    obj = engine.inspect_container(name)
-                elif kind == "image":
-                    obj = engine.inspect_image(name)
-                else:
-                    obj = engine.inspect_volume(name)
+                found.append(look(kind, name))
+            except NotFound as err:
+                sys.stderr.write(f"Error: {err}\n")
+                failed = True
+            continue
+        for each in _INSPECT_KINDS:
+            try:
+                found.append(look(each, name))
                 break
-            except NotFound:
+            except (NotFound, InvalidArgument):  # a name that cannot be this kind's is not one of them
                 continue
-            except Exception:
-                if kind == kinds[-1]:
-                    raise
-        if obj is None:
-            missing.append(name)
         else:
-            found.append(obj)
+            sys.stderr.write(f"Error: No such object: {name}\n")
+            failed = True
     print_inspected(found, args.format)
-    for name in missing:
-        sys.stderr.write(f"Error: No such object: {name}\n")
-    return 1 if missing else 0
+    return 1 if failed else 0
 
 
 def cmd_top(args: argparse.Namespace) -> int:
