@@ -826,7 +826,10 @@ def container_to_docker(
         if m.type == "volume" and m.source in anonymous:
             volumes[m.target] = {}
     labels = {**(icfg.get("Labels") or {}), **run.config.labels}
-    exposed = sorted({*(icfg.get("ExposedPorts") or {}), *run.config.exposed_ports})
+    # docker's CLI exposes what -p publishes
+    exposed = sorted(
+        {*(icfg.get("ExposedPorts") or {}), *run.config.exposed_ports, *run.host_config.port_bindings}
+    )
     config = docker_config(
         {
             "Hostname": proc.get("hostname", "") or rec.id[:12],
