@@ -4,6 +4,7 @@ rooms under core/, holding no logic of its own."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
     from core.containers.execs import ExecStore
     from core.containers.lifecycle import Lifecycle
     from core.containers.store import ContainerRecord
-    from core.interface import PreparedStart
+    from core.filters import ContainerFacts
+    from core.interface import Filters, PreparedStart
     from core.models import BuildEvent, BuildOptions, BuildResult, ExecConfig, HistoryEntry, Volume
     from core.network.manager import NetworkManager
     from core.runtime.exec import ExecHandle
@@ -106,13 +108,37 @@ class LocalEngine(Engine):
         self._emit("image", "pull", str(ref), name=str(ref))
         return PullResult(str(ref), pulled.manifest_digest, self._summary(pulled.record), pulled.new)
 
-    def list_images(self, *, all: bool = False) -> list[ImageSummary]:
+    def list_images(self, *, all: bool = False, filters: Filters | None = None) -> list[ImageSummary]:
         users = self._image_users()
-        out = [self._summary(r, users) for r in self.images.records()]
+        records = {r.id: r for r in self.images.records()}
+        out = [self._summary(r, users) for r in records.values()]
+        hidden = self.intermediate_images()
         if not all:  # docker hides intermediate images (untagged parents of other images) without -a
-            hidden = self.intermediate_images()
             out = [s for s in out if s.repo_tags or s.id not in hidden]
-        return sorted(out, key=lambda s: s.created, reverse=True)
+        out.sort(key=lambda s: s.created, reverse=True)
+        if not filters:
+            return out
+        from core.filters import select_images
+
+        def labels(img: ImageSummary) -> dict[str, str]:
+            return dict((self.image_config(records[img.id]).get("config") or {}).get("Labels") or {})
+
+        return select_images(
+            out,
+            filters,
+            labels=labels,
+            resolve=self._filter_image,
+            has_children=lambda img: img.id in hidden,
+        )
+
+    def _filter_image(self, name: str) -> ImageSummary:
+        """An image a filter names (``before=``, ``since=``): docker's message when there is none."""
+        from core.errors import ImageNotFound, InvalidFilter
+
+        try:
+            return self.image(name)
+        except ImageNotFound as err:
+            raise InvalidFilter(str(err)) from None
 
     def image(self, name: str) -> ImageSummary:
         return self._summary(self.images.resolve(name))
@@ -159,10 +185,23 @@ class LocalEngine(Engine):
         self._emit_removed(removed)
         return removed
 
-    def prune_images(self, *, all: bool = False) -> tuple[RemovedImage, int]:
+    def prune_images(self, *, all: bool = False, filters: Filters | None = None) -> tuple[RemovedImage, int]:
+        import time
+
+        from core.filters import prune_images_filter
         from core.images.manage import prune_images
 
-        removed, freed = prune_images(self.images, self.layers, all_unused=all, in_use=self._image_users())
+        dangling_only, chosen = prune_images_filter(filters, time.time(), all=all)
+
+        def select(record: ImageRecord) -> bool:
+            if not filters:
+                return True
+            labels = (self.image_config(record).get("config") or {}).get("Labels") or {}
+            return chosen(record.created, labels)
+
+        removed, freed = prune_images(
+            self.images, self.layers, all_unused=not dangling_only, in_use=self._image_users(), select=select
+        )
         self._emit_removed(removed)
         if removed.deleted or removed.untagged:
             self._emit("image", "prune", "", reclaimed=str(freed))
@@ -304,11 +343,48 @@ class LocalEngine(Engine):
 
         return AttachStream(sock, tty=bool(rec.process.get("tty")), kill=kill)
 
-    def list_containers(self, *, all: bool = False) -> list[ContainerSummary]:
-        out = [self._container_summary(r) for r in self.lifecycle.all()]
+    def list_containers(self, *, all: bool = False, filters: Filters | None = None) -> list[ContainerSummary]:
+        records = sorted(self.lifecycle.all(), key=lambda r: r.created, reverse=True)
+        if filters:
+            from core.filters import select_containers
+
+            by_id = {r.id: r for r in records}
+            chosen = select_containers(
+                [_container_facts(r) for r in records], filters, all=all, image_family=self._image_family
+            )
+            return [self._container_summary(by_id[c.id]) for c in chosen]
+        out = [self._container_summary(r) for r in records]
         if not all:
             out = [c for c in out if c.status in RUNNING_STATES]
-        return sorted(out, key=lambda c: c.created, reverse=True)
+        return out
+
+    def _image_family(self, name: str) -> set[str] | None:
+        """The id of the image ``name`` names and those of every image built on it (``ps -f ancestor=``)."""
+        from core.errors import DockyardError
+        from core.images.commit import parents_dir
+
+        try:
+            root = self.images.resolve(name).id
+        except DockyardError:
+            return None
+        children: dict[str, list[str]] = {}
+        try:
+            entries = os.listdir(parents_dir(self.images))
+        except FileNotFoundError:
+            entries = []
+        for child in entries:
+            try:
+                parent = (parents_dir(self.images) / child).read_text().strip()
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(f"sha256:{child}")
+        family, todo = set(), [root]
+        while todo:
+            image_id = todo.pop()
+            if image_id not in family:
+                family.add(image_id)
+                todo += children.get(image_id, [])
+        return family
 
     def container(self, name: str) -> ContainerSummary:
         return self._container_summary(self.lifecycle.get(name))
@@ -353,13 +429,17 @@ class LocalEngine(Engine):
         upper, lowers, mountpoints = diff_inputs(self.paths, self.layers, rec)
         return [{"Path": p, "Kind": k} for p, k in changes(upper, lowers=lowers, mountpoints=mountpoints)]
 
-    def prune_containers(self) -> tuple[list[str], int]:
+    def prune_containers(self, *, filters: Filters | None = None) -> tuple[list[str], int]:
         """Remove every stopped container; (ids, bytes freed from their writable layers)."""
+        import time
+
+        from core.filters import prune_containers_filter
         from core.storage.usage import disk_usage
 
+        chosen = prune_containers_filter(filters, time.time())
         removed, freed = [], 0
         for rec in self.lifecycle.all():
-            if rec.state.status in STOPPED_STATES:
+            if rec.state.status in STOPPED_STATES and chosen(rec.created, rec.process.get("labels", {})):
                 size = disk_usage(self.paths.container(rec.id) / "upper")
                 self.lifecycle.remove(rec.id)
                 removed.append(rec.id)
@@ -559,7 +639,11 @@ class LocalEngine(Engine):
         self._emit("network", "create", net.id, name=net.name, type=net.driver)
         return next(n for n in mgr.summaries() if n.id == net.id)
 
-    def list_networks(self) -> list[NetworkSummary]:
+    def list_networks(self, *, filters: Filters | None = None) -> list[NetworkSummary]:
+        if filters:
+            from core.filters import select_networks
+
+            return select_networks(self.networks.summaries(), filters)
         return self.networks.summaries()
 
     def inspect_network(self, name: str) -> dict[str, Any]:
@@ -569,9 +653,14 @@ class LocalEngine(Engine):
         net = self.networks.remove(name)
         self._emit("network", "destroy", net.id, name=net.name, type=net.driver)
 
-    def prune_networks(self) -> list[str]:
+    def prune_networks(self, *, filters: Filters | None = None) -> list[str]:
         """Remove the user networks no container uses; their names."""
-        return self.networks.prune()
+        import time
+
+        from core.filters import prune_networks_filter
+
+        chosen = prune_networks_filter(filters, time.time())
+        return self.networks.prune(select=lambda n: chosen(n.created, n.labels))
 
     def connect_network(
         self, network: str, container: str, *, aliases: list[str] | None = None, ip: str | None = None
@@ -603,7 +692,12 @@ class LocalEngine(Engine):
             self._emit("volume", "create", vol.name)
         return vol
 
-    def list_volumes(self) -> list[Volume]:
+    def list_volumes(self, *, filters: Filters | None = None) -> list[Volume]:
+        if filters:
+            from core.filters import select_volumes
+
+            users = self.volume_users() if "dangling" in filters else {}
+            return select_volumes(self.volume_store.all(), filters, in_use=lambda name: name in users)
         return self.volume_store.all()
 
     def volume_size(self, name: str) -> int:
@@ -626,11 +720,14 @@ class LocalEngine(Engine):
         self.volume_store.remove(name, in_use_by=self.volume_users().get(name, []), force=force)
         self._emit("volume", "destroy", name)
 
-    def prune_volumes(self, *, all: bool = False) -> tuple[list[str], int]:
+    def prune_volumes(self, *, all: bool = False, filters: Filters | None = None) -> tuple[list[str], int]:
+        from core.filters import prune_volumes_filter
+
+        chosen = prune_volumes_filter(filters, all=all)
         users = self.volume_users()
         removed, freed = [], 0
         for vol in self.volume_store.all():
-            if vol.name in users or (not all and not vol.anonymous):
+            if vol.name in users or not chosen(vol):
                 continue
             size = self.volume_store.size(vol.name)
             self.volume_store.remove(vol.name, in_use_by=[])
@@ -856,6 +953,55 @@ class LocalEngine(Engine):
             if image_id:
                 users.setdefault(image_id, []).append(cfg.get("name", entry.name[:12]))
         return users
+
+
+def _container_facts(rec: ContainerRecord) -> ContainerFacts:
+    """What ``ps -f`` looks at in a container's record (core.filters)."""
+    from core.filters import ContainerFacts
+
+    st = rec.state
+    running = st.status in RUNNING_STATES
+    mounts = []
+    for m in rec.run.host_config.mounts:
+        if m.type == "volume":
+            mounts.append((m.source, "", m.target))
+        elif m.type == "bind":
+            mounts.append(("", m.source, m.target))
+    networks: dict[str, str] = {}
+    live = (st.network or {}).get("networks") or {} if running else {}
+    if live:
+        networks = {name: str((ep or {}).get("NetworkID", "")) for name, ep in live.items()}
+    else:
+        mode = rec.run.host_config.network_mode or "default"
+        for name in [mode, *(n for n, _ in rec.run.connected())]:
+            networks["bridge" if name == "default" else name] = ""
+    ports: list[tuple[int, int, str]] = []
+    if running:
+        published = set()
+        for p in st.ports:
+            proto = str(p.get("protocol", "tcp"))
+            ports.append((int(p.get("container_port", 0)), int(p.get("host_port", 0)), proto))
+            published.add((int(p.get("container_port", 0)), proto))
+        for text in rec.process.get("exposed_ports") or []:
+            port, _, proto = str(text).partition("/")
+            if port.isdigit() and (int(port), proto or "tcp") not in published:
+                ports.append((int(port), 0, proto or "tcp"))
+    health = getattr(st, "health", None)
+    status = health.get("Status") if isinstance(health, dict) else getattr(health, "status", None)
+    return ContainerFacts(
+        id=rec.id,
+        name=rec.name,
+        status=st.status,
+        exit_code=st.exit_code,
+        started=bool(st.started_at),
+        created=rec.created,
+        image_id=rec.image_id,
+        labels=dict(rec.process.get("labels", {})),
+        mounts=mounts,
+        networks=networks,
+        ports=ports,
+        health=str(status or "none"),
+    )
 
 
 def _launcher(prepared: PreparedStart | None) -> ShimLauncher | None:

@@ -483,3 +483,14 @@ class ContainerUpdate:
     nano_cpus: int | None = None  # 1e9 per CPU
     pids_limit: int | None = None  # 0 or -1: unlimited
     restart_policy: RestartPolicy | None = None
+
+
+@record(frozen=True)
+class SystemPruneReport:
+    """What ``system prune`` removed, kind by kind, and the bytes it freed."""
+
+    containers: list[str]
+    networks: list[str]
+    volumes: list[str]
+    images: RemovedImage
+    reclaimed: int

@@ -15,6 +15,7 @@ import hashlib
 import os
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from core.config import Config, Paths
@@ -282,8 +283,9 @@ class NetworkManager:
                         out.add(self.store.resolve(w).id)
         return out
 
-    def prune(self) -> list[str]:
-        """Remove the user networks no container uses or is configured to use; their names."""
+    def prune(self, select: Callable[[Network], bool] | None = None) -> list[str]:
+        """Remove the user networks no container uses or is configured to use (and ``select`` chooses: a
+        prune's filters); their names."""
         release_stale(self.np)
         alive = lambda owner: endpoints.owner_alive(self.np, owner)  # noqa: E731
         for nid in self.ipam.networks():  # addresses of containers that are gone for good
@@ -291,7 +293,7 @@ class NetworkManager:
         used = self._referenced()
         removed = []
         for n in self.store.records():
-            if n.id in used or self._members(n.id):
+            if n.id in used or self._members(n.id) or (select is not None and not select(n)):
                 continue
             with contextlib.suppress(Conflict, NetworkNotFound):
                 self.remove(n.id)

@@ -50,6 +50,9 @@ def register(sub: Any) -> None:
     _ps_parser(gsub, "ls", aliases=["list", "ps"])
     p = gsub.add_parser("prune", help="Remove all stopped containers")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument(
+        "--filter", action="append", default=[], help="provide filter values (e.g. 'until=<timestamp>')"
+    )
     p.set_defaults(func=cmd_prune)
     _simple_verbs(gsub, group=True)
     p = gsub.add_parser("inspect", help="Display detailed information on one or more containers")
@@ -203,7 +206,8 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
         "--filter",
         action="append",
         default=[],
-        help="filter: status=, name=, label=, id=, ancestor=, exited=",
+        help="filter output based on conditions provided (ancestor, before, exited, expose, health, id, "
+        "is-task, label, name, network, publish, since, status, volume)",
     )
     p.add_argument("--format", help="'json', 'table', 'table TEMPLATE' or a template")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
@@ -234,41 +238,6 @@ def _ps_row(c: Any, no_trunc: bool) -> dict[str, Any]:
         "State": c.status,
         "Status": status_text(c),
     }
-
-
-def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
-    wanted: dict[str, list[str]] = {}
-    for f in filters:
-        k, sep, v = f.partition("=")
-        if not sep or k not in ("status", "name", "label", "id", "ancestor", "exited"):
-            raise CLIError(f"invalid filter {f!r}")
-        wanted.setdefault(k, []).append(v)
-    out = []
-    for c in containers:
-        ok = True
-        if "status" in wanted:
-            for s in wanted["status"]:
-                if s not in ("created", "restarting", "running", "removing", "paused", "exited", "dead"):
-                    raise CLIError(f"invalid filter 'status={s}'")
-            ok &= c.status in wanted["status"]
-        if "name" in wanted:
-            ok &= any(v in c.name for v in wanted["name"])
-        if "id" in wanted:
-            ok &= any(c.id.startswith(v) for v in wanted["id"])
-        if "ancestor" in wanted:
-            ok &= any(
-                v in (c.image, c.image_id, c.image_id.removeprefix("sha256:")[:12])
-                for v in wanted["ancestor"]
-            )
-        if "exited" in wanted:
-            ok &= c.status == "exited" and str(c.exit_code) in wanted["exited"]
-        if "label" in wanted:
-            for v in wanted["label"]:
-                k, sep, val = v.partition("=")
-                ok &= k in c.labels and (not sep or c.labels[k] == val)
-        if ok:
-            out.append(c)
-    return out
 
 
 # -------------------------------------------------------------------- commands
@@ -445,14 +414,12 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     engine = make_engine(args)
-    show_all = (
-        args.all
-        or args.last > 0
-        or args.latest
-        or any(f.startswith(("status=", "exited=")) for f in args.filter)
-    )
-    containers = _filter(engine.list_containers(all=show_all), args.filter)
+    show_all = args.all or args.last > 0 or args.latest
+    containers = engine.list_containers(all=show_all, filters=filters or None)
     if args.latest:
         containers = containers[:1]
     elif args.last > 0:
@@ -641,9 +608,12 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     if not confirm_prune("all stopped containers", args.force):
         return 0
-    removed, freed = make_engine(args).prune_containers()
+    removed, freed = make_engine(args).prune_containers(filters=filters or None)
     if removed:
         print("Deleted Containers:")
         for cid in removed:
