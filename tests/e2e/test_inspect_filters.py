@@ -232,3 +232,214 @@ def test_inspect_verbs_types_and_errors(env: Env) -> None:
     # -s is for containers; other kinds pass it by
     sizes = env.inspect("-s", "web", "busybox")
     assert "SizeRw" in sizes[0] and "SizeRw" not in sizes[1]
+
+
+# -------------------------------------------------------------------------------------------- filters
+
+
+def names(env: Env, *args: str) -> set[str]:
+    """The names a list prints with ``args`` (its -f flags), one a line."""
+    return set(env.cli(*args).stdout.split())
+
+
+def test_ps_filters(env: Env) -> None:
+    port = free_port()
+    env.cli("network", "create", "n1")
+    env.cli(
+        "run", "-d", "--name", "web", "--label", "app=web", "--label", "tier=front",
+        "-p", f"127.0.0.1:{port}:80", "-v", "vol1:/data", "--network", "n1", "busybox", "sleep", "600",
+    )  # fmt: skip
+    env.cli("run", "-d", "--name", "db", "--label", "app=db", "busybox", "sleep", "600")
+    env.cli("run", "--name", "done", "busybox", "sh", "-c", "exit 3", check=False)
+    env.cli("create", "--name", "made", "busybox", "true")
+    env.cli("commit", "-c", "EXPOSE 90", "done", "kid:1")  # an image built on busybox
+    env.cli("run", "-d", "--name", "kidc", "kid:1", "sleep", "600")
+    web = env.engine.container("web").id
+
+    def ps(*flags: str) -> set[str]:
+        return names(env, "ps", "-a", "--format", "{{.Names}}", *flags)
+
+    everyone = {"web", "db", "done", "made", "kidc"}
+    assert ps() == everyone
+    assert ps("-f", f"id={web[:10]}") == {"web"}
+    # name: a regular expression, found in the name with or without its "/"
+    assert ps("-f", "name=^we") == ps("-f", "name=^/we") == {"web"}
+    assert ps("-f", "name=b$") == {"web", "db"}
+    assert ps("-f", "name=e") == {"web", "done", "made"}
+    assert ps("-f", "name=db", "-f", "name=made") == {"db", "made"}  # one key: either value
+    # label: every value must hold
+    assert ps("-f", "label=app") == {"web", "db"}
+    assert ps("-f", "label=app=web") == {"web"}
+    assert ps("-f", "label=app=web", "-f", "label=tier=front") == {"web"}
+    assert ps("-f", "label=app=db", "-f", "label=tier") == set()
+    assert ps("-f", "exited=3") == {"done"}
+    assert ps("-f", "exited=0") == set()  # "made" never ran: no exit code
+    assert names(env, "ps", "--format", "{{.Names}}", "-f", "exited=3") == set()  # as docker: not without -a
+    assert names(env, "ps", "--format", "{{.Names}}", "-f", "status=exited") == {"done"}  # status implies -a
+    assert ps("-f", "status=created") == {"made"}
+    assert ps("-f", "status=running", "-f", "status=created") == {"web", "db", "kidc", "made"}
+    assert ps("-f", "ancestor=busybox") == everyone  # kid:1 is built on busybox
+    assert ps("-f", "ancestor=kid:1") == {"kidc"}
+    assert ps("-f", "ancestor=nosuch") == set()
+    assert ps("-f", "before=made") == {"web", "db", "done"}
+    assert ps("-f", "since=done") == {"made", "kidc"}
+    assert ps("-f", "volume=vol1") == ps("-f", "volume=/data") == {"web"}
+    assert ps("-f", "network=n1") == {"web"}
+    assert ps("-f", "network=bridge") == {"db", "done", "made", "kidc"}
+    assert ps("-f", f"publish={port}") == ps("-f", f"publish={port}/tcp") == {"web"}
+    assert ps("-f", f"publish={port}/udp") == set()
+    assert ps("-f", "expose=80") == {"web"}
+    assert ps("-f", "expose=90") == ps("-f", "expose=85-95/tcp") == {"kidc"}  # exposed by its image
+    assert ps("-f", "health=none") == everyone and ps("-f", "health=healthy") == set()
+    assert ps("-f", "is-task=false") == everyone and ps("-f", "is-task=true") == set()
+    assert ps("-f", "ancestor=busybox", "-f", "status=running", "-f", "label=app") == {"web", "db"}
+
+    for flag, message in (
+        ("bogus=1", "invalid filter 'bogus'"),
+        ("status=foo", "invalid filter 'status=foo'"),
+        ("exited=x", "invalid filter 'exited=x'"),
+        ("health=x", "unrecognized filter value for health: x"),
+        ("is-task=x", "invalid filter 'is-task=[x]'"),
+        ("publish=1:2", "filter for 'publish' should not contain ':': 1:2"),
+        ("before=nosuch", "No such container: nosuch"),
+    ):
+        r = env.cli("ps", "-f", flag, check=False)
+        assert (r.returncode, r.stderr) == (1, f"Error: {message}\n"), flag
+    r = env.cli("ps", "-f", "name", check=False)
+    assert r.returncode == 125 and "bad format of filter (expected name=value)" in r.stderr
+
+
+def test_images_networks_and_volumes_filters(env: Env) -> None:
+    env.cli("network", "create", "--label", "a=1", "n1")
+    env.cli("network", "create", "n2")
+    env.cli("volume", "create", "--label", "k=v", "vol2")
+    env.cli("run", "-d", "--name", "web", "--network", "n1", "-v", "vol1:/data", "busybox", "sleep", "600")
+    env.cli("commit", "-c", "LABEL tier=kid", "web", "kid:1")
+    dangling = env.cli("commit", "web").stdout.strip()  # no name, nothing built on it
+
+    def images(*flags: str) -> set[str]:
+        return names(env, "images", "--format", "{{.Repository}}:{{.Tag}}", *flags)
+
+    assert images() == {"busybox:latest", "kid:1", "<none>:<none>"}
+    assert images("-f", "dangling=true") == {"<none>:<none>"}
+    assert names(env, "images", "-q", "--no-trunc", "-f", "dangling=true") == {dangling}
+    assert images("-f", "dangling=false") == {"busybox:latest", "kid:1"}
+    assert images("-f", "reference=busy*") == {"busybox:latest"}
+    assert images("-f", "reference=*:1") == images("-f", "reference=kid") == {"kid:1"}
+    assert images("-f", "reference=b?sybox:[a-m]*") == {"busybox:latest"}
+    assert images("-f", "label=tier=kid") == {"kid:1"}
+    assert images("-f", "before=kid:1") == {"busybox:latest"}
+    assert images("-f", "since=busybox", "-f", "dangling=false") == {"kid:1"}
+    for flag, message in (
+        ("bogus=1", "invalid filter 'bogus'"),
+        ("dangling=x", "invalid filter 'dangling=[x]'"),
+        ("reference=[", "syntax error in pattern"),
+    ):
+        r = env.cli("images", "-f", flag, check=False)
+        assert (r.returncode, r.stderr) == (1, f"Error: {message}\n"), flag
+    r = env.cli("images", "-f", "before=nosuch", check=False)
+    assert r.returncode == 1 and "nosuch" in r.stderr
+
+    def networks(*flags: str) -> set[str]:
+        return names(env, "network", "ls", "--format", "{{.Name}}", *flags)
+
+    n1 = env.engine.inspect_network("n1")["Id"]
+    assert networks() == {"bridge", "host", "none", "n1", "n2"}
+    assert networks("-f", "driver=bridge") == {"bridge", "n1", "n2"}
+    assert networks("-f", "driver=host", "-f", "driver=null") == {"host", "none"}
+    assert networks("-f", "name=^n[0-9]") == {"n1", "n2"}
+    assert networks("-f", f"id={n1[:12]}") == {"n1"}
+    assert networks("-f", "label=a=1") == networks("-f", "label=a") == {"n1"}
+    assert networks("-f", "scope=local") == networks() and networks("-f", "scope=swarm") == set()
+    assert networks("-f", "type=custom") == {"n1", "n2"}
+    assert networks("-f", "type=builtin") == {"bridge", "host", "none"}
+    assert networks("-f", "dangling=true") == {"n2"}
+    assert networks("-f", "dangling=false") == {"bridge", "host", "none", "n1"}
+    for flag, message in (
+        ("bogus=1", "invalid filter 'bogus'"),
+        ("type=x", "invalid filter: 'type'='x'"),
+        (
+            "dangling=x",
+            """invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")""",
+        ),
+    ):
+        r = env.cli("network", "ls", "-f", flag, check=False)
+        assert (r.returncode, r.stderr) == (1, f"Error: {message}\n"), flag
+
+    def volumes(*flags: str) -> set[str]:
+        return names(env, "volume", "ls", "--format", "{{.Name}}", *flags)
+
+    assert volumes() == {"vol1", "vol2"}
+    assert volumes("-f", "dangling=true") == {"vol2"} and volumes("-f", "dangling=false") == {"vol1"}
+    assert volumes("-f", "driver=local") == {"vol1", "vol2"} and volumes("-f", "driver=other") == set()
+    assert volumes("-f", "name=1$") == {"vol1"}
+    assert volumes("-f", "label=k=v") == volumes("-f", "label=k") == {"vol2"}
+    for flag, message in (
+        ("bogus=1", "invalid filter 'bogus'"),
+        ("dangling=x", "invalid filter 'dangling=[x]'"),
+    ):
+        r = env.cli("volume", "ls", "-f", flag, check=False)
+        assert (r.returncode, r.stderr) == (1, f"Error: {message}\n"), flag
+
+
+def test_prune_filters(env: Env) -> None:
+    for name, labels in (("old", ["app=old"]), ("keep", ["app=old", "keep=1"]), ("other", [])):
+        env.cli(
+            "create", "--name", name, *(x for label in labels for x in ("--label", label)), "busybox", "true"
+        )
+
+    def containers() -> set[str]:
+        return names(env, "ps", "-a", "--format", "{{.Names}}")
+
+    env.cli("container", "prune", "-f", "--filter", "until=1h")  # all were made less than an hour ago
+    assert containers() == {"old", "keep", "other"}
+    env.cli("container", "prune", "-f", "--filter", "label=app=old", "--filter", "label!=keep")
+    assert containers() == {"keep", "other"}
+    env.cli("container", "prune", "-f", "--filter", "until=2000-01-01T00:00:00Z")
+    assert containers() == {"keep", "other"}
+    env.cli("container", "prune", "-f", "--filter", "label!=keep")
+    assert containers() == {"keep"}
+
+    env.cli("network", "create", "--label", "team=a", "na")
+    env.cli("network", "create", "--label", "team=b", "nb")
+    env.cli("network", "prune", "-f", "--filter", "label=team=a")
+    assert names(env, "network", "ls", "--format", "{{.Name}}", "-f", "type=custom") == {"nb"}
+    env.cli("network", "prune", "-f", "--filter", "until=10m")
+    assert names(env, "network", "ls", "--format", "{{.Name}}", "-f", "type=custom") == {"nb"}
+
+    env.cli("volume", "create", "--label", "k=1", "v1")
+    env.cli("volume", "create", "v2")
+    env.cli("volume", "prune", "-f", "--filter", "label=k=1")  # named volumes need all=true
+    assert names(env, "volume", "ls", "-q") == {"v1", "v2"}
+    env.cli("volume", "prune", "-f", "--filter", "all=true", "--filter", "label=k=1")
+    assert names(env, "volume", "ls", "-q") == {"v2"}
+
+    env.cli("commit", "-c", "LABEL drop=1", "keep", "dropme:1")
+    env.cli("commit", "keep", "keepme:1")
+    env.cli("image", "prune", "-a", "-f", "--filter", "label=drop=1")
+    images = names(env, "images", "--format", "{{.Repository}}")
+    assert "dropme" not in images and {"keepme", "busybox"} <= images
+    env.cli("image", "prune", "-a", "-f", "--filter", "until=2000-01-01T00:00:00Z")
+    assert "keepme" in names(env, "images", "--format", "{{.Repository}}")
+
+    env.cli("create", "--name", "sys", "--label", "sys=1", "busybox", "true")
+    env.cli("system", "prune", "-f", "--filter", "label=sys=1")
+    assert containers() == {"keep"}
+
+    for args, message in (
+        (("container", "prune", "-f", "--filter", "bogus=1"), "invalid filter 'bogus'"),
+        (
+            ("container", "prune", "-f", "--filter", "until=xx"),
+            'failed to parse value as time or duration: "xx"',
+        ),
+        (("image", "prune", "-f", "--filter", "bogus=1"), "invalid filter 'bogus'"),
+        (("network", "prune", "-f", "--filter", "bogus=1"), "invalid filter 'bogus'"),
+        (("volume", "prune", "-f", "--filter", "until=1h"), "invalid filter 'until'"),
+        (("system", "prune", "-f", "--filter", "bogus=1"), "invalid filter 'bogus'"),
+        (
+            ("system", "prune", "-f", "--volumes", "--filter", "until=1h"),
+            'The "until" filter is not supported with "--volumes"',
+        ),
+    ):
+        r = env.cli(*args, check=False)
+        assert (r.returncode, r.stderr) == (1, f"Error: {message}\n"), args
