@@ -141,6 +141,7 @@ def env(testbed, engine_config: Config) -> Iterator[Env]:  # type: ignore[no-unt
     engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     engine.tag_image(testbed.ref("busybox:latest"), "busybox")
+    engine.remove_image(testbed.ref("busybox:latest"))  # only "busybox" names it, as on the reference dockerd
     yield Env(engine_config, engine)  # engine_config removes what is left (tests/conftest.py)
 
 
