@@ -15,6 +15,7 @@ from core.dockerjson import (
     create_from_docker,
     create_query,
     create_to_docker,
+    host_config_from_docker,
     inspect_host_config,
     parse_bind,
     tmpfs_mount,
@@ -317,39 +318,36 @@ def test_inspect_shows_binds_and_tmpfs_as_docker_does() -> None:
         mounts=[
             Mount("bind", "/srv", "/data", read_only=True),
             Mount("volume", "/v", "vol"),
+            Mount("volume", "/anon", "f" * 64),
             Mount("tmpfs", "/t", tmpfs_options=TmpfsOptions(1024, 0o1777)),
         ],
         restart_policy=RestartPolicy("on-failure", 3),
     )
-    shown = inspect_host_config(host)
-    # every key inspect showed before the request was typed is still there
-    assert {
+    shown = inspect_host_config(host, anonymous={"f" * 64})
+    # docker's keys in docker's order; Tmpfs, Sysctls, Mounts and Init only when set (Go's omitempty)
+    assert list(shown)[:6] == [
         "Binds",
+        "ContainerIDFile",
+        "LogConfig",
         "NetworkMode",
         "PortBindings",
         "RestartPolicy",
-        "AutoRemove",
-        "CapAdd",
-        "CapDrop",
-        "Privileged",
-        "ReadonlyRootfs",
-        "SecurityOpt",
-        "Memory",
-        "MemorySwap",
-        "NanoCpus",
-        "PidsLimit",
-        "ShmSize",
-        "Init",
-        "Ulimits",
-        "Tmpfs",
-        "LogConfig",
-    } <= set(shown)
-    assert shown["Binds"] == ["/data:/srv:ro"]
+    ]
+    assert list(shown)[-3:] == ["IOMaximumBandwidth", "MaskedPaths", "ReadonlyPaths"]
+    assert len(shown) == 65 + 1 and "Init" not in shown and "Mounts" not in shown  # docker's 65, and Tmpfs
+    # each mount once: binds and named volumes in Binds (-v's form), tmpfs in Tmpfs; an anonymous volume is
+    # the container Config's Volumes
+    assert shown["Binds"] == ["/data:/srv:ro", "vol:/v"]
     assert shown["Tmpfs"] == {"/t": "size=1024,mode=1777"}
-    assert [m["Target"] for m in shown["Mounts"]] == ["/v"]  # each mount once: binds and tmpfs are above
     assert shown["ShmSize"] == 64 * 1024 * 1024
     assert shown["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
     assert shown["NetworkMode"] == "default"
+    assert shown["CapAdd"] is None and shown["Dns"] == [] and shown["PidsLimit"] is None
+    assert inspect_host_config(HostConfig(init=True, cap_add=["net_admin"]))["CapAdd"] == ["CAP_NET_ADMIN"]
+    assert inspect_host_config(HostConfig(init=True))["Init"] is True
+    # what the section says is what a create request reads back
+    again = host_config_from_docker(shown)
+    assert sorted(m.target for m in again.mounts) == ["/srv", "/t", "/v"]
 
 
 def test_the_text_forms_of_mounts() -> None:
