@@ -178,8 +178,9 @@ class NetworkManager:
             att.cid: network_endpoint_to_docker(att.name, ep.endpoint_id, ep.mac, f"{ep.ip}/{ep.prefixlen}")
             for att, ep in self._members(n.id)
         }
-        # a user network shows the options it was created with; the default one docker's defaults
-        options = dict(n.options)
+        # a user network shows the options it was created with, and the name of its bridge (docker's own
+        # option for it: the host side of a network is found by it); the default one docker's defaults
+        options = {"com.docker.network.bridge.name": n.bridge, **n.options}
         if n.default:
             options = {
                 "com.docker.network.bridge.default_bridge": "true",

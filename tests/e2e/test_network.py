@@ -87,8 +87,8 @@ class Net:
 
     def ip(self, container: str, network: str | None = None) -> str:
         info = self.engine.inspect_container(container)["NetworkSettings"]
-        if network is None:
-            return str(info["IPAddress"])
+        if network is None:  # the top-level address is the default network's only, as docker's
+            return str(info["IPAddress"] or next(iter(info["Networks"].values()))["IPAddress"])
         return str(info["Networks"][network]["IPAddress"])
 
     def hosts(self, container: str) -> str:
