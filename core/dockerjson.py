@@ -524,6 +524,18 @@ def _env_merge(image_env: list[str], run_env: list[str]) -> list[str]:
     return [*run_env, *(e for e in image_env if e.partition("=")[0] not in keys)]
 
 
+def _request_healthcheck(config: ContainerConfig) -> JSONDict | None:
+    """The request's own health check (``--health-*``) as docker's HealthConfig, zero values left out; None
+    when it has none (the image's applies)."""
+    hc = getattr(config, "healthcheck", None)
+    if hc is None:
+        return None
+    keys = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
+    fields = ("test", "interval", "timeout", "start_period", "start_interval", "retries")
+    out = {k: getattr(hc, f, None) for k, f in zip(keys, fields, strict=True)}
+    return {k: list(v) if k == "Test" else v for k, v in out.items() if v}
+
+
 def _cap_name(name: str) -> str:
     up = name.upper()
     return up if up == "ALL" or up.startswith("CAP_") else f"CAP_{up}"
@@ -844,7 +856,9 @@ def container_to_docker(
             "StdinOnce": run.config.open_stdin and run.config.attach_stdin,
             "Env": _env_merge(list(icfg.get("Env") or []), list(run.config.env)),
             "Cmd": cmd,
-            "Healthcheck": getattr(run.config, "healthcheck_docker", None) or icfg.get("Healthcheck"),
+            "Healthcheck": proc.get("healthcheck")
+            or _request_healthcheck(run.config)
+            or icfg.get("Healthcheck"),
             "ArgsEscaped": icfg.get("ArgsEscaped"),
             "Image": rec.image,
             "Volumes": volumes or None,
