@@ -1037,8 +1037,11 @@ def network_endpoint_to_docker(name: str, endpoint_id: str, mac: str, ipv4_cidr:
 
 def volume_to_docker(vol: Volume) -> JSONDict:
     """``GET /volumes/{name}``: labels and options null when there are none, as docker's."""
+    created, dot, rest = vol.created.partition(".")  # docker's is to the second (RFC 3339)
+    if dot:
+        created += rest.lstrip("0123456789")
     return {
-        "CreatedAt": vol.created,
+        "CreatedAt": created,
         "Driver": vol.driver,
         "Labels": sorted_map(dict(vol.labels)) or None,
         "Mountpoint": vol.mountpoint,

@@ -365,3 +365,39 @@ def test_the_text_forms_of_mounts() -> None:
         tmpfs_mount("/t", "uid=1")
     with pytest.raises(InvalidArgument, match="octal"):
         tmpfs_mount("/t", "mode=rwx")
+
+
+def test_inspect_documents_of_volumes_networks_and_configs() -> None:
+    from core.dockerjson import docker_config, network_to_docker, volume_to_docker
+    from core.models import Volume
+
+    vol = volume_to_docker(Volume("v", "2026-12-03T13:58:51.467589393Z", labels={"z": "1", "a": "2"}))
+    assert list(vol) == ["CreatedAt", "Driver", "Labels", "Mountpoint", "Name", "Options", "Scope"]
+    assert vol["CreatedAt"] == "2026-12-03T13:58:51Z" and list(vol["Labels"]) == ["a", "z"]
+    assert vol["Options"] is None
+    host = network_to_docker(name="host", network_id="h" * 64, created="", driver="host")
+    assert host["IPAM"] == {"Driver": "default", "Options": None, "Config": []}
+    assert host["Created"] == "0001-01-01T00:00:00Z" and host["Containers"] == {} and host["Labels"] == {}
+    user = network_to_docker(
+        name="n", network_id="n" * 64, created="t", driver="bridge", subnet="10.0.0.0/24", gateway="10.0.0.1",
+        containers={"b" * 64: {}, "a" * 64: {}}, labels={"b": "2", "a": "1"},
+    )  # fmt: skip
+    assert user["IPAM"]["Config"] == [{"Subnet": "10.0.0.0/24", "Gateway": "10.0.0.1"}]
+    assert list(user["Containers"]) == ["a" * 64, "b" * 64] and list(user["Labels"]) == ["a", "b"]
+    # Config: docker's keys in order; omitempty ones only when set (StopTimeout 0 is set)
+    empty = docker_config({})
+    assert list(empty) == [
+        "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin",
+        "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels",
+    ]  # fmt: skip
+    assert empty["Env"] is None and empty["Labels"] is None
+    full = docker_config(
+        {
+            "ExposedPorts": {"90/tcp": {}, "80/tcp": {}},
+            "StopTimeout": 0,
+            "StopSignal": "SIGINT",
+            "Labels": {"b": "", "a": ""},
+        }
+    )
+    assert list(full)[6] == "ExposedPorts" and list(full)[-2:] == ["StopSignal", "StopTimeout"]
+    assert list(full["ExposedPorts"]) == ["80/tcp", "90/tcp"] and list(full["Labels"]) == ["a", "b"]
