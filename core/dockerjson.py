@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from core.config import Paths
-    from core.containers.store import ContainerRecord
 
     JSONDict = dict[str, Any]
 
@@ -802,7 +801,7 @@ def hashlib_hex(text: str) -> str:
 
 
 def container_to_docker(
-    rec: ContainerRecord,
+    rec: Any,
     *,
     paths: Paths,
     image_config: JSONDict,
@@ -811,7 +810,8 @@ def container_to_docker(
     masked_paths: list[str] | None = None,
     readonly_paths: list[str] | None = None,
 ) -> JSONDict:
-    """``GET /containers/{id}/json``: a container's inspect document from its record and its image's
+    """``GET /containers/{id}/json``: a container's inspect document from its record (a
+    core.containers.store.ContainerRecord: not imported, the store imports this module) and its image's
     config (``image_config``: the image config blob; {} when the image is gone). ``size`` (SizeRw,
     SizeRootFs) only when asked for (``inspect -s``): it walks the container's files."""
     from core.models import RUNNING_STATES

@@ -706,7 +706,9 @@ class LocalEngine(Engine):
         return store.size(store.get(name).name)
 
     def inspect_volume(self, name: str) -> dict[str, Any]:
-        return self.volume_store.get(name).inspect()
+        from core.dockerjson import volume_to_docker
+
+        return volume_to_docker(self.volume_store.get(name))
 
     def volume_users(self) -> dict[str, list[str]]:
         users: dict[str, list[str]] = {}

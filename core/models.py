@@ -394,11 +394,6 @@ class Volume:
     driver: str = "local"
     mountpoint: str = ""
 
-    def inspect(self) -> dict[str, Any]:
-        from core.dockerjson import volume_to_docker
-
-        return volume_to_docker(self)
-
 
 @record(frozen=True)
 class HistoryEntry:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.dockerjson import volume_to_docker
 from core.errors import Conflict, NotFound
 from core.filters import (
     ContainerFacts,
@@ -310,7 +311,7 @@ class FakeEngine(Engine):
     def inspect_volume(self, name: str) -> dict[str, Any]:
         for v in self.volumes:
             if v.name == name:
-                return v.inspect()
+                return volume_to_docker(v)
         raise NotFound(f"No such volume: {name}")
 
     # ------------------------------------------------------------ networks
