@@ -79,6 +79,31 @@ def parse_filter_flags(items: Iterable[str]) -> dict[str, list[str]]:
     return out
 
 
+def from_json(text: str) -> dict[str, list[str]]:
+    """The Engine API's ``filters`` query parameter: ``{"key": ["v", ...]}`` or the older
+    ``{"key": {"v": true}}``; empty means none. Anything else is docker's "invalid filter"."""
+    import json
+
+    if not text:
+        return {}
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise InvalidFilter("invalid filter") from None
+    if not isinstance(raw, dict):
+        raise InvalidFilter("invalid filter")
+    out: dict[str, list[str]] = {}
+    for key, values in raw.items():
+        if isinstance(values, dict):
+            chosen = [str(v) for v, on in values.items() if on]
+        elif isinstance(values, list) and all(isinstance(v, str) for v in values):
+            chosen = list(values)
+        else:
+            raise InvalidFilter("invalid filter")
+        out[str(key)] = list(dict.fromkeys(chosen))
+    return out
+
+
 def normalize(filters: Filters | None) -> dict[str, list[str]]:
     """A filters mapping as lists (a bare string value is one value), for callers that pass anything."""
     out: dict[str, list[str]] = {}
@@ -634,6 +659,7 @@ def prune_volumes_filter(filters: Filters | None, *, all: bool) -> Callable[[Vol
 __all__ = [
     "ContainerFacts",
     "Filters",
+    "from_json",
     "bool_value",
     "match",
     "match_kv_list",

@@ -576,6 +576,13 @@ def parse_filters(items: Sequence[str]) -> dict[str, list[str]]:
     return parse_filter_flags(items)
 
 
+def filters_from_json(text: str) -> dict[str, list[str]]:
+    """The Engine API's ``filters`` parameter (``{"key": ["v"]}``, or the older ``{"key": {"v": true}}``)."""
+    from core.filters import from_json
+
+    return from_json(text)
+
+
 def parse_since(text: str, now: float) -> float:
     """A time as ``--since``/``--until`` take it: RFC 3339, a Unix timestamp, or a duration ago ("10m")."""
     from core.logs import parse_since as parse

@@ -64,6 +64,19 @@ def test_a_flag_without_equals_is_refused(text: str) -> None:
         parse_filter_flags([text])
 
 
+def test_the_apis_filters_parameter_in_both_of_dockers_forms() -> None:
+    from core.interface import filters_from_json
+
+    assert filters_from_json('{"label": ["a=1", "b"], "status": {"running": true, "paused": false}}') == {
+        "label": ["a=1", "b"],
+        "status": ["running"],
+    }
+    assert filters_from_json("") == {}
+    for bad in ("[1]", "{", '{"a": "b"}', '{"a": [1]}'):
+        with pytest.raises(InvalidFilter, match="invalid filter"):
+            filters_from_json(bad)
+
+
 # ------------------------------------------------------------------------------------------ matchers
 
 
