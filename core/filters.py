@@ -659,8 +659,8 @@ def prune_volumes_filter(filters: Filters | None, *, all: bool) -> Callable[[Vol
 __all__ = [
     "ContainerFacts",
     "Filters",
-    "from_json",
     "bool_value",
+    "from_json",
     "match",
     "match_kv_list",
     "match_labels",
