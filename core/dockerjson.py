@@ -806,6 +806,7 @@ def container_to_docker(
     paths: Paths,
     image_config: JSONDict,
     state_health: JSONDict | None = None,
+    exec_ids: list[str] | None = None,
     size: tuple[int, int] | None = None,
     masked_paths: list[str] | None = None,
     readonly_paths: list[str] | None = None,
@@ -911,7 +912,7 @@ def container_to_docker(
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": None,
+        "ExecIDs": list(exec_ids) if exec_ids else None,  # the execs running in it
         "HostConfig": inspect_host_config(
             run.host_config, anonymous=anonymous, masked_paths=masked_paths, readonly_paths=readonly_paths
         ),

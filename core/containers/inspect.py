@@ -9,6 +9,7 @@ from typing import Any
 from core.config import Paths
 from core.containers.store import ContainerRecord
 from core.dockerjson import container_to_docker
+from core.models import LIVE_STATES
 
 
 def image_config(paths: Paths, image_id: str) -> dict[str, Any]:
@@ -46,8 +47,14 @@ def inspect_container(
     if health is not None and not isinstance(health, dict):
         to_docker = getattr(health, "to_docker", None)
         health = to_docker() if callable(to_docker) else None
+    exec_ids = None
+    if rec.state.status in LIVE_STATES:
+        from core.containers.execs import ExecStore
+
+        exec_ids = [e.id for e in ExecStore(paths).records(rec.id) if e.running] or None
     return container_to_docker(
         rec,
+        exec_ids=exec_ids,
         paths=paths,
         image_config=image_config(paths, rec.image_id),
         state_health=health or None,

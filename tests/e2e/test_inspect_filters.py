@@ -209,7 +209,10 @@ def test_inspect_verbs_types_and_errors(env: Env) -> None:
     env.cli("run", "-d", "--name", "web", "busybox", "sleep", "600")
     env.cli("volume", "create", "web-data")
     (doc,) = json.loads(env.cli("container", "inspect", "web").stdout)
-    assert doc["Name"] == "/web"
+    assert doc["Name"] == "/web" and doc["ExecIDs"] is None
+    env.cli("exec", "-d", "web", "sleep", "60")
+    (doc,) = env.inspect("web")
+    assert len(doc["ExecIDs"]) == 1  # the execs running in it
     assert env.cli("container", "inspect", "-f", "{{.Name}}", "web").stdout == "/web\n"
     # without --type, the first kind that has the name (docker's order: container, image, network, volume)
     kinds = env.inspect("web", "busybox", "bridge", "web-data")
