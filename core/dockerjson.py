@@ -738,16 +738,12 @@ def network_settings(
     state_network: JSONDict,
     state_ports: list[JSONDict],
     exposed: list[str],
-    container_id: str,
 ) -> JSONDict:
     """``NetworkSettings``: the sandbox, published ports and each network's endpoint. The top-level address
     keys are the default network's endpoint only ("" on other networks), as docker's."""
     mode = req.host_config.network_mode or "default"
     live: JSONDict = dict(state_network.get("networks") or {}) if running else {}
-    wanted: list[tuple[str, EndpointSettings]] = []
-    if mode not in ("container",):
-        first = "bridge" if mode == "default" else mode
-        wanted.append((first, req.endpoint()))
+    wanted: list[tuple[str, EndpointSettings]] = [("bridge" if mode == "default" else mode, req.endpoint())]
     wanted += [(("bridge" if n == "default" else n), ep) for n, ep in req.connected()]
     networks: JSONDict = {}
     if running and live:
@@ -769,7 +765,7 @@ def network_settings(
             )
         for port in exposed:
             ports.setdefault(port, None)
-    default = networks.get("bridge") if mode in ("default", "bridge") else None
+    default = networks.get("bridge")  # the default network's endpoint, however it was joined
     sandbox = str(state_network.get("netns", "")) if running else ""
     return {
         "Bridge": "",
@@ -932,7 +928,6 @@ def container_to_docker(
         state_network=st.network or {},
         state_ports=list(st.ports),
         exposed=exposed,
-        container_id=rec.id,
     )
     return doc
 
