@@ -535,6 +535,13 @@ def _request_healthcheck(config: ContainerConfig) -> JSONDict | None:
     return {k: list(v) if k == "Test" else v for k, v in out.items() if v}
 
 
+def _resolved_env(asked: list[str], process_env: list[str]) -> list[str]:
+    """The request's variables with a bare ``K`` (copied from the caller's environment) as it was resolved
+    for the process, and left out when it was not set there, as docker's CLI does."""
+    values = {e.partition("=")[0]: e for e in process_env}
+    return [e if "=" in e else values[e] for e in asked if "=" in e or e in values]
+
+
 def _cap_name(name: str) -> str:
     up = name.upper()
     return up if up == "ALL" or up.startswith("CAP_") else f"CAP_{up}"
@@ -851,7 +858,9 @@ def container_to_docker(
             "Tty": run.config.tty,
             "OpenStdin": run.config.open_stdin,
             "StdinOnce": run.config.open_stdin and run.config.attach_stdin,
-            "Env": _env_merge(list(icfg.get("Env") or []), list(run.config.env)),
+            "Env": _env_merge(
+                list(icfg.get("Env") or []), _resolved_env(run.config.env, proc.get("env") or [])
+            ),
             "Cmd": cmd,
             "Healthcheck": proc.get("healthcheck")
             or _request_healthcheck(run.config)

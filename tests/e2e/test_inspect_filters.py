@@ -206,10 +206,13 @@ def test_documents_have_dockers_keys_order_and_types(env: Env, tmp_path: Path) -
 
 
 def test_inspect_verbs_types_and_errors(env: Env) -> None:
-    env.cli("run", "-d", "--name", "web", "busybox", "sleep", "600")
+    env.cli("run", "-d", "--name", "web", "-e", "ZED=1", "busybox", "sleep", "600")
     env.cli("volume", "create", "web-data")
     (doc,) = json.loads(env.cli("container", "inspect", "web").stdout)
     assert doc["Name"] == "/web" and doc["ExecIDs"] is None
+    # Config.Env as docker's: the request's variables, then the image's; HOSTNAME is the process's only
+    assert doc["Config"]["Env"][0] == "ZED=1" and any(e.startswith("PATH=") for e in doc["Config"]["Env"])
+    assert not any(e.startswith("HOSTNAME=") for e in doc["Config"]["Env"])
     env.cli("exec", "-d", "web", "sleep", "60")
     (doc,) = env.inspect("web")
     assert len(doc["ExecIDs"]) == 1  # the execs running in it
