@@ -1,5 +1,6 @@
 """docker's ``--sig-proxy``: a signal to a foreground ``run`` / ``start -a`` / ``attach`` goes to the
-container, and the CLI exits with the container's exit code; ``--sig-proxy=false`` leaves the container alone."""
+container, and the CLI exits with the container's exit code;
+``--sig-proxy=false`` leaves the container alone."""
 
 from __future__ import annotations
 
