@@ -193,7 +193,7 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
         "--filter",
         action="append",
         default=[],
-        help="filter: status=, name=, label=, id=, ancestor=, exited=",
+        help="filter: status=, name=, label=, id=, ancestor=, exited=, health=",
     )
     p.add_argument("--format", help="'json', 'table', 'table TEMPLATE' or a template")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
@@ -230,7 +230,7 @@ def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
     wanted: dict[str, list[str]] = {}
     for f in filters:
         k, sep, v = f.partition("=")
-        if not sep or k not in ("status", "name", "label", "id", "ancestor", "exited"):
+        if not sep or k not in ("status", "name", "label", "id", "ancestor", "exited", "health"):
             raise CLIError(f"invalid filter {f!r}")
         wanted.setdefault(k, []).append(v)
     out = []
@@ -252,6 +252,11 @@ def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
             )
         if "exited" in wanted:
             ok &= c.status == "exited" and str(c.exit_code) in wanted["exited"]
+        if "health" in wanted:
+            for h in wanted["health"]:
+                if h not in ("starting", "healthy", "unhealthy", "none"):
+                    raise CLIError(f"Unrecognised filter value for health: {h}")
+            ok &= (c.health or "none") in wanted["health"]
         if "label" in wanted:
             for v in wanted["label"]:
                 k, sep, val = v.partition("=")
