@@ -38,6 +38,7 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 
 STARTING, HEALTHY, UNHEALTHY, NONE = "starting", "healthy", "unhealthy", "none"
 STATUSES = (STARTING, HEALTHY, UNHEALTHY, NONE)  # what ``ps -f health=`` takes
+_RESULT_KEYS = ("Start", "End", "ExitCode", "Output")
 _DURATION_FIELDS = ("Interval", "Timeout", "StartPeriod", "StartInterval")
 
 
@@ -271,6 +272,15 @@ def timeout_output(s: Settings, output: str) -> str:
     return f"{text}: {output}" if output else text
 
 
+def document(health: dict[str, Any]) -> dict[str, Any]:
+    """State.Health with docker's key order (the state record keeps its keys sorted)."""
+    return {
+        "Status": health.get("Status", STARTING),
+        "FailingStreak": int(health.get("FailingStreak") or 0),
+        "Log": [{k: r.get(k) for k in _RESULT_KEYS} for r in health.get("Log") or []],
+    }
+
+
 def status_of(health: dict[str, Any] | None) -> str:
     """``ps -f health=``'s value for a container: its State.Health status, or none without one."""
     return str((health or {}).get("Status") or NONE)
@@ -286,6 +296,7 @@ __all__ = [
     "STATUSES",
     "Settings",
     "check_healthcheck",
+    "document",
     "format_go_duration",
     "kept_output",
     "merge_healthcheck",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.config import Paths
+from core.containers.health import document as health_document
 from core.containers.store import ContainerRecord
 from core.dockerjson import config_to_docker, health_config_from_docker, inspect_host_config
 from core.models import RUNNING_STATES, ContainerConfig, HealthConfig
@@ -85,7 +86,7 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
             "Error": st.error,
             "StartedAt": st.started_at or _ZERO_TIME,
             "FinishedAt": st.finished_at or _ZERO_TIME,
-            **({"Health": st.health} if st.health is not None else {}),
+            **({"Health": health_document(st.health)} if st.health is not None else {}),
         },
         "Image": rec.image_id,
         "ResolvConfPath": str(cdir / "resolv.conf"),
