@@ -147,6 +147,8 @@ class HealthMonitor:
         return False
 
     def _record(self, result: dict[str, Any]) -> None:
+        if self.due is None or self.shim.exit_status is not None:
+            return  # the container has ended meanwhile: as docker, a probe cut short by that is not counted
         before = self.health.get("Status")
         since_start = self.probe_started - self.started
         self.health = rules.record_result(self.health, result, self.settings, since_start)
@@ -154,9 +156,8 @@ class HealthMonitor:
         after = self.health["Status"]
         if after != before:
             self.shim.event(f"health_status: {after}")
-        if self.due is not None:
-            now = time.monotonic()
-            self.due = now + rules.next_delay(self.settings, now - self.started, after)
+        now = time.monotonic()
+        self.due = now + rules.next_delay(self.settings, now - self.started, after)
 
     def _close_pipe(self) -> None:
         fd, self.result_fd = self.result_fd, None
@@ -184,6 +185,7 @@ def _runner(shim: Shim, s: rules.Settings, start: str, out_fd: int) -> NoReturn:
         signal.signal(sig, signal.SIG_DFL)
     from core.runtime import linux
 
+    linux.set_name("dockyard-probe")
     # nothing of the shim's stays open here: the container's stdin must see EOF when the shim closes it
     linux.close_fds_above(out_fd)
     result = _probe(shim, s, start)

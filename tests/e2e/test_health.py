@@ -245,3 +245,31 @@ def test_bad_health_flags_are_refused_like_docker(env: Env) -> None:
         assert r.returncode == 125, (flags, r.stderr)
         assert message in r.stderr, (flags, r.stderr)
     assert env.engine.list_containers(all=True) == []
+
+
+def test_restart_starts_over_keeping_the_log_and_a_dying_container_is_not_probed(env: Env) -> None:
+    env.ok(
+        "run", "-d", "--name", "again", "--health-cmd", "true", "--health-interval", "800ms",
+        "busybox", "sleep", "60",
+    )  # fmt: skip
+    before = env.wait_for("again", _status("healthy"))
+    env.ok("restart", "-t", "0", "again")
+    after = env.health("again")
+    assert after is not None
+    assert (after["Status"], after["FailingStreak"]) == ("starting", 0)
+    assert after["Log"][: len(before["Log"])] == before["Log"]  # kept across the restart, as docker
+    env.wait_for("again", _status("healthy"))
+    text = "\n".join(env.events("again"))
+    assert text.count("health_status: healthy") == 2
+
+    # probes every 100ms while the container ends: none of them fails for that
+    env.ok(
+        "run", "-d", "--name", "brief", "--health-cmd", "true", "--health-interval", "100ms",
+        "busybox", "sh", "-c", "sleep 1; exit 3",
+    )  # fmt: skip
+    env.wait_for("brief", _status("healthy"))
+    assert env.ok("wait", "brief").strip() == "3"
+    time.sleep(0.3)
+    final = env.health("brief")
+    assert final is not None and final["Status"] == "unhealthy"  # stopped: docker says unhealthy
+    assert final["FailingStreak"] == 0 and {r["ExitCode"] for r in final["Log"]} == {0}
