@@ -32,6 +32,7 @@ class Env:
     config: Config
     engine: LocalEngine
     tmp: Path
+    registry: str  # 127.0.0.1:PORT of the test bed's open registry
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -83,7 +84,7 @@ def env(testbed, engine_config: Config, tmp_path: Path) -> Iterator[Env]:  # typ
     engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     engine.tag_image(testbed.ref("busybox:latest"), "busybox")
-    yield Env(engine_config, engine, tmp_path)
+    yield Env(engine_config, engine, tmp_path, testbed.addr("open"))
 
 
 def _time(stamp: str) -> float:
@@ -213,6 +214,14 @@ def test_image_healthcheck_from_a_build_and_no_healthcheck(env: Env) -> None:
         "Retries": 2,
     }
     assert env.engine.inspect_image("checked")["Config"]["Healthcheck"] == image_hc
+    # through a registry: the image goes, comes back by a pull, and its check is honoured the same
+    ref = f"{env.registry}/health/checked:1"
+    env.ok("tag", "checked", ref)
+    env.ok("push", ref)
+    env.ok("rmi", "checked", ref)
+    assert env.cli("image", "inspect", "checked").returncode != 0
+    env.ok("pull", ref)
+    env.ok("tag", ref, "checked")
 
     env.ok("run", "-d", "--name", "img", "checked", "sleep", "60")
     assert env.inspect("img")["Config"]["Healthcheck"] == image_hc
