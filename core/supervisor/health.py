@@ -73,8 +73,13 @@ class HealthMonitor:
     def tick(self) -> None:
         """Start the probe that is due, if one is and none is in flight."""
         now = time.monotonic()
-        if self.due is None or self.result_fd is not None or self.runner or now < self.due:
+        if self.due is None or self.result_fd is not None or now < self.due:
             return
+        if self.runner:  # its result is in; it is normally reaped by now (SIGCHLD), else see to it here
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(self.runner, os.WNOHANG)[0] == 0:
+                    return
+            self.runner = 0
         if self._paused():
             # docker stops probing a paused container; exec into a frozen cgroup would hang until it thaws
             self.due = now + self.settings.interval
