@@ -143,6 +143,12 @@ def check_healthcheck(hc: dict[str, Any] | None) -> None:
         raise InvalidArgument(f"Healthcheck {test[0]} needs a command")
 
 
+def ordered(hc: dict[str, Any]) -> dict[str, Any]:
+    """A ``Healthcheck`` document with docker's key order, empty keys left out (records keep keys sorted)."""
+    keys = ("Test", *_DURATION_FIELDS, "Retries")
+    return {k: hc[k] for k in keys if hc.get(k)}
+
+
 def merge_healthcheck(asked: dict[str, Any] | None, image: dict[str, Any] | None) -> dict[str, Any] | None:
     """The container's health check: the request's, each unset part taken from the image's (docker's
     ``merge`` of a container config with its image's)."""
@@ -301,6 +307,7 @@ __all__ = [
     "kept_output",
     "merge_healthcheck",
     "next_delay",
+    "ordered",
     "parse_go_duration",
     "probe_args",
     "record_result",

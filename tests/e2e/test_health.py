@@ -230,6 +230,9 @@ def test_image_healthcheck_from_a_build_and_no_healthcheck(env: Env) -> None:
     # a flag changes one part; the rest stays the image's
     env.ok("run", "-d", "--name", "img2", "--health-retries", "5", "checked", "sleep", "60")
     assert env.inspect("img2")["Config"]["Healthcheck"] == {**image_hc, "Retries": 5}
+    env.ok("commit", "img2", "committed:1")  # the container's check goes into the image, as docker's
+    committed = env.engine.inspect_image("committed:1")["Config"]["Healthcheck"]
+    assert committed == {**image_hc, "Retries": 5} and list(committed) == list(image_hc)
 
     env.ok("run", "-d", "--name", "off", "--no-healthcheck", "checked", "sleep", "60")
     off = env.inspect("off")

@@ -175,6 +175,11 @@ def test_document_has_dockers_key_order() -> None:
     assert list(doc["Log"][0]) == ["Start", "End", "ExitCode", "Output"]
 
 
+def test_ordered_has_dockers_key_order() -> None:
+    stored = {"Retries": 2, "Interval": S, "Test": ["CMD", "true"], "Timeout": 0}
+    assert list(h.ordered(stored).items()) == [("Test", ["CMD", "true"]), ("Interval", S), ("Retries", 2)]
+
+
 def test_merge_with_the_images_check() -> None:
     image = {"Test": ["CMD", "true"], "Interval": 5 * S, "Retries": 2}
     assert h.merge_healthcheck(None, image) == image
