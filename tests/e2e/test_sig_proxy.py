@@ -163,3 +163,25 @@ def test_bad_sig_proxy_value_is_refused(env: Env) -> None:
     assert r.returncode == 125
     assert 'invalid argument "maybe" for "--sig-proxy" flag' in r.stderr
     assert env.engine.list_containers(all=True) == []
+
+
+def test_run_with_a_terminal_forwards_signals_too(env: Env) -> None:
+    """docker's run proxies signals with -t as well (the terminal sends ^C as a byte; kill(1) signals)."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        DOCKYARD,
+        ["--root", str(env.config.root), "run", "-it", "--name", "tty", "busybox", "sh", "-c", TRAP],
+        env=env.env(),
+        timeout=20,
+        dimensions=(24, 80),
+        encoding="utf-8",
+    )
+    try:
+        child.expect("ready")
+        child.kill(signal.SIGTERM)
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 3
+    assert "got-term" in (child.before or "")
+    assert env.state("tty") == ("exited", 3)
