@@ -233,6 +233,9 @@ def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
         if not sep or k not in ("status", "name", "label", "id", "ancestor", "exited", "health"):
             raise CLIError(f"invalid filter {f!r}")
         wanted.setdefault(k, []).append(v)
+    for h in wanted.get("health", ()):
+        if h not in ("starting", "healthy", "unhealthy", "none"):
+            raise CLIError(f"Unrecognised filter value for health: {h}")
     out = []
     for c in containers:
         ok = True
@@ -253,9 +256,6 @@ def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
         if "exited" in wanted:
             ok &= c.status == "exited" and str(c.exit_code) in wanted["exited"]
         if "health" in wanted:
-            for h in wanted["health"]:
-                if h not in ("starting", "healthy", "unhealthy", "none"):
-                    raise CLIError(f"Unrecognised filter value for health: {h}")
             ok &= (c.health or "none") in wanted["health"]
         if "label" in wanted:
             for v in wanted["label"]:
