@@ -24,6 +24,7 @@ from core.models import (
     DeviceMapping,
     EndpointIPAMConfig,
     EndpointSettings,
+    HealthConfig,
     HostConfig,
     HostPortBinding,
     LogConfig,
@@ -86,6 +87,7 @@ def config_to_docker(c: ContainerConfig) -> JSONDict:
         "AttachStderr": c.attach_stderr,
         "Env": list(c.env),
         "Cmd": None if c.cmd is None else list(c.cmd),
+        **({"Healthcheck": health_config_to_docker(c.healthcheck)} if c.healthcheck is not None else {}),
         "Image": c.image,
         "WorkingDir": c.working_dir,
         "Entrypoint": None if c.entrypoint is None else list(c.entrypoint),
@@ -94,6 +96,19 @@ def config_to_docker(c: ContainerConfig) -> JSONDict:
         "StopTimeout": c.stop_timeout,
         "ExposedPorts": {p: {} for p in c.exposed_ports},
     }
+
+
+def health_config_to_docker(h: HealthConfig) -> JSONDict:
+    """Docker's HealthConfig: every key omitted when empty or zero, as docker writes it."""
+    out: JSONDict = {
+        "Test": list(h.test),
+        "Interval": h.interval,
+        "Timeout": h.timeout,
+        "StartPeriod": h.start_period,
+        "StartInterval": h.start_interval,
+        "Retries": h.retries,
+    }
+    return {k: v for k, v in out.items() if v}
 
 
 def mount_to_docker(m: Mount) -> JSONDict:
@@ -218,6 +233,20 @@ def config_from_docker(d: JSONDict) -> ContainerConfig:
         stop_signal=_str(d, "StopSignal"),
         stop_timeout=_opt_int(d, "StopTimeout"),
         exposed_ports=exposed,
+        healthcheck=health_config_from_docker(_obj(d["Healthcheck"], "Healthcheck"))
+        if d.get("Healthcheck") is not None
+        else None,
+    )
+
+
+def health_config_from_docker(d: JSONDict) -> HealthConfig:
+    return HealthConfig(
+        test=_strs(d, "Test"),
+        interval=_int(d, "Interval"),
+        timeout=_int(d, "Timeout"),
+        start_period=_int(d, "StartPeriod"),
+        start_interval=_int(d, "StartInterval"),
+        retries=_int(d, "Retries"),
     )
 
 
@@ -423,6 +452,8 @@ __all__ = [
     "create_from_docker",
     "create_query",
     "create_to_docker",
+    "health_config_from_docker",
+    "health_config_to_docker",
     "host_config_from_docker",
     "host_config_to_docker",
     "inspect_host_config",
@@ -521,18 +552,6 @@ def _env_merge(image_env: list[str], run_env: list[str]) -> list[str]:
         return list(image_env)
     keys = {e.partition("=")[0] for e in run_env}
     return [*run_env, *(e for e in image_env if e.partition("=")[0] not in keys)]
-
-
-def _request_healthcheck(config: ContainerConfig) -> JSONDict | None:
-    """The request's own health check (``--health-*``) as docker's HealthConfig, zero values left out; None
-    when it has none (the image's applies)."""
-    hc = getattr(config, "healthcheck", None)
-    if hc is None:
-        return None
-    keys = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
-    fields = ("test", "interval", "timeout", "start_period", "start_interval", "retries")
-    out = {k: getattr(hc, f, None) for k, f in zip(keys, fields, strict=True)}
-    return {k: list(v) if k == "Test" else v for k, v in out.items() if v}
 
 
 def _resolved_env(asked: list[str], process_env: list[str]) -> list[str]:
@@ -862,8 +881,9 @@ def container_to_docker(
                 list(icfg.get("Env") or []), _resolved_env(run.config.env, proc.get("env") or [])
             ),
             "Cmd": cmd,
+            # resolved at create (the request's --health-* over the image's HEALTHCHECK)
             "Healthcheck": proc.get("healthcheck")
-            or _request_healthcheck(run.config)
+            or (health_config_to_docker(run.config.healthcheck) if run.config.healthcheck else None)
             or icfg.get("Healthcheck"),
             "ArgsEscaped": icfg.get("ArgsEscaped"),
             "Image": rec.image,

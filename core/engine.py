@@ -926,6 +926,7 @@ class LocalEngine(Engine):
             ports=ports,
             labels=dict(rec.process.get("labels", {})),
             pid=st.pid,
+            health=str((st.health or {}).get("Status") or ""),
         )
 
     def _summary(self, record: ImageRecord, users: dict[str, list[str]] | None = None) -> ImageSummary:
@@ -988,8 +989,8 @@ def _container_facts(rec: ContainerRecord) -> ContainerFacts:
             port, _, proto = str(text).partition("/")
             if port.isdigit() and (int(port), proto or "tcp") not in published:
                 ports.append((int(port), 0, proto or "tcp"))
-    health = getattr(st, "health", None)
-    status = health.get("Status") if isinstance(health, dict) else getattr(health, "status", None)
+    from core.containers.health import status_of
+
     return ContainerFacts(
         id=rec.id,
         name=rec.name,
@@ -1002,7 +1003,7 @@ def _container_facts(rec: ContainerRecord) -> ContainerFacts:
         mounts=mounts,
         networks=networks,
         ports=ports,
-        health=str(status or "none"),
+        health=status_of(st.health),
     )
 
 

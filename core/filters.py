@@ -397,7 +397,7 @@ def select_containers(
     is_task = bool_value(f, "is-task", False)
     for v in f.get("health", []):
         if v not in HEALTH_STATES:
-            raise InvalidFilter(f"unrecognized filter value for health: {v}")
+            raise InvalidFilter(f"Unrecognised filter value for health: {v}")
     before = since = None
     for v in f.get("before", []):
         before = _find_container(items, v)

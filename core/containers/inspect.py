@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from core.config import Paths
+from core.containers.health import document as health_document
 from core.containers.store import ContainerRecord
 from core.dockerjson import container_to_docker
 from core.models import LIVE_STATES
@@ -43,10 +44,7 @@ def inspect_container(
 ) -> dict[str, Any]:
     from core.runtime.spec import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 
-    health = getattr(rec.state, "health", None)
-    if health is not None and not isinstance(health, dict):
-        to_docker = getattr(health, "to_docker", None)
-        health = to_docker() if callable(to_docker) else None
+    health = health_document(rec.state.health) if rec.state.health is not None else None
     exec_ids = None
     if rec.state.status in LIVE_STATES:
         from core.containers.execs import ExecStore

@@ -305,7 +305,7 @@ def test_ps_filters(env: Env) -> None:
         ("bogus=1", "invalid filter 'bogus'"),
         ("status=foo", "invalid filter 'status=foo'"),
         ("exited=x", "invalid filter 'exited=x'"),
-        ("health=x", "unrecognized filter value for health: x"),
+        ("health=x", "Unrecognised filter value for health: x"),
         ("is-task=x", "invalid filter 'is-task=[x]'"),
         ("publish=1:2", "filter for 'publish' should not contain ':': 1:2"),
         ("before=nosuch", "No such container: nosuch"),

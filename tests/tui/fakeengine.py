@@ -180,6 +180,7 @@ class FakeEngine(Engine):
                 c.image_id,
                 dict(c.labels),
                 ports=[(p.container_port, p.host_port, p.protocol) for p in c.ports],
+                health=c.health or "none",
             )
             for c in sorted(self.containers, key=lambda c: c.created, reverse=True)
         ]

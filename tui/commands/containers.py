@@ -191,7 +191,7 @@ def _simple_verbs(sub: Any, group: bool = False) -> None:
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("--detach-keys", default=None)
     p.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
-    p.add_argument("--sig-proxy", default="true", help=argparse.SUPPRESS)
+    p.add_argument("--sig-proxy", default="true", help="proxy all received signals to the process")
     p.set_defaults(func=cmd_attach)
 
 
@@ -273,10 +273,11 @@ def _create_with_pull(engine: Engine, args: argparse.Namespace) -> ContainerSumm
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tui.attach import DETACHED, parse_detach_keys, pump, terminal_size
+    from tui.attach import DETACHED, parse_bool_flag, parse_detach_keys, pump, terminal_size
 
     engine = make_engine(args)
     detach_keys = parse_detach_keys(args.detach_keys)
+    sig_proxy = parse_bool_flag(args.sig_proxy, "--sig-proxy")
     # the engine's start-up work (the local one: the shim) overlaps the container's creation
     prepared = getattr(args, "launcher", None) or engine.prepare_start()
     try:
@@ -303,7 +304,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise
     with stream:
         # with --rm the shim removes the container before it reports the exit
-        code = pump(stream, stdin=bool(args.interactive), tty_mode=bool(args.tty), detach_keys=detach_keys)
+        code = pump(
+            stream,
+            stdin=bool(args.interactive),
+            tty_mode=bool(args.tty),
+            detach_keys=detach_keys,
+            forward_signals=sig_proxy,  # docker's run proxies them with a terminal too
+        )
     if args.rm and code != DETACHED and stream.exit_code is None:
         # the stream ended with no exit reported: the shim died, and nobody else will remove the container
         # (or stop what is left of it) before we return
@@ -327,6 +334,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                 stdin=args.interactive,
                 tty_mode=stream.tty,
                 detach_keys=parse_detach_keys(args.detach_keys),
+                forward_signals=not stream.tty,  # docker's start -a proxies signals without a terminal
             )
         return 0 if code == DETACHED else code
     return for_each(args.containers, lambda n: engine.start_container(n))
@@ -592,17 +600,20 @@ def _bin_size(n: int) -> str:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    from tui.attach import DETACHED, parse_detach_keys, pump
+    from tui.attach import DETACHED, parse_bool_flag, parse_detach_keys, pump
 
     engine = make_engine(args)
+    sig_proxy = parse_bool_flag(args.sig_proxy, "--sig-proxy")
     info = engine.inspect_container(args.container)
     stdin = not args.no_stdin and bool(info["Config"]["OpenStdin"])
+    tty_mode = bool(info["Config"]["Tty"])
     with engine.attach_container(args.container, stdin=stdin) as stream:
         code = pump(
             stream,
             stdin=stdin,
-            tty_mode=bool(info["Config"]["Tty"]),
+            tty_mode=tty_mode,
             detach_keys=parse_detach_keys(args.detach_keys),
+            forward_signals=sig_proxy and not tty_mode,  # as docker's attach
         )
     return 0 if code == DETACHED else code
 
