@@ -442,6 +442,8 @@ def select_containers(
             continue
         if not match_kv_list(f, "label", c.labels):
             continue
+        if not match(f, "isolation", "default"):  # Linux containers have docker's "default" isolation
+            continue
         if exited and not (c.started and c.status not in ("running", "paused") and c.exit_code in exited):
             continue
         if not match(f, "status", c.status):
