@@ -440,9 +440,8 @@ def select_containers(
             continue
         if task_filter and is_task:  # dockyard runs no swarm tasks
             continue
+        # isolation: accepted and, as docker's on Linux, never excludes anything
         if not match_kv_list(f, "label", c.labels):
-            continue
-        if not match(f, "isolation", "default"):  # Linux containers have docker's "default" isolation
             continue
         if exited and not (c.started and c.status not in ("running", "paused") and c.exit_code in exited):
             continue
