@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from core.errors import Conflict
 from core.images.reference import parse_reference
@@ -81,11 +82,17 @@ def remove_image(
 
 
 def prune_images(
-    store: ImageStore, layers: LayerStore, *, all_unused: bool, in_use: dict[str, list[str]]
+    store: ImageStore,
+    layers: LayerStore,
+    *,
+    all_unused: bool,
+    in_use: dict[str, list[str]],
+    select: Callable[[ImageRecord], bool] | None = None,
 ) -> tuple[RemovedImage, int]:
     """``docker image prune``: dangling images (no tags), or with ``-a`` every image no container uses; and
     what interrupted pulls left behind (partial blobs, half-unpacked layers of dead writers, never those a
-    running pull is still writing). Returns the bytes reclaimed."""
+    running pull is still writing). ``select`` narrows what goes (a prune's filters). Returns the bytes
+    reclaimed."""
     from core.state.records import remove_tree
     from core.storage.usage import entry_usage, image_leftovers
 
@@ -96,6 +103,8 @@ def prune_images(
             if record.id in in_use:
                 continue
             if record.repo_tags and not all_unused:
+                continue
+            if select is not None and not select(record):
                 continue
             out.untagged.extend(record.repo_tags)
             reclaimed += _delete_image(store, layers, record, out)

@@ -260,7 +260,7 @@ def test_commit_config_changes_and_errors(env: Env) -> None:
     assert "FROM_RUN=1" in cfg["Env"] and "A=1" in cfg["Env"] and "B=1" in cfg["Env"]
     assert not any(e.startswith("HOSTNAME=") for e in cfg["Env"])
     assert cfg["ExposedPorts"] == {"80/udp": {}}
-    assert cfg["Entrypoint"] == ["cat"] and "Cmd" not in cfg  # a new ENTRYPOINT drops the inherited CMD
+    assert cfg["Entrypoint"] == ["cat"] and cfg["Cmd"] is None  # a new ENTRYPOINT drops the inherited CMD
     assert cfg["User"] == "nobody" and cfg["Labels"]["x"] == "y" and cfg["WorkingDir"] == "/tmp"
     hist = env.engine.history("changed:1")
     assert hist[0].id == summary.id and hist[0].created_by == "sh -c echo hi > /hi" and hist[0].size == 3
