@@ -175,8 +175,9 @@ def ellipsis(s: str, width: int) -> str:
 
 
 class ContainerContext(GoObject):
-    """docker's formatter.ContainerContext over a container summary. Mounts, Networks, LocalVolumes and
-    Size read the container's inspect document (``inspect``) the first time a template asks."""
+    """docker's formatter.ContainerContext over a container summary. Mounts, Networks and LocalVolumes read
+    the container's inspect document (``inspect``) the first time a template asks; Size the document with
+    its sizes (``inspect(id, size=True)``: it walks the container's files, so only when asked)."""
 
     go_type = "*formatter.ContainerContext"
 
@@ -184,12 +185,13 @@ class ContainerContext(GoObject):
         self,
         c: ContainerSummary | None,
         trunc: bool = True,
-        inspect: Callable[[str], dict[str, Any]] | None = None,
+        inspect: Callable[..., dict[str, Any]] | None = None,
     ) -> None:
         self.c = c
         self.trunc = trunc
         self._inspect = inspect
         self._doc: dict[str, Any] | None = None
+        self._sized: dict[str, Any] | None = None
         self.fields_used: set[str] = set()
 
     def _document(self) -> dict[str, Any]:
@@ -255,7 +257,14 @@ class ContainerContext(GoObject):
         from tui.output import human_size
 
         self.fields_used.add("Size")
-        doc = self._document()
+        if self._sized is None:  # docker lists sizes only when asked (-s or a template with .Size)
+            self._sized = {}
+            if self.c is not None and self._inspect is not None:
+                try:
+                    self._sized = self._inspect(self.c.id, size=True)
+                except Exception:  # gone meanwhile
+                    self._sized = {}
+        doc = self._sized
         rw = int(doc.get("SizeRw") or 0)
         root = int(doc.get("SizeRootFs") or 0)
         text = human_size(rw)
