@@ -89,6 +89,10 @@ def test_format_across_commands(testbed: Testbed, engine_config: Config) -> None
     assert ok(cfg, "ps", "-a", "--format", '{{range split .Names "-"}}<{{.}}>{{end}}') == (
         "<fmt><down>\n<fmt><up>\n"
     )
+    # sizes only when asked (a template with .Size, or -s): the container's own, then with its image's
+    sized = ok(cfg, "ps", "--format", "{{.Networks}}|{{.Size}}")
+    assert re.fullmatch(r"none\|\d[\d.]*k?B \(virtual \d[\d.]*[kM]B\)\n", sized), sized
+    assert ok(cfg, "ps", "-s").splitlines()[0].endswith("NAMES     SIZE")
     raw = ok(cfg, "ps", "--format", "raw").splitlines()
     assert raw[0] == f"container_id: {up[:12]}" and raw[1:3] == [
         "image: busybox",
