@@ -1,4 +1,5 @@
-"""Printing like docker: aligned tables, human sizes and ages, and ``--format`` (json, table, templates).
+"""Printing like docker: aligned tables, human sizes and ages, and ``--format`` (json, table, Go templates
+run by tui.gotemplate over docker's row contexts from tui.contexts).
 
 The text helpers (sizes, ages, a container's Status and Ports) are shared by both faces: the workbench's
 rows (tui.widgets.rows) say "Up 3 minutes" exactly as ``dockyard ps`` does. The command line's start-up
@@ -242,14 +243,6 @@ def check_template(fmt: str, empty: Any, parse_prefix: str, exec_prefix: str, ex
         tmpl.execute(empty)
     except TemplateError as err:
         raise FormatError(f"{exec_prefix}{err}", exit_code) from None
-
-
-def render_template(template: str, obj: Any) -> str:
-    """One Go template over one object (``\\t``/``\\n`` read as tab and newline); TemplateError if it
-    does not parse or fails."""
-    from tui.gotemplate import parse
-
-    return parse(template.replace("\\t", "\t").replace("\\n", "\n")).execute(obj)
 
 
 def emit(
