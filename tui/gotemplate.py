@@ -147,6 +147,36 @@ class GoTime:
         return f"{m.group(1)} {m.group(2)}{'.' + frac if frac else ''} {offset} {name}"
 
 
+class GoDuration(int):
+    """A Go time.Duration (nanoseconds): prints as Go's Duration.String() (``30s``, ``1m30s``, ``1.5ms``),
+    marshals as its number."""
+
+    go_type = "time.Duration"
+
+    def __str__(self) -> str:
+        d = int(self)
+        if d == 0:
+            return "0s"
+        u = abs(d)
+        if u < 1000:
+            text = f"{u}ns"
+        elif u < 10**6:
+            text = _decimal(u, 1000) + "µs"
+        elif u < 10**9:
+            text = _decimal(u, 10**6) + "ms"
+        else:
+            h, rest = divmod(u, 3600 * 10**9)
+            m, rest = divmod(rest, 60 * 10**9)
+            text = (f"{h}h" if h else "") + (f"{m}m" if h or m else "") + _decimal(rest, 10**9) + "s"
+        return ("-" if d < 0 else "") + text
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, part = divmod(value, unit)
+    digits = str(part).rjust(len(str(unit)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)
+
+
 class GoNil:
     """A typed nil: a nil slice prints ``[]``, a nil map ``map[]``, a nil pointer ``<nil>``; JSON null."""
 
@@ -191,7 +221,7 @@ def go_type(v: Any) -> str:
         if v and all(isinstance(x, str) for x in v):
             return "[]string"
         return "[]interface {}"
-    if isinstance(v, (GoObject, GoTime)):
+    if isinstance(v, (GoObject, GoTime, GoDuration)):
         return v.go_type
     if callable(v):
         return "func"
@@ -268,7 +298,7 @@ def format_value(v: Any, top: bool = True) -> str:
         return "<nil>"
     if isinstance(v, GoNil):
         return {"slice": "[]", "map": "map[]"}.get(v.kind, "<nil>")
-    if isinstance(v, GoTime):
+    if isinstance(v, (GoTime, GoDuration)):
         return str(v)
     if isinstance(v, bool):
         return "true" if v else "false"

@@ -318,6 +318,7 @@ _SLICE_FIELDS = {
 # zero value. By the key the struct is under ("" for the document itself, by its kind)
 _OMITTED: dict[str, dict[str, Any]] = {
     "State": {"Health": "ptr"},
+    "Healthcheck": {"Interval": 0, "Timeout": 0, "StartPeriod": 0, "StartInterval": 0, "Retries": 0},
     "Config": {
         "ExposedPorts": "map",
         "Healthcheck": "ptr",
@@ -361,6 +362,8 @@ _GO_NAMES = {
 
 
 _TIME_FIELDS = {"network": ("Created",), "Metadata": ("LastTagTime",)}
+# time.Duration fields (nanoseconds in JSON, "30s" when a template prints them)
+_DURATION_FIELDS = {"Healthcheck": ("Interval", "Timeout", "StartPeriod", "StartInterval")}
 
 
 def _document_kind(doc: dict[str, Any]) -> str:
@@ -378,7 +381,7 @@ def _document_kind(doc: dict[str, Any]) -> str:
 def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str = "") -> Any:
     """An inspect document as the docker CLI's typed structs see it: dicts are structs (tui.gotemplate.Struct)
     except the map fields, nulls are typed nils, and the fields JSON left out are there with zero values."""
-    from tui.gotemplate import GoNil, GoTime, StrMap, Struct
+    from tui.gotemplate import GoDuration, GoNil, GoTime, StrMap, Struct
 
     if isinstance(obj, dict):
         kind = _MAP_FIELDS.get(key)
@@ -395,11 +398,14 @@ def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str
                 fields[name] = GoTime(fields[name])
         json_names = {_GO_NAMES[k]: k for k in obj if k in _GO_NAMES}
         omitted = _OMITTED.get(key if key else _document_kind(obj), {})
-        absent = frozenset(name for name in omitted if name not in fields)
+        absent = [name for name in omitted if name not in fields]  # in the struct's field order
         for name in absent:
             zero = omitted[name]
             fields[name] = GoNil(zero) if zero in ("ptr", "map", "slice") else zero
-        return Struct(fields, go_type, json_names, absent)
+        for name in _DURATION_FIELDS.get(key, ()):
+            if isinstance(fields.get(name), int):
+                fields[name] = GoDuration(fields[name])
+        return Struct(fields, go_type, json_names, frozenset(absent))
     if isinstance(obj, list):
         return [typed_document(v, "struct", "", key) for v in obj]
     if obj is None:

@@ -396,6 +396,24 @@ def test_inspect_typed_then_raw(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith('[{"Id":"abc","State":{"Status":"exited"')
     typed = typed_document(doc)
     assert isinstance(typed, Struct) and isinstance(typed["Config"]["Labels"], StrMap)
+    # a health check's durations print as Go's time.Duration, the fields JSON left out as their zero values
+    # (docker's: {{.Config.Healthcheck}} is {[CMD-SHELL true] 0s 0s 0s 0s 0}); JSON keeps the numbers
+    hc = {
+        "Id": "abc",
+        "State": {},
+        "HostConfig": {},
+        "Config": {"Healthcheck": {"Test": ["CMD-SHELL", "true"]}},
+    }
+    print_inspected([hc], "{{.Config.Healthcheck}} {{json .Config.Healthcheck}}")
+    assert capsys.readouterr().out == '{[CMD-SHELL true] 0s 0s 0s 0s 0} {"Test":["CMD-SHELL","true"]}\n'
+    hc["Config"]["Healthcheck"].update(Interval=90 * 10**9, Timeout=1_500_000)
+    print_inspected(
+        [hc], "{{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Timeout}} {{json .Config.Healthcheck}}"
+    )
+    assert (
+        capsys.readouterr().out
+        == '1m30s 1.5ms {"Test":["CMD-SHELL","true"],"Interval":90000000000,"Timeout":1500000}\n'
+    )
     # time.Time fields print as Go's Time.String() in the typed pass, and marshal back to their text
     network = {"Name": "n", "Id": "f" * 64, "Created": "2026-12-03T13:31:36.348560775Z", "IPAM": {}}
     print_inspected([network], "{{.Created}} {{json .Created}}")
