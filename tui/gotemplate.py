@@ -362,7 +362,7 @@ def _json_into(v: Any, out: list[str]) -> None:
     elif v is False:
         out.append("false")
     elif isinstance(v, int):
-        out.append(str(v))
+        out.append(str(int(v)))
     elif isinstance(v, float):
         if math.isnan(v) or math.isinf(v):
             raise ValueError(f"json: unsupported value: {format_float(v)}")
@@ -527,6 +527,8 @@ def _fmt_one(verb: str, a: Any, flags: str, width: int | None, prec: int | None)
         return _pad(go_type(a) if a is not None else "<nil>", width, minus)
     if a is NO_VALUE:
         a = None
+    if isinstance(a, (GoTime, GoDuration)) and verb in "vs":  # a Stringer
+        return _pad(str(a), width, minus)
     if isinstance(a, (list, tuple)):
         inner = [_fmt_one(verb, x, flags, width, prec) for x in a]
         return "[" + " ".join(inner) + "]"
