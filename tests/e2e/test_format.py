@@ -185,6 +185,16 @@ def test_format_across_commands(testbed: Testbed, engine_config: Config) -> None
     assert ok(cfg, "volume", "ls", "--format", 'table {{.Name}}\\t{{.Label "a"}}\\t{{.Labels}}') == (
         "VOLUME NAME   a         LABELS\nfmtvol        2         a=2,z=1\n"
     )
+    # -q: a custom format wins for volumes, networks and images; ps warns and lists its ids
+    assert ok(cfg, "volume", "ls", "-q", "--format", "{{.Driver}}:{{.Name}}") == "local:fmtvol\n"
+    assert ok(cfg, "volume", "ls", "-q", "--format", "table") == "fmtvol\n"
+    assert "none\n" in ok(cfg, "network", "ls", "-q", "--format", "{{.Name}}")
+    r = run(cfg, "ps", "-q", "--format", "{{.Names}}")
+    assert (r.stdout, r.stderr) == (
+        f"{up[:12]}\n",
+        "WARNING: Ignoring custom format, because both --format and --quiet are set.\n",
+    )
+    assert ok(cfg, "ps", "-q", "--format", "raw") == f"container_id: {up[:12]}\n"
     vol = json.loads(ok(cfg, "volume", "ls", "--format", "json"))
     assert vol == {
         "Availability": "N/A", "Driver": "local", "Group": "N/A", "Labels": "a=2,z=1", "Links": "N/A",

@@ -415,7 +415,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
         containers = containers[:1]
     elif args.last > 0:
         containers = containers[: args.last]
-    if args.quiet:
+    if args.quiet and args.format:
+        sys.stderr.write("WARNING: Ignoring custom format, because both --format and --quiet are set.\n")
+    if args.quiet and args.format != "raw":
         sys.stdout.write("".join(f"{c.id if args.no_trunc else c.id[:12]}\n" for c in containers))
         return 0
     from tui.contexts import CONTAINER_HEADER, CONTAINER_RAW, CONTAINER_TABLE, ContainerContext
@@ -424,7 +426,11 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if fmt == "table":
         fmt = CONTAINER_TABLE + ("\t{{.Size}}" if args.size else "")
     elif fmt == "raw":
-        fmt = CONTAINER_RAW + ("size: {{.Size}}\\n" if args.size else "")
+        fmt = (
+            "container_id: {{.ID}}"
+            if args.quiet
+            else CONTAINER_RAW + ("size: {{.Size}}\\n" if args.size else "")
+        )
     contexts = [ContainerContext(c, not args.no_trunc, engine.inspect_container) for c in containers]
     format_rows(contexts, fmt, CONTAINER_HEADER)
     return 0

@@ -249,7 +249,7 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
 def cmd_images(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     rows = _image_rows(engine, args)
-    if args.quiet:
+    if args.quiet and args.format in (None, "", "table"):  # like docker: a custom format wins over -q
         seen = []
         for r in rows:
             if r["ID"] not in seen:
@@ -262,7 +262,7 @@ def cmd_images(args: argparse.Namespace) -> int:
     if fmt == "table":
         fmt = IMAGE_TABLE_DIGEST if args.digests else IMAGE_TABLE
     elif fmt == "raw":
-        fmt = IMAGE_RAW_DIGEST if args.digests else IMAGE_RAW
+        fmt = "image_id: {{.ID}}" if args.quiet else IMAGE_RAW_DIGEST if args.digests else IMAGE_RAW
     elif fmt.startswith("table") and args.digests and "{{.Digest}}" not in fmt:
         fmt += "\t{{.Digest}}"
     emit(rows, fmt, [], go_type="*formatter.imageContext", header=IMAGE_HEADER)

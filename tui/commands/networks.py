@@ -104,7 +104,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
     nets = make_engine(args).list_networks(filters=filters or None)
     nets.sort(key=lambda n: n.name)
-    if args.quiet:
+    if args.quiet and args.format in (None, "", "table"):  # like docker: a custom format wins over -q
         sys.stdout.write("".join(f"{n.id if args.no_trunc else n.short_id}\n" for n in nets))
         return 0
     from tui.contexts import NETWORK_HEADER, NETWORK_TABLE, go_time

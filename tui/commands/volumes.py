@@ -83,7 +83,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
     engine = make_engine(args)
     vols = engine.list_volumes(filters=filters or None)
-    if args.quiet:
+    if args.quiet and args.format in (None, "", "table"):  # like docker: a custom format wins over -q
         sys.stdout.write("".join(f"{v.name}\n" for v in vols))
         return 0
     from tui.contexts import VOLUME_HEADER, VOLUME_TABLE
