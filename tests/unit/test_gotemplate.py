@@ -12,6 +12,7 @@ itself), and the property tests compare Go's formatting of generated values the 
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -593,3 +594,52 @@ def test_random_templates_parse_and_print_as_go(pieces: list[str]) -> None:
         return  # docker hides the execution error behind the daemon's absence
     if out not in ("", "\n") and "<nil> 28.2.2" not in out:  # (docker's client struct has a field more)
         assert tabwrite(mine + "\n", minwidth=20, padding=1) == out
+
+
+def test_container_context_as_docker() -> None:
+    """docker's ContainerContext: the command quoted (and cut at 20 with an ellipsis unless --no-trunc),
+    labels sorted, .Label, mounts by volume name or source (cut at 15), local volumes counted, networks,
+    sizes only from the sized document, and the JSON keys of docker 28's ps --format json."""
+    from core.models import ContainerSummary
+    from tui.contexts import ContainerContext
+
+    c = ContainerSummary(
+        id="0123456789abcdef" * 4, name="web", image="docker.io/library/busybox:latest", image_id="sha256:" + "d" * 64,
+        command="sh -c 'sleep 300; echo done'", created="2026-12-03T13:37:06Z", status="exited", exit_code=1,
+        started_at="2026-12-03T13:37:06Z", finished_at="2026-12-03T13:37:07Z", ports=[], labels={"b": "2", "a": "1"},
+    )  # fmt: skip
+    doc = {
+        "Mounts": [
+            {"Name": "data", "Source": "/var/lib/x", "Driver": "local"},
+            {"Name": "", "Source": "/a/very/long/host/directory", "Driver": ""},
+        ],
+        "NetworkSettings": {"Networks": {"front": {}, "back": {}}},
+    }
+    calls: list[tuple[str, bool]] = []
+
+    def inspect(cid: str, size: bool = False) -> dict[str, object]:
+        calls.append((cid, size))
+        return {**doc, "SizeRw": 12, "SizeRootFs": 1985581} if size else doc
+
+    ctx = ContainerContext(c, True, inspect)
+    tmpl = parse(
+        '{{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.Labels}} {{.Label "a"}}{{.Label "x"}} {{.State}} '
+        "{{.Mounts}} {{.LocalVolumes}} {{.Networks}} {{.CreatedAt}} {{.Platform}}"
+    )
+    assert tmpl.execute(ctx) == (
+        '0123456789ab web busybox:latest "sh -c \'sleep 300; e…" a=1,b=2 1 exited '
+        "data,/a/very/long/h… 1 back,front 2026-12-03 13:37:06 +0000 UTC <nil>"
+    )
+    assert calls == [(c.id, False)]  # one look at the document, without sizes
+    assert parse("{{.Size}}").execute(ctx) == "12B (virtual 1.99MB)" and calls[-1] == (c.id, True)
+    full = ContainerContext(c, False, inspect)
+    assert parse("{{.Command}} {{len .ID}}").execute(full) == "\"sh -c 'sleep 300; echo done'\" 64"
+    row = json.loads(parse("{{json .}}").execute(ctx))
+    assert set(row) == {
+        "Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks",
+        "Platform", "Ports", "RunningFor", "Size", "State", "Status",
+    }  # fmt: skip
+    assert row["Platform"] is None and row["Status"].startswith("Exited (1) ")
+    # docker ps checks a template on an empty context first: {{index .Names 0}} fails there, as in docker
+    with pytest.raises(TemplateError, match="error calling index: reflect: string index out of range"):
+        parse("{{index .Names 0}}").execute(ContainerContext(None))
