@@ -169,7 +169,13 @@ class LocalEngine(Engine):
     def prune_images(self, *, all: bool = False) -> tuple[RemovedImage, int]:
         from core.images.manage import prune_images
 
-        removed, freed = prune_images(self.images, self.layers, all_unused=all, in_use=self._image_users())
+        removed, freed = prune_images(
+            self.images,
+            self.layers,
+            all_unused=all,
+            in_use=self._image_users(),
+            keep_layers=self._container_layers(),
+        )
         self._emit_removed(removed)
         if removed.deleted or removed.untagged:
             self._emit("image", "prune", "", reclaimed=str(freed))
@@ -665,6 +671,7 @@ class LocalEngine(Engine):
             self.list_volumes(),
             self.volume_users(),
             self.volume_size,
+            keep_layers=self._container_layers(),
         )
 
     def reset(self) -> None:
@@ -858,6 +865,21 @@ class LocalEngine(Engine):
             if image_id:
                 users.setdefault(image_id, []).append(cfg.get("name", entry.name[:12]))
         return users
+
+    def _container_layers(self) -> set[str]:
+        """Chain ids of the layers some container is made of (never an orphan, whatever the records say)."""
+        used: set[str] = set()
+        try:
+            entries = list(self.paths.containers.iterdir())
+        except FileNotFoundError:
+            return used
+        for entry in entries:
+            try:
+                layers = json.loads((entry / "config.json").read_bytes()).get("layers") or []
+            except (OSError, ValueError, AttributeError):
+                continue
+            used.update(x for x in layers if isinstance(x, str))
+        return used
 
 
 def _launcher(prepared: PreparedStart | None) -> ShimLauncher | None:

@@ -81,11 +81,19 @@ def remove_image(
 
 
 def prune_images(
-    store: ImageStore, layers: LayerStore, *, all_unused: bool, in_use: dict[str, list[str]]
+    store: ImageStore,
+    layers: LayerStore,
+    *,
+    all_unused: bool,
+    in_use: dict[str, list[str]],
+    keep_layers: set[str] | None = None,
 ) -> tuple[RemovedImage, int]:
     """``docker image prune``: dangling images (no tags), or with ``-a`` every image no container uses; and
-    what interrupted pulls left behind (partial blobs, half-unpacked layers of dead writers, never those a
-    running pull is still writing). Returns the bytes reclaimed."""
+    what interrupted writers left behind: partial blobs and half-unpacked layers of dead writers (never
+    those a running pull is still writing), and finished layers and blobs that no image record names and
+    no writer in progress claims (core.images.claims), except layers in ``keep_layers`` (a container's).
+    Returns the bytes reclaimed."""
+    from core.images.claims import prune_orphans
     from core.state.records import remove_tree
     from core.storage.usage import entry_usage, image_leftovers
 
@@ -102,4 +110,7 @@ def prune_images(
         for leftover in image_leftovers(store.paths):
             reclaimed += entry_usage(leftover)
             remove_tree(leftover)  # gone already (a pull starting now swept it first) is fine too
+        orphans, freed = prune_orphans(store, layers, keep_layers or ())
+        out.deleted.extend(orphans)
+        reclaimed += freed
     return out, reclaimed
