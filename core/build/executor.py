@@ -137,7 +137,8 @@ class Builder:
         self.opts = opts
         self._report = report or (lambda _e: None)
         self.cache = BuildCache(self.images, self.layers)
-        # the layers and blobs of the step in progress, until its image record names them (core.images.claims)
+        # every layer and blob the build counts on (its base images', its steps'), held until it ends: no
+        # prune or rmi takes them meanwhile, named by a record yet or not (core.images.claims)
         self.claims = Claims(self.paths.locks)
         self.platform = opts.platform or engine.config.platform
         self.step_seq = 0
@@ -352,8 +353,15 @@ class Builder:
                 record = self.images.resolve(result.image.id)
         except DockyardError as err:
             raise instr.error(f"cannot get base image {name!r}: {err}") from None
+        self._claim(record)
         self._resolved_images[key] = record
         return record
+
+    def _claim(self, record: ImageRecord) -> None:
+        """Hold ``record``'s layers and blobs for the rest of the build (an rmi or prune meanwhile leaves
+        them); what went before the claim is caught where they are used (parent_layers, the cache)."""
+        self.claims.hold_layers([x.chain_id for x in record.layers])
+        self.claims.hold_blobs([x.digest for x in record.layers])
 
     # ------------------------------------------------------------------------------------- steps
 
@@ -428,7 +436,6 @@ class Builder:
         cfg.setdefault("history", []).append(entry)
         chain = [*run.state.chain, layer] if layer is not None else list(run.state.chain)
         record = write_image(self.images, self.layers, cfg, chain, claims=self.claims)
-        self.claims.release()  # the record names them now
         if run.state.record is not None:
             set_parent(self.images, record.id, run.state.record.id)
         self.cache.put(key, record.id)
@@ -439,6 +446,9 @@ class Builder:
             return False
         record = self.cache.get(key)
         if record is None:
+            return False
+        self._claim(record)
+        if self.cache.get(key) is None:  # removed before the claim
             return False
         cfg = record_config(self.images, record)
         run.state = _State(
