@@ -214,7 +214,35 @@ class Lifecycle:
 
     def all(self) -> list[ContainerRecord]:
         self._sweep_hidden(locks=True)
-        return [r for r in map(self.reconcile, self.store.records()) if not self._auto_remove_stopped(r)]
+        return [
+            self._observed(r)
+            for r in map(self.reconcile, self.store.records())
+            if not self._auto_remove_stopped(r)
+        ]
+
+    def _observed(self, rec: ContainerRecord) -> ContainerRecord:
+        """A record that says running while its shim lives but its process is gone: the shim is waiting to
+        write the exit down (a full disk). Listed as exited, with the code the shim has, and nothing is
+        written: the shim records it once there is room. Any other record is returned as it is."""
+        st = rec.state
+        if st.status != "running" or not st.pid or pid_alive(st.pid):
+            return rec
+        try:
+            answer = protocol.request(self.sock(rec.id), {"op": "status"}, timeout=2)
+        except (OSError, ConnectionError, ValueError):
+            return rec
+        if not answer.get("ok") or answer.get("running") is not False:
+            return rec
+        code = answer.get("exit_code")
+        state = replace(
+            st,
+            status="exited",
+            pid=0,
+            exit_code=code if isinstance(code, int) else st.exit_code,
+            finished_at=st.finished_at or now_rfc3339(),
+            error=st.error or "the exit is not recorded yet: its supervisor is waiting to write it down",
+        )
+        return replace(rec, state=state)
 
     def _auto_remove_stopped(self, rec: ContainerRecord) -> bool:
         """A ``--rm`` container that is stopped with no shim left (its shim died, or could not remove it):
