@@ -246,19 +246,10 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         # that says what and why, as for the engine's own errors, never a traceback
         if getattr(args, "debug", False):
             raise
+        from tui.failure import os_error_message
+
         sys.stderr.write(f"Error: {os_error_message(err, getattr(args, 'verb', None))}\n")
         return 125
-
-
-def os_error_message(err: OSError, verb: str | None) -> str:
-    """``run: /var/lib/dockyard/containers/<id>/hosts: no space left on device``."""
-    reason = err.strerror or str(err) or type(err).__name__
-    parts = [verb] if verb else []
-    if err.filename is not None:
-        parts.append(os.fsdecode(err.filename))
-    if err.filename2 is not None:
-        parts[-1] += f" -> {os.fsdecode(err.filename2)}"
-    return ": ".join([*parts, reason[:1].lower() + reason[1:]])
 
 
 def _open_workbench(args_list: list[str]) -> int:
@@ -274,7 +265,7 @@ def _open_workbench(args_list: list[str]) -> int:
     parser = Parser(prog="dockyard")
     _add_globals(parser)
     args = parser.parse_args(args_list)
-    return int(app_module.run(make_engine(args)) or 0)
+    return run_command(lambda a: int(app_module.run(make_engine(a)) or 0), args)
 
 
 if __name__ == "__main__":
