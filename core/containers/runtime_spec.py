@@ -106,7 +106,12 @@ def build_spec(
         else:
             src = m.source
             if not os.path.exists(src):
-                raise InvalidArgument(f"invalid mount config: bind source path does not exist: {src}")
+                if m.bind_options is None or not m.bind_options.create_mountpoint:
+                    from core.containers.validate import bind_source_missing
+
+                    raise InvalidArgument(bind_source_missing(src))
+                # -v (HostConfig.Binds): made as docker makes it, a root-owned 0755 directory
+                os.makedirs(src, 0o755, exist_ok=True)
             prop = (m.bind_options.propagation if m.bind_options is not None else "") or "rprivate"
             mounts.append(MountSpec("bind", m.target, src, ["rbind", prop, *opts]))
     targets = {m.destination.rstrip("/") for m in mounts}

@@ -28,12 +28,21 @@ def check_create(req: ContainerCreate) -> None:
     security_opts(h.security_opt)
     rlimits(h.ulimits)
     resolve_capabilities(h.cap_add, h.cap_drop, h.privileged)
+    for m in h.mounts:
+        made_at_start = m.bind_options is not None and m.bind_options.create_mountpoint  # -v makes it
+        if m.type == "bind" and not made_at_start and not os.path.exists(m.source):
+            raise InvalidArgument(bind_source_missing(m.source))
     for d in h.devices:
         host = d.path_on_host
         if not host.startswith("/") or not os.path.exists(host):
             raise InvalidArgument(
                 f"error gathering device information while adding device {host!r}: no such file or directory"
             )
+
+
+def bind_source_missing(source: str) -> str:
+    """Docker's words for a ``--mount type=bind`` whose source is not there."""
+    return f'invalid mount config for type "bind": bind source path does not exist: {source}'
 
 
 def check_request(req: ContainerCreate) -> None:
