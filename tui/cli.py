@@ -229,10 +229,10 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         if getattr(args, "debug", False):
             raise
         sys.stderr.write(f"Error: {err}\n")
-        return err.exit_code
+        return docker_status(args, err.exit_code)
     except CLIError as err:
         sys.stderr.write(f"Error: {err}\n")
-        return 125
+        return docker_status(args, 125)
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return 130
@@ -249,7 +249,22 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         from tui.failure import os_error_message
 
         sys.stderr.write(f"Error: {os_error_message(err, getattr(args, 'verb', None))}\n")
-        return 125
+        return docker_status(args, 125)
+
+
+def docker_status(args: argparse.Namespace, code: int) -> int:
+    """The exit status of a failed command, as the docker CLI's: ``run`` (``container run``) ends with 125 for
+    an engine error (126/127 when its command cannot be invoked or is not found); every other verb, ``create``
+    included, with 1. Usage errors are the parser's (tui.parser: 125 for a flag, 1 for a missing argument or
+    an unknown command)."""
+    if code == 125 and not _is_run(args):
+        return 1
+    return code
+
+
+def _is_run(args: argparse.Namespace) -> bool:
+    verb = getattr(args, "verb", None)
+    return verb == "run" or (verb == "container" and getattr(args, "container_verb", None) == "run")
 
 
 def _open_workbench(args_list: list[str]) -> int:

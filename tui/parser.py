@@ -75,9 +75,14 @@ class Parser(argparse.ArgumentParser):
         return ns
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        """docker's CLI: a bad flag or flag value exits 125; a missing argument or an unknown command, 1."""
+        if message.startswith("argument COMMAND: invalid choice: "):
+            word = message.removeprefix("argument COMMAND: invalid choice: ").split(" ", 1)[0].strip("'")
+            sys.stderr.write(f"Error: unknown command: {self.prog} {word}\nSee '{self.prog} --help'.\n")
+            sys.exit(1)
         self.print_usage(sys.stderr)
         sys.stderr.write(f"Error: {message}\nSee '{self.prog} --help'.\n")
-        sys.exit(125)
+        sys.exit(1 if message.startswith("the following arguments are required") else 125)
 
 
 _PROG = "_dockyard_parser_prog"  # where the innermost parser leaves its prog on the namespace

@@ -70,7 +70,7 @@ def test_no_parser_expands_prefixes() -> None:
     "argv, flag",
     [
         (["run", "--priv", "busybox", "true"], "--priv"),  # was --privileged
-        (["run", "--pid", "host", "busybox", "true"], "--pid"),  # was --pids-limit host
+        (["run", "--pids", "5", "busybox", "true"], "--pids"),  # was --pids-limit 5
         (["create", "--nam", "x", "busybox"], "--nam"),
         (["ps", "--al"], "--al"),
         (["network", "ls", "--quie"], "--quie"),
