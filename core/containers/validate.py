@@ -20,7 +20,7 @@ def check_create(req: ContainerCreate) -> None:
     """Everything :func:`check_request` checks, then what depends on this host: security options,
     capabilities, ulimits above the host's hard limits, devices that do not exist."""
     check_request(req)
-    from core.containers.runtime_spec import rlimits, security_opts
+    from core.containers.runtime_spec import bind_source_missing, rlimits, security_opts
     from core.runtime.capabilities import resolve_capabilities
 
     h = req.host_config
@@ -38,11 +38,6 @@ def check_create(req: ContainerCreate) -> None:
             raise InvalidArgument(
                 f"error gathering device information while adding device {host!r}: no such file or directory"
             )
-
-
-def bind_source_missing(source: str) -> str:
-    """Docker's words for a ``--mount type=bind`` whose source is not there."""
-    return f'invalid mount config for type "bind": bind source path does not exist: {source}'
 
 
 def check_request(req: ContainerCreate) -> None:
