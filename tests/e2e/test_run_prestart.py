@@ -4,8 +4,9 @@
   type=bind`` with a missing source is refused, with docker's words (checked against dockerd 20.10:
   ``invalid mount config for type "bind": bind source path does not exist: /tmp/.../zz``, exit 125).
 - ``run --rm --name X`` that fails before the container starts (a missing --mount source, a published port
-  that is taken, a device that is not there, a rejected ``-v``) leaves no container and the name free, from
-  the command line and from the engine path the workbench's run form takes (create, then start).
+  that is taken, a device that is not there, a rejected ``-v``, a network that is not there) leaves no
+  container and the name free, from the command line and from the engine path the workbench's run form
+  takes (create, then start).
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def _prestart_failures(tmp_path: Path, port: int) -> dict[str, list[str]]:
         "published port taken": ["-p", f"127.0.0.1:{port}:80"],
         "no such device": ["--device", "/dev/no-such-device"],
         "rejected -v": ["-v", f"{tmp_path}:relative"],
+        "no such network": ["--network", "nosuch"],
     }
 
 
