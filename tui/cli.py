@@ -254,17 +254,20 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
 
 def docker_status(args: argparse.Namespace, code: int) -> int:
     """The exit status of a failed command, as the docker CLI's: ``run`` (``container run``) ends with 125 for
-    an engine error (126/127 when its command cannot be invoked or is not found); every other verb, ``create``
-    included, with 1. Usage errors are the parser's (tui.parser: 125 for a flag, 1 for a missing argument or
-    an unknown command)."""
-    if code == 125 and not _is_run(args):
-        return 1
-    return code
+    an engine error, 126 when its command cannot be invoked, 127 when it is not found; ``exec`` with 126 for a
+    command that cannot start (not found included: docker's exec reports 126 for both); every other verb,
+    ``create`` and ``start`` included, with 1. Usage errors are the parser's (tui.parser: 125 for a flag, 1
+    for a missing argument or an unknown command)."""
+    if _is_verb(args, "run"):
+        return code
+    if _is_verb(args, "exec") and code in (126, 127):
+        return 126
+    return 1
 
 
-def _is_run(args: argparse.Namespace) -> bool:
+def _is_verb(args: argparse.Namespace, name: str) -> bool:
     verb = getattr(args, "verb", None)
-    return verb == "run" or (verb == "container" and getattr(args, "container_verb", None) == "run")
+    return verb == name or (verb == "container" and getattr(args, "container_verb", None) == name)
 
 
 def _open_workbench(args_list: list[str]) -> int:

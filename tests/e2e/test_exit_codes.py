@@ -3,7 +3,10 @@ dockerd 20.10 returned for the same commands (run by hand on 2026-12-03 against 
 a missing name ``nosuch``, a running and a stopped busybox container):
 
 - an engine (daemon) error exits 1 for every verb but ``run``, ``create`` included (``docker create --mount
-  type=bind,source=/nonexist,...`` -> 1, ``docker create --name <taken>`` -> 1);
+  type=bind,source=/nonexist,...`` -> 1, ``docker create --name <taken>`` -> 1), and ``start`` of a container
+  whose command is not found (1, where ``run`` gives 127);
+- ``exec`` of a command that cannot start exits 126, whether it is not found, not executable, or its user
+  does not exist;
 - ``run`` exits 125 for an engine error (a taken name, a missing ``--mount`` source, an unreachable
   registry), 127 when the command is not found, else the container's own code;
 - an unknown flag or a bad flag value exits 125 for every verb (``docker ps --al``, ``docker stop -t abc``);
@@ -35,7 +38,7 @@ pytestmark = [
 ]
 
 # (arguments, docker's exit status); {ref} busybox, {up}/{down} a running and a stopped container (by
-# name), {tmp} a scratch directory
+# name), {bad} a created one whose command is not found, {tmp} a scratch directory
 CASES: list[tuple[str, int]] = [
     # engine errors of verbs other than run: 1
     ("logs nosuch", 1),
@@ -83,6 +86,12 @@ CASES: list[tuple[str, int]] = [
     ("events --since bogus --until 1", 1),
     ("create --mount type=bind,source=/nonexist,target=/x {ref}", 1),
     ("create --name {down} {ref}", 1),
+    ("start {bad}", 1),  # its command is not found: 1 for start (run: 127)
+    ("start -a {bad}", 1),
+    # exec: a command that cannot start is 126, not found included
+    ("exec {up} nosuchcmd", 126),
+    ("exec {up} /etc", 126),
+    ("exec -u nosuchuser {up} true", 126),
     # usage: an unknown command or a missing argument 1, a bad flag 125 (every verb)
     ("foo", 1),
     ("run", 1),
@@ -128,8 +137,12 @@ def test_exit_statuses_are_dockers(testbed, engine_config: Config, tmp_path: Pat
     engine = LocalEngine(engine_config)
     ref = testbed.ref("busybox:latest")
     engine.pull(ref)
-    env = Env(engine_config, {"ref": ref, "up": "up", "down": "down", "tmp": str(tmp_path)})
-    for line in (f"run -d --name up {ref} sleep 300", f"run --name down {ref} true"):
+    env = Env(engine_config, {"ref": ref, "up": "up", "down": "down", "bad": "bad", "tmp": str(tmp_path)})
+    for line in (
+        f"run -d --name up {ref} sleep 300",
+        f"run --name down {ref} true",
+        f"create --name bad {ref} nosuchcmd",
+    ):
         r = env.cli(line)
         assert r.returncode == 0, r.stderr
     wrong = []
