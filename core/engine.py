@@ -318,13 +318,13 @@ class LocalEngine(Engine):
         return AttachStream(sock, tty=bool(rec.process.get("tty")), kill=kill)
 
     def list_containers(self, *, all: bool = False) -> list[ContainerSummary]:
-        out = [self._container_summary(r) for r in self.lifecycle.all()]
+        out = [self._container_summary(r) for r in self.lifecycle.all(observed=True)]
         if not all:
             out = [c for c in out if c.status in RUNNING_STATES]
         return sorted(out, key=lambda c: c.created, reverse=True)
 
     def container(self, name: str) -> ContainerSummary:
-        return self._container_summary(self.lifecycle.get(name))
+        return self._container_summary(self.lifecycle.observed(self.lifecycle.get(name)))
 
     def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
         return self._container_summary(self.lifecycle.stop(name, timeout))
@@ -382,7 +382,7 @@ class LocalEngine(Engine):
     def inspect_container(self, name: str) -> dict[str, Any]:
         from core.containers.inspect import inspect_container
 
-        return inspect_container(self.paths, self.lifecycle.get(name))
+        return inspect_container(self.paths, self.lifecycle.observed(self.lifecycle.get(name)))
 
     def container_logs(
         self,

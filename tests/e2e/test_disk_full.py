@@ -232,6 +232,11 @@ def test_ps_lists_an_exit_that_cannot_be_recorded_as_exited(busybox_root: Config
     listed = ok(dockyard(cfg, "ps", "-a", "--format", "{{.ID}} {{.Status}}"))
     assert f"{cid[:12]} Exited (3)" in listed, listed
     assert cid[:12] not in ok(dockyard(cfg, "ps", "-q"))
+    info = json.loads(ok(dockyard(cfg, "inspect", cid)))[0]["State"]
+    assert (info["Status"], info["Running"], info["ExitCode"]) == ("exited", False, 3), info
+    assert ok(dockyard(cfg, "wait", cid)) == "3\n"
+    # acting on it goes by the record: prune does not take it from under its shim (nor fail)
+    ok(dockyard(cfg, "container", "prune", "-f"))
     assert state.read_bytes() == recorded and shim_pid in shims_under(cfg.root)
 
     (cfg.root / "filler").unlink()
