@@ -115,6 +115,8 @@ def mount_to_docker(m: Mount) -> JSONDict:
     out: JSONDict = {"Type": m.type, "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
     if m.bind_options is not None:
         out["BindOptions"] = {"Propagation": m.bind_options.propagation}
+        if m.bind_options.create_mountpoint:
+            out["BindOptions"]["CreateMountpoint"] = True
     if m.volume_options is not None:
         out["VolumeOptions"] = {"NoCopy": m.volume_options.no_copy}
     if m.tmpfs_options is not None:
@@ -254,7 +256,8 @@ def mount_from_docker(d: JSONDict) -> Mount:
     d = _obj(d, "a mount")
     m = Mount(_str(d, "Type"), _str(d, "Target"), _str(d, "Source"), _bool(d, "ReadOnly"))
     if d.get("BindOptions") is not None:
-        m.bind_options = BindOptions(_str(_obj(d["BindOptions"], "BindOptions"), "Propagation"))
+        bind = _obj(d["BindOptions"], "BindOptions")
+        m.bind_options = BindOptions(_str(bind, "Propagation"), _bool(bind, "CreateMountpoint"))
     if d.get("VolumeOptions") is not None:
         m.volume_options = VolumeOptions(_bool(_obj(d["VolumeOptions"], "VolumeOptions"), "NoCopy"))
     if d.get("TmpfsOptions") is not None:
@@ -339,7 +342,8 @@ def parse_bind(spec: str) -> Mount:
     read_only = "ro" in opts
     if src.startswith(("/", ".")):
         propagation = [p for p in _PROPAGATIONS if p in opts]
-        options = BindOptions(propagation[-1]) if propagation else None
+        # a Binds entry's missing source directory is made at start, as docker makes it
+        options = BindOptions(propagation[-1] if propagation else "", create_mountpoint=True)
         return Mount("bind", dst, src, read_only, bind_options=options)
     nocopy = VolumeOptions(no_copy=True) if "nocopy" in opts else None
     return Mount("volume", dst, src, read_only, volume_options=nocopy)

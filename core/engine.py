@@ -200,7 +200,12 @@ class LocalEngine(Engine):
             return chosen(record.created, labels)
 
         removed, freed = prune_images(
-            self.images, self.layers, all_unused=not dangling_only, in_use=self._image_users(), select=select
+            self.images,
+            self.layers,
+            all_unused=not dangling_only,
+            in_use=self._image_users(),
+            keep_layers=self._container_layers(),
+            select=select,
         )
         self._emit_removed(removed)
         if removed.deleted or removed.untagged:
@@ -344,7 +349,7 @@ class LocalEngine(Engine):
         return AttachStream(sock, tty=bool(rec.process.get("tty")), kill=kill)
 
     def list_containers(self, *, all: bool = False, filters: Filters | None = None) -> list[ContainerSummary]:
-        records = sorted(self.lifecycle.all(), key=lambda r: r.created, reverse=True)
+        records = sorted(self.lifecycle.all(observed=True), key=lambda r: r.created, reverse=True)
         if filters:
             from core.filters import select_containers
 
@@ -387,7 +392,7 @@ class LocalEngine(Engine):
         return family
 
     def container(self, name: str) -> ContainerSummary:
-        return self._container_summary(self.lifecycle.get(name))
+        return self._container_summary(self.lifecycle.observed(self.lifecycle.get(name)))
 
     def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
         return self._container_summary(self.lifecycle.stop(name, timeout))
@@ -449,7 +454,7 @@ class LocalEngine(Engine):
     def inspect_container(self, name: str, *, size: bool = False) -> dict[str, Any]:
         from core.containers.inspect import inspect_container
 
-        rec = self.lifecycle.get(name)
+        rec = self.lifecycle.observed(self.lifecycle.get(name))
         image_size = 0
         if size:
             found = self.images.get(rec.image_id)
@@ -762,6 +767,7 @@ class LocalEngine(Engine):
             self.list_volumes(),
             self.volume_users(),
             self.volume_size,
+            keep_layers=self._container_layers(),
         )
 
     def reset(self) -> None:
@@ -956,6 +962,21 @@ class LocalEngine(Engine):
             if image_id:
                 users.setdefault(image_id, []).append(cfg.get("name", entry.name[:12]))
         return users
+
+    def _container_layers(self) -> set[str]:
+        """Chain ids of the layers some container is made of (never an orphan, whatever the records say)."""
+        used: set[str] = set()
+        try:
+            entries = list(self.paths.containers.iterdir())
+        except FileNotFoundError:
+            return used
+        for entry in entries:
+            try:
+                layers = json.loads((entry / "config.json").read_bytes()).get("layers") or []
+            except (OSError, ValueError, AttributeError):
+                continue
+            used.update(x for x in layers if isinstance(x, str))
+        return used
 
 
 def _container_facts(rec: ContainerRecord) -> ContainerFacts:

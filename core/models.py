@@ -126,9 +126,11 @@ class HostPortBinding:
 
 @record
 class BindOptions:
-    """``BindOptions``: ``Propagation``."""
+    """``BindOptions``: ``Propagation``, ``CreateMountpoint``."""
 
     propagation: str = ""  # "": rprivate
+    # a missing source directory is made at start (-v, HostConfig.Binds); else it is refused (--mount)
+    create_mountpoint: bool = False
 
 
 @record

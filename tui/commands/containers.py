@@ -356,10 +356,22 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
+    """docker's ``rm``: each name in turn, printed once removed; one that is not there is an error, except
+    with ``-f``: said on stderr all the same, but not a failure (docker exits 0)."""
+    from core.errors import DockyardError, NotFound
+
     engine = make_engine(args)
-    return for_each(
-        args.containers, lambda n: engine.remove_container(n, force=args.force, volumes=args.volumes)
-    )
+    failed = 0
+    for name in args.containers:
+        try:
+            engine.remove_container(name, force=args.force, volumes=args.volumes)
+        except DockyardError as err:
+            sys.stderr.write(f"Error: {err}\n")
+            if not (args.force and isinstance(err, NotFound)):
+                failed = 1
+            continue
+        print(name)
+    return failed
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
