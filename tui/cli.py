@@ -220,7 +220,7 @@ def _exit_now(code: int) -> None:
 
 
 def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
-    from core.errors import DockyardError
+    from core.errors import BadFlagValue, DockyardError
 
     try:
         code = func(args)
@@ -229,6 +229,8 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         if getattr(args, "debug", False):
             raise
         sys.stderr.write(f"Error: {err}\n")
+        if isinstance(err, BadFlagValue):
+            return 125  # a flag error, whatever the verb (docker's CLI fails before it calls the daemon)
         return docker_status(args, err.exit_code)
     except CLIError as err:
         sys.stderr.write(f"Error: {err}\n")
