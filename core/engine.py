@@ -391,6 +391,10 @@ class LocalEngine(Engine):
         from core.streams import LocalLogStream
 
         rec = self.lifecycle.get(name)
+        if rec.run.host_config.log_config.type == "none":
+            from core.errors import InvalidArgument
+
+            raise InvalidArgument("configured logging driver does not support reading")
         path = self.paths.container(rec.id) / f"{rec.id}-json.log"
         lc = self.lifecycle
 
@@ -421,13 +425,15 @@ class LocalEngine(Engine):
             from core.errors import Conflict
 
             raise Conflict(f"container {rec.name} is not running")
-        return top(rec.id, self.config.cgroup_parent)
+        return top(rec.id, self.lifecycle.cgroup_parent_of(rec))
 
     def container_stats(self, name: str) -> ContainerStats:
         from core.containers.top import stats
 
         rec = self.lifecycle.get(name)
-        return stats(rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in LIVE_STATES)
+        return stats(
+            rec.id, rec.name, self.lifecycle.cgroup_parent_of(rec), running=rec.state.status in LIVE_STATES
+        )
 
     def stats_stream(self, name: str, *, interval: float = 1.0) -> LocalStatsStream:
         """A sample every ``interval`` seconds while the container exists (a stopped one reads zeros)."""

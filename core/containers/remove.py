@@ -102,6 +102,15 @@ def release_leftovers(paths: Paths, cid: str, cgroup_parent: str) -> None:
         cg.destroy()  # kills what is left first
 
 
+def _started_parent(directory: Path) -> str:
+    """The cgroup parent a container was last started under (its ``--cgroup-parent``), from runtime.json."""
+    try:
+        runtime = json.loads((directory / "runtime.json").read_bytes())
+        return str((runtime.get("cgroup") or {}).get("parent") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def has_hidden(paths: Paths) -> bool:
     """Is there anything renamed out of sight in ``containers/`` (one listdir)?"""
     try:
@@ -130,7 +139,7 @@ def sweep_hidden(paths: Paths, cgroup_parent: str) -> int:
         if not lock.acquire(blocking=False):
             continue
         try:
-            release_leftovers(paths, cid, cgroup_parent)
+            release_leftovers(paths, cid, _started_parent(entry) or cgroup_parent)
             remove_tree(entry)
             remove_unheld(paths.locks, f"shim-{cid}")
         finally:

@@ -8,9 +8,10 @@ import resource
 from pathlib import Path
 
 from core.config import Paths
-from core.containers.store import ContainerRecord
+from core.containers.store import ContainerRecord, ContainerStore
 from core.errors import InvalidArgument
-from core.models import DEFAULT_SHM_SIZE, Ulimit
+from core.models import DEFAULT_SHM_SIZE, Mount, Ulimit
+from core.record import replace
 from core.runtime.spec import (
     DEFAULT_SECCOMP,
     ContainerSpec,
@@ -116,6 +117,16 @@ def build_spec(
     devices = [DeviceSpec(d.path_on_host, d.path_in_container) for d in h.devices]
     lower = [str(layers.diff_dir(cid)) for cid in reversed(rec.layers)]
     host_network = h.network_mode == "host"
+    pidns = _namespace(paths, h.pid_mode, "pid", rec.name)
+    ipcns = _namespace(paths, h.ipc_mode, "ipc", rec.name)
+    if "/dev/shm" not in targets:
+        # the IPC namespace's shared memory goes with it: the host's, or the other container's
+        if ipcns == "host":
+            mounts.append(MountSpec("bind", "/dev/shm", "/dev/shm", ["rbind", "rprivate", "rw"]))
+        elif ipcns.startswith("/proc/"):
+            shm = ipcns.removesuffix("/ns/ipc") + "/root/dev/shm"
+            mounts.append(MountSpec("bind", "/dev/shm", shm, ["rbind", "rprivate", "rw"]))
+    host_uts = h.uts_mode == "host"
     spec = ContainerSpec(
         rootfs=RootfsSpec(
             lower=lower, mountpoint=str(cdir / "rootfs"), upper=str(cdir / "upper"), work=str(cdir / "work")
@@ -124,7 +135,7 @@ def build_spec(
             args=list(proc["args"]),
             env=list(proc["env"]),
             cwd=proc.get("cwd") or "/",
-            user=UserSpec(name=user),
+            user=UserSpec(name=user, additional_groups=list(h.group_add)),
             tty=bool(proc.get("tty")),
             capabilities=caps,
             no_new_privs=nnp,
@@ -132,12 +143,16 @@ def build_spec(
             rlimits=rlimits(h.ulimits),
         ),
         readonly_rootfs=h.readonly_rootfs,
-        hostname=proc.get("hostname", "") if not host_network else "",
+        hostname=proc.get("hostname", "") if not (host_network or host_uts) else "",
         mounts=mounts,
         devices=devices,
         netns=netns,
-        utsns="host" if host_network else "new",
+        utsns="host" if host_network or host_uts else "new",
+        pidns=pidns,
+        ipcns=ipcns,
         shm_size=h.shm_size or DEFAULT_SHM_SIZE,
+        shm=h.ipc_mode != "none",
+        sysctls=dict(h.sysctls),
         init=h.init,
     )
     if privileged:
@@ -147,6 +162,70 @@ def build_spec(
     return spec
 
 
+def volumes_from(store: ContainerStore, items: list[str]) -> list[Mount]:
+    """``--volumes-from C[:ro|rw]``: C's volumes and binds, at the same targets, read-only as C has them
+    unless a mode is given."""
+    from core.containers.validate import volumes_from_spec
+
+    out: list[Mount] = []
+    for item in items:
+        name, mode = volumes_from_spec(item)
+        other = store.resolve(name)
+        for m in other.run.host_config.mounts:
+            if m.type not in ("bind", "volume"):
+                continue  # tmpfs mounts are the container's own, as docker's
+            read_only = m.read_only if not mode else mode == "ro"
+            out.append(replace(m, read_only=read_only, volume_options=None))
+    return out
+
+
+def link_hosts(store: ContainerStore, rec: ContainerRecord) -> list[str]:
+    """``--link NAME:ALIAS`` as ``--add-host`` entries: "ALIAS HOSTNAME [NAME]:IP" (docker's order), the IP
+    on a network both containers are on, else the linked container's first."""
+    from core.errors import Conflict
+
+    mine = set((rec.state.network or {}).get("networks") or {}) | {rec.run.host_config.network_mode}
+    out = []
+    for link in rec.run.host_config.links:
+        name, _, alias = link.partition(":")
+        other = store.resolve(name.lstrip("/"))
+        if other.state.status != "running":
+            raise Conflict(f"Cannot link to a non running container: /{other.name} AS /{rec.name}/{alias}")
+        net = other.state.network or {}
+        ip = str(net.get("ip") or "")
+        for net_name, ep in (net.get("networks") or {}).items():
+            if net_name in mine and ep.get("IPAddress"):
+                ip = str(ep["IPAddress"])
+                break
+        if not ip:
+            raise Conflict(f"cannot link to /{other.name}: it has no address on a network")
+        names = [alias, str(other.process.get("hostname") or other.id[:12])]
+        if alias != other.name:
+            names.append(other.name)
+        out.append(f"{' '.join(dict.fromkeys(names))}:{ip}")
+    return out
+
+
+def _namespace(paths: Paths, mode: str, kind: str, name: str) -> str:
+    """A ContainerSpec namespace for a ``--pid``/``--ipc`` mode: "new", "host", or the namespace of the
+    running container that ``container:NAME`` names (as a /proc path)."""
+    if mode == "host":
+        return "host"
+    if not mode.startswith("container:"):
+        return "new"
+    from core.errors import Conflict
+
+    other = ContainerStore(paths).resolve(mode.partition(":")[2])
+    if other.state.status != "running" or other.state.pid <= 0:
+        what = "PID" if kind == "pid" else "IPC namespace of"
+        raise Conflict(f"cannot join {what} of a non running container: {other.name}")
+    if kind == "ipc" and other.run.host_config.ipc_mode not in ("shareable", "host"):
+        raise Conflict("non-shareable IPC (hint: use IpcMode:shareable for the donor container)")
+    if kind == "ipc" and other.run.host_config.ipc_mode == "host":
+        return "host"
+    return f"/proc/{other.state.pid}/ns/{kind}"
+
+
 def build_runtime(
     paths: Paths, layers: LayerStore, volumes: VolumeStore, rec: ContainerRecord, netns: str
 ) -> dict[str, Any]:
@@ -154,7 +233,11 @@ def build_runtime(
     proc = rec.process
     from core.logopts import parse_log_opts
 
+    cdir = paths.container(rec.id)
     max_size, max_file = parse_log_opts(h.log_config.config)
+    if h.log_config.type == "local":  # the local driver's defaults: 20 MB a file, 5 files
+        max_size = max_size or 20 * 1024 * 1024
+        max_file = max_file if "max-file" in h.log_config.config else 5
     return {
         "name": rec.name,
         "image": rec.image,
@@ -167,9 +250,14 @@ def build_runtime(
             # a quota of µs per 100000 µs period: --cpus 1.5 is 150000
             "cpu_quota": h.nano_cpus // 10000 if h.nano_cpus else None,
             "pids": h.pids_limit,
+            "cpu_shares": h.cpu_shares or None,
+            "cpuset_cpus": h.cpuset_cpus or None,
+            "memory_reservation": h.memory_reservation or None,
+            "oom_kill_disable": h.oom_kill_disable,
         },
         "log": {
-            "path": str(paths.container(rec.id) / f"{rec.id}-json.log"),
+            # --log-driver none: nothing is kept (the shim writes no log file)
+            "path": "" if h.log_config.type == "none" else str(cdir / f"{rec.id}-json.log"),
             "max_size": max_size,
             "max_file": max_file,
         },
