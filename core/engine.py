@@ -821,6 +821,13 @@ class LocalEngine(Engine):
             for p in st.ports
             if st.status in RUNNING_STATES  # networks: ports exist while it runs
         ]
+        if st.status in RUNNING_STATES and rec.run.host_config.network_mode not in ("host", "none"):
+            # exposed ports that are not published show too, as docker's NetworkSettings.Ports has them
+            published = {(p.container_port, p.protocol) for p in ports}
+            for key in rec.process.get("exposed_ports") or []:
+                port, _, proto = str(key).partition("/")
+                if port.isdigit() and (int(port), proto or "tcp") not in published:
+                    ports.append(PortBinding(int(port), proto or "tcp"))
         return ContainerSummary(
             id=rec.id,
             name=rec.name,

@@ -135,7 +135,14 @@ class Lifecycle:
             hostname = process["hostname"]
             write_bytes(tmp / "hostname", (hostname + "\n").encode())
             write_bytes(tmp / "hosts", _hosts_file(hostname).encode())
-            write_bytes(tmp / "resolv.conf", _resolv_conf().encode())
+            h = run.host_config
+            if h.dns or h.dns_search or h.dns_options:
+                from core.network import names
+
+                resolv = names.resolv_content(h.dns, names.host_resolv_conf(), h.dns_search, h.dns_options)
+            else:
+                resolv = _resolv_conf()
+            write_bytes(tmp / "resolv.conf", resolv.encode())
             with self.store.lock():
                 name = self.store.check_new_name(run.name) if run.name else self.store.generate_name(cid)
                 rec = ContainerRecord(
@@ -332,6 +339,11 @@ class Lifecycle:
             except BaseException:
                 if plan is not None:
                     plan.abort()  # undoes it all unless a shim took the container over
+                if not self.shim_alive(rec.id):
+                    from core.containers.runtime_spec import release_host_mounts
+
+                    with contextlib.suppress(Exception):
+                        release_host_mounts(self.paths, rec.id)
                 raise
 
     def _with_links(self, rec: ContainerRecord) -> ContainerRecord:

@@ -42,6 +42,12 @@ def hide_container(paths: Paths, cid: str, *, volumes: bool = False) -> Hidden:
     from core.containers.store import anonymous_volumes
 
     anon = anonymous_volumes(cfg)
+    if (cdir / "shm").exists() or (paths.run / "volume-users").exists():
+        # a shareable /dev/shm must not be deleted through, nor a volume's device stay mounted for it
+        from core.containers.runtime_spec import release_host_mounts
+
+        with contextlib.suppress(Exception):
+            release_host_mounts(paths, cid)
     rootfs = cdir / "rootfs"
     if os.path.ismount(rootfs):
         # a stale overlay from a crashed cp/export would pin the upper dir
@@ -92,6 +98,10 @@ def release_leftovers(paths: Paths, cid: str, cgroup_parent: str) -> None:
         teardown.release(paths, cid)
     with contextlib.suppress(Exception):
         Ipam(NetPaths(paths)).release_everywhere(cid)
+    with contextlib.suppress(Exception):
+        from core.containers.runtime_spec import release_host_mounts
+
+        release_host_mounts(paths, cid)
     try:
         from core.runtime import cgroups
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 from pathlib import Path
@@ -99,6 +100,8 @@ def build_spec(
             mounts.append(MountSpec("tmpfs", m.target, "", opts))
         elif m.type == "volume":
             vol, new = volumes.create(m.source or None)
+            if vol.options.get("type"):
+                volumes.mount_for(vol.name, rec.id)  # the local driver's device, while containers use it
             if new and not (m.volume_options is not None and m.volume_options.no_copy):
                 from core.containers.copy import populate_volume
 
@@ -120,11 +123,10 @@ def build_spec(
     pidns = _namespace(paths, h.pid_mode, "pid", rec.name)
     ipcns = _namespace(paths, h.ipc_mode, "ipc", rec.name)
     if "/dev/shm" not in targets:
-        # the IPC namespace's shared memory goes with it: the host's, or the other container's
-        if ipcns == "host":
-            mounts.append(MountSpec("bind", "/dev/shm", "/dev/shm", ["rbind", "rprivate", "rw"]))
-        elif ipcns.startswith("/proc/"):
-            shm = ipcns.removesuffix("/ns/ipc") + "/root/dev/shm"
+        # the IPC namespace's shared memory goes with it: the host's, this shareable container's own
+        # (a host tmpfs its peers can bind too), or the donor's
+        shm = _shm_source(paths, rec, h.shm_size or DEFAULT_SHM_SIZE)
+        if shm:
             mounts.append(MountSpec("bind", "/dev/shm", shm, ["rbind", "rprivate", "rw"]))
     host_uts = h.uts_mode == "host"
     spec = ContainerSpec(
@@ -206,6 +208,44 @@ def link_hosts(store: ContainerStore, rec: ContainerRecord) -> list[str]:
     return out
 
 
+def _shm_source(paths: Paths, rec: ContainerRecord, size: int) -> str:
+    """The host directory to bind on /dev/shm for the container's IPC mode ("": a private tmpfs)."""
+    from core.containers.validate import container_ref
+
+    mode = rec.run.host_config.ipc_mode
+    if mode == "host":
+        return "/dev/shm"
+    if mode == "shareable":
+        from core.runtime.hostmounts import mount_shm
+
+        target = paths.container(rec.id) / "shm"
+        try:
+            mount_shm(target, size)
+        except OSError as err:
+            raise InvalidArgument(f"cannot make the shareable /dev/shm: {err.strerror}") from err
+        return str(target)
+    donor = container_ref(mode)
+    if donor:
+        other = ContainerStore(paths).resolve(donor)
+        if other.run.host_config.ipc_mode == "host":
+            return "/dev/shm"
+        return str(paths.container(other.id) / "shm")
+    return ""
+
+
+def release_host_mounts(paths: Paths, cid: str) -> None:
+    """What a start mounted on the host for the container: its shareable /dev/shm, its uses of volumes
+    with driver options. Safe to repeat (the shim's cleanup, reconcile, removal)."""
+    shm = paths.container(cid) / "shm"
+    if shm.is_dir():
+        from core.runtime.hostmounts import unmount
+
+        unmount(shm)
+        with contextlib.suppress(OSError):
+            shm.rmdir()
+    VolumeStore(paths).release_user(cid)
+
+
 def _namespace(paths: Paths, mode: str, kind: str, name: str) -> str:
     """A ContainerSpec namespace for a ``--pid``/``--ipc`` mode: "new", "host", or the namespace of the
     running container that ``container:NAME`` names (as a /proc path)."""
@@ -216,11 +256,13 @@ def _namespace(paths: Paths, mode: str, kind: str, name: str) -> str:
     from core.errors import Conflict
 
     other = ContainerStore(paths).resolve(mode.partition(":")[2])
+    why = ""
     if other.state.status != "running" or other.state.pid <= 0:
-        what = "PID" if kind == "pid" else "IPC namespace of"
-        raise Conflict(f"cannot join {what} of a non running container: {other.name}")
-    if kind == "ipc" and other.run.host_config.ipc_mode not in ("shareable", "host"):
-        raise Conflict("non-shareable IPC (hint: use IpcMode:shareable for the donor container)")
+        why = f"container {other.id} is not running"
+    elif kind == "ipc" and other.run.host_config.ipc_mode not in ("shareable", "host"):
+        why = "non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
+    if why:  # docker's words
+        raise Conflict(why if kind == "pid" else f"can't join IPC of container {other.id}: {why}")
     if kind == "ipc" and other.run.host_config.ipc_mode == "host":
         return "host"
     return f"/proc/{other.state.pid}/ns/{kind}"

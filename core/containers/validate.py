@@ -141,8 +141,8 @@ def check_log_config(log: LogConfig) -> None:
     if log.type not in LOG_DRIVERS:
         raise InvalidArgument(f'error looking up logging plugin {log.type}: plugin "{log.type}" not found')
     if log.type == "none":
-        for key in log.config:
-            raise InvalidArgument(f"unknown log opt '{key}' for none log driver")
+        if log.config:
+            raise InvalidArgument("invalid logging opts for driver none")
         return
     from core.logopts import parse_log_opts
 

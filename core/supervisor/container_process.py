@@ -103,3 +103,7 @@ def cleanup_after_shim(paths: Paths, cid: str) -> None:
     from core.network import shimside
 
     shimside.release(paths, cid)
+    # a shareable /dev/shm and the volumes mounted by their driver options, if it had any
+    from core.containers.runtime_spec import release_host_mounts
+
+    release_host_mounts(paths, cid)
