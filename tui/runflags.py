@@ -372,7 +372,7 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
     attach = parse_attach(args.attach)
     if attach and detach:
         raise InvalidArgument("conflicting options: cannot specify both --attach and --detach")
-    exposed: list[str] = []
+    exposed: list[str] = list(bindings)  # docker's CLI exposes every published port too
     for spec in args.expose:
         exposed += [p for p in parse_expose(spec) if p not in exposed]
     labels: dict[str, str] = {}

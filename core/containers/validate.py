@@ -189,7 +189,10 @@ def check_dns_search(domain: str) -> None:
     if (
         not name
         or len(name) > 255
-        or not re.fullmatch(r"(:?[A-Za-z0-9](:?[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9-]+", name)
+        or not re.fullmatch(
+            r"(([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])",
+            name,
+        )
     ):
         raise InvalidArgument(f"{domain} is not a valid domain")
 
