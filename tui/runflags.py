@@ -133,9 +133,9 @@ def parse_expose(spec: str) -> list[str]:
     """``--expose PORT[-PORT][/PROTO]``: "80/tcp" keys, a range one key a port (docker's wording)."""
     body, _, proto = spec.partition("/")
     proto = proto or "tcp"
-    lo_s, _, hi_s = body.partition("-")
+    lo_s, dash, hi_s = body.partition("-")
     ports: list[int] = []
-    for text in (lo_s, hi_s or lo_s):
+    for text in (lo_s, hi_s if dash else lo_s):
         if not text.isdigit() or int(text) > 65535:
             raise InvalidArgument(
                 f"invalid range format for --expose: {spec}, error: strconv.ParseUint: "

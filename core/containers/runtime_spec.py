@@ -167,11 +167,9 @@ def build_spec(
 def volumes_from(store: ContainerStore, items: list[str]) -> list[Mount]:
     """``--volumes-from C[:ro|rw]``: C's volumes and binds, at the same targets, read-only as C has them
     unless a mode is given."""
-    from core.containers.validate import volumes_from_spec
-
     out: list[Mount] = []
-    for item in items:
-        name, mode = volumes_from_spec(item)
+    for item in items:  # checked at create (core.containers.validate.volumes_from_spec)
+        name, _, mode = item.partition(":")
         other = store.resolve(name)
         for m in other.run.host_config.mounts:
             if m.type not in ("bind", "volume"):
@@ -210,8 +208,6 @@ def link_hosts(store: ContainerStore, rec: ContainerRecord) -> list[str]:
 
 def _shm_source(paths: Paths, rec: ContainerRecord, size: int) -> str:
     """The host directory to bind on /dev/shm for the container's IPC mode ("": a private tmpfs)."""
-    from core.containers.validate import container_ref
-
     mode = rec.run.host_config.ipc_mode
     if mode == "host":
         return "/dev/shm"
@@ -224,7 +220,7 @@ def _shm_source(paths: Paths, rec: ContainerRecord, size: int) -> str:
         except OSError as err:
             raise InvalidArgument(f"cannot make the shareable /dev/shm: {err.strerror}") from err
         return str(target)
-    donor = container_ref(mode)
+    donor = mode.partition(":")[2] if mode.startswith("container:") else ""
     if donor:
         other = ContainerStore(paths).resolve(donor)
         if other.run.host_config.ipc_mode == "host":
