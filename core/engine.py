@@ -250,6 +250,17 @@ class LocalEngine(Engine):
             except ImageNotFound:
                 if req.pull == "never":
                     raise
+        if record is not None and req.platform and not self._platform_fits(record, req.platform):
+            # another platform's image under this name: docker pulls the one asked for, or says why not
+            if req.pull == "never":
+                from core.images.reference import normalize_platform
+
+                actual = normalize_platform(self.image_config(record)) or ("unknown", "", "")
+                raise ImageNotFound(
+                    f"image with reference {req.image} was found but does not match the specified platform:"
+                    f" wanted {req.platform}, actual: {'/'.join(p for p in actual[:2] if p)}"
+                )
+            record = None
         if record is None:
             result = self.pull(req.image, platform=req.platform or None, progress=progress)
             record = self.images.resolve(result.image.id)
@@ -257,6 +268,12 @@ class LocalEngine(Engine):
         name = req.image
         rec = self.lifecycle.create(req, name, record.id, cfg, [layer.chain_id for layer in record.layers])
         return self._container_summary(rec)
+
+    def _platform_fits(self, record: ImageRecord, platform: str) -> bool:
+        from core.images.reference import normalize_platform, parse_platform
+
+        have = normalize_platform(self.image_config(record))
+        return have is None or have[:2] == parse_platform(platform)[:2]
 
     def prepare_start(self) -> PreparedStart:
         """Launch a shim ahead of its container (it warms up while the caller creates the container)."""

@@ -489,3 +489,23 @@ def test_volume_driver_options_tmpfs_and_bind(env: Env, tmp_path: Path) -> None:
         r = env.cli("volume", "create", *opts, "v")
         assert r.returncode != 0 and message in r.stderr, opts
     assert not any(_mounted(p / "_data") for p in env.config.paths.volumes.glob("*"))
+
+
+def test_platform_of_a_local_image_is_checked(env: Env, testbed) -> None:  # type: ignore[no-untyped-def]
+    """An image of another platform under the name: --pull never says so (docker's words), else the
+    host's platform is pulled and run."""
+    ref = testbed.ref("busybox:multi")
+    env.engine.pull(ref, platform="linux/arm64")
+    host = os.uname().machine.replace("x86_64", "amd64").replace("aarch64", "arm64")
+    if host == "arm64":
+        pytest.skip("the index's other entry is this host's own platform")
+    r = env.cli("run", "--rm", "--pull", "never", "--platform", f"linux/{host}", ref, "true")
+    assert r.returncode == 125
+    assert (
+        f"was found but does not match the specified platform: wanted linux/{host}, actual: linux/arm64"
+        in (r.stderr)
+    )
+    r = env.cli("run", "--rm", "-q", "--platform", f"linux/{host}", ref, "echo", "ran", check=True)
+    assert r.stdout == "ran\n"
+    arch = json.loads(env.cli("image", "inspect", ref, check=True).stdout)[0]["Architecture"]
+    assert arch == host
