@@ -135,7 +135,7 @@ def build_spec(
         ),
         process=ProcessSpec(
             args=list(proc["args"]),
-            env=list(proc["env"]),
+            env=_with_link_env(paths, rec, list(proc["env"])),
             cwd=proc.get("cwd") or "/",
             user=UserSpec(name=user, additional_groups=list(h.group_add)),
             tty=bool(proc.get("tty")),
@@ -240,6 +240,45 @@ def release_host_mounts(paths: Paths, cid: str) -> None:
         with contextlib.suppress(OSError):
             shm.rmdir()
     VolumeStore(paths).release_user(cid)
+
+
+def _with_link_env(paths: Paths, rec: ContainerRecord, env: list[str]) -> list[str]:
+    """On the default bridge, docker's legacy links also set variables: ALIAS_NAME, ALIAS_PORT and
+    ALIAS_PORT_<port>_<PROTO>[_ADDR|_PORT|_PROTO] for each exposed port, ALIAS_ENV_<K> for the linked
+    container's environment. The container's own variables win."""
+    h = rec.run.host_config
+    if not h.links or h.network_mode not in ("default", "bridge"):
+        return env
+    own = {e.partition("=")[0] for e in env}
+    store = ContainerStore(paths)
+    extra: list[str] = []
+    for entry, link in zip(link_hosts(store, rec), h.links, strict=True):
+        ip = entry.rpartition(":")[2]
+        name, _, alias = link.partition(":")
+        other = store.resolve(name.lstrip("/"))
+        prefix = alias.upper().replace("-", "_")
+        ports: list[tuple[int, str]] = []
+        for exposed in other.process.get("exposed_ports") or []:
+            number, _, kind = str(exposed).partition("/")
+            if number.isdigit():
+                ports.append((int(number), kind or "tcp"))
+        ports.sort()
+        if ports:
+            extra.append(f"{prefix}_PORT={ports[0][1]}://{ip}:{ports[0][0]}")
+        for port, proto in ports:
+            var = f"{prefix}_PORT_{port}_{proto.upper()}"
+            extra += [
+                f"{var}={proto}://{ip}:{port}",
+                f"{var}_ADDR={ip}",
+                f"{var}_PORT={port}",
+                f"{var}_PROTO={proto}",
+            ]
+        extra.append(f"{prefix}_NAME=/{rec.name}/{alias}")
+        for item in other.process.get("env") or []:
+            key, sep, value = str(item).partition("=")
+            if sep and key not in ("HOME", "PATH"):
+                extra.append(f"{prefix}_ENV_{key}={value}")
+    return [*env, *(e for e in extra if e.partition("=")[0] not in own)]
 
 
 def _namespace(paths: Paths, mode: str, kind: str, name: str) -> str:

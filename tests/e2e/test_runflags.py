@@ -215,7 +215,10 @@ def test_sysctls_are_set_in_the_containers_namespaces(env: Env) -> None:
 
 
 def test_link_writes_hosts_entries(env: Env) -> None:
-    env.cli("run", "-d", "--name", "web", "-h", "webhost", "busybox", "sleep", "60", check=True)
+    env.cli(
+        "run", "-d", "--name", "web", "-h", "webhost", "--expose", "90/udp", "-p", "80",
+        "-e", "GREETING=hello", "-e", "X=theirs", "busybox", "sleep", "60", check=True,
+    )  # fmt: skip
     ip = json.loads(env.cli("inspect", "web", check=True).stdout)[0]["NetworkSettings"]["IPAddress"]
     assert ip
     r = env.cli(
@@ -225,6 +228,33 @@ def test_link_writes_hosts_entries(env: Env) -> None:
     assert f"{ip}\tweb webhost\n" in r.stdout
     r = env.cli("run", "--rm", "--link", "web:db", "busybox", "ping", "-c", "1", "-W", "2", "db")
     assert r.returncode == 0, r.stdout + r.stderr
+    # docker's legacy link variables on the default bridge (the container's own win)
+    r = env.cli(
+        "run",
+        "--rm",
+        "--name",
+        "me",
+        "--link",
+        "web:db-1",
+        "-e",
+        "DB_1_ENV_X=mine",
+        "busybox",
+        "env",
+        check=True,
+    )
+    got = set(r.stdout.split())
+    assert {
+        "DB_1_NAME=/me/db-1",
+        f"DB_1_PORT=tcp://{ip}:80",
+        f"DB_1_PORT_80_TCP=tcp://{ip}:80",
+        f"DB_1_PORT_80_TCP_ADDR={ip}",
+        "DB_1_PORT_80_TCP_PORT=80",
+        "DB_1_PORT_80_TCP_PROTO=tcp",
+        f"DB_1_PORT_90_UDP=udp://{ip}:90",
+        "DB_1_ENV_GREETING=hello",
+        "DB_1_ENV_X=mine",
+    } <= got
+    assert not any(v.startswith("DB_1_ENV_PATH=") for v in got)
     r = env.cli("run", "--rm", "--network", "host", "--link", "web", "busybox", "true")
     assert r.returncode == 125 and "host type networking can't be used with links" in r.stderr
     r = env.cli("run", "--rm", "--link", "nosuch:x", "busybox", "true")
