@@ -308,6 +308,11 @@ class Lifecycle:
                 return StartHandle(self, rec, None, already_running=True)
             from core.containers.runtime_spec import build_runtime
 
+            # a shim that just reported the exit may still be releasing what the last start mounted (a
+            # shareable /dev/shm, volumes with driver options): the new start must come after it
+            deadline = time.monotonic() + 10
+            while self.shim_alive(rec.id) and time.monotonic() < deadline:
+                time.sleep(0.005)
             # networks: a bridge network's namespace, address and hosts files are made here, its links by a
             # helper process that runs while the shim is ordered; the shim waits for it (core.network)
             plan = (
