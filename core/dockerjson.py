@@ -24,6 +24,7 @@ from core.models import (
     DeviceMapping,
     EndpointIPAMConfig,
     EndpointSettings,
+    HealthConfig,
     HostConfig,
     HostPortBinding,
     LogConfig,
@@ -83,6 +84,7 @@ def config_to_docker(c: ContainerConfig) -> JSONDict:
         "AttachStderr": c.attach_stderr,
         "Env": list(c.env),
         "Cmd": None if c.cmd is None else list(c.cmd),
+        **({"Healthcheck": health_config_to_docker(c.healthcheck)} if c.healthcheck is not None else {}),
         "Image": c.image,
         "WorkingDir": c.working_dir,
         "Entrypoint": None if c.entrypoint is None else list(c.entrypoint),
@@ -91,6 +93,19 @@ def config_to_docker(c: ContainerConfig) -> JSONDict:
         "StopTimeout": c.stop_timeout,
         "ExposedPorts": {p: {} for p in c.exposed_ports},
     }
+
+
+def health_config_to_docker(h: HealthConfig) -> JSONDict:
+    """Docker's HealthConfig: every key omitted when empty or zero, as docker writes it."""
+    out: JSONDict = {
+        "Test": list(h.test),
+        "Interval": h.interval,
+        "Timeout": h.timeout,
+        "StartPeriod": h.start_period,
+        "StartInterval": h.start_interval,
+        "Retries": h.retries,
+    }
+    return {k: v for k, v in out.items() if v}
 
 
 def mount_to_docker(m: Mount) -> JSONDict:
@@ -253,6 +268,20 @@ def config_from_docker(d: JSONDict) -> ContainerConfig:
         stop_signal=_str(d, "StopSignal"),
         stop_timeout=_opt_int(d, "StopTimeout"),
         exposed_ports=exposed,
+        healthcheck=health_config_from_docker(_obj(d["Healthcheck"], "Healthcheck"))
+        if d.get("Healthcheck") is not None
+        else None,
+    )
+
+
+def health_config_from_docker(d: JSONDict) -> HealthConfig:
+    return HealthConfig(
+        test=_strs(d, "Test"),
+        interval=_int(d, "Interval"),
+        timeout=_int(d, "Timeout"),
+        start_period=_int(d, "StartPeriod"),
+        start_interval=_int(d, "StartInterval"),
+        retries=_int(d, "Retries"),
     )
 
 
@@ -475,6 +504,8 @@ __all__ = [
     "create_from_docker",
     "create_query",
     "create_to_docker",
+    "health_config_from_docker",
+    "health_config_to_docker",
     "host_config_from_docker",
     "host_config_to_docker",
     "inspect_host_config",

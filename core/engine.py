@@ -859,6 +859,7 @@ class LocalEngine(Engine):
             ports=ports,
             labels=dict(rec.process.get("labels", {})),
             pid=st.pid,
+            health=str((st.health or {}).get("Status") or ""),
         )
 
     def _summary(self, record: ImageRecord, users: dict[str, list[str]] | None = None) -> ImageSummary:

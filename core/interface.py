@@ -532,6 +532,14 @@ def parse_bytes(text: str) -> int:
     return parse(text)
 
 
+def parse_duration(text: str) -> int:
+    """A duration as docker's flags take it (Go's time.ParseDuration: "30s", "1m30s", "-5ms"), in
+    nanoseconds; InvalidArgument with Go's message otherwise."""
+    from core.containers.health import parse_go_duration
+
+    return parse_go_duration(text)
+
+
 def parse_since(text: str, now: float) -> float:
     """A time as ``--since``/``--until`` take it: RFC 3339, a Unix timestamp, or a duration ago ("10m")."""
     from core.logs import parse_since as parse

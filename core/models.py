@@ -161,6 +161,19 @@ class Mount:
 
 
 @record
+class HealthConfig:
+    """Docker's ``HealthConfig`` (``Config.Healthcheck``): durations in nanoseconds, 0 meaning docker's
+    default (interval 30s, timeout 30s, start period 0, start interval 5s; retries 3)."""
+
+    test: list[str] = field(default_factory=list)  # ["CMD", arg...], ["CMD-SHELL", cmd], ["NONE"]; [] image's
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0
+
+
+@record
 class ContainerConfig:
     """``Config`` (Docker's ``ContainerConfig``): ``Hostname``, ``User``, ``Tty``, ``OpenStdin``,
     ``AttachStdin``, ``AttachStdout``, ``AttachStderr``, ``Env``, ``Cmd``, ``Image``, ``WorkingDir``,
@@ -184,6 +197,7 @@ class ContainerConfig:
     exposed_ports: list[str] = field(
         default_factory=list
     )  # "80/tcp", added to the image's (-P publishes them)
+    healthcheck: HealthConfig | None = None  # None: the image's; test ["NONE"]: none at all
 
 
 @record
@@ -314,8 +328,11 @@ class ContainerCreate:
                 else EndpointIPAMConfig(**known_fields(EndpointIPAMConfig, ipam)),
                 aliases=list(ep.get("aliases") or []),
             )
+        config = known_fields(ContainerConfig, data["config"])
+        if config.get("healthcheck") is not None:
+            config["healthcheck"] = HealthConfig(**known_fields(HealthConfig, config["healthcheck"]))
         return cls(
-            config=ContainerConfig(**known_fields(ContainerConfig, data["config"])),
+            config=ContainerConfig(**config),
             host_config=HostConfig(**known_fields(HostConfig, hc)),
             networking_config=NetworkingConfig(endpoints),
             name=str(data.get("name") or ""),
@@ -351,6 +368,7 @@ class ContainerSummary:
     ports: list[PortBinding]
     labels: dict[str, str]
     pid: int = 0
+    health: str = ""  # State.Health.Status: starting | healthy | unhealthy; "": no health check
 
     @property
     def short_id(self) -> str:

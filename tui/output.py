@@ -91,7 +91,8 @@ def time_ago(value: str) -> str:
 
 
 def status_text(c: ContainerSummary) -> str:
-    """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)"."""
+    """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)",
+    "Up 2 minutes (healthy)"."""
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -102,7 +103,11 @@ def status_text(c: ContainerSummary) -> str:
         up = human_duration((now - started).total_seconds()) if started else "?"
         if c.status == "restarting":
             return f"Restarting ({c.exit_code or 0}) {up} ago"
-        return f"Up {up}" + (" (Paused)" if c.status == "paused" else "")
+        if c.status == "paused":
+            return f"Up {up} (Paused)"
+        if c.health:  # as docker: "(health: starting)", "(healthy)", "(unhealthy)"
+            return f"Up {up} ({'health: starting' if c.health == 'starting' else c.health})"
+        return f"Up {up}"
     if c.status == "exited":
         fin = parse_time(c.finished_at)
         ago = human_duration((now - fin).total_seconds()) + " ago" if fin else ""

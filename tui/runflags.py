@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.errors import InvalidArgument
-from core.interface import DuplexStream, parse_bind, parse_bytes, tmpfs_mount
+from core.interface import DuplexStream, parse_bind, parse_bytes, parse_duration, tmpfs_mount
 from core.models import (
     BindOptions,
     ContainerConfig,
@@ -22,6 +22,7 @@ from core.models import (
     DeviceMapping,
     EndpointIPAMConfig,
     EndpointSettings,
+    HealthConfig,
     HostConfig,
     HostPortBinding,
     LogConfig,
@@ -92,6 +93,13 @@ def add_run_flags(p: argparse.ArgumentParser, *, run: bool) -> None:
         help="pull the image before running",
     )
     a("-q", "--quiet", action="store_true", help="suppress the pull output")
+    a("--health-cmd", default="", help="command to run to check health")
+    a("--health-interval", default="0s", help="time between running the check (ms|s|m|h) (default 0s)")
+    a("--health-timeout", default="0s", help="maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+    a("--health-retries", default="0", help="consecutive failures needed to report unhealthy")
+    a("--health-start-period", default="0s", help="start period before failures count (default 0s)")
+    a("--health-start-interval", default="0s", help="time between checks in the start period (default 0s)")
+    a("--no-healthcheck", action="store_true", help="disable any container-specified HEALTHCHECK")
     add_namespace_flags(p)
     a("image", metavar="IMAGE")
     a("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
@@ -343,6 +351,54 @@ def parse_device(spec: str) -> DeviceMapping:
     return DeviceMapping(parts[0], inside)
 
 
+def health_config(args: argparse.Namespace) -> HealthConfig | None:
+    """``--health-*`` and ``--no-healthcheck`` as docker's CLI reads them: None when none is given (the
+    image's check), ``["NONE"]`` for --no-healthcheck, else the parts given (no test keeps the image's)."""
+
+    def duration(flag: str) -> int:
+        text = str(getattr(args, flag.removeprefix("--").replace("-", "_")))
+        try:
+            return parse_duration(text)
+        except InvalidArgument as err:
+            raise InvalidArgument(f'invalid argument "{text}" for "{flag}" flag: {err}') from None
+
+    interval = duration("--health-interval")
+    timeout = duration("--health-timeout")
+    start_period = duration("--health-start-period")
+    start_interval = duration("--health-start-interval")
+    try:
+        retries = int(args.health_retries, 10)
+    except ValueError:
+        raise InvalidArgument(
+            f'invalid argument "{args.health_retries}" for "--health-retries" flag: '
+            f'strconv.ParseInt: parsing "{args.health_retries}": invalid syntax'
+        ) from None
+    given = bool(args.health_cmd) or any((interval, timeout, start_period, start_interval, retries))
+    if args.no_healthcheck:
+        if given:
+            raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
+        return HealthConfig(test=["NONE"])
+    if not given:
+        return None
+    for flag, value in (
+        ("--health-interval", interval),
+        ("--health-timeout", timeout),
+        ("--health-retries", retries),
+        ("--health-start-period", start_period),
+        ("--health-start-interval", start_interval),
+    ):
+        if value < 0:
+            raise InvalidArgument(f"{flag} cannot be negative")
+    return HealthConfig(
+        test=["CMD-SHELL", args.health_cmd] if args.health_cmd else [],
+        interval=interval,
+        timeout=timeout,
+        start_period=start_period,
+        start_interval=start_interval,
+        retries=retries,
+    )
+
+
 def run_config(args: argparse.Namespace) -> ContainerCreate:
     """The create request the flags stand for (text parsed here; core.containers.validate checks it)."""
     command = list(args.command) if args.command else None
@@ -396,6 +452,7 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
         stop_signal=args.stop_signal or "",
         stop_timeout=args.stop_timeout,
         exposed_ports=exposed,
+        healthcheck=health_config(args),
     )
     host = HostConfig(
         network_mode=args.network,

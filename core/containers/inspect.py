@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from core.config import Paths
+from core.containers.health import document as health_document
 from core.containers.store import ContainerRecord
-from core.dockerjson import config_to_docker, inspect_host_config
-from core.models import RUNNING_STATES, ContainerConfig
+from core.dockerjson import config_to_docker, health_config_from_docker, inspect_host_config
+from core.models import RUNNING_STATES, ContainerConfig, HealthConfig
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def health_config(hc: dict[str, Any] | None) -> HealthConfig | None:
+    return health_config_from_docker(hc) if hc is not None else None
 
 
 def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
@@ -61,6 +66,7 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
         stop_signal=proc.get("stop_signal", "SIGTERM"),
         stop_timeout=proc.get("stop_timeout", 10),
         exposed_ports=proc.get("exposed_ports", []),
+        healthcheck=health_config(proc.get("healthcheck")),
     )
     net = (st.network or {}) if running else {}
     return {
@@ -80,6 +86,7 @@ def inspect_container(paths: Paths, rec: ContainerRecord) -> dict[str, Any]:
             "Error": st.error,
             "StartedAt": st.started_at or _ZERO_TIME,
             "FinishedAt": st.finished_at or _ZERO_TIME,
+            **({"Health": health_document(st.health)} if st.health is not None else {}),
         },
         "Image": rec.image_id,
         "ResolvConfPath": str(cdir / "resolv.conf"),

@@ -342,4 +342,7 @@ def build_runtime(
         "auto_remove": h.auto_remove,
         "stop_signal": proc.get("stop_signal", "SIGTERM"),
         "stop_timeout": proc.get("stop_timeout", 10),
+        # the shim probes it (core.supervisor.health); None: no health check
+        "healthcheck": proc.get("healthcheck"),
+        "shell": proc.get("shell") or [],
     }

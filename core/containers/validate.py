@@ -54,6 +54,11 @@ def check_request(req: ContainerCreate) -> None:
         # at create, as docker does: found only at stop time, a bad name would leave a container that
         # ignores `stop` until its timeout kills it
         parse_signal(req.config.stop_signal)
+    if req.config.healthcheck is not None:
+        from core.containers.health import check_healthcheck
+        from core.dockerjson import health_config_to_docker
+
+        check_healthcheck(health_config_to_docker(req.config.healthcheck))
     if h.auto_remove and h.restart_policy.name != "no":
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
     if h.network_mode == "host" and req.config.hostname:

@@ -324,6 +324,10 @@ def container_config(
         cfg["ExposedPorts"] = ports
     if asked.stop_signal:
         cfg["StopSignal"] = asked.stop_signal
+    if process.get("healthcheck"):  # the container's, merged with its image's at create
+        from core.containers.health import ordered
+
+        cfg["Healthcheck"] = ordered(process["healthcheck"])
     if asked.tty:
         cfg["Tty"] = True
     return {k: v for k, v in cfg.items() if v is not None}

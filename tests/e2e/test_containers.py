@@ -613,7 +613,8 @@ def test_attach_and_restart(env: Env) -> None:
         check=True,
     )
     proc = subprocess.Popen(
-        [DOCKYARD, "--root", str(env.config.root), "attach", "--no-stdin", "talker"],
+        # without proxying: our SIGTERM below ends the CLI (proxied, PID 1 sh would ignore it, as on docker)
+        [DOCKYARD, "--root", str(env.config.root), "attach", "--no-stdin", "--sig-proxy=false", "talker"],
         stdout=subprocess.PIPE,
         env={**os.environ, "DOCKYARD_RUN": str(env.config.run)},
     )

@@ -178,7 +178,7 @@ def _simple_verbs(sub: Any, group: bool = False) -> None:
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("--detach-keys", default=None)
     p.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
-    p.add_argument("--sig-proxy", default="true", help=argparse.SUPPRESS)
+    p.add_argument("--sig-proxy", default="true", help="proxy all received signals to the process")
     p.set_defaults(func=cmd_attach)
 
 
@@ -193,7 +193,7 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
         "--filter",
         action="append",
         default=[],
-        help="filter: status=, name=, label=, id=, ancestor=, exited=",
+        help="filter: status=, name=, label=, id=, ancestor=, exited=, health=",
     )
     p.add_argument("--format", help="'json', 'table', 'table TEMPLATE' or a template")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
@@ -230,9 +230,12 @@ def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
     wanted: dict[str, list[str]] = {}
     for f in filters:
         k, sep, v = f.partition("=")
-        if not sep or k not in ("status", "name", "label", "id", "ancestor", "exited"):
+        if not sep or k not in ("status", "name", "label", "id", "ancestor", "exited", "health"):
             raise CLIError(f"invalid filter {f!r}")
         wanted.setdefault(k, []).append(v)
+    for h in wanted.get("health", ()):
+        if h not in ("starting", "healthy", "unhealthy", "none"):
+            raise CLIError(f"Unrecognised filter value for health: {h}")
     out = []
     for c in containers:
         ok = True
@@ -252,6 +255,8 @@ def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
             )
         if "exited" in wanted:
             ok &= c.status == "exited" and str(c.exit_code) in wanted["exited"]
+        if "health" in wanted:
+            ok &= (c.health or "none") in wanted["health"]
         if "label" in wanted:
             for v in wanted["label"]:
                 k, sep, val = v.partition("=")
@@ -306,10 +311,11 @@ def _create_pulling(engine: Engine, run: ContainerCreate, args: argparse.Namespa
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tui.attach import DETACHED, parse_detach_keys, pump, terminal_size
+    from tui.attach import DETACHED, parse_bool_flag, parse_detach_keys, pump, terminal_size
 
     engine = make_engine(args)
     detach_keys = parse_detach_keys(args.detach_keys)
+    sig_proxy = parse_bool_flag(args.sig_proxy, "--sig-proxy")
     # the engine's start-up work (the local one: the shim) overlaps the container's creation
     prepared = getattr(args, "launcher", None) or engine.prepare_start()
     try:
@@ -340,7 +346,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         stream = AttachedStreams(stream, {a.lower() for a in args.attach})
     with stream:
         # with --rm the shim removes the container before it reports the exit
-        code = pump(stream, stdin=bool(args.interactive), tty_mode=bool(args.tty), detach_keys=detach_keys)
+        code = pump(
+            stream,
+            stdin=bool(args.interactive),
+            tty_mode=bool(args.tty),
+            detach_keys=detach_keys,
+            forward_signals=sig_proxy,  # docker's run proxies them with a terminal too
+        )
     if args.rm and code != DETACHED and stream.exit_code is None:
         # the stream ended with no exit reported: the shim died, and nobody else will remove the container
         # (or stop what is left of it) before we return
@@ -364,6 +376,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                 stdin=args.interactive,
                 tty_mode=stream.tty,
                 detach_keys=parse_detach_keys(args.detach_keys),
+                forward_signals=not stream.tty,  # docker's start -a proxies signals without a terminal
             )
         return 0 if code == DETACHED else code
     return for_each(args.containers, lambda n: engine.start_container(n))
@@ -603,17 +616,20 @@ def _bin_size(n: int) -> str:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    from tui.attach import DETACHED, parse_detach_keys, pump
+    from tui.attach import DETACHED, parse_bool_flag, parse_detach_keys, pump
 
     engine = make_engine(args)
+    sig_proxy = parse_bool_flag(args.sig_proxy, "--sig-proxy")
     info = engine.inspect_container(args.container)
     stdin = not args.no_stdin and bool(info["Config"]["OpenStdin"])
+    tty_mode = bool(info["Config"]["Tty"])
     with engine.attach_container(args.container, stdin=stdin) as stream:
         code = pump(
             stream,
             stdin=stdin,
-            tty_mode=bool(info["Config"]["Tty"]),
+            tty_mode=tty_mode,
             detach_keys=parse_detach_keys(args.detach_keys),
+            forward_signals=sig_proxy and not tty_mode,  # as docker's attach
         )
     return 0 if code == DETACHED else code
 
