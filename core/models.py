@@ -205,7 +205,10 @@ class HostConfig:
     """``HostConfig``: ``NetworkMode``, ``PortBindings``, ``PublishAllPorts``, ``RestartPolicy``,
     ``AutoRemove``, ``Mounts``, ``ReadonlyRootfs``, ``CapAdd``, ``CapDrop``, ``Privileged``, ``SecurityOpt``,
     ``Memory``, ``MemorySwap``, ``NanoCpus``, ``PidsLimit``, ``ShmSize``, ``Init``, ``Ulimits``, ``Devices``,
-    ``Dns``, ``ExtraHosts``, ``LogConfig``."""
+    ``Dns``, ``ExtraHosts``, ``LogConfig``, ``PidMode``, ``IpcMode``, ``UTSMode``, ``UsernsMode``,
+    ``GroupAdd``, ``VolumesFrom``, ``DnsSearch``, ``DnsOptions``, ``Sysctls``, ``Links``, ``CpuShares``,
+    ``CpusetCpus``, ``MemoryReservation``, ``OomKillDisable``, ``CgroupParent``, ``Runtime``,
+    ``ContainerIDFile``."""
 
     network_mode: str = "default"  # "default"/"bridge" (the default network), a network name, none, host
     port_bindings: dict[str, list[HostPortBinding]] = field(default_factory=dict)  # "80/tcp" -> bindings
