@@ -295,3 +295,24 @@ def test_device_program_shape() -> None:
     assert len(full) % 8 == 0 and len(full) // 8 < 4096
     # c 1:3 rwm: type, major, minor checks (no access check: rwm is everything) + "r0 = 1; exit"
     assert len(device_filter_program(["c 1:3 rwm"])) == 8 * (6 + 5 + 2)
+
+
+def test_a_nested_parent_enables_the_controllers_at_every_level(tmp_path: Path) -> None:
+    """--cgroup-parent a/b: the container's cgroup is <root>/a/b/<name>, controllers enabled down to b."""
+    root = fake_tree(tmp_path)
+    for level in ("a", "a/b"):
+        (root / level).mkdir()
+        (root / level / "cgroup.subtree_control").write_text("")
+    leaf = root / "a" / "b" / "c"
+    leaf.mkdir()
+    for name, content in LEAF_FILES.items():
+        (leaf / name).write_text(content)
+    group = Cgroup.create(
+        "c", CgroupLimits(memory_reservation=8 * MiB, cpu_shares=2, **NODEV), "a/b", version="v2", root=root
+    )
+    assert group.paths() == {"": leaf}
+    for level in (root, root / "a", root / "a" / "b"):
+        assert (level / "cgroup.subtree_control").read_text() == "+cpu +cpuset +memory +pids +io"
+    assert (leaf / "memory.low").read_text() == str(8 * MiB)
+    assert (leaf / "cpu.weight").read_text() == "1"
+    assert not (root / "p" / "c" / "memory.low").read_text().strip("0\n")  # the other cgroup is untouched
