@@ -126,9 +126,11 @@ class HostPortBinding:
 
 @record
 class BindOptions:
-    """``BindOptions``: ``Propagation``."""
+    """``BindOptions``: ``Propagation``, ``CreateMountpoint``."""
 
     propagation: str = ""  # "": rprivate
+    # a missing source directory is made at start (-v, HostConfig.Binds); else it is refused (--mount)
+    create_mountpoint: bool = False
 
 
 @record
@@ -434,17 +436,6 @@ class Volume:
     driver: str = "local"
     mountpoint: str = ""
 
-    def inspect(self) -> dict[str, Any]:
-        return {
-            "CreatedAt": self.created,
-            "Driver": self.driver,
-            "Labels": self.labels or None,
-            "Mountpoint": self.mountpoint,
-            "Name": self.name,
-            "Options": self.options or None,
-            "Scope": "local",
-        }
-
 
 @record(frozen=True)
 class HistoryEntry:
@@ -529,3 +520,14 @@ class ContainerUpdate:
     nano_cpus: int | None = None  # 1e9 per CPU
     pids_limit: int | None = None  # 0 or -1: unlimited
     restart_policy: RestartPolicy | None = None
+
+
+@record(frozen=True)
+class SystemPruneReport:
+    """What ``system prune`` removed, kind by kind, and the bytes it freed."""
+
+    containers: list[str]
+    networks: list[str]
+    volumes: list[str]
+    images: RemovedImage
+    reclaimed: int

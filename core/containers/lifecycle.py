@@ -245,9 +245,36 @@ class Lifecycle:
             raise ContainerNotFound(f"No such container: {name_or_id}")
         return rec
 
-    def all(self) -> list[ContainerRecord]:
+    def all(self, *, observed: bool = False) -> list[ContainerRecord]:
+        """Every container; with ``observed``, as :meth:`observed` reports them (what ``ps`` shows)."""
         self._sweep_hidden(locks=True)
-        return [r for r in map(self.reconcile, self.store.records()) if not self._auto_remove_stopped(r)]
+        recs = [r for r in map(self.reconcile, self.store.records()) if not self._auto_remove_stopped(r)]
+        return [self.observed(r) for r in recs] if observed else recs
+
+    def observed(self, rec: ContainerRecord) -> ContainerRecord:
+        """What a reader is told: a record that says running while its shim lives but its process is gone
+        (the shim is waiting to write the exit down: a full disk) is reported exited, with the code the shim
+        has; nothing is written, the shim records it once there is room. Any other record as it is. Only for
+        reports (``ps``, ``inspect``): what acts on a container goes by the record and its shim."""
+        st = rec.state
+        if st.status != "running" or not st.pid or pid_alive(st.pid):
+            return rec
+        try:
+            answer = protocol.request(self.sock(rec.id), {"op": "status"}, timeout=2)
+        except (OSError, ConnectionError, ValueError):
+            return rec
+        if not answer.get("ok") or answer.get("running") is not False:
+            return rec
+        code = answer.get("exit_code")
+        state = replace(
+            st,
+            status="exited",
+            pid=0,
+            exit_code=code if isinstance(code, int) else st.exit_code,
+            finished_at=st.finished_at or now_rfc3339(),
+            error=st.error or "the exit is not recorded yet: its supervisor is waiting to write it down",
+        )
+        return replace(rec, state=state)
 
     def _auto_remove_stopped(self, rec: ContainerRecord) -> bool:
         """A ``--rm`` container that is stopped with no shim left (its shim died, or could not remove it):
@@ -438,8 +465,9 @@ class Lifecycle:
             time.sleep(0.005)
 
     def wait(self, name_or_id: str) -> int:
-        """Block until the container is not running; its exit code."""
-        rec = self.get(name_or_id)
+        """Block until the container is not running; its exit code (an exit its shim has not recorded yet
+        counts: :meth:`observed`)."""
+        rec = self.observed(self.get(name_or_id))
         while rec.state.status in RUNNING_STATES:
             try:
                 s = protocol.connect(self.sock(rec.id), {"op": "attach", "stdin": False}, timeout=5)
@@ -458,7 +486,7 @@ class Lifecycle:
             latest = self.store.load(rec.id)
             if latest is None:
                 return rec.state.exit_code
-            rec = self.reconcile(latest)
+            rec = self.observed(self.reconcile(latest))
         return rec.state.exit_code
 
     # --------------------------------------------------------- pause, remove

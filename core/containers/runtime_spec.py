@@ -73,6 +73,11 @@ def rlimits(ulimits: list[Ulimit]) -> list[Rlimit]:
     return out
 
 
+def bind_source_missing(source: str) -> str:
+    """Docker's words for a ``--mount type=bind`` whose source is not there."""
+    return f'invalid mount config for type "bind": bind source path does not exist: {source}'
+
+
 def build_spec(
     paths: Paths, layers: LayerStore, volumes: VolumeStore, rec: ContainerRecord, netns: str
 ) -> ContainerSpec:
@@ -110,7 +115,10 @@ def build_spec(
         else:
             src = m.source
             if not os.path.exists(src):
-                raise InvalidArgument(f"invalid mount config: bind source path does not exist: {src}")
+                if m.bind_options is None or not m.bind_options.create_mountpoint:
+                    raise InvalidArgument(bind_source_missing(src))
+                # -v (HostConfig.Binds): made as docker makes it, a root-owned 0755 directory
+                os.makedirs(src, 0o755, exist_ok=True)
             prop = (m.bind_options.propagation if m.bind_options is not None else "") or "rprivate"
             mounts.append(MountSpec("bind", m.target, src, ["rbind", prop, *opts]))
     targets = {m.destination.rstrip("/") for m in mounts}

@@ -20,7 +20,7 @@ def check_create(req: ContainerCreate) -> None:
     """Everything :func:`check_request` checks, then what depends on this host: security options,
     capabilities, ulimits above the host's hard limits, devices that do not exist."""
     check_request(req)
-    from core.containers.runtime_spec import rlimits, security_opts
+    from core.containers.runtime_spec import bind_source_missing, rlimits, security_opts
     from core.runtime.capabilities import resolve_capabilities
 
     h = req.host_config
@@ -30,6 +30,10 @@ def check_create(req: ContainerCreate) -> None:
     security_opts(h.security_opt)
     rlimits(h.ulimits)
     resolve_capabilities(h.cap_add, h.cap_drop, h.privileged)
+    for m in h.mounts:
+        made_at_start = m.bind_options is not None and m.bind_options.create_mountpoint  # -v makes it
+        if m.type == "bind" and not made_at_start and not os.path.exists(m.source):
+            raise InvalidArgument(bind_source_missing(m.source))
     for d in h.devices:
         host = d.path_on_host
         if not host.startswith("/") or not os.path.exists(host):

@@ -30,9 +30,30 @@ from core.timestamps import now_rfc3339
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
-    from typing import Any, NoReturn
+    import selectors as _selectors
+    from pathlib import Path
+    from typing import Any, NoReturn, Protocol
 
-    from core.supervisor.shim import Shim
+    from core.config import Paths
+
+    class Shim(Protocol):
+        """What the probes need of their shim (a protocol, so this module and the shim's import no
+        circle)."""
+
+        cid: str
+        cdir: Path
+        paths: Paths
+        runtime: dict[str, Any]
+
+        @property
+        def sel(self) -> _selectors.BaseSelector: ...
+
+        pid: int
+        exit_status: int | None
+
+        def update_state(self, **changes: Any) -> dict[str, Any]: ...
+        def event(self, action: str, **attrs: str) -> None: ...
+
 
 _READ = 65536
 

@@ -256,9 +256,15 @@ class Shim:
                 self.reply(client, {"ok": False, "error": "container is not running"})
             return
         if op == "status":
-            self.reply(
-                client, {"ok": True, "pid": self.pid, "running": bool(self.pid and self.exit_status is None)}
-            )
+            answer: dict[str, Any] = {
+                "ok": True,
+                "pid": self.pid,
+                "running": bool(self.pid and self.exit_status is None),
+            }
+            if self.exit_status is not None:  # exited, maybe not recorded yet (a full disk): what `ps` lists
+                code = os.waitstatus_to_exitcode(self.exit_status)
+                answer["exit_code"] = 128 - code if code < 0 else code
+            self.reply(client, answer)
             return
         self.reply(client, {"ok": False, "error": f"unknown request {op!r}"})
 

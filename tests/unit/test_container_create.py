@@ -92,7 +92,7 @@ def test_every_flag_lands_in_its_docker_field(tmp_path: Path) -> None:
             publish_all_ports=True,
             restart_policy=RestartPolicy("on-failure", 3),
             mounts=[
-                Mount("bind", "/srv", "/srv", True),
+                Mount("bind", "/srv", "/srv", True, BindOptions(create_mountpoint=True)),  # -v makes it
                 Mount("volume", "/data", "data"),
                 Mount("volume", "/anon"),
                 Mount("bind", "/b", "/a", bind_options=BindOptions("rslave")),
@@ -132,7 +132,9 @@ def test_no_flags_is_the_image_alone() -> None:
 
 def test_a_relative_bind_source_is_from_the_current_directory() -> None:
     (m,) = _request("-v", "./here:/in").host_config.mounts
-    assert m == Mount("bind", "/in", os.path.join(os.getcwd(), "here"))
+    assert m == Mount(
+        "bind", "/in", os.path.join(os.getcwd(), "here"), bind_options=BindOptions(create_mountpoint=True)
+    )
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,14 @@ def register(sub: Any) -> None:
     _ps_parser(gsub, "ls", aliases=["list", "ps"])
     p = gsub.add_parser("prune", help="Remove all stopped containers")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument(
+        "--filter", action="append", default=[], help="provide filter values (e.g. 'until=<timestamp>')"
+    )
     p.set_defaults(func=cmd_prune)
     _simple_verbs(gsub, group=True)
+    p = gsub.add_parser("inspect", help="Display detailed information on one or more containers")
+    _inspect_args(p, "CONTAINER")
+    p.set_defaults(func=cmd_inspect, type="container")
     p = gsub.add_parser("run", help="Create and run a new container", add_help=False)
     p.add_argument("--help", action="help")
     add_run_flags(p, run=True)
@@ -64,11 +70,18 @@ def register(sub: Any) -> None:
 
     _ps_parser(sub, "ps")
 
-    p = sub.add_parser("inspect", help="Return low-level information on containers or images")
-    p.add_argument("names", nargs="+", metavar="NAME|ID")
-    p.add_argument("-f", "--format", help="format the output using a template (or 'json')")
-    p.add_argument("--type", choices=["container", "image", "volume"], help="only look for this kind")
+    p = sub.add_parser("inspect", help="Return low-level information on Docker objects")
+    _inspect_args(p, "NAME|ID")
+    p.add_argument("--type", help="only look for this kind: container, image, network or volume")
     p.set_defaults(func=cmd_inspect)
+
+
+def _inspect_args(p: argparse.ArgumentParser, metavar: str) -> None:
+    p.add_argument("names", nargs="+", metavar=metavar)
+    p.add_argument("-f", "--format", help="format the output using a template (or 'json')")
+    p.add_argument(
+        "-s", "--size", action="store_true", help="display total file sizes if the type is container"
+    )
 
 
 def _simple_verbs(sub: Any, group: bool = False) -> None:
@@ -193,7 +206,8 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
         "--filter",
         action="append",
         default=[],
-        help="filter: status=, name=, label=, id=, ancestor=, exited=, health=",
+        help="filter output based on conditions provided (ancestor, before, exited, expose, health, id, "
+        "is-task, label, name, network, publish, since, status, volume)",
     )
     p.add_argument("--format", help="'json', 'table', 'table TEMPLATE' or a template")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
@@ -224,46 +238,6 @@ def _ps_row(c: Any, no_trunc: bool) -> dict[str, Any]:
         "State": c.status,
         "Status": status_text(c),
     }
-
-
-def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
-    wanted: dict[str, list[str]] = {}
-    for f in filters:
-        k, sep, v = f.partition("=")
-        if not sep or k not in ("status", "name", "label", "id", "ancestor", "exited", "health"):
-            raise CLIError(f"invalid filter {f!r}")
-        wanted.setdefault(k, []).append(v)
-    for h in wanted.get("health", ()):
-        if h not in ("starting", "healthy", "unhealthy", "none"):
-            raise CLIError(f"Unrecognised filter value for health: {h}")
-    out = []
-    for c in containers:
-        ok = True
-        if "status" in wanted:
-            for s in wanted["status"]:
-                if s not in ("created", "restarting", "running", "removing", "paused", "exited", "dead"):
-                    raise CLIError(f"invalid filter 'status={s}'")
-            ok &= c.status in wanted["status"]
-        if "name" in wanted:
-            ok &= any(v in c.name for v in wanted["name"])
-        if "id" in wanted:
-            ok &= any(c.id.startswith(v) for v in wanted["id"])
-        if "ancestor" in wanted:
-            ok &= any(
-                v in (c.image, c.image_id, c.image_id.removeprefix("sha256:")[:12])
-                for v in wanted["ancestor"]
-            )
-        if "exited" in wanted:
-            ok &= c.status == "exited" and str(c.exit_code) in wanted["exited"]
-        if "health" in wanted:
-            ok &= (c.health or "none") in wanted["health"]
-        if "label" in wanted:
-            for v in wanted["label"]:
-                k, sep, val = v.partition("=")
-                ok &= k in c.labels and (not sep or c.labels[k] == val)
-        if ok:
-            out.append(c)
-    return out
 
 
 # -------------------------------------------------------------------- commands
@@ -398,10 +372,22 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
+    """docker's ``rm``: each name in turn, printed once removed; one that is not there is an error, except
+    with ``-f``: said on stderr all the same, but not a failure (docker exits 0)."""
+    from core.errors import DockyardError, NotFound
+
     engine = make_engine(args)
-    return for_each(
-        args.containers, lambda n: engine.remove_container(n, force=args.force, volumes=args.volumes)
-    )
+    failed = 0
+    for name in args.containers:
+        try:
+            engine.remove_container(name, force=args.force, volumes=args.volumes)
+        except DockyardError as err:
+            sys.stderr.write(f"Error: {err}\n")
+            if not (args.force and isinstance(err, NotFound)):
+                failed = 1
+            continue
+        print(name)
+    return failed
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
@@ -464,14 +450,12 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     engine = make_engine(args)
-    show_all = (
-        args.all
-        or args.last > 0
-        or args.latest
-        or any(f.startswith(("status=", "exited=")) for f in args.filter)
-    )
-    containers = _filter(engine.list_containers(all=show_all), args.filter)
+    show_all = args.all or args.last > 0 or args.latest
+    containers = engine.list_containers(all=show_all, filters=filters or None)
     if args.latest:
         containers = containers[:1]
     elif args.last > 0:
@@ -523,36 +507,64 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
-    from core.errors import NotFound
+_INSPECT_KINDS = ("container", "image", "network", "volume")
+_DOCKER_KINDS = (
+    "config",
+    "container",
+    "image",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "task",
+    "volume",
+)
 
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """``inspect`` (every kind in docker's order, or ``--type``), and ``container inspect``."""
+    from core.errors import InvalidArgument, NotFound
+
+    kind = args.type
+    if kind and kind not in _INSPECT_KINDS:
+        if kind in _DOCKER_KINDS:
+            raise CLIError(f"{kind} objects are swarm or plugin objects, which dockyard does not have")
+        sys.stderr.write(
+            f'unknown type: "{kind}": must be one of ' + ", ".join(f'"{k}"' for k in _DOCKER_KINDS) + "\n"
+        )
+        return 1
     engine = make_engine(args)
-    found, missing = [], []
+
+    def look(kind: str, name: str) -> dict[str, Any]:
+        if kind == "container":
+            return engine.inspect_container(name, size=args.size)
+        if kind == "image":
+            return engine.inspect_image(name)
+        if kind == "network":
+            return engine.inspect_network(name)
+        return engine.inspect_volume(name)
+
+    found, failed = [], False
     for name in args.names:
-        obj = None
-        kinds = [args.type] if args.type else ["container", "image", "volume"]
-        for kind in kinds:
+        if kind:  # one kind: its own "not found" message, as docker's
             try:
-                if kind == "container":
-                    obj = engine.inspect_container(name)
-                elif kind == "image":
-                    obj = engine.inspect_image(name)
-                else:
-                    obj = engine.inspect_volume(name)
+                found.append(look(kind, name))
+            except NotFound as err:
+                sys.stderr.write(f"Error: {err}\n")
+                failed = True
+            continue
+        for each in _INSPECT_KINDS:
+            try:
+                found.append(look(each, name))
                 break
-            except NotFound:
+            except (NotFound, InvalidArgument):  # a name that cannot be this kind's is not one of them
                 continue
-            except Exception:
-                if kind == kinds[-1]:
-                    raise
-        if obj is None:
-            missing.append(name)
         else:
-            found.append(obj)
+            sys.stderr.write(f"Error: No such object: {name}\n")
+            failed = True
     print_inspected(found, args.format)
-    for name in missing:
-        sys.stderr.write(f"Error: No such object: {name}\n")
-    return 1 if missing else 0
+    return 1 if failed else 0
 
 
 def cmd_top(args: argparse.Namespace) -> int:
@@ -635,9 +647,12 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     if not confirm_prune("all stopped containers", args.force):
         return 0
-    removed, freed = make_engine(args).prune_containers()
+    removed, freed = make_engine(args).prune_containers(filters=filters or None)
     if removed:
         print("Deleted Containers:")
         for cid in removed:
