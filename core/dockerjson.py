@@ -158,6 +158,24 @@ def host_config_to_docker(h: HostConfig) -> JSONDict:
         "Dns": list(h.dns),
         "ExtraHosts": list(h.extra_hosts),
         "LogConfig": {"Type": h.log_config.type, "Config": dict(h.log_config.config)},
+        # empty lists that docker's clients send as null are null
+        "PidMode": h.pid_mode,
+        "IpcMode": h.ipc_mode,
+        "UTSMode": h.uts_mode,
+        "UsernsMode": h.userns_mode,
+        "GroupAdd": list(h.group_add) or None,
+        "VolumesFrom": list(h.volumes_from) or None,
+        "DnsSearch": list(h.dns_search),
+        "DnsOptions": list(h.dns_options),
+        "Sysctls": dict(h.sysctls),
+        "Links": list(h.links) or None,
+        "CpuShares": h.cpu_shares,
+        "CpusetCpus": h.cpuset_cpus,
+        "MemoryReservation": h.memory_reservation,
+        "OomKillDisable": h.oom_kill_disable,
+        "CgroupParent": h.cgroup_parent,
+        "Runtime": h.runtime,
+        "ContainerIDFile": h.container_id_file,
     }
 
 
@@ -308,6 +326,23 @@ def host_config_from_docker(d: JSONDict) -> HostConfig:
         dns=_strs(d, "Dns"),
         extra_hosts=_strs(d, "ExtraHosts"),
         log_config=LogConfig(_str(log, "Type") or "json-file", _str_map(log, "Config")),
+        pid_mode=_str(d, "PidMode"),
+        ipc_mode=_str(d, "IpcMode"),
+        uts_mode=_str(d, "UTSMode"),
+        userns_mode=_str(d, "UsernsMode"),
+        group_add=_strs(d, "GroupAdd"),
+        volumes_from=_strs(d, "VolumesFrom"),
+        dns_search=_strs(d, "DnsSearch"),
+        dns_options=_strs(d, "DnsOptions"),
+        sysctls=_str_map(d, "Sysctls"),
+        links=_strs(d, "Links"),
+        cpu_shares=_int(d, "CpuShares"),
+        cpuset_cpus=_str(d, "CpusetCpus"),
+        memory_reservation=_int(d, "MemoryReservation"),
+        oom_kill_disable=_bool(d, "OomKillDisable"),
+        cgroup_parent=_str(d, "CgroupParent"),
+        runtime=_str(d, "Runtime"),
+        container_id_file=_str(d, "ContainerIDFile"),
     )
 
 

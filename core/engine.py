@@ -287,6 +287,17 @@ class LocalEngine(Engine):
             except ImageNotFound:
                 if req.pull == "never":
                     raise
+        if record is not None and req.platform and not self._platform_fits(record, req.platform):
+            # another platform's image under this name: docker pulls the one asked for, or says why not
+            if req.pull == "never":
+                from core.images.reference import normalize_platform
+
+                actual = normalize_platform(self.image_config(record)) or ("unknown", "", "")
+                raise ImageNotFound(
+                    f"image with reference {req.image} was found but does not match the specified platform:"
+                    f" wanted {req.platform}, actual: {'/'.join(p for p in actual[:2] if p)}"
+                )
+            record = None
         if record is None:
             result = self.pull(req.image, platform=req.platform or None, progress=progress)
             record = self.images.resolve(result.image.id)
@@ -294,6 +305,12 @@ class LocalEngine(Engine):
         name = req.image
         rec = self.lifecycle.create(req, name, record.id, cfg, [layer.chain_id for layer in record.layers])
         return self._container_summary(rec)
+
+    def _platform_fits(self, record: ImageRecord, platform: str) -> bool:
+        from core.images.reference import normalize_platform, parse_platform
+
+        have = normalize_platform(self.image_config(record))
+        return have is None or have[:2] == parse_platform(platform)[:2]
 
     def prepare_start(self) -> PreparedStart:
         """Launch a shim ahead of its container (it warms up while the caller creates the container)."""
@@ -474,6 +491,10 @@ class LocalEngine(Engine):
         from core.streams import LocalLogStream
 
         rec = self.lifecycle.get(name)
+        if rec.run.host_config.log_config.type == "none":
+            from core.errors import InvalidArgument
+
+            raise InvalidArgument("configured logging driver does not support reading")
         path = self.paths.container(rec.id) / f"{rec.id}-json.log"
         lc = self.lifecycle
 
@@ -504,13 +525,15 @@ class LocalEngine(Engine):
             from core.errors import Conflict
 
             raise Conflict(f"container {rec.name} is not running")
-        return top(rec.id, self.config.cgroup_parent)
+        return top(rec.id, self.lifecycle.cgroup_parent_of(rec))
 
     def container_stats(self, name: str) -> ContainerStats:
         from core.containers.top import stats
 
         rec = self.lifecycle.get(name)
-        return stats(rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in LIVE_STATES)
+        return stats(
+            rec.id, rec.name, self.lifecycle.cgroup_parent_of(rec), running=rec.state.status in LIVE_STATES
+        )
 
     def stats_stream(self, name: str, *, interval: float = 1.0) -> LocalStatsStream:
         """A sample every ``interval`` seconds while the container exists (a stopped one reads zeros)."""
@@ -918,6 +941,13 @@ class LocalEngine(Engine):
             for p in st.ports
             if st.status in RUNNING_STATES  # networks: ports exist while it runs
         ]
+        if st.status in RUNNING_STATES and rec.run.host_config.network_mode not in ("host", "none"):
+            # exposed ports that are not published show too, as docker's NetworkSettings.Ports has them
+            published = {(p.container_port, p.protocol) for p in ports}
+            for key in rec.process.get("exposed_ports") or []:
+                port, _, proto = str(key).partition("/")
+                if port.isdigit() and (int(port), proto or "tcp") not in published:
+                    ports.append(PortBinding(int(port), proto or "tcp"))
         return ContainerSummary(
             id=rec.id,
             name=rec.name,

@@ -71,7 +71,7 @@ def test_every_flag_lands_in_its_docker_field(tmp_path: Path) -> None:
             user="nobody",
             tty=True,
             open_stdin=True,
-            attach_stdin=True,
+            attach_stdin=False,  # -d attaches nothing, -i or not (docker's CLI)
             attach_stdout=False,
             attach_stderr=False,
             env=["FROM_FILE=1", "A=1"],
@@ -81,6 +81,7 @@ def test_every_flag_lands_in_its_docker_field(tmp_path: Path) -> None:
             labels={"k": "v"},
             stop_signal="SIGINT",
             stop_timeout=3,
+            exposed_ports=["80/tcp", "53/udp"],  # published ports are exposed too, as docker's CLI does
         ),
         host_config=HostConfig(
             network_mode="front",
@@ -199,7 +200,7 @@ def test_checks_only_a_request_from_docker_json_can_fail() -> None:
     fails(
         "volume options on a bind mount", mounts=[Mount("bind", "/x", "/y", volume_options=VolumeOptions())]
     )
-    fails("logging driver 'syslog' is not supported", log_config=LogConfig("syslog"))
+    fails('error looking up logging plugin syslog: plugin "syslog" not found', log_config=LogConfig("syslog"))
     fails("the retry count cannot be negative", restart_policy=RestartPolicy("on-failure", -1))
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from core.interface import Engine
-    from core.models import ContainerSummary
+    from core.models import ContainerCreate, ContainerSummary
 
 
 def register(sub: Any) -> None:
@@ -254,6 +254,18 @@ def _create_with_pull(engine: Engine, args: argparse.Namespace) -> ContainerSumm
     from tui.runflags import run_config
 
     run = run_config(args)
+    cidfile = run.host_config.container_id_file
+    if not cidfile:
+        return _create_pulling(engine, run, args)
+    from tui.runflags import cidfile_open
+
+    with cidfile_open(cidfile) as write_id:
+        summary = _create_pulling(engine, run, args)
+        write_id(summary.id)
+    return summary
+
+
+def _create_pulling(engine: Engine, run: ContainerCreate, args: argparse.Namespace) -> ContainerSummary:
     quiet = getattr(args, "quiet", False)
     if run.pull != "always":
         from core.errors import ImageNotFound
@@ -302,6 +314,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 engine.remove_container(summary.id, force=True)
         raise
+    if args.attach:  # -a: only the streams named
+        from tui.runflags import AttachedStreams
+
+        stream = AttachedStreams(stream, {a.lower() for a in args.attach})
     with stream:
         # with --rm the shim removes the container before it reports the exit
         code = pump(
