@@ -115,6 +115,8 @@ def mount_to_docker(m: Mount) -> JSONDict:
     out: JSONDict = {"Type": m.type, "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
     if m.bind_options is not None:
         out["BindOptions"] = {"Propagation": m.bind_options.propagation}
+        if m.bind_options.create_mountpoint:
+            out["BindOptions"]["CreateMountpoint"] = True
     if m.volume_options is not None:
         out["VolumeOptions"] = {"NoCopy": m.volume_options.no_copy}
     if m.tmpfs_options is not None:
@@ -156,6 +158,24 @@ def host_config_to_docker(h: HostConfig) -> JSONDict:
         "Dns": list(h.dns),
         "ExtraHosts": list(h.extra_hosts),
         "LogConfig": {"Type": h.log_config.type, "Config": dict(h.log_config.config)},
+        # empty lists that docker's clients send as null are null
+        "PidMode": h.pid_mode,
+        "IpcMode": h.ipc_mode,
+        "UTSMode": h.uts_mode,
+        "UsernsMode": h.userns_mode,
+        "GroupAdd": list(h.group_add) or None,
+        "VolumesFrom": list(h.volumes_from) or None,
+        "DnsSearch": list(h.dns_search),
+        "DnsOptions": list(h.dns_options),
+        "Sysctls": dict(h.sysctls),
+        "Links": list(h.links) or None,
+        "CpuShares": h.cpu_shares,
+        "CpusetCpus": h.cpuset_cpus,
+        "MemoryReservation": h.memory_reservation,
+        "OomKillDisable": h.oom_kill_disable,
+        "CgroupParent": h.cgroup_parent,
+        "Runtime": h.runtime,
+        "ContainerIDFile": h.container_id_file,
     }
 
 
@@ -254,7 +274,8 @@ def mount_from_docker(d: JSONDict) -> Mount:
     d = _obj(d, "a mount")
     m = Mount(_str(d, "Type"), _str(d, "Target"), _str(d, "Source"), _bool(d, "ReadOnly"))
     if d.get("BindOptions") is not None:
-        m.bind_options = BindOptions(_str(_obj(d["BindOptions"], "BindOptions"), "Propagation"))
+        bind = _obj(d["BindOptions"], "BindOptions")
+        m.bind_options = BindOptions(_str(bind, "Propagation"), _bool(bind, "CreateMountpoint"))
     if d.get("VolumeOptions") is not None:
         m.volume_options = VolumeOptions(_bool(_obj(d["VolumeOptions"], "VolumeOptions"), "NoCopy"))
     if d.get("TmpfsOptions") is not None:
@@ -305,6 +326,23 @@ def host_config_from_docker(d: JSONDict) -> HostConfig:
         dns=_strs(d, "Dns"),
         extra_hosts=_strs(d, "ExtraHosts"),
         log_config=LogConfig(_str(log, "Type") or "json-file", _str_map(log, "Config")),
+        pid_mode=_str(d, "PidMode"),
+        ipc_mode=_str(d, "IpcMode"),
+        uts_mode=_str(d, "UTSMode"),
+        userns_mode=_str(d, "UsernsMode"),
+        group_add=_strs(d, "GroupAdd"),
+        volumes_from=_strs(d, "VolumesFrom"),
+        dns_search=_strs(d, "DnsSearch"),
+        dns_options=_strs(d, "DnsOptions"),
+        sysctls=_str_map(d, "Sysctls"),
+        links=_strs(d, "Links"),
+        cpu_shares=_int(d, "CpuShares"),
+        cpuset_cpus=_str(d, "CpusetCpus"),
+        memory_reservation=_int(d, "MemoryReservation"),
+        oom_kill_disable=_bool(d, "OomKillDisable"),
+        cgroup_parent=_str(d, "CgroupParent"),
+        runtime=_str(d, "Runtime"),
+        container_id_file=_str(d, "ContainerIDFile"),
     )
 
 
@@ -339,7 +377,8 @@ def parse_bind(spec: str) -> Mount:
     read_only = "ro" in opts
     if src.startswith(("/", ".")):
         propagation = [p for p in _PROPAGATIONS if p in opts]
-        options = BindOptions(propagation[-1]) if propagation else None
+        # a Binds entry's missing source directory is made at start, as docker makes it
+        options = BindOptions(propagation[-1] if propagation else "", create_mountpoint=True)
         return Mount("bind", dst, src, read_only, bind_options=options)
     nocopy = VolumeOptions(no_copy=True) if "nocopy" in opts else None
     return Mount("volume", dst, src, read_only, volume_options=nocopy)

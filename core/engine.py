@@ -200,7 +200,12 @@ class LocalEngine(Engine):
             return chosen(record.created, labels)
 
         removed, freed = prune_images(
-            self.images, self.layers, all_unused=not dangling_only, in_use=self._image_users(), select=select
+            self.images,
+            self.layers,
+            all_unused=not dangling_only,
+            in_use=self._image_users(),
+            keep_layers=self._container_layers(),
+            select=select,
         )
         self._emit_removed(removed)
         if removed.deleted or removed.untagged:
@@ -282,6 +287,17 @@ class LocalEngine(Engine):
             except ImageNotFound:
                 if req.pull == "never":
                     raise
+        if record is not None and req.platform and not self._platform_fits(record, req.platform):
+            # another platform's image under this name: docker pulls the one asked for, or says why not
+            if req.pull == "never":
+                from core.images.reference import normalize_platform
+
+                actual = normalize_platform(self.image_config(record)) or ("unknown", "", "")
+                raise ImageNotFound(
+                    f"image with reference {req.image} was found but does not match the specified platform:"
+                    f" wanted {req.platform}, actual: {'/'.join(p for p in actual[:2] if p)}"
+                )
+            record = None
         if record is None:
             result = self.pull(req.image, platform=req.platform or None, progress=progress)
             record = self.images.resolve(result.image.id)
@@ -289,6 +305,12 @@ class LocalEngine(Engine):
         name = req.image
         rec = self.lifecycle.create(req, name, record.id, cfg, [layer.chain_id for layer in record.layers])
         return self._container_summary(rec)
+
+    def _platform_fits(self, record: ImageRecord, platform: str) -> bool:
+        from core.images.reference import normalize_platform, parse_platform
+
+        have = normalize_platform(self.image_config(record))
+        return have is None or have[:2] == parse_platform(platform)[:2]
 
     def prepare_start(self) -> PreparedStart:
         """Launch a shim ahead of its container (it warms up while the caller creates the container)."""
@@ -344,7 +366,7 @@ class LocalEngine(Engine):
         return AttachStream(sock, tty=bool(rec.process.get("tty")), kill=kill)
 
     def list_containers(self, *, all: bool = False, filters: Filters | None = None) -> list[ContainerSummary]:
-        records = sorted(self.lifecycle.all(), key=lambda r: r.created, reverse=True)
+        records = sorted(self.lifecycle.all(observed=True), key=lambda r: r.created, reverse=True)
         if filters:
             from core.filters import select_containers
 
@@ -387,7 +409,7 @@ class LocalEngine(Engine):
         return family
 
     def container(self, name: str) -> ContainerSummary:
-        return self._container_summary(self.lifecycle.get(name))
+        return self._container_summary(self.lifecycle.observed(self.lifecycle.get(name)))
 
     def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
         return self._container_summary(self.lifecycle.stop(name, timeout))
@@ -449,7 +471,7 @@ class LocalEngine(Engine):
     def inspect_container(self, name: str, *, size: bool = False) -> dict[str, Any]:
         from core.containers.inspect import inspect_container
 
-        rec = self.lifecycle.get(name)
+        rec = self.lifecycle.observed(self.lifecycle.get(name))
         image_size = 0
         if size:
             found = self.images.get(rec.image_id)
@@ -469,6 +491,10 @@ class LocalEngine(Engine):
         from core.streams import LocalLogStream
 
         rec = self.lifecycle.get(name)
+        if rec.run.host_config.log_config.type == "none":
+            from core.errors import InvalidArgument
+
+            raise InvalidArgument("configured logging driver does not support reading")
         path = self.paths.container(rec.id) / f"{rec.id}-json.log"
         lc = self.lifecycle
 
@@ -499,13 +525,15 @@ class LocalEngine(Engine):
             from core.errors import Conflict
 
             raise Conflict(f"container {rec.name} is not running")
-        return top(rec.id, self.config.cgroup_parent)
+        return top(rec.id, self.lifecycle.cgroup_parent_of(rec))
 
     def container_stats(self, name: str) -> ContainerStats:
         from core.containers.top import stats
 
         rec = self.lifecycle.get(name)
-        return stats(rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in LIVE_STATES)
+        return stats(
+            rec.id, rec.name, self.lifecycle.cgroup_parent_of(rec), running=rec.state.status in LIVE_STATES
+        )
 
     def stats_stream(self, name: str, *, interval: float = 1.0) -> LocalStatsStream:
         """A sample every ``interval`` seconds while the container exists (a stopped one reads zeros)."""
@@ -762,6 +790,7 @@ class LocalEngine(Engine):
             self.list_volumes(),
             self.volume_users(),
             self.volume_size,
+            keep_layers=self._container_layers(),
         )
 
     def reset(self) -> None:
@@ -912,6 +941,13 @@ class LocalEngine(Engine):
             for p in st.ports
             if st.status in RUNNING_STATES  # networks: ports exist while it runs
         ]
+        if st.status in RUNNING_STATES and rec.run.host_config.network_mode not in ("host", "none"):
+            # exposed ports that are not published show too, as docker's NetworkSettings.Ports has them
+            published = {(p.container_port, p.protocol) for p in ports}
+            for key in rec.process.get("exposed_ports") or []:
+                port, _, proto = str(key).partition("/")
+                if port.isdigit() and (int(port), proto or "tcp") not in published:
+                    ports.append(PortBinding(int(port), proto or "tcp"))
         return ContainerSummary(
             id=rec.id,
             name=rec.name,
@@ -959,6 +995,21 @@ class LocalEngine(Engine):
             if image_id:
                 users.setdefault(image_id, []).append(cfg.get("name", entry.name[:12]))
         return users
+
+    def _container_layers(self) -> set[str]:
+        """Chain ids of the layers some container is made of (never an orphan, whatever the records say)."""
+        used: set[str] = set()
+        try:
+            entries = list(self.paths.containers.iterdir())
+        except FileNotFoundError:
+            return used
+        for entry in entries:
+            try:
+                layers = json.loads((entry / "config.json").read_bytes()).get("layers") or []
+            except (OSError, ValueError, AttributeError):
+                continue
+            used.update(x for x in layers if isinstance(x, str))
+        return used
 
 
 def _container_facts(rec: ContainerRecord) -> ContainerFacts:

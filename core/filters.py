@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from core.errors import InvalidArgument, InvalidFilter
+from core.errors import BadFlagValue, InvalidArgument, InvalidFilter
 from core.record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
@@ -67,7 +67,7 @@ def parse_filter_flags(items: Iterable[str]) -> dict[str, list[str]]:
         if item == "":
             continue
         if "=" not in item:
-            raise InvalidArgument(
+            raise BadFlagValue(
                 f'invalid argument "{item}" for "-f, --filter" flag: '
                 "bad format of filter (expected name=value)"
             )

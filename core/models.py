@@ -126,9 +126,11 @@ class HostPortBinding:
 
 @record
 class BindOptions:
-    """``BindOptions``: ``Propagation``."""
+    """``BindOptions``: ``Propagation``, ``CreateMountpoint``."""
 
     propagation: str = ""  # "": rprivate
+    # a missing source directory is made at start (-v, HostConfig.Binds); else it is refused (--mount)
+    create_mountpoint: bool = False
 
 
 @record
@@ -205,7 +207,10 @@ class HostConfig:
     """``HostConfig``: ``NetworkMode``, ``PortBindings``, ``PublishAllPorts``, ``RestartPolicy``,
     ``AutoRemove``, ``Mounts``, ``ReadonlyRootfs``, ``CapAdd``, ``CapDrop``, ``Privileged``, ``SecurityOpt``,
     ``Memory``, ``MemorySwap``, ``NanoCpus``, ``PidsLimit``, ``ShmSize``, ``Init``, ``Ulimits``, ``Devices``,
-    ``Dns``, ``ExtraHosts``, ``LogConfig``."""
+    ``Dns``, ``ExtraHosts``, ``LogConfig``, ``PidMode``, ``IpcMode``, ``UTSMode``, ``UsernsMode``,
+    ``GroupAdd``, ``VolumesFrom``, ``DnsSearch``, ``DnsOptions``, ``Sysctls``, ``Links``, ``CpuShares``,
+    ``CpusetCpus``, ``MemoryReservation``, ``OomKillDisable``, ``CgroupParent``, ``Runtime``,
+    ``ContainerIDFile``."""
 
     network_mode: str = "default"  # "default"/"bridge" (the default network), a network name, none, host
     port_bindings: dict[str, list[HostPortBinding]] = field(default_factory=dict)  # "80/tcp" -> bindings
@@ -229,6 +234,25 @@ class HostConfig:
     dns: list[str] = field(default_factory=list)
     extra_hosts: list[str] = field(default_factory=list)  # "host:ip" lines for /etc/hosts
     log_config: LogConfig = field(default_factory=LogConfig)
+    # namespaces: "" (the container's own), "host", or "container:NAME" (pid, ipc); ipc also private,
+    # shareable (both its own) and none (its own, without /dev/shm)
+    pid_mode: str = ""
+    ipc_mode: str = ""
+    uts_mode: str = ""  # "" or "host"
+    userns_mode: str = ""  # "" or "host": dockyard runs no user namespace remapping
+    group_add: list[str] = field(default_factory=list)  # supplementary groups, names or gids
+    volumes_from: list[str] = field(default_factory=list)  # "container[:ro|rw]"
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)  # namespaced ones only
+    links: list[str] = field(default_factory=list)  # "name:alias" (/etc/hosts entries)
+    cpu_shares: int = 0  # relative CPU weight; 0: the default 1024
+    cpuset_cpus: str = ""  # "0-2,4"
+    memory_reservation: int = 0  # bytes, a soft limit; 0: none
+    oom_kill_disable: bool = False
+    cgroup_parent: str = ""  # "": the engine's
+    runtime: str = ""  # "" or "runc": the built-in runtime (docker's name for it)
+    container_id_file: str = ""  # --cidfile (written by the client)
 
 
 @record

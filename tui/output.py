@@ -117,15 +117,47 @@ def status_text(c: ContainerSummary) -> str:
 
 
 def ports_text(c: ContainerSummary) -> str:
-    """docker's Ports column: "0.0.0.0:8080->80/tcp" for a published port, "80/tcp" for an exposed one."""
-    out = []
-    for p in c.ports:
-        if p.host_port:
-            ip = p.host_ip or "0.0.0.0"
-            out.append(f"{ip}:{p.host_port}->{p.container_port}/{p.protocol}")
+    """docker's Ports column: "0.0.0.0:8080->80/tcp" for a published port, "80/tcp" for an exposed one;
+    consecutive ports of one kind as a range ("90-92/udp"), as the docker CLI's DisplayablePorts."""
+    ports = sorted(
+        c.ports,
+        key=lambda p: (p.container_port, _shown_ip(p), p.host_port, p.protocol),
+    )
+    groups: dict[str, list[int]] = {}  # key -> [first, last], in first-seen order
+    result: list[str] = []
+    mappings: list[str] = []
+    for p in ports:
+        port = p.container_port
+        key = p.protocol
+        ip = _shown_ip(p)
+        if ip:
+            if p.host_port != port:
+                host = f"[{ip}]" if ":" in ip else ip
+                mappings.append(f"{host}:{p.host_port}->{port}/{p.protocol}")
+                continue
+            key = f"{ip}/{p.protocol}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [port, port]
+        elif port == group[1] + 1:
+            group[1] = port
         else:
-            out.append(f"{p.container_port}/{p.protocol}")
-    return ", ".join(out)
+            result.append(_port_group(key, *group))
+            groups[key] = [port, port]
+    result += [_port_group(key, *g) for key, g in groups.items()]
+    return ", ".join([*result, *mappings])
+
+
+def _shown_ip(p: Any) -> str:
+    return (p.host_ip or "0.0.0.0") if p.host_port else ""
+
+
+def _port_group(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    span = str(first) if first == last else f"{first}-{last}"
+    if ip:
+        span = f"{ip}:{span}->{span}"
+    return f"{span}/{proto}"
 
 
 def print_table(

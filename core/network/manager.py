@@ -403,7 +403,12 @@ class NetworkManager:
             netns.create(np.netns(cid))
             names.write_in_place(
                 cdir / "resolv.conf",
-                names.resolv_content(list(run.host_config.dns), names.host_resolv_conf()),
+                names.resolv_content(
+                    list(run.host_config.dns),
+                    names.host_resolv_conf(),
+                    list(run.host_config.dns_search),
+                    list(run.host_config.dns_options),
+                ),
             )
             from core.network import attach
 

@@ -256,9 +256,15 @@ class Shim:
                 self.reply(client, {"ok": False, "error": "container is not running"})
             return
         if op == "status":
-            self.reply(
-                client, {"ok": True, "pid": self.pid, "running": bool(self.pid and self.exit_status is None)}
-            )
+            answer: dict[str, Any] = {
+                "ok": True,
+                "pid": self.pid,
+                "running": bool(self.pid and self.exit_status is None),
+            }
+            if self.exit_status is not None:  # exited, maybe not recorded yet (a full disk): what `ps` lists
+                code = os.waitstatus_to_exitcode(self.exit_status)
+                answer["exit_code"] = 128 - code if code < 0 else code
+            self.reply(client, answer)
             return
         self.reply(client, {"ok": False, "error": f"unknown request {op!r}"})
 
@@ -670,11 +676,15 @@ class Shim:
 
         log_cfg = self.runtime.get("log", {})
         # a log that cannot be written (disk full, quota) loses output, never the container's supervisor
-        self.log = LogWriter(
-            Path(log_cfg["path"]),
-            max_size=log_cfg.get("max_size"),
-            max_file=int(log_cfg.get("max_file", 1)),
-            on_drop=self.log_dropping,
+        self.log = (
+            LogWriter(
+                Path(log_cfg["path"]),
+                max_size=log_cfg.get("max_size"),
+                max_file=int(log_cfg.get("max_file", 1)),
+                on_drop=self.log_dropping,
+            )
+            if log_cfg.get("path")
+            else _NoLog()  # --log-driver none
         )
         self.listen()
         self.ready({"listening": True})
@@ -833,3 +843,18 @@ def serve(root: str, run: str, ready_fd: int, ctl_fd: int, primer: Primer) -> in
     finally:
         # a removed container's shim lock goes with it (`run --rm`, or `rm -f` while we were finishing)
         lock.release(remove=not paths.container(cid).exists())
+
+
+class _NoLog:
+    """``--log-driver none``: the output goes to attached clients only."""
+
+    dropped = 0
+
+    def write(self, stream: str, data: bytes) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -229,7 +229,10 @@ def test_docker_clis_create_body() -> None:
             },
             auto_remove=True,
             mounts=[
-                Mount("bind", "/srv", "/srv", read_only=True),
+                # a Binds entry: its missing source is made at start, as docker makes it
+                Mount(
+                    "bind", "/srv", "/srv", read_only=True, bind_options=BindOptions(create_mountpoint=True)
+                ),
                 Mount("volume", "/data", "data"),
                 Mount("tmpfs", "/t", tmpfs_options=TmpfsOptions(64 * 1024 * 1024, 0o1777)),
                 Mount("volume", "/anon"),
@@ -351,8 +354,10 @@ def test_inspect_shows_binds_and_tmpfs_as_docker_does() -> None:
 
 
 def test_the_text_forms_of_mounts() -> None:
-    assert parse_bind("/a:/b:ro,rshared") == Mount("bind", "/b", "/a", True, BindOptions("rshared"))
-    assert parse_bind("./rel:/b") == Mount("bind", "/b", "./rel")
+    assert parse_bind("/a:/b:ro,rshared") == Mount("bind", "/b", "/a", True, BindOptions("rshared", True))
+    assert parse_bind("./rel:/b") == Mount(
+        "bind", "/b", "./rel", bind_options=BindOptions(create_mountpoint=True)
+    )
     assert parse_bind("vol:/b:nocopy") == Mount("volume", "/b", "vol", volume_options=VolumeOptions(True))
     for bad in ("/a", "/a:b", ":/b", "/a:/b:sideways", "a:b:c:d"):
         with pytest.raises(InvalidArgument, match="invalid volume specification"):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from core.interface import Engine
-    from core.models import ContainerSummary
+    from core.models import ContainerCreate, ContainerSummary
 
 
 def register(sub: Any) -> None:
@@ -232,6 +232,18 @@ def _create_with_pull(engine: Engine, args: argparse.Namespace) -> ContainerSumm
     from tui.runflags import run_config
 
     run = run_config(args)
+    cidfile = run.host_config.container_id_file
+    if not cidfile:
+        return _create_pulling(engine, run, args)
+    from tui.runflags import cidfile_open
+
+    with cidfile_open(cidfile) as write_id:
+        summary = _create_pulling(engine, run, args)
+        write_id(summary.id)
+    return summary
+
+
+def _create_pulling(engine: Engine, run: ContainerCreate, args: argparse.Namespace) -> ContainerSummary:
     quiet = getattr(args, "quiet", False)
     if run.pull != "always":
         from core.errors import ImageNotFound
@@ -280,6 +292,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 engine.remove_container(summary.id, force=True)
         raise
+    if args.attach:  # -a: only the streams named
+        from tui.runflags import AttachedStreams
+
+        stream = AttachedStreams(stream, {a.lower() for a in args.attach})
     with stream:
         # with --rm the shim removes the container before it reports the exit
         code = pump(
@@ -334,10 +350,22 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
+    """docker's ``rm``: each name in turn, printed once removed; one that is not there is an error, except
+    with ``-f``: said on stderr all the same, but not a failure (docker exits 0)."""
+    from core.errors import DockyardError, NotFound
+
     engine = make_engine(args)
-    return for_each(
-        args.containers, lambda n: engine.remove_container(n, force=args.force, volumes=args.volumes)
-    )
+    failed = 0
+    for name in args.containers:
+        try:
+            engine.remove_container(name, force=args.force, volumes=args.volumes)
+        except DockyardError as err:
+            sys.stderr.write(f"Error: {err}\n")
+            if not (args.force and isinstance(err, NotFound)):
+                failed = 1
+            continue
+        print(name)
+    return failed
 
 
 def cmd_pause(args: argparse.Namespace) -> int:

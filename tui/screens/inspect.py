@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
+from tui.failure import one_line
 from tui.keymap import bindings
 from tui.widgets.json_tree import JsonTree
 from tui.widgets.stats import StatsView
@@ -150,7 +151,7 @@ class DetailScreen(Screen[None]):
         try:
             info = fn(self.key)
         except Exception as err:
-            self.app.call_from_thread(self._failed, str(err))
+            self.app.call_from_thread(self._failed, one_line(err))
             return
         self.app.call_from_thread(self._show_inspect, info)
 
@@ -187,7 +188,7 @@ class DetailScreen(Screen[None]):
         try:
             s = self.dapp.engine.container_stats(self.key)
         except Exception as err:
-            self.app.call_from_thread(self._failed, str(err))
+            self.app.call_from_thread(self._failed, one_line(err))
             return
         self.app.call_from_thread(self._add_stats, s)
 
@@ -203,7 +204,7 @@ class DetailScreen(Screen[None]):
         try:
             titles, rows = self.dapp.engine.container_top(self.key)
         except Exception as err:
-            titles, rows = ["TOP"], [[str(err)]]
+            titles, rows = ["TOP"], [[one_line(err)]]
         self.app.call_from_thread(self._fill, "top", tuple(titles), [tuple(r) for r in rows])
 
     # ------------------------------------------------------------ navigation

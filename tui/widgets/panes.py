@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from core.models import RUNNING_STATES, STOPPED_STATES
+from tui.failure import one_line
 from tui.keymap import bindings
 from tui.output import human_size
 from tui.widgets.listpane import ListPane
@@ -80,7 +81,7 @@ class EnginePane(ListPane):
                 try:
                     fn(key)
                 except Exception as err:
-                    failures.append(f"{name}: {err}")
+                    failures.append(f"{name}: {one_line(err)}")
             if failures:
                 raise RuntimeError("; ".join(failures))
 
