@@ -215,11 +215,13 @@ def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
 
 
 class FormatError(DockyardError):
-    """A ``--format`` template that does not parse or fails on a row: docker's message and exit code."""
+    """A ``--format`` template that does not parse or fails on a row: docker's message and exit code (the
+    docker CLI's own status, whatever the verb: 64 where docker says a template does not parse)."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.cli_status = exit_code
 
 
 def template_text(fmt: str) -> str:
