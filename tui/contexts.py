@@ -216,8 +216,8 @@ class ContainerContext(GoObject):
         if self.c is None or not self.c.image:
             return "<no image>"
         image = self.c.image
-        if self.trunc and image.startswith("sha256:"):
-            return image.removeprefix("sha256:")[:12]
+        if self.trunc and self.c.image_id.removeprefix("sha256:")[:12] == image.removeprefix("sha256:")[:12]:
+            return image.removeprefix("sha256:")[:12]  # named by its id: the short id, as docker's
         for prefix in ("docker.io/library/", "docker.io/"):
             if image.startswith(prefix):
                 return image[len(prefix) :]
