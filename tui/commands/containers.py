@@ -211,7 +211,7 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
     p.add_argument("-n", "--last", type=int, default=-1, help="show n last created containers")
     p.add_argument("-l", "--latest", action="store_true", help="show the latest created container")
-    p.add_argument("-s", "--size", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("-s", "--size", action="store_true", help="display total file sizes")
     p.set_defaults(func=cmd_ps)
 
 
