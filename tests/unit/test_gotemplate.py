@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -371,7 +372,7 @@ def test_format_rows_table_json_and_errors() -> None:
 
 
 def test_inspect_typed_then_raw(capsys: pytest.CaptureFixture[str]) -> None:
-    doc = {
+    doc: dict[str, Any] = {
         "Id": "abc",
         "State": {"Status": "exited", "Running": False, "Pid": 0},
         "HostConfig": {"Binds": None, "Memory": 0},
@@ -399,7 +400,7 @@ def test_inspect_typed_then_raw(capsys: pytest.CaptureFixture[str]) -> None:
     assert isinstance(typed, Struct) and isinstance(typed["Config"]["Labels"], StrMap)
     # a health check's durations print as Go's time.Duration, the fields JSON left out as their zero values
     # (docker's: {{.Config.Healthcheck}} is {[CMD-SHELL true] 0s 0s 0s 0s 0}); JSON keeps the numbers
-    hc = {
+    hc: dict[str, Any] = {
         "Id": "abc",
         "State": {},
         "HostConfig": {},
@@ -608,7 +609,7 @@ def test_container_context_as_docker() -> None:
         command="sh -c 'sleep 300; echo done'", created="2026-12-03T13:37:06Z", status="exited", exit_code=1,
         started_at="2026-12-03T13:37:06Z", finished_at="2026-12-03T13:37:07Z", ports=[], labels={"b": "2", "a": "1"},
     )  # fmt: skip
-    doc = {
+    doc: dict[str, Any] = {
         "Mounts": [
             {"Name": "data", "Source": "/var/lib/x", "Driver": "local"},
             {"Name": "", "Source": "/a/very/long/host/directory", "Driver": ""},
@@ -643,3 +644,21 @@ def test_container_context_as_docker() -> None:
     # docker ps checks a template on an empty context first: {{index .Names 0}} fails there, as in docker
     with pytest.raises(TemplateError, match="error calling index: reflect: string index out of range"):
         parse("{{index .Names 0}}").execute(ContainerContext(None))
+
+
+@given(
+    st.integers(min_value=1, max_value=5).flatmap(
+        lambda n: st.lists(
+            st.lists(st.text(alphabet="abc xyz-", max_size=14), min_size=n, max_size=n),
+            min_size=1,
+            max_size=6,
+        )
+    )
+)
+def test_tabwriter_columns(rows: list[list[str]]) -> None:
+    """Rows of the same number of cells: each column as wide as its widest cell plus 3, at least 10; the
+    last cell as it is (docker's formatter tabwriter)."""
+    out = tabwrite("".join("\t".join(r) + "\n" for r in rows)).splitlines()
+    widths = [max(10, max(len(r[i]) for r in rows) + 3) for i in range(len(rows[0]) - 1)]
+    for line, r in zip(out, rows, strict=True):
+        assert line == "".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + r[-1]
