@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from api.app import PendingAttach
-from api.filters import label_matches, request_filters
+from api.filters import request_filters
 from api.hijack import DEFAULT_DETACH_KEYS, buffer_until, parse_detach_keys, pump
 from api.http import ApiError, ClientGone, NotModified, Request, frame
 from core.dockerjson import (
@@ -35,9 +35,10 @@ from core.models import RUNNING_STATES, ContainerConfig, ContainerCreate, Contai
 # docker's zero value is an option dockyard does not have, refused by name rather than dropped.
 _WRITTEN = create_to_docker(ContainerCreate(ContainerConfig(image="")))
 _CONFIG_KEYS = {
-    *_WRITTEN, "Volumes",
-    # carried by docker's clients, meaningless here when unset or default
-    "Domainname", "StdinOnce", "ArgsEscaped", "OnBuild", "NetworkDisabled", "MacAddress", "Shell",
+    *_WRITTEN, "Volumes", "Healthcheck",  # (written only when set)
+    # what docker's clients send that changes nothing here: StdinOnce (stdin ends with the attach that
+    # gave it, as here), ArgsEscaped (Windows), OnBuild and Shell (read by a build, not by a run)
+    "StdinOnce", "ArgsEscaped", "OnBuild", "Shell",
 }  # fmt: skip
 _HOST_KEYS = {
     *_WRITTEN["HostConfig"], "Binds", "Tmpfs",
@@ -126,31 +127,9 @@ def create(req: Request) -> None:
 # -------------------------------------------------------------------------------------------------- lists
 
 
-def _filtered(containers: list[ContainerSummary], filters: dict[str, list[str]]) -> list[ContainerSummary]:
-    """docker's ``ps`` filters, applied here while ``Engine.list_containers`` takes none (see the report:
-    once it takes ``filters`` this goes)."""
-    out = []
-    for c in containers:
-        if "label" in filters and not label_matches(c.labels, filters["label"]):
-            continue
-        if "name" in filters and not any(n.lstrip("/") in c.name for n in filters["name"]):
-            continue
-        if "id" in filters and not any(c.id.startswith(i) for i in filters["id"]):
-            continue
-        if "status" in filters and c.status not in filters["status"]:
-            continue
-        if "exited" in filters and str(c.exit_code) not in filters["exited"]:
-            continue
-        if "ancestor" in filters and not any(a in (c.image, c.image_id) for a in filters["ancestor"]):
-            continue
-        out.append(c)
-    return out
-
-
 def list_containers(req: Request) -> None:
     filters = request_filters(req)
-    show_all = req.qbool("all") or bool(set(filters.get("status", [])) - {"running"})
-    containers = _filtered(req.engine.list_containers(all=show_all), filters)
+    containers = req.engine.list_containers(all=req.qbool("all"), filters=filters)
     limit = req.qint("limit", -1) or -1
     if limit > 0:
         containers = containers[:limit]
@@ -163,15 +142,12 @@ def list_containers(req: Request) -> None:
 
 
 def _sizes(req: Request, cid: str) -> dict[str, int]:
-    doc = req.engine.inspect_container(cid)
+    doc = req.engine.inspect_container(cid, size=True)
     return {"SizeRw": int(doc.get("SizeRw") or 0), "SizeRootFs": int(doc.get("SizeRootFs") or 0)}
 
 
 def inspect(req: Request) -> None:
-    doc = req.engine.inspect_container(req.params["id"])
-    if req.qbool("size"):
-        doc = {**doc, **_sizes(req, doc["Id"])}
-    req.send_json(doc)
+    req.send_json(req.engine.inspect_container(req.params["id"], size=req.qbool("size")))
 
 
 # ---------------------------------------------------------------------------------------------- lifecycle
@@ -288,12 +264,7 @@ def remove(req: Request) -> None:
 
 
 def prune(req: Request) -> None:
-    filters = request_filters(req)
-    if filters:
-        # label/until filters are the engine's to apply (Engine.prune_containers takes none yet): refusing
-        # is better than removing more than was asked
-        raise ApiError(400, f"container prune filters are not supported yet: {', '.join(sorted(filters))}")
-    ids, freed = req.engine.prune_containers()
+    ids, freed = req.engine.prune_containers(filters=request_filters(req))
     req.send_json({"ContainersDeleted": ids or None, "SpaceReclaimed": freed})
 
 

@@ -7,7 +7,7 @@ import contextlib
 import threading
 from pathlib import Path
 
-from api.filters import label_matches, request_filters
+from api.filters import request_filters
 from api.http import ApiError, ClientGone, Request
 from api.system import registry_auth
 from core.dockerjson import history_to_docker, image_summary_to_docker
@@ -32,29 +32,8 @@ def _labels(req: Request, image: ImageSummary) -> dict[str, str]:
     return {}
 
 
-def _filtered(req: Request, images: list[ImageSummary], filters: dict[str, list[str]]) -> list[ImageSummary]:
-    """docker's ``images`` filters, applied here while ``Engine.list_images`` takes none."""
-    import fnmatch
-
-    out = []
-    for i in images:
-        if "dangling" in filters:
-            want = filters["dangling"][-1].lower() in ("true", "1")
-            if want != (not i.repo_tags):
-                continue
-        if "reference" in filters:
-            names = [t for t in i.repo_tags] + [t.rsplit(":", 1)[0] for t in i.repo_tags]
-            if not any(fnmatch.fnmatch(n, pat) for pat in filters["reference"] for n in names):
-                continue
-        if "label" in filters and not label_matches(_labels(req, i), filters["label"]):
-            continue
-        out.append(i)
-    return out
-
-
 def list_images(req: Request) -> None:
-    filters = request_filters(req)
-    images = _filtered(req, req.engine.list_images(all=req.qbool("all")), filters)
+    images = req.engine.list_images(all=req.qbool("all"), filters=request_filters(req))
     req.send_json([image_summary_to_docker(i, _labels(req, i)) for i in images])
 
 
@@ -225,10 +204,8 @@ def load(req: Request) -> None:
 
 def prune(req: Request) -> None:
     filters = request_filters(req)
-    dangling = filters.pop("dangling", ["true"])[-1].lower()
-    if filters:
-        raise ApiError(400, f"image prune filters are not supported yet: {', '.join(sorted(filters))}")
-    removed, freed = req.engine.prune_images(all=dangling in ("false", "0"))
+    dangling = filters.pop("dangling", ["true"])[-1].lower()  # docker's dangling=false is prune -a
+    removed, freed = req.engine.prune_images(all=dangling in ("false", "0"), filters=filters)
     out: list[dict[str, str]] = [{"Untagged": u} for u in removed.untagged]
     out += [{"Deleted": d} for d in removed.deleted]
     req.send_json({"ImagesDeleted": out or None, "SpaceReclaimed": freed})

@@ -5,30 +5,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from api.filters import label_matches, request_filters
+from api.filters import request_filters
 from api.http import ApiError, Request
 from core.errors import Conflict, NetworkNotFound
-from core.models import NetworkSummary
-
-
-def _filtered(nets: list[NetworkSummary], filters: dict[str, list[str]]) -> list[NetworkSummary]:
-    """docker's ``network ls`` filters, applied here while ``Engine.list_networks`` takes none."""
-    out = []
-    for n in nets:
-        if "name" in filters and not any(f in n.name for f in filters["name"]):
-            continue
-        if "id" in filters and not any(n.id.startswith(f) for f in filters["id"]):
-            continue
-        if "driver" in filters and n.driver not in filters["driver"]:
-            continue
-        if "label" in filters and not label_matches(n.labels, filters["label"]):
-            continue
-        if "type" in filters:
-            builtin = n.name in ("bridge", "host", "none") or n.driver in ("host", "null")
-            if ("builtin" in filters["type"]) != builtin and ("custom" in filters["type"]) == builtin:
-                continue
-        out.append(n)
-    return out
 
 
 def _doc(req: Request, name: str) -> dict[str, Any]:
@@ -40,7 +19,7 @@ def _doc(req: Request, name: str) -> dict[str, Any]:
 
 def list_networks(req: Request) -> None:
     docs = []
-    for n in _filtered(req.engine.list_networks(), request_filters(req)):
+    for n in req.engine.list_networks(filters=request_filters(req)):
         with contextlib.suppress(NetworkNotFound):
             docs.append(_doc(req, n.id))
     req.send_json(docs)
@@ -169,10 +148,7 @@ def remove(req: Request) -> None:
 
 
 def prune(req: Request) -> None:
-    filters = request_filters(req)
-    if filters:
-        raise ApiError(400, f"network prune filters are not supported yet: {', '.join(sorted(filters))}")
-    req.send_json({"NetworksDeleted": req.engine.prune_networks() or None})
+    req.send_json({"NetworksDeleted": req.engine.prune_networks(filters=request_filters(req)) or None})
 
 
 ROUTES = [

@@ -9,7 +9,14 @@ from typing import Any
 
 from api.filters import request_filters
 from api.http import API_VERSION, MIN_API_VERSION, ApiError, ClientGone, Request
-from core.dockerjson import container_summary_to_docker, event_to_docker, go_arch, image_summary_to_docker
+from core.dockerjson import (
+    container_summary_to_docker,
+    event_to_docker,
+    go_arch,
+    image_summary_to_docker,
+    volume_to_docker,
+)
+from core.errors import NotFound
 
 
 def ping(req: Request) -> None:
@@ -113,30 +120,19 @@ def system_df(req: Request) -> None:
     containers = []
     for c in engine.list_containers(all=True):
         doc = container_summary_to_docker(c, now)
-        size = 0
         try:
-            size = int(engine.inspect_container(c.id).get("SizeRw") or 0)
-        except Exception:
-            size = 0
-        doc["SizeRw"] = size
+            sized = engine.inspect_container(c.id, size=True)
+        except NotFound:
+            continue  # removed meanwhile
+        doc["SizeRw"] = int(sized.get("SizeRw") or 0)
+        doc["SizeRootFs"] = int(sized.get("SizeRootFs") or 0)
         containers.append(doc)
     users = engine.volume_users()
     volumes = []
     for v in engine.list_volumes():
-        doc = v.inspect()
+        doc = volume_to_docker(v)
         doc["UsageData"] = {"Size": engine.volume_size(v.name), "RefCount": len(users.get(v.name, []))}
         volumes.append(doc)
-    if containers and not any(c["SizeRw"] for c in containers):
-        # the interface gives the writable layers' total only: put it on the containers by state so that
-        # docker's sum over them (and what a prune reclaims) is right
-        total = int(rows.get("Containers", {}).get("Size", 0))
-        reclaim = int(rows.get("Containers", {}).get("Reclaimable", 0))
-        stopped = [c for c in containers if c["State"] not in ("running", "paused", "restarting")]
-        live = [c for c in containers if c not in stopped]
-        if stopped:
-            stopped[0]["SizeRw"] = reclaim
-        if live:
-            live[0]["SizeRw"] = total - reclaim
     req.send_json(
         {
             "LayersSize": int(rows.get("Images", {}).get("Size", 0)),

@@ -4,33 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.filters import label_matches, request_filters
+from api.filters import request_filters
 from api.http import ApiError, Request
-from core.models import Volume
-
-
-def _filtered(req: Request, vols: list[Volume], filters: dict[str, list[str]]) -> list[Volume]:
-    """docker's ``volume ls`` filters, applied here while ``Engine.list_volumes`` takes none."""
-    users = req.engine.volume_users() if "dangling" in filters else {}
-    out = []
-    for v in vols:
-        if "name" in filters and not any(f in v.name for f in filters["name"]):
-            continue
-        if "label" in filters and not label_matches(v.labels, filters["label"]):
-            continue
-        if "driver" in filters and v.driver not in filters["driver"]:
-            continue
-        if "dangling" in filters:
-            want = filters["dangling"][-1].lower() in ("true", "1")
-            if want != (not users.get(v.name)):
-                continue
-        out.append(v)
-    return out
+from core.dockerjson import volume_to_docker
 
 
 def list_volumes(req: Request) -> None:
-    vols = _filtered(req, req.engine.list_volumes(), request_filters(req))
-    req.send_json({"Volumes": [v.inspect() for v in vols], "Warnings": None})
+    vols = req.engine.list_volumes(filters=request_filters(req))
+    req.send_json({"Volumes": [volume_to_docker(v) for v in vols], "Warnings": None})
 
 
 def _str_map(body: dict[str, Any], key: str) -> dict[str, str]:
@@ -74,9 +55,7 @@ def remove(req: Request) -> None:
 def prune(req: Request) -> None:
     filters = request_filters(req)
     all_volumes = filters.pop("all", ["false"])[-1].lower() in ("true", "1")
-    if filters:
-        raise ApiError(400, f"volume prune filters are not supported yet: {', '.join(sorted(filters))}")
-    names, freed = req.engine.prune_volumes(all=all_volumes)
+    names, freed = req.engine.prune_volumes(all=all_volumes, filters=filters)
     req.send_json({"VolumesDeleted": names or None, "SpaceReclaimed": freed})
 
 

@@ -1,4 +1,4 @@
-"""The API server's parsers, without a server: ``filters``, detach keys, the create body's keys, chunked
+"""The API server's parsers, without a server: detach keys, the create body's keys, chunked
 request bodies, and the summary texts docker's clients print."""
 
 from __future__ import annotations
@@ -8,23 +8,9 @@ import io
 import pytest
 
 from api.containers import check_create_keys
-from api.filters import parse_filters
 from api.hijack import _DetachMatcher, parse_detach_keys
 from api.http import ApiError, Body
 from core.dockerjson import epoch_seconds, human_duration
-
-
-def test_filters_in_both_of_dockers_forms() -> None:
-    assert parse_filters("") == {}
-    assert parse_filters('{"label": ["a=b", "c"], "status": ["exited"]}') == {
-        "label": ["a=b", "c"],
-        "status": ["exited"],
-    }
-    assert parse_filters('{"label": {"a=b": true, "off": false}}') == {"label": ["a=b"]}
-    for bad in ("not json", "[1]", '{"label": 5}', '{"label": [1]}'):
-        with pytest.raises(ApiError) as err:
-            parse_filters(bad)
-        assert err.value.status == 400
 
 
 def test_detach_keys() -> None:

@@ -82,6 +82,9 @@ def register(sub: Any) -> None:
         "-a", "--all", action="store_true", help="remove all images no container uses, not just dangling"
     )
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument(
+        "--filter", action="append", default=[], help="provide filter values (e.g. 'until=<timestamp>')"
+    )
     p.set_defaults(func=cmd_prune)
     for verb, target in (
         ("pull", cmd_pull),
@@ -123,6 +126,13 @@ def _images_parser(sub: Any, name: str, help_text: str, aliases: list[str] | Non
     p.add_argument("--digests", action="store_true", help="show digests")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
     p.add_argument("--format", help="'json', 'table', 'table TEMPLATE' or a Go-style template")
+    p.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        help="filter output based on conditions provided (before, dangling, label, reference, since)",
+    )
     p.set_defaults(func=cmd_images)
 
 
@@ -191,13 +201,17 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]]:
     from core.interface import parse_reference
+    from tui.contexts import go_time
 
     rows: list[dict[str, Any]] = []
     wanted = None
     if args.repository:
         ref = parse_reference(args.repository)
         wanted = (ref.name, ref.tag if ":" in args.repository.rsplit("/", 1)[-1] else None)
-    for img in engine.list_images(all=args.all):
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
+    for img in engine.list_images(all=args.all, filters=filters or None):
         short = img.id if args.no_trunc else img.id.removeprefix("sha256:")[:12]
         digests = {d.partition("@")[0]: d.partition("@")[2] for d in img.repo_digests}
         tags = img.repo_tags or []
@@ -217,7 +231,7 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
             rows.append(
                 {
                     "Containers": str(img.containers) if img.containers >= 0 else "N/A",
-                    "CreatedAt": img.created,
+                    "CreatedAt": go_time(img.created),
                     "CreatedSince": time_ago(img.created),
                     "Digest": digests.get(repo, "<none>"),
                     "ID": short,
@@ -226,7 +240,7 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
                     "Size": human_size(img.size),
                     "Tag": tag,
                     "UniqueSize": "N/A",
-                    "VirtualSize": human_size(img.size),
+                    "VirtualSize": human_size(img.size, 4),
                 }
             )
     return rows
@@ -235,18 +249,23 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
 def cmd_images(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     rows = _image_rows(engine, args)
-    if args.quiet:
+    if args.quiet and args.format in (None, "", "table"):  # like docker: a custom format wins over -q
         seen = []
         for r in rows:
             if r["ID"] not in seen:
                 seen.append(r["ID"])
         sys.stdout.write("".join(f"{i}\n" for i in seen))
         return 0
-    headers = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
-    if args.digests:
-        headers.append(("DIGEST", "Digest"))
-    headers += [("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
-    emit(rows, args.format, headers)
+    from tui.contexts import IMAGE_HEADER, IMAGE_RAW, IMAGE_RAW_DIGEST, IMAGE_TABLE, IMAGE_TABLE_DIGEST
+
+    fmt = args.format or "table"
+    if fmt == "table":
+        fmt = IMAGE_TABLE_DIGEST if args.digests else IMAGE_TABLE
+    elif fmt == "raw":
+        fmt = "image_id: {{.ID}}" if args.quiet else IMAGE_RAW_DIGEST if args.digests else IMAGE_RAW
+    elif fmt.startswith("table") and args.digests and "{{.Digest}}" not in fmt:
+        fmt += "\t{{.Digest}}"
+    emit(rows, fmt, [], go_type="*formatter.imageContext", header=IMAGE_HEADER)
     return 0
 
 
@@ -306,9 +325,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
     what = (
         "all images without at least one container associated to them" if args.all else "all dangling images"
     )
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     if not confirm_prune(what, args.force):
         return 0
-    removed, reclaimed = make_engine(args).prune_images(all=args.all)
+    removed, reclaimed = make_engine(args).prune_images(all=args.all, filters=filters or None)
     if removed.untagged or removed.deleted:
         print("Deleted Images:")
         for u in removed.untagged:
