@@ -79,8 +79,8 @@ def test_errors_as_docker_has_them(api: ApiServer, testbed: Testbed) -> None:
     status, message = create({"Image": ref, "Cmd": 5})
     assert status == 400 and "Cmd" in message
     assert create(["not", "an", "object"])[0] == 400
-    status, message = create({"Image": ref, "HostConfig": {"CpuShares": 512, "Memory": 0}})
-    assert status == 400 and "HostConfig.CpuShares" in message
+    status, message = create({"Image": ref, "HostConfig": {"BlkioWeight": 300, "Memory": 0}})
+    assert status == 400 and "HostConfig.BlkioWeight" in message
     status, message = create(None, raw=b'{"Image": "' + b"x" * (9 << 20) + b'"}')
     assert status == 400 and "larger than" in message
     status, _, data = api.request("POST", "/v1.43/containers/create", raw=b"\xff\xfe not json")
