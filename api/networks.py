@@ -138,6 +138,13 @@ def disconnect(req: Request) -> None:
     container = _str(body, "Container")
     if not container:
         raise ApiError(400, "the container to disconnect is needed (Container)")
+    ua = str(req.headers.get("User-Agent", ""))
+    if ua.startswith("docker-compose/") and _is_first_network_of_created(req, container, req.params["id"]):
+        # docker-compose 1.x disconnects a container it has just created from the network it was created
+        # on, and connects it again at once to set its aliases: on dockerd that keeps the network; here a
+        # disconnect would leave it none. The create's own aliases stand (see connect)
+        req.send_empty(200)
+        return
     req.engine.disconnect_network(req.params["id"], container, force=bool(body.get("Force")))
     req.send_empty(200)
 
