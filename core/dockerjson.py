@@ -605,10 +605,15 @@ def human_duration(seconds: float) -> str:
 
 
 def container_status_text(c: ContainerSummary, now: float) -> str:
-    """The summary's ``Status``: "Up 5 seconds", "Up 2 minutes (Paused)", "Exited (0) 3 hours ago"."""
+    """The summary's ``Status`` as docker's State.String(): "Up 5 seconds", "Up 2 minutes (Paused)",
+    "Up 1 second (healthy)", "Exited (0) 3 hours ago" (``ps``, the Engine API's list, the workbench)."""
     if c.status in ("running", "paused"):
         text = f"Up {human_duration(now - epoch_seconds(c.started_at))}"
-        return text + " (Paused)" if c.status == "paused" else text
+        if c.status == "paused":
+            return text + " (Paused)"
+        if c.health:  # docker's Health.String(): "(health: starting)", "(healthy)", "(unhealthy)"
+            return f"{text} ({'health: starting' if c.health == 'starting' else c.health})"
+        return text
     if c.status == "restarting":
         return f"Restarting ({c.exit_code or 0}) {human_duration(now - epoch_seconds(c.finished_at))} ago"
     if c.status == "exited":

@@ -589,6 +589,21 @@ def filters_from_json(text: str) -> dict[str, list[str]]:
     return from_json(text)
 
 
+def human_duration(seconds: float) -> str:
+    """docker's units.HumanDuration: "Less than a second", "3 minutes", "About an hour", "2 weeks"."""
+    from core.dockerjson import human_duration as text
+
+    return text(seconds)
+
+
+def container_status_text(c: ContainerSummary, now: float) -> str:
+    """docker's Status of a container ("Up 5 seconds (healthy)", "Exited (0) 3 hours ago") at ``now`` (epoch
+    seconds)."""
+    from core.dockerjson import container_status_text as text
+
+    return text(c, now)
+
+
 def parse_duration(text: str) -> int:
     """A duration as docker's flags take it (Go's time.ParseDuration: "30s", "1m30s", "-5ms"), in
     nanoseconds; InvalidArgument with Go's message otherwise."""

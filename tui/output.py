@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from core.errors import DockyardError
+from core.interface import container_status_text, human_duration
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
@@ -54,34 +55,6 @@ def parse_time(value: str) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def human_duration(seconds: float) -> str:
-    """docker's units.HumanDuration ("Less than a second", "3 minutes", "2 weeks")."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
-
 def time_ago(value: str) -> str:
     from datetime import UTC, datetime
 
@@ -93,27 +66,10 @@ def time_ago(value: str) -> str:
 
 def status_text(c: ContainerSummary) -> str:
     """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)",
-    "Up 2 minutes (healthy)"."""
-    from datetime import UTC, datetime
+    "Up 2 minutes (healthy)" (the engine's one rule, core.dockerjson, which the Engine API serves too)."""
+    import time
 
-    now = datetime.now(UTC)
-    from core.models import RUNNING_STATES
-
-    if c.status in RUNNING_STATES:
-        started = parse_time(c.started_at)
-        up = human_duration((now - started).total_seconds()) if started else "?"
-        if c.status == "restarting":
-            return f"Restarting ({c.exit_code or 0}) {up} ago"
-        if c.status == "paused":
-            return f"Up {up} (Paused)"
-        if c.health:  # as docker: "(health: starting)", "(healthy)", "(unhealthy)"
-            return f"Up {up} ({'health: starting' if c.health == 'starting' else c.health})"
-        return f"Up {up}"
-    if c.status == "exited":
-        fin = parse_time(c.finished_at)
-        ago = human_duration((now - fin).total_seconds()) + " ago" if fin else ""
-        return f"Exited ({c.exit_code}) {ago}".rstrip()
-    return c.status.capitalize()
+    return container_status_text(c, time.time())
 
 
 def ports_text(c: ContainerSummary) -> str:

@@ -200,7 +200,12 @@ def test_long_line_is_cut_in_16k_pieces_sharing_one_stamp(tmp_path: Path):
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     lead=st.integers(PARTIAL_MAX - 5, PARTIAL_MAX),
-    middle=st.text(st.characters(min_codepoint=0x80, exclude_categories=["Cs"]), min_size=1, max_size=8),
+    # U+FFFD itself excluded: its appearance in the output is what a split character would leave
+    middle=st.text(
+        st.characters(min_codepoint=0x80, exclude_categories=["Cs"], exclude_characters="\ufffd"),
+        min_size=1,
+        max_size=8,
+    ),
     pieces=st.integers(1, 5),
 )
 def test_pieces_of_long_lines_never_split_a_character(tmp_path: Path, lead: int, middle: str, pieces: int):
