@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.config import Config
-from core.errors import InvalidArgument
+from core.errors import DockyardError, InvalidArgument
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, ImageStore
 from core.interface import Engine, PreparedStart
@@ -373,10 +373,21 @@ class LocalEngine(Engine):
                 freed += size
         return removed, freed
 
-    def inspect_container(self, name: str) -> dict[str, Any]:
+    def inspect_container(self, name: str, *, size: bool = False) -> dict[str, Any]:
         from core.containers.inspect import inspect_container
 
-        return inspect_container(self.paths, self.lifecycle.get(name))
+        rec = self.lifecycle.get(name)
+        doc = inspect_container(self.paths, rec)
+        if size:
+            from core.containers.size import writable_size
+
+            rw = writable_size(self.paths.container(rec.id) / "upper")
+            try:
+                image_size = self.image(rec.image_id).size
+            except DockyardError:
+                image_size = 0  # the image was removed (rmi -f): its size is unknown
+            doc["SizeRw"], doc["SizeRootFs"] = rw, rw + image_size
+        return doc
 
     def container_logs(
         self,
@@ -413,21 +424,30 @@ class LocalEngine(Engine):
         rec = self.lifecycle.get(name)
         return self.paths.container(rec.id) / f"{rec.id}-json.log"
 
-    def container_top(self, name: str) -> tuple[list[str], list[list[str]]]:
-        from core.containers.top import top
+    def container_top(self, name: str, ps_args: str = "") -> tuple[list[str], list[list[str]]]:
+        from core.containers.top import top, top_ps
 
         rec = self.lifecycle.get(name)
         if rec.state.status not in LIVE_STATES:
             from core.errors import Conflict
 
             raise Conflict(f"container {rec.name} is not running")
+        if ps_args:
+            return top_ps(rec.id, self.config.cgroup_parent, ps_args)
         return top(rec.id, self.config.cgroup_parent)
 
     def container_stats(self, name: str) -> ContainerStats:
         from core.containers.top import stats
 
         rec = self.lifecycle.get(name)
-        return stats(rec.id, rec.name, self.config.cgroup_parent, running=rec.state.status in LIVE_STATES)
+        return stats(
+            rec.id,
+            rec.name,
+            self.config.cgroup_parent,
+            running=rec.state.status in LIVE_STATES,
+            pid=rec.state.pid,
+            own_net=rec.run.host_config.network_mode != "host",
+        )
 
     def stats_stream(self, name: str, *, interval: float = 1.0) -> LocalStatsStream:
         """A sample every ``interval`` seconds while the container exists (a stopped one reads zeros)."""

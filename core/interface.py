@@ -204,7 +204,8 @@ class Engine(abc.ABC):
     def container(self, name: str) -> ContainerSummary: ...
 
     @abc.abstractmethod
-    def inspect_container(self, name: str) -> JSONDocument: ...
+    def inspect_container(self, name: str, *, size: bool = False) -> JSONDocument:
+        """``GET /containers/{id}/json``; ``size`` adds SizeRw and SizeRootFs (walks its files)."""
 
     @abc.abstractmethod
     def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary: ...
@@ -246,8 +247,9 @@ class Engine(abc.ABC):
         """Remove every stopped container: (ids, bytes freed)."""
 
     @abc.abstractmethod
-    def container_top(self, name: str) -> tuple[list[str], list[list[str]]]:
-        """``GET /containers/{id}/top``: (titles, processes)."""
+    def container_top(self, name: str, ps_args: str = "") -> tuple[list[str], list[list[str]]]:
+        """``GET /containers/{id}/top?ps_args=``: (titles, processes); with ``ps_args``, the host's ``ps`` with
+        those options, as dockerd runs it."""
 
     @abc.abstractmethod
     def container_stats(self, name: str) -> ContainerStats:

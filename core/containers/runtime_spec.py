@@ -8,6 +8,8 @@ import resource
 from pathlib import Path
 
 from core.config import Paths
+from core.containers.initlayer import init_layer
+from core.containers.resolve import process_env
 from core.containers.store import ContainerRecord
 from core.errors import InvalidArgument
 from core.models import DEFAULT_SHM_SIZE, Ulimit
@@ -115,6 +117,9 @@ def build_spec(
             mounts.append(MountSpec("bind", f"/etc/{name}", str(cdir / name), ["rbind", "rprivate", "rw"]))
     devices = [DeviceSpec(d.path_on_host, d.path_in_container) for d in h.devices]
     lower = [str(layers.diff_dir(cid)) for cid in reversed(rec.layers)]
+    init = init_layer(cdir)
+    if init is not None:
+        lower.insert(0, str(init))  # the top of the lower layers, as docker's <id>-init layer
     host_network = h.network_mode == "host"
     spec = ContainerSpec(
         rootfs=RootfsSpec(
@@ -122,7 +127,7 @@ def build_spec(
         ),
         process=ProcessSpec(
             args=list(proc["args"]),
-            env=list(proc["env"]),
+            env=process_env(proc),
             cwd=proc.get("cwd") or "/",
             user=UserSpec(name=user),
             tty=bool(proc.get("tty")),
@@ -152,9 +157,10 @@ def build_runtime(
 ) -> dict[str, Any]:
     h = rec.run.host_config
     proc = rec.process
-    from core.logopts import parse_log_opts
+    from core.logopts import log_attrs, parse_log_opts
 
     max_size, max_file = parse_log_opts(h.log_config.config)
+    attrs = log_attrs(h.log_config.config, dict(proc.get("labels") or {}), list(proc.get("env") or []))
     return {
         "name": rec.name,
         "image": rec.image,
@@ -172,6 +178,7 @@ def build_runtime(
             "path": str(paths.container(rec.id) / f"{rec.id}-json.log"),
             "max_size": max_size,
             "max_file": max_file,
+            **({"attrs": attrs} if attrs else {}),
         },
         "restart": {"name": h.restart_policy.name, "max": h.restart_policy.maximum_retry_count},
         "auto_remove": h.auto_remove,

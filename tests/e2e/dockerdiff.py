@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.testbed.common import detach_mounts_under
@@ -185,8 +185,8 @@ class Side:
     bindir: Path  # holds the `docker` wrapper
     env: dict[str, str]
     scratch: Path  # per-workflow work dirs go here
-    cleanup: Callable[[], None]
-    literals: dict[str, str] = field(default_factory=dict)  # side-specific value -> placeholder
+    cleanup: Callable[[], None]  # empties the engine but for busybox
+    names: Callable[[float, float], set[str]]  # names of the containers that had events in a time range
 
     def run(self, lines: Sequence[str], variables: dict[str, str], timeout: float = 60.0) -> list[StepResult]:
         env = {**self.env, **variables, "PATH": f"{self.bindir}:{self.env.get('PATH', '/usr/bin:/bin')}"}
@@ -294,3 +294,72 @@ _NAME_RE = re.compile(r"\b[a-z]+_[a-z]+\b")
 
 def looks_like_generated_names(text: str) -> bool:
     return bool(_NAME_RE.search(text))
+
+
+# ---------------------------------------------------------------------------------------------- cleanup
+
+
+class DockerAPI:
+    """The few Engine API calls the harness itself makes to its dockerd (emptying it between workflows,
+    the names a workflow generated): HTTP/1.0 over the unix socket, no client library, no process."""
+
+    def __init__(self, sock: Path) -> None:
+        self.sock = sock
+
+    def call(self, method: str, path: str) -> tuple[int, object]:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(60)
+            s.connect(str(self.sock))
+            s.sendall(f"{method} /v1.41{path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+            chunks = []
+            while data := s.recv(65536):
+                chunks.append(data)
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        text = body.decode(errors="replace").strip()
+        if not text:
+            return status, None
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            # a stream of JSON documents, one a line (events)
+            return status, [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def empty(self, base_refs: set[str]) -> None:
+        """Remove every container (with its anonymous volumes), volume, user network and image tag but the
+        base ones, then the dangling images."""
+        from urllib.parse import quote
+
+        _, containers = self.call("GET", "/containers/json?all=1")
+        for c in containers or []:  # type: ignore[union-attr]
+            self.call("DELETE", f"/containers/{c['Id']}?force=1&v=1")
+        _, vols = self.call("GET", "/volumes")
+        for v in (vols or {}).get("Volumes") or []:  # type: ignore[union-attr]
+            self.call("DELETE", f"/volumes/{quote(v['Name'])}?force=1")
+        _, nets = self.call("GET", "/networks")
+        for n in nets or []:  # type: ignore[union-attr]
+            if n["Name"] not in ("bridge", "host", "none"):
+                self.call("DELETE", f"/networks/{n['Id']}")
+        _, images = self.call("GET", "/images/json?all=1")
+        for img in images or []:  # type: ignore[union-attr]
+            for tag in img.get("RepoTags") or []:
+                if tag not in base_refs and tag != "<none>:<none>":
+                    self.call("DELETE", f"/images/{quote(tag, safe='')}?force=1")
+        self.call("POST", "/images/prune")
+        _, images = self.call("GET", "/images/json")
+        for img in images or []:  # type: ignore[union-attr]
+            if not set(img.get("RepoTags") or []) & base_refs:
+                self.call("DELETE", f"/images/{img['Id']}?force=1")
+
+    def container_names(self, since: float, until: float) -> set[str]:
+        filters = quote_json({"type": ["container"]})
+        _, events = self.call("GET", f"/events?since={since:.0f}&until={until:.0f}&filters={filters}")
+        if isinstance(events, dict):
+            events = [events]
+        return {e.get("Actor", {}).get("Attributes", {}).get("name", "") for e in events or []} - {""}  # type: ignore[union-attr]
+
+
+def quote_json(value: object) -> str:
+    from urllib.parse import quote
+
+    return quote(json.dumps(value, separators=(",", ":")))

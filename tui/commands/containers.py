@@ -199,7 +199,7 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
     p.add_argument("-n", "--last", type=int, default=-1, help="show n last created containers")
     p.add_argument("-l", "--latest", action="store_true", help="show the latest created container")
-    p.add_argument("-s", "--size", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("-s", "--size", action="store_true", help="display total file sizes")
     p.set_defaults(func=cmd_ps)
 
 
@@ -451,23 +451,33 @@ def cmd_ps(args: argparse.Namespace) -> int:
         sys.stdout.write("".join(f"{c.id if args.no_trunc else c.id[:12]}\n" for c in containers))
         return 0
     rows = [_ps_row(c, args.no_trunc) for c in containers]
-    emit(
-        rows,
-        args.format,
-        [
-            ("CONTAINER ID", "ID"),
-            ("IMAGE", "Image"),
-            ("COMMAND", "Command"),
-            ("CREATED", "RunningFor"),
-            ("STATUS", "Status"),
-            ("PORTS", "Ports"),
-            ("NAMES", "Names"),
-        ],
-    )
+    # docker's CLI asks for sizes with -s, or when the template uses .Size (json uses every field)
+    fmt = args.format or ""
+    if args.size or fmt == "json" or ".Size" in fmt:
+        for c, row in zip(containers, rows, strict=True):
+            doc = engine.inspect_container(c.id, size=True)
+            row["Size"] = _ps_size(int(doc.get("SizeRw") or 0), int(doc.get("SizeRootFs") or 0))
+    headers = [
+        ("CONTAINER ID", "ID"),
+        ("IMAGE", "Image"),
+        ("COMMAND", "Command"),
+        ("CREATED", "RunningFor"),
+        ("STATUS", "Status"),
+        ("PORTS", "Ports"),
+        ("NAMES", "Names"),
+    ]
+    emit(rows, args.format, [*headers, ("SIZE", "Size")] if args.size else headers)
     return 0
 
 
+def _ps_size(rw: int, rootfs: int) -> str:
+    """``ps -s``'s SIZE: the writable layer's bytes, and with the image's (docker's ``2kB (virtual 4.3MB)``)."""
+    return f"{_dec_size(rw)} (virtual {_dec_size(rootfs)})" if rootfs > 0 else _dec_size(rw)
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
+    from urllib.parse import quote_plus
+
     from core.interface import parse_since
 
     engine = make_engine(args)
@@ -486,7 +496,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
     ) as lines:
         for line in lines:
             target = err if line.stream == "stderr" else out
-            text = line.text if not args.timestamps else f"{line.time} {line.text}"
+            text = line.text
+            if args.details:  # docker: the attrs, sorted and query-escaped, then a space (even with none)
+                text = ",".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in sorted(line.attrs.items())) + " " + text
+            if args.timestamps:
+                text = f"{line.time} {text}"
             target.write(text.encode("utf-8", "surrogateescape"))
             if args.follow:
                 target.flush()
@@ -527,7 +541,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    titles, rows = make_engine(args).container_top(args.container)
+    titles, rows = make_engine(args).container_top(args.container, " ".join(args.ps_args))
     print_table(titles, rows)
     return 0
 
@@ -550,8 +564,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
                     "MemUsage": f"{_bin_size(s.memory_usage)} / {_bin_size(s.memory_limit)}",
                     "MemPerc": f"{pct:.2f}%",
                     "PIDs": str(s.pids),
-                    "NetIO": "--",
-                    "BlockIO": "--",
+                    "NetIO": f"{_dec_size(s.net_rx)} / {_dec_size(s.net_tx)}",
+                    "BlockIO": f"{_dec_size(s.block_read)} / {_dec_size(s.block_write)}",
                 }
             )
         return out
@@ -562,6 +576,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         ("CPU %", "CPUPerc"),
         ("MEM USAGE / LIMIT", "MemUsage"),
         ("MEM %", "MemPerc"),
+        ("NET I/O", "NetIO"),
+        ("BLOCK I/O", "BlockIO"),
         ("PIDS", "PIDs"),
     ]
     if args.no_stream:
@@ -576,6 +592,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
             time.sleep(0.8)
     except KeyboardInterrupt:
         return 0
+
+
+def _dec_size(n: int) -> str:
+    """docker's units.HumanSizeWithPrecision(n, 3): decimal units, three significant digits (stats I/O)."""
+    size, unit = float(n), 0
+    units = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+    while size >= 1000 and unit < len(units) - 1:
+        size /= 1000
+        unit += 1
+    return f"{size:.3g}{units[unit]}"
 
 
 def _bin_size(n: int) -> str:
