@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from core.containers.execs import ExecStore
     from core.containers.lifecycle import Lifecycle
     from core.containers.store import ContainerRecord
+    from core.images.manage import ImageUsers
     from core.interface import PreparedStart
     from core.models import BuildEvent, BuildOptions, BuildResult, ExecConfig, HistoryEntry, Volume
     from core.network.manager import NetworkManager
@@ -162,14 +163,14 @@ class LocalEngine(Engine):
     def remove_image(self, name: str, *, force: bool = False) -> RemovedImage:
         from core.images.manage import remove_image
 
-        removed = remove_image(self.images, self.layers, name, force=force, in_use=self._image_users())
+        removed = remove_image(self.images, self.layers, name, force=force, users=self._image_holders())
         self._emit_removed(removed)
         return removed
 
     def prune_images(self, *, all: bool = False) -> tuple[RemovedImage, int]:
         from core.images.manage import prune_images
 
-        removed, freed = prune_images(self.images, self.layers, all_unused=all, in_use=self._image_users())
+        removed, freed = prune_images(self.images, self.layers, all_unused=all, users=self._image_holders())
         self._emit_removed(removed)
         if removed.deleted or removed.untagged:
             self._emit("image", "prune", "", reclaimed=str(freed))
@@ -861,6 +862,33 @@ class LocalEngine(Engine):
             size=record.size,
             containers=len(users.get(record.id, [])),
         )
+
+    def _image_holders(self) -> ImageUsers:
+        """The containers holding each image (all, and the running ones) and the layers they sit on."""
+        from core.images.manage import ImageUsers
+
+        out = ImageUsers()
+        try:
+            entries = list(self.paths.containers.iterdir())
+        except FileNotFoundError:
+            return out
+        for entry in entries:
+            try:
+                cfg = json.loads((entry / "config.json").read_bytes())
+            except (OSError, ValueError):
+                continue
+            image_id, cid = cfg.get("image_id"), cfg.get("id") or entry.name
+            out.layers.update(cfg.get("layers") or [])
+            if not image_id:
+                continue
+            out.containers.setdefault(image_id, []).append(cid)
+            try:
+                status = json.loads((entry / "state.json").read_bytes()).get("status")
+            except (OSError, ValueError):
+                status = None
+            if status in RUNNING_STATES:
+                out.running.setdefault(image_id, []).append(cid)
+        return out
 
     def _image_users(self) -> dict[str, list[str]]:
         """image id -> names of the containers created from it."""

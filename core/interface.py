@@ -248,8 +248,8 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def container_top(self, name: str, ps_args: str = "") -> tuple[list[str], list[list[str]]]:
-        """``GET /containers/{id}/top?ps_args=``: (titles, processes); with ``ps_args``, the host's ``ps`` with
-        those options, as dockerd runs it."""
+        """``GET /containers/{id}/top?ps_args=``: (titles, processes); with ``ps_args``, the host's ``ps``
+        with those options, as dockerd runs it."""
 
     @abc.abstractmethod
     def container_stats(self, name: str) -> ContainerStats:

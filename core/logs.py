@@ -874,8 +874,10 @@ def read_logs(
                     continue
                 if until_b is not None and stamp.encode() > until_b:
                     return
-            yield LogLine(stream=stream, time=stamp, text=text, attrs=attrs) if attrs else LogLine(
-                stream=stream, time=stamp, text=text
+            yield (
+                LogLine(stream=stream, time=stamp, text=text, attrs=attrs)
+                if attrs
+                else LogLine(stream=stream, time=stamp, text=text)
             )
     finally:
         records.close()

@@ -124,7 +124,14 @@ def net_io(pid: int) -> tuple[int, int]:
 
 
 def stats(
-    cid: str, name: str, parent: str, *, running: bool, interval: float = 0.2, pid: int = 0, own_net: bool = True
+    cid: str,
+    name: str,
+    parent: str,
+    *,
+    running: bool,
+    interval: float = 0.2,
+    pid: int = 0,
+    own_net: bool = True,
 ) -> ContainerStats:
     """CPU % over ``interval`` (of one CPU, as docker: 100% = one core busy), memory, pids, block I/O and,
     with ``pid`` in a network namespace of its own (``own_net``), network I/O."""

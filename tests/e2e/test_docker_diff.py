@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a workflow keeps each command line whole, as a user types it)
 """Differential test (issue #12): everyday docker workflows run once with the docker CLI against a dockerd
 this test starts, once with ``dockyard`` (same arguments, verb for verb), and compared line by line: stdout,
 stderr and exit code, after normalising ids, generated names, times, durations, addresses and sizes
@@ -160,7 +161,11 @@ WORKFLOWS: list[W] = [
     W("run-echo", (0,), "docker run --rm busybox echo hello"),
     W("run-exit-code", (0,), "docker run --rm busybox sh -c 'exit 3'"),
     W("run-stdout-stderr", (0,), "docker run --rm busybox sh -c 'echo out; echo err >&2; exit 2'"),
-    W("run-env", (0,), "docker run --rm -e FOO=bar -e EMPTY= busybox sh -c 'echo $FOO; env | grep -c ^EMPTY='"),
+    W(
+        "run-env",
+        (0,),
+        "docker run --rm -e FOO=bar -e EMPTY= busybox sh -c 'echo $FOO; env | grep -c ^EMPTY='",
+    ),
     W(
         "run-env-from-host",
         (0,),
@@ -178,8 +183,16 @@ WORKFLOWS: list[W] = [
     W("run-user-uid", (0,), "docker run --rm -u 1000:1000 busybox id"),
     W("run-entrypoint", (0,), "docker run --rm --entrypoint echo busybox a b"),
     W("run-hostname", (0,), "docker run --rm -h myhost busybox hostname"),
-    W("run-hostname-default-is-id", (0,), "docker run --name hn busybox hostname\ndocker inspect -f '{{.Config.Hostname}}' hn"),
-    W("run-add-host", (0,), "docker run --rm --add-host foo:1.2.3.4 --add-host bar:5.6.7.8 busybox grep -E 'foo|bar' /etc/hosts"),
+    W(
+        "run-hostname-default-is-id",
+        (0,),
+        "docker run --name hn busybox hostname\ndocker inspect -f '{{.Config.Hostname}}' hn",
+    ),
+    W(
+        "run-add-host",
+        (0,),
+        "docker run --rm --add-host foo:1.2.3.4 --add-host bar:5.6.7.8 busybox grep -E 'foo|bar' /etc/hosts",
+    ),
     W("run-dns", (0,), "docker run --rm --dns 9.9.9.9 busybox grep nameserver /etc/resolv.conf"),
     W(
         "run-labels",
@@ -191,8 +204,16 @@ WORKFLOWS: list[W] = [
         """,
     ),
     W("run-read-only", (0,), "docker run --rm --read-only busybox touch /x"),
-    W("run-read-only-tmpfs", (0,), "docker run --rm --read-only --tmpfs /t busybox sh -c 'touch /t/x && echo ok'"),
-    W("run-tmpfs-size", (0,), "docker run --rm --tmpfs /t:size=1m busybox sh -c 'df -k /t | tail -1 | tr -s \" \" | cut -d\" \" -f2'"),
+    W(
+        "run-read-only-tmpfs",
+        (0,),
+        "docker run --rm --read-only --tmpfs /t busybox sh -c 'touch /t/x && echo ok'",
+    ),
+    W(
+        "run-tmpfs-size",
+        (0,),
+        'docker run --rm --tmpfs /t:size=1m busybox sh -c \'df -k /t | tail -1 | tr -s " " | cut -d" " -f2\'',
+    ),
     W(
         "run-bind-ro",
         (0,),
@@ -210,7 +231,11 @@ WORKFLOWS: list[W] = [
         docker run --rm --mount type=bind,source=$W/d,target=/d,readonly busybox cat /d/f
         """,
     ),
-    W("run-detached", (0,), "docker run -d --name d1 busybox sleep 30\ndocker ps --format '{{.Names}} {{.State}}'"),
+    W(
+        "run-detached",
+        (0,),
+        "docker run -d --name d1 busybox sleep 30\ndocker ps --format '{{.Names}} {{.State}}'",
+    ),
     W("run-stdin-i", (0,), "echo piped | docker run --rm -i busybox cat"),
     W("run-stdin-without-i", (0,), "echo piped | docker run --rm busybox cat"),
     W("run-tty-no-input", (0,), "docker run --rm -t busybox echo hi"),
@@ -227,20 +252,48 @@ WORKFLOWS: list[W] = [
     W("run-pull-never-missing", (0,), "docker run --rm --pull never $REG/busybox:gzip true"),
     W("run-rm-restart-conflict", (0,), "docker run --rm --restart always busybox true"),
     W("run-memory-bad", (0,), "docker run --rm -m lots busybox true"),
-    W("run-memory-ok", (0,), "docker run --name cm -m 64m busybox true\ndocker inspect -f '{{.HostConfig.Memory}}' cm"),
-    W("run-pids-limit", (0,), "docker run --name pl --pids-limit 50 busybox cat /sys/fs/cgroup/pids/pids.max"),
+    W(
+        "run-memory-ok",
+        (0,),
+        "docker run --name cm -m 64m busybox true\ndocker inspect -f '{{.HostConfig.Memory}}' cm",
+    ),
+    W(
+        "run-pids-limit",
+        (0,),
+        "docker run --name pl --pids-limit 50 busybox cat /sys/fs/cgroup/pids/pids.max",
+    ),
     W("run-bad-port", (0,), "docker run --rm -p 99999:80 busybox true"),
     W("run-bad-name", (0,), "docker run --rm --name 'bad name' busybox true"),
     W("run-restart-bad-policy", (0,), "docker run --restart sometimes busybox true"),
     W("run-one-char-name", (0,), "docker create --name x busybox"),
     W("run-ulimit", (0,), "docker run --rm --ulimit nofile=100:200 busybox sh -c 'ulimit -n; ulimit -Hn'"),
     W("run-cap-drop", (0,), "docker run --rm --cap-drop ALL busybox sh -c 'chown 1 /tmp; echo $?'"),
-    W("run-stop-signal-inspect", (0,), "docker create --name ss --stop-signal SIGUSR1 busybox\ndocker inspect -f '{{.Config.StopSignal}}' ss"),
-    W("run-shm-size", (0,), "docker run --rm --shm-size 8m busybox sh -c 'df -k /dev/shm | tail -1 | tr -s \" \" | cut -d\" \" -f2'"),
+    W(
+        "run-stop-signal-inspect",
+        (0,),
+        "docker create --name ss --stop-signal SIGUSR1 busybox\ndocker inspect -f '{{.Config.StopSignal}}' ss",
+    ),
+    W(
+        "run-shm-size",
+        (0,),
+        'docker run --rm --shm-size 8m busybox sh -c \'df -k /dev/shm | tail -1 | tr -s " " | cut -d" " -f2\'',
+    ),
     W("run-network-none", (0,), "docker run --rm --network none busybox sh -c 'ls /sys/class/net'"),
-    W("run-network-host-hostname", (0,), "docker run --rm --network host busybox sh -c '[ \"$(hostname)\" = \"'$(hostname)'\" ] && echo same'"),
-    W("create-start-wait", (0,), "docker create --name cs busybox sh -c 'exit 4' >/dev/null\ndocker start cs\ndocker wait cs"),
-    W("start-attach", (0,), "docker create --name sa busybox sh -c 'echo attached; exit 6' >/dev/null\ndocker start -a sa"),
+    W(
+        "run-network-host-hostname",
+        (0,),
+        "docker run --rm --network host busybox sh -c '[ \"$(hostname)\" = \"'$(hostname)'\" ] && echo same'",
+    ),
+    W(
+        "create-start-wait",
+        (0,),
+        "docker create --name cs busybox sh -c 'exit 4' >/dev/null\ndocker start cs\ndocker wait cs",
+    ),
+    W(
+        "start-attach",
+        (0,),
+        "docker create --name sa busybox sh -c 'echo attached; exit 6' >/dev/null\ndocker start -a sa",
+    ),
     W("create-prints-id", (0,), "docker create busybox"),
     # ------------------------------------------------------------------ run: cause 4 and 5
     W(
@@ -287,13 +340,33 @@ WORKFLOWS: list[W] = [
     W("run-id-root-groups", (12,), "docker run --rm busybox id"),
     W("run-user-name-groups", (12,), "docker run --rm -u nobody busybox id"),
     W("run-group-add", (9, 12), "docker run --rm --group-add 1234 --group-add daemon busybox id"),
-    W("exec-id-groups", (12,), "docker run -d --name eg busybox sleep 30 >/dev/null\ndocker exec eg id\ndocker exec -u nobody eg id"),
+    W(
+        "exec-id-groups",
+        (12,),
+        "docker run -d --name eg busybox sleep 30 >/dev/null\ndocker exec eg id\ndocker exec -u nobody eg id",
+    ),
     W("run-pid-host", (9,), "docker run --rm --pid host busybox sh -c 'test -d /proc/1 && echo host-pids'"),
-    W("run-ipc-uts-host", (9,), "docker run --rm --ipc host --uts host busybox sh -c '[ \"$(hostname)\" = \"'$(hostname)'\" ] && echo host-uts'"),
+    W(
+        "run-ipc-uts-host",
+        (9,),
+        "docker run --rm --ipc host --uts host busybox sh -c '[ \"$(hostname)\" = \"'$(hostname)'\" ] && echo host-uts'",
+    ),
     W("run-userns-host", (9,), "docker run --rm --userns host busybox true"),
-    W("run-dns-search-option", (9,), "docker run --rm --dns 9.9.9.9 --dns-search example.com --dns-option ndots:2 busybox cat /etc/resolv.conf"),
-    W("run-sysctl", (9,), "docker run --rm --sysctl net.ipv4.ip_forward=0 busybox cat /proc/sys/net/ipv4/ip_forward"),
-    W("run-expose", (9,), "docker run -d --name ex --expose 1234 busybox sleep 30 >/dev/null\ndocker ps --format '{{.Names}} {{.Ports}}'"),
+    W(
+        "run-dns-search-option",
+        (9,),
+        "docker run --rm --dns 9.9.9.9 --dns-search example.com --dns-option ndots:2 busybox cat /etc/resolv.conf",
+    ),
+    W(
+        "run-sysctl",
+        (9,),
+        "docker run --rm --sysctl net.ipv4.ip_forward=0 busybox cat /proc/sys/net/ipv4/ip_forward",
+    ),
+    W(
+        "run-expose",
+        (9,),
+        "docker run -d --name ex --expose 1234 busybox sleep 30 >/dev/null\ndocker ps --format '{{.Names}} {{.Ports}}'",
+    ),
     W("run-attach-stdout-only", (9,), "docker run --rm -a stdout busybox sh -c 'echo out; echo err >&2'"),
     W(
         "run-link",
@@ -308,9 +381,17 @@ WORKFLOWS: list[W] = [
         docker run --rm --volumes-from vsrc busybox sh -c 'test -d /shared && echo mounted'
         """,
     ),
-    W("run-cidfile", (9,), "docker run --cidfile $W/cid --name cf busybox true\n[ \"$(cat $W/cid)\" = \"$(docker inspect -f '{{.Id}}' cf)\" ] && echo same"),
+    W(
+        "run-cidfile",
+        (9,),
+        'docker run --cidfile $W/cid --name cf busybox true\n[ "$(cat $W/cid)" = "$(docker inspect -f \'{{.Id}}\' cf)" ] && echo same',
+    ),
     W("run-log-driver-none", (9,), "docker run --name ln --log-driver none busybox echo hi\ndocker logs ln"),
-    W("run-log-driver-local", (9,), "docker run --name ll --log-driver local busybox echo hi\ndocker logs ll"),
+    W(
+        "run-log-driver-local",
+        (9,),
+        "docker run --name ll --log-driver local busybox echo hi\ndocker logs ll",
+    ),
     W(
         "run-cpu-flags",
         (9,),
@@ -319,8 +400,16 @@ WORKFLOWS: list[W] = [
         docker inspect -f '{{.HostConfig.CpuShares}} {{.HostConfig.CpusetCpus}} {{.HostConfig.MemoryReservation}}' cf
         """,
     ),
-    W("run-cgroup-parent", (9,), "docker create --name cg --cgroup-parent dyt-diff-cg busybox >/dev/null\ndocker inspect -f '{{.HostConfig.CgroupParent}}' cg"),
-    W("run-label-file", (9,), "printf 'x=1\\ny=2\\n' > $W/labels\ndocker create --name lf --label-file $W/labels busybox >/dev/null\ndocker inspect -f '{{json .Config.Labels}}' lf"),
+    W(
+        "run-cgroup-parent",
+        (9,),
+        "docker create --name cg --cgroup-parent dyt-diff-cg busybox >/dev/null\ndocker inspect -f '{{.HostConfig.CgroupParent}}' cg",
+    ),
+    W(
+        "run-label-file",
+        (9,),
+        "printf 'x=1\\ny=2\\n' > $W/labels\ndocker create --name lf --label-file $W/labels busybox >/dev/null\ndocker inspect -f '{{json .Config.Labels}}' lf",
+    ),
     W("run-runtime-unknown", (9,), "docker run --rm --runtime nosuch busybox true"),
     W("run-platform", (9,), "docker run --rm --platform linux/amd64 busybox echo ok"),
     W("run-cpus-above-host", (15,), "docker run --rm --cpus 64 busybox true"),
@@ -370,33 +459,132 @@ WORKFLOWS: list[W] = [
         "ps-after-exit",
         (15,),
         "docker run --name c1 busybox sh -c 'exit 1'\ndocker ps -a",
-        xfail="#12 item 15: ps shows the command unquoted (\"sh -c exit 1\", docker \"sh -c 'exit 1'\")",
+        xfail='#12 item 15: ps shows the command unquoted ("sh -c exit 1", docker "sh -c \'exit 1\'")',
     ),
-    W("ps-running-and-exited", (0,), "docker run -d --name up busybox sleep 30 >/dev/null\ndocker run --name down busybox true\ndocker ps --format '{{.Names}}'\ndocker ps -a --format '{{.Names}} {{.State}}'"),
-    W("ps-quiet-counts", (0,), "docker create busybox >/dev/null\ndocker create busybox >/dev/null\ndocker ps -aq | wc -l\ndocker ps -q | wc -l"),
-    W("ps-no-trunc-ids", (0,), "docker create --name nt busybox >/dev/null\ndocker ps -a --no-trunc --format '{{.ID}} {{.Names}}'"),
-    W("ps-last-and-latest", (0,), "docker create --name first busybox >/dev/null\ndocker create --name second busybox >/dev/null\ndocker ps -n 1 --format '{{.Names}}'\ndocker ps -l --format '{{.Names}}'"),
-    W("ps-format-status", (0,), "docker run --name st busybox sh -c 'exit 5'\ndocker ps -a --format '{{.Status}}|{{.State}}'"),
-    W("ps-format-command", (15,), "docker create --name pc busybox sh -c 'echo a b' >/dev/null\ndocker ps -a --format '{{.Command}}'", xfail="#12 item 15: ps command quoting"),
-    W("ps-format-image-names", (0,), "docker create --name pi busybox >/dev/null\ndocker ps -a --format '{{.Image}} {{.Names}}'"),
-    W("ps-format-table-header", (1, 15), r"docker create --name th busybox >/dev/null" "\n" r"docker ps -a --format 'table {{.ID}}\t{{.Names}}'"),
+    W(
+        "ps-running-and-exited",
+        (0,),
+        "docker run -d --name up busybox sleep 30 >/dev/null\ndocker run --name down busybox true\ndocker ps --format '{{.Names}}'\ndocker ps -a --format '{{.Names}} {{.State}}'",
+    ),
+    W(
+        "ps-quiet-counts",
+        (0,),
+        "docker create busybox >/dev/null\ndocker create busybox >/dev/null\ndocker ps -aq | wc -l\ndocker ps -q | wc -l",
+    ),
+    W(
+        "ps-no-trunc-ids",
+        (0,),
+        "docker create --name nt busybox >/dev/null\ndocker ps -a --no-trunc --format '{{.ID}} {{.Names}}'",
+    ),
+    W(
+        "ps-last-and-latest",
+        (0,),
+        "docker create --name first busybox >/dev/null\ndocker create --name second busybox >/dev/null\ndocker ps -n 1 --format '{{.Names}}'\ndocker ps -l --format '{{.Names}}'",
+    ),
+    W(
+        "ps-format-status",
+        (0,),
+        "docker run --name st busybox sh -c 'exit 5'\ndocker ps -a --format '{{.Status}}|{{.State}}'",
+    ),
+    W(
+        "ps-format-command",
+        (15,),
+        "docker create --name pc busybox sh -c 'echo a b' >/dev/null\ndocker ps -a --format '{{.Command}}'",
+        xfail="#12 item 15: ps command quoting",
+    ),
+    W(
+        "ps-format-image-names",
+        (0,),
+        "docker create --name pi busybox >/dev/null\ndocker ps -a --format '{{.Image}} {{.Names}}'",
+    ),
+    W(
+        "ps-format-table-header",
+        (1, 15),
+        r"docker create --name th busybox >/dev/null"
+        "\n"
+        r"docker ps -a --format 'table {{.ID}}\t{{.Names}}'",
+    ),
     W("ps-format-json", (15,), "docker create --name pj busybox >/dev/null\ndocker ps -a --format json"),
-    W("ps-format-label", (1,), "docker create --name lb --label tier=web busybox >/dev/null\ndocker ps -a --format '{{.Label \"tier\"}}'"),
-    W("ps-format-labels", (0,), "docker create --name lb --label b=2 --label a=1 busybox >/dev/null\ndocker ps -a --format '{{.Labels}}'"),
-    W("ps-format-ports", (0,), "docker run -d --name pp -p 127.0.0.1:$P1:80/tcp busybox sleep 30 >/dev/null\ndocker ps --format '{{.Ports}}'"),
-    W("ps-format-ports-all-ifaces", (15,), "docker run -d --name pp -p $P1:80 busybox sleep 30 >/dev/null\ndocker ps --format '{{.Ports}}'"),
-    W("ps-size", (15,), "docker run --name sz busybox sh -c 'head -c 2000 /dev/zero > /f'\ndocker ps -a -s --format '{{.Names}} {{.Size}}'\ndocker ps -a -s"),
-    W("ps-filter-status", (6,), "docker run -d --name run1 busybox sleep 30 >/dev/null\ndocker create --name cr1 busybox >/dev/null\ndocker ps -a -f status=created --format '{{.Names}}'\ndocker ps -a -f status=running --format '{{.Names}}'"),
-    W("ps-filter-name-substring", (6,), "docker create --name web1 busybox >/dev/null\ndocker create --name db1 busybox >/dev/null\ndocker ps -a -f name=web --format '{{.Names}}'"),
-    W("ps-filter-name-regex", (6,), "docker create --name web1 busybox >/dev/null\ndocker create --name myweb busybox >/dev/null\ndocker ps -a -f 'name=^web' --format '{{.Names}}'\ndocker ps -a -f 'name=^/myweb$' --format '{{.Names}}'"),
-    W("ps-filter-label", (6,), "docker create --name a1 --label env=prod busybox >/dev/null\ndocker create --name a2 --label env=dev busybox >/dev/null\ndocker ps -a -f label=env=prod --format '{{.Names}}'\ndocker ps -a -f label=env --format '{{.Names}}' | sort"),
-    W("ps-filter-exited", (6,), "docker run --name e0 busybox true\ndocker run --name e3 busybox sh -c 'exit 3'\ndocker ps -a -f exited=3 --format '{{.Names}}'"),
-    W("ps-filter-ancestor", (6,), "docker create --name an busybox >/dev/null\ndocker ps -a -f ancestor=busybox --format '{{.Names}}'\ndocker ps -a -f ancestor=busybox:latest --format '{{.Names}}'"),
-    W("ps-filter-volume", (6,), "docker create --name vo -v myvol:/data busybox >/dev/null\ndocker create --name nv busybox >/dev/null\ndocker ps -a -f volume=myvol --format '{{.Names}}'"),
-    W("ps-filter-network", (6,), "docker network create fnet >/dev/null\ndocker create --name nn --network fnet busybox >/dev/null\ndocker create --name other busybox >/dev/null\ndocker ps -a -f network=fnet --format '{{.Names}}'"),
-    W("ps-filter-publish-expose", (6,), "docker run -d --name pub -p 127.0.0.1:$P1:80 busybox sleep 30 >/dev/null\ndocker run -d --name plain busybox sleep 30 >/dev/null\ndocker ps -f publish=80 --format '{{.Names}}'\ndocker ps -f expose=80 --format '{{.Names}}'"),
-    W("ps-filter-is-task", (6,), "docker create --name ct busybox >/dev/null\ndocker ps -a -f is-task=false --format '{{.Names}}'"),
-    W("ps-filter-before-since", (6,), "docker create --name b1 busybox >/dev/null\ndocker create --name b2 busybox >/dev/null\ndocker create --name b3 busybox >/dev/null\ndocker ps -a -f before=b2 --format '{{.Names}}'\ndocker ps -a -f since=b2 --format '{{.Names}}'"),
+    W(
+        "ps-format-label",
+        (1,),
+        "docker create --name lb --label tier=web busybox >/dev/null\ndocker ps -a --format '{{.Label \"tier\"}}'",
+    ),
+    W(
+        "ps-format-labels",
+        (0,),
+        "docker create --name lb --label b=2 --label a=1 busybox >/dev/null\ndocker ps -a --format '{{.Labels}}'",
+    ),
+    W(
+        "ps-format-ports",
+        (0,),
+        "docker run -d --name pp -p 127.0.0.1:$P1:80/tcp busybox sleep 30 >/dev/null\ndocker ps --format '{{.Ports}}'",
+    ),
+    W(
+        "ps-format-ports-all-ifaces",
+        (15,),
+        "docker run -d --name pp -p $P1:80 busybox sleep 30 >/dev/null\ndocker ps --format '{{.Ports}}'",
+    ),
+    W(
+        "ps-size",
+        (15,),
+        "docker run --name sz busybox sh -c 'head -c 2000 /dev/zero > /f'\ndocker ps -a -s --format '{{.Names}} {{.Size}}'\ndocker ps -a -s | head -1\ndocker ps -a --format '{{.Size}}'",
+    ),
+    W(
+        "ps-filter-status",
+        (6,),
+        "docker run -d --name run1 busybox sleep 30 >/dev/null\ndocker create --name cr1 busybox >/dev/null\ndocker ps -a -f status=created --format '{{.Names}}'\ndocker ps -a -f status=running --format '{{.Names}}'",
+    ),
+    W(
+        "ps-filter-name-substring",
+        (6,),
+        "docker create --name web1 busybox >/dev/null\ndocker create --name db1 busybox >/dev/null\ndocker ps -a -f name=web --format '{{.Names}}'",
+    ),
+    W(
+        "ps-filter-name-regex",
+        (6,),
+        "docker create --name web1 busybox >/dev/null\ndocker create --name myweb busybox >/dev/null\ndocker ps -a -f 'name=^web' --format '{{.Names}}'\ndocker ps -a -f 'name=^/myweb$' --format '{{.Names}}'",
+    ),
+    W(
+        "ps-filter-label",
+        (6,),
+        "docker create --name a1 --label env=prod busybox >/dev/null\ndocker create --name a2 --label env=dev busybox >/dev/null\ndocker ps -a -f label=env=prod --format '{{.Names}}'\ndocker ps -a -f label=env --format '{{.Names}}' | sort",
+    ),
+    W(
+        "ps-filter-exited",
+        (6,),
+        "docker run --name e0 busybox true\ndocker run --name e3 busybox sh -c 'exit 3'\ndocker ps -a -f exited=3 --format '{{.Names}}'",
+    ),
+    W(
+        "ps-filter-ancestor",
+        (6,),
+        "docker create --name an busybox >/dev/null\ndocker ps -a -f ancestor=busybox --format '{{.Names}}'\ndocker ps -a -f ancestor=busybox:latest --format '{{.Names}}'",
+    ),
+    W(
+        "ps-filter-volume",
+        (6,),
+        "docker create --name vo -v myvol:/data busybox >/dev/null\ndocker create --name nv busybox >/dev/null\ndocker ps -a -f volume=myvol --format '{{.Names}}'",
+    ),
+    W(
+        "ps-filter-network",
+        (6,),
+        "docker network create fnet >/dev/null\ndocker create --name nn --network fnet busybox >/dev/null\ndocker create --name other busybox >/dev/null\ndocker ps -a -f network=fnet --format '{{.Names}}'",
+    ),
+    W(
+        "ps-filter-publish-expose",
+        (6,),
+        "docker run -d --name pub -p 127.0.0.1:$P1:80 busybox sleep 30 >/dev/null\ndocker run -d --name plain busybox sleep 30 >/dev/null\ndocker ps -f publish=80 --format '{{.Names}}'\ndocker ps -f expose=80 --format '{{.Names}}'",
+    ),
+    W(
+        "ps-filter-is-task",
+        (6,),
+        "docker create --name ct busybox >/dev/null\ndocker ps -a -f is-task=false --format '{{.Names}}'",
+    ),
+    W(
+        "ps-filter-before-since",
+        (6,),
+        "docker create --name b1 busybox >/dev/null\ndocker create --name b2 busybox >/dev/null\ndocker create --name b3 busybox >/dev/null\ndocker ps -a -f before=b2 --format '{{.Names}}'\ndocker ps -a -f since=b2 --format '{{.Names}}'",
+    ),
     W("ps-filter-bad-key", (14,), "docker ps -f bogus=1"),
     W("ps-filter-bad-status", (14,), "docker ps -f status=sleeping"),
     # ------------------------------------------------------------------ images, tag, rmi
@@ -406,8 +594,16 @@ WORKFLOWS: list[W] = [
     W("images-format", (0,), "docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}'"),
     W("images-format-json", (15,), "docker images --format json busybox"),
     W("images-digests", (0,), "docker images --digests --format '{{.Repository}} {{.Digest}}'"),
-    W("images-filter-reference", (6,), "docker tag busybox other/name:v1\ndocker images -f reference=busybox --format '{{.Repository}}:{{.Tag}}'\ndocker images -f 'reference=other/*' --format '{{.Repository}}:{{.Tag}}'"),
-    W("images-filter-dangling", (6,), "docker images -f dangling=true -q\ndocker images -f dangling=false --format '{{.Repository}}' | sort"),
+    W(
+        "images-filter-reference",
+        (6,),
+        "docker tag busybox other/name:v1\ndocker images -f reference=busybox --format '{{.Repository}}:{{.Tag}}'\ndocker images -f 'reference=other/*' --format '{{.Repository}}:{{.Tag}}'",
+    ),
+    W(
+        "images-filter-dangling",
+        (6,),
+        "docker images -f dangling=true -q\ndocker images -f dangling=false --format '{{.Repository}}' | sort",
+    ),
     W(
         "images-filter-label",
         (6,),
@@ -417,9 +613,17 @@ WORKFLOWS: list[W] = [
         docker images -f label=team=core --format '{{.Repository}}'
         """,
     ),
-    W("images-filter-before-since", (6,), "docker tag busybox b:1\ndocker images -f before=busybox:latest -q\ndocker images -f since=busybox:latest -q"),
+    W(
+        "images-filter-before-since",
+        (6,),
+        "docker tag busybox b:1\ndocker images -f before=busybox:latest -q\ndocker images -f since=busybox:latest -q",
+    ),
     W("images-filter-bad", (6, 14), "docker images -f bogus=1"),
-    W("tag-and-list", (0,), "docker tag busybox mytag:v1\ndocker images mytag --format '{{.Repository}} {{.Tag}}'"),
+    W(
+        "tag-and-list",
+        (0,),
+        "docker tag busybox mytag:v1\ndocker images mytag --format '{{.Repository}} {{.Tag}}'",
+    ),
     W("tag-missing-source", (14,), "docker tag nosuch:1 x:1"),
     W("tag-bad-target", (14,), "docker tag busybox 'Bad Name'"),
     W("rmi-untag", (0,), "docker tag busybox foo:1\ndocker rmi foo:1\ndocker images foo -q"),
@@ -453,12 +657,16 @@ WORKFLOWS: list[W] = [
         printf 'FROM busybox\nRUN echo one > /1\nRUN echo two > /2\n' > $W/Dockerfile
         docker build -q -t built $W >/dev/null 2>&1
         docker rmi built | grep -c Deleted
-        docker images -a -q | wc -l
+        docker images -a --format '{{.Repository}}:{{.Tag}}' | sort
         """,
     ),
     W("image-inspect-format", (10,), "docker image inspect --format '{{.Os}}/{{.Architecture}}' busybox"),
     W("image-inspect-config", (11,), "docker image inspect -f '{{json .Config}}' busybox"),
-    W("image-inspect-keys", (11,), "docker image inspect busybox | tr -d ' ' | grep -E '^\"[A-Za-z]+\":' | cut -d: -f1"),
+    W(
+        "image-inspect-keys",
+        (11,),
+        "docker image inspect busybox | tr -d ' ' | grep -E '^\"[A-Za-z]+\":' | cut -d: -f1",
+    ),
     W("image-inspect-missing", (14,), "docker image inspect nosuch"),
     W("image-prune-nothing", (0,), "docker image prune -f"),
     W("image-ls-alias", (0,), "docker image ls --format '{{.Repository}}' | sort"),
@@ -468,66 +676,254 @@ WORKFLOWS: list[W] = [
     W("pull-missing", (14,), "docker pull $REG/nosuch:1"),
     W("pull-bad-reference", (14,), "docker pull 'Bad:Ref:x'"),
     # ------------------------------------------------------------------ inspect and templates (1, 2, 10, 11)
-    W("inspect-status", (0,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.State.Status}} {{.Name}}' ci"),
-    W("inspect-bool", (2,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.State.Running}} {{.HostConfig.Privileged}}' ci"),
-    W("inspect-slice", (2,), "docker create --name ci busybox sleep 300 >/dev/null\ndocker inspect -f '{{.Config.Cmd}}' ci"),
-    W("inspect-map-empty", (2,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Config.Labels}}' ci"),
-    W("inspect-map", (2,), "docker create --name ci -l b=2 -l a=1 busybox >/dev/null\ndocker inspect -f '{{.Config.Labels}}' ci"),
-    W("inspect-nil", (2,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.HostConfig.Binds}} {{.Config.Entrypoint}}' ci"),
-    W("inspect-number", (2,), "docker create --name ci -m 64m busybox >/dev/null\ndocker inspect -f '{{.HostConfig.Memory}} {{.State.Pid}}' ci"),
-    W("inspect-json-cmd", (1,), "docker create --name ci busybox sleep 300 >/dev/null\ndocker inspect -f '{{json .Config.Cmd}}' ci"),
-    W("tmpl-index", (1,), "docker create --name ci busybox sleep 300 >/dev/null\ndocker inspect -f '{{index .Config.Cmd 1}}' ci"),
-    W("tmpl-index-map", (1,), "docker create --name ci -l k=v busybox >/dev/null\ndocker inspect -f '{{index .Config.Labels \"k\"}}' ci"),
-    W("tmpl-range-mounts", (1,), "docker create --name ci -v /a -v /b busybox >/dev/null\ndocker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' ci"),
-    W("tmpl-range-env", (1,), "docker create --name ci -e X=1 busybox >/dev/null\ndocker inspect -f '{{range $i, $e := .Config.Env}}{{$i}}={{$e}};{{end}}' ci"),
-    W("tmpl-if-else", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{if .State.Running}}up{{else}}down{{end}}' ci"),
-    W("tmpl-with", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{with .State}}{{.Status}}{{end}}' ci"),
-    W("tmpl-len", (1,), "docker create --name ci busybox a b c >/dev/null\ndocker inspect -f '{{len .Config.Cmd}}' ci"),
-    W("tmpl-printf", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{printf \"%s:%d\" .Name .State.ExitCode}}' ci"),
-    W("tmpl-join", (1,), "docker create --name ci busybox a b c >/dev/null\ndocker inspect -f '{{join .Config.Cmd \",\"}}' ci"),
-    W("tmpl-upper-lower-title", (1,), "docker create --name Mixed busybox >/dev/null\ndocker inspect -f '{{upper .Name}} {{lower .Name}} {{title \"ab cd\"}}' Mixed"),
-    W("tmpl-split", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{split \"a,b,c\" \",\"}}' ci"),
-    W("tmpl-println", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{println .Name}}' ci"),
-    W("tmpl-comparisons", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{eq .State.ExitCode 0}} {{ne .Name \"x\"}} {{gt 2 1}} {{lt 2 1}}' ci"),
-    W("tmpl-logic", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{and .State.Running .State.Paused}} {{or .State.Running \"fallback\"}} {{not .State.Running}}' ci"),
-    W("tmpl-variables-pipeline", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{$n := .Name}}{{$n | upper}}' ci"),
-    W("tmpl-missing-key", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Nope}}' ci"),
-    W("tmpl-bad-template", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Name' ci"),
-    W("tmpl-no-value", (1,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Config.Labels.nope}}' ci"),
+    W(
+        "inspect-status",
+        (0,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.State.Status}} {{.Name}}' ci",
+    ),
+    W(
+        "inspect-bool",
+        (2,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.State.Running}} {{.HostConfig.Privileged}}' ci",
+    ),
+    W(
+        "inspect-slice",
+        (2,),
+        "docker create --name ci busybox sleep 300 >/dev/null\ndocker inspect -f '{{.Config.Cmd}}' ci",
+    ),
+    W(
+        "inspect-map-empty",
+        (2,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Config.Labels}}' ci",
+    ),
+    W(
+        "inspect-map",
+        (2,),
+        "docker create --name ci -l b=2 -l a=1 busybox >/dev/null\ndocker inspect -f '{{.Config.Labels}}' ci",
+    ),
+    W(
+        "inspect-nil",
+        (2,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.HostConfig.Binds}} {{.Config.Entrypoint}}' ci",
+    ),
+    W(
+        "inspect-number",
+        (2,),
+        "docker create --name ci -m 64m busybox >/dev/null\ndocker inspect -f '{{.HostConfig.Memory}} {{.State.Pid}}' ci",
+    ),
+    W(
+        "inspect-json-cmd",
+        (1,),
+        "docker create --name ci busybox sleep 300 >/dev/null\ndocker inspect -f '{{json .Config.Cmd}}' ci",
+    ),
+    W(
+        "tmpl-index",
+        (1,),
+        "docker create --name ci busybox sleep 300 >/dev/null\ndocker inspect -f '{{index .Config.Cmd 1}}' ci",
+    ),
+    W(
+        "tmpl-index-map",
+        (1,),
+        "docker create --name ci -l k=v busybox >/dev/null\ndocker inspect -f '{{index .Config.Labels \"k\"}}' ci",
+    ),
+    W(
+        "tmpl-range-mounts",
+        (1,),
+        "docker create --name ci -v /a -v /b busybox >/dev/null\ndocker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' ci",
+    ),
+    W(
+        "tmpl-range-env",
+        (1,),
+        "docker create --name ci -e X=1 busybox >/dev/null\ndocker inspect -f '{{range $i, $e := .Config.Env}}{{$i}}={{$e}};{{end}}' ci",
+    ),
+    W(
+        "tmpl-if-else",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{if .State.Running}}up{{else}}down{{end}}' ci",
+    ),
+    W(
+        "tmpl-with",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{with .State}}{{.Status}}{{end}}' ci",
+    ),
+    W(
+        "tmpl-len",
+        (1,),
+        "docker create --name ci busybox a b c >/dev/null\ndocker inspect -f '{{len .Config.Cmd}}' ci",
+    ),
+    W(
+        "tmpl-printf",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{printf \"%s:%d\" .Name .State.ExitCode}}' ci",
+    ),
+    W(
+        "tmpl-join",
+        (1,),
+        "docker create --name ci busybox a b c >/dev/null\ndocker inspect -f '{{join .Config.Cmd \",\"}}' ci",
+    ),
+    W(
+        "tmpl-upper-lower-title",
+        (1,),
+        "docker create --name Mixed busybox >/dev/null\ndocker inspect -f '{{upper .Name}} {{lower .Name}} {{title \"ab cd\"}}' Mixed",
+    ),
+    W(
+        "tmpl-split",
+        (1,),
+        'docker create --name ci busybox >/dev/null\ndocker inspect -f \'{{split "a,b,c" ","}}\' ci',
+    ),
+    W(
+        "tmpl-println",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{println .Name}}' ci",
+    ),
+    W(
+        "tmpl-comparisons",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{eq .State.ExitCode 0}} {{ne .Name \"x\"}} {{gt 2 1}} {{lt 2 1}}' ci",
+    ),
+    W(
+        "tmpl-logic",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{and .State.Running .State.Paused}} {{or .State.Running \"fallback\"}} {{not .State.Running}}' ci",
+    ),
+    W(
+        "tmpl-variables-pipeline",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{$n := .Name}}{{$n | upper}}' ci",
+    ),
+    W(
+        "tmpl-missing-key",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Nope}}' ci",
+    ),
+    W(
+        "tmpl-bad-template",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Name' ci",
+    ),
+    W(
+        "tmpl-no-value",
+        (1,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Config.Labels.nope}}' ci",
+    ),
     W("inspect-missing", (14,), "docker inspect nosuch"),
-    W("inspect-two-one-missing", (14,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Name}}' ci nosuch"),
+    W(
+        "inspect-two-one-missing",
+        (14,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Name}}' ci nosuch",
+    ),
     W("inspect-type-image", (10,), "docker inspect --type image -f '{{.Os}}' busybox"),
     W("inspect-type-container-miss", (10,), "docker inspect --type container busybox"),
-    W("container-inspect", (10,), "docker create --name ci busybox >/dev/null\ndocker container inspect -f '{{.Name}}' ci"),
-    W("inspect-size", (10,), "docker run --name ci busybox sh -c 'head -c 1000 /dev/zero > /f'\ndocker inspect -s -f '{{.SizeRw}}' ci"),
-    W("inspect-hostconfig-doc", (11,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{json .HostConfig}}' ci"),
-    W("inspect-config-doc", (11,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{json .Config}}' ci"),
-    W("inspect-networksettings-keys", (11,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{range $k, $v := .NetworkSettings}}{{$k}} {{end}}' ci"),
-    W("inspect-state-doc", (11,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{json .State}}' ci"),
-    W("inspect-top-keys", (11,), "docker create --name ci busybox >/dev/null\ndocker inspect ci | grep -E '^        \"[A-Za-z]+\":' | cut -d: -f1"),
-    W("inspect-env-no-hostname", (15,), "docker create --name ci -e A=1 busybox >/dev/null\ndocker inspect -f '{{json .Config.Env}}' ci"),
-    W("inspect-image-id-prefix", (0,), "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Image}}' ci | cut -c1-7"),
+    W(
+        "container-inspect",
+        (10,),
+        "docker create --name ci busybox >/dev/null\ndocker container inspect -f '{{.Name}}' ci",
+    ),
+    W(
+        "inspect-size",
+        (10,),
+        "docker run --name ci busybox sh -c 'head -c 1000 /dev/zero > /f'\ndocker inspect -s -f '{{.SizeRw}}' ci",
+    ),
+    W(
+        "inspect-hostconfig-doc",
+        (11,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{json .HostConfig}}' ci",
+    ),
+    W(
+        "inspect-config-doc",
+        (11,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{json .Config}}' ci",
+    ),
+    W(
+        "inspect-networksettings-keys",
+        (11,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{range $k, $v := .NetworkSettings}}{{$k}} {{end}}' ci",
+    ),
+    W(
+        "inspect-state-doc",
+        (11,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{json .State}}' ci",
+    ),
+    W(
+        "inspect-top-keys",
+        (11,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect ci | grep -E '^        \"[A-Za-z]+\":' | cut -d: -f1",
+    ),
+    W(
+        "inspect-env-no-hostname",
+        (15,),
+        "docker create --name ci -e A=1 busybox >/dev/null\ndocker inspect -f '{{json .Config.Env}}' ci",
+    ),
+    W(
+        "inspect-image-id-prefix",
+        (0,),
+        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Image}}' ci | cut -c1-7",
+    ),
     # ------------------------------------------------------------------ logs
     W("logs-basic", (0,), "docker run --name lg busybox sh -c 'echo one; echo two'\ndocker logs lg"),
-    W("logs-streams", (0,), "docker run --name lg busybox sh -c 'echo out; echo err >&2'\ndocker logs lg 2>/dev/null\ndocker logs lg 2>&1 >/dev/null"),
-    W("logs-tail", (0,), "docker run --name lg busybox sh -c 'seq 1 10'\ndocker logs --tail 3 lg\ndocker logs -n 0 lg"),
+    W(
+        "logs-streams",
+        (0,),
+        "docker run --name lg busybox sh -c 'echo out; echo err >&2'\ndocker logs lg 2>/dev/null\ndocker logs lg 2>&1 >/dev/null",
+    ),
+    W(
+        "logs-tail",
+        (0,),
+        "docker run --name lg busybox sh -c 'seq 1 10'\ndocker logs --tail 3 lg\ndocker logs -n 0 lg",
+    ),
     W("logs-timestamps", (0,), "docker run --name lg busybox echo stamp\ndocker logs -t lg"),
-    W("logs-since-future", (0,), "docker run --name lg busybox echo old\ndocker logs --since 2099-01-01T00:00:00Z lg"),
-    W("logs-until-past", (0,), "docker run --name lg busybox echo new\ndocker logs --until 2000-01-01T00:00:00Z lg"),
+    W(
+        "logs-since-future",
+        (0,),
+        "docker run --name lg busybox echo old\ndocker logs --since 2099-01-01T00:00:00Z lg",
+    ),
+    W(
+        "logs-until-past",
+        (0,),
+        "docker run --name lg busybox echo new\ndocker logs --until 2000-01-01T00:00:00Z lg",
+    ),
     W("logs-follow-exited", (0,), "docker run --name lg busybox echo done\ndocker logs -f lg"),
     W("logs-missing", (14,), "docker logs nosuch"),
     W("logs-no-args", (14,), "docker logs"),
-    W("logs-details-labels", (15,), "docker run --name lg --label app=web --log-opt labels=app busybox echo hi\ndocker logs --details lg"),
-    W("logs-details-env", (15,), "docker run --name lg -e TIER=db --log-opt env=TIER busybox echo hi\ndocker logs --details lg"),
+    W(
+        "logs-details-labels",
+        (15,),
+        "docker run --name lg --label app=web --log-opt labels=app busybox echo hi\ndocker logs --details lg",
+    ),
+    W(
+        "logs-details-env",
+        (15,),
+        "docker run --name lg -e TIER=db --log-opt env=TIER busybox echo hi\ndocker logs --details lg",
+    ),
     W("logs-details-plain", (0,), "docker run --name lg busybox echo hi\ndocker logs --details lg"),
     # ------------------------------------------------------------------ exec
-    W("exec-basic", (0,), "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec ex echo inside\ndocker exec ex sh -c 'exit 4'"),
-    W("exec-env-workdir-user", (0,), "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec -e V=1 -w /tmp -u 1000 ex sh -c 'echo $V $(pwd) $(id -u)'"),
-    W("exec-stdin", (0,), "docker run -d --name ex busybox sleep 30 >/dev/null\necho piped | docker exec -i ex cat"),
-    W("exec-detached", (0,), "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec -d ex sh -c 'echo bg > /bg'\nsleep 0.5\ndocker exec ex cat /bg"),
+    W(
+        "exec-basic",
+        (0,),
+        "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec ex echo inside\ndocker exec ex sh -c 'exit 4'",
+    ),
+    W(
+        "exec-env-workdir-user",
+        (0,),
+        "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec -e V=1 -w /tmp -u 1000 ex sh -c 'echo $V $(pwd) $(id -u)'",
+    ),
+    W(
+        "exec-stdin",
+        (0,),
+        "docker run -d --name ex busybox sleep 30 >/dev/null\necho piped | docker exec -i ex cat",
+    ),
+    W(
+        "exec-detached",
+        (0,),
+        "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec -d ex sh -c 'echo bg > /bg'\nsleep 0.5\ndocker exec ex cat /bg",
+    ),
     W("exec-not-running", (14,), "docker create --name ex busybox >/dev/null\ndocker exec ex true"),
     W("exec-missing-container", (14,), "docker exec nosuch true"),
-    W("exec-cmd-not-found", (14,), "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec ex nosuchcmd"),
+    W(
+        "exec-cmd-not-found",
+        (14,),
+        "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec ex nosuchcmd",
+    ),
     W("exec-no-command", (14,), "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec ex"),
     # ------------------------------------------------------------------ cp
     W(
@@ -541,41 +937,105 @@ WORKFLOWS: list[W] = [
         cat $W/out.txt
         """,
     ),
-    W("cp-dir-out", (0,), "docker create --name cp busybox >/dev/null\ndocker cp cp:/etc $W/etc\nls $W/etc | sort | head -3"),
-    W("cp-to-stdout", (0,), "docker create --name cp busybox >/dev/null\ndocker cp cp:/etc/passwd - | tar -t"),
+    W(
+        "cp-dir-out",
+        (0,),
+        "docker create --name cp busybox >/dev/null\ndocker cp cp:/etc $W/etc\nls $W/etc | sort | head -3",
+    ),
+    W(
+        "cp-to-stdout",
+        (0,),
+        "docker create --name cp busybox >/dev/null\ndocker cp cp:/etc/passwd - | tar -t",
+    ),
     W("cp-missing-container", (14,), "docker cp nosuch:/x $W/x"),
     W("cp-missing-path", (14,), "docker create --name cp busybox >/dev/null\ndocker cp cp:/nope $W/x"),
     W("cp-missing-host-src", (14,), "docker create --name cp busybox >/dev/null\ndocker cp $W/nope cp:/x"),
     W("cp-no-container-arg", (14,), "docker cp $W/a $W/b"),
     # ------------------------------------------------------------------ lifecycle verbs and their exit codes
-    W("stop-prints-name", (0,), "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stop -t 1 cs\ndocker inspect -f '{{.State.Status}} {{.State.ExitCode}}' cs"),
+    W(
+        "stop-prints-name",
+        (0,),
+        "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stop -t 1 cs\ndocker inspect -f '{{.State.Status}} {{.State.ExitCode}}' cs",
+    ),
     W("stop-missing", (14,), "docker stop nosuch"),
     W("stop-some-missing", (14,), "docker create --name cs busybox >/dev/null\ndocker stop cs nosuch"),
     W("stop-stopped", (0,), "docker create --name cs busybox >/dev/null\ndocker stop cs"),
-    W("kill-prints-name", (0,), "docker run -d --name ck busybox sleep 30 >/dev/null\ndocker kill ck\ndocker inspect -f '{{.State.ExitCode}}' ck"),
-    W("kill-signal", (0,), "docker run -d --name ck busybox sh -c 'trap \"exit 3\" USR1; sleep 30 & wait' >/dev/null\nsleep 0.5\ndocker kill -s USR1 ck\ndocker wait ck"),
+    W(
+        "kill-prints-name",
+        (0,),
+        "docker run -d --name ck busybox sleep 30 >/dev/null\ndocker kill ck\ndocker inspect -f '{{.State.ExitCode}}' ck",
+    ),
+    W(
+        "kill-signal",
+        (0,),
+        "docker run -d --name ck busybox sh -c 'trap \"exit 3\" USR1; sleep 30 & wait' >/dev/null\nsleep 0.5\ndocker kill -s USR1 ck\ndocker wait ck",
+    ),
     W("kill-not-running", (14,), "docker create --name ck busybox >/dev/null\ndocker kill ck"),
     W("kill-missing", (14,), "docker kill nosuch"),
-    W("kill-bad-signal", (14,), "docker run -d --name ck busybox sleep 30 >/dev/null\ndocker kill -s NOSIG ck"),
+    W(
+        "kill-bad-signal",
+        (14,),
+        "docker run -d --name ck busybox sleep 30 >/dev/null\ndocker kill -s NOSIG ck",
+    ),
     W("rm-missing", (14,), "docker rm nosuch"),
     W("rm-f-missing", (14,), "docker rm -f nosuch"),
     W("rm-running", (14,), "docker run -d --name cr busybox sleep 30 >/dev/null\ndocker rm cr"),
-    W("rm-force-running", (0,), "docker run -d --name cr busybox sleep 30 >/dev/null\ndocker rm -f cr\ndocker ps -aq"),
-    W("rm-v-anonymous", (0,), "docker create --name cr -v /data busybox >/dev/null\ndocker volume ls -q | wc -l\ndocker rm -v cr\ndocker volume ls -q | wc -l"),
-    W("rename", (0,), "docker create --name old busybox >/dev/null\ndocker rename old new\ndocker ps -a --format '{{.Names}}'"),
+    W(
+        "rm-force-running",
+        (0,),
+        "docker run -d --name cr busybox sleep 30 >/dev/null\ndocker rm -f cr\ndocker ps -aq",
+    ),
+    W(
+        "rm-v-anonymous",
+        (0,),
+        "docker create --name cr -v /data busybox >/dev/null\ndocker volume ls -q | wc -l\ndocker rm -v cr\ndocker volume ls -q | wc -l",
+    ),
+    W(
+        "rename",
+        (0,),
+        "docker create --name old busybox >/dev/null\ndocker rename old new\ndocker ps -a --format '{{.Names}}'",
+    ),
     W("rename-missing", (14,), "docker rename nosuch other"),
-    W("rename-taken", (14,), "docker create --name ca busybox >/dev/null\ndocker create --name cb busybox >/dev/null\ndocker rename ca cb"),
-    W("restart", (0,), "docker run -d --name rs busybox sleep 30 >/dev/null\ndocker restart -t 1 rs\ndocker ps --format '{{.Names}} {{.State}}'"),
+    W(
+        "rename-taken",
+        (14,),
+        "docker create --name ca busybox >/dev/null\ndocker create --name cb busybox >/dev/null\ndocker rename ca cb",
+    ),
+    W(
+        "restart",
+        (0,),
+        "docker run -d --name rs busybox sleep 30 >/dev/null\ndocker restart -t 1 rs\ndocker ps --format '{{.Names}} {{.State}}'",
+    ),
     W("restart-missing", (14,), "docker restart nosuch"),
-    W("pause-unpause", (0,), "docker run -d --name cp busybox sleep 30 >/dev/null\ndocker pause cp\ndocker ps --format '{{.Status}}'\ndocker inspect -f '{{.State.Paused}}' cp\ndocker unpause cp\ndocker ps --format '{{.State}}'"),
+    W(
+        "pause-unpause",
+        (0,),
+        "docker run -d --name cp busybox sleep 30 >/dev/null\ndocker pause cp\ndocker ps --format '{{.Status}}'\ndocker inspect -f '{{.State.Paused}}' cp\ndocker unpause cp\ndocker ps --format '{{.State}}'",
+    ),
     W("pause-not-running", (14,), "docker create --name cp busybox >/dev/null\ndocker pause cp"),
-    W("wait-prints-codes", (0,), "docker run --name w1 busybox sh -c 'exit 2'\ndocker run --name w2 busybox true\ndocker wait w1 w2"),
+    W(
+        "wait-prints-codes",
+        (0,),
+        "docker run --name w1 busybox sh -c 'exit 2'\ndocker run --name w2 busybox true\ndocker wait w1 w2",
+    ),
     W("wait-missing", (14,), "docker wait nosuch"),
     W("start-missing", (14,), "docker start nosuch"),
     W("start-twice", (0,), "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker start cs"),
-    W("container-prune", (0,), "docker create busybox >/dev/null\ndocker run -d --name keep busybox sleep 30 >/dev/null\ndocker container prune -f | grep -c Deleted\ndocker ps -a --format '{{.Names}}'"),
-    W("container-ls-group", (0,), "docker create --name cg busybox >/dev/null\ndocker container ls -a --format '{{.Names}}'"),
-    W("restart-policy-on-failure", (0,), "docker create --name rp --restart on-failure:3 busybox >/dev/null\ndocker inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}' rp"),
+    W(
+        "container-prune",
+        (0,),
+        "docker create busybox >/dev/null\ndocker run -d --name keep busybox sleep 30 >/dev/null\ndocker container prune -f | grep -c Deleted\ndocker ps -a --format '{{.Names}}'",
+    ),
+    W(
+        "container-ls-group",
+        (0,),
+        "docker create --name cg busybox >/dev/null\ndocker container ls -a --format '{{.Names}}'",
+    ),
+    W(
+        "restart-policy-on-failure",
+        (0,),
+        "docker create --name rp --restart on-failure:3 busybox >/dev/null\ndocker inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}' rp",
+    ),
     # ------------------------------------------------------------------ events (15: kill before die on stop)
     W(
         "events-run-rm",
@@ -618,39 +1078,123 @@ WORKFLOWS: list[W] = [
         """,
     ),
     # ------------------------------------------------------------------ top, stats, port, diff, update
-    W("top-default-header", (0,), "docker run -d --name ct busybox sleep 30 >/dev/null\ndocker top ct | head -1"),
-    W("top-ps-options", (15,), "docker run -d --name ct busybox sleep 30 >/dev/null\ndocker top ct -o comm,args"),
-    W("top-ps-options-pid", (15,), "docker run -d --name ct busybox sleep 30 >/dev/null\ndocker top ct -o pid,comm | head -1\ndocker top ct -o pid,comm | tail -n +2 | wc -l"),
+    W(
+        "top-default-header",
+        (0,),
+        "docker run -d --name ct busybox sleep 30 >/dev/null\ndocker top ct | head -1",
+    ),
+    W(
+        "top-ps-options-no-pid",
+        (14, 15),
+        "docker run -d --name ct busybox sleep 30 >/dev/null\ndocker top ct -o comm,args",
+    ),
+    W(
+        "top-ps-options-pid",
+        (15,),
+        "docker run -d --name ct busybox sleep 30 >/dev/null\ndocker top ct -o pid,comm | head -1\ndocker top ct -o pid,comm,args | tail -n +2 | tr -s ' ' | cut -d' ' -f2-",
+    ),
     W("top-not-running", (14,), "docker create --name ct busybox >/dev/null\ndocker top ct"),
-    W("stats-header", (15,), "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stats --no-stream cs | head -1"),
-    W("stats-format-name", (0,), "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stats --no-stream --format '{{.Name}} {{.Container}}' cs"),
-    W("stats-net-block-io", (15,), "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stats --no-stream --format '{{.NetIO}}|{{.BlockIO}}|{{.PIDs}}' cs"),
+    W(
+        "stats-header",
+        (15,),
+        "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stats --no-stream cs | head -1",
+    ),
+    W(
+        "stats-format-name",
+        (0,),
+        "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stats --no-stream --format '{{.Name}} {{.Container}}' cs",
+    ),
+    W(
+        "stats-net-block-io",
+        (15,),
+        "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stats --no-stream --format '{{.NetIO}}|{{.BlockIO}}|{{.PIDs}}' cs",
+    ),
     W("stats-missing", (14,), "docker stats --no-stream nosuch"),
-    W("port-lines", (15,), "docker run -d --name cp -p $P1:80 -p 127.0.0.1:$P2:81/udp busybox sleep 30 >/dev/null\ndocker port cp"),
-    W("port-one", (15,), "docker run -d --name cp -p $P1:80 busybox sleep 30 >/dev/null\ndocker port cp 80\ndocker port cp 80/tcp"),
+    W(
+        "port-lines",
+        (15,),
+        "docker run -d --name cp -p $P1:80 -p 127.0.0.1:$P2:81/udp busybox sleep 30 >/dev/null\ndocker port cp",
+    ),
+    W(
+        "port-one",
+        (15,),
+        "docker run -d --name cp -p $P1:80 busybox sleep 30 >/dev/null\ndocker port cp 80\ndocker port cp 80/tcp",
+    ),
     W("port-unpublished", (14,), "docker run -d --name cp busybox sleep 30 >/dev/null\ndocker port cp 81"),
-    W("port-random-host", (0,), "docker run -d --name cp -p 127.0.0.1::80 busybox sleep 30 >/dev/null\ndocker port cp | wc -l"),
-    W("diff", (10,), "docker run --name cd busybox sh -c 'mkdir /newdir && touch /newdir/f && rm /etc/group && echo x >> /etc/passwd'\ndocker diff cd | sort"),
+    W(
+        "port-random-host",
+        (0,),
+        "docker run -d --name cp -p 127.0.0.1::80 busybox sleep 30 >/dev/null\ndocker port cp | wc -l",
+    ),
+    W(
+        "diff",
+        (10,),
+        "docker run --name cd busybox sh -c 'mkdir /newdir && touch /newdir/f && rm /etc/group && echo x >> /etc/passwd'\ndocker diff cd | sort",
+    ),
     W("container-diff", (10,), "docker run --name cd busybox touch /added\ndocker container diff cd"),
-    W("update-limits", (10,), "docker run -d --name cu busybox sleep 30 >/dev/null\ndocker update --memory 64m --memory-swap 128m --cpus 0.5 cu\ndocker inspect -f '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}}' cu"),
-    W("update-restart", (10,), "docker create --name cu busybox >/dev/null\ndocker update --restart always cu\ndocker inspect -f '{{.HostConfig.RestartPolicy.Name}}' cu"),
+    W(
+        "update-limits",
+        (10,),
+        "docker run -d --name cu busybox sleep 30 >/dev/null\ndocker update --memory 64m --memory-swap 128m --cpus 0.5 cu\ndocker inspect -f '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}}' cu",
+    ),
+    W(
+        "update-restart",
+        (10,),
+        "docker create --name cu busybox >/dev/null\ndocker update --restart always cu\ndocker inspect -f '{{.HostConfig.RestartPolicy.Name}}' cu",
+    ),
     W("update-missing", (14,), "docker update --memory 64m nosuch"),
     # ------------------------------------------------------------------ the container's own files (15)
-    W("etc-mtab", (15,), "docker run --rm busybox readlink /etc/mtab\ndocker run --rm busybox sh -c 'grep -c \" / \" /etc/mtab'"),
-    W("dockerenv", (15,), "docker run --rm busybox sh -c 'test -f /.dockerenv && echo present; wc -c < /.dockerenv'"),
-    W("env-in-process", (15,), "docker run --rm -h envhost busybox sh -c 'env | sort | grep -v ^PWD= | grep -v ^SHLVL='"),
-    W("etc-hostname-hosts", (0,), "docker run --rm -h hh busybox sh -c 'cat /etc/hostname; grep -c hh /etc/hosts'"),
+    W(
+        "etc-mtab",
+        (15,),
+        "docker run --rm busybox readlink /etc/mtab\ndocker run --rm busybox sh -c 'grep -c \" / \" /etc/mtab'",
+    ),
+    W(
+        "dockerenv",
+        (15,),
+        "docker run --rm busybox sh -c 'test -f /.dockerenv && echo present; wc -c < /.dockerenv'",
+    ),
+    W(
+        "env-in-process",
+        (15,),
+        "docker run --rm -h envhost busybox sh -c 'env | sort | grep -v ^PWD= | grep -v ^SHLVL='",
+    ),
+    W(
+        "etc-hostname-hosts",
+        (0,),
+        "docker run --rm -h hh busybox sh -c 'cat /etc/hostname; grep -c hh /etc/hosts'",
+    ),
     # ------------------------------------------------------------------ networks
     W("network-ls", (0,), "docker network ls --format '{{.Name}} {{.Driver}} {{.Scope}}'"),
     W("network-ls-table", (0,), "docker network ls"),
-    W("network-create-rm", (0,), "docker network create n1 | wc -c\ndocker network ls --format '{{.Name}}' | sort\ndocker network rm n1\ndocker network ls -q | wc -l"),
+    W(
+        "network-create-rm",
+        (0,),
+        "docker network create n1 | wc -c\ndocker network ls --format '{{.Name}}' | sort\ndocker network rm n1\ndocker network ls -q | wc -l",
+    ),
     W("network-create-dup", (14,), "docker network create n1 >/dev/null\ndocker network create n1"),
     W("network-rm-missing", (14,), "docker network rm nosuch"),
-    W("network-inspect-format", (10,), "docker network create --subnet 10.99.7.0/24 n1 >/dev/null\ndocker network inspect -f '{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' n1"),
+    W(
+        "network-inspect-format",
+        (10,),
+        "docker network create --subnet 10.99.7.0/24 n1 >/dev/null\ndocker network inspect -f '{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' n1",
+    ),
     W("network-inspect-missing", (14,), "docker network inspect nosuch"),
-    W("network-inspect-doc", (11,), "docker network create n1 >/dev/null\ndocker network inspect n1 | grep -E '^        \"[A-Za-z]+\":' | cut -d: -f1"),
-    W("network-filter-name", (6,), "docker network create front >/dev/null\ndocker network create back >/dev/null\ndocker network ls -f name=fro --format '{{.Name}}'"),
-    W("network-filter-driver-type", (6,), "docker network create n1 >/dev/null\ndocker network ls -f driver=bridge --format '{{.Name}}' | sort\ndocker network ls -f type=custom --format '{{.Name}}'"),
+    W(
+        "network-inspect-doc",
+        (11,),
+        "docker network create n1 >/dev/null\ndocker network inspect n1 | grep -E '^        \"[A-Za-z]+\":' | cut -d: -f1",
+    ),
+    W(
+        "network-filter-name",
+        (6,),
+        "docker network create front >/dev/null\ndocker network create back >/dev/null\ndocker network ls -f name=fro --format '{{.Name}}'",
+    ),
+    W(
+        "network-filter-driver-type",
+        (6,),
+        "docker network create n1 >/dev/null\ndocker network ls -f driver=bridge --format '{{.Name}}' | sort\ndocker network ls -f type=custom --format '{{.Name}}'",
+    ),
     W("network-prune", (6,), "docker network create n1 >/dev/null\ndocker network prune -f"),
     W(
         "network-connect-disconnect",
@@ -673,23 +1217,67 @@ WORKFLOWS: list[W] = [
         docker run --rm --network n1 busybox sh -c 'ping -c1 -W2 srv >/dev/null && ping -c1 -W2 web >/dev/null && echo reached'
         """,
     ),
-    W("network-rm-in-use", (14,), "docker network create n1 >/dev/null\ndocker run -d --name cc --network n1 busybox sleep 30 >/dev/null\ndocker network rm n1"),
+    W(
+        "network-rm-in-use",
+        (14,),
+        "docker network create n1 >/dev/null\ndocker run -d --name cc --network n1 busybox sleep 30 >/dev/null\ndocker network rm n1",
+    ),
     W("network-connect-missing", (14,), "docker network connect nosuch nosuch"),
     W("run-network-missing", (0,), "docker run --rm --network nosuch busybox true"),
-    W("run-ip-on-user-net", (0,), "docker network create --subnet 10.99.8.0/24 n1 >/dev/null\ndocker run --rm --network n1 --ip 10.99.8.50 busybox sh -c 'ip -4 addr show eth0 | grep -c 10.99.8.50'"),
+    W(
+        "run-ip-on-user-net",
+        (0,),
+        "docker network create --subnet 10.99.8.0/24 n1 >/dev/null\ndocker run --rm --network n1 --ip 10.99.8.50 busybox sh -c 'ip -4 addr show eth0 | grep -c 10.99.8.50'",
+    ),
     # ------------------------------------------------------------------ volumes (13)
-    W("volume-create-ls-rm", (0,), "docker volume create v1\ndocker volume ls\ndocker volume rm v1\ndocker volume ls -q"),
-    W("volume-inspect-format", (0,), "docker volume create --label k=v v1 >/dev/null\ndocker volume inspect -f '{{.Name}} {{.Driver}} {{.Labels}} {{.Scope}}' v1"),
-    W("volume-inspect-doc", (11,), "docker volume create v1 >/dev/null\ndocker volume inspect v1 | grep -E '^        \"[A-Za-z]+\":' | cut -d: -f1"),
+    W(
+        "volume-create-ls-rm",
+        (0,),
+        "docker volume create v1\ndocker volume ls\ndocker volume rm v1\ndocker volume ls -q",
+    ),
+    W(
+        "volume-inspect-format",
+        (0,),
+        "docker volume create --label k=v v1 >/dev/null\ndocker volume inspect -f '{{.Name}} {{.Driver}} {{.Labels}} {{.Scope}}' v1",
+    ),
+    W(
+        "volume-inspect-doc",
+        (11,),
+        "docker volume create v1 >/dev/null\ndocker volume inspect v1 | grep -E '^        \"[A-Za-z]+\":' | cut -d: -f1",
+    ),
     W("volume-rm-missing", (14,), "docker volume rm nosuch"),
     W("volume-rm-in-use", (14,), "docker create --name cc -v v1:/d busybox >/dev/null\ndocker volume rm v1"),
     W("volume-inspect-missing", (14,), "docker volume inspect nosuch"),
-    W("volume-filter-dangling", (6,), "docker volume create free >/dev/null\ndocker create --name cc -v used:/d busybox >/dev/null\ndocker volume ls -f dangling=true -q\ndocker volume ls -f dangling=false -q"),
-    W("volume-filter-name-label", (6,), "docker volume create --label a=1 va >/dev/null\ndocker volume create vb >/dev/null\ndocker volume ls -f name=va -q\ndocker volume ls -f label=a -q"),
-    W("volume-prune", (6,), "docker run --name cv -v /anon busybox true\ndocker rm cv >/dev/null\ndocker volume prune -f\ndocker volume ls -q"),
-    W("volume-image-content", (0,), "docker run --rm -v vc:/etc busybox sh -c 'test -f /etc/passwd && echo copied'"),
-    W("volume-anonymous", (0,), "docker run --name ca -v /anon busybox true\ndocker volume ls -q | wc -l\ndocker inspect -f '{{range .Mounts}}{{.Type}} {{.Destination}} {{.Driver}}{{end}}' ca"),
-    W("volume-tmpfs-options", (13,), "docker volume create -o type=tmpfs -o device=tmpfs -o o=size=1m vt >/dev/null\ndocker run --rm -v vt:/t busybox sh -c 'grep \" /t \" /proc/mounts | cut -d\" \" -f1,3'"),
+    W(
+        "volume-filter-dangling",
+        (6,),
+        "docker volume create free >/dev/null\ndocker create --name cc -v used:/d busybox >/dev/null\ndocker volume ls -f dangling=true -q\ndocker volume ls -f dangling=false -q",
+    ),
+    W(
+        "volume-filter-name-label",
+        (6,),
+        "docker volume create --label a=1 va >/dev/null\ndocker volume create vb >/dev/null\ndocker volume ls -f name=va -q\ndocker volume ls -f label=a -q",
+    ),
+    W(
+        "volume-prune",
+        (6,),
+        "docker run --name cv -v /anon busybox true\ndocker rm cv >/dev/null\ndocker volume prune -f\ndocker volume ls -q",
+    ),
+    W(
+        "volume-image-content",
+        (0,),
+        "docker run --rm -v vc:/etc busybox sh -c 'test -f /etc/passwd && echo copied'",
+    ),
+    W(
+        "volume-anonymous",
+        (0,),
+        "docker run --name ca -v /anon busybox true\ndocker volume ls -q | wc -l\ndocker inspect -f '{{range .Mounts}}{{.Type}} {{.Destination}} {{.Driver}}{{end}}' ca",
+    ),
+    W(
+        "volume-tmpfs-options",
+        (13,),
+        'docker volume create -o type=tmpfs -o device=tmpfs -o o=size=1m vt >/dev/null\ndocker run --rm -v vt:/t busybox sh -c \'grep " /t " /proc/mounts | cut -d" " -f1,3\'',
+    ),
     W(
         "volume-bind-options",
         (13,),
@@ -700,12 +1288,20 @@ WORKFLOWS: list[W] = [
         """,
     ),
     W("volume-unknown-option", (13,), "docker volume create -o bogus=1 vx"),
-    W("volume-inspect-options", (13,), "docker volume create -o type=tmpfs -o device=tmpfs vt >/dev/null\ndocker volume inspect -f '{{json .Options}}' vt"),
+    W(
+        "volume-inspect-options",
+        (13,),
+        "docker volume create -o type=tmpfs -o device=tmpfs vt >/dev/null\ndocker volume inspect -f '{{json .Options}}' vt",
+    ),
     # ------------------------------------------------------------------ version, info, system
     W("version-client-os", (10,), "docker version --format '{{.Client.Os}}/{{.Client.Arch}}'"),
     W("version-server-os", (10,), "docker version --format '{{.Server.Os}}/{{.Server.Arch}}'"),
     W("info-format", (0,), "docker info --format '{{.OSType}} {{.Architecture}} {{.NCPU}}'"),
-    W("info-counts", (0,), "docker run -d --name ca busybox sleep 30 >/dev/null\ndocker create --name cb busybox >/dev/null\ndocker info --format '{{.Containers}} {{.ContainersRunning}} {{.ContainersStopped}} {{.ContainersPaused}} {{.Images}}'"),
+    W(
+        "info-counts",
+        (0,),
+        "docker run -d --name ca busybox sleep 30 >/dev/null\ndocker create --name cb busybox >/dev/null\ndocker info --format '{{.Containers}} {{.ContainersRunning}} {{.ContainersStopped}} {{.ContainersPaused}} {{.Images}}'",
+    ),
     W("info-driver", (0,), "docker info --format '{{.Driver}}'"),
     W("system-df", (0,), "docker system df --format '{{.Type}}'"),
     W("system-prune", (0,), "docker create busybox >/dev/null\ndocker system prune -f | head -1"),
@@ -780,9 +1376,21 @@ WORKFLOWS: list[W] = [
         docker ps -f health=unhealthy --format '{{.Names}}'
         """,
     ),
-    W("health-starting", (8,), "docker run -d --name ch --health-cmd true --health-interval 30s busybox sleep 30 >/dev/null\ndocker inspect -f '{{.State.Health.Status}}' ch\ndocker ps --format '{{.Status}}'"),
-    W("health-config", (8,), "docker create --name ch --health-cmd 'exit 0' --health-interval 5s --health-timeout 2s --health-retries 4 --health-start-period 1s busybox >/dev/null\ndocker inspect -f '{{json .Config.Healthcheck}}' ch"),
-    W("health-none", (8,), "docker create --name ch --no-healthcheck busybox >/dev/null\ndocker inspect -f '{{json .Config.Healthcheck}}' ch"),
+    W(
+        "health-starting",
+        (8,),
+        "docker run -d --name ch --health-cmd true --health-interval 30s busybox sleep 30 >/dev/null\ndocker inspect -f '{{.State.Health.Status}}' ch\ndocker ps --format '{{.Status}}'",
+    ),
+    W(
+        "health-config",
+        (8,),
+        "docker create --name ch --health-cmd 'exit 0' --health-interval 5s --health-timeout 2s --health-retries 4 --health-start-period 1s busybox >/dev/null\ndocker inspect -f '{{json .Config.Healthcheck}}' ch",
+    ),
+    W(
+        "health-none",
+        (8,),
+        "docker create --name ch --no-healthcheck busybox >/dev/null\ndocker inspect -f '{{json .Config.Healthcheck}}' ch",
+    ),
     W(
         "health-from-image",
         (8,),
@@ -795,7 +1403,11 @@ WORKFLOWS: list[W] = [
         docker inspect -f '{{.State.Health.Status}}' ch
         """,
     ),
-    W("health-log", (8,), "docker run -d --name ch --health-cmd 'echo probe-out' --health-interval 1s busybox sleep 30 >/dev/null\nsleep 2.5\ndocker inspect -f '{{(index .State.Health.Log 0).Output}}{{(index .State.Health.Log 0).ExitCode}}' ch"),
+    W(
+        "health-log",
+        (8,),
+        "docker run -d --name ch --health-cmd 'echo probe-out' --health-interval 1s busybox sleep 30 >/dev/null\nsleep 2.5\ndocker inspect -f '{{(index .State.Health.Log 0).Output}}{{(index .State.Health.Log 0).ExitCode}}' ch",
+    ),
 ]
 
 
@@ -890,7 +1502,14 @@ def sides(testbed, dockerd: Dockerd, _private_networks) -> Iterator[Sides]:  # t
     base = make_scratch_dir("dockyard-diff-")
     # dockyard: a root of its own on this session's private networks (as the engine_config fixture makes)
     cfg = Config(root=base / "root", run=base / "run", docker_config=base / "dockyard-cli")
-    for d in (cfg.root, cfg.run, base / "dockyard-cli", base / "docker-cli", base / "w-docker", base / "w-dockyard"):
+    for d in (
+        cfg.root,
+        cfg.run,
+        base / "dockyard-cli",
+        base / "docker-cli",
+        base / "w-docker",
+        base / "w-dockyard",
+    ):
         d.mkdir()
     _private_networks.apply(cfg)
     path = os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -902,7 +1521,9 @@ def sides(testbed, dockerd: Dockerd, _private_networks) -> Iterator[Sides]:  # t
     dockyard_env = {**common, "DOCKYARD_RUN": str(cfg.run), "DOCKER_CONFIG": str(base / "dockyard-cli")}
     d_engine = _DockerEngine(DockerAPI(dockerd.socket), ref, base_refs)
     y_engine = _DockyardEngine(cfg, ref, base_refs)
-    docker = Side("docker", base / "bin-docker", docker_env, base / "w-docker", d_engine.cleanup, d_engine.names)
+    docker = Side(
+        "docker", base / "bin-docker", docker_env, base / "w-docker", d_engine.cleanup, d_engine.names
+    )
     dockyard = Side(
         "dockyard", base / "bin-dockyard", dockyard_env, base / "w-dockyard", y_engine.cleanup, y_engine.names
     )
@@ -928,7 +1549,9 @@ class Outcome:
     deliberate: bool
 
 
-def _run_side(side: Side, wf: W, ports: list[int], registry: str) -> tuple[list[StepResult], set[str], dict[str, str]]:
+def _run_side(
+    side: Side, wf: W, ports: list[int], registry: str
+) -> tuple[list[StepResult], set[str], dict[str, str]]:
     work = Path(tempfile.mkdtemp(prefix=f"{wf.id}-", dir=side.scratch))
     variables = {"W": str(work), "REG": registry}
     literals = {str(work): "$W"}

@@ -451,9 +451,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
         sys.stdout.write("".join(f"{c.id if args.no_trunc else c.id[:12]}\n" for c in containers))
         return 0
     rows = [_ps_row(c, args.no_trunc) for c in containers]
-    # docker's CLI asks for sizes with -s, or when the template uses .Size (json uses every field)
+    # docker's CLI asks for sizes with -s, or when a template uses .Size ("json" is not a template there)
     fmt = args.format or ""
-    if args.size or fmt == "json" or ".Size" in fmt:
+    if args.size or ".Size" in fmt:
         for c, row in zip(containers, rows, strict=True):
             doc = engine.inspect_container(c.id, size=True)
             row["Size"] = _ps_size(int(doc.get("SizeRw") or 0), int(doc.get("SizeRootFs") or 0))
@@ -471,7 +471,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 
 def _ps_size(rw: int, rootfs: int) -> str:
-    """``ps -s``'s SIZE: the writable layer's bytes, and with the image's (docker's ``2kB (virtual 4.3MB)``)."""
+    """``ps -s``'s SIZE: the writable layer's bytes, then with the image's (``2kB (virtual 4.3MB)``)."""
     return f"{_dec_size(rw)} (virtual {_dec_size(rootfs)})" if rootfs > 0 else _dec_size(rw)
 
 
@@ -498,7 +498,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
             target = err if line.stream == "stderr" else out
             text = line.text
             if args.details:  # docker: the attrs, sorted and query-escaped, then a space (even with none)
-                text = ",".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in sorted(line.attrs.items())) + " " + text
+                text = (
+                    ",".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in sorted(line.attrs.items()))
+                    + " "
+                    + text
+                )
             if args.timestamps:
                 text = f"{line.time} {text}"
             target.write(text.encode("utf-8", "surrogateescape"))
