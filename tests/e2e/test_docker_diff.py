@@ -144,7 +144,6 @@ class W:
     id: str
     items: tuple[int, ...]
     script: str
-    xfail: str | None = None
 
     @property
     def lines(self) -> list[str]:
@@ -160,16 +159,10 @@ WORKFLOWS: list[W] = [
     # ------------------------------------------------------------------ run: the everyday baseline
     W("run-echo", (0,), "docker run --rm busybox echo hello"),
     W("run-exit-code", (0,), "docker run --rm busybox sh -c 'exit 3'"),
-    W("run-stdout-stderr", (0,), "docker run --rm busybox sh -c 'echo out; echo err >&2; exit 2'"),
     W(
         "run-env",
         (0,),
         "docker run --rm -e FOO=bar -e EMPTY= busybox sh -c 'echo $FOO; env | grep -c ^EMPTY='",
-    ),
-    W(
-        "run-env-from-host",
-        (0,),
-        "export HOSTVAR=fromhost; docker run --rm -e HOSTVAR -e UNSET_VAR busybox sh -c 'echo $HOSTVAR; env | grep -c UNSET_VAR'",
     ),
     W(
         "run-env-file",
@@ -179,10 +172,8 @@ WORKFLOWS: list[W] = [
         export C=fromhost; docker run --rm --env-file $W/env busybox sh -c 'echo "$A|$B|$C"'
         """,
     ),
-    W("run-workdir", (0,), "docker run --rm -w /tmp/new/dir busybox pwd"),
     W("run-user-uid", (0,), "docker run --rm -u 1000:1000 busybox id"),
     W("run-entrypoint", (0,), "docker run --rm --entrypoint echo busybox a b"),
-    W("run-hostname", (0,), "docker run --rm -h myhost busybox hostname"),
     W(
         "run-hostname-default-is-id",
         (0,),
@@ -193,7 +184,6 @@ WORKFLOWS: list[W] = [
         (0,),
         "docker run --rm --add-host foo:1.2.3.4 --add-host bar:5.6.7.8 busybox grep -E 'foo|bar' /etc/hosts",
     ),
-    W("run-dns", (0,), "docker run --rm --dns 9.9.9.9 busybox grep nameserver /etc/resolv.conf"),
     W(
         "run-labels",
         (0, 2),
@@ -205,16 +195,6 @@ WORKFLOWS: list[W] = [
     ),
     W("run-read-only", (0,), "docker run --rm --read-only busybox touch /x"),
     W(
-        "run-read-only-tmpfs",
-        (0,),
-        "docker run --rm --read-only --tmpfs /t busybox sh -c 'touch /t/x && echo ok'",
-    ),
-    W(
-        "run-tmpfs-size",
-        (0,),
-        'docker run --rm --tmpfs /t:size=1m busybox sh -c \'df -k /t | tail -1 | tr -s " " | cut -d" " -f2\'',
-    ),
-    W(
         "run-bind-ro",
         (0,),
         r"""
@@ -224,21 +204,11 @@ WORKFLOWS: list[W] = [
         """,
     ),
     W(
-        "run-mount-bind",
-        (0,),
-        r"""
-        mkdir $W/d && echo content > $W/d/f
-        docker run --rm --mount type=bind,source=$W/d,target=/d,readonly busybox cat /d/f
-        """,
-    ),
-    W(
         "run-detached",
         (0,),
         "docker run -d --name d1 busybox sleep 30\ndocker ps --format '{{.Names}} {{.State}}'",
     ),
     W("run-stdin-i", (0,), "echo piped | docker run --rm -i busybox cat"),
-    W("run-stdin-without-i", (0,), "echo piped | docker run --rm busybox cat"),
-    W("run-tty-no-input", (0,), "docker run --rm -t busybox echo hi"),
     W("run-it-not-a-terminal", (0,), "docker run --rm -it busybox true"),
     W(
         "run-name-conflict",
@@ -252,38 +222,11 @@ WORKFLOWS: list[W] = [
     W("run-pull-never-missing", (0,), "docker run --rm --pull never $REG/busybox:gzip true"),
     W("run-rm-restart-conflict", (0,), "docker run --rm --restart always busybox true"),
     W("run-memory-bad", (0,), "docker run --rm -m lots busybox true"),
-    W(
-        "run-memory-ok",
-        (0,),
-        "docker run --name cm -m 64m busybox true\ndocker inspect -f '{{.HostConfig.Memory}}' cm",
-    ),
-    W(
-        "run-pids-limit",
-        (0,),
-        "docker run --name pl --pids-limit 50 busybox cat /sys/fs/cgroup/pids/pids.max",
-    ),
     W("run-bad-port", (0,), "docker run --rm -p 99999:80 busybox true"),
     W("run-bad-name", (0,), "docker run --rm --name 'bad name' busybox true"),
     W("run-restart-bad-policy", (0,), "docker run --restart sometimes busybox true"),
     W("run-one-char-name", (0,), "docker create --name x busybox"),
-    W("run-ulimit", (0,), "docker run --rm --ulimit nofile=100:200 busybox sh -c 'ulimit -n; ulimit -Hn'"),
-    W("run-cap-drop", (0,), "docker run --rm --cap-drop ALL busybox sh -c 'chown 1 /tmp; echo $?'"),
-    W(
-        "run-stop-signal-inspect",
-        (0,),
-        "docker create --name ss --stop-signal SIGUSR1 busybox\ndocker inspect -f '{{.Config.StopSignal}}' ss",
-    ),
-    W(
-        "run-shm-size",
-        (0,),
-        'docker run --rm --shm-size 8m busybox sh -c \'df -k /dev/shm | tail -1 | tr -s " " | cut -d" " -f2\'',
-    ),
     W("run-network-none", (0,), "docker run --rm --network none busybox sh -c 'ls /sys/class/net'"),
-    W(
-        "run-network-host-hostname",
-        (0,),
-        "docker run --rm --network host busybox sh -c '[ \"$(hostname)\" = \"'$(hostname)'\" ] && echo same'",
-    ),
     W(
         "create-start-wait",
         (0,),
@@ -294,7 +237,6 @@ WORKFLOWS: list[W] = [
         (0,),
         "docker create --name sa busybox sh -c 'echo attached; exit 6' >/dev/null\ndocker start -a sa",
     ),
-    W("create-prints-id", (0,), "docker create busybox"),
     # ------------------------------------------------------------------ run: cause 4 and 5
     W(
         "run-bind-creates-missing-host-dir",
@@ -303,7 +245,6 @@ WORKFLOWS: list[W] = [
         docker run --rm -v $W/missing/deep:/x busybox sh -c 'ls -a /x'
         test -d $W/missing/deep && echo created
         """,
-        xfail="#12 item 4: run -v with a missing host path is refused instead of creating it",
     ),
     W(
         "run-mount-bind-missing-refused",
@@ -424,7 +365,7 @@ WORKFLOWS: list[W] = [
         "run-sig-proxy-term",
         (3,),
         r"""
-        timeout -s TERM --preserve-status 2 docker run --name sp busybox sh -c 'trap "echo got-term; exit 7" TERM; sleep 30 & wait'
+        timeout -s TERM --preserve-status 1.5 docker run --name sp busybox sh -c 'trap "echo got-term; exit 7" TERM; sleep 30 & wait'
         docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' sp
         """,
     ),
@@ -432,7 +373,7 @@ WORKFLOWS: list[W] = [
         "run-sig-proxy-int",
         (3,),
         r"""
-        timeout -s INT --preserve-status 2 docker run --name sp busybox sh -c 'trap "echo got-int; exit 9" INT; sleep 30 & wait'
+        timeout -s INT --preserve-status 1.5 docker run --name sp busybox sh -c 'trap "echo got-int; exit 9" INT; sleep 30 & wait'
         docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' sp
         """,
     ),
@@ -449,7 +390,7 @@ WORKFLOWS: list[W] = [
         (3,),
         r"""
         docker create --name sa busybox sh -c 'trap "echo got; exit 5" TERM; sleep 30 & wait' >/dev/null
-        timeout -s TERM --preserve-status 2 docker start -a sa
+        timeout -s TERM --preserve-status 1.5 docker start -a sa
         docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' sa
         """,
     ),
@@ -459,7 +400,6 @@ WORKFLOWS: list[W] = [
         "ps-after-exit",
         (15,),
         "docker run --name c1 busybox sh -c 'exit 1'\ndocker ps -a",
-        xfail='#12 item 15: ps shows the command unquoted ("sh -c exit 1", docker "sh -c \'exit 1\'")',
     ),
     W(
         "ps-running-and-exited",
@@ -467,35 +407,9 @@ WORKFLOWS: list[W] = [
         "docker run -d --name up busybox sleep 30 >/dev/null\ndocker run --name down busybox true\ndocker ps --format '{{.Names}}'\ndocker ps -a --format '{{.Names}} {{.State}}'",
     ),
     W(
-        "ps-quiet-counts",
-        (0,),
-        "docker create busybox >/dev/null\ndocker create busybox >/dev/null\ndocker ps -aq | wc -l\ndocker ps -q | wc -l",
-    ),
-    W(
-        "ps-no-trunc-ids",
-        (0,),
-        "docker create --name nt busybox >/dev/null\ndocker ps -a --no-trunc --format '{{.ID}} {{.Names}}'",
-    ),
-    W(
-        "ps-last-and-latest",
-        (0,),
-        "docker create --name first busybox >/dev/null\ndocker create --name second busybox >/dev/null\ndocker ps -n 1 --format '{{.Names}}'\ndocker ps -l --format '{{.Names}}'",
-    ),
-    W(
-        "ps-format-status",
-        (0,),
-        "docker run --name st busybox sh -c 'exit 5'\ndocker ps -a --format '{{.Status}}|{{.State}}'",
-    ),
-    W(
         "ps-format-command",
         (15,),
         "docker create --name pc busybox sh -c 'echo a b' >/dev/null\ndocker ps -a --format '{{.Command}}'",
-        xfail="#12 item 15: ps command quoting",
-    ),
-    W(
-        "ps-format-image-names",
-        (0,),
-        "docker create --name pi busybox >/dev/null\ndocker ps -a --format '{{.Image}} {{.Names}}'",
     ),
     W(
         "ps-format-table-header",
@@ -509,16 +423,6 @@ WORKFLOWS: list[W] = [
         "ps-format-label",
         (1,),
         "docker create --name lb --label tier=web busybox >/dev/null\ndocker ps -a --format '{{.Label \"tier\"}}'",
-    ),
-    W(
-        "ps-format-labels",
-        (0,),
-        "docker create --name lb --label b=2 --label a=1 busybox >/dev/null\ndocker ps -a --format '{{.Labels}}'",
-    ),
-    W(
-        "ps-format-ports",
-        (0,),
-        "docker run -d --name pp -p 127.0.0.1:$P1:80/tcp busybox sleep 30 >/dev/null\ndocker ps --format '{{.Ports}}'",
     ),
     W(
         "ps-format-ports-all-ifaces",
@@ -536,11 +440,6 @@ WORKFLOWS: list[W] = [
         "docker run -d --name run1 busybox sleep 30 >/dev/null\ndocker create --name cr1 busybox >/dev/null\ndocker ps -a -f status=created --format '{{.Names}}'\ndocker ps -a -f status=running --format '{{.Names}}'",
     ),
     W(
-        "ps-filter-name-substring",
-        (6,),
-        "docker create --name web1 busybox >/dev/null\ndocker create --name db1 busybox >/dev/null\ndocker ps -a -f name=web --format '{{.Names}}'",
-    ),
-    W(
         "ps-filter-name-regex",
         (6,),
         "docker create --name web1 busybox >/dev/null\ndocker create --name myweb busybox >/dev/null\ndocker ps -a -f 'name=^web' --format '{{.Names}}'\ndocker ps -a -f 'name=^/myweb$' --format '{{.Names}}'",
@@ -549,11 +448,6 @@ WORKFLOWS: list[W] = [
         "ps-filter-label",
         (6,),
         "docker create --name a1 --label env=prod busybox >/dev/null\ndocker create --name a2 --label env=dev busybox >/dev/null\ndocker ps -a -f label=env=prod --format '{{.Names}}'\ndocker ps -a -f label=env --format '{{.Names}}' | sort",
-    ),
-    W(
-        "ps-filter-exited",
-        (6,),
-        "docker run --name e0 busybox true\ndocker run --name e3 busybox sh -c 'exit 3'\ndocker ps -a -f exited=3 --format '{{.Names}}'",
     ),
     W(
         "ps-filter-ancestor",
@@ -590,10 +484,7 @@ WORKFLOWS: list[W] = [
     # ------------------------------------------------------------------ images, tag, rmi
     W("images-default", (0,), "docker images"),
     W("images-quiet", (0,), "docker images -q"),
-    W("images-repo-arg", (0,), "docker images busybox\ndocker images nosuch"),
-    W("images-format", (0,), "docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}'"),
     W("images-format-json", (15,), "docker images --format json busybox"),
-    W("images-digests", (0,), "docker images --digests --format '{{.Repository}} {{.Digest}}'"),
     W(
         "images-filter-reference",
         (6,),
@@ -619,11 +510,6 @@ WORKFLOWS: list[W] = [
         "docker tag busybox b:1\ndocker images -f before=busybox:latest -q\ndocker images -f since=busybox:latest -q",
     ),
     W("images-filter-bad", (6, 14), "docker images -f bogus=1"),
-    W(
-        "tag-and-list",
-        (0,),
-        "docker tag busybox mytag:v1\ndocker images mytag --format '{{.Repository}} {{.Tag}}'",
-    ),
     W("tag-missing-source", (14,), "docker tag nosuch:1 x:1"),
     W("tag-bad-target", (14,), "docker tag busybox 'Bad Name'"),
     W("rmi-untag", (0,), "docker tag busybox foo:1\ndocker rmi foo:1\ndocker images foo -q"),
@@ -669,18 +555,9 @@ WORKFLOWS: list[W] = [
     ),
     W("image-inspect-missing", (14,), "docker image inspect nosuch"),
     W("image-prune-nothing", (0,), "docker image prune -f"),
-    W("image-ls-alias", (0,), "docker image ls --format '{{.Repository}}' | sort"),
-    W("history-format", (0,), "docker history --format '{{.CreatedBy}}' busybox"),
-    W("history-missing", (14,), "docker history nosuch"),
-    W("pull-quiet", (0,), "docker pull -q $REG/busybox:gzip"),
     W("pull-missing", (14,), "docker pull $REG/nosuch:1"),
     W("pull-bad-reference", (14,), "docker pull 'Bad:Ref:x'"),
     # ------------------------------------------------------------------ inspect and templates (1, 2, 10, 11)
-    W(
-        "inspect-status",
-        (0,),
-        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.State.Status}} {{.Name}}' ci",
-    ),
     W(
         "inspect-bool",
         (2,),
@@ -692,11 +569,6 @@ WORKFLOWS: list[W] = [
         "docker create --name ci busybox sleep 300 >/dev/null\ndocker inspect -f '{{.Config.Cmd}}' ci",
     ),
     W(
-        "inspect-map-empty",
-        (2,),
-        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Config.Labels}}' ci",
-    ),
-    W(
         "inspect-map",
         (2,),
         "docker create --name ci -l b=2 -l a=1 busybox >/dev/null\ndocker inspect -f '{{.Config.Labels}}' ci",
@@ -705,16 +577,6 @@ WORKFLOWS: list[W] = [
         "inspect-nil",
         (2,),
         "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.HostConfig.Binds}} {{.Config.Entrypoint}}' ci",
-    ),
-    W(
-        "inspect-number",
-        (2,),
-        "docker create --name ci -m 64m busybox >/dev/null\ndocker inspect -f '{{.HostConfig.Memory}} {{.State.Pid}}' ci",
-    ),
-    W(
-        "inspect-json-cmd",
-        (1,),
-        "docker create --name ci busybox sleep 300 >/dev/null\ndocker inspect -f '{{json .Config.Cmd}}' ci",
     ),
     W(
         "tmpl-index",
@@ -767,16 +629,6 @@ WORKFLOWS: list[W] = [
         "docker create --name Mixed busybox >/dev/null\ndocker inspect -f '{{upper .Name}} {{lower .Name}} {{title \"ab cd\"}}' Mixed",
     ),
     W(
-        "tmpl-split",
-        (1,),
-        'docker create --name ci busybox >/dev/null\ndocker inspect -f \'{{split "a,b,c" ","}}\' ci',
-    ),
-    W(
-        "tmpl-println",
-        (1,),
-        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{println .Name}}' ci",
-    ),
-    W(
         "tmpl-comparisons",
         (1,),
         "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{eq .State.ExitCode 0}} {{ne .Name \"x\"}} {{gt 2 1}} {{lt 2 1}}' ci",
@@ -812,7 +664,6 @@ WORKFLOWS: list[W] = [
         (14,),
         "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Name}}' ci nosuch",
     ),
-    W("inspect-type-image", (10,), "docker inspect --type image -f '{{.Os}}' busybox"),
     W("inspect-type-container-miss", (10,), "docker inspect --type container busybox"),
     W(
         "container-inspect",
@@ -854,11 +705,6 @@ WORKFLOWS: list[W] = [
         (15,),
         "docker create --name ci -e A=1 busybox >/dev/null\ndocker inspect -f '{{json .Config.Env}}' ci",
     ),
-    W(
-        "inspect-image-id-prefix",
-        (0,),
-        "docker create --name ci busybox >/dev/null\ndocker inspect -f '{{.Image}}' ci | cut -c1-7",
-    ),
     # ------------------------------------------------------------------ logs
     W("logs-basic", (0,), "docker run --name lg busybox sh -c 'echo one; echo two'\ndocker logs lg"),
     W(
@@ -871,18 +717,6 @@ WORKFLOWS: list[W] = [
         (0,),
         "docker run --name lg busybox sh -c 'seq 1 10'\ndocker logs --tail 3 lg\ndocker logs -n 0 lg",
     ),
-    W("logs-timestamps", (0,), "docker run --name lg busybox echo stamp\ndocker logs -t lg"),
-    W(
-        "logs-since-future",
-        (0,),
-        "docker run --name lg busybox echo old\ndocker logs --since 2099-01-01T00:00:00Z lg",
-    ),
-    W(
-        "logs-until-past",
-        (0,),
-        "docker run --name lg busybox echo new\ndocker logs --until 2000-01-01T00:00:00Z lg",
-    ),
-    W("logs-follow-exited", (0,), "docker run --name lg busybox echo done\ndocker logs -f lg"),
     W("logs-missing", (14,), "docker logs nosuch"),
     W("logs-no-args", (14,), "docker logs"),
     W(
@@ -901,21 +735,6 @@ WORKFLOWS: list[W] = [
         "exec-basic",
         (0,),
         "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec ex echo inside\ndocker exec ex sh -c 'exit 4'",
-    ),
-    W(
-        "exec-env-workdir-user",
-        (0,),
-        "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec -e V=1 -w /tmp -u 1000 ex sh -c 'echo $V $(pwd) $(id -u)'",
-    ),
-    W(
-        "exec-stdin",
-        (0,),
-        "docker run -d --name ex busybox sleep 30 >/dev/null\necho piped | docker exec -i ex cat",
-    ),
-    W(
-        "exec-detached",
-        (0,),
-        "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec -d ex sh -c 'echo bg > /bg'\nsleep 0.5\ndocker exec ex cat /bg",
     ),
     W("exec-not-running", (14,), "docker create --name ex busybox >/dev/null\ndocker exec ex true"),
     W("exec-missing-container", (14,), "docker exec nosuch true"),
@@ -937,19 +756,8 @@ WORKFLOWS: list[W] = [
         cat $W/out.txt
         """,
     ),
-    W(
-        "cp-dir-out",
-        (0,),
-        "docker create --name cp busybox >/dev/null\ndocker cp cp:/etc $W/etc\nls $W/etc | sort | head -3",
-    ),
-    W(
-        "cp-to-stdout",
-        (0,),
-        "docker create --name cp busybox >/dev/null\ndocker cp cp:/etc/passwd - | tar -t",
-    ),
     W("cp-missing-container", (14,), "docker cp nosuch:/x $W/x"),
     W("cp-missing-path", (14,), "docker create --name cp busybox >/dev/null\ndocker cp cp:/nope $W/x"),
-    W("cp-missing-host-src", (14,), "docker create --name cp busybox >/dev/null\ndocker cp $W/nope cp:/x"),
     W("cp-no-container-arg", (14,), "docker cp $W/a $W/b"),
     # ------------------------------------------------------------------ lifecycle verbs and their exit codes
     W(
@@ -959,17 +767,6 @@ WORKFLOWS: list[W] = [
     ),
     W("stop-missing", (14,), "docker stop nosuch"),
     W("stop-some-missing", (14,), "docker create --name cs busybox >/dev/null\ndocker stop cs nosuch"),
-    W("stop-stopped", (0,), "docker create --name cs busybox >/dev/null\ndocker stop cs"),
-    W(
-        "kill-prints-name",
-        (0,),
-        "docker run -d --name ck busybox sleep 30 >/dev/null\ndocker kill ck\ndocker inspect -f '{{.State.ExitCode}}' ck",
-    ),
-    W(
-        "kill-signal",
-        (0,),
-        "docker run -d --name ck busybox sh -c 'trap \"exit 3\" USR1; sleep 30 & wait' >/dev/null\nsleep 0.5\ndocker kill -s USR1 ck\ndocker wait ck",
-    ),
     W("kill-not-running", (14,), "docker create --name ck busybox >/dev/null\ndocker kill ck"),
     W("kill-missing", (14,), "docker kill nosuch"),
     W(
@@ -980,11 +777,6 @@ WORKFLOWS: list[W] = [
     W("rm-missing", (14,), "docker rm nosuch"),
     W("rm-f-missing", (14,), "docker rm -f nosuch"),
     W("rm-running", (14,), "docker run -d --name cr busybox sleep 30 >/dev/null\ndocker rm cr"),
-    W(
-        "rm-force-running",
-        (0,),
-        "docker run -d --name cr busybox sleep 30 >/dev/null\ndocker rm -f cr\ndocker ps -aq",
-    ),
     W(
         "rm-v-anonymous",
         (0,),
@@ -1002,12 +794,6 @@ WORKFLOWS: list[W] = [
         "docker create --name ca busybox >/dev/null\ndocker create --name cb busybox >/dev/null\ndocker rename ca cb",
     ),
     W(
-        "restart",
-        (0,),
-        "docker run -d --name rs busybox sleep 30 >/dev/null\ndocker restart -t 1 rs\ndocker ps --format '{{.Names}} {{.State}}'",
-    ),
-    W("restart-missing", (14,), "docker restart nosuch"),
-    W(
         "pause-unpause",
         (0,),
         "docker run -d --name cp busybox sleep 30 >/dev/null\ndocker pause cp\ndocker ps --format '{{.Status}}'\ndocker inspect -f '{{.State.Paused}}' cp\ndocker unpause cp\ndocker ps --format '{{.State}}'",
@@ -1018,23 +804,11 @@ WORKFLOWS: list[W] = [
         (0,),
         "docker run --name w1 busybox sh -c 'exit 2'\ndocker run --name w2 busybox true\ndocker wait w1 w2",
     ),
-    W("wait-missing", (14,), "docker wait nosuch"),
     W("start-missing", (14,), "docker start nosuch"),
-    W("start-twice", (0,), "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker start cs"),
     W(
         "container-prune",
         (0,),
         "docker create busybox >/dev/null\ndocker run -d --name keep busybox sleep 30 >/dev/null\ndocker container prune -f | grep -c Deleted\ndocker ps -a --format '{{.Names}}'",
-    ),
-    W(
-        "container-ls-group",
-        (0,),
-        "docker create --name cg busybox >/dev/null\ndocker container ls -a --format '{{.Names}}'",
-    ),
-    W(
-        "restart-policy-on-failure",
-        (0,),
-        "docker create --name rp --restart on-failure:3 busybox >/dev/null\ndocker inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}' rp",
     ),
     # ------------------------------------------------------------------ events (15: kill before die on stop)
     W(
@@ -1079,11 +853,6 @@ WORKFLOWS: list[W] = [
     ),
     # ------------------------------------------------------------------ top, stats, port, diff, update
     W(
-        "top-default-header",
-        (0,),
-        "docker run -d --name ct busybox sleep 30 >/dev/null\ndocker top ct | head -1",
-    ),
-    W(
         "top-ps-options-no-pid",
         (14, 15),
         "docker run -d --name ct busybox sleep 30 >/dev/null\ndocker top ct -o comm,args",
@@ -1122,11 +891,6 @@ WORKFLOWS: list[W] = [
     ),
     W("port-unpublished", (14,), "docker run -d --name cp busybox sleep 30 >/dev/null\ndocker port cp 81"),
     W(
-        "port-random-host",
-        (0,),
-        "docker run -d --name cp -p 127.0.0.1::80 busybox sleep 30 >/dev/null\ndocker port cp | wc -l",
-    ),
-    W(
         "diff",
         (10,),
         "docker run --name cd busybox sh -c 'mkdir /newdir && touch /newdir/f && rm /etc/group && echo x >> /etc/passwd'\ndocker diff cd | sort",
@@ -1137,12 +901,6 @@ WORKFLOWS: list[W] = [
         (10,),
         "docker run -d --name cu busybox sleep 30 >/dev/null\ndocker update --memory 64m --memory-swap 128m --cpus 0.5 cu\ndocker inspect -f '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}}' cu",
     ),
-    W(
-        "update-restart",
-        (10,),
-        "docker create --name cu busybox >/dev/null\ndocker update --restart always cu\ndocker inspect -f '{{.HostConfig.RestartPolicy.Name}}' cu",
-    ),
-    W("update-missing", (14,), "docker update --memory 64m nosuch"),
     # ------------------------------------------------------------------ the container's own files (15)
     W(
         "etc-mtab",
@@ -1159,13 +917,7 @@ WORKFLOWS: list[W] = [
         (15,),
         "docker run --rm -h envhost busybox sh -c 'env | sort | grep -v ^PWD= | grep -v ^SHLVL='",
     ),
-    W(
-        "etc-hostname-hosts",
-        (0,),
-        "docker run --rm -h hh busybox sh -c 'cat /etc/hostname; grep -c hh /etc/hosts'",
-    ),
     # ------------------------------------------------------------------ networks
-    W("network-ls", (0,), "docker network ls --format '{{.Name}} {{.Driver}} {{.Scope}}'"),
     W("network-ls-table", (0,), "docker network ls"),
     W(
         "network-create-rm",
@@ -1189,11 +941,6 @@ WORKFLOWS: list[W] = [
         "network-filter-name",
         (6,),
         "docker network create front >/dev/null\ndocker network create back >/dev/null\ndocker network ls -f name=fro --format '{{.Name}}'",
-    ),
-    W(
-        "network-filter-driver-type",
-        (6,),
-        "docker network create n1 >/dev/null\ndocker network ls -f driver=bridge --format '{{.Name}}' | sort\ndocker network ls -f type=custom --format '{{.Name}}'",
     ),
     W("network-prune", (6,), "docker network create n1 >/dev/null\ndocker network prune -f"),
     W(
@@ -1222,13 +969,7 @@ WORKFLOWS: list[W] = [
         (14,),
         "docker network create n1 >/dev/null\ndocker run -d --name cc --network n1 busybox sleep 30 >/dev/null\ndocker network rm n1",
     ),
-    W("network-connect-missing", (14,), "docker network connect nosuch nosuch"),
     W("run-network-missing", (0,), "docker run --rm --network nosuch busybox true"),
-    W(
-        "run-ip-on-user-net",
-        (0,),
-        "docker network create --subnet 10.99.8.0/24 n1 >/dev/null\ndocker run --rm --network n1 --ip 10.99.8.50 busybox sh -c 'ip -4 addr show eth0 | grep -c 10.99.8.50'",
-    ),
     # ------------------------------------------------------------------ volumes (13)
     W(
         "volume-create-ls-rm",
@@ -1247,26 +988,15 @@ WORKFLOWS: list[W] = [
     ),
     W("volume-rm-missing", (14,), "docker volume rm nosuch"),
     W("volume-rm-in-use", (14,), "docker create --name cc -v v1:/d busybox >/dev/null\ndocker volume rm v1"),
-    W("volume-inspect-missing", (14,), "docker volume inspect nosuch"),
     W(
         "volume-filter-dangling",
         (6,),
         "docker volume create free >/dev/null\ndocker create --name cc -v used:/d busybox >/dev/null\ndocker volume ls -f dangling=true -q\ndocker volume ls -f dangling=false -q",
     ),
     W(
-        "volume-filter-name-label",
-        (6,),
-        "docker volume create --label a=1 va >/dev/null\ndocker volume create vb >/dev/null\ndocker volume ls -f name=va -q\ndocker volume ls -f label=a -q",
-    ),
-    W(
         "volume-prune",
         (6,),
         "docker run --name cv -v /anon busybox true\ndocker rm cv >/dev/null\ndocker volume prune -f\ndocker volume ls -q",
-    ),
-    W(
-        "volume-image-content",
-        (0,),
-        "docker run --rm -v vc:/etc busybox sh -c 'test -f /etc/passwd && echo copied'",
     ),
     W(
         "volume-anonymous",
@@ -1296,7 +1026,6 @@ WORKFLOWS: list[W] = [
     # ------------------------------------------------------------------ version, info, system
     W("version-client-os", (10,), "docker version --format '{{.Client.Os}}/{{.Client.Arch}}'"),
     W("version-server-os", (10,), "docker version --format '{{.Server.Os}}/{{.Server.Arch}}'"),
-    W("info-format", (0,), "docker info --format '{{.OSType}} {{.Architecture}} {{.NCPU}}'"),
     W(
         "info-counts",
         (0,),
@@ -1304,23 +1033,17 @@ WORKFLOWS: list[W] = [
     ),
     W("info-driver", (0,), "docker info --format '{{.Driver}}'"),
     W("system-df", (0,), "docker system df --format '{{.Type}}'"),
-    W("system-prune", (0,), "docker create busybox >/dev/null\ndocker system prune -f | head -1"),
     # ------------------------------------------------------------------ bad input and its exit codes (7, 14)
     W("unknown-command", (14,), "docker nosuchverb"),
     W("run-no-image", (14,), "docker run"),
     W("stop-no-args", (14,), "docker stop"),
     W("ps-unknown-flag", (7, 14), "docker ps --bogus"),
-    W("rm-no-args", (14,), "docker rm"),
-    W("exec-no-args", (14,), "docker exec"),
-    W("tag-one-arg", (14,), "docker tag busybox"),
     W("network-unknown-sub", (14,), "docker network bogus"),
     W("volume-create-bad-name", (14,), "docker volume create 'bad name'"),
     W("images-bad-flag-value", (14,), "docker ps -n notanumber"),
     W("run-bad-env-file", (14,), "docker run --rm --env-file $W/nope busybox true"),
     W("run-bad-mount-spec", (14,), "docker run --rm --mount type=bogus,target=/x busybox true"),
     W("run-bad-volume-spec", (14,), "docker run --rm -v :/x busybox true"),
-    W("run-bad-cpus", (14,), "docker run --rm --cpus abc busybox true"),
-    W("run-bad-ulimit", (14,), "docker run --rm --ulimit nofile=10:5 busybox true"),
     W("run-bad-security-opt", (14,), "docker run --rm --security-opt bogus busybox true"),
     # ------------------------------------------------------------------ build, commit, history
     W(
@@ -1333,37 +1056,18 @@ WORKFLOWS: list[W] = [
         docker history -q b1 | wc -l
         """,
     ),
-    W(
-        "build-env-workdir",
-        (0,),
-        r"""
-        printf 'FROM busybox\nENV A=1 B=two\nWORKDIR /app\nUSER 1000\nCMD ["sh","-c","echo $A $B $(pwd) $(id -u)"]\n' > $W/Dockerfile
-        docker build -q -t b2 $W >/dev/null
-        docker run --rm b2
-        docker image inspect -f '{{.Config.WorkingDir}} {{.Config.User}} {{json .Config.Env}}' b2
-        """,
-    ),
     W("build-bad-dockerfile", (14,), "printf 'FROMM busybox\\n' > $W/Dockerfile\ndocker build -q $W"),
     W("build-missing-context", (14,), "docker build -q $W/nope"),
-    W(
-        "commit-change-cmd",
-        (0,),
-        r"""
-        docker run --name cc busybox sh -c 'echo data > /f'
-        docker commit -c 'CMD ["cat", "/f"]' cc snap | cut -c1-7
-        docker run --rm snap
-        """,
-    ),
-    W("commit-missing", (14,), "docker commit nosuch img"),
     # ------------------------------------------------------------------ health checks (8)
     W(
         "health-healthy",
         (8,),
         r"""
-        docker run -d --name ch --health-cmd true --health-interval 1s busybox sleep 30 >/dev/null
+        docker run -d --name ch --health-cmd 'echo probe-out' --health-interval 1s busybox sleep 30 >/dev/null
         sleep 2.5
         docker inspect -f '{{.State.Health.Status}} {{.State.Health.FailingStreak}}' ch
         docker ps --format '{{.Names}} {{.Status}}'
+        docker inspect -f '{{(index .State.Health.Log 0).Output}}{{(index .State.Health.Log 0).ExitCode}}' ch
         """,
     ),
     W(
@@ -1403,12 +1107,173 @@ WORKFLOWS: list[W] = [
         docker inspect -f '{{.State.Health.Status}}' ch
         """,
     ),
-    W(
-        "health-log",
-        (8,),
-        "docker run -d --name ch --health-cmd 'echo probe-out' --health-interval 1s busybox sleep 30 >/dev/null\nsleep 2.5\ndocker inspect -f '{{(index .State.Health.Log 0).Output}}{{(index .State.Health.Log 0).ExitCode}}' ch",
-    ),
 ]
+
+
+# The workflows that differ today, by cause: each runs as xfail(strict=True) with its reason. When a cause is
+# fixed, its workflows pass, strict xfail reports them, and their entries go. Only #12 causes may appear here.
+EXPECTED_FAILURES: dict[str, str] = {
+    "tmpl-index": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-index-map": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-range-mounts": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-range-env": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-if-else": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-with": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-len": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-printf": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-join": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-upper-lower-title": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-comparisons": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-logic": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-variables-pipeline": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-missing-key": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "tmpl-bad-template": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "ps-format-label": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "inspect-networksettings-keys": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "network-connect-disconnect": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "network-inspect-format": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "volume-anonymous": "#12 item 1: Go templates (range/index/if/with/len/printf/join/upper/variables/pipelines, errors) are printed back unevaluated",
+    "inspect-bool": "#12 item 2: values print Python-style (True/False, JSON lists and maps), not Go's (true, [a b], map[k:v])",
+    "inspect-slice": "#12 item 2: values print Python-style (True/False, JSON lists and maps), not Go's (true, [a b], map[k:v])",
+    "inspect-map": "#12 item 2: values print Python-style (True/False, JSON lists and maps), not Go's (true, [a b], map[k:v])",
+    "inspect-nil": "#12 item 2: values print Python-style (True/False, JSON lists and maps), not Go's (true, [a b], map[k:v])",
+    "run-labels": "#12 item 2: values print Python-style (True/False, JSON lists and maps), not Go's (true, [a b], map[k:v])",
+    "pause-unpause": "#12 item 2: values print Python-style (True/False, JSON lists and maps), not Go's (true, [a b], map[k:v])",
+    "volume-inspect-format": "#12 item 2: values print Python-style (True/False, JSON lists and maps), not Go's (true, [a b], map[k:v])",
+    "run-sig-proxy-term": "#12 item 3: signals to a foreground run/start -a are not proxied to the container (--sig-proxy)",
+    "run-sig-proxy-int": "#12 item 3: signals to a foreground run/start -a are not proxied to the container (--sig-proxy)",
+    "run-sig-proxy-false": "#12 item 3: signals to a foreground run/start -a are not proxied to the container (--sig-proxy)",
+    "start-a-sig-proxy": "#12 item 3: signals to a foreground run/start -a are not proxied to the container (--sig-proxy)",
+    "run-bind-creates-missing-host-dir": "#12 item 4: run -v with a missing host path; --mount type=bind refusal wording",
+    "run-mount-bind-missing-refused": "#12 item 4: run -v with a missing host path; --mount type=bind refusal wording",
+    "run-rm-port-in-use-leaves-nothing": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
+    "run-rm-bad-device-leaves-nothing": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
+    "run-no-rm-failed-start-stays-created": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
+    "ps-filter-name-regex": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "ps-filter-ancestor": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "ps-filter-volume": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "ps-filter-network": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "ps-filter-publish-expose": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "ps-filter-is-task": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "ps-filter-before-since": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "images-filter-reference": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "images-filter-dangling": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "images-filter-label": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "images-filter-before-since": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
+    "volume-prune": "#12 item 6: volume prune leaves the anonymous volume of a removed container",
+    "run-abbrev-priv": "#12 item 7: argparse expands abbreviated options and words its own flag errors (docker: 'unknown flag: --x')",
+    "run-abbrev-pids": "#12 item 7: argparse expands abbreviated options and words its own flag errors (docker: 'unknown flag: --x')",
+    "ps-abbrev-al": "#12 item 7: argparse expands abbreviated options and words its own flag errors (docker: 'unknown flag: --x')",
+    "rm-abbrev-forc": "#12 item 7: argparse expands abbreviated options and words its own flag errors (docker: 'unknown flag: --x')",
+    "run-pid-host": "#12 item 7: argparse expands abbreviated options and words its own flag errors (docker: 'unknown flag: --x')",
+    "run-unknown-flag": "#12 item 7: argparse expands abbreviated options and words its own flag errors (docker: 'unknown flag: --x')",
+    "ps-unknown-flag": "#12 item 7: argparse expands abbreviated options and words its own flag errors (docker: 'unknown flag: --x')",
+    "health-healthy": "#12 item 8: no health checks (--health-*, HEALTHCHECK, State.Health, (healthy) in ps, health= filter)",
+    "health-unhealthy": "#12 item 8: no health checks (--health-*, HEALTHCHECK, State.Health, (healthy) in ps, health= filter)",
+    "health-starting": "#12 item 8: no health checks (--health-*, HEALTHCHECK, State.Health, (healthy) in ps, health= filter)",
+    "health-config": "#12 item 8: no health checks (--health-*, HEALTHCHECK, State.Health, (healthy) in ps, health= filter)",
+    "health-none": "#12 item 8: no health checks (--health-*, HEALTHCHECK, State.Health, (healthy) in ps, health= filter)",
+    "health-from-image": "#12 item 8: no health checks (--health-*, HEALTHCHECK, State.Health, (healthy) in ps, health= filter)",
+    "run-group-add": "#12 item 9: run/create flag missing: group-add",
+    "run-ipc-uts-host": "#12 item 9: run/create flag missing: ipc-uts-host",
+    "run-userns-host": "#12 item 9: run/create flag missing: userns-host",
+    "run-dns-search-option": "#12 item 9: run/create flag missing: dns-search-option",
+    "run-sysctl": "#12 item 9: run/create flag missing: sysctl",
+    "run-expose": "#12 item 9: run/create flag missing: expose",
+    "run-attach-stdout-only": "#12 item 9: run/create flag missing: attach-stdout-only",
+    "run-link": "#12 item 9: run/create flag missing: link",
+    "run-volumes-from": "#12 item 9: run/create flag missing: volumes-from",
+    "run-cidfile": "#12 item 9: run/create flag missing: cidfile",
+    "run-log-driver-none": "#12 item 9: run/create flag missing: log-driver-none",
+    "run-log-driver-local": "#12 item 9: run/create flag missing: log-driver-local",
+    "run-cpu-flags": "#12 item 9: run/create flag missing: cpu-flags",
+    "run-cgroup-parent": "#12 item 9: run/create flag missing: cgroup-parent",
+    "run-label-file": "#12 item 9: run/create flag missing: label-file",
+    "run-runtime-unknown": "#12 item 9: run/create flag missing: runtime-unknown",
+    "container-inspect": "#12 item 10: missing verb or option (container inspect, inspect -s/--type, version --format .Client/.Server)",
+    "inspect-size": "#12 item 10: missing verb or option (container inspect, inspect -s/--type, version --format .Client/.Server)",
+    "inspect-type-container-miss": "#12 item 10: missing verb or option (container inspect, inspect -s/--type, version --format .Client/.Server)",
+    "version-client-os": "#12 item 10: missing verb or option (container inspect, inspect -s/--type, version --format .Client/.Server)",
+    "version-server-os": "#12 item 10: missing verb or option (container inspect, inspect -s/--type, version --format .Client/.Server)",
+    "inspect-hostconfig-doc": "#12 item 11: inspect documents are not docker's complete documents",
+    "inspect-config-doc": "#12 item 11: inspect documents are not docker's complete documents",
+    "inspect-top-keys": "#12 item 11: inspect documents are not docker's complete documents",
+    "image-inspect-keys": "#12 item 11: inspect documents are not docker's complete documents",
+    "run-id-root-groups": "#12 item 12: supplementary groups are not set (id shows no groups=)",
+    "run-user-name-groups": "#12 item 12: supplementary groups are not set (id shows no groups=)",
+    "run-user-uid": "#12 item 12: supplementary groups are not set (id shows no groups=)",
+    "exec-id-groups": "#12 item 12: supplementary groups are not set (id shows no groups=)",
+    "volume-bind-options": "#12 item 13: volumes: the local driver's options; a named or anonymous volume is made at start, docker makes it at create",
+    "volume-unknown-option": "#12 item 13: volumes: the local driver's options; a named or anonymous volume is made at start, docker makes it at create",
+    "rm-v-anonymous": "#12 item 13: volumes: the local driver's options; a named or anonymous volume is made at start, docker makes it at create",
+    "volume-rm-in-use": "#12 item 13: volumes: the local driver's options; a named or anonymous volume is made at start, docker makes it at create",
+    "volume-filter-dangling": "#12 item 13: volumes: the local driver's options; a named or anonymous volume is made at start, docker makes it at create",
+    "logs-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "tag-missing-source": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "tag-bad-target": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "exec-not-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "exec-missing-container": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "exec-cmd-not-found": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "exec-no-command": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "image-inspect-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "cp-missing-container": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "cp-missing-path": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "cp-no-container-arg": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "pull-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "pull-bad-reference": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "rename-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "rename-taken": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "rm-f-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "start-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "stats-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "network-create-dup": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "top-not-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "top-ps-options-no-pid": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "build-missing-context": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "unknown-command": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "run-no-image": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "stop-no-args": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "network-unknown-sub": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "logs-no-args": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "ps-filter-bad-key": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "ps-filter-bad-status": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "images-filter-bad": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "run-it-not-a-terminal": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "volume-create-bad-name": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "run-name-conflict": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "kill-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "kill-not-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "pause-not-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "rm-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "volume-rm-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "network-rm-in-use": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
+    "run-memory-bad": "#12 item 14: bad input is worded differently from docker's message",
+    "run-bad-port": "#12 item 14: bad input is worded differently from docker's message",
+    "run-bad-name": "#12 item 14: bad input is worded differently from docker's message",
+    "run-restart-bad-policy": "#12 item 14: bad input is worded differently from docker's message",
+    "run-invalid-reference": "#12 item 14: bad input is worded differently from docker's message",
+    "run-bad-env-file": "#12 item 14: bad input is worded differently from docker's message",
+    "run-bad-mount-spec": "#12 item 14: bad input is worded differently from docker's message",
+    "run-bad-volume-spec": "#12 item 14: bad input is worded differently from docker's message",
+    "run-bad-security-opt": "#12 item 14: bad input is worded differently from docker's message",
+    "run-cpus-above-host": "#12 item 14: bad input is worded differently from docker's message",
+    "run-one-char-name": "#12 item 14: bad input is worded differently from docker's message",
+    "images-bad-flag-value": "#12 item 14: bad input is worded differently from docker's message",
+    "build-bad-dockerfile": "#12 item 14: bad input is worded differently from docker's message",
+    "ps-after-exit": "#12 item 15: ps/images output paths of the template helper (command quoting, table headers, --format json keys)",
+    "ps-format-command": "#12 item 15: ps/images output paths of the template helper (command quoting, table headers, --format json keys)",
+    "ps-format-table-header": "#12 item 15: ps/images output paths of the template helper (command quoting, table headers, --format json keys)",
+    "ps-format-json": "#12 item 15: ps/images output paths of the template helper (command quoting, table headers, --format json keys)",
+    "images-format-json": "#12 item 15: ps/images output paths of the template helper (command quoting, table headers, --format json keys)",
+    "port-lines": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
+    "port-one": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
+    "ps-format-ports-all-ifaces": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
+    "images-quiet": "#12 item 15: images -q prints an image once; docker prints a line per row (one per tag)",
+    "events-run-rm": "#12 item 15: no 'attach' event when run attaches to the container",
+    "system-df": "#12 item 15: system df has no Build Cache row",
+    "network-prune": "#12 item 15: network prune's list lacks docker's closing blank line",
+    "port-unpublished": "#12 item 15: port C 81 says '81/tcp' where docker repeats the argument ('81')",
+}
 
 
 # =============================================================================== fixtures ====
@@ -1603,14 +1468,21 @@ def _report(wf: W, verdict: str) -> None:
     if path:
         with open(path, "a") as f:
             times = {side: _TIMINGS.get((wf.id, side)) for side in ("docker", "dockyard")}
-            record = {"id": wf.id, "items": wf.items, "verdict": verdict, "xfail": wf.xfail, "seconds": times}
+            record = {
+                "id": wf.id,
+                "items": wf.items,
+                "verdict": verdict,
+                "xfail": EXPECTED_FAILURES.get(wf.id),
+                "seconds": times,
+            }
             f.write(json.dumps(record) + "\n")
 
 
 def _params() -> list[object]:
     out: list[object] = []
     for wf in WORKFLOWS:
-        marks = [pytest.mark.xfail(strict=True, reason=wf.xfail)] if wf.xfail else []
+        reason = EXPECTED_FAILURES.get(wf.id)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
         out.append(pytest.param(wf, id=wf.id, marks=marks))
     return out
 
@@ -1621,9 +1493,9 @@ def test_workflow_ids_are_unique_and_every_cause_is_covered() -> None:
     covered = {i for wf in WORKFLOWS for i in wf.items}
     assert set(range(1, 16)) <= covered, sorted(set(range(1, 16)) - covered)
     assert len(WORKFLOWS) >= 150
-    for wf in WORKFLOWS:
-        if wf.xfail:
-            assert re.match(r"#12 item \d+: ", wf.xfail), wf.id
+    assert set(EXPECTED_FAILURES) <= set(ids), sorted(set(EXPECTED_FAILURES) - set(ids))
+    for wid, reason in EXPECTED_FAILURES.items():
+        assert re.match(r"#12 item \d+: ", reason), wid
 
 
 @pytest.mark.parametrize("wf", _params())

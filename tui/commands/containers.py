@@ -561,7 +561,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             pct = (100.0 * s.memory_usage / s.memory_limit) if s.memory_limit else 0.0
             out.append(
                 {
-                    "Container": s.id[:12],
+                    "Container": n if args.containers else s.id[:12],  # docker: as the user named it
                     "ID": s.id if args.no_trunc else s.id[:12],
                     "Name": s.name,
                     "CPUPerc": f"{s.cpu_percent:.2f}%",
