@@ -203,11 +203,6 @@ WORKFLOWS: list[W] = [
         docker run --rm -v $W/d:/d:ro busybox sh -c 'echo x > /d/g'
         """,
     ),
-    W(
-        "run-detached",
-        (0,),
-        "docker run -d --name d1 busybox sleep 30\ndocker ps --format '{{.Names}} {{.State}}'",
-    ),
     W("run-stdin-i", (0,), "echo piped | docker run --rm -i busybox cat"),
     W("run-it-not-a-terminal", (0,), "docker run --rm -it busybox true"),
     W(
@@ -381,7 +376,7 @@ WORKFLOWS: list[W] = [
         "run-sig-proxy-false",
         (3,),
         r"""
-        timeout -s TERM --preserve-status 1 docker run --sig-proxy=false --name sp busybox sh -c 'trap "exit 7" TERM; sleep 3 & wait'
+        timeout -s TERM --preserve-status 1 docker run --sig-proxy=false --name sp busybox sh -c 'trap "exit 7" TERM; sleep 2 & wait'
         docker inspect -f '{{.State.Status}}' sp
         """,
     ),
@@ -460,11 +455,6 @@ WORKFLOWS: list[W] = [
         "docker create --name vo -v myvol:/data busybox >/dev/null\ndocker create --name nv busybox >/dev/null\ndocker ps -a -f volume=myvol --format '{{.Names}}'",
     ),
     W(
-        "ps-filter-network",
-        (6,),
-        "docker network create fnet >/dev/null\ndocker create --name nn --network fnet busybox >/dev/null\ndocker create --name other busybox >/dev/null\ndocker ps -a -f network=fnet --format '{{.Names}}'",
-    ),
-    W(
         "ps-filter-publish-expose",
         (6,),
         "docker run -d --name pub -p 127.0.0.1:$P1:80 busybox sleep 30 >/dev/null\ndocker run -d --name plain busybox sleep 30 >/dev/null\ndocker ps -f publish=80 --format '{{.Names}}'\ndocker ps -f expose=80 --format '{{.Names}}'",
@@ -515,22 +505,13 @@ WORKFLOWS: list[W] = [
     W("rmi-untag", (0,), "docker tag busybox foo:1\ndocker rmi foo:1\ndocker images foo -q"),
     W("rmi-missing", (0,), "docker rmi nosuch:1"),
     W(
-        "rmi-in-use-refused",
-        (0,),
-        r"""
-        docker run --name cu busybox sh -c 'echo x > /f' >/dev/null
-        docker commit cu committed >/dev/null
-        docker create --name user committed >/dev/null
-        docker rmi committed
-        """,
-    ),
-    W(
         "rmi-f-used-by-stopped",
         (15,),
         r"""
         docker run --name cu busybox sh -c 'echo x > /f' >/dev/null
         docker commit cu committed >/dev/null
         docker create --name user committed >/dev/null
+        docker rmi committed
         docker rmi -f committed
         docker images -a --format '{{.Repository}}:{{.Tag}}' | sort
         docker inspect -f '{{.Image}}' user | grep -c sha256
@@ -706,11 +687,15 @@ WORKFLOWS: list[W] = [
         "docker create --name ci -e A=1 busybox >/dev/null\ndocker inspect -f '{{json .Config.Env}}' ci",
     ),
     # ------------------------------------------------------------------ logs
-    W("logs-basic", (0,), "docker run --name lg busybox sh -c 'echo one; echo two'\ndocker logs lg"),
     W(
         "logs-streams",
         (0,),
-        "docker run --name lg busybox sh -c 'echo out; echo err >&2'\ndocker logs lg 2>/dev/null\ndocker logs lg 2>&1 >/dev/null",
+        r"""
+        docker run --name lg busybox sh -c 'echo one; echo out; echo err >&2'
+        docker logs lg
+        docker logs lg 2>/dev/null
+        docker logs lg 2>&1 >/dev/null
+        """,
     ),
     W(
         "logs-tail",
@@ -760,11 +745,6 @@ WORKFLOWS: list[W] = [
     W("cp-missing-path", (14,), "docker create --name cp busybox >/dev/null\ndocker cp cp:/nope $W/x"),
     W("cp-no-container-arg", (14,), "docker cp $W/a $W/b"),
     # ------------------------------------------------------------------ lifecycle verbs and their exit codes
-    W(
-        "stop-prints-name",
-        (0,),
-        "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stop -t 1 cs\ndocker inspect -f '{{.State.Status}} {{.State.ExitCode}}' cs",
-    ),
     W("stop-missing", (14,), "docker stop nosuch"),
     W("stop-some-missing", (14,), "docker create --name cs busybox >/dev/null\ndocker stop cs nosuch"),
     W("kill-not-running", (14,), "docker create --name ck busybox >/dev/null\ndocker kill ck"),
@@ -799,11 +779,6 @@ WORKFLOWS: list[W] = [
         "docker run -d --name cp busybox sleep 30 >/dev/null\ndocker pause cp\ndocker ps --format '{{.Status}}'\ndocker inspect -f '{{.State.Paused}}' cp\ndocker unpause cp\ndocker ps --format '{{.State}}'",
     ),
     W("pause-not-running", (14,), "docker create --name cp busybox >/dev/null\ndocker pause cp"),
-    W(
-        "wait-prints-codes",
-        (0,),
-        "docker run --name w1 busybox sh -c 'exit 2'\ndocker run --name w2 busybox true\ndocker wait w1 w2",
-    ),
     W("start-missing", (14,), "docker start nosuch"),
     W(
         "container-prune",
@@ -815,40 +790,40 @@ WORKFLOWS: list[W] = [
         "events-run-rm",
         (0,),
         r"""
-        date +%s > $W/t0
-        docker run --rm --name ev busybox true
-        docker events --since $(cat $W/t0) --until $(($(date +%s)+1)) --filter container=ev --format '{{.Type}} {{.Action}}'
+        date +%s.%N > $W/t0
+        docker run --rm --name evrm busybox true
+        docker events --since $(cat $W/t0) --until $(($(date +%s)+1)) --filter container=evrm --format '{{.Type}} {{.Action}}'
         """,
     ),
     W(
         "events-stop-order",
         (15,),
         r"""
-        date +%s > $W/t0
-        docker run -d --name ev busybox sh -c 'trap "exit 0" TERM; sleep 30 & wait' >/dev/null
+        date +%s.%N > $W/t0
+        docker run -d --name evstop busybox sh -c 'trap "exit 0" TERM; sleep 30 & wait' >/dev/null
         sleep 0.3
-        docker stop ev >/dev/null
-        docker events --since $(cat $W/t0) --until $(($(date +%s)+1)) --filter container=ev --format '{{.Action}}'
+        docker stop evstop >/dev/null
+        docker events --since $(cat $W/t0) --until $(($(date +%s)+1)) --filter container=evstop --format '{{.Action}}'
         """,
     ),
     W(
         "events-stop-timeout-order",
         (15,),
         r"""
-        date +%s > $W/t0
-        docker run -d --name ev busybox sleep 30 >/dev/null
-        docker stop -t 1 ev >/dev/null
-        docker events --since $(cat $W/t0) --until $(($(date +%s)+1)) --filter container=ev --format '{{.Action}} {{.Actor.Attributes.signal}}'
+        date +%s.%N > $W/t0
+        docker run -d --name evtimeout busybox sleep 30 >/dev/null
+        docker stop -t 1 evtimeout >/dev/null
+        docker events --since $(cat $W/t0) --until $(($(date +%s)+1)) --filter container=evtimeout --format '{{.Action}} {{.Actor.Attributes.signal}}'
         """,
     ),
     W(
         "events-kill-signal-attr",
         (0,),
         r"""
-        date +%s > $W/t0
-        docker run -d --name ev busybox sleep 30 >/dev/null
-        docker kill ev >/dev/null
-        docker events --since $(cat $W/t0) --until $(($(date +%s)+1)) --filter container=ev --format '{{.Action}} {{.Actor.Attributes.exitCode}}'
+        date +%s.%N > $W/t0
+        docker run -d --name evkill busybox sleep 30 >/dev/null
+        docker kill evkill >/dev/null
+        docker events --since $(cat $W/t0) --until $(($(date +%s)+1)) --filter container=evkill --format '{{.Action}} {{.Actor.Attributes.exitCode}}'
         """,
     ),
     # ------------------------------------------------------------------ top, stats, port, diff, update
@@ -864,19 +839,14 @@ WORKFLOWS: list[W] = [
     ),
     W("top-not-running", (14,), "docker create --name ct busybox >/dev/null\ndocker top ct"),
     W(
-        "stats-header",
+        "stats-columns",
         (15,),
-        "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stats --no-stream cs | head -1",
-    ),
-    W(
-        "stats-format-name",
-        (0,),
-        "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stats --no-stream --format '{{.Name}} {{.Container}}' cs",
-    ),
-    W(
-        "stats-net-block-io",
-        (15,),
-        "docker run -d --name cs busybox sleep 30 >/dev/null\ndocker stats --no-stream --format '{{.NetIO}}|{{.BlockIO}}|{{.PIDs}}' cs",
+        r"""
+        docker run -d --name cs busybox sleep 30 >/dev/null
+        docker stats --no-stream cs | head -1
+        docker stats --no-stream --format '{{.Name}} {{.Container}}' cs
+        docker stats --no-stream --format '{{.NetIO}}|{{.BlockIO}}|{{.PIDs}}' cs
+        """,
     ),
     W("stats-missing", (14,), "docker stats --no-stream nosuch"),
     W(
@@ -903,14 +873,11 @@ WORKFLOWS: list[W] = [
     ),
     # ------------------------------------------------------------------ the container's own files (15)
     W(
-        "etc-mtab",
+        "etc-mtab-dockerenv",
         (15,),
-        "docker run --rm busybox readlink /etc/mtab\ndocker run --rm busybox sh -c 'grep -c \" / \" /etc/mtab'",
-    ),
-    W(
-        "dockerenv",
-        (15,),
-        "docker run --rm busybox sh -c 'test -f /.dockerenv && echo present; wc -c < /.dockerenv'",
+        r"""
+        docker run --rm busybox sh -c 'readlink /etc/mtab; grep -c " / " /etc/mtab; test -f /.dockerenv && echo present; wc -c < /.dockerenv'
+        """,
     ),
     W(
         "env-in-process",
@@ -924,7 +891,6 @@ WORKFLOWS: list[W] = [
         (0,),
         "docker network create n1 | wc -c\ndocker network ls --format '{{.Name}}' | sort\ndocker network rm n1\ndocker network ls -q | wc -l",
     ),
-    W("network-create-dup", (14,), "docker network create n1 >/dev/null\ndocker network create n1"),
     W("network-rm-missing", (14,), "docker network rm nosuch"),
     W(
         "network-inspect-format",
@@ -936,11 +902,6 @@ WORKFLOWS: list[W] = [
         "network-inspect-doc",
         (11,),
         "docker network create n1 >/dev/null\ndocker network inspect n1 | grep -E '^        \"[A-Za-z]+\":' | cut -d: -f1",
-    ),
-    W(
-        "network-filter-name",
-        (6,),
-        "docker network create front >/dev/null\ndocker network create back >/dev/null\ndocker network ls -f name=fro --format '{{.Name}}'",
     ),
     W("network-prune", (6,), "docker network create n1 >/dev/null\ndocker network prune -f"),
     W(
@@ -954,20 +915,6 @@ WORKFLOWS: list[W] = [
         docker network disconnect n1 cc
         docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' cc
         """,
-    ),
-    W(
-        "network-names-resolve",
-        (0,),
-        r"""
-        docker network create n1 >/dev/null
-        docker run -d --name srv --network n1 --network-alias web busybox sleep 30 >/dev/null
-        docker run --rm --network n1 busybox sh -c 'ping -c1 -W2 srv >/dev/null && ping -c1 -W2 web >/dev/null && echo reached'
-        """,
-    ),
-    W(
-        "network-rm-in-use",
-        (14,),
-        "docker network create n1 >/dev/null\ndocker run -d --name cc --network n1 busybox sleep 30 >/dev/null\ndocker network rm n1",
     ),
     W("run-network-missing", (0,), "docker run --rm --network nosuch busybox true"),
     # ------------------------------------------------------------------ volumes (13)
@@ -1152,7 +1099,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "ps-filter-name-regex": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
     "ps-filter-ancestor": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
     "ps-filter-volume": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
-    "ps-filter-network": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
     "ps-filter-publish-expose": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
     "ps-filter-is-task": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
     "ps-filter-before-since": "#12 item 6: ps/images/volume filters (regex name=, ancestor, volume, network, publish, expose, is-task, before/since, dangling, reference, label)",
@@ -1226,7 +1172,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "rm-f-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "start-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "stats-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
-    "network-create-dup": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "top-not-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "top-ps-options-no-pid": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "build-missing-context": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
@@ -1246,7 +1191,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "pause-not-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "rm-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "volume-rm-missing": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
-    "network-rm-in-use": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "run-memory-bad": "#12 item 14: bad input is worded differently from docker's message",
     "run-bad-port": "#12 item 14: bad input is worded differently from docker's message",
     "run-bad-name": "#12 item 14: bad input is worded differently from docker's message",
