@@ -58,8 +58,8 @@ def test_deliberate_differences_are_documented_and_narrow() -> None:
     usage = "usage: dockyard rm [-h] [-f] CONTAINER\nError: bad\nSee 'dockyard rm --help'.\n"
     assert apply_deliberate(usage, "stderr") == "Error: bad\n"
     runc = (
-        "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container "
-        'process: exec: "x": executable file not found in $PATH: unknown'
+        "failed to create shim task: OCI runtime create failed: runc create failed: unable to start "
+        'container process: exec: "x": executable file not found in $PATH: unknown'
     )
     assert apply_deliberate(runc, "stderr") == 'exec: "x": executable file not found in $PATH'
     # a message's own words are never rewritten
