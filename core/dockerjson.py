@@ -24,6 +24,7 @@ from core.models import (
     DeviceMapping,
     EndpointIPAMConfig,
     EndpointSettings,
+    HealthConfig,
     HostConfig,
     HostPortBinding,
     LogConfig,
@@ -33,12 +34,15 @@ from core.models import (
     RestartPolicy,
     TmpfsOptions,
     Ulimit,
+    Volume,
     VolumeOptions,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: ``run`` imports this for -v/--tmpfs
 if TYPE_CHECKING:
     from typing import Any
+
+    from core.config import Paths
 
     JSONDict = dict[str, Any]
 
@@ -83,6 +87,7 @@ def config_to_docker(c: ContainerConfig) -> JSONDict:
         "AttachStderr": c.attach_stderr,
         "Env": list(c.env),
         "Cmd": None if c.cmd is None else list(c.cmd),
+        **({"Healthcheck": health_config_to_docker(c.healthcheck)} if c.healthcheck is not None else {}),
         "Image": c.image,
         "WorkingDir": c.working_dir,
         "Entrypoint": None if c.entrypoint is None else list(c.entrypoint),
@@ -93,10 +98,25 @@ def config_to_docker(c: ContainerConfig) -> JSONDict:
     }
 
 
+def health_config_to_docker(h: HealthConfig) -> JSONDict:
+    """Docker's HealthConfig: every key omitted when empty or zero, as docker writes it."""
+    out: JSONDict = {
+        "Test": list(h.test),
+        "Interval": h.interval,
+        "Timeout": h.timeout,
+        "StartPeriod": h.start_period,
+        "StartInterval": h.start_interval,
+        "Retries": h.retries,
+    }
+    return {k: v for k, v in out.items() if v}
+
+
 def mount_to_docker(m: Mount) -> JSONDict:
     out: JSONDict = {"Type": m.type, "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
     if m.bind_options is not None:
         out["BindOptions"] = {"Propagation": m.bind_options.propagation}
+        if m.bind_options.create_mountpoint:
+            out["BindOptions"]["CreateMountpoint"] = True
     if m.volume_options is not None:
         out["VolumeOptions"] = {"NoCopy": m.volume_options.no_copy}
     if m.tmpfs_options is not None:
@@ -138,6 +158,24 @@ def host_config_to_docker(h: HostConfig) -> JSONDict:
         "Dns": list(h.dns),
         "ExtraHosts": list(h.extra_hosts),
         "LogConfig": {"Type": h.log_config.type, "Config": dict(h.log_config.config)},
+        # empty lists that docker's clients send as null are null
+        "PidMode": h.pid_mode,
+        "IpcMode": h.ipc_mode,
+        "UTSMode": h.uts_mode,
+        "UsernsMode": h.userns_mode,
+        "GroupAdd": list(h.group_add) or None,
+        "VolumesFrom": list(h.volumes_from) or None,
+        "DnsSearch": list(h.dns_search),
+        "DnsOptions": list(h.dns_options),
+        "Sysctls": dict(h.sysctls),
+        "Links": list(h.links) or None,
+        "CpuShares": h.cpu_shares,
+        "CpusetCpus": h.cpuset_cpus,
+        "MemoryReservation": h.memory_reservation,
+        "OomKillDisable": h.oom_kill_disable,
+        "CgroupParent": h.cgroup_parent,
+        "Runtime": h.runtime,
+        "ContainerIDFile": h.container_id_file,
     }
 
 
@@ -153,26 +191,6 @@ def networking_config_to_docker(n: NetworkingConfig) -> JSONDict:
             for name, ep in n.endpoints_config.items()
         }
     }
-
-
-def inspect_host_config(h: HostConfig) -> JSONDict:
-    """``HostConfig`` as ``docker inspect`` shows it: binds as ``Binds`` and tmpfs mounts as ``Tmpfs`` (the
-    forms ``-v`` and ``--tmpfs`` give), volumes in ``Mounts``, and the shm size a container gets when
-    none was asked for. Each mount is in one place only, so the section can be posted back as a request."""
-    out: JSONDict = {
-        "Binds": [
-            f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in h.mounts if m.type == "bind"
-        ]
-    }
-    for key, value in host_config_to_docker(h).items():
-        if key == "Mounts":
-            value = [m for m in value if m["Type"] == "volume"]
-        elif key == "ShmSize":
-            value = value or DEFAULT_SHM_SIZE
-        elif key == "LogConfig":
-            out["Tmpfs"] = {m.target: tmpfs_options_text(m) for m in h.mounts if m.type == "tmpfs"}
-        out[key] = value
-    return out
 
 
 def tmpfs_options_text(m: Mount) -> str:
@@ -235,6 +253,20 @@ def config_from_docker(d: JSONDict) -> ContainerConfig:
         stop_signal=_str(d, "StopSignal"),
         stop_timeout=_opt_int(d, "StopTimeout"),
         exposed_ports=exposed,
+        healthcheck=health_config_from_docker(_obj(d["Healthcheck"], "Healthcheck"))
+        if d.get("Healthcheck") is not None
+        else None,
+    )
+
+
+def health_config_from_docker(d: JSONDict) -> HealthConfig:
+    return HealthConfig(
+        test=_strs(d, "Test"),
+        interval=_int(d, "Interval"),
+        timeout=_int(d, "Timeout"),
+        start_period=_int(d, "StartPeriod"),
+        start_interval=_int(d, "StartInterval"),
+        retries=_int(d, "Retries"),
     )
 
 
@@ -242,7 +274,8 @@ def mount_from_docker(d: JSONDict) -> Mount:
     d = _obj(d, "a mount")
     m = Mount(_str(d, "Type"), _str(d, "Target"), _str(d, "Source"), _bool(d, "ReadOnly"))
     if d.get("BindOptions") is not None:
-        m.bind_options = BindOptions(_str(_obj(d["BindOptions"], "BindOptions"), "Propagation"))
+        bind = _obj(d["BindOptions"], "BindOptions")
+        m.bind_options = BindOptions(_str(bind, "Propagation"), _bool(bind, "CreateMountpoint"))
     if d.get("VolumeOptions") is not None:
         m.volume_options = VolumeOptions(_bool(_obj(d["VolumeOptions"], "VolumeOptions"), "NoCopy"))
     if d.get("TmpfsOptions") is not None:
@@ -293,6 +326,23 @@ def host_config_from_docker(d: JSONDict) -> HostConfig:
         dns=_strs(d, "Dns"),
         extra_hosts=_strs(d, "ExtraHosts"),
         log_config=LogConfig(_str(log, "Type") or "json-file", _str_map(log, "Config")),
+        pid_mode=_str(d, "PidMode"),
+        ipc_mode=_str(d, "IpcMode"),
+        uts_mode=_str(d, "UTSMode"),
+        userns_mode=_str(d, "UsernsMode"),
+        group_add=_strs(d, "GroupAdd"),
+        volumes_from=_strs(d, "VolumesFrom"),
+        dns_search=_strs(d, "DnsSearch"),
+        dns_options=_strs(d, "DnsOptions"),
+        sysctls=_str_map(d, "Sysctls"),
+        links=_strs(d, "Links"),
+        cpu_shares=_int(d, "CpuShares"),
+        cpuset_cpus=_str(d, "CpusetCpus"),
+        memory_reservation=_int(d, "MemoryReservation"),
+        oom_kill_disable=_bool(d, "OomKillDisable"),
+        cgroup_parent=_str(d, "CgroupParent"),
+        runtime=_str(d, "Runtime"),
+        container_id_file=_str(d, "ContainerIDFile"),
     )
 
 
@@ -327,7 +377,8 @@ def parse_bind(spec: str) -> Mount:
     read_only = "ro" in opts
     if src.startswith(("/", ".")):
         propagation = [p for p in _PROPAGATIONS if p in opts]
-        options = BindOptions(propagation[-1]) if propagation else None
+        # a Binds entry's missing source directory is made at start, as docker makes it
+        options = BindOptions(propagation[-1] if propagation else "", create_mountpoint=True)
         return Mount("bind", dst, src, read_only, bind_options=options)
     nocopy = VolumeOptions(no_copy=True) if "nocopy" in opts else None
     return Mount("volume", dst, src, read_only, volume_options=nocopy)
@@ -440,6 +491,8 @@ __all__ = [
     "create_from_docker",
     "create_query",
     "create_to_docker",
+    "health_config_from_docker",
+    "health_config_to_docker",
     "host_config_from_docker",
     "host_config_to_docker",
     "inspect_host_config",
@@ -468,3 +521,595 @@ def progress_to_docker(p: PullProgress) -> JSONDict:
     if p.message:
         msg["progress"] = p.message
     return msg
+
+
+# ------------------------------------------------------------------------------------ inspect documents
+# ``GET /containers/{id}/json``, ``/images/{name}/json``, ``/networks/{id}``, ``/volumes/{name}``: the
+# documents ``docker inspect`` prints, with every key dockerd 20.10/24 writes (Engine API 1.41-1.43), in its
+# order, with its zero values (null where Go has a nil slice, map or pointer; keys Go marks omitempty only
+# when set). Maps are written with sorted keys, as Go's encoder writes them. The callers gather the facts
+# (records, the image's config, the network's endpoints); nothing here touches the disk.
+
+ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, as docker prints a time that never happened
+_OMIT = object()  # a Config key Go writes only when it is set (omitempty)
+
+# (key, zero) of Docker's container.Config, in its order; _OMIT: left out unless set
+_CONFIG_KEYS: tuple[tuple[str, Any], ...] = (
+    ("Hostname", ""),
+    ("Domainname", ""),
+    ("User", ""),
+    ("AttachStdin", False),
+    ("AttachStdout", False),
+    ("AttachStderr", False),
+    ("ExposedPorts", _OMIT),
+    ("Tty", False),
+    ("OpenStdin", False),
+    ("StdinOnce", False),
+    ("Env", None),
+    ("Cmd", None),
+    ("Healthcheck", _OMIT),
+    ("ArgsEscaped", _OMIT),
+    ("Image", ""),
+    ("Volumes", None),
+    ("WorkingDir", ""),
+    ("Entrypoint", None),
+    ("NetworkDisabled", _OMIT),
+    ("MacAddress", _OMIT),
+    ("OnBuild", None),
+    ("Labels", None),
+    ("StopSignal", _OMIT),
+    ("StopTimeout", _OMIT),
+    ("Shell", _OMIT),
+)
+_MAP_KEYS = ("ExposedPorts", "Volumes", "Labels")
+
+
+def sorted_map(d: Any) -> Any:
+    """A JSON object with its keys in Go's order (sorted); anything else as it is."""
+    return {k: d[k] for k in sorted(d)} if isinstance(d, dict) else d
+
+
+def docker_config(values: JSONDict) -> JSONDict:
+    """A complete ``Config`` (container.Config) from the keys ``values`` has: the image config's ``config``
+    section, or a container's merged configuration. Unknown keys are dropped."""
+    out: JSONDict = {}
+    for key, zero in _CONFIG_KEYS:
+        value = values.get(key)
+        if zero is _OMIT:
+            # Go's omitempty: a nil pointer (StopTimeout, Healthcheck) or an empty value is left out
+            if value is None or (key != "StopTimeout" and not value):
+                continue
+        elif value is None:
+            value = zero
+        out[key] = sorted_map(value) if key in _MAP_KEYS else value
+    return out
+
+
+def _env_merge(image_env: list[str], run_env: list[str]) -> list[str]:
+    """docker's Config.Env: the request's variables first, then the image's it does not set."""
+    if not run_env:
+        return list(image_env)
+    keys = {e.partition("=")[0] for e in run_env}
+    return [*run_env, *(e for e in image_env if e.partition("=")[0] not in keys)]
+
+
+def _resolved_env(asked: list[str], process_env: list[str]) -> list[str]:
+    """The request's variables with a bare ``K`` (copied from the caller's environment) as it was resolved
+    for the process, and left out when it was not set there, as docker's CLI does."""
+    values = {e.partition("=")[0]: e for e in process_env}
+    return [e if "=" in e else values[e] for e in asked if "=" in e or e in values]
+
+
+def _cap_name(name: str) -> str:
+    up = name.upper()
+    return up if up == "ALL" or up.startswith("CAP_") else f"CAP_{up}"
+
+
+def _bind_text(m: Mount) -> str:
+    """A bind or named volume as a ``HostConfig.Binds`` entry (``-v``'s form)."""
+    opts = []
+    if m.read_only:
+        opts.append("ro")
+    if m.bind_options is not None and m.bind_options.propagation:
+        opts.append(m.bind_options.propagation)
+    if m.volume_options is not None and m.volume_options.no_copy:
+        opts.append("nocopy")
+    return f"{m.source}:{m.target}" + (f":{','.join(opts)}" if opts else "")
+
+
+def inspect_host_config(
+    h: HostConfig,
+    *,
+    anonymous: frozenset[str] | set[str] = frozenset(),
+    masked_paths: list[str] | None = None,
+    readonly_paths: list[str] | None = None,
+) -> JSONDict:
+    """``HostConfig`` as ``docker inspect`` shows it: every key docker's has, in its order, filled from the
+    record where dockyard has the field and docker's zero value where not. Binds and named volumes are in
+    ``Binds`` and tmpfs mounts in ``Tmpfs`` (the forms ``-v`` and ``--tmpfs`` give); anonymous volumes (names
+    in ``anonymous``) are the container ``Config``'s ``Volumes``. Each mount is in one place only, so the
+    section can be posted back as a request."""
+
+    def get(name: str, zero: Any) -> Any:
+        # a field the record may not have yet (new run flags): docker's zero value until it does
+        value = getattr(h, name, zero)
+        return zero if value is None and zero is not None else value
+
+    binds = [
+        _bind_text(m)
+        for m in h.mounts
+        if m.type == "bind" or (m.type == "volume" and m.source and m.source not in anonymous)
+    ]
+    tmpfs = {m.target: tmpfs_options_text(m) for m in h.mounts if m.type == "tmpfs"}
+    sysctls = dict(get("sysctls", {}) or {})
+    pids = h.pids_limit if h.pids_limit is not None and h.pids_limit > 0 else None
+    out: JSONDict = {
+        "Binds": binds or None,
+        "ContainerIDFile": get("container_id_file", ""),
+        "LogConfig": {"Type": h.log_config.type, "Config": sorted_map(dict(h.log_config.config))},
+        "NetworkMode": h.network_mode,
+        "PortBindings": {
+            port: [{"HostIp": b.host_ip, "HostPort": b.host_port} for b in h.port_bindings[port]]
+            for port in sorted(h.port_bindings)
+        },
+        "RestartPolicy": {
+            "Name": h.restart_policy.name,
+            "MaximumRetryCount": h.restart_policy.maximum_retry_count,
+        },
+        "AutoRemove": h.auto_remove,
+        "VolumeDriver": "",
+        "VolumesFrom": list(get("volumes_from", [])) or None,
+        "CapAdd": [_cap_name(c) for c in h.cap_add] or None,
+        "CapDrop": [_cap_name(c) for c in h.cap_drop] or None,
+        "CgroupnsMode": "private",  # every container gets its own cgroup namespace
+        "Dns": list(h.dns),
+        "DnsOptions": list(get("dns_options", [])),
+        "DnsSearch": list(get("dns_search", [])),
+        "ExtraHosts": list(h.extra_hosts) or None,
+        "GroupAdd": list(get("group_add", [])) or None,
+        "IpcMode": get("ipc_mode", "") or "private",
+        "Cgroup": "",
+        "Links": list(get("links", [])) or None,
+        "OomScoreAdj": get("oom_score_adj", 0),
+        "PidMode": get("pid_mode", ""),
+        "Privileged": h.privileged,
+        "PublishAllPorts": h.publish_all_ports,
+        "ReadonlyRootfs": h.readonly_rootfs,
+        "SecurityOpt": list(h.security_opt) or None,
+    }
+    if tmpfs:
+        out["Tmpfs"] = sorted_map(tmpfs)
+    out.update(
+        {
+            "UTSMode": get("uts_mode", ""),
+            "UsernsMode": get("userns_mode", ""),
+            "ShmSize": h.shm_size or DEFAULT_SHM_SIZE,
+        }
+    )
+    if sysctls:
+        out["Sysctls"] = sorted_map(sysctls)
+    out.update(
+        {
+            "Runtime": get("runtime", "") or "runc",
+            "ConsoleSize": [0, 0],
+            "Isolation": "",
+            "CpuShares": get("cpu_shares", 0),
+            "Memory": h.memory,
+            "NanoCpus": h.nano_cpus,
+            "CgroupParent": get("cgroup_parent", ""),
+            "BlkioWeight": 0,
+            "BlkioWeightDevice": [],
+            "BlkioDeviceReadBps": [],
+            "BlkioDeviceWriteBps": [],
+            "BlkioDeviceReadIOps": [],
+            "BlkioDeviceWriteIOps": [],
+            "CpuPeriod": 0,
+            "CpuQuota": 0,
+            "CpuRealtimePeriod": 0,
+            "CpuRealtimeRuntime": 0,
+            "CpusetCpus": get("cpuset_cpus", ""),
+            "CpusetMems": get("cpuset_mems", ""),
+            "Devices": [
+                {
+                    "PathOnHost": d.path_on_host,
+                    "PathInContainer": d.path_in_container,
+                    "CgroupPermissions": "rwm",
+                }
+                for d in h.devices
+            ],
+            "DeviceCgroupRules": None,
+            "DeviceRequests": None,
+            "KernelMemory": 0,
+            "KernelMemoryTCP": 0,
+            "MemoryReservation": get("memory_reservation", 0),
+            "MemorySwap": h.memory_swap,
+            "MemorySwappiness": None,
+            "OomKillDisable": bool(get("oom_kill_disable", False)),
+            "PidsLimit": pids,
+            "Ulimits": [{"Name": u.name, "Hard": u.hard, "Soft": u.soft} for u in h.ulimits],
+            "CpuCount": 0,
+            "CpuPercent": 0,
+            "IOMaximumIOps": 0,
+            "IOMaximumBandwidth": 0,
+            "MaskedPaths": None if h.privileged else masked_paths,
+            "ReadonlyPaths": None if h.privileged else readonly_paths,
+        }
+    )
+    if h.init:
+        out["Init"] = True
+    return out
+
+
+def _mount_point(m: Mount, volume_source: str) -> JSONDict:
+    """One entry of a container's ``Mounts`` (docker's MountPoint)."""
+    if m.type == "volume":
+        mode = "ro" if m.read_only else "z"
+        return {
+            "Type": "volume",
+            "Name": m.source,
+            "Source": volume_source,
+            "Destination": m.target,
+            "Driver": "local",
+            "Mode": mode,
+            "RW": not m.read_only,
+            "Propagation": "",
+        }
+    propagation = (m.bind_options.propagation if m.bind_options else "") or "rprivate"
+    mode = ",".join(
+        ["ro"] * m.read_only
+        + ([m.bind_options.propagation] if m.bind_options and m.bind_options.propagation else [])
+    )
+    return {
+        "Type": "bind",
+        "Source": m.source,
+        "Destination": m.target,
+        "Mode": mode,
+        "RW": not m.read_only,
+        "Propagation": propagation,
+    }
+
+
+def _endpoint_doc(
+    ep: JSONDict | None, *, aliases: list[str] | None = None, ipv4: str = "", network_id: str = ""
+) -> JSONDict:
+    """An entry of ``NetworkSettings.Networks`` (EndpointSettings): the live endpoint's values while the
+    container runs, else what its request asked for."""
+    ep = ep or {}
+    ipam = ep.get("IPAMConfig")
+    if ipam is None and ipv4:
+        ipam = {"IPv4Address": ipv4}
+    live_aliases = ep.get("Aliases") if ep else (list(aliases or []) or None)
+    return {
+        "IPAMConfig": ipam,
+        "Links": ep.get("Links"),
+        "Aliases": live_aliases,
+        "NetworkID": ep.get("NetworkID", network_id),
+        "EndpointID": ep.get("EndpointID", ""),
+        "Gateway": ep.get("Gateway", ""),
+        "IPAddress": ep.get("IPAddress", ""),
+        "IPPrefixLen": ep.get("IPPrefixLen", 0),
+        "IPv6Gateway": ep.get("IPv6Gateway", ""),
+        "GlobalIPv6Address": ep.get("GlobalIPv6Address", ""),
+        "GlobalIPv6PrefixLen": ep.get("GlobalIPv6PrefixLen", 0),
+        "MacAddress": ep.get("MacAddress", ""),
+        "DriverOpts": ep.get("DriverOpts"),
+    }
+
+
+def network_settings(
+    req: ContainerCreate,
+    *,
+    running: bool,
+    state_network: JSONDict,
+    state_ports: list[JSONDict],
+    exposed: list[str],
+) -> JSONDict:
+    """``NetworkSettings``: the sandbox, published ports and each network's endpoint. The top-level address
+    keys are the default network's endpoint only ("" on other networks), as docker's."""
+    mode = req.host_config.network_mode or "default"
+    live: JSONDict = dict(state_network.get("networks") or {}) if running else {}
+    wanted: list[tuple[str, EndpointSettings]] = [("bridge" if mode == "default" else mode, req.endpoint())]
+    wanted += [(("bridge" if n == "default" else n), ep) for n, ep in req.connected()]
+    networks: JSONDict = {}
+    if running and live:
+        for name, ep in live.items():
+            networks[name] = _endpoint_doc(ep)
+    else:
+        for name, ep_req in wanted:
+            networks[name] = _endpoint_doc(
+                None,
+                aliases=list(ep_req.aliases),
+                ipv4=ep_req.ipam_config.ipv4_address if ep_req.ipam_config else "",
+            )
+    ports: JSONDict = {}
+    if running and mode not in ("host", "none"):
+        for p in state_ports:
+            key = f"{p.get('container_port')}/{p.get('protocol', 'tcp')}"
+            ports.setdefault(key, []).append(
+                {"HostIp": p.get("host_ip") or "0.0.0.0", "HostPort": str(p.get("host_port"))}
+            )
+        for port in exposed:
+            ports.setdefault(port, None)
+    default = networks.get("bridge")  # the default network's endpoint, however it was joined
+    sandbox = str(state_network.get("netns", "")) if running else ""
+    return {
+        "Bridge": "",
+        "SandboxID": hashlib_hex(sandbox) if sandbox else "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": sorted_map(ports),
+        "SandboxKey": sandbox,
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": default["EndpointID"] if default else "",
+        "Gateway": default["Gateway"] if default else "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": default["IPAddress"] if default else "",
+        "IPPrefixLen": default["IPPrefixLen"] if default else 0,
+        "IPv6Gateway": "",
+        "MacAddress": default["MacAddress"] if default else "",
+        "Networks": sorted_map(networks),
+    }
+
+
+def hashlib_hex(text: str) -> str:
+    """A stable 64-hex id for something dockyard names by a path (a sandbox is its netns file)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def container_to_docker(
+    rec: Any,
+    *,
+    paths: Paths,
+    image_config: JSONDict,
+    state_health: JSONDict | None = None,
+    exec_ids: list[str] | None = None,
+    size: tuple[int, int] | None = None,
+    masked_paths: list[str] | None = None,
+    readonly_paths: list[str] | None = None,
+) -> JSONDict:
+    """``GET /containers/{id}/json``: a container's inspect document from its record (a
+    core.containers.store.ContainerRecord: not imported, the store imports this module) and its image's
+    config (``image_config``: the image config blob; {} when the image is gone). ``size`` (SizeRw,
+    SizeRootFs) only when asked for (``inspect -s``): it walks the container's files."""
+    from core.models import RUNNING_STATES
+
+    st = rec.state
+    run = rec.run
+    proc = rec.process
+    cdir = paths.container(rec.id)
+    args = list(proc.get("args", []))
+    running = st.status in RUNNING_STATES
+    anonymous = set(rec.anonymous_volumes)
+    icfg = image_config.get("config") or {}
+
+    # Config: the request merged with its image, as docker stores it at create
+    entrypoint: list[str] | None
+    if run.config.entrypoint is not None:
+        entrypoint = list(run.config.entrypoint)
+        cmd: list[str] | None = list(run.config.cmd) if run.config.cmd is not None else None
+    else:
+        entrypoint = list(icfg.get("Entrypoint") or []) or None
+        cmd = list(run.config.cmd) if run.config.cmd is not None else (list(icfg.get("Cmd") or []) or None)
+    volumes: JSONDict = {path: {} for path in (icfg.get("Volumes") or {})}
+    for m in run.host_config.mounts:
+        if m.type == "volume" and m.source in anonymous:
+            volumes[m.target] = {}
+    labels = {**(icfg.get("Labels") or {}), **run.config.labels}
+    # docker's CLI exposes what -p publishes
+    exposed = sorted(
+        {*(icfg.get("ExposedPorts") or {}), *run.config.exposed_ports, *run.host_config.port_bindings}
+    )
+    config = docker_config(
+        {
+            "Hostname": proc.get("hostname", "") or rec.id[:12],
+            "Domainname": "",
+            "User": run.config.user or icfg.get("User") or "",
+            "AttachStdin": run.config.attach_stdin,
+            "AttachStdout": run.config.attach_stdout,
+            "AttachStderr": run.config.attach_stderr,
+            "ExposedPorts": {p: {} for p in exposed},
+            "Tty": run.config.tty,
+            "OpenStdin": run.config.open_stdin,
+            "StdinOnce": run.config.open_stdin and run.config.attach_stdin,
+            "Env": _env_merge(
+                list(icfg.get("Env") or []), _resolved_env(run.config.env, proc.get("env") or [])
+            ),
+            "Cmd": cmd,
+            # resolved at create (the request's --health-* over the image's HEALTHCHECK)
+            "Healthcheck": proc.get("healthcheck")
+            or (health_config_to_docker(run.config.healthcheck) if run.config.healthcheck else None)
+            or icfg.get("Healthcheck"),
+            "ArgsEscaped": icfg.get("ArgsEscaped"),
+            "Image": rec.image,
+            "Volumes": volumes or None,
+            "WorkingDir": run.config.working_dir or icfg.get("WorkingDir") or "",
+            "Entrypoint": entrypoint,
+            "OnBuild": icfg.get("OnBuild") or None,
+            "Labels": labels,
+            "StopSignal": run.config.stop_signal or icfg.get("StopSignal") or None,
+            "StopTimeout": run.config.stop_timeout,
+            "Shell": icfg.get("Shell"),
+        }
+    )
+    state: JSONDict = {
+        "Status": st.status,
+        "Running": st.status in RUNNING_STATES,
+        "Paused": st.status == "paused",
+        "Restarting": st.status == "restarting",
+        "OOMKilled": st.oom_killed,
+        "Dead": st.status == "dead",
+        "Pid": st.pid,
+        "ExitCode": st.exit_code,
+        "Error": st.error,
+        "StartedAt": st.started_at or ZERO_TIME,
+        "FinishedAt": st.finished_at or ZERO_TIME,
+    }
+    if state_health:
+        state["Health"] = state_health
+    lowers = ":".join(str(paths.layers / c.removeprefix("sha256:") / "diff") for c in reversed(rec.layers))
+    graph_data = {
+        "LowerDir": lowers,
+        "MergedDir": str(cdir / "rootfs"),
+        "UpperDir": str(cdir / "upper"),
+        "WorkDir": str(cdir / "work"),
+    }
+    doc: JSONDict = {
+        "Id": rec.id,
+        "Created": rec.created,
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": state,
+        "Image": rec.image_id,
+        "ResolvConfPath": str(cdir / "resolv.conf"),
+        "HostnamePath": str(cdir / "hostname"),
+        "HostsPath": str(cdir / "hosts"),
+        "LogPath": str(cdir / f"{rec.id}-json.log"),
+        "Name": "/" + rec.name,
+        "RestartCount": st.restart_count,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": list(exec_ids) if exec_ids else None,  # the execs running in it
+        "HostConfig": inspect_host_config(
+            run.host_config, anonymous=anonymous, masked_paths=masked_paths, readonly_paths=readonly_paths
+        ),
+        "GraphDriver": {"Data": sorted_map({k: v for k, v in graph_data.items() if v}), "Name": "overlay"},
+    }
+    if size is not None:
+        doc["SizeRw"], doc["SizeRootFs"] = size
+    doc["Mounts"] = [
+        _mount_point(m, str(paths.volumes / m.source / "_data"))
+        for m in run.host_config.mounts
+        if m.type != "tmpfs"
+    ]
+    doc["Config"] = config
+    doc["NetworkSettings"] = network_settings(
+        run,
+        running=running,
+        state_network=st.network or {},
+        state_ports=list(st.ports),
+        exposed=exposed,
+    )
+    return doc
+
+
+def image_to_docker(
+    *,
+    image_id: str,
+    repo_tags: list[str],
+    repo_digests: list[str],
+    parent: str,
+    image_config: JSONDict,
+    size: int,
+    graph_data: JSONDict,
+    last_tag_time: str = "",
+) -> JSONDict:
+    """``GET /images/{name}/json`` from the image's config blob (``image_config``) and what the store knows:
+    its names, its local parent (a built image's), its unpacked size and its layer directories."""
+    cfg = image_config
+    history = cfg.get("history") or []
+    comment = cfg.get("comment")
+    if comment is None:  # dockyard's import and commit write it in the last history entry
+        comment = (history[-1] or {}).get("comment", "") if history else ""
+    doc: JSONDict = {
+        "Id": image_id,
+        "RepoTags": list(repo_tags),
+        "RepoDigests": list(repo_digests),
+        "Parent": parent,
+        "Comment": comment,
+        "Created": cfg.get("created", ""),
+        "Container": cfg.get("container", ""),
+        "ContainerConfig": docker_config(cfg.get("container_config") or {}),
+        "DockerVersion": cfg.get("docker_version", ""),
+        "Author": cfg.get("author", ""),
+        "Config": docker_config(cfg.get("config") or {}),
+        "Architecture": cfg.get("architecture", ""),
+    }
+    if cfg.get("variant"):
+        doc["Variant"] = cfg["variant"]
+    doc["Os"] = cfg.get("os", "")
+    if cfg.get("os.version"):
+        doc["OsVersion"] = cfg["os.version"]
+    doc.update(
+        {
+            "Size": size,
+            "VirtualSize": size,
+            "GraphDriver": {"Data": sorted_map(graph_data), "Name": "overlay"},
+            "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},
+            "Metadata": {"LastTagTime": last_tag_time or ZERO_TIME},
+        }
+    )
+    return doc
+
+
+def network_to_docker(
+    *,
+    name: str,
+    network_id: str,
+    created: str,
+    driver: str,
+    subnet: str = "",
+    gateway: str = "",
+    internal: bool = False,
+    containers: JSONDict | None = None,
+    options: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> JSONDict:
+    """``GET /networks/{id}``: ``Containers`` keyed by container id (the running ones' endpoints). The
+    pseudo networks (host, null) have no IPAM configuration."""
+    ipam: JSONDict = {
+        "Driver": "default",
+        "Options": None if driver in ("host", "null") else {},
+        "Config": [{"Subnet": subnet, "Gateway": gateway}] if subnet else [],
+    }
+    return {
+        "Name": name,
+        "Id": network_id,
+        "Created": created or ZERO_TIME,
+        "Scope": "local",
+        "Driver": driver,
+        "EnableIPv6": False,
+        "IPAM": ipam,
+        "Internal": internal,
+        "Attachable": False,
+        "Ingress": False,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False,
+        "Containers": sorted_map(dict(containers or {})),
+        "Options": sorted_map(dict(options or {})),
+        "Labels": sorted_map(dict(labels or {})),
+    }
+
+
+def network_endpoint_to_docker(name: str, endpoint_id: str, mac: str, ipv4_cidr: str) -> JSONDict:
+    """One entry of a network's ``Containers``."""
+    return {
+        "Name": name,
+        "EndpointID": endpoint_id,
+        "MacAddress": mac,
+        "IPv4Address": ipv4_cidr,
+        "IPv6Address": "",
+    }
+
+
+def volume_to_docker(vol: Volume) -> JSONDict:
+    """``GET /volumes/{name}``: labels and options null when there are none, as docker's."""
+    created, dot, rest = vol.created.partition(".")  # docker's is to the second (RFC 3339)
+    if dot:
+        created += rest.lstrip("0123456789")
+    return {
+        "CreatedAt": created,
+        "Driver": vol.driver,
+        "Labels": sorted_map(dict(vol.labels)) or None,
+        "Mountpoint": vol.mountpoint,
+        "Name": vol.name,
+        "Options": sorted_map(dict(vol.options)) or None,
+        "Scope": "local",
+    }

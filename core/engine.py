@@ -4,11 +4,12 @@ rooms under core/, holding no logic of its own."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.config import Config
-from core.errors import DockyardError, InvalidArgument
+from core.errors import InvalidArgument
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, ImageStore
 from core.interface import Engine, PreparedStart
@@ -39,8 +40,9 @@ if TYPE_CHECKING:
     from core.containers.execs import ExecStore
     from core.containers.lifecycle import Lifecycle
     from core.containers.store import ContainerRecord
+    from core.filters import ContainerFacts
     from core.images.manage import ImageUsers
-    from core.interface import PreparedStart
+    from core.interface import Filters, PreparedStart
     from core.models import BuildEvent, BuildOptions, BuildResult, ExecConfig, HistoryEntry, Volume
     from core.network.manager import NetworkManager
     from core.runtime.exec import ExecHandle
@@ -107,45 +109,62 @@ class LocalEngine(Engine):
         self._emit("image", "pull", str(ref), name=str(ref))
         return PullResult(str(ref), pulled.manifest_digest, self._summary(pulled.record), pulled.new)
 
-    def list_images(self, *, all: bool = False) -> list[ImageSummary]:
+    def list_images(self, *, all: bool = False, filters: Filters | None = None) -> list[ImageSummary]:
         users = self._image_users()
-        out = [self._summary(r, users) for r in self.images.records()]
+        records = {r.id: r for r in self.images.records()}
+        out = [self._summary(r, users) for r in records.values()]
+        hidden = self.intermediate_images()
         if not all:  # docker hides intermediate images (untagged parents of other images) without -a
-            hidden = self.intermediate_images()
             out = [s for s in out if s.repo_tags or s.id not in hidden]
-        return sorted(out, key=lambda s: s.created, reverse=True)
+        out.sort(key=lambda s: s.created, reverse=True)
+        if not filters:
+            return out
+        from core.filters import select_images
+
+        def labels(img: ImageSummary) -> dict[str, str]:
+            return dict((self.image_config(records[img.id]).get("config") or {}).get("Labels") or {})
+
+        return select_images(
+            out,
+            filters,
+            labels=labels,
+            resolve=self._filter_image,
+            has_children=lambda img: img.id in hidden,
+        )
+
+    def _filter_image(self, name: str) -> ImageSummary:
+        """An image a filter names (``before=``, ``since=``): docker's message when there is none."""
+        from core.errors import ImageNotFound, InvalidFilter
+
+        try:
+            return self.image(name)
+        except ImageNotFound as err:
+            raise InvalidFilter(str(err)) from None
 
     def image(self, name: str) -> ImageSummary:
         return self._summary(self.images.resolve(name))
 
     def inspect_image(self, name: str) -> dict[str, Any]:
+        from core.dockerjson import image_to_docker
+        from core.images.commit import get_parent
+
         record = self.images.resolve(name)
-        cfg = json.loads(self.images.read_blob(record.config_digest))
-        return {
-            "Id": record.id,
-            "RepoTags": [parse_reference(t).familiar() for t in record.repo_tags],
-            "RepoDigests": [_familiar_digest(d) for d in record.repo_digests],
-            "Parent": "",
-            "Comment": (cfg.get("history") or [{}])[-1].get("comment", "") if cfg.get("history") else "",
-            "Created": cfg.get("created", ""),
-            "Author": cfg.get("author", ""),
-            "Config": cfg.get("config") or {},
-            "Architecture": cfg.get("architecture", ""),
-            "Variant": cfg.get("variant", ""),
-            "Os": cfg.get("os", ""),
-            "Size": record.size,
-            "GraphDriver": {
-                "Name": "overlay",
-                "Data": {
-                    "LowerDir": ":".join(
-                        str(self.layers.diff_dir(layer.chain_id)) for layer in reversed(record.layers)
-                    )
-                },
-            },
-            "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in record.layers]},
-            "Metadata": {"LastTagTime": ""},
-            "Descriptor": {"mediaType": record.manifest_media_type, "digest": record.manifest_digest},
-        }
+        diffs = [str(self.layers.diff_dir(layer.chain_id)) for layer in reversed(record.layers)]
+        graph: dict[str, str] = {}
+        if diffs:
+            top = self.layers.diff_dir(record.layers[-1].chain_id).parent
+            graph = {"MergedDir": str(top / "merged"), "UpperDir": diffs[0], "WorkDir": str(top / "work")}
+            if len(diffs) > 1:
+                graph["LowerDir"] = ":".join(diffs[1:])
+        return image_to_docker(
+            image_id=record.id,
+            repo_tags=[parse_reference(t).familiar() for t in record.repo_tags],
+            repo_digests=[_familiar_digest(d) for d in record.repo_digests],
+            parent=get_parent(self.images, record.id) or "",
+            image_config=self.image_config(record),
+            size=record.size,
+            graph_data=graph,
+        )
 
     def image_config(self, record: ImageRecord) -> dict[str, Any]:
         cfg: dict[str, Any] = json.loads(self.images.read_blob(record.config_digest))
@@ -167,10 +186,28 @@ class LocalEngine(Engine):
         self._emit_removed(removed)
         return removed
 
-    def prune_images(self, *, all: bool = False) -> tuple[RemovedImage, int]:
+    def prune_images(self, *, all: bool = False, filters: Filters | None = None) -> tuple[RemovedImage, int]:
+        import time
+
+        from core.filters import prune_images_filter
         from core.images.manage import prune_images
 
-        removed, freed = prune_images(self.images, self.layers, all_unused=all, users=self._image_holders())
+        dangling_only, chosen = prune_images_filter(filters, time.time(), all=all)
+
+        def select(record: ImageRecord) -> bool:
+            if not filters:
+                return True
+            labels = (self.image_config(record).get("config") or {}).get("Labels") or {}
+            return chosen(record.created, labels)
+
+        removed, freed = prune_images(
+            self.images,
+            self.layers,
+            all_unused=not dangling_only,
+            in_use=self._image_users(),
+            keep_layers=self._container_layers(),
+            select=select,
+        )
         self._emit_removed(removed)
         if removed.deleted or removed.untagged:
             self._emit("image", "prune", "", reclaimed=str(freed))
@@ -251,6 +288,17 @@ class LocalEngine(Engine):
             except ImageNotFound:
                 if req.pull == "never":
                     raise
+        if record is not None and req.platform and not self._platform_fits(record, req.platform):
+            # another platform's image under this name: docker pulls the one asked for, or says why not
+            if req.pull == "never":
+                from core.images.reference import normalize_platform
+
+                actual = normalize_platform(self.image_config(record)) or ("unknown", "", "")
+                raise ImageNotFound(
+                    f"image with reference {req.image} was found but does not match the specified platform:"
+                    f" wanted {req.platform}, actual: {'/'.join(p for p in actual[:2] if p)}"
+                )
+            record = None
         if record is None:
             result = self.pull(req.image, platform=req.platform or None, progress=progress)
             record = self.images.resolve(result.image.id)
@@ -258,6 +306,12 @@ class LocalEngine(Engine):
         name = req.image
         rec = self.lifecycle.create(req, name, record.id, cfg, [layer.chain_id for layer in record.layers])
         return self._container_summary(rec)
+
+    def _platform_fits(self, record: ImageRecord, platform: str) -> bool:
+        from core.images.reference import normalize_platform, parse_platform
+
+        have = normalize_platform(self.image_config(record))
+        return have is None or have[:2] == parse_platform(platform)[:2]
 
     def prepare_start(self) -> PreparedStart:
         """Launch a shim ahead of its container (it warms up while the caller creates the container)."""
@@ -312,14 +366,51 @@ class LocalEngine(Engine):
 
         return AttachStream(sock, tty=bool(rec.process.get("tty")), kill=kill)
 
-    def list_containers(self, *, all: bool = False) -> list[ContainerSummary]:
-        out = [self._container_summary(r) for r in self.lifecycle.all()]
+    def list_containers(self, *, all: bool = False, filters: Filters | None = None) -> list[ContainerSummary]:
+        records = sorted(self.lifecycle.all(observed=True), key=lambda r: r.created, reverse=True)
+        if filters:
+            from core.filters import select_containers
+
+            by_id = {r.id: r for r in records}
+            chosen = select_containers(
+                [_container_facts(r) for r in records], filters, all=all, image_family=self._image_family
+            )
+            return [self._container_summary(by_id[c.id]) for c in chosen]
+        out = [self._container_summary(r) for r in records]
         if not all:
             out = [c for c in out if c.status in RUNNING_STATES]
-        return sorted(out, key=lambda c: c.created, reverse=True)
+        return out
+
+    def _image_family(self, name: str) -> set[str] | None:
+        """The id of the image ``name`` names and those of every image built on it (``ps -f ancestor=``)."""
+        from core.errors import DockyardError
+        from core.images.commit import parents_dir
+
+        try:
+            root = self.images.resolve(name).id
+        except DockyardError:
+            return None
+        children: dict[str, list[str]] = {}
+        try:
+            entries = os.listdir(parents_dir(self.images))
+        except FileNotFoundError:
+            entries = []
+        for child in entries:
+            try:
+                parent = (parents_dir(self.images) / child).read_text().strip()
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(f"sha256:{child}")
+        family, todo = set(), [root]
+        while todo:
+            image_id = todo.pop()
+            if image_id not in family:
+                family.add(image_id)
+                todo += children.get(image_id, [])
+        return family
 
     def container(self, name: str) -> ContainerSummary:
-        return self._container_summary(self.lifecycle.get(name))
+        return self._container_summary(self.lifecycle.observed(self.lifecycle.get(name)))
 
     def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
         return self._container_summary(self.lifecycle.stop(name, timeout))
@@ -361,13 +452,17 @@ class LocalEngine(Engine):
         upper, lowers, mountpoints = diff_inputs(self.paths, self.layers, rec)
         return [{"Path": p, "Kind": k} for p, k in changes(upper, lowers=lowers, mountpoints=mountpoints)]
 
-    def prune_containers(self) -> tuple[list[str], int]:
+    def prune_containers(self, *, filters: Filters | None = None) -> tuple[list[str], int]:
         """Remove every stopped container; (ids, bytes freed from their writable layers)."""
+        import time
+
+        from core.filters import prune_containers_filter
         from core.storage.usage import disk_usage
 
+        chosen = prune_containers_filter(filters, time.time())
         removed, freed = [], 0
         for rec in self.lifecycle.all():
-            if rec.state.status in STOPPED_STATES:
+            if rec.state.status in STOPPED_STATES and chosen(rec.created, rec.process.get("labels", {})):
                 size = disk_usage(self.paths.container(rec.id) / "upper")
                 self.lifecycle.remove(rec.id)
                 removed.append(rec.id)
@@ -377,18 +472,12 @@ class LocalEngine(Engine):
     def inspect_container(self, name: str, *, size: bool = False) -> dict[str, Any]:
         from core.containers.inspect import inspect_container
 
-        rec = self.lifecycle.get(name)
-        doc = inspect_container(self.paths, rec)
+        rec = self.lifecycle.observed(self.lifecycle.get(name))
+        image_size = 0
         if size:
-            from core.containers.size import writable_size
-
-            rw = writable_size(self.paths.container(rec.id) / "upper")
-            try:
-                image_size = self.image(rec.image_id).size
-            except DockyardError:
-                image_size = 0  # the image was removed (rmi -f): its size is unknown
-            doc["SizeRw"], doc["SizeRootFs"] = rw, rw + image_size
-        return doc
+            found = self.images.get(rec.image_id)
+            image_size = found.size if found is not None else 0
+        return inspect_container(self.paths, rec, size=size, image_size=image_size)
 
     def container_logs(
         self,
@@ -403,6 +492,10 @@ class LocalEngine(Engine):
         from core.streams import LocalLogStream
 
         rec = self.lifecycle.get(name)
+        if rec.run.host_config.log_config.type == "none":
+            from core.errors import InvalidArgument
+
+            raise InvalidArgument("configured logging driver does not support reading")
         path = self.paths.container(rec.id) / f"{rec.id}-json.log"
         lc = self.lifecycle
 
@@ -434,8 +527,8 @@ class LocalEngine(Engine):
 
             raise Conflict(f"container {rec.name} is not running")
         if ps_args:
-            return top_ps(rec.id, self.config.cgroup_parent, ps_args)
-        return top(rec.id, self.config.cgroup_parent)
+            return top_ps(rec.id, self.lifecycle.cgroup_parent_of(rec), ps_args)
+        return top(rec.id, self.lifecycle.cgroup_parent_of(rec))
 
     def container_stats(self, name: str) -> ContainerStats:
         from core.containers.top import stats
@@ -444,7 +537,7 @@ class LocalEngine(Engine):
         return stats(
             rec.id,
             rec.name,
-            self.config.cgroup_parent,
+            self.lifecycle.cgroup_parent_of(rec),
             running=rec.state.status in LIVE_STATES,
             pid=rec.state.pid,
             own_net=rec.run.host_config.network_mode != "host",
@@ -582,7 +675,11 @@ class LocalEngine(Engine):
         self._emit("network", "create", net.id, name=net.name, type=net.driver)
         return next(n for n in mgr.summaries() if n.id == net.id)
 
-    def list_networks(self) -> list[NetworkSummary]:
+    def list_networks(self, *, filters: Filters | None = None) -> list[NetworkSummary]:
+        if filters:
+            from core.filters import select_networks
+
+            return select_networks(self.networks.summaries(), filters)
         return self.networks.summaries()
 
     def inspect_network(self, name: str) -> dict[str, Any]:
@@ -592,9 +689,14 @@ class LocalEngine(Engine):
         net = self.networks.remove(name)
         self._emit("network", "destroy", net.id, name=net.name, type=net.driver)
 
-    def prune_networks(self) -> list[str]:
+    def prune_networks(self, *, filters: Filters | None = None) -> list[str]:
         """Remove the user networks no container uses; their names."""
-        return self.networks.prune()
+        import time
+
+        from core.filters import prune_networks_filter
+
+        chosen = prune_networks_filter(filters, time.time())
+        return self.networks.prune(select=lambda n: chosen(n.created, n.labels))
 
     def connect_network(
         self, network: str, container: str, *, aliases: list[str] | None = None, ip: str | None = None
@@ -626,7 +728,12 @@ class LocalEngine(Engine):
             self._emit("volume", "create", vol.name)
         return vol
 
-    def list_volumes(self) -> list[Volume]:
+    def list_volumes(self, *, filters: Filters | None = None) -> list[Volume]:
+        if filters:
+            from core.filters import select_volumes
+
+            users = self.volume_users() if "dangling" in filters else {}
+            return select_volumes(self.volume_store.all(), filters, in_use=lambda name: name in users)
         return self.volume_store.all()
 
     def volume_size(self, name: str) -> int:
@@ -635,7 +742,9 @@ class LocalEngine(Engine):
         return store.size(store.get(name).name)
 
     def inspect_volume(self, name: str) -> dict[str, Any]:
-        return self.volume_store.get(name).inspect()
+        from core.dockerjson import volume_to_docker
+
+        return volume_to_docker(self.volume_store.get(name))
 
     def volume_users(self) -> dict[str, list[str]]:
         users: dict[str, list[str]] = {}
@@ -649,11 +758,14 @@ class LocalEngine(Engine):
         self.volume_store.remove(name, in_use_by=self.volume_users().get(name, []), force=force)
         self._emit("volume", "destroy", name)
 
-    def prune_volumes(self, *, all: bool = False) -> tuple[list[str], int]:
+    def prune_volumes(self, *, all: bool = False, filters: Filters | None = None) -> tuple[list[str], int]:
+        from core.filters import prune_volumes_filter
+
+        chosen = prune_volumes_filter(filters, all=all)
         users = self.volume_users()
         removed, freed = [], 0
         for vol in self.volume_store.all():
-            if vol.name in users or (not all and not vol.anonymous):
+            if vol.name in users or not chosen(vol):
                 continue
             size = self.volume_store.size(vol.name)
             self.volume_store.remove(vol.name, in_use_by=[])
@@ -686,6 +798,7 @@ class LocalEngine(Engine):
             self.list_volumes(),
             self.volume_users(),
             self.volume_size,
+            keep_layers=self._container_layers(),
         )
 
     def reset(self) -> None:
@@ -836,6 +949,13 @@ class LocalEngine(Engine):
             for p in st.ports
             if st.status in RUNNING_STATES  # networks: ports exist while it runs
         ]
+        if st.status in RUNNING_STATES and rec.run.host_config.network_mode not in ("host", "none"):
+            # exposed ports that are not published show too, as docker's NetworkSettings.Ports has them
+            published = {(p.container_port, p.protocol) for p in ports}
+            for key in rec.process.get("exposed_ports") or []:
+                port, _, proto = str(key).partition("/")
+                if port.isdigit() and (int(port), proto or "tcp") not in published:
+                    ports.append(PortBinding(int(port), proto or "tcp"))
         return ContainerSummary(
             id=rec.id,
             name=rec.name,
@@ -850,6 +970,7 @@ class LocalEngine(Engine):
             ports=ports,
             labels=dict(rec.process.get("labels", {})),
             pid=st.pid,
+            health=str((st.health or {}).get("Status") or ""),
         )
 
     def _summary(self, record: ImageRecord, users: dict[str, list[str]] | None = None) -> ImageSummary:
@@ -906,6 +1027,70 @@ class LocalEngine(Engine):
             if image_id:
                 users.setdefault(image_id, []).append(cfg.get("name", entry.name[:12]))
         return users
+
+    def _container_layers(self) -> set[str]:
+        """Chain ids of the layers some container is made of (never an orphan, whatever the records say)."""
+        used: set[str] = set()
+        try:
+            entries = list(self.paths.containers.iterdir())
+        except FileNotFoundError:
+            return used
+        for entry in entries:
+            try:
+                layers = json.loads((entry / "config.json").read_bytes()).get("layers") or []
+            except (OSError, ValueError, AttributeError):
+                continue
+            used.update(x for x in layers if isinstance(x, str))
+        return used
+
+
+def _container_facts(rec: ContainerRecord) -> ContainerFacts:
+    """What ``ps -f`` looks at in a container's record (core.filters)."""
+    from core.filters import ContainerFacts
+
+    st = rec.state
+    running = st.status in RUNNING_STATES
+    mounts = []
+    for m in rec.run.host_config.mounts:
+        if m.type == "volume":
+            mounts.append((m.source, "", m.target))
+        elif m.type == "bind":
+            mounts.append(("", m.source, m.target))
+    networks: dict[str, str] = {}
+    live = (st.network or {}).get("networks") or {} if running else {}
+    if live:
+        networks = {name: str((ep or {}).get("NetworkID", "")) for name, ep in live.items()}
+    else:
+        mode = rec.run.host_config.network_mode or "default"
+        for name in [mode, *(n for n, _ in rec.run.connected())]:
+            networks["bridge" if name == "default" else name] = ""
+    ports: list[tuple[int, int, str]] = []
+    if running:
+        published = set()
+        for p in st.ports:
+            proto = str(p.get("protocol", "tcp"))
+            ports.append((int(p.get("container_port", 0)), int(p.get("host_port", 0)), proto))
+            published.add((int(p.get("container_port", 0)), proto))
+        for text in rec.process.get("exposed_ports") or []:
+            port, _, proto = str(text).partition("/")
+            if port.isdigit() and (int(port), proto or "tcp") not in published:
+                ports.append((int(port), 0, proto or "tcp"))
+    from core.containers.health import status_of
+
+    return ContainerFacts(
+        id=rec.id,
+        name=rec.name,
+        status=st.status,
+        exit_code=st.exit_code,
+        started=bool(st.started_at),
+        created=rec.created,
+        image_id=rec.image_id,
+        labels=dict(rec.process.get("labels", {})),
+        mounts=mounts,
+        networks=networks,
+        ports=ports,
+        health=status_of(st.health),
+    )
 
 
 def _launcher(prepared: PreparedStart | None) -> ShimLauncher | None:

@@ -24,6 +24,18 @@ class InvalidArgument(DockyardError):
     """A flag, option or argument has a value we cannot use."""
 
 
+class BadFlagValue(InvalidArgument):
+    """A flag value the docker CLI refuses while it parses its flags (``-f name`` without ``=``): the CLI
+    exits 125 for every verb, as for any flag error."""
+
+
+class InvalidFilter(InvalidArgument):
+    """A list or prune filter docker refuses (an unknown key, a bad value): docker's message; the CLI exits 1,
+    as docker's does for what the daemon refuses."""
+
+    exit_code = 1
+
+
 class InvalidReference(InvalidArgument):
     """An image reference that docker would also reject."""
 

@@ -21,7 +21,7 @@ import abc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from pathlib import Path
     from typing import Any, BinaryIO, Self
 
@@ -46,11 +46,15 @@ if TYPE_CHECKING:
         PullResult,
         PushResult,
         RemovedImage,
+        SystemPruneReport,
         Volume,
     )
 
     Progress = Callable[[PullProgress], None]
     JSONDocument = dict[str, Any]  # an inspect document: Docker's JSON, key for key
+    # docker's filter model (``-f key=value``, the API's ``filters``): key -> values; the values of one key
+    # are alternatives, different keys must all hold (core.filters has docker's exceptions)
+    Filters = Mapping[str, Sequence[str]]
 
 # Frame stream ids of a duplex stream, as Docker's multiplexed attach/exec stream numbers them
 STDIN = 0
@@ -198,7 +202,9 @@ class Engine(abc.ABC):
         """``POST /containers/{id}/attach`` to a running container."""
 
     @abc.abstractmethod
-    def list_containers(self, *, all: bool = False) -> list[ContainerSummary]: ...
+    def list_containers(self, *, all: bool = False, filters: Filters | None = None) -> list[ContainerSummary]:
+        """``GET /containers/json``, newest first; ``filters`` as ``docker ps -f`` (an unknown key or a bad
+        value raises InvalidFilter)."""
 
     @abc.abstractmethod
     def container(self, name: str) -> ContainerSummary: ...
@@ -243,8 +249,8 @@ class Engine(abc.ABC):
         1 added, 2 deleted, sorted by path."""
 
     @abc.abstractmethod
-    def prune_containers(self) -> tuple[list[str], int]:
-        """Remove every stopped container: (ids, bytes freed)."""
+    def prune_containers(self, *, filters: Filters | None = None) -> tuple[list[str], int]:
+        """Remove every stopped container (``until``, ``label``, ``label!`` narrow it): (ids, bytes freed)."""
 
     @abc.abstractmethod
     def container_top(self, name: str, ps_args: str = "") -> tuple[list[str], list[list[str]]]:
@@ -359,7 +365,8 @@ class Engine(abc.ABC):
         return ThreadedProgress(work, name="push")
 
     @abc.abstractmethod
-    def list_images(self, *, all: bool = False) -> list[ImageSummary]: ...
+    def list_images(self, *, all: bool = False, filters: Filters | None = None) -> list[ImageSummary]:
+        """``GET /images/json``; ``filters``: dangling, reference, label, before, since."""
 
     @abc.abstractmethod
     def image(self, name: str) -> ImageSummary:
@@ -378,7 +385,9 @@ class Engine(abc.ABC):
     def remove_image(self, name: str, *, force: bool = False) -> RemovedImage: ...
 
     @abc.abstractmethod
-    def prune_images(self, *, all: bool = False) -> tuple[RemovedImage, int]: ...
+    def prune_images(self, *, all: bool = False, filters: Filters | None = None) -> tuple[RemovedImage, int]:
+        """Dangling images, or with ``all`` (docker's ``dangling=false``) every unused one; ``until``,
+        ``label``, ``label!`` narrow it."""
 
     @abc.abstractmethod
     def save_images(self, names: list[str], out: BinaryIO) -> None: ...
@@ -425,7 +434,8 @@ class Engine(abc.ABC):
     ) -> NetworkSummary: ...
 
     @abc.abstractmethod
-    def list_networks(self) -> list[NetworkSummary]: ...
+    def list_networks(self, *, filters: Filters | None = None) -> list[NetworkSummary]:
+        """``GET /networks``; ``filters``: driver, id, label, name, scope, type, dangling."""
 
     @abc.abstractmethod
     def inspect_network(self, name: str) -> JSONDocument: ...
@@ -434,7 +444,8 @@ class Engine(abc.ABC):
     def remove_network(self, name: str) -> None: ...
 
     @abc.abstractmethod
-    def prune_networks(self) -> list[str]: ...
+    def prune_networks(self, *, filters: Filters | None = None) -> list[str]:
+        """Remove the unused user networks (``until``, ``label``, ``label!`` narrow it); their names."""
 
     @abc.abstractmethod
     def connect_network(
@@ -455,7 +466,8 @@ class Engine(abc.ABC):
     ) -> Volume: ...
 
     @abc.abstractmethod
-    def list_volumes(self) -> list[Volume]: ...
+    def list_volumes(self, *, filters: Filters | None = None) -> list[Volume]:
+        """``GET /volumes``; ``filters``: dangling, driver, label, name."""
 
     @abc.abstractmethod
     def inspect_volume(self, name: str) -> JSONDocument: ...
@@ -472,7 +484,31 @@ class Engine(abc.ABC):
     def remove_volume(self, name: str, *, force: bool = False) -> None: ...
 
     @abc.abstractmethod
-    def prune_volumes(self, *, all: bool = False) -> tuple[list[str], int]: ...
+    def prune_volumes(self, *, all: bool = False, filters: Filters | None = None) -> tuple[list[str], int]:
+        """Unused anonymous volumes, or every unused one with ``all`` (or ``all=true``); ``label``,
+        ``label!`` narrow it: (names, bytes freed)."""
+
+    def prune_system(
+        self, *, all: bool = False, volumes: bool = False, filters: Filters | None = None
+    ) -> SystemPruneReport:
+        """``docker system prune``: stopped containers, unused networks, (unused anonymous volumes,) dangling
+        (or with ``all`` unused) images, each with ``filters``; ``until`` does not go with ``volumes``,
+        as docker's."""
+        from core.errors import InvalidFilter
+        from core.models import SystemPruneReport
+
+        if volumes and filters and "until" in filters:
+            raise InvalidFilter('The "until" filter is not supported with "--volumes"')
+        containers, freed = self.prune_containers(filters=filters)
+        networks = self.prune_networks(filters=filters)
+        removed_volumes: list[str] = []
+        if volumes:
+            removed_volumes, volume_bytes = self.prune_volumes(
+                filters={k: v for k, v in (filters or {}).items() if k != "until"}
+            )
+            freed += volume_bytes
+        images, image_bytes = self.prune_images(all=all, filters=filters)
+        return SystemPruneReport(containers, networks, removed_volumes, images, freed + image_bytes)
 
     # --------------------------------------------------------------------------------- system
     @abc.abstractmethod
@@ -532,6 +568,28 @@ def parse_bytes(text: str) -> int:
     from core.units import parse_bytes as parse
 
     return parse(text)
+
+
+def parse_filters(items: Sequence[str]) -> dict[str, list[str]]:
+    """``-f KEY=VALUE`` flags as docker's CLI reads them (the key lower-cased, both trimmed)."""
+    from core.filters import parse_filter_flags
+
+    return parse_filter_flags(items)
+
+
+def filters_from_json(text: str) -> dict[str, list[str]]:
+    """The Engine API's ``filters`` parameter (``{"key": ["v"]}``, or the older ``{"key": {"v": true}}``)."""
+    from core.filters import from_json
+
+    return from_json(text)
+
+
+def parse_duration(text: str) -> int:
+    """A duration as docker's flags take it (Go's time.ParseDuration: "30s", "1m30s", "-5ms"), in
+    nanoseconds; InvalidArgument with Go's message otherwise."""
+    from core.containers.health import parse_go_duration
+
+    return parse_go_duration(text)
 
 
 def parse_since(text: str, now: float) -> float:

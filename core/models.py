@@ -126,9 +126,11 @@ class HostPortBinding:
 
 @record
 class BindOptions:
-    """``BindOptions``: ``Propagation``."""
+    """``BindOptions``: ``Propagation``, ``CreateMountpoint``."""
 
     propagation: str = ""  # "": rprivate
+    # a missing source directory is made at start (-v, HostConfig.Binds); else it is refused (--mount)
+    create_mountpoint: bool = False
 
 
 @record
@@ -161,6 +163,19 @@ class Mount:
 
 
 @record
+class HealthConfig:
+    """Docker's ``HealthConfig`` (``Config.Healthcheck``): durations in nanoseconds, 0 meaning docker's
+    default (interval 30s, timeout 30s, start period 0, start interval 5s; retries 3)."""
+
+    test: list[str] = field(default_factory=list)  # ["CMD", arg...], ["CMD-SHELL", cmd], ["NONE"]; [] image's
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0
+
+
+@record
 class ContainerConfig:
     """``Config`` (Docker's ``ContainerConfig``): ``Hostname``, ``User``, ``Tty``, ``OpenStdin``,
     ``AttachStdin``, ``AttachStdout``, ``AttachStderr``, ``Env``, ``Cmd``, ``Image``, ``WorkingDir``,
@@ -184,6 +199,7 @@ class ContainerConfig:
     exposed_ports: list[str] = field(
         default_factory=list
     )  # "80/tcp", added to the image's (-P publishes them)
+    healthcheck: HealthConfig | None = None  # None: the image's; test ["NONE"]: none at all
 
 
 @record
@@ -191,7 +207,10 @@ class HostConfig:
     """``HostConfig``: ``NetworkMode``, ``PortBindings``, ``PublishAllPorts``, ``RestartPolicy``,
     ``AutoRemove``, ``Mounts``, ``ReadonlyRootfs``, ``CapAdd``, ``CapDrop``, ``Privileged``, ``SecurityOpt``,
     ``Memory``, ``MemorySwap``, ``NanoCpus``, ``PidsLimit``, ``ShmSize``, ``Init``, ``Ulimits``, ``Devices``,
-    ``Dns``, ``ExtraHosts``, ``LogConfig``."""
+    ``Dns``, ``ExtraHosts``, ``LogConfig``, ``PidMode``, ``IpcMode``, ``UTSMode``, ``UsernsMode``,
+    ``GroupAdd``, ``VolumesFrom``, ``DnsSearch``, ``DnsOptions``, ``Sysctls``, ``Links``, ``CpuShares``,
+    ``CpusetCpus``, ``MemoryReservation``, ``OomKillDisable``, ``CgroupParent``, ``Runtime``,
+    ``ContainerIDFile``."""
 
     network_mode: str = "default"  # "default"/"bridge" (the default network), a network name, none, host
     port_bindings: dict[str, list[HostPortBinding]] = field(default_factory=dict)  # "80/tcp" -> bindings
@@ -215,6 +234,25 @@ class HostConfig:
     dns: list[str] = field(default_factory=list)
     extra_hosts: list[str] = field(default_factory=list)  # "host:ip" lines for /etc/hosts
     log_config: LogConfig = field(default_factory=LogConfig)
+    # namespaces: "" (the container's own), "host", or "container:NAME" (pid, ipc); ipc also private,
+    # shareable (both its own) and none (its own, without /dev/shm)
+    pid_mode: str = ""
+    ipc_mode: str = ""
+    uts_mode: str = ""  # "" or "host"
+    userns_mode: str = ""  # "" or "host": dockyard runs no user namespace remapping
+    group_add: list[str] = field(default_factory=list)  # supplementary groups, names or gids
+    volumes_from: list[str] = field(default_factory=list)  # "container[:ro|rw]"
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)  # namespaced ones only
+    links: list[str] = field(default_factory=list)  # "name:alias" (/etc/hosts entries)
+    cpu_shares: int = 0  # relative CPU weight; 0: the default 1024
+    cpuset_cpus: str = ""  # "0-2,4"
+    memory_reservation: int = 0  # bytes, a soft limit; 0: none
+    oom_kill_disable: bool = False
+    cgroup_parent: str = ""  # "": the engine's
+    runtime: str = ""  # "" or "runc": the built-in runtime (docker's name for it)
+    container_id_file: str = ""  # --cidfile (written by the client)
 
 
 @record
@@ -295,8 +333,11 @@ class ContainerCreate:
                 else EndpointIPAMConfig(**known_fields(EndpointIPAMConfig, ipam)),
                 aliases=list(ep.get("aliases") or []),
             )
+        config = known_fields(ContainerConfig, data["config"])
+        if config.get("healthcheck") is not None:
+            config["healthcheck"] = HealthConfig(**known_fields(HealthConfig, config["healthcheck"]))
         return cls(
-            config=ContainerConfig(**known_fields(ContainerConfig, data["config"])),
+            config=ContainerConfig(**config),
             host_config=HostConfig(**known_fields(HostConfig, hc)),
             networking_config=NetworkingConfig(endpoints),
             name=str(data.get("name") or ""),
@@ -332,6 +373,7 @@ class ContainerSummary:
     ports: list[PortBinding]
     labels: dict[str, str]
     pid: int = 0
+    health: str = ""  # State.Health.Status: starting | healthy | unhealthy; "": no health check
 
     @property
     def short_id(self) -> str:
@@ -398,17 +440,6 @@ class Volume:
     anonymous: bool = False
     driver: str = "local"
     mountpoint: str = ""
-
-    def inspect(self) -> dict[str, Any]:
-        return {
-            "CreatedAt": self.created,
-            "Driver": self.driver,
-            "Labels": self.labels or None,
-            "Mountpoint": self.mountpoint,
-            "Name": self.name,
-            "Options": self.options or None,
-            "Scope": "local",
-        }
 
 
 @record(frozen=True)
@@ -494,3 +525,14 @@ class ContainerUpdate:
     nano_cpus: int | None = None  # 1e9 per CPU
     pids_limit: int | None = None  # 0 or -1: unlimited
     restart_policy: RestartPolicy | None = None
+
+
+@record(frozen=True)
+class SystemPruneReport:
+    """What ``system prune`` removed, kind by kind, and the bytes it freed."""
+
+    containers: list[str]
+    networks: list[str]
+    volumes: list[str]
+    images: RemovedImage
+    reclaimed: int

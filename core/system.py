@@ -96,11 +96,16 @@ def disk_usage(
     volumes: list[Volume],
     volume_users: dict[str, list[str]],
     volume_size: Callable[[str], int],
+    *,
+    keep_layers: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows like ``docker system df``: Type, TotalCount, Active, Size, Reclaimable (bytes).
 
-    Docker has no row for what an interrupted pull left (partial blobs, half-unpacked layers): it is counted
-    in the Images row's size and reclaimable, since ``image prune`` is what removes it."""
+    Docker has no row for what an interrupted writer left (partial blobs, half-unpacked layers, finished
+    layers and blobs that no image record names and no writer claims, see core.images.claims): it is
+    counted in the Images row's size and reclaimable, since ``image prune`` is what removes it.
+    ``keep_layers`` are the layers containers are made of (never reclaimable)."""
+    from core.images.claims import orphan_bytes
     from core.models import RUNNING_STATES
     from core.storage.usage import disk_usage as du
     from core.storage.usage import entry_usage, image_leftovers
@@ -120,6 +125,7 @@ def disk_usage(
             if rec.id in in_use:
                 used_layers.add(layer.chain_id)
     leftovers = sum(entry_usage(p) for p in image_leftovers(config.paths))
+    leftovers += orphan_bytes(images, layers, keep_layers or ())
     images_size = sum(layer_size.values()) + leftovers
     images_reclaimable = images_size - sum(layer_size[c] for c in used_layers)
     # containers: their writable layers

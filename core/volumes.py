@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -70,14 +71,10 @@ class VolumeStore:
     ) -> tuple[Volume, bool]:
         """Create (or return the existing) volume; the bool says whether it is new. Atomic: the directory
         is built under a temp name and renamed into place."""
-        if options:
-            unknown = set(options) - {"type", "device", "o", "size"}
-            if unknown:
-                raise InvalidArgument(
-                    f"unsupported volume options for the local driver: {', '.join(sorted(unknown))}"
-                )
         anonymous = name is None
         vol_name = name or new_id()
+        if options:
+            check_options(vol_name, options)
         final = self._dir(vol_name)
         with self.lock():
             if self.exists(vol_name):
@@ -105,10 +102,85 @@ class VolumeStore:
             if in_use_by:
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(in_use_by)}]")
             final = self._dir(name)
+            self._never_mounted(name)
             # rename first so a crash mid-delete leaves a sweepable temp dir, not a broken volume
             tmp = temp_name(final)
             os.rename(final, tmp)
             remove_tree(tmp)
+
+    # -- the local driver's type/device/o options: mounted on _data while containers use the volume
+
+    def _users(self, name: str) -> Path:
+        return self.paths.run / "volume-users" / name
+
+    def _user_lock(self, name: str) -> FileLock:
+        return FileLock(self.paths.locks, f"volume-{name}")
+
+    def mount_for(self, name: str, cid: str) -> None:
+        """Container ``cid`` uses volume ``name``: its device is mounted on ``_data`` unless it already is
+        (docker's local driver mounts at the first user's start, unmounts after the last one's stop)."""
+        vol = self.get(name)
+        opts = vol.options
+        data = self.data_dir(name)
+        with self._user_lock(name):
+            users = self._users(name)
+            users.mkdir(parents=True, exist_ok=True)
+            (users / cid).touch()
+            from core.runtime import hostmounts
+
+            if hostmounts.is_mounted(data):
+                return
+            try:
+                hostmounts.mount(opts.get("device", ""), data, opts.get("type", ""), opts.get("o", ""))
+            except OSError as err:
+                (users / cid).unlink(missing_ok=True)
+                with _suppress_oserror():
+                    users.rmdir()
+                flags = hostmounts.mount_flags(opts.get("o", ""))
+                shown = f", flags: {flags:#x}" if flags else ""
+                reason = (err.strerror or str(err)).lower()
+                raise InvalidArgument(
+                    f"error while mounting volume '{data}': failed to mount local volume: "
+                    f"mount {opts.get('device', '')}:{data}{shown}: {reason}"
+                ) from None
+
+    def release_user(self, cid: str) -> None:
+        """Container ``cid`` stopped: each volume it had mounted is unmounted if no other container that
+        is starting or running still uses it."""
+        base = self.paths.run / "volume-users"
+        try:
+            names = [n for n in os.listdir(base) if (base / n / cid).exists()]
+        except FileNotFoundError:
+            return
+        from core.state.locks import held
+
+        for name in names:
+            with self._user_lock(name):
+                users = self._users(name)
+                (users / cid).unlink(missing_ok=True)
+                for other in os.listdir(users):
+                    alive = held(self.paths.locks, f"shim-{other}") or held(
+                        self.paths.locks, f"container-{other}"
+                    )
+                    if not alive:
+                        (users / other).unlink(missing_ok=True)
+                if not os.listdir(users):
+                    from core.runtime import hostmounts
+
+                    hostmounts.unmount(self.data_dir(name))
+                    with _suppress_oserror():
+                        users.rmdir()
+
+    def _never_mounted(self, name: str) -> None:
+        """Before a delete: nothing may be mounted on _data (a bind volume's files are the host's)."""
+        data = self.data_dir(name)
+        if not self.get(name).options.get("type"):
+            return
+        from core.runtime import hostmounts
+
+        hostmounts.unmount(data)
+        if hostmounts.is_mounted(data):
+            raise Conflict(f"remove {name}: its device is still mounted on {data}")
 
     def is_anonymous(self, name: str) -> bool:
         try:
@@ -125,3 +197,24 @@ class VolumeStore:
                 except OSError:
                     pass
         return total
+
+
+# the local driver's options (docker's validOpts) and the ones "type"/"device" need together
+LOCAL_OPTIONS = ("type", "device", "o", "size")
+
+
+def check_options(name: str, options: dict[str, str]) -> None:
+    """``volume create -o``, as docker's local driver checks them (its wording)."""
+    for key in options:
+        if key not in LOCAL_OPTIONS:
+            raise InvalidArgument(f'create {name}: invalid option: "{key}"')
+    if "size" in options:
+        raise InvalidArgument(f"create {name}: quota size requested but no quota support")
+    if options.get("type") or options.get("device"):
+        for key in ("device", "type"):
+            if key not in options:
+                raise InvalidArgument(f'create {name}: missing required option: "{key}"')
+
+
+def _suppress_oserror() -> contextlib.suppress:
+    return contextlib.suppress(OSError)

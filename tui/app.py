@@ -28,6 +28,7 @@ from textual.worker import get_current_worker
 
 from core.models import LIVE_STATES
 from tui import keymap
+from tui.failure import one_line
 from tui.settings import Settings
 
 if TYPE_CHECKING:
@@ -257,7 +258,7 @@ class DockyardApp(App[int]):
                     for ev in stream:
                         self.post_message(EngineEvent(ev.type, ev.action, ev.id))
             except Exception as err:  # the log was unreadable for a moment: retry, but say so once
-                self.call_from_thread(self.notify, f"Event log: {err}", severity="warning")
+                self.call_from_thread(self.notify, f"Event log: {one_line(err)}", severity="warning")
                 self._stop.wait(2.0)
 
     def on_engine_event(self, event: EngineEvent) -> None:
@@ -352,7 +353,7 @@ class DockyardApp(App[int]):
         try:
             loaded = read()
         except Exception as err:
-            self.call_from_thread(self.notify, f"{kind}: {err}", severity="error")
+            self.call_from_thread(self.notify, f"{kind}: {one_line(err)}", severity="error")
             return
         loaded.worker = get_current_worker()
         self.post_message(loaded)
@@ -419,7 +420,7 @@ class DockyardApp(App[int]):
         try:
             result = fn()
         except Exception as err:
-            self.call_from_thread(self.notify, f"{label}: {err}", severity="error", timeout=8)
+            self.call_from_thread(self.notify, f"{label}: {one_line(err)}", severity="error", timeout=8)
             self.call_from_thread(self.schedule_refresh, *refresh)
             return
         if not quiet:

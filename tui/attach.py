@@ -2,8 +2,9 @@
 
 The engine hands back a :class:`core.interface.DuplexStream`; :func:`pump` copies our stdin into it and its
 output frames onto our stdout/stderr, keeps the window size in step (SIGWINCH), honours the detach keys
-(ctrl-p ctrl-q with a terminal), optionally forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT, and returns the
-process's exit code (or :data:`DETACHED`).
+(ctrl-p ctrl-q with a terminal), optionally forwards the signals we receive to the process (docker's
+``--sig-proxy``: every catchable signal but the ones in :data:`NOT_FORWARDED`), and returns the process's exit
+code (or :data:`DETACHED`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,25 @@ if TYPE_CHECKING:
     from core.interface import DuplexStream
 
 DETACHED = -1
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# docker's ForwardAllSignals skips SIGCHLD (about our own children), SIGPIPE and SIGURG (its Go runtime's);
+# SIGWINCH resizes the terminal instead; SIGKILL and SIGSTOP cannot be caught. Deliberately not forwarded
+# either: the synchronous fault signals, whose Python handler would return to the faulting instruction and
+# spin forever if we ever really faulted, instead of crashing
+NOT_FORWARDED = frozenset(
+    {
+        signal.SIGCHLD,
+        signal.SIGPIPE,
+        signal.SIGURG,
+        signal.SIGWINCH,
+        signal.SIGKILL,
+        signal.SIGSTOP,
+        signal.SIGSEGV,
+        signal.SIGBUS,
+        signal.SIGFPE,
+        signal.SIGILL,
+    }
+)
+FORWARDED = tuple(sorted(s for s in signal.valid_signals() if s not in NOT_FORWARDED))
 # while this much of our input waits for the process to read it, we stop reading more (and keep copying its
 # output, so neither side waits on the other)
 INPUT_LIMIT = 256 * 1024
@@ -112,54 +131,80 @@ def pump(
             os.write(wake_w, b"s")
 
     watched = (*(FORWARDED if forward_signals else ()), *((signal.SIGWINCH,) if tty_mode else ()))
-    old = {s: signal.signal(s, on_signal) for s in watched}
-    if tty_mode:
-        _resize(stream)
     matched = 0
     try:
         with raw_terminal(sys.stdin.fileno(), tty_mode and stdin):
-            while True:
-                for key, _mask in sel.select():
-                    if key.data == "stream":
-                        frames = stream.read()
-                        if frames is None:
-                            return _ended(stream)
-                        for sid, data in frames:
-                            _write_out(2 if sid == 2 else 1, data)
-                        want_input(stream.input_backlog < INPUT_LIMIT and in_fd is not None)
-                    elif key.data == "stdin":
-                        assert in_fd is not None
-                        data = os.read(in_fd, 65536)
-                        if not data:
-                            want_input(False)
-                            in_fd = None
-                            stream.close_stdin()
-                            continue
-                        if tty_mode and detach_keys:
-                            for b in data:
-                                matched = (
-                                    matched + 1 if b == detach_keys[matched] else int(b == detach_keys[0])
-                                )
-                                if matched == len(detach_keys):
-                                    stream.detach()
-                                    return DETACHED
-                        stream.write(data)
-                        if stream.input_backlog >= INPUT_LIMIT:
-                            want_input(False)
-                    elif key.data == "signal":
-                        os.read(wake_r, 256)
-                        while pending:
-                            signum = pending.pop(0)
-                            if signum == signal.SIGWINCH:
-                                _resize(stream)
-                            else:
-                                stream.kill(signum)
+            # caught only while the terminal is ours: restoring it from a background job must meet the
+            # default SIGTTOU, not a handler that forwards it and lets the call start again, forever
+            old = {s: signal.signal(s, on_signal) for s in watched}
+            try:
+                if tty_mode:
+                    _resize(stream)
+                while True:
+                    for key, _mask in sel.select():
+                        if key.data == "stream":
+                            frames = stream.read()
+                            if frames is None:
+                                return _ended(stream)
+                            for sid, data in frames:
+                                _write_out(2 if sid == 2 else 1, data)
+                            want_input(stream.input_backlog < INPUT_LIMIT and in_fd is not None)
+                        elif key.data == "stdin":
+                            assert in_fd is not None
+                            data = os.read(in_fd, 65536)
+                            if not data:
+                                want_input(False)
+                                in_fd = None
+                                stream.close_stdin()
+                                continue
+                            if tty_mode and detach_keys:
+                                for b in data:
+                                    matched = (
+                                        matched + 1 if b == detach_keys[matched] else int(b == detach_keys[0])
+                                    )
+                                    if matched == len(detach_keys):
+                                        stream.detach()
+                                        return DETACHED
+                            stream.write(data)
+                            if stream.input_backlog >= INPUT_LIMIT:
+                                want_input(False)
+                        elif key.data == "signal":
+                            os.read(wake_r, 256)
+                            while pending:
+                                signum = pending.pop(0)
+                                if signum == signal.SIGWINCH:
+                                    _resize(stream)
+                                else:
+                                    _forward(stream, signum)
+            finally:
+                for s, h in old.items():
+                    signal.signal(s, h)
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
         sel.close()
         os.close(wake_r)
         os.close(wake_w)
+
+
+def _forward(stream: DuplexStream, signum: int) -> None:
+    """docker's sig-proxy: a signal that cannot be delivered (the process has just exited, its supervisor is
+    busy) is dropped; the exit, when it comes, ends the pump as usual."""
+    from core.errors import DockyardError
+
+    with contextlib.suppress(DockyardError, OSError):
+        stream.kill(signum)
+
+
+def parse_bool_flag(value: str | bool, flag: str) -> bool:
+    """A Go boolean flag's value (strconv.ParseBool), as ``--sig-proxy=false`` takes it."""
+    if isinstance(value, bool):
+        return value
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise InvalidArgument(
+        f'invalid argument "{value}" for "{flag}" flag: strconv.ParseBool: parsing "{value}": invalid syntax'
+    )
 
 
 def _ended(stream: DuplexStream) -> int:

@@ -220,7 +220,7 @@ def _exit_now(code: int) -> None:
 
 
 def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
-    from core.errors import DockyardError
+    from core.errors import BadFlagValue, DockyardError
 
     try:
         code = func(args)
@@ -229,10 +229,12 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         if getattr(args, "debug", False):
             raise
         sys.stderr.write(f"Error: {err}\n")
-        return err.exit_code
+        if isinstance(err, BadFlagValue):
+            return 125  # a flag error, whatever the verb (docker's CLI fails before it calls the daemon)
+        return docker_status(args, err.exit_code)
     except CLIError as err:
         sys.stderr.write(f"Error: {err}\n")
-        return 125
+        return docker_status(args, 125)
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return 130
@@ -246,19 +248,28 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         # that says what and why, as for the engine's own errors, never a traceback
         if getattr(args, "debug", False):
             raise
+        from tui.failure import os_error_message
+
         sys.stderr.write(f"Error: {os_error_message(err, getattr(args, 'verb', None))}\n")
-        return 125
+        return docker_status(args, 125)
 
 
-def os_error_message(err: OSError, verb: str | None) -> str:
-    """``run: /var/lib/dockyard/containers/<id>/hosts: no space left on device``."""
-    reason = err.strerror or str(err) or type(err).__name__
-    parts = [verb] if verb else []
-    if err.filename is not None:
-        parts.append(os.fsdecode(err.filename))
-    if err.filename2 is not None:
-        parts[-1] += f" -> {os.fsdecode(err.filename2)}"
-    return ": ".join([*parts, reason[:1].lower() + reason[1:]])
+def docker_status(args: argparse.Namespace, code: int) -> int:
+    """The exit status of a failed command, as the docker CLI's: ``run`` (``container run``) ends with 125 for
+    an engine error, 126 when its command cannot be invoked, 127 when it is not found; ``exec`` with 126 for a
+    command that cannot start (not found included: docker's exec reports 126 for both); every other verb,
+    ``create`` and ``start`` included, with 1. Usage errors are the parser's (tui.parser: 125 for a flag, 1
+    for a missing argument or an unknown command)."""
+    if _is_verb(args, "run"):
+        return code
+    if _is_verb(args, "exec") and code in (126, 127):
+        return 126
+    return 1
+
+
+def _is_verb(args: argparse.Namespace, name: str) -> bool:
+    verb = getattr(args, "verb", None)
+    return verb == name or (verb == "container" and getattr(args, "container_verb", None) == name)
 
 
 def _open_workbench(args_list: list[str]) -> int:
@@ -274,7 +285,7 @@ def _open_workbench(args_list: list[str]) -> int:
     parser = Parser(prog="dockyard")
     _add_globals(parser)
     args = parser.parse_args(args_list)
-    return int(app_module.run(make_engine(args)) or 0)
+    return run_command(lambda a: int(app_module.run(make_engine(a)) or 0), args)
 
 
 if __name__ == "__main__":

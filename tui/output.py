@@ -91,7 +91,8 @@ def time_ago(value: str) -> str:
 
 
 def status_text(c: ContainerSummary) -> str:
-    """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)"."""
+    """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)",
+    "Up 2 minutes (healthy)"."""
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -102,7 +103,11 @@ def status_text(c: ContainerSummary) -> str:
         up = human_duration((now - started).total_seconds()) if started else "?"
         if c.status == "restarting":
             return f"Restarting ({c.exit_code or 0}) {up} ago"
-        return f"Up {up}" + (" (Paused)" if c.status == "paused" else "")
+        if c.status == "paused":
+            return f"Up {up} (Paused)"
+        if c.health:  # as docker: "(health: starting)", "(healthy)", "(unhealthy)"
+            return f"Up {up} ({'health: starting' if c.health == 'starting' else c.health})"
+        return f"Up {up}"
     if c.status == "exited":
         fin = parse_time(c.finished_at)
         ago = human_duration((now - fin).total_seconds()) + " ago" if fin else ""
@@ -111,15 +116,47 @@ def status_text(c: ContainerSummary) -> str:
 
 
 def ports_text(c: ContainerSummary) -> str:
-    """docker's Ports column: "0.0.0.0:8080->80/tcp" for a published port, "80/tcp" for an exposed one."""
-    out = []
-    for p in c.ports:
-        if p.host_port:
-            ip = p.host_ip or "0.0.0.0"
-            out.append(f"{ip}:{p.host_port}->{p.container_port}/{p.protocol}")
+    """docker's Ports column: "0.0.0.0:8080->80/tcp" for a published port, "80/tcp" for an exposed one;
+    consecutive ports of one kind as a range ("90-92/udp"), as the docker CLI's DisplayablePorts."""
+    ports = sorted(
+        c.ports,
+        key=lambda p: (p.container_port, _shown_ip(p), p.host_port, p.protocol),
+    )
+    groups: dict[str, list[int]] = {}  # key -> [first, last], in first-seen order
+    result: list[str] = []
+    mappings: list[str] = []
+    for p in ports:
+        port = p.container_port
+        key = p.protocol
+        ip = _shown_ip(p)
+        if ip:
+            if p.host_port != port:
+                host = f"[{ip}]" if ":" in ip else ip
+                mappings.append(f"{host}:{p.host_port}->{port}/{p.protocol}")
+                continue
+            key = f"{ip}/{p.protocol}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [port, port]
+        elif port == group[1] + 1:
+            group[1] = port
         else:
-            out.append(f"{p.container_port}/{p.protocol}")
-    return ", ".join(out)
+            result.append(_port_group(key, *group))
+            groups[key] = [port, port]
+    result += [_port_group(key, *g) for key, g in groups.items()]
+    return ", ".join([*result, *mappings])
+
+
+def _shown_ip(p: Any) -> str:
+    return (p.host_ip or "0.0.0.0") if p.host_port else ""
+
+
+def _port_group(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    span = str(first) if first == last else f"{first}-{last}"
+    if ip:
+        span = f"{ip}:{span}->{span}"
+    return f"{span}/{proto}"
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], out: Any = None) -> None:

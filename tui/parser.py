@@ -43,13 +43,46 @@ def _columns() -> int:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with docker's exit code for usage errors (125) and its one-line error style."""
+    """argparse with docker's exit code for usage errors (125) and its one-line error style.
+
+    No prefix matching (docker has none): ``--priv`` is an unknown flag, not ``--privileged``, and
+    ``--pid host`` is not ``--pids-limit host``. Subparsers are made with this class, so every verb's parser
+    gets it too."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
+        kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
 
+    def parse_known_args(  # type: ignore[override]
+        self, args: Any = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        ns, rest = super().parse_known_args(args, namespace)
+        if not hasattr(ns, _PROG):  # the innermost parser (a verb's) finishes first
+            setattr(ns, _PROG, self.prog)
+        return ns, rest
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        ns, rest = self.parse_known_args(args, namespace)
+        prog = getattr(ns, _PROG, self.prog)
+        delattr(ns, _PROG)
+        if rest:
+            flags = [a for a in rest if a.startswith("-") and a != "-"]
+            if flags:  # docker's words and no usage block, with the verb's help: `unknown flag: --priv`
+                sys.stderr.write(f"Error: unknown flag: {flags[0].split('=', 1)[0]}\nSee '{prog} --help'.\n")
+                sys.exit(125)
+            self.error(f"unrecognized arguments: {' '.join(rest)}")
+        return ns
+
     def error(self, message: str) -> None:  # type: ignore[override]
+        """docker's CLI: a bad flag or flag value exits 125; a missing argument or an unknown command, 1."""
+        if message.startswith("argument COMMAND: invalid choice: "):
+            word = message.removeprefix("argument COMMAND: invalid choice: ").split(" ", 1)[0].strip("'")
+            sys.stderr.write(f"Error: unknown command: {self.prog} {word}\nSee '{self.prog} --help'.\n")
+            sys.exit(1)
         self.print_usage(sys.stderr)
         sys.stderr.write(f"Error: {message}\nSee '{self.prog} --help'.\n")
-        sys.exit(125)
+        sys.exit(1 if message.startswith("the following arguments are required") else 125)
+
+
+_PROG = "_dockyard_parser_prog"  # where the innermost parser leaves its prog on the namespace

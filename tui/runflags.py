@@ -7,12 +7,14 @@ container is created (core.containers.validate). The text forms docker's JSON al
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.errors import InvalidArgument
-from core.interface import parse_bind, parse_bytes, tmpfs_mount
+from core.interface import DuplexStream, parse_bind, parse_bytes, parse_duration, tmpfs_mount
 from core.models import (
     BindOptions,
     ContainerConfig,
@@ -20,6 +22,7 @@ from core.models import (
     DeviceMapping,
     EndpointIPAMConfig,
     EndpointSettings,
+    HealthConfig,
     HostConfig,
     HostPortBinding,
     LogConfig,
@@ -90,8 +93,99 @@ def add_run_flags(p: argparse.ArgumentParser, *, run: bool) -> None:
         help="pull the image before running",
     )
     a("-q", "--quiet", action="store_true", help="suppress the pull output")
+    a("--health-cmd", default="", help="command to run to check health")
+    a("--health-interval", default="0s", help="time between running the check (ms|s|m|h) (default 0s)")
+    a("--health-timeout", default="0s", help="maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+    a("--health-retries", default="0", help="consecutive failures needed to report unhealthy")
+    a("--health-start-period", default="0s", help="start period before failures count (default 0s)")
+    a("--health-start-interval", default="0s", help="time between checks in the start period (default 0s)")
+    a("--no-healthcheck", action="store_true", help="disable any container-specified HEALTHCHECK")
+    add_namespace_flags(p)
     a("image", metavar="IMAGE")
     a("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+
+
+def add_namespace_flags(p: argparse.ArgumentParser) -> None:
+    """Namespaces, groups, DNS, sysctls, links, logging, cgroup and runtime flags of ``create``/``run``."""
+    a = p.add_argument
+    a("--pid", default="", help="PID namespace: host or container:NAME")
+    a("--ipc", default="", help="IPC mode: private, shareable, host, none or container:NAME")
+    a("--uts", default="", help="UTS namespace: host")
+    a("--userns", default="", help="user namespace: host (no remapping)")
+    a("--group-add", action="append", default=[], help="add a supplementary group (name or gid)")
+    a("--volumes-from", action="append", default=[], help="mount the volumes of a container: C[:ro|rw]")
+    a("--cidfile", default="", help="write the container id to this file")
+    a("--dns-search", action="append", default=[], help="DNS search domain")
+    a("--dns-option", action="append", default=[], help="DNS resolver option")
+    a("--sysctl", action="append", default=[], help="namespaced kernel parameter: NAME=VALUE")
+    a("--expose", action="append", default=[], help="expose a port or a range: PORT[-PORT][/PROTO]")
+    a(
+        "-a",
+        "--attach",
+        action="append",
+        default=[],
+        help="attach to STDIN, STDOUT or STDERR",
+    )
+    a("--link", action="append", default=[], help="add a link to another container: NAME[:ALIAS]")
+    a("--log-driver", default="", help="logging driver: json-file, local or none")
+    a("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)")
+    a("--cpuset-cpus", default="", help="CPUs the container may run on (0-3, 0,1)")
+    a("--memory-reservation", default="", help="memory soft limit (e.g. 16m)")
+    a("--oom-kill-disable", action="store_true", help="disable the OOM killer")
+    a("--cgroup-parent", default="", help="parent cgroup for the container")
+    a("--label-file", action="append", default=[], help="read labels from a file of K=V lines")
+    a("--runtime", default="", help="runtime to use (the built-in one: runc)")
+
+
+def parse_expose(spec: str) -> list[str]:
+    """``--expose PORT[-PORT][/PROTO]``: "80/tcp" keys, a range one key a port (docker's wording)."""
+    body, _, proto = spec.partition("/")
+    proto = proto or "tcp"
+    lo_s, dash, hi_s = body.partition("-")
+    ports: list[int] = []
+    for text in (lo_s, hi_s if dash else lo_s):
+        if not text.isdigit() or int(text) > 65535:
+            raise InvalidArgument(
+                f"invalid range format for --expose: {spec}, error: strconv.ParseUint: "
+                f'parsing "{text}": invalid syntax'
+            )
+        ports.append(int(text))
+    lo, hi = ports
+    if hi < lo:
+        raise InvalidArgument(f"invalid range format for --expose: {spec}, error: invalid port range")
+    return [f"{port}/{proto.lower()}" for port in range(lo, hi + 1)]
+
+
+def parse_attach(items: list[str]) -> set[str]:
+    """``-a STDIN|STDOUT|STDERR`` (any case)."""
+    out = set()
+    for item in items:
+        if item.lower() not in ("stdin", "stdout", "stderr"):
+            raise InvalidArgument(
+                f'invalid argument "{item}" for "-a, --attach" flag: '
+                "valid streams are STDIN, STDOUT and STDERR"
+            )
+        out.add(item.lower())
+    return out
+
+
+def parse_link(spec: str) -> str:
+    """``--link NAME[:ALIAS]`` as ``HostConfig.Links`` holds it: "name:alias"."""
+    name, _, alias = spec.partition(":")
+    name = name.lstrip("/")
+    if not name:
+        raise InvalidArgument(f"invalid link format {spec!r}: expected NAME[:ALIAS]")
+    return f"{name}:{alias or name}"
+
+
+def parse_sysctl(spec: str) -> tuple[str, str]:
+    """``--sysctl NAME=VALUE`` (core checks that the name is a namespaced one)."""
+    key, sep, value = spec.partition("=")
+    if not sep or not key:
+        raise InvalidArgument(
+            f'invalid argument "{spec}" for "--sysctl" flag: sysctl {spec!r} is not allowed'
+        )
+    return key, value
 
 
 def _kv(items: list[str], what: str) -> dict[str, str]:
@@ -257,6 +351,54 @@ def parse_device(spec: str) -> DeviceMapping:
     return DeviceMapping(parts[0], inside)
 
 
+def health_config(args: argparse.Namespace) -> HealthConfig | None:
+    """``--health-*`` and ``--no-healthcheck`` as docker's CLI reads them: None when none is given (the
+    image's check), ``["NONE"]`` for --no-healthcheck, else the parts given (no test keeps the image's)."""
+
+    def duration(flag: str) -> int:
+        text = str(getattr(args, flag.removeprefix("--").replace("-", "_")))
+        try:
+            return parse_duration(text)
+        except InvalidArgument as err:
+            raise InvalidArgument(f'invalid argument "{text}" for "{flag}" flag: {err}') from None
+
+    interval = duration("--health-interval")
+    timeout = duration("--health-timeout")
+    start_period = duration("--health-start-period")
+    start_interval = duration("--health-start-interval")
+    try:
+        retries = int(args.health_retries, 10)
+    except ValueError:
+        raise InvalidArgument(
+            f'invalid argument "{args.health_retries}" for "--health-retries" flag: '
+            f'strconv.ParseInt: parsing "{args.health_retries}": invalid syntax'
+        ) from None
+    given = bool(args.health_cmd) or any((interval, timeout, start_period, start_interval, retries))
+    if args.no_healthcheck:
+        if given:
+            raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
+        return HealthConfig(test=["NONE"])
+    if not given:
+        return None
+    for flag, value in (
+        ("--health-interval", interval),
+        ("--health-timeout", timeout),
+        ("--health-retries", retries),
+        ("--health-start-period", start_period),
+        ("--health-start-interval", start_interval),
+    ):
+        if value < 0:
+            raise InvalidArgument(f"{flag} cannot be negative")
+    return HealthConfig(
+        test=["CMD-SHELL", args.health_cmd] if args.health_cmd else [],
+        interval=interval,
+        timeout=timeout,
+        start_period=start_period,
+        start_interval=start_interval,
+        retries=retries,
+    )
+
+
 def run_config(args: argparse.Namespace) -> ContainerCreate:
     """The create request the flags stand for (text parsed here; core.containers.validate checks it)."""
     command = list(args.command) if args.command else None
@@ -283,22 +425,34 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
     ulimits = {u.name: u for u in map(parse_ulimit, args.ulimit)}  # a later --ulimit of a name wins
     endpoint = EndpointSettings(EndpointIPAMConfig(args.ip) if args.ip else None, list(args.network_alias))
     detach = bool(getattr(args, "detach", False))
+    attach = parse_attach(args.attach)
+    if attach and detach:
+        raise InvalidArgument("conflicting options: cannot specify both --attach and --detach")
+    exposed: list[str] = list(bindings)  # docker's CLI exposes every published port too
+    for spec in args.expose:
+        exposed += [p for p in parse_expose(spec) if p not in exposed]
+    labels: dict[str, str] = {}
+    for f in args.label_file:
+        labels.update(_kv(parse_env_file(f), "label"))
+    labels.update(_kv(args.label, "label"))
     config = ContainerConfig(
         image=args.image,
         hostname=args.hostname or "",
         user=args.user or "",
         tty=args.tty,
         open_stdin=args.interactive,
-        attach_stdin=args.interactive,
-        attach_stdout=not detach,
-        attach_stderr=not detach,
+        attach_stdin=("stdin" in attach or args.interactive) and not detach,
+        attach_stdout="stdout" in attach if attach else not detach,
+        attach_stderr="stderr" in attach if attach else not detach,
         env=env,
         cmd=command,
         working_dir=args.workdir or "",
         entrypoint=entrypoint,
-        labels=_kv(args.label, "label"),
+        labels=labels,
         stop_signal=args.stop_signal or "",
         stop_timeout=args.stop_timeout,
+        exposed_ports=exposed,
+        healthcheck=health_config(args),
     )
     host = HostConfig(
         network_mode=args.network,
@@ -322,7 +476,24 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
         devices=[parse_device(d) for d in args.device],
         dns=args.dns,
         extra_hosts=args.add_host,
-        log_config=LogConfig(config=_kv(args.log_opt, "--log-opt")),
+        log_config=LogConfig(args.log_driver or "json-file", _kv(args.log_opt, "--log-opt")),
+        pid_mode=args.pid,
+        ipc_mode=args.ipc,
+        uts_mode=args.uts,
+        userns_mode=args.userns,
+        group_add=list(args.group_add),
+        volumes_from=list(args.volumes_from),
+        dns_search=list(args.dns_search),
+        dns_options=list(args.dns_option),
+        sysctls=dict(map(parse_sysctl, args.sysctl)),
+        links=[parse_link(x) for x in args.link],
+        cpu_shares=args.cpu_shares,
+        cpuset_cpus=args.cpuset_cpus,
+        memory_reservation=parse_bytes(args.memory_reservation) if args.memory_reservation else 0,
+        oom_kill_disable=args.oom_kill_disable,
+        cgroup_parent=args.cgroup_parent,
+        runtime=args.runtime,
+        container_id_file=os.path.abspath(args.cidfile) if args.cidfile else "",
     )
     return ContainerCreate(
         config=config,
@@ -333,3 +504,72 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
         platform=args.platform or "",
         pull=args.pull,
     )
+
+
+@contextlib.contextmanager
+def cidfile_open(path: str) -> Iterator[Callable[[str], None]]:
+    """``--cidfile``: made before the create (refused if it exists, as docker's CLI does), the id written
+    into it after; removed again when the create fails."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        raise InvalidArgument(
+            f"container ID file found, make sure the other container isn't running or delete {path}"
+        ) from None
+    except OSError as err:
+        raise InvalidArgument(f"failed to create the container ID file: {err.strerror}: {path}") from None
+    written = False
+
+    def write_id(cid: str) -> None:
+        nonlocal written
+        os.write(fd, cid.encode())
+        written = True
+
+    try:
+        yield write_id
+    finally:
+        os.close(fd)
+        if not written:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+class AttachedStreams(DuplexStream):
+    """``run -a``: an attach stream that passes on only the output streams named (stdout, stderr)."""
+
+    def __init__(self, inner: DuplexStream, names: set[str]) -> None:
+        self.inner = inner
+        self.ids = {i for i, n in ((1, "stdout"), (2, "stderr")) if n in names}
+        self.tty = inner.tty  # a terminal's one stream is stdout's
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    def read(self) -> list[tuple[int, bytes]] | None:
+        frames = self.inner.read()
+        if frames is None:
+            self.exit_code, self.error = self.inner.exit_code, self.inner.error
+            return None
+        return [(sid, data) for sid, data in frames if (1 if self.inner.tty else sid) in self.ids]
+
+    def write(self, data: bytes) -> None:
+        self.inner.write(data)
+
+    @property
+    def input_backlog(self) -> int:
+        return self.inner.input_backlog
+
+    def close_stdin(self) -> None:
+        self.inner.close_stdin()
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.inner.resize(rows, cols)
+
+    def kill(self, signum: int) -> None:
+        self.inner.kill(signum)
+
+    def detach(self) -> None:
+        self.inner.detach()
+
+    def close(self) -> None:
+        self.inner.close()

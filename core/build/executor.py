@@ -52,6 +52,7 @@ from core.build.dockerfile import (
 from core.build.ignore import IgnoreMatcher
 from core.build.shell import ShellLexer
 from core.errors import BuildError, DockyardError, InvalidArgument, NotFound
+from core.images.claims import Claims
 from core.images.commit import (
     RUNTIME_MOUNTPOINTS,
     base_config,
@@ -136,6 +137,9 @@ class Builder:
         self.opts = opts
         self._report = report or (lambda _e: None)
         self.cache = BuildCache(self.images, self.layers)
+        # every layer and blob the build counts on (its base images', its steps'), held until it ends: no
+        # prune or rmi takes them meanwhile, named by a record yet or not (core.images.claims)
+        self.claims = Claims(self.paths.locks)
         self.platform = opts.platform or engine.config.platform
         self.step_seq = 0
         self.cached_steps = 0
@@ -150,6 +154,12 @@ class Builder:
     # ------------------------------------------------------------------------------------- driver
 
     def run(self) -> BuildResult:
+        try:
+            return self._build()
+        finally:
+            self.claims.release()
+
+    def _build(self) -> BuildResult:
         t0 = time.monotonic()
         tags = [self._tag(t) for t in self.opts.tags]
         df = self._load_dockerfile()
@@ -178,7 +188,7 @@ class Builder:
         if record is None:  # FROM scratch with nothing after it
             cfg = dict(state.config)
             cfg["created"] = now_rfc3339()
-            record = write_image(self.images, self.layers, cfg, [])
+            record = write_image(self.images, self.layers, cfg, [], claims=self.claims)
         self._emit("info", 0, f"writing image {record.id}")
         if tags:
             with self.images.lock():
@@ -343,8 +353,15 @@ class Builder:
                 record = self.images.resolve(result.image.id)
         except DockyardError as err:
             raise instr.error(f"cannot get base image {name!r}: {err}") from None
+        self._claim(record)
         self._resolved_images[key] = record
         return record
+
+    def _claim(self, record: ImageRecord) -> None:
+        """Hold ``record``'s layers and blobs for the rest of the build (an rmi or prune meanwhile leaves
+        them); what went before the claim is caught where they are used (parent_layers, the cache)."""
+        self.claims.hold_layers([x.chain_id for x in record.layers])
+        self.claims.hold_blobs([x.digest for x in record.layers])
 
     # ------------------------------------------------------------------------------------- steps
 
@@ -418,7 +435,7 @@ class Builder:
             entry["empty_layer"] = True
         cfg.setdefault("history", []).append(entry)
         chain = [*run.state.chain, layer] if layer is not None else list(run.state.chain)
-        record = write_image(self.images, self.layers, cfg, chain)
+        record = write_image(self.images, self.layers, cfg, chain, claims=self.claims)
         if run.state.record is not None:
             set_parent(self.images, record.id, run.state.record.id)
         self.cache.put(key, record.id)
@@ -429,6 +446,9 @@ class Builder:
             return False
         record = self.cache.get(key)
         if record is None:
+            return False
+        self._claim(record)
+        if self.cache.get(key) is None:  # removed before the claim
             return False
         cfg = record_config(self.images, record)
         run.state = _State(
@@ -561,6 +581,7 @@ class Builder:
                 self.layers,
                 state.chain[-1].chain_id,
                 lambda out: write_diff(cdir / "upper", out, lowers=lowers, mountpoints=mountpoints),
+                claims=self.claims,
                 keep_empty=False,
             )
             return layer
@@ -748,7 +769,12 @@ class Builder:
             writer.finish()
             parent = run.state.chain[-1].chain_id if run.state.chain else None
             layer, _stats = new_layer(
-                self.images, self.layers, parent, lambda out: write_diff(upper, out), keep_empty=False
+                self.images,
+                self.layers,
+                parent,
+                lambda out: write_diff(upper, out),
+                claims=self.claims,
+                keep_empty=False,
             )
             return layer
         finally:

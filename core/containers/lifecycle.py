@@ -104,7 +104,14 @@ class Lifecycle:
         process = resolve_process(req, image_config, cid)
         # anonymous volumes (image VOLUMEs, `-v /path`) get their names now, so `rm -v` can find them
         mounts = list(req.host_config.mounts)
+        self._check_references(req)
         targets = {m.target.rstrip("/") for m in mounts}
+        from core.containers.runtime_spec import volumes_from
+
+        for m in volumes_from(self.store, req.host_config.volumes_from):
+            if m.target.rstrip("/") not in targets:  # the container's own mounts win
+                mounts.append(m)
+                targets.add(m.target.rstrip("/"))
         for path in process.pop("image_volumes"):
             if path.rstrip("/") not in targets:
                 mounts.append(Mount("volume", path))
@@ -130,7 +137,14 @@ class Lifecycle:
             hostname = process["hostname"]
             write_bytes(tmp / "hostname", (hostname + "\n").encode())
             write_bytes(tmp / "hosts", _hosts_file(hostname).encode())
-            write_bytes(tmp / "resolv.conf", _resolv_conf().encode())
+            h = run.host_config
+            if h.dns or h.dns_search or h.dns_options:
+                from core.network import names
+
+                resolv = names.resolv_content(h.dns, names.host_resolv_conf(), h.dns_search, h.dns_options)
+            else:
+                resolv = _resolv_conf()
+            write_bytes(tmp / "resolv.conf", resolv.encode())
             with self.store.lock():
                 name = self.store.check_new_name(run.name) if run.name else self.store.generate_name(cid)
                 rec = ContainerRecord(
@@ -153,6 +167,21 @@ class Lifecycle:
             raise
         self._event("create", rec)
         return rec
+
+    def _check_references(self, req: ContainerCreate) -> None:
+        """The containers ``--pid``/``--ipc container:NAME`` and ``--link`` name exist (docker's errors)."""
+        from core.containers.validate import container_ref
+
+        h = req.host_config
+        for mode in (h.pid_mode, h.ipc_mode):
+            if container_ref(mode):
+                self.store.resolve(container_ref(mode))
+        for link in h.links:
+            name = link.partition(":")[0]
+            try:
+                self.store.resolve(name)
+            except ContainerNotFound as err:
+                raise ContainerNotFound(f"could not get container for {name}: {err}") from None
 
     # ------------------------------------------------------------ reconcile
 
@@ -196,7 +225,7 @@ class Lifecycle:
         try:
             from core.runtime import cgroups
 
-            cg = cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent)
+            cg = cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent_of(rec))
         except Exception:
             cg = None
         if cg is not None:
@@ -208,15 +237,46 @@ class Lifecycle:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(rec.state.pid, signal.SIGKILL)
 
+    def cgroup_parent_of(self, rec: ContainerRecord) -> str:
+        """Where the container's cgroup lives: its ``--cgroup-parent``, else the engine's."""
+        return rec.run.host_config.cgroup_parent.strip("/") or self.cgroup_parent
+
     def get(self, name_or_id: str) -> ContainerRecord:
         rec = self.reconcile(self.store.resolve(name_or_id))
         if self._auto_remove_stopped(rec):
             raise ContainerNotFound(f"No such container: {name_or_id}")
         return rec
 
-    def all(self) -> list[ContainerRecord]:
+    def all(self, *, observed: bool = False) -> list[ContainerRecord]:
+        """Every container; with ``observed``, as :meth:`observed` reports them (what ``ps`` shows)."""
         self._sweep_hidden(locks=True)
-        return [r for r in map(self.reconcile, self.store.records()) if not self._auto_remove_stopped(r)]
+        recs = [r for r in map(self.reconcile, self.store.records()) if not self._auto_remove_stopped(r)]
+        return [self.observed(r) for r in recs] if observed else recs
+
+    def observed(self, rec: ContainerRecord) -> ContainerRecord:
+        """What a reader is told: a record that says running while its shim lives but its process is gone
+        (the shim is waiting to write the exit down: a full disk) is reported exited, with the code the shim
+        has; nothing is written, the shim records it once there is room. Any other record as it is. Only for
+        reports (``ps``, ``inspect``): what acts on a container goes by the record and its shim."""
+        st = rec.state
+        if st.status != "running" or not st.pid or pid_alive(st.pid):
+            return rec
+        try:
+            answer = protocol.request(self.sock(rec.id), {"op": "status"}, timeout=2)
+        except (OSError, ConnectionError, ValueError):
+            return rec
+        if not answer.get("ok") or answer.get("running") is not False:
+            return rec
+        code = answer.get("exit_code")
+        state = replace(
+            st,
+            status="exited",
+            pid=0,
+            exit_code=code if isinstance(code, int) else st.exit_code,
+            finished_at=st.finished_at or now_rfc3339(),
+            error=st.error or "the exit is not recorded yet: its supervisor is waiting to write it down",
+        )
+        return replace(rec, state=state)
 
     def _auto_remove_stopped(self, rec: ContainerRecord) -> bool:
         """A ``--rm`` container that is stopped with no shim left (its shim died, or could not remove it):
@@ -277,17 +337,22 @@ class Lifecycle:
                 return StartHandle(self, rec, None, already_running=True)
             from core.containers.runtime_spec import build_runtime
 
+            # a shim that just reported the exit may still be releasing what the last start mounted (a
+            # shareable /dev/shm, volumes with driver options): the new start must come after it
+            deadline = time.monotonic() + 10
+            while self.shim_alive(rec.id) and time.monotonic() < deadline:
+                time.sleep(0.005)
             # networks: a bridge network's namespace, address and hosts files are made here, its links by a
             # helper process that runs while the shim is ordered; the shim waits for it (core.network)
             plan = (
-                self.networks().prepare_start(rec)
+                self.networks().prepare_start(self._with_links(rec))
                 if rec.run.host_config.network_mode not in ("host", "none")
                 else None
             )
             try:
                 netns = plan.netns if plan is not None else self._network_mode(rec)
                 runtime = build_runtime(self.paths, self.layers, self.volumes, rec, netns)
-                runtime["cgroup"]["parent"] = self.cgroup_parent
+                runtime["cgroup"]["parent"] = self.cgroup_parent_of(rec)
                 if plan is not None:
                     runtime["network"] = plan.shim
                 write_json(self.paths.container(rec.id) / "runtime.json", runtime)
@@ -308,7 +373,23 @@ class Lifecycle:
             except BaseException:
                 if plan is not None:
                     plan.abort()  # undoes it all unless a shim took the container over
+                if not self.shim_alive(rec.id):
+                    from core.containers.runtime_spec import release_host_mounts
+
+                    with contextlib.suppress(Exception):
+                        release_host_mounts(self.paths, rec.id)
                 raise
+
+    def _with_links(self, rec: ContainerRecord) -> ContainerRecord:
+        """``--link``s become /etc/hosts lines, as docker's legacy links on the default bridge: the linked
+        containers' addresses under alias, host name and name (the lines stay while the container runs)."""
+        h = rec.run.host_config
+        if not h.links:
+            return rec
+        from core.containers.runtime_spec import link_hosts
+
+        extra = [*h.extra_hosts, *link_hosts(self.store, rec)]
+        return replace(rec, run=replace(rec.run, host_config=replace(h, extra_hosts=extra)))
 
     def networks(self) -> NetworkManager:
         from core.network.manager import NetworkManager
@@ -385,8 +466,9 @@ class Lifecycle:
             time.sleep(0.005)
 
     def wait(self, name_or_id: str) -> int:
-        """Block until the container is not running; its exit code."""
-        rec = self.get(name_or_id)
+        """Block until the container is not running; its exit code (an exit its shim has not recorded yet
+        counts: :meth:`observed`)."""
+        rec = self.observed(self.get(name_or_id))
         while rec.state.status in RUNNING_STATES:
             try:
                 s = protocol.connect(self.sock(rec.id), {"op": "attach", "stdin": False}, timeout=5)
@@ -405,7 +487,7 @@ class Lifecycle:
             latest = self.store.load(rec.id)
             if latest is None:
                 return rec.state.exit_code
-            rec = self.reconcile(latest)
+            rec = self.observed(self.reconcile(latest))
         return rec.state.exit_code
 
     # --------------------------------------------------------- pause, remove
@@ -416,7 +498,7 @@ class Lifecycle:
             raise Conflict(f"container {rec.name} is not running")
         from core.runtime import cgroups
 
-        cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent).freeze()
+        cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent_of(rec)).freeze()
         self._set_status(rec.id, "paused")
         self._event("pause", rec)
 
@@ -426,7 +508,7 @@ class Lifecycle:
             raise Conflict(f"container {rec.name} is not paused")
         from core.runtime import cgroups
 
-        cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent).thaw()
+        cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent_of(rec)).thaw()
         self._set_status(rec.id, "running")
         self._event("unpause", rec)
 
@@ -486,7 +568,7 @@ class Lifecycle:
             if not self.shim_alive(rec.id):
                 # a start killed half-way (or a shim that died) left a namespace, veths, addresses or a
                 # cgroup; a shim still finishing releases its own
-                release_leftovers(self.paths, rec.id, self.cgroup_parent)
+                release_leftovers(self.paths, rec.id, self.cgroup_parent_of(rec))
             hidden = hide_container(self.paths, rec.id, volumes=volumes)
             # the lock files go at once, not after the slow delete: a remover killed from here on leaves
             # only the renamed directory, which the next sweep finishes (a shim still finishing deletes
@@ -534,7 +616,7 @@ class Lifecycle:
                     pids=update.pids_limit,
                 )
                 try:
-                    cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent).update(limits)
+                    cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent_of(rec)).update(limits)
                 except OSError as err:
                     raise RuntimeFailure(f"cannot update the limits of container {rec.name}: {err}") from err
             rec.run = new_run

@@ -42,6 +42,12 @@ def hide_container(paths: Paths, cid: str, *, volumes: bool = False) -> Hidden:
     from core.containers.store import anonymous_volumes
 
     anon = anonymous_volumes(cfg)
+    if (cdir / "shm").exists() or (paths.run / "volume-users").exists():
+        # a shareable /dev/shm must not be deleted through, nor a volume's device stay mounted for it
+        from core.containers.runtime_spec import release_host_mounts
+
+        with contextlib.suppress(Exception):
+            release_host_mounts(paths, cid)
     rootfs = cdir / "rootfs"
     if os.path.ismount(rootfs):
         # a stale overlay from a crashed cp/export would pin the upper dir
@@ -92,6 +98,10 @@ def release_leftovers(paths: Paths, cid: str, cgroup_parent: str) -> None:
         teardown.release(paths, cid)
     with contextlib.suppress(Exception):
         Ipam(NetPaths(paths)).release_everywhere(cid)
+    with contextlib.suppress(Exception):
+        from core.containers.runtime_spec import release_host_mounts
+
+        release_host_mounts(paths, cid)
     try:
         from core.runtime import cgroups
 
@@ -100,6 +110,15 @@ def release_leftovers(paths: Paths, cid: str, cgroup_parent: str) -> None:
         return
     with contextlib.suppress(Exception):
         cg.destroy()  # kills what is left first
+
+
+def _started_parent(directory: Path) -> str:
+    """The cgroup parent a container was last started under (its ``--cgroup-parent``), from runtime.json."""
+    try:
+        runtime = json.loads((directory / "runtime.json").read_bytes())
+        return str((runtime.get("cgroup") or {}).get("parent") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def has_hidden(paths: Paths) -> bool:
@@ -130,7 +149,7 @@ def sweep_hidden(paths: Paths, cgroup_parent: str) -> int:
         if not lock.acquire(blocking=False):
             continue
         try:
-            release_leftovers(paths, cid, cgroup_parent)
+            release_leftovers(paths, cid, _started_parent(entry) or cgroup_parent)
             remove_tree(entry)
             remove_unheld(paths.locks, f"shim-{cid}")
         finally:

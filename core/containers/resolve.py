@@ -28,6 +28,8 @@ def resolve_process(req: ContainerCreate, image_config: dict[str, Any], containe
         raise InvalidArgument(
             "no command specified: the image has no default command; give one after the image name"
         )
+    from core.containers.health import merge_healthcheck
+    from core.dockerjson import health_config_to_docker
     from core.runtime.spec import merge_env  # a create loads it anyway; `ps` and the like need not
 
     hostname = run.hostname or container_id[:12]
@@ -52,6 +54,11 @@ def resolve_process(req: ContainerCreate, image_config: dict[str, Any], containe
         "labels": {**(cfg.get("Labels") or {}), **run.labels},
         "exposed_ports": sorted({*(cfg.get("ExposedPorts") or {}), *run.exposed_ports}),
         "image_volumes": sorted((cfg.get("Volumes") or {}).keys()),
+        "healthcheck": merge_healthcheck(
+            health_config_to_docker(run.healthcheck) if run.healthcheck is not None else None,
+            cfg.get("Healthcheck"),
+        ),
+        "shell": list(cfg.get("Shell") or []),  # the image's SHELL: a CMD-SHELL health check runs in it
     }
 
 

@@ -98,6 +98,7 @@ class ContainerState:
     manual_stop: bool = False  # stopped by the user: restart policies other than "always" do not restart
     ports: list[dict[str, Any]] = field(default_factory=list)  # published host ports, as bound at start
     network: dict[str, Any] = field(default_factory=dict)  # addresses etc. while running
+    health: dict[str, Any] | None = None  # docker's State.Health, kept by the shim (core.supervisor.health)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

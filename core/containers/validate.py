@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from core.errors import InvalidArgument
-from core.models import ContainerCreate, HostConfig, Mount, RestartPolicy, Ulimit
+from core.models import ContainerCreate, HostConfig, LogConfig, Mount, RestartPolicy, Ulimit
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 MIN_MEMORY = 6 * 1024 * 1024  # docker's minimum --memory
@@ -20,14 +20,20 @@ def check_create(req: ContainerCreate) -> None:
     """Everything :func:`check_request` checks, then what depends on this host: security options,
     capabilities, ulimits above the host's hard limits, devices that do not exist."""
     check_request(req)
-    from core.containers.runtime_spec import rlimits, security_opts
+    from core.containers.runtime_spec import bind_source_missing, rlimits, security_opts
     from core.runtime.capabilities import resolve_capabilities
 
     h = req.host_config
     check_host_resources(h)
+    if req.platform:
+        check_platform(req.platform)
     security_opts(h.security_opt)
     rlimits(h.ulimits)
     resolve_capabilities(h.cap_add, h.cap_drop, h.privileged)
+    for m in h.mounts:
+        made_at_start = m.bind_options is not None and m.bind_options.create_mountpoint  # -v makes it
+        if m.type == "bind" and not made_at_start and not os.path.exists(m.source):
+            raise InvalidArgument(bind_source_missing(m.source))
     for d in h.devices:
         host = d.path_on_host
         if not host.startswith("/") or not os.path.exists(host):
@@ -44,13 +50,7 @@ def check_request(req: ContainerCreate) -> None:
     _check_resources(h)
     for u in h.ulimits:
         _check_ulimit(u)
-    if h.log_config.type != "json-file":
-        raise InvalidArgument(
-            f"logging driver {h.log_config.type!r} is not supported: dockyard has json-file"
-        )
-    from core.logopts import parse_log_opts
-
-    parse_log_opts(h.log_config.config)
+    check_log_config(h.log_config)
     check_restart(h.restart_policy)
     if req.config.stop_signal:
         from core.runtime.signals import parse_signal
@@ -58,10 +58,184 @@ def check_request(req: ContainerCreate) -> None:
         # at create, as docker does: found only at stop time, a bad name would leave a container that
         # ignores `stop` until its timeout kills it
         parse_signal(req.config.stop_signal)
+    if req.config.healthcheck is not None:
+        from core.containers.health import check_healthcheck
+        from core.dockerjson import health_config_to_docker
+
+        check_healthcheck(health_config_to_docker(req.config.healthcheck))
     if h.auto_remove and h.restart_policy.name != "no":
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
     if h.network_mode == "host" and req.config.hostname:
         raise InvalidArgument("conflicting options: hostname and the network mode host")
+    check_namespaces(req)
+    check_sysctls(h)
+    _check_more_resources(h)
+    for item in h.volumes_from:
+        volumes_from_spec(item)
+    for group in h.group_add:
+        if not group or ":" in group or "\n" in group:
+            raise InvalidArgument(f"invalid --group-add {group!r}: expected a group name or id")
+    for domain in h.dns_search:
+        check_dns_search(domain)
+    for option in h.dns_options:
+        if not option or any(c.isspace() for c in option):
+            raise InvalidArgument(f"invalid --dns-option {option!r}")
+    for link in h.links:
+        name, _, alias = link.partition(":")
+        if not name.strip("/") or not alias.strip("/"):
+            raise InvalidArgument(f"invalid link {link!r}: expected NAME:ALIAS")
+    if h.links and h.network_mode == "host":
+        raise InvalidArgument(
+            "conflicting options: host type networking can't be used with links. "
+            "This would result in undefined behavior"
+        )
+    if h.runtime not in ("", *RUNTIMES):
+        raise InvalidArgument(f"Unknown runtime specified {h.runtime}")
+
+
+# the namespace modes docker takes (container:NAME for pid and ipc)
+IPC_MODES = ("", "private", "shareable", "host", "none")
+RUNTIMES = ("runc",)  # the built-in runtime answers to docker's name for its default
+LOG_DRIVERS = ("json-file", "local", "none")
+# docker's namespaced sysctls (opts.ValidateSysctl): these names, and every name under these prefixes
+SYSCTLS = (
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+)
+SYSCTL_PREFIXES = ("fs.mqueue.", "net.")
+_IPC_SYSCTLS = (*SYSCTLS, "fs.mqueue.")
+
+
+def container_ref(mode: str) -> str:
+    """The container a ``container:NAME`` mode names ("" for any other mode)."""
+    return mode.partition(":")[2] if mode.startswith("container:") else ""
+
+
+def check_namespaces(req: ContainerCreate) -> None:
+    """``--pid``, ``--ipc``, ``--uts``, ``--userns`` in docker's words."""
+    h = req.host_config
+    if h.pid_mode not in ("", "host") and not container_ref(h.pid_mode):
+        raise InvalidArgument("--pid: invalid PID mode")
+    if h.ipc_mode not in IPC_MODES and not container_ref(h.ipc_mode):
+        raise InvalidArgument(f"Invalid IPC mode: {h.ipc_mode}")
+    if h.uts_mode not in ("", "host"):
+        raise InvalidArgument("--uts: invalid UTS mode")
+    if h.userns_mode not in ("", "host"):
+        raise InvalidArgument("--userns: invalid USER mode")
+    if h.uts_mode == "host" and req.config.hostname:
+        raise InvalidArgument("conflicting options: hostname and the UTS mode")
+
+
+def check_sysctls(h: HostConfig) -> None:
+    """Only namespaced sysctls (docker's list), and none of a namespace shared with the host."""
+    for key, value in h.sysctls.items():
+        if key not in SYSCTLS and not key.startswith(SYSCTL_PREFIXES):
+            raise InvalidArgument(f"sysctl '{key}={value}' is not allowed")
+        if key.startswith("net.") and h.network_mode == "host":
+            raise InvalidArgument(f'sysctl "{key}" not allowed in host network namespace')
+        if key.startswith(_IPC_SYSCTLS) and h.ipc_mode == "host":
+            raise InvalidArgument(f'sysctl "{key}" is not allowed in the hosts ipc namespace')
+        if "\n" in value or "\0" in value:
+            raise InvalidArgument(f"sysctl '{key}': the value cannot hold a newline")
+
+
+def check_log_config(log: LogConfig) -> None:
+    """``--log-driver`` json-file, local (dockyard keeps its log in the json-file format) or none."""
+    if log.type not in LOG_DRIVERS:
+        raise InvalidArgument(f'error looking up logging plugin {log.type}: plugin "{log.type}" not found')
+    if log.type == "none":
+        if log.config:
+            raise InvalidArgument("invalid logging opts for driver none")
+        return
+    from core.logopts import parse_log_opts
+
+    parse_log_opts(log.config)
+
+
+def check_platform(platform: str) -> None:
+    """``--platform``: parsed as docker parses it; a platform this host cannot run is refused."""
+    from core.config import host_platform
+    from core.images.reference import parse_platform
+
+    try:
+        wanted = parse_platform(platform)
+    except InvalidArgument:
+        raise InvalidArgument(
+            f'error parsing specified platform: "{platform}": unknown operating system or architecture: '
+            "invalid argument"
+        ) from None
+    host = parse_platform(host_platform())
+    if wanted[:2] != host[:2]:
+        raise InvalidArgument(
+            f"platform {'/'.join(p for p in wanted if p)} cannot run on this host "
+            f"({'/'.join(p for p in host if p)}): dockyard runs no emulation"
+        )
+
+
+def volumes_from_spec(item: str) -> tuple[str, str]:
+    """``--volumes-from CONTAINER[:ro|rw]``: (container, mode)."""
+    name, _, mode = item.partition(":")
+    if not name:
+        raise InvalidArgument(f"invalid --volumes-from {item!r}: expected CONTAINER[:ro|rw]")
+    if mode not in ("", "ro", "rw"):
+        raise InvalidArgument(f"invalid mode: {mode}")
+    return name, mode
+
+
+def check_dns_search(domain: str) -> None:
+    """docker's ValidateDNSSearch: "." (no search at all), or a domain name."""
+    import re
+
+    if domain == ".":
+        return
+    name = domain.removesuffix(".")
+    if (
+        not name
+        or len(name) > 255
+        or not re.fullmatch(
+            r"(([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])",
+            name,
+        )
+    ):
+        raise InvalidArgument(f"{domain} is not a valid domain")
+
+
+def _check_more_resources(h: HostConfig) -> None:
+    if h.cpu_shares < 0:
+        raise InvalidArgument(f"invalid CPU shares {h.cpu_shares}: must be positive")
+    if h.memory_reservation:
+        if h.memory_reservation < MIN_MEMORY:
+            raise InvalidArgument("minimum memory reservation allowed is 6MB")
+        if h.memory and h.memory < h.memory_reservation:
+            raise InvalidArgument(
+                "minimum memory limit can not be less than memory reservation limit, see usage"
+            )
+    if h.cpuset_cpus:
+        _cpu_list(h.cpuset_cpus)
+    if h.cgroup_parent:
+        from core.runtime.cgroups import check_name
+
+        for part in h.cgroup_parent.strip("/").split("/"):
+            check_name(part, "cgroup parent")
+
+
+def _cpu_list(text: str) -> set[int]:
+    cpus: set[int] = set()
+    for part in text.split(","):
+        lo_s, sep, hi_s = part.partition("-")
+        if not lo_s.isdigit() or (sep and not hi_s.isdigit()):
+            raise InvalidArgument(f"invalid value {text} for cpuset cpus")
+        lo, hi = int(lo_s), int(hi_s) if sep else int(lo_s)
+        if hi < lo:
+            raise InvalidArgument(f"invalid value {text} for cpuset cpus")
+        cpus.update(range(lo, hi + 1))
+    return cpus
 
 
 def check_restart(policy: RestartPolicy) -> None:
@@ -136,6 +310,13 @@ def _check_resources(h: HostConfig) -> None:
 
 def check_host_resources(h: HostConfig) -> None:
     """Limits this host cannot give, in docker's words: more CPUs than it has."""
+    if h.cpuset_cpus:
+        available = os.sched_getaffinity(0)
+        if not _cpu_list(h.cpuset_cpus) <= available:
+            have = ",".join(str(c) for c in sorted(available))
+            raise InvalidArgument(
+                f"Requested CPUs are not available - requested {h.cpuset_cpus}, available: {have}"
+            )
     if h.nano_cpus:
         ncpu = len(os.sched_getaffinity(0))  # what Go's runtime.NumCPU (docker's sysinfo.NumCPU) counts
         if h.nano_cpus > ncpu * 1_000_000_000:
@@ -157,11 +338,22 @@ def _check_ulimit(u: Ulimit) -> None:
 
 
 __all__ = [
+    "IPC_MODES",
+    "LOG_DRIVERS",
     "MIN_MEMORY",
     "RESTART_POLICIES",
+    "RUNTIMES",
+    "SYSCTLS",
     "check_create",
+    "check_dns_search",
     "check_host_resources",
+    "check_log_config",
     "check_mounts",
+    "check_namespaces",
+    "check_platform",
     "check_request",
     "check_restart",
+    "check_sysctls",
+    "container_ref",
+    "volumes_from_spec",
 ]

@@ -42,6 +42,7 @@ from core.errors import (
     UnsafeLayer,
     UnsupportedMediaType,
 )
+from core.images.claims import Claims, drop_unused
 from core.images.reference import (
     Reference,
     best_platform_index,
@@ -827,6 +828,15 @@ def _plan_oci_image(archive: _Archive, desc: dict[str, Any]) -> _Image:
 
 
 def _commit(store: ImageStore, layers: LayerStore, images: list[_Image], report: Progress) -> list[str]:
+    # every layer and blob is claimed before it is looked for, until the records are written
+    # (core.images.claims): a prune meanwhile leaves them be
+    with Claims(store.paths.locks) as claims:
+        return _commit_claimed(store, layers, images, report, claims)
+
+
+def _commit_claimed(
+    store: ImageStore, layers: LayerStore, images: list[_Image], report: Progress, claims: Claims
+) -> list[str]:
     created_layers: list[str] = []
     added_blobs: list[str] = []
     try:
@@ -834,8 +844,12 @@ def _commit(store: ImageStore, layers: LayerStore, images: list[_Image], report:
         for image in images:
             chain: list[LayerRef] = []
             parent: str | None = None
+            claims.hold_blobs(
+                [image.config_digest, sha256_digest(image.manifest), *(x.digest for x in image.layers)]
+            )
             for layer in image.layers:
                 cid = layers.chain_id(parent, layer.diff_id)
+                claims.hold_layers([cid])
                 short = layer.diff_id.removeprefix("sha256:")[:12]
                 if layers.exists(cid):
                     report(PullProgress(short, "Already exists", layer.staged.size, layer.staged.size))
@@ -890,7 +904,7 @@ def _commit(store: ImageStore, layers: LayerStore, images: list[_Image], report:
                     lines.append(f"Loaded image ID: {record.id}")
         return lines
     except BaseException:
-        _undo(store, layers, created_layers, added_blobs)
+        drop_unused(store, layers, claims, layer_ids=reversed(created_layers), blobs=added_blobs)
         raise
 
 
@@ -931,21 +945,6 @@ def _place_blob(
         raise
     fsync_dir(final.parent)
     return True
-
-
-def _undo(store: ImageStore, layers: LayerStore, created_layers: list[str], added_blobs: list[str]) -> None:
-    """Remove what a failed load added and no image record names."""
-    in_use = store.chain_ids_in_use()
-    for cid in reversed(created_layers):
-        if cid not in in_use:
-            try:
-                layers.remove(cid)
-            except Exception:
-                pass
-    used = store.blobs_in_use()
-    for digest in added_blobs:
-        if digest not in used:
-            store.blob_path(digest).unlink(missing_ok=True)
 
 
 __all__ = ["load", "oci_manifest", "save"]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import Conflict, CorruptState, ImageNotFound, InvalidArgument
 from core.images.archive import MEDIA_OCI_LAYER, MEDIA_OCI_LAYER_GZIP, MEDIA_OCI_LAYER_ZSTD, oci_manifest
+from core.images.claims import Claims, drop_unused
 from core.images.reference import Reference
 from core.images.registry import sha256_digest
 from core.images.store import ImageRecord, ImageStore, LayerRef
@@ -65,17 +66,21 @@ def new_layer(
     parent_chain: str | None,
     write: Callable[[HashingWriter], T],
     *,
+    claims: Claims,
     keep_empty: bool = True,
 ) -> tuple[LayerRef | None, T]:
     """Make a layer from ``write(out)``, which writes one uncompressed layer tar to ``out``.
 
     Returns the layer (blob stored, layer unpacked on top of ``parent_chain``) and what ``write`` returned.
     With ``keep_empty=False`` a tar without entries (``write`` must return :class:`DiffStats`) makes no
-    layer and ``None`` is returned for it.
+    layer and ``None`` is returned for it. The blob and the layer are claimed in ``claims`` (see
+    :mod:`core.images.claims`) before they are looked for: the caller lets the claims go once the image
+    record that names them is written, and until then no prune takes them.
     """
     images.paths.blobs.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(images.paths.blobs / "layer")
     placed = None
+    made_layer: str | None = None
     try:
         with open(tmp, "xb") as f:
             sink = HashingWriter(f)  # the compressed side: the blob's digest and size
@@ -89,6 +94,10 @@ def new_layer(
             tmp.unlink()
             return None, result
         digest = sink.digest
+        diff_id = raw.digest
+        chain = layers.chain_id(parent_chain, diff_id)
+        claims.hold_blobs([digest])
+        claims.hold_layers([chain])
         final = images.blob_path(digest)
         if final.exists():
             tmp.unlink()
@@ -97,19 +106,21 @@ def new_layer(
             os.rename(tmp, final)
             fsync_dir(final.parent)
             placed = final
-        diff_id = raw.digest
-        chain = layers.chain_id(parent_chain, diff_id)
         if not layers.exists(chain):
             with open(final, "rb") as blob:
                 layers.unpack(chain, parent_chain, diff_id, blob)
+            made_layer = chain
         ref = LayerRef(digest, MEDIA_OCI_LAYER_GZIP, sink.count, diff_id, chain)
         return ref, result
     except BaseException:
         tmp.unlink(missing_ok=True)
-        if placed is not None and placed.name not in {
-            d.removeprefix("sha256:") for d in images.blobs_in_use()
-        }:
-            placed.unlink(missing_ok=True)
+        drop_unused(
+            images,
+            layers,
+            claims,
+            layer_ids=[made_layer] if made_layer else [],
+            blobs=[f"sha256:{placed.name}"] if placed is not None else [],
+        )
         raise
 
 
@@ -149,13 +160,18 @@ def write_image(
     config: dict[str, Any],
     chain: Sequence[LayerRef],
     *,
+    claims: Claims,
     tags: Sequence[Reference] = (),
 ) -> ImageRecord:
     """Store ``config`` (its ``rootfs`` set from ``chain``) with an OCI manifest and write the image record.
 
-    Every layer must already be stored. An identical config gives the same image id and record.
+    Every layer must already be stored, and claimed in ``claims`` by the caller (:func:`new_layer` does it
+    for the layers it makes); the config and manifest blobs are claimed here. An identical config gives the
+    same image id and record. The caller releases ``claims`` after this returns.
     """
     chain = [LayerRef(x.digest, oci_layer_type(x.media_type), x.size, x.diff_id, x.chain_id) for x in chain]
+    claims.hold_blobs([x.digest for x in chain])
+    claims.hold_layers([x.chain_id for x in chain])
     for layer in chain:
         if not layers.exists(layer.chain_id) or not images.has_blob(layer.digest):
             raise CorruptState(f"layer {layer.diff_id} is not in the store; cannot write the image")
@@ -165,6 +181,7 @@ def write_image(
     config_digest = sha256_digest(cfg_bytes)
     manifest = oci_manifest(config_digest, len(cfg_bytes), [(x.media_type, x.digest, x.size) for x in chain])
     manifest_digest = sha256_digest(manifest)
+    claims.hold_blobs([config_digest, manifest_digest])
     for digest, data in ((config_digest, cfg_bytes), (manifest_digest, manifest)):
         if not images.has_blob(digest):
             write_bytes(images.blob_path(digest), data)
@@ -324,6 +341,10 @@ def container_config(
         cfg["ExposedPorts"] = ports
     if asked.stop_signal:
         cfg["StopSignal"] = asked.stop_signal
+    if process.get("healthcheck"):  # the container's, merged with its image's at create
+        from core.containers.health import ordered
+
+        cfg["Healthcheck"] = ordered(process["healthcheck"])
     if asked.tty:
         cfg["Tty"] = True
     return {k: v for k, v in cfg.items() if v is not None}
@@ -408,18 +429,41 @@ def commit_container(
     if req.pause and rec.state.status == "running":
         lifecycle.pause(rec.id)
         paused = True
-    try:
-        layer, _stats = new_layer(
-            images,
-            layers,
-            rec.layers[-1] if rec.layers else None,
-            lambda out: write_diff(upper, out, lowers=lowers, mountpoints=mountpoints),
-        )
-    finally:
-        if paused:
-            with contextlib.suppress(Exception):
-                lifecycle.unpause(rec.id)
-    assert layer is not None
+    claims = Claims(lifecycle.paths.locks)
+    with claims:
+        try:
+            layer, _stats = new_layer(
+                images,
+                layers,
+                rec.layers[-1] if rec.layers else None,
+                lambda out: write_diff(upper, out, lowers=lowers, mountpoints=mountpoints),
+                claims=claims,
+            )
+        finally:
+            if paused:
+                with contextlib.suppress(Exception):
+                    lifecycle.unpause(rec.id)
+        assert layer is not None
+        try:
+            record = _commit_record(images, layers, req, rec, cfg, chain, layer, tags, claims)
+        except BaseException:
+            drop_unused(images, layers, claims, layer_ids=[layer.chain_id], blobs=[layer.digest])
+            raise
+    set_parent(images, record.id, image.id)
+    return record
+
+
+def _commit_record(
+    images: ImageStore,
+    layers: LayerStore,
+    req: CommitRequest,
+    rec: ContainerRecord,
+    cfg: dict[str, Any],
+    chain: list[LayerRef],
+    layer: LayerRef,
+    tags: list[Reference],
+    claims: Claims,
+) -> ImageRecord:
     created = now_rfc3339()
     new_cfg: dict[str, Any] = {
         "created": created,
@@ -438,9 +482,7 @@ def commit_container(
     if req.message:
         entry["comment"] = req.message
     new_cfg["history"].append(entry)
-    record = write_image(images, layers, new_cfg, [*chain, layer], tags=tags)
-    set_parent(images, record.id, image.id)
-    return record
+    return write_image(images, layers, new_cfg, [*chain, layer], tags=tags, claims=claims)
 
 
 __all__ = [

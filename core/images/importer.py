@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from core.errors import InvalidArgument
+from core.images.claims import Claims, drop_unused
 from core.images.commit import (
     apply_changes,
     base_config,
@@ -111,14 +112,19 @@ def import_image(
             out.write(data)
             total += len(data)
 
-    layer, size = new_layer(images, layers, None, copy)
-    if size == 0:
-        raise InvalidArgument("the import source is empty: expected a tar archive")
-    assert layer is not None
-    created = now_rfc3339()
-    cfg["created"] = created
-    cfg["history"] = [{"created": created, "comment": message or f"Imported from {source_name}"}]
-    return write_image(images, layers, cfg, [layer], tags=tags)
+    with Claims(images.paths.locks) as claims:  # until the record names the layer (core.images.claims)
+        layer, size = new_layer(images, layers, None, copy, claims=claims)
+        assert layer is not None
+        try:
+            if size == 0:
+                raise InvalidArgument("the import source is empty: expected a tar archive")
+            created = now_rfc3339()
+            cfg["created"] = created
+            cfg["history"] = [{"created": created, "comment": message or f"Imported from {source_name}"}]
+            return write_image(images, layers, cfg, [layer], tags=tags, claims=claims)
+        except BaseException:
+            drop_unused(images, layers, claims, layer_ids=[layer.chain_id], blobs=[layer.digest])
+            raise
 
 
 __all__ = ["export_container", "import_image", "open_any"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from core.errors import Conflict
+from core.errors import Conflict, InvalidArgument
+from core.images.claims import blob_claim, layer_claim, try_exclusive
 from core.images.reference import parse_reference
 from core.images.store import ImageRecord, ImageStore
 from core.models import RemovedImage
@@ -40,19 +42,37 @@ def _delete_image(
     used_layers = store.chain_ids_in_use() | (keep or set())
     for layer in reversed(record.layers):
         if layer.chain_id not in used_layers and layers.exists(layer.chain_id):
-            freed += layers.size(layer.chain_id)
-            layers.remove(layer.chain_id)
-            out.deleted.append(layer.chain_id)
+            # a layer a writer in progress counts on (a build on this image, a pull that found it) stays,
+            # as an orphan its writer's record names soon or a later prune takes (core.images.claims)
+            with _unclaimed(store, layer_claim(layer.chain_id)) as free:
+                if free:
+                    freed += layers.size(layer.chain_id)
+                    layers.remove(layer.chain_id)
+                    out.deleted.append(layer.chain_id)
     names = store.blobs_of(record)  # read before the loop below unlinks the manifests it walks
     used_blobs = store.blobs_in_use()
     for digest in names - used_blobs:
         try:
             path = store.blob_path(digest)
-            freed += path.stat().st_size
-            os.unlink(path)
-        except (FileNotFoundError, ValueError):
+            with _unclaimed(store, blob_claim(digest)) as free:
+                if free:
+                    size = path.stat().st_size
+                    os.unlink(path)
+                    freed += size
+        except (FileNotFoundError, ValueError, InvalidArgument):
             pass
     return freed
+
+
+@contextlib.contextmanager
+def _unclaimed(store: ImageStore, name: str) -> Iterator[bool]:
+    """An exclusive hold on a claim for as long as the block runs, if no writer holds it (never waits)."""
+    lock = try_exclusive(store.paths.locks, name)
+    try:
+        yield lock is not None
+    finally:
+        if lock is not None:
+            lock.release(remove=True)
 
 
 def remove_image(
@@ -171,11 +191,20 @@ def _delete_helper(
 
 
 def prune_images(
-    store: ImageStore, layers: LayerStore, *, all_unused: bool, users: ImageUsers
+    store: ImageStore,
+    layers: LayerStore,
+    *,
+    all_unused: bool,
+    in_use: dict[str, list[str]],
+    keep_layers: set[str] | None = None,
+    select: Callable[[ImageRecord], bool] | None = None,
 ) -> tuple[RemovedImage, int]:
     """``docker image prune``: dangling images (no tags), or with ``-a`` every image no container uses; and
-    what interrupted pulls left behind (partial blobs, half-unpacked layers of dead writers, never those a
-    running pull is still writing). Returns the bytes reclaimed."""
+    what interrupted writers left behind: partial blobs and half-unpacked layers of dead writers (never
+    those a running pull is still writing), and finished layers and blobs that no image record names and
+    no writer in progress claims (core.images.claims), except layers in ``keep_layers`` (a container's).
+    ``select`` narrows which images go (a prune's filters). Returns the bytes reclaimed."""
+    from core.images.claims import prune_orphans
     from core.state.records import remove_tree
     from core.storage.usage import entry_usage, image_leftovers
 
@@ -183,13 +212,18 @@ def prune_images(
     reclaimed = 0
     with store.lock():
         for record in list(store.records()):
-            if record.id in users.containers:
+            if record.id in in_use:
                 continue
             if record.repo_tags and not all_unused:
                 continue
+            if select is not None and not select(record):
+                continue
             out.untagged.extend(record.repo_tags)
-            reclaimed += _delete_image(store, layers, record, out, users.layers)
+            reclaimed += _delete_image(store, layers, record, out)
         for leftover in image_leftovers(store.paths):
             reclaimed += entry_usage(leftover)
             remove_tree(leftover)  # gone already (a pull starting now swept it first) is fine too
+        orphans, freed = prune_orphans(store, layers, keep_layers or ())
+        out.deleted.extend(orphans)
+        reclaimed += freed
     return out, reclaimed

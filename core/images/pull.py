@@ -10,11 +10,11 @@ Pulls in other processes (or threads) share the work through flocks under ``<run
 
   fetch-<blob hex>        exclusive while one pull downloads (and unpacks) that blob; a second pull of the
                           same blob waits on it, then finds the blob and the layer in place and uses them
-  pull-blob-<hex>,        shared by every pull in progress that counts on that blob or layer, from before it
-  pull-layer-<chain hex>  looks for it until its image record is written. A failed pull removes what it
-                          added only if it can take that lock exclusively (never waiting): what another
-                          pull counts on stays, so a failure cannot pull a layer from under a sibling's
-                          finished record. The last holder deletes the lock file.
+  pull-blob-<hex>,        the claims of :mod:`core.images.claims`, shared by every writer in progress that
+  pull-layer-<chain hex>  counts on that blob or layer, from before it looks for it until its image record is
+                          written. A failed pull removes what it added only if it can take that lock
+                          exclusively (never waiting): what another writer counts on stays, so a failure
+                          cannot pull a layer from under a sibling's finished record.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -36,6 +36,7 @@ from core.errors import (
     UnsafeLayer,
     UnsupportedMediaType,
 )
+from core.images.claims import Claims, blob_claim, drop_unused, layer_claim
 from core.images.reference import Reference, parse_platform, platform_matches
 from core.images.registry import (
     INDEX_TYPES,
@@ -48,7 +49,7 @@ from core.images.store import ImageRecord, ImageStore, LayerRef
 from core.models import PullProgress
 from core.record import record
 from core.state.ids import digest_hex
-from core.state.locks import FileLock, remove_unheld
+from core.state.locks import FileLock
 from core.state.records import TEMP_PREFIX, sweep_temp, temp_name
 from core.storage.layers import LayerStore
 
@@ -112,51 +113,6 @@ class _Tee:
 
 def _fetch_lock(locks: Path, digest: str) -> FileLock:
     return FileLock(locks, f"fetch-{digest_hex(digest)}")
-
-
-def _blob_claim(digest: str) -> str:
-    return f"pull-blob-{digest_hex(digest)}"
-
-
-def _layer_claim(chain_id: str) -> str:
-    return f"pull-layer-{digest_hex(chain_id)}"
-
-
-class _Claims:
-    """The shared locks one pull holds on the blobs and layers it counts on (see the module's notes)."""
-
-    def __init__(self, locks: Path) -> None:
-        self.locks = locks
-        self._held: dict[str, FileLock] = {}
-        self._mutex = threading.Lock()  # worker threads give claims up when their layer fails
-
-    def hold(self, names: Iterable[str]) -> None:
-        """Shared holds, in a fixed order; each waits only while another pull removes that thing."""
-        for name in sorted(set(names)):
-            with self._mutex:
-                if name in self._held:
-                    continue
-            lock = FileLock(self.locks, name, shared=True)
-            lock.acquire()
-            with self._mutex:
-                self._held[name] = lock
-
-    def take(self, name: str) -> FileLock | None:
-        """An exclusive hold on ``name`` if no other pull holds it; this pull's own hold is let go first.
-        Never waits: a pull that failed must not wait on one that succeeds."""
-        with self._mutex:
-            mine = self._held.pop(name, None)
-        if mine is not None:
-            mine.release()
-        lock = FileLock(self.locks, name)
-        return lock if lock.acquire(blocking=False) else None
-
-    def release(self) -> None:
-        with self._mutex:
-            held, self._held = self._held, {}
-        for name, lock in held.items():
-            lock.release()
-            remove_unheld(self.locks, name)  # the last one out: no lock file per blob forever
 
 
 def select_manifest(client: RegistryClient, repo: str, top: Manifest, platform: str) -> Manifest:
@@ -226,13 +182,13 @@ class Puller:
                 raise UnsupportedMediaType(f"{ref} has a layer of unsupported type {desc.get('mediaType')!r}")
         config_digest = cfg_desc["digest"]
         report(PullProgress("", "Pulling from", message=f"{ref.path}"))
-        claims = _Claims(self.paths.locks)
+        claims = Claims(self.paths.locks)
         added: list[tuple[LayerRef, bool, bool]] = []  # (layer, layer dir was new, blob was new)
         config_new = False
         # the small blobs this pull would add (a failure takes them away again)
         had_small = {d for d in (manifest.digest, top.digest) if self.store.has_blob(d)}
         try:
-            claims.hold([_blob_claim(d) for d in dict.fromkeys((config_digest, manifest.digest, top.digest))])
+            claims.hold([blob_claim(d) for d in dict.fromkeys((config_digest, manifest.digest, top.digest))])
             config_bytes, config_new = self._config_blob(client, repo, config_digest)
             config_obj = json.loads(config_bytes)
             diff_ids: list[str] = list((config_obj.get("rootfs") or {}).get("diff_ids") or [])
@@ -265,8 +221,8 @@ class Puller:
                 )
                 parent = cid
             claims.hold(
-                [_blob_claim(layer.digest) for layer in chain]
-                + [_layer_claim(layer.chain_id) for layer in chain]
+                [blob_claim(layer.digest) for layer in chain]
+                + [layer_claim(layer.chain_id) for layer in chain]
             )
 
             new = self._fetch_layers(client, repo, chain, report, claims, added)
@@ -366,7 +322,7 @@ class Puller:
         repo: str,
         chain: list[LayerRef],
         report: Progress,
-        claims: _Claims,
+        claims: Claims,
         added: list[tuple[LayerRef, bool, bool]],
     ) -> bool:
         """Download and unpack what is missing; ``added`` collects what this pull put in the store."""
@@ -408,29 +364,10 @@ class Puller:
             raise errors[0]
         return True
 
-    def _drop_unused(self, claims: _Claims, *, layers: list[str], blobs: list[str]) -> None:
+    def _drop_unused(self, claims: Claims, *, layers: list[str], blobs: list[str]) -> None:
         """A failed pull keeps nothing it added (docker releases them the same way), except what an image
-        record names or another pull in progress counts on."""
-        taken: list[tuple[FileLock, str, str]] = []
-        try:
-            for kind, names in (("layer", layers), ("blob", blobs)):
-                for name in dict.fromkeys(names):
-                    lock = claims.take(_layer_claim(name) if kind == "layer" else _blob_claim(name))
-                    if lock is not None:
-                        taken.append((lock, kind, name))
-            if not taken:
-                return
-            with self.store.lock():
-                used_layers = self.store.chain_ids_in_use()
-                used_blobs = self.store.blobs_in_use()
-                for _, kind, name in taken:
-                    if kind == "layer" and name not in used_layers:
-                        self.layers.remove(name)
-                    elif kind == "blob" and name not in used_blobs:
-                        self.store.blob_path(name).unlink(missing_ok=True)
-        finally:
-            for lock, _, _ in taken:
-                lock.release(remove=True)
+        record names or another writer in progress counts on."""
+        drop_unused(self.store, self.layers, claims, layer_ids=layers, blobs=blobs)
 
     def _fetch_layer(
         self,
@@ -439,7 +376,7 @@ class Puller:
         layer: LayerRef,
         parent: str | None,
         report: Progress,
-        claims: _Claims,
+        claims: Claims,
     ) -> tuple[bool, bool] | None:
         """Fetch one layer under its blob's fetch lock: (layer dir was new, blob was new), or None when
         another pull brought both while this one waited."""
@@ -466,7 +403,7 @@ class Puller:
         layer: LayerRef,
         parent: str | None,
         report: Progress,
-        claims: _Claims,
+        claims: Claims,
     ) -> None:
         short = layer.digest.removeprefix("sha256:")[:12]
         final = self.store.blob_path(layer.digest)

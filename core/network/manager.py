@@ -15,6 +15,7 @@ import hashlib
 import os
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from core.config import Config, Paths
@@ -163,63 +164,44 @@ class NetworkManager:
         return out
 
     def inspect(self, name: str) -> dict[str, Any]:
+        from core.dockerjson import network_endpoint_to_docker, network_to_docker
+
         if name in PSEUDO:
-            return {
-                "Name": name,
-                "Id": _pseudo_id(name),
-                "Created": "",
-                "Scope": "local",
-                "Driver": "host" if name == "host" else "null",
-                "EnableIPv6": False,
-                "IPAM": {"Driver": "default", "Options": None, "Config": []},
-                "Internal": False,
-                "Attachable": False,
-                "Ingress": False,
-                "ConfigFrom": {"Network": ""},
-                "ConfigOnly": False,
-                "Containers": {},
-                "Options": {},
-                "Labels": {},
-            }
+            return network_to_docker(
+                name=name,
+                network_id=_pseudo_id(name),
+                created="",
+                driver="host" if name == "host" else "null",
+            )
         n = self.store.resolve(name)
         containers = {
-            att.cid: {
-                "Name": att.name,
-                "EndpointID": ep.endpoint_id,
-                "MacAddress": ep.mac,
-                "IPv4Address": f"{ep.ip}/{ep.prefixlen}",
-                "IPv6Address": "",
-            }
+            att.cid: network_endpoint_to_docker(att.name, ep.endpoint_id, ep.mac, f"{ep.ip}/{ep.prefixlen}")
             for att, ep in self._members(n.id)
         }
-        options = {
-            "com.docker.network.bridge.name": n.bridge,
-            "com.docker.network.driver.mtu": str(n.mtu),
-            "com.docker.network.bridge.enable_ip_masquerade": "false" if n.internal else "true",
-        }
+        # a user network shows the options it was created with, and the name of its bridge (docker's own
+        # option for it: the host side of a network is found by it); the default one docker's defaults
+        options = {"com.docker.network.bridge.name": n.bridge, **n.options}
         if n.default:
-            options["com.docker.network.bridge.default_bridge"] = "true"
-        return {
-            "Name": n.name,
-            "Id": n.id,
-            "Created": n.created,
-            "Scope": "local",
-            "Driver": n.driver,
-            "EnableIPv6": False,
-            "IPAM": {
-                "Driver": "default",
-                "Options": {},
-                "Config": [{"Subnet": n.subnet, "Gateway": n.gateway}],
-            },
-            "Internal": n.internal,
-            "Attachable": False,
-            "Ingress": False,
-            "ConfigFrom": {"Network": ""},
-            "ConfigOnly": False,
-            "Containers": containers,
-            "Options": {**options, **n.options},
-            "Labels": dict(n.labels),
-        }
+            options = {
+                "com.docker.network.bridge.default_bridge": "true",
+                "com.docker.network.bridge.enable_icc": "true",
+                "com.docker.network.bridge.enable_ip_masquerade": "true",
+                "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                "com.docker.network.bridge.name": n.bridge,
+                "com.docker.network.driver.mtu": str(n.mtu),
+            }
+        return network_to_docker(
+            name=n.name,
+            network_id=n.id,
+            created=n.created,
+            driver=n.driver,
+            subnet=n.subnet,
+            gateway=n.gateway,
+            internal=n.internal,
+            containers=containers,
+            options=options,
+            labels=n.labels,
+        )
 
     # ------------------------------------------------------------------ making and removing networks
 
@@ -302,8 +284,9 @@ class NetworkManager:
                         out.add(self.store.resolve(w).id)
         return out
 
-    def prune(self) -> list[str]:
-        """Remove the user networks no container uses or is configured to use; their names."""
+    def prune(self, select: Callable[[Network], bool] | None = None) -> list[str]:
+        """Remove the user networks no container uses or is configured to use (and ``select`` chooses: a
+        prune's filters); their names."""
         release_stale(self.np)
         alive = lambda owner: endpoints.owner_alive(self.np, owner)  # noqa: E731
         for nid in self.ipam.networks():  # addresses of containers that are gone for good
@@ -311,7 +294,7 @@ class NetworkManager:
         used = self._referenced()
         removed = []
         for n in self.store.records():
-            if n.id in used or self._members(n.id):
+            if n.id in used or self._members(n.id) or (select is not None and not select(n)):
                 continue
             with contextlib.suppress(Conflict, NetworkNotFound):
                 self.remove(n.id)
@@ -420,7 +403,12 @@ class NetworkManager:
             netns.create(np.netns(cid))
             names.write_in_place(
                 cdir / "resolv.conf",
-                names.resolv_content(list(run.host_config.dns), names.host_resolv_conf()),
+                names.resolv_content(
+                    list(run.host_config.dns),
+                    names.host_resolv_conf(),
+                    list(run.host_config.dns_search),
+                    list(run.host_config.dns_options),
+                ),
             )
             from core.network import attach
 

@@ -84,9 +84,15 @@ def hosts_content(att: Attachment, everyone: list[Attachment]) -> str:
     return "".join(out)
 
 
-def resolv_content(dns: list[str], host_text: str) -> str:
+def resolv_content(
+    dns: list[str], host_text: str, search: list[str] | None = None, options: list[str] | None = None
+) -> str:
     """The host's resolv.conf with loopback and IPv6 resolvers dropped (they mean nothing inside the
-    container), or with ``--dns`` servers instead of the host's; docker's public fallback if none is left."""
+    container), or with ``--dns`` servers instead of the host's; docker's public fallback if none is left.
+    With ``--dns-search``/``--dns-option`` too, the file is built as docker builds it: a search line (none
+    for "."), the servers, an options line, each taken from the host's file when not given."""
+    if search or options:
+        return _built_resolv(dns, host_text, search or [], options or [])
     out: list[str] = []
     servers = 0
     for line in host_text.splitlines():
@@ -107,6 +113,31 @@ def resolv_content(dns: list[str], host_text: str) -> str:
         out.append(f"nameserver {server}")
     if not servers and not dns:
         out += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(out) + "\n"
+
+
+def _built_resolv(dns: list[str], host_text: str, search: list[str], options: list[str]) -> str:
+    host_search: list[str] = []
+    host_options: list[str] = []
+    for line in host_text.splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("search", "domain"):
+            host_search = parts[1:]
+        elif parts and parts[0] == "options":
+            host_options += parts[1:]
+    servers = [
+        line.split()[1]
+        for line in resolv_content(dns, host_text).splitlines()
+        if line.startswith("nameserver") and len(line.split()) > 1
+    ]
+    search = search or host_search
+    options = options or host_options
+    out = []
+    if search and search[0] != ".":
+        out.append("search " + " ".join(search))
+    out += [f"nameserver {s}" for s in servers]
+    if options:
+        out.append("options " + " ".join(options))
     return "\n".join(out) + "\n"
 
 

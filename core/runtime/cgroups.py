@@ -88,6 +88,8 @@ class CgroupLimits:
     cpu_shares: int | None = None  # relative weight (--cpu-shares); v2 maps it to cpu.weight
     pids: int | None = None  # --pids-limit; 0 or -1 = unlimited
     cpuset_cpus: str | None = None  # --cpuset-cpus, e.g. "0-1,3"
+    memory_reservation: int | None = None  # bytes, a soft limit (--memory-reservation): v1 soft limit, v2 low
+    oom_kill_disable: bool = False  # --oom-kill-disable: v1 memory.oom_control (v2 has no such switch)
     allow_all_devices: bool = False  # --privileged: no device restriction
     devices: tuple[str, ...] = field(default=())  # extra allow rules, v1 syntax "c 10:229 rwm" (--device)
 
@@ -683,6 +685,11 @@ class CgroupV1(Cgroup):
                     ) from err
             if has_swap_accounting and total is not None:
                 _write(memsw, str(total))
+            if limits.memory_reservation is not None or creating:
+                reservation = limits.memory_reservation
+                _write(mem / "memory.soft_limit_in_bytes", str(reservation if reservation else -1))
+            if limits.oom_kill_disable:
+                _write(mem / "memory.oom_control", "1")
         cpu = self._path("cpu")
         if cpu is not None:
             if limits.cpu_shares or creating:
@@ -699,7 +706,7 @@ class CgroupV1(Cgroup):
         if cpuset is not None and limits.cpuset_cpus:
             _write(cpuset / "cpuset.cpus", limits.cpuset_cpus)
         for ctrl, wanted in (
-            ("memory", limits.memory),
+            ("memory", limits.memory or limits.memory_reservation or limits.oom_kill_disable),
             ("cpu", limits.cpu_quota or limits.cpu_shares),
             ("pids", limits.pids),
             ("cpuset", limits.cpuset_cpus),
@@ -809,7 +816,7 @@ class CgroupV2(Cgroup):
         available = set((_read(self.root / "cgroup.controllers") or "").split())
         wanted = [c for c in V2_CONTROLLERS if c in available]
         needed = {
-            "memory": limits.memory is not None and limits.memory > 0,
+            "memory": (limits.memory is not None and limits.memory > 0) or bool(limits.memory_reservation),
             "cpu": bool(limits.cpu_quota and limits.cpu_quota > 0) or bool(limits.cpu_shares),
             "pids": bool(limits.pids and limits.pids > 0),
             "cpuset": bool(limits.cpuset_cpus),
@@ -860,6 +867,8 @@ class CgroupV2(Cgroup):
                     memory_now = limits.memory or _int(_read(p / "memory.max"), default=0)
                     swap = str(max(0, total - memory_now)) if memory_now else "max"
                 _write(p / "memory.swap.max", swap)
+            if self._has("memory.low") and (limits.memory_reservation is not None or creating):
+                _write(p / "memory.low", str(limits.memory_reservation or 0))
         if self._has("cpu.max"):
             if limits.cpu_quota is not None or creating:
                 quota = limits.cpu_quota if limits.cpu_quota and limits.cpu_quota > 0 else None

@@ -189,7 +189,12 @@ def process_spec(container: ProcessSpec, opts: ExecOptions) -> ProcessSpec:
         env.append("TERM=xterm")  # docker exec -t does the same
     if opts.tty_size is not None and not all(0 < n < 65536 for n in opts.tty_size):
         raise InvalidArgument(f"invalid terminal size {opts.tty_size}")
-    user = UserSpec(name=opts.user) if opts.user else container.user
+    # -u replaces the user, not the container's --group-add groups (as docker's exec)
+    user = (
+        UserSpec(name=opts.user, additional_groups=list(container.user.additional_groups))
+        if opts.user
+        else container.user
+    )
     caps = resolve_capabilities(privileged=True) if opts.privileged else list(container.capabilities)
     return ProcessSpec(
         args=args,

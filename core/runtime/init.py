@@ -574,7 +574,8 @@ def resolve_user(user: UserSpec) -> tuple[int, int, list[int], str]:
     passwd = _read_db("/etc/passwd")
     if user.name is None:
         home = next((r[5] for r in passwd if len(r) >= 7 and _id(r[2]) == user.uid), "/")
-        return user.uid, user.gid, list(dict.fromkeys(user.additional_gids)), home or "/"
+        added = _group_ids(user.additional_groups, _read_db("/etc/group")) if user.additional_groups else []
+        return user.uid, user.gid, list(dict.fromkeys([*user.additional_gids, *added])), home or "/"
     name, _, group = user.name.partition(":")
     name = name or "0"  # docker: no user means root
     entry = None
@@ -603,4 +604,22 @@ def resolve_user(user: UserSpec) -> tuple[int, int, list[int], str]:
         for row in groups_db:
             if len(row) >= 4 and _id(row[2]) is not None and login in row[3].split(","):
                 extra.append(int(row[2]))
-    return uid, gid, list(dict.fromkeys([*extra, *user.additional_gids])), home
+    # as docker's: the primary group is always among the supplementary ones, then the user's groups in
+    # /etc/group (when no group was named), then --group-add's
+    added = _group_ids(user.additional_groups, groups_db)
+    return uid, gid, list(dict.fromkeys([gid, *extra, *user.additional_gids, *added])), home
+
+
+def _group_ids(groups: list[str], groups_db: list[list[str]]) -> list[int]:
+    """--group-add's names and ids as gids: a number is taken as it is, a name looked up (docker's
+    GetAdditionalGroups, with its error)."""
+    out = []
+    for group in groups:
+        found = [r for r in groups_db if len(r) >= 3 and r[0] == group and _id(r[2]) is not None]
+        if found:
+            out.append(int(found[0][2]))
+        elif _id(group) is not None:
+            out.append(int(group))
+        else:
+            raise SetupError(f"Unable to find group {group}: no matching entries in group file")
+    return out

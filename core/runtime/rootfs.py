@@ -265,7 +265,7 @@ def mount_all(spec: ContainerSpec, rootfd: int) -> None:
     if wanted("/dev/pts"):
         data = "newinstance,ptmxmode=0666,mode=0620,gid=5"
         _mount_fs(rootfd, "/dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC, data)
-    if wanted("/dev/shm"):
+    if wanted("/dev/shm") and spec.shm:
         _mount_fs(rootfd, "/dev/shm", "tmpfs", "shm", nse, f"mode=1777,size={spec.shm_size}")
     if wanted("/dev/mqueue"):
         _mount_fs(rootfd, "/dev/mqueue", "mqueue", "mqueue", nse)

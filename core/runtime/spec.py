@@ -151,6 +151,8 @@ class UserSpec:
     gid: int = 0
     additional_gids: list[int] = field(default_factory=list)
     name: str | None = None
+    # --group-add: group names (looked up in the container's /etc/group) or gids
+    additional_groups: list[str] = field(default_factory=list)
 
 
 @record
@@ -206,6 +208,7 @@ class ContainerSpec:
     shm_size: int = DEFAULT_SHM_SIZE
     sysctls: dict[str, str] = field(default_factory=dict)
     init: bool = False  # --init: a minimal reaper stays PID 1 (see core.runtime.tini)
+    shm: bool = True  # False (--ipc none): no /dev/shm at all
 
     # -- JSON ------------------------------------------------------------------------------------------
 

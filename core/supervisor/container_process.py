@@ -46,6 +46,10 @@ def spawn(cid: str, runtime: dict[str, Any], tty_size: tuple[int, int] | None = 
         cpu_quota=cg.get("cpu_quota"),
         pids=cg.get("pids"),
         allow_all_devices=bool(cg.get("allow_all_devices")),
+        cpu_shares=cg.get("cpu_shares"),
+        cpuset_cpus=cg.get("cpuset_cpus"),
+        memory_reservation=cg.get("memory_reservation"),
+        oom_kill_disable=bool(cg.get("oom_kill_disable")),
     )
     to_close: list[int] = []
     net = runtime.get("network")  # networks: hold a bridge network's published host ports (core.network)
@@ -99,3 +103,7 @@ def cleanup_after_shim(paths: Paths, cid: str) -> None:
     from core.network import shimside
 
     shimside.release(paths, cid)
+    # a shareable /dev/shm and the volumes mounted by their driver options, if it had any
+    from core.containers.runtime_spec import release_host_mounts
+
+    release_host_mounts(paths, cid)

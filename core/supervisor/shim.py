@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from core.runtime.cgroupfs import Primer
     from core.runtime.cgroups import Cgroup
     from core.supervisor.container_process import Spawned
+    from core.supervisor.health import HealthMonitor
 
 
 READ_SIZE = 256 * 1024
@@ -84,6 +85,7 @@ class Shim:
         self.cgroup: Cgroup | None = None
         self.paused_reading = False
         self.tty_size: tuple[int, int] | None = None
+        self.health: HealthMonitor | None = None  # the health check's probes, when the container has one
         sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.sig_r = sig_r
         signal.set_wakeup_fd(sig_w)
@@ -255,9 +257,15 @@ class Shim:
                 self.reply(client, {"ok": False, "error": "container is not running"})
             return
         if op == "status":
-            self.reply(
-                client, {"ok": True, "pid": self.pid, "running": bool(self.pid and self.exit_status is None)}
-            )
+            answer: dict[str, Any] = {
+                "ok": True,
+                "pid": self.pid,
+                "running": bool(self.pid and self.exit_status is None),
+            }
+            if self.exit_status is not None:  # exited, maybe not recorded yet (a full disk): what `ps` lists
+                code = os.waitstatus_to_exitcode(self.exit_status)
+                answer["exit_code"] = 128 - code if code < 0 else code
+            self.reply(client, answer)
             return
         self.reply(client, {"ok": False, "error": f"unknown request {op!r}"})
 
@@ -434,6 +442,8 @@ class Shim:
                 return
             if pid == self.pid:
                 self.exit_status = status
+            elif self.health is not None:
+                self.health.reaped(pid)
 
     def run_once(self) -> int:
         """One life of the container: start, serve until it exits, record the exit. Returns the exit code."""
@@ -454,6 +464,7 @@ class Shim:
             return code
         self.take_over(started)
         self.exit_status = None
+        health = self.start_health()
         self.update_state(
             status="running",
             pid=self.pid,
@@ -463,11 +474,13 @@ class Shim:
             error="",
             oom_killed=False,
             finished_at="",
+            **({"health": health} if health is not None else {}),
         )
         self.event("start")
         self.broadcast(protocol.STARTED, json.dumps({"pid": self.pid}).encode())
         self.ready({"ok": True, "pid": self.pid, "final": True})
         self.loop_until_exit()
+        final_health = self.health.stop() if self.health is not None else None
         status = self.exit_status if self.exit_status is not None else 0
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code
@@ -495,7 +508,11 @@ class Shim:
             self.event("die", exitCode=str(code))  # before the clients hear of the exit, as docker's
             self.finish_clients(code, oom, "")
 
-        exited = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=now_rfc3339())
+        exited: dict[str, Any] = dict(
+            status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=now_rfc3339()
+        )
+        if final_health is not None:
+            exited["health"] = final_health
         # on a full disk the record waits for room; whoever waits for the exit (stop, an attached run)
         # hears of it meanwhile
         self._update_state({**exited, "manual_stop": self.manual_stop}, on_wait=tell)
@@ -532,7 +549,11 @@ class Shim:
                 timeout = max(0.0, min(timeout, self.kill_deadline - time.monotonic()))
             if exit_seen_at is not None:
                 timeout = min(timeout, 0.05)
+            elif self.health is not None:
+                timeout = min(timeout, self.health.wait_time())
             self.poll(timeout)
+            if self.health is not None and self.exit_status is None:
+                self.health.tick()
             if self.kill_deadline is not None and time.monotonic() >= self.kill_deadline:
                 self.kill_deadline = None
                 if self.exit_status is None:
@@ -568,6 +589,9 @@ class Shim:
                 self.accept()
             elif tag == "output":
                 self.read_output(key.fd)
+            elif tag == "health":
+                if self.health is not None:
+                    self.health.on_readable()
             elif isinstance(tag, Client):
                 if mask & selectors.EVENT_WRITE:
                     self.flush_client(tag)
@@ -587,6 +611,27 @@ class Shim:
                 # the host is shutting down or someone asked the shim to go: stop the container cleanly
                 self.stop(float(self.runtime.get("stop_timeout", 10)))
         self.reap()
+
+    def start_health(self) -> dict[str, Any] | None:
+        """The health check's probes begin with this start: State.Health to record with it (starting), or
+        None when the container has no health check."""
+        hc = self.runtime.get("healthcheck")
+        if not hc:
+            return None
+        from core.containers.health import Settings
+
+        settings = Settings.of(hc, self.runtime.get("shell") or None)
+        if settings is None:
+            return None  # NONE, or a type docker ignores
+        from core.supervisor.health import HealthMonitor
+
+        if self.health is None:
+            self.health = HealthMonitor(self, settings)
+        try:
+            previous = json.loads((self.cdir / "state.json").read_bytes()).get("health")
+        except (OSError, ValueError):
+            previous = None
+        return self.health.start(previous)
 
     def teardown_run(self) -> None:
         if self.stdin_fd is not None:
@@ -634,12 +679,16 @@ class Shim:
 
         log_cfg = self.runtime.get("log", {})
         # a log that cannot be written (disk full, quota) loses output, never the container's supervisor
-        self.log = LogWriter(
-            Path(log_cfg["path"]),
-            max_size=log_cfg.get("max_size"),
-            max_file=int(log_cfg.get("max_file", 1)),
-            on_drop=self.log_dropping,
-            attrs=log_cfg.get("attrs"),
+        self.log = (
+            LogWriter(
+                Path(log_cfg["path"]),
+                max_size=log_cfg.get("max_size"),
+                max_file=int(log_cfg.get("max_file", 1)),
+                on_drop=self.log_dropping,
+                attrs=log_cfg.get("attrs"),
+            )
+            if log_cfg.get("path")
+            else _NoLog()  # --log-driver none
         )
         self.listen()
         self.ready({"listening": True})
@@ -798,3 +847,18 @@ def serve(root: str, run: str, ready_fd: int, ctl_fd: int, primer: Primer) -> in
     finally:
         # a removed container's shim lock goes with it (`run --rm`, or `rm -f` while we were finishing)
         lock.release(remove=not paths.container(cid).exists())
+
+
+class _NoLog:
+    """``--log-driver none``: the output goes to attached clients only."""
+
+    dropped = 0
+
+    def write(self, stream: str, data: bytes) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -260,13 +260,13 @@ def test_commit_config_changes_and_errors(env: Env) -> None:
     assert "FROM_RUN=1" in cfg["Env"] and "A=1" in cfg["Env"] and "B=1" in cfg["Env"]
     assert not any(e.startswith("HOSTNAME=") for e in cfg["Env"])
     assert cfg["ExposedPorts"] == {"80/udp": {}}
-    assert cfg["Entrypoint"] == ["cat"] and "Cmd" not in cfg  # a new ENTRYPOINT drops the inherited CMD
+    assert cfg["Entrypoint"] == ["cat"] and cfg["Cmd"] is None  # a new ENTRYPOINT drops the inherited CMD
     assert cfg["User"] == "nobody" and cfg["Labels"]["x"] == "y" and cfg["WorkingDir"] == "/tmp"
     hist = env.engine.history("changed:1")
     assert hist[0].id == summary.id and hist[0].created_by == "sh -c echo hi > /hi" and hist[0].size == 3
     assert hist[1].created_by == "testbed: busybox-static rootfs"
     r = env.cli("commit", "-c", "RUN echo no", c.id)
-    assert r.returncode == 125 and b"RUN is not a valid change command" in r.stderr
+    assert r.returncode == 1 and b"RUN is not a valid change command" in r.stderr
     r = env.cli("commit", "no-such-container")
     assert r.returncode != 0 and b"No such container" in r.stderr
 

@@ -216,6 +216,35 @@ def test_an_exit_on_a_full_disk_is_recorded_once_there_is_room(busybox_root: Con
     assert (st["status"], st["exit_code"], st["error"]) == ("exited", 3, "")
 
 
+def test_ps_lists_an_exit_that_cannot_be_recorded_as_exited(busybox_root: Config) -> None:
+    """The shim waits for room to write the exit down: meanwhile listings show the container as exited with
+    its code (not "Up" for as long as the disk stays full), and write nothing."""
+    cfg = busybox_root
+    cid = ok(dockyard(cfg, "run", "-d", "busybox", "sh", "-c", "sleep 1; exit 3")).strip()
+    state = cfg.paths.container(cid) / "state.json"
+    st = json.loads(state.read_bytes())
+    pid, shim_pid = st["pid"], st["shim_pid"]
+    _fill(cfg.root / "filler")
+    _wait_for("the container to exit", lambda: not Path(f"/proc/{pid}").exists())
+    recorded = state.read_bytes()
+    assert json.loads(recorded)["status"] == "running"  # what the shim could not change
+
+    listed = ok(dockyard(cfg, "ps", "-a", "--format", "{{.ID}} {{.Status}}"))
+    assert f"{cid[:12]} Exited (3)" in listed, listed
+    assert cid[:12] not in ok(dockyard(cfg, "ps", "-q"))
+    info = json.loads(ok(dockyard(cfg, "inspect", cid)))[0]["State"]
+    assert (info["Status"], info["Running"], info["ExitCode"]) == ("exited", False, 3), info
+    assert ok(dockyard(cfg, "wait", cid)) == "3\n"
+    # acting on it goes by the record: prune does not take it from under its shim (nor fail)
+    ok(dockyard(cfg, "container", "prune", "-f"))
+    assert state.read_bytes() == recorded and shim_pid in shims_under(cfg.root)
+
+    (cfg.root / "filler").unlink()
+    _wait_for("the shim to finish", lambda: shim_pid not in shims_under(cfg.root))
+    st = json.loads(state.read_bytes())
+    assert (st["status"], st["exit_code"], st["error"]) == ("exited", 3, "")
+
+
 def test_stop_and_an_attached_run_hear_of_an_exit_that_cannot_be_recorded(busybox_root: Config) -> None:
     cfg = busybox_root
     cid = ok(dockyard(cfg, "run", "-d", "busybox", "sleep", "600")).strip()

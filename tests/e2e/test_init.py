@@ -386,14 +386,15 @@ def test_rlimits(box: Box) -> None:
 
 def test_users_resolved_in_the_image(box: Box) -> None:
     assert (
-        run(box, box.spec("id", user=UserSpec(name=""))).out == "uid=0(root) gid=0(root) groups=10(wheel)\n"
+        run(box, box.spec("id", user=UserSpec(name=""))).out
+        == "uid=0(root) gid=0(root) groups=0(root),10(wheel)\n"  # docker's: the primary group is one of them
     )
     res = run(
         box,
         box.spec("sh", "-c", "id; echo $HOME; grep CapEff /proc/self/status", user=UserSpec(name="nobody")),
     )
     lines = res.out.splitlines()
-    assert lines[0] == "uid=65534(nobody) gid=65534(nogroup) groups=50(staff)", res
+    assert lines[0] == "uid=65534(nobody) gid=65534(nogroup) groups=50(staff),65534(nogroup)", res
     assert lines[1] == "/home/nobody"
     assert lines[2] == "CapEff:\t0000000000000000"
     res = run(box, box.spec("id", "-u", user=UserSpec(name="1000:50", additional_gids=[7])))

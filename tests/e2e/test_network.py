@@ -87,8 +87,8 @@ class Net:
 
     def ip(self, container: str, network: str | None = None) -> str:
         info = self.engine.inspect_container(container)["NetworkSettings"]
-        if network is None:
-            return str(info["IPAddress"])
+        if network is None:  # the top-level address is the default network's only, as docker's
+            return str(info["IPAddress"] or next(iter(info["Networks"].values()))["IPAddress"])
         return str(info["Networks"][network]["IPAddress"])
 
     def hosts(self, container: str) -> str:
@@ -198,7 +198,8 @@ def test_names_and_aliases_resolve_on_a_user_network(net: Net) -> None:
 def test_hosts_files_follow_joins_and_leaves(net: Net) -> None:
     net.cli("network", "create", "team")
     net.cli("run", "-d", "--name", "a", "--network", "team", "busybox", "sleep", "60")
-    assert "\tb" not in net.hosts("a")
+    # no line names b yet (a's own line holds its id, which may begin with "b": compare whole names)
+    assert not any("b" in line.split()[1:] for line in net.hosts("a").splitlines())
     net.cli(
         "run", "-d", "--name", "b", "--network", "team", "--network-alias", "bee", "busybox", "sleep", "60"
     )
@@ -348,7 +349,7 @@ def test_connect_and_disconnect_a_running_container(net: Net) -> None:
     assert svc_id not in net.engine.inspect_network("n2")["Containers"]
     assert "svcalias" not in net.hosts("cli2")
     gone = net.cli("network", "disconnect", "n2", "svc", check=False)
-    assert gone.returncode == 125 and "not connected" in gone.stderr
+    assert gone.returncode == 1 and "not connected" in gone.stderr  # docker: 1 for a daemon error
 
 
 def test_network_verbs(net: Net) -> None:
@@ -359,7 +360,7 @@ def test_network_verbs(net: Net) -> None:
     names = {line.split()[1] for line in listing.splitlines()[1:]}
     assert {"bridge", "host", "none", "verbs"} <= names
     again = net.cli("network", "create", "verbs", check=False)
-    assert again.returncode == 125 and "already exists" in again.stderr
+    assert again.returncode == 1 and "already exists" in again.stderr
     info = json.loads(net.cli("network", "inspect", "verbs").stdout)[0]
     assert info["Id"] == nid and info["Labels"] == {"k": "v"} and info["Driver"] == "bridge"
     bridge = info["Options"]["com.docker.network.bridge.name"]

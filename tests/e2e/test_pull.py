@@ -82,8 +82,14 @@ def ok(proc: subprocess.CompletedProcess[str]) -> str:
     return proc.stdout
 
 
-def fails(proc: subprocess.CompletedProcess[str], code: int = 125) -> str:
-    """The one error line of a failed command."""
+def fails(proc: subprocess.CompletedProcess[str], code: int | None = None) -> str:
+    """The one error line of a failed command; its exit status is docker's (by default 125 for ``run``, 1 for
+    any other verb)."""
+    if code is None:
+        verb = (
+            [a for a in proc.args[3:5] if not str(a).startswith("-")] if isinstance(proc.args, list) else []
+        )
+        code = 125 if verb[:1] == ["run"] or verb[:2] == ["container", "run"] else 1
     assert proc.returncode == code, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr

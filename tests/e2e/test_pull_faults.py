@@ -1,8 +1,8 @@
 """Pulls that must fail cleanly or recover: corrupt blobs, dropped connections, bad manifests, bad
 references, a pull killed with SIGKILL half way, and layers built to escape their directory.
 
-"Cleanly" means: exit 125 with one ``Error:`` line that says what went wrong, and nothing kept under the
-engine root (no record, no layer, no blob, no temp entry) nor anywhere outside it.
+"Cleanly" means: exit 1 (docker's for a failed pull) with one ``Error:`` line that says what went wrong, and
+nothing kept under the engine root (no record, no layer, no blob, no temp entry) nor anywhere outside it.
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ from core.config import Config
 from core.engine import LocalEngine
 from core.images.pull import check_temp_clean
 from tests.e2e.faultproxy import FaultProxy
-from tests.e2e.test_pull import dockyard, ok
+from tests.e2e.test_pull import dockyard, layer_dirs, ok
 from tests.e2e.test_pull_faults import busybox_blobs
 from tests.testbed import Testbed
+from tests.testbed.build import Layout
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -132,3 +133,49 @@ def test_prune_keeps_what_a_running_pull_writes(
     assert child.returncode == 0, stderr
     LocalEngine(engine_config).images.resolve(ref)
     assert check_temp_clean(engine_config.root) == []
+
+
+def _layer_blobs(cfg: Config) -> list[str]:
+    return sorted(p.name for p in cfg.paths.blobs.iterdir() if not p.name.startswith(".tmp-"))
+
+
+def test_killed_pulls_finished_layers_are_reported_and_pruned(
+    testbed: Testbed, engine_config: Config
+) -> None:
+    """A pull killed after some layers were finished (unpacked and their blobs in place) but before its image
+    record: those layers and blobs are named by no record. ``system df`` counts them as reclaimable and
+    ``system prune`` removes them (they were invisible to both before the claims of core.images.claims)."""
+    lay = Layout(testbed.layout("whiteout:latest").layout)
+    manifest = lay.read_json(lay.descriptor(testbed.layout("whiteout:latest").tag)["digest"])
+    last = manifest["layers"][-1]["digest"]
+    # one layer at a time, the last one stalls: the first layers finish, the record never comes
+    (engine_config.root / "daemon.json").write_text('{"max-concurrent-downloads": 1}')
+    with FaultProxy(testbed.open_addr) as fault:
+        fault.only_digest = last
+        fault.stall_blobs = True
+        child = _start_pull(engine_config, f"{fault.addr}/whiteout:latest")
+        try:
+            _wait("the stalled last layer", lambda: fault.stalls >= 1, child)
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+    finished = layer_dirs(engine_config)
+    assert len(finished) == len(manifest["layers"]) - 1, finished
+    assert len(_layer_blobs(engine_config)) >= len(finished)  # the config and the finished layers' blobs
+    assert not engine_config.paths.images.exists() or not any(engine_config.paths.images.iterdir())
+    row = _images_row(engine_config)
+    assert row["TotalCount"] == 0
+    assert row["Size"] != "0B" and row["Reclaimable"].startswith(row["Size"]), row
+
+    out = ok(dockyard(engine_config, "system", "prune", "-f"))
+    assert "Total reclaimed space: 0B" not in out, out
+    assert layer_dirs(engine_config) == set()
+    assert _layer_blobs(engine_config) == []
+    assert check_temp_clean(engine_config.root) == []
+    assert _images_row(engine_config)["Size"] == "0B"
+    # nothing of the killed pull's locks is left in the run dir
+    assert [n for n in os.listdir(engine_config.paths.locks) if n.startswith(("pull-", "fetch-"))] == []
+    # and the image pulls again from nothing
+    ok(dockyard(engine_config, "pull", "-q", testbed.ref("whiteout:latest")))

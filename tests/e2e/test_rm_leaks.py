@@ -88,15 +88,18 @@ def test_run_rm_returns_once_the_container_is_gone(env: Env) -> None:
 def test_run_rm_that_cannot_start_leaves_no_container(env: Env, tmp_path: Path) -> None:
     missing = tmp_path / "no-such-dir"
     for detach in ([], ["-d"]):
-        r = env.cli("run", *detach, "--rm", "-v", f"{missing}:/x", env.ref, "true")
+        r = env.cli("run", *detach, "--rm", "--mount", f"type=bind,src={missing},dst=/x", env.ref, "true")
         assert r.returncode == 125 and "bind source path does not exist" in r.stderr, r.stderr
         assert env.ok("ps", "-aq") == ""
     # a start that fails in the shim (no such command): gone by the time run -d returns
     r = env.cli("run", "-d", "--rm", env.ref, "nosuchcmd")
     assert r.returncode == 127, r.stderr
     assert os.listdir(env.config.paths.containers) == []
-    # a created --rm container whose start fails goes too (docker's daemon removes it)
-    cid = env.ok("create", "--rm", "-v", f"{missing}:/x", env.ref, "true").strip()
+    # a created --rm container whose start fails goes too (docker's daemon removes it): its --mount source
+    # goes away between the create and the start
+    missing.mkdir()
+    cid = env.ok("create", "--rm", "--mount", f"type=bind,src={missing},dst=/x", env.ref, "true").strip()
+    missing.rmdir()
     assert env.cli("start", cid).returncode != 0
     assert env.ok("ps", "-aq") == ""
 

@@ -11,12 +11,21 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.dockerjson import volume_to_docker
 from core.errors import Conflict, NotFound
+from core.filters import (
+    ContainerFacts,
+    prune_networks_filter,
+    select_containers,
+    select_images,
+    select_networks,
+    select_volumes,
+)
 from core.interface import Engine, EventStream
 from core.models import (
     ContainerStats,
@@ -152,9 +161,40 @@ class FakeEngine(Engine):
         )
 
     # ------------------------------------------------------------ lists
-    def list_containers(self, *, all: bool = False) -> list[ContainerSummary]:
+    def list_containers(
+        self, *, all: bool = False, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> list[ContainerSummary]:
         with self.lock:
-            return [c for c in self.containers if all or c.status != "exited"]
+            shown = [c for c in self.containers if all or c.status != "exited"]
+        if not filters:
+            return shown
+        # the engine's own filters (core.filters), over what the fake knows of each container
+        facts = [
+            ContainerFacts(
+                c.id,
+                c.name,
+                c.status,
+                c.exit_code or 0,
+                bool(c.started_at),
+                c.created,
+                c.image_id,
+                dict(c.labels),
+                ports=[(p.container_port, p.host_port, p.protocol) for p in c.ports],
+                health=c.health or "none",
+            )
+            for c in sorted(self.containers, key=lambda c: c.created, reverse=True)
+        ]
+        family = {img.id: {img.id} for img in self.images}
+        chosen = select_containers(
+            facts,
+            filters,
+            all=all,
+            image_family=lambda ref: next(
+                (family[i.id] for i in self.images if ref in (i.id, *i.repo_tags)), None
+            ),
+        )
+        ids = {c.id for c in chosen}
+        return [c for c in self.containers if c.id in ids]
 
     def container(self, name: str) -> ContainerSummary:
         for c in self.containers:
@@ -162,14 +202,30 @@ class FakeEngine(Engine):
                 return c
         raise NotFound(f"No such container: {name}")
 
-    def list_images(self, *, all: bool = False) -> list[ImageSummary]:
-        return list(self.images)
+    def list_images(
+        self, *, all: bool = False, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> list[ImageSummary]:
+        if not filters:
+            return list(self.images)
+        by_name = {name: img for img in self.images for name in (img.id, *img.repo_tags)}
 
-    def list_networks(self) -> list[NetworkSummary]:
-        return list(self.networks)
+        def resolve(name: str) -> ImageSummary:
+            if name not in by_name:
+                raise NotFound(f"No such image: {name}")
+            return by_name[name]
 
-    def list_volumes(self) -> list[Volume]:
-        return list(self.volumes)
+        return select_images(
+            self.images, filters, labels=lambda img: {}, resolve=resolve, has_children=lambda img: False
+        )
+
+    def list_networks(self, *, filters: Mapping[str, Sequence[str]] | None = None) -> list[NetworkSummary]:
+        return select_networks(self.networks, filters) if filters else list(self.networks)
+
+    def list_volumes(self, *, filters: Mapping[str, Sequence[str]] | None = None) -> list[Volume]:
+        if not filters:
+            return list(self.volumes)
+        users = self.volume_users()
+        return select_volumes(self.volumes, filters, in_use=lambda name: name in users)
 
     def volume_users(self) -> dict[str, list[str]]:
         return {"pgdata": ["db"], "cache": ["cache", "worker"]}
@@ -256,7 +312,7 @@ class FakeEngine(Engine):
     def inspect_volume(self, name: str) -> dict[str, Any]:
         for v in self.volumes:
             if v.name == name:
-                return v.inspect()
+                return volume_to_docker(v)
         raise NotFound(f"No such volume: {name}")
 
     # ------------------------------------------------------------ networks
@@ -290,8 +346,13 @@ class FakeEngine(Engine):
         with self.lock:
             self.networks.remove(n)
 
-    def prune_networks(self) -> list[str]:
-        unused = [n.name for n in self.networks if n.name != "bridge" and not n.containers]
+    def prune_networks(self, *, filters: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+        chosen = prune_networks_filter(filters, time.time())
+        unused = [
+            n.name
+            for n in self.networks
+            if n.name != "bridge" and not n.containers and chosen(n.created, n.labels)
+        ]
         for name in unused:
             self.remove_network(name)
         return unused

@@ -153,6 +153,36 @@ def test_filter_copy_and_prune(bench: Bench) -> None:
     asyncio.run(scenario())
 
 
+def test_the_filter_takes_dockers_filters(bench: Bench) -> None:
+    """``key=value`` words in the ``/`` filter are ``ps -f`` filters, applied by the engine."""
+    alpha = bench.run("alpha")
+    beta = bench.run("beta", "true")
+    bench.engine.wait_container(beta)
+
+    async def scenario() -> None:
+        app = DockyardApp(bench.engine)
+        async with app.run_test(size=SIZE) as pilot:
+            p = pane(app, "containers")
+            await wait_for(pilot, lambda: {alpha, beta} <= set(p.shown))
+            await pilot.press("slash", *"status=exited")
+            await wait_for(pilot, lambda: p.shown == [beta], what="only the exited one")
+            await pilot.press(*" name=^al")  # and: nothing is both
+            await wait_for(pilot, lambda: p.shown == [], what="no row")
+            p.query_one("#filter", Input).value = "name=^/al"
+            await wait_for(pilot, lambda: p.shown == [alpha], what="the name regex")
+            p.query_one("#filter", Input).value = "bogus=1"
+            await wait_for(pilot, lambda: p.filter_error == "invalid filter 'bogus'", what="docker's refusal")
+            assert p.shown == []
+            assert "invalid filter 'bogus'" in str(p.query_one(".empty", Static).content)
+            p.query_one("#filter", Input).value = "alp"  # plain text is a substring, as before
+            await wait_for(pilot, lambda: p.shown == [alpha], what="substring")
+            bench.run("gamma")  # a new container is filtered as it arrives
+            p.query_one("#filter", Input).value = "status=running"
+            await wait_for(pilot, lambda: len(p.shown) == 2 and alpha in p.shown, what="both running")
+
+    asyncio.run(scenario())
+
+
 def test_detail_view_inspect_stats_top_ports_env_mounts(bench: Bench) -> None:
     vol = bench.engine.create_volume("appdata")
     cid = bench.run("detail", env=["GREETING=hello world"], mounts=[Mount("volume", "/data", vol.name)])

@@ -155,3 +155,54 @@ def test_rows_show_status_ports_and_tags() -> None:
     assert rows[0].cells[1] == "c" * 12 and rows[0].cells[2] == "4.26MB" and rows[0].cells[4] == "2"
     untagged = image_row(ImageSummary("sha256:" + "d" * 64, [], [], "", 1, 0))
     assert untagged[0].cells[0] == "<none>:<none>" and untagged[0].cells[4] == ""
+
+
+@pytest.mark.parametrize(
+    "status, health, shown",
+    [
+        ("running", "starting", r"Up .+ \(health: starting\)"),
+        ("running", "healthy", r"Up .+ \(healthy\)"),
+        ("running", "unhealthy", r"Up .+ \(unhealthy\)"),
+        ("running", "", r"Up [^()]+"),
+        ("paused", "healthy", r"Up .+ \(Paused\)"),  # as docker: paused says so, not its health
+        ("exited", "unhealthy", r"Exited \(0\) .+ ago"),
+    ],
+)
+def test_container_rows_show_health_as_docker_ps(status: str, health: str, shown: str) -> None:
+    import re
+
+    c = ContainerSummary(
+        id="a" * 64,
+        name="web",
+        image="busybox",
+        image_id="sha256:" + "b" * 64,
+        command="sh",
+        created="2026-01-01T00:00:00Z",
+        status=status,
+        exit_code=0 if status == "exited" else None,
+        started_at="2026-01-01T00:00:00Z",
+        finished_at="2026-01-01T00:00:05Z",
+        ports=[],
+        labels={},
+        health=health,
+    )
+    row = container_row(c)
+    assert re.fullmatch(shown, row.cells[2]), row.cells[2]
+    assert matches(row, health) if health and status == "running" else True
+
+
+def test_detail_title_shows_health_and_the_last_failure() -> None:
+    from tui.screens.inspect import state_text
+
+    assert state_text({"State": {"Status": "exited"}}) == "exited"
+    starting = {"Status": "starting", "FailingStreak": 0, "Log": []}
+    assert state_text({"State": {"Status": "running", "Health": starting}}) == "running (health: starting)"
+    failing = {
+        "Status": "unhealthy",
+        "FailingStreak": 3,
+        "Log": [{"Start": "", "End": "", "ExitCode": 1, "Output": "curl: (7) refused\n"}],
+    }
+    assert (
+        state_text({"State": {"Status": "running", "Health": failing}})
+        == "running (unhealthy, 3 failing; last check exit 1: curl: (7) refused)"
+    )

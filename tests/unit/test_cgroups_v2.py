@@ -37,6 +37,7 @@ LEAF_FILES = {
     "cgroup.subtree_control": "",
     "memory.max": "max\n",
     "memory.swap.max": "max\n",
+    "memory.low": "0\n",
     "memory.current": "0\n",
     "memory.stat": "anon 0\ninactive_file 0\n",
     "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
@@ -88,6 +89,25 @@ def test_create_enables_controllers_and_writes_limits(tmp_path: Path) -> None:
     assert read(root, "cpu.weight") == str(shares_to_weight(512))
     assert read(root, "pids.max") == "5"
     assert read(root, "cpuset.cpus") == "0-1"
+
+
+def test_memory_reservation_is_memory_low(tmp_path: Path) -> None:
+    """--memory-reservation is v2's memory.low; --oom-kill-disable has no v2 switch and writes nothing."""
+    root = fake_tree(tmp_path)
+    group = Cgroup.create(
+        "c",
+        CgroupLimits(memory_reservation=16 * MiB, oom_kill_disable=True, **NODEV),
+        "p",
+        version="v2",
+        root=root,
+    )
+    assert read(root, "memory.low") == str(16 * MiB)
+    assert read(root, "memory.max") == "max"
+    assert sorted(p.name for p in (root / "p" / "c").iterdir()) == sorted(LEAF_FILES)  # nothing made up
+    group.update(CgroupLimits(pids=3))
+    assert read(root, "memory.low") == str(16 * MiB)  # an update that does not name it leaves it
+    group.update(CgroupLimits(memory_reservation=0))
+    assert read(root, "memory.low") == "0"
 
 
 def test_create_without_limits_writes_unlimited(tmp_path: Path) -> None:
@@ -275,3 +295,24 @@ def test_device_program_shape() -> None:
     assert len(full) % 8 == 0 and len(full) // 8 < 4096
     # c 1:3 rwm: type, major, minor checks (no access check: rwm is everything) + "r0 = 1; exit"
     assert len(device_filter_program(["c 1:3 rwm"])) == 8 * (6 + 5 + 2)
+
+
+def test_a_nested_parent_enables_the_controllers_at_every_level(tmp_path: Path) -> None:
+    """--cgroup-parent a/b: the container's cgroup is <root>/a/b/<name>, controllers enabled down to b."""
+    root = fake_tree(tmp_path)
+    for level in ("a", "a/b"):
+        (root / level).mkdir()
+        (root / level / "cgroup.subtree_control").write_text("")
+    leaf = root / "a" / "b" / "c"
+    leaf.mkdir()
+    for name, content in LEAF_FILES.items():
+        (leaf / name).write_text(content)
+    group = Cgroup.create(
+        "c", CgroupLimits(memory_reservation=8 * MiB, cpu_shares=2, **NODEV), "a/b", version="v2", root=root
+    )
+    assert group.paths() == {"": leaf}
+    for level in (root, root / "a", root / "a" / "b"):
+        assert (level / "cgroup.subtree_control").read_text() == "+cpu +cpuset +memory +pids +io"
+    assert (leaf / "memory.low").read_text() == str(8 * MiB)
+    assert (leaf / "cpu.weight").read_text() == "1"
+    assert not (root / "p" / "c" / "memory.low").read_text().strip("0\n")  # the other cgroup is untouched

@@ -3,6 +3,7 @@ group's subcommands, must still parse and print its own help, exactly as with al
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 
@@ -48,3 +49,38 @@ def test_run_flags_parse_into_the_same_namespace_either_way() -> None:
     full = vars(build_parser(None).parse_args(argv))
     alone.pop("func"), full.pop("func")
     assert alone == full
+
+
+def _all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                out += _all_parsers(sub)
+    return out
+
+
+def test_no_parser_expands_prefixes() -> None:
+    parsers = _all_parsers(build_parser(None))
+    assert len(parsers) > len(VERBS)
+    assert [p.prog for p in parsers if p.allow_abbrev] == []
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["run", "--priv", "busybox", "true"], "--priv"),  # was --privileged
+        (["run", "--pids", "5", "busybox", "true"], "--pids"),  # was --pids-limit 5
+        (["create", "--nam", "x", "busybox"], "--nam"),
+        (["ps", "--al"], "--al"),
+        (["network", "ls", "--quie"], "--quie"),
+        (["volume", "ls", "--form=json"], "--form"),
+    ],
+)
+def test_a_prefix_is_an_unknown_flag_with_exit_125(argv: list[str], flag: str) -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as stop:
+        build_parser([argv[0]]).parse_args(argv)
+    assert stop.value.code == 125
+    verb = " ".join(argv[:2]) if argv[0] in ("network", "volume") else argv[0]
+    assert err.getvalue() == f"Error: unknown flag: {flag}\nSee 'dockyard {verb} --help'.\n"

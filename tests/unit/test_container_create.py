@@ -71,7 +71,7 @@ def test_every_flag_lands_in_its_docker_field(tmp_path: Path) -> None:
             user="nobody",
             tty=True,
             open_stdin=True,
-            attach_stdin=True,
+            attach_stdin=False,  # -d attaches nothing, -i or not (docker's CLI)
             attach_stdout=False,
             attach_stderr=False,
             env=["FROM_FILE=1", "A=1"],
@@ -81,6 +81,7 @@ def test_every_flag_lands_in_its_docker_field(tmp_path: Path) -> None:
             labels={"k": "v"},
             stop_signal="SIGINT",
             stop_timeout=3,
+            exposed_ports=["80/tcp", "53/udp"],  # published ports are exposed too, as docker's CLI does
         ),
         host_config=HostConfig(
             network_mode="front",
@@ -91,7 +92,7 @@ def test_every_flag_lands_in_its_docker_field(tmp_path: Path) -> None:
             publish_all_ports=True,
             restart_policy=RestartPolicy("on-failure", 3),
             mounts=[
-                Mount("bind", "/srv", "/srv", True),
+                Mount("bind", "/srv", "/srv", True, BindOptions(create_mountpoint=True)),  # -v makes it
                 Mount("volume", "/data", "data"),
                 Mount("volume", "/anon"),
                 Mount("bind", "/b", "/a", bind_options=BindOptions("rslave")),
@@ -131,7 +132,9 @@ def test_no_flags_is_the_image_alone() -> None:
 
 def test_a_relative_bind_source_is_from_the_current_directory() -> None:
     (m,) = _request("-v", "./here:/in").host_config.mounts
-    assert m == Mount("bind", "/in", os.path.join(os.getcwd(), "here"))
+    assert m == Mount(
+        "bind", "/in", os.path.join(os.getcwd(), "here"), bind_options=BindOptions(create_mountpoint=True)
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,7 +200,7 @@ def test_checks_only_a_request_from_docker_json_can_fail() -> None:
     fails(
         "volume options on a bind mount", mounts=[Mount("bind", "/x", "/y", volume_options=VolumeOptions())]
     )
-    fails("logging driver 'syslog' is not supported", log_config=LogConfig("syslog"))
+    fails('error looking up logging plugin syslog: plugin "syslog" not found', log_config=LogConfig("syslog"))
     fails("the retry count cannot be negative", restart_policy=RestartPolicy("on-failure", -1))
 
 

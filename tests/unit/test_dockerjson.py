@@ -15,6 +15,7 @@ from core.dockerjson import (
     create_from_docker,
     create_query,
     create_to_docker,
+    host_config_from_docker,
     inspect_host_config,
     parse_bind,
     tmpfs_mount,
@@ -228,7 +229,10 @@ def test_docker_clis_create_body() -> None:
             },
             auto_remove=True,
             mounts=[
-                Mount("bind", "/srv", "/srv", read_only=True),
+                # a Binds entry: its missing source is made at start, as docker makes it
+                Mount(
+                    "bind", "/srv", "/srv", read_only=True, bind_options=BindOptions(create_mountpoint=True)
+                ),
                 Mount("volume", "/data", "data"),
                 Mount("tmpfs", "/t", tmpfs_options=TmpfsOptions(64 * 1024 * 1024, 0o1777)),
                 Mount("volume", "/anon"),
@@ -317,44 +321,43 @@ def test_inspect_shows_binds_and_tmpfs_as_docker_does() -> None:
         mounts=[
             Mount("bind", "/srv", "/data", read_only=True),
             Mount("volume", "/v", "vol"),
+            Mount("volume", "/anon", "f" * 64),
             Mount("tmpfs", "/t", tmpfs_options=TmpfsOptions(1024, 0o1777)),
         ],
         restart_policy=RestartPolicy("on-failure", 3),
     )
-    shown = inspect_host_config(host)
-    # every key inspect showed before the request was typed is still there
-    assert {
+    shown = inspect_host_config(host, anonymous={"f" * 64})
+    # docker's keys in docker's order; Tmpfs, Sysctls, Mounts and Init only when set (Go's omitempty)
+    assert list(shown)[:6] == [
         "Binds",
+        "ContainerIDFile",
+        "LogConfig",
         "NetworkMode",
         "PortBindings",
         "RestartPolicy",
-        "AutoRemove",
-        "CapAdd",
-        "CapDrop",
-        "Privileged",
-        "ReadonlyRootfs",
-        "SecurityOpt",
-        "Memory",
-        "MemorySwap",
-        "NanoCpus",
-        "PidsLimit",
-        "ShmSize",
-        "Init",
-        "Ulimits",
-        "Tmpfs",
-        "LogConfig",
-    } <= set(shown)
-    assert shown["Binds"] == ["/data:/srv:ro"]
+    ]
+    assert list(shown)[-3:] == ["IOMaximumBandwidth", "MaskedPaths", "ReadonlyPaths"]
+    assert len(shown) == 65 + 1 and "Init" not in shown and "Mounts" not in shown  # docker's 65, and Tmpfs
+    # each mount once: binds and named volumes in Binds (-v's form), tmpfs in Tmpfs; an anonymous volume is
+    # the container Config's Volumes
+    assert shown["Binds"] == ["/data:/srv:ro", "vol:/v"]
     assert shown["Tmpfs"] == {"/t": "size=1024,mode=1777"}
-    assert [m["Target"] for m in shown["Mounts"]] == ["/v"]  # each mount once: binds and tmpfs are above
     assert shown["ShmSize"] == 64 * 1024 * 1024
     assert shown["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
     assert shown["NetworkMode"] == "default"
+    assert shown["CapAdd"] is None and shown["Dns"] == [] and shown["PidsLimit"] is None
+    assert inspect_host_config(HostConfig(init=True, cap_add=["net_admin"]))["CapAdd"] == ["CAP_NET_ADMIN"]
+    assert inspect_host_config(HostConfig(init=True))["Init"] is True
+    # what the section says is what a create request reads back
+    again = host_config_from_docker(shown)
+    assert sorted(m.target for m in again.mounts) == ["/srv", "/t", "/v"]
 
 
 def test_the_text_forms_of_mounts() -> None:
-    assert parse_bind("/a:/b:ro,rshared") == Mount("bind", "/b", "/a", True, BindOptions("rshared"))
-    assert parse_bind("./rel:/b") == Mount("bind", "/b", "./rel")
+    assert parse_bind("/a:/b:ro,rshared") == Mount("bind", "/b", "/a", True, BindOptions("rshared", True))
+    assert parse_bind("./rel:/b") == Mount(
+        "bind", "/b", "./rel", bind_options=BindOptions(create_mountpoint=True)
+    )
     assert parse_bind("vol:/b:nocopy") == Mount("volume", "/b", "vol", volume_options=VolumeOptions(True))
     for bad in ("/a", "/a:b", ":/b", "/a:/b:sideways", "a:b:c:d"):
         with pytest.raises(InvalidArgument, match="invalid volume specification"):
@@ -367,3 +370,39 @@ def test_the_text_forms_of_mounts() -> None:
         tmpfs_mount("/t", "uid=1")
     with pytest.raises(InvalidArgument, match="octal"):
         tmpfs_mount("/t", "mode=rwx")
+
+
+def test_inspect_documents_of_volumes_networks_and_configs() -> None:
+    from core.dockerjson import docker_config, network_to_docker, volume_to_docker
+    from core.models import Volume
+
+    vol = volume_to_docker(Volume("v", "2026-12-03T13:58:51.467589393Z", labels={"z": "1", "a": "2"}))
+    assert list(vol) == ["CreatedAt", "Driver", "Labels", "Mountpoint", "Name", "Options", "Scope"]
+    assert vol["CreatedAt"] == "2026-12-03T13:58:51Z" and list(vol["Labels"]) == ["a", "z"]
+    assert vol["Options"] is None
+    host = network_to_docker(name="host", network_id="h" * 64, created="", driver="host")
+    assert host["IPAM"] == {"Driver": "default", "Options": None, "Config": []}
+    assert host["Created"] == "0001-01-01T00:00:00Z" and host["Containers"] == {} and host["Labels"] == {}
+    user = network_to_docker(
+        name="n", network_id="n" * 64, created="t", driver="bridge", subnet="10.0.0.0/24", gateway="10.0.0.1",
+        containers={"b" * 64: {}, "a" * 64: {}}, labels={"b": "2", "a": "1"},
+    )  # fmt: skip
+    assert user["IPAM"]["Config"] == [{"Subnet": "10.0.0.0/24", "Gateway": "10.0.0.1"}]
+    assert list(user["Containers"]) == ["a" * 64, "b" * 64] and list(user["Labels"]) == ["a", "b"]
+    # Config: docker's keys in order; omitempty ones only when set (StopTimeout 0 is set)
+    empty = docker_config({})
+    assert list(empty) == [
+        "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin",
+        "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels",
+    ]  # fmt: skip
+    assert empty["Env"] is None and empty["Labels"] is None
+    full = docker_config(
+        {
+            "ExposedPorts": {"90/tcp": {}, "80/tcp": {}},
+            "StopTimeout": 0,
+            "StopSignal": "SIGINT",
+            "Labels": {"b": "", "a": ""},
+        }
+    )
+    assert list(full)[6] == "ExposedPorts" and list(full)[-2:] == ["StopSignal", "StopTimeout"]
+    assert list(full["ExposedPorts"]) == ["80/tcp", "90/tcp"] and list(full["Labels"]) == ["a", "b"]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from core.interface import Engine
-    from core.models import ContainerSummary
+    from core.models import ContainerCreate, ContainerSummary
 
 
 def register(sub: Any) -> None:
@@ -50,8 +50,14 @@ def register(sub: Any) -> None:
     _ps_parser(gsub, "ls", aliases=["list", "ps"])
     p = gsub.add_parser("prune", help="Remove all stopped containers")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument(
+        "--filter", action="append", default=[], help="provide filter values (e.g. 'until=<timestamp>')"
+    )
     p.set_defaults(func=cmd_prune)
     _simple_verbs(gsub, group=True)
+    p = gsub.add_parser("inspect", help="Display detailed information on one or more containers")
+    _inspect_args(p, "CONTAINER")
+    p.set_defaults(func=cmd_inspect, type="container")
     p = gsub.add_parser("run", help="Create and run a new container", add_help=False)
     p.add_argument("--help", action="help")
     add_run_flags(p, run=True)
@@ -64,11 +70,18 @@ def register(sub: Any) -> None:
 
     _ps_parser(sub, "ps")
 
-    p = sub.add_parser("inspect", help="Return low-level information on containers or images")
-    p.add_argument("names", nargs="+", metavar="NAME|ID")
-    p.add_argument("-f", "--format", help="format the output using a template (or 'json')")
-    p.add_argument("--type", choices=["container", "image", "volume"], help="only look for this kind")
+    p = sub.add_parser("inspect", help="Return low-level information on Docker objects")
+    _inspect_args(p, "NAME|ID")
+    p.add_argument("--type", help="only look for this kind: container, image, network or volume")
     p.set_defaults(func=cmd_inspect)
+
+
+def _inspect_args(p: argparse.ArgumentParser, metavar: str) -> None:
+    p.add_argument("names", nargs="+", metavar=metavar)
+    p.add_argument("-f", "--format", help="format the output using a template (or 'json')")
+    p.add_argument(
+        "-s", "--size", action="store_true", help="display total file sizes if the type is container"
+    )
 
 
 def _simple_verbs(sub: Any, group: bool = False) -> None:
@@ -178,7 +191,7 @@ def _simple_verbs(sub: Any, group: bool = False) -> None:
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("--detach-keys", default=None)
     p.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
-    p.add_argument("--sig-proxy", default="true", help=argparse.SUPPRESS)
+    p.add_argument("--sig-proxy", default="true", help="proxy all received signals to the process")
     p.set_defaults(func=cmd_attach)
 
 
@@ -193,7 +206,8 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
         "--filter",
         action="append",
         default=[],
-        help="filter: status=, name=, label=, id=, ancestor=, exited=",
+        help="filter output based on conditions provided (ancestor, before, exited, expose, health, id, "
+        "is-task, label, name, network, publish, since, status, volume)",
     )
     p.add_argument("--format", help="'json', 'table', 'table TEMPLATE' or a template")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
@@ -226,41 +240,6 @@ def _ps_row(c: Any, no_trunc: bool) -> dict[str, Any]:
     }
 
 
-def _filter(containers: list[Any], filters: list[str]) -> list[Any]:
-    wanted: dict[str, list[str]] = {}
-    for f in filters:
-        k, sep, v = f.partition("=")
-        if not sep or k not in ("status", "name", "label", "id", "ancestor", "exited"):
-            raise CLIError(f"invalid filter {f!r}")
-        wanted.setdefault(k, []).append(v)
-    out = []
-    for c in containers:
-        ok = True
-        if "status" in wanted:
-            for s in wanted["status"]:
-                if s not in ("created", "restarting", "running", "removing", "paused", "exited", "dead"):
-                    raise CLIError(f"invalid filter 'status={s}'")
-            ok &= c.status in wanted["status"]
-        if "name" in wanted:
-            ok &= any(v in c.name for v in wanted["name"])
-        if "id" in wanted:
-            ok &= any(c.id.startswith(v) for v in wanted["id"])
-        if "ancestor" in wanted:
-            ok &= any(
-                v in (c.image, c.image_id, c.image_id.removeprefix("sha256:")[:12])
-                for v in wanted["ancestor"]
-            )
-        if "exited" in wanted:
-            ok &= c.status == "exited" and str(c.exit_code) in wanted["exited"]
-        if "label" in wanted:
-            for v in wanted["label"]:
-                k, sep, val = v.partition("=")
-                ok &= k in c.labels and (not sep or c.labels[k] == val)
-        if ok:
-            out.append(c)
-    return out
-
-
 # -------------------------------------------------------------------- commands
 
 
@@ -275,6 +254,18 @@ def _create_with_pull(engine: Engine, args: argparse.Namespace) -> ContainerSumm
     from tui.runflags import run_config
 
     run = run_config(args)
+    cidfile = run.host_config.container_id_file
+    if not cidfile:
+        return _create_pulling(engine, run, args)
+    from tui.runflags import cidfile_open
+
+    with cidfile_open(cidfile) as write_id:
+        summary = _create_pulling(engine, run, args)
+        write_id(summary.id)
+    return summary
+
+
+def _create_pulling(engine: Engine, run: ContainerCreate, args: argparse.Namespace) -> ContainerSummary:
     quiet = getattr(args, "quiet", False)
     if run.pull != "always":
         from core.errors import ImageNotFound
@@ -294,10 +285,11 @@ def _create_with_pull(engine: Engine, args: argparse.Namespace) -> ContainerSumm
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tui.attach import DETACHED, parse_detach_keys, pump, terminal_size
+    from tui.attach import DETACHED, parse_bool_flag, parse_detach_keys, pump, terminal_size
 
     engine = make_engine(args)
     detach_keys = parse_detach_keys(args.detach_keys)
+    sig_proxy = parse_bool_flag(args.sig_proxy, "--sig-proxy")
     # the engine's start-up work (the local one: the shim) overlaps the container's creation
     prepared = getattr(args, "launcher", None) or engine.prepare_start()
     try:
@@ -322,9 +314,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 engine.remove_container(summary.id, force=True)
         raise
+    if args.attach:  # -a: only the streams named
+        from tui.runflags import AttachedStreams
+
+        stream = AttachedStreams(stream, {a.lower() for a in args.attach})
     with stream:
         # with --rm the shim removes the container before it reports the exit
-        code = pump(stream, stdin=bool(args.interactive), tty_mode=bool(args.tty), detach_keys=detach_keys)
+        code = pump(
+            stream,
+            stdin=bool(args.interactive),
+            tty_mode=bool(args.tty),
+            detach_keys=detach_keys,
+            forward_signals=sig_proxy,  # docker's run proxies them with a terminal too
+        )
     if args.rm and code != DETACHED and stream.exit_code is None:
         # the stream ended with no exit reported: the shim died, and nobody else will remove the container
         # (or stop what is left of it) before we return
@@ -348,6 +350,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                 stdin=args.interactive,
                 tty_mode=stream.tty,
                 detach_keys=parse_detach_keys(args.detach_keys),
+                forward_signals=not stream.tty,  # docker's start -a proxies signals without a terminal
             )
         return 0 if code == DETACHED else code
     return for_each(args.containers, lambda n: engine.start_container(n))
@@ -369,10 +372,22 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
+    """docker's ``rm``: each name in turn, printed once removed; one that is not there is an error, except
+    with ``-f``: said on stderr all the same, but not a failure (docker exits 0)."""
+    from core.errors import DockyardError, NotFound
+
     engine = make_engine(args)
-    return for_each(
-        args.containers, lambda n: engine.remove_container(n, force=args.force, volumes=args.volumes)
-    )
+    failed = 0
+    for name in args.containers:
+        try:
+            engine.remove_container(name, force=args.force, volumes=args.volumes)
+        except DockyardError as err:
+            sys.stderr.write(f"Error: {err}\n")
+            if not (args.force and isinstance(err, NotFound)):
+                failed = 1
+            continue
+        print(name)
+    return failed
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
@@ -435,14 +450,12 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     engine = make_engine(args)
-    show_all = (
-        args.all
-        or args.last > 0
-        or args.latest
-        or any(f.startswith(("status=", "exited=")) for f in args.filter)
-    )
-    containers = _filter(engine.list_containers(all=show_all), args.filter)
+    show_all = args.all or args.last > 0 or args.latest
+    containers = engine.list_containers(all=show_all, filters=filters or None)
     if args.latest:
         containers = containers[:1]
     elif args.last > 0:
@@ -512,36 +525,64 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
-    from core.errors import NotFound
+_INSPECT_KINDS = ("container", "image", "network", "volume")
+_DOCKER_KINDS = (
+    "config",
+    "container",
+    "image",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "task",
+    "volume",
+)
 
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """``inspect`` (every kind in docker's order, or ``--type``), and ``container inspect``."""
+    from core.errors import InvalidArgument, NotFound
+
+    kind = args.type
+    if kind and kind not in _INSPECT_KINDS:
+        if kind in _DOCKER_KINDS:
+            raise CLIError(f"{kind} objects are swarm or plugin objects, which dockyard does not have")
+        sys.stderr.write(
+            f'unknown type: "{kind}": must be one of ' + ", ".join(f'"{k}"' for k in _DOCKER_KINDS) + "\n"
+        )
+        return 1
     engine = make_engine(args)
-    found, missing = [], []
+
+    def look(kind: str, name: str) -> dict[str, Any]:
+        if kind == "container":
+            return engine.inspect_container(name, size=args.size)
+        if kind == "image":
+            return engine.inspect_image(name)
+        if kind == "network":
+            return engine.inspect_network(name)
+        return engine.inspect_volume(name)
+
+    found, failed = [], False
     for name in args.names:
-        obj = None
-        kinds = [args.type] if args.type else ["container", "image", "volume"]
-        for kind in kinds:
+        if kind:  # one kind: its own "not found" message, as docker's
             try:
-                if kind == "container":
-                    obj = engine.inspect_container(name)
-                elif kind == "image":
-                    obj = engine.inspect_image(name)
-                else:
-                    obj = engine.inspect_volume(name)
+                found.append(look(kind, name))
+            except NotFound as err:
+                sys.stderr.write(f"Error: {err}\n")
+                failed = True
+            continue
+        for each in _INSPECT_KINDS:
+            try:
+                found.append(look(each, name))
                 break
-            except NotFound:
+            except (NotFound, InvalidArgument):  # a name that cannot be this kind's is not one of them
                 continue
-            except Exception:
-                if kind == kinds[-1]:
-                    raise
-        if obj is None:
-            missing.append(name)
         else:
-            found.append(obj)
+            sys.stderr.write(f"Error: No such object: {name}\n")
+            failed = True
     print_inspected(found, args.format)
-    for name in missing:
-        sys.stderr.write(f"Error: No such object: {name}\n")
-    return 1 if missing else 0
+    return 1 if failed else 0
 
 
 def cmd_top(args: argparse.Namespace) -> int:
@@ -617,25 +658,31 @@ def _bin_size(n: int) -> str:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    from tui.attach import DETACHED, parse_detach_keys, pump
+    from tui.attach import DETACHED, parse_bool_flag, parse_detach_keys, pump
 
     engine = make_engine(args)
+    sig_proxy = parse_bool_flag(args.sig_proxy, "--sig-proxy")
     info = engine.inspect_container(args.container)
     stdin = not args.no_stdin and bool(info["Config"]["OpenStdin"])
+    tty_mode = bool(info["Config"]["Tty"])
     with engine.attach_container(args.container, stdin=stdin) as stream:
         code = pump(
             stream,
             stdin=stdin,
-            tty_mode=bool(info["Config"]["Tty"]),
+            tty_mode=tty_mode,
             detach_keys=parse_detach_keys(args.detach_keys),
+            forward_signals=sig_proxy and not tty_mode,  # as docker's attach
         )
     return 0 if code == DETACHED else code
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     if not confirm_prune("all stopped containers", args.force):
         return 0
-    removed, freed = make_engine(args).prune_containers()
+    removed, freed = make_engine(args).prune_containers(filters=filters or None)
     if removed:
         print("Deleted Containers:")
         for cid in removed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from tui.cli import CLIError, make_engine
@@ -67,7 +68,16 @@ def cmd_exec(args: argparse.Namespace) -> int:
         privileged=args.privileged,
         console_size=terminal_size() if args.tty else None,
     )
-    with engine.exec(args.container, config) as stream:
+    from core.errors import CannotInvoke, CommandNotFound, RuntimeFailure
+
+    try:
+        stream = engine.exec(args.container, config)
+    except (CannotInvoke, CommandNotFound, RuntimeFailure) as err:
+        # the process could not be started in the container (not found, not executable, no such user or
+        # working directory): docker's exec exits 126 for all of them; a missing or stopped container is 1
+        sys.stderr.write(f"Error: {err}\n")
+        return 126
+    with stream:
         if args.detach:
             return 0
         code = pump(

@@ -82,6 +82,9 @@ def register(sub: Any) -> None:
         "-a", "--all", action="store_true", help="remove all images no container uses, not just dangling"
     )
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument(
+        "--filter", action="append", default=[], help="provide filter values (e.g. 'until=<timestamp>')"
+    )
     p.set_defaults(func=cmd_prune)
     for verb, target in (
         ("pull", cmd_pull),
@@ -123,6 +126,13 @@ def _images_parser(sub: Any, name: str, help_text: str, aliases: list[str] | Non
     p.add_argument("--digests", action="store_true", help="show digests")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
     p.add_argument("--format", help="'json', 'table', 'table TEMPLATE' or a Go-style template")
+    p.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        help="filter output based on conditions provided (before, dangling, label, reference, since)",
+    )
     p.set_defaults(func=cmd_images)
 
 
@@ -197,7 +207,10 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
     if args.repository:
         ref = parse_reference(args.repository)
         wanted = (ref.name, ref.tag if ":" in args.repository.rsplit("/", 1)[-1] else None)
-    for img in engine.list_images(all=args.all):
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
+    for img in engine.list_images(all=args.all, filters=filters or None):
         short = img.id if args.no_trunc else img.id.removeprefix("sha256:")[:12]
         digests = {d.partition("@")[0]: d.partition("@")[2] for d in img.repo_digests}
         tags = img.repo_tags or []
@@ -306,9 +319,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
     what = (
         "all images without at least one container associated to them" if args.all else "all dangling images"
     )
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     if not confirm_prune(what, args.force):
         return 0
-    removed, reclaimed = make_engine(args).prune_images(all=args.all)
+    removed, reclaimed = make_engine(args).prune_images(all=args.all, filters=filters or None)
     if removed.untagged or removed.deleted:
         print("Deleted Images:")
         for u in removed.untagged:

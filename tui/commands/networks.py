@@ -27,7 +27,13 @@ def register(sub: Any) -> None:
     p = nsub.add_parser("ls", help="List networks", aliases=["list"])
     p.add_argument("-q", "--quiet", action="store_true", help="only display network ids")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate the output")
-    p.add_argument("-f", "--filter", action="append", default=[], help="name=, id=, driver=, label=")
+    p.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        help="provide filter values (dangling, driver, id, label, name, scope, type)",
+    )
     p.add_argument("--format", help="'json', 'table' or a template")
     p.set_defaults(func=cmd_ls)
 
@@ -43,6 +49,9 @@ def register(sub: Any) -> None:
 
     p = nsub.add_parser("prune", help="Remove all unused networks")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument(
+        "--filter", action="append", default=[], help="provide filter values (e.g. 'until=<timestamp>')"
+    )
     p.set_defaults(func=cmd_prune)
 
     p = nsub.add_parser("connect", help="Connect a container to a network")
@@ -89,30 +98,11 @@ def cmd_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _filter(nets: list[Any], filters: list[str]) -> list[Any]:
-    for f in filters:
-        k, sep, v = f.partition("=")
-        if not sep:
-            raise CLIError(f"invalid filter {f!r}")
-        if k == "name":
-            nets = [n for n in nets if v in n.name]
-        elif k == "id":
-            nets = [n for n in nets if n.id.startswith(v)]
-        elif k == "driver":
-            nets = [n for n in nets if n.driver == v]
-        elif k == "label":
-            lk, lsep, lv = v.partition("=")
-            nets = [n for n in nets if lk in n.labels and (not lsep or n.labels[lk] == lv)]
-        elif k == "type":
-            custom = {n.name for n in nets} - {"bridge", "host", "none"}
-            nets = [n for n in nets if (n.name in custom) == (v == "custom")]
-        else:
-            raise CLIError(f"invalid filter {f!r}")
-    return nets
-
-
 def cmd_ls(args: argparse.Namespace) -> int:
-    nets = _filter(make_engine(args).list_networks(), args.filter)
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
+    nets = make_engine(args).list_networks(filters=filters or None)
     nets.sort(key=lambda n: n.name)
     if args.quiet:
         sys.stdout.write("".join(f"{n.id if args.no_trunc else n.short_id}\n" for n in nets))
@@ -160,9 +150,12 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     if not confirm_prune("all custom networks not used by at least one container", args.force):
         return 0
-    removed = make_engine(args).prune_networks()
+    removed = make_engine(args).prune_networks(filters=filters or None)
     if removed:
         print("Deleted Networks:")
         for name in removed:

@@ -34,6 +34,9 @@ def register(sub: Any) -> None:
     p.add_argument("-a", "--all", action="store_true", help="remove all unused images, not just dangling")
     p.add_argument("--volumes", action="store_true", help="also remove anonymous volumes no container uses")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument(
+        "--filter", action="append", default=[], help="provide filter values (e.g. 'label=<key>=<value>')"
+    )
     p.set_defaults(func=cmd_system_prune)
     p = gsub.add_parser("reset", help="Reset dockyard to its initial state (removes everything it holds)")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
@@ -197,21 +200,20 @@ def cmd_system_prune(args: argparse.Namespace) -> int:
     ]
     if args.volumes:
         what.insert(2, "all anonymous volumes not used by at least one container")
+    from core.errors import InvalidFilter
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
+    if args.volumes and "until" in filters:  # docker's CLI refuses it before asking
+        raise InvalidFilter('The "until" filter is not supported with "--volumes"')
     if not confirm_prune(", ".join(what), args.force):
         return 0
-    engine = make_engine(args)
-    containers, freed = engine.prune_containers()
-    networks = engine.prune_networks()
-    volumes: list[str] = []
-    if args.volumes:
-        volumes, vol_freed = engine.prune_volumes()
-        freed += vol_freed
-    images, img_freed = engine.prune_images(all=args.all)
-    freed += img_freed
+    report = make_engine(args).prune_system(all=args.all, volumes=args.volumes, filters=filters or None)
+    images, freed = report.images, report.reclaimed
     for title, names in (
-        ("Deleted Containers:", containers),
-        ("Deleted Networks:", networks),
-        ("Deleted Volumes:", volumes),
+        ("Deleted Containers:", report.containers),
+        ("Deleted Networks:", report.networks),
+        ("Deleted Volumes:", report.volumes),
     ):
         if names:
             print(title)

@@ -22,7 +22,13 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_create)
     p = vsub.add_parser("ls", help="List volumes", aliases=["list"])
     p.add_argument("-q", "--quiet", action="store_true", help="only display volume names")
-    p.add_argument("-f", "--filter", action="append", default=[], help="dangling=true|false, name=, label=")
+    p.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        help="provide filter values (dangling, driver, label, name)",
+    )
     p.add_argument("--format", help="'json', 'table' or a template")
     p.set_defaults(func=cmd_ls)
     p = vsub.add_parser("inspect", help="Display detailed information on one or more volumes")
@@ -38,6 +44,9 @@ def register(sub: Any) -> None:
         "-a", "--all", action="store_true", help="remove all unused volumes, not just anonymous ones"
     )
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument(
+        "--filter", action="append", default=[], help="provide filter values (e.g. 'label=<label>')"
+    )
     p.set_defaults(func=cmd_prune)
     grp.set_defaults(func=lambda a: grp.print_help())
 
@@ -69,23 +78,12 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    engine = make_engine(args)
-    users = engine.volume_users()
-    vols = engine.list_volumes()
-    for f in args.filter:
-        k, _, v = f.partition("=")
-        if k == "dangling":
-            dangling = v.lower() in ("true", "1")
-            vols = [x for x in vols if (x.name not in users) == dangling]
-        elif k == "name":
-            vols = [x for x in vols if v in x.name]
-        elif k == "label":
-            lk, sep, lv = v.partition("=")
-            vols = [x for x in vols if lk in x.labels and (not sep or x.labels[lk] == lv)]
-        else:
-            from core.errors import InvalidArgument
+    from core.interface import parse_filters
 
-            raise InvalidArgument(f"invalid filter {f!r}")
+    filters = parse_filters(args.filter)
+    engine = make_engine(args)
+    vols = engine.list_volumes(filters=filters or None)
+    users = engine.volume_users()
     if args.quiet:
         sys.stdout.write("".join(f"{v.name}\n" for v in vols))
         return 0
@@ -126,9 +124,12 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from core.interface import parse_filters
+
+    filters = parse_filters(args.filter)
     if not confirm_prune("anonymous local volumes not used by at least one container", args.force):
         return 0
-    removed, freed = make_engine(args).prune_volumes(all=args.all)
+    removed, freed = make_engine(args).prune_volumes(all=args.all, filters=filters or None)
     if removed:
         print("Deleted Volumes:")
         for name in removed:

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
+from tui.failure import one_line
 from tui.keymap import bindings
 from tui.widgets.json_tree import JsonTree
 from tui.widgets.stats import StatsView
@@ -62,6 +63,27 @@ def mount_rows(info: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
         )
     return out
+
+
+def state_text(info: dict[str, Any]) -> str:
+    """The detail title's state: "running", with its health check's "(healthy)", "(health: starting)" or
+    "(unhealthy, 3 failing)" and the last probe's output when it failed."""
+    state = info.get("State") or {}
+    status = str(state.get("Status", ""))
+    health = state.get("Health")
+    if not health:
+        return status
+    what = str(health.get("Status", ""))
+    text = "health: starting" if what == "starting" else what
+    streak = int(health.get("FailingStreak") or 0)
+    if streak:
+        text += f", {streak} failing"
+    log = health.get("Log") or []
+    last = log[-1] if log else None
+    if last and last.get("ExitCode") != 0:
+        output = " ".join(str(last.get("Output") or "").split())
+        text += f"; last check exit {last.get('ExitCode')}" + (f": {output[:60]}" if output else "")
+    return f"{status} ({text})"
 
 
 class DetailScreen(Screen[None]):
@@ -129,7 +151,7 @@ class DetailScreen(Screen[None]):
         try:
             info = fn(self.key)
         except Exception as err:
-            self.app.call_from_thread(self._failed, str(err))
+            self.app.call_from_thread(self._failed, one_line(err))
             return
         self.app.call_from_thread(self._show_inspect, info)
 
@@ -146,10 +168,8 @@ class DetailScreen(Screen[None]):
         self._fill("ports", ("CONTAINER PORT", "HOST IP", "HOST PORT"), ports_rows(info))
         self._fill("env", ("NAME", "VALUE"), env_rows(info))
         self._fill("mounts", ("TYPE", "SOURCE", "DESTINATION", "MODE"), mount_rows(info))
-        state = info.get("State") or {}
-        status = state.get("Status", "")
         self.query_one("#detail-title", Static).update(
-            f"Container {self.item_name}  {info.get('Id', '')[:12]}  {status}"
+            f"Container {self.item_name}  {info.get('Id', '')[:12]}  {state_text(info)}"
         )
 
     def _fill(self, tab: str, columns: tuple[str, ...], rows: list[tuple[str, ...]] | list[Any]) -> None:
@@ -168,7 +188,7 @@ class DetailScreen(Screen[None]):
         try:
             s = self.dapp.engine.container_stats(self.key)
         except Exception as err:
-            self.app.call_from_thread(self._failed, str(err))
+            self.app.call_from_thread(self._failed, one_line(err))
             return
         self.app.call_from_thread(self._add_stats, s)
 
@@ -184,7 +204,7 @@ class DetailScreen(Screen[None]):
         try:
             titles, rows = self.dapp.engine.container_top(self.key)
         except Exception as err:
-            titles, rows = ["TOP"], [[str(err)]]
+            titles, rows = ["TOP"], [[one_line(err)]]
         self.app.call_from_thread(self._fill, "top", tuple(titles), [tuple(r) for r in rows])
 
     # ------------------------------------------------------------ navigation

@@ -18,6 +18,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, ProgressBar, Static
 
+from tui.failure import one_line
+
 if TYPE_CHECKING:
     from core.models import PullProgress, PullResult
     from tui.app import DockyardApp
@@ -141,7 +143,7 @@ class PullScreen(Screen[None]):
             self.app.call_from_thread(self._finished, None, "Cancelled; nothing was kept.")
             return
         except Exception as err:
-            self.app.call_from_thread(self._finished, None, f"Error: {err}")
+            self.app.call_from_thread(self._finished, None, f"Error: {one_line(err)}")
             return
         self.app.call_from_thread(self._finished, result, None)
 

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
 from core.errors import InvalidArgument
+from tui.failure import one_line
 
 if TYPE_CHECKING:
     from core.models import ContainerCreate, PullProgress
@@ -285,7 +286,7 @@ class RunFormScreen(Screen[None]):
             else:
                 self.app.call_from_thread(self._attach_new, created.id, created.name)
         except Exception as err:
-            self.app.call_from_thread(self._failed, str(err))
+            self.app.call_from_thread(self._failed, one_line(err))
 
     def _failed(self, message: str) -> None:
         self.running = False

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tui.failure import one_line
 from tui.widgets.terminal import TerminalView
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class ExecScreen(_TerminalScreen):
         try:
             stream = self.dapp.engine.exec(self.container, config)
         except Exception as err:
-            self.app.call_from_thread(self.failed, str(err))
+            self.app.call_from_thread(self.failed, one_line(err))
             return
         self.bridge = bridge = StreamBridge(stream)
         self.app.call_from_thread(self.show_terminal, bridge.master_fd, bridge.wait, close_fd=True)
@@ -163,7 +164,7 @@ class AttachScreen(_TerminalScreen):
             else:
                 stream = engine.attach_container(self.container, stdin=True)
         except Exception as err:
-            self.app.call_from_thread(self.failed, str(err))
+            self.app.call_from_thread(self.failed, one_line(err))
             return
         self.bridge = bridge = StreamBridge(stream)
         self.app.call_from_thread(self.show_terminal, bridge.master_fd, bridge.wait, close_fd=True)

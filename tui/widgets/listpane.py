@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from tui.keymap import bindings
-from tui.widgets.rows import Row, matches
+from tui.widgets.rows import Row, engine_filters, matches
 
 MARK = "●"
 # status -> style; named ANSI colours so 16-colour terminals show the same meaning
@@ -65,6 +65,11 @@ class ListPane(Vertical):
         self.shown: list[str] = []
         self.marked: set[str] = set()
         self.filter_text = ""
+        # a `key=value` filter is the engine's (docker's -f filters): the keys of the rows it chose, None
+        # until it answered; filter_error is its refusal ("invalid filter 'x'")
+        self.engine_filter: dict[str, list[str]] | None = None
+        self.engine_keys: set[str] | None = None
+        self.filter_error = ""
         self.loaded = False
         self._rendered: dict[str, Row] = {}
         self._widths: dict[int, int] = {}  # widest cell shown in each column (see _update_cells)
@@ -89,6 +94,8 @@ class ListPane(Vertical):
         self.by_key = {r.key: r for r in self.rows}
         self.marked &= set(self.by_key)
         self.loaded = True
+        if self.engine_filter is not None:
+            self.request_engine_filter(self.engine_filter)  # what changed may change what it chooses
         self._render_rows()
 
     def update_row(self, row: Row) -> None:
@@ -128,7 +135,11 @@ class ListPane(Vertical):
 
     def _render_rows(self) -> None:
         table = self.table
-        visible = [r for r in self.rows if matches(r, self.filter_text)]
+        if self.engine_filter is not None:
+            chosen = self.engine_keys
+            visible = [r for r in self.rows if chosen is None or r.key in chosen]
+        else:
+            visible = [r for r in self.rows if matches(r, self.filter_text)]
         keys = [r.key for r in visible]
         if keys == self.shown and table.row_count == len(keys):
             for r in visible:
@@ -150,8 +161,29 @@ class ListPane(Vertical):
         self._rendered = {r.key: r for r in visible}
         self.set_class(not visible, "-empty")
         self.query_one(".empty", Static).update(
-            self.EMPTY if not self.rows else f"Nothing matches {self.filter_text!r}."
+            self.EMPTY if not self.rows else self.filter_error or f"Nothing matches {self.filter_text!r}."
         )
+
+    # ---------------------------------------------------------- engine filters
+
+    def request_engine_filter(self, filters: dict[str, list[str]]) -> None:
+        """Ask the engine which rows ``filters`` choose; answer with :meth:`apply_engine_filter`. The list
+        panes over an engine do (tui.widgets.panes); a plain list has no engine, and shows nothing."""
+        self.apply_engine_filter(set(), "")
+
+    def apply_engine_filter(self, keys: set[str], error: str = "") -> None:
+        if self.engine_filter is None:  # the filter changed to plain text meanwhile
+            return
+        self.engine_keys, self.filter_error = keys, error
+        self._render_rows()
+
+    def _set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.engine_filter = engine_filters(text)
+        self.engine_keys, self.filter_error = None, ""
+        if self.engine_filter is not None:
+            self.request_engine_filter(self.engine_filter)
+        self._render_rows()
 
     # ------------------------------------------------------------ selection
 
@@ -198,8 +230,7 @@ class ListPane(Vertical):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.filter_text = event.value.strip()
-        self._render_rows()
+        self._set_filter(event.value.strip())
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
@@ -211,9 +242,8 @@ class ListPane(Vertical):
     def clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
-        self.filter_text = ""
         self.remove_class("-filtering")
-        self._render_rows()
+        self._set_filter("")
         self.table.focus()
 
     def on_key(self, event: events.Key) -> None:

@@ -15,6 +15,8 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tui.failure import one_line
+
 if TYPE_CHECKING:
     from core.interface import Engine
 
@@ -27,7 +29,7 @@ def make_viewer(engine: Engine, container: str) -> Widget:
     try:
         path = engine.container_log_path(container)
     except Exception as err:
-        return Static(f"No logs: {err}", markup=False)
+        return Static(f"No logs: {one_line(err)}", markup=False)
     return LogView(path, follow=True, json_lines=True)
 
 

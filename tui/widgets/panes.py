@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from core.models import RUNNING_STATES, STOPPED_STATES
+from tui.failure import one_line
 from tui.keymap import bindings
 from tui.output import human_size
 from tui.widgets.listpane import ListPane
@@ -80,7 +81,7 @@ class EnginePane(ListPane):
                 try:
                     fn(key)
                 except Exception as err:
-                    failures.append(f"{name}: {err}")
+                    failures.append(f"{name}: {one_line(err)}")
             if failures:
                 raise RuntimeError("; ".join(failures))
 
@@ -93,6 +94,27 @@ class EnginePane(ListPane):
 
     def _confirm(self, title: str, body: list[str], then: Callable[[], None]) -> None:
         self.post_message(self.ConfirmAction(title, body, then))
+
+    def request_engine_filter(self, filters: dict[str, list[str]]) -> None:
+        """The engine's answer to a ``key=value`` filter, from a thread (the engine reads its records)."""
+        from core.errors import DockyardError
+
+        def ask() -> None:
+            try:
+                keys, error = self.engine_filter_keys(filters), ""
+            except DockyardError as err:
+                keys, error = set(), str(err)
+            self.app.call_from_thread(self._answer_filter, filters, keys, error)
+
+        self.run_worker(ask, thread=True, exclusive=True, group=f"filter-{self.KIND}", exit_on_error=False)
+
+    def _answer_filter(self, asked: dict[str, list[str]], keys: set[str], error: str) -> None:
+        if asked == self.engine_filter:  # not a filter the user has typed over since
+            self.apply_engine_filter(keys, error)
+
+    def engine_filter_keys(self, filters: dict[str, list[str]]) -> set[str]:
+        """The keys of the rows the engine's list with ``filters`` has (each subclass: its kind's list)."""
+        raise NotImplementedError(f"{type(self).__name__} must say how its list is filtered")
 
     def action_inspect(self) -> None:
         row = self.cursor_row_data()
@@ -137,6 +159,9 @@ class ContainersPane(EnginePane):
 
     def refresh_from(self, snap: Snapshot) -> None:
         self.set_rows([container_row(c, snap.stats.get(c.id)) for c in snap.containers])
+
+    def engine_filter_keys(self, filters: dict[str, list[str]]) -> set[str]:
+        return {c.id for c in self.dapp.engine.list_containers(all=True, filters=filters)}
 
     def copy_id_text(self, row: Row) -> str:
         return row.key
@@ -250,6 +275,10 @@ class ImagesPane(EnginePane):
     def refresh_from(self, snap: Snapshot) -> None:
         self.set_rows([row for img in snap.images for row in image_row(img)])
 
+    def engine_filter_keys(self, filters: dict[str, list[str]]) -> set[str]:
+        # a reference filter keeps only the tags it matches, so rows (one a tag) are chosen one by one
+        return {row.key for img in self.dapp.engine.list_images(filters=filters) for row in image_row(img)}
+
     def copy_id_text(self, row: Row) -> str:
         return image_ref(row.key)[0]
 
@@ -304,6 +333,9 @@ class VolumesPane(EnginePane):
     def refresh_from(self, snap: Snapshot) -> None:
         self.set_rows([volume_row(v, snap.volume_users, snap.volume_sizes.get(v.name)) for v in snap.volumes])
 
+    def engine_filter_keys(self, filters: dict[str, list[str]]) -> set[str]:
+        return {v.name for v in self.dapp.engine.list_volumes(filters=filters)}
+
     def action_remove(self) -> None:
         rows = self.targets()
         if not rows:
@@ -340,6 +372,9 @@ class NetworksPane(EnginePane):
 
     def refresh_from(self, snap: Snapshot) -> None:
         self.set_rows([network_row(n) for n in snap.networks])
+
+    def engine_filter_keys(self, filters: dict[str, list[str]]) -> set[str]:
+        return {network_row(n).key for n in self.dapp.engine.list_networks(filters=filters)}
 
     def action_remove(self) -> None:
         rows = self.targets()

@@ -6,6 +6,7 @@ or "Exited (137) 2 seconds ago" for the same container.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,22 @@ def image_ref(row_key: str) -> tuple[str, str]:
     """An image row key -> (image id, tag or "")."""
     image_id, _, tag = row_key.partition("|")
     return image_id, "" if tag == "<none>:<none>" else tag
+
+
+_FILTER_TERM = re.compile(r"^[a-z][a-z-]*=\S*$")
+
+
+def engine_filters(text: str) -> dict[str, list[str]] | None:
+    """The ``/`` filter as docker's ``-f`` filters when every word is ``key=value`` (``status=exited
+    label=app=web``): the engine applies them, as ``ps -f`` does; None for plain text (a substring)."""
+    words = text.split()
+    if not words or not all(_FILTER_TERM.match(w) for w in words):
+        return None
+    out: dict[str, list[str]] = {}
+    for word in words:
+        key, _, value = word.partition("=")
+        out.setdefault(key, []).append(value)
+    return out
 
 
 def matches(row: Row, needle: str) -> bool:
