@@ -333,9 +333,13 @@ class LocalEngine(Engine):
     ) -> AttachStream:
         from core.runtime import protocol
 
-        handle = self.lifecycle.start(name, attach=True, launcher=_launcher(prepared))
+        rec = self.lifecycle.get(name)
+        if rec.state.status not in RUNNING_STATES:
+            # docker's order: the client attaches, then the container starts (create, attach, start, die)
+            self._emit("container", "attach", rec.id, name=rec.name, image=rec.image)
+        handle = self.lifecycle.start(rec.id, attach=True, launcher=_launcher(prepared))
         if handle.already_running:
-            return self.attach_container(name, stdin=stdin)
+            return self.attach_container(rec.id, stdin=stdin)
         hello: dict[str, Any] = {"op": "attach", "stdin": stdin}
         if tty_size:
             hello.update(rows=tty_size[0], cols=tty_size[1])
@@ -356,6 +360,7 @@ class LocalEngine(Engine):
         if rec.state.status not in RUNNING_STATES:
             raise Conflict(f"You cannot attach to a stopped container {rec.name}, start it first")
         sock = protocol.connect(self.lifecycle.sock(rec.id), {"op": "attach", "stdin": stdin})
+        self._emit("container", "attach", rec.id, name=rec.name, image=rec.image)
         return self._attach_stream(rec, sock)
 
     def _attach_stream(self, rec: ContainerRecord, sock: Any) -> AttachStream:

@@ -1156,12 +1156,8 @@ EXPECTED_FAILURES: dict[str, str] = {
     "port-lines": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
     "port-one": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
     "ps-format-ports-all-ifaces": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
-    "images-quiet": "#12 item 15: images -q prints an image once; docker prints a line per row (one per tag)",
-    "events-run-rm": "#12 item 15: no 'attach' event when run attaches to the container",
     "system-df": "#12 item 15: system df has no Build Cache row",
-    "network-prune": "#12 item 15: network prune's list lacks docker's closing blank line",
     "image-inspect-config": "#12 item 11: image inspect -f '{{json .Config}}': docker's CLI 28 re-encodes the image config with its own type (empty keys left out); dockyard prints the daemon's document",
-    "port-unpublished": "#12 item 15: port C 81 says '81/tcp' where docker repeats the argument ('81')",
 }
 
 

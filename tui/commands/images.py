@@ -248,12 +248,8 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
 def cmd_images(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     rows = _image_rows(engine, args)
-    if args.quiet:
-        seen = []
-        for r in rows:
-            if r["ID"] not in seen:
-                seen.append(r["ID"])
-        sys.stdout.write("".join(f"{i}\n" for i in seen))
+    if args.quiet:  # an id a row, as docker's CLI: an image with two tags is listed twice
+        sys.stdout.write("".join(f"{r['ID']}\n" for r in rows))
         return 0
     headers = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
     if args.digests:
