@@ -966,7 +966,10 @@ class LocalEngine(Engine):
             name=rec.name,
             image=rec.image,
             image_id=rec.image_id,
-            command=" ".join(rec.process.get("args", [])),
+            # docker's list: Path, then each argument, in single quotes if it has a space
+            command=" ".join(
+                a if i == 0 or " " not in a else f"'{a}'" for i, a in enumerate(rec.process.get("args", []))
+            ),
             created=rec.created,
             status=st.status,
             exit_code=st.exit_code if st.status in ("exited", "dead") else None,

@@ -231,6 +231,8 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         sys.stderr.write(f"Error: {err}\n")
         if isinstance(err, BadFlagValue):
             return 125  # a flag error, whatever the verb (docker's CLI fails before it calls the daemon)
+        if getattr(err, "cli_status", 0):  # a status the docker CLI itself sets (64: a template's syntax)
+            return int(err.cli_status)  # type: ignore[attr-defined]
         return docker_status(args, err.exit_code)
     except CLIError as err:
         sys.stderr.write(f"Error: {err}\n")

@@ -1,4 +1,5 @@
-"""Printing like docker: aligned tables, human sizes and ages, and ``--format`` (json, table, templates).
+"""Printing like docker: aligned tables, human sizes and ages, and ``--format`` (json, table, Go templates
+run by tui.gotemplate over docker's row contexts from tui.contexts).
 
 The text helpers (sizes, ages, a container's Status and Ports) are shared by both faces: the workbench's
 rows (tui.widgets.rows) say "Up 3 minutes" exactly as ``dockyard ps`` does. The command line's start-up
@@ -11,6 +12,8 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 
+from core.errors import DockyardError
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
     from datetime import datetime
@@ -19,17 +22,15 @@ if TYPE_CHECKING:
     from core.models import ContainerSummary
 
 
-_FIELD = re.compile(r"\{\{\s*(json\s+)?\.([A-Za-z_][\w.]*)?\s*\}\}")
-
-
-def human_size(n: float) -> str:
-    """docker's units.HumanSize: decimal units, 3 significant digits ("4.26MB", "121MB", "0B")."""
+def human_size(n: float, precision: int = 3) -> str:
+    """docker's units.HumanSizeWithPrecision: decimal units, 3 significant digits ("4.26MB", "121MB",
+    "0B"); units.HumanSize is precision 4 ("1.986MB")."""
     units = ["B", "kB", "MB", "GB", "TB", "PB"]
     i = 0
     while n >= 1000 and i < len(units) - 1:
         n /= 1000.0
         i += 1
-    text = f"{n:.3g}"
+    text = f"{n:.{precision}g}"
     if "e" in text:
         text = f"{n:.0f}"
     return f"{text}{units[i]}"
@@ -159,88 +160,330 @@ def _port_group(key: str, first: int, last: int) -> str:
     return f"{span}/{proto}"
 
 
-def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], out: Any = None) -> None:
-    """docker's tabwriter look: columns padded to the widest cell plus three spaces."""
+def print_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], out: Any = None, minwidth: int = 20
+) -> None:
+    """A table as ``docker top`` prints it: columns padded to the widest cell plus three spaces, at least
+    ``minwidth`` wide (top's tabwriter: 20; the formatters': 10)."""
     out = out or sys.stdout
-    rows = [list(map(str, r)) for r in rows]
-    widths = [len(h) for h in headers]
-    for r in rows:
-        for i, cell in enumerate(r):
-            widths[i] = max(widths[i], len(cell))
-    for r in [list(headers), *rows]:
-        line = "   ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:-1]))
-        line = (line + "   " + r[-1]) if len(r) > 1 else r[0]
-        out.write(line.rstrip() + "\n")
+    lines = ["\t".join(headers)] + ["\t".join(map(str, r)) for r in rows]
+    out.write(tabwrite("\n".join(lines) + "\n", minwidth=minwidth))
 
 
-def render_template(template: str, obj: dict[str, Any]) -> str:
-    """A small subset of Go templates, enough for docker's common uses: ``{{.Field}}``, ``{{json .}}``,
-    ``{{json .Field}}``, nested ``{{.A.B}}``, and ``\\t``/``\\n`` escapes."""
+def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
+    """Go's text/tabwriter as docker's formatter sets it up (minwidth 10, tabwidth 1, padding 3, spaces):
+    tab-terminated cells of consecutive lines form a column as wide as its widest cell plus the padding;
+    the last cell of a line is not part of a column."""
+    raw_lines = text.split("\n")
+    lines = [ln.replace("\v", "\t").split("\t") for ln in raw_lines]
+    out: list[str] = []
 
-    def value(path: str | None) -> Any:
-        cur: Any = obj
-        for part in (path or "").split(".") if path else []:
-            cur = cur.get(part) if isinstance(cur, dict) else None
-        return cur
+    def cell_width(c: str) -> int:
+        return len(c)
 
-    def sub(m: re.Match[str]) -> str:
-        v = value(m.group(2))
-        if m.group(1):
-            return json.dumps(v, separators=(",", ":"))
-        if v is None:
-            return "<no value>"
-        if isinstance(v, (dict, list)):
-            return json.dumps(v)
-        return str(v)
+    def write_lines(widths: list[int], line0: int, line1: int) -> None:
+        for i in range(line0, line1):
+            line = lines[i]
+            for j, c in enumerate(line):
+                out.append(c)
+                if j < len(widths) and j < len(line) - 1:
+                    out.append(" " * (widths[j] - cell_width(c)))
+            if i + 1 < len(lines):
+                out.append("\n")
 
-    return _FIELD.sub(sub, template.replace("\\t", "\t").replace("\\n", "\n"))
+    def fmt(widths: list[int], line0: int, line1: int) -> None:
+        column = len(widths)
+        this = line0
+        while this < line1:
+            if column >= len(lines[this]) - 1:
+                this += 1
+                continue
+            write_lines(widths, line0, this)
+            line0 = this
+            width = minwidth
+            while this < line1 and column < len(lines[this]) - 1:
+                width = max(width, cell_width(lines[this][column]) + padding)
+                this += 1
+            widths.append(width)
+            fmt(widths, line0, this)
+            widths.pop()
+            line0 = this
+        write_lines(widths, line0, line1)
+
+    fmt([], 0, len(lines))
+    return "".join(out)
+
+
+class FormatError(DockyardError):
+    """A ``--format`` template that does not parse or fails on a row: docker's message and exit code (the
+    docker CLI's own status, whatever the verb: 64 where docker says a template does not parse)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.cli_status = exit_code
+
+
+def template_text(fmt: str) -> str:
+    """docker's Format.templateString: without the ``table`` word, spaces trimmed, ``\\t``/``\\n`` read."""
+    if fmt == "json":
+        return "{{json .}}"
+    text = fmt[len("table") :] if fmt.startswith("table") else fmt
+    return text.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
+
+
+def format_rows(
+    contexts: Sequence[Any],
+    fmt: str,
+    header: dict[str, str],
+    out: Any = None,
+    *,
+    parse_prefix: str = "template parsing error: ",
+    exec_prefix: str = "template parsing error: ",
+) -> None:
+    """docker's formatter.Context.Write: each row through the template (a row context's methods are its
+    fields), and for a ``table`` format a header made by the same template over the column titles, all
+    aligned by the tabwriter. Nothing is printed if a row fails (FormatError, exit 1)."""
+    from tui.gotemplate import HeaderMap, TemplateError, header_funcs, parse
+
+    out = out or sys.stdout
+    try:
+        tmpl = parse(template_text(fmt))
+    except TemplateError as err:
+        raise FormatError(f"{parse_prefix}{err}") from None
+    body: list[str] = []
+    for ctx in contexts:
+        try:
+            body.append(tmpl.execute(ctx) + "\n")
+        except TemplateError as err:
+            raise FormatError(f"{exec_prefix}{err}") from None
+    if not fmt.startswith("table"):
+        out.write("".join(body))
+        return
+    head = tmpl.execute_partial(HeaderMap(header), funcs=header_funcs())
+    out.write(tabwrite(head + "\n" + "".join(body)))
+
+
+def check_template(fmt: str, empty: Any, parse_prefix: str, exec_prefix: str, exit_code: int = 1) -> None:
+    """Parse ``fmt`` and run it once on an empty row, as ``docker ps`` and ``docker events`` do before
+    they ask the engine for anything."""
+    from tui.gotemplate import TemplateError, parse
+
+    try:
+        tmpl = parse(template_text(fmt))
+    except TemplateError as err:
+        raise FormatError(f"{parse_prefix}{err}", exit_code) from None
+    try:
+        tmpl.execute(empty)
+    except TemplateError as err:
+        raise FormatError(f"{exec_prefix}{err}", exit_code) from None
 
 
 def emit(
-    rows: list[dict[str, Any]], fmt: str | None, headers: Sequence[tuple[str, str]], out: Any = None
+    rows: Sequence[Any],
+    fmt: str | None,
+    headers: Sequence[tuple[str, str]],
+    out: Any = None,
+    *,
+    go_type: str = "*formatter.Context",
+    header: dict[str, str] | None = None,
+    default: str | None = None,
+    labels: str | None = None,
 ) -> None:
-    """Print ``rows`` per ``--format``.
+    """Print ``rows`` per ``--format``, as docker's formatters do.
 
-    None or "table": a table of ``headers`` (title, key); "json": one JSON object a line (docker's
-    ``--format json``); "table TEMPLATE": a table from a template; anything else: a template per row."""
-    out = out or sys.stdout
-    if fmt is None or fmt == "table":
-        print_table([h for h, _ in headers], ([str(r.get(k, "")) for _, k in headers] for r in rows), out)
-        return
-    if fmt == "json":
-        for r in rows:
-            out.write(json.dumps(r, separators=(",", ":")) + "\n")
-        return
-    if fmt.startswith("table "):
-        tmpl = fmt[len("table ") :]
-        cols = [c for c in tmpl.replace("\\t", "\t").split("\t")]
-        titles = [_title(c) for c in cols]
-        print_table(titles, ([render_template(c, r) for c in cols] for r in rows), out)
-        return
+    ``rows`` are row contexts (tui.gotemplate.GoObject) or dicts of docker's field names (made into a
+    context of type ``go_type``; the dict key ``labels`` holds a mapping for ``.Label "key"``).
+    None or "table": docker's default table (``default``, or the ``headers`` columns: (title, field));
+    "json": ``{{json .}}`` a line; "table TEMPLATE": a table with docker's titles (``header``, field to
+    title); anything else: the template once a row."""
+    from tui.gotemplate import RowContext
+
+    contexts = []
     for r in rows:
-        out.write(render_template(fmt, r) + "\n")
-
-
-def _title(column_template: str) -> str:
-    m = _FIELD.search(column_template)
-    if not m or not m.group(2):
-        return column_template.upper()
-    name = m.group(2).split(".")[-1]
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).upper()
+        if isinstance(r, dict):
+            fields = {k: v for k, v in r.items() if k != labels}
+            lab = r.get(labels) if labels else None
+            contexts.append(RowContext(fields, go_type, dict(lab or {}) if labels else None))
+        else:
+            contexts.append(r)
+    if not fmt or fmt == "table":
+        fmt = default or "table " + "\t".join("{{." + key + "}}" for _, key in headers)
+    titles = dict(header) if header is not None else {key: title for title, key in headers}
+    format_rows(contexts, fmt, titles, out)
 
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=4) + "\n")
 
 
-def print_inspected(found: Sequence[dict[str, Any]], fmt: str | None) -> None:
-    """What every ``inspect`` prints: one JSON array, or each object through ``--format`` (json or a
-    template)."""
-    if fmt:
-        for obj in found:
-            print(json.dumps(obj) if fmt == "json" else render_template(fmt, obj))
-    else:
+# docker's inspect documents are Go structs, except these fields, which are maps (name: Go's map kind):
+# a missing key of a map prints <no value>; of a struct it is an error
+_MAP_FIELDS = {
+    "Labels": "str",
+    "Options": "str",
+    "DriverOpts": "str",
+    "Data": "str",
+    "Sysctls": "str",
+    "StorageOpt": "str",
+    "Tmpfs": "str",
+    "Annotations": "str",
+    "Volumes": "any",
+    "ExposedPorts": "any",
+    "Ports": "any",
+    "Networks": "any",
+    "Containers": "any",
+    "Status": "any",
+    "Aux": "any",
+    "Details": "str",
+}
+# fields that are slices: a null one prints [] (a nil pointer prints <nil>)
+_SLICE_FIELDS = {
+    "Entrypoint", "Cmd", "Env", "Binds", "Links", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "CapAdd",
+    "CapDrop", "GroupAdd", "SecurityOpt", "Devices", "DeviceRequests", "DeviceCgroupRules", "Mounts",
+    "Ulimits", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps", "OnBuild", "Shell", "Aliases", "DNSNames", "RepoTags", "RepoDigests", "Layers",
+    "MaskedPaths", "ReadonlyPaths", "VolumesFrom", "SecondaryIPAddresses", "SecondaryIPv6Addresses", "Test",
+    "Args", "ConsoleSize", "Log", "Config",
+}  # fmt: skip
+
+
+# fields docker's Go structs have but their JSON leaves out when empty (omitempty): a template sees their
+# zero value. By the key the struct is under ("" for the document itself, by its kind)
+_OMITTED: dict[str, dict[str, Any]] = {
+    "State": {"Health": "ptr"},
+    "Healthcheck": {"Interval": 0, "Timeout": 0, "StartPeriod": 0, "StartInterval": 0, "Retries": 0},
+    "Config": {
+        "ExposedPorts": "map",
+        "Healthcheck": "ptr",
+        "ArgsEscaped": False,
+        "NetworkDisabled": False,
+        "MacAddress": "",
+        "StopSignal": "",
+        "StopTimeout": "ptr",
+        "Shell": "slice",
+        "OnBuild": "slice",
+        "Entrypoint": "slice",
+        "Volumes": "map",
+        "Labels": "map",
+        "Env": "slice",
+        "Cmd": "slice",
+    },
+    "container": {"Node": "ptr", "SizeRw": "ptr", "SizeRootFs": "ptr"},
+    "volume": {"Status": "map", "UsageData": "ptr", "ClusterVolume": "ptr", "CreatedAt": ""},
+    "network": {"Peers": "slice", "Services": "map"},
+    "image": {"VirtualSize": 0, "Descriptor": "ptr", "Manifests": "slice"},
+}
+
+
+# JSON names whose Go struct field is spelled otherwise: the typed pass knows only the Go name ({{.ID}},
+# {{.HostConfig.NanoCPUs}}); the JSON name ({{.Id}}) fails there and works in the raw pass, as in docker
+_GO_NAMES = {
+    "Id": "ID",
+    "NanoCpus": "NanoCPUs",
+    "CpuShares": "CPUShares",
+    "CpuPeriod": "CPUPeriod",
+    "CpuQuota": "CPUQuota",
+    "CpuRealtimePeriod": "CPURealtimePeriod",
+    "CpuRealtimeRuntime": "CPURealtimeRuntime",
+    "CpuCount": "CPUCount",
+    "CpuPercent": "CPUPercent",
+    "Dns": "DNS",
+    "DnsOptions": "DNSOptions",
+    "DnsSearch": "DNSSearch",
+    "ApiVersion": "APIVersion",
+}
+
+
+_TIME_FIELDS = {"network": ("Created",), "Metadata": ("LastTagTime",)}
+# time.Duration fields (nanoseconds in JSON, "30s" when a template prints them)
+_DURATION_FIELDS = {"Healthcheck": ("Interval", "Timeout", "StartPeriod", "StartInterval")}
+
+
+def _document_kind(doc: dict[str, Any]) -> str:
+    if "State" in doc and "HostConfig" in doc:
+        return "container"
+    if "RepoTags" in doc:
+        return "image"
+    if "Mountpoint" in doc:
+        return "volume"
+    if "IPAM" in doc:
+        return "network"
+    return ""
+
+
+def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str = "") -> Any:
+    """An inspect document as the docker CLI's typed structs see it: dicts are structs (tui.gotemplate.Struct)
+    except the map fields, nulls are typed nils, and the fields JSON left out are there with zero values."""
+    from tui.gotemplate import GoDuration, GoNil, GoTime, StrMap, Struct
+
+    if isinstance(obj, dict):
+        kind = _MAP_FIELDS.get(key)
+        if key == "Config" and parent == "LogConfig":
+            kind = "str"
+        if kind == "str":
+            return StrMap(obj)
+        if kind == "any":
+            return {k: typed_document(v, "struct", "", key) for k, v in obj.items()}
+        fields = {_GO_NAMES.get(k, k): typed_document(v, "struct", k, key) for k, v in obj.items()}
+        kind = key or _document_kind(obj)
+        for name in _TIME_FIELDS.get(kind, ()):  # time.Time fields (the others are strings in docker's types)
+            if isinstance(fields.get(name), str):
+                fields[name] = GoTime(fields[name])
+        json_names = {_GO_NAMES[k]: k for k in obj if k in _GO_NAMES}
+        omitted = _OMITTED.get(key if key else _document_kind(obj), {})
+        absent = [name for name in omitted if name not in fields]  # in the struct's field order
+        for name in absent:
+            zero = omitted[name]
+            fields[name] = GoNil(zero) if zero in ("ptr", "map", "slice") else zero
+        for name in _DURATION_FIELDS.get(key, ()):
+            if isinstance(fields.get(name), int):
+                fields[name] = GoDuration(fields[name])
+        return Struct(fields, go_type, json_names, frozenset(absent))
+    if isinstance(obj, list):
+        return [typed_document(v, "struct", "", key) for v in obj]
+    if obj is None:
+        if key in _MAP_FIELDS:
+            return GoNil("map")
+        if key in _SLICE_FIELDS and not (key == "Config" and parent != "IPAM"):
+            return GoNil("slice")
+        return GoNil("ptr")
+    return obj
+
+
+def print_inspected(
+    found: Sequence[dict[str, Any]], fmt: str | None, *, go_type: str = "struct", raw_fallback: bool = True
+) -> None:
+    """What every ``inspect`` prints: one JSON array, ``-f json`` the array on one line, or each object
+    through the template. Like docker's TemplateInspector, a template runs on the typed document first and,
+    if that fails, on the raw JSON with missing keys as errors ("map has no entry for key"). A template that
+    does not parse exits 64, one that fails 1; nothing is printed then."""
+    from tui.gotemplate import TemplateError, parse
+
+    if not fmt:
         print_json(list(found))
+        return
+    if fmt == "json":  # Go's json.Marshal of the documents as they came: their key order, <>& escaped
+        text = json.dumps(list(found), ensure_ascii=False, separators=(",", ":"))
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        sys.stdout.write(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
+        return
+    try:
+        tmpl = parse(fmt)
+    except TemplateError as err:
+        raise FormatError(f"template parsing error: {err}", 64) from None
+    chunks = []
+    for obj in found:
+        try:
+            chunks.append(tmpl.execute(typed_document(obj, go_type)))
+        except TemplateError as err:
+            if not raw_fallback:
+                raise FormatError(f"template parsing error: {err}") from None
+            try:
+                chunks.append(tmpl.execute(obj, missingkey="error"))
+            except TemplateError as err2:
+                raise FormatError(f"template parsing error: {err2}") from None
+    sys.stdout.write("".join(c + "\n" for c in chunks))
 
 
 def confirm_prune(what: str, force: bool) -> bool:

@@ -55,18 +55,18 @@ def test_info_version_df_and_prune(testbed: Testbed, engine_config: Config) -> N
     assert info["DockerRootDir"] == str(engine_config.root)
     assert info["CgroupVersion"] in ("1", "2")
     assert "Containers: 2" in cli(engine_config, "info")
-    assert json.loads(cli(engine_config, "version", "--format", "json"))["Os"] == "linux"
+    assert json.loads(cli(engine_config, "version", "--format", "json"))["Server"]["Os"] == "linux"
 
     rows = {
         r["Type"]: r
         for r in map(json.loads, cli(engine_config, "system", "df", "--format", "json").splitlines())
     }
-    assert (rows["Images"]["TotalCount"], rows["Images"]["Active"]) == (2, 1)
+    assert (rows["Images"]["TotalCount"], rows["Images"]["Active"]) == ("2", "1")  # docker's strings
     assert rows["Images"]["Size"].endswith("MB")  # busybox's ~2 MB layer, counted once
     assert rows["Images"]["Reclaimable"] != "0B"  # the whiteout image no container uses
-    assert (rows["Containers"]["TotalCount"], rows["Containers"]["Active"]) == (2, 1)
+    assert (rows["Containers"]["TotalCount"], rows["Containers"]["Active"]) == ("2", "1")
     assert rows["Containers"]["Reclaimable"].startswith("1")  # the stopped one's ~100 kB
-    assert (rows["Local Volumes"]["TotalCount"], rows["Local Volumes"]["Active"]) == (2, 1)
+    assert (rows["Local Volumes"]["TotalCount"], rows["Local Volumes"]["Active"]) == ("2", "1")
     table = cli(engine_config, "system", "df").splitlines()
     assert table[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
 

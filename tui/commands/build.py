@@ -14,14 +14,6 @@ from typing import Any
 from tui.cli import CLIError, make_engine
 from tui.output import emit, human_size, time_ago
 
-_HISTORY_HEADERS = [
-    ("IMAGE", "ID"),
-    ("CREATED", "CreatedSince"),
-    ("CREATED BY", "CreatedBy"),
-    ("SIZE", "Size"),
-    ("COMMENT", "Comment"),
-]
-
 
 def _bool(text: str) -> bool:
     low = text.lower()
@@ -277,6 +269,21 @@ def _created_by(text: str, no_trunc: bool) -> str:
     return text
 
 
+def _rfc3339(value: str) -> str:
+    """Go's time.Format(time.RFC3339) of a time in seconds, in the local zone."""
+    from datetime import datetime
+
+    from tui.output import parse_time
+
+    dt = parse_time(value)
+    if dt is None:
+        return value
+    local = datetime.fromtimestamp(int(dt.timestamp())).astimezone()
+    text = local.isoformat()
+    offset = local.utcoffset()
+    return text[:-6] + "Z" if offset is not None and not offset else text
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     rows = engine.history(args.image)
@@ -290,15 +297,16 @@ def cmd_history(args: argparse.Namespace) -> int:
         out.append(
             {
                 "ID": image_id,
-                "CreatedAt": r.created,
-                "CreatedSince": time_ago(r.created) if args.human else r.created,
+                "CreatedAt": _rfc3339(r.created),
+                "CreatedSince": time_ago(r.created) if args.human else _rfc3339(r.created),
                 "CreatedBy": _created_by(r.created_by, args.no_trunc),
                 "Size": human_size(r.size) if args.human else str(r.size),
                 "Comment": r.comment,
-                "Tags": ",".join(r.tags),
             }
         )
-    emit(out, args.format, _HISTORY_HEADERS)
+    from tui.contexts import HISTORY_HEADER, HISTORY_TABLE
+
+    emit(out, args.format, [], go_type="*image.historyContext", header=HISTORY_HEADER, default=HISTORY_TABLE)
     return 0
 
 

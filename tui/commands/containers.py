@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import time
 
 from tui.cli import CLIError, make_engine
 from tui.output import (
+    check_template,
     confirm_prune,
     emit,
     for_each,
+    format_rows,
     human_size,
-    ports_text,
     print_inspected,
     print_table,
-    status_text,
-    time_ago,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
@@ -218,26 +216,6 @@ def _ps_parser(sub: Any, name: str, aliases: list[str] | None = None) -> None:
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def _ps_row(c: Any, no_trunc: bool) -> dict[str, Any]:
-    cmd = c.command if no_trunc or len(c.command) <= 20 else c.command[:19] + "…"
-    return {
-        "Command": json.dumps(cmd),
-        "CreatedAt": c.created,
-        "ID": c.id if no_trunc else c.id[:12],
-        "Image": c.image,
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
-        "LocalVolumes": "0",
-        "Mounts": "",
-        "Names": c.name,
-        "Networks": "",
-        "Ports": ports_text(c),
-        "RunningFor": time_ago(c.created),
-        "Size": "",
-        "State": c.status,
-        "Status": status_text(c),
-    }
 
 
 # -------------------------------------------------------------------- commands
@@ -453,6 +431,11 @@ def cmd_ps(args: argparse.Namespace) -> int:
     from core.interface import parse_filters
 
     filters = parse_filters(args.filter)
+    if args.format:  # like docker: the template is checked on an empty row before anything is listed
+        from tui.contexts import ContainerContext
+
+        parse_err, exec_err = "failed to parse template: ", "failed to execute template: "
+        check_template(args.format, ContainerContext(None), parse_err, exec_err)
     engine = make_engine(args)
     show_all = args.all or args.last > 0 or args.latest
     containers = engine.list_containers(all=show_all, filters=filters or None)
@@ -460,32 +443,25 @@ def cmd_ps(args: argparse.Namespace) -> int:
         containers = containers[:1]
     elif args.last > 0:
         containers = containers[: args.last]
-    if args.quiet:
+    if args.quiet and args.format:
+        sys.stderr.write("WARNING: Ignoring custom format, because both --format and --quiet are set.\n")
+    if args.quiet and args.format != "raw":
         sys.stdout.write("".join(f"{c.id if args.no_trunc else c.id[:12]}\n" for c in containers))
         return 0
-    rows = [_ps_row(c, args.no_trunc) for c in containers]
-    # docker's CLI asks for sizes with -s, or when a template uses .Size ("json" is not a template there)
-    fmt = args.format or ""
-    if args.size or ".Size" in fmt:
-        for c, row in zip(containers, rows, strict=True):
-            doc = engine.inspect_container(c.id, size=True)
-            row["Size"] = _ps_size(int(doc.get("SizeRw") or 0), int(doc.get("SizeRootFs") or 0))
-    headers = [
-        ("CONTAINER ID", "ID"),
-        ("IMAGE", "Image"),
-        ("COMMAND", "Command"),
-        ("CREATED", "RunningFor"),
-        ("STATUS", "Status"),
-        ("PORTS", "Ports"),
-        ("NAMES", "Names"),
-    ]
-    emit(rows, args.format, [*headers, ("SIZE", "Size")] if args.size else headers)
+    from tui.contexts import CONTAINER_HEADER, CONTAINER_RAW, CONTAINER_TABLE, ContainerContext
+
+    fmt = args.format or "table"
+    if fmt == "table":
+        fmt = CONTAINER_TABLE + ("\t{{.Size}}" if args.size else "")
+    elif fmt == "raw":
+        fmt = (
+            "container_id: {{.ID}}"
+            if args.quiet
+            else CONTAINER_RAW + ("size: {{.Size}}\\n" if args.size else "")
+        )
+    contexts = [ContainerContext(c, not args.no_trunc, engine.inspect_container) for c in containers]
+    format_rows(contexts, fmt, CONTAINER_HEADER)
     return 0
-
-
-def _ps_size(rw: int, rootfs: int) -> str:
-    """``ps -s``'s SIZE: the writable layer's bytes, then with the image's (``2kB (virtual 4.3MB)``)."""
-    return f"{_dec_size(rw)} (virtual {_dec_size(rootfs)})" if rootfs > 0 else _dec_size(rw)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -615,24 +591,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
             )
         return out
 
-    headers = [
-        ("CONTAINER ID", "ID"),
-        ("NAME", "Name"),
-        ("CPU %", "CPUPerc"),
-        ("MEM USAGE / LIMIT", "MemUsage"),
-        ("MEM %", "MemPerc"),
-        ("NET I/O", "NetIO"),
-        ("BLOCK I/O", "BlockIO"),
-        ("PIDS", "PIDs"),
-    ]
+    from tui.contexts import STATS_HEADER, STATS_TABLE
+
+    def show(data: list[dict[str, Any]]) -> None:
+        emit(
+            data, args.format, [], go_type="*container.statsContext", header=STATS_HEADER, default=STATS_TABLE
+        )
+
     if args.no_stream:
-        emit(rows(), args.format, headers)
+        show(rows())
         return 0
     try:
         while True:
             data = rows()
             sys.stdout.write("\x1b[2J\x1b[H")
-            emit(data, args.format, headers)
+            show(data)
             sys.stdout.flush()
             time.sleep(0.8)
     except KeyboardInterrupt:

@@ -201,6 +201,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]]:
     from core.interface import parse_reference
+    from tui.contexts import go_time
 
     rows: list[dict[str, Any]] = []
     wanted = None
@@ -230,7 +231,7 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
             rows.append(
                 {
                     "Containers": str(img.containers) if img.containers >= 0 else "N/A",
-                    "CreatedAt": img.created,
+                    "CreatedAt": go_time(img.created),
                     "CreatedSince": time_ago(img.created),
                     "Digest": digests.get(repo, "<none>"),
                     "ID": short,
@@ -239,7 +240,7 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
                     "Size": human_size(img.size),
                     "Tag": tag,
                     "UniqueSize": "N/A",
-                    "VirtualSize": human_size(img.size),
+                    "VirtualSize": human_size(img.size, 4),
                 }
             )
     return rows
@@ -248,14 +249,20 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
 def cmd_images(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     rows = _image_rows(engine, args)
-    if args.quiet:  # an id a row, as docker's CLI: an image with two tags is listed twice
+    if args.quiet and args.format in (None, "", "table"):  # like docker: a custom format wins over -q
+        # an id a row, as docker's CLI: an image with two tags is listed twice
         sys.stdout.write("".join(f"{r['ID']}\n" for r in rows))
         return 0
-    headers = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
-    if args.digests:
-        headers.append(("DIGEST", "Digest"))
-    headers += [("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
-    emit(rows, args.format, headers)
+    from tui.contexts import IMAGE_HEADER, IMAGE_RAW, IMAGE_RAW_DIGEST, IMAGE_TABLE, IMAGE_TABLE_DIGEST
+
+    fmt = args.format or "table"
+    if fmt == "table":
+        fmt = IMAGE_TABLE_DIGEST if args.digests else IMAGE_TABLE
+    elif fmt == "raw":
+        fmt = "image_id: {{.ID}}" if args.quiet else IMAGE_RAW_DIGEST if args.digests else IMAGE_RAW
+    elif fmt.startswith("table") and args.digests and "{{.Digest}}" not in fmt:
+        fmt += "\t{{.Digest}}"
+    emit(rows, fmt, [], go_type="*formatter.imageContext", header=IMAGE_HEADER)
     return 0
 
 

@@ -104,27 +104,34 @@ def cmd_ls(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
     nets = make_engine(args).list_networks(filters=filters or None)
     nets.sort(key=lambda n: n.name)
-    if args.quiet:
+    if args.quiet and args.format in (None, "", "table"):  # like docker: a custom format wins over -q
         sys.stdout.write("".join(f"{n.id if args.no_trunc else n.short_id}\n" for n in nets))
         return 0
-    rows = [
+    from tui.contexts import NETWORK_HEADER, NETWORK_TABLE, go_time
+
+    rows = [  # docker's networkContext
         {
-            "ID": n.id if args.no_trunc else n.short_id,
-            "Name": n.name,
+            "CreatedAt": go_time(n.created, fraction=True),
             "Driver": n.driver,
-            "Scope": n.scope,
-            "Subnet": n.subnet,
-            "Gateway": n.gateway,
-            "Internal": str(n.internal).lower(),
+            "ID": n.id if args.no_trunc else n.short_id,
+            "IPv4": "true",
             "IPv6": "false",
-            "CreatedAt": n.created,
+            "Internal": str(n.internal).lower(),
             "Labels": ",".join(f"{k}={v}" for k, v in sorted(n.labels.items())),
-            "Containers": str(len(n.containers)),
+            "Name": n.name,
+            "Scope": n.scope,
+            "labels": n.labels,
         }
         for n in nets
     ]
     emit(
-        rows, args.format, [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("SCOPE", "Scope")]
+        rows,
+        args.format,
+        [],
+        go_type="*network.networkContext",
+        header=NETWORK_HEADER,
+        default=NETWORK_TABLE,
+        labels="labels",
     )
     return 0
 

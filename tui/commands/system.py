@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Iterable
@@ -90,25 +89,50 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_events(events: Iterable[Event], fmt: str | None, out: Any) -> None:
-    from tui.output import render_template
+_EVENT_JSON = {"Status": "status", "ID": "id", "From": "from", "Scope": "scope", "Time": "time"}
+_EVENT_JSON["TimeNano"] = "timeNano"
 
+
+def _event_message(ev: Event | None) -> Any:
+    """docker's events.Message (Go field names for templates, its JSON names for ``json``)."""
+    from tui.gotemplate import GoNil, StrMap, Struct
+
+    actor = Struct(
+        {"ID": ev.id if ev else "", "Attributes": StrMap(ev.attributes) if ev else GoNil("map")},
+        "events.Actor",
+    )
+    fields = {
+        "Status": ev.action if ev else "",
+        "ID": ev.id if ev else "",
+        "From": ev.attributes.get("image", "") if ev else "",
+        "Type": ev.type if ev else "",
+        "Action": ev.action if ev else "",
+        "Actor": actor,
+        "Scope": "local" if ev else "",
+        "Time": int(ev.time) if ev else 0,
+        "TimeNano": int(ev.time * 1e9) if ev else 0,
+    }
+    return Struct(fields, "*events.Message", _EVENT_JSON, frozenset({"Status", "ID", "From"}))
+
+
+def _print_events(events: Iterable[Event], fmt: str | None, out: Any) -> None:
+    from tui.gotemplate import TemplateError, parse
+    from tui.output import FormatError
+
+    tmpl = None
+    if fmt:  # like docker: checked on an empty message before the stream starts
+        try:
+            tmpl = parse("{{json .}}" if fmt == "json" else fmt)
+            tmpl.execute(_event_message(None))
+        except TemplateError as err:
+            raise FormatError(f"Error parsing format: {err}", 64) from None
     for ev in events:
-        obj = {
-            "status": ev.action,
-            "id": ev.id,
-            "from": ev.attributes.get("image", ""),
-            "Type": ev.type,
-            "Action": ev.action,
-            "Actor": {"ID": ev.id, "Attributes": ev.attributes},
-            "scope": "local",
-            "time": int(ev.time),
-            "timeNano": int(ev.time * 1e9),
-        }
-        if fmt == "json":
-            out.write(json.dumps(obj) + "\n")
-        elif fmt:
-            out.write(render_template(fmt, obj) + "\n")
+        if tmpl is not None:
+            try:
+                out.write(tmpl.execute(_event_message(ev)) + "\n")
+            except TemplateError as err:
+                out.write(getattr(err, "partial", "") + "\n")
+                raise FormatError(str(err)) from None
         else:
             stamp = datetime.fromtimestamp(ev.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
             attrs = ", ".join(f"{k}={v}" for k, v in sorted(ev.attributes.items()))
@@ -117,11 +141,11 @@ def _print_events(events: Iterable[Event], fmt: str | None, out: Any) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from tui.output import human_size, print_inspected
+    from tui.output import human_size
 
     info = make_engine(args).info()
     if args.format:
-        print_inspected([info], args.format)
+        _print_one(info, args.format, "", "system.dockerInfo")
         return 0
     lines = [
         ("Containers", info["Containers"]),
@@ -151,12 +175,65 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_version(args: argparse.Namespace) -> int:
-    from tui.output import print_inspected
+def _print_one(doc: dict[str, Any], fmt: str, name: str, go_type: str) -> None:
+    """``version``/``info --format``: docker's template (named ``name``; "json" is ``{{json .}}``, no
+    ``table`` and no ``\\t`` escapes here) over its typed document; a template that does not parse exits
+    64, one that fails 1 with Go's message as it is."""
+    from tui.gotemplate import Func, TemplateError, docker_funcs, parse
+    from tui.output import FormatError, tabwrite, typed_document
 
+    funcs = docker_funcs()
+    if name == "version":  # docker's version template has one function of its own
+        funcs["getDetailsOrder"] = Func(lambda c: sorted(c.get("Details") or {}), ["any"])
+    try:
+        tmpl = parse("{{json .}}" if fmt == "json" else fmt, name, funcs)
+    except TemplateError as err:
+        raise FormatError(f"template parsing error: {err}", 64) from None
+    try:
+        text = tmpl.execute(typed_document(doc, go_type)) + "\n"
+    except TemplateError as err:
+        # docker writes as the template runs, and its newline after it, error or not
+        sys.stdout.write(getattr(err, "partial", "") + "\n")
+        raise FormatError(str(err)) from None
+    # docker's version writes through a tabwriter (minimum width 20, padding 1); info does not
+    sys.stdout.write(tabwrite(text, minwidth=20, padding=1) if name == "version" else text)
+
+
+def _version_document(obj: dict[str, Any]) -> dict[str, Any]:
+    """docker's versionInfo shape: ``Client`` (this command line) and ``Server`` (the engine)."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(obj["Arch"], obj["Arch"])
+    client = {
+        "Version": obj["Version"],
+        "ApiVersion": "",
+        "DefaultAPIVersion": "",
+        "GitCommit": "",
+        "GoVersion": "",
+        "Os": obj["Os"],
+        "Arch": arch,
+        "BuildTime": "",
+        "Context": "default",
+    }
+    details = {"KernelVersion": obj["KernelVersion"], "Os": obj["Os"], "Arch": arch, "Python": obj["Python"]}
+    server = {
+        "Platform": {"Name": "dockyard"},
+        "Components": [{"Name": "Engine", "Version": obj["Version"], "Details": details}],
+        "Version": obj["Version"],
+        "ApiVersion": "",
+        "MinAPIVersion": "",
+        "GitCommit": "",
+        "GoVersion": "",
+        "Os": obj["Os"],
+        "Arch": arch,
+        "KernelVersion": obj["KernelVersion"],
+        "BuildTime": "",
+    }
+    return {"Client": client, "Server": server}
+
+
+def cmd_version(args: argparse.Namespace) -> int:
     obj = make_engine(args).version()
     if args.format:
-        print_inspected([obj], args.format)
+        _print_one(_version_document(obj), args.format, "version", "system.versionInfo")
     else:
         print("dockyard:")
         for key in ("Version", "Python", "Os", "Arch", "KernelVersion", "Daemon"):
@@ -165,28 +242,29 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_df(args: argparse.Namespace) -> int:
+    from tui.contexts import DISK_USAGE_HEADER, DISK_USAGE_TABLE
+    from tui.gotemplate import RowContext
     from tui.output import emit, human_size
 
+    types = {
+        "Images": "*formatter.diskUsageImagesContext",
+        "Containers": "*formatter.diskUsageContainersContext",
+        "Local Volumes": "*formatter.diskUsageVolumesContext",
+        "Build Cache": "*formatter.diskUsageBuilderContext",
+    }
     rows = []
     for r in make_engine(args).disk_usage():
+        # docker's diskUsage*Context: strings, units.HumanSize (4 digits), the share a whole percent
         share = f" ({100 * r['Reclaimable'] // r['Size']}%)" if r["Size"] else ""
-        rows.append(
-            {
-                "Type": r["Type"],
-                "TotalCount": r["TotalCount"],
-                "Active": r["Active"],
-                "Size": human_size(r["Size"]),
-                "Reclaimable": human_size(r["Reclaimable"]) + share,
-            }
-        )
-    headers = [
-        ("TYPE", "Type"),
-        ("TOTAL", "TotalCount"),
-        ("ACTIVE", "Active"),
-        ("SIZE", "Size"),
-        ("RECLAIMABLE", "Reclaimable"),
-    ]
-    emit(rows, args.format, headers)
+        fields = {
+            "Active": str(r["Active"]),
+            "Reclaimable": human_size(r["Reclaimable"], 4) + share,
+            "Size": human_size(r["Size"], 4),
+            "TotalCount": str(r["TotalCount"]),
+            "Type": r["Type"],
+        }
+        rows.append(RowContext(fields, types.get(r["Type"], "*formatter.diskUsageContext")))
+    emit(rows, args.format, [], header=DISK_USAGE_HEADER, default=DISK_USAGE_TABLE)
     return 0
 
 

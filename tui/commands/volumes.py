@@ -83,23 +83,36 @@ def cmd_ls(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
     engine = make_engine(args)
     vols = engine.list_volumes(filters=filters or None)
-    users = engine.volume_users()
-    if args.quiet:
+    if args.quiet and args.format in (None, "", "table"):  # like docker: a custom format wins over -q
         sys.stdout.write("".join(f"{v.name}\n" for v in vols))
         return 0
-    rows = [
+    from tui.contexts import VOLUME_HEADER, VOLUME_TABLE
+
+    rows = [  # docker's volumeContext (its list has no usage data: Links and Size are N/A)
         {
+            "Availability": "N/A",
             "Driver": v.driver,
-            "Name": v.name,
+            "Group": "N/A",
+            "Labels": ",".join(f"{k}={x}" for k, x in sorted(v.labels.items())),
+            "Links": "N/A",
             "Mountpoint": v.mountpoint,
+            "Name": v.name,
             "Scope": "local",
-            "Labels": ",".join(f"{k}={x}" for k, x in v.labels.items()),
-            "Links": str(len(users.get(v.name, []))),
             "Size": "N/A",
+            "Status": "N/A",
+            "labels": v.labels,
         }
         for v in vols
     ]
-    emit(rows, args.format, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")])
+    emit(
+        rows,
+        args.format,
+        [],
+        go_type="*formatter.volumeContext",
+        header=VOLUME_HEADER,
+        default=VOLUME_TABLE,
+        labels="labels",
+    )
     return 0
 
 
@@ -114,7 +127,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         except NotFound as err:
             sys.stderr.write(f"Error: {err}\n")
             failed = 1
-    print_inspected(found, args.format)
+    # docker's volume inspect runs the template on its typed Volume only (no raw JSON fallback)
+    print_inspected(found, args.format, go_type="volume.Volume", raw_fallback=False)
     return failed
 
 
