@@ -363,6 +363,16 @@ class LocalEngine(Engine):
         self._emit("container", "attach", rec.id, name=rec.name, image=rec.image)
         return self._attach_stream(rec, sock)
 
+    def resize_container(self, name: str, rows: int, cols: int) -> None:
+        from core.runtime import protocol
+
+        rec = self.lifecycle.get(name)
+        if rec.state.status not in RUNNING_STATES or rows <= 0 or cols <= 0:
+            return
+        # the shim applies a size given in the hello at once (a frame after it could be dropped with the
+        # connection), so connect, say it, and go
+        protocol.connect(self.lifecycle.sock(rec.id), {"op": "attach", "rows": rows, "cols": cols}).close()
+
     def _attach_stream(self, rec: ContainerRecord, sock: Any) -> AttachStream:
         from core.streams import AttachStream
 

@@ -201,6 +201,12 @@ class Engine(abc.ABC):
     def attach_container(self, name: str, *, stdin: bool = False) -> DuplexStream:
         """``POST /containers/{id}/attach`` to a running container."""
 
+    def resize_container(self, name: str, rows: int, cols: int) -> None:
+        """``POST /containers/{id}/resize``: the running container's terminal size, from outside an attach
+        session (nothing without a terminal)."""
+        with self.attach_container(name) as stream:
+            stream.resize(rows, cols)
+
     @abc.abstractmethod
     def list_containers(self, *, all: bool = False, filters: Filters | None = None) -> list[ContainerSummary]:
         """``GET /containers/json``, newest first; ``filters`` as ``docker ps -f`` (an unknown key or a bad

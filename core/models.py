@@ -405,6 +405,7 @@ class ContainerStats:
     memory_usage: int
     memory_limit: int
     pids: int
+    cpu_usage_ns: int = 0  # CPU time the container's processes have used in all (what docker's stats count)
     net_rx: int = 0  # bytes received on the container's own interfaces (not lo)
     net_tx: int = 0
     block_read: int = 0  # bytes read and written by its cgroup (blkio / io.stat)

@@ -174,12 +174,26 @@ def _find_verb(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _is_serve(args_list: list[str], verb: str | None) -> bool:
+    """``dockyard serve`` and its alias ``dockyard system service`` (as podman's)."""
+    if verb == "serve":
+        return True
+    if verb == "system":
+        rest = args_list[args_list.index("system") + 1 :]
+        return bool(rest) and rest[0] == "service"
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     _stdio_or_devnull()
     verb = _find_verb(args_list)
     if verb is None and not any(a in ("-h", "--help", "--version") for a in args_list):
         return _open_workbench(args_list)
+    if _is_serve(args_list, verb):
+        # the API server face: imported only for this verb, never on the start path of the others
+        serve = importlib.import_module("api.server")
+        return int(serve.main(args_list))
     launcher = _early_shim(args_list, fork=argv is None) if verb == "run" else None
     parser = build_parser([verb] if verb in VERBS else None)
     args = parser.parse_args(args_list)

@@ -151,5 +151,15 @@ def stats(
         limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     rx, tx = net_io(pid) if pid and own_net else (0, 0)
     return ContainerStats(
-        cid, name, cpu, b.memory_usage, limit, b.pids_current, rx, tx, b.block_read, b.block_write
+        cid,
+        name,
+        cpu,
+        b.memory_usage,
+        limit,
+        b.pids_current,
+        b.cpu_usage_ns,
+        net_rx=rx,
+        net_tx=tx,
+        block_read=b.block_read,
+        block_write=b.block_write,
     )

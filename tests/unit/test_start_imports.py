@@ -75,6 +75,17 @@ def test_the_command_lines_path_to_the_order_is_light(cli: dict[str, list[str]])
     assert not loaded
 
 
+def test_the_api_server_is_not_on_the_start_paths(cli: dict[str, list[str]]) -> None:
+    # `dockyard serve` is a verb of its own: run (and ps, the workbench) never import the server face
+    assert not [m for m in cli["all"] if m == "api" or m.startswith("api.")]
+    code = (
+        "import sys, tui.cli; tui.cli.build_parser(['ps'])\n"
+        "print([m for m in sys.modules if m == 'api' or m.startswith('api.')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_shims_path_to_the_container_is_light() -> None:
     loaded = {"argparse", *NEVER} & set(_replay(SHIM)["all"])
     assert not loaded
