@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from core.containers.lifecycle import Lifecycle
     from core.containers.store import ContainerRecord
     from core.filters import ContainerFacts
+    from core.images.manage import ImageUsers
     from core.interface import Filters, PreparedStart
     from core.models import BuildEvent, BuildOptions, BuildResult, ExecConfig, HistoryEntry, Volume
     from core.network.manager import NetworkManager
@@ -181,7 +182,7 @@ class LocalEngine(Engine):
     def remove_image(self, name: str, *, force: bool = False) -> RemovedImage:
         from core.images.manage import remove_image
 
-        removed = remove_image(self.images, self.layers, name, force=force, in_use=self._image_users())
+        removed = remove_image(self.images, self.layers, name, force=force, users=self._image_holders())
         self._emit_removed(removed)
         return removed
 
@@ -332,9 +333,13 @@ class LocalEngine(Engine):
     ) -> AttachStream:
         from core.runtime import protocol
 
-        handle = self.lifecycle.start(name, attach=True, launcher=_launcher(prepared))
+        rec = self.lifecycle.get(name)
+        if rec.state.status not in RUNNING_STATES:
+            # docker's order: the client attaches, then the container starts (create, attach, start, die)
+            self._emit("container", "attach", rec.id, name=rec.name, image=rec.image)
+        handle = self.lifecycle.start(rec.id, attach=True, launcher=_launcher(prepared))
         if handle.already_running:
-            return self.attach_container(name, stdin=stdin)
+            return self.attach_container(rec.id, stdin=stdin)
         hello: dict[str, Any] = {"op": "attach", "stdin": stdin}
         if tty_size:
             hello.update(rows=tty_size[0], cols=tty_size[1])
@@ -355,6 +360,7 @@ class LocalEngine(Engine):
         if rec.state.status not in RUNNING_STATES:
             raise Conflict(f"You cannot attach to a stopped container {rec.name}, start it first")
         sock = protocol.connect(self.lifecycle.sock(rec.id), {"op": "attach", "stdin": stdin})
+        self._emit("container", "attach", rec.id, name=rec.name, image=rec.image)
         return self._attach_stream(rec, sock)
 
     def resize_container(self, name: str, rows: int, cols: int) -> None:
@@ -527,14 +533,16 @@ class LocalEngine(Engine):
         rec = self.lifecycle.get(name)
         return self.paths.container(rec.id) / f"{rec.id}-json.log"
 
-    def container_top(self, name: str) -> tuple[list[str], list[list[str]]]:
-        from core.containers.top import top
+    def container_top(self, name: str, ps_args: str = "") -> tuple[list[str], list[list[str]]]:
+        from core.containers.top import top, top_ps
 
         rec = self.lifecycle.get(name)
         if rec.state.status not in LIVE_STATES:
             from core.errors import Conflict
 
             raise Conflict(f"container {rec.name} is not running")
+        if ps_args:
+            return top_ps(rec.id, self.lifecycle.cgroup_parent_of(rec), ps_args)
         return top(rec.id, self.lifecycle.cgroup_parent_of(rec))
 
     def container_stats(self, name: str) -> ContainerStats:
@@ -542,7 +550,12 @@ class LocalEngine(Engine):
 
         rec = self.lifecycle.get(name)
         return stats(
-            rec.id, rec.name, self.lifecycle.cgroup_parent_of(rec), running=rec.state.status in LIVE_STATES
+            rec.id,
+            rec.name,
+            self.lifecycle.cgroup_parent_of(rec),
+            running=rec.state.status in LIVE_STATES,
+            pid=rec.state.pid,
+            own_net=rec.run.host_config.network_mode != "host",
         )
 
     def stats_stream(self, name: str, *, interval: float = 1.0) -> LocalStatsStream:
@@ -988,6 +1001,33 @@ class LocalEngine(Engine):
             size=record.size,
             containers=len(users.get(record.id, [])),
         )
+
+    def _image_holders(self) -> ImageUsers:
+        """The containers holding each image (all, and the running ones) and the layers they sit on."""
+        from core.images.manage import ImageUsers
+
+        out = ImageUsers()
+        try:
+            entries = list(self.paths.containers.iterdir())
+        except FileNotFoundError:
+            return out
+        for entry in entries:
+            try:
+                cfg = json.loads((entry / "config.json").read_bytes())
+            except (OSError, ValueError):
+                continue
+            image_id, cid = cfg.get("image_id"), cfg.get("id") or entry.name
+            out.layers.update(cfg.get("layers") or [])
+            if not image_id:
+                continue
+            out.containers.setdefault(image_id, []).append(cid)
+            try:
+                status = json.loads((entry / "state.json").read_bytes()).get("status")
+            except (OSError, ValueError):
+                status = None
+            if status in RUNNING_STATES:
+                out.running.setdefault(image_id, []).append(cid)
+        return out
 
     def _image_users(self) -> dict[str, list[str]]:
         """image id -> names of the containers created from it."""

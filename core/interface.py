@@ -259,8 +259,9 @@ class Engine(abc.ABC):
         """Remove every stopped container (``until``, ``label``, ``label!`` narrow it): (ids, bytes freed)."""
 
     @abc.abstractmethod
-    def container_top(self, name: str) -> tuple[list[str], list[list[str]]]:
-        """``GET /containers/{id}/top``: (titles, processes)."""
+    def container_top(self, name: str, ps_args: str = "") -> tuple[list[str], list[list[str]]]:
+        """``GET /containers/{id}/top?ps_args=``: (titles, processes); with ``ps_args``, the host's ``ps``
+        with those options, as dockerd runs it."""
 
     @abc.abstractmethod
     def container_stats(self, name: str) -> ContainerStats:

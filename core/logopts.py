@@ -37,3 +37,36 @@ def parse_log_opts(opts: dict[str, str]) -> tuple[int | None, int]:
     if opts.get("compress", "false").lower() in ("1", "t", "true"):
         raise InvalidArgument("log opt compress is not supported by dockyard's json-file driver")
     return max_size, max_file
+
+
+def log_attrs(opts: dict[str, str], labels: dict[str, str], env: list[str]) -> dict[str, str]:
+    """The ``attrs`` the json-file driver writes on every record (docker's logger Info.ExtraAttributes):
+    the labels named by ``labels=`` or matched by ``labels-regex=``, the Config.Env variables named by
+    ``env=`` or matched by ``env-regex=``."""
+    attrs: dict[str, str] = {}
+    for key in filter(None, opts.get("labels", "").split(",")):
+        if key in labels:
+            attrs[key] = labels[key]
+    # docker applies labels-regex only when labels= is set too (a quirk of its code, kept)
+    if opts.get("labels-regex") and opts.get("labels"):
+        rx = _regex(opts["labels-regex"], "labels-regex")
+        attrs.update({k: v for k, v in labels.items() if rx.search(k)})
+    values = {}
+    for item in env:
+        k, sep, v = item.partition("=")
+        if sep:
+            values[k] = v
+    for key in filter(None, opts.get("env", "").split(",")):
+        if key in values:
+            attrs[key] = values[key]
+    if opts.get("env-regex"):
+        rx = _regex(opts["env-regex"], "env-regex")
+        attrs.update({k: v for k, v in values.items() if rx.search(k)})
+    return attrs
+
+
+def _regex(text: str, what: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as err:
+        raise InvalidArgument(f"invalid {what} {text!r}: {err}") from None

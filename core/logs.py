@@ -223,6 +223,7 @@ class LogWriter:
         max_size: int | None = None,
         max_file: int = 1,
         on_drop: DropCallback | None = None,
+        attrs: dict[str, str] | None = None,
     ) -> None:
         if max_size is not None and max_size <= 0:
             raise InvalidArgument("max-size must be a positive number")
@@ -247,7 +248,14 @@ class LogWriter:
         self._pending: dict[str, bytes] = dict.fromkeys(STREAMS, b"")
         # dockerd stamps every piece of a long line with the time of its first piece
         self._partial_stamp: dict[str, str | None] = dict.fromkeys(STREAMS, None)
-        self._tails = {s: f'\\n","stream":"{s}","time":"' for s in STREAMS}
+        # --log-opt labels=/env=: docker's "attrs", between the stream and the time (Go's encoding: sorted
+        # keys, <>& escaped)
+        self._attrs = ""
+        if attrs:
+            enc = json.dumps(attrs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            enc = enc.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            self._attrs = f',"attrs":{enc}'
+        self._tails = {s: f'\\n","stream":"{s}"{self._attrs},"time":"' for s in STREAMS}
         self._sec = -1
         self._sec_text = ""
         self._last_stamp = ""
@@ -329,7 +337,7 @@ class LogWriter:
             self._partial_stamp[stream] = stamp
         first = self._partial_stamp[stream]
         text = escape_json(piece.decode("utf-8", _ERRORS))
-        return f'{{"log":"{text}","stream":"{stream}","time":"{first}"}}\n'
+        return f'{{"log":"{text}","stream":"{stream}"{self._attrs},"time":"{first}"}}\n'
 
     def flush(self) -> None:
         """Write unfinished lines as they are (no newline added, as dockerd does at end of stream)."""
@@ -857,6 +865,7 @@ def read_logs(
                 obj = loads(rec)
                 text = obj.get("log", "")
                 stream = obj.get("stream", "stdout")
+                attrs = obj.get("attrs") or {}
                 stamp = fast.decode() if fast is not None else normalise_timestamp(obj.get("time", ""))
             except (ValueError, TypeError, AttributeError):
                 continue  # a damaged record (torn by a crash) is not worth stopping for
@@ -865,7 +874,11 @@ def read_logs(
                     continue
                 if until_b is not None and stamp.encode() > until_b:
                     return
-            yield LogLine(stream=stream, time=stamp, text=text)
+            yield (
+                LogLine(stream=stream, time=stamp, text=text, attrs=attrs)
+                if attrs
+                else LogLine(stream=stream, time=stamp, text=text)
+            )
     finally:
         records.close()
 

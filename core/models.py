@@ -385,6 +385,7 @@ class LogLine:
     stream: str  # "stdout" | "stderr"
     time: str  # RFC 3339 with nanoseconds, as docker's json-file
     text: str  # the line, with its trailing newline if it had one
+    attrs: dict[str, str] = field(default_factory=dict)  # --log-opt labels=/env= (docker's json-file "attrs")
 
 
 @record(frozen=True)
@@ -405,6 +406,10 @@ class ContainerStats:
     memory_limit: int
     pids: int
     cpu_usage_ns: int = 0  # CPU time the container's processes have used in all (what docker's stats count)
+    net_rx: int = 0  # bytes received on the container's own interfaces (not lo)
+    net_tx: int = 0
+    block_read: int = 0  # bytes read and written by its cgroup (blkio / io.stat)
+    block_write: int = 0
 
 
 @record(frozen=True)

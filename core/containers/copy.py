@@ -48,7 +48,12 @@ def _enter_root(paths: Paths, layers: LayerStore, rec: ContainerRecord) -> None:
     linux.unshare(linux.CLONE_NEWNS)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     cdir = paths.container(rec.id)
-    lower = ":".join(str(layers.diff_dir(c)) for c in reversed(rec.layers))
+    from core.containers.initlayer import init_layer
+
+    init = init_layer(cdir)
+    lower = ":".join(
+        [*([str(init)] if init else []), *(str(layers.diff_dir(c)) for c in reversed(rec.layers))]
+    )
     target = str(cdir / "rootfs")
     linux.mount(
         "overlay", target, "overlay", 0, f"lowerdir={lower},upperdir={cdir / 'upper'},workdir={cdir / 'work'}"

@@ -32,10 +32,11 @@ def image_config(paths: Paths, image_id: str) -> dict[str, Any]:
 
 def container_size(paths: Paths, rec: ContainerRecord, image_size: int) -> tuple[int, int]:
     """(SizeRw, SizeRootFs): bytes of the container's own changes, and those plus its image's. Walks the
-    writable layer: only for ``inspect -s`` / ``ps -s``."""
-    from core.storage.usage import disk_usage
+    writable layer: only for ``inspect -s`` / ``ps -s``. Bytes as dockerd counts them: each file's size,
+    not the blocks it takes (core.containers.size)."""
+    from core.containers.size import writable_size
 
-    rw = disk_usage(paths.container(rec.id) / "upper")
+    rw = writable_size(paths.container(rec.id) / "upper")
     return rw, rw + image_size
 
 

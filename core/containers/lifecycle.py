@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from core.config import Config, Paths
+from core.containers.initlayer import make_init_layer
 from core.containers.resolve import resolve_process
 from core.containers.store import ContainerRecord, ContainerState, ContainerStore
 from core.errors import Conflict, ContainerNotFound, RuntimeFailure, error_for_exit_code
@@ -132,6 +133,7 @@ class Lifecycle:
             os.makedirs(tmp / "upper", mode=0o755)
             os.makedirs(tmp / "work", mode=0o700)
             os.makedirs(tmp / "rootfs", mode=0o755)
+            make_init_layer(tmp / "init")
             hostname = process["hostname"]
             write_bytes(tmp / "hostname", (hostname + "\n").encode())
             write_bytes(tmp / "hosts", _hosts_file(hostname).encode())
@@ -436,8 +438,7 @@ class Lifecycle:
             raise RuntimeFailure(f"cannot reach the supervisor of {rec.name}: {err}")
         if not answer.get("ok"):
             raise Conflict(f"cannot kill container {rec.name}: {answer.get('error')}")
-        self._event("kill", rec, signal=str(int(sig)))
-        return rec
+        return rec  # the shim recorded the kill event, before the signal (so before the die)
 
     def _wait_exited(self, cid: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

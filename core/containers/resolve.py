@@ -33,14 +33,9 @@ def resolve_process(req: ContainerCreate, image_config: dict[str, Any], containe
     from core.runtime.spec import merge_env  # a create loads it anyway; `ps` and the like need not
 
     hostname = run.hostname or container_id[:12]
-    env = merge_env(list(cfg.get("Env") or []), run.env)
-    keys = {e.partition("=")[0] for e in env}
-    if "PATH" not in keys:
-        env.insert(0, f"PATH={DEFAULT_PATH}")
-    if "HOSTNAME" not in keys:
-        env.insert(1, f"HOSTNAME={hostname}")
-    if run.tty and "TERM" not in keys:
-        env.append("TERM=xterm")
+    # the container's Config.Env: the image's, then the request's. PATH, HOSTNAME and TERM are added to the
+    # process's environment only, when it starts (process_env), as docker does
+    env = config_env(list(cfg.get("Env") or []), merge_env([], run.env))
     workdir = run.working_dir or cfg.get("WorkingDir") or "/"
     if not workdir.startswith("/"):
         raise InvalidArgument(
@@ -65,3 +60,22 @@ def resolve_process(req: ContainerCreate, image_config: dict[str, Any], containe
         ),
         "shell": list(cfg.get("Shell") or []),  # the image's SHELL: a CMD-SHELL health check runs in it
     }
+
+
+def process_env(process: dict[str, Any]) -> list[str]:
+    """The environment a container's process (and an exec in it) starts with, as docker's
+    CreateDaemonEnvironment makes it: PATH, HOSTNAME and, with a terminal, TERM=xterm, each replaced in place
+    by the container's own value where it has one, then the rest of the container's Config.Env."""
+    from core.runtime.spec import merge_env
+
+    defaults = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={process.get('hostname', '')}"]
+    if process.get("tty"):
+        defaults.append("TERM=xterm")
+    return merge_env(defaults, list(process.get("env") or []), {})
+
+
+def config_env(image_env: list[str], run_env: list[str]) -> list[str]:
+    """A container's Config.Env as dockerd merges it: the request's variables first, then each of the
+    image's whose name the request does not set."""
+    names = {e.partition("=")[0] for e in run_env}
+    return [*run_env, *(e for e in image_env if e.partition("=")[0] not in names)]

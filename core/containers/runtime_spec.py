@@ -9,6 +9,8 @@ import resource
 from pathlib import Path
 
 from core.config import Paths
+from core.containers.initlayer import init_layer
+from core.containers.resolve import process_env
 from core.containers.store import ContainerRecord, ContainerStore
 from core.errors import InvalidArgument
 from core.models import DEFAULT_SHM_SIZE, Mount, Ulimit
@@ -127,6 +129,9 @@ def build_spec(
             mounts.append(MountSpec("bind", f"/etc/{name}", str(cdir / name), ["rbind", "rprivate", "rw"]))
     devices = [DeviceSpec(d.path_on_host, d.path_in_container) for d in h.devices]
     lower = [str(layers.diff_dir(cid)) for cid in reversed(rec.layers)]
+    init = init_layer(cdir)
+    if init is not None:
+        lower.insert(0, str(init))  # the top of the lower layers, as docker's <id>-init layer
     host_network = h.network_mode == "host"
     pidns = _namespace(paths, h.pid_mode, "pid", rec.name)
     ipcns = _namespace(paths, h.ipc_mode, "ipc", rec.name)
@@ -143,7 +148,7 @@ def build_spec(
         ),
         process=ProcessSpec(
             args=list(proc["args"]),
-            env=_with_link_env(paths, rec, list(proc["env"])),
+            env=_with_link_env(paths, rec, process_env(proc)),
             cwd=proc.get("cwd") or "/",
             user=UserSpec(name=user, additional_groups=list(h.group_add)),
             tty=bool(proc.get("tty")),
@@ -316,10 +321,11 @@ def build_runtime(
 ) -> dict[str, Any]:
     h = rec.run.host_config
     proc = rec.process
-    from core.logopts import parse_log_opts
+    from core.logopts import log_attrs, parse_log_opts
 
     cdir = paths.container(rec.id)
     max_size, max_file = parse_log_opts(h.log_config.config)
+    attrs = log_attrs(h.log_config.config, dict(proc.get("labels") or {}), list(proc.get("env") or []))
     if h.log_config.type == "local":  # the local driver's defaults: 20 MB a file, 5 files
         max_size = max_size or 20 * 1024 * 1024
         max_file = max_file if "max-file" in h.log_config.config else 5
@@ -345,6 +351,7 @@ def build_runtime(
             "path": "" if h.log_config.type == "none" else str(cdir / f"{rec.id}-json.log"),
             "max_size": max_size,
             "max_file": max_file,
+            **({"attrs": attrs} if attrs else {}),
         },
         "restart": {"name": h.restart_policy.name, "max": h.restart_policy.maximum_retry_count},
         "auto_remove": h.auto_remove,

@@ -61,8 +61,80 @@ def top(cid: str, parent: str) -> tuple[list[str], list[list[str]]]:
     return ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], rows
 
 
-def stats(cid: str, name: str, parent: str, *, running: bool, interval: float = 0.2) -> ContainerStats:
-    """CPU % over ``interval`` (of one CPU, as docker: 100% = one core busy), memory and pids."""
+def top_ps(cid: str, parent: str, ps_args: str) -> tuple[list[str], list[list[str]]]:
+    """``top CONTAINER PS-OPTIONS`` as dockerd does it: the host's ``ps`` with those options (split on single
+    spaces), keeping the rows of the container's processes (and the thread rows that follow one of them); the
+    output must have a PID column."""
+    import re
+    import subprocess
+
+    from core.errors import InvalidArgument, RuntimeFailure
+
+    for key, value in re.findall(r"\s+([^\s]*)=\s*(PID[^\s]*)", ps_args):
+        if key != "pid":
+            raise InvalidArgument(f'specifying "{key}={value}" is not allowed')
+    pids = set(_proc_pids(cid, parent))
+    try:
+        proc = subprocess.run(["ps", *ps_args.split(" ")], capture_output=True, check=False)
+    except OSError as err:
+        raise RuntimeFailure(f"Error running ps: {err.strerror or err}") from None
+    if proc.returncode != 0:
+        raise RuntimeFailure(f"Error running ps: exit status {proc.returncode}")
+    lines = proc.stdout.decode(errors="replace").split("\n")
+    titles = lines[0].split()
+    if "PID" not in titles:
+        raise RuntimeFailure("Couldn't find PID field in ps output")
+    at = titles.index("PID")
+    rows: list[list[str]] = []
+    follows = False  # a thread line ("-" for its PID) belongs to the process row before it
+    for line in lines[1:]:
+        fields = line.split()
+        if not fields or len(fields) <= at:
+            continue
+        if fields[at] == "-":
+            if follows:
+                rows.append([*fields[: len(titles) - 1], " ".join(fields[len(titles) - 1 :])])
+            continue
+        try:
+            pid = int(fields[at])
+        except ValueError:
+            raise RuntimeFailure(f"Unexpected pid '{fields[at]}'") from None
+        follows = pid in pids
+        if follows:
+            rows.append([*fields[: len(titles) - 1], " ".join(fields[len(titles) - 1 :])])
+    return titles, rows
+
+
+def net_io(pid: int) -> tuple[int, int]:
+    """(received, sent) bytes of the interfaces in ``pid``'s network namespace but lo, as docker counts
+    a container's network I/O (the endpoints of its sandbox)."""
+    rx = tx = 0
+    try:
+        lines = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+    except OSError:
+        return 0, 0
+    for line in lines:
+        name, _, counters = line.partition(":")
+        fields = counters.split()
+        if name.strip() == "lo" or len(fields) < 9:
+            continue
+        rx += int(fields[0])
+        tx += int(fields[8])
+    return rx, tx
+
+
+def stats(
+    cid: str,
+    name: str,
+    parent: str,
+    *,
+    running: bool,
+    interval: float = 0.2,
+    pid: int = 0,
+    own_net: bool = True,
+) -> ContainerStats:
+    """CPU % over ``interval`` (of one CPU, as docker: 100% = one core busy), memory, pids, block I/O and,
+    with ``pid`` in a network namespace of its own (``own_net``), network I/O."""
     if not running:
         return ContainerStats(cid, name, 0.0, 0, 0, 0)
     from core.runtime import cgroups
@@ -77,4 +149,17 @@ def stats(cid: str, name: str, parent: str, *, running: bool, interval: float = 
     limit = b.memory_limit or 0
     if not limit or limit >= 1 << 60:
         limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return ContainerStats(cid, name, cpu, b.memory_usage, limit, b.pids_current, b.cpu_usage_ns)
+    rx, tx = net_io(pid) if pid and own_net else (0, 0)
+    return ContainerStats(
+        cid,
+        name,
+        cpu,
+        b.memory_usage,
+        limit,
+        b.pids_current,
+        b.cpu_usage_ns,
+        net_rx=rx,
+        net_tx=tx,
+        block_read=b.block_read,
+        block_write=b.block_write,
+    )

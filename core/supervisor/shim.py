@@ -247,6 +247,7 @@ class Shim:
             if self.pid and self.exit_status is None:
                 if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
                     self.manual_stop = bool(req.get("manual", True))
+                self.event("kill", signal=str(sig))  # before the signal: its die comes after it
                 try:
                     os.kill(self.pid, sig)
                 except ProcessLookupError:
@@ -391,6 +392,7 @@ class Shim:
             sig = parse_signal(self.runtime.get("stop_signal") or "SIGTERM")
         except InvalidArgument:  # the image's StopSignal is not checked at create: docker's default then
             sig = signal.SIGTERM
+        self.event("kill", signal=str(int(sig)))  # docker's order: kill, (kill 9,) die, stop
         try:
             os.kill(self.pid, sig)
         except ProcessLookupError:
@@ -555,6 +557,7 @@ class Shim:
             if self.kill_deadline is not None and time.monotonic() >= self.kill_deadline:
                 self.kill_deadline = None
                 if self.exit_status is None:
+                    self.event("kill", signal=str(int(signal.SIGKILL)))  # the stop timeout ran out
                     self.kill_all()
         for fd in list(self.out_fds):
             # output still open after the drain window: whoever holds it is gone from our pid namespace
@@ -682,6 +685,7 @@ class Shim:
                 max_size=log_cfg.get("max_size"),
                 max_file=int(log_cfg.get("max_file", 1)),
                 on_drop=self.log_dropping,
+                attrs=log_cfg.get("attrs"),
             )
             if log_cfg.get("path")
             else _NoLog()  # --log-driver none

@@ -408,9 +408,12 @@ def test_events_record_the_lifecycle(env: Env) -> None:
         return [json.loads(line)["Action"] for line in out.splitlines()]
 
     env.cli("run", "--rm", "--name", "ev", "busybox", "true", check=True)
-    assert actions("ev") == ["create", "start", "die", "destroy"]
+    assert actions("ev") == ["create", "attach", "start", "die", "destroy"]  # docker's, attach included
     env.cli("run", "--name", "ev2", "busybox", "true", check=True)
-    assert actions("ev2") == ["create", "start", "die"]
+    assert actions("ev2") == ["create", "attach", "start", "die"]
+    env.cli("run", "-d", "--name", "ev3", "busybox", "true", check=True)
+    env.cli("wait", "ev3", check=True)
+    assert actions("ev3") == ["create", "start", "die"]  # nothing attached
 
 
 def test_engine_api_create_start_wait(env: Env) -> None:

@@ -251,7 +251,7 @@ class FakeEngine(Engine):
             c.id, c.name, (n % 900) / 10.0, (n % 200 + 20) * 1_000_000, 2_000_000_000, n % 12 + 1
         )
 
-    def container_top(self, name: str) -> tuple[list[str], list[list[str]]]:
+    def container_top(self, name: str, ps_args: str = "") -> tuple[list[str], list[list[str]]]:
         return (
             ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
             [["root", "4242", "4200", "0", "10:00", "?", "00:00:00", "sleep infinity"]],

@@ -465,6 +465,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    from urllib.parse import quote_plus
+
     from core.interface import parse_since
 
     engine = make_engine(args)
@@ -483,7 +485,15 @@ def cmd_logs(args: argparse.Namespace) -> int:
     ) as lines:
         for line in lines:
             target = err if line.stream == "stderr" else out
-            text = line.text if not args.timestamps else f"{line.time} {line.text}"
+            text = line.text
+            if args.details:  # docker: the attrs, sorted and query-escaped, then a space (even with none)
+                text = (
+                    ",".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in sorted(line.attrs.items()))
+                    + " "
+                    + text
+                )
+            if args.timestamps:
+                text = f"{line.time} {text}"
             target.write(text.encode("utf-8", "surrogateescape"))
             if args.follow:
                 target.flush()
@@ -552,7 +562,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    titles, rows = make_engine(args).container_top(args.container)
+    titles, rows = make_engine(args).container_top(args.container, " ".join(args.ps_args))
     print_table(titles, rows)
     return 0
 
@@ -568,15 +578,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
             pct = (100.0 * s.memory_usage / s.memory_limit) if s.memory_limit else 0.0
             out.append(
                 {
-                    "Container": s.id[:12],
+                    "Container": n if args.containers else s.id[:12],  # docker: as the user named it
                     "ID": s.id if args.no_trunc else s.id[:12],
                     "Name": s.name,
                     "CPUPerc": f"{s.cpu_percent:.2f}%",
                     "MemUsage": f"{_bin_size(s.memory_usage)} / {_bin_size(s.memory_limit)}",
                     "MemPerc": f"{pct:.2f}%",
                     "PIDs": str(s.pids),
-                    "NetIO": "--",
-                    "BlockIO": "--",
+                    "NetIO": f"{_dec_size(s.net_rx)} / {_dec_size(s.net_tx)}",
+                    "BlockIO": f"{_dec_size(s.block_read)} / {_dec_size(s.block_write)}",
                 }
             )
         return out
@@ -600,6 +610,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
             time.sleep(0.8)
     except KeyboardInterrupt:
         return 0
+
+
+def _dec_size(n: int) -> str:
+    """docker's units.HumanSizeWithPrecision(n, 3): decimal units, three significant digits (stats I/O)."""
+    size, unit = float(n), 0
+    units = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+    while size >= 1000 and unit < len(units) - 1:
+        size /= 1000
+        unit += 1
+    return f"{size:.3g}{units[unit]}"
 
 
 def _bin_size(n: int) -> str:

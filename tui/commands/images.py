@@ -250,11 +250,8 @@ def cmd_images(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     rows = _image_rows(engine, args)
     if args.quiet and args.format in (None, "", "table"):  # like docker: a custom format wins over -q
-        seen = []
-        for r in rows:
-            if r["ID"] not in seen:
-                seen.append(r["ID"])
-        sys.stdout.write("".join(f"{i}\n" for i in seen))
+        # an id a row, as docker's CLI: an image with two tags is listed twice
+        sys.stdout.write("".join(f"{r['ID']}\n" for r in rows))
         return 0
     from tui.contexts import IMAGE_HEADER, IMAGE_RAW, IMAGE_RAW_DIGEST, IMAGE_TABLE, IMAGE_TABLE_DIGEST
 

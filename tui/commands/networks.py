@@ -167,6 +167,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print("Deleted Networks:")
         for name in removed:
             print(name)
+        print()  # docker's CLI ends the list with an empty line
     return 0
 
 
@@ -198,6 +199,7 @@ def cmd_port(args: argparse.Namespace) -> int:
         print(host if want_port is not None else f"{p.container_port}/{p.protocol} -> {host}")
         shown += 1
     if want_port is not None and not shown:
-        sys.stderr.write(f"Error: No public port '{want_port}/{want_proto}' published for {args.container}\n")
+        # docker names the port as it was asked for ('80', or '80/tcp')
+        sys.stderr.write(f"Error: No public port '{args.private}' published for {args.container}\n")
         return 1
     return 0
