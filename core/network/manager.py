@@ -517,7 +517,10 @@ class NetworkManager:
                 cstore.save_state(fresh.id, fresh.state)
             settings = EndpointSettings(EndpointIPAMConfig(ip) if ip else None, list(aliases or []))
             nc = fresh.run.networking_config
-            if self.store.resolve(mode).id == n.id:
+            first_id = ""
+            with contextlib.suppress(NetworkNotFound):  # a first network left may since have been removed
+                first_id = self.store.resolve(mode).id
+            if first_id == n.id:
                 # joining its first network again (after network disconnect): it takes that place again
                 nc.first_left = False
                 nc.endpoints_config[mode] = settings

@@ -560,6 +560,16 @@ def test_left_network_stays_left_at_start_and_others_take_its_place(net: Net) ->
     assert f"eth0    inet {ip3}/" in addrs and addrs.count("inet ") == 2
     out = net.cli("run", "--rm", "--network", "dyx2", "busybox", "ping", "-c1", "-W3", "bar").stdout
     assert f"({ip3})" in out
+    # the network it left can go (docker's too): its NetworkMode still names it, and it starts on the rest
+    net.cli("network", "create", "gone")
+    net.cli("create", "--name", "c4", "--network", "gone", "busybox", "sleep", "60")
+    net.cli("network", "disconnect", "gone", "c4")
+    net.cli("network", "rm", "gone")
+    net.cli("network", "connect", "dyx2", "c4")
+    net.cli("start", "c4")
+    doc = net.engine.inspect_container("c4")
+    assert doc["HostConfig"]["NetworkMode"] == "gone"
+    assert set(doc["NetworkSettings"]["Networks"]) == {"dyx2"}
 
 
 def test_network_none_container_cannot_be_connected(net: Net) -> None:
