@@ -7,7 +7,7 @@ from typing import Any
 
 from api.filters import request_filters
 from api.http import ApiError, Request
-from core.errors import Conflict, NetworkNotFound
+from core.errors import NetworkNotFound
 
 
 def _doc(req: Request, name: str) -> dict[str, Any]:
@@ -112,25 +112,10 @@ def connect(req: Request) -> None:
             raise ApiError(400, f"dockyard does not support EndpointConfig.{key}")
     if ipam.get("IPv6Address"):
         raise ApiError(400, "dockyard does not support IPv6 addresses")
-    try:
-        req.engine.connect_network(
-            req.params["id"], container, aliases=list(aliases), ip=_str(ipam, "IPv4Address") or None
-        )
-    except Conflict:
-        if not _is_first_network_of_created(req, container, req.params["id"]):
-            raise
-        # docker-compose connects a container it has just created to the network it was created on (to
-        # add aliases), which dockerd takes as a reconnect; here the create's own aliases stand
+    req.engine.connect_network(
+        req.params["id"], container, aliases=list(aliases), ip=_str(ipam, "IPv4Address") or None
+    )
     req.send_empty(200)
-
-
-def _is_first_network_of_created(req: Request, container: str, network: str) -> bool:
-    doc = req.engine.inspect_container(container)
-    if (doc.get("State") or {}).get("Status") != "created":
-        return False
-    mode = (doc.get("HostConfig") or {}).get("NetworkMode") or ""
-    net = req.engine.inspect_network(network)
-    return mode in (net.get("Name"), net.get("Id"))
 
 
 def disconnect(req: Request) -> None:
@@ -138,13 +123,6 @@ def disconnect(req: Request) -> None:
     container = _str(body, "Container")
     if not container:
         raise ApiError(400, "the container to disconnect is needed (Container)")
-    ua = str(req.headers.get("User-Agent", ""))
-    if ua.startswith("docker-compose/") and _is_first_network_of_created(req, container, req.params["id"]):
-        # docker-compose 1.x disconnects a container it has just created from the network it was created
-        # on, and connects it again at once to set its aliases: on dockerd that keeps the network; here a
-        # disconnect would leave it none. The create's own aliases stand (see connect)
-        req.send_empty(200)
-        return
     req.engine.disconnect_network(req.params["id"], container, force=bool(body.get("Force")))
     req.send_empty(200)
 

@@ -1046,8 +1046,7 @@ def network_settings(
     keys are the default network's endpoint only ("" on other networks), as docker's."""
     mode = req.host_config.network_mode or "default"
     live: JSONDict = dict(state_network.get("networks") or {}) if running else {}
-    wanted: list[tuple[str, EndpointSettings]] = [("bridge" if mode == "default" else mode, req.endpoint())]
-    wanted += [(("bridge" if n == "default" else n), ep) for n, ep in req.connected()]
+    wanted = [(("bridge" if n == "default" else n), ep) for n, ep in req.joined()]
     networks: JSONDict = {}
     if running and live:
         for name, ep in live.items():

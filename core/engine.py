@@ -1079,8 +1079,7 @@ def _container_facts(rec: ContainerRecord) -> ContainerFacts:
     if live:
         networks = {name: str((ep or {}).get("NetworkID", "")) for name, ep in live.items()}
     else:
-        mode = rec.run.host_config.network_mode or "default"
-        for name in [mode, *(n for n, _ in rec.run.connected())]:
+        for name, _ in rec.run.joined():
             networks["bridge" if name == "default" else name] = ""
     ports: list[tuple[int, int, str]] = []
     if running:

@@ -278,6 +278,9 @@ class NetworkingConfig:
     joins besides it (``network connect``), in the order joined."""
 
     endpoints_config: dict[str, EndpointSettings] = field(default_factory=dict)
+    # ``network disconnect`` from the first network: HostConfig.network_mode stays (docker's does) but the
+    # container joins that network only once connected to it again
+    first_left: bool = False
 
 
 @record
@@ -307,6 +310,14 @@ class ContainerCreate:
         """The networks joined besides the first, in order, with their settings."""
         mode = self.host_config.network_mode
         return [(n, ep) for n, ep in self.networking_config.endpoints_config.items() if n != mode]
+
+    def joined(self) -> list[tuple[str, EndpointSettings]]:
+        """The networks a start joins, in order (docker's NetworkSettings.Networks of a created container):
+        the first (unless it was left: network disconnect) and those connected besides it; host/none as
+        itself."""
+        mode = self.host_config.network_mode or "default"
+        first = [] if self.networking_config.first_left else [(mode, self.endpoint())]
+        return [*first, *self.connected()]
 
     def to_json(self) -> JSONDict:
         return asdict(self)
@@ -339,7 +350,9 @@ class ContainerCreate:
         return cls(
             config=ContainerConfig(**config),
             host_config=HostConfig(**known_fields(HostConfig, hc)),
-            networking_config=NetworkingConfig(endpoints),
+            networking_config=NetworkingConfig(
+                endpoints, first_left=bool((data.get("networking_config") or {}).get("first_left"))
+            ),
             name=str(data.get("name") or ""),
             platform=str(data.get("platform") or ""),
             pull=str(data.get("pull") or "missing"),

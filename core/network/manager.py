@@ -363,17 +363,19 @@ class NetworkManager:
         _wait_shim_gone(np, cid, 10.0)
         release(self.paths, cid)  # what an earlier, crashed start of this same container left
         release_stale(np, skip=cid)
-        first = run.endpoint()
-        wanted_nets: list[tuple[Network, list[str], str]] = [
-            (self.store.resolve(mode), list(first.aliases), _fixed_ip(first))
-        ]
-        for name, extra in run.connected():
+        # the first network (unless it was left: network disconnect) and those joined besides it; with none
+        # left the container still gets its own namespace (loopback only), as docker's does, so that a
+        # network connect while it runs has somewhere to put the link
+        wanted_nets: list[tuple[Network, list[str], str]] = []
+        for name, ep in run.joined():
             n = self.store.resolve(name)
             if all(n.id != w[0].id for w in wanted_nets):
-                wanted_nets.append((n, list(extra.aliases), _fixed_ip(extra)))
-        primary = wanted_nets[0][0]
-        wanted_ports = ports.requested(run.host_config, list(rec.process.get("exposed_ports") or []))
-        if wanted_ports:
+                wanted_nets.append((n, list(ep.aliases), _fixed_ip(ep)))
+        primary = wanted_nets[0][0] if wanted_nets else None
+        wanted_ports = []
+        if primary is not None:
+            wanted_ports = ports.requested(run.host_config, list(rec.process.get("exposed_ports") or []))
+        if primary is not None and wanted_ports:
             if primary.internal:
                 raise InvalidArgument(f"cannot publish ports on the internal network {primary.name}")
             if nat.nft_binary() is None:
@@ -398,7 +400,8 @@ class NetworkManager:
                 )
                 att.endpoints.append(self._endpoint(cid, n, ip, f"eth{i}", aliases, fixed))
                 endpoints.save(np, att)
-            att.ports = [{**p, "ip": att.endpoints[0].ip, "bridge": primary.bridge} for p in picked]
+            if primary is not None:
+                att.ports = [{**p, "ip": att.endpoints[0].ip, "bridge": primary.bridge} for p in picked]
             endpoints.save(np, att)
             netns.create(np.netns(cid))
             names.write_in_place(
@@ -486,29 +489,43 @@ class NetworkManager:
         check_aliases(list(aliases or []))
         n = self.store.resolve(network)
         mode = network_mode(rec.run)
-        if mode in PSEUDO:
-            raise Conflict(f"container {rec.name} uses --network {mode} and cannot join other networks")
+        if mode in PSEUDO:  # docker answers 400 too (a container created so keeps its mode for good)
+            raise InvalidArgument(
+                f"container {rec.name} uses --network {mode} and cannot join other networks"
+            )
         if n.default and (ip or aliases):
             raise InvalidArgument("--ip and --alias need a user defined network")
         cstore = ContainerStore(self.paths)
         with cstore.container_lock(rec.id):
             fresh = cstore.load(rec.id) or rec
-            configured = [self.store.resolve(mode).id]
-            for name, _ in fresh.run.connected():
+            configured = set()
+            for name, _ in fresh.run.joined():
                 with contextlib.suppress(NetworkNotFound):
-                    configured.append(self.store.resolve(name).id)
+                    configured.add(self.store.resolve(name).id)
             att = endpoints.load(self.np, rec.id)
             running = fresh.state.status in RUNNING_STATES and att is not None
-            if n.id in configured or (att is not None and att.endpoint(n.id) is not None):
+            if running and att is not None and att.endpoint(n.id) is not None:
                 raise Conflict(f"container {fresh.name} is already attached to network {n.name}")
+            if n.id in configured:
+                if running:
+                    raise Conflict(f"container {fresh.name} is already attached to network {n.name}")
+                return  # docker's keeps the settings a stopped container already has for it, and succeeds
             if running:
                 assert att is not None
                 self._connect_running(att, n, list(aliases or []), ip or "")
                 fresh.state.network = state_of(att)
                 cstore.save_state(fresh.id, fresh.state)
-            fresh.run.networking_config.endpoints_config[n.name] = EndpointSettings(
-                EndpointIPAMConfig(ip) if ip else None, list(aliases or [])
-            )
+            settings = EndpointSettings(EndpointIPAMConfig(ip) if ip else None, list(aliases or []))
+            nc = fresh.run.networking_config
+            first_id = ""
+            with contextlib.suppress(NetworkNotFound):  # a first network left may since have been removed
+                first_id = self.store.resolve(mode).id
+            if first_id == n.id:
+                # joining its first network again (after network disconnect): it takes that place again
+                nc.first_left = False
+                nc.endpoints_config[mode] = settings
+            else:
+                nc.endpoints_config[n.name] = settings
             cstore.save_config(fresh)
 
     def _connect_running(self, att: Attachment, n: Network, aliases: list[str], ip: str) -> None:
@@ -525,7 +542,9 @@ class NetworkManager:
         endpoints.save(self.np, att)
         try:
             indexes = attach.ensure_bridges(self.np, [self._bridge_request(n)], self.config.nft_table)
-            attach.add_endpoints(att, [n.id], indexes, None)
+            # the default route goes with the first network a container (that had none) joins
+            gateway = n.gateway if len(att.endpoints) == 1 and not n.internal else None
+            attach.add_endpoints(att, [n.id], indexes, gateway)
         except BaseException:
             self._drop_endpoint(att, ep)
             raise
@@ -556,7 +575,8 @@ class NetworkManager:
             att = endpoints.load(self.np, rec.id)
             ep = att.endpoint(n.id) if att is not None else None
             mode = network_mode(fresh.run)
-            is_primary = mode not in PSEUDO and self.store.resolve(mode).id == n.id
+            nc = fresh.run.networking_config
+            is_primary = mode not in PSEUDO and not nc.first_left and self.store.resolve(mode).id == n.id
             in_extra = []
             for name, _ in fresh.run.connected():
                 with contextlib.suppress(NetworkNotFound):
@@ -579,14 +599,13 @@ class NetworkManager:
                 ]
                 cstore.save_state(fresh.id, fresh.state)
                 names.refresh(self.np, {n.id}, also={att.cid})
-            settings = fresh.run.networking_config.endpoints_config
             for name in in_extra:
-                del settings[name]
+                del nc.endpoints_config[name]
             if is_primary:
-                settings.pop(mode, None)
-                # the first network joined besides it takes its place (its settings are already keyed by
-                # its name), or the container is left with none
-                fresh.run.host_config.network_mode = next(iter(settings), "none")
+                # HostConfig.network_mode stays, as docker's does: the container joins that network again
+                # only once connected to it again; what it joins besides still comes with it at start
+                nc.endpoints_config.pop(mode, None)
+                nc.first_left = True
             cstore.save_config(fresh)
 
 

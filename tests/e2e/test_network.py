@@ -501,3 +501,84 @@ def test_connect_a_created_container_joins_at_start(net: Net) -> None:
     assert set(net.engine.inspect_container("idle")["NetworkSettings"]["Networks"]) == {"later"}
     net.cli("restart", "-t", "1", "idle")
     assert set(net.engine.inspect_container("idle")["NetworkSettings"]["Networks"]) == {"later"}
+
+
+def test_created_container_leaves_and_rejoins_its_network(net: Net) -> None:
+    """docker-compose 1.x's create, network disconnect, network connect --alias, start: as on dockerd the
+    container keeps its NetworkMode, lists no network once it left, and joins with the new alias at start."""
+    net.cli("network", "create", "dyx")
+    net.cli("create", "--name", "c1", "--network", "dyx", "busybox", "sleep", "60")
+    net.cli("network", "disconnect", "dyx", "c1")
+    doc = net.engine.inspect_container("c1")
+    assert doc["HostConfig"]["NetworkMode"] == "dyx"
+    assert doc["NetworkSettings"]["Networks"] == {}
+    again = net.cli("network", "disconnect", "dyx", "c1", check=False)
+    assert again.returncode == 1 and "not connected" in again.stderr
+    net.cli("network", "connect", "--alias", "foo", "dyx", "c1")
+    doc = net.engine.inspect_container("c1")
+    assert doc["HostConfig"]["NetworkMode"] == "dyx"
+    assert set(doc["NetworkSettings"]["Networks"]) == {"dyx"}
+    assert "foo" in doc["NetworkSettings"]["Networks"]["dyx"]["Aliases"]
+    net.cli("start", "c1")
+    ip = net.ip("c1", "dyx")
+    subnet = net.engine.inspect_network("dyx")["IPAM"]["Config"][0]["Subnet"]
+    assert ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(subnet)
+    assert f"inet {ip}/" in net.cli("exec", "c1", "ip", "-o", "-4", "addr", "show", "eth0").stdout
+    out = net.cli("run", "--rm", "--network", "dyx", "busybox", "ping", "-c1", "-W3", "foo").stdout
+    assert f"({ip})" in out and "1 packets received" in out
+    cid = net.engine.container("c1").id
+    net.cli("rm", "-f", "c1")
+    nothing_left(net, [cid])
+
+
+def test_left_network_stays_left_at_start_and_others_take_its_place(net: Net) -> None:
+    net.cli("network", "create", "dyx")
+    net.cli("network", "create", "dyx2")
+    # left and never connected again: it starts with loopback only, and can join a network while it runs
+    net.cli("create", "--name", "c2", "--network", "dyx", "busybox", "sleep", "60")
+    net.cli("network", "disconnect", "dyx", "c2")
+    net.cli("start", "c2")
+    doc = net.engine.inspect_container("c2")
+    assert doc["State"]["Status"] == "running"
+    assert doc["HostConfig"]["NetworkMode"] == "dyx" and doc["NetworkSettings"]["Networks"] == {}
+    assert net.cli("exec", "c2", "ip", "-o", "-4", "addr").stdout.count("inet ") == 1  # 127.0.0.1 only
+    net.cli("network", "connect", "dyx", "c2")
+    ip2 = net.ip("c2", "dyx")
+    assert f"inet {ip2}/" in net.cli("exec", "c2", "ip", "-o", "-4", "addr").stdout
+    gw = net.engine.inspect_network("dyx")["IPAM"]["Config"][0]["Gateway"]
+    assert f"default via {gw}" in net.cli("exec", "c2", "ip", "route").stdout
+    # left, then connected to another network: that one is its only network at start
+    net.cli("create", "--name", "c3", "--network", "dyx", "busybox", "sleep", "60")
+    net.cli("network", "disconnect", "dyx", "c3")
+    net.cli("network", "connect", "--alias", "bar", "dyx2", "c3")
+    net.cli("start", "c3")
+    doc = net.engine.inspect_container("c3")
+    assert doc["HostConfig"]["NetworkMode"] == "dyx"
+    assert set(doc["NetworkSettings"]["Networks"]) == {"dyx2"}
+    ip3 = net.ip("c3", "dyx2")
+    addrs = net.cli("exec", "c3", "ip", "-o", "-4", "addr").stdout
+    assert f"eth0    inet {ip3}/" in addrs and addrs.count("inet ") == 2
+    out = net.cli("run", "--rm", "--network", "dyx2", "busybox", "ping", "-c1", "-W3", "bar").stdout
+    assert f"({ip3})" in out
+    # the network it left can go (docker's too): its NetworkMode still names it, and it starts on the rest
+    net.cli("network", "create", "gone")
+    net.cli("create", "--name", "c4", "--network", "gone", "busybox", "sleep", "60")
+    net.cli("network", "disconnect", "gone", "c4")
+    net.cli("network", "rm", "gone")
+    net.cli("network", "connect", "dyx2", "c4")
+    net.cli("start", "c4")
+    doc = net.engine.inspect_container("c4")
+    assert doc["HostConfig"]["NetworkMode"] == "gone"
+    assert set(doc["NetworkSettings"]["Networks"]) == {"dyx2"}
+
+
+def test_network_none_container_cannot_be_connected(net: Net) -> None:
+    net.cli("network", "create", "dyx")
+    net.cli("create", "--name", "lonely", "--network", "none", "busybox", "sleep", "60")
+    refused = net.cli("network", "connect", "dyx", "lonely", check=False)
+    assert refused.returncode == 1 and "cannot join other networks" in refused.stderr  # docker: 1 too
+    doc = net.engine.inspect_container("lonely")
+    assert doc["HostConfig"]["NetworkMode"] == "none"
+    assert set(doc["NetworkSettings"]["Networks"]) == {"none"}
+    net.cli("start", "lonely")
+    assert net.cli("exec", "lonely", "ip", "-o", "-4", "addr").stdout.count("inet ") == 1
