@@ -88,6 +88,10 @@ def test_compose_up_ps_logs_down(api: ApiServer, testbed: Testbed, tmp_path: Pat
         time.sleep(0.1)
     assert body == "served-by-compose\n"
     assert "writer ready" in compose("logs", "writer").stdout
+    # compose's service names are network aliases (it sets them by a disconnect and connect of the created
+    # container): the writer reaches web by name
+    got = api.docker("exec", "apitest_writer_1", "wget", "-q", "-O-", "http://web/").stdout
+    assert got == "served-by-compose\n"
     # one state: dockyard's own command line sees what compose made
     assert "apitest_web_1" in api.dockyard("ps").stdout
     assert "apitest_back" in api.docker("network", "ls", "--format", "{{.Name}}").stdout
