@@ -80,9 +80,51 @@ class Parser(argparse.ArgumentParser):
             word = message.removeprefix("argument COMMAND: invalid choice: ").split(" ", 1)[0].strip("'")
             sys.stderr.write(f"Error: unknown command: {self.prog} {word}\nSee '{self.prog} --help'.\n")
             sys.exit(1)
+        message = _docker_flag_message(message)
         self.print_usage(sys.stderr)
+        if message.startswith("the following arguments are required"):
+            least, more = self._positional_count()
+            text = requires_message(self.prog, least, at_least=more)
+            sys.stderr.write(f"{text}\nSee '{self.prog} --help'.\n")
+            sys.exit(1)
         sys.stderr.write(f"Error: {message}\nSee '{self.prog} --help'.\n")
-        sys.exit(1 if message.startswith("the following arguments are required") else 125)
+        sys.exit(125)
+
+    def _positional_count(self) -> tuple[int, bool]:
+        """How many arguments the verb takes: the least, and whether it takes more."""
+        least, more = 0, False
+        for action in self._actions:
+            if action.option_strings or isinstance(action, argparse._SubParsersAction):
+                continue
+            if action.nargs is None:
+                least += 1
+            elif isinstance(action.nargs, int):
+                least += action.nargs
+            else:
+                least += 1 if action.nargs == argparse.ONE_OR_MORE else 0
+                more = True
+        return least, more
+
+
+def _docker_flag_message(message: str) -> str:
+    """argparse's words for a flag value its type refused (``argument -n/--last: invalid int value: 'x'``)
+    in the docker CLI's (pflag's): ``invalid argument "x" for "-n, --last" flag: strconv.ParseInt: ...``."""
+    import re
+
+    m = re.fullmatch(r"argument (\S+): invalid (int|float) value: '(.*)'", message, re.DOTALL)
+    if m is None:
+        return message
+    flags = ", ".join(sorted(m.group(1).split("/"), key=lambda f: f.startswith("--")))
+    value = m.group(3)
+    func = "ParseInt" if m.group(2) == "int" else "ParseFloat"
+    return f'invalid argument "{value}" for "{flags}" flag: strconv.{func}: parsing "{value}": invalid syntax'
+
+
+def requires_message(prog: str, count: int, *, at_least: bool) -> str:
+    """The docker CLI's (cobra's) words for a verb given too few arguments, after the program's name:
+    ``docker: 'docker logs' requires 1 argument``, ``... requires at least 2 arguments``."""
+    noun = "argument" if count == 1 else "arguments"
+    return f"{prog.split()[0]}: '{prog}' requires {'at least ' if at_least else ''}{count} {noun}"
 
 
 _PROG = "_dockyard_parser_prog"  # where the innermost parser leaves its prog on the namespace

@@ -171,9 +171,9 @@ def test_the_filter_takes_dockers_filters(bench: Bench) -> None:
             p.query_one("#filter", Input).value = "name=^/al"
             await wait_for(pilot, lambda: p.shown == [alpha], what="the name regex")
             p.query_one("#filter", Input).value = "bogus=1"
-            await wait_for(pilot, lambda: p.filter_error == "invalid filter 'bogus'", what="docker's refusal")
+            await wait_for(pilot, lambda: p.filter_error == "Invalid filter 'bogus'", what="docker's refusal")
             assert p.shown == []
-            assert "invalid filter 'bogus'" in str(p.query_one(".empty", Static).content)
+            assert "Invalid filter 'bogus'" in str(p.query_one(".empty", Static).content)
             p.query_one("#filter", Input).value = "alp"  # plain text is a substring, as before
             await wait_for(pilot, lambda: p.shown == [alpha], what="substring")
             bench.run("gamma")  # a new container is filtered as it arrives
