@@ -1069,6 +1069,7 @@ EXPECTED_FAILURES: dict[str, str] = {
     "rm-v-anonymous": "#12 item 13: volumes: the local driver's options; a named or anonymous volume is made at start, docker makes it at create",
     "volume-rm-in-use": "#12 item 13: volumes: the local driver's options; a named or anonymous volume is made at start, docker makes it at create",
     "volume-filter-dangling": "#12 item 13: volumes: the local driver's options; a named or anonymous volume is made at start, docker makes it at create",
+    "exec-cmd-not-found": "#12 item 14: exec of a command that is not found: docker's daemon writes runc's wrapped error (OCI runtime exec failed: ...: unknown) into the attached stdout; dockyard says the cause alone on stderr",
     "ps-format-json": "#12 item 15: ps/images output paths of the template helper (command quoting, table headers, --format json keys)",
     "images-format-json": "#12 item 15: ps/images output paths of the template helper (command quoting, table headers, --format json keys)",
     "port-lines": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",

@@ -201,7 +201,7 @@ def test_checks_only_a_request_from_docker_json_can_fail() -> None:
         "volume options on a bind mount", mounts=[Mount("bind", "/x", "/y", volume_options=VolumeOptions())]
     )
     fails('error looking up logging plugin syslog: plugin "syslog" not found', log_config=LogConfig("syslog"))
-    fails("the retry count cannot be negative", restart_policy=RestartPolicy("on-failure", -1))
+    fails("^maximum retry count cannot be negative$", restart_policy=RestartPolicy("on-failure", -1))
 
 
 def test_create_checks_what_depends_on_the_host() -> None:

@@ -362,7 +362,7 @@ def test_the_text_forms_of_mounts() -> None:
     for bad in ("/a", "/a:b", "/a:/b:sideways", "a:b:c:d"):
         with pytest.raises(InvalidArgument, match="invalid volume specification"):
             parse_bind(bad)
-    with pytest.raises(InvalidArgument, match="^invalid spec: :/b: empty section between colons$"):
+    with pytest.raises(InvalidArgument, match=r"^invalid spec: :/b: empty section between colons$"):
         parse_bind(":/b")
     assert tmpfs_mount("/t", "") == Mount("tmpfs", "/t")
     assert tmpfs_mount("/t", "ro,noexec,size=1k,mode=700") == Mount(
