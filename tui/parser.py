@@ -49,6 +49,8 @@ class Parser(argparse.ArgumentParser):
     ``--pid host`` is not ``--pids-limit host``. Subparsers are made with this class, so every verb's parser
     gets it too."""
 
+    least_args: int | None = None  # the fewest arguments, when argparse cannot tell from the positionals
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         kwargs["allow_abbrev"] = False
@@ -83,27 +85,32 @@ class Parser(argparse.ArgumentParser):
         message = _docker_flag_message(message)
         self.print_usage(sys.stderr)
         if message.startswith("the following arguments are required"):
-            least, more = self._positional_count()
-            text = requires_message(self.prog, least, at_least=more)
+            least, most = self._positional_count()
+            text = requires_message(self.prog, least, most=most)
             sys.stderr.write(f"{text}\nSee '{self.prog} --help'.\n")
             sys.exit(1)
         sys.stderr.write(f"Error: {message}\nSee '{self.prog} --help'.\n")
         sys.exit(125)
 
-    def _positional_count(self) -> tuple[int, bool]:
-        """How many arguments the verb takes: the least, and whether it takes more."""
-        least, more = 0, False
+    def _positional_count(self) -> tuple[int, int | None]:
+        """How many arguments the verb takes: the least and the most (None: no limit)."""
+        least, most = 0, 0
+        unbounded = False
+        if self.least_args is not None:  # the verb checks its arguments itself (exec: CONTAINER COMMAND)
+            return self.least_args, None
         for action in self._actions:
             if action.option_strings or isinstance(action, argparse._SubParsersAction):
                 continue
             if action.nargs is None:
-                least += 1
+                least, most = least + 1, most + 1
             elif isinstance(action.nargs, int):
-                least += action.nargs
+                least, most = least + action.nargs, most + action.nargs
+            elif action.nargs == argparse.OPTIONAL:
+                most += 1
             else:
                 least += 1 if action.nargs == argparse.ONE_OR_MORE else 0
-                more = True
-        return least, more
+                unbounded = True
+        return least, None if unbounded else most
 
 
 def _docker_flag_message(message: str) -> str:
@@ -120,11 +127,17 @@ def _docker_flag_message(message: str) -> str:
     return f'invalid argument "{value}" for "{flags}" flag: strconv.{func}: parsing "{value}": invalid syntax'
 
 
-def requires_message(prog: str, count: int, *, at_least: bool) -> str:
-    """The docker CLI's (cobra's) words for a verb given too few arguments, after the program's name:
-    ``docker: 'docker logs' requires 1 argument``, ``... requires at least 2 arguments``."""
-    noun = "argument" if count == 1 else "arguments"
-    return f"{prog.split()[0]}: '{prog}' requires {'at least ' if at_least else ''}{count} {noun}"
+def requires_message(prog: str, least: int, *, most: int | None) -> str:
+    """The docker CLI's words for a verb given too few arguments, after the program's name:
+    ``docker: 'docker logs' requires 1 argument``, ``... requires at least 2 arguments``,
+    ``... requires at least 1 and at most 2 arguments``."""
+    if most == least:
+        count = f"{least} argument{'s' if least != 1 else ''}"
+    elif most is None:
+        count = f"at least {least} argument{'s' if least != 1 else ''}"
+    else:
+        count = f"at least {least} and at most {most} arguments"
+    return f"{prog.split()[0]}: '{prog}' requires {count}"
 
 
 _PROG = "_dockyard_parser_prog"  # where the innermost parser leaves its prog on the namespace

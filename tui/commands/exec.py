@@ -39,6 +39,7 @@ def _add_parser(sub: Any) -> None:
     a("-w", "--workdir", help="working directory inside the container")
     a("container", metavar="CONTAINER")
     a("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    p.least_args = 2  # docker's count: CONTAINER and COMMAND
     p.set_defaults(func=cmd_exec)
 
 
@@ -52,7 +53,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
         prog = "dockyard exec" if args.verb == "exec" else "dockyard container exec"
         sys.stderr.write(
-            f"{requires_message(prog, 2, at_least=True)}\n\n"
+            f"{requires_message(prog, 2, most=None)}\n\n"
             f"Usage:  {prog} [OPTIONS] CONTAINER COMMAND [ARG...]\n\nSee '{prog} --help'.\n"
         )
         return 1
