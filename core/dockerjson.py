@@ -376,6 +376,8 @@ def parse_bind(spec: str) -> Mount:
     ``-v`` takes. A source that starts with "/" or "." is a host path (the command line makes a relative one
     absolute first); options are ro/rw, a propagation mode and nocopy."""
     parts = spec.split(":")
+    if "" in parts:  # docker's words
+        raise InvalidArgument(f"invalid spec: {spec}: empty section between colons")
     if len(parts) not in (2, 3):
         raise InvalidArgument(f"invalid volume specification: {spec!r}")
     src, dst = parts[0], parts[1]

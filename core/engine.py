@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.config import Config
-from core.errors import InvalidArgument
+from core.errors import InvalidArgument, InvalidReference
 from core.images.reference import Reference, parse_reference
 from core.images.store import ImageRecord, ImageStore
 from core.interface import Engine, PreparedStart
@@ -171,7 +171,12 @@ class LocalEngine(Engine):
         return cfg
 
     def tag_image(self, source: str, target: str) -> None:
-        ref = parse_reference(target)
+        try:
+            ref = parse_reference(target)
+        except InvalidReference as err:  # docker's words
+            raise InvalidReference(
+                f'Error parsing reference: "{target}" is not a valid repository/tag: {err}'
+            ) from err
         if ref.digest:
             raise InvalidArgument(f"refusing to create a tag with a digest reference: {target}")
         with self.images.lock():
@@ -540,7 +545,7 @@ class LocalEngine(Engine):
         if rec.state.status not in LIVE_STATES:
             from core.errors import Conflict
 
-            raise Conflict(f"container {rec.name} is not running")
+            raise Conflict(f"Container {rec.id} is not running")
         if ps_args:
             return top_ps(rec.id, self.lifecycle.cgroup_parent_of(rec), ps_args)
         return top(rec.id, self.lifecycle.cgroup_parent_of(rec))
@@ -606,7 +611,7 @@ class LocalEngine(Engine):
         from core.runtime.exec import check_exec_target
 
         rec = self.lifecycle.get(container)
-        check_exec_target(rec.name, rec.state.status, rec.state.pid)
+        check_exec_target(rec.id, rec.state.status, rec.state.pid)
         if not config.cmd or not config.cmd[0]:
             raise InvalidArgument("no command given: exec needs a command to run in the container")
         return self.execs.create(rec.id, config).id

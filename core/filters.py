@@ -116,7 +116,7 @@ def normalize(filters: Filters | None) -> dict[str, list[str]]:
 def validate(filters: Filters, accepted: frozenset[str]) -> None:
     for key in sorted(filters):
         if key not in accepted:
-            raise InvalidFilter(f"invalid filter '{key}'")
+            raise InvalidFilter(f"Invalid filter '{key}'")
 
 
 # -------------------------------------------------------------------------------- docker's matchers
@@ -174,7 +174,7 @@ def bool_value(filters: Filters, key: str, default: bool) -> bool:
     is_false = any(v in ("0", "false") for v in values)
     is_true = any(v in ("1", "true") for v in values)
     if not values or is_false == is_true:
-        raise InvalidFilter(f"invalid filter '{key}=[{' '.join(values)}]'")
+        raise InvalidFilter(f"Invalid filter '{key}=[{' '.join(values)}]'")
     return is_true
 
 
@@ -388,10 +388,10 @@ def select_containers(
         try:
             exited.append(int(v))
         except ValueError:
-            raise InvalidFilter(f"invalid filter 'exited={v}'") from None
+            raise InvalidFilter(f"Invalid filter 'exited={v}'") from None
     for v in f.get("status", []):
         if v not in CONTAINER_STATES:
-            raise InvalidFilter(f"invalid filter 'status={v}'")
+            raise InvalidFilter(f"Invalid filter 'status={v}'")
         all = True
     task_filter = "is-task" in f
     is_task = bool_value(f, "is-task", False)
@@ -645,10 +645,10 @@ def prune_volumes_filter(filters: Filters | None, *, all: bool) -> Callable[[Vol
     validate(f, VOLUME_PRUNE_KEYS)
     values = f.get("all", [])
     if len(values) > 1:
-        raise InvalidFilter(f"invalid filter 'all=[{' '.join(values)}]': only one value is expected")
+        raise InvalidFilter(f"Invalid filter 'all=[{' '.join(values)}]': only one value is expected")
     if values:
         if values[0].lower() not in ("1", "t", "true", "0", "f", "false"):
-            raise InvalidFilter(f"invalid filter 'all': invalid syntax: {values[0]!r}")
+            raise InvalidFilter(f"Invalid filter 'all': invalid syntax: {values[0]!r}")
         all = values[0].lower() in ("1", "t", "true")
 
     def chosen(v: Volume) -> bool:

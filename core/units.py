@@ -13,7 +13,7 @@ def parse_bytes(text: str) -> int:
     """docker's RAMInBytes: binary multiples, suffix b/k/m/g/t/p with optional "b"/"ib"."""
     m = _SIZE.match(text)
     if not m:
-        raise InvalidArgument(f"invalid size: {text!r} (expected a number with an optional unit: b, k, m, g)")
+        raise InvalidArgument(f"invalid size: '{text}'")  # docker's words (go-units' RAMInBytes)
     number = float(m.group(1))
     power = " kmgtp".index(m.group(2).lower() or " ")
     return int(number * (1024**power))

@@ -29,18 +29,24 @@ class VolumeStore:
 
     def _dir(self, name: str) -> Path:
         if not NAME.match(name) or len(name) > 255:
-            raise InvalidArgument(f"invalid volume name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            raise InvalidArgument(  # docker's words
+                f'"{name}" includes invalid characters for a local volume name, only '
+                '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use '
+                "absolute path"
+            )
         return self.paths.volumes / name
 
     def data_dir(self, name: str) -> Path:
         return self._dir(name) / "_data"
 
     def get(self, name: str) -> Volume:
+        if not NAME.match(name) or len(name) > 255:  # no volume has such a name: docker's words
+            raise VolumeNotFound(f"get {name}: no such volume")
         d = self._dir(name)
         try:
             rec = read_json(d / "volume.json")
         except FileNotFoundError:
-            raise VolumeNotFound(f"no such volume: {name}")
+            raise VolumeNotFound(f"get {name}: no such volume")
         vol = Volume(**known_fields(Volume, rec))
         vol.mountpoint = str(d / "_data")
         return vol
@@ -75,7 +81,10 @@ class VolumeStore:
         vol_name = name or new_id()
         if options:
             check_options(vol_name, options)
-        final = self._dir(vol_name)
+        try:
+            final = self._dir(vol_name)
+        except InvalidArgument as err:
+            raise InvalidArgument(f"create {vol_name}: {err}") from err
         with self.lock():
             if self.exists(vol_name):
                 return self.get(vol_name), False

@@ -49,6 +49,8 @@ class Parser(argparse.ArgumentParser):
     ``--pid host`` is not ``--pids-limit host``. Subparsers are made with this class, so every verb's parser
     gets it too."""
 
+    least_args: int | None = None  # the fewest arguments, when argparse cannot tell from the positionals
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         kwargs["allow_abbrev"] = False
@@ -80,9 +82,62 @@ class Parser(argparse.ArgumentParser):
             word = message.removeprefix("argument COMMAND: invalid choice: ").split(" ", 1)[0].strip("'")
             sys.stderr.write(f"Error: unknown command: {self.prog} {word}\nSee '{self.prog} --help'.\n")
             sys.exit(1)
+        message = _docker_flag_message(message)
         self.print_usage(sys.stderr)
+        if message.startswith("the following arguments are required"):
+            least, most = self._positional_count()
+            text = requires_message(self.prog, least, most=most)
+            sys.stderr.write(f"{text}\nSee '{self.prog} --help'.\n")
+            sys.exit(1)
         sys.stderr.write(f"Error: {message}\nSee '{self.prog} --help'.\n")
-        sys.exit(1 if message.startswith("the following arguments are required") else 125)
+        sys.exit(125)
+
+    def _positional_count(self) -> tuple[int, int | None]:
+        """How many arguments the verb takes: the least and the most (None: no limit)."""
+        least, most = 0, 0
+        unbounded = False
+        if self.least_args is not None:  # the verb checks its arguments itself (exec: CONTAINER COMMAND)
+            return self.least_args, None
+        for action in self._actions:
+            if action.option_strings or isinstance(action, argparse._SubParsersAction):
+                continue
+            if action.nargs is None:
+                least, most = least + 1, most + 1
+            elif isinstance(action.nargs, int):
+                least, most = least + action.nargs, most + action.nargs
+            elif action.nargs == argparse.OPTIONAL:
+                most += 1
+            else:
+                least += 1 if action.nargs == argparse.ONE_OR_MORE else 0
+                unbounded = True
+        return least, None if unbounded else most
+
+
+def _docker_flag_message(message: str) -> str:
+    """argparse's words for a flag value its type refused (``argument -n/--last: invalid int value: 'x'``)
+    in the docker CLI's (pflag's): ``invalid argument "x" for "-n, --last" flag: strconv.ParseInt: ...``."""
+    import re
+
+    m = re.fullmatch(r"argument (\S+): invalid (int|float) value: '(.*)'", message, re.DOTALL)
+    if m is None:
+        return message
+    flags = ", ".join(sorted(m.group(1).split("/"), key=lambda f: f.startswith("--")))
+    value = m.group(3)
+    func = "ParseInt" if m.group(2) == "int" else "ParseFloat"
+    return f'invalid argument "{value}" for "{flags}" flag: strconv.{func}: parsing "{value}": invalid syntax'
+
+
+def requires_message(prog: str, least: int, *, most: int | None) -> str:
+    """The docker CLI's words for a verb given too few arguments, after the program's name:
+    ``docker: 'docker logs' requires 1 argument``, ``... requires at least 2 arguments``,
+    ``... requires at least 1 and at most 2 arguments``."""
+    if most == least:
+        count = f"{least} argument{'s' if least != 1 else ''}"
+    elif most is None:
+        count = f"at least {least} argument{'s' if least != 1 else ''}"
+    else:
+        count = f"at least {least} and at most {most} arguments"
+    return f"{prog.split()[0]}: '{prog}' requires {count}"
 
 
 _PROG = "_dockyard_parser_prog"  # where the innermost parser leaves its prog on the namespace

@@ -202,7 +202,8 @@ def parse_env_file(path: str) -> list[str]:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as err:
-        raise InvalidArgument(f"cannot read env file {path}: {err.strerror}") from err
+        why = err.strerror or str(err)  # docker's words: Go's "open PATH: no such file or directory"
+        raise InvalidArgument(f"open {path}: {why[:1].lower()}{why[1:]}") from err
     out = []
     for n, line in enumerate(lines, 1):
         text = line.strip()
@@ -262,7 +263,7 @@ def parse_mount(spec: str) -> Mount:
         if fields.pop("volume-nocopy", "false") in ("true", "1"):
             m.volume_options = VolumeOptions(no_copy=True)
     else:
-        raise InvalidArgument(f"invalid --mount {spec!r}: type must be bind, volume or tmpfs")
+        raise InvalidArgument(f'invalid mount config for type "{kind}": mount type unknown')  # docker's words
     if fields:
         raise InvalidArgument(f"invalid --mount {spec!r}: unknown field(s) {', '.join(sorted(fields))}")
     return m
@@ -298,18 +299,18 @@ def parse_publish(spec: str) -> list[tuple[str, HostPortBinding]]:
     else:
         raise InvalidArgument(f"invalid publish specification: {spec!r}")
 
-    def span(text: str) -> list[int]:
+    def span(text: str, what: str) -> list[int]:
         a, _, b = text.partition("-")
         try:
             lo, hi = int(a), int(b or a)
         except ValueError:
-            raise InvalidArgument(f"invalid port {text!r} in -p {spec!r}") from None
+            raise InvalidArgument(f"invalid {what}: {text}") from None  # docker's words (go-connections)
         if not (0 < lo <= hi < 65536):
-            raise InvalidArgument(f"invalid port range {text!r} in -p {spec!r}")
+            raise InvalidArgument(f"invalid {what}: {text}")
         return list(range(lo, hi + 1))
 
-    ctr_ports = span(ctr)
-    host_ports = span(host) if host else [0] * len(ctr_ports)
+    ctr_ports = span(ctr, "containerPort")
+    host_ports = span(host, "hostPort") if host else [0] * len(ctr_ports)
     if len(host_ports) != len(ctr_ports):
         if len(host_ports) > 1 and len(ctr_ports) == 1:
             host_ports = host_ports[:1]  # docker picks one from a host range; take the first
@@ -418,10 +419,10 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
     for spec in args.publish:
         for port, binding in parse_publish(spec):
             bindings.setdefault(port, []).append(binding)
-    memory = parse_bytes(args.memory) if args.memory else 0
+    memory = flag_size(args.memory, "-m, --memory") if args.memory else 0
     swap = 0
     if args.memory_swap:
-        swap = -1 if args.memory_swap == "-1" else parse_bytes(args.memory_swap)
+        swap = -1 if args.memory_swap == "-1" else flag_size(args.memory_swap, "--memory-swap")
     ulimits = {u.name: u for u in map(parse_ulimit, args.ulimit)}  # a later --ulimit of a name wins
     endpoint = EndpointSettings(EndpointIPAMConfig(args.ip) if args.ip else None, list(args.network_alias))
     detach = bool(getattr(args, "detach", False))
@@ -470,7 +471,7 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
         memory_swap=swap,
         nano_cpus=round(args.cpus * 1e9) if args.cpus is not None else 0,
         pids_limit=args.pids_limit,
-        shm_size=parse_bytes(args.shm_size) if args.shm_size else 0,
+        shm_size=flag_size(args.shm_size, "--shm-size") if args.shm_size else 0,
         init=args.init,
         ulimits=list(ulimits.values()),
         devices=[parse_device(d) for d in args.device],
@@ -489,7 +490,9 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
         links=[parse_link(x) for x in args.link],
         cpu_shares=args.cpu_shares,
         cpuset_cpus=args.cpuset_cpus,
-        memory_reservation=parse_bytes(args.memory_reservation) if args.memory_reservation else 0,
+        memory_reservation=flag_size(args.memory_reservation, "--memory-reservation")
+        if args.memory_reservation
+        else 0,
         oom_kill_disable=args.oom_kill_disable,
         cgroup_parent=args.cgroup_parent,
         runtime=args.runtime,
@@ -573,3 +576,14 @@ class AttachedStreams(DuplexStream):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def flag_size(value: str, flag: str) -> int:
+    """A size flag's value (``-m 32m``), refused as the docker CLI's flag parser does: exit 125, and
+    ``invalid argument "lots" for "-m, --memory" flag: invalid size: 'lots'``."""
+    from core.errors import BadFlagValue
+
+    try:
+        return parse_bytes(value)
+    except InvalidArgument as err:
+        raise BadFlagValue(f'invalid argument "{value}" for "{flag}" flag: {err}') from err

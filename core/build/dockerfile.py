@@ -319,7 +319,8 @@ def _parse_instruction(line: str, number: int, filename: str, escape: str) -> In
     cmd = parts[0].lower()
     rest = parts[1] if len(parts) > 1 else ""
     if cmd not in INSTRUCTIONS:
-        raise error_at(filename, number, "", f"unknown instruction: {parts[0]}")
+        # docker's words (its builder's parser)
+        raise DockerfileError(f"dockerfile parse error line {number}: unknown instruction: {parts[0]}")
     instr = Instruction(cmd=cmd, args=[], line=number, original=line.strip(), filename=filename)
     if cmd == "onbuild":
         return _parse_onbuild(instr, rest, escape)

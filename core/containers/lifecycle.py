@@ -426,9 +426,12 @@ class Lifecycle:
     def kill(self, name_or_id: str, sig: int = signal.SIGKILL, *, removing: bool = False) -> ContainerRecord:
         """Signal the container through its shim. ``removing``: the record is about to go, so a shim that
         cannot write the exit down (disk full) need not wait for room to do it."""
-        rec = self.get(name_or_id)
+        try:
+            rec = self.get(name_or_id)
+        except ContainerNotFound as err:  # docker's words: the daemon's kill names what it was asked for
+            raise ContainerNotFound(f"Cannot kill container: {name_or_id}: {err}") from err
         if rec.state.status not in RUNNING_STATES:
-            raise Conflict(f"cannot kill container {rec.name}: container is not running")
+            raise Conflict(f"Cannot kill container: {name_or_id}: Container {rec.id} is not running")
         if rec.state.status == "paused" and sig == signal.SIGKILL:
             self.unpause(rec.id)
         try:
@@ -437,7 +440,7 @@ class Lifecycle:
         except (OSError, ConnectionError) as err:
             raise RuntimeFailure(f"cannot reach the supervisor of {rec.name}: {err}")
         if not answer.get("ok"):
-            raise Conflict(f"cannot kill container {rec.name}: {answer.get('error')}")
+            raise Conflict(f"Cannot kill container: {name_or_id}: {answer.get('error')}")
         return rec  # the shim recorded the kill event, before the signal (so before the die)
 
     def _wait_exited(self, cid: str, timeout: float) -> None:
@@ -495,7 +498,7 @@ class Lifecycle:
     def pause(self, name_or_id: str) -> None:
         rec = self.get(name_or_id)
         if rec.state.status != "running":
-            raise Conflict(f"container {rec.name} is not running")
+            raise Conflict(f"Container {rec.id} is not running")
         from core.runtime import cgroups
 
         cgroups.Cgroup.open(rec.id, parent=self.cgroup_parent_of(rec)).freeze()
@@ -524,9 +527,10 @@ class Lifecycle:
         rec = self._settled(self.reconcile(self.store.resolve(name_or_id)))
         if rec.state.status in RUNNING_STATES:
             if not force:
+                todo = "Unpause and then stop" if rec.state.status == "paused" else "Stop"
                 raise Conflict(
-                    f"cannot remove container {rec.name}: container is {rec.state.status}: stop the "
-                    "container before attempting removal or force remove"
+                    f"You cannot remove a {rec.state.status} container {rec.id}. {todo} the container before "
+                    "attempting removal or force remove"
                 )
             with contextlib.suppress(Conflict, RuntimeFailure):
                 self.kill(rec.id, signal.SIGKILL, removing=True)
@@ -645,7 +649,10 @@ class Lifecycle:
     def rename(self, name_or_id: str, new_name: str) -> None:
         rec = self.get(name_or_id)
         with self.store.lock():
-            self.store.check_new_name(new_name, exclude=rec.id)
+            try:
+                self.store.check_new_name(new_name, exclude=rec.id)
+            except Conflict as err:  # docker's words
+                raise Conflict(f"Error when allocating new name: {err}") from err
             rec.name = new_name
             self.store.save_config(rec)
         self._event("rename", rec)

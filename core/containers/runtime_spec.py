@@ -52,7 +52,7 @@ def security_opts(opts: list[str]) -> tuple[bool, bool]:
         elif key in ("label", "apparmor"):
             continue  # no LSM here; docker ignores these when the host has none
         else:
-            raise InvalidArgument(f"invalid --security-opt {opt!r}")
+            raise InvalidArgument(f'Invalid --security-opt: "{opt}"')  # docker's words
     return nnp, unconfined
 
 

@@ -315,8 +315,8 @@ class ContainerStore:
         other = self.name_taken(name, exclude)
         if other is not None:
             raise Conflict(
-                f'the container name "/{name}" is already in use by container "{other.id}". '
-                "You have to remove (or rename) that container to be able to reuse that name"
+                f'Conflict. The container name "/{name}" is already in use by container "{other.id}". '
+                "You have to remove (or rename) that container to be able to reuse that name."
             )
         return name
 

@@ -240,15 +240,13 @@ def _cpu_list(text: str) -> set[int]:
 
 def check_restart(policy: RestartPolicy) -> None:
     name, count = policy.name, policy.maximum_retry_count
-    text = f"{name}:{count}" if count else name  # as --restart spells it
+    # docker's words (the daemon's ValidateRestartPolicy)
     if name not in RESTART_POLICIES:
-        raise InvalidArgument(
-            f"invalid restart policy {text!r}: use no, always, unless-stopped or on-failure[:N]"
-        )
+        raise InvalidArgument(f"invalid restart policy '{name}'")
     if count < 0:
-        raise InvalidArgument(f"invalid restart policy {text!r}: the retry count cannot be negative")
+        raise InvalidArgument("maximum retry count cannot be negative")
     if count and name != "on-failure":
-        raise InvalidArgument(f"invalid restart policy {text!r}: only on-failure takes a maximum retry count")
+        raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{name}'")
 
 
 def check_mounts(mounts: list[Mount]) -> None:
@@ -321,7 +319,7 @@ def check_host_resources(h: HostConfig) -> None:
         ncpu = len(os.sched_getaffinity(0))  # what Go's runtime.NumCPU (docker's sysinfo.NumCPU) counts
         if h.nano_cpus > ncpu * 1_000_000_000:
             raise InvalidArgument(
-                f"range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+                f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
             )
 
 

@@ -240,6 +240,9 @@ def parse_reference(text: str, default_tag: str | None = DEFAULT_TAG) -> Referen
             f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
         )
     domain, remainder = _split_docker_domain(text)
+    remote = remainder.partition(":")[0]
+    if remote.lower() != remote:  # docker's words, after its split ("Bad/Image": host "Bad", name "Image")
+        raise InvalidReference(f"invalid reference format: repository name ({remote}) must be lowercase")
     if _is_upper_case_label(domain):
         # docker calls "UPPER/case" a registry host (its only way to spell a one-label host without a
         # port) and then fails on a name lookup; far more often it is a Docker Hub namespace typed in the

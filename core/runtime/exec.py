@@ -123,14 +123,15 @@ class ExecOptions:
     status_path: Path | None = None
 
 
-def check_exec_target(name: str, status: str, pid: int) -> None:
-    """Docker's refusals for an exec into a container that is not running."""
+def check_exec_target(cid: str, status: str, pid: int) -> None:
+    """Docker's refusals (its words, with the container's full id) for an exec into a container that is not
+    running."""
     if status == "paused":
-        raise Conflict(f"container {name} is paused, unpause the container before exec")
+        raise Conflict(f"Container {cid} is paused, unpause the container before exec")
     if status == "restarting":
-        raise Conflict(f"container {name} is restarting, wait until the container is running")
+        raise Conflict(f"Container {cid} is restarting, wait until the container is running")
     if status != "running" or pid <= 0:
-        raise Conflict(f"container {name} is not running")
+        raise Conflict(f"Container {cid} is not running")
 
 
 def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
@@ -139,7 +140,7 @@ def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
     Raises Conflict (125) when the container is not running or paused, InvalidArgument for bad options,
     CommandNotFound (127), CannotInvoke (126) or RuntimeFailure (125) when the command cannot start.
     """
-    check_exec_target(target.name, target.status, target.pid)
+    check_exec_target(target.id, target.status, target.pid)
     try:
         runtime = json.loads((target.directory / "runtime.json").read_bytes())
     except (OSError, ValueError) as err:

@@ -32,7 +32,12 @@ def new_id() -> str:
     return os.urandom(32).hex()  # what secrets.token_hex does, without importing hmac and OpenSSL
 
 
+# a container's name: docker's pattern, which wants two characters at least ("x" is refused)
+CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
+
+
 def check_name(name: str) -> str:
-    if not NAME.match(name):
-        raise InvalidArgument(f"invalid name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    """A container name, refused in docker's words."""
+    if not CONTAINER_NAME.match(name):
+        raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return name

@@ -347,7 +347,7 @@ def test_syntax_error_names_file_line_and_instruction(env: Env) -> None:
     assert "Error: Dockerfile:4: COPY: COPY requires at least two arguments" in r.stderr
     env.write("custom.df", "FROM busybox\nFROB it\n")
     r = env.cli("build", "-f", str(env.ctx / "custom.df"), str(env.ctx))
-    assert r.returncode == 1 and "custom.df:2: unknown instruction: FROB" in r.stderr
+    assert r.returncode == 1 and "dockerfile parse error line 2: unknown instruction: FROB" in r.stderr
 
 
 def test_failing_run_shows_output_and_exit_code_and_keeps_earlier_cache(env: Env) -> None:

@@ -379,7 +379,8 @@ def test_bad_flags_are_clear_errors(env: Env) -> None:
         (["run", "--ulimit", "nofile=10:5", "busybox", "true"], "soft limit"),
         (["run", "-p", "99999:80", "busybox", "true"], "port"),
         (["run", "--security-opt", "bogus", "busybox", "true"], "security-opt"),
-        (["run", "--name", "bad name", "busybox", "true"], "invalid name"),
+        (["run", "--name", "bad name", "busybox", "true"], "invalid container name (bad name)"),
+        (["run", "--name", "x", "busybox", "true"], "invalid container name (x)"),  # docker wants two
         (["run", "nosuch/image:tag@", "true"], "invalid reference"),
     ]:
         r = env.cli(*args)

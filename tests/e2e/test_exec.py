@@ -287,7 +287,7 @@ def test_exec_into_stopped_container(box: Box) -> None:
         exec_handle(box.engine, box.name, ["true"])
     r = box.cli("exec", box.name, "true")
     assert r.returncode == 1  # docker's CLI: 1 for a daemon error of exec
-    assert f"container {box.name} is not running" in r.stderr
+    assert f"Error: Container {box.id} is not running\n" == r.stderr  # docker's words
 
 
 def _read_until(fd: int, pattern: bytes, timeout: float = 10) -> bytes:

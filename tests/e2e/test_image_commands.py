@@ -122,7 +122,7 @@ def test_image_inspect_is_docker_shaped(
     proc = dockyard(engine_config, "image", "inspect", busybox, "no-such-image:1")
     assert proc.returncode == 1
     assert json.loads(proc.stdout)[0]["Id"] == config_digest
-    assert proc.stderr.strip() == "Error: No such image: no-such-image:1"
+    assert proc.stderr.strip() == "Error: no such image: no-such-image:1: No such image: no-such-image:1"
 
 
 def test_tag_and_rmi_untag_then_delete(

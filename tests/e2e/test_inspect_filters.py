@@ -303,11 +303,11 @@ def test_ps_filters(env: Env) -> None:
     assert ps("-f", "ancestor=busybox", "-f", "status=running", "-f", "label=app") == {"web", "db"}
 
     for flag, message in (
-        ("bogus=1", "invalid filter 'bogus'"),
-        ("status=foo", "invalid filter 'status=foo'"),
-        ("exited=x", "invalid filter 'exited=x'"),
+        ("bogus=1", "Invalid filter 'bogus'"),
+        ("status=foo", "Invalid filter 'status=foo'"),
+        ("exited=x", "Invalid filter 'exited=x'"),
         ("health=x", "Unrecognised filter value for health: x"),
-        ("is-task=x", "invalid filter 'is-task=[x]'"),
+        ("is-task=x", "Invalid filter 'is-task=[x]'"),
         ("publish=1:2", "filter for 'publish' should not contain ':': 1:2"),
         ("before=nosuch", "No such container: nosuch"),
     ):
@@ -339,8 +339,8 @@ def test_images_networks_and_volumes_filters(env: Env) -> None:
     assert images("-f", "before=kid:1") == {"busybox:latest"}
     assert images("-f", "since=busybox", "-f", "dangling=false") == {"kid:1"}
     for flag, message in (
-        ("bogus=1", "invalid filter 'bogus'"),
-        ("dangling=x", "invalid filter 'dangling=[x]'"),
+        ("bogus=1", "Invalid filter 'bogus'"),
+        ("dangling=x", "Invalid filter 'dangling=[x]'"),
         ("reference=[", "syntax error in pattern"),
     ):
         r = env.cli("images", "-f", flag, check=False)
@@ -364,7 +364,7 @@ def test_images_networks_and_volumes_filters(env: Env) -> None:
     assert networks("-f", "dangling=true") == {"n2"}
     assert networks("-f", "dangling=false") == {"bridge", "host", "none", "n1"}
     for flag, message in (
-        ("bogus=1", "invalid filter 'bogus'"),
+        ("bogus=1", "Invalid filter 'bogus'"),
         ("type=x", "invalid filter: 'type'='x'"),
         (
             "dangling=x",
@@ -383,8 +383,8 @@ def test_images_networks_and_volumes_filters(env: Env) -> None:
     assert volumes("-f", "name=1$") == {"vol1"}
     assert volumes("-f", "label=k=v") == volumes("-f", "label=k") == {"vol2"}
     for flag, message in (
-        ("bogus=1", "invalid filter 'bogus'"),
-        ("dangling=x", "invalid filter 'dangling=[x]'"),
+        ("bogus=1", "Invalid filter 'bogus'"),
+        ("dangling=x", "Invalid filter 'dangling=[x]'"),
     ):
         r = env.cli("volume", "ls", "-f", flag, check=False)
         assert (r.returncode, r.stderr) == (1, f"Error: {message}\n"), flag
@@ -435,15 +435,15 @@ def test_prune_filters(env: Env) -> None:
     assert containers() == {"keep"}
 
     for args, message in (
-        (("container", "prune", "-f", "--filter", "bogus=1"), "invalid filter 'bogus'"),
+        (("container", "prune", "-f", "--filter", "bogus=1"), "Invalid filter 'bogus'"),
         (
             ("container", "prune", "-f", "--filter", "until=xx"),
             'failed to parse value as time or duration: "xx"',
         ),
-        (("image", "prune", "-f", "--filter", "bogus=1"), "invalid filter 'bogus'"),
-        (("network", "prune", "-f", "--filter", "bogus=1"), "invalid filter 'bogus'"),
-        (("volume", "prune", "-f", "--filter", "until=1h"), "invalid filter 'until'"),
-        (("system", "prune", "-f", "--filter", "bogus=1"), "invalid filter 'bogus'"),
+        (("image", "prune", "-f", "--filter", "bogus=1"), "Invalid filter 'bogus'"),
+        (("network", "prune", "-f", "--filter", "bogus=1"), "Invalid filter 'bogus'"),
+        (("volume", "prune", "-f", "--filter", "until=1h"), "Invalid filter 'until'"),
+        (("system", "prune", "-f", "--filter", "bogus=1"), "Invalid filter 'bogus'"),
         (
             ("system", "prune", "-f", "--volumes", "--filter", "until=1h"),
             'The "until" filter is not supported with "--volumes"',

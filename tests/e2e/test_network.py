@@ -197,21 +197,21 @@ def test_names_and_aliases_resolve_on_a_user_network(net: Net) -> None:
 
 def test_hosts_files_follow_joins_and_leaves(net: Net) -> None:
     net.cli("network", "create", "team")
-    net.cli("run", "-d", "--name", "a", "--network", "team", "busybox", "sleep", "60")
-    # no line names b yet (a's own line holds its id, which may begin with "b": compare whole names)
-    assert not any("b" in line.split()[1:] for line in net.hosts("a").splitlines())
+    net.cli("run", "-d", "--name", "ann", "--network", "team", "busybox", "sleep", "60")
+    # no line names bob yet (ann's own line holds its id: compare whole names)
+    assert not any("bob" in line.split()[1:] for line in net.hosts("ann").splitlines())
     net.cli(
-        "run", "-d", "--name", "b", "--network", "team", "--network-alias", "bee", "busybox", "sleep", "60"
+        "run", "-d", "--name", "bob", "--network", "team", "--network-alias", "bee", "busybox", "sleep", "60"
     )
-    b_ip = net.ip("b")
-    line = next(x for x in net.hosts("a").splitlines() if x.startswith(b_ip + "\t"))
-    assert line.split()[1:3] == ["b", "bee"]
+    b_ip = net.ip("bob")
+    line = next(x for x in net.hosts("ann").splitlines() if x.startswith(b_ip + "\t"))
+    assert line.split()[1:3] == ["bob", "bee"]
     # the container sees the change through its bind mount (the file is rewritten in place)
-    seen = net.cli("exec", "a", "cat", "/etc/hosts").stdout
-    assert f"{b_ip}\tb bee" in seen
-    net.cli("rm", "-f", "b")
-    assert b_ip not in net.hosts("a")
-    assert b_ip not in net.cli("exec", "a", "cat", "/etc/hosts").stdout
+    seen = net.cli("exec", "ann", "cat", "/etc/hosts").stdout
+    assert f"{b_ip}\tbob bee" in seen
+    net.cli("rm", "-f", "bob")
+    assert b_ip not in net.hosts("ann")
+    assert b_ip not in net.cli("exec", "ann", "cat", "/etc/hosts").stdout
 
 
 def test_other_network_cannot_reach(net: Net) -> None:

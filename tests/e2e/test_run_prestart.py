@@ -123,12 +123,12 @@ def test_run_rm_name_that_fails_before_the_start_leaves_nothing(
     env: Env, tmp_path: Path, taken_port: int, detach: bool
 ) -> None:
     for why, flags in _prestart_failures(tmp_path, taken_port).items():
-        args = ["run", *(["-d"] if detach else []), "--rm", "--name", "x", *flags, env.ref, "true"]
+        args = ["run", *(["-d"] if detach else []), "--rm", "--name", "xx", *flags, env.ref, "true"]
         r = env.cli(*args)
         assert r.returncode == 125, f"{why}: {r.returncode} {r.stderr}"
         assert r.stderr.startswith("Error: ") and len(r.stderr.splitlines()) == 1, f"{why}: {r.stderr}"
         env.nothing_left()
-    env.ok("run", "--rm", "--name", "x", env.ref, "true")  # the name is free
+    env.ok("run", "--rm", "--name", "xx", env.ref, "true")  # the name is free
 
 
 def test_the_run_forms_engine_path_leaves_nothing_either(env: Env, tmp_path: Path, taken_port: int) -> None:
@@ -136,7 +136,7 @@ def test_the_run_forms_engine_path_leaves_nothing_either(env: Env, tmp_path: Pat
     host = HostConfig(
         auto_remove=True, port_bindings={"80/tcp": [HostPortBinding("127.0.0.1", str(taken_port))]}
     )
-    req = ContainerCreate(ContainerConfig(image=env.ref, cmd=["true"]), host, name="x")
+    req = ContainerCreate(ContainerConfig(image=env.ref, cmd=["true"]), host, name="xx")
     created = env.engine.create_container(req)
     with pytest.raises(DockyardError):
         env.engine.start_container(created.id)
@@ -146,7 +146,7 @@ def test_the_run_forms_engine_path_leaves_nothing_either(env: Env, tmp_path: Pat
     src.mkdir()
     host = HostConfig(auto_remove=True, mounts=[Mount("bind", "/x", str(src))])
     created = env.engine.create_container(
-        ContainerCreate(ContainerConfig(image=env.ref, cmd=["true"]), host, name="x")
+        ContainerCreate(ContainerConfig(image=env.ref, cmd=["true"]), host, name="xx")
     )
     src.rmdir()
     with pytest.raises(DockyardError, match="bind source path does not exist"):

@@ -129,11 +129,11 @@ def test_namespace_refusals(env: Env) -> None:
 
 def _groups_image(env: Env) -> None:
     env.cli(
-        "run", "--name", "g", "--network", "none", "busybox", "sh", "-c",
+        "run", "--name", "grp", "--network", "none", "busybox", "sh", "-c",
         f"printf '{GROUP_FILE}' > /etc/group", check=True,
     )  # fmt: skip
-    env.cli("commit", "g", "groups", check=True)
-    env.cli("rm", "g", check=True)
+    env.cli("commit", "grp", "groups", check=True)
+    env.cli("rm", "grp", check=True)
 
 
 def test_supplementary_groups_as_docker_sets_them(env: Env) -> None:
@@ -387,15 +387,15 @@ def test_expose_label_file_and_log_drivers(env: Env, tmp_path: Path) -> None:
     labels = tmp_path / "labels"
     labels.write_text("# comment\na=1\nb=2\n\n")
     env.cli(
-        "run", "-d", "--name", "x", "--expose", "80", "--expose", "90-91/udp", "-p", "8080",
+        "run", "-d", "--name", "xp", "--expose", "80", "--expose", "90-91/udp", "-p", "8080",
         "--label-file", str(labels), "-l", "b=3", "busybox", "sleep", "60", check=True,
     )  # fmt: skip
-    info = json.loads(env.cli("inspect", "x", check=True).stdout)[0]
+    info = json.loads(env.cli("inspect", "xp", check=True).stdout)[0]
     assert set(info["Config"]["ExposedPorts"]) == {"80/tcp", "90/udp", "91/udp", "8080/tcp"}
     assert {k: info["Config"]["Labels"][k] for k in ("a", "b")} == {"a": "1", "b": "3"}
     ports = env.cli("ps", "--format", "{{.Ports}}", check=True).stdout.strip()
     assert ports.startswith("80/tcp, 90-91/udp, 0.0.0.0:"), ports
-    env.cli("rm", "-f", "x", check=True)
+    env.cli("rm", "-f", "xp", check=True)
     r = env.cli("run", "--rm", "--expose", "foo", "busybox", "true")
     assert r.returncode == 125 and "invalid range format for --expose: foo" in r.stderr
 

@@ -73,8 +73,8 @@ def test_containers_pane_shows_status_ports_and_updates_from_events(bench: Bench
 
 
 def test_container_keys_stop_start_restart_pause_kill_remove(bench: Bench) -> None:
-    a = bench.run("a")
-    b = bench.run("b")
+    a = bench.run("one")
+    b = bench.run("two")
 
     async def scenario() -> None:
         app = DockyardApp(bench.engine)
@@ -82,27 +82,29 @@ def test_container_keys_stop_start_restart_pause_kill_remove(bench: Bench) -> No
             p = pane(app, "containers")
             await select(pilot, app, "containers", a)
             await pilot.press("s")
-            await wait_for(pilot, lambda: bench.status("a") == "exited", what="stopped")
+            await wait_for(pilot, lambda: bench.status("one") == "exited", what="stopped")
             await wait_for(pilot, lambda: p.by_key[a].style == "exited", what="list shows exited")
             await pilot.press("u")
-            await wait_for(pilot, lambda: bench.status("a") == "running", what="started")
-            started = bench.engine.container("a").started_at
+            await wait_for(pilot, lambda: bench.status("one") == "running", what="started")
+            started = bench.engine.container("one").started_at
             await pilot.press("r")
             await wait_for(
                 pilot,
-                lambda: bench.status("a") == "running" and bench.engine.container("a").started_at != started,
+                lambda: (
+                    bench.status("one") == "running" and bench.engine.container("one").started_at != started
+                ),
                 what="restarted",
             )
             await wait_for(pilot, lambda: p.by_key[a].style == "running")
             await pilot.press("p")
-            await wait_for(pilot, lambda: bench.status("a") == "paused", what="paused")
+            await wait_for(pilot, lambda: bench.status("one") == "paused", what="paused")
             await wait_for(pilot, lambda: p.by_key[a].style == "paused")
             await pilot.press("p")
-            await wait_for(pilot, lambda: bench.status("a") == "running", what="unpaused")
+            await wait_for(pilot, lambda: bench.status("one") == "running", what="unpaused")
             await wait_for(pilot, lambda: p.by_key[a].style == "running")
             await pilot.press("K")
-            await wait_for(pilot, lambda: bench.status("a") == "exited", what="killed")
-            assert bench.engine.container("a").exit_code == 137
+            await wait_for(pilot, lambda: bench.status("one") == "exited", what="killed")
+            assert bench.engine.container("one").exit_code == 137
             # bulk: mark both rows, remove with confirmation
             await wait_for(pilot, lambda: p.by_key[a].style == "exited")
             p.select_key(p.shown[0])
@@ -112,7 +114,7 @@ def test_container_keys_stop_start_restart_pause_kill_remove(bench: Bench) -> No
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
             await pilot.press("n")  # no: nothing happens
             await pilot.pause(0.3)
-            assert {c.name for c in bench.engine.list_containers(all=True)} == {"a", "b"}
+            assert {c.name for c in bench.engine.list_containers(all=True)} == {"one", "two"}
             await pilot.press("d")
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
             await pilot.press("y")
@@ -171,9 +173,9 @@ def test_the_filter_takes_dockers_filters(bench: Bench) -> None:
             p.query_one("#filter", Input).value = "name=^/al"
             await wait_for(pilot, lambda: p.shown == [alpha], what="the name regex")
             p.query_one("#filter", Input).value = "bogus=1"
-            await wait_for(pilot, lambda: p.filter_error == "invalid filter 'bogus'", what="docker's refusal")
+            await wait_for(pilot, lambda: p.filter_error == "Invalid filter 'bogus'", what="docker's refusal")
             assert p.shown == []
-            assert "invalid filter 'bogus'" in str(p.query_one(".empty", Static).content)
+            assert "Invalid filter 'bogus'" in str(p.query_one(".empty", Static).content)
             p.query_one("#filter", Input).value = "alp"  # plain text is a substring, as before
             await wait_for(pilot, lambda: p.shown == [alpha], what="substring")
             bench.run("gamma")  # a new container is filtered as it arrives

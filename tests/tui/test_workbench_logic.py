@@ -117,7 +117,7 @@ def test_run_form_argv_is_what_the_cli_parses() -> None:
     "form, message",
     [
         (RunForm(image=""), "image is required"),
-        (RunForm(image="busybox", ports="99999"), "port"),
+        (RunForm(image="busybox", ports="99999"), "^invalid containerPort: 99999$"),
         (RunForm(image="busybox", env="'unclosed"), "env"),
         (RunForm(image="busybox", restart="sometimes"), "restart"),
         (RunForm(image="busybox", remove=True, restart="always"), "conflicting"),

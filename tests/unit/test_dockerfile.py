@@ -64,7 +64,7 @@ def test_directives_only_at_the_top_and_escape() -> None:
 def test_errors_name_file_line_and_instruction() -> None:
     with pytest.raises(DockerfileError, match=r"^Dockerfile:3: COPY: COPY requires at least two"):
         parse("FROM x\nRUN true\nCOPY onlyone\n")
-    with pytest.raises(DockerfileError, match=r"^Dockerfile:2: unknown instruction: FOO"):
+    with pytest.raises(DockerfileError, match=r"^dockerfile parse error line 2: unknown instruction: FOO$"):
         parse("FROM x\nFOO bar\n")
     with pytest.raises(DockerfileError, match=r"Dockerfile:2: ENV: Syntax error - can't find ="):
         parse("FROM x\nENV A=1 B\n")

@@ -359,9 +359,11 @@ def test_the_text_forms_of_mounts() -> None:
         "bind", "/b", "./rel", bind_options=BindOptions(create_mountpoint=True)
     )
     assert parse_bind("vol:/b:nocopy") == Mount("volume", "/b", "vol", volume_options=VolumeOptions(True))
-    for bad in ("/a", "/a:b", ":/b", "/a:/b:sideways", "a:b:c:d"):
+    for bad in ("/a", "/a:b", "/a:/b:sideways", "a:b:c:d"):
         with pytest.raises(InvalidArgument, match="invalid volume specification"):
             parse_bind(bad)
+    with pytest.raises(InvalidArgument, match=r"^invalid spec: :/b: empty section between colons$"):
+        parse_bind(":/b")
     assert tmpfs_mount("/t", "") == Mount("tmpfs", "/t")
     assert tmpfs_mount("/t", "ro,noexec,size=1k,mode=700") == Mount(
         "tmpfs", "/t", read_only=True, tmpfs_options=TmpfsOptions(1024, 0o700)

@@ -119,7 +119,7 @@ def test_booleans_ports_and_times() -> None:
     assert bool_value({"dangling": ["0"]}, "dangling", True) is False
     assert bool_value({}, "dangling", True) is True
     for bad in (["x"], ["true", "false"]):
-        with pytest.raises(InvalidFilter, match="invalid filter 'dangling="):
+        with pytest.raises(InvalidFilter, match="Invalid filter 'dangling="):
             bool_value({"dangling": bad}, "dangling", False)
     assert parse_ports("publish", "80") == {(80, "tcp")}
     assert parse_ports("expose", "53/udp") == {(53, "udp")}
@@ -271,7 +271,7 @@ def test_container_selection() -> None:
     assert pick({"label": ["a=1"]}) == ["new"]
     assert pick({"name": ["^/m"]}) == ["mid"]
     assert pick({"is-task": ["0"]}) == ["new", "mid", "old"] and pick({"is-task": ["1"]}) == []
-    with pytest.raises(InvalidFilter, match=r"^invalid filter 'isolated'$"):
+    with pytest.raises(InvalidFilter, match=r"^Invalid filter 'isolated'$"):
         pick({"isolated": ["x"]})
     with pytest.raises(InvalidFilter, match="No such container: gone"):
         pick({"since": ["gone"]})
@@ -322,5 +322,5 @@ def test_image_network_and_volume_selection() -> None:
     chosen_vols = prune_volumes_filter({"label": ["k"]}, all=False)
     assert [v.name for v in vols if chosen_vols(v)] == []  # named volumes only with all
     assert [v.name for v in vols if prune_volumes_filter({"all": ["true"]}, all=False)(v)] == ["a", "b"]
-    with pytest.raises(InvalidFilter, match=r"^invalid filter 'until'$"):
+    with pytest.raises(InvalidFilter, match=r"^Invalid filter 'until'$"):
         prune_volumes_filter({"until": ["1h"]}, all=False)

@@ -205,8 +205,10 @@ def cmd_build(args: argparse.Namespace) -> int:
             dockerfile_text = data.decode("utf-8", "surrogateescape")
     else:
         context = Path(args.context)
-        if not context.is_dir():
-            raise CLIError(f"unable to prepare context: path {args.context!r} not found or not a directory")
+        if not context.is_dir():  # docker's words
+            if context.exists():
+                raise CLIError(f"unable to prepare context: context must be a directory: {args.context}")
+            raise CLIError(f'unable to prepare context: path "{args.context}" not found')
         if args.file == "-":
             dockerfile_text = sys.stdin.read()
         elif args.file:

@@ -265,6 +265,12 @@ def _create_pulling(engine: Engine, run: ContainerCreate, args: argparse.Namespa
 def cmd_run(args: argparse.Namespace) -> int:
     from tui.attach import DETACHED, parse_bool_flag, parse_detach_keys, pump, terminal_size
 
+    if args.interactive and args.tty and not args.detach and not sys.stdin.isatty():
+        # docker's CLI refuses before it creates anything, and exits 1
+        if getattr(args, "launcher", None) is not None:
+            args.launcher.cancel()
+        sys.stderr.write("Error: the input device is not a TTY\n")
+        return 1
     engine = make_engine(args)
     detach_keys = parse_detach_keys(args.detach_keys)
     sig_proxy = parse_bool_flag(args.sig_proxy, "--sig-proxy")
@@ -331,7 +337,21 @@ def cmd_start(args: argparse.Namespace) -> int:
                 forward_signals=not stream.tty,  # docker's start -a proxies signals without a terminal
             )
         return 0 if code == DETACHED else code
-    return for_each(args.containers, lambda n: engine.start_container(n))
+    from core.errors import DockyardError
+
+    failed: list[str] = []
+
+    def start(name: str) -> None:
+        try:
+            engine.start_container(name)
+        except DockyardError:
+            failed.append(name)
+            raise
+
+    code = for_each(args.containers, start)
+    if failed:  # docker's CLI ends with the list of what did not start
+        raise CLIError(f"failed to start containers: {', '.join(failed)}")
+    return code
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -423,7 +443,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
-    make_engine(args).rename_container(args.container, args.new_name)
+    from core.errors import DockyardError
+
+    try:
+        make_engine(args).rename_container(args.container, args.new_name)
+    except DockyardError as err:  # docker's CLI: the daemon's error, then its own
+        if getattr(args, "debug", False):
+            raise
+        sys.stderr.write(f"Error: {err}\n")
+        raise CLIError(f"failed to rename container named {args.container}") from err
     return 0
 
 
@@ -679,11 +707,10 @@ def _split_container_path(arg: str) -> tuple[str | None, str]:
 def cmd_cp(args: argparse.Namespace) -> int:
     src_ctr, src = _split_container_path(args.src)
     dst_ctr, dst = _split_container_path(args.dest)
-    if (src_ctr is None) == (dst_ctr is None):
-        raise CLIError(
-            "copying between containers or between local paths is not supported: "
-            "exactly one of SRC and DEST must be CONTAINER:PATH"
-        )
+    if src_ctr is None and dst_ctr is None:  # docker's words
+        raise CLIError("must specify at least one container source")
+    if src_ctr is not None and dst_ctr is not None:
+        raise CLIError("copying between containers is not supported")
     engine = make_engine(args)
     if src_ctr is not None:
         if dst == "-":

@@ -39,6 +39,7 @@ def _add_parser(sub: Any) -> None:
     a("-w", "--workdir", help="working directory inside the container")
     a("container", metavar="CONTAINER")
     a("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    p.least_args = 2  # docker's count: CONTAINER and COMMAND
     p.set_defaults(func=cmd_exec)
 
 
@@ -47,8 +48,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from tui.attach import parse_detach_keys, pump, terminal_size
     from tui.runflags import parse_env_file
 
-    if not args.command:
-        raise CLIError('"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]')
+    if not args.command:  # docker's words, its usage line and pointer to --help; exit 1
+        from tui.parser import requires_message
+
+        prog = "dockyard exec" if args.verb == "exec" else "dockyard container exec"
+        sys.stderr.write(
+            f"{requires_message(prog, 2, most=None)}\n\n"
+            f"Usage:  {prog} [OPTIONS] CONTAINER COMMAND [ARG...]\n\nSee '{prog} --help'.\n"
+        )
+        return 1
     if args.interactive and args.tty and not args.detach and not os.isatty(0):
         raise CLIError("the input device is not a TTY")
     detach_keys = parse_detach_keys(args.detach_keys)

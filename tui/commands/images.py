@@ -161,17 +161,26 @@ def cmd_pull(args: argparse.Namespace) -> int:
     ref = parse_reference(args.name)
     tag_or_digest = ref.digest or ref.tag
     engine = make_engine(args)
-    if not args.quiet:
-        # docker names the repository path without its registry: "library/busybox", "team/app"
-        print(f"{tag_or_digest}: Pulling from {ref.path}")
+    headed = False
+
+    def header() -> None:
+        # once the registry has the manifest (docker says nothing on stdout for a missing one); docker names
+        # the repository path without its registry: "library/busybox", "team/app"
+        nonlocal headed
+        if not args.quiet and not headed:
+            headed = True
+            print(f"{tag_or_digest}: Pulling from {ref.path}", flush=True)
 
     with progress_for(args.quiet) as bars:
 
         def progress(p: Any) -> None:
-            if p.layer or p.status != "Pulling from":  # the header above says it already
+            if p.layer or p.status != "Pulling from":
                 bars(p)
+            else:
+                header()
 
         result = engine.pull(args.name, platform=args.platform, progress=progress)
+    header()
     if args.quiet:
         print(str(ref) if "/" in args.name else ref.familiar())
         return 0
@@ -277,9 +286,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         except ImageNotFound:
             missing.append(name)
     print_inspected(found, args.format)
-    for name in missing:
-        sys.stderr.write(f"Error: No such image: {name}\n")
+    for name in missing:  # docker's words: the name asked for, then the reference it looked for
+        sys.stderr.write(f"Error: no such image: {name}: No such image: {_with_tag(name)}\n")
     return 1 if missing else 0
+
+
+def _with_tag(name: str) -> str:
+    """``name`` with ``:latest`` when it has no tag or digest (an image id stays as it is)."""
+    if "@" in name or ":" in name.rpartition("/")[2]:
+        return name
+    return f"{name}:latest"
 
 
 def cmd_rmi(args: argparse.Namespace) -> int:
