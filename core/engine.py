@@ -770,7 +770,13 @@ class LocalEngine(Engine):
         return users
 
     def remove_volume(self, name: str, *, force: bool = False) -> None:
-        self.volume_store.remove(name, in_use_by=self.volume_users().get(name, []), force=force)
+        # docker names the users by their ids
+        users = [
+            rec.id
+            for rec in self.lifecycle.store.records()
+            if any(m.type == "volume" and m.source == name for m in rec.run.host_config.mounts)
+        ]
+        self.volume_store.remove(name, in_use_by=users, force=force)
         self._emit("volume", "destroy", name)
 
     def prune_volumes(self, *, all: bool = False, filters: Filters | None = None) -> tuple[list[str], int]:
