@@ -413,7 +413,8 @@ def print_inspected(
     """What every ``inspect`` prints: one JSON array, ``-f json`` the array on one line, or each object
     through the template. Like docker's TemplateInspector, a template runs on the typed document first and,
     if that fails, on the raw JSON with missing keys as errors ("map has no entry for key"). A template that
-    does not parse exits 64, one that fails 1; nothing is printed then."""
+    does not parse exits 64 with nothing printed; one that fails exits 1 after the others (an empty line if
+    none came out)."""
     from tui.gotemplate import TemplateError, parse
 
     if not fmt:
@@ -428,18 +429,22 @@ def print_inspected(
         tmpl = parse(fmt)
     except TemplateError as err:
         raise FormatError(f"template parsing error: {err}", 64) from None
-    chunks = []
-    for obj in found:
+    chunks, errors = [], []
+    for obj in found:  # docker's CLI goes on past an object whose template fails, and says so at the end
         try:
             chunks.append(tmpl.execute(typed_document(obj, go_type)))
         except TemplateError as err:
             if not raw_fallback:
-                raise FormatError(f"template parsing error: {err}") from None
+                errors.append(f"template parsing error: {err}")
+                continue
             try:
                 chunks.append(tmpl.execute(obj, missingkey="error"))
             except TemplateError as err2:
-                raise FormatError(f"template parsing error: {err2}") from None
-    sys.stdout.write("".join(c + "\n" for c in chunks))
+                errors.append(f"template parsing error: {err2}")
+    # its TemplateInspector.Flush: an empty line when nothing came out (nothing found, or all failed)
+    sys.stdout.write("".join(c + "\n" for c in chunks) or "\n")
+    if errors:
+        raise FormatError("\n".join(errors))
 
 
 def confirm_prune(what: str, force: bool) -> bool:

@@ -1056,7 +1056,6 @@ WORKFLOWS: list[W] = [
 # The workflows that differ today, by cause: each runs as xfail(strict=True) with its reason. When a cause is
 # fixed, its workflows pass, strict xfail reports them, and their entries go. Only #12 causes may appear here.
 EXPECTED_FAILURES: dict[str, str] = {
-    "tmpl-missing-key": "#12 item 1: a template that fails while it runs: docker's CLI still prints the line it began (empty) on stdout",
     "run-sig-proxy-false": "#12 item 3: run --sig-proxy=false and SIGTERM: docker's CLI keeps waiting for the container (exit 0); dockyard's dies of the signal (143)",
     "start-a-sig-proxy": "#12 item 3: start -a and SIGTERM: docker's CLI 28 exits 0 without the container's last output (the container gets the signal and exits 5); dockyard exits 5 with it",
     "run-rm-port-in-use-leaves-nothing": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
@@ -1104,8 +1103,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "run-one-char-name": "#12 item 14: bad input is worded differently from docker's message",
     "images-bad-flag-value": "#12 item 14: bad input is worded differently from docker's message",
     "build-bad-dockerfile": "#12 item 14: bad input is worded differently from docker's message",
-    "ps-format-json": "#12 item 15: ps/images output paths of the template helper (command quoting, table headers, --format json keys)",
-    "images-format-json": "#12 item 15: ps/images output paths of the template helper (command quoting, table headers, --format json keys)",
     "port-lines": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
     "port-one": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
     "ps-format-ports-all-ifaces": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",

@@ -391,6 +391,10 @@ def test_inspect_typed_then_raw(capsys: pytest.CaptureFixture[str]) -> None:
     assert str(err.value) == (
         'template parsing error: template: :1:9: executing "" at <.Config.Nope>: map has no entry for key "Nope"'
     )
+    assert capsys.readouterr().out == "\n"  # docker's TemplateInspector.Flush: nothing came out
+    with pytest.raises(FormatError) as err:
+        print_inspected([doc, {"Id": "b"}], "{{.Id}} {{.Config.Cmd}}")  # the others go on
+    assert capsys.readouterr().out == "abc [sh -c exit 1]\n"
     with pytest.raises(FormatError) as err:
         print_inspected([doc], "{{.A")
     assert err.value.exit_code == 64

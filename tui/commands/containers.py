@@ -459,7 +459,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
             if args.quiet
             else CONTAINER_RAW + ("size: {{.Size}}\\n" if args.size else "")
         )
-    contexts = [ContainerContext(c, not args.no_trunc, engine.inspect_container) for c in containers]
+    # docker's CLI looks for .Size in the format as given: the word "json" has none, so no sizes then
+    sizes = args.size or fmt != "json"
+    contexts = [ContainerContext(c, not args.no_trunc, engine.inspect_container, sizes) for c in containers]
     format_rows(contexts, fmt, CONTAINER_HEADER)
     return 0
 
