@@ -356,6 +356,34 @@ _TIME_FIELDS = {"network": ("Created",), "Metadata": ("LastTagTime",)}
 _DURATION_FIELDS = {"Healthcheck": ("Interval", "Timeout", "StartPeriod", "StartInterval")}
 
 
+# Go types docker's CLI 28 decodes into that differ from the daemon's (by parent and key): their fields in
+# order, with their zero values. An image's Config is the CLI's dockerspec.DockerOCIImageConfig (the OCI
+# ImageConfig and docker's extension, every field omitempty), so `{{json .Config}}` leaves out Hostname & co.
+_LAYOUTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("image", "Config"): {
+        "User": "",
+        "ExposedPorts": "map",
+        "Env": "slice",
+        "Entrypoint": "slice",
+        "Cmd": "slice",
+        "Volumes": "map",
+        "WorkingDir": "",
+        "Labels": "map",
+        "StopSignal": "",
+        "ArgsEscaped": False,
+        "Healthcheck": "ptr",
+        "OnBuild": "slice",
+        "Shell": "slice",
+    },
+}
+
+
+def _zero(zero: Any) -> Any:
+    from tui.gotemplate import GoNil
+
+    return GoNil(zero) if zero in ("ptr", "map", "slice") else zero
+
+
 def _document_kind(doc: dict[str, Any]) -> str:
     if "State" in doc and "HostConfig" in doc:
         return "container"
@@ -381,8 +409,13 @@ def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str
             return StrMap(obj)
         if kind == "any":
             return {k: typed_document(v, "struct", "", key) for k, v in obj.items()}
-        fields = {_GO_NAMES.get(k, k): typed_document(v, "struct", k, key) for k, v in obj.items()}
         kind = key or _document_kind(obj)
+        below = key or ("image" if kind == "image" else "")  # the parent its fields see
+        fields = {_GO_NAMES.get(k, k): typed_document(v, "struct", k, below) for k, v in obj.items()}
+        layout = _LAYOUTS.get((parent, key))
+        if layout is not None:  # a type of the CLI's own: its fields only, in its order, all omitempty
+            fields = {name: fields.get(name, _zero(zero)) for name, zero in layout.items()}
+            return Struct(fields, go_type, {}, frozenset(layout))
         for name in _TIME_FIELDS.get(kind, ()):  # time.Time fields (the others are strings in docker's types)
             if isinstance(fields.get(name), str):
                 fields[name] = GoTime(fields[name])

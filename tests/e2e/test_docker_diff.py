@@ -1061,7 +1061,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "run-rm-port-in-use-leaves-nothing": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
     "run-rm-bad-device-leaves-nothing": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
     "run-no-rm-failed-start-stays-created": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
-    "health-config": "#12 item 8: no health checks (--health-*, HEALTHCHECK, State.Health, (healthy) in ps, health= filter)",
     "run-cpu-flags": "#12 item 9: --oom-kill-disable without -m: docker warns that the OOM killer is disabled with no memory limit",
     "inspect-hostconfig-doc": "#12 item 11: HostConfig: docker's CLI 28 re-encodes it with ConsoleSize [0,0]; CgroupnsMode is host (docker's default on cgroup v1), dockyard's private (its own cgroup namespace)",
     "tag-bad-target": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
@@ -1107,7 +1106,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "port-one": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
     "ps-format-ports-all-ifaces": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
     "system-df": "#12 item 15: system df has no Build Cache row",
-    "image-inspect-config": "#12 item 11: image inspect -f '{{json .Config}}': docker's CLI 28 re-encodes the image config with its own type (empty keys left out); dockyard prints the daemon's document",
 }
 
 
