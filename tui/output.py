@@ -378,6 +378,23 @@ _LAYOUTS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+# fields the CLI's type leaves out when zero although the daemon's document has them
+_OMITEMPTY = {"HostConfig": frozenset({"KernelMemory", "KernelMemoryTCP"})}
+
+
+def _cli_host_config(fields: dict[str, Any]) -> dict[str, Any]:
+    """A container's HostConfig in the field order of docker's CLI 28 type: ConsoleSize right after
+    VolumesFrom (dockerd 20.10 writes it after Runtime)."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name != "ConsoleSize":
+            out[name] = value
+        if name == "VolumesFrom":
+            out["ConsoleSize"] = fields["ConsoleSize"]
+    out.setdefault("ConsoleSize", fields["ConsoleSize"])
+    return out
+
+
 def _zero(zero: Any) -> Any:
     from tui.gotemplate import GoNil
 
@@ -412,6 +429,8 @@ def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str
         kind = key or _document_kind(obj)
         below = key or ("image" if kind == "image" else "")  # the parent its fields see
         fields = {_GO_NAMES.get(k, k): typed_document(v, "struct", k, below) for k, v in obj.items()}
+        if key == "HostConfig" and not parent and "ConsoleSize" in fields:
+            fields = _cli_host_config(fields)
         layout = _LAYOUTS.get((parent, key))
         if layout is not None:  # a type of the CLI's own: its fields only, in its order, all omitempty
             fields = {name: fields.get(name, _zero(zero)) for name, zero in layout.items()}
@@ -428,7 +447,7 @@ def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str
         for name in _DURATION_FIELDS.get(key, ()):
             if isinstance(fields.get(name), int):
                 fields[name] = GoDuration(fields[name])
-        return Struct(fields, go_type, json_names, frozenset(absent))
+        return Struct(fields, go_type, json_names, frozenset(absent) | _OMITEMPTY.get(key, frozenset()))
     if isinstance(obj, list):
         return [typed_document(v, "struct", "", key) for v in obj]
     if obj is None:

@@ -114,6 +114,20 @@ DELIBERATE: list[Deliberate] = [
         "docker CLI 28.2 prints a stray 'exit status N' after some failed verbs (network rm); not a message",
     ),
     Deliberate(
+        r'"CgroupnsMode":"private"',
+        '"CgroupnsMode":"host"',
+        "stdout",
+        "dockyard gives every container its own cgroup namespace (docker's default on cgroup v2, and what its "
+        "cgroup layout relies on); dockerd 20.10 on this cgroup v1 host defaults to the host's",
+    ),
+    Deliberate(
+        r'"/proc/interrupts",|,"/sys/devices/virtual/powercap"',
+        "",
+        "stdout",
+        "dockyard masks docker 28's default paths (moby oci/defaults.go), two more than dockerd 20.10's list: "
+        "/proc/interrupts and /sys/devices/virtual/powercap",
+    ),
+    Deliberate(
         r"\boverlay2\b",
         "overlay",
         "stdout",
@@ -1062,7 +1076,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "run-rm-bad-device-leaves-nothing": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
     "run-no-rm-failed-start-stays-created": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
     "run-cpu-flags": "#12 item 9: --oom-kill-disable without -m: docker warns that the OOM killer is disabled with no memory limit",
-    "inspect-hostconfig-doc": "#12 item 11: HostConfig: docker's CLI 28 re-encodes it with ConsoleSize [0,0]; CgroupnsMode is host (docker's default on cgroup v1), dockyard's private (its own cgroup namespace)",
     "tag-bad-target": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "exec-not-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "exec-cmd-not-found": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
