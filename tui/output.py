@@ -382,10 +382,10 @@ _LAYOUTS: dict[tuple[str, str], dict[str, Any]] = {
 _OMITEMPTY = {"HostConfig": frozenset({"KernelMemory", "KernelMemoryTCP"})}
 
 
-def _cli_host_config(fields: dict[str, Any]) -> dict[str, Any]:
+def _cli_host_config(fields: dict[Any, Any]) -> dict[Any, Any]:
     """A container's HostConfig in the field order of docker's CLI 28 type: ConsoleSize right after
     VolumesFrom (dockerd 20.10 writes it after Runtime)."""
-    out: dict[str, Any] = {}
+    out: dict[Any, Any] = {}
     for name, value in fields.items():
         if name != "ConsoleSize":
             out[name] = value
