@@ -121,7 +121,9 @@ def create(req: Request) -> None:
     request = create_from_docker(body, query, pull="never")
     req.app.warm_up()  # a start prepared by the time this container's comes (the first one's, nearly)
     summary = req.engine.create_container(request)
-    req.send_json({"Id": summary.id, "Warnings": []}, 201)
+    from core.interface import create_warnings
+
+    req.send_json({"Id": summary.id, "Warnings": create_warnings(request)}, 201)
 
 
 # -------------------------------------------------------------------------------------------------- lists

@@ -42,6 +42,19 @@ def check_create(req: ContainerCreate) -> None:
             )
 
 
+def create_warnings(req: ContainerCreate) -> list[str]:
+    """The warnings docker's daemon gives with a create it accepts (``Warnings``; its CLI prints each after
+    ``WARNING: ``)."""
+    h = req.host_config
+    out = []
+    if h.oom_kill_disable and h.memory == 0:  # daemon_unix.go verifyPlatformContainerResources
+        out.append(
+            "OOM killer is disabled for the container, but no memory limit is set, "
+            "this can result in the system running out of resources."
+        )
+    return out
+
+
 def check_request(req: ContainerCreate) -> None:
     """What is wrong with the request itself, whatever the host (the run form checks as the user types)."""
     h = req.host_config

@@ -1075,7 +1075,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "run-rm-port-in-use-leaves-nothing": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
     "run-rm-bad-device-leaves-nothing": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
     "run-no-rm-failed-start-stays-created": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
-    "run-cpu-flags": "#12 item 9: --oom-kill-disable without -m: docker warns that the OOM killer is disabled with no memory limit",
     "tag-bad-target": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "exec-not-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "exec-cmd-not-found": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
