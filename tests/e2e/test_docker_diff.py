@@ -1117,7 +1117,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "port-lines": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
     "port-one": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
     "ps-format-ports-all-ifaces": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
-    "system-df": "#12 item 15: system df has no Build Cache row",
 }
 
 

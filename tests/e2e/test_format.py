@@ -227,7 +227,7 @@ def test_format_across_commands(testbed: Testbed, engine_config: Config) -> None
         "testbed: busybox-static rootfs"
     )
     df = [json.loads(x) for x in ok(cfg, "system", "df", "--format", "json").splitlines()]
-    assert [d["Type"] for d in df][:3] == ["Images", "Containers", "Local Volumes"]
+    assert [d["Type"] for d in df] == ["Images", "Containers", "Local Volumes", "Build Cache"]
     assert all(isinstance(d["TotalCount"], str) for d in df)
     assert ok(cfg, "system", "df", "--format", "{{.Type}}:{{.TotalCount}}").splitlines()[1] == "Containers:2"
     assert ok(cfg, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "fmt-up") == "fmt-up 1\n"
