@@ -130,6 +130,16 @@ def build_spec(
     for name in ("hostname", "hosts", "resolv.conf"):
         if f"/etc/{name}" not in targets and (cdir / name).exists():
             mounts.append(MountSpec("bind", f"/etc/{name}", str(cdir / name), ["rbind", "rprivate", "rw"]))
+    for d in h.devices:
+        if not os.path.exists(d.path_on_host):
+            from core.errors import CommandNotFound
+
+            # docker's wording at start; its CLI ends a run whose start says "no such file or directory"
+            # with 127, which is CommandNotFound's status
+            raise CommandNotFound(
+                "error gathering device information while adding custom device "
+                f'"{d.path_on_host}": no such file or directory'
+            )
     devices = [DeviceSpec(d.path_on_host, d.path_in_container) for d in h.devices]
     lower = [str(layers.diff_dir(cid)) for cid in reversed(rec.layers)]
     init = init_layer(cdir)

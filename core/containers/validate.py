@@ -36,10 +36,11 @@ def check_create(req: ContainerCreate) -> None:
             raise InvalidArgument(bind_source_missing(m.source))
     for d in h.devices:
         host = d.path_on_host
-        if not host.startswith("/") or not os.path.exists(host):
+        if not host.startswith("/"):
             raise InvalidArgument(
                 f"error gathering device information while adding device {host!r}: no such file or directory"
             )
+    # a device that does not exist fails the start, as docker's (core.containers.runtime_spec)
 
 
 def create_warnings(req: ContainerCreate) -> list[str]:
