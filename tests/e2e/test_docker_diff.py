@@ -1072,7 +1072,6 @@ WORKFLOWS: list[W] = [
 EXPECTED_FAILURES: dict[str, str] = {
     "run-sig-proxy-false": "#12 item 3: run --sig-proxy=false and SIGTERM: docker's CLI keeps waiting for the container (exit 0); dockyard's dies of the signal (143)",
     "start-a-sig-proxy": "#12 item 3: start -a and SIGTERM: docker's CLI 28 exits 0 without the container's last output (the container gets the signal and exits 5); dockyard exits 5 with it",
-    "run-rm-port-in-use-leaves-nothing": "#12 item 5: a run that fails before its start (port in use, bad device): exit code, wording, what stays",
     "tag-bad-target": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "exec-not-running": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
     "exec-cmd-not-found": "#12 item 14: exit status or docker's wording of a non-run verb's error (docker exits 1, not 125)",
