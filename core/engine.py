@@ -740,7 +740,7 @@ class LocalEngine(Engine):
     ) -> Volume:
         vol, new = self.volume_store.create(name, labels=labels, options=options)
         if new:
-            self._emit("volume", "create", vol.name)
+            self._emit("volume", "create", vol.name, driver="local")
         return vol
 
     def list_volumes(self, *, filters: Filters | None = None) -> list[Volume]:
@@ -777,7 +777,7 @@ class LocalEngine(Engine):
             if any(m.type == "volume" and m.source == name for m in rec.run.host_config.mounts)
         ]
         self.volume_store.remove(name, in_use_by=users, force=force)
-        self._emit("volume", "destroy", name)
+        self._emit("volume", "destroy", name, driver="local")
 
     def prune_volumes(self, *, all: bool = False, filters: Filters | None = None) -> tuple[list[str], int]:
         from core.filters import prune_volumes_filter

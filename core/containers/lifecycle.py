@@ -171,6 +171,11 @@ class Lifecycle:
                 with contextlib.suppress(Exception):
                     self.volumes.remove(vname, in_use_by=[])
             raise
+        for vname in made:  # docker's order: the volumes' create, then the container's
+            with contextlib.suppress(Exception):
+                import core.events as events
+
+                events.emit(self.paths, "volume", "create", vname, {"driver": "local"})
         self._event("create", rec)
         return rec
 
