@@ -59,6 +59,7 @@ class Env:
 
     def nothing_left(self) -> None:
         assert self.ok("ps", "-aq") == ""
+        assert self.ok("volume", "ls", "-q") == ""  # a --rm container's anonymous volumes go with it
         containers = self.config.paths.containers
         assert not containers.exists() or os.listdir(containers) == []
 
@@ -123,7 +124,18 @@ def test_run_rm_name_that_fails_before_the_start_leaves_nothing(
     env: Env, tmp_path: Path, taken_port: int, detach: bool
 ) -> None:
     for why, flags in _prestart_failures(tmp_path, taken_port).items():
-        args = ["run", *(["-d"] if detach else []), "--rm", "--name", "x", *flags, env.ref, "true"]
+        args = [
+            "run",
+            *(["-d"] if detach else []),
+            "--rm",
+            "--name",
+            "x",
+            "-v",
+            "/anon",
+            *flags,
+            env.ref,
+            "true",
+        ]
         r = env.cli(*args)
         # docker's CLI: 127 for a start that says "no such file or directory" (the device's)
         assert r.returncode == (127 if why == "no such device" else 125), f"{why}: {r.returncode} {r.stderr}"
