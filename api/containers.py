@@ -121,7 +121,9 @@ def create(req: Request) -> None:
     request = create_from_docker(body, query, pull="never")
     req.app.warm_up()  # a start prepared by the time this container's comes (the first one's, nearly)
     summary = req.engine.create_container(request)
-    req.send_json({"Id": summary.id, "Warnings": []}, 201)
+    from core.interface import create_warnings
+
+    req.send_json({"Id": summary.id, "Warnings": create_warnings(request)}, 201)
 
 
 # -------------------------------------------------------------------------------------------------- lists
@@ -616,10 +618,43 @@ def _stats_doc(
         "cpu_stats": _cpu_stats(s, at_ns),
         "precpu_stats": _cpu_stats(*pre) if pre else zero,
         "memory_stats": {"usage": s.memory_usage, "limit": s.memory_limit, "stats": {}},
-        "blkio_stats": {},
-        "networks": {},
+        "blkio_stats": _blkio_stats(s),
+        **_networks(s),
         "storage_stats": {},
     }
+
+
+def _blkio_stats(s: ContainerStats) -> dict[str, Any]:
+    """The cgroup's bytes read and written. The engine counts them over every device, so the entries name
+    no device (major/minor 0); docker's CLI adds the entries up by op anyway."""
+    keys = (
+        "io_service_bytes_recursive",
+        "io_serviced_recursive",
+        "io_queue_recursive",
+        "io_service_time_recursive",
+        "io_wait_time_recursive",
+        "io_merged_recursive",
+        "io_time_recursive",
+        "sectors_recursive",
+    )
+    doc: dict[str, Any] = dict.fromkeys(keys)
+    if s.block_read or s.block_write:
+        doc["io_service_bytes_recursive"] = [
+            {"major": 0, "minor": 0, "op": "read", "value": s.block_read},
+            {"major": 0, "minor": 0, "op": "write", "value": s.block_write},
+        ]
+    return doc
+
+
+def _networks(s: ContainerStats) -> dict[str, Any]:
+    """``networks``: the engine counts the bytes of the container's own interfaces together (lo aside), so
+    they go under its first one; docker's CLI adds the interfaces up for NET I/O anyway. No traffic counted
+    (``--network none``, or none yet): docker's document without the key."""
+    if not (s.net_rx or s.net_tx):
+        return {}
+    counters = {"rx_bytes": s.net_rx, "rx_packets": 0, "rx_errors": 0, "rx_dropped": 0}
+    counters |= {"tx_bytes": s.net_tx, "tx_packets": 0, "tx_errors": 0, "tx_dropped": 0}
+    return {"networks": {"eth0": counters}}
 
 
 def stats(req: Request) -> None:

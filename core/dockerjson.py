@@ -119,6 +119,16 @@ def health_config_to_docker(h: HealthConfig) -> JSONDict:
     return {k: v for k, v in out.items() if v}
 
 
+_HEALTH_KEYS = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
+
+
+def _health_in_order(hc: Any) -> Any:
+    """A stored Healthcheck document (its keys sorted on disk) in docker's HealthConfig field order."""
+    if not isinstance(hc, dict):
+        return hc
+    return {**{k: hc[k] for k in _HEALTH_KEYS if k in hc}, **hc}
+
+
 def mount_to_docker(m: Mount) -> JSONDict:
     out: JSONDict = {"Type": m.type, "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
     if m.bind_options is not None:
@@ -1160,9 +1170,11 @@ def container_to_docker(
             ),
             "Cmd": cmd,
             # resolved at create (the request's --health-* over the image's HEALTHCHECK)
-            "Healthcheck": proc.get("healthcheck")
-            or (health_config_to_docker(run.config.healthcheck) if run.config.healthcheck else None)
-            or icfg.get("Healthcheck"),
+            "Healthcheck": _health_in_order(
+                proc.get("healthcheck")
+                or (health_config_to_docker(run.config.healthcheck) if run.config.healthcheck else None)
+                or icfg.get("Healthcheck")
+            ),
             "ArgsEscaped": icfg.get("ArgsEscaped"),
             "Image": rec.image,
             "Volumes": volumes or None,

@@ -745,7 +745,7 @@ class LocalEngine(Engine):
     ) -> Volume:
         vol, new = self.volume_store.create(name, labels=labels, options=options)
         if new:
-            self._emit("volume", "create", vol.name)
+            self._emit("volume", "create", vol.name, driver="local")
         return vol
 
     def list_volumes(self, *, filters: Filters | None = None) -> list[Volume]:
@@ -775,8 +775,14 @@ class LocalEngine(Engine):
         return users
 
     def remove_volume(self, name: str, *, force: bool = False) -> None:
-        self.volume_store.remove(name, in_use_by=self.volume_users().get(name, []), force=force)
-        self._emit("volume", "destroy", name)
+        # docker names the users by their ids
+        users = [
+            rec.id
+            for rec in self.lifecycle.store.records()
+            if any(m.type == "volume" and m.source == name for m in rec.run.host_config.mounts)
+        ]
+        self.volume_store.remove(name, in_use_by=users, force=force)
+        self._emit("volume", "destroy", name, driver="local")
 
     def prune_volumes(self, *, all: bool = False, filters: Filters | None = None) -> tuple[list[str], int]:
         from core.filters import prune_volumes_filter

@@ -642,6 +642,13 @@ def check_request(request: ContainerCreate) -> None:
     check(request)
 
 
+def create_warnings(request: ContainerCreate) -> list[str]:
+    """The warnings that go with creating ``request`` (docker's ``Warnings`` of a create)."""
+    from core.containers.validate import create_warnings as warnings
+
+    return warnings(request)
+
+
 def rlimit_names() -> frozenset[str]:
     """The names ``--ulimit`` accepts."""
     from core.runtime.spec import RLIMIT_NAMES

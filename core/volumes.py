@@ -74,10 +74,12 @@ class VolumeStore:
         *,
         labels: dict[str, str] | None = None,
         options: dict[str, str] | None = None,
+        anonymous: bool = False,
     ) -> tuple[Volume, bool]:
         """Create (or return the existing) volume; the bool says whether it is new. Atomic: the directory
-        is built under a temp name and renamed into place."""
-        anonymous = name is None
+        is built under a temp name and renamed into place. ``anonymous``: a container's ``-v /path`` or
+        image VOLUME, named by the container's create (a ``volume prune`` without ``-a`` takes those)."""
+        anonymous = anonymous or name is None
         vol_name = name or new_id()
         if options:
             check_options(vol_name, options)
@@ -196,6 +198,11 @@ class VolumeStore:
             return self.get(name).anonymous
         except VolumeNotFound:
             return HEX64.match(name) is not None
+
+    def is_empty(self, name: str) -> bool:
+        """Nothing in the volume's ``_data`` (docker copies the image's files only into an empty volume)."""
+        with os.scandir(self.data_dir(name)) as it:
+            return next(it, None) is None
 
     def size(self, name: str) -> int:
         total = 0

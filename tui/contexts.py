@@ -186,12 +186,14 @@ class ContainerContext(GoObject):
         c: ContainerSummary | None,
         trunc: bool = True,
         inspect: Callable[..., dict[str, Any]] | None = None,
+        sizes: bool = True,
     ) -> None:
         self.c = c
         self.trunc = trunc
         self._inspect = inspect
         self._doc: dict[str, Any] | None = None
-        self._sized: dict[str, Any] | None = None
+        # sizes=False: the listing asked for none (docker's `--format json` without -s: "0B")
+        self._sized: dict[str, Any] | None = None if sizes else {}
         self.fields_used: set[str] = set()
 
     def _document(self) -> dict[str, Any]:

@@ -356,6 +356,51 @@ _TIME_FIELDS = {"network": ("Created",), "Metadata": ("LastTagTime",)}
 _DURATION_FIELDS = {"Healthcheck": ("Interval", "Timeout", "StartPeriod", "StartInterval")}
 
 
+# Go types docker's CLI 28 decodes into that differ from the daemon's (by parent and key): their fields in
+# order, with their zero values. An image's Config is the CLI's dockerspec.DockerOCIImageConfig (the OCI
+# ImageConfig and docker's extension, every field omitempty), so `{{json .Config}}` leaves out Hostname & co.
+_LAYOUTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("image", "Config"): {
+        "User": "",
+        "ExposedPorts": "map",
+        "Env": "slice",
+        "Entrypoint": "slice",
+        "Cmd": "slice",
+        "Volumes": "map",
+        "WorkingDir": "",
+        "Labels": "map",
+        "StopSignal": "",
+        "ArgsEscaped": False,
+        "Healthcheck": "ptr",
+        "OnBuild": "slice",
+        "Shell": "slice",
+    },
+}
+
+
+# fields the CLI's type leaves out when zero although the daemon's document has them
+_OMITEMPTY = {"HostConfig": frozenset({"KernelMemory", "KernelMemoryTCP"})}
+
+
+def _cli_host_config(fields: dict[Any, Any]) -> dict[Any, Any]:
+    """A container's HostConfig in the field order of docker's CLI 28 type: ConsoleSize right after
+    VolumesFrom (dockerd 20.10 writes it after Runtime)."""
+    out: dict[Any, Any] = {}
+    for name, value in fields.items():
+        if name != "ConsoleSize":
+            out[name] = value
+        if name == "VolumesFrom":
+            out["ConsoleSize"] = fields["ConsoleSize"]
+    out.setdefault("ConsoleSize", fields["ConsoleSize"])
+    return out
+
+
+def _zero(zero: Any) -> Any:
+    from tui.gotemplate import GoNil
+
+    return GoNil(zero) if zero in ("ptr", "map", "slice") else zero
+
+
 def _document_kind(doc: dict[str, Any]) -> str:
     if "State" in doc and "HostConfig" in doc:
         return "container"
@@ -381,8 +426,15 @@ def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str
             return StrMap(obj)
         if kind == "any":
             return {k: typed_document(v, "struct", "", key) for k, v in obj.items()}
-        fields = {_GO_NAMES.get(k, k): typed_document(v, "struct", k, key) for k, v in obj.items()}
         kind = key or _document_kind(obj)
+        below = key or ("image" if kind == "image" else "")  # the parent its fields see
+        fields = {_GO_NAMES.get(k, k): typed_document(v, "struct", k, below) for k, v in obj.items()}
+        if key == "HostConfig" and not parent and "ConsoleSize" in fields:
+            fields = _cli_host_config(fields)
+        layout = _LAYOUTS.get((parent, key))
+        if layout is not None:  # a type of the CLI's own: its fields only, in its order, all omitempty
+            fields = {name: fields.get(name, _zero(zero)) for name, zero in layout.items()}
+            return Struct(fields, go_type, {}, frozenset(layout))
         for name in _TIME_FIELDS.get(kind, ()):  # time.Time fields (the others are strings in docker's types)
             if isinstance(fields.get(name), str):
                 fields[name] = GoTime(fields[name])
@@ -395,7 +447,7 @@ def typed_document(obj: Any, go_type: str = "struct", key: str = "", parent: str
         for name in _DURATION_FIELDS.get(key, ()):
             if isinstance(fields.get(name), int):
                 fields[name] = GoDuration(fields[name])
-        return Struct(fields, go_type, json_names, frozenset(absent))
+        return Struct(fields, go_type, json_names, frozenset(absent) | _OMITEMPTY.get(key, frozenset()))
     if isinstance(obj, list):
         return [typed_document(v, "struct", "", key) for v in obj]
     if obj is None:
@@ -413,7 +465,8 @@ def print_inspected(
     """What every ``inspect`` prints: one JSON array, ``-f json`` the array on one line, or each object
     through the template. Like docker's TemplateInspector, a template runs on the typed document first and,
     if that fails, on the raw JSON with missing keys as errors ("map has no entry for key"). A template that
-    does not parse exits 64, one that fails 1; nothing is printed then."""
+    does not parse exits 64 with nothing printed; one that fails exits 1 after the others (an empty line if
+    none came out)."""
     from tui.gotemplate import TemplateError, parse
 
     if not fmt:
@@ -428,18 +481,22 @@ def print_inspected(
         tmpl = parse(fmt)
     except TemplateError as err:
         raise FormatError(f"template parsing error: {err}", 64) from None
-    chunks = []
-    for obj in found:
+    chunks, errors = [], []
+    for obj in found:  # docker's CLI goes on past an object whose template fails, and says so at the end
         try:
             chunks.append(tmpl.execute(typed_document(obj, go_type)))
         except TemplateError as err:
             if not raw_fallback:
-                raise FormatError(f"template parsing error: {err}") from None
+                errors.append(f"template parsing error: {err}")
+                continue
             try:
                 chunks.append(tmpl.execute(obj, missingkey="error"))
             except TemplateError as err2:
-                raise FormatError(f"template parsing error: {err2}") from None
-    sys.stdout.write("".join(c + "\n" for c in chunks))
+                errors.append(f"template parsing error: {err2}")
+    # its TemplateInspector.Flush: an empty line when nothing came out (nothing found, or all failed)
+    sys.stdout.write("".join(c + "\n" for c in chunks) or "\n")
+    if errors:
+        raise FormatError("\n".join(errors))
 
 
 def confirm_prune(what: str, force: bool) -> bool:

@@ -128,6 +128,7 @@ class Lifecycle:
         self._sweep_hidden()
         final = self.paths.container(cid)
         tmp = temp_name(final)
+        made: list[str] = []
         try:
             # inside the try: on a full disk these fail too, and the half-made directory must not stay
             os.makedirs(tmp / "upper", mode=0o755)
@@ -147,6 +148,8 @@ class Lifecycle:
             write_bytes(tmp / "resolv.conf", resolv.encode())
             with self.store.lock():
                 name = self.store.check_new_name(run.name) if run.name else self.store.generate_name(cid)
+                # docker makes a container's volumes at its create: `volume ls`/`rm`/`dangling` see them
+                made += self._make_volumes(mounts, anonymous)
                 rec = ContainerRecord(
                     id=cid,
                     name=name,
@@ -164,9 +167,33 @@ class Lifecycle:
                 os.rename(tmp, final)
         except BaseException:
             remove_tree(tmp)
+            for vname in made:
+                with contextlib.suppress(Exception):
+                    self.volumes.remove(vname, in_use_by=[])
             raise
+        for vname in made:  # docker's order: the volumes' create, then the container's
+            with contextlib.suppress(Exception):
+                import core.events as events
+
+                events.emit(self.paths, "volume", "create", vname, {"driver": "local"})
         self._event("create", rec)
         return rec
+
+    def _make_volumes(self, mounts: list[Mount], anonymous: list[str]) -> list[str]:
+        """Create the volumes ``mounts`` name that do not exist yet; returns the new ones' names."""
+        made: list[str] = []
+        try:
+            for m in mounts:
+                if m.type == "volume" and m.source:
+                    vol, new = self.volumes.create(m.source, anonymous=m.source in anonymous)
+                    if new:
+                        made.append(vol.name)
+        except BaseException:
+            for vname in made:
+                with contextlib.suppress(Exception):
+                    self.volumes.remove(vname, in_use_by=[])
+            raise
+        return made
 
     def _check_references(self, req: ContainerCreate) -> None:
         """The containers ``--pid``/``--ipc container:NAME`` and ``--link`` name exist (docker's errors)."""

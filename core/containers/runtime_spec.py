@@ -106,10 +106,13 @@ def build_spec(
                 opts.append(f"mode={m.tmpfs_options.mode:o}")
             mounts.append(MountSpec("tmpfs", m.target, "", opts))
         elif m.type == "volume":
-            vol, new = volumes.create(m.source or None)
+            # made by the container's create (docker's too); an older record's may not be there yet
+            vol, _new = volumes.create(m.source or None, anonymous=m.source in rec.anonymous_volumes)
             if vol.options.get("type"):
                 volumes.mount_for(vol.name, rec.id)  # the local driver's device, while containers use it
-            if new and not (m.volume_options is not None and m.volume_options.no_copy):
+            # docker's copy-up: the image's files at the target go into the volume while it is empty
+            nocopy = m.volume_options is not None and m.volume_options.no_copy
+            if not nocopy and volumes.is_empty(vol.name):
                 from core.containers.copy import populate_volume
 
                 populate_volume(paths, layers, rec, m.target, Path(vol.mountpoint))
@@ -127,6 +130,16 @@ def build_spec(
     for name in ("hostname", "hosts", "resolv.conf"):
         if f"/etc/{name}" not in targets and (cdir / name).exists():
             mounts.append(MountSpec("bind", f"/etc/{name}", str(cdir / name), ["rbind", "rprivate", "rw"]))
+    for d in h.devices:
+        if not os.path.exists(d.path_on_host):
+            from core.errors import CommandNotFound
+
+            # docker's wording at start; its CLI ends a run whose start says "no such file or directory"
+            # with 127, which is CommandNotFound's status
+            raise CommandNotFound(
+                "error gathering device information while adding custom device "
+                f'"{d.path_on_host}": no such file or directory'
+            )
     devices = [DeviceSpec(d.path_on_host, d.path_in_container) for d in h.devices]
     lower = [str(layers.diff_dir(cid)) for cid in reversed(rec.layers)]
     init = init_layer(cdir)

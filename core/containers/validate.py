@@ -36,10 +36,24 @@ def check_create(req: ContainerCreate) -> None:
             raise InvalidArgument(bind_source_missing(m.source))
     for d in h.devices:
         host = d.path_on_host
-        if not host.startswith("/") or not os.path.exists(host):
+        if not host.startswith("/"):
             raise InvalidArgument(
                 f"error gathering device information while adding device {host!r}: no such file or directory"
             )
+    # a device that does not exist fails the start, as docker's (core.containers.runtime_spec)
+
+
+def create_warnings(req: ContainerCreate) -> list[str]:
+    """The warnings docker's daemon gives with a create it accepts (``Warnings``; its CLI prints each after
+    ``WARNING: ``)."""
+    h = req.host_config
+    out = []
+    if h.oom_kill_disable and h.memory == 0:  # daemon_unix.go verifyPlatformContainerResources
+        out.append(
+            "OOM killer is disabled for the container, but no memory limit is set, "
+            "this can result in the system running out of resources."
+        )
+    return out
 
 
 def check_request(req: ContainerCreate) -> None:

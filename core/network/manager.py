@@ -380,7 +380,7 @@ class NetworkManager:
                 raise InvalidArgument(f"cannot publish ports on the internal network {primary.name}")
             if nat.nft_binary() is None:
                 raise InvalidArgument("publishing ports needs nftables: install the nft tool (nftables)")
-        picked = self._check_ports(wanted_ports)
+        picked = self._check_ports(wanted_ports, rec.name)
         cdir = self.paths.container(cid)
         att = Attachment(
             cid=cid,
@@ -431,17 +431,36 @@ class NetworkManager:
             state_ports=ports.state_entries(picked),
         )
 
-    def _check_ports(self, wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _check_ports(self, wanted: list[dict[str, Any]], name: str = "") -> list[dict[str, Any]]:
         """Trial-bind the ports; a port still held by one of our containers that has just exited (its shim
         is releasing it) is waited for, briefly, rather than reported in use."""
         deadline = time.monotonic() + 3.0
+
+        def in_use(host_ip: str, port: int, proto: str) -> str:
+            # docker's words: its port allocator's when a container has the port, its proxy's otherwise
+            # (the endpoint it was making goes with the failed start)
+            if self._held_by_container(proto, port):
+                why = f"Bind for {host_ip}:{port} failed: port is already allocated"
+            else:
+                why = f"Error starting userland proxy: listen {proto}4 {host_ip}:{port}: bind: "
+                why += "address already in use"
+            endpoint = f"{name} ({secrets.token_hex(32)})"
+            return f"driver failed programming external connectivity on endpoint {endpoint}: {why}"
+
         while True:
             try:
-                return ports.check_and_pick(wanted)
+                return ports.check_and_pick(wanted, in_use)
             except Conflict:
                 if time.monotonic() > deadline or not self._held_by_exited(wanted):
                     raise
                 time.sleep(0.01)
+
+    def _held_by_container(self, proto: str, port: int) -> bool:
+        return any(
+            (p["protocol"], int(p["host_port"])) == (proto, port)
+            for att in endpoints.all_attachments(self.np)
+            for p in att.ports
+        )
 
     def _held_by_exited(self, wanted: list[dict[str, Any]]) -> bool:
         from core.containers.store import ContainerStore

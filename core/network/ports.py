@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from core.errors import Conflict, InvalidArgument
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from core.models import HostConfig
 
 PROTOCOLS = ("tcp", "udp")
@@ -89,7 +91,9 @@ def requested(host: HostConfig, exposed: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _bind(host_ip: str, port: int, proto: str) -> socket.socket:
+def _bind(
+    host_ip: str, port: int, proto: str, in_use: Callable[[str, int, str], str] | None = None
+) -> socket.socket:
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     s = socket.socket(socket.AF_INET, kind | socket.SOCK_CLOEXEC)
     try:
@@ -103,6 +107,8 @@ def _bind(host_ip: str, port: int, proto: str) -> socket.socket:
         s.close()
         where = f"{host_ip or '0.0.0.0'}:{port}/{proto}" if port else f"{host_ip}/{proto}"
         if err.errno == errno.EADDRINUSE:
+            if in_use is not None:
+                raise Conflict(in_use(host_ip or "0.0.0.0", port, proto)) from None
             raise Conflict(f"cannot publish {where}: the host port is already in use") from None
         if err.errno == errno.EADDRNOTAVAIL:
             raise InvalidArgument(
@@ -112,14 +118,17 @@ def _bind(host_ip: str, port: int, proto: str) -> socket.socket:
     return s
 
 
-def check_and_pick(ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def check_and_pick(
+    ports: list[dict[str, Any]], in_use: Callable[[str, int, str], str] | None = None
+) -> list[dict[str, Any]]:
     """Trial-bind every port (all at once, so two ``-p 80``-style requests get two ports); raises
-    Conflict for a port in use. Returns the ports with free ones picked."""
+    Conflict for a port in use (``in_use(host_ip, port, proto)`` words it). Returns the ports with free
+    ones picked."""
     out: list[dict[str, Any]] = []
     socks: list[socket.socket] = []
     try:
         for p in ports:
-            s = _bind(p["host_ip"], int(p["host_port"]), p["protocol"])
+            s = _bind(p["host_ip"], int(p["host_port"]), p["protocol"], in_use)
             socks.append(s)
             out.append({**p, "host_port": s.getsockname()[1]})
     finally:

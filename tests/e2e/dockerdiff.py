@@ -240,7 +240,7 @@ def free_ports(n: int) -> list[int]:
 # ---------------------------------------------------------------------------------------------- normalise
 
 _ID64 = re.compile(r"\b[0-9a-f]{64}\b")
-# twelve hex digits with a digit among them: a short id may be all digits (1 in ~280 ids); all letters is a word
+# twelve hex digits with a digit among them (a short id may be all digits, 1 in ~280); all letters: a word
 _ID12 = re.compile(r"\b(?=[0-9a-f]*[0-9])[0-9a-f]{12}\b")
 _TIME_RFC3339 = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
 _TIME_GO = re.compile(r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [+-]\d{4} [A-Z]{3,4}(?: m=[+-][\d.]+)?")

@@ -92,6 +92,12 @@ def test_pull_run_ps_logs_exec_cp_stop_rm(api: ApiServer, testbed: Testbed, tmp_
     stats = api.docker("stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.PIDs}}", "web").stdout
     assert stats.startswith("web ") and stats.strip().endswith("1"), stats
     assert "sleep 300" in api.docker("top", "web").stdout
+    # NET I/O: the bytes of the container's interfaces, after some traffic to its gateway
+    gateway = api.docker("inspect", "-f", "{{.NetworkSettings.Gateway}}", "web").stdout.strip()
+    api.docker("exec", "web", "ping", "-c", "3", "-W", "1", gateway, check=False)
+    net_io = api.docker("stats", "--no-stream", "--format", "{{.NetIO}}", "web").stdout.strip()
+    rx, _, tx = net_io.partition(" / ")
+    assert rx != "0B" and tx != "0B" and tx, net_io
     # the CPU % docker computes from cpu_stats and precpu_stats: a busy loop shows, a sleeper does not
     api.docker("run", "-d", "--name", "busy", ref, "sh", "-c", "while :; do :; done")
     time.sleep(0.5)

@@ -654,6 +654,38 @@ def test_volume_commands(env: Env) -> None:
     assert env.cli("volume", "ls", "-q").stdout == ""
 
 
+def test_a_containers_volumes_are_made_at_its_create(env: Env) -> None:
+    """As docker: `create -v` makes the named and anonymous volumes before any start, with their events,
+    so `volume ls`, `volume rm` (in use, by container id) and `dangling` see them; an anonymous one is
+    recorded anonymous (a plain `volume prune` takes it once its container is gone)."""
+    t0 = time.time()
+    cid = env.cli(
+        "create", "--name", "mk", "-v", "/anon", "-v", "named:/n", "busybox", check=True
+    ).stdout.strip()
+    names = env.cli("volume", "ls", "-q", check=True).stdout.split()
+    assert "named" in names and len(names) == 2
+    (anon,) = set(names) - {"named"}
+    assert env.engine.container("mk").status == "created"
+    r = env.cli("volume", "rm", "named")
+    assert r.returncode == 1 and r.stderr == f"Error: remove named: volume is in use - [{cid}]\n"
+    assert env.cli("volume", "ls", "-q", "-f", "dangling=true", check=True).stdout == ""
+    events = env.cli(
+        "events", "--since", str(int(t0) - 1), "--until", str(int(time.time()) + 1),
+        "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}", check=True,
+    ).stdout.splitlines()  # fmt: skip
+    events = [e for e in events if e.startswith(("volume ", "container "))]
+    assert sorted(events[:2]) == sorted([f"volume create {anon}", "volume create named"]), events
+    assert events[2] == f"container create {cid}", events
+    env.cli("rm", "mk", check=True)  # without -v: both stay, now dangling
+    assert sorted(env.cli("volume", "ls", "-q", "-f", "dangling=true", check=True).stdout.split()) == sorted(
+        [anon, "named"]
+    )
+    out = env.cli("volume", "prune", "-f", check=True).stdout
+    assert anon in out and "named" not in out
+    assert env.cli("volume", "ls", "-q", check=True).stdout.split() == ["named"]
+    env.cli("volume", "rm", "named", check=True)
+
+
 def test_update_changes_limits_at_once_and_for_the_next_start(env: Env) -> None:
     from core.runtime import cgroups
 

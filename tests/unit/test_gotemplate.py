@@ -391,6 +391,10 @@ def test_inspect_typed_then_raw(capsys: pytest.CaptureFixture[str]) -> None:
     assert str(err.value) == (
         'template parsing error: template: :1:9: executing "" at <.Config.Nope>: map has no entry for key "Nope"'
     )
+    assert capsys.readouterr().out == "\n"  # docker's TemplateInspector.Flush: nothing came out
+    with pytest.raises(FormatError) as err:
+        print_inspected([doc, {"Id": "b"}], "{{.Id}} {{.Config.Cmd}}")  # the others go on
+    assert capsys.readouterr().out == "abc [sh -c exit 1]\n"
     with pytest.raises(FormatError) as err:
         print_inspected([doc], "{{.A")
     assert err.value.exit_code == 64
@@ -662,3 +666,36 @@ def test_tabwriter_columns(rows: list[list[str]]) -> None:
     widths = [max(10, max(len(r[i]) for r in rows) + 3) for i in range(len(rows[0]) - 1)]
     for line, r in zip(out, rows, strict=True):
         assert line == "".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + r[-1]
+
+
+def test_image_config_as_the_cli_types_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """docker's CLI 28 decodes an image's Config into its DockerOCIImageConfig: `{{json .Config}}` leaves
+    out the empty fields and the ones that type has not (Hostname & co.), which a template then reads raw."""
+    from tui.output import print_inspected
+
+    image = {
+        "Id": "sha256:ab",
+        "RepoTags": ["x:latest"],
+        "Config": {
+            "Hostname": "",
+            "User": "",
+            "Env": ["A=1"],
+            "Cmd": ["sh"],
+            "Image": "",
+            "Volumes": None,
+            "WorkingDir": "/",
+            "Entrypoint": None,
+            "OnBuild": None,
+            "Labels": {"k": "v"},
+            "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 5000000000},
+        },
+    }
+    print_inspected([image], "{{json .Config}}")
+    assert capsys.readouterr().out == (
+        '{"Env":["A=1"],"Cmd":["sh"],"WorkingDir":"/","Labels":{"k":"v"},'
+        '"Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":5000000000}}\n'
+    )
+    print_inspected([image], "{{.Config.Hostname}}|{{.Config.Entrypoint}}")  # raw: null is <no value>
+    assert capsys.readouterr().out == "|<no value>\n"
+    print_inspected([image], "{{.Config.OnBuild}}|{{.Config.Volumes}}|{{.Config.Healthcheck.Interval}}")
+    assert capsys.readouterr().out == "[]|map[]|5s\n"

@@ -234,12 +234,18 @@ def _create_with_pull(engine: Engine, args: argparse.Namespace) -> ContainerSumm
     run = run_config(args)
     cidfile = run.host_config.container_id_file
     if not cidfile:
-        return _create_pulling(engine, run, args)
-    from tui.runflags import cidfile_open
-
-    with cidfile_open(cidfile) as write_id:
         summary = _create_pulling(engine, run, args)
-        write_id(summary.id)
+    else:
+        from tui.runflags import cidfile_open
+
+        with cidfile_open(cidfile) as write_id:
+            summary = _create_pulling(engine, run, args)
+            write_id(summary.id)
+    if run.host_config.oom_kill_disable:  # the only setting with a warning (spares the import)
+        from core.interface import create_warnings
+
+        for warning in create_warnings(run):
+            sys.stderr.write(f"WARNING: {warning}\n")
     return summary
 
 
@@ -487,7 +493,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
             if args.quiet
             else CONTAINER_RAW + ("size: {{.Size}}\\n" if args.size else "")
         )
-    contexts = [ContainerContext(c, not args.no_trunc, engine.inspect_container) for c in containers]
+    # docker's CLI looks for .Size in the format as given: the word "json" has none, so no sizes then
+    sizes = args.size or fmt != "json"
+    contexts = [ContainerContext(c, not args.no_trunc, engine.inspect_container, sizes) for c in containers]
     format_rows(contexts, fmt, CONTAINER_HEADER)
     return 0
 

@@ -239,7 +239,8 @@ def _image_rows(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]
                     continue
             rows.append(
                 {
-                    "Containers": str(img.containers) if img.containers >= 0 else "N/A",
+                    # docker's `images` lists without counting users (the daemon's -1): N/A
+                    "Containers": "N/A",
                     "CreatedAt": go_time(img.created),
                     "CreatedSince": time_ago(img.created),
                     "Digest": digests.get(repo, "<none>"),
