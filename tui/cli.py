@@ -81,6 +81,16 @@ class CLIError(Exception):
 def _add_globals(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", help="engine state directory (default $DOCKYARD_ROOT or /var/lib/dockyard)")
     p.add_argument("--debug", "-D", action="store_true", help="show tracebacks on errors")
+    # the engine, chosen as the docker CLI chooses it (core.interface.engine_for); none: the in-process one
+    p.add_argument(
+        "-H", "--host", dest="engine_host", metavar="HOST", help="engine to connect to (unix://, tcp://)"
+    )
+    p.add_argument("-c", "--context", dest="engine_context", metavar="NAME", help="docker context to use")
+    p.add_argument("--tls", action="store_true", help="use TLS; implied by --tlsverify")
+    p.add_argument("--tlsverify", action="store_true", default=None, help="use TLS and verify the remote")
+    p.add_argument("--tlscacert", metavar="FILE", help="trust certs signed only by this CA")
+    p.add_argument("--tlscert", metavar="FILE", help="path to TLS certificate file")
+    p.add_argument("--tlskey", metavar="FILE", help="path to TLS key file")
 
 
 def build_parser(verbs: Sequence[str] | None = None) -> Parser:
@@ -137,9 +147,18 @@ class _OnlyVerbs:
 
 
 def make_engine(args: argparse.Namespace) -> Engine:
-    from core.interface import local_engine
+    from core.interface import engine_for
 
-    return local_engine(getattr(args, "root", None))
+    return engine_for(
+        root=getattr(args, "root", None),
+        host=getattr(args, "engine_host", None),
+        context=getattr(args, "engine_context", None),
+        tls=bool(getattr(args, "tls", False)),
+        tlsverify=getattr(args, "tlsverify", None),
+        tlscacert=getattr(args, "tlscacert", None),
+        tlscert=getattr(args, "tlscert", None),
+        tlskey=getattr(args, "tlskey", None),
+    )
 
 
 def _early_shim(argv: list[str], fork: bool) -> PreparedStart | None:
@@ -150,6 +169,11 @@ def _early_shim(argv: list[str], fork: bool) -> PreparedStart | None:
     shim a container, the shim sees its control pipe close and exits."""
     if any(a in ("-h", "--help") for a in argv):
         return None
+    before = argv[: argv.index("run")]
+    from core.interface import remote_selected
+
+    if any(a.startswith(_ENGINE_FLAGS) for a in before) or remote_selected():
+        return None  # a remote engine starts its containers itself
     root = None
     if "--root" in argv[: argv.index("run")]:
         i = argv.index("--root")
@@ -159,13 +183,18 @@ def _early_shim(argv: list[str], fork: bool) -> PreparedStart | None:
     return prepare_local_start(root, fork=fork)
 
 
+# global flags that take a value (in the next argument unless given as --flag=value)
+_VALUE_FLAGS = ("--root", "-H", "--host", "-c", "--context", "--tlscacert", "--tlscert", "--tlskey")
+_ENGINE_FLAGS = ("-H", "--host", "-c", "--context")
+
+
 def _find_verb(argv: Sequence[str]) -> str | None:
     skip = False
     for arg in argv:
         if skip:
             skip = False
             continue
-        if arg == "--root":
+        if arg in _VALUE_FLAGS:
             skip = True
             continue
         if arg.startswith("-"):

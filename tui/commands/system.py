@@ -237,7 +237,8 @@ def cmd_version(args: argparse.Namespace) -> int:
     else:
         print("dockyard:")
         for key in ("Version", "Python", "Os", "Arch", "KernelVersion", "Daemon"):
-            print(f" {key + ':':15s}{obj[key]}")
+            if key in obj:  # a remote engine's (dockerd's) has no Python nor Daemon
+                print(f" {key + ':':15s}{obj[key]}")
     return 0
 
 
