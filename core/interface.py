@@ -606,6 +606,14 @@ def engine_for(
     return local_engine(root)
 
 
+def docker_contexts() -> Any:
+    """The docker CLI's context store (``dockyard context``): :mod:`core.remote.contexts`, whose functions
+    read and write ``$DOCKER_CONFIG/contexts`` and ``config.json`` as the docker CLI does."""
+    from core.remote import contexts
+
+    return contexts
+
+
 # ====================================================================== pure parsers, for the faces ====
 # The faces parse text the way docker's CLI does, with core's own parsers (one implementation each). They are
 # re-exported here, imported on first use, so that importing this module stays free.

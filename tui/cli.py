@@ -59,6 +59,7 @@ VERBS: dict[str, str] = {
     "exec": "exec",
     "volume": "volumes",
     "events": "system",
+    "context": "context",
     "info": "system",
     "version": "system",
     "system": "system",

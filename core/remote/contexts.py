@@ -89,7 +89,9 @@ def load(name: str) -> Context:
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ContextNotFound(f"context {name!r} does not exist") from None
+        raise ContextNotFound(
+            f'context "{name}": context not found: open {path}: no such file or directory'
+        ) from None
     except (OSError, ValueError) as err:
         raise InvalidArgument(f"context {name!r}: cannot read {path}: {err}") from None
     return _from_meta(doc, name)
@@ -125,7 +127,7 @@ def list_contexts() -> list[Context]:
             name = str(doc.get("Name") or "")
             if name and meta.parent.name == _digest(name):
                 found.append(_from_meta(doc, name))
-    return out + sorted(found, key=lambda c: c.name)
+    return sorted(out + found, key=lambda c: c.name)  # as docker's: by name, default among them
 
 
 def _config() -> dict[str, Any]:
@@ -180,7 +182,7 @@ def save(ctx: Context, *, tls_material: dict[str, bytes] | None = None, create: 
     if create and (folder / "meta.json").exists():
         raise Conflict(f'context "{ctx.name}" already exists')
     if not create and not (folder / "meta.json").exists():
-        raise ContextNotFound(f"context {ctx.name!r} does not exist")
+        load(ctx.name)  # raises docker's "context not found"
     if ctx.host:
         parse_host(ctx.host)  # refuse what cannot be used
     doc = dict(ctx.extra)
@@ -236,3 +238,77 @@ def endpoint_for(
             return None
         return parse_host(address, tls_opts)
     return load(name).endpoint()
+
+
+def inspect_document(name: str) -> dict[str, Any]:
+    """``context inspect``'s document, key for key as the docker CLI's."""
+    ctx = load(name)
+    metadata: dict[str, Any] = dict(ctx.extra.get("Metadata") or {}) if name != DEFAULT else {}
+    if name == DEFAULT:
+        metadata = {"Description": ctx.description} if ctx.description else {}
+        metadata["StackOrchestrator"] = "swarm"
+    endpoint = {"Host": ctx.host or "unix:///var/run/docker.sock", "SkipTLSVerify": ctx.skip_tls_verify}
+    tls = {"docker": sorted(f"{k}.pem" for k in ctx.tls_files)} if ctx.tls_files else {}
+    return {
+        "Name": ctx.name,
+        "Metadata": metadata,
+        "Endpoints": {"docker": endpoint},
+        "TLSMaterial": tls,
+        "Storage": {
+            "MetadataPath": str(meta_dir(name)) if name != DEFAULT else "<IN MEMORY>",
+            "TLSPath": str(tls_dir(name)) if name != DEFAULT else "<IN MEMORY>",
+        },
+    }
+
+
+def parse_docker_option(text: str) -> dict[str, str]:
+    """``--docker host=...,ca=...,cert=...,key=...,skip-tls-verify=true`` (docker's comma separated
+    key=value list)."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if not part:
+            continue
+        key, eq, value = part.partition("=")
+        key = key.strip().lower()
+        if not eq or key not in ("host", "ca", "cert", "key", "skip-tls-verify", "from"):
+            raise InvalidArgument(f"unable to create docker endpoint config: unrecognized config key: {key}")
+        out[key] = value
+    return out
+
+
+def create_or_update(
+    name: str, *, description: str | None, docker: str | None, create: bool, source: str | None = None
+) -> None:
+    """``context create`` / ``context update`` (``--from`` copies another context's endpoint)."""
+    if create:
+        if source is not None:
+            base = load(source)
+            ctx = Context(name, base.host, base.description, base.skip_tls_verify, {}, {})
+            material = {f"{k}.pem": Path(v).read_bytes() for k, v in base.tls_files.items()}
+        else:
+            ctx = Context(name, "")
+            material = {}
+    else:
+        ctx = load(name)
+        material = {}
+    if description is not None:
+        ctx.description = description
+    if docker is not None:
+        opts = parse_docker_option(docker)
+        if "from" in opts:
+            base = load(opts["from"])
+            ctx.host, ctx.skip_tls_verify = base.host, base.skip_tls_verify
+            material = {f"{k}.pem": Path(v).read_bytes() for k, v in base.tls_files.items()}
+        if "host" in opts:
+            ctx.host = opts["host"]
+        if "skip-tls-verify" in opts:
+            ctx.skip_tls_verify = opts["skip-tls-verify"].lower() in ("1", "true", "t", "yes")
+        for key in ("ca", "cert", "key"):
+            if opts.get(key):
+                try:
+                    material[f"{key}.pem"] = Path(os.path.expanduser(opts[key])).read_bytes()
+                except OSError as err:
+                    raise InvalidArgument(f"unable to read {key} file {opts[key]}: {err.strerror}") from None
+    elif create and source is None:
+        ctx.host = os.environ.get("DOCKER_HOST", "")  # docker: a new context copies the current endpoint
+    save(ctx, tls_material=material or None, create=create)
