@@ -1522,7 +1522,7 @@ def network_summary_from_docker(d: JSONDict) -> NetworkSummary:
         subnet=str(first.get("Subnet") or ""),
         gateway=str(first.get("Gateway") or ""),
         internal=bool(d.get("Internal")),
-        created=str(d.get("Created") or ""),
+        created="" if str(d.get("Created") or "").startswith("0001-") else str(d.get("Created") or ""),
         labels=dict(d.get("Labels") or {}),
         containers=[str(c.get("Name") or k) for k, c in (d.get("Containers") or {}).items()],
     )

@@ -213,13 +213,13 @@ def _version_document(obj: dict[str, Any]) -> dict[str, Any]:
         "BuildTime": "",
         "Context": "default",
     }
-    details = {"KernelVersion": obj["KernelVersion"], "Os": obj["Os"], "Arch": arch, "Python": obj["Python"]}
+    details = {"KernelVersion": obj["KernelVersion"], "Os": obj["Os"], "Arch": arch, "Python": obj.get("Python", "")}
     server = {
         "Platform": {"Name": "dockyard"},
         "Components": [{"Name": "Engine", "Version": obj["Version"], "Details": details}],
         "Version": obj["Version"],
-        "ApiVersion": "",
-        "MinAPIVersion": "",
+        "ApiVersion": obj.get("ApiVersion", ""),  # a remote engine's (a local one has none)
+        "MinAPIVersion": obj.get("MinAPIVersion", ""),
         "GitCommit": "",
         "GoVersion": "",
         "Os": obj["Os"],
