@@ -209,8 +209,7 @@ class HijackedStream(DuplexStream):
                 eof = self._eof_asked and not chunk
                 sock = self._sock
             if eof:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_WR)
+                _half_close(sock)
                 return
             try:
                 sock.sendall(chunk)
@@ -224,8 +223,7 @@ class HijackedStream(DuplexStream):
         if self._sock is None:
             return
         if self._writer is None:
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_WR)
+            _half_close(self._sock)
             return
         with self._lock:
             self._eof_asked = True
@@ -253,3 +251,24 @@ class HijackedStream(DuplexStream):
                 sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def _half_close(sock: socket.socket) -> None:
+    """The end of input, with the connection still open for output: a TCP half-close; over TLS (where
+    ``shutdown`` would drop the TLS layer, and the output with it) TLS's close_notify alone, as Go's
+    ``tls.Conn.CloseWrite`` sends it, without waiting for the engine's (OpenSSL reads on after it)."""
+    if isinstance(sock, ssl.SSLSocket):
+        sslobj = getattr(sock, "_sslobj", None)
+        if sslobj is None:
+            return
+        timeout = sock.gettimeout()
+        sock.setblocking(False)
+        try:
+            sslobj.shutdown()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLError, OSError):
+            pass
+        finally:
+            sock.settimeout(timeout)
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
