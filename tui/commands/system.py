@@ -213,7 +213,8 @@ def _version_document(obj: dict[str, Any]) -> dict[str, Any]:
         "BuildTime": "",
         "Context": "default",
     }
-    details = {"KernelVersion": obj["KernelVersion"], "Os": obj["Os"], "Arch": arch, "Python": obj.get("Python", "")}
+    details = {"KernelVersion": obj["KernelVersion"], "Os": obj["Os"], "Arch": arch}
+    details["Python"] = obj.get("Python", "")  # a remote engine's (dockerd's) has none
     server = {
         "Platform": {"Name": "dockyard"},
         "Components": [{"Name": "Engine", "Version": obj["Version"], "Details": details}],
