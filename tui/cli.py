@@ -220,6 +220,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     verb = _find_verb(args_list)
     if verb is None and not any(a in ("-h", "--help", "--version") for a in args_list):
         return _open_workbench(args_list)
+    if verb == "system" and args_list[args_list.index("system") + 1 :][:1] == ["dial-stdio"]:
+        # stdio joined to the engine's API (what an ssh:// client runs here): a face of its own, as serve
+        stdio = importlib.import_module("api.stdio")
+        from tui.parser import Parser
+
+        parser = Parser(prog="dockyard")
+        _add_globals(parser)
+        glob, _rest = parser.parse_known_args(args_list[: args_list.index("system")])
+        return int(stdio.main(glob.root, glob.engine_host))
     if _is_serve(args_list, verb):
         # the API server face: imported only for this verb, never on the start path of the others
         serve = importlib.import_module("api.server")

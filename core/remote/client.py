@@ -44,6 +44,7 @@ class ApiClient:
         self.endpoint = endpoint
         self._lock = threading.Lock()
         self._version: str | None = None
+        self.dialer: Any = None  # ssh: the SSHDialer whose processes carry the connections
         self.ping_headers: dict[str, str] = {}
         if endpoint.scheme == "unix":
             transport = httpx.HTTPTransport(uds=endpoint.address)
@@ -53,7 +54,11 @@ class ApiClient:
             transport = httpx.HTTPTransport(verify=ctx) if ctx is not None else httpx.HTTPTransport()
             base = f"{'https' if ctx is not None else 'http'}://{endpoint.address}"
         elif endpoint.scheme == "ssh":
-            raise errors.InvalidArgument(f"{endpoint.url}: ssh:// engines are not supported yet")
+            from core.remote.ssh import SSHDialer, ssh_transport
+
+            self.dialer = SSHDialer(endpoint)
+            transport = ssh_transport(self.dialer)
+            base = "http://docker"
         else:
             raise errors.InvalidArgument(f"unsupported engine address {endpoint.url}")
         self.http = httpx.Client(
@@ -65,6 +70,15 @@ class ApiClient:
 
     def close(self) -> None:
         self.http.close()
+        if self.dialer is not None:
+            self.dialer.close()
+
+    def open_socket(self) -> socket.socket:
+        """A raw connection for a hijacked stream (ssh: a new ssh process)."""
+        if self.dialer is not None:
+            sock: socket.socket = self.dialer.open_socket()
+            return sock
+        return self.endpoint.open_socket()
 
     # ------------------------------------------------------------------------------ negotiation
     @property
@@ -98,6 +112,9 @@ class ApiClient:
         return min(server, API_VERSION, key=_vtuple)
 
     def _unreachable(self, err: BaseException) -> EngineUnreachable:
+        if self.dialer is not None:
+            why = self.dialer.failure() or f"ssh ended without an answer ({err})"
+            return EngineUnreachable(f"Cannot connect to the Docker daemon at {self.endpoint.url}: {why}")
         cause = err.__cause__ or err.__context__ or err
         while (cause.__cause__ or cause.__context__) is not None and not isinstance(cause, OSError):
             cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]

@@ -113,7 +113,7 @@ class RemoteEngine(Engine):
     ) -> HijackedStream:
         params = {"stream": "1", "stdin": "1" if stdin else "0", "stdout": "1", "stderr": "1"}
         sock = hijack(
-            self.endpoint, self.endpoint.open_socket, self.api.path(f"/containers/{cid}/attach"), params, None
+            self.endpoint, self.api.open_socket, self.api.path(f"/containers/{cid}/attach"), params, None
         )
         waiter = _Waiter(self.api, cid)
         try:
@@ -363,7 +363,7 @@ class RemoteEngine(Engine):
             return _Ended(tty)
         sock = hijack(
             self.endpoint,
-            self.endpoint.open_socket,
+            self.api.open_socket,
             self.api.path(f"/exec/{exec_id}/start"),
             {},
             {"Detach": False, "Tty": tty},

@@ -57,8 +57,9 @@ def _runner(host: str, env: dict[str, str]) -> Run:
     return run
 
 
-def scenario(run: Run, host: str, env: dict[str, str], ref: str) -> None:
-    """What every engine must do the same through dockyard's command line."""
+def scenario(run: Run, host: str, env: dict[str, str], ref: str, *, docker_cli: bool = True) -> None:
+    """What every engine must do the same through dockyard's command line (``docker_cli``: where the docker
+    CLI can reach the same engine, its answers are the reference)."""
     r = run("pull", ref)
     assert ref.rsplit(":", 1)[0].split("/")[-1] in run("images").stdout
 
@@ -106,14 +107,13 @@ def scenario(run: Run, host: str, env: dict[str, str], ref: str) -> None:
     # a command that does not exist: the exit status the docker CLI gives for this engine (dockerd's exec
     # reports 126, dockyard's 127), and the engine's message
     r = run("exec", "web", "no-such-command", check=False)
-    d = subprocess.run(
-        [DOCKER, "-H", host, "exec", "web", "no-such-command"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-    )
-    assert r.returncode == d.returncode and r.returncode in (126, 127), (r, d)
+    assert r.returncode in (126, 127), r
+    if docker_cli:
+        d = subprocess.run(
+            [DOCKER, "-H", host, "exec", "web", "no-such-command"], capture_output=True, text=True, env=env,
+            timeout=30,
+        )  # fmt: skip
+        assert r.returncode == d.returncode, (r, d)
     assert "no-such-command" in r.stderr + r.stdout, r
     child = pexpect.spawn(
         DOCKYARD, ["-H", host, "exec", "-it", "web", "sh"], env=env, timeout=20, dimensions=(30, 100)
