@@ -6,6 +6,7 @@ one-line errors within seconds, never a prompt."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -19,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from tests.e2e.test_remote_engines import scenario
+from tests.e2e.dockerdiff import Dockerd
+from tests.e2e.test_remote_engines import dockerd, scenario  # noqa: F401 (the dockerd fixture)
 from tests.testbed import Testbed
 
 pytestmark = [
@@ -49,23 +51,22 @@ def _keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
 
 
-@pytest.fixture
-def sshd(engine_config: Config, tmp_path: Path) -> Iterator[Sshd]:
-    d = tmp_path / "ssh"
+@contextlib.contextmanager
+def start_sshd(d: Path, client_config: Path, host_env: str) -> Iterator[Sshd]:
+    """An sshd of the test's own on a loopback port (``host_env``: the sessions' environment, sshd's
+    SetEnv), keys and known_hosts generated in ``d``; the client's ssh goes through a wrapper with its own
+    config (ssh reads ~/.ssh/config from the password database, not $HOME), first in PATH (the docker CLI
+    runs "ssh") and as DOCKYARD_SSH."""
     d.mkdir(mode=0o700)
     _keygen(d / "host_key")
     _keygen(d / "user_key")
     _keygen(d / "other_key")
     (d / "authorized_keys").write_text((d / "user_key.pub").read_text())
     port = _free_port()
-    path = f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     (d / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n"
         f"AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
-        # the engine host's environment: the test's dockyard and engine state
-        f"SetEnv PATH={path} DOCKYARD_ROOT={engine_config.root} DOCKYARD_RUN={engine_config.run} "
-        f"DOCKYARD_CGROUP_PARENT={os.environ.get('DOCKYARD_CGROUP_PARENT', '')}\n"
+        f"KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nSetEnv {host_env}\n"
     )
     host_pub = (d / "host_key.pub").read_text().split()
     (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
@@ -77,18 +78,20 @@ def sshd(engine_config: Config, tmp_path: Path) -> Iterator[Sshd]:
         f"Host unknownhost\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/user_key\n"
         f"  IdentitiesOnly yes\n  UserKnownHostsFile {d}/empty_known_hosts\n"
     )
-    # the client's ssh with this config (ssh reads ~/.ssh/config from the password database, not $HOME)
-    wrapper = d / "ssh"
-    wrapper.write_text(f'#!/bin/sh\nexec ssh -F {d}/ssh_config "$@"\n')
+    bindir = d / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "ssh"
+    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {d}/ssh_config "$@"\n')
     wrapper.chmod(0o755)
     made_privsep = not Path("/run/sshd").exists()
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    proc = subprocess.Popen(
-        ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
-        stdout=subprocess.DEVNULL,
-        stderr=open(d / "sshd.log", "wb"),  # noqa: SIM115
-        start_new_session=True,
-    )
+    with open(d / "sshd.log", "wb") as log:
+        proc = subprocess.Popen(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -100,14 +103,27 @@ def sshd(engine_config: Config, tmp_path: Path) -> Iterator[Sshd]:
                 assert time.monotonic() < deadline, "sshd did not listen"
                 time.sleep(0.05)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "DOCKYARD_ROOT"))}
-        env["DOCKER_CONFIG"] = str(tmp_path / "client-config")
+        env["DOCKER_CONFIG"] = str(client_config)
         env["DOCKYARD_SSH"] = str(wrapper)
+        env["PATH"] = f"{bindir}:{env.get('PATH', '')}"
         yield Sshd(d, port, proc, env)
     finally:
         proc.terminate()
         proc.wait(10)
         if made_privsep:
             shutil.rmtree("/run/sshd", ignore_errors=True)
+
+
+@pytest.fixture
+def sshd(engine_config: Config, tmp_path: Path) -> Iterator[Sshd]:
+    """To a dockyard host: the test's dockyard in PATH, the test's engine root and run directory."""
+    path = f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    host_env = (
+        f"PATH={path} DOCKYARD_ROOT={engine_config.root} DOCKYARD_RUN={engine_config.run} "
+        f"DOCKYARD_CGROUP_PARENT={os.environ.get('DOCKYARD_CGROUP_PARENT', '')}"
+    )
+    with start_sshd(tmp_path / "ssh", tmp_path / "client-config", host_env) as s:
+        yield s
 
 
 def test_dockyard_host_over_ssh_without_a_server(sshd: Sshd, testbed: Testbed) -> None:
@@ -151,3 +167,25 @@ def test_ssh_failures_are_one_line_within_seconds(sshd: Sshd, host: str, words: 
     assert r.returncode == 1, r.stderr
     assert r.stderr.startswith(f"Error: Cannot connect to the Docker daemon at {host}: "), r.stderr
     assert words in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_docker_host_over_ssh(dockerd: Dockerd, testbed: Testbed, tmp_path: Path) -> None:  # noqa: F811
+    """To a docker host (no dockyard in its PATH): ``docker system dial-stdio`` there, to the dockerd the
+    test started; the docker CLI over the same ssh is the reference."""
+    host_env = f"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DOCKER_HOST={dockerd.host}"
+    with start_sshd(tmp_path / "ssh", tmp_path / "client-config", host_env) as sshd:
+        host = "ssh://dyhost"
+
+        def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 120):  # type: ignore[no-untyped-def]
+            r = subprocess.run(
+                [DOCKYARD, "-H", host, *args], capture_output=True, text=True, input=input, env=sshd.client_env,
+                timeout=timeout,
+            )  # fmt: skip
+            if check:
+                assert r.returncode == 0, (
+                    f"dockyard -H {host} {' '.join(args)}: rc {r.returncode}\n{r.stderr}"
+                )
+            return r
+
+        assert run("version", "--format", "{{.Server.APIVersion}}").stdout == "1.41\n"
+        scenario(run, host, sshd.client_env, testbed.ref("busybox:latest"))
