@@ -178,8 +178,8 @@ def test_docker_host_over_ssh(dockerd: Dockerd, testbed: Testbed, tmp_path: Path
 
         def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 120):  # type: ignore[no-untyped-def]
             r = subprocess.run(
-                [DOCKYARD, "-H", host, *args], capture_output=True, text=True, input=input, env=sshd.client_env,
-                timeout=timeout,
+                [DOCKYARD, "-H", host, *args], capture_output=True, text=True, input=input,
+                env=sshd.client_env, timeout=timeout,
             )  # fmt: skip
             if check:
                 assert r.returncode == 0, (
