@@ -65,7 +65,7 @@ class ApiClient:
             transport=transport,
             base_url=base,
             timeout=DEFAULT_TIMEOUT,
-            headers={"User-Agent": "dockyard-remote"},
+            headers={"User-Agent": "dockyard-remote", "Accept-Encoding": "identity"},
         )
 
     def close(self) -> None:

@@ -295,11 +295,102 @@ class RemoteEngine(Engine):
             timeout=None,
         )
 
+    def _path_stat(self, name: str, path: str) -> dict[str, Any] | None:
+        """``HEAD /containers/{id}/archive``: the path's stat (docker's X-Docker-Container-Path-Stat), or
+        None when it does not exist."""
+        import base64
+        import json
+
+        from core.errors import NotFound
+
+        try:
+            r = self.api.request("HEAD", f"/containers/{name}/archive", params={"path": path})
+        except NotFound as err:
+            if "container" in str(err).lower() and "no such container" in str(err).lower():
+                raise
+            return None
+        header = r.headers.get("X-Docker-Container-Path-Stat", "")
+        doc: dict[str, Any] = json.loads(base64.b64decode(header)) if header else {}
+        return doc
+
     def copy_from_container(self, name: str, src: str, dest: str, *, archive: bool = False) -> None:
-        raise self._unsupported("copy_from_container (docker cp)", "not built for remote engines yet")
+        """``cp CONTAINER:SRC DEST`` with docker's rules for what DEST means, through the archive endpoint."""
+        from pathlib import Path
+
+        from core.containers.copy import _merge
+        from core.errors import InvalidArgument, NotFound
+        from core.storage import tarsafe
+
+        stat = self._path_stat(name, src.removesuffix("/.") or "/")
+        if stat is None:
+            raise NotFound(f"Could not find the file {src} in container {name}")
+        is_dir = bool(int(stat.get("mode") or 0) & (1 << 31))  # Go's os.ModeDir
+        dest_path = Path(dest)
+        contents_only = src.endswith("/.")
+        base = os.path.basename(src.rstrip("/").removesuffix("/.")) or "root"
+        rename: str | None
+        if dest_path.is_dir():
+            target_dir, rename = dest_path, (None if contents_only else base)
+        else:
+            if dest.endswith("/") and not is_dir:
+                raise InvalidArgument(f"destination directory {dest} does not exist")
+            if not dest_path.parent.is_dir():
+                raise InvalidArgument(f"destination directory {dest_path.parent} does not exist")
+            if contents_only or is_dir:
+                dest_path.mkdir()
+                target_dir, rename, contents_only = dest_path, None, True
+            else:
+                target_dir, rename = dest_path.parent, dest_path.name
+        fetch = src.removesuffix("/.") or "/"
+        staging = target_dir / f".dockyard-cp-{os.getpid()}"
+        staging.mkdir(mode=0o700)
+        try:
+            r = self.api.stream("GET", f"/containers/{name}/archive", params={"path": fetch})
+            with _ChunkReader(r.chunks()) as stream:
+                tarsafe.extract(stream, staging, preserve_owner=archive)  # type: ignore[arg-type]
+            top = staging / (stat.get("name") or base)
+            if contents_only and top.is_dir():
+                for entry in sorted(os.listdir(top)):
+                    _merge(top / entry, target_dir / entry)
+            else:
+                for entry in sorted(os.listdir(staging)):
+                    _merge(staging / entry, target_dir / (rename or entry))
+        finally:
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
 
     def copy_to_container(self, name: str, src: str, dest: str, *, archive: bool = False) -> None:
-        raise self._unsupported("copy_to_container (docker cp)", "not built for remote engines yet")
+        """``cp SRC CONTAINER:DEST``: a tar of SRC, named as docker's rules want, to the archive endpoint."""
+        import io
+        import tarfile
+        from pathlib import Path
+
+        from core.errors import InvalidArgument, NotFound
+
+        src_path = Path(src.removesuffix("/."))
+        if not os.path.lexists(src_path):
+            raise NotFound(f"could not find the file {src} on the host")
+        if not dest.startswith("/"):
+            dest = "/" + dest
+        stat = self._path_stat(name, dest)
+        contents_only = src.endswith("/.")
+        if stat is not None and int(stat.get("mode") or 0) & (1 << 31):
+            dest_dir, arcname = dest, src_path.name or "root"
+        else:
+            if dest.endswith("/"):
+                raise InvalidArgument(f"destination directory {dest} does not exist in the container")
+            dest_dir, arcname = os.path.dirname(dest.rstrip("/")) or "/", os.path.basename(dest.rstrip("/"))
+            contents_only = False  # SRC/. onto a missing DEST: DEST is made with SRC's contents
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+            if contents_only:
+                for entry in sorted(os.listdir(src_path)):
+                    tf.add(str(src_path / entry), arcname=entry)
+            else:
+                tf.add(str(src_path), arcname=arcname)
+        buf.seek(0)
+        self.extract_to_container(name, dest_dir, buf, archive=archive)
 
     def commit(
         self,
@@ -971,3 +1062,35 @@ class _RemoteProgress(ProgressStream):
 
     def close(self) -> None:
         self._r.close()
+
+
+class _ChunkReader:
+    """A file-like ``read`` over an iterator of byte chunks (a streamed tar for the safe extractor)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            try:
+                self._buf += next(self._chunks)
+            except StopIteration:
+                break
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def __enter__(self) -> _ChunkReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _ in self._chunks:  # drain, so the connection ends cleanly
+            pass

@@ -130,6 +130,22 @@ def scenario(run: Run, host: str, env: dict[str, str], ref: str, *, docker_cli: 
         child.close()
     assert child.exitstatus == 5
 
+    # cp both ways, with docker's rules for what DEST means
+    work = Path(env["DOCKER_CONFIG"]).parent / "cp-work"
+    (work / "in" / "sub").mkdir(parents=True, exist_ok=True)
+    (work / "in" / "f").write_text("a\n")
+    (work / "in" / "sub" / "g").write_text("b\n")
+    run("cp", str(work / "in"), "web:/tmp/")
+    assert run("exec", "web", "cat", "/tmp/in/sub/g").stdout == "b\n"
+    run("cp", str(work / "in" / "f"), "web:/tmp/renamed")
+    assert run("exec", "web", "cat", "/tmp/renamed").stdout == "a\n"
+    run("cp", "web:/tmp/in", str(work / "out"))
+    assert (work / "out" / "sub" / "g").read_text() == "b\n"
+    run("cp", "web:/tmp/renamed", str(work / "out" / "h"))
+    assert (work / "out" / "h").read_text() == "a\n"
+    r = run("cp", "web:/nope", str(work / "x"), check=False)
+    assert (r.returncode, r.stderr) == (1, "Error: Could not find the file /nope in container web\n")
+
     # inspect, stop, rm
     assert run("inspect", "--format", "{{.State.Running}} {{.Name}}", "web").stdout == "true /web\n"
     doc = json.loads(run("inspect", "web").stdout)
@@ -182,12 +198,19 @@ def test_dockyard_serve_through_the_cli(api: ApiServer, testbed: Testbed) -> Non
 
     # the same answers as the local engine over the same root
     run("create", "--name", "made", "--label", "k=v", ref, "true")
-    for args in (("ps", "-a"), ("images",), ("inspect", "made"), ("volume", "ls")):
+    # (ps without CREATED: the list's Created is whole seconds, "Less than a second ago" vs "1 second ago")
+    ps = (
+        "ps",
+        "-a",
+        "--format",
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+    )
+    for args in (ps, ("images",), ("inspect", "made"), ("volume", "ls")):
         remote = run(*args).stdout
         local = api.dockyard(*args).stdout
         assert remote == local, (args, remote, local)
     # and the docker CLI's for this engine (dockyard serve lists no host/none network: the API's answer)
-    for args in (("ps", "-a"), ("images",), ("network", "ls"), ("volume", "ls")):
+    for args in (ps, ("images",), ("network", "ls"), ("volume", "ls")):
         assert run(*args).stdout == api.docker(*args).stdout, args
     run("rm", "made")
 
