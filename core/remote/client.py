@@ -194,9 +194,11 @@ class ApiClient:
         return error_from_response(r.status_code, _message(r), path)
 
 
-def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+def _params(params: Mapping[str, Any] | None) -> Any:
     if not params:
         return None
+    if isinstance(params, list):  # (key, value) pairs, a key repeated (build's t=)
+        return params
     out: dict[str, str] = {}
     for k, v in params.items():
         if v is None:

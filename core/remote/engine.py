@@ -622,7 +622,74 @@ class RemoteEngine(Engine):
     def build(
         self, options: BuildOptions, *, progress: Callable[[BuildEvent], None] | None = None
     ) -> BuildResult:
-        raise self._unsupported("build", "not built for remote engines yet")
+        """``POST /build`` (the classic builder's API, as ``DOCKER_BUILDKIT=0 docker build``): the context
+        sent as a tar (without what .dockerignore leaves out), its stream read back as build events."""
+        from core.errors import BuildError
+        from core.models import BuildEvent, BuildResult
+
+        body, dockerfile = _context_tar(options)
+        params = {
+            "dockerfile": dockerfile,
+            "buildargs": options.build_args or None,
+            "labels": options.labels or None,
+            "target": options.target or None,
+            "nocache": options.no_cache or None,
+            "pull": options.pull or None,
+            "networkmode": options.network if options.network != "default" else None,
+            "platform": options.platform or None,
+            "rm": True,
+        }
+        pairs = [(k, v) for k, v in (_params_of(params) or {}).items()] + [("t", t) for t in options.tags]
+        t0 = time.monotonic()
+        r = self.api.stream(
+            "POST",
+            "/build",
+            params=pairs,  # type: ignore[arg-type]
+            content=body,
+            headers={"Content-Type": "application/x-tar"},
+        )
+        step = steps = cached = 0
+        started = t0
+        image_id = ""
+        output: list[str] = []
+        warnings: list[str] = []
+
+        def emit(ev: BuildEvent) -> None:
+            if progress is not None:
+                progress(ev)
+
+        for msg in r.json_messages():
+            if not isinstance(msg, dict):
+                continue
+            if msg.get("error") or msg.get("errorDetail"):
+                text = str(msg.get("error") or (msg.get("errorDetail") or {}).get("message") or "")
+                raise BuildError(text, output[-20:])
+            aux = msg.get("aux")
+            if isinstance(aux, dict) and aux.get("ID"):
+                image_id = str(aux["ID"])
+            for line in str(msg.get("stream") or "").splitlines():
+                if line.startswith("Step ") and " : " in line:
+                    if step:
+                        emit(BuildEvent("done", step, seconds=time.monotonic() - started))
+                    step, steps, started = step + 1, steps + 1, time.monotonic()
+                    output = []
+                    emit(BuildEvent("step", step, text=line.split(" : ", 1)[1]))
+                elif line.strip() == "---> Using cache":
+                    cached += 1
+                    emit(BuildEvent("cached", step))
+                elif line.startswith((" ---> ", "Removing intermediate container", "Successfully ")):
+                    continue
+                elif line.startswith(("[Warning]", "WARNING")):
+                    warnings.append(line)
+                    emit(BuildEvent("warning", step, text=line))
+                elif line.strip():
+                    output.append(line)
+                    emit(BuildEvent("output", step, text=line, stream="stdout"))
+        if step:
+            emit(BuildEvent("done", step, seconds=time.monotonic() - started))
+        if not image_id:
+            raise BuildError("the engine's build ended without an image", output[-20:])
+        return BuildResult(image_id, list(options.tags), steps, cached, time.monotonic() - t0, warnings)
 
     def login(self, server: str, username: str, password: str) -> str:
         raise self._unsupported(
@@ -1094,3 +1161,64 @@ class _ChunkReader:
     def __exit__(self, *exc: object) -> None:
         for _ in self._chunks:  # drain, so the connection ends cleanly
             pass
+
+
+def _params_of(params: dict[str, Any]) -> dict[str, str] | None:
+    from core.remote.client import _params
+
+    return _params(params)
+
+
+def _context_tar(options: BuildOptions) -> tuple[bytes, str]:
+    """The build context as the docker CLI sends it: a tar of the context folder without what its
+    .dockerignore excludes (the Dockerfile and .dockerignore always go), a Dockerfile from elsewhere (or
+    from stdin) added under a name of its own; and the Dockerfile's name in the tar."""
+    import io
+    import tarfile
+    import uuid
+
+    from core.build.ignore import IgnoreMatcher
+
+    if options.context_archive is not None and options.dockerfile_text is None:
+        return options.context_archive, str(options.dockerfile or "Dockerfile")
+    buf = io.BytesIO()
+    dockerfile = "Dockerfile"
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        root = options.context
+        extra: tuple[str, bytes] | None = None
+        if options.dockerfile_text is not None:
+            dockerfile = f".dockerfile.{uuid.uuid4().hex[:20]}"
+            extra = (dockerfile, options.dockerfile_text.encode("utf-8", "surrogateescape"))
+        elif options.dockerfile is not None and root is not None:
+            path = options.dockerfile if options.dockerfile.is_absolute() else root / options.dockerfile
+            try:
+                dockerfile = str(path.resolve().relative_to(root.resolve()))
+            except ValueError:
+                dockerfile = f".dockerfile.{uuid.uuid4().hex[:20]}"
+                extra = (dockerfile, path.read_bytes())
+        if root is not None:
+            ignore_file = root / ".dockerignore"
+            matcher = IgnoreMatcher.from_text(ignore_file.read_text()) if ignore_file.is_file() else None
+
+            def kept(rel: str) -> bool:
+                return not (matcher and matcher.matches(rel)) or rel in (dockerfile, ".dockerignore")
+
+            for dirpath, dirnames, filenames in os.walk(root):
+                rel_dir = os.path.relpath(dirpath, root)
+                dirnames.sort()
+                for d in list(dirnames):
+                    rel = d if rel_dir == "." else f"{rel_dir}/{d}"
+                    if kept(rel):
+                        tf.add(os.path.join(dirpath, d), arcname=rel, recursive=False)
+                    if os.path.islink(os.path.join(dirpath, d)):
+                        dirnames.remove(d)
+                for f in sorted(filenames):
+                    rel = f if rel_dir == "." else f"{rel_dir}/{f}"
+                    if kept(rel):
+                        tf.add(os.path.join(dirpath, f), arcname=rel, recursive=False)
+        if extra is not None:
+            info = tarfile.TarInfo(extra[0])
+            info.size = len(extra[1])
+            info.mode = 0o644
+            tf.addfile(info, io.BytesIO(extra[1]))
+    return buf.getvalue(), dockerfile

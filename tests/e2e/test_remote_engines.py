@@ -159,6 +159,19 @@ def scenario(run: Run, host: str, env: dict[str, str], ref: str, *, docker_cli: 
     r = run("rm", "web", check=False)
     assert r.returncode == 1 and "No such container: web" in r.stderr, r.stderr
 
+    # build (the classic builder's API): the context sent without what .dockerignore leaves out
+    ctx = work / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {ref}\nCOPY . /ctx/\nRUN cat /ctx/hello.txt && echo built\n")
+    (ctx / "hello.txt").write_text("hi\n")
+    (ctx / "skip.txt").write_text("no\n")
+    (ctx / ".dockerignore").write_text("skip.txt\n")
+    image_id = run("build", "-q", "-t", "remote-built:1", str(ctx)).stdout.strip()
+    assert image_id.startswith("sha256:"), image_id
+    listing = run("run", "--rm", "remote-built:1", "ls", "/ctx").stdout.split()
+    assert "hello.txt" in listing and "skip.txt" not in listing, listing
+    assert "Untagged: remote-built:1" in run("rmi", "remote-built:1").stdout
+
     # networks and volumes
     net_id = run("network", "create", "remote-net").stdout.strip()
     assert len(net_id) == 64
