@@ -21,6 +21,7 @@ from core.models import (
     BindOptions,
     ContainerConfig,
     ContainerCreate,
+    ContainerStats,
     ContainerSummary,
     ContainerUpdate,
     DeviceMapping,
@@ -1364,3 +1365,239 @@ def volume_to_docker(vol: Volume) -> JSONDict:
         "Options": sorted_map(dict(vol.options)) or None,
         "Scope": "local",
     }
+
+
+# ------------------------------------------------------------------------------------ reading answers
+# The other direction, for the remote engine (core.remote): the Engine API's list entries, events and stats
+# as the records the interface returns, so that the faces print them as they print the local engine's.
+
+_HUMAN_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400}
+
+
+def human_duration_seconds(text: str) -> float:
+    """The inverse of :func:`human_duration`: seconds that print back as ``text`` ("3 minutes" -> 180)."""
+    text = text.strip()
+    if text.startswith("Less than"):
+        return 0.0
+    if text.startswith("About a"):
+        return 60.0 if "minute" in text else 3600.0
+    count, _, unit = text.partition(" ")
+    unit = unit.rstrip("s")
+    if unit == "year":
+        return int(count) * 365 * 86400 + 86400 * 7
+    try:
+        return float(int(count) * _HUMAN_UNITS.get(unit, 1))
+    except ValueError:
+        return 0.0
+
+
+def _rfc3339_from_epoch(seconds: float) -> str:
+    import time
+
+    if seconds <= 0:
+        return ZERO_TIME
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(seconds))) + f".{int(seconds % 1 * 1e9):09d}Z"
+
+
+def container_summary_from_docker(d: JSONDict, now: float) -> ContainerSummary:
+    """One entry of ``GET /containers/json`` (read at ``now``) as a summary. The list has no start or exit
+    times, only ``Status`` ("Up 5 minutes (healthy)", "Exited (1) 2 hours ago"): they are set so that
+    :func:`container_status_text` at ``now`` prints that same text."""
+    import re
+
+    status_text = str(d.get("Status") or "")
+    state = str(d.get("State") or "created").lower()
+    started = finished = ZERO_TIME
+    exit_code: int | None = None
+    health = ""
+    m = re.match(r"Up (.+?)(?: \((Paused|healthy|unhealthy|health: starting)\))?$", status_text)
+    if m:
+        started = _rfc3339_from_epoch(now - human_duration_seconds(m.group(1)))
+        h = m.group(2) or ""
+        health = "starting" if h == "health: starting" else h if h in ("healthy", "unhealthy") else ""
+    m = re.match(r"(?:Exited|Restarting) \((-?\d+)\)(?: (.+) ago)?$", status_text)
+    if m:
+        exit_code = int(m.group(1))
+        if m.group(2):
+            finished = _rfc3339_from_epoch(now - human_duration_seconds(m.group(2)))
+    names = d.get("Names") or []
+    ports = [
+        PortBinding(
+            container_port=int(p.get("PrivatePort") or 0),
+            protocol=str(p.get("Type") or "tcp"),
+            host_ip=str(p.get("IP") or ""),
+            host_port=int(p.get("PublicPort") or 0),
+        )
+        for p in d.get("Ports") or []
+    ]
+    return ContainerSummary(
+        id=str(d.get("Id") or ""),
+        name=str(names[0]).lstrip("/") if names else "",
+        image=str(d.get("Image") or ""),
+        image_id=str(d.get("ImageID") or ""),
+        command=str(d.get("Command") or ""),
+        created=_rfc3339_from_epoch(float(d.get("Created") or 0)),
+        status=state,
+        exit_code=exit_code,
+        started_at=started,
+        finished_at=finished,
+        ports=ports,
+        labels=dict(d.get("Labels") or {}),
+        health=health,
+    )
+
+
+def container_summary_from_inspect(d: JSONDict) -> ContainerSummary:
+    """``GET /containers/{id}/json`` as a summary (the exact times, unlike the list's)."""
+    state = d.get("State") or {}
+    config = d.get("Config") or {}
+    path = str(d.get("Path") or "")
+    args = [str(a) for a in d.get("Args") or []]
+    command = " ".join([path, *args]) if path else ""
+    ports: list[PortBinding] = []
+    for key, bindings in ((d.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        port, _, proto = str(key).partition("/")
+        for b in bindings or [{}]:
+            ports.append(
+                PortBinding(
+                    int(port), proto or "tcp", str(b.get("HostIp") or ""), int(b.get("HostPort") or 0)
+                )
+            )
+    status = str(state.get("Status") or "created")
+    return ContainerSummary(
+        id=str(d.get("Id") or ""),
+        name=str(d.get("Name") or "").lstrip("/"),
+        image=str(config.get("Image") or ""),
+        image_id=str(d.get("Image") or ""),
+        command=command,
+        created=str(d.get("Created") or ""),
+        status=status,
+        exit_code=int(state.get("ExitCode") or 0) if status in ("exited", "dead", "restarting") else None,
+        started_at=str(state.get("StartedAt") or ZERO_TIME),
+        finished_at=str(state.get("FinishedAt") or ZERO_TIME),
+        ports=ports,
+        labels=dict(config.get("Labels") or {}),
+        pid=int(state.get("Pid") or 0),
+        health=str((state.get("Health") or {}).get("Status") or ""),
+    )
+
+
+def image_summary_from_docker(d: JSONDict) -> ImageSummary:
+    """One entry of ``GET /images/json`` (or an image's inspect document) as a summary."""
+    created = d.get("Created")
+    return ImageSummary(
+        id=str(d.get("Id") or ""),
+        repo_tags=[t for t in d.get("RepoTags") or [] if t != "<none>:<none>"],
+        repo_digests=[t for t in d.get("RepoDigests") or [] if t != "<none>@<none>"],
+        created=_rfc3339_from_epoch(float(created))
+        if isinstance(created, (int, float))
+        else str(created or ""),
+        size=int(d.get("Size") or 0),
+        containers=int(d.get("Containers", -1) if d.get("Containers") is not None else -1),
+    )
+
+
+def history_from_docker(d: JSONDict) -> HistoryEntry:
+    """One entry of ``GET /images/{name}/history``."""
+    size = int(d.get("Size") or 0)
+    return HistoryEntry(
+        id=str(d.get("Id") or "<missing>"),
+        created=_rfc3339_from_epoch(float(d.get("Created") or 0)),
+        created_by=str(d.get("CreatedBy") or ""),
+        size=size,
+        comment=str(d.get("Comment") or ""),
+        empty_layer=size == 0,
+        tags=[str(t) for t in d.get("Tags") or []],
+    )
+
+
+def event_from_docker(d: JSONDict) -> Event:
+    """One message of ``GET /events``."""
+    actor = d.get("Actor") or {}
+    ns = d.get("timeNano")
+    return Event(
+        time=int(ns) / 1e9 if ns else float(d.get("time") or 0),
+        type=str(d.get("Type") or "container"),
+        action=str(d.get("Action") or d.get("status") or ""),
+        id=str(actor.get("ID") or d.get("id") or ""),
+        attributes={str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()},
+    )
+
+
+def network_summary_from_docker(d: JSONDict) -> NetworkSummary:
+    """One entry of ``GET /networks`` (or a network's inspect document)."""
+    config = ((d.get("IPAM") or {}).get("Config") or [{}]) or [{}]
+    first = config[0] if config else {}
+    return NetworkSummary(
+        id=str(d.get("Id") or ""),
+        name=str(d.get("Name") or ""),
+        driver=str(d.get("Driver") or ""),
+        scope=str(d.get("Scope") or "local"),
+        subnet=str(first.get("Subnet") or ""),
+        gateway=str(first.get("Gateway") or ""),
+        internal=bool(d.get("Internal")),
+        created="" if str(d.get("Created") or "").startswith("0001-") else str(d.get("Created") or ""),
+        labels=dict(d.get("Labels") or {}),
+        containers=[str(c.get("Name") or k) for k, c in (d.get("Containers") or {}).items()],
+    )
+
+
+def volume_from_docker(d: JSONDict) -> Volume:
+    """``GET /volumes/{name}`` (or an entry of ``GET /volumes``)."""
+    labels = dict(d.get("Labels") or {})
+    return Volume(
+        name=str(d.get("Name") or ""),
+        created=str(d.get("CreatedAt") or ""),
+        labels=labels,
+        options=dict(d.get("Options") or {}),
+        anonymous="com.docker.volume.anonymous" in labels,
+        driver=str(d.get("Driver") or "local"),
+        mountpoint=str(d.get("Mountpoint") or ""),
+    )
+
+
+def stats_from_docker(d: JSONDict, name: str = "") -> ContainerStats:
+    """One document of ``GET /containers/{id}/stats``, with CPU % the way the docker CLI computes it (the
+    container's share of the host's CPU time between ``precpu_stats`` and ``cpu_stats``, times the CPUs)."""
+    cpu = d.get("cpu_stats") or {}
+    pre = d.get("precpu_stats") or {}
+    usage = int((cpu.get("cpu_usage") or {}).get("total_usage") or 0)
+    pre_usage = int((pre.get("cpu_usage") or {}).get("total_usage") or 0)
+    system = int(cpu.get("system_cpu_usage") or 0)
+    pre_system = int(pre.get("system_cpu_usage") or 0)
+    cpus = int(cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1)
+    percent = 0.0
+    if usage > pre_usage and system > pre_system:
+        percent = (usage - pre_usage) / (system - pre_system) * cpus * 100.0
+    mem = d.get("memory_stats") or {}
+    mem_stats = mem.get("stats") or {}
+    used = int(mem.get("usage") or 0)
+    # the docker CLI leaves out the page cache: cgroup v2's inactive_file, v1's total_inactive_file
+    for key in ("inactive_file", "total_inactive_file"):
+        if key in mem_stats and int(mem_stats[key]) < used:
+            used -= int(mem_stats[key])
+            break
+    rx = tx = 0
+    for net in (d.get("networks") or {}).values():
+        rx += int(net.get("rx_bytes") or 0)
+        tx += int(net.get("tx_bytes") or 0)
+    read = write = 0
+    for entry in (d.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
+        op = str(entry.get("op") or "").lower()
+        if op == "read":
+            read += int(entry.get("value") or 0)
+        elif op == "write":
+            write += int(entry.get("value") or 0)
+    return ContainerStats(
+        id=str(d.get("id") or ""),
+        name=str(d.get("name") or name).lstrip("/"),
+        cpu_percent=percent,
+        memory_usage=used,
+        memory_limit=int(mem.get("limit") or 0),
+        pids=int((d.get("pids_stats") or {}).get("current") or 0),
+        cpu_usage_ns=usage,
+        net_rx=rx,
+        net_tx=tx,
+        block_read=read,
+        block_write=write,
+    )

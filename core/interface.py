@@ -557,6 +557,63 @@ def local_engine(root: str | None = None) -> Engine:
     return LocalEngine(Config.load(root=root))
 
 
+def remote_selected(host: str | None = None, context: str | None = None) -> bool:
+    """Whether the flags, the environment or docker's config choose an engine other than the in-process one
+    (``-H``, ``--context``, ``$DOCKER_HOST``, ``$DOCKER_CONTEXT``, a ``currentContext``). Cheap: no import."""
+    import os
+
+    if host or context or os.environ.get("DOCKER_HOST") or os.environ.get("DOCKER_CONTEXT"):
+        return True
+    config = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    try:
+        with open(os.path.join(config, "config.json"), "rb") as f:
+            return b'"currentContext"' in f.read()
+    except OSError:
+        return False
+
+
+def engine_for(
+    *,
+    root: str | None = None,
+    host: str | None = None,
+    context: str | None = None,
+    tls: bool = False,
+    tlsverify: bool | None = None,
+    tlscacert: str | None = None,
+    tlscert: str | None = None,
+    tlskey: str | None = None,
+) -> Engine:
+    """The engine the docker CLI's rules choose: ``-H``/``--host`` (with ``--tls``, ``--tlsverify`` and the
+    cert flags, or ``$DOCKER_TLS_VERIFY``/``$DOCKER_CERT_PATH``), ``--context``, ``$DOCKER_HOST``,
+    ``$DOCKER_CONTEXT``, docker's ``currentContext``; with none of them (or the "default" context and no
+    host), the in-process engine over ``root``. A remote one is a Docker Engine API client
+    (:mod:`core.remote`), imported only then."""
+    if remote_selected(host, context):
+        from core.remote.contexts import endpoint_for
+        from core.remote.engine import RemoteEngine
+
+        endpoint = endpoint_for(
+            host=host,
+            context=context,
+            tls=tls,
+            tlsverify=tlsverify,
+            tlscacert=tlscacert,
+            tlscert=tlscert,
+            tlskey=tlskey,
+        )
+        if endpoint is not None:
+            return RemoteEngine(endpoint)
+    return local_engine(root)
+
+
+def docker_contexts() -> Any:
+    """The docker CLI's context store (``dockyard context``): :mod:`core.remote.contexts`, whose functions
+    read and write ``$DOCKER_CONFIG/contexts`` and ``config.json`` as the docker CLI does."""
+    from core.remote import contexts
+
+    return contexts
+
+
 # ====================================================================== pure parsers, for the faces ====
 # The faces parse text the way docker's CLI does, with core's own parsers (one implementation each). They are
 # re-exported here, imported on first use, so that importing this module stays free.

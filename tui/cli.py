@@ -59,6 +59,7 @@ VERBS: dict[str, str] = {
     "exec": "exec",
     "volume": "volumes",
     "events": "system",
+    "context": "context",
     "info": "system",
     "version": "system",
     "system": "system",
@@ -81,6 +82,16 @@ class CLIError(Exception):
 def _add_globals(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", help="engine state directory (default $DOCKYARD_ROOT or /var/lib/dockyard)")
     p.add_argument("--debug", "-D", action="store_true", help="show tracebacks on errors")
+    # the engine, chosen as the docker CLI chooses it (core.interface.engine_for); none: the in-process one
+    p.add_argument(
+        "-H", "--host", dest="engine_host", metavar="HOST", help="engine to connect to (unix://, tcp://)"
+    )
+    p.add_argument("-c", "--context", dest="engine_context", metavar="NAME", help="docker context to use")
+    p.add_argument("--tls", action="store_true", help="use TLS; implied by --tlsverify")
+    p.add_argument("--tlsverify", action="store_true", default=None, help="use TLS and verify the remote")
+    p.add_argument("--tlscacert", metavar="FILE", help="trust certs signed only by this CA")
+    p.add_argument("--tlscert", metavar="FILE", help="path to TLS certificate file")
+    p.add_argument("--tlskey", metavar="FILE", help="path to TLS key file")
 
 
 def build_parser(verbs: Sequence[str] | None = None) -> Parser:
@@ -137,9 +148,18 @@ class _OnlyVerbs:
 
 
 def make_engine(args: argparse.Namespace) -> Engine:
-    from core.interface import local_engine
+    from core.interface import engine_for
 
-    return local_engine(getattr(args, "root", None))
+    return engine_for(
+        root=getattr(args, "root", None),
+        host=getattr(args, "engine_host", None),
+        context=getattr(args, "engine_context", None),
+        tls=bool(getattr(args, "tls", False)),
+        tlsverify=getattr(args, "tlsverify", None),
+        tlscacert=getattr(args, "tlscacert", None),
+        tlscert=getattr(args, "tlscert", None),
+        tlskey=getattr(args, "tlskey", None),
+    )
 
 
 def _early_shim(argv: list[str], fork: bool) -> PreparedStart | None:
@@ -150,6 +170,11 @@ def _early_shim(argv: list[str], fork: bool) -> PreparedStart | None:
     shim a container, the shim sees its control pipe close and exits."""
     if any(a in ("-h", "--help") for a in argv):
         return None
+    before = argv[: argv.index("run")]
+    from core.interface import remote_selected
+
+    if any(a.startswith(_ENGINE_FLAGS) for a in before) or remote_selected():
+        return None  # a remote engine starts its containers itself
     root = None
     if "--root" in argv[: argv.index("run")]:
         i = argv.index("--root")
@@ -159,13 +184,18 @@ def _early_shim(argv: list[str], fork: bool) -> PreparedStart | None:
     return prepare_local_start(root, fork=fork)
 
 
+# global flags that take a value (in the next argument unless given as --flag=value)
+_VALUE_FLAGS = ("--root", "-H", "--host", "-c", "--context", "--tlscacert", "--tlscert", "--tlskey")
+_ENGINE_FLAGS = ("-H", "--host", "-c", "--context")
+
+
 def _find_verb(argv: Sequence[str]) -> str | None:
     skip = False
     for arg in argv:
         if skip:
             skip = False
             continue
-        if arg == "--root":
+        if arg in _VALUE_FLAGS:
             skip = True
             continue
         if arg.startswith("-"):
@@ -190,6 +220,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     verb = _find_verb(args_list)
     if verb is None and not any(a in ("-h", "--help", "--version") for a in args_list):
         return _open_workbench(args_list)
+    if verb == "system" and args_list[args_list.index("system") + 1 :][:1] == ["dial-stdio"]:
+        # stdio joined to the engine's API (what an ssh:// client runs here): a face of its own, as serve
+        stdio = importlib.import_module("api.stdio")
+        from tui.parser import Parser
+
+        parser = Parser(prog="dockyard")
+        _add_globals(parser)
+        glob, _rest = parser.parse_known_args(args_list[: args_list.index("system")])
+        return int(stdio.main(glob.root, glob.engine_host))
     if _is_serve(args_list, verb):
         # the API server face: imported only for this verb, never on the start path of the others
         serve = importlib.import_module("api.server")

@@ -213,13 +213,14 @@ def _version_document(obj: dict[str, Any]) -> dict[str, Any]:
         "BuildTime": "",
         "Context": "default",
     }
-    details = {"KernelVersion": obj["KernelVersion"], "Os": obj["Os"], "Arch": arch, "Python": obj["Python"]}
+    details = {"KernelVersion": obj["KernelVersion"], "Os": obj["Os"], "Arch": arch}
+    details["Python"] = obj.get("Python", "")  # a remote engine's (dockerd's) has none
     server = {
         "Platform": {"Name": "dockyard"},
         "Components": [{"Name": "Engine", "Version": obj["Version"], "Details": details}],
         "Version": obj["Version"],
-        "ApiVersion": "",
-        "MinAPIVersion": "",
+        "ApiVersion": obj.get("ApiVersion", ""),  # a remote engine's (a local one has none)
+        "MinAPIVersion": obj.get("MinAPIVersion", ""),
         "GitCommit": "",
         "GoVersion": "",
         "Os": obj["Os"],
@@ -237,7 +238,8 @@ def cmd_version(args: argparse.Namespace) -> int:
     else:
         print("dockyard:")
         for key in ("Version", "Python", "Os", "Arch", "KernelVersion", "Daemon"):
-            print(f" {key + ':':15s}{obj[key]}")
+            if key in obj:  # a remote engine's (dockerd's) has no Python nor Daemon
+                print(f" {key + ':':15s}{obj[key]}")
     return 0
 
 

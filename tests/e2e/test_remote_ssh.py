@@ -1,0 +1,191 @@
+"""``ssh://`` engines through a real sshd (Debian's openssh-server) that the test starts on a loopback port
+with a generated host key and user key: dockyard's ``-H ssh://host`` runs the system ssh (BatchMode) and
+the host's ``dockyard system dial-stdio``, which serves the API in-process when no dockyard server runs
+there; the same scenario as over a unix socket. A dead host, a refused key and an unknown host key are
+one-line errors within seconds, never a prompt."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.config import Config
+from tests.e2e.dockerdiff import Dockerd
+from tests.e2e.test_remote_engines import dockerd, scenario  # noqa: F401 (the dockerd fixture)
+from tests.testbed import Testbed
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+    pytest.mark.skipif(not Path("/usr/sbin/sshd").exists(), reason="needs openssh-server"),
+]
+
+BIN = Path(sys.executable).parent
+DOCKYARD = str(BIN / "dockyard")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Sshd:
+    dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+    client_env: dict[str, str]
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+
+
+@contextlib.contextmanager
+def start_sshd(d: Path, client_config: Path, host_env: str) -> Iterator[Sshd]:
+    """An sshd of the test's own on a loopback port (``host_env``: the sessions' environment, sshd's
+    SetEnv), keys and known_hosts generated in ``d``; the client's ssh goes through a wrapper with its own
+    config (ssh reads ~/.ssh/config from the password database, not $HOME), first in PATH (the docker CLI
+    runs "ssh") and as DOCKYARD_SSH."""
+    d.mkdir(mode=0o700)
+    _keygen(d / "host_key")
+    _keygen(d / "user_key")
+    _keygen(d / "other_key")
+    (d / "authorized_keys").write_text((d / "user_key.pub").read_text())
+    port = _free_port()
+    (d / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n"
+        f"AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+        f"KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nSetEnv {host_env}\n"
+    )
+    host_pub = (d / "host_key.pub").read_text().split()
+    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    (d / "ssh_config").write_text(
+        f"Host dyhost\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/user_key\n"
+        f"  IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n"
+        f"Host otherkey\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/other_key\n"
+        f"  IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n"
+        f"Host unknownhost\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/user_key\n"
+        f"  IdentitiesOnly yes\n  UserKnownHostsFile {d}/empty_known_hosts\n"
+    )
+    bindir = d / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "ssh"
+    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {d}/ssh_config "$@"\n')
+    wrapper.chmod(0o755)
+    made_privsep = not Path("/run/sshd").exists()
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    with open(d / "sshd.log", "wb") as log:
+        proc = subprocess.Popen(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert proc.poll() is None, (d / "sshd.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "sshd did not listen"
+                time.sleep(0.05)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "DOCKYARD_ROOT"))}
+        env["DOCKER_CONFIG"] = str(client_config)
+        env["DOCKYARD_SSH"] = str(wrapper)
+        env["PATH"] = f"{bindir}:{env.get('PATH', '')}"
+        yield Sshd(d, port, proc, env)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if made_privsep:
+            shutil.rmtree("/run/sshd", ignore_errors=True)
+
+
+@pytest.fixture
+def sshd(engine_config: Config, tmp_path: Path) -> Iterator[Sshd]:
+    """To a dockyard host: the test's dockyard in PATH, the test's engine root and run directory."""
+    path = f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    host_env = (
+        f"PATH={path} DOCKYARD_ROOT={engine_config.root} DOCKYARD_RUN={engine_config.run} "
+        f"DOCKYARD_CGROUP_PARENT={os.environ.get('DOCKYARD_CGROUP_PARENT', '')}"
+    )
+    with start_sshd(tmp_path / "ssh", tmp_path / "client-config", host_env) as s:
+        yield s
+
+
+def test_dockyard_host_over_ssh_without_a_server(sshd: Sshd, testbed: Testbed) -> None:
+    assert not Path("/run/dockyard/docker.sock").exists(), (
+        "a dockyard server runs here: dial-stdio would join it"
+    )
+    host = "ssh://dyhost"
+
+    def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 120):  # type: ignore[no-untyped-def]
+        r = subprocess.run(
+            [DOCKYARD, "-H", host, *args], capture_output=True, text=True, input=input, env=sshd.client_env,
+            timeout=timeout,
+        )  # fmt: skip
+        if check:
+            assert r.returncode == 0, f"dockyard -H {host} {' '.join(args)}: rc {r.returncode}\n{r.stderr}"
+        return r
+
+    # (the docker CLI would run `docker system dial-stdio` there, which dials no dockyard: not compared)
+    scenario(run, host, sshd.client_env, testbed.ref("busybox:latest"), docker_cli=False)
+    # one ssh connection carries many requests: a `ps` is one ssh process, however many requests it makes
+    log_before = (sshd.dir / "sshd.log").read_text().count("Accepted publickey")
+    run("ps", "-a")
+    assert (sshd.dir / "sshd.log").read_text().count("Accepted publickey") - log_before == 1
+
+
+@pytest.mark.parametrize(
+    ("host", "words"),
+    [
+        ("ssh://otherkey", "Permission denied"),
+        ("ssh://unknownhost", "Host key verification failed"),
+        ("ssh://root@127.0.0.1:1", "Connection refused"),
+    ],
+)
+def test_ssh_failures_are_one_line_within_seconds(sshd: Sshd, host: str, words: str) -> None:
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [DOCKYARD, "-H", host, "ps"], capture_output=True, text=True, env=sshd.client_env, timeout=30,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert time.monotonic() - t0 < 8
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith(f"Error: Cannot connect to the Docker daemon at {host}: "), r.stderr
+    assert words in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_docker_host_over_ssh(dockerd: Dockerd, testbed: Testbed, tmp_path: Path) -> None:  # noqa: F811
+    """To a docker host (no dockyard in its PATH): ``docker system dial-stdio`` there, to the dockerd the
+    test started; the docker CLI over the same ssh is the reference."""
+    host_env = f"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DOCKER_HOST={dockerd.host}"
+    with start_sshd(tmp_path / "ssh", tmp_path / "client-config", host_env) as sshd:
+        host = "ssh://dyhost"
+
+        def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 120):  # type: ignore[no-untyped-def]
+            r = subprocess.run(
+                [DOCKYARD, "-H", host, *args], capture_output=True, text=True, input=input,
+                env=sshd.client_env, timeout=timeout,
+            )  # fmt: skip
+            if check:
+                assert r.returncode == 0, (
+                    f"dockyard -H {host} {' '.join(args)}: rc {r.returncode}\n{r.stderr}"
+                )
+            return r
+
+        assert run("version", "--format", "{{.Server.APIVersion}}").stdout == "1.41\n"
+        scenario(run, host, sshd.client_env, testbed.ref("busybox:latest"))
