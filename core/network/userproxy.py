@@ -29,7 +29,7 @@ import json
 import os
 import socket
 import sys
-from typing import Any
+from typing import Any, cast
 
 UDP_IDLE = 90.0  # docker-proxy's UDPConnTrackTimeout
 UDP_MAX = 65507  # the largest UDP payload over IPv4
@@ -116,8 +116,7 @@ class _UdpListener(asyncio.DatagramProtocol):
         self.sweeper = loop.call_later(UDP_IDLE / 6, self.sweep)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         flow = self.flows.get(addr)

@@ -83,7 +83,7 @@ def gone(pids: list[int], timeout: float = 5.0) -> bool:
 
 
 def run_httpd(n: Net, name: str, port: int) -> None:
-    script = "mkdir /www && cp /bin/busybox /www/big && hostname > /www/hostname && exec httpd -f -p 80 -h /www"
+    script = "mkdir -p /www && cp -f /bin/busybox /www/big && hostname > /www/hostname && exec httpd -f -p 80 -h /www"
     n.cli("run", "-d", "--name", name, "--hostname", "over-six", "-p", f"{port}:80", "-p", "80",
           "busybox", "sh", "-c", script)  # fmt: skip
 
@@ -172,7 +172,9 @@ def test_udp_over_ipv6(net: Net, udp_echo: Path) -> None:  # noqa: F811
                 except TimeoutError:
                     continue
             else:
-                pytest.fail("no UDP answer through [::1]")
+                cid = net.engine.container("udp6").id
+                log = (net.config.paths.container(cid) / "shim.log").read_text()
+                pytest.fail(f"no UDP answer through [::1] {proxies(net, 'udp6')} {log}")
             assert data == b"ping %d over udp6" % i
     finally:
         for s in clients:
@@ -194,7 +196,7 @@ def test_ipv6_port_in_use_fails_the_start_cleanly(net: Net) -> None:  # noqa: F8
         assert f"Error starting userland proxy: listen tcp6 [::]:{port}: bind: address already in use" in (
             proc.stderr
         )
-        assert "Exited" in net.cli("ps", "-a", "--format", "{{.Status}}").stdout
+        assert net.cli("ps", "-a", "--format", "{{.Status}}").stdout == "Created\n"  # as docker's
     with socket.socket() as s:  # the IPv4 side was not kept either
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("0.0.0.0", port))
