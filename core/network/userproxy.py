@@ -140,24 +140,38 @@ class _UdpListener(asyncio.DatagramProtocol):
         self.sweeper = self.loop.call_later(UDP_IDLE / 6, self.sweep)
 
 
+def _tcp_handler(target: tuple[str, int]) -> Any:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _tcp_client(target, reader, writer)
+
+    return handle
+
+
+def _udp_factory(loop: asyncio.AbstractEventLoop, target: tuple[str, int]) -> Any:
+    def make() -> _UdpListener:
+        return _UdpListener(loop, target)
+
+    return make
+
+
 async def serve(lifeline: int, specs: list[list[Any]]) -> None:
     loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(lifeline, lambda: done.done() or done.set_result(None))
+    done: asyncio.Future[None] = loop.create_future()
+
+    def lifeline_ended() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(lifeline, lifeline_ended)
     servers: list[Any] = []
     for fd, proto, ip, port in specs:
         sock = socket.socket(fileno=int(fd))
         target = (str(ip), int(port))
         if proto == "tcp":
-            servers.append(
-                await asyncio.start_server(
-                    lambda r, w, t=target: _tcp_client(t, r, w), sock=sock, limit=CHUNK, backlog=511
-                )
-            )
+            handler = _tcp_handler(target)
+            servers.append(await asyncio.start_server(handler, sock=sock, limit=CHUNK, backlog=511))
         else:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda t=target: _UdpListener(loop, t), sock=sock
-            )
+            transport, _ = await loop.create_datagram_endpoint(_udp_factory(loop, target), sock=sock)
             servers.append(transport)
     await done
 

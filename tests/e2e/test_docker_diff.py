@@ -1084,8 +1084,7 @@ WORKFLOWS: list[W] = [
 
 # The workflows that differ today, by cause: each runs as xfail(strict=True) with its reason. When a cause is
 # fixed, its workflows pass, strict xfail reports them, and their entries go. Only #12 causes may appear here.
-EXPECTED_FAILURES: dict[str, str] = {
-}
+EXPECTED_FAILURES: dict[str, str] = {}
 
 
 # =============================================================================== fixtures ====

@@ -83,7 +83,8 @@ def gone(pids: list[int], timeout: float = 5.0) -> bool:
 
 
 def run_httpd(n: Net, name: str, port: int) -> None:
-    script = "mkdir -p /www && cp -f /bin/busybox /www/big && hostname > /www/hostname && exec httpd -f -p 80 -h /www"
+    script = "mkdir -p /www && cp -f /bin/busybox /www/big && hostname > /www/hostname && "
+    script += "exec httpd -f -p 80 -h /www"
     n.cli("run", "-d", "--name", name, "--hostname", "over-six", "-p", f"{port}:80", "-p", "80",
           "busybox", "sh", "-c", script)  # fmt: skip
 
