@@ -192,21 +192,22 @@ _HELD: list[socket.socket] = []
 
 def hold_for_process(ports: list[dict[str, Any]]) -> None:
     """Bind the container's host ports and keep them bound until this process (the shim) exits.
-    A second call (a restart inside the same shim) keeps the first call's sockets."""
+    A second call (a restart inside the same shim) keeps the first call's sockets, and the userland proxy
+    (which lives as long: the container's address does not change meanwhile)."""
     if _HELD:
         return
     socks: list[socket.socket] = []
     try:
         for p in ports:
             socks.append(_bind(str(p.get("host_ip") or ""), int(p["host_port"]), str(p["protocol"])))
+        v6 = [p for p in ports if p.get("ipv6") and p.get("ip")]
+        if v6:
+            _start_proxy(v6)  # a [::] port in use raises here: nothing is held then
     except BaseException:
         for s in socks:
             s.close()
         raise
     _HELD.extend(socks)
-    v6 = [p for p in ports if p.get("ipv6") and p.get("ip")]
-    if v6:
-        _start_proxy(v6)
 
 
 _PROXY: list[int] = []  # [pid, lifeline write end] of this shim's userland proxy
