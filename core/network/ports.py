@@ -20,6 +20,7 @@ both bindings, as docker's.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import json
@@ -248,6 +249,10 @@ def _start_proxy(ports: list[dict[str, Any]]) -> None:
         os.close(life_r)
         for s in socks:
             s.close()
+    # off the start's critical path: its interpreter's start yields the CPU to the container's (it resets
+    # its priority once it serves; until then the kernel queues the connections on the listening sockets)
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
     _PROXY[:] = [pid, life_w]
 
 

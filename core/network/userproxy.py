@@ -25,6 +25,7 @@ where SPECS_JSON is a list of ``[fd, "tcp"|"udp", container_ip, container_port]`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -173,6 +174,8 @@ async def serve(lifeline: int, specs: list[list[Any]]) -> None:
         else:
             transport, _ = await loop.create_datagram_endpoint(_udp_factory(loop, target), sock=sock)
             servers.append(transport)
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, 0)  # serving: the shim started us at the lowest priority
     await done
 
 

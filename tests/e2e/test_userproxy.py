@@ -122,6 +122,8 @@ def test_tcp_over_ipv6_with_half_close_many_connections_and_bindings(net: Net) -
     assert {"HostIp": "0.0.0.0", "HostPort": str(port)} in info
     pids = proxies(net, "six")
     assert len(pids) == 1
+    # started at the lowest priority (off the start's critical path), normal once serving
+    assert os.getpriority(os.PRIO_PROCESS, pids[0]) == 0
     # restart: a new shim, a new proxy; the old one is gone
     net.cli("restart", "-t", "1", "six")
     assert gone(pids)
