@@ -204,3 +204,45 @@ def test_ipv6_port_in_use_fails_the_start_cleanly(net: Net) -> None:  # noqa: F8
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("0.0.0.0", port))
     assert "dnat to" not in net.our_table()
+
+
+def test_ps_groups_ipv6_ranges_as_docker(net: Net) -> None:  # noqa: F811
+    for _ in range(50):
+        port = free_port()
+        if port < 65535 and v6_port_free(port) and v6_port_free(port + 1):
+            with socket.socket() as s:
+                try:
+                    s.bind(("0.0.0.0", port + 1))
+                except OSError:
+                    continue
+            break
+    net.cli("run", "-d", "--name", "rng", "-p", f"{port}:{port}", "-p", f"{port + 1}:{port + 1}",
+            "busybox", "sleep", "30")  # fmt: skip
+    shown = net.cli("ps", "--format", "{{.Ports}}").stdout.strip()
+    # docker CLI 28 against dockerd 20.10, by hand: the same form
+    span = f"{port}-{port + 1}"
+    assert shown == f"0.0.0.0:{span}->{span}/tcp, [::]:{span}->{span}/tcp"
+
+
+def test_proxy_lives_through_a_restart_by_policy(net: Net) -> None:  # noqa: F811
+    """A restart by the restart policy stays in the same shim, with the same address: the proxy stays."""
+    port = free_port()
+    script = "mkdir -p /www && hostname > /www/hostname && exec httpd -f -p 80 -h /www"
+    net.cli("run", "-d", "--name", "pol", "--hostname", "over-six", "--restart", "always", "-p", f"{port}:80",
+            "busybox", "sh", "-c", script)  # fmt: skip
+    assert get6(port).strip() == b"over-six"
+    pids = proxies(net, "pol")
+    assert len(pids) == 1
+    cid = net.engine.container("pol").id
+    state = json.loads((net.config.paths.container(cid) / "state.json").read_text())
+    os.kill(int(state["pid"]), signal.SIGKILL)  # the container's PID 1: the policy restarts it
+    deadline = time.monotonic() + 10
+    while (
+        json.loads((net.config.paths.container(cid) / "state.json").read_text()).get("restart_count", 0) < 1
+    ):
+        assert time.monotonic() < deadline, "not restarted"
+        time.sleep(0.05)
+    assert get6(port).strip() == b"over-six"
+    assert proxies(net, "pol") == pids
+    net.cli("rm", "-f", "pol")
+    assert gone(pids) and v6_port_free(port)
