@@ -114,6 +114,7 @@ class _UdpListener(asyncio.DatagramProtocol):
         self.target = target
         self.transport: asyncio.DatagramTransport | None = None
         self.flows: dict[Any, _UdpFlow] = {}
+        self.told = False
         self.sweeper = loop.call_later(UDP_IDLE / 6, self.sweep)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -124,8 +125,10 @@ class _UdpListener(asyncio.DatagramProtocol):
         if flow is None:
             try:
                 flow = self.flows[addr] = _UdpFlow(self, addr)
-            except OSError as err:
-                sys.stderr.write(f"userproxy: udp flow to {self.target}: {err}\n")
+            except OSError as err:  # out of fds, most likely: the datagram is dropped (said once)
+                if not self.told:
+                    self.told = True
+                    sys.stderr.write(f"userproxy: udp flow to {self.target}: {err}\n")
                 return
         flow.send(data)
 
@@ -183,6 +186,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m core.network.userproxy LIFELINE_FD SPECS_JSON\n")
         return 2
+    import resource
+
+    with contextlib.suppress(OSError, ValueError):  # one fd per TCP side and per UDP flow, as Go raises it
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     try:
         asyncio.run(serve(int(argv[0]), json.loads(argv[1])))
     except KeyboardInterrupt:
