@@ -246,3 +246,38 @@ def test_proxy_lives_through_a_restart_by_policy(net: Net) -> None:  # noqa: F81
     assert proxies(net, "pol") == pids
     net.cli("rm", "-f", "pol")
     assert gone(pids) and v6_port_free(port)
+
+
+def test_tcp_echo_both_ways_with_backpressure(net: Net) -> None:  # noqa: F811
+    """16 MiB through an echo in the container, read back only after a pause: the buffers on both ways fill
+    up and the proxy must pace them (no loss, no deadlock); the half-close then ends the echo."""
+    port = free_port()
+    net.cli("run", "-d", "--name", "echo6", "-p", f"{port}:7", "busybox", "nc", "-ll", "-p", "7", "-e",
+            "cat")  # fmt: skip
+    payload = os.urandom(16 << 20)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            s = socket.create_connection(("::1", port), timeout=20)
+            s.sendall(b"x")
+            if s.recv(1) == b"x":
+                break
+            s.close()
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "no echo through [::1]"
+        time.sleep(0.1)
+    got = bytearray()
+    with s:
+
+        def send() -> None:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+
+        with ThreadPoolExecutor(1) as pool:
+            sent = pool.submit(send)
+            time.sleep(0.5)  # nothing read meanwhile: the buffers on the way fill up
+            while chunk := s.recv(65536):
+                got.extend(chunk)
+            sent.result(timeout=30)
+    assert bytes(got) == payload
