@@ -112,7 +112,7 @@ def _port_group(key: str, first: int, last: int) -> str:
     ip, _, proto = key.rpartition("/")
     span = str(first) if first == last else f"{first}-{last}"
     if ip:
-        span = f"{ip}:{span}->{span}"
+        span = f"[{ip}]:{span}->{span}" if ":" in ip else f"{ip}:{span}->{span}"
     return f"{span}/{proto}"
 
 

@@ -426,7 +426,7 @@ class NetworkManager:
             paths=self.paths,
             cid=cid,
             netns=att.netns,
-            shim={"ports": picked},
+            shim={"ports": att.ports},  # with the container's address, for the userland proxy
             state_network=state_of(att),
             state_ports=ports.state_entries(picked),
         )
@@ -442,7 +442,8 @@ class NetworkManager:
             if self._held_by_container(proto, port):
                 why = f"Bind for {host_ip}:{port} failed: port is already allocated"
             else:
-                why = f"Error starting userland proxy: listen {proto}4 {host_ip}:{port}: bind: "
+                family, shown = ("6", f"[{host_ip}]") if ":" in host_ip else ("4", host_ip)
+                why = f"Error starting userland proxy: listen {proto}{family} {shown}:{port}: bind: "
                 why += "address already in use"
             endpoint = f"{name} ({secrets.token_hex(32)})"
             return f"driver failed programming external connectivity on endpoint {endpoint}: {why}"

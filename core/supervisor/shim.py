@@ -440,8 +440,11 @@ class Shim:
                 return
             if pid == 0:
                 return
+            held = sys.modules.get("core.network.ports")  # the userland proxy, a child of ours
             if pid == self.pid:
                 self.exit_status = status
+            elif held is not None and held.proxy_reaped(pid):
+                sys.stderr.write(f"shim: the userland proxy (pid {pid}) ended: {status:#x}\n")
             elif self.health is not None:
                 self.health.reaped(pid)
 

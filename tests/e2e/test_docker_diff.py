@@ -1084,11 +1084,7 @@ WORKFLOWS: list[W] = [
 
 # The workflows that differ today, by cause: each runs as xfail(strict=True) with its reason. When a cause is
 # fixed, its workflows pass, strict xfail reports them, and their entries go. Only #12 causes may appear here.
-EXPECTED_FAILURES: dict[str, str] = {
-    "port-lines": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
-    "port-one": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
-    "ps-format-ports-all-ifaces": "#12 item 15: no [::] port lines: published ports are IPv4 only here (docker-proxy also listens on [::])",
-}
+EXPECTED_FAILURES: dict[str, str] = {}
 
 
 # =============================================================================== fixtures ====

@@ -195,7 +195,8 @@ def cmd_port(args: argparse.Namespace) -> int:
     for p in sorted(ports, key=lambda p: (p.container_port, p.protocol, p.host_ip, p.host_port)):
         if want_port is not None and (p.container_port != want_port or p.protocol != want_proto):
             continue
-        host = f"{p.host_ip or '0.0.0.0'}:{p.host_port}"
+        ip = p.host_ip or "0.0.0.0"
+        host = f"[{ip}]:{p.host_port}" if ":" in ip else f"{ip}:{p.host_port}"  # docker's JoinHostPort
         print(host if want_port is not None else f"{p.container_port}/{p.protocol} -> {host}")
         shown += 1
     if want_port is not None and not shown:
