@@ -166,6 +166,11 @@ class MainScreen(Screen[None]):
         """Show what changed in the app's snapshot: ``kinds`` are DataLoaded kinds, or "tick" (the clock
         moved, so uptimes did)."""
         snap = self.dapp.snapshot
+        if not all(self.query(f"#{name}-pane") for name in PANES):
+            # a list read can land before every pane is mounted (a busy machine, a screen pushed at once):
+            # show it once they are, never fail on a pane that is not there yet
+            self.call_after_refresh(self.apply, kinds)
+            return
         if kinds & {"containers", "stats", "tick"} and "containers" in snap.loaded:
             self.pane("containers").refresh_from(snap)
         if "images" in kinds and "images" in snap.loaded:
