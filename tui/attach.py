@@ -74,7 +74,9 @@ def raw_terminal(fd: int, enable: bool) -> Iterator[None]:
         return
     saved = termios.tcgetattr(fd)
     try:
-        tty.setraw(fd)
+        # TCSANOW, not setraw's default TCSAFLUSH: what the user typed before the stream was ready (a
+        # command typed ahead into `run -it ... sh`) goes to the container instead of being thrown away
+        tty.setraw(fd, termios.TCSANOW)
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)

@@ -166,6 +166,8 @@ class NetworkManager:
     def inspect(self, name: str) -> dict[str, Any]:
         from core.dockerjson import network_endpoint_to_docker, network_to_docker
 
+        # the pseudo networks by name, or by the id their listing gives (docker's clients inspect by id)
+        name = next((p for p in PSEUDO if name in (p, _pseudo_id(p))), name)
         if name in PSEUDO:
             return network_to_docker(
                 name=name,

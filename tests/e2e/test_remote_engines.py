@@ -218,11 +218,11 @@ def test_dockyard_serve_through_the_cli(api: ApiServer, testbed: Testbed) -> Non
         "--format",
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
     )
-    for args in (ps, ("images",), ("inspect", "made"), ("volume", "ls")):
+    for args in (ps, ("images",), ("inspect", "made"), ("network", "ls"), ("volume", "ls")):
         remote = run(*args).stdout
         local = api.dockyard(*args).stdout
         assert remote == local, (args, remote, local)
-    # and the docker CLI's for this engine (dockyard serve lists no host/none network: the API's answer)
+    # and the docker CLI's for this engine
     for args in (ps, ("images",), ("network", "ls"), ("volume", "ls")):
         assert run(*args).stdout == api.docker(*args).stdout, args
     run("rm", "made")
