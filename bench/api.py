@@ -35,6 +35,7 @@ from tests.testbed import ensure_images, start_testbed  # noqa: E402
 from tests.testbed.common import remove_scratch  # noqa: E402
 
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+DOCKERD_CGROUP = "dockyard-bench-dockerd"  # its containers' cgroups, removed after (not dockerd's "docker")
 DOCKERD_BIP = "10.236.0.1/24"  # the bench dockerd's docker0, away from the test and bench subnets
 
 
@@ -130,6 +131,8 @@ def start_dockerd(base: Path, ref: str) -> tuple[Server, bool]:
         f"unix://{sock}",
         "--containerd-namespace",
         "bench",
+        "--cgroup-parent",
+        DOCKERD_CGROUP,
         "--config-file",
         str(base / "dockerd.json"),
     ]
@@ -243,6 +246,9 @@ def main() -> int:
             stop(s.proc)
         if not had_docker0 and os.path.exists("/sys/class/net/docker0"):
             subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
+        from tests.e2e.dockerdiff import remove_cgroup_tree
+
+        remove_cgroup_tree(DOCKERD_CGROUP)
         if engines is not None:
             engines.close()
         bed.close()

@@ -64,6 +64,7 @@ class Dockerd:
     pool: str
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    cgroup_parent: str = ""  # its containers' cgroups live under this name in every hierarchy
 
     @property
     def host(self) -> str:
@@ -84,6 +85,22 @@ class Dockerd:
                 os.kill(pid, signal.SIGKILL)
         detach_mounts_under(self.base)
         _delete_links(self.bridge, self.pool)
+        if self.cgroup_parent:
+            remove_cgroup_tree(self.cgroup_parent)
+
+
+def remove_cgroup_tree(name: str) -> None:
+    """``name`` (a top-level cgroup) and what is left below it, in every mounted hierarchy (v1 and v2)."""
+    root = Path("/sys/fs/cgroup")
+    tops = [root / name] + [h / name for h in root.iterdir() if h.is_dir()] if root.is_dir() else []
+    for top in tops:
+        if not top.is_dir():
+            continue
+        for sub in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                sub.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
 
 
 def _pids_mentioning(path: str) -> list[int]:
@@ -114,12 +131,17 @@ def _delete_links(bridge: str, pool: str) -> None:
             subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
 
 
-def start_dockerd(base: Path, slot: int, timeout: float = 60.0) -> Dockerd:
+def start_dockerd(
+    base: Path, slot: int, timeout: float = 60.0, *, name: str = "dyd", nets: tuple[int, int] = (215, 216)
+) -> Dockerd:
     """Start ``dockerd`` on ``base/docker.sock`` with state, exec root and pidfile under ``base``, on a bridge
-    of its own (``dyd<slot>``, 10.215.<slot>.1/24) with user networks from 10.216.<slot>.0/24; no iptables
-    (see MACHINE-FACTS: it would set FORWARD to DROP and break other engines' bridges)."""
-    bridge, cidr, pool = f"dyd{slot}", f"10.215.{slot}.1/24", f"10.216.{slot}.0/24"
-    d = Dockerd(base, base / "docker.sock", bridge, pool)
+    of its own (``<name><slot>``, 10.<nets[0]>.<slot>.1/24) with user networks from 10.<nets[1]>.<slot>.0/24
+    and its containers' cgroups under ``<name><slot>`` (removed by :meth:`Dockerd.stop`; dockerd's default
+    ``docker`` would stay behind); no iptables (see MACHINE-FACTS: it would set FORWARD to DROP and break
+    other engines' bridges)."""
+    tag = f"{name}{slot}"
+    bridge, cidr, pool = tag, f"10.{nets[0]}.{slot}.1/24", f"10.{nets[1]}.{slot}.0/24"
+    d = Dockerd(base, base / "docker.sock", bridge, pool, cgroup_parent=tag)
     _delete_links(bridge, pool)  # a session killed before it cleaned up
     for cmd in (
         ["ip", "link", "add", "name", bridge, "type", "bridge"],
@@ -133,7 +155,7 @@ def start_dockerd(base: Path, slot: int, timeout: float = 60.0) -> Dockerd:
         "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
         "--pidfile", str(base / "dockerd.pid"), "-H", d.host, "--bridge", bridge,
         "--default-address-pool", f"base={pool},size=28", "--log-level", "warn",
-        "--containerd-namespace", f"dyd{slot}", "--containerd-plugins-namespace", f"dyd{slot}p",
+        "--containerd-namespace", tag, "--containerd-plugins-namespace", f"{tag}p", "--cgroup-parent", tag,
     ]  # fmt: skip
     with open(d.log, "wb") as log:
         d.proc = subprocess.Popen(

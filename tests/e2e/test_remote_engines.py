@@ -22,7 +22,7 @@ import pytest
 
 from core.config import Config
 from tests.e2e.apiserver import DOCKER, ApiServer, running_server
-from tests.e2e.dockerdiff import Dockerd, _delete_links, _ping
+from tests.e2e.dockerdiff import Dockerd, start_dockerd
 from tests.testbed import Testbed
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -264,33 +264,8 @@ def dockerd(_private_networks, tmp_path_factory) -> Iterator[Dockerd]:  # type: 
 
     slot = _private_networks.slot
     base = Path(tempfile_dir())
-    bridge, cidr, pool = f"dyr{slot}", f"10.217.{slot}.1/24", f"10.218.{slot}.0/24"
-    d = Dockerd(base, base / "docker.sock", bridge, pool)
-    _delete_links(bridge, pool)
-    for cmd in (
-        ["ip", "link", "add", "name", bridge, "type", "bridge"],
-        ["ip", "addr", "add", cidr, "dev", bridge],
-        ["ip", "link", "set", bridge, "up"],
-    ):
-        subprocess.run(cmd, check=True, capture_output=True)
-    d.log = base / "dockerd.log"
-    argv = [
-        "dockerd", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
-        "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
-        "--pidfile", str(base / "dockerd.pid"), "-H", d.host, "--bridge", bridge,
-        "--default-address-pool", f"base={pool},size=28", "--log-level", "warn",
-        "--containerd-namespace", f"dyr{slot}", "--containerd-plugins-namespace", f"dyr{slot}p",
-    ]  # fmt: skip
-    with open(d.log, "wb") as log:
-        d.proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+    d = start_dockerd(base, slot, name="dyr", nets=(217, 218))
     try:
-        deadline = time.monotonic() + 60
-        while not (d.socket.exists() and _ping(d.socket)):
-            assert d.proc.poll() is None, d.log.read_text()
-            assert time.monotonic() < deadline, "dockerd did not answer"
-            time.sleep(0.05)
         yield d
     finally:
         d.stop()
