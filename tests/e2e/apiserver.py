@@ -175,3 +175,46 @@ def running_server(config: Config, *extra: str) -> Iterator[ApiServer]:
         yield server
     finally:
         server.stop()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_certs(d: Path) -> None:
+    """A test CA (ca.pem) and the server (IP 127.0.0.1) and client certificates it signs, in ``d``."""
+
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem",
+        "-days", "1", "-subj", "/CN=test-ca")  # fmt: skip
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}-key.pem", "-out", f"{name}.csr",
+            "-subj", f"/CN={name}")  # fmt: skip
+        (d / f"{name}.ext").write_text(ext + "\n")
+        ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")  # fmt: skip
+
+
+@contextlib.contextmanager
+def tls_server(config: Config, certs: Path) -> Iterator[int]:
+    """``dockyard serve`` on a free loopback port with mutual TLS from ``make_certs(certs)``; its port."""
+    make_certs(certs)
+    port = free_port()
+    env = {**os.environ, "DOCKYARD_RUN": str(config.run)}
+    proc = subprocess.Popen(
+        [DOCKYARD, "--root", str(config.root), "serve", "-H", f"tcp://127.0.0.1:{port}", "--tlsverify",
+         "--tlscacert", str(certs / "ca.pem"), "--tlscert", str(certs / "server.pem"),
+         "--tlskey", str(certs / "server-key.pem")],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None and "API listening on" in proc.stderr.readline()
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from tests.e2e.apiserver import DOCKER, DOCKYARD, ApiServer, needs_docker_cli, running_server
+from tests.e2e.apiserver import (
+    DOCKER,
+    DOCKYARD,
+    ApiServer,
+    free_port,
+    needs_docker_cli,
+    running_server,
+    tls_server,
+)
 from tests.testbed import Testbed
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -214,19 +222,13 @@ def _serve(config: Config, *args: str, timeout: float = 10) -> subprocess.Comple
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_listeners(engine_config: Config, tmp_path: Path) -> None:
     # tcp beyond loopback only with mutual TLS
-    r = _serve(engine_config, "-H", f"tcp://0.0.0.0:{_free_port()}")
+    r = _serve(engine_config, "-H", f"tcp://0.0.0.0:{free_port()}")
     assert r.returncode != 0 and "mutual TLS" in r.stderr
     # a unix socket is 0660, and several -H at once (the alias, as podman's)
     sock = tmp_path / "a.sock"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DOCKYARD_RUN": str(engine_config.run)}
     proc = subprocess.Popen(
         [DOCKYARD, "--root", str(engine_config.root), "system", "service", "-H", f"unix://{sock}",
@@ -253,33 +255,9 @@ def test_listeners(engine_config: Config, tmp_path: Path) -> None:
     assert not sock.exists()
 
 
-def _certs(d: Path) -> None:
-    def ssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem",
-        "-days", "1", "-subj", "/CN=test-ca")  # fmt: skip
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
-        ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}-key.pem", "-out", f"{name}.csr",
-            "-subj", f"/CN={name}")  # fmt: skip
-        (d / f"{name}.ext").write_text(ext + "\n")
-        ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-            "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")  # fmt: skip
-
-
 def test_mutual_tls(engine_config: Config, testbed: Testbed, tmp_path: Path) -> None:
     needs_docker_cli()
-    _certs(tmp_path)
-    port = _free_port()
-    env = {**os.environ, "DOCKYARD_RUN": str(engine_config.run)}
-    proc = subprocess.Popen(
-        [DOCKYARD, "--root", str(engine_config.root), "serve", "-H", f"tcp://127.0.0.1:{port}", "--tlsverify",
-         "--tlscacert", str(tmp_path / "ca.pem"), "--tlscert", str(tmp_path / "server.pem"),
-         "--tlskey", str(tmp_path / "server-key.pem")],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stderr is not None and "API listening on" in proc.stderr.readline()
+    with tls_server(engine_config, tmp_path) as port:
         client_dir = tmp_path / "client"
         client_dir.mkdir()
         for src, dst in (("ca.pem", "ca.pem"), ("client.pem", "cert.pem"), ("client-key.pem", "key.pem")):
@@ -300,9 +278,6 @@ def test_mutual_tls(engine_config: Config, testbed: Testbed, tmp_path: Path) -> 
         (client_dir / "key.pem").unlink()
         r = subprocess.run([DOCKER, "version"], capture_output=True, text=True, env=cenv, timeout=30)
         assert r.returncode != 0
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_systemd_socket_activation(engine_config: Config, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,19 +15,12 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from tests.e2e.apiserver import DOCKER, needs_docker_cli, running_server
-from tests.e2e.test_api_server import _certs
+from tests.e2e.apiserver import DOCKER, make_certs, needs_docker_cli, running_server, tls_server
 from tests.testbed import Testbed
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(cfg: Path) -> dict[str, str]:
@@ -40,17 +32,7 @@ def _env(cfg: Path) -> dict[str, str]:
 def test_mutual_tls_flags_env_and_a_refused_certificate(
     engine_config: Config, testbed: Testbed, tmp_path: Path
 ) -> None:
-    _certs(tmp_path)
-    port = _free_port()
-    env = {**os.environ, "DOCKYARD_RUN": str(engine_config.run)}
-    proc = subprocess.Popen(
-        [DOCKYARD, "--root", str(engine_config.root), "serve", "-H", f"tcp://127.0.0.1:{port}", "--tlsverify",
-         "--tlscacert", str(tmp_path / "ca.pem"), "--tlscert", str(tmp_path / "server.pem"),
-         "--tlskey", str(tmp_path / "server-key.pem")],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stderr is not None and "API listening on" in proc.stderr.readline()
+    with tls_server(engine_config, tmp_path) as port:
         cenv = _env(tmp_path / "cfg")
         host = f"tcp://127.0.0.1:{port}"
         flags = ["-H", host, "--tlsverify", "--tlscacert", str(tmp_path / "ca.pem"),
@@ -83,7 +65,7 @@ def test_mutual_tls_flags_env_and_a_refused_certificate(
         (certs / "key.pem").write_bytes((tmp_path / "server-key.pem").read_bytes())
         other = tmp_path / "other"
         other.mkdir()
-        _certs(other)
+        make_certs(other)
         (certs / "cert.pem").write_bytes((other / "client.pem").read_bytes())
         (certs / "key.pem").write_bytes((other / "client-key.pem").read_bytes())
         r = dy("ps", env=tenv)
@@ -92,9 +74,6 @@ def test_mutual_tls_flags_env_and_a_refused_certificate(
         # no client certificate at all: refused too
         r = dy("-H", host, "--tlsverify", "--tlscacert", str(tmp_path / "ca.pem"), "ps")
         assert r.returncode == 1 and r.stderr.startswith("Error: "), r.stderr
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_contexts_shared_with_the_docker_cli(engine_config: Config, testbed: Testbed, tmp_path: Path) -> None:
