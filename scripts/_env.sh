@@ -28,7 +28,7 @@ venv_ensure() {  # venv_ensure EXTRAS : project installed editable with the give
     mkdir -p "$STAMPS" && touch "$STAMPS/$key"
   fi
   # byte-compile now, so no command pays for it (and it still works where PYTHONDONTWRITEBYTECODE is set)
-  "$VENV/bin/python" -m compileall -q "$HERE/core" "$HERE/tui" >/dev/null
+  "$VENV/bin/python" -m compileall -q "$HERE/core" "$HERE/tui" "$HERE/api" "$HERE/compose" >/dev/null
 }
 
 RUNTIME_APT=(python3 python3-venv ca-certificates libseccomp2 nftables iproute2 kmod)
