@@ -229,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _add_globals(parser)
         glob, _rest = parser.parse_known_args(args_list[: args_list.index("system")])
         return int(stdio.main(glob.root, glob.engine_host))
+    if verb == "workbench":
+        return _workbench(args_list)
     if _is_serve(args_list, verb):
         # the API server face: imported only for this verb, never on the start path of the others
         serve = importlib.import_module("api.server")
@@ -341,6 +343,52 @@ def _open_workbench(args_list: list[str]) -> int:
     _add_globals(parser)
     args = parser.parse_args(args_list)
     return run_command(lambda a: int(app_module.run(make_engine(a)) or 0), args)
+
+
+def _workbench(args_list: list[str]) -> int:
+    """``dockyard [GLOBALS] workbench [--web [--bind HOST:PORT] ...]``: the workbench as a verb. ``--web``
+    serves it to a browser (tui/web.py, which alone imports textual-serve and aiohttp)."""
+    from tui.parser import Parser
+
+    parser = Parser(prog="dockyard")
+    _add_globals(parser)
+    sub = parser.add_subparsers(dest="verb", parser_class=Parser)
+    p = sub.add_parser("workbench", help="Open the workbench, or serve it to a browser")
+    p.add_argument("--web", action="store_true", help="serve the workbench to a browser (textual-serve)")
+    p.add_argument(
+        "--bind", metavar="HOST:PORT", help="address to serve on with --web (default 127.0.0.1:8000)"
+    )
+    p.add_argument("--tlscert", dest="web_tlscert", metavar="FILE", help="serve https: the certificate")
+    p.add_argument("--tlskey", dest="web_tlskey", metavar="FILE", help="serve https: its private key")
+    p.add_argument(
+        "--insecure-bind",
+        action="store_true",
+        help="allow a non-loopback --bind without TLS (plain http: the token travels in clear text)",
+    )
+    args = parser.parse_args(args_list)
+    if not args.web:
+        web_only = {"--bind": args.bind, "--tlscert": args.web_tlscert, "--tlskey": args.web_tlskey}
+        given = [flag for flag, value in {**web_only, "--insecure-bind": args.insecure_bind}.items() if value]
+        if given:
+            sys.stderr.write(f"Error: {given[0]} is a --web option\n")
+            return 125
+        return _open_workbench(_global_argv(args))
+    # the app each browser session runs: this dockyard with the same engine flags (and no verb)
+    args.engine_argv = _global_argv(args)
+    web = importlib.import_module("tui.web")
+    return run_command(web.serve, args)
+
+
+def _global_argv(args: argparse.Namespace) -> list[str]:
+    """The global flags of ``args`` as a command line again: the engine's selection, TLS files, --debug."""
+    valued = {"--root": "root", "--host": "engine_host", "--context": "engine_context"}
+    valued |= {"--tlscacert": "tlscacert", "--tlscert": "tlscert", "--tlskey": "tlskey"}
+    argv: list[str] = []
+    for flag, dest in valued.items():
+        if getattr(args, dest, None):
+            argv += [flag, getattr(args, dest)]
+    switches = {"--tls": "tls", "--tlsverify": "tlsverify", "--debug": "debug"}
+    return argv + [flag for flag, dest in switches.items() if getattr(args, dest, None)]
 
 
 if __name__ == "__main__":
