@@ -151,17 +151,25 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _die_with_parent() -> None:
-    """In the app process before exec: SIGTERM when the server goes, however it goes."""
+def _parent_death_signal() -> Callable[[], None]:
+    """What the app process runs before exec: SIGTERM to it when the server goes, however it goes. The
+    libc function is looked up here, in the server, so that the forked child imports and locks nothing."""
     import ctypes
 
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
     pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+    def set_it() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+
+    return set_it
 
 
 def _session_class() -> Any:
     """A subclass of textual-serve's AppService (imported only when a server is made)."""
     from textual_serve.app_service import AppService
+
+    die_with_parent = _parent_death_signal()
 
     class Session(AppService):
         """One browser session's app process: started without a shell, in a process group of its own
@@ -180,7 +188,7 @@ def _session_class() -> Any:
                 stderr=asyncio.subprocess.PIPE,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
             self._process = process
             assert process.stdin is not None
