@@ -195,10 +195,6 @@ def _session_class() -> Any:
             self._stdin = process.stdin
             return process
 
-        @property
-        def pid(self) -> int | None:
-            return self._process.pid if self._process is not None else None
-
         async def end(self) -> None:
             """Ask the app to quit (textual-serve's stop: a quit packet, then its output read to the end);
             SIGTERM its process group if it is still there after QUIT_GRACE, SIGKILL after TERM_GRACE more.

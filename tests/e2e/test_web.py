@@ -351,6 +351,7 @@ def test_the_browser_gets_the_app_only_with_the_token_and_keys_reach_it(
         assert _websocket_status(port, f"/{token}/ws", origin="http://evil.example") == 403
         status, page = _get(url)
         assert status == 200 and f"/{token}/ws" in page
+        assert _get(url.rstrip("/")) == (status, page)  # /TOKEN redirects to /TOKEN/
 
         # the browser: no token, a wrong token -> refused, no websocket, no app process started
         for bad in (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/{wrong}/"):
