@@ -89,7 +89,8 @@ def test_quoted_fixture() -> None:
 
 
 def test_substitutions_from_the_file_then_the_lookup_first() -> None:
-    text = "OPTION_A=1\nOPTION_B=${OPTION_A}\nOPTION_C=$OPTION_B\nOPTION_D=${OPTION_A}_${OPTION_B}\nOPTION_E=${NOPE}\n"
+    text = "OPTION_A=1\nOPTION_B=${OPTION_A}\nOPTION_C=$OPTION_B\n"
+    text += "OPTION_D=${OPTION_A}_${OPTION_B}\nOPTION_E=${NOPE}\n"
     assert parse_dotenv(text) == {
         "OPTION_A": "1",
         "OPTION_B": "1",

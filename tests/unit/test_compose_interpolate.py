@@ -73,13 +73,17 @@ def test_invalid_templates(template: str) -> None:
     assert err.value.invalid
 
 
+MISSING = "required variable {} is missing a value"
+UNSET = MISSING.format("UNSET_VAR")
+
+
 @pytest.mark.parametrize(
     ("template", "message"),
     [
-        ("not ok ${UNSET_VAR:?Mandatory Variable Unset}", "required variable UNSET_VAR is missing a value: Mandatory Variable Unset"),
-        ("not ok ${BAR:?Mandatory Variable Empty}", "required variable BAR is missing a value: Mandatory Variable Empty"),
+        ("not ok ${UNSET_VAR:?Mandatory Variable Unset}", UNSET + ": Mandatory Variable Unset"),
+        ("not ok ${BAR:?Mandatory Variable Empty}", MISSING.format("BAR") + ": Mandatory Variable Empty"),
         ("not ok ${UNSET_VAR:?}", "required variable UNSET_VAR is missing a value"),
-        ("not ok ${UNSET_VAR?Mandatory Variable Unset}", "required variable UNSET_VAR is missing a value: Mandatory Variable Unset"),
+        ("not ok ${UNSET_VAR?Mandatory Variable Unset}", UNSET + ": Mandatory Variable Unset"),
         ("not ok ${UNSET_VAR?}", "required variable UNSET_VAR is missing a value"),
         ("${UNSET_VAR?bar-baz}", "required variable UNSET_VAR is missing a value: bar-baz"),
     ],
@@ -130,7 +134,8 @@ def test_interpolation_errors_name_the_path() -> None:
     with pytest.raises(InterpolationError) as err:
         interpolate(doc, {}.get)
     assert str(err.value) == (
-        "error while interpolating services.web.command.1: required variable TOKEN is missing a value: set TOKEN first"
+        "error while interpolating services.web.command.1: "
+        "required variable TOKEN is missing a value: set TOKEN first"
     )
     assert err.value.exit_code == 1
     with pytest.raises(InterpolationError, match=r"invalid interpolation format for services\.web\.image"):
