@@ -23,8 +23,8 @@ def _validator() -> Any:
     import jsonschema  # heavy: only when a compose file is loaded
 
     schema = json.loads(SCHEMA_PATH.read_text())
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
+    # "$schema" names draft-07 without the trailing "#" that jsonschema's lookup wants
+    return jsonschema.Draft7Validator(schema)
 
 
 def _path(error: Any) -> str:
