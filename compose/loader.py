@@ -321,7 +321,10 @@ class _Loader:
                 doc.pop("version")
             doc = normalize.strip_extensions(doc)
             normalize.check_supported(doc, f.name)
-            out.append(self._canonical(doc))
+            try:
+                out.append(self._canonical(doc))
+            except InvalidComposeFile as err:
+                raise type(err)(f"{f.name}: {err}")
         return out
 
     def _canonical(self, doc: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Three steps, in the order the loader runs them:
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import posixpath
 import re
@@ -178,24 +179,18 @@ def parse_port(spec: str) -> list[dict[str, Any]]:
     proto = (proto or "tcp").lower()
     if proto not in _PORT_PROTOCOLS:
         raise InvalidComposeFile(f"invalid proto: {proto}")
-    host_ip = ""
-    host_port = ""
-    if raw.startswith("["):  # [ipv6]:host:container
-        close = raw.find("]")
-        host_ip = raw[1:close]
-        rest = raw[close + 1 :].lstrip(":")
-        host_port, _, container = rest.rpartition(":")
-    else:
-        parts = raw.split(":")
-        if len(parts) == 1:
-            container = parts[0]
-        elif len(parts) == 2:
-            host_port, container = parts
-        elif len(parts) == 3:
-            host_ip, host_port, container = parts
-        else:  # an IPv6 address without brackets: the last two are host and container ports
-            host_ip = ":".join(parts[:-2])
-            host_port, container = parts[-2], parts[-1]
+    # nat.splitParts: the last part is the container port, the one before the host port, the rest the ip
+    parts = raw.split(":")
+    container = parts[-1]
+    host_port = parts[-2] if len(parts) >= 2 else ""
+    host_ip = ":".join(parts[:-2])
+    if host_ip.startswith("["):
+        host_ip = host_ip[1:].split("]", 1)[0]
+    if host_ip:
+        try:
+            ipaddress.ip_address(host_ip)
+        except ValueError:
+            raise InvalidComposeFile(f"invalid IP address: {host_ip}")
     if not container:
         raise InvalidComposeFile(f"no port specified: {spec}<empty>")
     lo, hi = _port_range(container, "containerPort", spec)
@@ -355,6 +350,8 @@ def canonical_service(svc: dict[str, Any], where: str) -> dict[str, Any]:
         for i, port in enumerate(out["ports"]):
             if isinstance(port, dict):
                 entry = dict(port)
+                if "target" not in entry:
+                    raise InvalidComposeFile(f"{where}.ports.{i} is missing a target port")
                 if "published" in entry:
                     entry["published"] = _scalar_str(entry["published"])
                 ports.append(entry)
@@ -370,6 +367,8 @@ def canonical_service(svc: dict[str, Any], where: str) -> dict[str, Any]:
         vols = []
         for i, vol in enumerate(out["volumes"]):
             entry = parse_volume(vol, f"{where}.volumes.{i}") if isinstance(vol, str) else dict(vol)
+            if not entry.get("target"):
+                raise InvalidComposeFile(f"{where}.volumes.{i} is missing a mount target")
             entry["target"] = (
                 posixpath.normpath(entry["target"]) if entry.get("target") else entry.get("target")
             )
@@ -387,7 +386,12 @@ def canonical_service(svc: dict[str, Any], where: str) -> dict[str, Any]:
         hc = dict(out["healthcheck"])
         if isinstance(hc.get("test"), str):
             hc["test"] = ["CMD-SHELL", hc["test"]]
+        for key in ("interval", "timeout", "start_period", "start_interval"):
+            if key in hc:
+                _duration(hc[key], f"{where}.healthcheck.{key}")
         out["healthcheck"] = hc
+    if "stop_grace_period" in out:
+        _duration(out["stop_grace_period"], f"{where}.stop_grace_period")
     if isinstance(out.get("tmpfs"), str):
         out["tmpfs"] = [out["tmpfs"]]
     if "extra_hosts" in out:

@@ -43,16 +43,24 @@ SIMPLE = "services:\n  web:\n    image: busybox\n"
 
 def test_discovers_compose_yaml_in_a_parent_with_its_override(tmp_path: Path) -> None:
     (tmp_path / "app" / "sub").mkdir(parents=True)
-    write(tmp_path / "app", {"compose.yaml": SIMPLE, "compose.override.yml": "services:\n  web:\n    user: nobody\n"})
+    write(
+        tmp_path / "app",
+        {"compose.yaml": SIMPLE, "compose.override.yml": "services:\n  web:\n    user: nobody\n"},
+    )
     project = load(tmp_path / "app", cwd=tmp_path / "app" / "sub")
-    assert project.config_files == [tmp_path / "app" / "compose.yaml", tmp_path / "app" / "compose.override.yml"]
+    assert project.config_files == [
+        tmp_path / "app" / "compose.yaml",
+        tmp_path / "app" / "compose.override.yml",
+    ]
     assert project.working_dir == tmp_path / "app"
     assert project.name == "app"
     assert project.services["web"]["user"] == "nobody"
 
 
 def test_prefers_compose_yaml_and_warns_about_the_others(tmp_path: Path) -> None:
-    project = load(tmp_path, {"compose.yaml": SIMPLE, "docker-compose.yml": "services: {other: {image: x}}\n"})
+    project = load(
+        tmp_path, {"compose.yaml": SIMPLE, "docker-compose.yml": "services: {other: {image: x}}\n"}
+    )
     assert list(project.services) == ["web"]
     assert project.warnings[0].startswith("Found multiple config files with supported names: ")
     assert project.warnings[1] == f"Using {tmp_path / 'compose.yaml'}"
@@ -117,7 +125,9 @@ def test_name_precedence(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", ["My_App", "-x", "a.b", "ünï"])
 def test_an_invalid_explicit_name_is_an_error(tmp_path: Path, bad: str) -> None:
     write(tmp_path, {"compose.yaml": SIMPLE})
-    with pytest.raises(InvalidProjectName, match=f'invalid project name "{bad}": must consist only of lowercase'):
+    with pytest.raises(
+        InvalidProjectName, match=f'invalid project name "{bad}": must consist only of lowercase'
+    ):
         load(tmp_path, project_name=bad)
     with pytest.raises(InvalidProjectName):
         load(tmp_path, environ={"COMPOSE_PROJECT_NAME": bad})
@@ -151,12 +161,14 @@ def test_explicit_env_files_replace_dotenv(tmp_path: Path) -> None:
     }
     assert load(tmp_path, files, env_files=["one.env"]).services["web"]["image"] == "busybox:one"
     assert load(tmp_path, env_files=["one.env", "two.env"]).services["web"]["image"] == "busybox:two-one"
-    with pytest.raises(ComposeFileNotFound, match="couldn't find env file: .*/missing.env"):
+    with pytest.raises(ComposeFileNotFound, match=r"couldn't find env file: .*/missing\.env"):
         load(tmp_path, env_files=["missing.env"])
 
 
 def test_dotenv_of_the_project_directory(tmp_path: Path) -> None:
-    write(tmp_path / "proj", {"compose.yaml": "services:\n  web:\n    image: ${IMG}\n", ".env": "IMG=alpine\n"})
+    write(
+        tmp_path / "proj", {"compose.yaml": "services:\n  web:\n    image: ${IMG}\n", ".env": "IMG=alpine\n"}
+    )
     project = load(tmp_path, files=["proj/compose.yaml"])
     assert project.working_dir == tmp_path / "proj"
     assert project.services["web"]["image"] == "alpine"
@@ -253,10 +265,14 @@ def test_a_named_service_turns_its_profiles_on(tmp_path: Path) -> None:
 
 def test_depends_on_a_disabled_service(tmp_path: Path) -> None:
     text = "services:\n  web:\n    image: b\n    depends_on: [db]\n  db:\n    image: b\n    profiles: [x]\n"
-    with pytest.raises(InvalidProject, match='service "web" depends on undefined service "db": invalid compose project'):
+    with pytest.raises(
+        InvalidProject, match='service "web" depends on undefined service "db": invalid compose project'
+    ):
         load(tmp_path, {"compose.yaml": text})
     assert sorted(load(tmp_path, profiles=["x"]).services) == ["db", "web"]
-    optional = text.replace("depends_on: [db]", "depends_on: {db: {condition: service_started, required: false}}")
+    optional = text.replace(
+        "depends_on: [db]", "depends_on: {db: {condition: service_started, required: false}}"
+    )
     project = load(tmp_path, {"compose.yaml": optional})
     assert sorted(project.services) == ["web"]
     assert project.services["web"]["depends_on"]["db"]["required"] is False
@@ -337,7 +353,10 @@ def test_several_files_merged(tmp_path: Path) -> None:
 
 
 def test_override_paths_are_relative_to_the_project_directory(tmp_path: Path) -> None:
-    files = {"compose.yaml": SIMPLE, "over/o.yaml": "services:\n  web:\n    volumes: [./d:/d]\n    build: ctx\n"}
+    files = {
+        "compose.yaml": SIMPLE,
+        "over/o.yaml": "services:\n  web:\n    volumes: [./d:/d]\n    build: ctx\n",
+    }
     project = load(tmp_path, files, files=["compose.yaml", "over/o.yaml"])
     assert project.services["web"]["volumes"][0]["source"] == str(tmp_path / "d")
     assert project.services["web"]["build"]["context"] == str(tmp_path / "ctx")
@@ -388,20 +407,25 @@ def test_extends_another_file_resolves_its_paths_against_its_directory(tmp_path:
     project = load(tmp_path / "app")
     web = project.services["web"]
     assert web["build"]["context"] == str(tmp_path / "common" / "ctx")
-    assert [v["source"] for v in web["volumes"]] == [str(tmp_path / "common/data"), str(tmp_path / "app/logs")]
+    assert [v["source"] for v in web["volumes"]] == [
+        str(tmp_path / "common/data"),
+        str(tmp_path / "app/logs"),
+    ]
     assert web["environment"] == {"FROM_BASE": "yes"}
     assert project.services["two"]["image"] == "deep"
     assert project.services["two"]["labels"] == {"deep": "1"}
 
 
 def test_extends_errors(tmp_path: Path) -> None:
-    with pytest.raises(InvalidComposeFile, match='cannot extend service "web" in .*: service "nope" not found'):
+    with pytest.raises(
+        InvalidComposeFile, match=r'cannot extend service "web" in .*: service "nope" not found'
+    ):
         load(tmp_path, {"compose.yaml": "services:\n  web:\n    extends: nope\n"})
     cycle = "services:\n  a:\n    extends: b\n  b:\n    extends: a\n"
     with pytest.raises(InvalidComposeFile, match="circular reference with extends"):
         load(tmp_path, {"compose.yaml": cycle})
     missing = "services:\n  web:\n    extends: {file: nope.yaml, service: x}\n"
-    with pytest.raises(ComposeFileNotFound, match="nope.yaml: no such file or directory"):
+    with pytest.raises(ComposeFileNotFound, match=r"nope\.yaml: no such file or directory"):
         load(tmp_path, {"compose.yaml": missing})
 
 
@@ -417,7 +441,10 @@ def test_extends_errors(tmp_path: Path) -> None:
         ("    image: b\n    volumes: [nope:/x]\n", 'service "web" refers to undefined volume nope'),
         ("    image: b\n    network_mode: host\n    networks: [default]\n", "declares mutually exclusive"),
         ("    image: b\n    scale: 2\n    deploy: {replicas: 3}\n", "can't set distinct values on 'scale'"),
-        ("    image: b\n    healthcheck: {test: [echo, hi]}\n", 'must start either by "CMD", "CMD-SHELL" or "NONE"'),
+        (
+            "    image: b\n    healthcheck: {test: [echo, hi]}\n",
+            'must start either by "CMD", "CMD-SHELL" or "NONE"',
+        ),
     ],
 )
 def test_inconsistent_projects(tmp_path: Path, service: str, message: str | None) -> None:
@@ -455,7 +482,11 @@ volumes:
     }
     assert project.networks["ext"]["external"] is True
     assert project.networks["default"]["external"] is False
-    assert {k: v["name"] for k, v in project.volumes.items()} == {"data": "p_data", "ext": "ext", "named": "my-vol"}
+    assert {k: v["name"] for k, v in project.volumes.items()} == {
+        "data": "p_data",
+        "ext": "ext",
+        "named": "my-vol",
+    }
     assert project.services["web"]["networks"] == {"default": None}
     assert "networks" not in project.services["host"]
 
