@@ -551,9 +551,10 @@ def finalize_service(name: str, svc: dict[str, Any], where: str) -> dict[str, An
                 except ValueError as err:
                     raise InvalidComposeFile(f"{where}.volumes.{i}.tmpfs.size: {err}")
             if "mode" in tmpfs:
-                tmpfs["mode"] = (
-                    int(str(tmpfs["mode"]), 8) if isinstance(tmpfs["mode"], str) else tmpfs["mode"]
-                )
+                try:
+                    tmpfs["mode"] = _go_uint(tmpfs["mode"])
+                except ValueError as err:
+                    raise InvalidComposeFile(f"{where}.volumes.{i}.tmpfs.mode: {err}")
             vol["tmpfs"] = tmpfs
     for port in out.get("ports") or []:
         port["target"] = int(port["target"])
@@ -596,6 +597,20 @@ def finalize_service(name: str, svc: dict[str, Any], where: str) -> dict[str, An
     if "expose" in out:
         out["expose"] = [_scalar_str(e) for e in out["expose"]]
     return out
+
+
+def _go_uint(value: Any) -> int:
+    """An integer as compose-go decodes a uint32 (strconv.ParseUint with base 0: ``0o``/``0x``/leading 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"invalid value {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    text = value.strip().replace("_", "")
+    if text[:2].lower() in ("0o", "0x", "0b"):
+        return int(text, 0)
+    if len(text) > 1 and text.startswith("0"):
+        return int(text, 8)
+    return int(text, 10)
 
 
 def _duration(value: Any, where: str) -> str:
