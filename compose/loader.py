@@ -461,18 +461,28 @@ class _Loader:
             if not vol.get("name"):
                 vol["name"] = key if vol["external"] else f"{name}_{key}"
 
-        # profiles: a service with none is always on; "*" turns all on; a named service turns its own on
+        # profiles: a service with none is always on; "*" turns all on. The project is checked with the
+        # active profiles; then a service named on the command line turns its own profiles on (compose-go's
+        # checkConsistency, then WithServicesEnabled)
         active = set(profiles)
-        for sname in self.options.enable_services:
-            if sname not in services:
-                continue
-            if not _enabled(services[sname], active):
-                active.update(services[sname].get("profiles") or [])
         enabled = {n: s for n, s in services.items() if _enabled(s, active)}
         disabled = {n: s for n, s in services.items() if n not in enabled}
-
         for sname, svc in enabled.items():
             _check_service(sname, svc, enabled, disabled, networks, volumes)
+        _check_container_names(enabled)
+        for sname in self.options.enable_services:
+            if sname not in services:
+                raise InvalidProject(f"no such service: {sname}")
+            if sname not in enabled:
+                active.update(services[sname].get("profiles") or [])
+        newly = {n: s for n, s in disabled.items() if _enabled(s, active)}
+        enabled.update(newly)
+        disabled = {n: s for n, s in disabled.items() if n not in newly}
+        for sname, svc in newly.items():
+            _check_service(sname, svc, enabled, disabled, networks, volumes)
+        _check_container_names(enabled)
+
+        for svc in enabled.values():
             svc["environment"] = self._environment(svc)
             if not svc["environment"]:
                 svc.pop("environment")
@@ -487,9 +497,6 @@ class _Loader:
             except EnvFileError:
                 pass  # reported if the service is enabled
             _resolve_build_args(svc, self.env)
-        for sname in self.options.enable_services:
-            if sname not in services:
-                raise InvalidProject(f"no such service: {sname}")
 
         project = Project(
             name=name,
@@ -607,6 +614,24 @@ def _check_service(
     if mode.startswith("service:") and mode[len("service:") :] not in enabled:
         ref = mode[len("service:") :]
         raise InvalidProject(f"service \"{ref}\" not found for network_mode 'service:{ref}'")
+
+
+def _check_container_names(services: dict[str, Any]) -> None:
+    seen: dict[str, str] = {}
+    for name, svc in services.items():
+        cname = svc.get("container_name")
+        if not cname:
+            continue
+        if svc.get("scale", 1) > 1:
+            raise InvalidProject(
+                f"services.{name}: can't set container_name and scale as container name must be unique: "
+                "invalid compose project"
+            )
+        if cname in seen:
+            raise InvalidProject(
+                f'services.{name}: container name "{cname}" is already in use by service {seen[cname]}'
+            )
+        seen[cname] = name
 
 
 def load_project(options: LoadOptions) -> Project:

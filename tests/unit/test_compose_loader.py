@@ -263,6 +263,33 @@ def test_a_named_service_turns_its_profiles_on(tmp_path: Path) -> None:
         load(tmp_path, enable_services=["nope"])
 
 
+def test_naming_a_profiled_dependency_does_not_make_the_project_consistent(tmp_path: Path) -> None:
+    # compose-go checks the project with the active profiles before it enables the named services
+    text = "services:\n  web:\n    image: b\n    depends_on: [db]\n  db:\n    image: b\n    profiles: [x]\n"
+    with pytest.raises(InvalidProject, match='service "web" depends on undefined service "db"'):
+        load(tmp_path, {"compose.yaml": text}, enable_services=["db", "web"])
+
+
+def test_profiles_from_dotenv(tmp_path: Path) -> None:
+    assert sorted(load(tmp_path, {"compose.yaml": PROFILED, ".env": "COMPOSE_PROFILES=ops\n"}).services) == [
+        "db",
+        "tools",
+        "web",
+    ]
+
+
+def test_container_names(tmp_path: Path) -> None:
+    one = "    image: b\n    container_name: same\n"
+    text = f"services:\n  a:\n{one}  b:\n{one}"
+    with pytest.raises(
+        InvalidProject, match=r'services\.b: container name "same" is already in use by service a'
+    ):
+        load(tmp_path, {"compose.yaml": text})
+    text = "services:\n  a:\n    image: b\n    container_name: one\n    scale: 2\n"
+    with pytest.raises(InvalidProject, match="can't set container_name and scale"):
+        load(tmp_path, {"compose.yaml": text})
+
+
 def test_depends_on_a_disabled_service(tmp_path: Path) -> None:
     text = "services:\n  web:\n    image: b\n    depends_on: [db]\n  db:\n    image: b\n    profiles: [x]\n"
     with pytest.raises(
