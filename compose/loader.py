@@ -432,6 +432,12 @@ class _Loader:
         for sname, svc in (doc.get("services") or {}).items():
             svc = _resolve_paths(svc, workdir, self.env.get("HOME"))
             svc = normalize.finalize_service(sname, svc, f"services.{sname}")
+            mode = svc.get("network_mode", "")
+            if mode.startswith("service:"):  # compose-go's Normalize: the shared service starts first
+                svc.setdefault("depends_on", {}).setdefault(
+                    mode[len("service:") :],
+                    {"condition": "service_started", "restart": True, "required": True},
+                )
             services[sname] = svc
 
         networks = doc.get("networks") or {}

@@ -45,7 +45,9 @@ def load(tmp_path: Path) -> Project:
 
 
 def test_dump_order_and_shape(tmp_path: Path) -> None:
-    assert dump_yaml(load(tmp_path)) == f"""name: shop
+    assert (
+        dump_yaml(load(tmp_path))
+        == f"""name: shop
 services:
   db:
     healthcheck:
@@ -115,6 +117,7 @@ volumes:
   static:
     name: shop_static
 """
+    )
 
 
 def test_dump_reads_back_as_the_same_project(tmp_path: Path) -> None:

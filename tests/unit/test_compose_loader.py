@@ -518,6 +518,16 @@ volumes:
     assert "networks" not in project.services["host"]
 
 
+def test_network_mode_of_another_service_depends_on_it(tmp_path: Path) -> None:
+    text = "services:\n  web:\n    image: b\n    network_mode: service:vpn\n  vpn:\n    image: b\n"
+    web = load(tmp_path, {"compose.yaml": text}).services["web"]
+    assert web["depends_on"] == {"vpn": {"condition": "service_started", "restart": True, "required": True}}
+    assert "networks" not in web
+    # the implicit dependency is checked first, as compose-go's checkConsistency does
+    with pytest.raises(InvalidProject, match='service "web" depends on undefined service "nope"'):
+        load(tmp_path, {"compose.yaml": text.replace("service:vpn", "service:nope")})
+
+
 def test_no_default_network_when_no_service_uses_it(tmp_path: Path) -> None:
     text = "services:\n  web:\n    image: b\n    networks: [n]\nnetworks:\n  n: {}\n"
     assert list(load(tmp_path, {"compose.yaml": text}).networks) == ["n"]
