@@ -69,6 +69,18 @@ def _merge_value(base: Any, over: Any) -> Any:
     return over
 
 
+def enforce_unicity(svc: dict[str, Any]) -> dict[str, Any]:
+    """``svc`` with no two entries of the same key in its keyed sequences (compose-go's EnforceUnicity): a
+    later one replaces the earlier in place; network aliases are kept once."""
+    for key, index in _UNIQUE.items():
+        if isinstance(svc.get(key), list):
+            svc[key] = unique(svc[key], index)
+    for cfg in (svc.get("networks") or {}).values():
+        if isinstance(cfg, dict) and isinstance(cfg.get("aliases"), list):
+            cfg["aliases"] = unique(cfg["aliases"], str)
+    return svc
+
+
 def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """``over`` merged onto ``base`` (both canonical); neither is modified."""
     out = copy.deepcopy(base)
@@ -76,10 +88,7 @@ def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         if key not in out or key in _REPLACE:
             out[key] = value
         elif key in _UNIQUE and isinstance(out[key], list) and isinstance(value, list):
-            if key == "extra_hosts":
-                out[key] = out[key] + [v for v in value if v not in out[key]]
-            else:
-                out[key] = unique(out[key] + value, _UNIQUE[key])
+            out[key] = out[key] + value
         elif key == "healthcheck" and isinstance(out[key], dict) and isinstance(value, dict):
             hc = _merge_value({k: v for k, v in out[key].items() if k != "test"}, value)
             if "test" not in value and "test" in out[key]:
@@ -89,7 +98,7 @@ def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             out[key] = {**out[key], **value}
         else:
             out[key] = _merge_value(out[key], value)
-    return out
+    return enforce_unicity(out)
 
 
 def _merge_ipam_config(base: list[Any], over: list[Any]) -> list[Any]:
@@ -138,7 +147,7 @@ def merge_documents(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any
             services = dict(out.get("services") or {})
             for name, svc in (value or {}).items():
                 services[name] = (
-                    merge_service(services[name], svc) if name in services else copy.deepcopy(svc)
+                    merge_service(services[name], svc) if name in services else merge_service({}, svc)
                 )
             out["services"] = services
         elif key in ("networks", "volumes"):

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compose.errors import (
     ComposeError,
@@ -19,6 +21,7 @@ from compose.errors import (
     InvalidProjectName,
 )
 from compose.loader import LoadOptions, load_project, normalize_project_name
+from compose.merge import merge_service
 from compose.model import Project
 
 
@@ -456,6 +459,15 @@ def test_extends_errors(tmp_path: Path) -> None:
         load(tmp_path, {"compose.yaml": missing})
 
 
+def test_one_file_repeating_a_key_keeps_the_last(tmp_path: Path) -> None:
+    text = SIMPLE + "    ports: ['80:80', '81:81', '0.0.0.0:80:80']\n"
+    text += "    volumes: [./a:/x, ./b:/x]\n    expose: [1, '1']\n"
+    web = load(tmp_path, {"compose.yaml": text}).services["web"]
+    assert [(p["host_ip"], p["target"]) for p in web["ports"]] == [("0.0.0.0", 80), ("", 81)]
+    assert [v["source"] for v in web["volumes"]] == [str(tmp_path / "b")]
+    assert web["expose"] == ["1"]
+
+
 # --- project checks ---
 
 
@@ -538,3 +550,66 @@ def test_loading_does_not_change_the_process_environment(tmp_path: Path) -> None
     write(tmp_path, {"c.yaml": SIMPLE, ".env": "DOCKYARD_TEST_SET=1\n"})
     load_project(LoadOptions(cwd=str(tmp_path), files=[str(tmp_path / "c.yaml")], project_name="x"))
     assert dict(os.environ) == before
+
+
+# --- merge properties ---
+
+_word = st.text(alphabet="abcxyz019_-", min_size=1, max_size=6)
+_ports = st.lists(
+    st.fixed_dictionaries(
+        {
+            "target": st.integers(1, 5),
+            "published": st.sampled_from(["", "80", "81"]),
+            "protocol": st.sampled_from(["tcp", "udp"]),
+            "host_ip": st.sampled_from(["", "127.0.0.1"]),
+            "mode": st.just("ingress"),
+        }
+    ),
+    max_size=4,
+)
+_volumes = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.just("volume"), "source": _word, "target": _word.map(lambda w: "/" + w)}
+    ),
+    max_size=4,
+)
+services = st.fixed_dictionaries(
+    {},
+    optional={
+        "image": _word,
+        "command": st.lists(_word, max_size=3),
+        "environment": st.dictionaries(_word, st.one_of(st.none(), _word), max_size=4),
+        "labels": st.dictionaries(_word, _word, max_size=3),
+        "ports": _ports,
+        "volumes": _volumes,
+        "cap_add": st.lists(st.sampled_from(["NET_ADMIN", "SYS_TIME", "CHOWN"]), max_size=3),
+        "networks": st.dictionaries(
+            _word,
+            st.one_of(st.none(), st.fixed_dictionaries({"aliases": st.lists(_word, max_size=2)})),
+            max_size=2,
+        ),
+        "user": _word,
+    },
+)
+
+
+@given(services, services)
+def test_merge_rules(base: dict[str, Any], over: dict[str, Any]) -> None:
+    merged = merge_service(base, over)
+    for key in ("image", "user", "command"):  # replaced
+        if key in over:
+            assert merged[key] == over[key]
+        elif key in base:
+            assert merged[key] == base[key]
+    for key in ("environment", "labels"):  # merged by key, the override winning
+        assert merged.get(key, {}) == {**base.get(key, {}), **over.get(key, {})} or key not in merged
+    # sequences keyed by target (volumes) or by binding (ports): every key once, the last definition kept
+    targets = [v["target"] for v in merged.get("volumes", [])]
+    assert len(targets) == len(set(targets))
+    for vol in merged.get("volumes", []):
+        last = [v for v in base.get("volumes", []) + over.get("volumes", []) if v["target"] == vol["target"]][
+            -1
+        ]
+        assert vol == last
+    assert merge_service(merged, over) == merged  # applying an override again changes nothing
+    assert merge_service(merged, {}) == merged

@@ -43,6 +43,7 @@ SVC = "services:\n  web:\n    image: busybox\n"
         (SVC + "    volumes: [{source: a}]\n", "services.web.volumes.0 must be a string"),
         (SVC + "    environment: 5\n", "services.web.environment must be a mapping"),
         ("services:\n  web: 5\n", "services.web must be a mapping"),
+        (SVC + "    cap_add: [A, B, A]\n", "services.web.cap_add items at 0 and 2 are equal"),
         (
             SVC + "networks:\n  n: {ipam: {config: [{subnet: 5}]}}\n",
             "networks.n.ipam.config.0.subnet must be a string",
