@@ -106,7 +106,74 @@ def _yaml_loader() -> type:
         return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
     Loader.add_constructor("tag:yaml.org,2002:map", construct_mapping)
+
+    def construct_reset(loader: Any, node: Any) -> Any:
+        return Reset()
+
+    def construct_override(loader: Any, node: Any) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return Override(construct_mapping(loader, node, deep=True))
+        if isinstance(node, yaml.SequenceNode):
+            return Override(loader.construct_sequence(node, deep=True))
+        tag = loader.resolve(yaml.ScalarNode, node.value, (True, False))
+        return Override(loader.construct_object(yaml.ScalarNode(tag, node.value), deep=True))
+
+    Loader.add_constructor("!reset", construct_reset)
+    Loader.add_constructor("!override", construct_override)
     return Loader
+
+
+class Reset:
+    """A ``!reset`` value: the attribute is removed from what the files before this one set."""
+
+
+class Override:
+    """An ``!override`` value: it replaces what the files before this one set instead of merging with it."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+Path_ = tuple[str | int, ...]
+
+
+def take_tags(value: Any, path: Path_, paths: list[Path_]) -> Any:
+    """``value`` without its ``!reset`` entries and with its ``!override`` ones unwrapped; the paths of both
+    are added to ``paths`` (compose-go's ResetProcessor)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, Reset | Override):
+                paths.append((*path, k))
+                if isinstance(v, Reset):
+                    continue
+                v = v.value
+            out[k] = take_tags(v, (*path, k), paths)
+        return out
+    if isinstance(value, list):
+        items = []
+        for i, v in enumerate(value):
+            if isinstance(v, Reset | Override):
+                paths.append((*path, i))
+                if isinstance(v, Reset):
+                    continue
+                v = v.value
+            items.append(take_tags(v, (*path, i), paths))
+        return items
+    return value
+
+
+def drop_path(doc: Any, path: Path_) -> None:
+    """Remove what ``path`` names from ``doc`` (a ``!reset`` or ``!override`` in a later file)."""
+    for i, part in enumerate(path):
+        in_dict = isinstance(doc, dict) and part in doc
+        in_list = isinstance(doc, list) and isinstance(part, int) and part < len(doc)
+        if not (in_dict or in_list):
+            return
+        if i == len(path) - 1:
+            del doc[part]
+            return
+        doc = doc[part]
 
 
 _LOADER: type | None = None
@@ -308,9 +375,12 @@ class _Loader:
         return name
 
     # 4. one file
-    def _file_documents(self, f: _File) -> list[dict[str, Any]]:
+    def _file_documents(self, f: _File) -> list[tuple[dict[str, Any], list[Path_]]]:
+        """Each document of ``f``, canonical, with the paths its ``!reset``/``!override`` tags name."""
         out = []
-        for raw in parse_yaml(f.text, f.name):
+        for tagged in parse_yaml(f.text, f.name):
+            paths: list[Path_] = []
+            raw = take_tags(tagged, (), paths)
             doc = interpolate(raw, self.lookup, self.warn)
             schema.validate(doc, f.name)
             if "version" in doc:
@@ -322,7 +392,7 @@ class _Loader:
             doc = normalize.strip_extensions(doc)
             normalize.check_supported(doc, f.name)
             try:
-                out.append(self._canonical(doc))
+                out.append((self._canonical(doc), paths))
             except InvalidComposeFile as err:
                 raise type(err)(f"{f.name}: {err}")
         return out
@@ -373,7 +443,7 @@ class _Loader:
                     f"open {other_path}: no such file or directory"
                 )
             merged_other: dict[str, Any] = {}
-            for d in self._file_documents(other):
+            for d, _ in self._file_documents(other):
                 merged_other = merge_documents(merged_other, d)
             other_services = merged_other.get("services") or {}
             if ref not in other_services:
@@ -417,8 +487,10 @@ class _Loader:
 
         merged: dict[str, Any] = {}
         for f in files:
-            for doc in self._file_documents(f):
+            for doc, paths in self._file_documents(f):
                 self._apply_extends(doc, f)
+                for path in paths:
+                    drop_path(merged, path)
                 merged = merge_documents(merged, doc)
         if not merged:
             raise InvalidComposeFile("empty compose file")

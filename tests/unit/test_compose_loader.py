@@ -382,6 +382,22 @@ def test_several_files_merged(tmp_path: Path) -> None:
     assert project.config_files == [tmp_path / "a.yaml", tmp_path / "b.yaml"]
 
 
+def test_reset_and_override_tags(tmp_path: Path) -> None:
+    files = {
+        "a.yaml": SIMPLE
+        + "    ports: ['80:80']\n    environment: {A: '1'}\n    labels: {x: '1'}\n    user: root\n",
+        "b.yaml": (
+            "services:\n  web:\n    ports: !reset []\n    environment: !override {C: '3'}\n"
+            "    labels: !reset\n    user: !override nobody\n"
+        ),
+    }
+    web = load(tmp_path, files, files=["a.yaml", "b.yaml"]).services["web"]
+    assert "ports" not in web
+    assert "labels" not in web
+    assert web["environment"] == {"C": "3"}
+    assert web["user"] == "nobody"
+
+
 def test_override_paths_are_relative_to_the_project_directory(tmp_path: Path) -> None:
     files = {
         "compose.yaml": SIMPLE,
