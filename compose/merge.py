@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 _REPLACE = {"command", "entrypoint"}
+# `KEY=VALUE` lists in compose-go's merge (mergeToSequence, then unique by key): merged by key, the later wins
+_KEYED = ("environment", "labels", "args")
 
 
 def _port_key(p: dict[str, Any]) -> str:
@@ -87,6 +89,17 @@ def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     for key, value in copy.deepcopy(over).items():
         if key not in out or key in _REPLACE:
             out[key] = value
+        elif key in _KEYED and isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = {**out[key], **value}  # a bare `KEY` later wins too: it is looked up again
+        elif key == "build" and isinstance(out[key], dict) and isinstance(value, dict):
+            build = _merge_value(
+                {k: v for k, v in out[key].items() if k not in _KEYED},
+                {k: v for k, v in value.items() if k not in _KEYED},
+            )
+            for sub in _KEYED:
+                if sub in out[key] or sub in value:
+                    build[sub] = {**(out[key].get(sub) or {}), **(value.get(sub) or {})}
+            out[key] = build
         elif key in _UNIQUE and isinstance(out[key], list) and isinstance(value, list):
             out[key] = out[key] + value
         elif key == "healthcheck" and isinstance(out[key], dict) and isinstance(value, dict):

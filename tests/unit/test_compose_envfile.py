@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compose.envfile import parse_dotenv, read_env_file
@@ -136,12 +136,14 @@ safe = st.text(
 )
 
 
+@settings(deadline=None)
 @given(st.dictionaries(keys, safe, max_size=6))
 def test_single_quoted_values_round_trip(env: dict[str, str]) -> None:
     text = "".join(f"{k}='{v}'\n" for k, v in env.items())
     assert parse_dotenv(text) == env
 
 
+@settings(deadline=None)
 @given(
     st.dictionaries(
         keys,

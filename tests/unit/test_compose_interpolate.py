@@ -4,7 +4,7 @@ typed casts at the paths compose types."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compose.errors import InterpolationError
@@ -149,16 +149,19 @@ names = st.text(alphabet="ABCxyz_09", min_size=1, max_size=6).filter(lambda n: n
 values = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\n"), max_size=20)
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_characters="$", blacklist_categories=["Cs"])))
 def test_a_string_without_dollar_is_unchanged(text: str) -> None:
     assert substitute(text, lambda _: "X") == text
 
 
+@settings(deadline=None)
 @given(values)
 def test_doubled_dollars_round_trip(text: str) -> None:
     assert substitute(text.replace("$", "$$"), lambda _: "X") == text
 
 
+@settings(deadline=None)
 @given(st.dictionaries(names, values, max_size=5), names, values)
 def test_operators_follow_their_rules(env: dict[str, str], name: str, default: str) -> None:
     dflt = default.replace("$", "$$").replace("}", "")
@@ -177,6 +180,7 @@ def test_operators_follow_their_rules(env: dict[str, str], name: str, default: s
             substitute(f"${{{name}:?boom}}", env.get)
 
 
+@settings(deadline=None)
 @given(st.dictionaries(names, values, max_size=5), names, names)
 def test_nested_defaults(env: dict[str, str], outer: str, inner: str) -> None:
     got = substitute(f"${{{outer}:-${{{inner}:-none}}}}", env.get)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compose.errors import (
@@ -609,6 +609,7 @@ services = st.fixed_dictionaries(
 )
 
 
+@settings(deadline=None)
 @given(services, services)
 def test_merge_rules(base: dict[str, Any], over: dict[str, Any]) -> None:
     merged = merge_service(base, over)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compose.errors import InvalidComposeFile
@@ -68,6 +68,7 @@ def test_bad_short_ports(spec: str, message: str) -> None:
         parse_port(spec)
 
 
+@settings(deadline=None)
 @given(st.integers(1, 65535), st.integers(0, 65535), st.sampled_from(["tcp", "udp"]), st.booleans())
 def test_short_ports_round_trip(target: int, published: int, proto: str, with_ip: bool) -> None:
     ip = "10.0.0.1:" if with_ip else ""
@@ -321,6 +322,7 @@ def test_durations_print_as_go_does(text: Any, ns: int, go: str) -> None:
     assert format_duration(ns) == go
 
 
+@settings(deadline=None)
 @given(st.integers(0, 10**15))
 def test_durations_round_trip(ns: int) -> None:
     assert parse_duration(format_duration(ns)) == ns
