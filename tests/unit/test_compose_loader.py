@@ -168,6 +168,14 @@ def test_explicit_env_files_replace_dotenv(tmp_path: Path) -> None:
         load(tmp_path, env_files=["missing.env"])
 
 
+def test_dotenv_can_be_disabled(tmp_path: Path) -> None:
+    files = {"compose.yaml": "services:\n  web:\n    image: busybox:${TAG:-none}\n", ".env": "TAG=dotenv\n"}
+    assert (
+        load(tmp_path, files, environ={"COMPOSE_DISABLE_ENV_FILE": "1"}).services["web"]["image"]
+        == "busybox:none"
+    )
+
+
 def test_dotenv_of_the_project_directory(tmp_path: Path) -> None:
     write(
         tmp_path / "proj", {"compose.yaml": "services:\n  web:\n    image: ${IMG}\n", ".env": "IMG=alpine\n"}

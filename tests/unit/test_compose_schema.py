@@ -92,7 +92,7 @@ def test_yaml_1_2_scalars_and_anchors(tmp_path: Path) -> None:
     text = """
 x-base: &base
   image: busybox
-  environment: {A: yes, B: 2020-01-01, C: on}
+  environment: {A: yes, B: 2020-01-01, C: on, D: 0o17, E: 1e3, F: 017, G: .inf, H: 1.5}
 services:
   web:
     <<: *base
@@ -101,7 +101,16 @@ services:
 """
     web = load_text(tmp_path, text).services["web"]
     # only true/false are booleans (YAML 1.2, as go-yaml reads it); typed keys are cast as compose casts
-    assert web["environment"] == {"A": "yes", "B": "2020-01-01", "C": "on"}
+    assert web["environment"] == {
+        "A": "yes",
+        "B": "2020-01-01",
+        "C": "on",
+        "D": "15",
+        "E": "1000",
+        "F": "15",
+        "G": "+Inf",
+        "H": "1.5",
+    }
     assert web["tty"] is True
     assert web["read_only"] is False
 
