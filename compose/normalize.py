@@ -438,20 +438,22 @@ _DURATION_UNITS = {
     "s": 10**9,
     "m": 60 * 10**9,
     "h": 3600 * 10**9,
+    "d": 24 * 3600 * 10**9,
+    "w": 7 * 24 * 3600 * 10**9,
 }
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w)")
 
 
 def parse_duration(value: Any) -> int:
-    """A Go duration (``1m30s``, ``500ms``, ``1.5h``; a bare number is seconds, as compose accepts) in ns."""
+    """A duration as compose reads it (str2duration: Go's units plus ``d`` and ``w``) in nanoseconds."""
     text = str(value).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return round(float(text) * 10**9)
+    if re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)", text) and float(text) != 0:
+        raise ValueError(f'time: missing unit in duration "{text}"')
     sign = 1
-    if text[:1] in "+-":
+    if text and text[0] in "+-":
         sign = -1 if text[0] == "-" else 1
         text = text[1:]
-    if text == "0":
+    if re.fullmatch(r"0+(\.0*)?", text):
         return 0
     pos = 0
     total = 0.0
@@ -461,7 +463,7 @@ def parse_duration(value: Any) -> int:
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos = m.end()
     if pos != len(text) or not text:
-        raise ValueError(f"invalid duration {value!r}")
+        raise ValueError(f'time: invalid duration "{value}"')
     return sign * round(total)
 
 

@@ -314,12 +314,19 @@ networks:
         ("2h45m", (2 * 3600 + 45 * 60) * 10**9, "2h45m0s"),
         ("1us", 1000, "1µs"),
         ("1500ns", 1500, "1.5µs"),
-        (10, 10 * 10**9, "10s"),
+        ("2d", 48 * 3600 * 10**9, "48h0m0s"),
+        ("1w", 7 * 24 * 3600 * 10**9, "168h0m0s"),
     ],
 )
 def test_durations_print_as_go_does(text: Any, ns: int, go: str) -> None:
     assert parse_duration(text) == ns
     assert format_duration(ns) == go
+
+
+@pytest.mark.parametrize("text", ["10", "1x", "m", ""])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match=r"time: (missing unit|invalid duration)"):
+        parse_duration(text)
 
 
 @settings(deadline=None)

@@ -233,6 +233,9 @@ def test_short_syntax_errors_name_the_file(tmp_path: Path) -> None:
         "invalid ranges specified for container and host Ports: 80-81 and 8000-8002"
     )
     err = error_of(tmp_path, SVC + "    stop_grace_period: 10x\n")
-    assert str(err) == f"{tmp_path / 'compose.yaml'}: services.web.stop_grace_period: invalid duration '10x'"
+    assert (
+        str(err)
+        == f'{tmp_path / "compose.yaml"}: services.web.stop_grace_period: time: invalid duration "10x"'
+    )
     err = error_of(tmp_path, SVC + "    ports: ['1.2.3:80:80']\n")
     assert str(err).endswith("services.web.ports.0: invalid IP address: 1.2.3")
