@@ -187,6 +187,8 @@ def read_env_file(path: Path, lookup: Lookup | None = None) -> dict[str, str]:
         raise EnvFileError(f"couldn't find env file: {path}")
     except IsADirectoryError:
         raise EnvFileError(f"{path} is a directory")
+    except UnicodeDecodeError:
+        raise EnvFileError(f"failed to read {path}: invalid UTF-8")
     except OSError as err:
         raise EnvFileError(f"couldn't read env file {path}: {err.strerror}")
     try:

@@ -359,6 +359,8 @@ class _Loader:
             raise ComposeFileNotFound(f"open {path}: no such file or directory")
         except IsADirectoryError:
             raise ComposeFileNotFound(f"read {path}: is a directory")
+        except UnicodeDecodeError:
+            raise InvalidComposeFile(f"failed to parse {path}: yaml: invalid UTF-8")
         except OSError as err:
             raise ComposeError(f"open {path}: {err.strerror}")
 

@@ -81,6 +81,12 @@ def test_yaml_errors(tmp_path: Path, text: str, message: str) -> None:
     assert str(tmp_path / "compose.yaml") in str(error_of(tmp_path, text))
 
 
+def test_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_bytes(b"services:\n  web:\n    image: \xff\n")
+    with pytest.raises(InvalidComposeFile, match="yaml: invalid UTF-8"):
+        load_project(LoadOptions(cwd=str(tmp_path), environ={}))
+
+
 def test_not_a_mapping_and_empty(tmp_path: Path) -> None:
     assert (
         str(error_of(tmp_path, "- a\n")) == f"{tmp_path / 'compose.yaml'}: top-level object must be a mapping"
