@@ -3,9 +3,13 @@ the ``--services`` and ``--volumes`` lists."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from compose.dump import config_services, config_volumes, dump_yaml
 from compose.loader import LoadOptions, load_project
@@ -136,3 +140,71 @@ def test_services_dependencies_first_and_volumes(tmp_path: Path) -> None:
     project = load(tmp_path)
     assert config_services(project) == ["db", "migrate", "web"]
     assert config_volumes(project) == ["data", "static"]
+
+
+_name = st.text(alphabet="abcdefgh", min_size=1, max_size=5)
+_value = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), max_size=8)
+_short_ports = st.lists(
+    st.builds(
+        lambda ip, host, target, proto: f"{ip}{host}{target}/{proto}",
+        st.sampled_from(["", "127.0.0.1:"]),
+        st.sampled_from([":", "8080:", "9000-9001:"]),
+        st.integers(1, 65535),
+        st.sampled_from(["tcp", "udp"]),
+    ).map(lambda p: p.lstrip(":")),
+    max_size=3,
+    unique=True,
+)
+_services = st.dictionaries(
+    _name,
+    st.fixed_dictionaries(
+        {"image": _name},
+        optional={
+            "command": st.one_of(st.lists(_value, max_size=3), st.just("sh -c 'echo $$HOME'")),
+            "environment": st.one_of(
+                st.dictionaries(_name, st.one_of(_value, st.none()), max_size=3),
+                st.lists(st.builds(lambda k, v: f"{k}={v}", _name, _value), max_size=3),
+            ),
+            "labels": st.dictionaries(_name.map(lambda n: "com.x." + n), _value, max_size=2),
+            "ports": _short_ports,
+            "volumes": st.lists(
+                st.builds(
+                    lambda s, t, ro: f"{s}:/{t}{ro}",
+                    st.sampled_from(["./d", "/abs", "vol"]),
+                    _name,
+                    st.sampled_from(["", ":ro"]),
+                ),
+                max_size=2,
+                unique=True,
+            ),
+            "healthcheck": st.fixed_dictionaries(
+                {"test": st.just("true"), "interval": st.sampled_from(["90s", "1.5s"])}
+            ),
+            "user": _name,
+        },
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(_services)
+def test_dump_reads_back_as_the_same_project_for_any_services(services: dict[str, Any]) -> None:
+    for svc in services.values():  # each target once, as the schema wants
+        targets = {}
+        for v in svc.get("volumes", []):
+            targets[v.split(":")[1]] = v
+        if "volumes" in svc:
+            svc["volumes"] = list(targets.values())
+    doc = {"services": services, "volumes": {"vol": {}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "compose.yaml").write_text(yaml.safe_dump(doc))
+        project = load_project(LoadOptions(cwd=tmp, project_name="p", environ={}))
+        (root / "out").mkdir()
+        (root / "out" / "compose.yaml").write_text(dump_yaml(project))
+        again = load_project(LoadOptions(cwd=str(root / "out"), project_name="p", environ={}))
+    assert again.services == project.services
+    assert again.volumes == project.volumes
+    assert dump_yaml(again) == dump_yaml(project)
