@@ -586,6 +586,12 @@ def finalize_service(name: str, svc: dict[str, Any], where: str) -> dict[str, An
             limits = dict(limits)
             if "cpus" in limits:
                 limits["cpus"] = _scalar_str(limits["cpus"])
+                try:
+                    float(limits["cpus"])
+                except ValueError:
+                    raise InvalidComposeFile(
+                        f'{where}.deploy.resources.limits.cpus: invalid value "{limits["cpus"]}"'
+                    )
             if "memory" in limits:
                 try:
                     limits["memory"] = str(parse_bytes(limits["memory"]))

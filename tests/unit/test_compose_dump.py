@@ -3,6 +3,7 @@ the ``--services`` and ``--volumes`` lists."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,16 @@ def test_services_dependencies_first_and_volumes(tmp_path: Path) -> None:
     assert config_volumes(project) == ["data", "static"]
 
 
+def test_numbers_printed_as_compose_types_them(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: b\n    deploy: {resources: {limits: {cpus: '0.5', memory: 1m}}}\n"
+        "    volumes: [{type: tmpfs, target: /t, tmpfs: {size: 1k}}]\n"
+    )
+    text = dump_yaml(load_project(LoadOptions(cwd=str(tmp_path), environ={})))
+    assert '          cpus: 0.5\n          memory: "1048576"\n' in text
+    assert '        tmpfs:\n          size: "1024"\n' in text
+
+
 _name = st.text(alphabet="abcdefgh", min_size=1, max_size=5)
 _value = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), max_size=8)
 _short_ports = st.lists(
@@ -188,7 +199,7 @@ _services = st.dictionaries(
 )
 
 
-@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(_services)
 def test_dump_reads_back_as_the_same_project_for_any_services(services: dict[str, Any]) -> None:
     for svc in services.values():  # each target once, as the schema wants
@@ -200,7 +211,7 @@ def test_dump_reads_back_as_the_same_project_for_any_services(services: dict[str
     doc = {"services": services, "volumes": {"vol": {}}}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "compose.yaml").write_text(yaml.safe_dump(doc))
+        (root / "compose.yaml").write_text(json.dumps(doc))  # JSON is YAML with every string quoted
         project = load_project(LoadOptions(cwd=tmp, project_name="p", environ={}))
         (root / "out").mkdir()
         (root / "out" / "compose.yaml").write_text(dump_yaml(project))
@@ -208,3 +219,16 @@ def test_dump_reads_back_as_the_same_project_for_any_services(services: dict[str
     assert again.services == project.services
     assert again.volumes == project.volumes
     assert dump_yaml(again) == dump_yaml(project)
+
+
+def test_strings_that_read_as_other_types_are_quoted(tmp_path: Path) -> None:
+    words = ["0E0", "0o17", "1e3", "010", "yes", "off", "null", "~", "", "true", "1.5", "2020-01-01", "*a"]
+    (tmp_path / "compose.yaml").write_text(
+        json.dumps({"services": {"web": {"image": "b", "command": words}}})
+    )
+    project = load_project(LoadOptions(cwd=str(tmp_path), environ={}))
+    assert project.services["web"]["command"] == words
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "compose.yaml").write_text(dump_yaml(project))
+    again = load_project(LoadOptions(cwd=str(tmp_path / "out"), project_name=project.name, environ={}))
+    assert again.services["web"]["command"] == words
