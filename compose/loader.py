@@ -298,15 +298,11 @@ class _Loader:
             if not default.is_file():
                 return
             files = [default]
-        found: dict[str, str] = {}
+        found: dict[str, str] = {}  # compose-go's GetEnvFromFile: the environment first, then the files
         for path in files:
             if not path.exists():
                 raise ComposeFileNotFound(f"couldn't find env file: {path}")
-
-            def lookup(name: str) -> str | None:
-                return self.env.get(name, found.get(name))
-
-            found.update(read_env_file(path, lookup))
+            read_env_file(path, self.env.get, found)
         for key, value in found.items():
             self.env.setdefault(key, value)
 
@@ -605,11 +601,15 @@ class _Loader:
         return project
 
     def _environment(self, svc: dict[str, Any]) -> dict[str, str | None]:
-        env: dict[str, str | None] = {}
+        """``env_file`` files read in order, then ``environment`` over them (a bare ``KEY`` taken from the
+        project's environment), as compose-go's WithServicesEnvironmentResolved."""
+        explicit: dict[str, str | None] = {
+            k: (v if v is not None else self.env.get(k)) for k, v in (svc.get("environment") or {}).items()
+        }
+        found: dict[str, str] = {k: v for k, v in explicit.items() if v is not None}
 
-        def lookup(key: str) -> str | None:
-            value = env.get(key)
-            return value if value is not None else self.env.get(key)
+        def lookup(key: str) -> str | None:  # the project's environment, then the service's environment
+            return self.env[key] if key in self.env else explicit.get(key)
 
         for entry in svc.get("env_file") or []:
             path = Path(entry["path"])
@@ -617,11 +617,9 @@ class _Loader:
                 if entry.get("required", True):
                     raise EnvFileError(f"env file {path} not found: stat {path}: no such file or directory")
                 continue
-            env.update(read_env_file(path, lookup))
-        for key, value in (svc.get("environment") or {}).items():
-            if value is None:
-                value = self.env.get(key)
-            env[key] = value
+            read_env_file(path, lookup, found)
+        env: dict[str, str | None] = {k: v for k, v in found.items() if k not in explicit}
+        env.update(explicit)
         return env
 
 

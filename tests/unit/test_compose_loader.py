@@ -228,6 +228,17 @@ def test_env_file_then_environment(tmp_path: Path) -> None:
     assert "env_file" not in project.services["web"]
 
 
+def test_env_file_substitutions_look_in_the_project_environment_first(tmp_path: Path) -> None:
+    files = {
+        "compose.yaml": SIMPLE + "    env_file: [a.env, b.env]\n    environment: {SVC: s, A: over}\n",
+        "a.env": "A=from-a\nSHARED=from-a\n",
+        "b.env": "B=${SHARED}-${SVC}-${A}\n",
+    }
+    env = load(tmp_path, files, environ={"SHARED": "os"}).services["web"]["environment"]
+    # the project's environment, then the service's `environment`, then what the files set
+    assert env == {"SHARED": "from-a", "B": "os-s-over", "SVC": "s", "A": "over"}
+
+
 def test_a_required_env_file_missing_is_an_error(tmp_path: Path) -> None:
     files = {"compose.yaml": "services:\n  web:\n    image: busybox\n    env_file: nope.env\n"}
     with pytest.raises(EnvFileError, match=f"env file {tmp_path}/nope.env not found"):
