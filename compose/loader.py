@@ -62,6 +62,8 @@ class LoadOptions:
     enable_services: list[str] = field(default_factory=list)  # services named on the command line
     cwd: str | None = None  # where relative -f/--env-file paths and discovery start; None: os.getcwd()
     stdin: IO[str] | None = None  # for "-"; None: sys.stdin
+    # --all-resources: keep networks and volumes no enabled service uses (compose drops them by default)
+    all_resources: bool = False
 
 
 # --- YAML: compose-go reads YAML 1.2 (only true/false are booleans, no timestamps) and refuses duplicate keys
@@ -586,6 +588,17 @@ class _Loader:
             except EnvFileError:
                 pass  # reported if the service is enabled
             _resolve_build_args(svc, self.env)
+
+        if not self.options.all_resources:  # compose-go's WithoutUnnecessaryResources
+            used_networks = {n for svc in enabled.values() for n in svc.get("networks") or {}}
+            used_volumes = {
+                v["source"]
+                for svc in enabled.values()
+                for v in svc.get("volumes") or []
+                if v.get("type") == "volume" and v.get("source")
+            }
+            networks = {k: v for k, v in networks.items() if k in used_networks}
+            volumes = {k: v for k, v in volumes.items() if k in used_volumes}
 
         project = Project(
             name=name,

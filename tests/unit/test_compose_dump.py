@@ -117,8 +117,6 @@ networks:
   default:
     name: shop_default
 volumes:
-  data:
-    name: shop_data
   static:
     name: shop_static
 """
@@ -140,7 +138,10 @@ def test_dump_reads_back_as_the_same_project(tmp_path: Path) -> None:
 def test_services_dependencies_first_and_volumes(tmp_path: Path) -> None:
     project = load(tmp_path)
     assert config_services(project) == ["db", "migrate", "web"]
-    assert config_volumes(project) == ["data", "static"]
+    assert config_volumes(project) == ["static"]  # `data` is used by no service
+    (tmp_path / "compose.yaml").write_text(TEXT)
+    everything = load_project(LoadOptions(cwd=str(tmp_path), environ={}, all_resources=True))
+    assert config_volumes(everything) == ["data", "static"]
 
 
 def test_numbers_printed_as_compose_types_them(tmp_path: Path) -> None:

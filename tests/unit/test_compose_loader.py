@@ -548,7 +548,7 @@ volumes:
   ext: {external: true}
   named: {name: "my-${SUFFIX}"}
 """
-    project = load(tmp_path / "p", {"compose.yaml": text}, environ={"SUFFIX": "vol"})
+    project = load(tmp_path / "p", {"compose.yaml": text}, environ={"SUFFIX": "vol"}, all_resources=True)
     assert {k: v["name"] for k, v in project.networks.items()} == {
         "ext": "ext",
         "custom": "my-net",
@@ -573,6 +573,25 @@ def test_network_mode_of_another_service_depends_on_it(tmp_path: Path) -> None:
     # the implicit dependency is checked first, as compose-go's checkConsistency does
     with pytest.raises(InvalidProject, match='service "web" depends on undefined service "nope"'):
         load(tmp_path, {"compose.yaml": text.replace("service:vpn", "service:nope")})
+
+
+def test_resources_no_enabled_service_uses_are_dropped(tmp_path: Path) -> None:
+    text = """
+services:
+  web: {image: b, networks: [front], volumes: [data:/data]}
+  debug: {image: b, profiles: [debug], networks: [back], volumes: [logs:/logs]}
+networks: {front: {}, back: {}, unused: {}}
+volumes: {data: {}, logs: {}, unused: {}}
+"""
+    project = load(tmp_path, {"compose.yaml": text})
+    assert (list(project.networks), list(project.volumes)) == (["front"], ["data"])
+    project = load(tmp_path, profiles=["debug"])
+    assert (sorted(project.networks), sorted(project.volumes)) == (["back", "front"], ["data", "logs"])
+    project = load(tmp_path, all_resources=True)
+    assert (sorted(project.networks), sorted(project.volumes)) == (
+        ["back", "front", "unused"],
+        ["data", "logs", "unused"],
+    )
 
 
 def test_no_default_network_when_no_service_uses_it(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from compose.model import Project
 
 def load_text(tmp_path: Path, text: str, name: str = "compose.yaml") -> Project:
     (tmp_path / name).write_text(text)
-    return load_project(LoadOptions(cwd=str(tmp_path), files=[name], environ={}))
+    return load_project(LoadOptions(cwd=str(tmp_path), files=[name], environ={}, all_resources=True))
 
 
 def error_of(tmp_path: Path, text: str) -> ComposeError:
