@@ -570,7 +570,7 @@ class _Loader:
         enabled.update(newly)
         disabled = {n: s for n, s in disabled.items() if n not in newly}
         for sname, svc in newly.items():
-            _check_service(sname, svc, enabled, disabled, networks, volumes)
+            _check_service(sname, svc, enabled, disabled, networks, volumes, named=True)
         _check_container_names(enabled)
 
         for svc in enabled.values():
@@ -691,6 +691,7 @@ def _check_service(
     disabled: dict[str, Any],
     networks: dict[str, Any],
     volumes: dict[str, Any],
+    named: bool = False,
 ) -> None:
     if "image" not in svc and "build" not in svc:
         raise InvalidProject(
@@ -711,6 +712,8 @@ def _check_service(
             continue
         if dep in disabled and not cfg.get("required", True):
             continue
+        if named:  # enabled by name after the check: compose's service selection finds it missing
+            raise InvalidProject(f"no such service: {dep}")
         raise InvalidProject(
             f'service "{name}" depends on undefined service "{dep}": invalid compose project'
         )

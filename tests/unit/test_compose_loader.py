@@ -312,6 +312,14 @@ def test_container_names(tmp_path: Path) -> None:
         load(tmp_path, {"compose.yaml": text})
 
 
+def test_a_named_service_needing_a_disabled_one(tmp_path: Path) -> None:
+    text = "services:\n  a:\n    image: b\n    profiles: [p]\n    depends_on: [b]\n"
+    text += "  b:\n    image: b\n    profiles: [q]\n"
+    with pytest.raises(InvalidProject, match=r"^no such service: b$"):
+        load(tmp_path, {"compose.yaml": text}, enable_services=["a"])
+    assert sorted(load(tmp_path, enable_services=["a", "b"]).services) == ["a", "b"]
+
+
 def test_depends_on_a_disabled_service(tmp_path: Path) -> None:
     text = "services:\n  web:\n    image: b\n    depends_on: [db]\n  db:\n    image: b\n    profiles: [x]\n"
     with pytest.raises(
