@@ -105,7 +105,9 @@ services:
     tty: yes
     read_only: "false"
 """
-    web = load_text(tmp_path, text).services["web"]
+    project = load_text(tmp_path, text)
+    assert project.warnings == ['"yes" for boolean is not supported by YAML 1.2, please use `true`']
+    web = project.services["web"]
     # only true/false are booleans (YAML 1.2, as go-yaml reads it); typed keys are cast as compose casts
     assert web["environment"] == {
         "A": "yes",
