@@ -42,6 +42,8 @@ LISTS = ("containers", "images", "volumes", "networks")  # what app.load reads, 
 STATUS_TICK = 10.0  # seconds between re-renders of "Up 3 minutes" (no engine call)
 GC_EVERY = 60.0  # seconds between full garbage collections, done only when no key was pressed lately
 # worker groups whose work a quit would cut short, and how the quit question names them
+# the screens where q quits (the lists and the detail view: no form, dialog or terminal among them)
+Q_QUITS = frozenset({"tui.screens.main.MainScreen", "tui.screens.inspect.DetailScreen"})
 BUSY_WORK = {"pull": "a pull", "run": "a run (pulling its image)", "build": "a build"}
 
 
@@ -439,10 +441,14 @@ class DockyardApp(App[int]):
         if action in ("quit", "command_palette") and getattr(self.focused, "takes_every_key", False):
             return False  # a shell or attach has the keyboard: ctrl+q and ctrl+p are the container's
         if action == "quit_key":
-            from tui.screens.main import MainScreen
-
-            return isinstance(self.screen, MainScreen)  # never from a form, a dialog or a terminal
+            return self.q_quits_here()
         return True
+
+    def q_quits_here(self) -> bool:
+        """``q`` quits from the lists and the detail view (where a text box, which takes ``q`` as a letter,
+        is not focused); never from a form, a dialog or a terminal: those screens are not on this list."""
+        kind = type(self.screen)
+        return f"{kind.__module__}.{kind.__qualname__}" in Q_QUITS  # by name: no import for a footer render
 
     def busy(self) -> list[str]:
         """What quitting now would cut short: shells and attaches still open, pulls, runs and builds."""
@@ -463,7 +469,7 @@ class DockyardApp(App[int]):
         self.request_quit()
 
     def action_quit_key(self) -> None:
-        """``q``: on the lists only (check_action)."""
+        """``q``: where :meth:`q_quits_here` says (check_action)."""
         self.request_quit()
 
     def request_quit(self) -> None:

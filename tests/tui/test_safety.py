@@ -80,6 +80,21 @@ def test_q_quits_from_the_list(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_q_quits_from_the_detail_view(tmp_path: Path) -> None:
+    from tui.screens.inspect import DetailScreen
+
+    async def scenario() -> None:
+        app = fake_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: "containers" in app.snapshot.loaded)
+            await pilot.press("i")
+            await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+            await pilot.press("q")
+            await wait_for(pilot, lambda: not app.is_running, what="q quit")
+
+    asyncio.run(scenario())
+
+
 def test_q_on_a_focused_checkbox_of_the_run_form_does_nothing(tmp_path: Path) -> None:
     async def scenario() -> None:
         app = fake_app(tmp_path)
@@ -375,3 +390,18 @@ def test_keys_in_a_shell_are_the_containers_and_quitting_asks(bench: Bench) -> N
         assert bench.status("keys") == "running"  # quitting ends the shell, not the container
 
     asyncio.run(scenario())
+
+
+def test_the_screens_q_quits_from_are_importable_screens() -> None:
+    # Q_QUITS names screens by import path (no import on a footer render): a rename must not turn q off
+    import importlib
+
+    from textual.screen import ModalScreen, Screen
+
+    from tui.app import Q_QUITS
+
+    for path in Q_QUITS:
+        module, _, name = path.rpartition(".")
+        kind = getattr(importlib.import_module(module), name)
+        assert issubclass(kind, Screen) and not issubclass(kind, ModalScreen)
+        assert kind not in (RunFormScreen, PullScreen)
