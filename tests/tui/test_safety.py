@@ -202,8 +202,8 @@ def test_quitting_during_a_pull_and_answering_yes_quits(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("env", "=x", "invalid environment variable: '=x'"),
-        ("env", "A=1 =x", "invalid environment variable: '=x'"),
+        ("env", "=x", 'invalid argument "=x" for "-e, --env" flag: invalid environment variable: =x'),
+        ("env", "A=1 =x", "invalid environment variable: =x"),
         (
             "name",
             "bad name!",
@@ -320,8 +320,25 @@ def test_a_failed_start_from_the_form_leaves_no_container(bench: Bench) -> None:
             assert app.screen is form  # the form stays, so the port can be changed
             assert bench.engine.list_containers(all=True) == []
             assert bench.engine.list_volumes() == []  # its anonymous volume went with it
+            # the same with -it: the start (attached) fails in the terminal screen, which removes it too
+            form.query_one("#detach", Checkbox).value = False
+            form.query_one("#interactive", Checkbox).value = True
+            form.query_one("#command", Input).value = "sh"
+            await pilot.pause(0.1)
+            assert form.last_argv is not None and "-it" in form.last_argv
+            form.query_one("#name", Input).focus()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="the attach failed")
+            await wait_for(pilot, lambda: bench.engine.list_containers(all=True) == [], what="removed")
+            assert bench.engine.list_volumes() == []
             # with the port fixed, the same form runs
-            form.query_one("#ports", Input).value = ""
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunFormScreen))
+            form = app.screen
+            assert isinstance(form, RunFormScreen)
+            form.query_one("#image", Input).value = "busybox"
+            form.query_one("#name", Input).value = "porty"
+            form.query_one("#command", Input).value = "sleep 30"
             await pilot.pause(0.1)
             form.query_one("#name", Input).focus()
             await pilot.press("enter")
