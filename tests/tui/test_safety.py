@@ -274,6 +274,28 @@ def test_an_env_value_with_spaces_is_one_value() -> None:
     assert req.config.env == ["GREETING=hello big world", "DEBUG=1"]
 
 
+def test_a_relative_volume_path_is_shown_where_it_points(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = form_argv(RunForm(image="busybox", volumes="./data:/data ../up:/up:ro named:/n /abs:/a"))
+    assert argv[2:-1] == [
+        "-v",
+        f"{tmp_path}/data:/data",
+        "-v",
+        f"{tmp_path.parent}/up:/up:ro",
+        "-v",
+        "named:/n",
+        "-v",
+        "/abs:/a",
+    ]
+    mounts = parse_run_argv(argv).host_config.mounts
+    assert [(m.type, m.source) for m in mounts] == [
+        ("bind", f"{tmp_path}/data"),
+        ("bind", f"{tmp_path.parent}/up"),
+        ("volume", "named"),
+        ("bind", "/abs"),
+    ]
+
+
 def test_the_form_shows_an_env_value_with_spaces_as_one_flag(tmp_path: Path) -> None:
     async def scenario() -> None:
         app = fake_app(tmp_path)
@@ -386,7 +408,7 @@ def test_keys_in_a_shell_are_the_containers_and_quitting_asks(bench: Bench) -> N
             await pilot.press("ctrl+right_square_bracket")
             await pilot.pause(0.1)
             assert not term.has_focus
-            assert "Esc leave" in str(screen.query_one("#terminal-title", Static).content)
+            assert "Esc leaves" in str(screen.query_one("#terminal-title", Static).content)
             await pilot.press("q")  # never from a terminal screen
             await pilot.pause(0.2)
             assert app.screen is screen

@@ -201,7 +201,7 @@ def test_full_terminal_says_how_back_restores_the_users_screen_and_ctrl_q_is_the
 
         # the escape key, then the full terminal: it says how to come back and shows the shell so far
         t.keys("C-]")
-        t.wait("Enter back, Esc leave", what="the keys are the workbench's")
+        t.wait("Enter back in, Esc leaves", what="the keys are the workbench's")
         t.keys("C-t")
         screen = t.wait("Ctrl+] returns to the workbench", what="the full terminal's banner")
         assert "INSIDE-25" in screen and "1 Containers" not in screen

@@ -2,7 +2,13 @@
 
 The form does not build a ContainerCreate itself: it writes the ``dockyard run`` argument list, shows it as a
 command line, and parses it with the CLI's own parser (``tui.commands.containers`` + ``tui.runflags``),
-so the workbench and the command line cannot disagree about what a form means. Enter in any field runs.
+so the workbench and the command line cannot disagree about what a form means. Every change is checked
+at once, with the checks the engine makes at create (core.interface.check_request) and the image
+reference as a pull reads it, in their words. Enter in any field runs.
+
+A run whose start fails (a port in use) leaves a Created container after ``dockyard run``, as after
+``docker run``; the form removes the container it made (:func:`discard_created`), so a failed attempt
+leaves nothing to clean up.
 """
 
 from __future__ import annotations
@@ -71,6 +77,17 @@ def env_items(text: str) -> list[str]:
     return items
 
 
+def absolute_source(spec: str) -> str:
+    """``-v ./data:/x`` with the path the command line would take it for (the workbench's current
+    directory), so the form's command line shows where a relative path really points."""
+    source, sep, rest = spec.partition(":")
+    if sep and (source in (".", "..") or source.startswith(("./", "../"))):
+        import os
+
+        return f"{os.path.abspath(source)}:{rest}"
+    return spec
+
+
 _IMAGE_ID = re.compile(r"(sha256:)?[a-f0-9]{64}")
 
 
@@ -99,7 +116,7 @@ def form_argv(form: RunForm) -> list[str]:
     for item in env_items(form.env):
         argv += ["-e", item]
     for item in _words(form.volumes, "volumes"):
-        argv += ["-v", item]
+        argv += ["-v", absolute_source(item)]
     network = form.network.strip() or "default"
     if network != "default":
         argv += ["--network", network]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 ESCAPE_KEY = "Ctrl+]"  # the terminal's one escape key (tui.widgets.terminal, binding terminal.release)
 HINT = f"every key is the container's; {ESCAPE_KEY} gives them back"
-RELEASED_HINT = "keys are the workbench's: Enter back, Esc leave, Ctrl+T full terminal"
+RELEASED_HINT = "Enter back in, Esc leaves, Ctrl+T full terminal"
 
 
 class _TerminalScreen(Screen[None]):
