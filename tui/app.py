@@ -438,8 +438,10 @@ class DockyardApp(App[int]):
     # ------------------------------------------------------------------ quitting
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("quit", "command_palette") and getattr(self.focused, "takes_every_key", False):
-            return False  # a shell or attach has the keyboard: ctrl+q and ctrl+p are the container's
+        if getattr(self.focused, "takes_every_key", False):
+            # a shell or attach has the keyboard: even ctrl+q and ctrl+p (priority bindings) are the
+            # container's, and the footer shows none of the app's keys
+            return False
         if action == "quit_key":
             return self.q_quits_here()
         return True

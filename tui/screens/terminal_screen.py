@@ -86,6 +86,10 @@ class _TerminalScreen(Screen[None]):
         if self.terminal is not None and not self.closed:
             self._title(RELEASED_HINT)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # while the terminal has the keys, they are the container's: the footer offers only Ctrl+]
+        return not (self.terminal is not None and self.terminal.has_focus and self.terminal.takes_every_key)
+
     def busy_reason(self) -> str | None:
         """What quitting now would cut short (DockyardApp asks before it quits)."""
         if self.closed or self.exit_code is not None:
