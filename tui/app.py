@@ -41,9 +41,14 @@ DEBOUNCE = 0.15  # seconds: one refresh for a burst of events
 LISTS = ("containers", "images", "volumes", "networks")  # what app.load reads, each in its own worker
 STATUS_TICK = 10.0  # seconds between re-renders of "Up 3 minutes" (no engine call)
 GC_EVERY = 60.0  # seconds between full garbage collections, done only when no key was pressed lately
-# worker groups whose work a quit would cut short, and how the quit question names them
+# what the app's keys do (its table's, Textual's ctrl+q, ctrl+p, ctrl+c): none while a terminal has the keys
+KEY_ACTIONS = frozenset(
+    {a.action.partition("(")[0] for a in keymap.ACTIONS if a.scope == "app"}
+    | {"quit", "command_palette", "help_quit"}
+)
 # the screens where q quits (the lists and the detail view: no form, dialog or terminal among them)
 Q_QUITS = frozenset({"tui.screens.main.MainScreen", "tui.screens.inspect.DetailScreen"})
+# worker groups whose work a quit would cut short, and how the quit question names them
 BUSY_WORK = {"pull": "a pull", "run": "a run (pulling its image)", "build": "a build"}
 
 
@@ -438,7 +443,7 @@ class DockyardApp(App[int]):
     # ------------------------------------------------------------------ quitting
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if getattr(self.focused, "takes_every_key", False):
+        if action in KEY_ACTIONS and getattr(self.focused, "takes_every_key", False):
             # a shell or attach has the keyboard: even ctrl+q and ctrl+p (priority bindings) are the
             # container's, and the footer shows none of the app's keys
             return False

@@ -395,6 +395,9 @@ def test_keys_in_a_shell_are_the_containers_and_quitting_asks(bench: Bench) -> N
                 return "\n".join(term.display_lines())
 
             await wait_for(pilot, lambda: "#" in shown(), what="a prompt")
+            # the footer offers the escape key and nothing else: every other key is the container's
+            offered = {key for key, b in app.active_bindings.items() if b.enabled and b.binding.show}
+            assert offered == {"ctrl+right_square_bracket"}, offered
             # ctrl+q, ctrl+p, docker's ctrl+p ctrl+q, q: all typed into the shell, none of them quits
             # (-ixon: else the pty's line discipline takes ctrl+q as XON, before any program sees it)
             await pilot.press(*"stty -ixon; cat -v", "enter")
