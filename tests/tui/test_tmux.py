@@ -208,6 +208,13 @@ def test_full_terminal_says_how_back_restores_the_users_screen_and_ctrl_q_is_the
         t.type("echo FULL-$((7*7))")
         t.keys("Enter")
         t.wait("FULL-49")
+        # vi's alternate screen stays inside the full terminal; leaving it repaints the shell's screen
+        t.type("vi /tmp/notes")
+        t.keys("Enter")
+        t.wait(lambda s: "FULL-49" not in s and "~" in s, what="vi on the screen")
+        t.type(":q!")
+        t.keys("Enter")
+        t.wait(lambda s: "FULL-49" in s and "vi /tmp/notes" in s, what="the shell's screen repainted")
         t.keys("C-]")
         t.wait(lambda s: "Shell in fullbox" in s and "FULL-49" in s, what="back in the workbench")
 
@@ -221,7 +228,8 @@ def test_full_terminal_says_how_back_restores_the_users_screen_and_ctrl_q_is_the
         # the user's screen is as it was: what the shell printed (in the workbench or in the full terminal)
         # is not left on it
         assert "BEFORE-MARK" in screen
-        assert "INSIDE-25" not in screen and "FULL-49" not in screen and "^Q" not in screen, screen
+        for shown in ("INSIDE-25", "FULL-49", "^Q", "vi /tmp/notes", "~"):
+            assert shown not in screen, screen
         assert engine.container("fullbox").status == "running"  # quitting ended the shell, not the container
     finally:
         t.close()
