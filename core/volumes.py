@@ -20,6 +20,17 @@ if TYPE_CHECKING:
     pass
 
 
+def check_volume_name(name: str) -> str:
+    """A local volume's name, refused in docker's words (a relative path given to ``-v`` ends up here)."""
+    if not NAME.match(name) or len(name) > 255:
+        raise InvalidArgument(  # docker's words
+            f'"{name}" includes invalid characters for a local volume name, only '
+            '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use '
+            "absolute path"
+        )
+    return name
+
+
 class VolumeStore:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
@@ -28,13 +39,7 @@ class VolumeStore:
         return FileLock(self.paths.locks, "volumes")
 
     def _dir(self, name: str) -> Path:
-        if not NAME.match(name) or len(name) > 255:
-            raise InvalidArgument(  # docker's words
-                f'"{name}" includes invalid characters for a local volume name, only '
-                '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use '
-                "absolute path"
-            )
-        return self.paths.volumes / name
+        return self.paths.volumes / check_volume_name(name)
 
     def data_dir(self, name: str) -> Path:
         return self._dir(name) / "_data"

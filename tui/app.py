@@ -41,6 +41,15 @@ DEBOUNCE = 0.15  # seconds: one refresh for a burst of events
 LISTS = ("containers", "images", "volumes", "networks")  # what app.load reads, each in its own worker
 STATUS_TICK = 10.0  # seconds between re-renders of "Up 3 minutes" (no engine call)
 GC_EVERY = 60.0  # seconds between full garbage collections, done only when no key was pressed lately
+# what the app's keys do (its table's, Textual's ctrl+q, ctrl+p, ctrl+c): none while a terminal has the keys
+KEY_ACTIONS = frozenset(
+    {a.action.partition("(")[0] for a in keymap.ACTIONS if a.scope == "app"}
+    | {"quit", "command_palette", "help_quit"}
+)
+# the screens where q quits (the lists and the detail view: no form, dialog or terminal among them)
+Q_QUITS = frozenset({"tui.screens.main.MainScreen", "tui.screens.inspect.DetailScreen"})
+# worker groups whose work a quit would cut short, and how the quit question names them
+BUSY_WORK = {"pull": "a pull", "run": "a run (pulling its image)", "build": "a build"}
 
 
 @dataclass
@@ -197,6 +206,7 @@ class DockyardApp(App[int]):
         self._loads: dict[str, Worker[None]] = {}  # the latest load worker of each of the LISTS
         self._gc_frozen = False
         self._last_key = 0.0
+        self._asking_quit = False
         self.events_seen = 0  # for tests: how many engine events reached the app
         self.refreshes = 0
 
@@ -429,6 +439,68 @@ class DockyardApp(App[int]):
             self.call_from_thread(done, result)
         if refresh:
             self.call_from_thread(self.schedule_refresh, *refresh)
+
+    # ------------------------------------------------------------------ quitting
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in KEY_ACTIONS and getattr(self.focused, "takes_every_key", False):
+            # a shell or attach has the keyboard: even ctrl+q and ctrl+p (priority bindings) are the
+            # container's, and the footer shows none of the app's keys
+            return False
+        if action == "quit_key":
+            return self.q_quits_here()
+        return True
+
+    def q_quits_here(self) -> bool:
+        """``q`` quits from the lists and the detail view (where a text box, which takes ``q`` as a letter,
+        is not focused); never from a form, a dialog or a terminal: those screens are not on this list."""
+        kind = type(self.screen)
+        return f"{kind.__module__}.{kind.__qualname__}" in Q_QUITS  # by name: no import for a footer render
+
+    def busy(self) -> list[str]:
+        """What quitting now would cut short: shells and attaches still open, pulls, runs and builds."""
+        reasons = []
+        for screen in self.screen_stack:
+            reason = getattr(screen, "busy_reason", None)
+            text = reason() if callable(reason) else None
+            if text:
+                reasons.append(text)
+        for worker in self.workers:
+            what = BUSY_WORK.get(worker.group or "")
+            if what and not worker.is_finished and what not in reasons:
+                reasons.append(what)
+        return reasons
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q (and the palette's Quit): quit, asking first while something is in progress."""
+        self.request_quit()
+
+    def action_quit_key(self) -> None:
+        """``q``: where :meth:`q_quits_here` says (check_action)."""
+        self.request_quit()
+
+    def request_quit(self) -> None:
+        if self._asking_quit:
+            return
+        reasons = self.busy()
+        if not reasons:
+            self.exit()
+            return
+        from tui.screens.confirm import ConfirmScreen
+
+        def answer(yes: bool | None) -> None:
+            self._asking_quit = False
+            if yes:
+                self.exit()
+
+        self._asking_quit = True
+        body = [
+            f"In progress: {', '.join(reasons)}.",
+            "Quitting ends them (an attached container keeps running).",
+        ]
+        self.push_screen(ConfirmScreen("Quit dockyard?", body), answer)
+
+    # ------------------------------------------------------------------ screens
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen

@@ -26,12 +26,24 @@ class Action:
     scope: str  # "app", "containers", "images", "networks", "volumes", "list", "logs", "detail"
     show: bool = True  # shown in the footer (the help screen shows everything)
     palette: bool = True  # offered by the command palette
+    priority: bool = False  # taken before the focused widget sees the key (Textual's priority binding)
 
 
 ACTIONS: tuple[Action, ...] = (
     # anywhere
     Action("app.help", "question_mark,f1", "help", "Help", "app"),
-    Action("app.quit", "q", "quit", "Quit", "app"),
+    # q: only from the lists (never from a form, a dialog or a terminal); ctrl+q: from anywhere but a shell
+    # or attach, whose keys are the container's; both ask first while a shell, attach, pull or build runs
+    Action("app.quit", "q", "quit_key", "Quit", "app", palette=False),
+    Action(
+        "app.quit_anywhere",
+        "ctrl+q",
+        "quit",
+        "Quit from any screen (asks while a shell, attach, pull or build runs)",
+        "app",
+        show=False,
+        priority=True,
+    ),
     Action("app.pane.containers", "1", "pane('containers')", "Containers", "app", show=False),
     Action("app.pane.images", "2", "pane('images')", "Images", "app", show=False),
     Action("app.pane.networks", "3", "pane('networks')", "Networks", "app", show=False),
@@ -76,6 +88,7 @@ SCOPE_TITLES = {
     "images": "Images",
     "logs": "Logs pane (the log viewer's own keys)",
     "detail": "Detail view (inspect, stats, top, ports, env, mounts)",
+    "terminal": "Shell and attach (every key is the container's but Ctrl+], which gives them back)",
 }
 
 
@@ -96,7 +109,9 @@ def bindings(*scopes: str) -> BindingList:
     from textual.binding import Binding
 
     return [
-        Binding(a.keys, a.action, a.description, show=a.show, id=a.id) for a in ACTIONS if a.scope in scopes
+        Binding(a.keys, a.action, a.description, show=a.show, id=a.id, priority=a.priority)
+        for a in ACTIONS
+        if a.scope in scopes
     ]
 
 
@@ -113,6 +128,11 @@ def key_label(keys: str) -> str:
         "left_square_bracket": "[",
         "tab": "Tab",
         "shift+tab": "Shift+Tab",
+        "ctrl+right_square_bracket": "Ctrl+]",
+        "pageup": "PgUp",
+        "pagedown": "PgDn",
+        "shift+pageup": "Shift+PgUp",
+        "shift+pagedown": "Shift+PgDn",
     }
     out = []
     for k in keys.split(","):

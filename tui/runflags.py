@@ -408,6 +408,11 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
     env: list[str] = []
     for f in args.env_file:
         env += parse_env_file(f)
+    for item in args.env:
+        if not item.partition("=")[0]:  # docker's CLI refuses it as it reads the flag (opts.ValidateEnv)
+            raise InvalidArgument(
+                f'invalid argument "{item}" for "-e, --env" flag: invalid environment variable: {item}'
+            )
     env += args.env
     entrypoint = None
     if args.entrypoint is not None:

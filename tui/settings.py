@@ -7,7 +7,7 @@
 
     [keymap]                      # Binding id = keys (comma-separated); ids are in the help screen (?)
     "container.stop" = "x"
-    "app.quit" = "q,ctrl+q"
+    "app.quit" = "q,Q"
 
 A missing file is the defaults; a broken one is an error that names the file and the problem, because a
 silently ignored keymap is worse than a refusal to start.

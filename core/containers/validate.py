@@ -59,6 +59,7 @@ def create_warnings(req: ContainerCreate) -> list[str]:
 def check_request(req: ContainerCreate) -> None:
     """What is wrong with the request itself, whatever the host (the run form checks as the user types)."""
     h = req.host_config
+    _check_text_fields(req)
     check_mounts(h.mounts)
     _check_ports(req)
     _check_resources(h)
@@ -105,6 +106,26 @@ def check_request(req: ContainerCreate) -> None:
         )
     if h.runtime not in ("", *RUNTIMES):
         raise InvalidArgument(f"Unknown runtime specified {h.runtime}")
+
+
+def _check_text_fields(req: ContainerCreate) -> None:
+    """The name, the environment and the volume names, in the words the create would use when it reached
+    them (the run form shows these while they are typed; a bad one costs no pull)."""
+    if req.name:
+        from core.state.ids import check_name
+
+        check_name(req.name.removeprefix("/"))
+    for item in req.config.env:
+        if not item.partition("=")[0]:
+            raise InvalidArgument(f"invalid environment variable: {item!r}")
+    for m in req.host_config.mounts:
+        if m.type == "volume" and m.source:
+            from core.volumes import check_volume_name
+
+            try:
+                check_volume_name(m.source)
+            except InvalidArgument as err:
+                raise InvalidArgument(f"create {m.source}: {err}") from None
 
 
 # the namespace modes docker takes (container:NAME for pid and ipc)

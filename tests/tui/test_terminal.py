@@ -341,7 +341,7 @@ def test_flood_of_output_keeps_the_ui_responsive(children: list[Child]) -> None:
             f" longest UI stall {max(gaps) * 1000:.0f} ms"
         )
         assert len(term.vt.history) >= 1000
-        await pilot.press("shift+pageup")  # browse the scrollback
+        term.action_scrollback(-1)  # browse the scrollback (the wheel, or the keys its screen binds)
         await pilot.pause()
         assert term._scrollback > 0
         await pilot.press("a")  # any key returns to the live screen
@@ -419,6 +419,11 @@ def wait():
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 class Handover(App):
+    BINDINGS = [("ctrl+t", "full", "Full terminal")]
+
+    def action_full(self):
+        self.query_one(TerminalView).action_fullscreen("sh")
+
     def compose(self):
         yield TerminalView(fd, wait=wait)
 
@@ -446,15 +451,57 @@ def test_fullscreen_hands_the_real_terminal_to_the_child_and_back(tmp_path: Path
     try:
         app.expect(r"\x1b\[\?1049h")  # Textual took the screen
         time.sleep(1.0)  # let it paint and start reading keys
-        app.send("\x14")  # ctrl+t: hand the terminal over
-        app.expect(r"\x1b\[\?1049l")  # Textual gave the screen back to the shell
+        app.send("echo before-$((2+2))\r")
+        time.sleep(0.5)
+        app.send("\x1d")  # ctrl+]: the one escape key; every other key was the shell's
+        time.sleep(0.3)
+        app.send("\x14")  # ctrl+t (the app's binding, now that it has the keys): hand the terminal over
+        app.expect(r"\x1b\[\?1049l")  # Textual gave the screen back to the shell...
+        app.expect(r"\x1b\[\?1049h")  # ...which gets an alternate screen of its own, not the user's
+        app.expect("full terminal. Ctrl\\+\\] returns to the workbench")  # says how to come back
+        app.expect("before-4")  # the shell's screen so far, repainted
         app.send("echo $((6*7))HANDED\r")
         app.expect("42HANDED")  # the shell answered directly on the real terminal
+        # a program's own alternate screen stays inside ours: its switch back is kept from the terminal
+        app.send("printf '\\033[?1049hINALT\\033[?1049l'; echo OUT$((1+1))\r")
+        app.expect("OUT2")
+        assert b"\x1b[?1049l" not in app.before
         app.send("\x1d")  # ctrl+]: back to the app
+        app.expect(r"\x1b\[0m\x1b\[r.*\x1b\[\?1049l")  # modes reset, then the user's screen again
         app.expect(r"\x1b\[\?1049h")
         time.sleep(0.5)
-        app.send("exit 7\r")  # typed into the widget again
+        app.send("exit 7\r")  # typed into the widget again: it has the keys back
         app.expect("APP-EXIT 7")
         app.expect(pexpect.EOF)
     finally:
         app.close(force=True)
+
+
+def test_alt_screens_are_kept_from_the_terminal_even_when_a_read_cuts_them() -> None:
+    from tui.widgets.terminal import AltScreens
+
+    screens = AltScreens()
+    pieces = screens.split(b"vi\x1b[?1049hEDIT\x1b[?10")  # the leave is cut by the read
+    assert pieces == [(b"vi\x1b[?1049h", b"vi", False), (b"EDIT", b"EDIT", False)]
+    pieces = screens.split(b"49l$ \x1b[31mred")
+    assert pieces == [(b"\x1b[?1049l", b"", True), (b"$ \x1b[31mred", b"$ \x1b[31mred", False)]
+    assert screens.split(b"\x1b[?47h\x1b[?1047l") == [(b"\x1b[?47h", b"", False), (b"\x1b[?1047l", b"", True)]
+    assert screens.split(b"\x1b[?25h\x1b") == [(b"\x1b[?25h", b"\x1b[?25h", False)]  # a lone ESC waits
+    assert screens.split(b"[0m") == [(b"\x1b[0m", b"\x1b[0m", False)]
+
+
+def test_screen_ansi_repaints_the_emulators_screen_with_a_banner() -> None:
+    import pyte
+
+    from tui.widgets.terminal import screen_ansi
+    from tui.widgets.vt import VTScreen
+
+    vt = VTScreen(20, 4)
+    pyte.ByteStream(vt).feed(b"one\r\n\x1b[31mred\x1b[0m two\r\n$ ")
+    out = screen_ansi(vt, banner="Ctrl+] returns").decode()
+    # cleared, the banner in reverse video on a line of its own, the rows with their colours, the cursor
+    # after "$ " one row down for the banner
+    assert out == (
+        "\x1b[0m\x1b[H\x1b[2J\x1b[7m Ctrl+] returns \x1b[0m\r\n"
+        "one\r\n\x1b[31mred\x1b[0m two\r\n$\r\n\x1b[4;3H\x1b[?25h"
+    )

@@ -161,3 +161,75 @@ def test_a_person_pulls_runs_follows_execs_stops_and_removes(
         assert not t.alive(), "the workbench did not quit"
     finally:
         t.close()
+
+
+def test_full_terminal_says_how_back_restores_the_users_screen_and_ctrl_q_is_the_shells(
+    tmux_env: tuple[LocalEngine, str, dict[str, str]],
+) -> None:
+    """Issue 16's safety keys in a real terminal: a shell's ctrl+q is the shell's, Ctrl+] is the one escape
+    key, Ctrl+T's full terminal says how to come back and leaves nothing on the user's own screen, and
+    quitting with the shell still open asks first."""
+    from core.models import ContainerConfig, ContainerCreate
+
+    engine, ref, env = tmux_env
+    engine.pull(ref)
+    c = engine.create_container(
+        ContainerCreate(ContainerConfig(image=ref, cmd=["sleep", "300"]), name="fullbox")
+    )
+    engine.start_container(c.id)
+    root = shlex.quote(str(engine.config.root))
+    script = f'echo BEFORE-MARK; {DOCKYARD} --root {root}; echo "AFTER-MARK rc=$?"; sleep 60'
+    t = Tmux(f"sh -c {shlex.quote(script)}", env)
+    try:
+        t.wait(lambda s: "fullbox" in s and "Up " in s, what="the container in the list")
+        t.keys("e")
+        t.wait("Shell in fullbox")
+        t.wait(lambda s: "#" in s.split("Shell in fullbox", 1)[1], what="a shell prompt")
+        t.type("echo INSIDE-$((5*5))")
+        t.keys("Enter")
+        t.wait("INSIDE-25")
+
+        # ctrl+q inside the shell is the shell's: cat -v shows it (-ixon: else the tty takes it as XON)
+        t.type("stty -ixon; cat -v")
+        t.keys("Enter")
+        time.sleep(0.5)
+        t.keys("C-q", "C-p", "C-q")
+        t.keys("Enter")
+        t.wait("^Q^P^Q", what="ctrl+q and ctrl+p reached the shell")
+        assert t.alive()
+        t.keys("C-d")
+
+        # the escape key, then the full terminal: it says how to come back and shows the shell so far
+        t.keys("C-]")
+        t.wait("Enter back in, Esc leaves", what="the keys are the workbench's")
+        t.keys("C-t")
+        screen = t.wait("Ctrl+] returns to the workbench", what="the full terminal's banner")
+        assert "INSIDE-25" in screen and "1 Containers" not in screen
+        t.type("echo FULL-$((7*7))")
+        t.keys("Enter")
+        t.wait("FULL-49")
+        # vi's alternate screen stays inside the full terminal; leaving it repaints the shell's screen
+        t.type("vi /tmp/notes")
+        t.keys("Enter")
+        t.wait(lambda s: "FULL-49" not in s and "~" in s, what="vi on the screen")
+        t.type(":q!")
+        t.keys("Enter")
+        t.wait(lambda s: "FULL-49" in s and "vi /tmp/notes" in s, what="the shell's screen repainted")
+        t.keys("C-]")
+        t.wait(lambda s: "Shell in fullbox" in s and "FULL-49" in s, what="back in the workbench")
+
+        # quitting with the shell open asks; yes quits
+        t.keys("C-]")
+        t.keys("C-q")
+        t.wait("Quit dockyard?")
+        assert "a shell in fullbox" in t.screen()
+        t.keys("y")
+        screen = t.wait("AFTER-MARK rc=0", what="the workbench quit")
+        # the user's screen is as it was: what the shell printed (in the workbench or in the full terminal)
+        # is not left on it
+        assert "BEFORE-MARK" in screen
+        for shown in ("INSIDE-25", "FULL-49", "^Q", "vi /tmp/notes", "~"):
+            assert shown not in screen, screen
+        assert engine.container("fullbox").status == "running"  # quitting ended the shell, not the container
+    finally:
+        t.close()

@@ -61,6 +61,18 @@ class HelpScreen(Screen[None]):
         """(keys as typed, what it does, binding id) for one scope, with the user's keymap applied."""
         app = self.app
         out = []
+        if scope == "terminal":
+            from tui.screens.terminal_screen import _TerminalScreen
+            from tui.widgets.terminal import TerminalView
+
+            for b in [*TerminalView.BINDINGS, *_TerminalScreen.BINDINGS]:
+                bid = getattr(b, "id", None) or ""
+                keys = app._keymap.get(bid) or b.key  # type: ignore[union-attr]
+                description = b.description  # type: ignore[union-attr]
+                if bid != "terminal.release":
+                    description += " (once Ctrl+] has given the keys back)"
+                out.append((keymap.key_label(keys), description, bid))
+            return out
         if scope == "logs":
             from tui.widgets.logview import LogBody, LogView
 

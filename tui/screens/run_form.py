@@ -2,7 +2,13 @@
 
 The form does not build a ContainerCreate itself: it writes the ``dockyard run`` argument list, shows it as a
 command line, and parses it with the CLI's own parser (``tui.commands.containers`` + ``tui.runflags``),
-so the workbench and the command line cannot disagree about what a form means. Enter in any field runs.
+so the workbench and the command line cannot disagree about what a form means. Every change is checked
+at once, with the checks the engine makes at create (core.interface.check_request) and the image
+reference as a pull reads it, in their words. Enter in any field runs.
+
+A run whose start fails (a port in use) leaves a Created container after ``dockyard run``, as after
+``docker run``; the form removes the container it made (:func:`discard_created`), so a failed attempt
+leaves nothing to clean up.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from core.errors import InvalidArgument
 from tui.failure import one_line
 
 if TYPE_CHECKING:
+    from core.interface import Engine
     from core.models import ContainerCreate, PullProgress
     from tui.app import DockyardApp
 
@@ -53,6 +60,46 @@ def _words(text: str, what: str) -> list[str]:
         raise InvalidArgument(f"{what}: {err}") from None
 
 
+_ENV_START = re.compile(r"[^\s=]*=")  # a word that begins a new variable: KEY=..., or "=x" (an error to show)
+
+
+def env_items(text: str) -> list[str]:
+    """The Env field's variables, one ``-e`` each: ``A=two words B=3`` is ``A=two words`` and ``B=3`` (a word
+    without ``=`` continues the value before it, so a value with spaces stays one value; quote it to keep
+    its spacing exactly), and a word without ``=`` before any variable is a bare ``KEY`` (docker's ``-e KEY``
+    copies it from the environment)."""
+    items: list[str] = []
+    for word in _words(text, "env"):
+        if items and not _ENV_START.match(word):
+            items[-1] += " " + word
+        else:
+            items.append(word)
+    return items
+
+
+def absolute_source(spec: str) -> str:
+    """``-v ./data:/x`` with the path the command line would take it for (the workbench's current
+    directory), so the form's command line shows where a relative path really points."""
+    source, sep, rest = spec.partition(":")
+    if sep and (source in (".", "..") or source.startswith(("./", "../"))):
+        import os
+
+        return f"{os.path.abspath(source)}:{rest}"
+    return spec
+
+
+_IMAGE_ID = re.compile(r"(sha256:)?[a-f0-9]{64}")
+
+
+def check_image(text: str) -> None:
+    """The image as the command line's pull would read it (``UPPER/Case`` refused in docker's words); an
+    image id is taken as it is."""
+    from core.interface import parse_reference
+
+    if not _IMAGE_ID.fullmatch(text):
+        parse_reference(text)
+
+
 def form_argv(form: RunForm) -> list[str]:
     """The ``dockyard run`` arguments (without the program name) that this form stands for."""
     argv = ["run"]
@@ -66,10 +113,10 @@ def form_argv(form: RunForm) -> list[str]:
         argv += ["--name", form.name.strip()]
     for spec in filter(None, re.split(r"[\s,]+", form.ports.strip())):
         argv += ["-p", spec]
-    for item in _words(form.env, "env"):
+    for item in env_items(form.env):
         argv += ["-e", item]
     for item in _words(form.volumes, "volumes"):
-        argv += ["-v", item]
+        argv += ["-v", absolute_source(item)]
     network = form.network.strip() or "default"
     if network != "default":
         argv += ["--network", network]
@@ -106,8 +153,19 @@ def parse_run_argv(argv: list[str]) -> ContainerCreate:
         message = lines[0].removeprefix("Error:").strip() if lines else "invalid arguments"
         raise InvalidArgument(message) from None
     req = run_config(args)
+    check_image(req.config.image)
     check_request(req)
     return req
+
+
+def discard_created(engine: Engine, cid: str) -> str:
+    """Remove a container the form created whose start failed (with the volumes it made for itself); ""
+    or, if even that failed, what to tell the user about the container that is left."""
+    try:
+        engine.remove_container(cid, force=True, volumes=True)
+    except Exception as err:
+        return f" (and the created container {cid[:12]} could not be removed: {one_line(err)})"
+    return ""
 
 
 class RunFormScreen(Screen[None]):
@@ -276,17 +334,25 @@ class RunFormScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def _run(self, config: ContainerCreate) -> None:
         engine = self.dapp.engine
-        created = None
         try:
             created = engine.create_container(config, progress=self._pull_progress)
-            detach = not config.config.attach_stdout
-            if detach or not (config.config.tty or config.config.open_stdin):
-                engine.start_container(created.id)
-                self.app.call_from_thread(self._started, created.id, created.name, config)
-            else:
-                self.app.call_from_thread(self._attach_new, created.id, created.name)
         except Exception as err:
             self.app.call_from_thread(self._failed, one_line(err))
+            return
+        detach = not config.config.attach_stdout
+        if not detach and (config.config.tty or config.config.open_stdin):
+            self.app.call_from_thread(self._attach_new, created.id, created.name)
+            return
+        try:
+            engine.start_container(created.id)
+        except Exception as err:
+            # `docker run` leaves the Created container behind when its start fails (a port that is taken);
+            # the form does not: it made the container and nobody asked for it to stay
+            message = one_line(err)
+            message += discard_created(engine, created.id)
+            self.app.call_from_thread(self._failed, message)
+            return
+        self.app.call_from_thread(self._started, created.id, created.name, config)
 
     def _failed(self, message: str) -> None:
         self.running = False

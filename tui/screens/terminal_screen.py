@@ -1,9 +1,11 @@
 """A container's terminal in the workbench: a shell started with ``exec`` (ExecScreen) or the container's own
 stdio with ``attach`` (AttachScreen), drawn by tui.widgets.terminal.TerminalView.
 
-Every key goes to the container. Ctrl+] gives the keyboard back to the workbench; then Esc leaves (a shell
-is hung up, an attached container keeps running: that is detaching) and Enter returns to the terminal.
-When the process ends the screen closes by itself and says how it ended.
+Every key goes to the container (ctrl+q, ctrl+p, ctrl+c, ctrl+t and docker's ctrl+p ctrl+q too) except the one
+escape key, Ctrl+]: it gives the keyboard back to the workbench. Then Esc leaves (a shell is hung up, an
+attached container keeps running: that is detaching), Enter returns to the terminal, Ctrl+T hands it the
+whole terminal (Ctrl+] comes back from there too), PageUp/PageDown browse its scrollback and Ctrl+Q quits
+(asking first). When the process ends the screen closes by itself and says how it ended.
 """
 
 from __future__ import annotations
@@ -24,13 +26,24 @@ if TYPE_CHECKING:
     from tui.app import DockyardApp
     from tui.widgets.stream_bridge import StreamBridge
 
-HINT = "Ctrl+] gives the keys back to the workbench, then Esc leaves"
+ESCAPE_KEY = "Ctrl+]"  # the terminal's one escape key (tui.widgets.terminal, binding terminal.release)
+HINT = f"every key is the container's; {ESCAPE_KEY} gives them back"
+RELEASED_HINT = "Enter back in, Esc leaves, Ctrl+T full terminal"
 
 
 class _TerminalScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "leave", "Leave", id="terminal_screen.leave"),
         Binding("enter", "focus_terminal", "Back to the terminal", id="terminal_screen.focus"),
+        Binding("ctrl+t", "fullscreen", "Full terminal", id="terminal.fullscreen"),
+        Binding("pageup,shift+pageup", "scrollback(-1)", "Scroll back", show=False, id="terminal.scroll_up"),
+        Binding(
+            "pagedown,shift+pagedown",
+            "scrollback(1)",
+            "Scroll forward",
+            show=False,
+            id="terminal.scroll_down",
+        ),
     ]
     VERB = ""
 
@@ -60,7 +73,37 @@ class _TerminalScreen(Screen[None]):
         self.terminal = TerminalView(master_fd, wait=wait, close_fd=close_fd, id="terminal")
         self.mount(self.terminal, after="#terminal-title")
         self.terminal.focus()
-        self.query_one("#terminal-title", Static).update(f"{self.VERB} {self.container_name}   {HINT}")
+        self._title(HINT)
+
+    def _title(self, hint: str) -> None:
+        self.query_one("#terminal-title", Static).update(f"{self.VERB} {self.container_name}   {hint}")
+
+    def on_descendant_focus(self) -> None:
+        if self.terminal is not None and self.terminal.has_focus:
+            self._title(HINT)
+
+    def on_descendant_blur(self) -> None:
+        if self.terminal is not None and not self.closed:
+            self._title(RELEASED_HINT)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # while the terminal has the keys, they are the container's: the footer offers only Ctrl+]
+        return not (self.terminal is not None and self.terminal.has_focus and self.terminal.takes_every_key)
+
+    def busy_reason(self) -> str | None:
+        """What quitting now would cut short (DockyardApp asks before it quits)."""
+        if self.closed or self.exit_code is not None:
+            return None
+        what = "a shell in" if isinstance(self, ExecScreen) else "attached to"
+        return f"{what} {self.container_name}"
+
+    def action_fullscreen(self) -> None:
+        if self.terminal is not None:
+            self.terminal.action_fullscreen(f"{self.VERB} {self.container_name}")
+
+    def action_scrollback(self, direction: int) -> None:
+        if self.terminal is not None:
+            self.terminal.action_scrollback(direction)
 
     def failed(self, message: str) -> None:
         self.notify(f"{self.VERB} {self.container_name}: {message}", severity="error", timeout=8)
@@ -164,7 +207,12 @@ class AttachScreen(_TerminalScreen):
             else:
                 stream = engine.attach_container(self.container, stdin=True)
         except Exception as err:
-            self.app.call_from_thread(self.failed, one_line(err))
+            message = one_line(err)
+            if self.start:  # the run form's container, whose start failed: it does not stay behind
+                from tui.screens.run_form import discard_created
+
+                message += discard_created(engine, self.container)
+            self.app.call_from_thread(self.failed, message)
             return
         self.bridge = bridge = StreamBridge(stream)
         self.app.call_from_thread(self.show_terminal, bridge.master_fd, bridge.wait, close_fd=True)

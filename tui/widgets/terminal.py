@@ -19,12 +19,18 @@ The caller owns the process: pass a ``wait`` that blocks until the child ends an
 close the slave in the parent, or the master never sees the end of the child.
 
 Keys. Every key goes to the child (xterm encoding, application cursor mode honoured, bracketed paste),
-except these priority bindings (ids for an app keymap):
+except the one escape key, a priority binding (id for an app keymap):
     ctrl+]      ``terminal.release``     give focus back to the app (focus moves to the next widget)
-    ctrl+t      ``terminal.fullscreen``  hand the whole terminal to the child (App.suspend); ctrl+] returns
-    shift+pageup / shift+pagedown ``terminal.scroll_up`` / ``terminal.scroll_down``  browse the scrollback
-Keys that the app binds with ``priority=True`` (Textual's ctrl+q) are taken by the app before any widget:
-such keys never reach the child.
+Keys that the app binds with ``priority=True`` (Textual's ctrl+q and ctrl+p) are taken by the app before
+any widget: an app that embeds this widget gives them up while ``takes_every_key`` is true (its
+``check_action`` says no), as the workbench does. What the terminal does besides typing
+(``action_fullscreen``, ``action_scrollback``) its screen binds, for when the keys are the app's again.
+
+Full terminal (``action_fullscreen``): the app is suspended and the real terminal is the child's, in an
+alternate screen of its own that starts with a line saying how to come back (ctrl+]); the child's own
+switches to and from the alternate screen are kept inside it (the widget's emulator repaints what the child
+went back to), and when it ends the modes a program may have left on are reset and the alternate screen is
+left, so the user's own screen is exactly as it was.
 
 Not done: mouse reporting to the child (the wheel browses the scrollback instead), selection/copy of
 the screen with the mouse, OSC titles. A lone ESC followed at once by another key is as ambiguous to the
@@ -42,6 +48,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import select
 import selectors
 import signal
@@ -93,24 +100,11 @@ class TerminalView(Widget, can_focus=True):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            "ctrl+right_square_bracket", "release", "Release focus", priority=True, id="terminal.release"
-        ),
-        Binding("ctrl+t", "fullscreen", "Full terminal", priority=True, id="terminal.fullscreen"),
-        Binding(
-            "shift+pageup",
-            "scrollback(-1)",
-            "Scroll back",
-            show=False,
+            "ctrl+right_square_bracket",
+            "release",
+            "Keys to the workbench",
             priority=True,
-            id="terminal.scroll_up",
-        ),
-        Binding(
-            "shift+pagedown",
-            "scrollback(1)",
-            "Scroll forward",
-            show=False,
-            priority=True,
-            id="terminal.scroll_down",
+            id="terminal.release",
         ),
     ]
 
@@ -165,6 +159,12 @@ class TerminalView(Widget, can_focus=True):
     def display_lines(self) -> list[str]:
         """The visible screen as text, one string per line (trailing blanks kept)."""
         return [line.rstrip("\0") for line in self.vt.display]
+
+    @property
+    def takes_every_key(self) -> bool:
+        """Whether keys typed now are the child's (it is still there), so the app must not take any but
+        the escape key, not even its priority bindings."""
+        return not self._eof and self.master_fd >= 0
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -409,13 +409,20 @@ class TerminalView(Widget, can_focus=True):
         if self.app.focused is self:
             self.app.set_focus(None)
 
-    def action_fullscreen(self) -> None:
+    def action_fullscreen(self, title: str = "") -> None:
         """Hand the real terminal to the child until it exits or ctrl+] is pressed."""
         if self._eof or self.master_fd < 0:
             return
         self._stop_io()
+        banner = f"{title + ': ' if title else ''}full terminal. Ctrl+] returns to the workbench."
         try:
-            outcome = run_suspended(self.app, self.master_fd, feed=self._stream.feed)
+            outcome = run_suspended(
+                self.app,
+                self.master_fd,
+                feed=self._stream.feed,
+                first=lambda: screen_ansi(self.vt, banner=banner),
+                repaint=lambda: screen_ansi(self.vt),
+            )
         except Exception as err:  # e.g. SuspendNotSupported (Textual web, headless)
             self.notify(f"cannot hand over the terminal: {err}", severity="error")
             outcome = "released"
@@ -428,6 +435,19 @@ class TerminalView(Widget, can_focus=True):
         self._resize_to(self.size.height, self.size.width)
         if outcome == "exited" and not self._eof:
             self._child_gone()
+        elif not self._eof:
+            self.focus()  # the keys are the child's again, as they were in the full terminal
+
+
+# the full terminal's own screen: entered after the app has left its own, left before the app comes back
+ENTER_SCREEN = b"\x1b[?1049h\x1b[H\x1b[2J"
+# what a program in the full terminal may have left on, put back to a terminal's defaults (attributes,
+# scroll region, cursor keys, keypad, visible cursor, bracketed paste, mouse reports, character set), then
+# the user's own screen again
+LEAVE_SCREEN = (
+    b"\x1b[0m\x1b[r\x1b[?1l\x1b>\x1b[?25h\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b(B"
+    b"\x1b[?1049l"
+)
 
 
 def run_suspended(
@@ -436,15 +456,101 @@ def run_suspended(
     *,
     release: bytes = b"\x1d",
     feed: Callable[[bytes], None] | None = None,
+    first: Callable[[], bytes] | None = None,
+    repaint: Callable[[], bytes] | None = None,
 ) -> str:
     """Suspend the Textual app and connect the real terminal to the pty until the child exits or ``release``.
 
-    Returns "exited" (the pty closed) or "released" (the user pressed the release byte, ctrl+] by default).
+    On a real terminal the child gets an alternate screen of its own (see the module docstring): ``first``
+    is painted on it at the start (a banner and the child's screen so far), ``repaint`` whenever the child
+    leaves an alternate screen of its own. Returns "exited" (the pty closed) or "released" (the user
+    pressed the release byte, ctrl+] by default).
     """
     with app.suspend():
         in_fd = sys.__stdin__.fileno() if sys.__stdin__ else 0
         out_fd = sys.__stdout__.fileno() if sys.__stdout__ else 1
-        return pump(master_fd, in_fd, out_fd, release=release, feed=feed)
+        if not os.isatty(out_fd):
+            return pump(master_fd, in_fd, out_fd, release=release, feed=feed)
+        _write_all(out_fd, ENTER_SCREEN + (first() if first is not None else b""))
+        try:
+            return pump(
+                master_fd, in_fd, out_fd, release=release, feed=feed, screens=AltScreens(), repaint=repaint
+            )
+        finally:
+            _write_all(out_fd, LEAVE_SCREEN)
+
+
+class AltScreens:
+    """Takes the child's switches to and from the alternate screen (private modes 47, 1047, 1049) out of its
+    output, so that they cannot reach the user's screen; says where the child left one, for a repaint. A
+    switch cut in two by a read is held back until the rest arrives."""
+
+    SWITCH = re.compile(rb"\x1b\[\?(?:1049|1047|47)([hl])")
+    _WHOLE = tuple(b"\x1b[?" + m + e for m in (b"1049", b"1047", b"47") for e in (b"h", b"l"))
+
+    def __init__(self) -> None:
+        self._held = b""
+
+    def split(self, data: bytes) -> list[tuple[bytes, bytes, bool]]:
+        """``data`` as (what the emulator is fed, what the terminal is sent, whether the child left an
+        alternate screen at its end) pieces."""
+        data, self._held = self._held + data, b""
+        cut = data.rfind(b"\x1b")
+        if cut != -1 and any(w.startswith(data[cut:]) and w != data[cut:] for w in self._WHOLE):
+            data, self._held = data[:cut], data[cut:]
+        out: list[tuple[bytes, bytes, bool]] = []
+        pos = 0
+        for m in self.SWITCH.finditer(data):
+            out.append((data[pos : m.end()], data[pos : m.start()], m.group(1) == b"l"))
+            pos = m.end()
+        if pos < len(data):
+            out.append((data[pos:], data[pos:], False))
+        return out
+
+
+def screen_ansi(vt: VTScreen, *, banner: str = "") -> bytes:
+    """The emulator's screen as bytes a terminal draws it from (colours to 256 at most), cursor included;
+    with ``banner``, in reverse video on a first line of its own above it."""
+    from rich.color import ColorSystem
+
+    out = ["\x1b[0m\x1b[H\x1b[2J"]
+    top = 0
+    if banner:
+        out.append(f"\x1b[7m {banner} \x1b[0m\r\n")
+        top = 1
+    default = vt.default_char
+    for y in range(vt.lines):
+        line = vt.buffer[y]
+        end = vt.columns
+        while end and line[end - 1] == default:
+            end -= 1
+        run: list[str] = []
+        run_style: Style | None = None
+        for x in range(end):
+            ch = line[x]
+            if not ch.data:
+                continue
+            style = char_style(ch)
+            if style != run_style and run:
+                out.append(
+                    run_style.render("".join(run), color_system=ColorSystem.EIGHT_BIT)
+                    if run_style
+                    else "".join(run)
+                )
+                run = []
+            run_style = style
+            run.append(ch.data)
+        if run:
+            out.append(
+                run_style.render("".join(run), color_system=ColorSystem.EIGHT_BIT)
+                if run_style
+                else "".join(run)
+            )
+        if y < vt.lines - 1:
+            out.append("\r\n")
+    out.append(f"\x1b[{top + vt.cursor.y + 1};{vt.cursor.x + 1}H")
+    out.append("\x1b[?25l" if vt.cursor.hidden else "\x1b[?25h")
+    return "".join(out).encode("utf-8", "replace")
 
 
 def pump(
@@ -454,10 +560,14 @@ def pump(
     *,
     release: bytes = b"\x1d",
     feed: Callable[[bytes], None] | None = None,
+    screens: AltScreens | None = None,
+    repaint: Callable[[], bytes] | None = None,
 ) -> str:
     """Copy ``in_fd`` → pty and pty → ``out_fd`` (``in_fd`` in raw mode if a tty) until exit or ``release``.
 
-    The window size of ``out_fd`` (if a tty) is given to the pty at the start and on every SIGWINCH.
+    The window size of ``out_fd`` (if a tty) is given to the pty at the start and on every SIGWINCH. With
+    ``screens``, the child's alternate-screen switches are kept from ``out_fd`` and ``repaint()`` is sent
+    where it leaves one.
     """
     saved = None
     if os.isatty(in_fd):
@@ -499,9 +609,17 @@ def pump(
                         data = b""
                     if not data:
                         return outcome
-                    _write_all(out_fd, data)
-                    if feed is not None:
-                        feed(data)
+                    if screens is None:
+                        _write_all(out_fd, data)
+                        if feed is not None:
+                            feed(data)
+                        continue
+                    for fed, sent, left in screens.split(data):
+                        if feed is not None:
+                            feed(fed)
+                        _write_all(out_fd, sent)
+                        if left and repaint is not None:
+                            _write_all(out_fd, repaint())
                 else:
                     data = os.read(in_fd, 4096)
                     if not data:
@@ -535,4 +653,4 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-__all__ = ["TerminalView", "pump", "run_suspended", "set_winsize"]
+__all__ = ["AltScreens", "TerminalView", "pump", "run_suspended", "screen_ansi", "set_winsize"]
