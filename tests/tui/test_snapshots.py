@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from tests.tui.fakeengine import FakeEngine
 from tui.app import DockyardApp
@@ -32,6 +33,9 @@ async def settle(pilot: Any) -> None:
         await pilot.pause(0.05)
     await pilot.pause(0.3)
     await pilot.wait_for_scheduled_animations()
+    # a focused Input's cursor blinks on a timer: a frame taken mid-blink differed from the saved one
+    for box in pilot.app.screen.query(Input):
+        box.cursor_blink = False
     await pilot.pause(0.1)
 
 
