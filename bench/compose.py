@@ -95,7 +95,8 @@ def main() -> int:
         check=True,
         capture_output=True,
     )
-    base = Path(tempfile.mkdtemp(prefix="dockyard-bench-compose-", dir="/dev/shm"))
+    # short: podman refuses a runroot longer than 50 characters
+    base = Path(tempfile.mkdtemp(prefix="dybc-", dir="/dev/shm"))
     (base / "dockerd.json").write_text("{}\n")
     project = base / PROJECT
     project.mkdir()

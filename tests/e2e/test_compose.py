@@ -305,11 +305,41 @@ def test_exec_and_run_give_the_commands_exit_code(proj: Proj) -> None:
     # the one-off containers were named <project>-<service>-run-<hex> and are gone
     oneoff = proj.engine.list_containers(all=True, filters={"label": ["com.docker.compose.oneoff=True"]})
     assert oneoff == []
-    r = proj.ok("run", "-d", "migrate", "sleep", "30")
+    r = proj.ok("run", "-d", "migrate", "sh", "-c", "trap 'exit 0' TERM; sleep 30 & wait")
     assert re.fullmatch(r"shop-migrate-run-[0-9a-f]{12}\n", r.stdout), r.stdout
     labels = proj.engine.inspect_container(r.stdout.strip())["Config"]["Labels"]
     assert labels["com.docker.compose.oneoff"] == "True"
     assert "com.docker.compose.container-number" not in labels
+
+
+def test_lifecycle_verbs_top_images_and_config(proj: Proj) -> None:
+    r = proj.ok("stop", "-t", "1", "web")
+    assert r.stderr.splitlines() == [" Container shop-web-1 Stopping", " Container shop-web-1 Stopped"]
+    assert proj.containers()["shop-web-1"] == "exited"
+    r = proj.ok("start", "web")
+    assert " Container shop-web-1 Started" in r.stderr.splitlines(), r.stderr
+    proj.ok("pause", "web")
+    assert proj.containers()["shop-web-1"] == "paused"
+    proj.ok("unpause", "web")
+    proj.ok("restart", "-t", "1", "web")
+    assert proj.containers()["shop-web-1"] == "running"
+    top = proj.ok("top", "db").stdout.splitlines()
+    assert top[0] == "shop-db-1" and top[1].split()[:2] == ["UID", "PID"]
+    assert any("sleep 600" in line for line in top[2:]), top
+    images = [re.split(r"\s{2,}", line.strip()) for line in proj.ok("images").stdout.splitlines()]
+    assert images[0] == ["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"]
+    assert images[-1][:3] == ["shop-web-1", "shop-web", "latest"]
+    assert proj.ok("config", "--services").stdout == "db\nmigrate\nweb\n"
+    assert proj.ok("config", "--volumes").stdout == "data\n"
+    assert "GREETING: bonjour" in proj.ok("config").stdout
+    r = proj.ok("kill", "web")
+    assert " Container shop-web-1 Killed" in r.stderr.splitlines(), r.stderr
+    assert proj.cli("kill", "web").returncode == 1  # nothing left running to kill
+    r = proj.ok("rm", "-f", "web")
+    assert r.stderr.splitlines()[-1] == " Container shop-web-1 Removed", r.stderr
+    assert "shop-web-1" not in proj.containers()
+    proj.ok("up", "-d", "--no-deps", "web")
+    assert proj.containers()["shop-web-1"] == "running"
 
 
 def test_down_v_leaves_nothing_behind(proj: Proj) -> None:

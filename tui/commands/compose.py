@@ -240,7 +240,6 @@ def _bare_errors(func: Callable[[argparse.Namespace], int | None]) -> Callable[[
     return run
 
 
-
 def _services_arg(args: argparse.Namespace) -> list[str]:
     return list(getattr(args, "services", None) or [])
 
