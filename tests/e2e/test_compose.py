@@ -275,6 +275,17 @@ def test_a_config_change_recreates_only_that_service(proj: Proj) -> None:
     assert "GREETING=bonjour" in proj.engine.inspect_container("shop-web-1")["Config"]["Env"]
     assert _get(f"http://{proj.ok('port', 'web', '80').stdout.strip()}/") == "hello from web\n"
 
+    # db changes: web, which depends on it with `restart: true`, is recreated with it; migrate is not
+    before = after
+    changed = COMPOSE.replace("GREETING: hello", "GREETING: bonjour").replace("retries: 40", "retries: 41")
+    (proj.dir / "compose.yaml").write_text(changed)
+    r = proj.ok("up", "-d")
+    after = {n: proj.id_of(n) for n in before}
+    assert after["shop-db-1"] != before["shop-db-1"] and after["shop-web-1"] != before["shop-web-1"]
+    assert after["shop-migrate-1"] == before["shop-migrate-1"]
+    lines = r.stderr.splitlines()
+    assert lines.index(" Container shop-db-1 Healthy") < lines.index(" Container shop-web-1 Starting")
+
 
 def test_scale_adds_and_removes_numbered_replicas(proj: Proj) -> None:
     r = proj.ok("up", "-d", "--scale", "web=3")
