@@ -33,15 +33,11 @@ def _expand_escapes(value: str) -> str:
         seq = m.group(0)
         if seq == "\\$":
             return "$$"  # a literal $ for the substitution that follows
-        if seq.startswith("\\0"):
+        if seq.startswith("\\0"):  # \0NNN is Go's \NNN: exactly three octal digits up to \377
             digits = seq[2:]
-            if not digits:
-                return "\0"
-            try:
-                code = int(digits, 8)
-            except ValueError:
-                return seq
-            return chr(code) if code < 256 else seq
+            if len(digits) == 3 and all(d in "01234567" for d in digits) and int(digits, 8) < 256:
+                return chr(int(digits, 8))
+            return "\\" + digits
         ch = seq[1]
         if ch in _SIMPLE_ESCAPES:
             if ch == "c":  # not a Go escape: UnquoteChar fails and the match stays as it was
@@ -191,6 +187,8 @@ def read_env_file(path: Path, lookup: Lookup | None = None) -> dict[str, str]:
         raise EnvFileError(f"couldn't find env file: {path}")
     except IsADirectoryError:
         raise EnvFileError(f"{path} is a directory")
+    except UnicodeDecodeError:
+        raise EnvFileError(f"failed to read {path}: invalid UTF-8")
     except OSError as err:
         raise EnvFileError(f"couldn't read env file {path}: {err.strerror}")
     try:
