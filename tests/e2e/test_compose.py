@@ -240,6 +240,13 @@ def test_ps_lists_the_project_as_compose(proj: Proj) -> None:
         ("shop-web-1", "web", "running"),
     ]
     assert listed[0]["Health"] == "healthy" and listed[1]["ExitCode"] == 0
+    assert (listed[0]["Networks"], listed[0]["Mounts"], listed[0]["LocalVolumes"]) == (
+        "shop_back",
+        "shop_data",
+        "1",
+    )
+    assert listed[0]["Project"] == P and listed[0]["Command"] == '"sh -c \'echo db star…"'
+    assert re.fullmatch(r"Up .* \(healthy\)", listed[0]["Status"])
     assert proj.ok("ps", "--services").stdout.split() == ["db", "web"]
     assert proj.ok("ps", "-q").stdout.split() == [proj.id_of("shop-db-1"), proj.id_of("shop-web-1")]
     assert proj.ok("ps", "--format", "{{.Service}}:{{.State}}", "web").stdout == "web:running\n"

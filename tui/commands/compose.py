@@ -523,6 +523,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
             print(s)
         return 0
     rows = [_ps_row(c, not args.no_trunc) for c in containers]
+    if args.format != "table":  # what the table does not show needs each container's inspect document
+        for row, c in zip(rows, containers, strict=True):
+            row.update(_ps_details(engine, c.id))
     if args.format == "json":
         import json
 
@@ -600,6 +603,26 @@ def _ps_row(c: ContainerSummary, trunc: bool) -> dict[str, Any]:
         ],
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
         "labels": c.labels,
+    }
+
+
+def _ps_details(engine: Engine, cid: str) -> dict[str, Any]:
+    """compose's Mounts, LocalVolumes, Networks and Size of a container (from its inspect document)."""
+    from core.errors import NotFound
+
+    try:
+        doc = engine.inspect_container(cid)
+    except NotFound:
+        return {"Mounts": "", "LocalVolumes": "0", "Networks": "", "Size": "0B"}
+    mounts = doc.get("Mounts") or []
+    names = [str(m.get("Name") or m.get("Source") or "") for m in mounts]
+    local = sum(1 for m in mounts if m.get("Type") == "volume" and m.get("Driver", "local") == "local")
+    networks = sorted(((doc.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+    return {
+        "Mounts": ",".join(names),
+        "LocalVolumes": str(local),
+        "Networks": ",".join(networks),
+        "Size": "0B",
     }
 
 
