@@ -714,6 +714,7 @@ def down(
                     "run this command with the --remove-orphans flag to clean it up."
                 )
     images = _images_to_remove(engine, project_name, project, containers, rmi)
+    removed_any = bool(containers or images)
     by_service = _by_service(containers)
     services = _graph_from_labels(containers)
     if project is not None:
@@ -743,6 +744,7 @@ def down(
             continue
         if (doc.get("Labels") or {}).get(L.PROJECT) not in (project_name, None) and project is None:
             continue
+        removed_any = True
         out.event(f"Network {name}", "Removing")
         _remove_network(engine, name)
         out.event(f"Network {name}", "Removed")
@@ -758,12 +760,15 @@ def down(
                 engine.inspect_volume(name)
             except (VolumeNotFound, NotFound):
                 continue
+            removed_any = True
             out.event(f"Volume {name}", "Removing")
             try:
                 engine.remove_volume(name)
             except (VolumeNotFound, NotFound):
                 pass
             out.event(f"Volume {name}", "Removed")
+    if not removed_any:
+        out.warn(f'Warning: No resource found to remove for project "{project_name}".')
     for image in images:
         out.event(f"Image {image}", "Removing")
         try:
@@ -856,7 +861,7 @@ def start(
     out = _Out(report)
     containers = _selected(engine, project_name, services)
     if not containers:
-        raise ComposeError("no containers to start")
+        raise ComposeError(f'no container found for project "{project_name}": not found')
     by_service = _by_service(containers)
     deps = _graph_from_labels(containers)
     for level in graph.levels(deps):

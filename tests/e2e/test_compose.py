@@ -376,6 +376,10 @@ def test_down_v_leaves_nothing_behind(proj: Proj) -> None:
     left = [p for p in Path("/sys/fs/cgroup").glob(f"*/{parent}/*") if any(i[:12] in p.name for i in ids)]
     assert left == []
     assert proj.cli("ps", "-a").stdout.splitlines()[1:] == []
+    r = proj.ok("down")
+    assert r.stderr == 'WARN[0000] Warning: No resource found to remove for project "shop".\n'
+    r = proj.cli("-p", P, "start", cwd=proj.dir.parent)
+    assert (r.returncode, r.stderr) == (1, 'no container found for project "shop": not found\n')
 
 
 ATTACHED = """\
