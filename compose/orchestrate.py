@@ -512,7 +512,7 @@ def up(
         out.event(f"Container {c.name}", "Started")
 
     def start_service(name: str) -> None:
-        _wait_dependencies(engine, project.name, name, scope[name], scope, out)
+        _wait_dependencies(engine, project.name, name, scope[name], scope, out, scale)
         todo = []
         for c in project_containers(engine, project.name, all=True, services=[name]):
             if c.status == "running":
@@ -524,7 +524,8 @@ def up(
     for level in levels:
         _together([functools.partial(start_service, name) for name in level])
     if wait:
-        _wait_all(engine, project, scope, out, wait_timeout)
+        running = {n: svc for n, svc in scope.items() if _scale_of(n, svc, scale) > 0}
+        _wait_all(engine, project, running, out, wait_timeout)
     return project_containers(engine, project.name, all=True)
 
 
@@ -648,11 +649,18 @@ def _wait_for(
 
 
 def _wait_dependencies(
-    engine: Engine, project_name: str, name: str, svc: Service, scope: Mapping[str, Service], out: _Out
+    engine: Engine,
+    project_name: str,
+    name: str,
+    svc: Service,
+    scope: Mapping[str, Service],
+    out: _Out,
+    scale: Mapping[str, int] | None = None,
 ) -> None:
     deps = {d: cfg or {} for d, cfg in (svc.get("depends_on") or {}).items() if d in scope}
     conditions = {d: str(cfg.get("condition") or "service_started") for d, cfg in deps.items()}
-    conditions = {d: c for d, c in conditions.items() if _scale_of(d, scope[d], None) > 0}
+    # a dependency scaled to nothing is not waited for (compose's shouldWaitForDependency)
+    conditions = {d: c for d, c in conditions.items() if _scale_of(d, scope[d], scale) > 0}
     required = {d: bool(cfg.get("required", True)) for d, cfg in deps.items()}
     _wait_for(engine, project_name, conditions, out, None, dependant=name, required=required)
 
