@@ -7,6 +7,7 @@ leave no container, network, volume, mount or cgroup behind. The tests share the
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -61,6 +62,8 @@ services:
     networks:
       back:
         aliases: [database]
+        ipv4_address: DB_IP
+      private: {}
   migrate:
     image: busybox
     command: ["sh", "-c", "echo schema-1 > /data/schema; echo migrated"]
@@ -70,7 +73,12 @@ services:
 volumes:
   data: {}
 networks:
-  back: {}
+  back:
+    ipam:
+      config:
+        - subnet: SUBNET
+  private:
+    internal: true
 """
 
 DOCKERFILE = """\
@@ -127,6 +135,11 @@ def proj(testbed, _private_networks: NetSettings) -> Iterator[Proj]:  # type: ig
     project_dir = base / "shop"
     (project_dir / "web").mkdir(parents=True)
     (project_dir / "web" / "Dockerfile").write_text(DOCKERFILE)
+    # the user network's subnet: the last /28 of this session's private pool (tests/netbed.py)
+    pool = ipaddress.IPv4Network(_private_networks.pool)
+    subnet = list(pool.subnets(new_prefix=28))[-1]
+    global COMPOSE
+    COMPOSE = COMPOSE.replace("SUBNET", str(subnet)).replace("DB_IP", str(subnet[10]))
     (project_dir / "compose.yaml").write_text(COMPOSE)
     try:
         yield Proj(cfg, engine, project_dir)
@@ -200,6 +213,12 @@ def test_up_wait_builds_waits_on_conditions_and_labels_as_compose(proj: Proj) ->
     net = proj.engine.inspect_network("shop_back")
     assert net["Labels"]["com.docker.compose.project"] == P
     assert net["Labels"]["com.docker.compose.network"] == "back"
+    subnet = net["IPAM"]["Config"][0]["Subnet"]
+    assert f"subnet: {subnet}" in COMPOSE
+    db_net = proj.engine.inspect_container("shop-db-1")["NetworkSettings"]["Networks"]
+    assert sorted(db_net) == ["shop_back", "shop_private"]
+    assert db_net["shop_back"]["IPAddress"] == str(ipaddress.IPv4Network(subnet)[10])
+    assert proj.engine.inspect_network("shop_private")["Internal"] is True
     vol = proj.engine.inspect_volume("shop_data")
     assert vol["Labels"]["com.docker.compose.project"] == P
     assert vol["Labels"]["com.docker.compose.volume"] == "data"
@@ -240,11 +259,8 @@ def test_ps_lists_the_project_as_compose(proj: Proj) -> None:
         ("shop-web-1", "web", "running"),
     ]
     assert listed[0]["Health"] == "healthy" and listed[1]["ExitCode"] == 0
-    assert (listed[0]["Networks"], listed[0]["Mounts"], listed[0]["LocalVolumes"]) == (
-        "shop_back",
-        "shop_data",
-        "1",
-    )
+    assert (listed[0]["Networks"], listed[0]["Mounts"]) == ("shop_back,shop_private", "shop_data")
+    assert listed[0]["LocalVolumes"] == "1"
     assert listed[0]["Project"] == P and listed[0]["Command"] == '"sh -c \'echo db star…"'
     assert re.fullmatch(r"Up .* \(healthy\)", listed[0]["Status"])
     assert proj.ok("ps", "--services").stdout.split() == ["db", "web"]
@@ -367,7 +383,8 @@ def test_down_v_leaves_nothing_behind(proj: Proj) -> None:
     lines = r.stderr.splitlines()
     # reverse dependency order: web before what it depends on
     assert lines.index(" Container shop-web-1 Removed") < lines.index(" Container shop-db-1 Stopping")
-    assert " Network shop_back Removed" in lines and " Volume shop_data Removed" in lines
+    assert " Network shop_back Removed" in lines and " Network shop_private Removed" in lines
+    assert " Volume shop_data Removed" in lines
     assert proj.engine.list_containers(all=True) == []
     assert [n.name for n in proj.engine.list_networks()] == ["bridge", "host", "none"]
     assert proj.engine.list_volumes() == []
