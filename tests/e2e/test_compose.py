@@ -24,6 +24,7 @@ import pytest
 
 from core.config import Config
 from core.engine import LocalEngine
+from core.errors import NotFound
 from tests.netbed import NetSettings
 from tests.testbed.common import make_scratch_dir, remove_scratch, stop_shims_under
 
@@ -523,3 +524,26 @@ def test_failed_dependencies_missing_externals_and_orphans_as_compose(proj: Proj
     assert " Container fail-app-1 Removed" in r.stderr.splitlines(), r.stderr
     proj.ok(*base, "down", "-t", "0")
     assert proj.engine.list_containers(all=True) == []
+
+
+def test_build_push_and_pull_the_services_images(proj: Proj, testbed) -> None:  # type: ignore[no-untyped-def]
+    ref = f"{testbed.addr('open')}/compose-e2e/app:1"
+    d = proj.dir / "pushing"
+    (d / "app").mkdir(parents=True)
+    (d / "app" / "Dockerfile").write_text("FROM busybox\nARG MSG\nRUN echo $MSG > /msg\n")
+    (d / "compose.yaml").write_text(
+        f"services:\n  app:\n    image: {ref}\n    build:\n      context: ./app\n      args:\n"
+        "        MSG: built-by-compose\n    command: [cat, /msg]\n"
+    )
+    base = ("-p", "pushing", "--project-directory", str(d), "-f", str(d / "compose.yaml"))
+    r = proj.ok(*base, "build")
+    assert r.stderr.splitlines() == [f" Image {ref} Building", f" Image {ref} Built"]
+    r = proj.ok(*base, "push")
+    assert r.stderr.splitlines() == [f" Image {ref} Pushing", f" Image {ref} Pushed"]
+    proj.engine.remove_image(ref)
+    r = proj.ok(*base, "pull")
+    assert r.stderr.splitlines() == [f" Image {ref} Pulling", f" Image {ref} Pulled"]
+    assert proj.ok(*base, "run", "--rm", "-T", "app").stdout == "built-by-compose\n"
+    proj.ok(*base, "down", "--rmi", "all")
+    with pytest.raises(NotFound):
+        proj.engine.image(ref)
