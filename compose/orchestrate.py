@@ -3,8 +3,8 @@ engine and a remote one alike): converge (``up``), tear down (``down``), and the
 project's containers found by their labels (``stop``, ``start``, ``restart``, ``kill``, ``pause``,
 ``unpause``, ``ps``, ``ls``).
 
-Progress goes to ``report`` as compose's plain progress lines (`` Container app-web-1 Started``); warnings
-(orphans) to ``warn``, or to ``report`` when no ``warn`` is given.
+Progress goes to ``report`` as the lines compose 2.29's plain progress prints (`` Container app-web-1  Started``,
+`` web Pulled ``); warnings (orphans) to ``warn``, or to ``report`` when no ``warn`` is given.
 """
 
 from __future__ import annotations
@@ -59,10 +59,19 @@ class _Out:
         self.warn_to = warn
         self.lock = threading.Lock()  # events come from the threads that start containers together
 
-    def event(self, resource: str, text: str, details: str = "") -> None:
+    def event(self, resource: str, status: str) -> None:
+        """compose's progress event (``NewEvent``): its plain line is `` Container app-web-1  Started``."""
+        self._emit(f" {resource}  {status}")
+
+    def text_event(self, resource: str, text: str) -> None:
+        """compose's events that carry a text and no status (pulls, pushes): `` web Pulled `` (Go's Println
+        of the empty status leaves the trailing space)."""
+        self._emit(f" {resource} {text} ")
+
+    def _emit(self, line: str) -> None:
         if self.report is not None:
             with self.lock:
-                self.report(f" {resource} {text}" + (f" {details}" if details else ""))
+                self.report(line)
 
     def warn(self, text: str) -> None:
         if self.warn_to is not None:
@@ -271,7 +280,7 @@ def build_service(
     dockerfile = Path(str(b.get("dockerfile") or "Dockerfile"))
     if not dockerfile.is_absolute():
         dockerfile = context / dockerfile
-    out.event(f"Image {tag}", "Building")
+    out.event(f"Service {name}", "Building")
     result = engine.build(
         BuildOptions(
             context=context,
@@ -284,14 +293,15 @@ def build_service(
             pull=pull,
         )
     )
-    out.event(f"Image {tag}", "Built")
+    out.event(f"Service {name}", "Built")
     return result.image_id
 
 
-def pull_service(engine: Engine, image: str, out: _Out) -> str:
-    out.event(f"Image {image}", "Pulling")
+def pull_service(engine: Engine, name: str, image: str, out: _Out) -> str:
+    """Pull the service's image (compose's events name the service); its image id."""
+    out.text_event(name, "Pulling")
     result = engine.pull(image)
-    out.event(f"Image {image}", "Pulled")
+    out.text_event(name, "Pulled")
     return result.image.id
 
 
@@ -321,7 +331,7 @@ def ensure_images(
         elif pull == "always" or (have is None and pull != "never"):
             if not svc.get("image"):
                 raise ComposeError(f"service {name!r} has neither an image nor a build context specified")
-            ids[name] = pull_service(engine, image, out)
+            ids[name] = pull_service(engine, name, image, out)
         elif have is None:
             raise ComposeError(f"No such image: {image}")
         else:
@@ -632,11 +642,11 @@ def _wait_for(
                     ok = True
                 elif condition == "service_healthy":
                     for c in pending[dep]:
-                        out.event(f"Container {c.name}", "Error", f"dependency {dep} failed to start")
+                        out.event(f"Container {c.name}", "Error")
                     raise ComposeError(f"dependency failed to start: {err}") from None
                 else:
                     for c in pending[dep]:
-                        out.event(f"Container {c.name}", "Error", str(err))
+                        out.event(f"Container {c.name}", str(err))
                     raise
             if ok:
                 text = "Exited" if condition == "service_completed_successfully" else "Healthy"

@@ -180,18 +180,18 @@ def test_up_wait_builds_waits_on_conditions_and_labels_as_compose(proj: Proj) ->
     # compose's plain progress, in its order: networks and volumes, the build, creates, then starts as the
     # conditions hold (web only after db is healthy and migrate has exited 0)
     for want in (
-        " Network shop_back Created",
-        " Volume shop_data Created",
-        " Image shop-web Built",
-        " Container shop-db-1 Created",
-        " Container shop-web-1 Created",
-        " Container shop-db-1 Healthy",
-        " Container shop-migrate-1 Exited",
-        " Container shop-web-1 Started",
+        " Network shop_back  Created",
+        " Volume shop_data  Created",
+        " Service web  Built",
+        " Container shop-db-1  Created",
+        " Container shop-web-1  Created",
+        " Container shop-db-1  Healthy",
+        " Container shop-migrate-1  Exited",
+        " Container shop-web-1  Started",
     ):
         assert want in lines, r.stderr
-    assert lines.index(" Container shop-db-1 Healthy") < lines.index(" Container shop-web-1 Starting")
-    assert lines.index(" Container shop-migrate-1 Exited") < lines.index(" Container shop-web-1 Starting")
+    assert lines.index(" Container shop-db-1  Healthy") < lines.index(" Container shop-web-1  Starting")
+    assert lines.index(" Container shop-migrate-1  Exited") < lines.index(" Container shop-web-1  Starting")
     assert time.monotonic() - t0 >= 2  # the health check passes only after db's 2 s
     assert proj.containers() == {"shop-db-1": "running", "shop-migrate-1": "exited", "shop-web-1": "running"}
 
@@ -236,7 +236,7 @@ def test_up_wait_builds_waits_on_conditions_and_labels_as_compose(proj: Proj) ->
     # up again with nothing changed: nothing is recreated
     before = {n: proj.id_of(n) for n in ("shop-db-1", "shop-web-1")}
     r = proj.ok("up", "-d")
-    assert " Container shop-web-1 Running" in r.stderr.splitlines(), r.stderr
+    assert " Container shop-web-1  Running" in r.stderr.splitlines(), r.stderr
     assert {n: proj.id_of(n) for n in before} == before
 
 
@@ -290,7 +290,7 @@ def test_a_config_change_recreates_only_that_service(proj: Proj) -> None:
     (proj.dir / "compose.yaml").write_text(COMPOSE.replace("GREETING: hello", "GREETING: bonjour"))
     r = proj.ok("up", "-d", "--wait")
     lines = r.stderr.splitlines()
-    assert " Container shop-web-1 Recreated" in lines, r.stderr
+    assert " Container shop-web-1  Recreated" in lines, r.stderr
     assert not [line for line in lines if "Recreate" in line and "web" not in line], r.stderr
     after = {n: proj.id_of(n) for n in before}
     assert after["shop-web-1"] != before["shop-web-1"]
@@ -308,12 +308,12 @@ def test_a_config_change_recreates_only_that_service(proj: Proj) -> None:
     assert after["shop-db-1"] != before["shop-db-1"] and after["shop-web-1"] != before["shop-web-1"]
     assert after["shop-migrate-1"] == before["shop-migrate-1"]
     lines = r.stderr.splitlines()
-    assert lines.index(" Container shop-db-1 Healthy") < lines.index(" Container shop-web-1 Starting")
+    assert lines.index(" Container shop-db-1  Healthy") < lines.index(" Container shop-web-1  Starting")
 
 
 def test_scale_adds_and_removes_numbered_replicas(proj: Proj) -> None:
     r = proj.ok("up", "-d", "--scale", "web=3")
-    assert " Container shop-web-3 Started" in r.stderr.splitlines(), r.stderr
+    assert " Container shop-web-3  Started" in r.stderr.splitlines(), r.stderr
     running = proj.containers(all=False)
     assert [n for n in sorted(running) if n.startswith("shop-web-")] == [
         "shop-web-1",
@@ -326,7 +326,7 @@ def test_scale_adds_and_removes_numbered_replicas(proj: Proj) -> None:
     )
     assert proj.ok("exec", "-T", "--index", "3", "web", "hostname").stdout.strip()
     r = proj.ok("up", "-d")
-    assert " Container shop-web-3 Removed" in r.stderr.splitlines(), r.stderr
+    assert " Container shop-web-3  Removed" in r.stderr.splitlines(), r.stderr
     assert [n for n in sorted(proj.containers()) if n.startswith("shop-web-")] == ["shop-web-1"]
 
 
@@ -349,10 +349,10 @@ def test_exec_and_run_give_the_commands_exit_code(proj: Proj) -> None:
 
 def test_lifecycle_verbs_top_images_and_config(proj: Proj) -> None:
     r = proj.ok("stop", "-t", "1", "web")
-    assert r.stderr.splitlines() == [" Container shop-web-1 Stopping", " Container shop-web-1 Stopped"]
+    assert r.stderr.splitlines() == [" Container shop-web-1  Stopping", " Container shop-web-1  Stopped"]
     assert proj.containers()["shop-web-1"] == "exited"
     r = proj.ok("start", "web")
-    assert " Container shop-web-1 Started" in r.stderr.splitlines(), r.stderr
+    assert " Container shop-web-1  Started" in r.stderr.splitlines(), r.stderr
     proj.ok("pause", "web")
     assert proj.containers()["shop-web-1"] == "paused"
     proj.ok("unpause", "web")
@@ -368,10 +368,10 @@ def test_lifecycle_verbs_top_images_and_config(proj: Proj) -> None:
     assert proj.ok("config", "--volumes").stdout == "data\n"
     assert "GREETING: bonjour" in proj.ok("config").stdout
     r = proj.ok("kill", "web")
-    assert " Container shop-web-1 Killed" in r.stderr.splitlines(), r.stderr
+    assert " Container shop-web-1  Killed" in r.stderr.splitlines(), r.stderr
     assert proj.cli("kill", "web").returncode == 1  # nothing left running to kill
     r = proj.ok("rm", "-f", "web")
-    assert r.stderr.splitlines()[-1] == " Container shop-web-1 Removed", r.stderr
+    assert r.stderr.splitlines()[-1] == " Container shop-web-1  Removed", r.stderr
     assert "shop-web-1" not in proj.containers()
     proj.ok("up", "-d", "--no-deps", "web")
     assert proj.containers()["shop-web-1"] == "running"
@@ -383,9 +383,9 @@ def test_down_v_leaves_nothing_behind(proj: Proj) -> None:
     r = proj.ok("down", "-v")
     lines = r.stderr.splitlines()
     # reverse dependency order: web before what it depends on
-    assert lines.index(" Container shop-web-1 Removed") < lines.index(" Container shop-db-1 Stopping")
-    assert " Network shop_back Removed" in lines and " Network shop_private Removed" in lines
-    assert " Volume shop_data Removed" in lines
+    assert lines.index(" Container shop-web-1  Removed") < lines.index(" Container shop-db-1  Stopping")
+    assert " Network shop_back  Removed" in lines and " Network shop_private  Removed" in lines
+    assert " Volume shop_data  Removed" in lines
     assert proj.engine.list_containers(all=True) == []
     assert [n.name for n in proj.engine.list_networks()] == ["bridge", "host", "none"]
     assert proj.engine.list_volumes() == []
@@ -424,12 +424,12 @@ def test_attached_up_streams_prefixed_output_until_the_containers_exit(proj: Pro
     r = proj.cli("-p", "att", "down", cwd=proj.dir.parent)
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == [
-        " Container att-once-1 Stopping",
-        " Container att-once-1 Stopped",
-        " Container att-once-1 Removing",
-        " Container att-once-1 Removed",
-        " Network att_default Removing",
-        " Network att_default Removed",
+        " Container att-once-1  Stopping",
+        " Container att-once-1  Stopped",
+        " Container att-once-1  Removing",
+        " Container att-once-1  Removed",
+        " Network att_default  Removing",
+        " Network att_default  Removed",
     ]
 
 
@@ -456,8 +456,8 @@ def test_ctrl_c_stops_an_attached_project(proj: Proj) -> None:
             up.kill()
             up.wait()
     assert up.returncode == 130, err
-    assert " Compose Stopping Gracefully Stopping... press Ctrl+C again to force" in err.splitlines(), err
-    assert " Container att-loop-1 Stopped" in err.splitlines(), err
+    assert "Gracefully stopping... (press Ctrl+C again to force)" in err.splitlines(), err
+    assert " Container att-loop-1  Stopped" in err.splitlines(), err
     assert proj.containers(all=True) == {} or proj.engine.container("att-loop-1").status == "exited"
     proj.ok("-p", "att", "-f", "attached.yaml", "down")
 
@@ -508,11 +508,14 @@ def test_failed_dependencies_missing_externals_and_orphans_as_compose(proj: Proj
     assert r.stderr.splitlines()[-1] == "dependency failed to start: container fail-bad-1 is unhealthy", (
         r.stderr
     )
-    assert " Container fail-bad-1 Error dependency bad failed to start" in r.stderr.splitlines()
+    assert " Container fail-bad-1  Error" in r.stderr.splitlines()
     assert proj.engine.container("fail-app-1").status == "created"  # never started
     r = proj.cli(*base, "--profile", "job", "up", "-d", "after")
     assert r.returncode == 1
     assert r.stderr.splitlines()[-1] == 'service "job" didn\'t complete successfully: exit 3', r.stderr
+    assert (
+        ' Container fail-job-1  service "job" didn\'t complete successfully: exit 3' in r.stderr.splitlines()
+    )
     r = proj.cli(*base, "--profile", "ext", "up", "-d", "outside")
     assert r.returncode == 1
     assert r.stderr.splitlines()[-1] == "network no-such-network declared as external, but could not be found"
@@ -521,7 +524,7 @@ def test_failed_dependencies_missing_externals_and_orphans_as_compose(proj: Proj
     r = proj.cli(*base, "up", "-d", "--no-deps", "bad")
     assert "WARN[0000] Found orphan containers ([fail-app-1]) for this project." in r.stderr, r.stderr
     r = proj.cli(*base, "up", "-d", "--no-deps", "--remove-orphans", "bad")
-    assert " Container fail-app-1 Removed" in r.stderr.splitlines(), r.stderr
+    assert " Container fail-app-1  Removed" in r.stderr.splitlines(), r.stderr
     proj.ok(*base, "down", "-t", "0")
     assert proj.engine.list_containers(all=True) == []
 
@@ -537,12 +540,12 @@ def test_build_push_and_pull_the_services_images(proj: Proj, testbed) -> None:  
     )
     base = ("-p", "pushing", "--project-directory", str(d), "-f", str(d / "compose.yaml"))
     r = proj.ok(*base, "build")
-    assert r.stderr.splitlines() == [f" Image {ref} Building", f" Image {ref} Built"]
+    assert r.stderr.splitlines() == [" Service app  Building", " Service app  Built"]
     r = proj.ok(*base, "push")
-    assert r.stderr.splitlines() == [f" Image {ref} Pushing", f" Image {ref} Pushed"]
+    assert r.stderr.splitlines() == [" app Pushing ", " app Pushed "]
     proj.engine.remove_image(ref)
     r = proj.ok(*base, "pull")
-    assert r.stderr.splitlines() == [f" Image {ref} Pulling", f" Image {ref} Pulled"]
+    assert r.stderr.splitlines() == [" app Pulling ", " app Pulled "]
     assert proj.ok(*base, "run", "--rm", "-T", "app").stdout == "built-by-compose\n"
     proj.ok(*base, "down", "--rmi", "all")
     with pytest.raises(NotFound):

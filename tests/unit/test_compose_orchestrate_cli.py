@@ -43,19 +43,24 @@ def test_log_lines_with_timestamps_colours_and_no_prefix(capsys: pytest.CaptureF
 def test_progress_plain_and_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     plain = cmd._reporter(argparse.Namespace(progress="plain"))
     assert plain is not None
-    plain(" Container app-web-1 Starting")
-    plain(" Container app-web-1 Started")
-    assert capsys.readouterr().err == " Container app-web-1 Starting\n Container app-web-1 Started\n"
+    plain(" Container app-web-1  Starting")
+    plain(" Container app-web-1  Started")
+    assert capsys.readouterr().err == " Container app-web-1  Starting\n Container app-web-1  Started\n"
     tty = cmd._reporter(argparse.Namespace(progress="tty"))
     assert tty is not None
-    tty(" Container app-web-1 Starting")  # work in progress: a terminal shows only where it ended
-    tty(" Container app-web-1 Started")
-    tty(" Network app_default Created")
-    tty(" Container app-db-1 Error dependency db failed to start")
+    tty(" Container app-web-1  Starting")  # work in progress: a terminal shows only where it ended
+    tty(" Container app-web-1  Started")
+    tty(" Network app_default  Created")
+    tty(" web Pulling ")
+    tty(" web Pulled ")
+    tty(" Container app-db-1  Error")
+    tty(' Container app-job-1  service "job" didn\'t complete successfully: exit 3')
     assert capsys.readouterr().err == (
         " ✔ Container app-web-1  Started\n"
         " ✔ Network app_default  Created\n"
-        " ✘ Container app-db-1  Error dependency db failed to start\n"
+        " ✔ web  Pulled\n"
+        " ✘ Container app-db-1  Error\n"
+        ' ✘ Container app-job-1  service "job" didn\'t complete successfully: exit 3\n'
     )
     assert cmd._reporter(argparse.Namespace(progress="quiet")) is None
 
