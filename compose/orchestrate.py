@@ -3,8 +3,9 @@ engine and a remote one alike): converge (``up``), tear down (``down``), and the
 project's containers found by their labels (``stop``, ``start``, ``restart``, ``kill``, ``pause``,
 ``unpause``, ``ps``, ``ls``).
 
-Progress goes to ``report`` as the lines compose 2.29's plain progress prints (`` Container app-web-1  Started``,
-`` web Pulled ``); warnings (orphans) to ``warn``, or to ``report`` when no ``warn`` is given.
+Progress goes to ``report`` as the lines compose 2.29's plain progress prints
+(`` Container app-web-1  Started``, `` web Pulled ``); warnings (orphans) to ``warn``, or to ``report`` when
+no ``warn`` is given.
 """
 
 from __future__ import annotations

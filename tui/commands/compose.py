@@ -3,8 +3,9 @@ package: compose.loader reads the files, compose.orchestrate drives the engine).
 
 Output as compose v2's: progress lines on stderr (`` Container app-web-1  Started``; on a terminal
 `` ✔ Container app-web-1  Started``), ``ps``/``ls``/``images`` tables, logs prefixed ``web-1  | ``
-(coloured per service on a terminal), errors as compose's bare message with exit 1, and ``run``/``exec`` ending with
-the command's own exit code. PyYAML, jsonschema and the compose package are imported by these commands only.
+(coloured per service on a terminal), errors as compose's bare message with exit 1, and ``run``/``exec``
+ending with the command's own exit code. PyYAML, jsonschema and the compose package are imported by these
+commands only.
 """
 
 from __future__ import annotations
