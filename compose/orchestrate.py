@@ -923,19 +923,20 @@ def kill(
     *,
     signal: str = "SIGKILL",
     report: Report | None = None,
-) -> None:
+) -> list[ContainerSummary]:
+    """Send ``signal`` to the running containers; those it was sent to (none: compose says "no container to
+    kill" and succeeds)."""
     out = _Out(report)
     containers = [
         c
         for c in _selected(engine, project_name, services)
         if c.status in ("running", "paused", "restarting")
     ]
-    if not containers:
-        raise ComposeError("no containers to kill")
     for c in containers:
         out.event(f"Container {c.name}", "Killing")
         engine.kill_container(c.id, signal)
         out.event(f"Container {c.name}", "Killed")
+    return containers
 
 
 def pause(

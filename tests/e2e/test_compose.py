@@ -369,7 +369,8 @@ def test_lifecycle_verbs_top_images_and_config(proj: Proj) -> None:
     assert "GREETING: bonjour" in proj.ok("config").stdout
     r = proj.ok("kill", "web")
     assert " Container shop-web-1  Killed" in r.stderr.splitlines(), r.stderr
-    assert proj.cli("kill", "web").returncode == 1  # nothing left running to kill
+    r = proj.cli("kill", "web")  # nothing left running to kill: compose says so, and succeeds
+    assert (r.returncode, r.stderr) == (0, "no container to kill")
     r = proj.ok("rm", "-f", "web")
     assert r.stderr.splitlines()[-1] == " Container shop-web-1  Removed", r.stderr
     assert "shop-web-1" not in proj.containers()

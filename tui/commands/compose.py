@@ -756,7 +756,8 @@ def _simple(action: str) -> Callable[[argparse.Namespace], int]:
         elif action == "restart":
             orchestrate.restart(engine, name, services, timeout=args.timeout, report=report)
         elif action == "kill":
-            orchestrate.kill(engine, name, services, signal=args.signal, report=report)
+            if not orchestrate.kill(engine, name, services, signal=args.signal, report=report):
+                sys.stderr.write("no container to kill")  # compose's words, without a newline
         elif action == "pause":
             orchestrate.pause(engine, name, services, report=report)
         elif action == "unpause":
