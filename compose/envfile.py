@@ -179,8 +179,11 @@ def parse_dotenv(
     return out
 
 
-def read_env_file(path: Path, lookup: Lookup | None = None) -> dict[str, str]:
-    """``path`` parsed (keys starting with a digit dropped); errors name the file."""
+def read_env_file(
+    path: Path, lookup: Lookup | None = None, into: dict[str, str] | None = None
+) -> dict[str, str]:
+    """``path`` parsed into ``into`` (a new mapping if None): a substitution looks in ``lookup`` first,
+    then in ``into`` (what earlier files and lines set). Errors name the file."""
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -192,7 +195,6 @@ def read_env_file(path: Path, lookup: Lookup | None = None) -> dict[str, str]:
     except OSError as err:
         raise EnvFileError(f"couldn't read env file {path}: {err.strerror}")
     try:
-        parsed = parse_dotenv(text, lookup)
+        return parse_dotenv(text, lookup, into)
     except EnvFileError as err:
         raise EnvFileError(f"failed to read {path}: {err}")
-    return {k: v for k, v in parsed.items() if not k.lstrip()[:1].isdigit()}

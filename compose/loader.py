@@ -62,6 +62,8 @@ class LoadOptions:
     enable_services: list[str] = field(default_factory=list)  # services named on the command line
     cwd: str | None = None  # where relative -f/--env-file paths and discovery start; None: os.getcwd()
     stdin: IO[str] | None = None  # for "-"; None: sys.stdin
+    # --all-resources: keep networks and volumes no enabled service uses (compose drops them by default)
+    all_resources: bool = False
 
 
 # --- YAML: compose-go reads YAML 1.2 (only true/false are booleans, no timestamps) and refuses duplicate keys
@@ -298,15 +300,11 @@ class _Loader:
             if not default.is_file():
                 return
             files = [default]
-        found: dict[str, str] = {}
+        found: dict[str, str] = {}  # compose-go's GetEnvFromFile: the environment first, then the files
         for path in files:
             if not path.exists():
                 raise ComposeFileNotFound(f"couldn't find env file: {path}")
-
-            def lookup(name: str) -> str | None:
-                return self.env.get(name, found.get(name))
-
-            found.update(read_env_file(path, lookup))
+            read_env_file(path, self.env.get, found)
         for key, value in found.items():
             self.env.setdefault(key, value)
 
@@ -572,7 +570,7 @@ class _Loader:
         enabled.update(newly)
         disabled = {n: s for n, s in disabled.items() if n not in newly}
         for sname, svc in newly.items():
-            _check_service(sname, svc, enabled, disabled, networks, volumes)
+            _check_service(sname, svc, enabled, disabled, networks, volumes, named=True)
         _check_container_names(enabled)
 
         for svc in enabled.values():
@@ -591,6 +589,17 @@ class _Loader:
                 pass  # reported if the service is enabled
             _resolve_build_args(svc, self.env)
 
+        if not self.options.all_resources:  # compose-go's WithoutUnnecessaryResources
+            used_networks = {n for svc in enabled.values() for n in svc.get("networks") or {}}
+            used_volumes = {
+                v["source"]
+                for svc in enabled.values()
+                for v in svc.get("volumes") or []
+                if v.get("type") == "volume" and v.get("source")
+            }
+            networks = {k: v for k, v in networks.items() if k in used_networks}
+            volumes = {k: v for k, v in volumes.items() if k in used_volumes}
+
         project = Project(
             name=name,
             working_dir=workdir,
@@ -605,11 +614,15 @@ class _Loader:
         return project
 
     def _environment(self, svc: dict[str, Any]) -> dict[str, str | None]:
-        env: dict[str, str | None] = {}
+        """``env_file`` files read in order, then ``environment`` over them (a bare ``KEY`` taken from the
+        project's environment), as compose-go's WithServicesEnvironmentResolved."""
+        explicit: dict[str, str | None] = {
+            k: (v if v is not None else self.env.get(k)) for k, v in (svc.get("environment") or {}).items()
+        }
+        found: dict[str, str] = {k: v for k, v in explicit.items() if v is not None}
 
-        def lookup(key: str) -> str | None:
-            value = env.get(key)
-            return value if value is not None else self.env.get(key)
+        def lookup(key: str) -> str | None:  # the project's environment, then the service's environment
+            return self.env[key] if key in self.env else explicit.get(key)
 
         for entry in svc.get("env_file") or []:
             path = Path(entry["path"])
@@ -617,11 +630,9 @@ class _Loader:
                 if entry.get("required", True):
                     raise EnvFileError(f"env file {path} not found: stat {path}: no such file or directory")
                 continue
-            env.update(read_env_file(path, lookup))
-        for key, value in (svc.get("environment") or {}).items():
-            if value is None:
-                value = self.env.get(key)
-            env[key] = value
+            read_env_file(path, lookup, found)
+        env: dict[str, str | None] = {k: v for k, v in found.items() if k not in explicit}
+        env.update(explicit)
         return env
 
 
@@ -680,6 +691,7 @@ def _check_service(
     disabled: dict[str, Any],
     networks: dict[str, Any],
     volumes: dict[str, Any],
+    named: bool = False,
 ) -> None:
     if "image" not in svc and "build" not in svc:
         raise InvalidProject(
@@ -700,6 +712,8 @@ def _check_service(
             continue
         if dep in disabled and not cfg.get("required", True):
             continue
+        if named:  # enabled by name after the check: compose's service selection finds it missing
+            raise InvalidProject(f"no such service: {dep}")
         raise InvalidProject(
             f'service "{name}" depends on undefined service "{dep}": invalid compose project'
         )

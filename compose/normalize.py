@@ -524,7 +524,7 @@ def parse_bytes(value: Any) -> int:
 
 def finalize_service(name: str, svc: dict[str, Any], where: str) -> dict[str, Any]:
     """The merged service with every value in its canonical type (see compose/model.py)."""
-    out = dict(svc)
+    out = {k: v for k, v in svc.items() if v is not None}  # `command: null` and the like: not set
     out.pop("extends", None)
     hc = out.get("healthcheck")
     if isinstance(hc, dict):
@@ -586,6 +586,12 @@ def finalize_service(name: str, svc: dict[str, Any], where: str) -> dict[str, An
             limits = dict(limits)
             if "cpus" in limits:
                 limits["cpus"] = _scalar_str(limits["cpus"])
+                try:
+                    float(limits["cpus"])
+                except ValueError:
+                    raise InvalidComposeFile(
+                        f'{where}.deploy.resources.limits.cpus: invalid value "{limits["cpus"]}"'
+                    )
             if "memory" in limits:
                 try:
                     limits["memory"] = str(parse_bytes(limits["memory"]))

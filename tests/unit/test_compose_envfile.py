@@ -118,10 +118,14 @@ def test_errors_name_the_line() -> None:
         parse_dotenv("A B=1")
 
 
-def test_read_env_file_names_the_file_and_drops_digit_keys(tmp_path: Path) -> None:
+def test_read_env_file_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "app.env"
-    path.write_text("\ufeffA=1\n1BAD=2\nexport C='x'\n")
-    assert read_env_file(path) == {"A": "1", "C": "x"}
+    # compose-go drops keys starting with a digit only in dotenv.Read, which compose does not use
+    path.write_text("\ufeffA=1\n1ST=2\nexport C='x'\nD=${A}${C}\n")
+    assert read_env_file(path) == {"A": "1", "1ST": "2", "C": "x", "D": "1x"}
+    into = {"A": "before"}
+    assert read_env_file(path, {"A": "lookup"}.get, into) is into
+    assert into == {"A": "1", "1ST": "2", "C": "x", "D": "lookupx"}
     path.write_text('A="x\n')
     with pytest.raises(EnvFileError, match=f"failed to read {path}: line 2: unterminated"):
         read_env_file(path)

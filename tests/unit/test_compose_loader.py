@@ -228,6 +228,17 @@ def test_env_file_then_environment(tmp_path: Path) -> None:
     assert "env_file" not in project.services["web"]
 
 
+def test_env_file_substitutions_look_in_the_project_environment_first(tmp_path: Path) -> None:
+    files = {
+        "compose.yaml": SIMPLE + "    env_file: [a.env, b.env]\n    environment: {SVC: s, A: over}\n",
+        "a.env": "A=from-a\nSHARED=from-a\n",
+        "b.env": "B=${SHARED}-${SVC}-${A}\n",
+    }
+    env = load(tmp_path, files, environ={"SHARED": "os"}).services["web"]["environment"]
+    # the project's environment, then the service's `environment`, then what the files set
+    assert env == {"SHARED": "from-a", "B": "os-s-over", "SVC": "s", "A": "over"}
+
+
 def test_a_required_env_file_missing_is_an_error(tmp_path: Path) -> None:
     files = {"compose.yaml": "services:\n  web:\n    image: busybox\n    env_file: nope.env\n"}
     with pytest.raises(EnvFileError, match=f"env file {tmp_path}/nope.env not found"):
@@ -299,6 +310,14 @@ def test_container_names(tmp_path: Path) -> None:
     text = "services:\n  a:\n    image: b\n    container_name: one\n    scale: 2\n"
     with pytest.raises(InvalidProject, match="can't set container_name and scale"):
         load(tmp_path, {"compose.yaml": text})
+
+
+def test_a_named_service_needing_a_disabled_one(tmp_path: Path) -> None:
+    text = "services:\n  a:\n    image: b\n    profiles: [p]\n    depends_on: [b]\n"
+    text += "  b:\n    image: b\n    profiles: [q]\n"
+    with pytest.raises(InvalidProject, match=r"^no such service: b$"):
+        load(tmp_path, {"compose.yaml": text}, enable_services=["a"])
+    assert sorted(load(tmp_path, enable_services=["a", "b"]).services) == ["a", "b"]
 
 
 def test_depends_on_a_disabled_service(tmp_path: Path) -> None:
@@ -537,7 +556,7 @@ volumes:
   ext: {external: true}
   named: {name: "my-${SUFFIX}"}
 """
-    project = load(tmp_path / "p", {"compose.yaml": text}, environ={"SUFFIX": "vol"})
+    project = load(tmp_path / "p", {"compose.yaml": text}, environ={"SUFFIX": "vol"}, all_resources=True)
     assert {k: v["name"] for k, v in project.networks.items()} == {
         "ext": "ext",
         "custom": "my-net",
@@ -562,6 +581,25 @@ def test_network_mode_of_another_service_depends_on_it(tmp_path: Path) -> None:
     # the implicit dependency is checked first, as compose-go's checkConsistency does
     with pytest.raises(InvalidProject, match='service "web" depends on undefined service "nope"'):
         load(tmp_path, {"compose.yaml": text.replace("service:vpn", "service:nope")})
+
+
+def test_resources_no_enabled_service_uses_are_dropped(tmp_path: Path) -> None:
+    text = """
+services:
+  web: {image: b, networks: [front], volumes: [data:/data]}
+  debug: {image: b, profiles: [debug], networks: [back], volumes: [logs:/logs]}
+networks: {front: {}, back: {}, unused: {}}
+volumes: {data: {}, logs: {}, unused: {}}
+"""
+    project = load(tmp_path, {"compose.yaml": text})
+    assert (list(project.networks), list(project.volumes)) == (["front"], ["data"])
+    project = load(tmp_path, profiles=["debug"])
+    assert (sorted(project.networks), sorted(project.volumes)) == (["back", "front"], ["data", "logs"])
+    project = load(tmp_path, all_resources=True)
+    assert (sorted(project.networks), sorted(project.volumes)) == (
+        ["back", "front", "unused"],
+        ["data", "logs", "unused"],
+    )
 
 
 def test_no_default_network_when_no_service_uses_it(tmp_path: Path) -> None:

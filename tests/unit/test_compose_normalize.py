@@ -239,6 +239,12 @@ def test_depends_on_healthcheck_command(tmp_path: Path) -> None:
     assert project.services["off"]["healthcheck"] == {"disable": True}
 
 
+def test_null_and_empty_commands(tmp_path: Path) -> None:
+    web = service(tmp_path, "    command: null\n    entrypoint: ''\n")
+    assert "command" not in web
+    assert web["entrypoint"] == []  # an explicit empty entrypoint overrides the image's
+
+
 def test_build_forms(tmp_path: Path) -> None:
     web = service(tmp_path, "    build: ./app\n")
     assert web["build"] == {"context": str(tmp_path / "app"), "dockerfile": "Dockerfile"}

@@ -14,7 +14,7 @@ from compose.model import Project
 
 def load_text(tmp_path: Path, text: str, name: str = "compose.yaml") -> Project:
     (tmp_path / name).write_text(text)
-    return load_project(LoadOptions(cwd=str(tmp_path), files=[name], environ={}))
+    return load_project(LoadOptions(cwd=str(tmp_path), files=[name], environ={}, all_resources=True))
 
 
 def error_of(tmp_path: Path, text: str) -> ComposeError:
@@ -105,7 +105,9 @@ services:
     tty: yes
     read_only: "false"
 """
-    web = load_text(tmp_path, text).services["web"]
+    project = load_text(tmp_path, text)
+    assert project.warnings == ['"yes" for boolean is not supported by YAML 1.2, please use `true`']
+    web = project.services["web"]
     # only true/false are booleans (YAML 1.2, as go-yaml reads it); typed keys are cast as compose casts
     assert web["environment"] == {
         "A": "yes",
