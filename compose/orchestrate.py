@@ -273,7 +273,7 @@ def build_service(
     """Build the service's image (``build:``) and tag it; its image id."""
     b = service.get("build")
     if not b:
-        raise InvalidArgument(f"service {name!r} has no build section")
+        raise InvalidArgument(f'service "{name}" has no build section')
     tag = image_name(project, name, service)
     context = Path(str(b.get("context") or project.working_dir))
     if not context.is_absolute():
@@ -331,7 +331,7 @@ def ensure_images(
             ids[name] = build_service(engine, project, name, svc, out)
         elif pull == "always" or (have is None and pull != "never"):
             if not svc.get("image"):
-                raise ComposeError(f"service {name!r} has neither an image nor a build context specified")
+                raise ComposeError(f'service "{name}" has neither an image nor a build context specified')
             ids[name] = pull_service(engine, name, image, out)
         elif have is None:
             raise ComposeError(f"No such image: {image}")

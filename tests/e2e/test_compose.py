@@ -397,6 +397,8 @@ def test_down_v_leaves_nothing_behind(proj: Proj) -> None:
     assert proj.cli("ps", "-a").stdout.splitlines()[1:] == []
     r = proj.ok("down")
     assert r.stderr == 'WARN[0000] Warning: No resource found to remove for project "shop".\n'
+    r = proj.cli("exec", "-T", "web", "true")
+    assert (r.returncode, r.stderr) == (1, 'service "web" is not running\n')
     r = proj.cli("-p", P, "start", cwd=proj.dir.parent)
     assert (r.returncode, r.stderr) == (1, 'no container found for project "shop": not found\n')
 

@@ -807,12 +807,12 @@ def _container_of(engine: Engine, project: str, service: str, index: int) -> Con
 
     running = orchestrate.project_containers(engine, project, all=False, services=[service])
     if not running:
-        raise ComposeError(f"service {service!r} is not running")
+        raise ComposeError(f'service "{service}" is not running')
     if index:
         for c in running:
             if L.container_number(c.labels) == index:
                 return c
-        raise ComposeError(f"service {service!r} is not running container #{index}")
+        raise ComposeError(f'service "{service}" is not running container #{index}')
     return running[0]
 
 
