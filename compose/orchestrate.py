@@ -372,36 +372,20 @@ def _scale_of(name: str, service: Service, scale: Mapping[str, int] | None) -> i
 def _stop_signal_wait(
     engine: Engine, containers: list[ContainerSummary], timeout: float | None, out: _Out
 ) -> None:
-    """Stop the containers together, as compose stops one level of the graph: each gets its stop signal
-    at once, then each is waited for up to its own timeout (a second chance: the engine's stop, with the
-    time that is left), so the whole takes one timeout, not one per container."""
-    live = [c for c in containers if c.status in ("running", "restarting", "paused")]
-    for c in containers:
+    """Stop the containers together, as compose stops one level of the graph: the engine's stop (the
+    container's stop signal, then SIGKILL after ``timeout`` or its own stop timeout) for all of them at
+    once, so the whole takes one timeout, not one per container."""
+
+    def stop_one(c: ContainerSummary) -> None:
         out.event(f"Container {c.name}", "Stopping")
-    t0 = time.monotonic()
-    deadlines: dict[str, float] = {}
-    for c in live:
-        grace = timeout
-        signal = "SIGTERM"
-        try:
-            doc = engine.inspect_container(c.id)
-            cfg = doc.get("Config") or {}
-            signal = cfg.get("StopSignal") or "SIGTERM"
-            if grace is None:
-                st = cfg.get("StopTimeout")
-                grace = float(st) if st is not None else 10.0
-            if c.status == "running" and grace > 0:
-                engine.kill_container(c.id, signal)
-        except (ContainerNotFound, Conflict):
-            pass
-        deadlines[c.id] = t0 + (grace if grace is not None else 10.0)
-    for c in containers:
-        if c.id in deadlines:
+        if c.status in ("running", "restarting", "paused"):
             try:
-                engine.stop_container(c.id, timeout=max(0.0, deadlines[c.id] - time.monotonic()))
+                engine.stop_container(c.id, timeout=timeout)
             except (ContainerNotFound, Conflict):
                 pass
         out.event(f"Container {c.name}", "Stopped")
+
+    _together([functools.partial(stop_one, c) for c in containers])
 
 
 def _remove(engine: Engine, c: ContainerSummary, out: _Out, *, volumes: bool = False) -> None:
