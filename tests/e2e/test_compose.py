@@ -310,6 +310,26 @@ def test_a_config_change_recreates_only_that_service(proj: Proj) -> None:
     lines = r.stderr.splitlines()
     assert lines.index(" Container shop-db-1  Healthy") < lines.index(" Container shop-web-1  Starting")
 
+    # --no-recreate keeps a changed service's container; --force-recreate replaces an unchanged one
+    before = after
+    (proj.dir / "compose.yaml").write_text(changed.replace("GREETING: bonjour", "GREETING: salut"))
+    proj.ok("up", "-d", "--no-recreate")
+    assert {n: proj.id_of(n) for n in before} == before
+    (proj.dir / "compose.yaml").write_text(changed)
+    r = proj.ok("up", "-d", "--no-deps", "--force-recreate", "migrate")
+    assert " Container shop-migrate-1  Recreated" in r.stderr.splitlines(), r.stderr
+    after = {n: proj.id_of(n) for n in before}
+    assert after["shop-migrate-1"] != before["shop-migrate-1"]
+    assert (after["shop-db-1"], after["shop-web-1"]) == (before["shop-db-1"], before["shop-web-1"])
+
+    # a rebuilt image (same configuration, new image id) recreates the service's container too
+    (proj.dir / "web" / "Dockerfile").write_text(DOCKERFILE.replace("hello from web", "hello again"))
+    r = proj.ok("up", "-d", "--build", "--no-deps", "web")
+    assert " Container shop-web-1  Recreated" in r.stderr.splitlines(), r.stderr
+    assert _get(f"http://{proj.ok('port', 'web', '80').stdout.strip()}/") == "hello again\n"
+    (proj.dir / "web" / "Dockerfile").write_text(DOCKERFILE)
+    proj.ok("up", "-d", "--build", "--no-deps", "web")
+
 
 def test_scale_adds_and_removes_numbered_replicas(proj: Proj) -> None:
     r = proj.ok("up", "-d", "--scale", "web=3")
