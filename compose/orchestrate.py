@@ -428,6 +428,7 @@ def up(
         if n not in enabled:
             raise ComposeError(f"no such service: {n}")
     targets = list(services or project.services)
+    asked = set(targets)
     if not no_deps:
         targets = graph.with_dependencies(enabled, targets)
     scope = {n: enabled[n] for n in targets}
@@ -483,7 +484,10 @@ def up(
                     c.labels.get(L.CONFIG_HASH) != h
                     or c.labels.get(L.IMAGE, image_ids[name]) != image_ids[name]
                 )
-                if force_recreate or (not no_recreate and (diverged or restart_deps)):
+                # --force-recreate and --no-recreate are for the services asked for; their dependencies
+                # are recreated when they diverged (compose's --always-recreate-deps is not here)
+                named = name in asked
+                if (force_recreate and named) or (not (no_recreate and named) and (diverged or restart_deps)):
                     _recreate(engine, project, name, svc, c, h, image_ids[name], out, timeout)
                     recreated.add(name)
             for number in range(1, want + 1):
