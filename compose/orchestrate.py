@@ -749,8 +749,8 @@ def down(
             doc = engine.inspect_network(name)
         except (NetworkNotFound, NotFound):
             continue
-        if (doc.get("Labels") or {}).get(L.PROJECT) not in (project_name, None) and project is None:
-            continue
+        if (doc.get("Labels") or {}).get(L.PROJECT) != project_name:
+            continue  # a network of that name compose did not make for this project is left alone
         removed_any = True
         out.event(f"Network {name}", "Removing")
         _remove_network(engine, name)
