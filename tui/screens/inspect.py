@@ -1,5 +1,6 @@
 """Detail view of one item. Containers get seven tabs: inspect (foldable JSON), stats (sparklines), top,
-ports, env, mounts, health (the check and its last probes' output); images, volumes and networks get the inspect tab.
+ports, env, mounts, health (the check and its last probes' output); images, volumes and networks get the
+inspect tab.
 
 Stats and top are sampled only while their tab is showing (stats once a second, top every 3 s), each
 sample in a thread worker: ``container_stats`` sleeps ~0.2 s to measure CPU."""

@@ -235,7 +235,11 @@ class ListPane(Vertical):
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.call_later(self.run_action, "inspect")
+        self.call_later(self.run_action, self.enter_action())
+
+    def enter_action(self) -> str:
+        """What Enter (or a click) on the cursor row does."""
+        return "inspect"
 
     # -------------------------------------------------------------- actions
 

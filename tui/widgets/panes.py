@@ -144,7 +144,9 @@ class ContainersPane(EnginePane):
     COLUMNS = CONTAINER_COLUMNS
     STATUS_COLUMN = 2
     EMPTY = "No containers. Press n to run one, P to pull an image."
-    BINDINGS = bindings("containers")
+    # "list" again: a key bound here hides the base class's binding of that key (Textual merges by key),
+    # and a project's "d" (down) must not hide a container's (remove)
+    BINDINGS = bindings("list", "containers", "projects")
 
     class ShowLogs(Message):
         """Follow this container's log in the Logs pane."""
@@ -234,7 +236,7 @@ class ContainersPane(EnginePane):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action.startswith("project_"):
             return self.cursor_project() is not None
-        if action in CONTAINER_ONLY:
+        if action in CONTAINER_ONLY or action == "inspect":
             return self.cursor_project() is None
         if action == "fold":
             key = self.cursor_key()
@@ -260,11 +262,8 @@ class ContainersPane(EnginePane):
         self._render_rows()
         self.select_key(project)
 
-    def action_inspect(self) -> None:
-        if self.cursor_project() is not None:
-            self.action_fold()  # Enter on a project's row folds it
-            return
-        super().action_inspect()
+    def enter_action(self) -> str:
+        return "fold" if self.cursor_project() is not None else "inspect"  # Enter on a project folds it
 
     def action_mark(self) -> None:
         p = self.cursor_project()

@@ -56,7 +56,9 @@ class Source:
 
 @dataclass(frozen=True)
 class Line:
-    order: tuple[str, str]  # the time as (seconds part, nanoseconds padded to 9 digits): sorts as time does
+    # (seconds part, nanoseconds padded to 9 digits, source, its line number): sorts as time does, and lines
+    # of one time by container, then as written
+    order: tuple[str, str, int, int]
     time: str
     source: int  # index into the view's sources
     text: str
@@ -130,6 +132,7 @@ class ProjectLogView(Vertical):
         source = self.sources[i]
         last: tuple[str, str] | None = None
         last_time = ""
+        seq = 0
         while not self._stop.is_set():
             since = _epoch(last_time) if last_time else None
             try:
@@ -151,7 +154,8 @@ class ProjectLogView(Vertical):
                         continue  # seen before the log was opened again
                     last = order
                     last_time = ll.time
-                    self._queue.append(Line(order, ll.time, i, ll.text.rstrip("\n")))
+                    seq += 1
+                    self._queue.append(Line((*order, i, seq), ll.time, i, ll.text.rstrip("\n")))
             except Exception as err:
                 if not self._stop.is_set():
                     self._queue.append((i, one_line(err)))

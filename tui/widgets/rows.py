@@ -174,7 +174,7 @@ def project_row(
         p.name,
         (
             ("▸ " if collapsed else "▾ ") + p.name,
-            f"compose, {n} service{'' if n == 1 else 's'}",
+            f"{n} service{'' if n == 1 else 's'}",
             busy or project_summary(p),
             cpu,
             mem,
@@ -186,11 +186,11 @@ def project_row(
 
 
 def member_row(c: ContainerSummary, stats: ContainerStats | None, *, last: bool) -> Row:
-    """A container of a project, drawn under the project's row."""
+    """A container of a project, drawn under the project's row by its name in the project ("web-1", as
+    ``docker compose logs`` names it): the project's name above it says the rest, in fewer columns."""
     row = container_row(c, stats)
-    return Row(
-        row.key, row.name, (("└ " if last else "├ ") + row.cells[0], *row.cells[1:]), row.style, row.health
-    )
+    name = ("└ " if last else "├ ") + replica_name(c)
+    return Row(row.key, row.name, (name, *row.cells[1:]), row.style, row.health)
 
 
 def image_row(img: ImageSummary) -> list[Row]:
@@ -270,4 +270,4 @@ def matches(row: Row, needle: str) -> bool:
     if not needle:
         return True
     n = needle.lower()
-    return n in row.key.lower() or any(n in cell.lower() for cell in row.cells)
+    return n in row.key.lower() or n in row.name.lower() or any(n in cell.lower() for cell in row.cells)
