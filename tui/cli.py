@@ -68,6 +68,7 @@ VERBS: dict[str, str] = {
     "history": "build",
     "export": "build",
     "import": "build",
+    "compose": "compose",  # docker compose v2's verbs (compose/, PyYAML and jsonschema imported only here)
 }
 # management groups that other modules add subcommands to ("container exec"): imported after the group's own
 GROUP_EXTRAS: dict[str, list[str]] = {"container": ["exec", "build"], "image": ["build"]}
