@@ -377,7 +377,7 @@ class ContainersPane(EnginePane):
         def stop(engine: Engine, report: Callable[[str], None]) -> None:
             from compose import orchestrate
 
-            orchestrate.stop(engine, p.name)
+            orchestrate.stop(engine, p.name, report=report)
 
         self._project_call(p, f"Stopped {p.name}", stop, "Stopping…")
 
@@ -389,7 +389,7 @@ class ContainersPane(EnginePane):
         def restart(engine: Engine, report: Callable[[str], None]) -> None:
             from compose import orchestrate
 
-            orchestrate.restart(engine, p.name)
+            orchestrate.restart(engine, p.name, report=report)
 
         self._project_call(p, f"Restarted {p.name}", restart, "Restarting…")
 
