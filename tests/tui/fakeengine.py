@@ -201,11 +201,12 @@ class FakeEngine(Engine):
             image="busybox:latest",
             image_id=self.images[0].id,
             command="sh -c 'httpd -f'",
-            created=_ago(self.now, 60 * (i + 1)),
+            # whole minutes, as the others: "Up 12 minutes" whatever the second the snapshot is taken at
+            created=_ago(self.now, 3600 + 60 * i),
             status=status,
             exit_code=code,
-            started_at=_ago(self.now, 50 + 10 * i),
-            finished_at=_ago(self.now, 30) if status == "exited" else "",
+            started_at=_ago(self.now, 60 * (12 + i)),
+            finished_at=_ago(self.now, 300) if status == "exited" else "",
             ports=[PortBinding(80, "tcp", "0.0.0.0", 8080 + number)] if service == "web" else [],
             labels={
                 "com.docker.compose.project": project,
@@ -370,9 +371,10 @@ class FakeEngine(Engine):
         """State.Health of a container with a health check (compose=True): five probes, 30 s apart."""
         failing = c.health == "unhealthy"
         probes = []
+        fixed = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # snapshots show these times
         for n in range(5):
-            start = (self.now - timedelta(seconds=30 * (5 - n))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            end = (self.now - timedelta(seconds=30 * (5 - n) - 0.012)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            start = (fixed + timedelta(seconds=30 * n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            end = (fixed + timedelta(seconds=30 * n + 0.012)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             output = "pg_isready: no response\n" if failing else "ready\n"
             probes.append({"Start": start, "End": end, "ExitCode": 1 if failing else 0, "Output": output})
         return {"Status": c.health, "FailingStreak": 5 if failing else 0, "Log": probes}

@@ -212,10 +212,10 @@ class ContainersPane(EnginePane):
         if self.engine_filter is not None and self.engine_keys is not None:
             kept |= {self.group_of[k] for k in self.engine_keys if k in self.group_of}
         else:
-            kept |= {self.group_of[k] for k in kept if k in self.group_of}
-            # the project's name chooses all of it
+            # a project whose row the filter chose (its name) brings all its containers
             for key in [k for k in kept if k in self.projects]:
                 kept |= {c.id for c in self.projects[key].containers}
+            kept |= {self.group_of[k] for k in kept if k in self.group_of}
         return [r for r in self.rows if r.key in kept and self.group_of.get(r.key) not in self.collapsed]
 
     def engine_filter_keys(self, filters: dict[str, list[str]]) -> set[str]:

@@ -236,9 +236,10 @@ class ProjectLogView(Vertical):
         """Show or hide the service numbered ``number`` in the title (1 is the first)."""
         if not 1 <= number <= len(self.services):
             return
-        self.hidden ^= {self.services[number - 1]}
-        if self.hidden >= set(self.services):  # hiding the last one shows the rest instead: never a blank
-            self.hidden = set(self.services) - {self.services[number - 1]}
+        hidden = self.hidden ^ {self.services[number - 1]}
+        if hidden >= set(self.services):  # the last one shown stays: 0 shows them all again
+            return
+        self.hidden = hidden
         self.redraw()
         self._title()
 
