@@ -508,10 +508,14 @@ def test_project_actions_on_a_real_engine(bench: Bench, tmp_path: Path) -> None:
             p.select_key("project:shop")
             await pilot.press("d")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-            assert "network shop_default" in app.screen.body  # type: ignore[attr-defined]
+            assert "  network shop_default" in app.screen.body  # type: ignore[attr-defined]
             await pilot.press("y")
             await wait_for(pilot, lambda: not shop(), timeout=30, what="the project's containers gone")
-            assert all(n.name != "shop_default" for n in engine.list_networks())
+            await wait_for(
+                pilot,
+                lambda: all(n.name != "shop_default" for n in engine.list_networks()),
+                what="its network gone",
+            )
             assert engine.container(solo).status == "running"
             await wait_for(pilot, lambda: "project:shop" not in p.shown and solo in p.shown, what="the list")
 
