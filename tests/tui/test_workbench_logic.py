@@ -47,6 +47,7 @@ def test_every_action_has_a_unique_id_and_a_handler() -> None:
     from tui.app import DockyardApp
     from tui.screens.inspect import DetailScreen
     from tui.widgets.listpane import ListPane
+    from tui.screens.project_logs import ProjectLogsScreen
     from tui.widgets.panes import ContainersPane, ImagesPane, NetworksPane, VolumesPane
 
     ids = [a.id for a in keymap.ACTIONS]
@@ -57,6 +58,8 @@ def test_every_action_has_a_unique_id_and_a_handler() -> None:
         "containers": [ContainersPane],
         "images": [ImagesPane],
         "detail": [DetailScreen],
+        "projects": [ContainersPane],
+        "projectlogs": [ProjectLogsScreen],
     }
     for a in keymap.ACTIONS:
         name = a.action.split("(")[0]
