@@ -70,6 +70,8 @@ class Project:
     disabled: dict[str, Service] = field(default_factory=dict)
     # the environment interpolation used (os.environ over .env / --env-file), for `run` and `exec`
     environment: dict[str, str] = field(default_factory=dict)
+    # what docker compose prints as WARN while loading (obsolete `version`, unset variables...), in order
+    warnings: list[str] = field(default_factory=list)
 
     def to_document(self) -> dict[str, Any]:
         """The canonical document ``docker compose config`` prints (name, services, networks, volumes)."""

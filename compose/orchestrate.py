@@ -20,11 +20,11 @@ from compose import graph
 from compose import labels as L
 from compose.confighash import service_hash
 from compose.convert import container_create, container_name, image_name, network_name, volume_name
+from compose.errors import ComposeError
 from compose.model import Project, Service
 from core.errors import (
     Conflict,
     ContainerNotFound,
-    DockyardError,
     ImageNotFound,
     InvalidArgument,
     NetworkNotFound,
@@ -39,13 +39,6 @@ if TYPE_CHECKING:
 Report = Callable[[str], None]
 
 POLL = 0.1  # seconds between looks at a dependency's state (compose polls every 500 ms)
-
-
-class ComposeError(DockyardError):
-    """What compose itself refuses or reports as failed (a dependency that failed, an external network that
-    is missing): exits 1, as docker compose's errors do."""
-
-    exit_code = 1
 
 
 @dataclass

@@ -220,38 +220,39 @@ def register(sub: Any) -> None:
 
 
 def _services_arg(args: argparse.Namespace) -> list[str]:
-    return list(getattr(args, "services", None) or getattr(args, "services_", None) or [])
+    return list(getattr(args, "services", None) or [])
 
 
 def load(args: argparse.Namespace, services: list[str] | None = None) -> Project:
     """The project the files (``-f``, ``COMPOSE_FILE``, else compose.yaml found from here up) describe."""
     from compose.loader import LoadOptions, load_project
 
-    env_files = list(args.env_file)
-    profiles = list(args.profile)
-    return load_project(
+    project = load_project(
         LoadOptions(
             files=list(args.file),
             project_name=args.project_name,
             project_directory=args.project_directory,
-            profiles=profiles,
-            env_files=env_files,
+            profiles=list(args.profile),
+            env_files=list(args.env_file),
             environ=dict(os.environ),
             enable_services=list(services or []),
         )
     )
+    for warning in project.warnings:
+        _warn(warning)
+    return project
 
 
 def _maybe_load(args: argparse.Namespace) -> tuple[str, Project | None]:
     """The project's name and, when there are files to read, the project: with ``-p`` and no ``-f``, a verb
     that works from labels alone goes on without files (``docker compose -p NAME down``)."""
-    from core.errors import DockyardError
+    from compose.errors import ComposeFileNotFound
 
     name = args.project_name or os.environ.get("COMPOSE_PROJECT_NAME")
     if name and not args.file and not os.environ.get("COMPOSE_FILE"):
         try:
             project = load(args)
-        except DockyardError:
+        except ComposeFileNotFound:
             return name.lower(), None
         return project.name, project
     project = load(args)
@@ -432,7 +433,7 @@ class _Printer:
         return f"\033[{self._code(name)}m{text}\033[0m" if self.colour else text
 
     def line(self, name: str, line: Any) -> None:
-        head = self._paint(name, f"{name:<{self.width}}| ") if self.prefix else ""
+        head = self._paint(name, f"{name:<{self.width}} | ") if self.prefix else ""
         text = line.text.rstrip("\n")
         if self.timestamps:
             text = f"{line.time} {text}"
@@ -469,14 +470,15 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_ps(args: argparse.Namespace) -> int:
     from compose import labels as L
     from compose import orchestrate
+    from compose.errors import ComposeError
 
     name, project = _maybe_load(args)
-    services = _services_arg(args)
-    if args.services and project is not None:
-        for s in project.services:
-            if not services or s in services:
-                print(s)
-        return 0
+    services = list(args.services_)
+    if project is not None:
+        for s in services:
+            if s not in project.services:
+                raise ComposeError(f"no such service: {s}")
+        services = services or list(project.services)  # orphans are not listed
     engine = make_engine(args)
     containers = orchestrate.project_containers(
         engine,
@@ -487,12 +489,13 @@ def cmd_ps(args: argparse.Namespace) -> int:
     )
     if args.status:
         containers = [c for c in containers if c.status in args.status]
+    containers.sort(key=lambda c: c.name)
+    if args.quiet:
+        sys.stdout.write("".join(f"{c.id}\n" for c in containers))
+        return 0
     if args.services:
         for s in dict.fromkeys(c.labels.get(L.SERVICE, "") for c in containers):
             print(s)
-        return 0
-    if args.quiet:
-        sys.stdout.write("".join(f"{c.id if args.no_trunc else c.id[:12]}\n" for c in containers))
         return 0
     rows = [_ps_row(c, not args.no_trunc) for c in containers]
     if args.format == "json":
@@ -869,10 +872,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     project = load(args)
     lines: list[str] | None = None
+    from compose.dump import config_services, config_volumes
+
     if args.services:
-        lines = list(project.services)
+        lines = config_services(project)
     elif args.volumes:
-        lines = list(project.volumes)
+        lines = config_volumes(project)
     elif args.networks:
         lines = list(project.networks)
     elif args.profiles:
