@@ -327,7 +327,7 @@ class ContainersPane(EnginePane):
         p = self.cursor_project()
         if p is None:
             return
-        files, workdir = p.config_files, p.working_dir
+        files, workdir, env_files = p.config_files, p.working_dir, p.env_files
         if not files:
             self.notify(
                 f"{p.name}: its containers do not say which compose files made them", severity="error"
@@ -335,11 +335,20 @@ class ContainersPane(EnginePane):
             return
 
         def up(engine: Engine, report: Callable[[str], None]) -> None:
+            """``docker compose -p NAME -f FILE... up -d`` from the project's directory, the services it has
+            enabled (a profile's service that runs stays up)."""
             from compose import orchestrate
             from compose.loader import LoadOptions, load_project
 
-            project = load_project(LoadOptions(files=files, project_name=p.name, project_directory=workdir))
-            orchestrate.up(engine, project, report=report)
+            options = LoadOptions(
+                files=files,
+                project_name=p.name,
+                project_directory=workdir or None,
+                env_files=env_files,
+                enable_services=p.services,
+                cwd=workdir or None,
+            )
+            orchestrate.up(engine, load_project(options), report=report)
 
         self._project_call(p, f"Up {p.name}", up, "Starting…")
 

@@ -54,6 +54,7 @@ COMPOSE_NUMBER = "com.docker.compose.container-number"
 COMPOSE_ONEOFF = "com.docker.compose.oneoff"
 COMPOSE_WORKING_DIR = "com.docker.compose.project.working_dir"
 COMPOSE_CONFIG_FILES = "com.docker.compose.project.config_files"
+COMPOSE_ENV_FILES = "com.docker.compose.project.environment_file"
 PROJECT_KEY = "project:"  # a project row's key: never a container id (64 hex digits)
 # a project row's style (never a container's status: prune and stop look for those)
 PROJECT_STYLES = ("project-up", "project-partial", "project-down", "project-unhealthy")
@@ -85,6 +86,10 @@ class Project:
     @property
     def config_files(self) -> list[str]:
         return [f for f in self.label(COMPOSE_CONFIG_FILES).split(",") if f]
+
+    @property
+    def env_files(self) -> list[str]:
+        return [f for f in self.label(COMPOSE_ENV_FILES).split(",") if f]
 
     @property
     def services(self) -> list[str]:
