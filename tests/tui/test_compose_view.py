@@ -9,7 +9,6 @@ interface, and ``up`` on a project the compose package made from a compose file 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -529,10 +528,87 @@ def test_project_actions_on_a_real_engine(bench: Bench, tmp_path: Path) -> None:
                 engine.remove_network(n.name)
 
 
-def _wait(cond: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
+COMPOSE_FILE = """
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", {db}]
+    healthcheck:
+      test: ["CMD-SHELL", "test -e /tmp/ready"]
+      interval: 300ms
+      retries: 1
+  web:
+    image: busybox
+    command: ["sh", "-c", {web}]
+    depends_on:
+      db:
+        condition: service_healthy
+"""
+
+CACHE_SERVICE = """
+  cache:
+    image: busybox
+    command: ["sh", "-c", {cache}]
+"""
+
+
+def test_up_reloads_the_projects_files(bench: Bench, tmp_path: Path) -> None:
+    """``u`` on a project is ``compose up -d`` of the files its labels name: it starts what was stopped and
+    creates what the file has gained since."""
+    import json
+
+    from compose import orchestrate
+    from compose.loader import LoadOptions, load_project
+
+    engine = bench.engine
+    script = {name: json.dumps(LOOP.replace("$$", "$").format(name=name)) for name in ("db", "web", "cache")}
+    script["db"] = json.dumps("touch /tmp/ready; " + LOOP.replace("$$", "$").format(name="db"))
+    (tmp_path / "compose.yaml").write_text(COMPOSE_FILE.format(**script))
+    options = LoadOptions(project_name="cafe", project_directory=str(tmp_path), cwd=str(tmp_path))
+    orchestrate.up(engine, load_project(options))
+
+    def cafe() -> dict[str, str]:
+        return {
+            c.name: c.status
+            for c in engine.list_containers(all=True)
+            if c.labels.get("com.docker.compose.project") == "cafe"
+        }
+
+    assert cafe() == {"cafe-db-1": "running", "cafe-web-1": "running"}
+
+    async def scenario() -> None:
+        app = DockyardApp(engine, Settings(stats_interval=0))
+        async with app.run_test(size=SIZE) as pilot:
+            p = _pane(app)
+            await wait_for(pilot, lambda: "project:cafe" in p.shown, what="the project")
+            p.select_key("project:cafe")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: set(cafe().values()) == {"exited"}, timeout=30, what="stopped")
+            await wait_for(pilot, lambda: p.by_key["project:cafe"].cells[2] == "0/2 running")
+
+            await pilot.press("u")
+            await wait_for(pilot, lambda: set(cafe().values()) == {"running"}, timeout=30, what="up again")
+            await wait_for(pilot, lambda: p.by_key["project:cafe"].cells[2].startswith("2/2 running"))
+
+            # the file gains a service: up creates it (and keeps the others: their config did not change)
+            before = {c.name: c.id for c in engine.list_containers(all=True)}
+            with (tmp_path / "compose.yaml").open("a") as f:
+                f.write(CACHE_SERVICE.format(**script))
+            p.select_key("project:cafe")
+            await pilot.press("u")
+            await wait_for(pilot, lambda: cafe().get("cafe-cache-1") == "running", timeout=30, what="cache")
+            after = {c.name: c.id for c in engine.list_containers(all=True)}
+            assert after["cafe-web-1"] == before["cafe-web-1"] and after["cafe-db-1"] == before["cafe-db-1"]
+            await wait_for(pilot, lambda: p.by_key["project:cafe"].cells[1] == "3 services", what="the row")
+
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not cafe(), timeout=30, what="down")
+            await wait_for(pilot, lambda: all(n.name != "cafe_default" for n in engine.list_networks()))
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        if cafe() or any(n.name == "cafe_default" for n in engine.list_networks()):
+            orchestrate.down(engine, "cafe")
