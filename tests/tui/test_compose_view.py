@@ -586,9 +586,20 @@ def test_up_reloads_the_projects_files(bench: Bench, tmp_path: Path) -> None:
             await wait_for(pilot, lambda: set(cafe().values()) == {"exited"}, timeout=30, what="stopped")
             await wait_for(pilot, lambda: p.by_key["project:cafe"].cells[2] == "0/2 running")
 
+            # while up runs, the project's row shows its progress lines
+            shown: list[str] = []
+            progress = p._progress
+
+            def seen(project: str, line: str | None) -> None:
+                progress(project, line)
+                shown.append(p.by_key["project:cafe"].cells[2])
+
+            p._progress = seen  # type: ignore[method-assign]
             await pilot.press("u")
             await wait_for(pilot, lambda: set(cafe().values()) == {"running"}, timeout=30, what="up again")
             await wait_for(pilot, lambda: p.by_key["project:cafe"].cells[2].startswith("2/2 running"))
+            assert "Container cafe-db-1 Started" in shown and "Container cafe-web-1 Started" in shown
+            assert shown[-1].startswith(("0/2 running", "1/2 running", "2/2 running"))  # then its state again
 
             # the file gains a service: up creates it (and keeps the others: their config did not change)
             before = {c.name: c.id for c in engine.list_containers(all=True)}
