@@ -9,7 +9,9 @@ Progress goes to ``report`` as compose's plain progress lines (`` Container app-
 
 from __future__ import annotations
 
+import functools
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,16 +57,35 @@ class _Out:
     def __init__(self, report: Report | None, warn: Report | None = None) -> None:
         self.report = report
         self.warn_to = warn
+        self.lock = threading.Lock()  # events come from the threads that start containers together
 
     def event(self, resource: str, text: str, details: str = "") -> None:
         if self.report is not None:
-            self.report(f" {resource} {text}" + (f" {details}" if details else ""))
+            with self.lock:
+                self.report(f" {resource} {text}" + (f" {details}" if details else ""))
 
     def warn(self, text: str) -> None:
         if self.warn_to is not None:
             self.warn_to(text)
         elif self.report is not None:
             self.report(f"WARN[0000] {text}")
+
+
+def _together(jobs: list[Callable[[], None]]) -> None:
+    """Run the jobs at once (threads: the engine's calls block on its processes, not on this one's CPU) and
+    raise the first error; one job runs here."""
+    if len(jobs) <= 1:
+        for job in jobs:
+            job()
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(jobs), 8), thread_name_prefix="compose") as pool:
+        futures = [pool.submit(job) for job in jobs]
+        errors = [f.exception() for f in futures]
+    for err in errors:
+        if err is not None:
+            raise err
 
 
 # ================================================================================== reading the engine ====
@@ -483,20 +504,25 @@ def up(
     if not start:
         return project_containers(engine, project.name, all=True)
 
-    # start, level by level, each service after its dependencies' conditions hold
+    # start, level by level, each service after its dependencies' conditions hold; the services of a level
+    # and the replicas of a service start together, as compose's do
+    def start_one(c: ContainerSummary) -> None:
+        out.event(f"Container {c.name}", "Starting")
+        engine.start_container(c.id)
+        out.event(f"Container {c.name}", "Started")
+
+    def start_service(name: str) -> None:
+        _wait_dependencies(engine, project.name, name, scope[name], scope, out)
+        todo = []
+        for c in project_containers(engine, project.name, all=True, services=[name]):
+            if c.status == "running":
+                out.event(f"Container {c.name}", "Running")
+            elif c.status != "paused":
+                todo.append(c)
+        _together([functools.partial(start_one, c) for c in todo])
+
     for level in levels:
-        for name in level:
-            svc = scope[name]
-            _wait_dependencies(engine, project.name, name, svc, scope, out)
-            for c in project_containers(engine, project.name, all=True, services=[name]):
-                if c.status == "running":
-                    out.event(f"Container {c.name}", "Running")
-                    continue
-                if c.status == "paused":
-                    continue
-                out.event(f"Container {c.name}", "Starting")
-                engine.start_container(c.id)
-                out.event(f"Container {c.name}", "Started")
+        _together([functools.partial(start_service, name) for name in level])
     if wait:
         _wait_all(engine, project, scope, out, wait_timeout)
     return project_containers(engine, project.name, all=True)
@@ -718,10 +744,7 @@ def down(
         if (doc.get("Labels") or {}).get(L.PROJECT) not in (project_name, None) and project is None:
             continue
         out.event(f"Network {name}", "Removing")
-        try:
-            engine.remove_network(name)
-        except (NetworkNotFound, NotFound):
-            pass
+        _remove_network(engine, name)
         out.event(f"Network {name}", "Removed")
     if volumes:
         if project is not None:
@@ -751,6 +774,22 @@ def down(
             out.warn(str(err))
             continue
         out.event(f"Image {image}", "Removed")
+
+
+def _remove_network(engine: Engine, name: str, settle: float = 5.0) -> None:
+    """Remove the network; while the containers just removed still hold endpoints on it (a stopped
+    container's supervisor may still be tearing its side down), try again for a few seconds."""
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            engine.remove_network(name)
+            return
+        except (NetworkNotFound, NotFound):
+            return
+        except Conflict as err:
+            if "active endpoints" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _images_to_remove(

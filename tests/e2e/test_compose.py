@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -86,13 +87,15 @@ class Proj:
     dir: Path
     ids: dict[str, str] = field(default_factory=dict)  # container name -> id, as last seen
 
-    def cli(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 90, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [DOCKYARD, "--root", str(self.config.root), "compose", *args],
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=self.dir,
+            cwd=cwd or self.dir,
             env={**os.environ, "DOCKYARD_RUN": str(self.config.run)},
             stdin=subprocess.DEVNULL,
         )
@@ -302,11 +305,41 @@ def test_exec_and_run_give_the_commands_exit_code(proj: Proj) -> None:
     # the one-off containers were named <project>-<service>-run-<hex> and are gone
     oneoff = proj.engine.list_containers(all=True, filters={"label": ["com.docker.compose.oneoff=True"]})
     assert oneoff == []
-    r = proj.ok("run", "-d", "migrate", "sleep", "30")
+    r = proj.ok("run", "-d", "migrate", "sh", "-c", "trap 'exit 0' TERM; sleep 30 & wait")
     assert re.fullmatch(r"shop-migrate-run-[0-9a-f]{12}\n", r.stdout), r.stdout
     labels = proj.engine.inspect_container(r.stdout.strip())["Config"]["Labels"]
     assert labels["com.docker.compose.oneoff"] == "True"
     assert "com.docker.compose.container-number" not in labels
+
+
+def test_lifecycle_verbs_top_images_and_config(proj: Proj) -> None:
+    r = proj.ok("stop", "-t", "1", "web")
+    assert r.stderr.splitlines() == [" Container shop-web-1 Stopping", " Container shop-web-1 Stopped"]
+    assert proj.containers()["shop-web-1"] == "exited"
+    r = proj.ok("start", "web")
+    assert " Container shop-web-1 Started" in r.stderr.splitlines(), r.stderr
+    proj.ok("pause", "web")
+    assert proj.containers()["shop-web-1"] == "paused"
+    proj.ok("unpause", "web")
+    proj.ok("restart", "-t", "1", "web")
+    assert proj.containers()["shop-web-1"] == "running"
+    top = proj.ok("top", "db").stdout.splitlines()
+    assert top[0] == "shop-db-1" and top[1].split()[:2] == ["UID", "PID"]
+    assert any("sleep 600" in line for line in top[2:]), top
+    images = [re.split(r"\s{2,}", line.strip()) for line in proj.ok("images").stdout.splitlines()]
+    assert images[0] == ["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"]
+    assert images[-1][:3] == ["shop-web-1", "shop-web", "latest"]
+    assert proj.ok("config", "--services").stdout == "db\nmigrate\nweb\n"
+    assert proj.ok("config", "--volumes").stdout == "data\n"
+    assert "GREETING: bonjour" in proj.ok("config").stdout
+    r = proj.ok("kill", "web")
+    assert " Container shop-web-1 Killed" in r.stderr.splitlines(), r.stderr
+    assert proj.cli("kill", "web").returncode == 1  # nothing left running to kill
+    r = proj.ok("rm", "-f", "web")
+    assert r.stderr.splitlines()[-1] == " Container shop-web-1 Removed", r.stderr
+    assert "shop-web-1" not in proj.containers()
+    proj.ok("up", "-d", "--no-deps", "web")
+    assert proj.containers()["shop-web-1"] == "running"
 
 
 def test_down_v_leaves_nothing_behind(proj: Proj) -> None:
@@ -325,3 +358,129 @@ def test_down_v_leaves_nothing_behind(proj: Proj) -> None:
     left = [p for p in Path("/sys/fs/cgroup").glob(f"*/{parent}/*") if any(i[:12] in p.name for i in ids)]
     assert left == []
     assert proj.cli("ps", "-a").stdout.splitlines()[1:] == []
+
+
+ATTACHED = """\
+services:
+  once:
+    image: busybox
+    command: ["sh", "-c", "echo one; echo two >&2"]
+  loop:
+    image: busybox
+    init: true
+    profiles: [loop]
+    command: ["sh", "-c", "echo looping; exec sleep 600"]
+"""
+
+
+def test_attached_up_streams_prefixed_output_until_the_containers_exit(proj: Proj) -> None:
+    (proj.dir / "attached.yaml").write_text(ATTACHED)
+    r = proj.ok("-p", "att", "-f", "attached.yaml", "up")
+    out = r.stdout.splitlines()
+    assert out[0] == "Attaching to once-1"
+    assert "once-1  | one" in out and "once-1 exited with code 0" in out
+    assert "once-1  | two" in r.stderr.splitlines()
+    # `-p NAME down` where there is no compose file: the labels say what belongs to the project
+    r = proj.cli("-p", "att", "down", cwd=proj.dir.parent)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        " Container att-once-1 Stopping",
+        " Container att-once-1 Stopped",
+        " Container att-once-1 Removing",
+        " Container att-once-1 Removed",
+        " Network att_default Removing",
+        " Network att_default Removed",
+    ]
+
+
+def test_ctrl_c_stops_an_attached_project(proj: Proj) -> None:
+    (proj.dir / "attached.yaml").write_text(ATTACHED)
+    args = [DOCKYARD, "--root", str(proj.config.root), "compose", "-p", "att", "-f", "attached.yaml"]
+    env = {**os.environ, "DOCKYARD_RUN": str(proj.config.run)}
+    up = subprocess.Popen(
+        [*args, "--profile", "loop", "up", "loop"],
+        cwd=proj.dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert up.stdout is not None
+        seen = []
+        for line in up.stdout:
+            seen.append(line)
+            if "loop-1  | looping" in line:
+                break
+        assert seen[0] == "Attaching to loop-1\n", seen
+        up.send_signal(signal.SIGINT)
+        _, err = up.communicate(timeout=30)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    assert up.returncode == 130, err
+    assert " Compose Stopping Gracefully Stopping... press Ctrl+C again to force" in err.splitlines(), err
+    assert " Container att-loop-1 Stopped" in err.splitlines(), err
+    assert proj.containers(all=True) == {} or proj.engine.container("att-loop-1").status == "exited"
+    proj.ok("-p", "att", "-f", "attached.yaml", "down")
+
+
+FAILING = """\
+services:
+  bad:
+    image: busybox
+    init: true
+    command: ["sleep", "600"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 200ms
+      retries: 1
+  app:
+    image: busybox
+    command: ["true"]
+    depends_on:
+      bad:
+        condition: service_healthy
+  job:
+    image: busybox
+    command: ["sh", "-c", "exit 3"]
+    profiles: [job]
+  after:
+    image: busybox
+    command: ["true"]
+    profiles: [job]
+    depends_on:
+      job:
+        condition: service_completed_successfully
+  outside:
+    image: busybox
+    profiles: [ext]
+    networks: [ext]
+networks:
+  ext:
+    external: true
+    name: no-such-network
+"""
+
+
+def test_failed_dependencies_missing_externals_and_orphans_as_compose(proj: Proj) -> None:
+    (proj.dir / "failing.yaml").write_text(FAILING)
+    base = ("-p", "fail", "-f", "failing.yaml")
+    r = proj.cli(*base, "up", "-d")
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == "dependency failed to start: container fail-bad-1 is unhealthy", (
+        r.stderr
+    )
+    assert " Container fail-bad-1 Error dependency bad failed to start" in r.stderr.splitlines()
+    assert proj.engine.container("fail-app-1").status == "created"  # never started
+    r = proj.cli(*base, "--profile", "job", "up", "-d", "after")
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == 'service "job" didn\'t complete successfully: exit 3', r.stderr
+    r = proj.cli(*base, "--profile", "ext", "up", "-d", "outside")
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == "network no-such-network declared as external, but could not be found"
+    # a service gone from the file leaves an orphan: warned about, removed only when asked
+    (proj.dir / "failing.yaml").write_text(FAILING.replace("  app:\n", "  renamed:\n"))
+    r = proj.cli(*base, "up", "-d", "--no-deps", "bad")
+    assert "WARN[0000] Found orphan containers ([fail-app-1]) for this project." in r.stderr, r.stderr
+    r = proj.cli(*base, "up", "-d", "--no-deps", "--remove-orphans", "bad")
+    assert " Container fail-app-1 Removed" in r.stderr.splitlines(), r.stderr
+    proj.ok(*base, "down", "-t", "0")
+    assert proj.engine.list_containers(all=True) == []

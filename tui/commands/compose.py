@@ -55,7 +55,7 @@ def register(sub: Any) -> None:
 
     def verb(name: str, help: str, func: Callable[[argparse.Namespace], int | None]) -> Any:
         p = csub.add_parser(name, help=help)
-        p.set_defaults(func=func)
+        p.set_defaults(func=_bare_errors(func))
         return p
 
     p = verb("up", "Create and start containers", cmd_up)
@@ -219,6 +219,27 @@ def register(sub: Any) -> None:
 # ============================================================================================ helpers ====
 
 
+def _bare_errors(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:
+    """compose prints its errors as the bare message (``dependency failed to start: ...``), not docker's
+    ``Error: ...``, and exits with 1 (the engine's own codes for ``run``/``exec`` come from the command)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from core.errors import DockyardError
+
+        try:
+            return int(func(args) or 0)
+        except DockyardError as err:
+            if getattr(args, "debug", False):
+                raise
+            sys.stderr.write(f"{err}\n")
+            return 1
+        except CLIError as err:
+            sys.stderr.write(f"{err}\n")
+            return 1
+
+    return run
+
+
 def _services_arg(args: argparse.Namespace) -> list[str]:
     return list(getattr(args, "services", None) or [])
 
@@ -321,6 +342,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     report = _reporter(args)
     detach = args.detach or args.wait
+    import time
+
+    since = time.time()  # attached: the output from here on (a one-shot may be done before we follow it)
     orchestrate.up(
         engine,
         project,
@@ -342,7 +366,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if detach or args.no_start:
         return 0
     names = services or list(project.services)
-    return _attached(engine, project.name, names, args, report)
+    return _attached(engine, project.name, names, args, report, since)
 
 
 def _attached(
@@ -351,6 +375,7 @@ def _attached(
     services: list[str],
     args: argparse.Namespace,
     report: Callable[[str], None] | None,
+    since: float,
 ) -> int:
     """``up`` without -d: every container's output, prefixed, until they have all exited; ctrl-c stops
     the project (a second one kills it), as compose does."""
@@ -369,7 +394,7 @@ def _attached(
     def follow(c: ContainerSummary) -> None:
         name = _short(c, project)
         try:
-            with engine.container_logs(c.id, follow=True, tail=0 if c.status == "running" else None) as logs:
+            with engine.container_logs(c.id, follow=True, since=since) as logs:
                 streams.append(logs)
                 for line in logs:
                     events.put(("line", (name, line)))
@@ -399,8 +424,8 @@ def _attached(
     except KeyboardInterrupt:
         stopping = True
     if stopping:
-        sys.stdout.write("Gracefully stopping... (press Ctrl+C again to force)\n")
-        sys.stdout.flush()
+        if report is not None:
+            report(" Compose Stopping Gracefully Stopping... press Ctrl+C again to force")
         try:
             orchestrate.stop(engine, project, services, timeout=args.timeout, report=report)
         except KeyboardInterrupt:
