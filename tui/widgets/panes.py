@@ -17,6 +17,7 @@ from tui.keymap import bindings
 from tui.output import human_size
 from tui.widgets.listpane import MARK, ListPane
 from tui.widgets.rows import (
+    COMPOSE_PROJECT,
     CONTAINER_COLUMNS,
     IMAGE_COLUMNS,
     NETWORK_COLUMNS,
@@ -357,9 +358,7 @@ class ContainersPane(EnginePane):
         if p is None:
             return
         networks = sorted(
-            n.name
-            for n in self.dapp.snapshot.networks
-            if (getattr(n, "labels", None) or {}).get("com.docker.compose.project") == p.name
+            n.name for n in self.dapp.snapshot.networks if n.labels.get(COMPOSE_PROJECT) == p.name
         )
         body = [f"  container {c.name}  ({c.status})" for c in p.containers[:10]]
         if len(p.containers) > 10:
