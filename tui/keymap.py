@@ -98,9 +98,9 @@ SCOPE_TITLES = {
     "list": "Every list (containers, images, networks, volumes)",
     "containers": "Containers",
     "images": "Images",
+    "logs": "Logs pane (the log viewer's own keys)",
     "projects": "Compose projects (on a project's row in Containers; Enter folds it too)",
     "projectlogs": "A project's logs (merged; 1-9 show or hide a service)",
-    "logs": "Logs pane (the log viewer's own keys)",
     "detail": "Detail view (inspect, stats, top, ports, env, mounts)",
 }
 
