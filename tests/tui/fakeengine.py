@@ -58,6 +58,30 @@ IMAGES = [
 NAMES = ["web", "api", "db", "cache", "worker", "cron", "proxy", "queue", "search", "metrics"]
 
 
+class _NoEvents(EventStream):
+    """Nothing ever happens in the fake: following waits until closed."""
+
+    def __init__(self, follow: bool) -> None:
+        self._closed = threading.Event()
+        self._follow = follow
+
+    def __iter__(self) -> Iterator[Event]:
+        if self._follow:
+            self._closed.wait()
+        return iter(())
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def _refuse(name: str) -> Callable[..., Any]:
+    def refused(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        raise Conflict(f"the fake engine does not {name.replace('_', ' ')}")
+
+    refused.__name__ = name
+    return refused
+
+
 # compose projects (FakeEngine(compose=True)): (project, service, number, status, health, exit code)
 COMPOSE = [
     ("shop", "web", 1, "running", "healthy", None),
@@ -84,30 +108,6 @@ class _Lines(LogStream):
 
     def close(self) -> None:
         self._closed.set()
-
-
-class _NoEvents(EventStream):
-    """Nothing ever happens in the fake: following waits until closed."""
-
-    def __init__(self, follow: bool) -> None:
-        self._closed = threading.Event()
-        self._follow = follow
-
-    def __iter__(self) -> Iterator[Event]:
-        if self._follow:
-            self._closed.wait()
-        return iter(())
-
-    def close(self) -> None:
-        self._closed.set()
-
-
-def _refuse(name: str) -> Callable[..., Any]:
-    def refused(self: Engine, *args: Any, **kwargs: Any) -> Any:
-        raise Conflict(f"the fake engine does not {name.replace('_', ' ')}")
-
-    refused.__name__ = name
-    return refused
 
 
 class FakeEngine(Engine):

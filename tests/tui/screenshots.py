@@ -109,36 +109,6 @@ async def _workbench(engine: Any, out: Path, ids: dict[str, str]) -> list[str]:
     return saved
 
 
-async def _pull(engine: Any, ref: str, out: Path) -> str:
-    from tui.app import DockyardApp
-    from tui.screens.pull import PullScreen
-    from tui.settings import Settings
-
-    app = DockyardApp(engine, Settings(stats_interval=0))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("P")
-        await _until(pilot, lambda: isinstance(app.screen, PullScreen))
-        screen = app.screen
-        screen.query_one("#ref").value = ref
-        await pilot.press("enter")
-        await _until(
-            pilot,
-            lambda: (
-                not screen.running
-                or any(0.3 < p.current / max(p.total, 1) < 0.8 for p in screen._latest.values())
-            ),
-        )
-        if not screen.running:
-            raise RuntimeError(
-                f"the pull ended before its screenshot: {screen.error} {screen._latest} {screen.result}"
-            )
-        await pilot.pause(0.3)
-        path = app.save_screenshot("pull.svg", str(out))
-        await pilot.press("escape")
-        await _until(pilot, lambda: not screen.running)
-    return path
-
-
 SHOP = """
 services:
   db:
@@ -179,6 +149,36 @@ def _compose_up(engine: Any, workdir: Path) -> dict[str, str]:
     (workdir / "compose.yaml").write_text(SHOP)
     project = load_project(LoadOptions(project_name="shop", project_directory=str(workdir), cwd=str(workdir)))
     return {c.name: c.id for c in orchestrate.up(engine, project, wait=True)}
+
+
+async def _pull(engine: Any, ref: str, out: Path) -> str:
+    from tui.app import DockyardApp
+    from tui.screens.pull import PullScreen
+    from tui.settings import Settings
+
+    app = DockyardApp(engine, Settings(stats_interval=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("P")
+        await _until(pilot, lambda: isinstance(app.screen, PullScreen))
+        screen = app.screen
+        screen.query_one("#ref").value = ref
+        await pilot.press("enter")
+        await _until(
+            pilot,
+            lambda: (
+                not screen.running
+                or any(0.3 < p.current / max(p.total, 1) < 0.8 for p in screen._latest.values())
+            ),
+        )
+        if not screen.running:
+            raise RuntimeError(
+                f"the pull ended before its screenshot: {screen.error} {screen._latest} {screen.result}"
+            )
+        await pilot.pause(0.3)
+        path = app.save_screenshot("pull.svg", str(out))
+        await pilot.press("escape")
+        await _until(pilot, lambda: not screen.running)
+    return path
 
 
 def main() -> int:
