@@ -240,8 +240,8 @@ def main() -> int:
             c = engine.create_container(ContainerCreate(ContainerConfig(image="busybox", cmd=cmd), name=name))
             engine.start_container(c.id)
             ids[name] = c.id
-        engine.wait_container("migrate")
         ids.update(_compose_up(engine, base / "shop"))
+        engine.wait_container("migrate")
         saved += asyncio.run(_workbench(engine, out, ids))
         with FaultProxy(bed.open_addr) as proxy:
             proxy.throttle = 200_000  # the uncompressed busybox layer (~2 MB) takes ~10 s
