@@ -93,78 +93,6 @@ def tmux_env(testbed, engine_config: Config) -> Iterator[tuple[LocalEngine, str,
                 pass
 
 
-def test_a_person_pulls_runs_follows_execs_stops_and_removes(
-    tmux_env: tuple[LocalEngine, str, dict[str, str]],
-) -> None:
-    engine, ref, env = tmux_env
-    t = Tmux(f"{DOCKYARD} --root {shlex.quote(str(engine.config.root))}", env)
-    try:
-        t.wait("1 Containers", what="the workbench")
-        t.wait("No containers", what="the empty list")
-
-        # pull busybox
-        t.keys("P")
-        t.wait("Pull an image")
-        t.type(ref)
-        t.keys("Enter")
-        t.wait("Downloaded newer image", timeout=60)
-        t.wait("Pull complete", timeout=10)  # the layer rows may paint a frame after the status line
-        t.keys("Escape")
-        t.wait("1 Containers")
-
-        # run it detached from the form, which shows the command line it stands for
-        t.keys("n")
-        t.wait("Run a container")
-        t.type(ref)
-        t.keys("Tab")
-        t.type("tmuxbox")
-        t.keys("Tab")
-        t.type("sh -c 'while true; do echo tick-$((1+1)); sleep 1; done'")
-        screen = t.wait("dockyard run -d --name tmuxbox", what="the command line")
-        assert "tick-" in screen
-        t.keys("Enter")
-        t.wait(lambda s: "tmuxbox" in s and "Up " in s, what="the running container in the list")
-        assert engine.container("tmuxbox").status == "running"
-
-        # follow its logs
-        t.keys("l")
-        t.wait("Logs of tmuxbox")
-        t.wait(lambda s: s.count("tick-2") >= 2, what="log lines")
-        before = engine.container("tmuxbox")
-        assert before.status == "running"
-
-        # a shell in it; echo; leave
-        t.keys("1")
-        t.wait("1 Containers")
-        t.keys("e")
-        t.wait("Shell in tmuxbox")
-        t.wait(lambda s: "#" in s.split("Shell in tmuxbox", 1)[1], what="a shell prompt")
-        t.type("echo hello-$((6*7))")
-        t.keys("Enter")
-        t.wait("hello-42", what="the echo")
-        t.type("exit")
-        t.keys("Enter")
-        t.wait(lambda s: "1 Containers" in s and "Shell in" not in s, what="back to the list")
-
-        # stop, then remove (with its confirmation)
-        t.keys("s")
-        t.wait(lambda s: "Exited" in s, what="stopped")
-        assert engine.container("tmuxbox").status == "exited"
-        t.keys("d")
-        t.wait("Remove tmuxbox?")
-        t.keys("y")
-        t.wait("No containers", what="removed")
-        assert engine.list_containers(all=True) == []
-
-        t.keys("q")
-        deadline = time.monotonic() + 10
-        while t.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not t.alive(), "the workbench did not quit"
-    finally:
-        t.close()
-
-
 COMPOSE_YAML = """
 services:
   db:
@@ -268,3 +196,75 @@ def test_a_person_works_a_compose_project_at_80x24(
                 capture_output=True,
                 timeout=60,
             )
+
+
+def test_a_person_pulls_runs_follows_execs_stops_and_removes(
+    tmux_env: tuple[LocalEngine, str, dict[str, str]],
+) -> None:
+    engine, ref, env = tmux_env
+    t = Tmux(f"{DOCKYARD} --root {shlex.quote(str(engine.config.root))}", env)
+    try:
+        t.wait("1 Containers", what="the workbench")
+        t.wait("No containers", what="the empty list")
+
+        # pull busybox
+        t.keys("P")
+        t.wait("Pull an image")
+        t.type(ref)
+        t.keys("Enter")
+        t.wait("Downloaded newer image", timeout=60)
+        t.wait("Pull complete", timeout=10)  # the layer rows may paint a frame after the status line
+        t.keys("Escape")
+        t.wait("1 Containers")
+
+        # run it detached from the form, which shows the command line it stands for
+        t.keys("n")
+        t.wait("Run a container")
+        t.type(ref)
+        t.keys("Tab")
+        t.type("tmuxbox")
+        t.keys("Tab")
+        t.type("sh -c 'while true; do echo tick-$((1+1)); sleep 1; done'")
+        screen = t.wait("dockyard run -d --name tmuxbox", what="the command line")
+        assert "tick-" in screen
+        t.keys("Enter")
+        t.wait(lambda s: "tmuxbox" in s and "Up " in s, what="the running container in the list")
+        assert engine.container("tmuxbox").status == "running"
+
+        # follow its logs
+        t.keys("l")
+        t.wait("Logs of tmuxbox")
+        t.wait(lambda s: s.count("tick-2") >= 2, what="log lines")
+        before = engine.container("tmuxbox")
+        assert before.status == "running"
+
+        # a shell in it; echo; leave
+        t.keys("1")
+        t.wait("1 Containers")
+        t.keys("e")
+        t.wait("Shell in tmuxbox")
+        t.wait(lambda s: "#" in s.split("Shell in tmuxbox", 1)[1], what="a shell prompt")
+        t.type("echo hello-$((6*7))")
+        t.keys("Enter")
+        t.wait("hello-42", what="the echo")
+        t.type("exit")
+        t.keys("Enter")
+        t.wait(lambda s: "1 Containers" in s and "Shell in" not in s, what="back to the list")
+
+        # stop, then remove (with its confirmation)
+        t.keys("s")
+        t.wait(lambda s: "Exited" in s, what="stopped")
+        assert engine.container("tmuxbox").status == "exited"
+        t.keys("d")
+        t.wait("Remove tmuxbox?")
+        t.keys("y")
+        t.wait("No containers", what="removed")
+        assert engine.list_containers(all=True) == []
+
+        t.keys("q")
+        deadline = time.monotonic() + 10
+        while t.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not t.alive(), "the workbench did not quit"
+    finally:
+        t.close()
