@@ -484,6 +484,17 @@ def test_project_actions_on_a_real_engine(bench: Bench, tmp_path: Path) -> None:
             assert {ln.split(" ", 1)[0] for ln in view.shown_text()} == {"db-1"}
             before = len(view.shown_text())
             await wait_for(pilot, lambda: len(view.shown_text()) > before, what="db's lines keep coming")
+            # a container that stops and starts again goes on in the same view
+            await asyncio.to_thread(engine.stop_container, ids["shop-web-1"])
+            await asyncio.to_thread(engine.start_container, ids["shop-web-1"])
+            await wait_for(
+                pilot,
+                lambda: sum(ln.text == "shop-web-1 up" for ln in view.lines) == 2,
+                timeout=20,
+                what="web-1's lines after its restart",
+            )
+            await pilot.press("0")
+            assert sum(ln.startswith("web-1  | shop-web-1 up") for ln in view.shown_text()) == 2
             await pilot.press("escape")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
 

@@ -5,7 +5,8 @@ One thread a container reads its log through the engine interface (``container_l
 lines, then following), so it works on a remote engine too; the threads only append to a queue, which the
 event loop drains every ``DRAIN`` seconds. Lines are kept in time order (the containers' past lines arrive
 in any order), at most ``KEEP`` of them. When a container's log ends (it stopped) its reader looks again
-every ``REOPEN`` seconds, from the time of the last line it had, so a restarted project keeps flowing.
+every ``REOPEN`` seconds whether it runs again, and reads on from the time of the last line it had, so a
+restarted project keeps flowing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import RichLog, Static
 
+from core.models import RUNNING_STATES
 from tui.failure import one_line
 
 if TYPE_CHECKING:
@@ -163,7 +165,15 @@ class ProjectLogView(Vertical):
                 stream.close()
             if last is None:
                 last = ("", "")  # an empty log: from now on, only what comes
-            self._stop.wait(REOPEN)
+            # its log ended (it stopped): open it again once it runs again (a look at its state is cheap;
+            # reading a long log from a time is not)
+            while not self._stop.wait(REOPEN):
+                try:
+                    if self.engine.container(source.id).status in RUNNING_STATES:
+                        break
+                except Exception as err:  # removed (down): nothing more will come
+                    self._queue.append((i, one_line(err)))
+                    return
 
     # ------------------------------------------------------------- showing
 
