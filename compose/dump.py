@@ -9,6 +9,7 @@ can be read back as a compose file.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from compose.model import Project
@@ -71,7 +72,10 @@ def _service(svc: dict[str, Any]) -> dict[str, Any]:
         elif key == "ulimits":
             value = {n: _ordered(c, ["soft", "hard"]) for n, c in sorted(value.items())}
         elif key == "deploy":
-            limits = ((value.get("resources") or {}).get("limits")) or {}
+            limits = dict(((value.get("resources") or {}).get("limits")) or {})
+            if "cpus" in limits:  # NanoCPUs: a number
+                cpus = float(limits["cpus"])
+                limits["cpus"] = int(cpus) if cpus.is_integer() else cpus
             value = {"resources": {"limits": _ordered(limits, LIMITS_ORDER)}} if limits else {}
             if not value:
                 continue
@@ -90,6 +94,8 @@ def _volume(vol: dict[str, Any]) -> dict[str, Any]:
             value = {}
         if key == "bind" and value == {"create_host_path": False}:
             continue
+        if key == "tmpfs" and "size" in value:  # UnitBytes: printed as a string
+            value = {**value, "size": str(value["size"])}
         out[key] = value
     return _ordered(out, VOLUME_ORDER)
 
@@ -147,6 +153,11 @@ def _dumper() -> type:
     def represent_none(dumper: Any, _: None) -> Any:
         return dumper.represent_scalar("tag:yaml.org,2002:null", "null")
 
+    # quote what the loader would read as a number (go-yaml reads 0o17 and 1e3 as numbers too)
+    Dumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^0o[0-7]+$"), ["0"])
+    Dumper.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"), list("-+0123456789")
+    )
     Dumper.add_representer(str, represent_str)
     Dumper.add_representer(type(None), represent_none)
     return Dumper

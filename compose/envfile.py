@@ -33,15 +33,11 @@ def _expand_escapes(value: str) -> str:
         seq = m.group(0)
         if seq == "\\$":
             return "$$"  # a literal $ for the substitution that follows
-        if seq.startswith("\\0"):
+        if seq.startswith("\\0"):  # \0NNN is Go's \NNN: exactly three octal digits up to \377
             digits = seq[2:]
-            if not digits:
-                return "\0"
-            try:
-                code = int(digits, 8)
-            except ValueError:
-                return seq
-            return chr(code) if code < 256 else seq
+            if len(digits) == 3 and all(d in "01234567" for d in digits) and int(digits, 8) < 256:
+                return chr(int(digits, 8))
+            return "\\" + digits
         ch = seq[1]
         if ch in _SIMPLE_ESCAPES:
             if ch == "c":  # not a Go escape: UnquoteChar fails and the match stays as it was
@@ -183,18 +179,22 @@ def parse_dotenv(
     return out
 
 
-def read_env_file(path: Path, lookup: Lookup | None = None) -> dict[str, str]:
-    """``path`` parsed (keys starting with a digit dropped); errors name the file."""
+def read_env_file(
+    path: Path, lookup: Lookup | None = None, into: dict[str, str] | None = None
+) -> dict[str, str]:
+    """``path`` parsed into ``into`` (a new mapping if None): a substitution looks in ``lookup`` first,
+    then in ``into`` (what earlier files and lines set). Errors name the file."""
     try:
         text = path.read_text()
     except FileNotFoundError:
         raise EnvFileError(f"couldn't find env file: {path}")
     except IsADirectoryError:
         raise EnvFileError(f"{path} is a directory")
+    except UnicodeDecodeError:
+        raise EnvFileError(f"failed to read {path}: invalid UTF-8")
     except OSError as err:
         raise EnvFileError(f"couldn't read env file {path}: {err.strerror}")
     try:
-        parsed = parse_dotenv(text, lookup)
+        return parse_dotenv(text, lookup, into)
     except EnvFileError as err:
         raise EnvFileError(f"failed to read {path}: {err}")
-    return {k: v for k, v in parsed.items() if not k.lstrip()[:1].isdigit()}

@@ -141,6 +141,9 @@ def _to_float(v: str) -> Any:
     return float(v)
 
 
+_OLD_BOOLS = {"y": True, "yes": True, "on": True, "n": False, "no": False, "off": False}
+
+
 def _to_bool(v: str) -> Any:
     low = v.lower()
     if low in ("true", "y", "yes", "on"):
@@ -230,6 +233,9 @@ def interpolate(
             cast = _cast_for(shape)
             if cast is None:
                 return new
+            if cast is _to_bool and warn is not None and new.lower() in _OLD_BOOLS:
+                word = "true" if _OLD_BOOLS[new.lower()] else "false"
+                warn(f'"{new}" for boolean is not supported by YAML 1.2, please use `{word}`')
             try:
                 return cast(new)
             except ValueError as err:

@@ -62,6 +62,8 @@ class LoadOptions:
     enable_services: list[str] = field(default_factory=list)  # services named on the command line
     cwd: str | None = None  # where relative -f/--env-file paths and discovery start; None: os.getcwd()
     stdin: IO[str] | None = None  # for "-"; None: sys.stdin
+    # --all-resources: keep networks and volumes no enabled service uses (compose drops them by default)
+    all_resources: bool = False
 
 
 # --- YAML: compose-go reads YAML 1.2 (only true/false are booleans, no timestamps) and refuses duplicate keys
@@ -86,6 +88,19 @@ def _yaml_loader() -> type:
     Loader.add_implicit_resolver(
         "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
     )
+    # go-yaml also reads 0o17 as an integer and 1e3 as a float (YAML 1.2's core schema)
+    Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^0o[0-7]+$"), ["0"])
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"), list("-+0123456789")
+    )
+
+    def construct_int(loader: Any, node: Any) -> Any:
+        value = loader.construct_scalar(node)
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+    Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
 
     def construct_mapping(loader: Any, node: Any, deep: bool = False) -> Any:
         seen: dict[Any, int] = {}
@@ -106,7 +121,74 @@ def _yaml_loader() -> type:
         return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
     Loader.add_constructor("tag:yaml.org,2002:map", construct_mapping)
+
+    def construct_reset(loader: Any, node: Any) -> Any:
+        return Reset()
+
+    def construct_override(loader: Any, node: Any) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return Override(construct_mapping(loader, node, deep=True))
+        if isinstance(node, yaml.SequenceNode):
+            return Override(loader.construct_sequence(node, deep=True))
+        tag = loader.resolve(yaml.ScalarNode, node.value, (True, False))
+        return Override(loader.construct_object(yaml.ScalarNode(tag, node.value), deep=True))
+
+    Loader.add_constructor("!reset", construct_reset)
+    Loader.add_constructor("!override", construct_override)
     return Loader
+
+
+class Reset:
+    """A ``!reset`` value: the attribute is removed from what the files before this one set."""
+
+
+class Override:
+    """An ``!override`` value: it replaces what the files before this one set instead of merging with it."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+Path_ = tuple[str | int, ...]
+
+
+def take_tags(value: Any, path: Path_, paths: list[Path_]) -> Any:
+    """``value`` without its ``!reset`` entries and with its ``!override`` ones unwrapped; the paths of both
+    are added to ``paths`` (compose-go's ResetProcessor)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, Reset | Override):
+                paths.append((*path, k))
+                if isinstance(v, Reset):
+                    continue
+                v = v.value
+            out[k] = take_tags(v, (*path, k), paths)
+        return out
+    if isinstance(value, list):
+        items = []
+        for i, v in enumerate(value):
+            if isinstance(v, Reset | Override):
+                paths.append((*path, i))
+                if isinstance(v, Reset):
+                    continue
+                v = v.value
+            items.append(take_tags(v, (*path, i), paths))
+        return items
+    return value
+
+
+def drop_path(doc: Any, path: Path_) -> None:
+    """Remove what ``path`` names from ``doc`` (a ``!reset`` or ``!override`` in a later file)."""
+    for i, part in enumerate(path):
+        in_dict = isinstance(doc, dict) and part in doc
+        in_list = isinstance(doc, list) and isinstance(part, int) and part < len(doc)
+        if not (in_dict or in_list):
+            return
+        if i == len(path) - 1:
+            del doc[part]
+            return
+        doc = doc[part]
 
 
 _LOADER: type | None = None
@@ -218,15 +300,11 @@ class _Loader:
             if not default.is_file():
                 return
             files = [default]
-        found: dict[str, str] = {}
+        found: dict[str, str] = {}  # compose-go's GetEnvFromFile: the environment first, then the files
         for path in files:
             if not path.exists():
                 raise ComposeFileNotFound(f"couldn't find env file: {path}")
-
-            def lookup(name: str) -> str | None:
-                return self.env.get(name, found.get(name))
-
-            found.update(read_env_file(path, lookup))
+            read_env_file(path, self.env.get, found)
         for key, value in found.items():
             self.env.setdefault(key, value)
 
@@ -279,6 +357,8 @@ class _Loader:
             raise ComposeFileNotFound(f"open {path}: no such file or directory")
         except IsADirectoryError:
             raise ComposeFileNotFound(f"read {path}: is a directory")
+        except UnicodeDecodeError:
+            raise InvalidComposeFile(f"failed to parse {path}: yaml: invalid UTF-8")
         except OSError as err:
             raise ComposeError(f"open {path}: {err.strerror}")
 
@@ -308,9 +388,12 @@ class _Loader:
         return name
 
     # 4. one file
-    def _file_documents(self, f: _File) -> list[dict[str, Any]]:
+    def _file_documents(self, f: _File) -> list[tuple[dict[str, Any], list[Path_]]]:
+        """Each document of ``f``, canonical, with the paths its ``!reset``/``!override`` tags name."""
         out = []
-        for raw in parse_yaml(f.text, f.name):
+        for tagged in parse_yaml(f.text, f.name):
+            paths: list[Path_] = []
+            raw = take_tags(tagged, (), paths)
             doc = interpolate(raw, self.lookup, self.warn)
             schema.validate(doc, f.name)
             if "version" in doc:
@@ -321,7 +404,10 @@ class _Loader:
                 doc.pop("version")
             doc = normalize.strip_extensions(doc)
             normalize.check_supported(doc, f.name)
-            out.append(self._canonical(doc))
+            try:
+                out.append((self._canonical(doc), paths))
+            except InvalidComposeFile as err:
+                raise type(err)(f"{f.name}: {err}")
         return out
 
     def _canonical(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -370,7 +456,7 @@ class _Loader:
                     f"open {other_path}: no such file or directory"
                 )
             merged_other: dict[str, Any] = {}
-            for d in self._file_documents(other):
+            for d, _ in self._file_documents(other):
                 merged_other = merge_documents(merged_other, d)
             other_services = merged_other.get("services") or {}
             if ref not in other_services:
@@ -414,8 +500,10 @@ class _Loader:
 
         merged: dict[str, Any] = {}
         for f in files:
-            for doc in self._file_documents(f):
+            for doc, paths in self._file_documents(f):
                 self._apply_extends(doc, f)
+                for path in paths:
+                    drop_path(merged, path)
                 merged = merge_documents(merged, doc)
         if not merged:
             raise InvalidComposeFile("empty compose file")
@@ -429,6 +517,12 @@ class _Loader:
         for sname, svc in (doc.get("services") or {}).items():
             svc = _resolve_paths(svc, workdir, self.env.get("HOME"))
             svc = normalize.finalize_service(sname, svc, f"services.{sname}")
+            mode = svc.get("network_mode", "")
+            if mode.startswith("service:"):  # compose-go's Normalize: the shared service starts first
+                svc.setdefault("depends_on", {}).setdefault(
+                    mode[len("service:") :],
+                    {"condition": "service_started", "restart": True, "required": True},
+                )
             services[sname] = svc
 
         networks = doc.get("networks") or {}
@@ -458,18 +552,28 @@ class _Loader:
             if not vol.get("name"):
                 vol["name"] = key if vol["external"] else f"{name}_{key}"
 
-        # profiles: a service with none is always on; "*" turns all on; a named service turns its own on
+        # profiles: a service with none is always on; "*" turns all on. The project is checked with the
+        # active profiles; then a service named on the command line turns its own profiles on (compose-go's
+        # checkConsistency, then WithServicesEnabled)
         active = set(profiles)
-        for sname in self.options.enable_services:
-            if sname not in services:
-                continue
-            if not _enabled(services[sname], active):
-                active.update(services[sname].get("profiles") or [])
         enabled = {n: s for n, s in services.items() if _enabled(s, active)}
         disabled = {n: s for n, s in services.items() if n not in enabled}
-
         for sname, svc in enabled.items():
             _check_service(sname, svc, enabled, disabled, networks, volumes)
+        _check_container_names(enabled)
+        for sname in self.options.enable_services:
+            if sname not in services:
+                raise InvalidProject(f"no such service: {sname}")
+            if sname not in enabled:
+                active.update(services[sname].get("profiles") or [])
+        newly = {n: s for n, s in disabled.items() if _enabled(s, active)}
+        enabled.update(newly)
+        disabled = {n: s for n, s in disabled.items() if n not in newly}
+        for sname, svc in newly.items():
+            _check_service(sname, svc, enabled, disabled, networks, volumes, named=True)
+        _check_container_names(enabled)
+
+        for svc in enabled.values():
             svc["environment"] = self._environment(svc)
             if not svc["environment"]:
                 svc.pop("environment")
@@ -484,9 +588,17 @@ class _Loader:
             except EnvFileError:
                 pass  # reported if the service is enabled
             _resolve_build_args(svc, self.env)
-        for sname in self.options.enable_services:
-            if sname not in services:
-                raise InvalidProject(f"no such service: {sname}")
+
+        if not self.options.all_resources:  # compose-go's WithoutUnnecessaryResources
+            used_networks = {n for svc in enabled.values() for n in svc.get("networks") or {}}
+            used_volumes = {
+                v["source"]
+                for svc in enabled.values()
+                for v in svc.get("volumes") or []
+                if v.get("type") == "volume" and v.get("source")
+            }
+            networks = {k: v for k, v in networks.items() if k in used_networks}
+            volumes = {k: v for k, v in volumes.items() if k in used_volumes}
 
         project = Project(
             name=name,
@@ -502,11 +614,15 @@ class _Loader:
         return project
 
     def _environment(self, svc: dict[str, Any]) -> dict[str, str | None]:
-        env: dict[str, str | None] = {}
+        """``env_file`` files read in order, then ``environment`` over them (a bare ``KEY`` taken from the
+        project's environment), as compose-go's WithServicesEnvironmentResolved."""
+        explicit: dict[str, str | None] = {
+            k: (v if v is not None else self.env.get(k)) for k, v in (svc.get("environment") or {}).items()
+        }
+        found: dict[str, str] = {k: v for k, v in explicit.items() if v is not None}
 
-        def lookup(key: str) -> str | None:
-            value = env.get(key)
-            return value if value is not None else self.env.get(key)
+        def lookup(key: str) -> str | None:  # the project's environment, then the service's environment
+            return self.env[key] if key in self.env else explicit.get(key)
 
         for entry in svc.get("env_file") or []:
             path = Path(entry["path"])
@@ -514,11 +630,9 @@ class _Loader:
                 if entry.get("required", True):
                     raise EnvFileError(f"env file {path} not found: stat {path}: no such file or directory")
                 continue
-            env.update(read_env_file(path, lookup))
-        for key, value in (svc.get("environment") or {}).items():
-            if value is None:
-                value = self.env.get(key)
-            env[key] = value
+            read_env_file(path, lookup, found)
+        env: dict[str, str | None] = {k: v for k, v in found.items() if k not in explicit}
+        env.update(explicit)
         return env
 
 
@@ -577,6 +691,7 @@ def _check_service(
     disabled: dict[str, Any],
     networks: dict[str, Any],
     volumes: dict[str, Any],
+    named: bool = False,
 ) -> None:
     if "image" not in svc and "build" not in svc:
         raise InvalidProject(
@@ -597,6 +712,8 @@ def _check_service(
             continue
         if dep in disabled and not cfg.get("required", True):
             continue
+        if named:  # enabled by name after the check: compose's service selection finds it missing
+            raise InvalidProject(f"no such service: {dep}")
         raise InvalidProject(
             f'service "{name}" depends on undefined service "{dep}": invalid compose project'
         )
@@ -604,6 +721,24 @@ def _check_service(
     if mode.startswith("service:") and mode[len("service:") :] not in enabled:
         ref = mode[len("service:") :]
         raise InvalidProject(f"service \"{ref}\" not found for network_mode 'service:{ref}'")
+
+
+def _check_container_names(services: dict[str, Any]) -> None:
+    seen: dict[str, str] = {}
+    for name, svc in services.items():
+        cname = svc.get("container_name")
+        if not cname:
+            continue
+        if svc.get("scale", 1) > 1:
+            raise InvalidProject(
+                f"services.{name}: can't set container_name and scale as container name must be unique: "
+                "invalid compose project"
+            )
+        if cname in seen:
+            raise InvalidProject(
+                f'services.{name}: container name "{cname}" is already in use by service {seen[cname]}'
+            )
+        seen[cname] = name
 
 
 def load_project(options: LoadOptions) -> Project:

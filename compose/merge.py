@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 _REPLACE = {"command", "entrypoint"}
+# `KEY=VALUE` lists in compose-go's merge (mergeToSequence, then unique by key): merged by key, the later wins
+_KEYED = ("environment", "labels", "args")
 
 
 def _port_key(p: dict[str, Any]) -> str:
@@ -69,17 +71,37 @@ def _merge_value(base: Any, over: Any) -> Any:
     return over
 
 
+def enforce_unicity(svc: dict[str, Any]) -> dict[str, Any]:
+    """``svc`` with no two entries of the same key in its keyed sequences (compose-go's EnforceUnicity): a
+    later one replaces the earlier in place; network aliases are kept once."""
+    for key, index in _UNIQUE.items():
+        if isinstance(svc.get(key), list):
+            svc[key] = unique(svc[key], index)
+    for cfg in (svc.get("networks") or {}).values():
+        if isinstance(cfg, dict) and isinstance(cfg.get("aliases"), list):
+            cfg["aliases"] = unique(cfg["aliases"], str)
+    return svc
+
+
 def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """``over`` merged onto ``base`` (both canonical); neither is modified."""
     out = copy.deepcopy(base)
     for key, value in copy.deepcopy(over).items():
         if key not in out or key in _REPLACE:
             out[key] = value
+        elif key in _KEYED and isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = {**out[key], **value}  # a bare `KEY` later wins too: it is looked up again
+        elif key == "build" and isinstance(out[key], dict) and isinstance(value, dict):
+            build = _merge_value(
+                {k: v for k, v in out[key].items() if k not in _KEYED},
+                {k: v for k, v in value.items() if k not in _KEYED},
+            )
+            for sub in _KEYED:
+                if sub in out[key] or sub in value:
+                    build[sub] = {**(out[key].get(sub) or {}), **(value.get(sub) or {})}
+            out[key] = build
         elif key in _UNIQUE and isinstance(out[key], list) and isinstance(value, list):
-            if key == "extra_hosts":
-                out[key] = out[key] + [v for v in value if v not in out[key]]
-            else:
-                out[key] = unique(out[key] + value, _UNIQUE[key])
+            out[key] = out[key] + value
         elif key == "healthcheck" and isinstance(out[key], dict) and isinstance(value, dict):
             hc = _merge_value({k: v for k, v in out[key].items() if k != "test"}, value)
             if "test" not in value and "test" in out[key]:
@@ -89,7 +111,7 @@ def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             out[key] = {**out[key], **value}
         else:
             out[key] = _merge_value(out[key], value)
-    return out
+    return enforce_unicity(out)
 
 
 def _merge_ipam_config(base: list[Any], over: list[Any]) -> list[Any]:
@@ -138,7 +160,7 @@ def merge_documents(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any
             services = dict(out.get("services") or {})
             for name, svc in (value or {}).items():
                 services[name] = (
-                    merge_service(services[name], svc) if name in services else copy.deepcopy(svc)
+                    merge_service(services[name], svc) if name in services else merge_service({}, svc)
                 )
             out["services"] = services
         elif key in ("networks", "volumes"):

@@ -22,7 +22,8 @@ and never the files. What the canonical form holds, per service (keys absent whe
   ``networks`` and no ``network_mode`` gets {"default": None}
 - ``network_mode``: str
 - ``depends_on``: {service: {``condition``: "service_started" | "service_healthy" |
-  "service_completed_successfully", ``required``: bool, ``restart``: bool}}
+  "service_completed_successfully", ``required``: bool, ``restart``: bool}} (a ``required: false``
+  dependency may name a service left out by profiles: it is not in ``services`` then, and is skipped)
 - ``healthcheck``: {``test``: list[str] (["CMD", ...], ["CMD-SHELL", cmd] or ["NONE"]), ``interval``,
   ``timeout``, ``start_period``, ``start_interval``: Go duration strings ("1m30s"), ``retries``: int,
   ``disable``: bool}

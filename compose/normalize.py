@@ -12,6 +12,7 @@ Three steps, in the order the loader runs them:
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import posixpath
 import re
@@ -178,24 +179,18 @@ def parse_port(spec: str) -> list[dict[str, Any]]:
     proto = (proto or "tcp").lower()
     if proto not in _PORT_PROTOCOLS:
         raise InvalidComposeFile(f"invalid proto: {proto}")
-    host_ip = ""
-    host_port = ""
-    if raw.startswith("["):  # [ipv6]:host:container
-        close = raw.find("]")
-        host_ip = raw[1:close]
-        rest = raw[close + 1 :].lstrip(":")
-        host_port, _, container = rest.rpartition(":")
-    else:
-        parts = raw.split(":")
-        if len(parts) == 1:
-            container = parts[0]
-        elif len(parts) == 2:
-            host_port, container = parts
-        elif len(parts) == 3:
-            host_ip, host_port, container = parts
-        else:  # an IPv6 address without brackets: the last two are host and container ports
-            host_ip = ":".join(parts[:-2])
-            host_port, container = parts[-2], parts[-1]
+    # nat.splitParts: the last part is the container port, the one before the host port, the rest the ip
+    parts = raw.split(":")
+    container = parts[-1]
+    host_port = parts[-2] if len(parts) >= 2 else ""
+    host_ip = ":".join(parts[:-2])
+    if host_ip.startswith("["):
+        host_ip = host_ip[1:].split("]", 1)[0]
+    if host_ip:
+        try:
+            ipaddress.ip_address(host_ip)
+        except ValueError:
+            raise InvalidComposeFile(f"invalid IP address: {host_ip}")
     if not container:
         raise InvalidComposeFile(f"no port specified: {spec}<empty>")
     lo, hi = _port_range(container, "containerPort", spec)
@@ -279,7 +274,11 @@ def _scalar_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "+Inf" if value > 0 else "-Inf"
+        if value.is_integer() and abs(value) < 1e21:
             return str(int(value))
         return repr(value)
     return str(value)
@@ -355,6 +354,8 @@ def canonical_service(svc: dict[str, Any], where: str) -> dict[str, Any]:
         for i, port in enumerate(out["ports"]):
             if isinstance(port, dict):
                 entry = dict(port)
+                if "target" not in entry:
+                    raise InvalidComposeFile(f"{where}.ports.{i} is missing a target port")
                 if "published" in entry:
                     entry["published"] = _scalar_str(entry["published"])
                 ports.append(entry)
@@ -370,6 +371,8 @@ def canonical_service(svc: dict[str, Any], where: str) -> dict[str, Any]:
         vols = []
         for i, vol in enumerate(out["volumes"]):
             entry = parse_volume(vol, f"{where}.volumes.{i}") if isinstance(vol, str) else dict(vol)
+            if not entry.get("target"):
+                raise InvalidComposeFile(f"{where}.volumes.{i} is missing a mount target")
             entry["target"] = (
                 posixpath.normpath(entry["target"]) if entry.get("target") else entry.get("target")
             )
@@ -387,7 +390,12 @@ def canonical_service(svc: dict[str, Any], where: str) -> dict[str, Any]:
         hc = dict(out["healthcheck"])
         if isinstance(hc.get("test"), str):
             hc["test"] = ["CMD-SHELL", hc["test"]]
+        for key in ("interval", "timeout", "start_period", "start_interval"):
+            if key in hc:
+                _duration(hc[key], f"{where}.healthcheck.{key}")
         out["healthcheck"] = hc
+    if "stop_grace_period" in out:
+        _duration(out["stop_grace_period"], f"{where}.stop_grace_period")
     if isinstance(out.get("tmpfs"), str):
         out["tmpfs"] = [out["tmpfs"]]
     if "extra_hosts" in out:
@@ -430,20 +438,22 @@ _DURATION_UNITS = {
     "s": 10**9,
     "m": 60 * 10**9,
     "h": 3600 * 10**9,
+    "d": 24 * 3600 * 10**9,
+    "w": 7 * 24 * 3600 * 10**9,
 }
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w)")
 
 
 def parse_duration(value: Any) -> int:
-    """A Go duration (``1m30s``, ``500ms``, ``1.5h``; a bare number is seconds, as compose accepts) in ns."""
+    """A duration as compose reads it (str2duration: Go's units plus ``d`` and ``w``) in nanoseconds."""
     text = str(value).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return round(float(text) * 10**9)
+    if re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)", text) and float(text) != 0:
+        raise ValueError(f'time: missing unit in duration "{text}"')
     sign = 1
-    if text[:1] in "+-":
+    if text and text[0] in "+-":
         sign = -1 if text[0] == "-" else 1
         text = text[1:]
-    if text == "0":
+    if re.fullmatch(r"0+(\.0*)?", text):
         return 0
     pos = 0
     total = 0.0
@@ -453,7 +463,7 @@ def parse_duration(value: Any) -> int:
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos = m.end()
     if pos != len(text) or not text:
-        raise ValueError(f"invalid duration {value!r}")
+        raise ValueError(f'time: invalid duration "{value}"')
     return sign * round(total)
 
 
@@ -514,7 +524,7 @@ def parse_bytes(value: Any) -> int:
 
 def finalize_service(name: str, svc: dict[str, Any], where: str) -> dict[str, Any]:
     """The merged service with every value in its canonical type (see compose/model.py)."""
-    out = dict(svc)
+    out = {k: v for k, v in svc.items() if v is not None}  # `command: null` and the like: not set
     out.pop("extends", None)
     hc = out.get("healthcheck")
     if isinstance(hc, dict):
@@ -547,9 +557,10 @@ def finalize_service(name: str, svc: dict[str, Any], where: str) -> dict[str, An
                 except ValueError as err:
                     raise InvalidComposeFile(f"{where}.volumes.{i}.tmpfs.size: {err}")
             if "mode" in tmpfs:
-                tmpfs["mode"] = (
-                    int(str(tmpfs["mode"]), 8) if isinstance(tmpfs["mode"], str) else tmpfs["mode"]
-                )
+                try:
+                    tmpfs["mode"] = _go_uint(tmpfs["mode"])
+                except ValueError as err:
+                    raise InvalidComposeFile(f"{where}.volumes.{i}.tmpfs.mode: {err}")
             vol["tmpfs"] = tmpfs
     for port in out.get("ports") or []:
         port["target"] = int(port["target"])
@@ -575,6 +586,12 @@ def finalize_service(name: str, svc: dict[str, Any], where: str) -> dict[str, An
             limits = dict(limits)
             if "cpus" in limits:
                 limits["cpus"] = _scalar_str(limits["cpus"])
+                try:
+                    float(limits["cpus"])
+                except ValueError:
+                    raise InvalidComposeFile(
+                        f'{where}.deploy.resources.limits.cpus: invalid value "{limits["cpus"]}"'
+                    )
             if "memory" in limits:
                 try:
                     limits["memory"] = str(parse_bytes(limits["memory"]))
@@ -592,6 +609,20 @@ def finalize_service(name: str, svc: dict[str, Any], where: str) -> dict[str, An
     if "expose" in out:
         out["expose"] = [_scalar_str(e) for e in out["expose"]]
     return out
+
+
+def _go_uint(value: Any) -> int:
+    """An integer as compose-go decodes a uint32 (strconv.ParseUint with base 0: ``0o``/``0x``/leading 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"invalid value {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    text = value.strip().replace("_", "")
+    if text[:2].lower() in ("0o", "0x", "0b"):
+        return int(text, 0)
+    if len(text) > 1 and text.startswith("0"):
+        return int(text, 8)
+    return int(text, 10)
 
 
 def _duration(value: Any, where: str) -> str:

@@ -3,8 +3,9 @@ engine and a remote one alike): converge (``up``), tear down (``down``), and the
 project's containers found by their labels (``stop``, ``start``, ``restart``, ``kill``, ``pause``,
 ``unpause``, ``ps``, ``ls``).
 
-Progress goes to ``report`` as compose's plain progress lines (`` Container app-web-1 Started``); warnings
-(orphans) to ``warn``, or to ``report`` when no ``warn`` is given.
+Progress goes to ``report`` as the lines compose 2.29's plain progress prints
+(`` Container app-web-1  Started``, `` web Pulled ``); warnings (orphans) to ``warn``, or to ``report`` when
+no ``warn`` is given.
 """
 
 from __future__ import annotations
@@ -59,10 +60,19 @@ class _Out:
         self.warn_to = warn
         self.lock = threading.Lock()  # events come from the threads that start containers together
 
-    def event(self, resource: str, text: str, details: str = "") -> None:
+    def event(self, resource: str, status: str) -> None:
+        """compose's progress event (``NewEvent``): its plain line is `` Container app-web-1  Started``."""
+        self._emit(f" {resource}  {status}")
+
+    def text_event(self, resource: str, text: str) -> None:
+        """compose's events that carry a text and no status (pulls, pushes): `` web Pulled `` (Go's Println
+        of the empty status leaves the trailing space)."""
+        self._emit(f" {resource} {text} ")
+
+    def _emit(self, line: str) -> None:
         if self.report is not None:
             with self.lock:
-                self.report(f" {resource} {text}" + (f" {details}" if details else ""))
+                self.report(line)
 
     def warn(self, text: str) -> None:
         if self.warn_to is not None:
@@ -263,7 +273,7 @@ def build_service(
     """Build the service's image (``build:``) and tag it; its image id."""
     b = service.get("build")
     if not b:
-        raise InvalidArgument(f"service {name!r} has no build section")
+        raise InvalidArgument(f'service "{name}" has no build section')
     tag = image_name(project, name, service)
     context = Path(str(b.get("context") or project.working_dir))
     if not context.is_absolute():
@@ -271,7 +281,7 @@ def build_service(
     dockerfile = Path(str(b.get("dockerfile") or "Dockerfile"))
     if not dockerfile.is_absolute():
         dockerfile = context / dockerfile
-    out.event(f"Image {tag}", "Building")
+    out.event(f"Service {name}", "Building")
     result = engine.build(
         BuildOptions(
             context=context,
@@ -284,14 +294,15 @@ def build_service(
             pull=pull,
         )
     )
-    out.event(f"Image {tag}", "Built")
+    out.event(f"Service {name}", "Built")
     return result.image_id
 
 
-def pull_service(engine: Engine, image: str, out: _Out) -> str:
-    out.event(f"Image {image}", "Pulling")
+def pull_service(engine: Engine, name: str, image: str, out: _Out) -> str:
+    """Pull the service's image (compose's events name the service); its image id."""
+    out.text_event(name, "Pulling")
     result = engine.pull(image)
-    out.event(f"Image {image}", "Pulled")
+    out.text_event(name, "Pulled")
     return result.image.id
 
 
@@ -320,8 +331,8 @@ def ensure_images(
             ids[name] = build_service(engine, project, name, svc, out)
         elif pull == "always" or (have is None and pull != "never"):
             if not svc.get("image"):
-                raise ComposeError(f"service {name!r} has neither an image nor a build context specified")
-            ids[name] = pull_service(engine, image, out)
+                raise ComposeError(f'service "{name}" has neither an image nor a build context specified')
+            ids[name] = pull_service(engine, name, image, out)
         elif have is None:
             raise ComposeError(f"No such image: {image}")
         else:
@@ -512,7 +523,7 @@ def up(
         out.event(f"Container {c.name}", "Started")
 
     def start_service(name: str) -> None:
-        _wait_dependencies(engine, project.name, name, scope[name], scope, out)
+        _wait_dependencies(engine, project.name, name, scope[name], scope, out, scale)
         todo = []
         for c in project_containers(engine, project.name, all=True, services=[name]):
             if c.status == "running":
@@ -524,7 +535,8 @@ def up(
     for level in levels:
         _together([functools.partial(start_service, name) for name in level])
     if wait:
-        _wait_all(engine, project, scope, out, wait_timeout)
+        running = {n: svc for n, svc in scope.items() if _scale_of(n, svc, scale) > 0}
+        _wait_all(engine, project, running, out, wait_timeout)
     return project_containers(engine, project.name, all=True)
 
 
@@ -631,11 +643,11 @@ def _wait_for(
                     ok = True
                 elif condition == "service_healthy":
                     for c in pending[dep]:
-                        out.event(f"Container {c.name}", "Error", f"dependency {dep} failed to start")
+                        out.event(f"Container {c.name}", "Error")
                     raise ComposeError(f"dependency failed to start: {err}") from None
                 else:
                     for c in pending[dep]:
-                        out.event(f"Container {c.name}", "Error", str(err))
+                        out.event(f"Container {c.name}", str(err))
                     raise
             if ok:
                 text = "Exited" if condition == "service_completed_successfully" else "Healthy"
@@ -648,11 +660,18 @@ def _wait_for(
 
 
 def _wait_dependencies(
-    engine: Engine, project_name: str, name: str, svc: Service, scope: Mapping[str, Service], out: _Out
+    engine: Engine,
+    project_name: str,
+    name: str,
+    svc: Service,
+    scope: Mapping[str, Service],
+    out: _Out,
+    scale: Mapping[str, int] | None = None,
 ) -> None:
     deps = {d: cfg or {} for d, cfg in (svc.get("depends_on") or {}).items() if d in scope}
     conditions = {d: str(cfg.get("condition") or "service_started") for d, cfg in deps.items()}
-    conditions = {d: c for d, c in conditions.items() if _scale_of(d, scope[d], None) > 0}
+    # a dependency scaled to nothing is not waited for (compose's shouldWaitForDependency)
+    conditions = {d: c for d, c in conditions.items() if _scale_of(d, scope[d], scale) > 0}
     required = {d: bool(cfg.get("required", True)) for d, cfg in deps.items()}
     _wait_for(engine, project_name, conditions, out, None, dependant=name, required=required)
 
@@ -714,6 +733,7 @@ def down(
                     "run this command with the --remove-orphans flag to clean it up."
                 )
     images = _images_to_remove(engine, project_name, project, containers, rmi)
+    removed_any = bool(containers or images)
     by_service = _by_service(containers)
     services = _graph_from_labels(containers)
     if project is not None:
@@ -743,6 +763,7 @@ def down(
             continue
         if (doc.get("Labels") or {}).get(L.PROJECT) not in (project_name, None) and project is None:
             continue
+        removed_any = True
         out.event(f"Network {name}", "Removing")
         _remove_network(engine, name)
         out.event(f"Network {name}", "Removed")
@@ -758,12 +779,15 @@ def down(
                 engine.inspect_volume(name)
             except (VolumeNotFound, NotFound):
                 continue
+            removed_any = True
             out.event(f"Volume {name}", "Removing")
             try:
                 engine.remove_volume(name)
             except (VolumeNotFound, NotFound):
                 pass
             out.event(f"Volume {name}", "Removed")
+    if not removed_any:
+        out.warn(f'Warning: No resource found to remove for project "{project_name}".')
     for image in images:
         out.event(f"Image {image}", "Removing")
         try:
@@ -856,7 +880,7 @@ def start(
     out = _Out(report)
     containers = _selected(engine, project_name, services)
     if not containers:
-        raise ComposeError("no containers to start")
+        raise ComposeError(f'no container found for project "{project_name}": not found')
     by_service = _by_service(containers)
     deps = _graph_from_labels(containers)
     for level in graph.levels(deps):
@@ -899,19 +923,20 @@ def kill(
     *,
     signal: str = "SIGKILL",
     report: Report | None = None,
-) -> None:
+) -> list[ContainerSummary]:
+    """Send ``signal`` to the running containers; those it was sent to (none: compose says "no container to
+    kill" and succeeds)."""
     out = _Out(report)
     containers = [
         c
         for c in _selected(engine, project_name, services)
         if c.status in ("running", "paused", "restarting")
     ]
-    if not containers:
-        raise ComposeError("no containers to kill")
     for c in containers:
         out.event(f"Container {c.name}", "Killing")
         engine.kill_container(c.id, signal)
         out.event(f"Container {c.name}", "Killed")
+    return containers
 
 
 def pause(

@@ -23,8 +23,8 @@ def _validator() -> Any:
     import jsonschema  # heavy: only when a compose file is loaded
 
     schema = json.loads(SCHEMA_PATH.read_text())
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
+    # "$schema" names draft-07 without the trailing "#" that jsonschema's lookup wants
+    return jsonschema.Draft7Validator(schema)
 
 
 def _path(error: Any) -> str:
@@ -90,8 +90,11 @@ def describe(error: Any) -> str:
         return f"{path} {_quote(inst)} does not match pattern {_quote(arg)}"
     if kind == "minItems":
         return f"{path} minItems: got {len(inst)}, want {arg}"
-    if kind == "uniqueItems":
-        return f"{path} array items must be unique"
+    if kind == "uniqueItems" and isinstance(inst, list):
+        for j, item in enumerate(inst):
+            for i in range(j):
+                if inst[i] == item and type(inst[i]) is type(item):
+                    return f"{path} items at {i} and {j} are equal"
     if kind == "minProperties":
         return f"{path} minProperties: got {len(inst)}, want {arg}"
     if kind in ("oneOf", "anyOf"):

@@ -7,6 +7,7 @@ leave no container, network, volume, mount or cgroup behind. The tests share the
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import pytest
 
 from core.config import Config
 from core.engine import LocalEngine
+from core.errors import NotFound
 from tests.netbed import NetSettings
 from tests.testbed.common import make_scratch_dir, remove_scratch, stop_shims_under
 
@@ -61,6 +63,8 @@ services:
     networks:
       back:
         aliases: [database]
+        ipv4_address: DB_IP
+      private: {}
   migrate:
     image: busybox
     command: ["sh", "-c", "echo schema-1 > /data/schema; echo migrated"]
@@ -70,7 +74,12 @@ services:
 volumes:
   data: {}
 networks:
-  back: {}
+  back:
+    ipam:
+      config:
+        - subnet: SUBNET
+  private:
+    internal: true
 """
 
 DOCKERFILE = """\
@@ -127,6 +136,11 @@ def proj(testbed, _private_networks: NetSettings) -> Iterator[Proj]:  # type: ig
     project_dir = base / "shop"
     (project_dir / "web").mkdir(parents=True)
     (project_dir / "web" / "Dockerfile").write_text(DOCKERFILE)
+    # the user network's subnet: the last /28 of this session's private pool (tests/netbed.py)
+    pool = ipaddress.IPv4Network(_private_networks.pool)
+    subnet = list(pool.subnets(new_prefix=28))[-1]
+    global COMPOSE
+    COMPOSE = COMPOSE.replace("SUBNET", str(subnet)).replace("DB_IP", str(subnet[10]))
     (project_dir / "compose.yaml").write_text(COMPOSE)
     try:
         yield Proj(cfg, engine, project_dir)
@@ -166,18 +180,18 @@ def test_up_wait_builds_waits_on_conditions_and_labels_as_compose(proj: Proj) ->
     # compose's plain progress, in its order: networks and volumes, the build, creates, then starts as the
     # conditions hold (web only after db is healthy and migrate has exited 0)
     for want in (
-        " Network shop_back Created",
-        " Volume shop_data Created",
-        " Image shop-web Built",
-        " Container shop-db-1 Created",
-        " Container shop-web-1 Created",
-        " Container shop-db-1 Healthy",
-        " Container shop-migrate-1 Exited",
-        " Container shop-web-1 Started",
+        " Network shop_back  Created",
+        " Volume shop_data  Created",
+        " Service web  Built",
+        " Container shop-db-1  Created",
+        " Container shop-web-1  Created",
+        " Container shop-db-1  Healthy",
+        " Container shop-migrate-1  Exited",
+        " Container shop-web-1  Started",
     ):
         assert want in lines, r.stderr
-    assert lines.index(" Container shop-db-1 Healthy") < lines.index(" Container shop-web-1 Starting")
-    assert lines.index(" Container shop-migrate-1 Exited") < lines.index(" Container shop-web-1 Starting")
+    assert lines.index(" Container shop-db-1  Healthy") < lines.index(" Container shop-web-1  Starting")
+    assert lines.index(" Container shop-migrate-1  Exited") < lines.index(" Container shop-web-1  Starting")
     assert time.monotonic() - t0 >= 2  # the health check passes only after db's 2 s
     assert proj.containers() == {"shop-db-1": "running", "shop-migrate-1": "exited", "shop-web-1": "running"}
 
@@ -200,6 +214,12 @@ def test_up_wait_builds_waits_on_conditions_and_labels_as_compose(proj: Proj) ->
     net = proj.engine.inspect_network("shop_back")
     assert net["Labels"]["com.docker.compose.project"] == P
     assert net["Labels"]["com.docker.compose.network"] == "back"
+    subnet = net["IPAM"]["Config"][0]["Subnet"]
+    assert f"subnet: {subnet}" in COMPOSE
+    db_net = proj.engine.inspect_container("shop-db-1")["NetworkSettings"]["Networks"]
+    assert sorted(db_net) == ["shop_back", "shop_private"]
+    assert db_net["shop_back"]["IPAddress"] == str(ipaddress.IPv4Network(subnet)[10])
+    assert proj.engine.inspect_network("shop_private")["Internal"] is True
     vol = proj.engine.inspect_volume("shop_data")
     assert vol["Labels"]["com.docker.compose.project"] == P
     assert vol["Labels"]["com.docker.compose.volume"] == "data"
@@ -216,7 +236,7 @@ def test_up_wait_builds_waits_on_conditions_and_labels_as_compose(proj: Proj) ->
     # up again with nothing changed: nothing is recreated
     before = {n: proj.id_of(n) for n in ("shop-db-1", "shop-web-1")}
     r = proj.ok("up", "-d")
-    assert " Container shop-web-1 Running" in r.stderr.splitlines(), r.stderr
+    assert " Container shop-web-1  Running" in r.stderr.splitlines(), r.stderr
     assert {n: proj.id_of(n) for n in before} == before
 
 
@@ -240,6 +260,10 @@ def test_ps_lists_the_project_as_compose(proj: Proj) -> None:
         ("shop-web-1", "web", "running"),
     ]
     assert listed[0]["Health"] == "healthy" and listed[1]["ExitCode"] == 0
+    assert (listed[0]["Networks"], listed[0]["Mounts"]) == ("shop_back,shop_private", "shop_data")
+    assert listed[0]["LocalVolumes"] == "1"
+    assert listed[0]["Project"] == P and listed[0]["Command"] == '"sh -c \'echo db star…"'
+    assert re.fullmatch(r"Up .* \(healthy\)", listed[0]["Status"])
     assert proj.ok("ps", "--services").stdout.split() == ["db", "web"]
     assert proj.ok("ps", "-q").stdout.split() == [proj.id_of("shop-db-1"), proj.id_of("shop-web-1")]
     assert proj.ok("ps", "--format", "{{.Service}}:{{.State}}", "web").stdout == "web:running\n"
@@ -266,7 +290,7 @@ def test_a_config_change_recreates_only_that_service(proj: Proj) -> None:
     (proj.dir / "compose.yaml").write_text(COMPOSE.replace("GREETING: hello", "GREETING: bonjour"))
     r = proj.ok("up", "-d", "--wait")
     lines = r.stderr.splitlines()
-    assert " Container shop-web-1 Recreated" in lines, r.stderr
+    assert " Container shop-web-1  Recreated" in lines, r.stderr
     assert not [line for line in lines if "Recreate" in line and "web" not in line], r.stderr
     after = {n: proj.id_of(n) for n in before}
     assert after["shop-web-1"] != before["shop-web-1"]
@@ -275,10 +299,21 @@ def test_a_config_change_recreates_only_that_service(proj: Proj) -> None:
     assert "GREETING=bonjour" in proj.engine.inspect_container("shop-web-1")["Config"]["Env"]
     assert _get(f"http://{proj.ok('port', 'web', '80').stdout.strip()}/") == "hello from web\n"
 
+    # db changes: web, which depends on it with `restart: true`, is recreated with it; migrate is not
+    before = after
+    changed = COMPOSE.replace("GREETING: hello", "GREETING: bonjour").replace("retries: 40", "retries: 41")
+    (proj.dir / "compose.yaml").write_text(changed)
+    r = proj.ok("up", "-d")
+    after = {n: proj.id_of(n) for n in before}
+    assert after["shop-db-1"] != before["shop-db-1"] and after["shop-web-1"] != before["shop-web-1"]
+    assert after["shop-migrate-1"] == before["shop-migrate-1"]
+    lines = r.stderr.splitlines()
+    assert lines.index(" Container shop-db-1  Healthy") < lines.index(" Container shop-web-1  Starting")
+
 
 def test_scale_adds_and_removes_numbered_replicas(proj: Proj) -> None:
     r = proj.ok("up", "-d", "--scale", "web=3")
-    assert " Container shop-web-3 Started" in r.stderr.splitlines(), r.stderr
+    assert " Container shop-web-3  Started" in r.stderr.splitlines(), r.stderr
     running = proj.containers(all=False)
     assert [n for n in sorted(running) if n.startswith("shop-web-")] == [
         "shop-web-1",
@@ -291,7 +326,7 @@ def test_scale_adds_and_removes_numbered_replicas(proj: Proj) -> None:
     )
     assert proj.ok("exec", "-T", "--index", "3", "web", "hostname").stdout.strip()
     r = proj.ok("up", "-d")
-    assert " Container shop-web-3 Removed" in r.stderr.splitlines(), r.stderr
+    assert " Container shop-web-3  Removed" in r.stderr.splitlines(), r.stderr
     assert [n for n in sorted(proj.containers()) if n.startswith("shop-web-")] == ["shop-web-1"]
 
 
@@ -314,10 +349,10 @@ def test_exec_and_run_give_the_commands_exit_code(proj: Proj) -> None:
 
 def test_lifecycle_verbs_top_images_and_config(proj: Proj) -> None:
     r = proj.ok("stop", "-t", "1", "web")
-    assert r.stderr.splitlines() == [" Container shop-web-1 Stopping", " Container shop-web-1 Stopped"]
+    assert r.stderr.splitlines() == [" Container shop-web-1  Stopping", " Container shop-web-1  Stopped"]
     assert proj.containers()["shop-web-1"] == "exited"
     r = proj.ok("start", "web")
-    assert " Container shop-web-1 Started" in r.stderr.splitlines(), r.stderr
+    assert " Container shop-web-1  Started" in r.stderr.splitlines(), r.stderr
     proj.ok("pause", "web")
     assert proj.containers()["shop-web-1"] == "paused"
     proj.ok("unpause", "web")
@@ -333,10 +368,11 @@ def test_lifecycle_verbs_top_images_and_config(proj: Proj) -> None:
     assert proj.ok("config", "--volumes").stdout == "data\n"
     assert "GREETING: bonjour" in proj.ok("config").stdout
     r = proj.ok("kill", "web")
-    assert " Container shop-web-1 Killed" in r.stderr.splitlines(), r.stderr
-    assert proj.cli("kill", "web").returncode == 1  # nothing left running to kill
+    assert " Container shop-web-1  Killed" in r.stderr.splitlines(), r.stderr
+    r = proj.cli("kill", "web")  # nothing left running to kill: compose says so, and succeeds
+    assert (r.returncode, r.stderr) == (0, "no container to kill")
     r = proj.ok("rm", "-f", "web")
-    assert r.stderr.splitlines()[-1] == " Container shop-web-1 Removed", r.stderr
+    assert r.stderr.splitlines()[-1] == " Container shop-web-1  Removed", r.stderr
     assert "shop-web-1" not in proj.containers()
     proj.ok("up", "-d", "--no-deps", "web")
     assert proj.containers()["shop-web-1"] == "running"
@@ -348,8 +384,9 @@ def test_down_v_leaves_nothing_behind(proj: Proj) -> None:
     r = proj.ok("down", "-v")
     lines = r.stderr.splitlines()
     # reverse dependency order: web before what it depends on
-    assert lines.index(" Container shop-web-1 Removed") < lines.index(" Container shop-db-1 Stopping")
-    assert " Network shop_back Removed" in lines and " Volume shop_data Removed" in lines
+    assert lines.index(" Container shop-web-1  Removed") < lines.index(" Container shop-db-1  Stopping")
+    assert " Network shop_back  Removed" in lines and " Network shop_private  Removed" in lines
+    assert " Volume shop_data  Removed" in lines
     assert proj.engine.list_containers(all=True) == []
     assert [n.name for n in proj.engine.list_networks()] == ["bridge", "host", "none"]
     assert proj.engine.list_volumes() == []
@@ -358,6 +395,12 @@ def test_down_v_leaves_nothing_behind(proj: Proj) -> None:
     left = [p for p in Path("/sys/fs/cgroup").glob(f"*/{parent}/*") if any(i[:12] in p.name for i in ids)]
     assert left == []
     assert proj.cli("ps", "-a").stdout.splitlines()[1:] == []
+    r = proj.ok("down")
+    assert r.stderr == 'WARN[0000] Warning: No resource found to remove for project "shop".\n'
+    r = proj.cli("exec", "-T", "web", "true")
+    assert (r.returncode, r.stderr) == (1, 'service "web" is not running\n')
+    r = proj.cli("-p", P, "start", cwd=proj.dir.parent)
+    assert (r.returncode, r.stderr) == (1, 'no container found for project "shop": not found\n')
 
 
 ATTACHED = """\
@@ -384,12 +427,12 @@ def test_attached_up_streams_prefixed_output_until_the_containers_exit(proj: Pro
     r = proj.cli("-p", "att", "down", cwd=proj.dir.parent)
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == [
-        " Container att-once-1 Stopping",
-        " Container att-once-1 Stopped",
-        " Container att-once-1 Removing",
-        " Container att-once-1 Removed",
-        " Network att_default Removing",
-        " Network att_default Removed",
+        " Container att-once-1  Stopping",
+        " Container att-once-1  Stopped",
+        " Container att-once-1  Removing",
+        " Container att-once-1  Removed",
+        " Network att_default  Removing",
+        " Network att_default  Removed",
     ]
 
 
@@ -416,8 +459,8 @@ def test_ctrl_c_stops_an_attached_project(proj: Proj) -> None:
             up.kill()
             up.wait()
     assert up.returncode == 130, err
-    assert " Compose Stopping Gracefully Stopping... press Ctrl+C again to force" in err.splitlines(), err
-    assert " Container att-loop-1 Stopped" in err.splitlines(), err
+    assert "Gracefully stopping... (press Ctrl+C again to force)" in err.splitlines(), err
+    assert " Container att-loop-1  Stopped" in err.splitlines(), err
     assert proj.containers(all=True) == {} or proj.engine.container("att-loop-1").status == "exited"
     proj.ok("-p", "att", "-f", "attached.yaml", "down")
 
@@ -468,11 +511,14 @@ def test_failed_dependencies_missing_externals_and_orphans_as_compose(proj: Proj
     assert r.stderr.splitlines()[-1] == "dependency failed to start: container fail-bad-1 is unhealthy", (
         r.stderr
     )
-    assert " Container fail-bad-1 Error dependency bad failed to start" in r.stderr.splitlines()
+    assert " Container fail-bad-1  Error" in r.stderr.splitlines()
     assert proj.engine.container("fail-app-1").status == "created"  # never started
     r = proj.cli(*base, "--profile", "job", "up", "-d", "after")
     assert r.returncode == 1
     assert r.stderr.splitlines()[-1] == 'service "job" didn\'t complete successfully: exit 3', r.stderr
+    assert (
+        ' Container fail-job-1  service "job" didn\'t complete successfully: exit 3' in r.stderr.splitlines()
+    )
     r = proj.cli(*base, "--profile", "ext", "up", "-d", "outside")
     assert r.returncode == 1
     assert r.stderr.splitlines()[-1] == "network no-such-network declared as external, but could not be found"
@@ -481,6 +527,29 @@ def test_failed_dependencies_missing_externals_and_orphans_as_compose(proj: Proj
     r = proj.cli(*base, "up", "-d", "--no-deps", "bad")
     assert "WARN[0000] Found orphan containers ([fail-app-1]) for this project." in r.stderr, r.stderr
     r = proj.cli(*base, "up", "-d", "--no-deps", "--remove-orphans", "bad")
-    assert " Container fail-app-1 Removed" in r.stderr.splitlines(), r.stderr
+    assert " Container fail-app-1  Removed" in r.stderr.splitlines(), r.stderr
     proj.ok(*base, "down", "-t", "0")
     assert proj.engine.list_containers(all=True) == []
+
+
+def test_build_push_and_pull_the_services_images(proj: Proj, testbed) -> None:  # type: ignore[no-untyped-def]
+    ref = f"{testbed.addr('open')}/compose-e2e/app:1"
+    d = proj.dir / "pushing"
+    (d / "app").mkdir(parents=True)
+    (d / "app" / "Dockerfile").write_text("FROM busybox\nARG MSG\nRUN echo $MSG > /msg\n")
+    (d / "compose.yaml").write_text(
+        f"services:\n  app:\n    image: {ref}\n    build:\n      context: ./app\n      args:\n"
+        "        MSG: built-by-compose\n    command: [cat, /msg]\n"
+    )
+    base = ("-p", "pushing", "--project-directory", str(d), "-f", str(d / "compose.yaml"))
+    r = proj.ok(*base, "build")
+    assert r.stderr.splitlines() == [" Service app  Building", " Service app  Built"]
+    r = proj.ok(*base, "push")
+    assert r.stderr.splitlines() == [" app Pushing ", " app Pushed "]
+    proj.engine.remove_image(ref)
+    r = proj.ok(*base, "pull")
+    assert r.stderr.splitlines() == [" app Pulling ", " app Pulled "]
+    assert proj.ok(*base, "run", "--rm", "-T", "app").stdout == "built-by-compose\n"
+    proj.ok(*base, "down", "--rmi", "all")
+    with pytest.raises(NotFound):
+        proj.engine.image(ref)

@@ -1,10 +1,11 @@
 """``dockyard compose``: docker compose v2's verbs over the engine interface (the work is in the compose
 package: compose.loader reads the files, compose.orchestrate drives the engine).
 
-Output as compose v2's: progress lines on stderr (`` Container app-web-1 Started``; on a terminal
+Output as compose v2's: progress lines on stderr (`` Container app-web-1  Started``; on a terminal
 `` ✔ Container app-web-1  Started``), ``ps``/``ls``/``images`` tables, logs prefixed ``web-1  | ``
-(coloured per service on a terminal), errors as ``Error: ...`` with exit 1, and ``run``/``exec`` ending with
-the command's own exit code. PyYAML, jsonschema and the compose package are imported by these commands only.
+(coloured per service on a terminal), errors as compose's bare message with exit 1, and ``run``/``exec``
+ending with the command's own exit code. PyYAML, jsonschema and the compose package are imported by these
+commands only.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ if TYPE_CHECKING:
 
 # compose's log colours, in its order (cmd/formatter/colors.go: the rainbow, then its bright half)
 _COLOURS = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"]
-# progress texts that end a resource's work (compose's Done events): shown with a tick on a terminal
-_DONE = {
-    "Created", "Started", "Healthy", "Exited", "Stopped", "Removed", "Pulled", "Built", "Running",
-    "Recreated", "Killed", "Paused", "Unpaused", "Restarted",
+# compose's progress statuses of work under way: a terminal shows only the steps' ends, with a tick
+_WORKING = {
+    "Creating", "Starting", "Stopping", "Removing", "Waiting", "Pulling", "Building", "Recreate",
+    "Restarting", "Killing", "Pushing",
 }  # fmt: skip
 
 
@@ -292,13 +293,15 @@ def _reporter(args: argparse.Namespace) -> Callable[[str], None] | None:
     tty = mode == "tty" or (mode == "auto" and sys.stderr.isatty())
 
     def report(line: str) -> None:
-        if tty and not line.startswith("WARN"):
-            kind, _, rest = line.strip().partition(" ")
-            name, _, text = rest.partition(" ")
-            if text.split(" ")[0] not in _DONE and not text.startswith("Error"):
-                return
-            mark = "✘" if text.startswith("Error") else "✔"
-            line = f" {mark} {kind} {name}  {text}"
+        if tty and line.startswith(" "):
+            body = line[1:].rstrip()
+            # `` Container x  Started`` (a status), or `` web Pulled `` (a text)
+            rid, _, status = body.partition("  ") if "  " in body else body.partition(" ")
+            if status.split(" ")[0] in _WORKING:
+                return  # a terminal shows where each step ended, not every step on its way
+            failed = status.startswith("Error") or "didn't complete successfully" in status
+            mark = "✘" if failed else "✔"
+            line = f" {mark} {rid}  {status}"
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
@@ -424,8 +427,8 @@ def _attached(
     except KeyboardInterrupt:
         stopping = True
     if stopping:
-        if report is not None:
-            report(" Compose Stopping Gracefully Stopping... press Ctrl+C again to force")
+        sys.stderr.write("Gracefully stopping... (press Ctrl+C again to force)\n")
+        sys.stderr.flush()
         try:
             orchestrate.stop(engine, project, services, timeout=args.timeout, report=report)
         except KeyboardInterrupt:
@@ -523,6 +526,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
             print(s)
         return 0
     rows = [_ps_row(c, not args.no_trunc) for c in containers]
+    if args.format != "table":  # what the table does not show needs each container's inspect document
+        for row, c in zip(rows, containers, strict=True):
+            row.update(_ps_details(engine, c.id))
     if args.format == "json":
         import json
 
@@ -600,6 +606,26 @@ def _ps_row(c: ContainerSummary, trunc: bool) -> dict[str, Any]:
         ],
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
         "labels": c.labels,
+    }
+
+
+def _ps_details(engine: Engine, cid: str) -> dict[str, Any]:
+    """compose's Mounts, LocalVolumes, Networks and Size of a container (from its inspect document)."""
+    from core.errors import NotFound
+
+    try:
+        doc = engine.inspect_container(cid)
+    except NotFound:
+        return {"Mounts": "", "LocalVolumes": "0", "Networks": "", "Size": "0B"}
+    mounts = doc.get("Mounts") or []
+    names = [str(m.get("Name") or m.get("Source") or "") for m in mounts]
+    local = sum(1 for m in mounts if m.get("Type") == "volume" and m.get("Driver", "local") == "local")
+    networks = sorted(((doc.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+    return {
+        "Mounts": ",".join(names),
+        "LocalVolumes": str(local),
+        "Networks": ",".join(networks),
+        "Size": "0B",
     }
 
 
@@ -682,19 +708,18 @@ def cmd_pull(args: argparse.Namespace) -> int:
     for name in services or sorted(project.services):
         svc = project.services.get(name) or project.disabled[name]
         if not svc.get("image"):
-            out.event(
-                f"Image {orchestrate.image_name(project, name, svc)}", "Skipped", "No image to be pulled"
-            )
+            out.text_event(name, "Skipped - No image to be pulled")
             continue
         try:
-            orchestrate.pull_service(engine, str(svc["image"]), out)
+            orchestrate.pull_service(engine, name, str(svc["image"]), out)
         except DockyardError as err:
             if svc.get("build"):
                 out.warn(f"{name}: {err}")
                 continue
             if not args.ignore_pull_failures:
                 raise
-            out.event(f"Image {svc['image']}", "Error", str(err))
+            out.text_event(name, "Error")
+            out.warn(str(err))
             failed += 1
     return 0
 
@@ -710,9 +735,9 @@ def cmd_push(args: argparse.Namespace) -> int:
         svc = project.services[name]
         if not svc.get("image"):
             continue
-        out.event(f"Image {svc['image']}", "Pushing")
+        out.text_event(name, "Pushing")
         engine.push(str(svc["image"]))
-        out.event(f"Image {svc['image']}", "Pushed")
+        out.text_event(name, "Pushed")
     return 0
 
 
@@ -731,7 +756,8 @@ def _simple(action: str) -> Callable[[argparse.Namespace], int]:
         elif action == "restart":
             orchestrate.restart(engine, name, services, timeout=args.timeout, report=report)
         elif action == "kill":
-            orchestrate.kill(engine, name, services, signal=args.signal, report=report)
+            if not orchestrate.kill(engine, name, services, signal=args.signal, report=report):
+                sys.stderr.write("no container to kill")  # compose's words, without a newline
         elif action == "pause":
             orchestrate.pause(engine, name, services, report=report)
         elif action == "unpause":
@@ -781,12 +807,12 @@ def _container_of(engine: Engine, project: str, service: str, index: int) -> Con
 
     running = orchestrate.project_containers(engine, project, all=False, services=[service])
     if not running:
-        raise ComposeError(f"service {service!r} is not running")
+        raise ComposeError(f'service "{service}" is not running')
     if index:
         for c in running:
             if L.container_number(c.labels) == index:
                 return c
-        raise ComposeError(f"service {service!r} is not running container #{index}")
+        raise ComposeError(f'service "{service}" is not running container #{index}')
     return running[0]
 
 
