@@ -73,6 +73,30 @@ ACTIONS: tuple[Action, ...] = (
     Action("container.pause", "p", "pause", "Pause/unpause", "containers", show=False),
     Action("container.stats", "g", "stats", "Stats", "containers", show=False),
     Action("container.top", "T", "top", "Top", "containers", show=False),
+    # a compose project's row in the Containers pane (the same keys as a container's, for the project)
+    Action("project.up", "u", "project_up", "Up", "projects"),
+    Action("project.down", "d,delete", "project_down", "Down", "projects"),
+    Action("project.stop", "s", "project_stop", "Stop", "projects"),
+    Action("project.restart", "r", "project_restart", "Restart", "projects"),
+    Action("project.logs", "l", "project_logs", "Logs", "projects"),
+    Action("project.fold", "z", "fold", "Fold", "projects"),
+    # a project's logs, merged (tui.screens.project_logs)
+    Action("projectlogs.close", "escape", "close", "Back", "projectlogs", palette=False),
+    Action("projectlogs.all", "0", "show_all", "All services", "projectlogs", palette=False),
+    *(
+        Action(
+            f"projectlogs.service{i}",
+            str(i),
+            f"toggle_service({i})",
+            f"Show/hide service {i}",
+            "projectlogs",
+            show=False,
+            palette=False,
+        )
+        for i in range(1, 10)
+    ),
+    Action("projectlogs.timestamps", "t", "timestamps", "Timestamps", "projectlogs", palette=False),
+    Action("projectlogs.end", "G,end", "end", "Follow", "projectlogs", palette=False),
     # images
     Action("image.run", "R", "run_image", "Run image", "images"),
     # detail screen
@@ -87,6 +111,8 @@ SCOPE_TITLES = {
     "containers": "Containers",
     "images": "Images",
     "logs": "Logs pane (the log viewer's own keys)",
+    "projects": "Compose projects (on a project's row in Containers; Enter folds it too)",
+    "projectlogs": "A project's logs (merged; 1-9 show or hide a service)",
     "detail": "Detail view (inspect, stats, top, ports, env, mounts)",
     "terminal": "Shell and attach (every key is the container's but Ctrl+], which gives them back)",
 }

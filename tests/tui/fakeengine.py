@@ -26,12 +26,13 @@ from core.filters import (
     select_networks,
     select_volumes,
 )
-from core.interface import Engine, EventStream
+from core.interface import Engine, EventStream, LogStream
 from core.models import (
     ContainerStats,
     ContainerSummary,
     Event,
     ImageSummary,
+    LogLine,
     NetworkSummary,
     PortBinding,
     PullProgress,
@@ -81,8 +82,36 @@ def _refuse(name: str) -> Callable[..., Any]:
     return refused
 
 
+# compose projects (FakeEngine(compose=True)): (project, service, number, status, health, exit code)
+COMPOSE = [
+    ("shop", "web", 1, "running", "healthy", None),
+    ("shop", "web", 2, "running", "healthy", None),
+    ("shop", "db", 1, "running", "unhealthy", None),
+    ("shop", "migrate", 1, "exited", "", 0),
+    ("blog", "app", 1, "exited", "", 137),
+    ("blog", "db", 1, "exited", "", 0),
+]
+
+
+class _Lines(LogStream):
+    """A log's lines, then (following) nothing more until closed."""
+
+    def __init__(self, lines: list[LogLine], follow: bool) -> None:
+        self._lines = lines
+        self._follow = follow
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[LogLine]:
+        yield from self._lines
+        if self._follow:
+            self._closed.wait()
+
+    def close(self) -> None:
+        self._closed.set()
+
+
 class FakeEngine(Engine):
-    def __init__(self, root: Path, containers: int = 8) -> None:
+    def __init__(self, root: Path, containers: int = 8, *, compose: bool = False) -> None:
         self.root = root
         # whole minutes: inspect shows absolute times, and they must not change between two runs
         self.now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -100,6 +129,8 @@ class FakeEngine(Engine):
                 )
             )
         self.containers = [self._container(i) for i in range(containers)]
+        if compose:  # compose projects' containers first: they are the newest
+            self.containers[:0] = [self._compose_container(i, *spec) for i, spec in enumerate(COMPOSE)]
         self.networks = [
             NetworkSummary(
                 _hex("net-bridge"),
@@ -158,6 +189,35 @@ class FakeEngine(Engine):
             ports=ports,
             labels={},
             pid=1000 + i if status != "exited" else 0,
+        )
+
+    def _compose_container(
+        self, i: int, project: str, service: str, number: int, status: str, health: str, code: int | None
+    ) -> ContainerSummary:
+        workdir = f"/srv/{project}"
+        return ContainerSummary(
+            id=_hex(f"compose{i}"),
+            name=f"{project}-{service}-{number}",
+            image="busybox:latest",
+            image_id=self.images[0].id,
+            command="sh -c 'httpd -f'",
+            # whole minutes, as the others: "Up 12 minutes" whatever the second the snapshot is taken at
+            created=_ago(self.now, 3600 + 60 * i),
+            status=status,
+            exit_code=code,
+            started_at=_ago(self.now, 60 * (12 + i)),
+            finished_at=_ago(self.now, 300) if status == "exited" else "",
+            ports=[PortBinding(80, "tcp", "0.0.0.0", 8080 + number)] if service == "web" else [],
+            labels={
+                "com.docker.compose.project": project,
+                "com.docker.compose.service": service,
+                "com.docker.compose.container-number": str(number),
+                "com.docker.compose.oneoff": "False",
+                "com.docker.compose.project.working_dir": workdir,
+                "com.docker.compose.project.config_files": f"{workdir}/compose.yaml",
+            },
+            pid=2000 + i if status == "running" else 0,
+            health=health,
         )
 
     # ------------------------------------------------------------ lists
@@ -259,7 +319,7 @@ class FakeEngine(Engine):
 
     def inspect_container(self, name: str, *, size: bool = False) -> dict[str, Any]:
         c = self.container(name)
-        return {
+        doc: dict[str, Any] = {
             "Id": c.id,
             "Created": "2026-01-02T03:04:05.000000006Z",  # fixed: snapshots show it
             "Path": "sleep",
@@ -295,6 +355,29 @@ class FakeEngine(Engine):
                 }
             ],
         }
+        if c.health:
+            doc["State"]["Health"] = self._health(c)
+            doc["Config"]["Healthcheck"] = {
+                "Test": [
+                    "CMD-SHELL",
+                    "pg_isready -h localhost" if c.health == "unhealthy" else "wget -qO- :80",
+                ],
+                "Interval": 30_000_000_000,
+                "Retries": 3,
+            }
+        return doc
+
+    def _health(self, c: ContainerSummary) -> dict[str, Any]:
+        """State.Health of a container with a health check (compose=True): five probes, 30 s apart."""
+        failing = c.health == "unhealthy"
+        probes = []
+        fixed = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # snapshots show these times
+        for n in range(5):
+            start = (fixed + timedelta(seconds=30 * n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            end = (fixed + timedelta(seconds=30 * n + 0.012)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            output = "pg_isready: no response\n" if failing else "ready\n"
+            probes.append({"Start": start, "End": end, "ExitCode": 1 if failing else 0, "Output": output})
+        return {"Status": c.health, "FailingStreak": 5 if failing else 0, "Log": probes}
 
     def inspect_image(self, name: str) -> dict[str, Any]:
         for img in self.images:
@@ -372,6 +455,24 @@ class FakeEngine(Engine):
                 )
             path.write_text("\n".join(lines) + "\n")
         return path
+
+    def container_logs(
+        self,
+        name: str,
+        *,
+        follow: bool = False,
+        since: float | None = None,
+        until: float | None = None,
+        tail: int | None = None,
+    ) -> LogStream:
+        """The lines of the log ``container_log_path`` writes (the project logs read them this way)."""
+        lines = []
+        for raw in self.container_log_path(name).read_text().splitlines():
+            d = json.loads(raw)
+            lines.append(LogLine(d["stream"], d["time"], d["log"]))
+        if tail is not None:
+            lines = lines[-tail:] if tail else []
+        return _Lines(lines, follow)
 
     def pull(
         self,

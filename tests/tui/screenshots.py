@@ -1,7 +1,9 @@
 """Refresh screenshots/*.svg: the workbench saves them itself (``App.save_screenshot``) while driven by a
 Pilot against a real engine, with busybox from the loopback test bed. Run by ``scripts/screenshots``.
 
-containers.svg   the Containers pane with live CPU/memory
+containers.svg   the Containers pane with live CPU/memory, a compose project grouped above the others
+project-logs.svg the merged logs of the compose project, one colour a service
+health.svg       the detail view's health tab: the check and its last probes
 logs-search.svg  the Logs pane following a container, with a search
 stats.svg        the detail view's stats tab after a few seconds of samples
 pull.svg         a pull in progress, one bar per layer (through a throttled loopback proxy)
@@ -51,9 +53,29 @@ async def _workbench(engine: Any, out: Path, ids: dict[str, str]) -> list[str]:
         p = _main_pane(app, "containers")
         await _until(pilot, lambda: set(ids.values()) <= set(p.shown))
         await _until(pilot, lambda: p.by_key[ids["web"]].cells[4] not in ("…", "-"))
-        p.select_key(ids["web"])
+        await _until(pilot, lambda: "project:shop" in p.shown)
+        await _until(pilot, lambda: "(healthy)" in p.by_key[ids["shop-db-1"]].cells[2])
+        p.select_key("project:shop")
         await pilot.pause(6.0)  # uptimes past "less than a second", a few CPU samples
         saved.append(app.save_screenshot("containers.svg", str(out)))
+
+        from tui.screens.project_logs import ProjectLogsScreen
+
+        await pilot.press("l")
+        await _until(pilot, lambda: isinstance(app.screen, ProjectLogsScreen))
+        await pilot.pause(4.0)
+        saved.append(app.save_screenshot("project-logs.svg", str(out)))
+        await pilot.press("escape")
+
+        p.select_key(ids["shop-db-1"])
+        await pilot.press("i")
+        await _until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.press("7")
+        await pilot.pause(3.0)
+        saved.append(app.save_screenshot("health.svg", str(out)))
+        await pilot.press("escape")
+        await _until(pilot, lambda: not isinstance(app.screen, DetailScreen))
+        p.select_key(ids["web"])
 
         await pilot.press("l")
         logs = _main_pane(app, "logs")
@@ -85,6 +107,48 @@ async def _workbench(engine: Any, out: Path, ids: dict[str, str]) -> list[str]:
             await pilot.pause(1.5)
             saved.append(app.save_screenshot("shell.svg", str(out)))
     return saved
+
+
+SHOP = """
+services:
+  db:
+    image: busybox
+    command:
+      - sh
+      - -c
+      - trap "exit 0" TERM; touch /tmp/ready; while true; do echo "checkpoint complete"; sleep 2; done
+    healthcheck:
+      test: ["CMD-SHELL", "test -e /tmp/ready && echo accepting connections"]
+      interval: 2s
+  web:
+    image: busybox
+    command:
+      - sh
+      - -c
+      - trap "exit 0" TERM; i=0; while true; do i=$$((i+1)); echo "GET /cart/$$i 200"; sleep 0.7; done
+    deploy:
+      replicas: 2
+    depends_on:
+      db:
+        condition: service_healthy
+  worker:
+    image: busybox
+    command:
+      - sh
+      - -c
+      - trap "exit 0" TERM; while true; do echo "job done in $$((RANDOM % 90 + 10)) ms"; sleep 1.3; done
+"""
+
+
+def _compose_up(engine: Any, workdir: Path) -> dict[str, str]:
+    """A compose project ("shop") made as ``dockyard compose up -d`` makes it; its containers' ids by name."""
+    from compose import orchestrate
+    from compose.loader import LoadOptions, load_project
+
+    workdir.mkdir(parents=True)
+    (workdir / "compose.yaml").write_text(SHOP)
+    project = load_project(LoadOptions(project_name="shop", project_directory=str(workdir), cwd=str(workdir)))
+    return {c.name: c.id for c in orchestrate.up(engine, project, wait=True)}
 
 
 async def _pull(engine: Any, ref: str, out: Path) -> str:
@@ -176,6 +240,7 @@ def main() -> int:
             c = engine.create_container(ContainerCreate(ContainerConfig(image="busybox", cmd=cmd), name=name))
             engine.start_container(c.id)
             ids[name] = c.id
+        ids.update(_compose_up(engine, base / "shop"))
         engine.wait_container("migrate")
         saved += asyncio.run(_workbench(engine, out, ids))
         with FaultProxy(bed.open_addr) as proxy:
@@ -186,6 +251,12 @@ def main() -> int:
         return 0
     finally:
         for engine in engines:
+            try:
+                from compose import orchestrate
+
+                orchestrate.down(engine, "shop")
+            except Exception:
+                pass
             for c in engine.list_containers(all=True):
                 try:
                     engine.remove_container(c.id, force=True, volumes=True)

@@ -22,12 +22,14 @@ DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
 
 
 class Tmux:
-    """One private tmux server (its own socket name), one 100x30 session running ``command``."""
+    """One private tmux server (its own socket name), one session (100x30 unless ``size``) running
+    ``command``."""
 
-    def __init__(self, command: str, env: dict[str, str]) -> None:
+    def __init__(self, command: str, env: dict[str, str], size: tuple[int, int] = (100, 30)) -> None:
         self.sock = f"dockyard-test-{os.getpid()}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        self._tmux("new-session", "-d", "-s", "wb", "-x", "100", "-y", "30", f"env {exports} {command}")
+        width, height = (str(n) for n in size)
+        self._tmux("new-session", "-d", "-s", "wb", "-x", width, "-y", height, f"env {exports} {command}")
 
     def _tmux(self, *args: str) -> str:
         out = subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True, timeout=10)
@@ -89,6 +91,111 @@ def tmux_env(testbed, engine_config: Config) -> Iterator[tuple[LocalEngine, str,
                 engine.remove_container(c.id, force=True)
             except Exception:
                 pass
+
+
+COMPOSE_YAML = """
+services:
+  db:
+    image: busybox
+    command:
+      - sh
+      - -c
+      - trap "exit 0" TERM; touch /tmp/ready; while true; do echo db-says-$$((6*7)); sleep 1; done
+    healthcheck:
+      test: ["CMD-SHELL", "test -e /tmp/ready"]
+      interval: 300ms
+      retries: 1
+  web:
+    image: busybox
+    command:
+      - sh
+      - -c
+      - trap "exit 0" TERM; while true; do echo web-says-$$((7*7)); sleep 1; done
+    depends_on:
+      db:
+        condition: service_healthy
+"""
+
+
+def test_a_person_works_a_compose_project_at_80x24(
+    tmux_env: tuple[LocalEngine, str, dict[str, str]], tmp_path: Path
+) -> None:
+    """``dockyard compose up -d`` in a shell, then the workbench: the project's row and its state, folding,
+    the merged logs with one service hidden, stop, up, and down with its question."""
+    engine, ref, env = tmux_env
+    root = shlex.quote(str(engine.config.root))
+    engine.pull(ref)
+    engine.tag_image(ref, "busybox")
+    (tmp_path / "compose.yaml").write_text(COMPOSE_YAML)
+    up = subprocess.run(
+        [DOCKYARD, "--root", str(engine.config.root), "compose", "-p", "cafe", "up", "-d", "--wait"],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert up.returncode == 0, up.stderr
+    t = Tmux(f"{DOCKYARD} --root {root}", env, size=(80, 24))
+    try:
+        screen = t.wait(lambda s: "▾ cafe" in s and "2/2 running" in s, what="the project's row")
+        assert "├ db-1" in screen and "└ web-1" in screen
+        t.wait("(healthy)", what="db's health in the list")
+        screen = t.wait("d Down", what="the project's keys in the footer")
+        assert "u Up" in screen and "s Stop" in screen
+
+        # fold and unfold (the cursor starts on the project's row)
+        t.keys("z")
+        screen = t.wait("▸ cafe", what="folded")
+        assert "db-1" not in screen
+        t.keys("Enter")
+        t.wait(lambda s: "▾ cafe" in s and "db-1" in s, what="unfolded")
+
+        # the project's logs, merged; then without db
+        t.keys("l")
+        t.wait("Logs of cafe")
+        t.wait(lambda s: "db-1   | db-says-42" in s and "web-1  | web-says-49" in s, what="merged lines")
+        t.keys("1")
+        time.sleep(1.5)
+        screen = t.screen()
+        assert "web-1  | web-says-49" in screen and "db-says" not in screen
+        t.keys("0")
+        t.wait("db-says-42", what="db shown again")
+        t.keys("Escape")
+        t.wait("1 Containers")
+
+        # stop the project, then up
+        t.keys("s")
+        t.wait("0/2 running", what="stopped")
+        assert {c.status for c in engine.list_containers(all=True)} == {"exited"}
+        t.keys("u")
+        t.wait("2/2 running", what="up again")
+        assert {c.status for c in engine.list_containers(all=True)} == {"running"}
+
+        # down, with its question
+        t.keys("d")
+        t.wait("Down cafe? Stop and remove:")
+        t.wait("network cafe_default")
+        t.keys("y")
+        t.wait("No containers", what="the project gone")
+        assert engine.list_containers(all=True) == []
+        assert all(n.name != "cafe_default" for n in engine.list_networks())
+
+        t.keys("q")
+        deadline = time.monotonic() + 10
+        while t.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not t.alive(), "the workbench did not quit"
+    finally:
+        t.close()
+        if any(n.name == "cafe_default" for n in engine.list_networks()):
+            subprocess.run(
+                [DOCKYARD, "--root", str(engine.config.root), "compose", "-p", "cafe", "down"],
+                cwd=tmp_path,
+                env={**os.environ, **env},
+                capture_output=True,
+                timeout=60,
+            )
 
 
 def test_a_person_pulls_runs_follows_execs_stops_and_removes(

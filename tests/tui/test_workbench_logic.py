@@ -45,6 +45,7 @@ def test_settings_refuse_what_they_do_not_understand(tmp_path: Path, text: str, 
 
 def test_every_action_has_a_unique_id_and_a_handler() -> None:
     from tui.app import DockyardApp
+    from tui.screens import project_logs
     from tui.screens.inspect import DetailScreen
     from tui.widgets.listpane import ListPane
     from tui.widgets.panes import ContainersPane, ImagesPane, NetworksPane, VolumesPane
@@ -55,6 +56,8 @@ def test_every_action_has_a_unique_id_and_a_handler() -> None:
         "app": [DockyardApp],
         "list": [ContainersPane, ImagesPane, NetworksPane, VolumesPane],
         "containers": [ContainersPane],
+        "projects": [ContainersPane],
+        "projectlogs": [project_logs.ProjectLogsScreen],
         "images": [ImagesPane],
         "detail": [DetailScreen],
     }

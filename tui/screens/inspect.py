@@ -1,5 +1,6 @@
-"""Detail view of one item. Containers get six tabs: inspect (foldable JSON), stats (sparklines), top,
-ports, env, mounts; images, volumes and networks get the inspect tab.
+"""Detail view of one item. Containers get seven tabs: inspect (foldable JSON), stats (sparklines), top,
+ports, env, mounts, health (the check and its last probes' output); images, volumes and networks get the
+inspect tab.
 
 Stats and top are sampled only while their tab is showing (stats once a second, top every 3 s), each
 sample in a thread worker: ``container_stats`` sleeps ~0.2 s to measure CPU."""
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
@@ -23,9 +26,10 @@ if TYPE_CHECKING:
     from core.models import ContainerStats
     from tui.app import DockyardApp
 
-CONTAINER_TABS = ("inspect", "stats", "top", "ports", "env", "mounts")
+CONTAINER_TABS = ("inspect", "stats", "top", "ports", "env", "mounts", "health")
 STATS_EVERY = 1.0
 TOP_EVERY = 3.0
+HEALTH_EVERY = 2.0
 
 
 def ports_rows(info: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -86,6 +90,56 @@ def state_text(info: dict[str, Any]) -> str:
     return f"{status} ({text})"
 
 
+def _seconds(ns: Any, default: str) -> str:
+    n = int(ns or 0)
+    if not n:
+        return default
+    return f"{n / 1e9:g}s"
+
+
+def health_text(info: dict[str, Any]) -> Text:
+    """The health tab: the check as configured, its state, and its last probes (docker keeps five) with
+    what each printed, newest last."""
+    from tui.output import parse_time
+
+    text = Text()
+    check = (info.get("Config") or {}).get("Healthcheck") or {}
+    test = [str(t) for t in check.get("Test") or []]
+    health = (info.get("State") or {}).get("Health")
+    if not test or test == ["NONE"] or not health:
+        text.append("No health check." if not test or test == ["NONE"] else "Not checked yet.")
+        if test and test != ["NONE"] and not health:
+            text.append("\nTest: " + " ".join(test))
+        return text
+    status = str(health.get("Status", ""))
+    style = {"healthy": "green", "unhealthy": "bold red", "starting": "yellow"}.get(status, "")
+    text.append("Status: ", style="bold")
+    text.append(status, style=style)
+    text.append(f"   failing streak {int(health.get('FailingStreak') or 0)}\n")
+    kind, words = (test[0], test[1:]) if test[0] in ("CMD", "CMD-SHELL") else ("CMD", test)
+    text.append("Test: ", style="bold")
+    text.append(f"{kind} {' '.join(words)}\n")
+    text.append(
+        f"Every {_seconds(check.get('Interval'), '30s')}, timeout {_seconds(check.get('Timeout'), '30s')}, "
+        f"start period {_seconds(check.get('StartPeriod'), '0s')}, {int(check.get('Retries') or 3)} retries\n"
+    )
+    log = health.get("Log") or []
+    text.append(
+        f"\nLast {len(log)} probes, newest last:\n" if log else "\nNo probe has run yet.\n", style="bold"
+    )
+    for probe in log:
+        start, end = parse_time(str(probe.get("Start", ""))), parse_time(str(probe.get("End", "")))
+        when = start.astimezone().strftime("%Y-%m-%d %H:%M:%S") if start else str(probe.get("Start", ""))
+        took = f"  {(end - start).total_seconds():.3f} s" if start and end else ""
+        code = int(probe.get("ExitCode", -1))
+        text.append(f"{when}  ")
+        text.append(f"exit {code}", style="green" if code == 0 else "bold red")
+        text.append(f"{took}\n")
+        for line in str(probe.get("Output") or "").rstrip("\n").splitlines() or ["(no output)"]:
+            text.append(f"    {line}\n", style="" if line != "(no output)" else "dim")
+    return text
+
+
 class DetailScreen(Screen[None]):
     BINDINGS = [
         *bindings("detail"),
@@ -95,6 +149,7 @@ class DetailScreen(Screen[None]):
         Binding("4", "tab(3)", "Ports", show=False, id="detail.tab4"),
         Binding("5", "tab(4)", "Env", show=False, id="detail.tab5"),
         Binding("6", "tab(5)", "Mounts", show=False, id="detail.tab6"),
+        Binding("7", "tab(6)", "Health", show=False, id="detail.tab7"),
     ]
 
     def __init__(self, kind: str, key: str, name: str, *, tab: str = "inspect") -> None:
@@ -123,6 +178,8 @@ class DetailScreen(Screen[None]):
             return JsonTree(id="json")
         if tab == "stats":
             return StatsView(id="stats-view")
+        if tab == "health":
+            return VerticalScroll(Static("", id="health-view"), id="health-scroll", can_focus=True)
         table: DataTable[str] = DataTable(id=f"{tab}-table", cursor_type="row")
         return table
 
@@ -132,6 +189,7 @@ class DetailScreen(Screen[None]):
         if self.kind == "container":
             self.set_interval(STATS_EVERY, self._stats_tick)
             self.set_interval(TOP_EVERY, self._top_tick)
+            self.set_interval(HEALTH_EVERY, self._health_tick)
             if self.initial == "stats":
                 self._stats_tick()
             if self.initial == "top":
@@ -168,6 +226,7 @@ class DetailScreen(Screen[None]):
         self._fill("ports", ("CONTAINER PORT", "HOST IP", "HOST PORT"), ports_rows(info))
         self._fill("env", ("NAME", "VALUE"), env_rows(info))
         self._fill("mounts", ("TYPE", "SOURCE", "DESTINATION", "MODE"), mount_rows(info))
+        self._show_health(info)
         self.query_one("#detail-title", Static).update(
             f"Container {self.item_name}  {info.get('Id', '')[:12]}  {state_text(info)}"
         )
@@ -195,6 +254,24 @@ class DetailScreen(Screen[None]):
     def _add_stats(self, s: ContainerStats) -> None:
         self.query_one(StatsView).add(s)
 
+    def _show_health(self, info: dict[str, Any]) -> None:
+        self.query_one("#health-view", Static).update(health_text(info))
+
+    def _health_tick(self) -> None:
+        if self.app.screen is self and self._active() == "health":
+            self._load_health()
+
+    @work(thread=True, exclusive=True, group="health", exit_on_error=False)
+    def _load_health(self) -> None:
+        """The probes go on while the tab shows: read them again (not the inspect tree, which keeps its
+        folds)."""
+        try:
+            info = self.dapp.engine.inspect_container(self.key)
+        except Exception as err:
+            self.app.call_from_thread(self._failed, one_line(err))
+            return
+        self.app.call_from_thread(self._show_health, info)
+
     def _top_tick(self) -> None:
         if self.app.screen is self and self._active() == "top":
             self._sample_top()
@@ -215,6 +292,8 @@ class DetailScreen(Screen[None]):
     def _focus_tab(self, tab: str) -> None:
         if tab == "inspect":
             self.query_one(JsonTree).focus()
+        elif tab == "health":
+            self.query_one("#health-scroll", VerticalScroll).focus()
         elif tab != "stats":
             self.query_one(f"#{tab}-table", DataTable).focus()
 
@@ -226,6 +305,8 @@ class DetailScreen(Screen[None]):
             self._sample_stats()
         elif tab == "top":
             self._sample_top()
+        elif tab == "health":
+            self._load_health()
 
     def action_tab(self, index: int) -> None:
         if index < len(self.tabs):

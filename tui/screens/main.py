@@ -102,7 +102,11 @@ class MainScreen(Screen[None]):
 
     @on(EnginePane.Highlighted)
     def _highlighted(self, event: EnginePane.Highlighted) -> None:
-        if isinstance(event.pane, ContainersPane) and event.key is not None:
+        if (
+            isinstance(event.pane, ContainersPane)
+            and event.key is not None
+            and event.key not in event.pane.projects  # a compose project's row is no container
+        ):
             row = event.pane.by_key.get(event.key)
             if row is not None:
                 self.selected = (row.key, row.name)
@@ -134,6 +138,15 @@ class MainScreen(Screen[None]):
         event.stop()
         self.show_logs(event.container, event.name)
 
+    @on(ContainersPane.ShowProjectLogs)
+    def _show_project_logs(self, event: ContainersPane.ShowProjectLogs) -> None:
+        from tui.screens.project_logs import ProjectLogsScreen
+        from tui.widgets.project_logs import Source
+
+        event.stop()
+        sources = [Source(cid, name, service) for cid, name, service in event.containers]
+        self.app.push_screen(ProjectLogsScreen(self.dapp.engine, event.project, sources))
+
     @on(ContainersPane.OpenShell)
     def _open_shell(self, event: ContainersPane.OpenShell) -> None:
         from tui.screens.shell import open_shell
@@ -150,8 +163,8 @@ class MainScreen(Screen[None]):
 
     def action_target(self, action: Action) -> Widget | None:
         """Where a palette command runs: the pane it belongs to (switching to it if needed)."""
-        if action.scope in ("containers", "logs"):
-            self.show_pane(action.scope if action.scope == "containers" else "logs")
+        if action.scope in ("containers", "projects", "logs"):
+            self.show_pane("logs" if action.scope == "logs" else "containers")
             return self.active_pane()
         if action.scope == "images":
             self.show_pane("images")

@@ -30,7 +30,13 @@ STATUS_STYLES = {
     "exited": "red",
     "dead": "bold red",
     "created": "cyan",
+    # a compose project's row (tui.widgets.rows.project_style)
+    "project-up": "green",
+    "project-partial": "yellow",
+    "project-down": "red",
+    "project-unhealthy": "bold red",
 }
+HEALTH_STYLES = {"unhealthy": "bold red", "starting": "yellow"}  # a running container's health check
 
 
 class ResourceTable(DataTable[Text | str]):
@@ -111,8 +117,11 @@ class ListPane(Vertical):
     def _cells(self, row: Row) -> list[Text | str]:
         out: list[Text | str] = [MARK if row.key in self.marked else " "]
         for i, cell in enumerate(row.cells):
-            if i == self.STATUS_COLUMN and row.style in STATUS_STYLES:
-                out.append(Text(cell, style=STATUS_STYLES[row.style]))
+            style = HEALTH_STYLES.get(row.health) or STATUS_STYLES.get(row.style)
+            if i == self.STATUS_COLUMN and style:
+                out.append(Text(cell, style=style))
+            elif i == 0 and row.style.startswith("project-"):
+                out.append(Text(cell, style="bold"))
             else:
                 out.append(cell)
         return out
@@ -121,7 +130,7 @@ class ListPane(Vertical):
         table = self.table
         cells = self._cells(new)
         for i, (a, b) in enumerate(zip(old.cells, new.cells, strict=False)):
-            if a != b or (i == self.STATUS_COLUMN and old.style != new.style):
+            if a != b or (i == self.STATUS_COLUMN and (old.style, old.health) != (new.style, new.health)):
                 value = cells[i + 1]
                 width = _width(value)
                 # Ask the table to widen the column only when this cell is wider than any shown in it so
@@ -135,11 +144,7 @@ class ListPane(Vertical):
 
     def _render_rows(self) -> None:
         table = self.table
-        if self.engine_filter is not None:
-            chosen = self.engine_keys
-            visible = [r for r in self.rows if chosen is None or r.key in chosen]
-        else:
-            visible = [r for r in self.rows if matches(r, self.filter_text)]
+        visible = self.visible_rows()
         keys = [r.key for r in visible]
         if keys == self.shown and table.row_count == len(keys):
             for r in visible:
@@ -163,6 +168,13 @@ class ListPane(Vertical):
         self.query_one(".empty", Static).update(
             self.EMPTY if not self.rows else self.filter_error or f"Nothing matches {self.filter_text!r}."
         )
+
+    def visible_rows(self) -> list[Row]:
+        """The rows the filter keeps, in order (a pane with groups of rows adds its own rule)."""
+        if self.engine_filter is not None:
+            chosen = self.engine_keys
+            return [r for r in self.rows if chosen is None or r.key in chosen]
+        return [r for r in self.rows if matches(r, self.filter_text)]
 
     # ---------------------------------------------------------- engine filters
 
@@ -213,12 +225,21 @@ class ListPane(Vertical):
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self.post_message(self.Highlighted(self, self.cursor_key()))
+        key = self.cursor_key()
+        self.cursor_moved(key)
+        self.post_message(self.Highlighted(self, key))
+
+    def cursor_moved(self, key: str | None) -> None:
+        """The cursor is on another row (a pane whose keys depend on the row refreshes its bindings)."""
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.call_later(self.run_action, "inspect")
+        self.call_later(self.run_action, self.enter_action())
+
+    def enter_action(self) -> str:
+        """What Enter (or a click) on the cursor row does."""
+        return "inspect"
 
     # -------------------------------------------------------------- actions
 

@@ -15,22 +15,36 @@ from core.models import RUNNING_STATES, STOPPED_STATES
 from tui.failure import one_line
 from tui.keymap import bindings
 from tui.output import human_size
-from tui.widgets.listpane import ListPane
+from tui.widgets.listpane import MARK, ListPane
 from tui.widgets.rows import (
+    COMPOSE_PROJECT,
     CONTAINER_COLUMNS,
     IMAGE_COLUMNS,
     NETWORK_COLUMNS,
+    PROJECT_KEY,
     VOLUME_COLUMNS,
+    Project,
     Row,
+    compose_projects,
     container_row,
     image_ref,
     image_row,
+    member_row,
     network_row,
+    project_row,
+    replica_name,
+    service_of,
     volume_row,
 )
 
 if TYPE_CHECKING:
+    from core.interface import Engine
     from tui.app import DockyardApp, Snapshot
+
+# what a container's row offers and a project's row does not (it has its own: tui.keymap "projects")
+CONTAINER_ONLY = frozenset(
+    {"logs", "shell", "attach", "start", "stop", "restart", "kill", "pause", "stats", "top", "remove"}
+)
 
 
 def _plural(n: int, word: str) -> str:
@@ -131,7 +145,9 @@ class ContainersPane(EnginePane):
     COLUMNS = CONTAINER_COLUMNS
     STATUS_COLUMN = 2
     EMPTY = "No containers. Press n to run one, P to pull an image."
-    BINDINGS = bindings("containers")
+    # "list" again: a key bound here hides the base class's binding of that key (Textual merges by key),
+    # and a project's "d" (down) must not hide a container's (remove)
+    BINDINGS = bindings("list", "containers", "projects")
 
     class ShowLogs(Message):
         """Follow this container's log in the Logs pane."""
@@ -157,11 +173,241 @@ class ContainersPane(EnginePane):
             self.container = container
             self.name = name
 
+    class ShowProjectLogs(Message):
+        """The merged logs of a compose project's containers."""
+
+        def __init__(self, project: str, containers: list[tuple[str, str, str]]) -> None:
+            super().__init__()
+            self.project = project
+            self.containers = containers  # (id, "web-1", service)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.projects: dict[str, Project] = {}
+        self.group_of: dict[str, str] = {}  # container id -> its project's row key
+        self.collapsed: set[str] = set()  # project row keys folded to one line
+        self.busy: dict[str, str] = {}  # project name -> the latest line of an action running on it
+        self._on_project = False
+
     def refresh_from(self, snap: Snapshot) -> None:
-        self.set_rows([container_row(c, snap.stats.get(c.id)) for c in snap.containers])
+        """Compose projects first (by name), each a row with its containers under it; then the containers
+        of no project, as ``docker ps`` lists them."""
+        projects, rest = compose_projects(snap.containers)
+        self.projects = {p.key: p for p in projects}
+        self.group_of = {c.id: p.key for p in projects for c in p.containers}
+        self.collapsed &= set(self.projects)
+        rows: list[Row] = []
+        for p in projects:
+            rows.append(
+                project_row(p, snap.stats, collapsed=p.key in self.collapsed, busy=self.busy.get(p.name, ""))
+            )
+            last = len(p.containers) - 1
+            rows += [member_row(c, snap.stats.get(c.id), last=i == last) for i, c in enumerate(p.containers)]
+        rows += [container_row(c, snap.stats.get(c.id)) for c in rest]
+        self.set_rows(rows)
+
+    def visible_rows(self) -> list[Row]:
+        """A project's row stays while any of its containers passes the filter (or its name does); a folded
+        project hides its containers."""
+        kept = {r.key for r in super().visible_rows()}
+        if self.engine_filter is not None and self.engine_keys is not None:
+            kept |= {self.group_of[k] for k in self.engine_keys if k in self.group_of}
+        else:
+            # a project whose row the filter chose (its name) brings all its containers
+            for key in [k for k in kept if k in self.projects]:
+                kept |= {c.id for c in self.projects[key].containers}
+            kept |= {self.group_of[k] for k in kept if k in self.group_of}
+        return [r for r in self.rows if r.key in kept and self.group_of.get(r.key) not in self.collapsed]
 
     def engine_filter_keys(self, filters: dict[str, list[str]]) -> set[str]:
         return {c.id for c in self.dapp.engine.list_containers(all=True, filters=filters)}
+
+    # ---------------------------------------------------------------- projects
+
+    def cursor_project(self) -> Project | None:
+        key = self.cursor_key()
+        return self.projects.get(key) if key else None
+
+    def cursor_moved(self, key: str | None) -> None:
+        on_project = key is not None and key.startswith(PROJECT_KEY)
+        if on_project != self._on_project:
+            self._on_project = on_project
+            self.refresh_bindings()  # the footer offers the project's actions, or the container's
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action.startswith("project_"):
+            return self.cursor_project() is not None
+        if action in CONTAINER_ONLY or action == "inspect":
+            return self.cursor_project() is None
+        if action == "fold":
+            key = self.cursor_key()
+            return key is not None and (key in self.projects or key in self.group_of)
+        return True
+
+    def targets(self) -> list[Row]:
+        return [r for r in super().targets() if r.key not in self.projects]
+
+    def action_fold(self) -> None:
+        """Fold the project under the cursor (or the one its container belongs to) to its one row, or
+        unfold it."""
+        key = self.cursor_key()
+        if key is None:
+            return
+        project = key if key in self.projects else self.group_of.get(key)
+        if project is None:
+            return
+        self.collapsed ^= {project}
+        row = self.by_key[project]
+        folded = ("▸ " if project in self.collapsed else "▾ ") + row.name
+        self.update_row(Row(row.key, row.name, (folded, *row.cells[1:]), row.style, row.health))
+        self._render_rows()
+        self.select_key(project)
+
+    def enter_action(self) -> str:
+        return "fold" if self.cursor_project() is not None else "inspect"  # Enter on a project folds it
+
+    def action_mark(self) -> None:
+        p = self.cursor_project()
+        if p is None:
+            super().action_mark()
+            return
+        keys = {c.id for c in p.containers}
+        if keys <= self.marked:
+            self.marked -= keys
+        else:
+            self.marked |= keys
+        for key in keys & set(self.shown):
+            self.table.update_cell(key, "_mark", MARK if key in self.marked else " ")
+        self.table.action_cursor_down()
+
+    def action_mark_all(self) -> None:
+        super().action_mark_all()
+        self.marked -= set(self.projects)
+        for key in set(self.shown) & set(self.projects):
+            self.table.update_cell(key, "_mark", " ")
+
+    def _project_call(
+        self, p: Project, label: str, fn: Callable[[Engine, Callable[[str], None]], Any], running: str
+    ) -> None:
+        """Run one compose action on ``p`` in a thread; its progress lines show in the project's row."""
+        engine = self.dapp.engine
+        name = p.name
+        self.busy[name] = running
+        self._show_busy(name)
+
+        def report(line: str) -> None:
+            self.app.call_from_thread(self._progress, name, line)
+
+        def call() -> Any:
+            try:
+                return fn(engine, report)
+            finally:
+                self.app.call_from_thread(self._progress, name, None)
+
+        self.dapp.engine_call(label, call, refresh=("containers", "images", "volumes", "networks"))
+
+    def _progress(self, project: str, line: str | None) -> None:
+        if line is None:
+            self.busy.pop(project, None)
+        elif project in self.busy:
+            self.busy[project] = " ".join(line.split())
+        self._show_busy(project)
+
+    def _show_busy(self, project: str) -> None:
+        key = PROJECT_KEY + project
+        row = self.by_key.get(key)
+        p = self.projects.get(key)
+        if row is None or p is None:
+            return
+        snap = self.dapp.snapshot
+        self.update_row(
+            project_row(p, snap.stats, collapsed=key in self.collapsed, busy=self.busy.get(project, ""))
+        )
+
+    def action_project_up(self) -> None:
+        p = self.cursor_project()
+        if p is None:
+            return
+        files, workdir, env_files = p.config_files, p.working_dir, p.env_files
+        if not files:
+            self.notify(
+                f"{p.name}: its containers do not say which compose files made them", severity="error"
+            )
+            return
+
+        def up(engine: Engine, report: Callable[[str], None]) -> None:
+            """``docker compose -p NAME -f FILE... up -d`` from the project's directory, the services it has
+            enabled (a profile's service that runs stays up)."""
+            from compose import orchestrate
+            from compose.loader import LoadOptions, load_project
+
+            options = LoadOptions(
+                files=files,
+                project_name=p.name,
+                project_directory=workdir or None,
+                env_files=env_files,
+                enable_services=p.services,
+                cwd=workdir or None,
+            )
+            orchestrate.up(engine, load_project(options), report=report)
+
+        self._project_call(p, f"Up {p.name}", up, "Starting…")
+
+    def action_project_down(self) -> None:
+        p = self.cursor_project()
+        if p is None:
+            return
+        networks = sorted(
+            n.name for n in self.dapp.snapshot.networks if n.labels.get(COMPOSE_PROJECT) == p.name
+        )
+        body = [f"  container {c.name}  ({c.status})" for c in p.containers[:10]]
+        if len(p.containers) > 10:
+            body.append(f"  … and {len(p.containers) - 10} more containers")
+        body += [f"  network {n}" for n in networks]
+        body += ["", "Its volumes are kept (dockyard compose down -v removes them)."]
+
+        def down(engine: Engine, report: Callable[[str], None]) -> None:
+            from compose import orchestrate
+
+            orchestrate.down(engine, p.name, report=report)
+
+        self._confirm(
+            f"Down {p.name}? Stop and remove:",
+            body,
+            lambda: self._project_call(p, f"Down {p.name}", down, "Stopping…"),
+        )
+
+    def action_project_stop(self) -> None:
+        p = self.cursor_project()
+        if p is None:
+            return
+
+        def stop(engine: Engine, report: Callable[[str], None]) -> None:
+            from compose import orchestrate
+
+            orchestrate.stop(engine, p.name, report=report)
+
+        self._project_call(p, f"Stopped {p.name}", stop, "Stopping…")
+
+    def action_project_restart(self) -> None:
+        p = self.cursor_project()
+        if p is None:
+            return
+
+        def restart(engine: Engine, report: Callable[[str], None]) -> None:
+            from compose import orchestrate
+
+            orchestrate.restart(engine, p.name, report=report)
+
+        self._project_call(p, f"Restarted {p.name}", restart, "Restarting…")
+
+    def action_project_logs(self) -> None:
+        p = self.cursor_project()
+        if p is None:
+            return
+        self.post_message(
+            self.ShowProjectLogs(p.name, [(c.id, replica_name(c), service_of(c)) for c in p.containers])
+        )
 
     def copy_id_text(self, row: Row) -> str:
         return row.key

@@ -26,6 +26,7 @@ class Row:
     name: str  # what "copy name" copies and confirmations name
     cells: tuple[str, ...]
     style: str = ""  # a status class for colouring: running, paused, exited, dead, created
+    health: str = ""  # a container's health check: starting | healthy | unhealthy, "" for none
 
 
 def container_row(c: ContainerSummary, stats: ContainerStats | None = None) -> Row:
@@ -40,7 +41,161 @@ def container_row(c: ContainerSummary, stats: ContainerStats | None = None) -> R
         c.name,
         (c.name, c.image, status_text(c), cpu, mem, ports_text(c), time_ago(c.created)),
         c.status,
+        c.health if c.status == "running" else "",
     )
+
+
+# ------------------------------------------------------------------ compose projects
+
+# docker compose v2's labels: the project, its service, the replica number, where its files were
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_NUMBER = "com.docker.compose.container-number"
+COMPOSE_ONEOFF = "com.docker.compose.oneoff"
+COMPOSE_WORKING_DIR = "com.docker.compose.project.working_dir"
+COMPOSE_CONFIG_FILES = "com.docker.compose.project.config_files"
+COMPOSE_ENV_FILES = "com.docker.compose.project.environment_file"
+PROJECT_KEY = "project:"  # a project row's key: never a container id (64 hex digits)
+# a project row's style (never a container's status: prune and stop look for those)
+PROJECT_STYLES = ("project-up", "project-partial", "project-down", "project-unhealthy")
+
+
+@dataclass(frozen=True)
+class Project:
+    """The containers of one compose project, as its labels say (``docker compose ls`` groups the same
+    way): no compose file is read to show it."""
+
+    name: str
+    containers: tuple[ContainerSummary, ...]  # by service, then replica number
+
+    @property
+    def key(self) -> str:
+        return PROJECT_KEY + self.name
+
+    def label(self, name: str) -> str:
+        """A project label (working dir, config files) as the newest container carries it."""
+        for c in sorted(self.containers, key=lambda c: c.created, reverse=True):
+            if c.labels.get(name):
+                return c.labels[name]
+        return ""
+
+    @property
+    def working_dir(self) -> str:
+        return self.label(COMPOSE_WORKING_DIR)
+
+    @property
+    def config_files(self) -> list[str]:
+        return [f for f in self.label(COMPOSE_CONFIG_FILES).split(",") if f]
+
+    @property
+    def env_files(self) -> list[str]:
+        return [f for f in self.label(COMPOSE_ENV_FILES).split(",") if f]
+
+    @property
+    def services(self) -> list[str]:
+        return sorted({service_of(c) for c in self.containers})
+
+
+def service_of(c: ContainerSummary) -> str:
+    return c.labels.get(COMPOSE_SERVICE, "") or c.name
+
+
+def replica_name(c: ContainerSummary) -> str:
+    """What ``docker compose logs`` prefixes a line with: the container's name without its project
+    ("web-1"), or the name when it does not start with it (``container_name:``)."""
+    project = c.labels.get(COMPOSE_PROJECT, "")
+    if project and c.name.startswith(project + "-"):
+        return c.name[len(project) + 1 :]
+    return c.name
+
+
+def _number(c: ContainerSummary) -> int:
+    try:
+        return int(c.labels.get(COMPOSE_NUMBER, "0"))
+    except ValueError:
+        return 0
+
+
+def compose_projects(
+    containers: Sequence[ContainerSummary],
+) -> tuple[list[Project], list[ContainerSummary]]:
+    """Split a container list into compose projects (by name) and the containers of no project (in their
+    order)."""
+    groups: dict[str, list[ContainerSummary]] = {}
+    rest = []
+    for c in containers:
+        project = c.labels.get(COMPOSE_PROJECT, "")
+        if project:
+            groups.setdefault(project, []).append(c)
+        else:
+            rest.append(c)
+    projects = [
+        Project(name, tuple(sorted(members, key=lambda c: (service_of(c), _number(c), c.name))))
+        for name, members in sorted(groups.items())
+    ]
+    return projects, rest
+
+
+def project_summary(p: Project) -> str:
+    """The project's state in a few words: "3/3 running", "2/3 running, 1 unhealthy", "0/2 running"."""
+    running = sum(1 for c in p.containers if c.status == "running")
+    text = f"{running}/{len(p.containers)} running"
+    for word, n in (
+        ("paused", sum(1 for c in p.containers if c.status == "paused")),
+        ("unhealthy", sum(1 for c in p.containers if c.status == "running" and c.health == "unhealthy")),
+        ("starting", sum(1 for c in p.containers if c.status == "running" and c.health == "starting")),
+    ):
+        if n:
+            text += f", {n} {word}"
+    return text
+
+
+def project_style(p: Project) -> str:
+    running = sum(1 for c in p.containers if c.status == "running")
+    if any(c.status == "running" and c.health == "unhealthy" for c in p.containers):
+        return "project-unhealthy"
+    if running == len(p.containers):
+        return "project-up"
+    return "project-partial" if running else "project-down"
+
+
+def project_row(
+    p: Project, stats: Mapping[str, ContainerStats], *, collapsed: bool = False, busy: str = ""
+) -> Row:
+    """The project's own row above its containers: "▾ shop", its services, its state (or, while an action
+    runs on it, the action's latest progress line), the CPU and memory of its containers together."""
+    samples = [stats[c.id] for c in p.containers if c.id in stats and c.status in RUNNING_STATES]
+    running = any(c.status in RUNNING_STATES for c in p.containers)
+    if samples:
+        cpu, mem = (
+            f"{sum(s.cpu_percent for s in samples):.1f}",
+            human_size(sum(s.memory_usage for s in samples)),
+        )
+    else:
+        cpu = mem = "…" if running else "-"
+    n = len(p.services)
+    return Row(
+        p.key,
+        p.name,
+        (
+            ("▸ " if collapsed else "▾ ") + p.name,
+            f"{n} service{'' if n == 1 else 's'}",
+            busy or project_summary(p),
+            cpu,
+            mem,
+            "",
+            time_ago(min(c.created for c in p.containers)),
+        ),
+        project_style(p),
+    )
+
+
+def member_row(c: ContainerSummary, stats: ContainerStats | None, *, last: bool) -> Row:
+    """A container of a project, drawn under the project's row by its name in the project ("web-1", as
+    ``docker compose logs`` names it): the project's name above it says the rest, in fewer columns."""
+    row = container_row(c, stats)
+    name = ("└ " if last else "├ ") + replica_name(c)
+    return Row(row.key, row.name, (name, *row.cells[1:]), row.style, row.health)
 
 
 def image_row(img: ImageSummary) -> list[Row]:
@@ -120,4 +275,4 @@ def matches(row: Row, needle: str) -> bool:
     if not needle:
         return True
     n = needle.lower()
-    return n in row.key.lower() or any(n in cell.lower() for cell in row.cells)
+    return n in row.key.lower() or n in row.name.lower() or any(n in cell.lower() for cell in row.cells)
