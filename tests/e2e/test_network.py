@@ -582,3 +582,30 @@ def test_network_none_container_cannot_be_connected(net: Net) -> None:
     assert set(doc["NetworkSettings"]["Networks"]) == {"none"}
     net.cli("start", "lonely")
     assert net.cli("exec", "lonely", "ip", "-o", "-4", "addr").stdout.count("inet ") == 1
+
+
+def test_network_rm_right_after_rm_of_its_containers(net: Net) -> None:
+    """`docker rm -f c && docker network rm n` works: `rm` (and `stop`) return once the container's shim has
+    released its endpoint, as dockerd's do. In one process (a CLI's start-up hides the race) and four at
+    once, as compose's `down` does them: the network removal right after failed with active endpoints."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.engine import LocalEngine
+
+    engine = LocalEngine(net.config)
+    for _ in range(2):
+        net.cli("network", "create", "quick")
+        names = [f"quick{i}" for i in range(4)]
+        for name in names:
+            net.cli("run", "-d", "--name", name, "--network", "quick", "busybox", "sleep", "60")
+
+        def finish(name: str) -> None:
+            if name.endswith(("0", "1")):
+                engine.stop_container(name, timeout=0)
+                engine.remove_container(name)
+            else:
+                engine.remove_container(name, force=True)
+
+        with ThreadPoolExecutor(len(names)) as pool:
+            list(pool.map(finish, names))
+        engine.remove_network("quick")
