@@ -647,17 +647,19 @@ def probe_engine(engine: Engine, timeout: float = 3.0) -> EngineProbe:
 
 def watch_engine(
     engine: Engine,
-    on_state: Callable[[EngineProbe, float], None],
-    on_event: Callable[[Event], None],
+    on_state: Callable[[EngineProbe, float], object],
+    on_event: Callable[[Event], object],
     *,
     first: float = 1.0,
     most: float = 30.0,
+    light: bool = False,
 ) -> Any:
     """Follow ``engine``'s events in a thread of its own, reconnecting with backoff when the connection is
-    lost (:class:`core.remote.fleet.EngineWatch`; call ``start()``, ``retry()``, ``stop()``)."""
+    lost (:class:`core.remote.fleet.EngineWatch`; call ``start()``, ``retry()``, ``stop()``). ``light``:
+    each look asks only whether it answers (``/version``), not its counts."""
     from core.remote.fleet import EngineWatch
 
-    return EngineWatch(engine, on_state, on_event, first=first, most=most)
+    return EngineWatch(engine, on_state, on_event, first=first, most=most, light=light)
 
 
 # ====================================================================== pure parsers, for the faces ====

@@ -119,16 +119,17 @@ def kind_of(version: dict[str, Any]) -> str:
     return ""
 
 
-def probe(engine: Engine, timeout: float = PROBE_TIMEOUT) -> EngineProbe:
+def probe(engine: Engine, timeout: float = PROBE_TIMEOUT, *, light: bool = False) -> EngineProbe:
     """One look at ``engine``: ``/version`` and ``/info`` (each within ``timeout`` for a remote engine), or
-    why it could not be reached."""
+    why it could not be reached; ``light``: ``/version`` only (no counts)."""
     try:
         api = getattr(engine, "api", None)
         if api is not None:  # a remote engine: its own short timeout, not the API client's minute
             version = api.json("GET", "/version", timeout=timeout) or {}
-            info = api.json("GET", "/info", timeout=timeout) or {}
+            info = {} if light else (api.json("GET", "/info", timeout=timeout) or {})
         else:
-            version, info = engine.version(), engine.info()
+            version = engine.version()
+            info = {} if light else engine.info()
     except Exception as err:
         return EngineProbe(False, error=_one_line(err))
     return EngineProbe(
@@ -153,14 +154,16 @@ class EngineWatch:
     def __init__(
         self,
         engine: Engine,
-        on_state: Callable[[EngineProbe, float], None],
-        on_event: Callable[[Event], None],
+        on_state: Callable[[EngineProbe, float], object],
+        on_event: Callable[[Event], object],
         *,
         first: float = BACKOFF_FIRST,
         most: float = BACKOFF_MAX,
         timeout: float = PROBE_TIMEOUT,
+        light: bool = False,
     ) -> None:
         self.engine = engine
+        self.light = light
         self.on_state = on_state
         self.on_event = on_event
         self.first = first
@@ -204,7 +207,7 @@ class EngineWatch:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            found = probe(self.engine, self.timeout)
+            found = probe(self.engine, self.timeout, light=self.light)
             if self._stop.is_set():
                 return
             if not found.reachable:
