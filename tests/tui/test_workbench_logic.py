@@ -46,6 +46,8 @@ def test_settings_refuse_what_they_do_not_understand(tmp_path: Path, text: str, 
 def test_every_action_has_a_unique_id_and_a_handler() -> None:
     from tui.app import DockyardApp
     from tui.screens.inspect import DetailScreen
+    from tui.widgets.engines import EnginesPane
+    from tui.widgets.fleet import FleetPane
     from tui.widgets.listpane import ListPane
     from tui.widgets.panes import ContainersPane, ImagesPane, NetworksPane, VolumesPane
 
@@ -57,6 +59,8 @@ def test_every_action_has_a_unique_id_and_a_handler() -> None:
         "containers": [ContainersPane],
         "images": [ImagesPane],
         "detail": [DetailScreen],
+        "engines": [EnginesPane],
+        "fleet": [FleetPane],
     }
     for a in keymap.ACTIONS:
         name = a.action.split("(")[0]
