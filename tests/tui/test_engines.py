@@ -15,7 +15,7 @@ from tui.app import DockyardApp
 from tui.screens.engines import EnginesScreen
 from tui.screens.main import MainScreen
 from tui.settings import Settings
-from tui.widgets.engines import EngineBar, EnginesPane, Fleet
+from tui.widgets.engines import EngineBar, EnginesPane, Fleet, short_endpoint
 from tui.widgets.fleet import FleetPane, fleet_key
 
 SIZE = (120, 30)
@@ -82,11 +82,11 @@ def test_engines_pane_lists_every_engine_and_switches_the_workbench(tmp_path: Pa
             beta = pane.by_key["beta"].cells
             assert beta[1] == "unix:///run/beta.sock"
             assert beta[3] == "dockyard"
-            assert beta[4] == "0.0-beta (API 1.43)"
-            assert beta[5].startswith("5 (")
+            assert (beta[4], beta[5]) == ("0.0-beta", "1.43")
+            assert beta[6].startswith("5 (")
             assert pane.by_key["alpha"].cells[0] == "alpha  *"  # the one in use
             gamma = pane.by_key["gamma"]
-            assert gamma.style == "exited" and gamma.cells[3] == "" and gamma.cells[5] == ""
+            assert gamma.style == "exited" and gamma.cells[3] == "" and gamma.cells[6] == ""
             # switching to a lost engine says why, and stays
             pane.select_key("gamma")
             await pilot.press("enter")
@@ -243,3 +243,11 @@ def test_the_workbenchs_own_engine_lost_shows_on_the_engine_bar(tmp_path: Path) 
             await wait_for(pilot, lambda: app.refreshes >= loads + 4, what="every list read again")
 
     asyncio.run(scenario())
+
+
+def test_long_endpoints_are_shortened_in_the_middle() -> None:
+    assert short_endpoint("unix:///run/beta.sock") == "unix:///run/beta.sock"
+    long = "unix:///dev/shm/dockyard-shots-13857-hwchgst2/dockerd/docker.sock"
+    short = short_endpoint(long)
+    assert len(short) == 32 and short.startswith("unix://…") and long.endswith(short.removeprefix("unix://…"))
+    assert short_endpoint("ssh://deploy@" + "h" * 60).startswith("ssh://…")

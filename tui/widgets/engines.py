@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tui.app import DockyardApp
 
 DEBOUNCE = 0.2  # seconds: one container list read for a burst of one engine's events
-ENGINE_COLUMNS = ("ENGINE", "ENDPOINT", "STATE", "KIND", "VERSION", "CONTAINERS", "IMAGES")
+ENGINE_COLUMNS = ("ENGINE", "ENDPOINT", "STATE", "KIND", "VERSION", "API", "CONTAINERS", "IMAGES")
 
 
 class FleetMessage(Message):
@@ -95,7 +95,7 @@ class EngineEntry:
             return "connected"
         wait = max(0, round(self.retry_at - (now if now is not None else time.monotonic())))
         head = "lost" if self.lost_since is not None else "unreachable"
-        return f"{head}, retry in {wait} s" if wait else f"{head}, retrying"
+        return f"{head} (retry in {wait} s)" if wait else f"{head} (retrying)"
 
     def banner(self) -> str:
         """The one line shown over a lost engine's rows: what happened, and when it is tried again."""
@@ -323,6 +323,20 @@ def fleet_of(app: DockyardApp) -> Fleet:
 # ====================================================================== the Engines pane
 
 
+ENDPOINT_WIDTH = 32
+
+
+def short_endpoint(url: str, width: int = ENDPOINT_WIDTH) -> str:
+    """A long endpoint shortened in the middle (``unix://…/dockerd/docker.sock``): its scheme and its end
+    say which it is; the whole of it is in the filter's reach and the fleet banner."""
+    if len(url) <= width:
+        return url
+    scheme, sep, rest = url.partition("://")
+    head = f"{scheme}{sep}" if sep else ""
+    keep = max(8, width - len(head) - 1)
+    return f"{head}…{rest[-keep:]}"
+
+
 def engine_row(entry: EngineEntry, current: str) -> Row:
     p = entry.probe
     live = p is not None and p.reachable
@@ -333,10 +347,11 @@ def engine_row(entry: EngineEntry, current: str) -> Row:
         entry.name,
         (
             name,
-            entry.target.endpoint,
+            short_endpoint(entry.target.endpoint),
             entry.state_text(),
             p.kind if live and p else "",
-            (p.version + (f" (API {p.api_version})" if p.api_version else "")) if live and p else "",
+            p.version if live and p else "",
+            p.api_version if live and p else "",
             f"{p.containers} ({p.running} up)" if live and p else "",
             str(p.images) if live and p else "",
         ),
@@ -368,6 +383,10 @@ class EnginesPane(ListPane):
     @property
     def fleet(self) -> Fleet:
         return fleet_of(self.dapp)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the list keys that mean nothing for an engine (remove, prune) are neither shown nor bound here
+        return action not in ("remove", "prune")
 
     def on_mount(self) -> None:
         self.fleet.views.append(self)
@@ -478,4 +497,3 @@ def update_engine_bars(app: DockyardApp) -> None:
 
 def banner_for(entries: list[EngineEntry]) -> str:
     return "\n".join(b for b in (e.banner() for e in entries) if b)
-
