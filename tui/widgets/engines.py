@@ -196,9 +196,10 @@ class Fleet:
         for entry in self.entries.values():
             if entry.watch is not None:
                 entry.watch.stop()
+        deadline = time.monotonic() + 1.0  # a look in progress (an ssh connect) is not waited for long
         for entry in self.entries.values():
             if entry.watch is not None:
-                entry.watch.join(2.0)
+                entry.watch.join(max(0.0, deadline - time.monotonic()))
             if entry.engine is not None and entry.engine is not self.app.engine:
                 close = getattr(entry.engine, "close", None)
                 if callable(close):
