@@ -10,7 +10,9 @@ Engines, each started here on a socket of its own and stopped after (by PID):
 Each engine holds 50 created containers and one that printed 10,000 lines. Measured per endpoint, for
 ``docker -H X`` and ``dockyard -H X`` (whole commands, interpreter start-up included): ``ps -a``,
 ``images``, ``inspect CTR``, ``logs CTR`` (10,000 lines) and ``run --rm busybox true``; ratios are
-dockyard / docker (the issue's target: at most 1.0x).
+dockyard / docker (the issue's target: at most 1.0x). The workbench's first paint against the dockyard
+server (``dockyard -H unix://...`` in a pty, 80x24: to the first frame and to the first remote rows), and the
+fleet view of 3 (fake) engines x 100 containers: every frame's cost while the cursor walks every row.
 
 Then the workbench (``dockyard`` in a pty of 120x30) with three engines connected: contexts for the
 dockyard server and dockerd plus the in-process engine (the ``default`` context), the Engines pane opened
@@ -23,6 +25,7 @@ and then the fleet view of all three; after it settles, its CPU time is read fro
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import subprocess
@@ -154,6 +157,83 @@ def workbench_idle(env: dict[str, str], seconds: float) -> tuple[float, int]:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
 
 
+def first_paint(host: str, env: dict[str, str], rounds: int) -> tuple[float, float]:
+    """``dockyard -H host`` (the real command) in a pty of 80x24: medians of seconds from spawn to the first
+    frame (the Containers tab) and to the first container row from the remote engine."""
+    from bench.tui import PtyProc
+
+    paint, rows = [], []
+    for _ in range(rounds):
+        p = PtyProc([DOCKYARD, "-H", host], {**env, "TERM": "xterm-256color"})
+        t = p.read_until(b"Containers", 10.0)
+        r = p.read_until(b"bench-remote-", 10.0)
+        p.drain(0.2)
+        p.close()
+        if t is None or r is None:
+            raise SystemExit("the workbench did not paint:\n" + p.out[-2000:].decode(errors="replace"))
+        paint.append(t)
+        rows.append(r)
+    return statistics.median(paint), statistics.median(rows)
+
+
+async def _fleet_scroll(engines: int, per_engine: int) -> dict[str, float]:
+    """The fleet view of ``engines`` fake engines x ``per_engine`` containers (tests/tui/fakeengine.py),
+    headless at 120x30: every frame's cost while the cursor walks down every row and pages back up."""
+    from textual.screen import Screen
+
+    from core.models import EngineTarget
+    from tests.tui.fakeengine import FakeEngine
+    from tui.app import DockyardApp
+    from tui.screens.engines import EnginesScreen
+    from tui.settings import Settings
+    from tui.widgets.engines import Fleet
+    from tui.widgets.fleet import FleetPane
+
+    frames: list[float] = []
+    original = Screen._on_timer_update
+
+    def timed(self: Screen[object]) -> None:
+        t = time.perf_counter()
+        original(self)
+        frames.append(time.perf_counter() - t)
+
+    Screen._on_timer_update = timed  # type: ignore[method-assign]
+    try:
+        with tempfile.TemporaryDirectory(prefix="dy-fleet-bench-") as d:
+            fakes = {}
+            for i in range(engines):
+                (Path(d) / str(i)).mkdir()
+                fakes[f"engine{i}"] = FakeEngine(Path(d) / str(i), containers=per_engine)
+            targets = [EngineTarget(n, f"unix:///run/{n}.sock", current=i == 0) for i, n in enumerate(fakes)]
+            app = DockyardApp(fakes["engine0"], Settings(stats_interval=0))
+            app.fleet = Fleet(app, find=lambda current: targets, opener=lambda t: fakes[t.name])
+            total = engines * per_engine
+            async with app.run_test(size=(120, 30)) as pilot:
+                await pilot.press("F")
+                while not isinstance(app.screen, EnginesScreen):
+                    await pilot.pause(0.01)
+                pane = app.screen.query_one(FleetPane)
+                while len(pane.shown) != total:
+                    await pilot.pause(0.01)
+                await pilot.pause(0.2)
+                frames.clear()
+                for _ in range(total - 1):
+                    await pilot.press("down")
+                while pane.table.cursor_row > 0:
+                    await pilot.press("pageup")
+                await pilot.pause(0.1)
+    finally:
+        Screen._on_timer_update = original  # type: ignore[method-assign]
+    ms = sorted(f * 1000 for f in frames)
+    return {
+        "rows": float(total),
+        "frames": float(len(ms)),
+        "median_ms": statistics.median(ms),
+        "max_ms": ms[-1],
+        "over_50ms": float(sum(1 for f in ms if f > 50)),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=10)
@@ -177,6 +257,7 @@ def main() -> int:
     had_docker0 = True
     results: dict[str, dict[str, tuple[float, float]]] = {}
     idle: tuple[float, int] | None = None
+    paint: tuple[float, float] | None = None
     try:
         ref = bed.ref("busybox:latest")
         engines = peers.prepare(base, ref, with_podman=False)
@@ -206,6 +287,8 @@ def main() -> int:
         wenv.update({k: v for k, v in engines.denv.items() if k.startswith("DOCKYARD_")})
         wenv["DOCKYARD_ROOT"] = str(base / "root")
         wenv["TERM"] = "xterm-256color"
+        print("measuring the workbench's first paint against dockyard serve ...", file=sys.stderr)
+        paint = first_paint(f"unix://{yard.sock}", env, max(3, args.rounds))
         print(f"measuring the workbench's idle CPU over {args.idle:.0f} s ...", file=sys.stderr)
         idle = workbench_idle(wenv, args.idle)
     finally:
@@ -228,6 +311,18 @@ def main() -> int:
         print(f"\n{endpoint}".ljust(width + 1) + f"{'dockyard':>12}{'docker':>12}{'ratio':>9}")
         for label, (ours, theirs) in rows.items():
             print(f"{label.ljust(width)}{ours * 1000:9.1f} ms{theirs * 1000:9.1f} ms{ours / theirs:8.2f}x")
+    if paint is not None:
+        print(
+            f"\nworkbench -H unix://(dockyard serve), 80x24: first paint {paint[0] * 1000:.0f} ms, "
+            f"first remote rows {paint[1] * 1000:.0f} ms (target: first paint < 500 ms)"
+        )
+    scroll = asyncio.run(_fleet_scroll(3, 100))
+    print(
+        "fleet view of 3 engines x 100 containers (fake engines, 120x30): "
+        f"{scroll['frames']:.0f} frames while walking {scroll['rows']:.0f} rows, "
+        f"median {scroll['median_ms']:.1f} ms, max {scroll['max_ms']:.1f} ms, "
+        f"{scroll['over_50ms']:.0f} over 50 ms"
+    )
     if idle is not None:
         print(f"\nworkbench idle CPU, {idle[1]} engines connected, fleet view open: {idle[0]:.2f}% of a core")
     return 0
