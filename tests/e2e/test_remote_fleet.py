@@ -25,11 +25,14 @@ from tests.e2e.dockerdiff import Dockerd, start_dockerd
 from tests.testbed import Testbed
 from tests.tui.tuikit import wait_for
 from tui.app import DockyardApp
-from tui.screens.engines import EnginesScreen
+from tui.screens.engines import EnginesScreen, FleetLogsScreen
+from tui.screens.inspect import DetailScreen
 from tui.screens.main import MainScreen
+from tui.screens.terminal_screen import ExecScreen
 from tui.settings import Settings
 from tui.widgets.engines import EnginesPane, short_endpoint
 from tui.widgets.fleet import FleetPane, fleet_key
+from tui.widgets.terminal import TerminalView
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -76,7 +79,9 @@ def test_engines_pane_fleet_and_reconnect_over_real_engines(
     local = LocalEngine(engine_config)
     local.pull(ref)
     req = ContainerCreate(
-        config=ContainerConfig(image=ref, cmd=["sleep", "300"], attach_stdout=False),
+        config=ContainerConfig(
+            image=ref, cmd=["sh", "-c", "echo hello-from-yard; sleep 300"], attach_stdout=False
+        ),
         host_config=HostConfig(network_mode="none"),
         name="web",
         pull="never",
@@ -144,6 +149,40 @@ def test_engines_pane_fleet_and_reconnect_over_real_engines(
             )
             assert _docker(denv, "inspect", "-f", "{{.State.Status}}", "db") == "exited"
             assert local.container(web).status == "running"
+
+            # logs, inspect and a shell, each on the row's engine
+            fleet.select_key(yard_web)
+            await pilot.press("l")
+            await wait_for(pilot, lambda: isinstance(app.screen, FleetLogsScreen), what="the logs screen")
+            logs = app.screen
+            assert isinstance(logs, FleetLogsScreen) and logs.engine_name == "yard"
+            await wait_for(pilot, lambda: "hello-from-yard" in logs.visible_text(), what="yard's log")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is screen, what="back from the logs")
+            fleet.select_key(dock_db)
+            await pilot.press("i")
+            await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail view")
+            detail = app.screen
+            assert isinstance(detail, DetailScreen)
+            await wait_for(pilot, lambda: detail.info is not None, what="dockerd's inspect")
+            assert detail.info is not None and detail.info["Id"] == db and detail.info["Name"] == "/db"
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is screen, what="back from the detail view")
+            fleet.select_key(yard_web)
+            await pilot.press("e")
+            await wait_for(
+                pilot,
+                lambda: isinstance(app.screen, ExecScreen) and app.screen.terminal is not None,
+                what="a shell on yard",
+            )
+            await pilot.pause(0.5)
+            await pilot.press(*"echo fleet-$((2+3))", "enter")
+            term = app.screen.query_one(TerminalView)
+            await wait_for(
+                pilot, lambda: "fleet-5" in "\n".join(term.display_lines()), what="the shell's answer"
+            )
+            await pilot.press(*"exit", "enter")
+            await wait_for(pilot, lambda: app.screen is screen, what="the shell closed")
 
             # the dockyard server dies: a banner on its rows; dockerd's stay live
             await asyncio.to_thread(api.kill9)

@@ -251,3 +251,30 @@ def test_long_endpoints_are_shortened_in_the_middle() -> None:
     short = short_endpoint(long)
     assert len(short) == 32 and short.startswith("unix://…") and long.endswith(short.removeprefix("unix://…"))
     assert short_endpoint("ssh://deploy@" + "h" * 60).startswith("ssh://…")
+
+
+def test_fleet_logs_open_the_rows_engines_log(tmp_path: Path) -> None:
+    from tui.screens.engines import FleetLogsScreen
+
+    fakes = _fakes(tmp_path)
+
+    async def scenario() -> None:
+        app = _app(fakes)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("F")
+            fleet = _fleet(app)
+            await wait_for(pilot, lambda: len(fleet.shown) == 10, what="ten rows")
+            key = fleet_key("beta", fakes["beta"].container("cache").id)
+            fleet.select_key(key)
+            await pilot.press("l")
+            await wait_for(pilot, lambda: isinstance(app.screen, FleetLogsScreen), what="the logs screen")
+            logs = app.screen
+            assert isinstance(logs, FleetLogsScreen) and logs.engine is fakes["beta"]
+            # the fake's log file is on this machine: the huge-log viewer shows it
+            await wait_for(
+                pilot, lambda: any("cache: request" in t for t in logs.visible_text()), what="lines"
+            )
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, EnginesScreen), what="back to the fleet")
+
+    asyncio.run(scenario())

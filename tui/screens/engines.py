@@ -123,11 +123,18 @@ class EnginesScreen(Screen[None]):
 
 
 class FleetLogsScreen(Screen[None]):
-    """One fleet row's log, from its own engine: the huge-log viewer when the engine's log file is on this
-    machine, else the engine's log stream (``logs -f --tail 1000``), followed as it grows."""
+    """One fleet row's log, from its own engine: the huge-log viewer (search, filter, follow) when the
+    engine's log file is on this machine, else the engine's log stream (``logs -f --tail 1000``), followed
+    as it grows."""
 
-    BINDINGS = [Binding("escape", "close", "Back", id="fleet_logs.close")]
+    # before the log viewer's own Esc (which clears its search, filter or selection): that first, then back
+    BINDINGS = [Binding("escape", "close", "Back", id="fleet_logs.close", priority=True)]
     TAIL = 1000
+    DEFAULT_CSS = """
+    FleetLogsScreen > .fleet-log-view, FleetLogsScreen > #fleet-log {
+        height: 1fr;
+    }
+    """
 
     def __init__(self, engine: Engine, engine_name: str, container: str, name: str) -> None:
         super().__init__(classes="fleet-logs")
@@ -144,11 +151,39 @@ class FleetLogsScreen(Screen[None]):
             id="logs-title",
             markup=False,
         )
-        yield Log(max_lines=20_000, id="fleet-log")
         yield Footer()
 
     def on_mount(self) -> None:
-        self._follow()
+        self._open()
+
+    @work(thread=True, exclusive=True, group="fleet-logs-open", exit_on_error=False)
+    def _open(self) -> None:
+        try:
+            path = self.engine.container_log_path(self.container)
+        except Exception:
+            path = None
+        self.app.call_from_thread(self._mount_viewer, path)
+
+    def _mount_viewer(self, path: Any) -> None:
+        if path is not None:
+            from tui.widgets.logview import LogView
+
+            viewer: Any = LogView(path, follow=True, json_lines=True)
+            viewer.add_class("fleet-log-view")
+        else:
+            viewer = Log(max_lines=20_000, id="fleet-log")
+        self.mount(viewer, after="#logs-title")
+        viewer.focus()
+        if path is None:
+            self._follow()
+
+    def visible_text(self) -> list[str]:
+        """What the screen shows of the log (for tests): the viewer's visible lines, or the streamed ones."""
+        from tui.widgets.logview import LogView
+
+        for view in self.query(LogView):
+            return list(view.visible_text())
+        return [str(line) for line in self.query_one(Log).lines]
 
     def on_unmount(self) -> None:
         if self._stream is not None:
@@ -173,6 +208,13 @@ class FleetLogsScreen(Screen[None]):
         self.query_one(Log).write_lines(lines)
 
     def action_close(self) -> None:
+        from tui.widgets.logview import LogView
+
+        for view in self.query(LogView):
+            busy = ("_prompt_kind", "_cursor", "_search", "_filter")
+            if any(getattr(view, name, None) for name in busy):
+                view.action_clear()
+                return
         self.dismiss(None)
 
 
