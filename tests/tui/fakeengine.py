@@ -168,6 +168,8 @@ class FakeEngine(Engine):
         # the Engines pane and the fleet view: an engine that can go away and come back, and tell events
         self.name = "fake"
         self.down = False
+        self.hung = threading.Event()  # set: every look blocks until released (a host that never answers)
+        self.released = threading.Event()
         self.followers: list[_FakeEvents] = []
         self.calls: list[tuple[str, str]] = []  # (method, container) of the actions asked of it
 
@@ -284,6 +286,8 @@ class FakeEngine(Engine):
 
     # ------------------------------------------------------------ many engines
     def _check(self) -> None:
+        if self.hung.is_set():
+            self.released.wait(30)
         if self.down:
             raise EngineGone(f"Cannot connect to the Docker daemon at fake://{self.name}: connection refused")
 

@@ -278,3 +278,45 @@ def test_fleet_logs_open_the_rows_engines_log(tmp_path: Path) -> None:
             await wait_for(pilot, lambda: isinstance(app.screen, EnginesScreen), what="back to the fleet")
 
     asyncio.run(scenario())
+
+
+def test_an_engine_that_never_answers_does_not_hold_the_screen_up(tmp_path: Path) -> None:
+    import time
+
+    fakes = _fakes(tmp_path)
+    fakes["gamma"].hung.set()  # like an ssh host that accepts and then says nothing
+
+    async def scenario() -> None:
+        app = _app(fakes)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("E")
+            pane = _engines(app)
+            await wait_for(
+                pilot,
+                lambda: (
+                    pane.by_key["alpha"].cells[2] == "connected"
+                    and pane.by_key["beta"].cells[2] == "connected"
+                ),
+                what="the answering engines",
+            )
+            assert pane.by_key["gamma"].cells[2] == "looking…"
+            t0 = time.monotonic()
+            await pilot.press("2")
+            fleet = _fleet(app)
+            await wait_for(
+                pilot, lambda: len(fleet.shown) == 3 + 5, what="the fleet of the answering engines"
+            )
+            assert time.monotonic() - t0 < 2.0
+            fakes["gamma"].released.set()
+            fakes["gamma"].hung.clear()
+            await wait_for(pilot, lambda: len(fleet.shown) == 10, what="gamma's rows once it answers")
+            fakes["gamma"].hung.set()
+            fakes["gamma"].released.clear()
+            fakes["gamma"].go_down()  # its stream ends; the next look hangs
+            await pilot.pause(0.3)
+        # quitting does not wait for the look in progress
+        fakes["gamma"].released.set()
+
+    t0 = time.monotonic()
+    asyncio.run(scenario())
+    assert time.monotonic() - t0 < 15
