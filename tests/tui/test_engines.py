@@ -320,3 +320,34 @@ def test_an_engine_that_never_answers_does_not_hold_the_screen_up(tmp_path: Path
     t0 = time.monotonic()
     asyncio.run(scenario())
     assert time.monotonic() - t0 < 15
+
+
+def test_engine_kind_comes_from_the_version_document() -> None:
+    from core.remote.fleet import kind_of
+
+    # the shapes of /version as dockerd 20.10, podman 4.3's compat API and dockyard serve answer it
+    docker = {"Platform": {"Name": ""}, "Components": [{"Name": "Engine", "Version": "20.10.24+dfsg1"}]}
+    podman = {
+        "Platform": {"Name": "linux/amd64/debian-12"},
+        "Components": [{"Name": "Podman Engine", "Version": "4.3.1"}, {"Name": "Conmon"}],
+    }
+    dockyard = {"Platform": {"Name": "Dockyard"}, "Components": [{"Name": "Engine", "Version": "0.1.0"}]}
+    in_process = {"Version": "0.1.0", "Daemon": "none (in-process engine, one shim per running container)"}
+    assert [kind_of(d) for d in (docker, podman, dockyard, in_process, {})] == [
+        "docker",
+        "podman",
+        "dockyard",
+        "dockyard",
+        "",
+    ]
+
+
+def test_reconnects_back_off_from_one_second_to_thirty(tmp_path: Path) -> None:
+    from core.remote.fleet import EngineWatch
+
+    watch = EngineWatch(FakeEngine(tmp_path), lambda p, w: None, lambda e: None)
+    delays = []
+    for attempts in range(1, 9):
+        watch.attempts = attempts
+        delays.append(watch.delay())
+    assert delays == [1, 2, 4, 8, 16, 30, 30, 30]
