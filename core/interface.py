@@ -34,6 +34,8 @@ if TYPE_CHECKING:
         ContainerStats,
         ContainerSummary,
         ContainerUpdate,
+        EngineProbe,
+        EngineTarget,
         Event,
         ExecConfig,
         HistoryEntry,
@@ -612,6 +614,52 @@ def docker_contexts() -> Any:
     from core.remote import contexts
 
     return contexts
+
+
+def engine_targets(current: Engine | None = None) -> list[EngineTarget]:
+    """Every engine the workbench can show (its Engines pane): docker's contexts, the ``-H`` that
+    ``current`` talks to, the in-process engine (:func:`core.remote.fleet.targets`)."""
+    from core.remote.fleet import targets
+
+    return targets(current)
+
+
+def open_engine(target: EngineTarget, root: str | None = None) -> Engine:
+    """An engine for one of :func:`engine_targets` (no connection is made until it is used)."""
+    from core.remote.fleet import open_engine as open_
+
+    return open_(target, root)
+
+
+def engine_url(engine: Engine) -> str:
+    """Where ``engine`` is: its endpoint's URL, or "in-process"."""
+    from core.remote.fleet import engine_url as url
+
+    return url(engine)
+
+
+def probe_engine(engine: Engine, timeout: float = 3.0) -> EngineProbe:
+    """One look at ``engine`` (kind, version, counts) within ``timeout``, or why it is unreachable."""
+    from core.remote.fleet import probe
+
+    return probe(engine, timeout)
+
+
+def watch_engine(
+    engine: Engine,
+    on_state: Callable[[EngineProbe, float], object],
+    on_event: Callable[[Event], object],
+    *,
+    first: float = 1.0,
+    most: float = 30.0,
+    light: bool = False,
+) -> Any:
+    """Follow ``engine``'s events in a thread of its own, reconnecting with backoff when the connection is
+    lost (:class:`core.remote.fleet.EngineWatch`; call ``start()``, ``retry()``, ``stop()``). ``light``:
+    each look asks only whether it answers (``/version``), not its counts."""
+    from core.remote.fleet import EngineWatch
+
+    return EngineWatch(engine, on_state, on_event, first=first, most=most, light=light)
 
 
 # ====================================================================== pure parsers, for the faces ====

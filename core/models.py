@@ -550,3 +550,29 @@ class SystemPruneReport:
     volumes: list[str]
     images: RemovedImage
     reclaimed: int
+
+
+@record(frozen=True)
+class EngineTarget:
+    """One engine the workbench can talk to (its Engines pane): a context of docker's context store, the
+    ``-H`` given on the command line, or the in-process engine."""
+
+    name: str  # the context's name; "-H" for the command line's host; "local" for the in-process engine
+    endpoint: str  # unix:///..., tcp://..., ssh://..., or "in-process"
+    description: str = ""
+    current: bool = False  # the engine the workbench was started on
+    error: str = ""  # why the context cannot be used (a malformed endpoint), "" when it can
+
+
+@record(frozen=True)
+class EngineProbe:
+    """What one look at an engine found (``/version`` and ``/info``), or why it could not look."""
+
+    reachable: bool
+    kind: str = ""  # dockyard | docker | podman | "" when unknown
+    version: str = ""  # the engine's own version ("20.10.24+dfsg1", "4.3.1", dockyard's)
+    api_version: str = ""
+    containers: int = 0
+    running: int = 0
+    images: int = 0
+    error: str = ""  # one line: why it is unreachable

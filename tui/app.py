@@ -34,8 +34,9 @@ from tui.settings import Settings
 if TYPE_CHECKING:
     from textual.worker import Worker
 
-    from core.interface import Engine, EventStream
-    from core.models import ContainerStats, ContainerSummary, ImageSummary, NetworkSummary
+    from core.interface import Engine
+    from core.models import ContainerStats, ContainerSummary, EngineProbe, ImageSummary, NetworkSummary
+    from tui.widgets.engines import Fleet, FleetMessage
 
 DEBOUNCE = 0.15  # seconds: one refresh for a burst of events
 LISTS = ("containers", "images", "volumes", "networks")  # what app.load reads, each in its own worker
@@ -92,6 +93,17 @@ class EngineEvent(Message):
         self.kind = kind
         self.action = action
         self.actor = actor
+
+
+class EngineState(Message):
+    """A look at the app's engine by its watcher (core.interface.watch_engine): reachable or not, and the
+    seconds to its next try."""
+
+    def __init__(self, engine: Engine, probe: EngineProbe, retry_in: float) -> None:
+        super().__init__()
+        self.engine = engine
+        self.probe = probe
+        self.retry_in = retry_in
 
 
 class DataLoaded(Message):
@@ -200,7 +212,10 @@ class DockyardApp(App[int]):
         self.follow_events = follow_events
         self.screenshot_dir = screenshot_dir or Path.cwd()
         self._stop = threading.Event()
-        self._events: EventStream | None = None
+        self._watch: Any = None  # the follower of the engine's events (core.interface.watch_engine)
+        self.fleet: Fleet | None = None  # every engine of the Engines pane (tui.widgets.engines), once opened
+        self.engine_name = ""  # the Engines pane's name of the engine every pane talks to
+        self.engine_problem = ""  # why the engine does not answer now ("" while it does)
         self._refresh_timer: Any = None
         self._pending: set[str] = set()
         self._loads: dict[str, Worker[None]] = {}  # the latest load worker of each of the LISTS
@@ -237,8 +252,10 @@ class DockyardApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop.set()
-        if self._events is not None:
-            self._events.close()  # the follower ends at its next check
+        if self._watch is not None:
+            self._watch.stop()  # closes the open event stream, which ends the follower
+        if self.fleet is not None:
+            self.fleet.stop()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
@@ -256,20 +273,61 @@ class DockyardApp(App[int]):
 
     # ----------------------------------------------------------------- events
 
-    @work(thread=True, group="events", exit_on_error=False)
     def _follow_events(self) -> None:
-        """Follow the engine's event log from now on; one message per event."""
-        while not self._stop.is_set():
-            try:
-                with self.engine.events(since=time.time(), follow=True) as stream:
-                    self._events = stream
-                    if self._stop.is_set():  # unmounted while we opened it
-                        return
-                    for ev in stream:
-                        self.post_message(EngineEvent(ev.type, ev.action, ev.id))
-            except Exception as err:  # the log was unreadable for a moment: retry, but say so once
-                self.call_from_thread(self.notify, f"Event log: {one_line(err)}", severity="warning")
-                self._stop.wait(2.0)
+        """Follow the engine's events from now on, one message per event, in a thread of its own
+        (core.interface.watch_engine). When a remote engine's connection is lost (it stopped, its socket
+        went, ssh died) the engine bar says so and the watcher tries again after 1, 2, 4 ... 30 s; once it
+        answers, every list is read again."""
+        from core.interface import watch_engine
+
+        engine = self.engine
+        self._watch = watch_engine(
+            engine,
+            lambda probe, wait: self.post_message(EngineState(engine, probe, wait)),
+            lambda ev: self.post_message(EngineEvent(ev.type, ev.action, ev.id)),
+            light=True,
+        )
+        self._watch.start()
+
+    def on_engine_state(self, event: EngineState) -> None:
+        from tui.widgets.engines import update_engine_bars
+
+        if event.engine is not self.engine:
+            return  # from the engine before a switch
+        was = self.engine_problem
+        if event.probe.reachable:
+            self.engine_problem = ""
+            if was:
+                self.load(*LISTS)
+                self.notify("Reconnected to the engine", timeout=4)
+        else:
+            self.engine_problem = f"connection lost ({event.probe.error}); retrying in {event.retry_in:.0f} s"
+        if was != self.engine_problem:
+            update_engine_bars(self)
+
+    def on_fleet_message(self, message: FleetMessage) -> None:
+        if self.fleet is not None:
+            self.fleet.handle(message)
+
+    def switch_engine(self, name: str, engine: Engine) -> None:
+        """Talk to ``engine`` from now on, in every pane (the Engines pane's switch): the lists are emptied,
+        read from it, and followed through its events."""
+        from tui.widgets.engines import update_engine_bars
+
+        if engine is self.engine:
+            self.engine_name = name
+            update_engine_bars(self)
+            return
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+        self.engine, self.engine_name, self.engine_problem = engine, name, ""
+        self.snapshot = Snapshot(loaded=set(LISTS))
+        self._show(frozenset({*LISTS, "stats"}))
+        self.load(*LISTS)
+        if self.follow_events and not self._stop.is_set():
+            self._follow_events()
+        update_engine_bars(self)
 
     def on_engine_event(self, event: EngineEvent) -> None:
         self.events_seen += 1
@@ -526,6 +584,16 @@ class DockyardApp(App[int]):
 
     def action_refresh(self) -> None:
         self.load(*LISTS)
+
+    def action_engines(self) -> None:
+        from tui.screens.engines import open_engines
+
+        open_engines(self, "engines")
+
+    def action_fleet(self) -> None:
+        from tui.screens.engines import open_engines
+
+        open_engines(self, "fleet")
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         path = self.save_screenshot(path=str(self.screenshot_dir))

@@ -53,6 +53,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("app.run", "n", "run_form", "Run", "app"),
     Action("app.refresh", "ctrl+r,f5", "refresh", "Refresh", "app", show=False),
     Action("app.screenshot", "f12", "screenshot", "Save a screenshot", "app", show=False),
+    Action("app.engines", "E", "engines", "Engines", "app", show=False),
+    Action("app.fleet", "F", "fleet", "Fleet (every engine's containers)", "app", show=False),
     # every list pane
     Action("list.filter", "slash", "filter", "Filter", "list"),
     Action("list.mark", "space", "mark", "Mark", "list", show=False),
@@ -99,6 +101,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("projectlogs.end", "G,end", "end", "Follow", "projectlogs", palette=False),
     # images
     Action("image.run", "R", "run_image", "Run image", "images"),
+    # the Engines pane (E) and the fleet view (F)
+    Action("engines.use", "u", "use_engine", "Use this engine in every pane", "engines"),
+    Action("engines.retry", "r", "retry", "Look again now", "engines"),
+    Action("engines.fleet", "F", "fleet", "Fleet of the marked engines (all if none)", "engines", show=False),
+    Action("fleet.retry", "ctrl+r", "retry", "Reconnect the lost engines now", "fleet", show=False),
     # detail screen
     Action("detail.close", "escape", "close", "Back", "detail"),
     Action("detail.next", "right_square_bracket,tab", "next_tab", "Next tab", "detail", show=False),
@@ -110,6 +117,8 @@ SCOPE_TITLES = {
     "list": "Every list (containers, images, networks, volumes)",
     "containers": "Containers",
     "images": "Images",
+    "engines": "Engines pane (E): Space marks engines for the fleet view, Enter or u switches to one",
+    "fleet": "Fleet view (F): every engine's containers; the container keys act on the row's engine",
     "logs": "Logs pane (the log viewer's own keys)",
     "projects": "Compose projects (on a project's row in Containers; Enter folds it too)",
     "projectlogs": "A project's logs (merged; 1-9 show or hide a service)",

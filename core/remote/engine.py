@@ -508,7 +508,7 @@ class RemoteEngine(Engine):
         name = str(ref)
         repo, tag = _split_reference(name)
         params = {"fromImage": repo, "tag": tag, "platform": platform or None}
-        r = self.api.stream("POST", "/images/create", params=params)
+        r = self.api.stream("POST", "/images/create", params=params, headers=self._registry_auth(ref))
 
         def finish(messages: list[JSONDocument]) -> PullResult:
             digest = ""
@@ -523,10 +523,49 @@ class RemoteEngine(Engine):
 
         return _RemoteProgress(r, finish)
 
+    def _registry_auth(self, ref: Any) -> dict[str, str]:
+        """``X-Registry-Auth`` for ``ref``'s registry, as the docker CLI sends it: the login this client's
+        docker config holds for it (``auths`` or a credential helper), base64url JSON; none: no header."""
+        from core.images import credentials
+        from core.remote.contexts import config_dir
+
+        creds = credentials.lookup(config_dir() / "config.json", ref.credential_key)
+        if creds is None:
+            return {}
+        doc: dict[str, str] = {"serveraddress": ref.credential_key}
+        if creds.identity_token:
+            doc["identitytoken"] = creds.identity_token
+        else:
+            doc.update(username=creds.username, password=creds.password)
+        return {"X-Registry-Auth": _b64url_json(doc)}
+
     def push(
         self, reference: str, *, progress: Progress | None = None, chunk_size: int | None = None
     ) -> PushResult:
-        raise self._unsupported("push", "registry credentials are not sent to remote engines yet")
+        """``POST /images/{name}/push`` with this client's login for the registry (``X-Registry-Auth``);
+        ``chunk_size`` is the engine's own choice over the API."""
+        from core.interface import parse_reference
+        from core.models import PushResult
+
+        ref = parse_reference(reference)
+        repo, tag = _split_reference(str(ref))
+        headers = self._registry_auth(ref) or {"X-Registry-Auth": _b64url_json({})}
+        r = self.api.stream("POST", f"/images/{repo}/push", params={"tag": tag}, headers=headers)
+        digest, size = "", 0
+        with contextlib.closing(r):
+            for msg in r.json_messages():
+                if not isinstance(msg, dict):
+                    continue
+                _raise_stream_error(msg)
+                aux = msg.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest, size = str(aux["Digest"]), int(aux.get("Size") or 0)
+                    continue
+                if progress is not None and (msg.get("id") or msg.get("status")):
+                    progress(_progress_from_docker(msg))
+        if not digest:
+            raise RegistryError(f"the engine at {self.endpoint.url} ended the push of {ref} without a digest")
+        return PushResult(str(ref), digest, size)
 
     def list_images(self, *, all: bool = False, filters: Filters | None = None) -> list[ImageSummary]:
         docs = self.api.json("GET", "/images/json", params={"all": all, "filters": _filters(filters)})
@@ -692,14 +731,27 @@ class RemoteEngine(Engine):
         return BuildResult(image_id, list(options.tags), steps, cached, time.monotonic() - t0, warnings)
 
     def login(self, server: str, username: str, password: str) -> str:
-        raise self._unsupported(
-            "login", "credentials are stored by the client; remote login is not built yet"
+        """As ``docker login -H``: the engine checks the credentials with the registry (``POST /auth``),
+        then this client stores them in its own docker config, where pull and push find them."""
+        from core.engine import _server_reference
+        from core.images import credentials
+        from core.remote.contexts import config_dir
+
+        ref = _server_reference(server)
+        address = server or "https://index.docker.io/v1/"
+        self.api.json(
+            "POST", "/auth", body={"username": username, "password": password, "serveraddress": address}
         )
+        credentials.store(config_dir() / "config.json", ref.credential_key, username, password)
+        return ref.credential_key
 
     def logout(self, server: str) -> bool:
-        raise self._unsupported(
-            "logout", "credentials are stored by the client; remote logout is not built yet"
-        )
+        """As ``docker logout``: the login is forgotten by this client (the engine keeps none of it)."""
+        from core.engine import _server_reference
+        from core.images import credentials
+        from core.remote.contexts import config_dir
+
+        return credentials.erase(config_dir() / "config.json", _server_reference(server).credential_key)
 
     # ------------------------------------------------------------------------------- networks
     def create_network(
@@ -884,6 +936,13 @@ class RemoteEngine(Engine):
 
 
 # ================================================================================ helpers ====
+
+
+def _b64url_json(doc: dict[str, str]) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
 
 
 def _signal_name(signum: int) -> str:

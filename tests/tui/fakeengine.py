@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.dockerjson import volume_to_docker
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, DockyardError, NotFound
 from core.filters import (
     ContainerFacts,
     prune_networks_filter,
@@ -39,6 +40,7 @@ from core.models import (
     PullResult,
     Volume,
 )
+from core.record import replace
 
 
 def _hex(seed: str) -> str:
@@ -58,6 +60,10 @@ IMAGES = [
 NAMES = ["web", "api", "db", "cache", "worker", "cron", "proxy", "queue", "search", "metrics"]
 
 
+class EngineGone(DockyardError):
+    """The fake's engine is down (what a remote engine says when its connection is lost)."""
+
+
 class _NoEvents(EventStream):
     """Nothing ever happens in the fake: following waits until closed."""
 
@@ -72,6 +78,27 @@ class _NoEvents(EventStream):
 
     def close(self) -> None:
         self._closed.set()
+
+
+class _FakeEvents(EventStream):
+    """What :meth:`FakeEngine.emit` announces, to a follower; ends when closed or when the fake goes down
+    (a lost connection)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Event | None] = queue.Queue()
+
+    def put(self, event: Event | None) -> None:
+        self._queue.put(event)
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            event = self._queue.get()
+            if event is None:
+                return
+            yield event
+
+    def close(self) -> None:
+        self._queue.put(None)
 
 
 def _refuse(name: str) -> Callable[..., Any]:
@@ -169,6 +196,13 @@ class FakeEngine(Engine):
             Volume(_hex("anon")[:64], _ago(self.now, 600), anonymous=True),
         ]
         self.logs: dict[str, Path] = {}
+        # the Engines pane and the fleet view: an engine that can go away and come back, and tell events
+        self.name = "fake"
+        self.down = False
+        self.hung = threading.Event()  # set: every look blocks until released (a host that never answers)
+        self.released = threading.Event()
+        self.followers: list[_FakeEvents] = []
+        self.calls: list[tuple[str, str]] = []  # (method, container) of the actions asked of it
 
     def _container(self, i: int) -> ContainerSummary:
         name = NAMES[i % len(NAMES)] + (f"-{i // len(NAMES)}" if i >= len(NAMES) else "")
@@ -224,6 +258,7 @@ class FakeEngine(Engine):
     def list_containers(
         self, *, all: bool = False, filters: Mapping[str, Sequence[str]] | None = None
     ) -> list[ContainerSummary]:
+        self._check()
         with self.lock:
             shown = [c for c in self.containers if all or c.status != "exited"]
         if not filters:
@@ -301,7 +336,76 @@ class FakeEngine(Engine):
         filters: dict[str, list[str]] | None = None,
         follow: bool = True,
     ) -> EventStream:
-        return _NoEvents(follow)
+        self._check()
+        if not follow:
+            return _NoEvents(follow)
+        stream = _FakeEvents()
+        with self.lock:
+            self.followers.append(stream)
+        return stream
+
+    # ------------------------------------------------------------ many engines
+    def _check(self) -> None:
+        if self.hung.is_set():
+            self.released.wait(30)
+        if self.down:
+            raise EngineGone(f"Cannot connect to the Docker daemon at fake://{self.name}: connection refused")
+
+    def emit(self, type: str, action: str, id: str) -> None:
+        """Tell every follower of this engine's events about one event."""
+        with self.lock:
+            followers = list(self.followers)
+        for stream in followers:
+            stream.put(Event(time.time(), type, action, id))
+
+    def go_down(self) -> None:
+        """The connection is lost: every look fails and the event streams end."""
+        self.down = True
+        with self.lock:
+            followers, self.followers = list(self.followers), []
+        for stream in followers:
+            stream.put(None)
+
+    def come_back(self) -> None:
+        self.down = False
+
+    def version(self) -> dict[str, Any]:
+        self._check()
+        return {"Platform": {"Name": "Dockyard Engine"}, "Version": f"0.0-{self.name}", "ApiVersion": "1.43"}
+
+    def info(self) -> dict[str, Any]:
+        self._check()
+        return {
+            "Containers": len(self.containers),
+            "ContainersRunning": sum(c.status == "running" for c in self.containers),
+            "Images": len(self.images),
+        }
+
+    def _act(self, method: str, name: str, status: str) -> ContainerSummary:
+        self._check()
+        c = self.container(name)
+        self.calls.append((method, c.id))
+        with self.lock:
+            i = self.containers.index(c)
+            self.containers[i] = new = replace(c, status=status)
+        self.emit("container", method, c.id)
+        return new
+
+    def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
+        return self._act("stop", name, "exited")
+
+    def restart_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
+        return self._act("restart", name, "running")
+
+    def kill_container(self, name: str, signal: int | str = "SIGKILL") -> ContainerSummary:
+        return self._act("kill", name, "exited")
+
+    def remove_container(self, name: str, *, force: bool = False, volumes: bool = False) -> ContainerSummary:
+        c = self._act("remove", name, "removing")
+        with self.lock:
+            self.containers = [x for x in self.containers if x.id != c.id]
+        self.emit("container", "destroy", c.id)
+        return c
 
     # ------------------------------------------------------------ details
     def container_stats(self, name: str) -> ContainerStats:

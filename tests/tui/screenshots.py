@@ -8,6 +8,10 @@ logs-search.svg  the Logs pane following a container, with a search
 stats.svg        the detail view's stats tab after a few seconds of samples
 pull.svg         a pull in progress, one bar per layer (through a throttled loopback proxy)
 shell.svg        a shell in a container, in the embedded terminal (when tui.widgets.terminal exists)
+engines.svg      the Engines pane: the in-process engine, dockyard serve, dockerd, an unreachable ssh host
+fleet.svg        the fleet view of those engines, one list with an ENGINE column
+
+``screenshots.py engines`` makes only the last two.
 """
 
 from __future__ import annotations
@@ -181,7 +185,143 @@ async def _pull(engine: Any, ref: str, out: Path) -> str:
     return path
 
 
+async def _engines(engine: Any, out: Path, expect: int) -> list[str]:
+    from tui.app import DockyardApp
+    from tui.screens.engines import EnginesScreen
+    from tui.settings import Settings
+    from tui.widgets.engines import EnginesPane
+    from tui.widgets.fleet import FleetPane
+
+    app = DockyardApp(engine, Settings(stats_interval=0))
+    saved = []
+    async with app.run_test(size=(132, 24)) as pilot:
+        await pilot.press("E")
+        await _until(pilot, lambda: isinstance(app.screen, EnginesScreen))
+        pane = app.screen.query_one(EnginesPane)
+        await _until(
+            pilot,
+            lambda: len(pane.shown) == 4 and all(pane.by_key[k].cells[2] != "looking…" for k in pane.shown),
+        )
+        await _until(pilot, lambda: sum(pane.by_key[k].cells[2] == "connected" for k in pane.shown) == 3)
+        pane.select_key("dockerd")
+        await pilot.pause(1.0)
+        saved.append(app.save_screenshot("engines.svg", str(out)))
+        await pilot.press("F")
+        fleet = app.screen.query_one(FleetPane)
+        await _until(pilot, lambda: len(fleet.shown) == expect)
+        await pilot.pause(1.0)
+        saved.append(app.save_screenshot("fleet.svg", str(out)))
+    return saved
+
+
+def _engine_shots(engine: Any, serve_cfg: Any, ref: str, base: Path, slot: int, out: Path) -> list[str]:
+    """The Engines pane and the fleet view over four engines: the in-process one, a ``dockyard serve`` over
+    another root, a dockerd (all three started here, on sockets of their own), and an ssh host that does not
+    answer; the docker contexts are made by the docker CLI in a config folder of our own."""
+    import subprocess
+
+    from core.engine import LocalEngine
+    from core.models import ContainerConfig, ContainerCreate
+    from tests.e2e.apiserver import DOCKER, ApiServer
+    from tests.e2e.dockerdiff import start_dockerd
+
+    other = LocalEngine(serve_cfg)
+    other.pull(ref)
+    other.tag_image(ref, "busybox")
+    for name, cmd in (("api", ["sleep", "3600"]), ("worker", ["sleep", "3600"]), ("backup", ["true"])):
+        c = other.create_container(ContainerCreate(ContainerConfig(image="busybox", cmd=cmd), name=name))
+        other.start_container(c.id)
+    server = ApiServer(serve_cfg)
+    server.start()
+    dockerd = start_dockerd(base / "dockerd", slot, name="dys", nets=(223, 224))
+    config = base / "docker-config"
+    config.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env["DOCKER_CONFIG"] = str(config)
+    saved_env = {k: os.environ.get(k) for k in ("DOCKER_CONFIG", "DOCKER_HOST", "DOCKER_CONTEXT")}
+    try:
+        for argv in (
+            [
+                "context",
+                "create",
+                "dockyard-serve",
+                "--docker",
+                f"host={server.host}",
+                "--description",
+                "staging",
+            ],
+            [
+                "context",
+                "create",
+                "dockerd",
+                "--docker",
+                f"host={dockerd.host}",
+                "--description",
+                "ci runners",
+            ],
+            [
+                "context",
+                "create",
+                "edge",
+                "--docker",
+                "host=ssh://deploy@127.0.0.1:1",
+                "--description",
+                "edge box",
+            ],
+            ["-H", dockerd.host, "pull", "-q", ref],
+            ["-H", dockerd.host, "tag", ref, "busybox"],
+            [
+                "-H",
+                dockerd.host,
+                "run",
+                "-d",
+                "--name",
+                "db",
+                "--network",
+                "none",
+                "busybox",
+                "sleep",
+                "3600",
+            ],
+            [
+                "-H",
+                dockerd.host,
+                "run",
+                "-d",
+                "--name",
+                "queue",
+                "--network",
+                "none",
+                "busybox",
+                "sleep",
+                "3600",
+            ],
+        ):
+            subprocess.run([DOCKER, *argv], env=env, check=True, capture_output=True)
+        os.environ["DOCKER_CONFIG"] = str(config)
+        os.environ.pop("DOCKER_HOST", None)
+        os.environ.pop("DOCKER_CONTEXT", None)
+        expect = len(engine.list_containers(all=True)) + 3 + 2
+        return asyncio.run(_engines(engine, out, expect))
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        subprocess.run([DOCKER, "-H", dockerd.host, "rm", "-f", "db", "queue"], env=env, capture_output=True)
+        dockerd.stop()
+        server.stop()
+        for c in other.list_containers(all=True):
+            try:
+                other.remove_container(c.id, force=True)
+            except Exception:
+                pass
+        subprocess.run(["rm", "-rf", str(base / "dockerd")], check=False)
+
+
 def main() -> int:
+    only_engines = sys.argv[1:] == ["engines"]
     sys.path.insert(0, str(HERE))
     os.environ.setdefault("DOCKYARD_CGROUP_PARENT", f"dockyard-screenshots-{os.getpid()}")
     from core.config import Config
@@ -242,10 +382,19 @@ def main() -> int:
             ids[name] = c.id
         ids.update(_compose_up(engine, base / "shop"))
         engine.wait_container("migrate")
-        saved += asyncio.run(_workbench(engine, out, ids))
-        with FaultProxy(bed.open_addr) as proxy:
-            proxy.throttle = 200_000  # the uncompressed busybox layer (~2 MB) takes ~10 s
-            saved.append(asyncio.run(_pull(engines[1], f"{proxy.addr}/busybox:uncompressed", out)))
+        if not only_engines:
+            saved += asyncio.run(_workbench(engine, out, ids))
+            with FaultProxy(bed.open_addr) as proxy:
+                proxy.throttle = 200_000  # the uncompressed busybox layer (~2 MB) takes ~10 s
+                saved.append(asyncio.run(_pull(engines[1], f"{proxy.addr}/busybox:uncompressed", out)))
+        serve_cfg = Config(
+            root=base / "serve" / "root", run=base / "serve" / "run", docker_config=base / "serve" / "docker"
+        )
+        for d in (serve_cfg.root, serve_cfg.run, base / "serve" / "docker"):
+            d.mkdir(parents=True)
+        net.apply(serve_cfg)
+        (base / "dockerd").mkdir()
+        saved += _engine_shots(engine, serve_cfg, ref, base, net.slot, out)
         for path in saved:
             print(path)
         return 0

@@ -47,6 +47,8 @@ def test_every_action_has_a_unique_id_and_a_handler() -> None:
     from tui.app import DockyardApp
     from tui.screens import project_logs
     from tui.screens.inspect import DetailScreen
+    from tui.widgets.engines import EnginesPane
+    from tui.widgets.fleet import FleetPane
     from tui.widgets.listpane import ListPane
     from tui.widgets.panes import ContainersPane, ImagesPane, NetworksPane, VolumesPane
 
@@ -60,6 +62,8 @@ def test_every_action_has_a_unique_id_and_a_handler() -> None:
         "projectlogs": [project_logs.ProjectLogsScreen],
         "images": [ImagesPane],
         "detail": [DetailScreen],
+        "engines": [EnginesPane],
+        "fleet": [FleetPane],
     }
     for a in keymap.ACTIONS:
         name = a.action.split("(")[0]

@@ -23,6 +23,7 @@ from tui.widgets.json_tree import JsonTree
 from tui.widgets.stats import StatsView
 
 if TYPE_CHECKING:
+    from core.interface import Engine
     from core.models import ContainerStats
     from tui.app import DockyardApp
 
@@ -152,8 +153,11 @@ class DetailScreen(Screen[None]):
         Binding("7", "tab(6)", "Health", show=False, id="detail.tab7"),
     ]
 
-    def __init__(self, kind: str, key: str, name: str, *, tab: str = "inspect") -> None:
+    def __init__(
+        self, kind: str, key: str, name: str, *, tab: str = "inspect", engine: Engine | None = None
+    ) -> None:
         super().__init__(classes="detail-screen")
+        self._engine = engine  # another engine than the workbench's (a fleet row's), else None
         self.kind = kind
         self.key = key
         self.item_name = name
@@ -164,6 +168,10 @@ class DetailScreen(Screen[None]):
     @property
     def dapp(self) -> DockyardApp:
         return self.app  # type: ignore[return-value]
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine or self.dapp.engine
 
     def compose(self) -> ComposeResult:
         yield Static(f"{self.kind.capitalize()} {self.item_name}", id="detail-title")
@@ -199,7 +207,7 @@ class DetailScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="inspect", exit_on_error=False)
     def _load_inspect(self) -> None:
-        engine = self.dapp.engine
+        engine = self.engine
         fn = {
             "container": engine.inspect_container,
             "image": engine.inspect_image,
@@ -245,7 +253,7 @@ class DetailScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def _sample_stats(self) -> None:
         try:
-            s = self.dapp.engine.container_stats(self.key)
+            s = self.engine.container_stats(self.key)
         except Exception as err:
             self.app.call_from_thread(self._failed, one_line(err))
             return
@@ -279,7 +287,7 @@ class DetailScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="top", exit_on_error=False)
     def _sample_top(self) -> None:
         try:
-            titles, rows = self.dapp.engine.container_top(self.key)
+            titles, rows = self.engine.container_top(self.key)
         except Exception as err:
             titles, rows = ["TOP"], [[one_line(err)]]
         self.app.call_from_thread(self._fill, "top", tuple(titles), [tuple(r) for r in rows])

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from tui.widgets.engines import EngineBar
 from tui.widgets.logs_pane import LogsPane
 from tui.widgets.panes import ContainersPane, EnginePane, ImagesPane, NetworksPane, VolumesPane
 
@@ -36,6 +37,7 @@ class MainScreen(Screen[None]):
         self.selected: tuple[str, str] | None = None  # (container id, name) under the Containers cursor
 
     def compose(self) -> ComposeResult:
+        yield EngineBar()  # which engine the panes talk to, when not the in-process one (tui.widgets.engines)
         with TabbedContent(id="panes", initial="containers"):
             for i, name in enumerate(PANES, 1):
                 with TabPane(f"{i} {TITLES[name]}", id=name):

@@ -23,6 +23,7 @@ from tui.failure import one_line
 from tui.widgets.terminal import TerminalView
 
 if TYPE_CHECKING:
+    from core.interface import Engine
     from tui.app import DockyardApp
     from tui.widgets.stream_bridge import StreamBridge
 
@@ -47,8 +48,9 @@ class _TerminalScreen(Screen[None]):
     ]
     VERB = ""
 
-    def __init__(self, container: str, name: str) -> None:
+    def __init__(self, container: str, name: str, *, engine: Engine | None = None) -> None:
         super().__init__(classes="terminal-screen")
+        self._engine = engine  # another engine than the workbench's (a fleet row's), else None
         self.container = container
         self.container_name = name
         self.terminal: TerminalView | None = None
@@ -58,6 +60,10 @@ class _TerminalScreen(Screen[None]):
     @property
     def dapp(self) -> DockyardApp:
         return self.app  # type: ignore[return-value]
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine or self.dapp.engine
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -139,8 +145,8 @@ class _TerminalScreen(Screen[None]):
 class ExecScreen(_TerminalScreen):
     VERB = "Shell in"
 
-    def __init__(self, container: str, name: str, argv: list[str]) -> None:
-        super().__init__(container, name)
+    def __init__(self, container: str, name: str, argv: list[str], *, engine: Engine | None = None) -> None:
+        super().__init__(container, name, engine=engine)
         self.argv = argv
         self.bridge: StreamBridge | None = None
 
@@ -154,7 +160,7 @@ class ExecScreen(_TerminalScreen):
 
         config = ExecConfig(cmd=self.argv, tty=True, attach_stdin=True, console_size=size)
         try:
-            stream = self.dapp.engine.exec(self.container, config)
+            stream = self.engine.exec(self.container, config)
         except Exception as err:
             self.app.call_from_thread(self.failed, one_line(err))
             return
@@ -187,8 +193,10 @@ class ExecScreen(_TerminalScreen):
 class AttachScreen(_TerminalScreen):
     VERB = "Attached to"
 
-    def __init__(self, container: str, name: str, *, start: bool = False) -> None:
-        super().__init__(container, name)
+    def __init__(
+        self, container: str, name: str, *, start: bool = False, engine: Engine | None = None
+    ) -> None:
+        super().__init__(container, name, engine=engine)
         self.start = start
         self.bridge: StreamBridge | None = None
 
@@ -199,7 +207,7 @@ class AttachScreen(_TerminalScreen):
     def _connect_attach(self) -> None:
         from tui.widgets.stream_bridge import StreamBridge
 
-        engine = self.dapp.engine
+        engine = self.engine
         try:
             if self.start:
                 # `run -it`: connect before the process starts, so nothing it prints first is lost
