@@ -122,7 +122,7 @@ SCOPE_TITLES = {
     "logs": "Logs pane (the log viewer's own keys)",
     "projects": "Compose projects (on a project's row in Containers; Enter folds it too)",
     "projectlogs": "A project's logs (merged; 1-9 show or hide a service)",
-    "detail": "Detail view (inspect, stats, top, ports, env, mounts)",
+    "detail": "Detail view (inspect, stats, top, ports, env, mounts, health)",
     "terminal": "Shell and attach (every key is the container's but Ctrl+], which gives them back)",
 }
 

@@ -274,7 +274,7 @@ class DetailScreen(Screen[None]):
         """The probes go on while the tab shows: read them again (not the inspect tree, which keeps its
         folds)."""
         try:
-            info = self.dapp.engine.inspect_container(self.key)
+            info = self.engine.inspect_container(self.key)
         except Exception as err:
             self.app.call_from_thread(self._failed, one_line(err))
             return
