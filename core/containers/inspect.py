@@ -50,7 +50,7 @@ def inspect_container(
     if rec.state.status in LIVE_STATES:
         from core.containers.execs import ExecStore
 
-        exec_ids = [e.id for e in ExecStore(paths).records(rec.id) if e.running] or None
+        exec_ids = ExecStore(paths).running_ids(rec.id) or None
     return container_to_docker(
         rec,
         exec_ids=exec_ids,

@@ -275,9 +275,11 @@ class Lifecycle:
         return rec
 
     def all(self, *, observed: bool = False) -> list[ContainerRecord]:
-        """Every container; with ``observed``, as :meth:`observed` reports them (what ``ps`` shows)."""
+        """Every container; with ``observed``, as :meth:`observed` reports them (what ``ps`` shows): those
+        records are to read, never to change (see :meth:`ContainerStore.snapshot`)."""
         self._sweep_hidden(locks=True)
-        recs = [r for r in map(self.reconcile, self.store.records()) if not self._auto_remove_stopped(r)]
+        records = self.store.snapshots() if observed else self.store.records()
+        recs = [r for r in map(self.reconcile, records) if not self._auto_remove_stopped(r)]
         return [self.observed(r) for r in recs] if observed else recs
 
     def observed(self, rec: ContainerRecord) -> ContainerRecord:

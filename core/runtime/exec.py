@@ -211,6 +211,103 @@ def process_spec(container: ProcessSpec, opts: ExecOptions) -> ProcessSpec:
     )
 
 
+# ================================================================================ cheap cgroup moves ====
+
+# how long an exec announced by :func:`expect_exec` keeps the moves primed if it is never started
+PRIME_FOR = 2.0
+PRIME_EVERY = 0.005  # a move this often keeps the kernel's fast path open (it closes ~15 ms after a move)
+
+
+class _MovePrimer:
+    """Pays ahead of time, while an exec is on its way, what the kernel charges the first cgroup move in a
+    while (see :class:`core.runtime.cgroupfs.Primer`: every write to a ``cgroup.procs`` takes the kernel's
+    global ``cgroup_threadgroup_rwsem`` and, unless another move went through within ~15 ms, waits for an
+    RCU grace period first: 6-20 ms here, more than the rest of an exec's work). The exec'd process joins
+    the container's cgroups; from :func:`expect_exec` (an exec created: Docker's API starts it a round trip
+    later) until :func:`exec_started`, a thread moves this process into the cgroup it is already in (a
+    no-op move under the same lock) every few milliseconds, so the process's moves find the way open. It
+    stops once no announced exec is waiting, or :data:`PRIME_FOR` seconds after the last announcement:
+    an idle engine moves nothing."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._waiting = 0
+        self._until = 0.0
+        self._running = False
+        self._unavailable = False  # no cgroup of ours to write to: nothing to prime
+
+    def expect(self) -> None:
+        import threading
+        import time
+
+        with self._lock:
+            if self._unavailable:
+                return
+            self._waiting += 1
+            self._until = time.monotonic() + PRIME_FOR
+            if self._running:
+                return
+            self._running = True
+            self._wake.clear()
+        threading.Thread(target=self._run, name="exec-cgroup-primer", daemon=True).start()
+
+    def started(self) -> None:
+        with self._lock:
+            self._waiting = max(0, self._waiting - 1)
+            if self._waiting == 0:
+                self._wake.set()
+
+    def _run(self) -> None:
+        import time
+
+        fd = -1
+        try:
+            dirs = cgroups.cgroups_of(os.getpid())
+            if not dirs:
+                raise FileNotFoundError("no cgroup")
+            fd = os.open(dirs[0] / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+            pid = str(os.getpid()).encode()
+            while True:
+                with self._lock:
+                    if self._waiting == 0 or time.monotonic() >= self._until:
+                        self._waiting = 0
+                        self._running = False
+                        return
+                    self._wake.clear()
+                os.write(fd, pid)
+                self._wake.wait(PRIME_EVERY)
+        except OSError:
+            # no cgroup of ours to write to (not root, a read-only cgroupfs): moves cost what they cost
+            self._unavailable = True
+        finally:
+            with self._lock:
+                self._running = False
+            if fd >= 0:
+                os.close(fd)
+
+
+_primer: _MovePrimer | None = None
+
+
+def expect_exec() -> None:
+    """An exec will start soon (it was just created): make the cgroup moves it needs cheap meanwhile. Pair
+    each call with :func:`exec_started` once it started (or failed to)."""
+    global _primer
+    if os.environ.get("XX_NO_PRIME"):
+        return
+    if _primer is None:
+        _primer = _MovePrimer()
+    _primer.expect()
+
+
+def exec_started() -> None:
+    if _primer is not None:
+        _primer.started()
+
+
 # ========================================================================================== the handle ====
 
 
