@@ -431,7 +431,7 @@ class LocalEngine(Engine):
         return family
 
     def container(self, name: str) -> ContainerSummary:
-        return self._container_summary(self.lifecycle.observed(self.lifecycle.get(name)))
+        return self._container_summary(self.lifecycle.observed(self.lifecycle.get(name, shared=True)))
 
     def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
         return self._container_summary(self.lifecycle.stop(name, timeout))
@@ -493,12 +493,12 @@ class LocalEngine(Engine):
     def inspect_container(self, name: str, *, size: bool = False) -> dict[str, Any]:
         from core.containers.inspect import inspect_container
 
-        rec = self.lifecycle.observed(self.lifecycle.get(name))
+        rec = self.lifecycle.observed(self.lifecycle.get(name, shared=True))  # read only
         image_size = 0
         if size:
             found = self.images.get(rec.image_id)
             image_size = found.size if found is not None else 0
-        return inspect_container(self.paths, rec, size=size, image_size=image_size)
+        return inspect_container(self.paths, rec, size=size, image_size=image_size, execs=self.execs)
 
     def container_logs(
         self,
@@ -613,7 +613,7 @@ class LocalEngine(Engine):
     def create_exec(self, container: str, config: ExecConfig) -> str:
         from core.runtime.exec import check_exec_target, expect_exec
 
-        rec = self.lifecycle.get(container)
+        rec = self.lifecycle.get(container, shared=True)  # read only
         check_exec_target(rec.id, rec.state.status, rec.state.pid)
         if not config.cmd or not config.cmd[0]:
             raise InvalidArgument("no command given: exec needs a command to run in the container")
@@ -655,7 +655,7 @@ class LocalEngine(Engine):
         :meth:`exec` streams, for callers inside core that need the process itself."""
         from core.runtime import exec as container_exec
 
-        rec = self.lifecycle.get(container)
+        rec = self.lifecycle.get(container, shared=True)  # read only
         target = container_exec.Target(
             rec.id,
             rec.name,

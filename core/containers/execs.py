@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from core.config import Paths
@@ -78,6 +77,7 @@ class ExecStore:
         self.paths = paths
         # exec id -> its container's id, as last seen: where to look first (the file there decides)
         self._where: dict[str, str] = {}
+        self._ended: dict[str, float] = {}  # exec id -> when it ended (its exit file's mtime), once seen
 
     def _dir(self, container_id: str) -> Path:
         return self.paths.container(container_id) / "execs"
@@ -155,24 +155,36 @@ class ExecStore:
                 continue  # forgotten meanwhile
         return out
 
-    def _unfinished(self, container_id: str) -> Iterator[tuple[str, float]]:
-        """(id, mtime of its exit file or 0) of each exec of the container that may not have ended: those
-        whose supervisor has not written an exit code. Ended ones are told by their exit file's size alone,
-        without reading their records (a container exec'd into every second keeps 300 of them)."""
-        directory = self._dir(container_id)
-        for exec_id in record_ids(directory):
-            try:
-                st = os.stat(directory / f"{exec_id}.exit")
-            except FileNotFoundError:
-                yield exec_id, 0.0  # never started
+    def _scan(self, container_id: str) -> tuple[list[str], dict[str, float]]:
+        """The container's exec ids, and (id -> mtime of its exit file, 0 when there is none yet) those that
+        may not have ended: whose supervisor has not written an exit code. Ended ones are told by their exit
+        file's size alone, without reading their records (a container exec'd into every second keeps 300 of
+        them), and an exec that ended stays ended: it is remembered and not looked at again."""
+        directory = os.path.join(self.paths.container(container_id), "execs")
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return [], {}
+        ids = sorted(n[:-5] for n in names if n.endswith(".json") and HEX64.fullmatch(n[:-5]))
+        unfinished: dict[str, float] = {}
+        for exec_id in ids:
+            if exec_id in self._ended:
                 continue
-            if st.st_size == 0:
-                yield exec_id, st.st_mtime  # running, or its supervisor was killed before it could say
+            try:
+                st = os.stat(os.path.join(directory, exec_id + ".exit"))
+            except FileNotFoundError:
+                unfinished[exec_id] = 0.0  # never started
+                continue
+            if st.st_size > 0:
+                self._ended[exec_id] = st.st_mtime  # written once, when it ended: it stays so
+            else:
+                unfinished[exec_id] = st.st_mtime  # running, or its supervisor was killed before it could say
+        return ids, unfinished
 
     def running_ids(self, container_id: str) -> list[str]:
         """The ids of the container's execs that are running now."""
         out = []
-        for exec_id, _mtime in self._unfinished(container_id):
+        for exec_id in self._scan(container_id)[1]:
             try:
                 if self._load(self._dir(container_id) / f"{exec_id}.json").running:
                     out.append(exec_id)
@@ -183,9 +195,8 @@ class ExecStore:
     def _forget_finished(self, container_id: str) -> None:
         cutoff = time.time() - KEEP_FINISHED
         directory = self._dir(container_id)
-        unfinished = dict(self._unfinished(container_id))
-        for exec_id in record_ids(directory):
-            status = directory / f"{exec_id}.exit"
+        ids, unfinished = self._scan(container_id)
+        for exec_id in ids:
             if exec_id in unfinished:
                 mtime = unfinished[exec_id]
                 if not mtime or mtime >= cutoff:
@@ -195,15 +206,12 @@ class ExecStore:
                         continue
                 except NotFound:
                     continue
-            else:
-                try:
-                    if status.stat().st_mtime >= cutoff:
-                        continue
-                except FileNotFoundError:
-                    continue
-            for path in (directory / f"{exec_id}.json", status):
+            elif self._ended.get(exec_id, cutoff) >= cutoff:
+                continue
+            for path in (directory / f"{exec_id}.json", directory / f"{exec_id}.exit"):
                 path.unlink(missing_ok=True)
             self._where.pop(exec_id, None)
+            self._ended.pop(exec_id, None)
 
 
 def _exec_config(data: dict[str, Any]) -> ExecConfig:

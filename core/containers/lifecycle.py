@@ -268,8 +268,10 @@ class Lifecycle:
         """Where the container's cgroup lives: its ``--cgroup-parent``, else the engine's."""
         return rec.run.host_config.cgroup_parent.strip("/") or self.cgroup_parent
 
-    def get(self, name_or_id: str) -> ContainerRecord:
-        rec = self.reconcile(self.store.resolve(name_or_id))
+    def get(self, name_or_id: str, *, shared: bool = False) -> ContainerRecord:
+        """The container, made true first (:meth:`reconcile`). ``shared``: a record to read and never change
+        (see :meth:`ContainerStore.snapshot`), for reports and checks that change nothing."""
+        rec = self.reconcile(self.store.resolve(name_or_id, shared=shared))
         if self._auto_remove_stopped(rec):
             raise ContainerNotFound(f"No such container: {name_or_id}")
         return rec

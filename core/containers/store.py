@@ -345,30 +345,34 @@ class ContainerStore:
     def save_state(self, cid: str, state: ContainerState) -> None:
         write_json(self.dir(cid) / "state.json", state.to_json())
 
-    def resolve(self, name_or_id: str) -> ContainerRecord:
+    def resolve(self, name_or_id: str, *, shared: bool = False) -> ContainerRecord:
+        """The container a full id, a unique id prefix or a name names: the caller's own record, or with
+        ``shared`` one to read and never change (:meth:`snapshot`: nothing is parsed again while its files
+        stay the same)."""
+        load = self.snapshot if shared else self.load
         key = name_or_id.strip().lstrip("/")
         if not key:
             raise InvalidArgument("empty container name or id")
         if HEX64.match(key):
             # a full id (what the engine passes between its own steps) names one record: no need to read all
-            found = self.load(key)
+            found = load(key)
             if found is not None:
                 return found
         hint = self._names.get(key)
         if hint is not None:
             # the container that had this name when we last looked: if it still has it, it is the one (names
             # are unique), and the others need not be read
-            found = self.load(hint)
+            found = load(hint)
             if found is not None and found.name == key:
                 return found
-        records = self.snapshots()  # read-only: what is returned is loaded again, the caller's own
+        records = self.snapshots()  # read-only: unless ``shared``, what is returned is loaded again
         chosen = [r for r in records if r.id == key or r.name == key]
         if not chosen and all(c in "0123456789abcdef" for c in key):
             chosen = [r for r in records if r.id.startswith(key)]
             if len(chosen) > 1:
                 raise Conflict(f"multiple containers match id prefix {key!r}: use more characters")
         if chosen:
-            found = self.load(chosen[0].id)
+            found = load(chosen[0].id)
             if found is not None:
                 return found
         raise ContainerNotFound(f"No such container: {name_or_id}")
