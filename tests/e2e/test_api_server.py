@@ -378,14 +378,19 @@ def test_request_headers_are_read_as_http_has_them(api: ApiServer) -> None:
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.count(b"HTTP/1.1 ") == 2
     assert b"HTTP/1.1 201 Created\r\n" in answer and b'"Name": "hdr-test-vol"' in answer
     assert api.request("DELETE", "/v1.43/volumes/hdr-test-vol")[0] == 204
-    # a line that is no header, a folded one, too many, too long: refused, never half-read
+    # a bad request line; a line that is no header, a folded one, too many, too long: refused, never half-read
     for bad, status in (
+        (b"GET /_ping HTTP/2.0\r\n\r\n", b"505"),
+        (b"GET /_ping HTTP/one\r\n\r\n", b"400"),
+        (b"POST /_ping\r\n\r\n", b"400"),
         (b"GET /_ping HTTP/1.1\r\nHost docker\r\n\r\n", b"400"),
         (b"GET /_ping HTTP/1.1\r\nHost: docker\r\n folded\r\n\r\n", b"400"),
         (b"GET /_ping HTTP/1.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", b"431"),
         (b"GET /_ping HTTP/1.1\r\nX-A: " + b"a" * 70000 + b"\r\n\r\n", b"431"),
     ):
-        assert _raw(api, bad).startswith(b"HTTP/1.1 " + status), bad[:40]
+        answer = _raw(api, bad)
+        # (before the version is known the library answers as HTTP/0.9 does: the error page alone)
+        assert answer.startswith(b"HTTP/1.1 " + status) or b"Error code: " + status in answer, bad[:40]
     # Expect: 100-continue is answered before the body is sent
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(10)
