@@ -628,7 +628,9 @@ class DockyardApp(App[int]):
         args = message.args
         screen: Screen[Any]
         if message.what == "menu":
-            screen = nf.MenuScreen(args["title"], args["choices"], args.get("body"))
+            screen = nf.MenuScreen(
+                args["title"], args["choices"], args.get("body"), danger=args.get("danger", False)
+            )
         elif message.what == "network-create":
             screen = nf.NetworkCreateScreen()
         elif message.what == "volume-create":

@@ -145,7 +145,20 @@ SCOPE_TITLES = {
 
 # Binding ids owned by widgets rather than this table (the log viewer, the terminal, dialogs); the config
 # file may rebind them too
-WIDGET_ID_PREFIXES = ("logview.", "terminal.", "json.", "confirm.", "run.", "pull.", "help.", "detail.")
+WIDGET_ID_PREFIXES = (
+    "logview.",
+    "terminal.",
+    "json.",
+    "confirm.",
+    "run.",
+    "pull.",
+    "help.",
+    "detail.",
+    "menu.",
+    "form.",
+    "links.",
+    "custom.",
+)
 
 
 def by_id(binding_id: str) -> Action:

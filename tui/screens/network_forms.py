@@ -26,6 +26,7 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 DIALOG_CSS = """
 .form-dialog { width: 72; max-width: 100%; height: auto; max-height: 100%; border: thick $primary;
     background: $surface; padding: 0 1; }
+.form-dialog.danger { border: thick $error; }
 .form-title { text-style: bold; padding: 0 0 1 0; }
 .form-row { height: 1; margin-bottom: 1; }
 .form-label { width: 10; }
@@ -43,17 +44,26 @@ class MenuScreen(ModalScreen[Any]):
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [
         Binding("escape,n", "cancel", "Cancel", id="menu.cancel"),
+        Binding("y", "pick_highlighted", "Yes: the highlighted choice", show=False, id="menu.yes"),
         *(Binding(str(i), f"pick({i - 1})", show=False, id=f"menu.pick{i}") for i in range(1, 10)),
     ]
 
-    def __init__(self, title: str, choices: list[tuple[str, str]], body: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        choices: list[tuple[str, str]],
+        body: list[str] | None = None,
+        *,
+        danger: bool = False,
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.choices = choices
         self.body = body or []
+        self.danger = danger  # a destructive choice: drawn like ConfirmScreen (a red border)
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="form-dialog"):
+        with Vertical(classes="form-dialog danger" if self.danger else "form-dialog"):
             yield Static(self.title_text, classes="form-title", markup=False)
             if self.body:
                 yield Static("\n".join(self.body), classes="menu-body", markup=False)
@@ -62,7 +72,7 @@ class MenuScreen(ModalScreen[Any]):
                 for i, (_, label) in enumerate(self.choices, 1)
             ]
             yield OptionList(*options, id="menu")
-            yield Static("Enter or a digit chooses, Esc cancels.", classes="form-hint")
+            yield Static("Enter, y or a digit chooses; Esc or n cancels.", classes="form-hint")
 
     def on_mount(self) -> None:
         menu = self.query_one(OptionList)
@@ -76,6 +86,10 @@ class MenuScreen(ModalScreen[Any]):
     def action_pick(self, index: int) -> None:
         if 0 <= index < len(self.choices):
             self.dismiss(self.choices[index][0])
+
+    def action_pick_highlighted(self) -> None:
+        """``y``, as in every yes/no question (ConfirmScreen): the highlighted choice, the first at first."""
+        self.action_pick(self.query_one(OptionList).highlighted or 0)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

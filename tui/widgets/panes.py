@@ -633,6 +633,7 @@ class ContainersPane(EnginePane):
             {
                 "title": title,
                 "body": body,
+                "danger": True,
                 "choices": [
                     ("remove", "Remove (docker rm -f)"),
                     ("volumes", "Remove with its anonymous volumes (docker rm -f -v)"),
@@ -827,6 +828,7 @@ class VolumesPane(EnginePane):
             {
                 "title": title,
                 "body": body,
+                "danger": True,
                 "choices": [
                     ("remove", "Remove (docker volume rm)"),
                     ("force", "Force (docker volume rm -f)"),
@@ -858,6 +860,7 @@ class VolumesPane(EnginePane):
             "menu",
             {
                 "title": "Prune volumes? Their data is deleted.",
+                "danger": True,
                 "choices": [
                     ("anonymous", "Unused anonymous volumes (docker volume prune)"),
                     ("all", "Every unused volume, named ones too (docker volume prune -a)"),
@@ -1005,6 +1008,7 @@ class NetworksPane(EnginePane):
             {
                 "title": title,
                 "body": body,
+                "danger": True,
                 "choices": [
                     ("remove", "Remove (docker network rm)"),
                     ("force", "Disconnect its containers (-f), then remove"),
