@@ -687,3 +687,44 @@ def test_screen_without_colorterm_gets_no_24_bit_colour(tmp_path: Path) -> None:
     assert not _EXTENDED.findall(out), _EXTENDED.findall(out)[:5]
     # the ANSI theme: the terminal's own default colours (39/49), not RGB rounded to black and grey
     assert re.search(rb"\x1b\[(?:[0-9;]*;)?49(?:;[0-9;]*)?m", out)
+
+
+# ------------------------------------------------------------------------------------- pull bars
+
+
+def test_a_cancelled_pulls_bars_say_cancelled(bench: Bench, testbed: Any) -> None:
+    from textual.widgets import Input, ProgressBar
+
+    from tests.e2e.faultproxy import FaultProxy
+    from tui.screens.pull import LayerRow, PullScreen
+
+    bench.engine.remove_image("busybox")
+    bench.engine.remove_image(bench.ref)
+
+    async def scenario(proxy: FaultProxy) -> None:
+        app = DockyardApp(bench.engine, Settings(stats_interval=0))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("P")
+            screen = await on_screen(pilot, app, PullScreen)
+            proxy.throttle = 100_000
+            screen.query_one("#ref", Input).value = f"{proxy.addr}/busybox:latest"
+            await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda: any(p.status == "Downloading" and p.current > 0 for p in screen._latest.values()),
+                what="download under way",
+            )
+            await wait_for(pilot, lambda: list(screen.query(LayerRow)), what="a bar")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not screen.running, what="pull ended")
+            await pilot.pause(0.2)
+            rows = list(screen.query(LayerRow))
+            assert rows
+            for row in rows:
+                assert str(row.query_one(".layer-status").content) == "Cancelled"
+                assert row.has_class("layer-stopped")
+                assert row.query_one(ProgressBar).total is not None  # not pulsing as if still at work
+            assert bench.engine.list_images() == []
+
+    with FaultProxy(testbed.open_addr) as proxy:
+        asyncio.run(scenario(proxy))
