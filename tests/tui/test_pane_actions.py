@@ -728,3 +728,60 @@ def test_a_cancelled_pulls_bars_say_cancelled(bench: Bench, testbed: Any) -> Non
 
     with FaultProxy(testbed.open_addr) as proxy:
         asyncio.run(scenario(proxy))
+
+
+# --------------------------------------------------------------- the same through the Engine API
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_network_connect_inspect_disconnect_over_the_engine_api(bench: Bench) -> None:
+    """The Networks pane over a RemoteEngine (dockyard's API server in front of the local engine): what
+    the pane reads and sends goes through Docker's JSON both ways (inspect's Containers keyed by id)."""
+    from core.interface import engine_for
+    from tests.e2e.apiserver import running_server
+
+    web = bench.run("web")
+
+    async def scenario(remote: Any) -> None:
+        app = Notified(remote, Settings(stats_interval=0))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("3")
+            p = pane(app, "networks")
+            await pilot.press("N")
+            await on_screen(pilot, app, NetworkCreateScreen)
+            await type_into(pilot, "apinet")
+            await pilot.press("enter")
+            await select_named(pilot, app, "networks", "apinet")
+            await pilot.press("C")
+            await on_screen(pilot, app, MenuScreen)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: "web" in named(p, "apinet").cells[3], what="connected, as listed")
+            await pilot.press("i")
+            detail = await on_screen(pilot, app, DetailScreen)
+            await wait_for(pilot, lambda: detail.info is not None, what="inspect")
+            assert (
+                list(detail.info["Containers"]) == ["web"] and detail.info["Containers"]["web"]["Id"] == web
+            )
+            await pilot.press("escape")
+            await on_screen(pilot, app, MainScreen)
+            await pilot.press("D")
+            await on_screen(pilot, app, MenuScreen)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: named(p, "apinet").cells[3] == "", what="disconnected")
+            await pilot.press("d")
+            await on_screen(pilot, app, MenuScreen)
+            await pilot.press("1")
+            await wait_for(pilot, lambda: named(p, "apinet") is None, what="removed")
+            assert all(n.name != "apinet" for n in bench.engine.list_networks())
+            assert not [m for m in app.told if m.startswith("Could not")]
+
+    try:
+        with running_server(bench.config) as api:
+            asyncio.run(scenario(engine_for(host=api.host)))
+    finally:
+        if any(n.name == "apinet" for n in bench.engine.list_networks()):
+            try:
+                bench.engine.disconnect_network("apinet", web, force=True)
+            except Exception:
+                pass
+            bench.engine.remove_network("apinet")
