@@ -9,28 +9,43 @@
     "container.stop" = "x"
     "app.quit" = "q,Q"
 
+    [[custom_commands.containers]]   # c on a row: see tui.custom_commands
+    name = "disk usage"
+    command = "dockyard exec {{ .ID }} du -sh /"
+
+A theme chosen in the app (the command palette's "Change theme") is saved with :func:`save_theme`, which
+rewrites only the ``theme`` line of this file (comments and the rest are kept).
+
 A missing file is the defaults; a broken one is an error that names the file and the problem, because a
 silently ignored keymap is worse than a refusal to start.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import InvalidArgument
+from tui.custom_commands import CustomCommand, parse_table
 from tui.keymap import ACTIONS, WIDGET_ID_PREFIXES
 
 DEFAULT_THEME = "textual-dark"
+# on a terminal with 16 colours (Rich's "standard" colour system: no COLORTERM=truecolor/24bit, a TERM
+# without -256color), unless the file names a theme: the terminal's own named ANSI colours
+ANSI_THEME = "ansi-dark"
 
 
 @dataclass
 class Settings:
     theme: str = DEFAULT_THEME
+    theme_chosen: bool = False  # the file names a theme (else a 16-colour terminal gets ANSI_THEME)
     keymap: dict[str, str] = field(default_factory=dict)
     stats_interval: float = 5.0
+    custom_commands: dict[str, list[CustomCommand]] = field(default_factory=dict)  # kind -> commands
     path: Path | None = None  # where they came from (None: defaults)
 
 
@@ -57,7 +72,7 @@ def load(path: Path | None = None) -> Settings:
 
 def parse(data: dict[str, object], path: Path | None = None) -> Settings:
     where = str(path) if path else "settings"
-    unknown = set(data) - {"theme", "keymap", "stats_interval"}
+    unknown = set(data) - {"theme", "keymap", "stats_interval", "custom_commands"}
     if unknown:
         raise InvalidArgument(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
     theme = data.get("theme", DEFAULT_THEME)
@@ -79,4 +94,39 @@ def parse(data: dict[str, object], path: Path | None = None) -> Settings:
         if not isinstance(keys, str) or not keys.strip():
             raise InvalidArgument(f"{where}: keys for {binding_id!r} must be a non-empty string")
         keymap[binding_id] = keys.replace(" ", "")
-    return Settings(theme=theme, keymap=keymap, stats_interval=float(interval), path=path)
+    try:
+        custom = parse_table(data.get("custom_commands", {}), where)
+    except ValueError as err:
+        raise InvalidArgument(str(err)) from None
+    return Settings(
+        theme=theme,
+        theme_chosen="theme" in data,
+        keymap=keymap,
+        stats_interval=float(interval),
+        custom_commands=custom,
+        path=path,
+    )
+
+
+_THEME_LINE = re.compile(r"^theme\s*=.*$", re.MULTILINE)
+
+
+def save_theme(theme: str, path: Path | None = None) -> Path:
+    """Keep ``theme`` in the config file: its ``theme = ...`` line is replaced (or one is added before the
+    first table), everything else stays as written. Written atomically (a temp file, then rename)."""
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    line = f"theme = {json.dumps(theme)}"
+    # only a top-level "theme" counts: the part of the file before its first [table]
+    head_end = re.search(r"^\s*\[", text, re.MULTILINE)
+    head, rest = (text[: head_end.start()], text[head_end.start() :]) if head_end else (text, "")
+    head = _THEME_LINE.sub(line, head, count=1) if _THEME_LINE.search(head) else line + "\n" + head
+    new = head + rest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -17,11 +17,14 @@ from tui.app import DockyardApp
 from tui.settings import Settings
 
 SIZE = (80, 24)
+# one stats sample when the list first loads and none after while a snapshot is taken (0 turns sampling
+# off altogether, and the CPU/MEM cells say "off")
+ONE_SAMPLE = 3600.0
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[DockyardApp]:
-    yield DockyardApp(FakeEngine(tmp_path), Settings(stats_interval=0))  # type: ignore[arg-type]
+    yield DockyardApp(FakeEngine(tmp_path), Settings(stats_interval=ONE_SAMPLE))  # type: ignore[arg-type]
 
 
 async def settle(pilot: Any) -> None:

@@ -61,6 +61,8 @@ def test_every_action_has_a_unique_id_and_a_handler() -> None:
         "projects": [ContainersPane],
         "projectlogs": [project_logs.ProjectLogsScreen],
         "images": [ImagesPane],
+        "networks": [NetworksPane],
+        "volumes": [VolumesPane],
         "detail": [DetailScreen],
         "engines": [EnginesPane],
         "fleet": [FleetPane],

@@ -168,8 +168,8 @@ class MainScreen(Screen[None]):
         if action.scope in ("containers", "projects", "logs"):
             self.show_pane("logs" if action.scope == "logs" else "containers")
             return self.active_pane()
-        if action.scope == "images":
-            self.show_pane("images")
+        if action.scope in ("images", "networks", "volumes"):
+            self.show_pane(action.scope)
             return self.active_pane()
         pane = self.active_pane()
         name = action.action.split("(")[0]
