@@ -678,7 +678,7 @@ class RemoteEngine(Engine):
             "platform": options.platform or None,
             "rm": True,
         }
-        pairs = [(k, v) for k, v in (_params_of(params) or {}).items()] + [("t", t) for t in options.tags]
+        pairs = [*(_params_of(params) or []), *[("t", t) for t in options.tags]]
         t0 = time.monotonic()
         r = self.api.stream(
             "POST",
@@ -1222,7 +1222,7 @@ class _ChunkReader:
             pass
 
 
-def _params_of(params: dict[str, Any]) -> dict[str, str] | None:
+def _params_of(params: dict[str, Any]) -> list[tuple[str, str]] | None:
     from core.remote.client import _params
 
     return _params(params)
