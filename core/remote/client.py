@@ -11,11 +11,14 @@ import json
 import socket
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from core import errors
 from core.remote import wire
 from core.remote.endpoint import Endpoint, EngineUnreachable, unreachable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of a remote command)
+if TYPE_CHECKING:
+    from typing import Any
 
 API_VERSION = "1.43"  # the newest API this client speaks (what dockyard serve answers)
 MIN_API_VERSION = "1.40"

@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from core.errors import Conflict, InvalidArgument, NotFound
 from core.record import field, record
 from core.remote.endpoint import Endpoint, TLSOptions, parse_host, tls_from_env
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of a remote command)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT = "default"
 
