@@ -43,10 +43,67 @@ class Headers(dict[str, str]):
         return isinstance(key, str) and super().__contains__(key.lower())
 
 
+class Reader:
+    """A socket's input, buffered, knowing how much it holds (a streamed answer's chunks that have already
+    arrived are handed on together, not one by one: dockerd sends each log line as a chunk of its own)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+        self.pos = 0
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(1 << 16)
+        if not data:
+            return False
+        if self.pos:
+            del self.buf[: self.pos]
+            self.pos = 0
+        self.buf += data
+        return True
+
+    def buffered(self) -> int:
+        return len(self.buf) - self.pos
+
+    def _take(self, n: int) -> bytes:
+        out = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += len(out)
+        return out
+
+    def readline(self, limit: int = MAX_HEAD) -> bytes:
+        """A line with its end; what is left at the connection's end (b"" if nothing)."""
+        while True:
+            end = self.buf.find(b"\n", self.pos)
+            if end >= 0:
+                return self._take(end + 1 - self.pos)
+            if self.buffered() > limit:
+                raise WireError("the engine sent an oversized line")
+            if not self._fill():
+                return self._take(self.buffered())
+
+    def buffered_line(self) -> bytes | None:
+        """The next line if it has arrived whole, without waiting (and without taking it)."""
+        end = self.buf.find(b"\n", self.pos)
+        return bytes(self.buf[self.pos : end + 1]) if end >= 0 else None
+
+    def read(self, n: int) -> bytes:
+        """``n`` bytes, fewer only at the connection's end."""
+        while self.buffered() < n:
+            if not self._fill():
+                break
+        return self._take(n)
+
+    def read1(self, n: int) -> bytes:
+        """What has arrived (up to ``n``), waiting only when nothing has."""
+        if not self.buffered() and not self._fill():
+            return b""
+        return self._take(n)
+
+
 class Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.rfile = sock.makefile("rb")
+        self.rfile = Reader(sock)
         self.reused = False
 
     def stale(self) -> bool:
@@ -58,8 +115,6 @@ class Connection:
         return bool(readable)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.rfile.close()
         with contextlib.suppress(OSError):
             self.sock.close()
 
@@ -256,7 +311,7 @@ def _closed_before_answer(err: BaseException) -> bool:
     )
 
 
-def _read_head(rfile: Any, method: str) -> tuple[int, str, Headers]:
+def _read_head(rfile: Reader, method: str) -> tuple[int, str, Headers]:
     while True:
         line = rfile.readline(MAX_HEAD)
         if not line:
@@ -308,27 +363,25 @@ def read_body(conn: Connection, method: str, status: int, headers: Headers) -> t
     return content, _keep_alive(headers) and _framed(method, status, headers)
 
 
-def _body_chunks(rfile: Any, method: str, status: int, headers: Headers) -> Iterator[bytes]:
+def _body_chunks(rfile: Reader, method: str, status: int, headers: Headers) -> Iterator[bytes]:
     if method == "HEAD" or status in _NO_BODY or status == 101:
         return
     if "chunked" in headers.get("transfer-encoding", "").lower():
         while True:
-            line = rfile.readline(MAX_HEAD)
-            if not line:
-                raise WireError("the engine closed the connection in the middle of a chunked answer")
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise WireError(f"bad chunk size {line[:40]!r}") from None
+            size = _chunk_size(rfile.readline())
             if size == 0:
-                while rfile.readline(MAX_HEAD) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
+                _trailers(rfile)
                 return
-            data = rfile.read(size)
-            if len(data) < size:
-                raise WireError("the engine closed the connection in the middle of a chunk")
-            rfile.readline(MAX_HEAD)  # the chunk's CRLF
-            yield data
+            data = _chunk(rfile, size)
+            # the chunks that have already arrived go on with this one
+            more = [data]
+            while (line := rfile.buffered_line()) is not None:
+                size = _chunk_size(line)
+                if size == 0 or rfile.buffered() < len(line) + size + 2:
+                    break
+                rfile.readline()
+                more.append(_chunk(rfile, size))
+            yield b"".join(more) if len(more) > 1 else data
     length = headers.get("content-length")
     if length is not None:
         try:
@@ -347,3 +400,25 @@ def _body_chunks(rfile: Any, method: str, status: int, headers: Headers) -> Iter
         if not data:
             return
         yield data
+
+
+def _chunk_size(line: bytes) -> int:
+    if not line:
+        raise WireError("the engine closed the connection in the middle of a chunked answer")
+    try:
+        return int(line.split(b";", 1)[0].strip(), 16)
+    except ValueError:
+        raise WireError(f"bad chunk size {line[:40]!r}") from None
+
+
+def _chunk(rfile: Reader, size: int) -> bytes:
+    data = rfile.read(size)
+    if len(data) < size:
+        raise WireError("the engine closed the connection in the middle of a chunk")
+    rfile.readline()  # the chunk's CRLF
+    return data
+
+
+def _trailers(rfile: Reader) -> None:
+    while rfile.readline() not in (b"\r\n", b"\n", b""):
+        pass
