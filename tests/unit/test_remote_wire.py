@@ -235,3 +235,23 @@ def test_request_targets() -> None:
     assert _target("/v1.43/images/get?names=a", [("x", "1")]) == "/v1.43/images/get?names=a&x=1"
     assert _target("/v1.43/containers/a b/json", None) == "/v1.43/containers/a%20b/json"
     assert _target("/v1.43/images/127.0.0.1:5000/x:1/json", None) == "/v1.43/images/127.0.0.1:5000/x:1/json"
+
+
+def test_chunks_that_have_arrived_go_on_together() -> None:
+    """dockerd sends every log line as a chunk of its own: those already in hand are handed on as one piece,
+    and a piece never waits for chunks still on the way."""
+    ours, theirs = socket.socketpair()
+    lines = [b"line %d\n" % i for i in range(100)]
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer += b"".join(b"%x\r\n%b\r\n" % (len(x), x) for x in lines)
+    theirs.sendall(answer)
+    pool = wire.Pool(lambda: ours, "docker")
+    body = pool.stream("GET", "/logs", {}, None, 5.0)
+    chunks = body.chunks()
+    assert next(chunks) == b"".join(lines)  # one piece: all of it had arrived
+    theirs.sendall(b"4\r\nlast\r\n")
+    assert next(chunks) == b"last"  # and then what comes, as it comes (no wait for the end)
+    theirs.sendall(b"0\r\n\r\n")
+    assert list(chunks) == []
+    theirs.close()
+    pool.close()
