@@ -64,6 +64,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("list.copy_name", "Y", "copy_name", "Copy name", "list", show=False),
     Action("list.remove", "d,delete", "remove", "Remove", "list"),
     Action("list.prune", "X", "prune", "Prune", "list", show=False),
+    Action("list.first", "g,home", "first_row", "First row", "list", show=False, palette=False),
+    Action("list.last", "G,end", "last_row", "Last row", "list", show=False, palette=False),
     # containers
     Action("container.logs", "l", "logs", "Logs", "containers"),
     Action("container.shell", "e", "shell", "Shell", "containers"),
@@ -73,8 +75,30 @@ ACTIONS: tuple[Action, ...] = (
     Action("container.restart", "r", "restart", "Restart", "containers"),
     Action("container.kill", "K", "kill", "Kill", "containers", show=False),
     Action("container.pause", "p", "pause", "Pause/unpause", "containers", show=False),
-    Action("container.stats", "g", "stats", "Stats", "containers", show=False),
+    # S, not g: g and G jump to the first and last row (list.first, list.last), as in less and vi
+    Action("container.stats", "S", "stats", "Stats", "containers", show=False),
     Action("container.top", "T", "top", "Top", "containers", show=False),
+    # the master-detail layout: the detail panel beside (or under) the list follows the cursor
+    Action("container.panel", "v", "toggle_panel", "Detail panel", "containers"),
+    Action(
+        "container.panel_next",
+        "right_square_bracket",
+        "panel_tab(1)",
+        "Panel: next tab",
+        "containers",
+        show=False,
+    ),
+    Action(
+        "container.panel_prev",
+        "left_square_bracket",
+        "panel_tab(-1)",
+        "Panel: previous tab",
+        "containers",
+        show=False,
+    ),
+    Action("container.sort", "o", "sort", "Sort by the next column", "containers", show=False),
+    Action("container.sort_reverse", "O", "sort_reverse", "Reverse the sort", "containers", show=False),
+    Action("container.hide_stopped", "H", "hide_stopped", "Hide/show stopped", "containers", show=False),
     # a compose project's row in the Containers pane (the same keys as a container's, for the project)
     Action("project.up", "u", "project_up", "Up", "projects"),
     Action("project.down", "d,delete", "project_down", "Down", "projects"),

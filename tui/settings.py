@@ -4,6 +4,8 @@
 
     theme = "textual-dark"        # any Textual theme name (the command palette lists them)
     stats_interval = 5.0          # seconds between CPU/memory samples in the containers list; 0 turns it off
+    detail_panel = true           # the selected container's logs, stats, env, ports, inspect beside the list
+                                  # (v toggles it, and the workbench writes the choice here)
 
     [keymap]                      # Binding id = keys (comma-separated); ids are in the help screen (?)
     "container.stop" = "x"
@@ -31,7 +33,11 @@ class Settings:
     theme: str = DEFAULT_THEME
     keymap: dict[str, str] = field(default_factory=dict)
     stats_interval: float = 5.0
+    detail_panel: bool = True
     path: Path | None = None  # where they came from (None: defaults)
+    save_to: Path | None = (
+        None  # where choices made in the workbench are written (None: nowhere, as in tests)
+    )
 
 
 def config_path() -> Path:
@@ -47,17 +53,19 @@ def load(path: Path | None = None) -> Settings:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return Settings()
+        return Settings(save_to=path)
     except (OSError, UnicodeDecodeError) as err:
         raise InvalidArgument(f"cannot read {path}: {err}") from err
     except tomllib.TOMLDecodeError as err:
         raise InvalidArgument(f"{path}: {err}") from err
-    return parse(data, path)
+    settings = parse(data, path)
+    settings.save_to = path
+    return settings
 
 
 def parse(data: dict[str, object], path: Path | None = None) -> Settings:
     where = str(path) if path else "settings"
-    unknown = set(data) - {"theme", "keymap", "stats_interval"}
+    unknown = set(data) - {"theme", "keymap", "stats_interval", "detail_panel"}
     if unknown:
         raise InvalidArgument(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
     theme = data.get("theme", DEFAULT_THEME)
@@ -66,6 +74,9 @@ def parse(data: dict[str, object], path: Path | None = None) -> Settings:
     interval = data.get("stats_interval", 5.0)
     if not isinstance(interval, int | float) or interval < 0:
         raise InvalidArgument(f"{where}: stats_interval must be a number of seconds >= 0")
+    panel = data.get("detail_panel", True)
+    if not isinstance(panel, bool):
+        raise InvalidArgument(f"{where}: detail_panel must be true or false")
     raw = data.get("keymap", {})
     if not isinstance(raw, dict):
         raise InvalidArgument(f"{where}: [keymap] must be a table of binding id = keys")
@@ -79,4 +90,24 @@ def parse(data: dict[str, object], path: Path | None = None) -> Settings:
         if not isinstance(keys, str) or not keys.strip():
             raise InvalidArgument(f"{where}: keys for {binding_id!r} must be a non-empty string")
         keymap[binding_id] = keys.replace(" ", "")
-    return Settings(theme=theme, keymap=keymap, stats_interval=float(interval), path=path)
+    return Settings(theme=theme, keymap=keymap, stats_interval=float(interval), detail_panel=panel, path=path)
+
+
+def remember(path: Path, name: str, value: bool) -> None:
+    """Write one top-level ``name = true|false`` into the config file at ``path`` (made if missing), keeping
+    every other line as the user wrote it: the line that sets it is replaced, else one goes before the
+    first table. Raises OSError when the file cannot be written."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = text.splitlines()
+    line = f"{name} = {'true' if value else 'false'}"
+    first_table = next((i for i, x in enumerate(lines) if x.lstrip().startswith("[")), len(lines))
+    for i, x in enumerate(lines[:first_table]):
+        if x.split("=", 1)[0].strip() == name and "=" in x:
+            lines[i] = line
+            break
+    else:
+        lines.insert(first_table, line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

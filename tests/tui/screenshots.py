@@ -92,7 +92,7 @@ async def _workbench(engine: Any, out: Path, ids: dict[str, str]) -> list[str]:
         await pilot.press("1")
         p.select_key(ids["busy"])
         await pilot.pause(0.3)
-        await pilot.press("g")
+        await pilot.press("S")
         await _until(pilot, lambda: isinstance(app.screen, DetailScreen))
         await pilot.pause(12.0)  # a dozen samples make a sparkline
         saved.append(app.save_screenshot("stats.svg", str(out)))
