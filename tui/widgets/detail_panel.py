@@ -132,7 +132,7 @@ class DetailPanel(Vertical):
         """The list's cursor is on ``container`` (None: on no container, e.g. a compose project's row).
         Nothing is read until the cursor has rested DEBOUNCE seconds."""
         self._wanted = (container, name)
-        if container == self.container and self._debounce is None:
+        if container == self.container and self._debounce is None and (container or name == self.item_name):
             return
         if self._debounce is not None:
             self._debounce.stop()
@@ -141,6 +141,10 @@ class DetailPanel(Vertical):
     def _settle(self) -> None:
         self._debounce = None
         container, name = self._wanted
+        if container is None and self.container is None:
+            self.item_name = name
+            self.query_one("#panel-title", Static).update(name or "No container selected.")
+            return
         if container == self.container:
             return
         self._stop_work()

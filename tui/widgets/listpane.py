@@ -154,6 +154,15 @@ class ListPane(Vertical):
         self._render_rows()
         if current is not None:
             self.select_key(current)
+        # Textual 8.2.8's DataTable keeps a header line rendered with the new columns' widths before the
+        # rows widened them (the header then no longer lines up with the cells, and a click on a header
+        # picks the wrong column): drop its render caches once the new rows are measured
+        self.call_after_refresh(self._redraw_table)
+
+    def _redraw_table(self) -> None:
+        table = self.table
+        table._clear_caches()
+        table.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         self.fit_columns()

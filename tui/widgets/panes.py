@@ -258,9 +258,9 @@ class ContainersPane(EnginePane):
 
     def sort_by(self, column: int | None, reverse: bool = False) -> None:
         self.sort_column, self.sort_reverse = column, reverse
-        self.rebuild_columns()  # the arrow moves
         if self._snap is not None:
             self.refresh_from(self._snap)
+        self.rebuild_columns()  # the arrow moves
         if column is None:
             self.notify("Sorted as the engine lists them", timeout=2)
         else:
