@@ -410,3 +410,36 @@ def test_panel_follows_real_containers(bench: Bench) -> None:
             assert not panel(app).working
 
     run(scenario())
+
+
+# ---------------------------------------------------------------------- snapshots
+
+
+def _snapshot_app(tmp_path: Path) -> DockyardApp:
+    return fake_app(tmp_path)
+
+
+async def _settled_panel(pilot: Any) -> None:
+    from tests.tui.test_snapshots import settle
+
+    await settle(pilot)
+    app = pilot.app
+    await loaded(pilot)
+    await wait_for(pilot, lambda: len(panel(app).query_one("#panel-log", Log).lines) >= 100, what="log")
+    await pilot.pause(0.5)
+    await pilot.wait_for_scheduled_animations()
+
+
+def test_snapshot_master_detail_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=NARROW, run_before=_settled_panel)
+
+
+def test_snapshot_master_detail_200x50(snap_compare: Any, tmp_path: Path) -> None:
+    async def before(pilot: Any) -> None:
+        await _settled_panel(pilot)
+        await pilot.press("j", "j", "j", "j", "j", "j")  # proxy: the local registry's image, in full above
+        await wait_for(pilot, lambda: panel(pilot.app).info is not None and panel(pilot.app).reads >= 2)
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")  # ports
+        await pilot.pause(0.5)
+
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=WIDE, run_before=before)
