@@ -406,6 +406,13 @@ def test_panel_follows_real_containers(bench: Bench) -> None:
                 lambda: ("COLOUR", "blue") in [tuple(env.get_row_at(i)) for i in range(env.row_count)],
                 what="beta's env",
             )
+            # beta stops: the panel reads it again (its title says so) and follows its log anew
+            bench.engine.kill_container(beta)
+            await wait_for(
+                pilot,
+                lambda: "exited" in str(panel(app).query_one("#panel-title").render()),
+                what="the panel told of beta's exit",
+            )
             await pilot.press("v")  # hidden: the stream of beta's log is closed
             assert not panel(app).working
 

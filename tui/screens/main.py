@@ -268,6 +268,10 @@ class MainScreen(Screen[None]):
             self.pane("containers").refresh_from(snap)
             if self.panel.display:
                 self._follow_cursor()  # the first rows, or the row under the cursor removed
+                shown = self.panel.container
+                for c in snap.containers if shown else ():
+                    if c.id == shown:
+                        self.panel.note_state(c.id, c.status)
         if "images" in kinds and "images" in snap.loaded:
             self.pane("images").refresh_from(snap)
         if kinds & {"volumes", "volume_sizes"} and "volumes" in snap.loaded:

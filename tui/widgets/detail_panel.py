@@ -95,6 +95,7 @@ class DetailPanel(Vertical):
         self._log_gen = 0  # bumped whenever the log stream must stop
         self._pending: deque[str] = deque(maxlen=LOG_LINES)
         self.streams_opened = 0  # for tests: log streams opened
+        self._state = ""  # the shown container's state as the list last said it
 
     def compose(self) -> ComposeResult:
         yield Static("No container selected.", id="panel-title")
@@ -150,6 +151,7 @@ class DetailPanel(Vertical):
         self._stop_work()
         self.generation += 1
         self.container, self.item_name, self.info = container, name, None
+        self._state = ""
         self._clear()
         if container is None:
             self.query_one("#panel-title", Static).update(name or "No container selected.")
@@ -160,10 +162,18 @@ class DetailPanel(Vertical):
         if self.live:
             self._start_tab(self.active_tab)
 
-    def reload(self) -> None:
-        """Read the shown container's inspect again (its state or networks changed)."""
-        if self.container is not None:
+    def note_state(self, container: str, state: str) -> None:
+        """The list says the shown container is now ``state``: when that changed (stopped, started,
+        restarted), read its inspect again and start the tab over (a follow stream ends with the container;
+        a new one begins with its new lines)."""
+        if container != self.container:
+            return
+        if self._state and state != self._state:
+            self._stop_work()
             self._load_inspect()
+            if self.live:
+                self._start_tab(self.active_tab)
+        self._state = state
 
     def set_live(self, live: bool) -> None:
         """Whether the panel can be seen: a hidden one closes its stream and stops its timers."""
