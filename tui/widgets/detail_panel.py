@@ -340,6 +340,7 @@ class DetailPanel(Vertical):
         from tui.screens.inspect import env_rows, ports_rows  # the detail screen's own tables, same rules
 
         self.info = info
+        self._state = self._state or str((info.get("State") or {}).get("Status") or "")
         self.query_one("#panel-title", Static).update(summary_text(self.item_name, info))
         self._fill("#panel-env-table", ("NAME", "VALUE"), env_rows(info))
         self._fill("#panel-ports-table", ("CONTAINER PORT", "HOST IP", "HOST PORT"), ports_rows(info))
