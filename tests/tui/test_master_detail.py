@@ -222,6 +222,21 @@ def test_columns_by_priority_at_80_and_200(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_an_empty_column_gives_way(tmp_path: Path) -> None:
+    """No container publishes a port: PORTS (empty) yields its room to what has something to say."""
+
+    async def scenario() -> None:
+        app = DockyardApp(FakeEngine(tmp_path, containers=1), Settings(stats_interval=0))  # type: ignore[arg-type]
+        async with app.run_test(size=(60, 24)) as pilot:
+            await loaded(pilot)
+            await wait_for(pilot, lambda: app.snapshot.stats)
+            await pilot.pause(0.3)
+            # PORTS comes before CPU % by priority, but has nothing in it
+            assert pane(app).visible_columns() == ["NAME", "IMAGE", "STATUS", "CPU %", "MEM"]
+
+    run(scenario())
+
+
 def test_local_registry_prefix_shortened_and_whole_in_the_detail(tmp_path: Path) -> None:
     assert short_image("127.0.0.1:38763/busybox:latest") == "…/busybox:latest"
     assert short_image("localhost:5000/team/app:1") == "…/team/app:1"

@@ -133,8 +133,12 @@ class ListPane(Vertical):
         for i, title in enumerate(self.COLUMNS):
             widest = max((_width(r.cells[i]) for r in rows if i < len(r.cells)), default=0)
             need[i] = max(cell_len(title) + 2, widest) + padding  # + 2: a sort arrow
+        # a column with nothing in it (no container publishes a port) goes last: it says nothing
+        empty = {i for i in range(len(self.COLUMNS)) if all(not r.cells[i].strip("-… ") for r in rows)}
+        order = [t for t in self.PRIORITY if self.COLUMNS.index(t) not in empty]
+        order += [t for t in self.PRIORITY if self.COLUMNS.index(t) in empty]
         chosen: set[int] = set()
-        for title in self.PRIORITY:
+        for title in order:
             i = self.COLUMNS.index(title)
             if not chosen or need[i] <= budget:
                 chosen.add(i)
