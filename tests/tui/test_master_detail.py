@@ -405,7 +405,7 @@ def test_panel_follows_real_containers(bench: Bench) -> None:
             p.select_key(alpha)
             await wait_for(pilot, lambda: "alpha-says-hi" in log_text(app), what="alpha's log")
             summary = bench.engine.container(alpha)
-            ips = [ip for ip in bench.engine.list_containers(all=True) if ip.id == alpha][0].ip_addresses
+            ips = next(c for c in bench.engine.list_containers(all=True) if c.id == alpha).ip_addresses
             if ips:  # on a network with an address: in the list's IP cell and the panel's title
                 assert p.by_key[alpha].cells[p.COLUMNS.index("IP")] == ", ".join(sorted(ips.values()))
                 await wait_for(pilot, lambda: panel(app).info is not None)

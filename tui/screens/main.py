@@ -243,7 +243,7 @@ class MainScreen(Screen[None]):
 
     def action_target(self, action: Action) -> Widget | None:
         """Where a palette command runs: the pane it belongs to (switching to it if needed)."""
-        if action.scope in ("containers", "projects", "logs"):
+        if action.scope in ("containers", "projects", "logs", "containerlist"):
             self.show_pane("logs" if action.scope == "logs" else "containers")
             return self.active_pane()
         if action.scope == "images":

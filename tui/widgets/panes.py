@@ -152,7 +152,7 @@ class ContainersPane(EnginePane):
     EMPTY = "No containers. Press n to run one, P to pull an image."
     # "list" again: a key bound here hides the base class's binding of that key (Textual merges by key),
     # and a project's "d" (down) must not hide a container's (remove)
-    BINDINGS = bindings("list", "containers", "projects")
+    BINDINGS = bindings("list", "containers", "projects", "containerlist")
 
     class ShowLogs(Message):
         """Follow this container's log in the Logs pane."""
