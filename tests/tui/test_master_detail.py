@@ -381,6 +381,17 @@ def test_mouse_click_selects_and_focuses_wheel_scrolls(tmp_path: Path) -> None:
             await pilot._post_mouse_events([MouseScrollUp], "#panel-log", offset=(2, 1))
             await pilot.pause(0.2)
             assert log.scroll_y < at
+            # the panel's keys with the focus in it: ] the next tab, v hides it (the list gets the focus)
+            await pilot.click("#panel-log")
+            assert app.focused is log
+            await pilot.press("right_square_bracket")
+            assert panel(app).active_tab == "stats"
+            await pilot.press("left_square_bracket")
+            assert panel(app).active_tab == "logs"
+            await pilot.click("#panel-log")
+            assert app.focused is log
+            await pilot.press("v")
+            assert not panel(app).display and app.focused is p.table
 
     run(scenario())
 

@@ -112,10 +112,13 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self._panel_live)
 
     @on(ContainersPane.TogglePanel)
-    def _toggle_panel(self, event: ContainersPane.TogglePanel) -> None:
+    @on(DetailPanel.Hide)
+    def _toggle_panel(self, event: ContainersPane.TogglePanel | DetailPanel.Hide) -> None:
         event.stop()
         panel = self.panel
         panel.display = not panel.display
+        if not panel.display:
+            self.pane("containers").focus_table()  # the focus may have been in the panel
         settings = self.dapp.settings
         settings.detail_panel = bool(panel.display)
         self._panel_live()

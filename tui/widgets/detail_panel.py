@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import DataTable, Log, Static, TabbedContent, TabPane
 
 from tui.failure import one_line
+from tui.keymap import bindings
 from tui.widgets.json_tree import JsonTree
 from tui.widgets.stats import StatsView
 
@@ -76,7 +79,17 @@ def summary_text(name: str, info: dict[str, Any]) -> str:
 
 class DetailPanel(Vertical):
     """Call :meth:`follow` when the list's cursor moves and :meth:`set_live` when the panel can or cannot
-    be seen; the engine is the app's (``app.engine``)."""
+    be seen; the engine is the app's (``app.engine``). Its keys (``[`` ``]`` tabs, ``v`` hide) work with
+    the focus in it too (a click on its log), as they do from the list."""
+
+    BINDINGS = [
+        b
+        for b in bindings("containerlist")
+        if not isinstance(b, tuple) and b.action.startswith(("toggle_panel", "panel_tab"))
+    ]
+
+    class Hide(Message):
+        """Hide the panel (its ``v``): the screen that hosts it does, and remembers the choice."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="detail-panel")
@@ -191,12 +204,29 @@ class DetailPanel(Vertical):
             "ptab-" + PANEL_TABS[(i + step) % len(PANEL_TABS)]
         )
 
+    def action_panel_tab(self, step: int) -> None:
+        self.next_tab(step)
+
+    def action_toggle_panel(self) -> None:
+        self.post_message(self.Hide())
+
     def show_tab(self, tab: str) -> None:
         self.query_one("#panel-tabs", TabbedContent).active = "ptab-" + tab
 
     @on(TabbedContent.TabActivated, "#panel-tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         event.stop()  # the main screen's own tabs (the panes) must not hear the panel's
+        focused = self.app.focused
+        if focused is not None and self in focused.ancestors:
+            # the focus was in the panel (on a tab now hidden): keep it there, so its keys still work
+            body = {
+                "logs": "#panel-log",
+                "env": "#panel-env-table",
+                "ports": "#panel-ports-table",
+                "inspect": "#panel-json",
+            }.get(self.active_tab)
+            target: Widget = self.query_one(body) if body else self.query_one("#panel-tabs Tabs")
+            target.focus()
         self._stop_work()
         if self.live and self.container is not None:
             self._start_tab(self.active_tab)
