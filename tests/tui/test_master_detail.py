@@ -167,6 +167,8 @@ def test_hidden_panel_costs_nothing_and_the_toggle_is_remembered(tmp_path: Path)
     # written into the user's file, the rest of it kept; read back as the next start will
     text = config.read_text()
     assert "detail_panel = false" in text and '"container.stop" = "x"' in text
+    assert text.count("detail_panel") == 1  # toggled three times: one line, replaced
+    assert text.index("detail_panel") < text.index("[keymap]")  # a top-level key, not in the table
     again = settings_mod.load(config)
     assert again.detail_panel is False and again.keymap == {"container.stop": "x"}
 
@@ -235,6 +237,20 @@ def test_an_empty_column_gives_way(tmp_path: Path) -> None:
             assert pane(app).visible_columns() == ["NAME", "IMAGE", "STATUS", "CPU %", "MEM"]
 
     run(scenario())
+
+
+def test_remote_engines_list_addresses() -> None:
+    """A remote engine's list (``GET /containers/json``, as dockerd answers it) carries the addresses too."""
+    from core.dockerjson import container_summary_from_docker
+
+    doc = {
+        "Id": "a" * 64,
+        "Names": ["/web"],
+        "State": "running",
+        "Status": "Up 2 minutes",
+        "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}, "none": {"IPAddress": ""}}},
+    }
+    assert container_summary_from_docker(doc, 0.0).ip_addresses == {"bridge": "172.17.0.2"}
 
 
 def test_local_registry_prefix_shortened_and_whole_in_the_detail(tmp_path: Path) -> None:
