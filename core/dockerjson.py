@@ -1457,6 +1457,11 @@ def container_summary_from_docker(d: JSONDict, now: float) -> ContainerSummary:
         ports=ports,
         labels=dict(d.get("Labels") or {}),
         health=health,
+        ip_addresses={
+            str(name): str(ep.get("IPAddress"))
+            for name, ep in (((d.get("NetworkSettings") or {}).get("Networks")) or {}).items()
+            if isinstance(ep, dict) and ep.get("IPAddress")
+        },
     )
 
 

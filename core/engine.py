@@ -1009,6 +1009,13 @@ class LocalEngine(Engine):
             labels=dict(rec.process.get("labels", {})),
             pid=st.pid,
             health=str((st.health or {}).get("Status") or ""),
+            ip_addresses={
+                str(name): str((ep or {}).get("IPAddress") or "")
+                for name, ep in ((st.network or {}).get("networks") or {}).items()
+                if (ep or {}).get("IPAddress")
+            }
+            if st.status in RUNNING_STATES
+            else {},
         )
 
     def _summary(self, record: ImageRecord, users: dict[str, list[str]] | None = None) -> ImageSummary:

@@ -210,7 +210,8 @@ class DockyardApp(App[int]):
         super().__init__()
         self.engine = engine
         self.settings = settings or Settings()
-        self.settings_file = settings_file  # where a theme chosen in the app is kept (None: not kept)
+        if settings_file is not None:  # where choices made in the app are kept (None: nowhere, as in tests)
+            self.settings.save_to = settings_file
         self._theme_ready = False
         self.snapshot = Snapshot()
         self.follow_events = follow_events
@@ -254,14 +255,15 @@ class DockyardApp(App[int]):
 
     def watch_theme(self, theme: str) -> None:
         """A theme chosen in the app (the palette's "Change theme") is kept in the settings file."""
-        if not self._theme_ready or self.settings_file is None or theme == self.settings.theme:
+        where = self.settings.save_to
+        if not self._theme_ready or where is None or theme == self.settings.theme:
             return
         from tui.settings import save_theme
 
         try:
-            save_theme(theme, self.settings_file)
+            save_theme(theme, where)
         except OSError as err:
-            self.notify(f"Could not save the theme to {self.settings_file}: {err}", severity="error")
+            self.notify(f"Could not save the theme to {where}: {err}", severity="error")
             return
         self.settings.theme, self.settings.theme_chosen = theme, True
 
@@ -717,6 +719,6 @@ def run(engine: Engine) -> int:
 
         sys.stderr.write(f"Error: {err}\n")
         return err.exit_code
-    app = DockyardApp(engine, settings, settings_file=settings_mod.config_path())
+    app = DockyardApp(engine, settings)  # load() set where choices made in the app are kept
     result = app.run()
     return int(result or 0)

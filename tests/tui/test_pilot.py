@@ -227,7 +227,7 @@ def test_detail_view_inspect_stats_top_ports_env_mounts(bench: Bench) -> None:
             await pilot.press("escape")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
             # stats / top keys open the same view on their tab
-            await pilot.press("g")
+            await pilot.press("S")
             await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
             assert app.screen.query_one(TabbedContentType).active == "stats"
             await pilot.press("escape")

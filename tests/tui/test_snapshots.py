@@ -112,7 +112,7 @@ def test_inspect_tree(snap_compare: Any, app: DockyardApp) -> None:
 def test_stats_view(snap_compare: Any, app: DockyardApp) -> None:
     async def before(pilot: Any) -> None:
         await settle(pilot)
-        await pilot.press("g")
+        await pilot.press("S")
         await pilot.pause(0.5)
         await settle(pilot)
 

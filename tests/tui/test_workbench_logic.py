@@ -58,6 +58,7 @@ def test_every_action_has_a_unique_id_and_a_handler() -> None:
         "app": [DockyardApp],
         "list": [ContainersPane, ImagesPane, NetworksPane, VolumesPane],
         "containers": [ContainersPane],
+        "containerlist": [ContainersPane],
         "projects": [ContainersPane],
         "projectlogs": [project_logs.ProjectLogsScreen],
         "images": [ImagesPane],

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
+from textual import on
 from textual.message import Message
+from textual.widgets import DataTable
 
 from core.models import RUNNING_STATES, STOPPED_STATES
 from tui.failure import one_line
@@ -19,6 +22,7 @@ from tui.widgets.listpane import MARK, ListPane
 from tui.widgets.rows import (
     COMPOSE_PROJECT,
     CONTAINER_COLUMNS,
+    CONTAINER_PRIORITY,
     IMAGE_COLUMNS,
     NETWORK_COLUMNS,
     PROJECT_KEY,
@@ -289,11 +293,12 @@ class EnginePane(ListPane):
 class ContainersPane(EnginePane):
     KIND = "container"
     COLUMNS = CONTAINER_COLUMNS
+    PRIORITY = CONTAINER_PRIORITY
     STATUS_COLUMN = 2
     EMPTY = "No containers. Press n to run one, P to pull an image."
     # "list" again: a key bound here hides the base class's binding of that key (Textual merges by key),
     # and a project's "d" (down) must not hide a container's (remove)
-    BINDINGS = bindings("list", "containers", "projects")
+    BINDINGS = bindings("list", "containers", "projects", "containerlist")
 
     class ShowLogs(Message):
         """Follow this container's log in the Logs pane."""
@@ -319,6 +324,16 @@ class ContainersPane(EnginePane):
             self.container = container
             self.name = name
 
+    class TogglePanel(Message):
+        """Show or hide the detail panel beside the list."""
+
+    class PanelTab(Message):
+        """The detail panel's next (``step`` 1) or previous (-1) tab."""
+
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
     class ShowProjectLogs(Message):
         """The merged logs of a compose project's containers."""
 
@@ -334,23 +349,106 @@ class ContainersPane(EnginePane):
         self.collapsed: set[str] = set()  # project row keys folded to one line
         self.busy: dict[str, str] = {}  # project name -> the latest line of an action running on it
         self._on_project = False
+        self.sort_column: int | None = None  # index into COLUMNS; None: the engine's order
+        self.sort_reverse = False
+        self.hide_stopped = False
+        self._snap: Snapshot | None = None
 
     def refresh_from(self, snap: Snapshot) -> None:
         """Compose projects first (by name), each a row with its containers under it; then the containers
-        of no project, as ``docker ps`` lists them."""
-        projects, rest = compose_projects(snap.containers)
+        of no project, as ``docker ps`` lists them. A sort orders the projects among themselves, each
+        project's containers under it, and the rest; hide-stopped leaves out what does not run (and a
+        project none of whose containers does)."""
+        self._snap = snap
+        containers = snap.containers
+        if self.hide_stopped:
+            containers = [c for c in containers if c.status in RUNNING_STATES]
+        projects, rest = compose_projects(containers)
         self.projects = {p.key: p for p in projects}
         self.group_of = {c.id: p.key for p in projects for c in p.containers}
         self.collapsed &= set(self.projects)
-        rows: list[Row] = []
+        groups: list[tuple[Row, list[Row]]] = []
         for p in projects:
-            rows.append(
-                project_row(p, snap.stats, collapsed=p.key in self.collapsed, busy=self.busy.get(p.name, ""))
+            head = project_row(
+                p, snap.stats, collapsed=p.key in self.collapsed, busy=self.busy.get(p.name, "")
             )
-            last = len(p.containers) - 1
-            rows += [member_row(c, snap.stats.get(c.id), last=i == last) for i, c in enumerate(p.containers)]
-        rows += [container_row(c, snap.stats.get(c.id)) for c in rest]
+            members = [container_row(c, snap.stats.get(c.id)) for c in p.containers]
+            groups.append((head, self._sorted(members)))
+        if self.sort_column is not None:
+            members_of = {h.key: m for h, m in groups}
+            groups = [(h, members_of[h.key]) for h in self._sorted([h for h, _ in groups])]
+        by_id = {c.id: c for p in projects for c in p.containers}
+        rows: list[Row] = []
+        for head, members in groups:
+            rows.append(head)
+            last = len(members) - 1
+            rows += [
+                member_row(by_id[r.key], snap.stats.get(r.key), last=i == last) for i, r in enumerate(members)
+            ]
+        rows += self._sorted([container_row(c, snap.stats.get(c.id)) for c in rest])
         self.set_rows(rows)
+
+    # ------------------------------------------------------------ sorting, hiding
+
+    def _sorted(self, rows: list[Row]) -> list[Row]:
+        col = self.sort_column
+        if col is None:
+            return rows
+        return sorted(rows, key=lambda r: r.sort_value(col), reverse=self.sort_reverse)
+
+    def column_title(self, index: int) -> str | Text:
+        title = self.COLUMNS[index]
+        if index == self.sort_column:
+            return Text(f"{title} {'▼' if self.sort_reverse else '▲'}", style="bold")
+        return title
+
+    def sort_by(self, column: int | None, reverse: bool = False) -> None:
+        self.sort_column, self.sort_reverse = column, reverse
+        if self._snap is not None:
+            self.refresh_from(self._snap)
+        self.rebuild_columns()  # the arrow moves
+        if column is None:
+            self.notify("Sorted as the engine lists them", timeout=2)
+        else:
+            way = "descending" if reverse else "ascending"
+            self.notify(f"Sorted by {self.COLUMNS[column]}, {way}", timeout=2)
+
+    def action_sort(self) -> None:
+        """The next column shown (ascending); after the last, the engine's order again."""
+        shown = list(self.columns_shown)
+        if self.sort_column is None or self.sort_column not in shown:
+            nxt: int | None = shown[0]
+        else:
+            i = shown.index(self.sort_column)
+            nxt = shown[i + 1] if i + 1 < len(shown) else None
+        self.sort_by(nxt)
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(self.sort_column if self.sort_column is not None else 0, not self.sort_reverse)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column's header sorts by it; a second click reverses."""
+        event.stop()
+        title = str(event.column_key.value or "")
+        if title not in self.COLUMNS:
+            return
+        column = self.COLUMNS.index(title)
+        self.sort_by(column, not self.sort_reverse if column == self.sort_column else False)
+
+    def action_hide_stopped(self) -> None:
+        self.hide_stopped = not self.hide_stopped
+        if self._snap is not None:
+            self.refresh_from(self._snap)
+        self.notify(
+            "Stopped containers hidden" if self.hide_stopped else "Showing every container", timeout=2
+        )
+
+    def action_toggle_panel(self) -> None:
+        self.post_message(self.TogglePanel())
+
+    def action_panel_tab(self, step: int) -> None:
+        self.post_message(self.PanelTab(step))
 
     def visible_rows(self) -> list[Row]:
         """A project's row stays while any of its containers passes the filter (or its name does); a folded
@@ -405,7 +503,7 @@ class ContainersPane(EnginePane):
         self.collapsed ^= {project}
         row = self.by_key[project]
         folded = ("▸ " if project in self.collapsed else "▾ ") + row.name
-        self.update_row(Row(row.key, row.name, (folded, *row.cells[1:]), row.style, row.health))
+        self.update_row(Row(row.key, row.name, (folded, *row.cells[1:]), row.style, row.health, row.order))
         self._render_rows()
         self.select_key(project)
 
