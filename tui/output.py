@@ -55,21 +55,25 @@ def parse_time(value: str) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def time_ago(value: str) -> str:
-    from datetime import UTC, datetime
+def now() -> float:
+    """The wall clock relative times ("Up 3 minutes", "5 minutes ago") count from: one place, so the
+    snapshot tests can hold it still (a minute passing mid-test changed "Up 3 minutes" to 4)."""
+    import time
 
+    return time.time()
+
+
+def time_ago(value: str) -> str:
     dt = parse_time(value)
     if dt is None:
         return "N/A"
-    return human_duration((datetime.now(UTC) - dt).total_seconds()) + " ago"
+    return human_duration(now() - dt.timestamp()) + " ago"
 
 
 def status_text(c: ContainerSummary) -> str:
     """docker's Status column: "Up 5 minutes", "Exited (0) 2 minutes ago", "Created", "Up 3 s (Paused)",
     "Up 2 minutes (healthy)" (the engine's one rule, core.dockerjson, which the Engine API serves too)."""
-    import time
-
-    return container_status_text(c, time.time())
+    return container_status_text(c, now())
 
 
 def ports_text(c: ContainerSummary) -> str:

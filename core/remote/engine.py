@@ -111,13 +111,22 @@ class RemoteEngine(Engine):
         self.api.request("POST", f"/containers/{name}/start", ok=(304,))
 
     def _attach(
-        self, cid: str, *, stdin: bool, tty: bool, start: bool, tty_size: tuple[int, int] | None
+        self,
+        cid: str,
+        *,
+        stdin: bool,
+        tty: bool,
+        start: bool,
+        tty_size: tuple[int, int] | None,
+        auto_remove: bool = False,
     ) -> HijackedStream:
         params = {"stream": "1", "stdin": "1" if stdin else "0", "stdout": "1", "stderr": "1"}
         sock = hijack(
             self.endpoint, self.api.open_socket, self.api.path(f"/containers/{cid}/attach"), params, None
         )
-        waiter = _Waiter(self.api, cid)
+        # `run --rm`: wait until it is removed, as the docker CLI does (dockerd removes it after the exit,
+        # and an `rmi` of its image right after the run must not find it still there)
+        waiter = _Waiter(self.api, cid, "removed" if auto_remove else "next-exit")
         try:
             waiter.begin()
             if start:
@@ -152,7 +161,15 @@ class RemoteEngine(Engine):
         doc = self.inspect_container(name)
         running = bool((doc.get("State") or {}).get("Running"))
         tty = bool((doc.get("Config") or {}).get("Tty"))
-        return self._attach(str(doc["Id"]), stdin=stdin, tty=tty, start=not running, tty_size=tty_size)
+        auto_remove = bool((doc.get("HostConfig") or {}).get("AutoRemove"))
+        return self._attach(
+            str(doc["Id"]),
+            stdin=stdin,
+            tty=tty,
+            start=not running,
+            tty_size=tty_size,
+            auto_remove=auto_remove,
+        )
 
     def attach_container(self, name: str, *, stdin: bool = False) -> DuplexStream:
         doc = self.inspect_container(name)
@@ -1014,12 +1031,13 @@ def _copy_to(r: StreamedResponse, out: BinaryIO) -> None:
 
 
 class _Waiter:
-    """``POST /containers/{id}/wait?condition=next-exit``, asked before the start (as the docker CLI does,
-    so an exit is never missed) and read in a thread: the attach stream's exit code."""
+    """``POST /containers/{id}/wait?condition=next-exit`` (or ``removed``), asked before the start (as the
+    docker CLI does, so an exit is never missed) and read in a thread: the attach stream's exit code."""
 
-    def __init__(self, api: ApiClient, cid: str) -> None:
+    def __init__(self, api: ApiClient, cid: str, condition: str = "next-exit") -> None:
         self.api = api
         self.cid = cid
+        self.condition = condition
         self._response: StreamedResponse | None = None
         self._done = threading.Event()
         self._code: int | None = None
@@ -1027,7 +1045,7 @@ class _Waiter:
 
     def begin(self) -> None:
         self._response = self.api.stream(
-            "POST", f"/containers/{self.cid}/wait", params={"condition": "next-exit"}
+            "POST", f"/containers/{self.cid}/wait", params={"condition": self.condition}
         )
         threading.Thread(target=self._read, name="remote-wait", daemon=True).start()
 

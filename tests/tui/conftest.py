@@ -3,6 +3,7 @@ is removed afterwards."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,16 @@ import pytest
 from core.config import Config
 from core.engine import LocalEngine
 from tests.tui.tuikit import Bench
+from tui import output
+
+
+@pytest.fixture(autouse=True)
+def _still_clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot's relative times ("Up 3 minutes") are counted from one instant: the fake engine's times
+    are whole minutes before it was made, so a minute passing while the test ran changed the text."""
+    if "snap_compare" in request.fixturenames:
+        frozen = time.time()
+        monkeypatch.setattr(output, "now", lambda: frozen)
 
 
 @pytest.fixture
