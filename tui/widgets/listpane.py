@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from tui.keymap import bindings
+from tui.widgets.keyinput import OrderedInput
 from tui.widgets.rows import Row, engine_filters, matches
 
 MARK = "●"
@@ -81,7 +82,8 @@ class ListPane(Vertical):
         self._widths: dict[int, int] = {}  # widest cell shown in each column (see _update_cells)
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter (Esc clears)", id="filter", classes="filter")
+        # its backspaces run in typing order with its characters (tui.widgets.keyinput says why)
+        yield OrderedInput(placeholder="filter (Esc clears)", id="filter", classes="filter")
         table = ResourceTable(cursor_type="row", zebra_stripes=False, id="table")
         table.add_column(" ", key="_mark", width=1)
         for title in self.COLUMNS:

@@ -62,6 +62,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
+from tui.widgets.keyinput import OrderedInput
 from tui.widgets.logfollow import LogFollower
 from tui.widgets.logindex import (
     Cancelled,
@@ -136,6 +137,13 @@ class _FilterProgress(Message):
     rows: SpanRows
     pos: int
     end: int
+
+
+@dataclass
+class _SearchProgress(Message):
+    scan: SearchScan
+    done: int
+    total: int
 
 
 @dataclass
@@ -474,6 +482,7 @@ class LogView(Vertical):
         self._search_term: str | None = None
         self._search_row: int | None = None
         self._search_scan: SearchScan | None = None
+        self._search_progress: float | None = None  # 0..1 while a search runs long enough to say
         # range
         self._range: tuple[str, int] | None = None
         self._range_pending = False
@@ -484,11 +493,12 @@ class LogView(Vertical):
         self._last_status = 0.0
         self._status_pending = False
         self._notice = ""
+        self._hidden = False  # not on screen: the workers that poll the file are paused
         self.body = LogBody(self)
 
     def compose(self) -> ComposeResult:
         yield self.body
-        yield Input(id="logview-prompt")
+        yield OrderedInput(id="logview-prompt")
         yield Static("", id="logview-status", markup=False)
 
     def on_mount(self) -> None:
@@ -499,6 +509,22 @@ class LogView(Vertical):
     def on_unmount(self) -> None:
         self._stop_workers()
         self._close_fd()
+
+    # Off screen (another tab, another pane) the follower and a filter stop polling the file; shown again,
+    # they catch up at once. Textual sends Hide/Show when the widget leaves or enters the screen's layout.
+    def on_hide(self) -> None:
+        self._hidden = True
+        if self._follower is not None:
+            self._follower.pause()
+        if self._filter_scan is not None:
+            self._filter_scan.pause()
+
+    def on_show(self) -> None:
+        self._hidden = False
+        if self._follower is not None:
+            self._follower.resume()
+        if self._filter_scan is not None:
+            self._filter_scan.resume()
 
     def focus(self, scroll_visible: bool = True) -> LogView:
         self.body.focus(scroll_visible)
@@ -517,6 +543,7 @@ class LogView(Vertical):
     def search(self, pattern: str, *, regex: bool = False, backward: bool = False) -> None:
         """Highlight ``pattern`` and move to its next (or previous) match from the current position."""
         if not pattern:
+            self._cancel_search()
             self._search = None
             self._search_term = None
             self._search_row = None
@@ -606,8 +633,13 @@ class LogView(Vertical):
         if self._follower is not None:
             self._follower.stop()
         self._cancel_filter()
+        self._cancel_search()
+
+    def _cancel_search(self) -> None:
         if self._search_scan is not None:
             self._search_scan.cancel()
+            self._search_scan = None
+        self._search_progress = None
 
     def _cancel_filter(self) -> None:
         if self._filter_scan is not None:
@@ -627,6 +659,8 @@ class LogView(Vertical):
         # this module's LineIndex, so that patching it here (a test holds the index back) reaches the follower
         follower = LogFollower(self.path, self._follow_relay, json_lines=self._json_arg, new_index=LineIndex)
         self._follower = follower
+        if self._hidden:
+            follower.pause()
         self.run_worker(follower.run, thread=True, group="logview-watch", name="logview")
 
     def _reset_file_state(self, index: LineIndex) -> None:
@@ -784,6 +818,8 @@ class LogView(Vertical):
             start=self._range_start_offset(),
             report=lambda pos, end: self.post_message(_FilterProgress(out, pos, end)),
         )
+        if self._hidden:
+            scan.pause()
 
         def work() -> None:
             try:
@@ -973,11 +1009,17 @@ class LogView(Vertical):
             origin = visible[0] - 1 if direction > 0 else visible[-1] + 1
         else:
             origin = -1 if direction > 0 else n
-        if self._search_scan is not None:
-            self._search_scan.cancel()
+        self._cancel_search()  # a superseded search stops within a chunk
         fd = os.dup(self._fd)
         scan = self._search_scan = SearchScan(
-            fd, rows, matcher, json_lines=self._json, origin=origin, direction=direction, count=n
+            fd,
+            rows,
+            matcher,
+            json_lines=self._json,
+            origin=origin,
+            direction=direction,
+            count=n,
+            report=lambda done, total: self.post_message(_SearchProgress(scan, done, total)),
         )
 
         def work() -> None:
@@ -991,9 +1033,17 @@ class LogView(Vertical):
 
         self.run_worker(work, thread=True, group="logview-search", name="logview search")
 
+    def on__search_progress(self, msg: _SearchProgress) -> None:
+        if msg.scan is not self._search_scan:
+            return
+        self._search_progress = msg.done / max(1, msg.total)
+        self._post_status()
+
     def on__search_done(self, msg: _SearchDone) -> None:
         if msg.scan is not self._search_scan:
             return
+        self._search_scan = None
+        self._search_progress = None
         if msg.row is None:
             self._notice = f"not found: {self._search_term}"
             self.app.bell()
@@ -1158,7 +1208,8 @@ class LogView(Vertical):
             prog = "" if self._filter_progress is None else f" {self._filter_progress:.0%}"
             parts.append(f"filter {self._filter_term}: {len(self.rows):,}{prog}")
         if self._search_term is not None:
-            parts.append(f"search {self._search_term}")
+            prog = "" if self._search_progress is None else f": searching {self._search_progress:.0%}"
+            parts.append(f"search {self._search_term}{prog}")
         parts.append("following" if self._following() else ("paused" if self.follow else "follow off"))
         if self.wrap:
             parts.append("wrap")
