@@ -444,8 +444,12 @@ def bench_follow_cpu(seconds: float) -> list[dict[str, Any]]:
             try:
                 if p.read_until(b"Containers", 15.0) is None:
                     raise RuntimeError(f"{label}: no first frame")
-                p.send(keys[:1])
-                if p.read_until(b"Logs of", 10.0) is None:
+                p.drain(2.0)  # the list loads, the cursor is on the first container
+                for _ in range(5):
+                    p.send(keys[:1])
+                    if p.read_until(b"Logs of", 3.0) is not None:
+                        break
+                else:
                     raise RuntimeError(f"{label}: the Logs pane did not open")
                 for k in keys[1:]:
                     p.drain(0.5)
@@ -459,6 +463,8 @@ def bench_follow_cpu(seconds: float) -> list[dict[str, Any]]:
                     c0, t0 = p.cpu_seconds(), time.monotonic()
                     _write_lines(p, log, seconds, count)
                     c1, t1 = p.cpu_seconds(), time.monotonic()
+                if os.waitpid(p.pid, os.WNOHANG)[0]:
+                    raise RuntimeError(f"{label}: the workbench died")
             finally:
                 p.close()
             out.append(

@@ -159,6 +159,7 @@ class LogFollower:
         while self._nap():
             size = os.fstat(fd).st_size
             if size > index.scanned:
+                last = time.monotonic()  # a few new lines: one report when done, none while scanning
                 try:
                     index.scan(fd, size, cancel=stop, progress=progress)
                 except Cancelled:

@@ -89,7 +89,7 @@ class SearchScan(_Cancellable):
         direction: int,
         count: int | None = None,
         batch: int = BATCH,
-        chunk: int = SEARCH_CHUNK,
+        chunk: int | None = None,  # default: SEARCH_CHUNK
         report: Callable[[int, int], object] | None = None,
     ) -> None:
         self.fd = fd
@@ -100,7 +100,8 @@ class SearchScan(_Cancellable):
         self.direction = direction
         self.count = len(rows) if count is None else count
         self.batch = batch
-        self.chunk = chunk
+        self.chunk = chunk or SEARCH_CHUNK
+        self.first_chunk = min(FIRST_CHUNK, self.chunk)
         self._report = report
         self._last_report = time.monotonic()  # the first report comes after PROGRESS_EVERY: a quick
         self._done = 0  # search says nothing
@@ -196,7 +197,7 @@ class SearchScan(_Cancellable):
     def _scan_forward(self, start: int, end: int) -> int | None:
         """The start offset of the first matching line in ``[start, end)`` (line starts at both ends)."""
         pos = start
-        size = min(FIRST_CHUNK, self.chunk)
+        size = self.first_chunk
         while pos < end:
             if self._cancel.is_set():
                 raise Cancelled
@@ -223,7 +224,7 @@ class SearchScan(_Cancellable):
     def _scan_backward(self, start: int, end: int) -> int | None:
         """The start offset of the last matching line in ``[start, end)``."""
         stop = end
-        size = min(FIRST_CHUNK, self.chunk)
+        size = self.first_chunk
         while stop > start:
             if self._cancel.is_set():
                 raise Cancelled

@@ -49,13 +49,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.containers import Vertical
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -79,6 +80,7 @@ from tui.widgets.logindex import (
 )
 from tui.widgets.logsearch import FilterScan, SearchScan
 
+REPAINT_EVERY = 0.5  # seconds: a followed log is repainted at most this often for its new lines
 WINDOW_LINES = 400  # lines of the tail window shown while the index is being built
 RANGE_PRESETS: list[tuple[str, int] | None] = [
     None,
@@ -223,6 +225,7 @@ class LogBody(ScrollView, can_focus=True):
         self._layout: list[tuple[int, int]] = []  # (row, piece of the row) per screen line
         self._layout_key: tuple[object, ...] | None = None
         self._max_width = 0
+        self._pass_style: Style | None = None
 
     # -- layout ---------------------------------------------------------------------------------------------
 
@@ -294,9 +297,17 @@ class LogBody(ScrollView, can_focus=True):
         self._layout_key = key
         return layout
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # the style is the same for every line of one pass (and costly to work out: it walks the ancestors)
+        self._pass_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        style = self.rich_style
+        style = self._pass_style or self.rich_style
         v = self.view
         if not len(v.rows):
             if y == self.scrollable_content_region.height // 2:
@@ -317,8 +328,21 @@ class LogBody(ScrollView, can_focus=True):
         v = self.view
         width = self.scrollable_content_region.width if v.wrap else max(self._max_width, 1)
         size = Size(width, len(v.rows))
-        if size != self.virtual_size:
-            self.virtual_size = size
+        old = self.virtual_size
+        if size != old:
+            if (
+                self.is_mounted
+                and size.width == old.width
+                and size.height > old.height
+                and self.show_vertical_scrollbar
+            ):
+                # a followed log grew: only the scrollbar's thumb changes. Setting ``virtual_size`` would
+                # lay the whole screen out again (the reactive is layout=True), several times a second.
+                self.set_reactive(ScrollView.virtual_size, size)
+                self._scroll_update(size)
+                self.refresh()
+            else:
+                self.virtual_size = size
         self._layout_key = None
 
     def visible_rows(self) -> list[int]:
@@ -494,6 +518,9 @@ class LogView(Vertical):
         self._status_pending = False
         self._notice = ""
         self._hidden = False  # not on screen: the workers that poll the file are paused
+        self._status_text = ""
+        self._last_growth = 0.0  # when new lines were last shown
+        self._growth_pending = False
         self.body = LogBody(self)
 
     def compose(self) -> ComposeResult:
@@ -708,13 +735,32 @@ class LogView(Vertical):
     def on__grew(self, msg: _Grew) -> None:
         if msg.index is not self.index:
             return
+        if msg.done and self._indexed_done:
+            # a followed log's new lines: at most one repaint every REPAINT_EVERY seconds (each one redraws
+            # every row on screen); what comes meanwhile is shown by one deferred repaint
+            wait = self._last_growth + REPAINT_EVERY - time.monotonic()
+            if wait > 0:
+                if not self._growth_pending:
+                    self._growth_pending = True
+                    self.set_timer(wait, self._apply_pending_growth)
+                return
+        self._apply_growth(msg.done)
+
+    def _apply_pending_growth(self) -> None:
+        if self._growth_pending:
+            self._growth_pending = False
+            self._apply_growth(True)
+
+    def _apply_growth(self, done: bool) -> None:
+        self._last_growth = time.monotonic()
+        self._growth_pending = False
         old_size = self._file_size
-        self._file_size = max(self._file_size, msg.index.scanned)
+        self._file_size = max(self._file_size, self.index.scanned)
         if self._json_arg is None and self._fd >= 0 and self._file_size:
             self._learn_format(looks_like_json_log(self._fd))
             if isinstance(self.rows, IndexRows):
                 self.rows.complete_only = self._json
-        if msg.done and not self._indexed_done:
+        if done and not self._indexed_done:
             self._indexed_done = True
             if self._mode == "window":
                 anchor = None if self._following() else self._top_offset()
@@ -728,7 +774,7 @@ class LogView(Vertical):
         if self._following():
             self._scroll_to_end()
         self.body.refresh()
-        self._post_status(force=msg.done)
+        self._post_status(force=done)
 
     def _learn_format(self, json_lines: bool) -> None:
         self._json = self._json_arg = json_lines
@@ -1220,8 +1266,10 @@ class LogView(Vertical):
         if self._notice:
             parts.append(self._notice)
         text = " · ".join(parts)
-        if self.is_mounted:
-            self.query_one("#logview-status", Static).update(text)
+        if self.is_mounted and text != self._status_text:
+            # one row of a fixed height: no layout of the screen for a new line count
+            self.query_one("#logview-status", Static).update(text, layout=False)
+        self._status_text = text
         self.post_message(
             LogView.Status(
                 self,
