@@ -404,7 +404,13 @@ class LogBody(ScrollView, can_focus=True):
         self._strips.clear()
         self.update_size()
         if self.view._following():
-            self.call_after_refresh(self.view._scroll_to_end)
+            # asked again when it runs: a search answered meanwhile (the prompt closing resizes the body)
+            # has moved to its match and paused following
+            self.call_after_refresh(self._end_if_following)
+
+    def _end_if_following(self) -> None:
+        if self.view._following():
+            self.view._scroll_to_end()
 
 
 class LogView(Vertical):
