@@ -212,8 +212,7 @@ class SearchScan(_Cancellable):
                 if self._judge(data, pos, pos + cut):
                     return pos
             else:
-                data = data[:cut]
-                hit = self._first_in(data, pos)
+                hit = self._first_in(data, pos, cut)  # no copy of the chunk up to its cut
                 if hit is not None:
                     return hit
             pos += cut
@@ -268,14 +267,15 @@ class SearchScan(_Cancellable):
             text = decode(line, json_lines=self.json_lines).text
         return self.matcher.search(text)
 
-    def _candidates(self, data: bytes) -> list[tuple[int, int]] | None:
-        """Spans (start, end without newline) of the lines of ``data`` that may match, in order; None:
-        every line may (nothing to prefilter on)."""
+    def _candidates(self, data: bytes, limit: int) -> list[tuple[int, int]] | None:
+        """Spans (start, end without newline) of the lines of ``data[:limit]`` that may match, in order;
+        None: every line may (nothing to prefilter on)."""
         matcher = self.matcher
         needle = matcher.prefilter
         if needle is None:
             # plain text: one search rules out the whole chunk
-            if matcher.chunk_re is not None and not matcher.chunk_re.search(data.decode("utf-8", "replace")):
+            text = data[:limit].decode("utf-8", "replace")
+            if matcher.chunk_re is not None and not matcher.chunk_re.search(text):
                 return []
             return None
         hay = data.lower() if matcher.ignore_case else data
@@ -283,7 +283,7 @@ class SearchScan(_Cancellable):
         rfind = hay.rfind
         json_lines = self.json_lines
         out = []
-        i = find(needle)
+        i = find(needle, 0, limit)
         while i != -1:
             ls = rfind(b"\n", 0, i) + 1
             le = find(b"\n", i)
@@ -299,23 +299,23 @@ class SearchScan(_Cancellable):
                 elif i + len(needle) > body_end:
                     i = -1
                 if i == -1:
-                    i = find(needle, le + 1)
+                    i = find(needle, le + 1, limit)
                     continue
             out.append((ls, le))
-            i = find(needle, le + 1)
+            i = find(needle, le + 1, limit)
         return out
 
-    def _first_in(self, data: bytes, base: int) -> int | None:
-        cands = self._candidates(data)
+    def _first_in(self, data: bytes, base: int, limit: int) -> int | None:
+        cands = self._candidates(data, limit)
         if cands is None:
-            cands = _line_spans(data)
+            cands = _line_spans(data[:limit])
         for ls, le in cands:
             if self._judge(data[ls:le], base + ls, base + le + 1):
                 return base + ls
         return None
 
     def _last_in(self, data: bytes, base: int) -> int | None:
-        cands = self._candidates(data)
+        cands = self._candidates(data, len(data))
         if cands is None:
             cands = _line_spans(data)
         for ls, le in reversed(cands):
