@@ -325,6 +325,7 @@ async def _logview(path: Path) -> dict[str, Any]:
             await pilot.press("home")
             await pilot.pause(0.05)
             statuses.clear()
+            view._notice = ""  # the last search's "not found" is not this one's answer
             view.search(term)
             took = await until(answered)
             await pilot.pause(0.05)
@@ -335,6 +336,7 @@ async def _logview(path: Path) -> dict[str, Any]:
         # the same search while following (at the end): it must jump to the match, 1 GB back
         await pilot.press("end")
         await pilot.pause(0.05)
+        view._notice = ""
         view.search("needle")
         took = await until(answered)
         await pilot.pause(0.05)
