@@ -101,7 +101,8 @@ def test_byte_search_agrees_with_a_line_by_line_search(tmp_path: Path, json_line
     texts = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(0, 4))) for _ in range(400)]
     streams = ["stdout", "stderr"]
     lines = [rec(t, stream=rnd.choice(streams)).decode().rstrip("\n") if json_lines else t for t in texts]
-    data = ("\n".join(lines) + "\n").encode()
+    # a plain file's last line may have no newline yet (a json-file's unterminated record is not a row)
+    data = ("\n".join(lines) + ("\n" if json_lines else "")).encode()
     path = tmp_path / "log"
     path.write_bytes(data)
     fd = os.open(path, os.O_RDONLY)
@@ -378,3 +379,19 @@ def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path) -> None:
             view.search("")
 
     run(view, body)
+
+
+def test_a_plain_files_unterminated_last_line_is_searched(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    path.write_bytes(b"".join(b"line %d\n" % i for i in range(5000)) + b"the last needle, no newline")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        index = LineIndex()
+        index.scan(fd, path.stat().st_size)
+        rows = IndexRows(index)
+        m = Matcher("needle")
+        for origin, direction, chunk in ((-1, 1, None), (5000, -1, 64), (3, 1, 64)):
+            scan = SearchScan(fd, rows, m, json_lines=False, origin=origin, direction=direction, chunk=chunk)
+            assert scan.run().row == 5000
+    finally:
+        os.close(fd)

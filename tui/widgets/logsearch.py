@@ -201,11 +201,13 @@ class SearchScan(_Cancellable):
         while pos < end:
             if self._cancel.is_set():
                 raise Cancelled
-            data = self._read(pos, min(size, end - pos))
+            want = min(size, end - pos)
+            data = self._read(pos, want)
             if not data:
                 return None
-            # up to the chunk's last newline; the range's end is a line's end, newline or not
-            cut = len(data) if pos + len(data) >= end else data.rfind(b"\n") + 1
+            # up to the chunk's last newline; the range's end (or the file's) is a line's end, newline or not
+            at_end = pos + len(data) >= end or len(data) < want
+            cut = len(data) if at_end else data.rfind(b"\n") + 1
             if cut == 0:  # one line longer than the chunk: judge it whole (as it is shown, capped)
                 cut = self._line_end(pos + len(data), end) - pos
                 data = self._read(pos, min(cut, READ_CAP))
