@@ -96,7 +96,16 @@ WORDS = ["hay", "Needle", "needle", "NEEDLE", "stdout", "log", "time", "2026", "
 
 @pytest.mark.parametrize("json_lines", [True, False], ids=["json-file", "plain"])
 @pytest.mark.parametrize("chunk", [64, 1000, 1 << 20])
-def test_byte_search_agrees_with_a_line_by_line_search(tmp_path: Path, json_lines: bool, chunk: int) -> None:
+@pytest.mark.parametrize("way", ["python", "grep"])
+def test_byte_search_agrees_with_a_line_by_line_search(
+    tmp_path: Path, json_lines: bool, chunk: int, way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every chunk size, both directions, with and without wrapping; "grep": forward scans past their first
+    chunk go to GNU grep (as a long scan does), and its hits are judged the same way."""
+    if way == "grep":
+        if logsearch._grep() is None:
+            pytest.skip("no GNU grep here")
+        monkeypatch.setattr(logsearch, "GREP_FROM", 0)
     rnd = random.Random(f"{json_lines}{chunk}")
     texts = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(0, 4))) for _ in range(400)]
     streams = ["stdout", "stderr"]

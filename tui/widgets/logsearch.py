@@ -8,8 +8,13 @@ the rows once. The rows of the index lie back to back in the file, so it scans t
 ``SEARCH_CHUNK`` at a time, with ``bytes.find`` of the matcher's ``prefilter`` (on the lowered chunk when
 the search ignores case); only the lines a hit lands in are decoded and judged (a json-file line's hit
 must be in its ``log`` message, not in the keys, stream or time). A regex with nothing to prefilter on is
-judged chunk by chunk too (plain text) or line by line (json-file). Other rows (a filter's matches, the
-tail window) are judged ``BATCH`` rows at a time. It reports ``(bytes scanned, bytes to scan)`` every
+judged chunk by chunk too (plain text) or line by line (json-file). A forward scan with more than
+``GREP_FROM`` bytes still to read after its first chunk hands them to GNU grep (``grep -F -b -o``, ``-i``
+when ignoring case, ``LC_ALL=C`` as ``bytes.lower`` folds only ASCII) in a child process: it reads 2-3
+times as fast as CPython's ``bytes.lower`` + ``find``, on the other core, and leaves the GIL to the UI;
+each hit it prints is judged here as above, and its progress is read from ``/proc/<pid>/fdinfo/0``.
+Without GNU grep the scan stays in Python. Other rows (a filter's matches, the tail window) are judged
+``BATCH`` rows at a time. It reports ``(bytes scanned, bytes to scan)`` every
 ``PROGRESS_EVERY`` seconds and stops within a chunk once cancelled.
 
 ``FilterScan`` appends the spans of every matching line to a ``SpanRows``, from an offset to what the
@@ -42,6 +47,7 @@ from tui.widgets.logindex import (
 BATCH = 2048  # rows judged between two looks at cancel
 SEARCH_CHUNK = 4 * 1024 * 1024  # bytes read and searched at once (the first chunk of a search is smaller)
 FIRST_CHUNK = 256 * 1024  # a match near the cursor is shown without reading megabytes first
+GREP_FROM = 32 * 1024 * 1024  # a forward scan with more than this left goes to GNU grep (when there is one)
 _JSON_HEAD = b'{"log":"'  # how docker's json-file records begin; the message ends at the last '","stream"'
 _JSON_TAIL = b'","stream"'
 
@@ -103,6 +109,7 @@ class SearchScan(_Cancellable):
         self.chunk = chunk or SEARCH_CHUNK
         self.first_chunk = min(FIRST_CHUNK, self.chunk)
         self._report = report
+        self.use_grep = True  # a test may compare the two ways
         self._last_report = time.monotonic()  # the first report comes after PROGRESS_EVERY: a quick
         self._done = 0  # search says nothing
         self._total = 0
@@ -201,6 +208,10 @@ class SearchScan(_Cancellable):
         while pos < end:
             if self._cancel.is_set():
                 raise Cancelled
+            if pos > start and end - pos >= GREP_FROM and self.use_grep and self._grep_ok():
+                # past the first chunk, a long way to go: GNU grep reads it 2-3 times as fast as
+                # bytes.lower + bytes.find, on the other core, leaving the GIL to the UI
+                return self._grep_forward(pos, end)
             want = min(size, end - pos)
             data = self._read(pos, want)
             if not data:
@@ -246,6 +257,75 @@ class SearchScan(_Cancellable):
             stop = lo
             size = self.chunk
         return None
+
+    def _grep_ok(self) -> bool:
+        needle = self.matcher.prefilter
+        return needle is not None and b"\n" not in needle and _grep() is not None
+
+    def _grep_forward(self, start: int, end: int) -> int | None:
+        """``_scan_forward`` by ``grep -F -b -o`` over ``[start, EOF)``: each hit's line is judged here."""
+        import select
+        import subprocess
+
+        grep = _grep()
+        needle = self.matcher.prefilter
+        assert grep is not None and needle is not None
+        fold = ["-i"] if self.matcher.ignore_case else []
+        argv = [grep, "--line-buffered", "-a", "-b", "-o", "-F", *fold, "-e", needle.decode("ascii")]
+        own = os.open(f"/proc/self/fd/{self.fd}", os.O_RDONLY | os.O_CLOEXEC)  # an offset of its own
+        try:
+            os.lseek(own, start, os.SEEK_SET)
+            proc = subprocess.Popen(
+                argv,
+                stdin=own,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env={"LC_ALL": "C", "PATH": os.environ.get("PATH", "/usr/bin:/bin")},  # bytes, ASCII case
+            )
+        finally:
+            os.close(own)
+        assert proc.stdout is not None
+        out = proc.stdout.fileno()
+        rows = self.rows
+        done = start  # the file offset grep has read to (its stdin's position)
+        judged = start  # lines before this offset are judged
+        rest = b""
+        try:
+            while True:
+                if self._cancel.is_set():
+                    raise Cancelled
+                ready, _, _ = select.select([out], [], [], PROGRESS_EVERY)
+                if not ready:
+                    pos = _fd_pos(proc.pid)
+                    if pos is not None and pos > done:
+                        self._progress(min(pos, end) - done)
+                        done = pos
+                    continue
+                chunk = os.read(out, 1 << 16)
+                if not chunk:
+                    return None  # grep read to the end: no line matches
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                for line in lines:
+                    off = start + int(line.split(b":", 1)[0])
+                    if off >= end:
+                        return None
+                    if off < judged:
+                        continue  # another hit in a line already judged
+                    row = rows.row_of(off)
+                    ls, le = rows.span(row)
+                    judged = le + 1
+                    if le - ls > READ_CAP:  # judged on its capped prefix, as it is shown
+                        if self._judge(self._read(ls, READ_CAP), ls, le + 1):
+                            return ls
+                        continue
+                    raw = self._read(ls, le - ls) + b"\n"
+                    if self._first_in(raw, ls, len(raw)) is not None:  # a json-file hit outside the
+                        return ls  # message is ruled out without decoding
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
 
     def _line_end(self, pos: int, end: int) -> int:
         """The offset just after the newline that ends the line running at ``pos`` (or ``end``)."""
@@ -324,6 +404,39 @@ class SearchScan(_Cancellable):
             if self._judge(data[ls:le], base + ls, base + le + 1):
                 return base + ls
         return None
+
+
+_GREP: list[str | None] = []
+
+
+def _grep() -> str | None:
+    """GNU grep's path (None: none here, or another grep); looked up once."""
+    if not _GREP:
+        import shutil
+        import subprocess
+
+        path = shutil.which("grep")
+        try:
+            ok = (
+                path is not None
+                and b"GNU grep" in subprocess.run([path, "--version"], capture_output=True, timeout=5).stdout
+            )
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        _GREP.append(path if ok else None)
+    return _GREP[0]
+
+
+def _fd_pos(pid: int) -> int | None:
+    """The file offset of a child's stdin (how far grep has read)."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/0", "rb") as f:
+            for line in f:
+                if line.startswith(b"pos:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _line_spans(data: bytes) -> list[tuple[int, int]]:

@@ -31,7 +31,8 @@ How it stays fast on a 2 GB, 10-million-line file:
   shrank) re-opens the path.
 - Search and filter scan the file in worker threads too (``tui.widgets.logsearch``: ``SearchScan``,
   ``FilterScan``), chunks of raw bytes searched with ``bytes.find`` (only the lines a hit lands in are
-  decoded); the widget only shows their answers. A search starts at the screen (or the last match), shows
+  decoded; a long forward search hands the rest of the file to GNU grep); the widget only shows their
+  answers. A search starts at the screen (or the last match), shows
   the first match it finds at once, says how far it is in the status line ("searching 40%") and is
   stopped when a new one replaces it. Searching while following moves to the match and pauses following.
 - Off screen (another tab or pane: Textual's Hide), the follower and a filter stop polling the file; on
