@@ -404,3 +404,66 @@ def test_a_plain_files_unterminated_last_line_is_searched(tmp_path: Path) -> Non
             assert scan.run().row == 5000
     finally:
         os.close(fd)
+
+
+def test_a_cancelled_grep_scan_ends_its_grep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if logsearch._grep() is None:
+        pytest.skip("no GNU grep here")
+    import subprocess
+
+    monkeypatch.setattr(logsearch, "GREP_FROM", 0)
+    path = tmp_path / "log"
+    # every record holds "stdout" outside its message: grep prints a hit a line, none of which counts
+    path.write_bytes(b"".join(rec(f"line {i}") for i in range(100_000)))
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kw: Any) -> subprocess.Popen[bytes]:
+        proc = real_popen(*args, **kw)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    held = threading.Event()
+    release = threading.Event()
+    real_first_in = SearchScan._first_in
+
+    def first_in(self: SearchScan, data: bytes, base: int, limit: int) -> int | None:
+        if started and not held.is_set():  # the first hit grep reports: hold the scan, grep's pipe fills
+            held.set()
+            release.wait(10)
+        return real_first_in(self, data, base, limit)
+
+    monkeypatch.setattr(SearchScan, "_first_in", first_in)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        index = LineIndex()
+        index.scan(fd, path.stat().st_size)
+        rows = IndexRows(index, complete_only=True)
+        matcher = Matcher("stdout", json_lines=True)
+        scan = SearchScan(fd, rows, matcher, json_lines=True, origin=-1, direction=1)
+        scan.chunk = scan.first_chunk = 4096
+        outcome: list[object] = []
+        t = threading.Thread(target=lambda: outcome.append(_run_or_cancelled(scan)))
+        t.start()
+        assert held.wait(10), "grep never reported a hit"
+        grep = [p for p in started if "grep" in str(p.args[0])][-1]
+        time.sleep(0.2)
+        assert grep.poll() is None  # still running, blocked on its full pipe
+        scan.cancel()
+        release.set()
+        t.join(10)
+        assert outcome == ["cancelled"]
+        assert grep.poll() is not None  # ended (by its pid) when the scan stopped
+    finally:
+        release.set()
+        os.close(fd)
+
+
+def _run_or_cancelled(scan: SearchScan) -> object:
+    from tui.widgets.logindex import Cancelled
+
+    try:
+        return scan.run()
+    except Cancelled:
+        return "cancelled"
