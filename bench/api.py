@@ -7,6 +7,9 @@ dockerd (Debian's docker.io, started here on its own socket, data root and exec 
 - docker-py ``containers.list()`` x 100;
 - each server's idle RSS (dockerd's with containerd's) and CPU over a few idle seconds.
 
+The servers take turns round by round on every timed step (see ``interleaved``), so the machine's drift
+during the run does not favour one of them.
+
     sudo .venv/bin/python bench/api.py [--rounds 10] [--no-podman] [--no-dockerd]
 
 Every engine gets a fresh root on tmpfs and the test bed's busybox from the loopback registry.
@@ -159,49 +162,78 @@ def start_podman(engines: peers.Engines, base: Path) -> Server:
     return Server("podman", sock, proc, engines.penv)
 
 
-def timed(fn: Callable[[], object], rounds: int, warmup: int = 1) -> list[float]:
-    out = []
+def interleaved(
+    servers: list[Server], make: Callable[[Server], Callable[[], object]], rounds: int, warmup: int = 1
+) -> dict[str, float]:
+    """Median wall time of ``make(server)()`` per server. The servers take turns round by round (in
+    alternating order), so a drift in this machine's speed (other work on it, its clock) falls on all of
+    them alike instead of on whichever was measured while it lasted."""
+    times: dict[str, list[float]] = {s.name: [] for s in servers}
+    fns = {s.name: make(s) for s in servers}
     for i in range(warmup + rounds):
-        t0 = time.perf_counter()
-        fn()
-        if i >= warmup:
-            out.append(time.perf_counter() - t0)
-    return out
+        for s in servers if i % 2 == 0 else servers[::-1]:
+            t0 = time.perf_counter()
+            fns[s.name]()
+            if i >= warmup:
+                times[s.name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def measure(s: Server, rounds: int) -> dict[str, float]:
+def measure(servers: list[Server], rounds: int) -> dict[str, dict[str, float]]:
     import docker  # docker-py, from the test extras
 
-    res: dict[str, float] = {}
-    res["run --rm busybox true"] = statistics.median(
-        timed(lambda: s.docker("run", "--rm", "busybox", "true"), rounds, warmup=2)
-    )
-    s.docker("run", "-d", "--name", "bench-exec", "busybox", "sleep", "3600")
-    res["exec CTR true"] = statistics.median(timed(lambda: s.docker("exec", "bench-exec", "true"), rounds, 2))
-    client = docker.DockerClient(base_url=s.env["DOCKER_HOST"], timeout=600)
-    res["docker-py containers.list() x100"] = statistics.median(
-        timed(lambda: [client.containers.list() for _ in range(100)], 3)
-    )
-    for i in range(100):
-        s.docker("create", "--name", f"bench-ps-{i}", "busybox", "true")
-    res["ps -a (100 containers)"] = statistics.median(timed(lambda: s.docker("ps", "-a"), rounds, 2))
-    s.docker("run", "--name", "bench-logs", "busybox", "seq", "1000000")
+    res: dict[str, dict[str, float]] = {s.name: {} for s in servers}
 
-    def logs() -> None:
-        r = subprocess.run([DOCKER, "logs", "bench-logs"], env=s.env, stdout=subprocess.PIPE, timeout=600)
-        assert r.stdout.count(b"\n") == 1000000, r.stdout[-200:]
+    def record(label: str, medians: dict[str, float]) -> None:
+        for name, value in medians.items():
+            res[name][label] = value
 
-    res["logs (1,000,000 lines)"] = statistics.median(timed(logs, max(3, rounds // 3)))
-    client.close()
-    s.docker("rm", "-f", "bench-exec", "bench-logs", *[f"bench-ps-{i}" for i in range(100)])
-    # idle: a few seconds after the last request
+    print("run --rm ...", file=sys.stderr)
+    record(
+        "run --rm busybox true",
+        interleaved(servers, lambda s: lambda: s.docker("run", "--rm", "busybox", "true"), rounds, warmup=2),
+    )
+    for s in servers:
+        s.docker("run", "-d", "--name", "bench-exec", "busybox", "sleep", "3600")
+    print("exec ...", file=sys.stderr)
+    record(
+        "exec CTR true",
+        interleaved(servers, lambda s: lambda: s.docker("exec", "bench-exec", "true"), rounds, warmup=2),
+    )
+    clients = {s.name: docker.DockerClient(base_url=s.env["DOCKER_HOST"], timeout=600) for s in servers}
+    print("docker-py ...", file=sys.stderr)
+    record(
+        "docker-py containers.list() x100",
+        interleaved(servers, lambda s: lambda: [clients[s.name].containers.list() for _ in range(100)], 3),
+    )
+    for s in servers:
+        for i in range(100):
+            s.docker("create", "--name", f"bench-ps-{i}", "busybox", "true")
+    print("ps ...", file=sys.stderr)
+    record("ps -a (100 containers)", interleaved(servers, lambda s: lambda: s.docker("ps", "-a"), rounds, 2))
+    for s in servers:
+        s.docker("run", "--name", "bench-logs", "busybox", "seq", "1000000")
+
+    def logs(s: Server) -> Callable[[], None]:
+        def run() -> None:
+            r = subprocess.run([DOCKER, "logs", "bench-logs"], env=s.env, stdout=subprocess.PIPE, timeout=600)
+            assert r.stdout.count(b"\n") == 1000000, r.stdout[-200:]
+
+        return run
+
+    print("logs ...", file=sys.stderr)
+    record("logs (1,000,000 lines)", interleaved(servers, logs, max(3, rounds // 3)))
+    for s in servers:
+        clients[s.name].close()
+        s.docker("rm", "-f", "bench-exec", "bench-logs", *[f"bench-ps-{i}" for i in range(100)])
+    # idle: a few seconds after the last request, all servers over the same seconds
     time.sleep(2)
-    pids = s.pids()
-    ticks0 = sum(cpu_ticks(p) for p in pids)
+    ticks0 = {s.name: sum(cpu_ticks(p) for p in s.pids()) for s in servers}
     time.sleep(5)
-    ticks = sum(cpu_ticks(p) for p in pids) - ticks0
-    res["idle RSS (MB)"] = sum(rss_kb(p) for p in pids) / 1024
-    res["idle CPU (% of a core)"] = ticks / os.sysconf("SC_CLK_TCK") / 5 * 100
+    for s in servers:
+        ticks = sum(cpu_ticks(p) for p in s.pids()) - ticks0[s.name]
+        res[s.name]["idle RSS (MB)"] = sum(rss_kb(p) for p in s.pids()) / 1024
+        res[s.name]["idle CPU (% of a core)"] = ticks / os.sysconf("SC_CLK_TCK") / 5 * 100
     return res
 
 
@@ -238,9 +270,7 @@ def main() -> int:
             servers.append(dockerd)
         if not args.no_podman:
             servers.append(start_podman(engines, base))
-        for s in servers:
-            print(f"measuring {s.name} ...", file=sys.stderr)
-            results[s.name] = measure(s, args.rounds)
+        results = measure(servers, args.rounds)
     finally:
         for s in servers:
             stop(s.proc)

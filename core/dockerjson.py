@@ -561,8 +561,21 @@ def go_arch(machine: str) -> str:
     return _GO_ARCH.get(machine, machine)
 
 
+_EPOCHS: dict[str, float] = {}  # stamps seen (a container's are read by every `ps`), up to a few thousand
+
+
 def epoch_seconds(stamp: str) -> float:
     """An RFC 3339 stamp (``2026-11-28T04:27:57.123456789Z``) as seconds since the epoch; 0 for none."""
+    known = _EPOCHS.get(stamp)
+    if known is None:
+        known = _epoch_seconds(stamp)
+        if len(_EPOCHS) >= 4096:
+            _EPOCHS.clear()
+        _EPOCHS[stamp] = known
+    return known
+
+
+def _epoch_seconds(stamp: str) -> float:
     import calendar
 
     if not stamp or stamp.startswith("0001-"):
@@ -1444,6 +1457,11 @@ def container_summary_from_docker(d: JSONDict, now: float) -> ContainerSummary:
         ports=ports,
         labels=dict(d.get("Labels") or {}),
         health=health,
+        ip_addresses={
+            str(name): str(ep.get("IPAddress"))
+            for name, ep in (((d.get("NetworkSettings") or {}).get("Networks")) or {}).items()
+            if isinstance(ep, dict) and ep.get("IPAddress")
+        },
     )
 
 

@@ -62,6 +62,7 @@ class LocalEngine(Engine):
         self.layers = LayerStore(self.paths)
         self._lifecycle: Lifecycle | None = None
         self._networks: NetworkManager | None = None
+        self._execs: ExecStore | None = None
 
     @property
     def networks(self) -> NetworkManager:
@@ -430,7 +431,7 @@ class LocalEngine(Engine):
         return family
 
     def container(self, name: str) -> ContainerSummary:
-        return self._container_summary(self.lifecycle.observed(self.lifecycle.get(name)))
+        return self._container_summary(self.lifecycle.observed(self.lifecycle.get(name, shared=True)))
 
     def stop_container(self, name: str, timeout: float | None = None) -> ContainerSummary:
         return self._container_summary(self.lifecycle.stop(name, timeout))
@@ -492,12 +493,12 @@ class LocalEngine(Engine):
     def inspect_container(self, name: str, *, size: bool = False) -> dict[str, Any]:
         from core.containers.inspect import inspect_container
 
-        rec = self.lifecycle.observed(self.lifecycle.get(name))
+        rec = self.lifecycle.observed(self.lifecycle.get(name, shared=True))  # read only
         image_size = 0
         if size:
             found = self.images.get(rec.image_id)
             image_size = found.size if found is not None else 0
-        return inspect_container(self.paths, rec, size=size, image_size=image_size)
+        return inspect_container(self.paths, rec, size=size, image_size=image_size, execs=self.execs)
 
     def container_logs(
         self,
@@ -603,21 +604,26 @@ class LocalEngine(Engine):
 
     @property
     def execs(self) -> ExecStore:
-        from core.containers.execs import ExecStore
+        if self._execs is None:
+            from core.containers.execs import ExecStore
 
-        return ExecStore(self.paths)
+            self._execs = ExecStore(self.paths)
+        return self._execs
 
     def create_exec(self, container: str, config: ExecConfig) -> str:
-        from core.runtime.exec import check_exec_target
+        from core.runtime.exec import check_exec_target, expect_exec
 
-        rec = self.lifecycle.get(container)
+        rec = self.lifecycle.get(container, shared=True)  # read only
         check_exec_target(rec.id, rec.state.status, rec.state.pid)
         if not config.cmd or not config.cmd[0]:
             raise InvalidArgument("no command given: exec needs a command to run in the container")
-        return self.execs.create(rec.id, config).id
+        exec_id = self.execs.create(rec.id, config).id
+        expect_exec()  # its start is a round trip away: the cgroup moves it needs are made cheap meanwhile
+        return exec_id
 
     def start_exec(self, exec_id: str) -> ExecStream:
         from core.errors import Conflict
+        from core.runtime.exec import exec_started
         from core.streams import ExecStream
 
         store = self.execs
@@ -626,7 +632,10 @@ class LocalEngine(Engine):
             state = "is already running" if rec.running else "has already run"
             raise Conflict(f"exec {rec.id} {state}")
         config = rec.config
-        handle = self.exec_process(rec.container_id, config, status_path=store.status_path(rec))
+        try:
+            handle = self.exec_process(rec.container_id, config, status_path=store.status_path(rec))
+        finally:
+            exec_started()
         rec.pid, rec.started = handle.pid, True
         try:
             store.save(rec)
@@ -646,7 +655,7 @@ class LocalEngine(Engine):
         :meth:`exec` streams, for callers inside core that need the process itself."""
         from core.runtime import exec as container_exec
 
-        rec = self.lifecycle.get(container)
+        rec = self.lifecycle.get(container, shared=True)  # read only
         target = container_exec.Target(
             rec.id,
             rec.name,
@@ -1000,6 +1009,13 @@ class LocalEngine(Engine):
             labels=dict(rec.process.get("labels", {})),
             pid=st.pid,
             health=str((st.health or {}).get("Status") or ""),
+            ip_addresses={
+                str(name): str((ep or {}).get("IPAddress") or "")
+                for name, ep in ((st.network or {}).get("networks") or {}).items()
+                if (ep or {}).get("IPAddress")
+            }
+            if st.status in RUNNING_STATES
+            else {},
         )
 
     def _summary(self, record: ImageRecord, users: dict[str, list[str]] | None = None) -> ImageSummary:

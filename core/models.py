@@ -387,6 +387,8 @@ class ContainerSummary:
     labels: dict[str, str]
     pid: int = 0
     health: str = ""  # State.Health.Status: starting | healthy | unhealthy; "": no health check
+    # network name -> the container's IPv4 address on it (NetworkSettings.Networks), while it runs
+    ip_addresses: dict[str, str] = field(default_factory=dict)
 
     @property
     def short_id(self) -> str:

@@ -29,7 +29,7 @@ from textual.worker import get_current_worker
 from core.models import LIVE_STATES
 from tui import keymap
 from tui.failure import one_line
-from tui.settings import Settings
+from tui.settings import ANSI_THEME, Settings
 
 if TYPE_CHECKING:
     from textual.worker import Worker
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 DEBOUNCE = 0.15  # seconds: one refresh for a burst of events
 LISTS = ("containers", "images", "volumes", "networks")  # what app.load reads, each in its own worker
 STATUS_TICK = 10.0  # seconds between re-renders of "Up 3 minutes" (no engine call)
+FRESH_TICK = 1.0  # ... and while a container started or stopped in the last minute ("Up 5 seconds")
 GC_EVERY = 60.0  # seconds between full garbage collections, done only when no key was pressed lately
 # what the app's keys do (its table's, Textual's ctrl+q, ctrl+p, ctrl+c): none while a terminal has the keys
 KEY_ACTIONS = frozenset(
@@ -204,10 +205,14 @@ class DockyardApp(App[int]):
         *,
         follow_events: bool = True,
         screenshot_dir: Path | None = None,
+        settings_file: Path | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
         self.settings = settings or Settings()
+        if settings_file is not None:  # where choices made in the app are kept (None: nowhere, as in tests)
+            self.settings.save_to = settings_file
+        self._theme_ready = False
         self.snapshot = Snapshot()
         self.follow_events = follow_events
         self.screenshot_dir = screenshot_dir or Path.cwd()
@@ -221,6 +226,8 @@ class DockyardApp(App[int]):
         self._loads: dict[str, Worker[None]] = {}  # the latest load worker of each of the LISTS
         self._gc_frozen = False
         self._last_key = 0.0
+        self._last_tick = 0.0
+        self._newest: tuple[object, float] = (None, 0.0)  # (the containers list, its newest start/stop)
         self._asking_quit = False
         self.events_seen = 0  # for tests: how many engine events reached the app
         self.refreshes = 0
@@ -230,19 +237,41 @@ class DockyardApp(App[int]):
     def on_mount(self) -> None:
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
-        if self.settings.theme in self.available_themes:
+        if not self.settings.theme_chosen and self.colour_system() == "standard":
+            self.theme = ANSI_THEME  # 16 colours: the terminal's named ones, not RGB rounded to them
+        elif self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:
             self.notify(f"Unknown theme {self.settings.theme!r}; using {self.theme}", severity="warning")
+        self._theme_ready = True
         # paint first, then load: the engine's imports and reads in worker threads would compete with the
         # first frame for the GIL
         self.call_after_refresh(self._start)
+
+    def colour_system(self) -> str | None:
+        """What the terminal has, as Rich decided from COLORTERM and TERM ("standard": 16 colours,
+        "256", "truecolor"); a headless app (tests, snapshots) draws with its defaults."""
+        return None if self.is_headless else self.console.color_system
+
+    def watch_theme(self, theme: str) -> None:
+        """A theme chosen in the app (the palette's "Change theme") is kept in the settings file."""
+        where = self.settings.save_to
+        if not self._theme_ready or where is None or theme == self.settings.theme:
+            return
+        from tui.settings import save_theme
+
+        try:
+            save_theme(theme, where)
+        except OSError as err:
+            self.notify(f"Could not save the theme to {where}: {err}", severity="error")
+            return
+        self.settings.theme, self.settings.theme_chosen = theme, True
 
     def _start(self) -> None:
         self.load(*LISTS)
         if self.follow_events:
             self._follow_events()
-        self.set_interval(STATUS_TICK, self._tick)
+        self.set_interval(FRESH_TICK, self._tick)
         self.set_interval(GC_EVERY, self._idle_gc)
 
     def get_default_screen(self) -> Screen[Any]:
@@ -361,8 +390,8 @@ class DockyardApp(App[int]):
         if event.kind in LISTS:
             self.refreshes += 1
         self._show(frozenset({event.kind}))
-        if event.kind == "containers" and not self.snapshot.stats:
-            self.sample_stats()
+        if event.kind == "containers" and not self.snapshot.stats and self.settings.stats_interval > 0:
+            self.sample_stats()  # (stats_interval = 0: no samples at all, the list says "off")
         if not self._gc_frozen and event.kind == "containers":
             self._gc_frozen = True
             self.call_after_refresh(_calm_gc)
@@ -375,9 +404,31 @@ class DockyardApp(App[int]):
                 screen.apply(kinds)
 
     def _tick(self) -> None:
-        # uptimes and "x minutes ago" move with the clock, not with events: re-render from the snapshot
-        if self.snapshot.containers:
+        """Uptimes and "x minutes ago" move with the clock, not with events: re-render from the snapshot,
+        every second while some container's status counts seconds ("Up Less than a second", "Exited (0) 5
+        seconds ago"), else every STATUS_TICK."""
+        if not self.snapshot.containers:
+            return
+        now = time.monotonic()
+        if now - self._last_tick >= STATUS_TICK - 0.5 or self._counting_seconds():
+            self._last_tick = now
             self._show(frozenset({"tick"}))
+
+    def _counting_seconds(self) -> bool:
+        """Whether a container started or stopped less than a minute ago (the newest such time is worked
+        out once per list read, not every second)."""
+        containers = self.snapshot.containers
+        if self._newest[0] is not containers:
+            from tui.output import parse_time
+
+            newest = 0.0
+            for c in containers:
+                stamp = c.started_at if c.status in LIVE_STATES else c.finished_at
+                when = parse_time(stamp) if stamp else None
+                if when is not None:
+                    newest = max(newest, when.timestamp())
+            self._newest = (containers, newest)
+        return time.time() - self._newest[1] < 62
 
     # ------------------------------------------------------------------- data
 
@@ -472,9 +523,13 @@ class DockyardApp(App[int]):
         done: Callable[[Any], None] | None = None,
         refresh: Iterable[str] = ("containers",),
         quiet: bool = False,
+        failed: str | None = None,
+        finally_: Callable[[], None] | None = None,
     ) -> None:
-        """Run one blocking Engine call in a thread; report failure as a notification."""
-        self._engine_call(label, fn, done, tuple(refresh), quiet)
+        """Run one blocking Engine call in a thread; report failure as a notification that begins with
+        ``failed`` ("Could not remove web"), or with ``label`` when it is not given; ``finally_`` runs on
+        the event loop once the call is over, whatever its outcome."""
+        self._engine_call(label, fn, done, tuple(refresh), quiet, failed or label, finally_)
 
     @work(thread=True, group="actions", exit_on_error=False)
     def _engine_call(
@@ -484,13 +539,18 @@ class DockyardApp(App[int]):
         done: Callable[[Any], None] | None,
         refresh: tuple[str, ...],
         quiet: bool,
+        failed: str,
+        finally_: Callable[[], None] | None,
     ) -> None:
         try:
             result = fn()
         except Exception as err:
-            self.call_from_thread(self.notify, f"{label}: {one_line(err)}", severity="error", timeout=8)
+            self.call_from_thread(self.notify, f"{failed}: {one_line(err)}", severity="error", timeout=8)
             self.call_from_thread(self.schedule_refresh, *refresh)
             return
+        finally:
+            if finally_ is not None:
+                self.call_from_thread(finally_)
         if not quiet:
             self.call_from_thread(self.notify, label, timeout=3)
         if done is not None:
@@ -559,6 +619,32 @@ class DockyardApp(App[int]):
         self.push_screen(ConfirmScreen("Quit dockyard?", body), answer)
 
     # ------------------------------------------------------------------ screens
+
+    def on_engine_pane_ask(self, message: Any) -> None:
+        """A pane's ``EnginePane.Ask`` (tui.widgets.panes): open the dialog it names; its answer goes to
+        the pane's ``then``."""
+        from tui.screens import custom_command as cc
+        from tui.screens import network_forms as nf
+
+        message.stop()
+        args = message.args
+        screen: Screen[Any]
+        if message.what == "menu":
+            screen = nf.MenuScreen(
+                args["title"], args["choices"], args.get("body"), danger=args.get("danger", False)
+            )
+        elif message.what == "network-create":
+            screen = nf.NetworkCreateScreen()
+        elif message.what == "volume-create":
+            screen = nf.VolumeCreateScreen()
+        elif message.what == "links":
+            screen = nf.LinksScreen(args["title"], args["urls"])
+        elif message.what == "custom-run":
+            kind = cc.CommandTerminalScreen if args["attach"] else cc.CommandOutputScreen
+            screen = kind(args["name"], args["command"], args["item"])
+        else:
+            raise ValueError(f"no dialog {message.what!r}")
+        self.push_screen(screen, message.then)
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
@@ -633,6 +719,6 @@ def run(engine: Engine) -> int:
 
         sys.stderr.write(f"Error: {err}\n")
         return err.exit_code
-    app = DockyardApp(engine, settings)
+    app = DockyardApp(engine, settings)  # load() set where choices made in the app are kept
     result = app.run()
     return int(result or 0)

@@ -2380,10 +2380,7 @@ class _State:
         if isinstance(fn, Func):
             params, variadic, call = fn.params, fn.variadic, fn.fn
         else:
-            import inspect
-
-            sig = inspect.signature(fn)
-            params = ["any" for p in sig.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+            params = ["any"] * _positional_count(fn)
             variadic = None
             call = fn
         n_args = len(args) - 1 + (0 if final is _NOFINAL else 1)
@@ -2483,3 +2480,17 @@ _NOFINAL: Any = _NoFinal()
 def parse(text: str, name: str = "", funcs: dict[str, Func] | None = None) -> Template:
     """Parse a template with docker's functions (or ``funcs``); TemplateError with Go's message."""
     return Template(text, name, funcs)
+
+
+def _positional_count(fn: Any) -> int:
+    """How many positional-or-keyword parameters a method takes (``inspect.signature``'s count, without
+    importing inspect: ~6 ms of every ``ps`` and ``images`` that prints a row)."""
+    func = getattr(fn, "__func__", fn)
+    code = getattr(func, "__code__", None)
+    if code is None or code.co_posonlyargcount:
+        import inspect
+
+        sig = inspect.signature(fn)
+        return sum(1 for p in sig.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD)
+    bound = func is not fn and getattr(fn, "__self__", None) is not None
+    return int(code.co_argcount) - (1 if bound else 0)

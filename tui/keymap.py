@@ -64,6 +64,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("list.copy_name", "Y", "copy_name", "Copy name", "list", show=False),
     Action("list.remove", "d,delete", "remove", "Remove", "list"),
     Action("list.prune", "X", "prune", "Prune", "list", show=False),
+    Action("list.custom", "c", "custom_command", "Custom command (tui.toml)", "list", show=False),
+    Action("list.first", "g,home", "first_row", "First row", "list", show=False, palette=False),
+    Action("list.last", "G,end", "last_row", "Last row", "list", show=False, palette=False),
     # containers
     Action("container.logs", "l", "logs", "Logs", "containers"),
     Action("container.shell", "e", "shell", "Shell", "containers"),
@@ -73,8 +76,38 @@ ACTIONS: tuple[Action, ...] = (
     Action("container.restart", "r", "restart", "Restart", "containers"),
     Action("container.kill", "K", "kill", "Kill", "containers", show=False),
     Action("container.pause", "p", "pause", "Pause/unpause", "containers", show=False),
-    Action("container.stats", "g", "stats", "Stats", "containers", show=False),
+    # S, not g: g and G jump to the first and last row (list.first, list.last), as in less and vi
+    Action("container.stats", "S", "stats", "Stats", "containers", show=False),
     Action("container.top", "T", "top", "Top", "containers", show=False),
+    Action(
+        "container.open_port",
+        "w",
+        "open_port",
+        "Open a published port (URL, copied)",
+        "containers",
+        show=False,
+    ),
+    # the master-detail layout: the detail panel beside (or under) the list follows the cursor
+    Action("container.panel", "v", "toggle_panel", "Detail panel", "containerlist"),
+    Action(
+        "container.panel_next",
+        "right_square_bracket",
+        "panel_tab(1)",
+        "Panel: next tab",
+        "containerlist",
+        show=False,
+    ),
+    Action(
+        "container.panel_prev",
+        "left_square_bracket",
+        "panel_tab(-1)",
+        "Panel: previous tab",
+        "containerlist",
+        show=False,
+    ),
+    Action("container.sort", "o", "sort", "Sort by the next column", "containerlist", show=False),
+    Action("container.sort_reverse", "O", "sort_reverse", "Reverse the sort", "containerlist", show=False),
+    Action("container.hide_stopped", "H", "hide_stopped", "Hide/show stopped", "containerlist", show=False),
     # a compose project's row in the Containers pane (the same keys as a container's, for the project)
     Action("project.up", "u", "project_up", "Up", "projects"),
     Action("project.down", "d,delete", "project_down", "Down", "projects"),
@@ -101,6 +134,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("projectlogs.end", "G,end", "end", "Follow", "projectlogs", palette=False),
     # images
     Action("image.run", "R", "run_image", "Run image", "images"),
+    # networks and volumes
+    Action("network.create", "N", "create", "Create", "networks"),
+    Action("network.connect", "C", "connect", "Connect", "networks"),
+    Action("network.disconnect", "D", "disconnect", "Disconnect", "networks"),
+    Action("volume.create", "N", "create", "Create", "volumes"),
     # the Engines pane (E) and the fleet view (F)
     Action("engines.use", "u", "use_engine", "Use this engine in every pane", "engines"),
     Action("engines.retry", "r", "retry", "Look again now", "engines"),
@@ -116,7 +154,10 @@ SCOPE_TITLES = {
     "app": "Anywhere",
     "list": "Every list (containers, images, networks, volumes)",
     "containers": "Containers",
+    "containerlist": "Containers list: the detail panel beside it, sorting, hiding the stopped",
     "images": "Images",
+    "networks": "Networks (d offers remove or disconnect-then-remove, X prunes)",
+    "volumes": "Volumes (d offers remove or force, X prunes anonymous or all unused)",
     "engines": "Engines pane (E): Space marks engines for the fleet view, Enter or u switches to one",
     "fleet": "Fleet view (F): every engine's containers; the container keys act on the row's engine",
     "logs": "Logs pane (the log viewer's own keys)",
@@ -129,7 +170,20 @@ SCOPE_TITLES = {
 
 # Binding ids owned by widgets rather than this table (the log viewer, the terminal, dialogs); the config
 # file may rebind them too
-WIDGET_ID_PREFIXES = ("logview.", "terminal.", "json.", "confirm.", "run.", "pull.", "help.", "detail.")
+WIDGET_ID_PREFIXES = (
+    "logview.",
+    "terminal.",
+    "json.",
+    "confirm.",
+    "run.",
+    "pull.",
+    "help.",
+    "detail.",
+    "menu.",
+    "form.",
+    "links.",
+    "custom.",
+)
 
 
 def by_id(binding_id: str) -> Action:

@@ -75,6 +75,9 @@ class ExecRecord:
 class ExecStore:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
+        # exec id -> its container's id, as last seen: where to look first (the file there decides)
+        self._where: dict[str, str] = {}
+        self._ended: dict[str, float] = {}  # exec id -> when it ended (its exit file's mtime), once seen
 
     def _dir(self, container_id: str) -> Path:
         return self.paths.container(container_id) / "execs"
@@ -83,6 +86,7 @@ class ExecStore:
         self._forget_finished(container_id)
         rec = ExecRecord(new_id(), container_id, config, now_rfc3339())
         self.save(rec)
+        self._where[rec.id] = container_id
         return rec
 
     def save(self, rec: ExecRecord) -> None:
@@ -95,6 +99,12 @@ class ExecStore:
         """The exec with this id (docker takes the full id; a unique prefix of 12 or more works too)."""
         key = exec_id.strip()
         if HEX64.match(key):
+            known = self._where.get(key)
+            if known is not None:
+                try:
+                    return self._load(self._dir(known) / f"{key}.json")
+                except NotFound:
+                    self._where.pop(key, None)  # gone with its container, or forgotten
             found = [p for p in self.paths.containers.glob(f"*/execs/{key}.json")]
         elif len(key) >= 12 and all(c in "0123456789abcdef" for c in key):
             found = [p for p in self.paths.containers.glob(f"*/execs/{key}*.json")]
@@ -104,7 +114,9 @@ class ExecStore:
             raise Conflict(f"multiple execs match id prefix {key!r}: use more characters")
         if not found:
             raise NotFound(f"No such exec instance: {exec_id}")
-        return self._load(found[0])
+        rec = self._load(found[0])
+        self._where[rec.id] = rec.container_id
+        return rec
 
     def _load(self, path: Path) -> ExecRecord:
         try:
@@ -143,12 +155,63 @@ class ExecStore:
                 continue  # forgotten meanwhile
         return out
 
+    def _scan(self, container_id: str) -> tuple[list[str], dict[str, float]]:
+        """The container's exec ids, and (id -> mtime of its exit file, 0 when there is none yet) those that
+        may not have ended: whose supervisor has not written an exit code. Ended ones are told by their exit
+        file's size alone, without reading their records (a container exec'd into every second keeps 300 of
+        them), and an exec that ended stays ended: it is remembered and not looked at again."""
+        directory = os.path.join(self.paths.container(container_id), "execs")
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return [], {}
+        ids = sorted(n[:-5] for n in names if n.endswith(".json") and HEX64.fullmatch(n[:-5]))
+        unfinished: dict[str, float] = {}
+        for exec_id in ids:
+            if exec_id in self._ended:
+                continue
+            try:
+                st = os.stat(os.path.join(directory, exec_id + ".exit"))
+            except FileNotFoundError:
+                unfinished[exec_id] = 0.0  # never started
+                continue
+            if st.st_size > 0:
+                self._ended[exec_id] = st.st_mtime  # written once, when it ended: it stays so
+            else:
+                unfinished[exec_id] = st.st_mtime  # running, or its supervisor was killed before it could say
+        return ids, unfinished
+
+    def running_ids(self, container_id: str) -> list[str]:
+        """The ids of the container's execs that are running now."""
+        out = []
+        for exec_id in self._scan(container_id)[1]:
+            try:
+                if self._load(self._dir(container_id) / f"{exec_id}.json").running:
+                    out.append(exec_id)
+            except NotFound:
+                continue
+        return out
+
     def _forget_finished(self, container_id: str) -> None:
         cutoff = time.time() - KEEP_FINISHED
-        for rec in self.records(container_id):
-            if rec.exit_code is not None and rec.finished_at and rec.finished_at < cutoff:
-                for path in (self._dir(container_id) / f"{rec.id}.json", self.status_path(rec)):
-                    path.unlink(missing_ok=True)
+        directory = self._dir(container_id)
+        ids, unfinished = self._scan(container_id)
+        for exec_id in ids:
+            if exec_id in unfinished:
+                mtime = unfinished[exec_id]
+                if not mtime or mtime >= cutoff:
+                    continue
+                try:  # an old exit file still empty: running for long, or its code was lost
+                    if self._load(directory / f"{exec_id}.json").exit_code is None:
+                        continue
+                except NotFound:
+                    continue
+            elif self._ended.get(exec_id, cutoff) >= cutoff:
+                continue
+            for path in (directory / f"{exec_id}.json", directory / f"{exec_id}.exit"):
+                path.unlink(missing_ok=True)
+            self._where.pop(exec_id, None)
+            self._ended.pop(exec_id, None)
 
 
 def _exec_config(data: dict[str, Any]) -> ExecConfig:

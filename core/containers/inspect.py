@@ -12,6 +12,10 @@ from core.containers.store import ContainerRecord
 from core.dockerjson import container_to_docker
 from core.models import LIVE_STATES
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from core.containers.execs import ExecStore
+
 
 def image_config(paths: Paths, image_id: str) -> dict[str, Any]:
     """The config blob of the container's image ({} when the image is gone: ``rmi -f`` of a used image)."""
@@ -41,16 +45,24 @@ def container_size(paths: Paths, rec: ContainerRecord, image_size: int) -> tuple
 
 
 def inspect_container(
-    paths: Paths, rec: ContainerRecord, *, size: bool = False, image_size: int = 0
+    paths: Paths,
+    rec: ContainerRecord,
+    *,
+    size: bool = False,
+    image_size: int = 0,
+    execs: ExecStore | None = None,
 ) -> dict[str, Any]:
+    """``execs``: the engine's exec store (it remembers which execs ended), else one made here."""
     from core.runtime.spec import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 
     health = health_document(rec.state.health) if rec.state.health is not None else None
     exec_ids = None
     if rec.state.status in LIVE_STATES:
-        from core.containers.execs import ExecStore
+        if execs is None:
+            from core.containers.execs import ExecStore
 
-        exec_ids = [e.id for e in ExecStore(paths).records(rec.id) if e.running] or None
+            execs = ExecStore(paths)
+        exec_ids = execs.running_ids(rec.id) or None
     return container_to_docker(
         rec,
         exec_ids=exec_ids,

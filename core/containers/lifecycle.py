@@ -270,16 +270,20 @@ class Lifecycle:
         """Where the container's cgroup lives: its ``--cgroup-parent``, else the engine's."""
         return rec.run.host_config.cgroup_parent.strip("/") or self.cgroup_parent
 
-    def get(self, name_or_id: str) -> ContainerRecord:
-        rec = self.reconcile(self.store.resolve(name_or_id))
+    def get(self, name_or_id: str, *, shared: bool = False) -> ContainerRecord:
+        """The container, made true first (:meth:`reconcile`). ``shared``: a record to read and never change
+        (see :meth:`ContainerStore.snapshot`), for reports and checks that change nothing."""
+        rec = self.reconcile(self.store.resolve(name_or_id, shared=shared))
         if self._auto_remove_stopped(rec):
             raise ContainerNotFound(f"No such container: {name_or_id}")
         return rec
 
     def all(self, *, observed: bool = False) -> list[ContainerRecord]:
-        """Every container; with ``observed``, as :meth:`observed` reports them (what ``ps`` shows)."""
+        """Every container; with ``observed``, as :meth:`observed` reports them (what ``ps`` shows): those
+        records are to read, never to change (see :meth:`ContainerStore.snapshot`)."""
         self._sweep_hidden(locks=True)
-        recs = [r for r in map(self.reconcile, self.store.records()) if not self._auto_remove_stopped(r)]
+        records = self.store.snapshots() if observed else self.store.records()
+        recs = [r for r in map(self.reconcile, records) if not self._auto_remove_stopped(r)]
         return [self.observed(r) for r in recs] if observed else recs
 
     def observed(self, rec: ContainerRecord) -> ContainerRecord:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.config import Paths
-from core.errors import Conflict, ContainerNotFound, InvalidArgument
+from core.errors import Conflict, ContainerNotFound, CorruptState, InvalidArgument
 from core.models import (
     BindOptions,
     ContainerConfig,
@@ -30,9 +30,9 @@ from core.models import (
     VolumeOptions,
 )
 from core.record import asdict, field, known_fields, record
-from core.state.ids import HEX64, check_name
+from core.state.ids import HEX64, check_hex64, check_name
 from core.state.locks import FileLock
-from core.state.records import read_json, write_json
+from core.state.records import write_json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
@@ -239,9 +239,41 @@ def legacy_run(run: dict[str, Any]) -> tuple[ContainerCreate, list[str]]:
     return request, anonymous
 
 
+def _read_file(path: str) -> bytes:
+    """A whole small file, without a file object (``ps`` reads two per container)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        parts = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            parts.append(chunk)
+            if len(chunk) < 1 << 16:  # a regular file's short read is its end
+                return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def _json(data: bytes, path: str) -> Any:
+    import json
+
+    try:
+        return json.loads(data)
+    except ValueError as err:
+        raise CorruptState(f"record {path} is damaged ({err}); remove it or restore it from backup") from err
+
+
 class ContainerStore:
+    """The records under ``containers/``. Lists (``ps``, names) read through :meth:`snapshots`: a record is
+    parsed again only when its files' bytes changed since this store last read them (the bytes are read and
+    compared every time, so another process's change is seen at once; nothing is trusted to a clock)."""
+
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
+        # id -> (config.json's bytes, state.json's bytes or None, the record parsed from them): shared,
+        # read-only records (see snapshot)
+        self._snapshots: dict[str, tuple[bytes, bytes | None, ContainerRecord]] = {}
+        self._names: dict[str, str] = {}  # name -> id as last seen: a hint, checked against the record
+        self._root = str(paths.containers)
 
     def lock(self) -> FileLock:
         return FileLock(self.paths.locks, "containers")
@@ -254,21 +286,36 @@ class ContainerStore:
 
     def ids(self) -> list[str]:
         try:
-            return sorted(n for n in os.listdir(self.paths.containers) if HEX64.match(n))
+            return sorted(n for n in os.listdir(self._root) if HEX64.match(n))
         except FileNotFoundError:
             return []
 
-    def load(self, cid: str) -> ContainerRecord | None:
-        d = self.dir(cid)
+    def _read(self, cid: str) -> tuple[bytes, bytes | None] | None:
+        """The bytes of ``cid``'s config.json and state.json (None: no state record); None if it is gone."""
+        base = f"{self._root}/{check_hex64(cid)}/"
         try:
-            cfg = read_json(d / "config.json")
+            cfg = _read_file(base + "config.json")
         except FileNotFoundError:
             return None
         try:
-            state = ContainerState.from_json(read_json(d / "state.json"))
+            st: bytes | None = _read_file(base + "state.json")
         except FileNotFoundError:
-            state = ContainerState(status="dead", error="state record missing")
-        return ContainerRecord.from_config_json(cfg, state)
+            st = None
+        return cfg, st
+
+    def _parse(self, cid: str, cfg: bytes, st: bytes | None) -> ContainerRecord:
+        base = os.path.join(self._root, cid)
+        state = (
+            ContainerState.from_json(_json(st, os.path.join(base, "state.json")))
+            if st is not None
+            else ContainerState(status="dead", error="state record missing")
+        )
+        return ContainerRecord.from_config_json(_json(cfg, os.path.join(base, "config.json")), state)
+
+    def load(self, cid: str) -> ContainerRecord | None:
+        """The record as it is on disk now, the caller's own to change."""
+        found = self._read(cid)
+        return self._parse(cid, *found) if found is not None else None
 
     def records(self) -> Iterator[ContainerRecord]:
         for cid in self.ids():
@@ -276,36 +323,75 @@ class ContainerStore:
             if rec is not None:
                 yield rec
 
+    def snapshot(self, cid: str) -> ContainerRecord | None:
+        """The record as it is on disk now, to read and never to change: the same object is handed to every
+        caller for as long as its files hold the same bytes."""
+        found = self._read(cid)
+        if found is None:
+            self._snapshots.pop(cid, None)
+            return None
+        cached = self._snapshots.get(cid)
+        if cached is not None and cached[0] == found[0] and cached[1] == found[1]:
+            return cached[2]
+        rec = self._parse(cid, *found)
+        self._snapshots[cid] = (found[0], found[1], rec)
+        return rec
+
+    def snapshots(self) -> list[ContainerRecord]:
+        """Every record, as :meth:`snapshot` (read-only)."""
+        ids = self.ids()
+        out = []
+        for cid in ids:
+            rec = self.snapshot(cid)
+            if rec is not None:
+                out.append(rec)
+        if len(self._snapshots) > len(out):
+            for gone in set(self._snapshots) - set(ids):
+                self._snapshots.pop(gone, None)
+        self._names = {r.name: r.id for r in out}
+        return out
+
     def save_config(self, rec: ContainerRecord) -> None:
         write_json(self.dir(rec.id) / "config.json", rec.config_json())
 
     def save_state(self, cid: str, state: ContainerState) -> None:
         write_json(self.dir(cid) / "state.json", state.to_json())
 
-    def resolve(self, name_or_id: str) -> ContainerRecord:
+    def resolve(self, name_or_id: str, *, shared: bool = False) -> ContainerRecord:
+        """The container a full id, a unique id prefix or a name names: the caller's own record, or with
+        ``shared`` one to read and never change (:meth:`snapshot`: nothing is parsed again while its files
+        stay the same)."""
+        load = self.snapshot if shared else self.load
         key = name_or_id.strip().lstrip("/")
         if not key:
             raise InvalidArgument("empty container name or id")
         if HEX64.match(key):
             # a full id (what the engine passes between its own steps) names one record: no need to read all
-            found = self.load(key)
+            found = load(key)
             if found is not None:
                 return found
-        records = list(self.records())
-        for r in records:
-            if r.id == key or r.name == key:
-                return r
-        matches = (
-            [r for r in records if r.id.startswith(key)] if all(c in "0123456789abcdef" for c in key) else []
-        )
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise Conflict(f"multiple containers match id prefix {key!r}: use more characters")
+        hint = self._names.get(key)
+        if hint is not None:
+            # the container that had this name when we last looked: if it still has it, it is the one (names
+            # are unique), and the others need not be read
+            found = load(hint)
+            if found is not None and found.name == key:
+                return found
+        records = self.snapshots()  # read-only: unless ``shared``, what is returned is loaded again
+        chosen = [r for r in records if r.id == key or r.name == key]
+        if not chosen and all(c in "0123456789abcdef" for c in key):
+            chosen = [r for r in records if r.id.startswith(key)]
+            if len(chosen) > 1:
+                raise Conflict(f"multiple containers match id prefix {key!r}: use more characters")
+        if chosen:
+            found = load(chosen[0].id)
+            if found is not None:
+                return found
         raise ContainerNotFound(f"No such container: {name_or_id}")
 
     def name_taken(self, name: str, exclude: str | None = None) -> ContainerRecord | None:
-        for r in self.records():
+        """The container (read-only, see :meth:`snapshot`) that has ``name``, other than ``exclude``."""
+        for r in self.snapshots():
             if r.name == name and r.id != exclude:
                 return r
         return None
@@ -321,7 +407,7 @@ class ContainerStore:
         return name
 
     def generate_name(self, seed: str) -> str:
-        taken = {r.name for r in self.records()}
+        taken = {r.name for r in self.snapshots()}
         n = int(seed[:8], 16)
         for i in range(len(_ADJECTIVES) * len(_NOUNS)):
             k = (n + i * 7919) % (len(_ADJECTIVES) * len(_NOUNS))

@@ -1,26 +1,29 @@
-"""HTTP to a Docker-API engine over httpx: ``/_ping`` version negotiation as the docker CLI's (the lower
-of the engine's API version and ours, refusing engines older than 1.40), JSON requests, streamed responses
-that another thread can cancel, and the engine's error answers turned back into :mod:`core.errors` types
-(404 -> the NotFound of what was asked for, 409 -> Conflict, ...) with the engine's own message, so the
-command line prints the same line and exits with the same code as with the local engine."""
+"""HTTP to a Docker-API engine (:mod:`core.remote.wire`, kept-alive connections): ``/_ping`` version
+negotiation as the docker CLI's (the lower of the engine's API version and ours, refusing engines older
+than 1.40), JSON requests, streamed responses that another thread can cancel, and the engine's error answers
+turned back into :mod:`core.errors` types (404 -> the NotFound of what was asked for, 409 -> Conflict, ...)
+with the engine's own message, so the command line prints the same line and exits with the same code as with
+the local engine."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
-
-import httpx
 
 from core import errors
-from core.remote.endpoint import CONNECT_TIMEOUT, Endpoint, EngineUnreachable, unreachable
+from core.remote import wire
+from core.remote.endpoint import Endpoint, EngineUnreachable, unreachable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of a remote command)
+if TYPE_CHECKING:
+    from typing import Any
 
 API_VERSION = "1.43"  # the newest API this client speaks (what dockyard serve answers)
 MIN_API_VERSION = "1.40"
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=CONNECT_TIMEOUT)
+DEFAULT_TIMEOUT = 60.0  # seconds an answer may take (connecting: endpoint.CONNECT_TIMEOUT); streams wait
+HEADERS = {"User-Agent": "dockyard-remote", "Accept-Encoding": "identity"}
 
 
 def _vtuple(v: str) -> tuple[int, ...]:
@@ -47,26 +50,18 @@ class ApiClient:
         self.dialer: Any = None  # ssh: the SSHDialer whose processes carry the connections
         self.ping_headers: dict[str, str] = {}
         if endpoint.scheme == "unix":
-            transport = httpx.HTTPTransport(uds=endpoint.address)
-            base = "http://docker"
+            self.http = wire.Pool(endpoint.open_socket, "docker")
         elif endpoint.scheme == "tcp":
-            ctx = endpoint.tls.context() if endpoint.tls is not None else None
-            transport = httpx.HTTPTransport(verify=ctx) if ctx is not None else httpx.HTTPTransport()
-            base = f"{'https' if ctx is not None else 'http'}://{endpoint.address}"
+            if endpoint.tls is not None:
+                endpoint.tls.context()  # a bad certificate file is an error now, not at the first request
+            self.http = wire.Pool(endpoint.open_socket, endpoint.address)
         elif endpoint.scheme == "ssh":
-            from core.remote.ssh import SSHDialer, ssh_transport
+            from core.remote.ssh import SSHDialer
 
             self.dialer = SSHDialer(endpoint)
-            transport = ssh_transport(self.dialer)
-            base = "http://docker"
+            self.http = wire.Pool(self.dialer.open_socket, "docker")
         else:
             raise errors.InvalidArgument(f"unsupported engine address {endpoint.url}")
-        self.http = httpx.Client(
-            transport=transport,
-            base_url=base,
-            timeout=DEFAULT_TIMEOUT,
-            headers={"User-Agent": "dockyard-remote", "Accept-Encoding": "identity"},
-        )
 
     def close(self) -> None:
         self.http.close()
@@ -92,8 +87,8 @@ class ApiClient:
 
     def _negotiate(self) -> str:
         try:
-            r = self.http.get("/_ping")
-        except httpx.HTTPError as err:
+            r = self.http.request("GET", "/_ping", dict(HEADERS), None, DEFAULT_TIMEOUT)
+        except OSError as err:
             raise self._unreachable(err) from None
         if r.status_code >= 400 and r.status_code != 404:
             raise self._error(r, "/_ping")
@@ -115,10 +110,7 @@ class ApiClient:
         if self.dialer is not None:
             why = self.dialer.failure() or f"ssh ended without an answer ({err})"
             return EngineUnreachable(f"Cannot connect to the Docker daemon at {self.endpoint.url}: {why}")
-        cause = err.__cause__ or err.__context__ or err
-        while (cause.__cause__ or cause.__context__) is not None and not isinstance(cause, OSError):
-            cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
-        return unreachable(self.endpoint, cause if isinstance(cause, OSError) else err)
+        return unreachable(self.endpoint, err)
 
     def path(self, path: str) -> str:
         return f"/v{self.version}{path}"
@@ -135,22 +127,32 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | object | None = ...,
         ok: tuple[int, ...] = (),
-    ) -> httpx.Response:
-        kwargs: dict[str, Any] = {"params": _params(params), "headers": dict(headers or {})}
-        if body is not None:
-            kwargs["content"] = json.dumps(body).encode()
-            kwargs["headers"]["Content-Type"] = "application/json"
-        elif content is not None:
-            kwargs["content"] = content
-        if timeout is not ...:
-            kwargs["timeout"] = timeout
+    ) -> wire.Response:
+        target, hdrs, data = self._prepare(path, params, body, content, headers)
+        wait = DEFAULT_TIMEOUT if timeout is ... else timeout
+        seconds = float(wait) if isinstance(wait, (int, float)) else None
         try:
-            r = self.http.request(method, self.path(path), **kwargs)
-        except httpx.HTTPError as err:
+            r = self.http.request(method, target, hdrs, data, seconds)
+        except OSError as err:
             raise self._unreachable(err) from None
         if r.status_code >= 400 and r.status_code not in ok:
             raise self._error(r, path)
         return r
+
+    def _prepare(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        content: bytes | Iterator[bytes] | None,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[str, dict[str, str], bytes | Iterator[bytes] | None]:
+        hdrs = {**HEADERS, **(headers or {})}
+        data: bytes | Iterator[bytes] | None = content
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        return _target(self.path(path), _params(params)), hdrs, data
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         r = self.request(method, path, **kwargs)
@@ -168,51 +170,59 @@ class ApiClient:
         content: bytes | Iterator[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> StreamedResponse:
-        kwargs: dict[str, Any] = {"params": _params(params), "headers": dict(headers or {})}
-        if body is not None:
-            kwargs["content"] = json.dumps(body).encode()
-            kwargs["headers"]["Content-Type"] = "application/json"
-        elif content is not None:
-            kwargs["content"] = content
-        request = self.http.build_request(
-            method, self.path(path), timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT), **kwargs
-        )
+        target, hdrs, data = self._prepare(path, params, body, content, headers)
         try:
-            r = self.http.send(request, stream=True)
-        except httpx.HTTPError as err:
+            r = self.http.stream(method, target, hdrs, data, DEFAULT_TIMEOUT)
+        except OSError as err:
             raise self._unreachable(err) from None
         if r.status_code >= 400:
             try:
-                r.read()
+                content_ = r.read()
+            except OSError:
+                content_ = b""
             finally:
                 r.close()
-            raise self._error(r, path)
+            raise self._error(wire.Response(r.status_code, r.reason_phrase, r.headers, content_), path)
         return StreamedResponse(r)
 
     # ------------------------------------------------------------------------------------ errors
-    def _error(self, r: httpx.Response, path: str) -> errors.DockyardError:
+    def _error(self, r: wire.Response, path: str) -> errors.DockyardError:
         return error_from_response(r.status_code, _message(r), path)
 
 
-def _params(params: Mapping[str, Any] | None) -> Any:
+def _params(params: Mapping[str, Any] | None) -> list[tuple[str, str]] | None:
     if not params:
         return None
     if isinstance(params, list):  # (key, value) pairs, a key repeated (build's t=)
-        return params
-    out: dict[str, str] = {}
+        return [(str(k), str(v)) for k, v in params]
+    out: list[tuple[str, str]] = []
     for k, v in params.items():
         if v is None:
             continue
         if isinstance(v, bool):
-            out[k] = "1" if v else "0"
+            out.append((k, "1" if v else "0"))
         elif isinstance(v, (dict, list)):
-            out[k] = json.dumps(v)
+            out.append((k, json.dumps(v)))
         else:
-            out[k] = str(v)
+            out.append((k, str(v)))
     return out
 
 
-def _message(r: httpx.Response) -> str:
+def _target(path: str, params: list[tuple[str, str]] | None) -> str:
+    """The request target: the path percent-encoded where it must be (as httpx did), then the query."""
+    if not params and path.isascii() and " " not in path and "#" not in path:
+        return path
+    from urllib.parse import quote, urlencode
+
+    path, sep, query = path.partition("?")
+    path = quote(path, safe="/:@!$&'()*+,;=%-._~")
+    if params:
+        query = f"{query}&{urlencode(params)}" if query else urlencode(params)
+        sep = "?"
+    return f"{path}{sep}{query}"
+
+
+def _message(r: wire.Response) -> str:
     try:
         doc = r.json()
     except ValueError:
@@ -265,25 +275,21 @@ def error_from_response(status: int, message: str, path: str) -> errors.Dockyard
 
 class StreamedResponse:
     """A response read as it comes; :meth:`close` from any thread ends a blocked read (it shuts the socket
-    down, which wakes the reader, then closes the response)."""
+    down, which wakes the reader, then closes the connection)."""
 
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
+    def __init__(self, body: wire.Body) -> None:
+        self.body = body
         self._closed = False
-        self._sock: socket.socket | None = None
-        stream = response.extensions.get("network_stream")
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                self._sock = stream.get_extra_info("socket")
+        self._sock: socket.socket | None = body.sock
 
     @property
-    def headers(self) -> httpx.Headers:
-        return self.response.headers
+    def headers(self) -> wire.Headers:
+        return self.body.headers
 
     def chunks(self) -> Iterator[bytes]:
         try:
-            yield from self.response.iter_raw()
-        except (httpx.HTTPError, OSError, ValueError, AttributeError):
+            yield from self.body.chunks()
+        except (OSError, ValueError, AttributeError):
             if not self._closed:
                 raise
         finally:
@@ -321,8 +327,4 @@ class StreamedResponse:
         if self._closed:
             return
         self._closed = True
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            self.response.close()
+        self.body.close()

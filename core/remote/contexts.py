@@ -12,16 +12,17 @@ context made by one works in the other.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from core.errors import Conflict, InvalidArgument, NotFound
+from core.record import field, record
 from core.remote.endpoint import Endpoint, TLSOptions, parse_host, tls_from_env
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of a remote command)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT = "default"
 
@@ -36,6 +37,8 @@ def config_dir() -> Path:
 
 
 def _digest(name: str) -> str:
+    import hashlib  # not on the -H path (~4 ms)
+
     return hashlib.sha256(name.encode()).hexdigest()
 
 
@@ -47,7 +50,7 @@ def tls_dir(name: str) -> Path:
     return config_dir() / "contexts" / "tls" / _digest(name)
 
 
-@dataclass
+@record
 class Context:
     name: str
     host: str  # the docker endpoint's Host ("" for the default: the local engine)
@@ -213,6 +216,8 @@ def remove(name: str, *, force: bool = False) -> None:
     load(name)
     if name == configured_context() and not force:
         raise Conflict(f'context "{name}" is in use, set -f flag to force remove')
+    import shutil
+
     shutil.rmtree(meta_dir(name), ignore_errors=True)
     shutil.rmtree(tls_dir(name), ignore_errors=True)
     if name == configured_context():

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
-from dataclasses import dataclass
 
 from core.errors import InvalidArgument
+from core.record import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    import ssl
 
 DEFAULT_TCP_PORT = 2375
 DEFAULT_TLS_PORT = 2376
@@ -19,7 +22,7 @@ class EngineUnreachable(InvalidArgument):
     """The engine's endpoint could not be reached (docker's "Cannot connect to the Docker daemon")."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TLSOptions:
     """``--tls``/``--tlsverify`` and the three PEM files (``DOCKER_CERT_PATH``, a context's TLS folder)."""
 
@@ -29,6 +32,8 @@ class TLSOptions:
     key: str = ""
 
     def context(self) -> ssl.SSLContext:
+        import ssl  # only for TLS (~5 ms)
+
         if self.verify:
             ctx = ssl.create_default_context(cafile=self.ca or None)
             ctx.check_hostname = True
@@ -40,12 +45,12 @@ class TLSOptions:
         if self.cert:
             try:
                 ctx.load_cert_chain(self.cert, self.key or None)
-            except (OSError, ssl.SSLError) as err:
+            except OSError as err:  # ssl.SSLError included
                 raise InvalidArgument(f"could not load the client certificate {self.cert}: {err}") from None
         return ctx
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoint:
     """One engine's address. ``scheme`` is ``unix``, ``tcp`` or ``ssh``."""
 
@@ -90,7 +95,7 @@ class Endpoint:
                         sock.close()
                         raise
                 return sock
-        except (OSError, ssl.SSLError) as err:
+        except OSError as err:  # ssl.SSLError included
             raise unreachable(self, err) from None
         raise InvalidArgument(f"no raw connection over {self.scheme}:// ({self.url})")
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import ssl
+import sys
 import threading
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 from core.errors import DockyardError
 from core.interface import STDERR, STDOUT, DuplexStream
@@ -24,6 +23,12 @@ from core.remote.client import error_from_response
 from core.remote.endpoint import Endpoint
 
 MAX_HEADER = 64 << 10
+
+
+def _is_tls(sock: socket.socket) -> bool:
+    """A TLS socket (ssl is imported only where TLS is used: a TLS socket means it is)."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(sock, ssl.SSLSocket)
 
 
 def hijack(
@@ -38,7 +43,11 @@ def hijack(
     sock = open_socket()
     try:
         data = json.dumps(body).encode() if body is not None else b""
-        query = f"?{urlencode(params)}" if params else ""
+        query = ""
+        if params:
+            from urllib.parse import urlencode
+
+            query = f"?{urlencode(params)}"
         head = (
             f"POST {path}{query} HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockyard-remote\r\n"
             "Connection: Upgrade\r\nUpgrade: tcp\r\n"
@@ -80,7 +89,7 @@ def _read_head(sock: socket.socket, endpoint: Endpoint, path: str) -> bytes:
     """The answer up to its blank line, taking nothing of what follows: peeked on a plain socket, byte by
     byte (from OpenSSL's buffer, no system call each) on a TLS one."""
     buf = b""
-    tls = isinstance(sock, ssl.SSLSocket)
+    tls = _is_tls(sock)
     while True:
         chunk = sock.recv(1) if tls else sock.recv(65536, socket.MSG_PEEK)
         if not chunk:
@@ -122,7 +131,7 @@ class HijackedStream(DuplexStream):
     ) -> None:
         self.tty = tty
         self._sock: socket.socket | None = sock
-        self._tls = isinstance(sock, ssl.SSLSocket)
+        self._tls = _is_tls(sock)
         self._buf = b""
         self._ended = False
         self._resize = resize
@@ -257,7 +266,9 @@ def _half_close(sock: socket.socket) -> None:
     """The end of input, with the connection still open for output: a TCP half-close; over TLS (where
     ``shutdown`` would drop the TLS layer, and the output with it) TLS's close_notify alone, as Go's
     ``tls.Conn.CloseWrite`` sends it, without waiting for the engine's (OpenSSL reads on after it)."""
-    if isinstance(sock, ssl.SSLSocket):
+    if _is_tls(sock):
+        import ssl
+
         sslobj = getattr(sock, "_sslobj", None)
         if sslobj is None:
             return

@@ -2,8 +2,8 @@
 engine host's ``dial-stdio`` (``dockyard system dial-stdio`` on a dockyard host, ``docker system
 dial-stdio`` on a docker one), its stdin and stdout one end of a socket pair; so ``~/.ssh/config``, agents,
 ``ProxyJump`` and ``known_hosts`` apply as for any ssh. HTTP keep-alive carries many requests over one ssh
-process (httpx pools the connections). ``BatchMode`` keeps ssh from ever asking for a password or a host key
-answer (an unknown host key, a refused key: ssh exits, and its own words are the error), and
+process (core.remote.wire keeps its connections). ``BatchMode`` keeps ssh from ever asking for a password or
+a host key answer (an unknown host key, a refused key: ssh exits, and its own words are the error), and
 ``ConnectTimeout`` bounds a dead host."""
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ import socket
 import subprocess
 import threading
 import time
-from typing import Any
-
-import httpcore
-from httpcore._backends.sync import SyncStream
 
 from core.remote.endpoint import CONNECT_TIMEOUT, Endpoint, EngineUnreachable
 
@@ -106,29 +102,3 @@ class SSHDialer:
             if p.poll() is None:
                 p.terminate()
                 p.wait()
-
-
-class _Backend(httpcore.NetworkBackend):
-    def __init__(self, dialer: SSHDialer) -> None:
-        self.dialer = dialer
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:  # fmt: skip
-        return SyncStream(self.dialer.open_socket())
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore.NetworkStream:  # fmt: skip
-        return SyncStream(self.dialer.open_socket())
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-def ssh_transport(dialer: SSHDialer) -> Any:
-    """An httpx transport whose connections are ssh processes (kept alive and reused by httpx's pool)."""
-    import httpx
-
-    transport = httpx.HTTPTransport()
-    transport._pool = httpcore.ConnectionPool(network_backend=_Backend(dialer), keepalive_expiry=60.0)
-    return transport

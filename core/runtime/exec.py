@@ -141,16 +141,8 @@ def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
     CommandNotFound (127), CannotInvoke (126) or RuntimeFailure (125) when the command cannot start.
     """
     check_exec_target(target.id, target.status, target.pid)
-    try:
-        runtime = json.loads((target.directory / "runtime.json").read_bytes())
-    except (OSError, ValueError) as err:
-        raise RuntimeFailure(f"cannot read how container {target.name} was started: {err}") from err
-    spec = ContainerSpec.from_dict(runtime["spec"])
+    spec, seccomp_bpf, parent = _how_started(target)
     process = process_spec(spec.process, opts)
-    # the container's own filter: built for the container's capabilities, as docker keeps it for
-    # `exec --privileged` too; it comes from the cache the start filled
-    seccomp_bpf = init.prepare_seccomp(spec.process, cache_dir=target.seccomp_cache)
-    parent = str((runtime.get("cgroup") or {}).get("parent") or cgroups.DEFAULT_PARENT)
     try:
         cgroup = cgroups.Cgroup.open(target.id, parent=parent)
     except (DockyardError, OSError) as err:  # NotFound: the cgroup went with the container
@@ -166,6 +158,39 @@ def exec_in_container(target: Target, opts: ExecOptions) -> ExecHandle:
         detach=opts.detach,
         status_path=opts.status_path,
     )
+
+
+# the last few containers' start records as parsed: runtime.json's bytes -> what an exec needs of them
+_STARTED_KEEP = 32
+_started: dict[tuple[str, str], tuple[bytes, ContainerSpec, bytes | None, str]] = {}
+
+
+def _how_started(target: Target) -> tuple[ContainerSpec, bytes | None, str]:
+    """The container's spec, its seccomp filter and its cgroup parent, from the runtime.json its start
+    wrote. Parsed again (and the filter fetched again) only when the file's bytes changed since the last
+    exec into it: a restart writes a new one."""
+    try:
+        data = (target.directory / "runtime.json").read_bytes()
+    except OSError as err:
+        raise RuntimeFailure(f"cannot read how container {target.name} was started: {err}") from err
+    key = (str(target.directory), str(target.seccomp_cache))
+    known = _started.get(key)
+    if known is not None and known[0] == data:
+        return known[1], known[2], known[3]
+    try:
+        runtime = json.loads(data)
+    except ValueError as err:
+        raise RuntimeFailure(f"cannot read how container {target.name} was started: {err}") from err
+    spec = ContainerSpec.from_dict(runtime["spec"])
+    # the container's own filter: built for the container's capabilities, as docker keeps it for
+    # `exec --privileged` too; it comes from the cache the start filled
+    seccomp_bpf = init.prepare_seccomp(spec.process, cache_dir=target.seccomp_cache)
+    parent = str((runtime.get("cgroup") or {}).get("parent") or cgroups.DEFAULT_PARENT)
+    if len(_started) >= _STARTED_KEEP:
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread's exec did it
+            _started.pop(next(iter(_started)))
+    _started[key] = (data, spec, seccomp_bpf, parent)
+    return spec, seccomp_bpf, parent
 
 
 def process_spec(container: ProcessSpec, opts: ExecOptions) -> ProcessSpec:
@@ -209,6 +234,99 @@ def process_spec(container: ProcessSpec, opts: ExecOptions) -> ProcessSpec:
         seccomp=container.seccomp,
         rlimits=list(container.rlimits),
     )
+
+
+# ================================================================================ cheap cgroup moves ====
+
+# how long an exec announced by :func:`expect_exec` keeps the moves primed if it is never started
+PRIME_FOR = 2.0
+PRIME_EVERY = 0.005  # a move this often keeps the kernel's fast path open (it closes ~15 ms after a move)
+
+
+class _MovePrimer:
+    """Pays ahead of time, while an exec is on its way, what the kernel charges the first cgroup move in a
+    while (see :class:`core.runtime.cgroupfs.Primer`: every write to a ``cgroup.procs`` takes the kernel's
+    global ``cgroup_threadgroup_rwsem`` and, unless another move went through within ~15 ms, waits for an
+    RCU grace period first: 6-20 ms here, more than the rest of an exec's work). The exec'd process joins
+    the container's cgroups; from :func:`expect_exec` (an exec created: Docker's API starts it a round trip
+    later) until :func:`exec_started`, a thread moves this process into the cgroup it is already in (a
+    no-op move under the same lock) every few milliseconds, so the process's moves find the way open. It
+    stops once no announced exec is waiting, or :data:`PRIME_FOR` seconds after the last announcement, and
+    then sleeps without a timeout: an idle engine moves nothing and wakes for nothing."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._cond = threading.Condition()
+        self._waiting = 0
+        self._until = 0.0
+        self._thread: threading.Thread | None = None
+        self._unavailable = False  # no cgroup of ours to write to: nothing to prime
+
+    def expect(self) -> None:
+        import threading
+        import time
+
+        with self._cond:
+            if self._unavailable:
+                return
+            self._waiting += 1
+            self._until = time.monotonic() + PRIME_FOR
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="exec-cgroup-primer", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def started(self) -> None:
+        with self._cond:
+            self._waiting = max(0, self._waiting - 1)
+
+    def _run(self) -> None:
+        import time
+
+        try:
+            dirs = cgroups.cgroups_of(os.getpid())
+            if not dirs:
+                raise FileNotFoundError("no cgroup")
+            fd = os.open(dirs[0] / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            # no cgroup of ours to write to (not root, a read-only cgroupfs): moves cost what they cost
+            with self._cond:
+                self._unavailable = True
+                self._thread = None
+            return
+        pid = str(os.getpid()).encode()
+        try:
+            while True:
+                with self._cond:
+                    while self._waiting == 0 or time.monotonic() >= self._until:
+                        self._waiting = 0
+                        self._cond.wait()
+                os.write(fd, pid)
+                time.sleep(PRIME_EVERY)
+        except OSError:
+            with self._cond:
+                self._unavailable = True
+                self._thread = None
+        finally:
+            os.close(fd)
+
+
+_primer: _MovePrimer | None = None
+
+
+def expect_exec() -> None:
+    """An exec will start soon (it was just created): make the cgroup moves it needs cheap meanwhile. Pair
+    each call with :func:`exec_started` once it started (or failed to)."""
+    global _primer
+    if _primer is None:
+        _primer = _MovePrimer()
+    _primer.expect()
+
+
+def exec_started() -> None:
+    if _primer is not None:
+        _primer.started()
 
 
 # ========================================================================================== the handle ====

@@ -207,6 +207,8 @@ class FakeEngine(Engine):
     def _container(self, i: int) -> ContainerSummary:
         name = NAMES[i % len(NAMES)] + (f"-{i // len(NAMES)}" if i >= len(NAMES) else "")
         image = IMAGES[i % 3][0]
+        if i == 6:  # pulled from a registry on this machine: the list shortens its name
+            image = "127.0.0.1:38763/busybox:latest"
         status = "exited" if i % 4 == 3 else ("paused" if i % 7 == 5 else "running")
         ports = [PortBinding(80, "tcp", "0.0.0.0", 8000 + i)] if i % 3 == 1 else []
         return ContainerSummary(
@@ -223,6 +225,7 @@ class FakeEngine(Engine):
             ports=ports,
             labels={},
             pid=1000 + i if status != "exited" else 0,
+            ip_addresses={"bridge": f"10.199.0.{i + 2}"} if status != "exited" else {},
         )
 
     def _compose_container(
@@ -447,7 +450,16 @@ class FakeEngine(Engine):
                 "Ports": {
                     f"{p.container_port}/{p.protocol}": [{"HostIp": p.host_ip, "HostPort": str(p.host_port)}]
                     for p in c.ports
-                }
+                },
+                "Networks": {
+                    net: {
+                        "IPAddress": ip,
+                        "IPPrefixLen": 24,
+                        "Gateway": ip.rsplit(".", 1)[0] + ".1",
+                        "MacAddress": "02:42:" + ":".join(f"{int(x):02x}" for x in ip.split(".")),
+                    }
+                    for net, ip in c.ip_addresses.items()
+                },
             },
             "Mounts": [
                 {

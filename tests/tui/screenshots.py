@@ -10,6 +10,9 @@ pull.svg         a pull in progress, one bar per layer (through a throttled loop
 shell.svg        a shell in a container, in the embedded terminal (when tui.widgets.terminal exists)
 engines.svg      the Engines pane: the in-process engine, dockyard serve, dockerd, an unreachable ssh host
 fleet.svg        the fleet view of those engines, one list with an ENGINE column
+master-detail-80x24.svg, master-detail-200x50.svg
+                 the containers list with the selected container's live logs under it (80x24) or beside
+                 it (200x50)
 
 ``screenshots.py engines`` makes only the last two.
 """
@@ -92,7 +95,7 @@ async def _workbench(engine: Any, out: Path, ids: dict[str, str]) -> list[str]:
         await pilot.press("1")
         p.select_key(ids["busy"])
         await pilot.pause(0.3)
-        await pilot.press("g")
+        await pilot.press("S")
         await _until(pilot, lambda: isinstance(app.screen, DetailScreen))
         await pilot.pause(12.0)  # a dozen samples make a sparkline
         saved.append(app.save_screenshot("stats.svg", str(out)))
@@ -111,6 +114,30 @@ async def _workbench(engine: Any, out: Path, ids: dict[str, str]) -> list[str]:
             await pilot.pause(1.5)
             saved.append(app.save_screenshot("shell.svg", str(out)))
     return saved
+
+
+async def _master_detail(engine: Any, out: Path, ids: dict[str, str]) -> list[str]:
+    """The master-detail layout at the two sizes people use: over SSH (80x24) and a big terminal."""
+    return [await _master_detail_at(engine, out, ids, size) for size in ((80, 24), (200, 50))]
+
+
+async def _master_detail_at(engine: Any, out: Path, ids: dict[str, str], size: tuple[int, int]) -> str:
+    from textual.widgets import Log
+
+    from tui.app import DockyardApp
+    from tui.settings import Settings
+
+    app = DockyardApp(engine, Settings(stats_interval=2.0))
+    async with app.run_test(size=size) as pilot:
+        p = _main_pane(app, "containers")
+        await _until(pilot, lambda: set(ids.values()) <= set(p.shown))
+        await _until(pilot, lambda: p.by_key[ids["web"]].cells[3] not in ("…", "-"))
+        p.select_key(ids["web"])
+        panel = app.screen.query_one("#detail-panel")
+        log = panel.query_one("#panel-log", Log)
+        await _until(pilot, lambda: panel.container == ids["web"] and len(log.lines) > 10)
+        await pilot.pause(2.0)
+        return app.save_screenshot(f"master-detail-{size[0]}x{size[1]}.svg", str(out))
 
 
 SHOP = """
@@ -384,6 +411,7 @@ def main() -> int:
         engine.wait_container("migrate")
         if not only_engines:
             saved += asyncio.run(_workbench(engine, out, ids))
+            saved += asyncio.run(_master_detail(engine, out, ids))
             with FaultProxy(bed.open_addr) as proxy:
                 proxy.throttle = 200_000  # the uncompressed busybox layer (~2 MB) takes ~10 s
                 saved.append(asyncio.run(_pull(engines[1], f"{proxy.addr}/busybox:uncompressed", out)))

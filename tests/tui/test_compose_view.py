@@ -162,7 +162,7 @@ def test_health_text_shows_the_check_and_each_probe_output() -> None:
 
 @pytest.fixture
 def fake_app(tmp_path: Path) -> Iterator[DockyardApp]:
-    yield DockyardApp(FakeEngine(tmp_path, compose=True), Settings(stats_interval=0))  # type: ignore[arg-type]
+    yield DockyardApp(FakeEngine(tmp_path, compose=True), Settings(stats_interval=3600))  # type: ignore[arg-type]
 
 
 def _pane(app: DockyardApp) -> ContainersPane:

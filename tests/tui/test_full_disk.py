@@ -82,8 +82,10 @@ def test_engine_oserrors_become_one_line_notifications(tmp_path: Path) -> None:
             await pilot.pause()
 
             await pilot.press("s")  # stop
-            await wait_for(pilot, lambda: any("Stopped" in m for m in app.told), what="the stop's notice")
-            stop = next(m for m in app.told if "Stopped" in m)
+            await wait_for(
+                pilot, lambda: any("Could not stop" in m for m in app.told), what="the stop's notice"
+            )
+            stop = next(m for m in app.told if "Could not stop" in m)
             assert _one_line_about_the_disk(stop), stop
 
             await pilot.press("i")  # inspect: the detail screen says why, in its title line

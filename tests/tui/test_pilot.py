@@ -110,14 +110,14 @@ def test_container_keys_stop_start_restart_pause_kill_remove(bench: Bench) -> No
             p.select_key(p.shown[0])
             await pilot.press("A")
             assert p.marked == {a, b}
-            await pilot.press("d")
-            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
+            await pilot.press("d")  # a menu: remove, or remove with its anonymous volumes (rm -v)
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "MenuScreen")
             await pilot.press("n")  # no: nothing happens
             await pilot.pause(0.3)
             assert {c.name for c in bench.engine.list_containers(all=True)} == {"one", "two"}
             await pilot.press("d")
-            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
-            await pilot.press("y")
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "MenuScreen")
+            await pilot.press("1")
             await wait_for(pilot, lambda: not bench.engine.list_containers(all=True), what="both removed")
             await wait_for(pilot, lambda: not p.shown, what="list empty")
 
@@ -227,7 +227,7 @@ def test_detail_view_inspect_stats_top_ports_env_mounts(bench: Bench) -> None:
             await pilot.press("escape")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
             # stats / top keys open the same view on their tab
-            await pilot.press("g")
+            await pilot.press("S")
             await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
             assert app.screen.query_one(TabbedContentType).active == "stats"
             await pilot.press("escape")

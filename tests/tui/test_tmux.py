@@ -377,3 +377,63 @@ def test_a_filter_typed_at_30_keys_a_second_with_backspaces_arrives_whole(
             t.wait("web-59", what="the filter cleared")
     finally:
         t.close()
+
+
+def test_master_detail_at_80x24(tmux_env: tuple[LocalEngine, str, dict[str, str]]) -> None:
+    """The containers list with the detail panel under it at 80x24: the panel follows the cursor (g, G, j),
+    the columns that matter fit, hide-stopped, sort by key, and v hides the panel (and remembers it)."""
+    from core.models import ContainerConfig, ContainerCreate, HostConfig
+
+    engine, ref, env = tmux_env
+    engine.pull(ref)
+    engine.tag_image(ref, "busybox")
+
+    def run(name: str, script: str, image: str = "busybox") -> str:
+        config = ContainerConfig(image=image, cmd=["sh", "-c", script])
+        c = engine.create_container(ContainerCreate(config, HostConfig(), name=name))
+        engine.start_container(c.id)
+        return c.id
+
+    done = run("done", "echo done-says-bye")
+    engine.wait_container(done)
+    run("alpha", "echo alpha-says-hi; sleep 300", image=ref)  # the test bed's 127.0.0.1:PORT/busybox
+    time.sleep(0.05)
+    run("beta", "echo beta-says-hi; sleep 300")
+    t = Tmux(f"{DOCKYARD} --root {shlex.quote(str(engine.config.root))}", env, size=(80, 24))
+    try:
+        screen = t.wait(lambda s: "alpha" in s and "beta" in s and "done" in s, what="the three listed")
+        header = next(line for line in screen.splitlines() if "NAME" in line)
+        assert "STATUS" in header and "IMAGE" in header and "CREATED" not in header, header
+        assert "…/busybox:latest" in screen and "127.0.0.1:" not in screen.split("Logs")[0]
+        # the cursor starts on the first row (newest: beta); the panel under the list follows it
+        t.wait("beta-says-hi", what="beta's log in the panel")
+        t.keys("G")  # the last row: done
+        t.wait(lambda s: "done-says-bye" in s and "beta-says-hi" not in s, what="done's log")
+        t.keys("g")
+        t.wait("beta-says-hi", what="beta's log again")
+        t.keys("j")
+        screen = t.wait("alpha-says-hi", what="alpha's log")
+        assert "127.0.0.1:" in screen  # the whole image name, in the panel's title
+
+        # hide the stopped, show them again
+        t.keys("H")
+        t.wait(lambda s: "Exited" not in s, what="done hidden")
+        t.keys("H")
+        t.wait("Exited", what="done shown again")
+
+        # sort by the first column, then the panel off and on
+        t.keys("o")
+        t.wait("NAME ▲", what="sorted by name")
+        t.keys("v")
+        t.wait(lambda s: "alpha-says-hi" not in s, what="the panel hidden")
+        assert "detail_panel = false" in Path(env["DOCKYARD_TUI_CONFIG"]).read_text()
+        t.keys("v")
+        t.wait("says-", what="the panel back")
+
+        t.keys("q")
+        deadline = time.monotonic() + 10
+        while t.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not t.alive(), "the workbench did not quit"
+    finally:
+        t.close()

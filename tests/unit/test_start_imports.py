@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from core.config import Config
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # typing (~2 ms), dataclasses + inspect (~4 ms, plus ~0.35 ms a class), shutil, OpenSSL's hashlib, datetime:
@@ -89,3 +91,53 @@ def test_the_api_server_is_not_on_the_start_paths(cli: dict[str, list[str]]) -> 
 def test_the_shims_path_to_the_container_is_light() -> None:
     loaded = {"argparse", *NEVER} & set(_replay(SHIM)["all"])
     assert not loaded
+
+
+# A command against a remote engine (-H) is an HTTP client and a printer: the docker CLI's time for the same
+# command is its budget (~20-30 ms for ``ps``). None of these is needed on that path: the HTTP client is
+# core.remote.wire (httpx + httpcore cost ~100 ms: httpcore imports trio and anyio when they are installed);
+# ssl only for TLS, hashlib/shutil only for the context store's writes, inspect/dataclasses nowhere.
+REMOTE_NEVER = {"httpx", "httpcore", "h11", "anyio", "trio", "sniffio", "ssl", "asyncio", "subprocess"}
+REMOTE_NEVER |= {"dataclasses", "inspect", "hashlib", "shutil", "rich", "textual", "api"}
+# the local engine's rooms: a remote command never touches the engine root
+LOCAL_ENGINE = (
+    *("core.engine", "core.images", "core.state", "core.runtime", "core.network", "core.storage"),
+    *("core.supervisor", "core.build", "core.volumes", "core.system", "core.containers.lifecycle"),
+)
+
+REMOTE = """
+import json, sys
+from tui.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "all": sorted(sys.modules)}))
+"""
+
+
+def test_a_remote_commands_path_is_light(engine_config: Config) -> None:
+    """``ps``, ``images``, ``inspect`` and ``logs`` against a real ``dockyard serve`` (``-H unix://``)."""
+    from tests.e2e.apiserver import running_server
+
+    with running_server(engine_config) as server:
+        env = {k: v for k, v in server.engine_env().items() if not k.startswith("DOCKER")}
+        env["DOCKER_CONFIG"] = str(server.docker_config)
+        for verb, code in (
+            (["ps", "-a"], 0),
+            (["images"], 0),
+            (["inspect", "no-such-thing"], 1),
+            (["logs", "no-such-thing"], 1),
+        ):
+            out = subprocess.run(
+                [sys.executable, "-c", REMOTE, "-H", server.host, *verb],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+                env=env,
+            )
+            result = json.loads(out.stdout.splitlines()[-1])
+            assert result["code"] == code, (verb, out.stderr)
+            loaded = set(result["all"])
+            assert not REMOTE_NEVER & loaded, verb
+            assert not [m for m in loaded if m.startswith(LOCAL_ENGINE)], verb
+            if verb[0] == "ps":  # typing too (~3 ms): core.remote keeps its annotations for the type checker
+                assert "typing" not in loaded

@@ -227,6 +227,10 @@ class DetailScreen(Screen[None]):
         )
 
     def _show_inspect(self, info: dict[str, Any]) -> None:
+        if self.kind == "network":
+            from tui.screens.network_forms import network_view
+
+            info = network_view(info)  # its containers by name, not by 64-hex id
         self.info = info
         self.query_one(JsonTree).load(info)
         if self.kind != "container":
@@ -252,10 +256,17 @@ class DetailScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def _sample_stats(self) -> None:
+        from core.models import LIVE_STATES
+
         try:
-            s = self.engine.container_stats(self.key)
+            # a stopped container has no live numbers: say so, as the Top tab does (not a row of zeros)
+            status = self.engine.container(self.key).status
+            s = self.engine.container_stats(self.key) if status in LIVE_STATES else None
         except Exception as err:
             self.app.call_from_thread(self._failed, one_line(err))
+            return
+        if s is None:
+            self.app.call_from_thread(self.query_one(StatsView).not_running, self.item_name, status)
             return
         self.app.call_from_thread(self._add_stats, s)
 
@@ -290,6 +301,12 @@ class DetailScreen(Screen[None]):
             titles, rows = self.engine.container_top(self.key)
         except Exception as err:
             titles, rows = ["TOP"], [[one_line(err)]]
+            try:
+                status = self.engine.container(self.key).status
+            except Exception:
+                status = ""
+            if status and status not in ("running", "paused", "restarting"):
+                rows = [[f"{self.item_name} is not running ({status})"]]
         self.app.call_from_thread(self._fill, "top", tuple(titles), [tuple(r) for r in rows])
 
     # ------------------------------------------------------------ navigation

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
+from textual.containers import Container
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from tui.widgets.detail_panel import DetailPanel
 from tui.widgets.engines import EngineBar
 from tui.widgets.logs_pane import LogsPane
 from tui.widgets.panes import ContainersPane, EnginePane, ImagesPane, NetworksPane, VolumesPane
@@ -29,6 +31,8 @@ TITLES = {
     "volumes": "Volumes",
     "logs": "Logs",
 }
+# the detail panel goes beside the list from this many columns on, under it below (80x24: under)
+WIDE = 120
 
 
 class MainScreen(Screen[None]):
@@ -41,7 +45,13 @@ class MainScreen(Screen[None]):
         with TabbedContent(id="panes", initial="containers"):
             for i, name in enumerate(PANES, 1):
                 with TabPane(f"{i} {TITLES[name]}", id=name):
-                    yield self._pane(name)
+                    if name == "containers":
+                        # master-detail: the list, and the selected container's detail beside or under it
+                        with Container(id="containers-split"):
+                            yield self._pane(name)
+                            yield DetailPanel(id="detail-panel")
+                    else:
+                        yield self._pane(name)
         yield Footer()
 
     @staticmethod
@@ -60,6 +70,9 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.pane("containers").focus_table()
+        self._layout(self.app.size.width)
+        self.panel.display = self.dapp.settings.detail_panel
+        self._panel_live()
         self.apply(frozenset(self.dapp.snapshot.loaded))
         interval = self.dapp.settings.stats_interval
         if interval > 0:
@@ -72,13 +85,78 @@ class MainScreen(Screen[None]):
 
     @property
     def current(self) -> str:
-        return self.query_one(TabbedContent).active or "containers"
+        return self.query_one("#panes", TabbedContent).active or "containers"
+
+    # ------------------------------------------------------------ the detail panel
+
+    @property
+    def panel(self) -> DetailPanel:
+        return self.query_one("#detail-panel", DetailPanel)
+
+    def _layout(self, width: int) -> None:
+        """The panel beside the list on a wide terminal, under it on a narrow one."""
+        self.query_one("#containers-split").set_class(width >= WIDE, "-wide")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(event.size.width)
+
+    def _panel_live(self) -> None:
+        """The panel works only while someone can see it."""
+        live = bool(self.panel.display) and self.current == "containers" and self.app.screen is self
+        self.panel.set_live(live)
+
+    def on_screen_suspend(self) -> None:
+        self.panel.set_live(False)
+
+    def on_screen_resume(self) -> None:
+        self.call_after_refresh(self._panel_live)
+
+    @on(ContainersPane.TogglePanel)
+    @on(DetailPanel.Hide)
+    def _toggle_panel(self, event: ContainersPane.TogglePanel | DetailPanel.Hide) -> None:
+        event.stop()
+        panel = self.panel
+        panel.display = not panel.display
+        if not panel.display:
+            self.pane("containers").focus_table()  # the focus may have been in the panel
+        settings = self.dapp.settings
+        settings.detail_panel = bool(panel.display)
+        self._panel_live()
+        if panel.display:
+            self._follow_cursor()
+        if settings.save_to is not None:
+            from tui.settings import remember
+
+            try:
+                remember(settings.save_to, "detail_panel", settings.detail_panel)
+            except OSError as err:
+                self.notify(
+                    f"Could not save the panel choice in {settings.save_to}: {err}", severity="warning"
+                )
+
+    @on(ContainersPane.PanelTab)
+    def _panel_tab(self, event: ContainersPane.PanelTab) -> None:
+        event.stop()
+        if self.panel.display:
+            self.panel.next_tab(event.step)
+
+    def _follow_cursor(self) -> None:
+        pane = self.pane("containers")
+        key = pane.cursor_key()
+        if key is None:
+            self.panel.follow(None, "No container selected.")
+        elif key in pane.projects:
+            project = pane.projects[key]
+            self.panel.follow(None, f"Compose project {project.name}: {', '.join(project.services)}")
+        else:
+            row = pane.by_key.get(key)
+            self.panel.follow(key, row.name if row else key[:12])
 
     def active_pane(self) -> Widget:
         return self.pane(self.current)
 
     def show_pane(self, name: str) -> None:
-        self.query_one(TabbedContent).active = name
+        self.query_one("#panes", TabbedContent).active = name
         self._focus_pane(name)
 
     def _focus_pane(self, name: str) -> None:
@@ -92,10 +170,11 @@ class MainScreen(Screen[None]):
         if name == "volumes":
             self.dapp.load_volume_sizes()
 
-    @on(TabbedContent.TabActivated)
+    @on(TabbedContent.TabActivated, "#panes")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id:
             self._focus_pane(event.pane.id)
+        self._panel_live()
 
     def show_logs(self, container: str, name: str) -> None:
         self.selected = (container, name)
@@ -112,6 +191,8 @@ class MainScreen(Screen[None]):
             row = event.pane.by_key.get(event.key)
             if row is not None:
                 self.selected = (row.key, row.name)
+        if isinstance(event.pane, ContainersPane) and self.panel.display:
+            self._follow_cursor()
 
     # --------------------------------------------------- what the panes ask
 
@@ -165,11 +246,11 @@ class MainScreen(Screen[None]):
 
     def action_target(self, action: Action) -> Widget | None:
         """Where a palette command runs: the pane it belongs to (switching to it if needed)."""
-        if action.scope in ("containers", "projects", "logs"):
+        if action.scope in ("containers", "projects", "logs", "containerlist"):
             self.show_pane("logs" if action.scope == "logs" else "containers")
             return self.active_pane()
-        if action.scope == "images":
-            self.show_pane("images")
+        if action.scope in ("images", "networks", "volumes"):
+            self.show_pane(action.scope)
             return self.active_pane()
         pane = self.active_pane()
         name = action.action.split("(")[0]
@@ -188,6 +269,12 @@ class MainScreen(Screen[None]):
             return
         if kinds & {"containers", "stats", "tick"} and "containers" in snap.loaded:
             self.pane("containers").refresh_from(snap)
+            if self.panel.display:
+                self._follow_cursor()  # the first rows, or the row under the cursor removed
+                shown = self.panel.container
+                for c in snap.containers if shown else ():
+                    if c.id == shown:
+                        self.panel.note_state(c.id, c.status)
         if "images" in kinds and "images" in snap.loaded:
             self.pane("images").refresh_from(snap)
         if kinds & {"volumes", "volume_sizes"} and "volumes" in snap.loaded:

@@ -62,6 +62,21 @@ class LayerRow(Horizontal):
         elif p.total:
             bar.update(total=p.total, progress=min(p.current, p.total))
 
+    def stop(self, word: str) -> None:
+        """The pull ended before this layer did ("Cancelled", "Failed"): say so, and stop the bar where it
+        was (a bar that never learned its size stops pulsing at empty)."""
+        if not self._ready:
+            self.call_after_refresh(self.stop, word)
+            return
+        status = self.query_one(".layer-status", Label)
+        if str(status.content) in DONE_STATES:
+            return
+        status.update(word)
+        self.add_class("layer-stopped")
+        bar = self.query_one(ProgressBar)
+        if bar.total is None:
+            bar.update(total=1, progress=0)
+
 
 class PullScreen(Screen[None]):
     BINDINGS = [
@@ -180,6 +195,9 @@ class PullScreen(Screen[None]):
             self._status(f"Digest: {result.digest}\nStatus: {what} {result.reference}\nEsc goes back.")
             self.dapp.schedule_refresh("images")
         else:
+            word = "Cancelled" if self.cancel.is_set() else "Failed"
+            for row in self.query(LayerRow):
+                row.stop(word)
             self._status(f"{error}\nEnter retries, Esc goes back.")
         self.query_one("#ref", Input).focus()
 

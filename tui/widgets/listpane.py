@@ -41,12 +41,22 @@ HEALTH_STYLES = {"unhealthy": "bold red", "starting": "yellow"}  # a running con
 
 
 class ResourceTable(DataTable[Text | str]):
-    """A row-cursor DataTable with vi-style movement for keyboards without arrows handy."""
+    """A row-cursor DataTable with vi-style movement for keyboards without arrows handy, and g/G (Home/End)
+    to the first and last row (DataTable's own Home/End scroll sideways, which a row list never needs)."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        *(b for b in bindings("list") if isinstance(b, Binding) and b.action in ("first_row", "last_row")),
     ]
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0, animate=False)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
 
 
 class ListPane(Vertical):
@@ -54,6 +64,9 @@ class ListPane(Vertical):
 
     COLUMNS: tuple[str, ...] = ()
     STATUS_COLUMN: int = -1  # index of the cell coloured by Row.style, -1 for none
+    # the COLUMNS a narrow pane keeps, most important first (the others show as the width allows, in
+    # COLUMNS order, never scrolled sideways); () shows them all
+    PRIORITY: tuple[str, ...] = ()
     EMPTY = "Nothing here yet."
     BINDINGS = bindings("list")
 
@@ -80,20 +93,85 @@ class ListPane(Vertical):
         self.loaded = False
         self._rendered: dict[str, Row] = {}
         self._widths: dict[int, int] = {}  # widest cell shown in each column (see _update_cells)
+        self.columns_shown: tuple[int, ...] = tuple(range(len(self.COLUMNS)))  # indices into COLUMNS
 
     def compose(self) -> ComposeResult:
         # its backspaces run in typing order with its characters (tui.widgets.keyinput says why)
         yield OrderedInput(placeholder="filter (Esc clears)", id="filter", classes="filter")
         table = ResourceTable(cursor_type="row", zebra_stripes=False, id="table")
-        table.add_column(" ", key="_mark", width=1)
-        for title in self.COLUMNS:
-            table.add_column(title, key=title)
+        self._add_columns(table)
         yield table
         yield Static(self.EMPTY, classes="empty")
 
     @property
     def table(self) -> ResourceTable:
         return self.query_one(ResourceTable)
+
+    # -------------------------------------------------------------- columns
+
+    def column_title(self, index: int) -> str | Text:
+        """The header of COLUMNS[index] (a sorted pane adds its arrow)."""
+        return self.COLUMNS[index]
+
+    def _add_columns(self, table: DataTable[Text | str]) -> None:
+        table.add_column(" ", key="_mark", width=1)
+        for i in self.columns_shown:
+            table.add_column(self.column_title(i), key=self.COLUMNS[i])
+
+    def visible_columns(self) -> list[str]:
+        return [self.COLUMNS[i] for i in self.columns_shown]
+
+    def fit_columns(self) -> None:
+        """Keep the columns that fit the pane's width, by PRIORITY; rebuild the table when that changes."""
+        if not self.PRIORITY or not self.is_mounted:
+            return
+        width = self.size.width
+        if width <= 0:
+            return
+        padding = 2 * self.table.cell_padding
+        budget = width - (1 + padding) - 2  # the mark column and the vertical scrollbar
+        need = {}
+        rows = self.visible_rows()
+        for i, title in enumerate(self.COLUMNS):
+            widest = max((_width(r.cells[i]) for r in rows if i < len(r.cells)), default=0)
+            need[i] = max(cell_len(title) + 2, widest) + padding  # + 2: a sort arrow
+        # a column with nothing in it (no container publishes a port) goes last: it says nothing
+        empty = {i for i in range(len(self.COLUMNS)) if all(not r.cells[i].strip("-… ") for r in rows)}
+        order = [t for t in self.PRIORITY if self.COLUMNS.index(t) not in empty]
+        order += [t for t in self.PRIORITY if self.COLUMNS.index(t) in empty]
+        chosen: set[int] = set()
+        for title in order:
+            i = self.COLUMNS.index(title)
+            if not chosen or need[i] <= budget:
+                chosen.add(i)
+                budget -= need[i]
+        shown = tuple(i for i in range(len(self.COLUMNS)) if i in chosen)
+        if shown != self.columns_shown:
+            self.columns_shown = shown
+            self.rebuild_columns()
+
+    def rebuild_columns(self) -> None:
+        """Columns again (another set, or new titles): every row is drawn again."""
+        table = self.table
+        current = self.cursor_key()
+        table.clear(columns=True)
+        self._add_columns(table)
+        self.shown = []
+        self._render_rows()
+        if current is not None:
+            self.select_key(current)
+        # Textual 8.2.8's DataTable keeps a header line rendered with the new columns' widths before the
+        # rows widened them (the header then no longer lines up with the cells, and a click on a header
+        # picks the wrong column): drop its render caches once the new rows are measured
+        self.call_after_refresh(self._redraw_table)
+
+    def _redraw_table(self) -> None:
+        table = self.table
+        table._clear_caches()
+        table.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_columns()
 
     # ----------------------------------------------------------------- data
 
@@ -105,6 +183,7 @@ class ListPane(Vertical):
         if self.engine_filter is not None:
             self.request_engine_filter(self.engine_filter)  # what changed may change what it chooses
         self._render_rows()
+        self.fit_columns()
 
     def update_row(self, row: Row) -> None:
         """Replace one row's cells (stats samples, status ticks) without touching the others."""
@@ -115,6 +194,11 @@ class ListPane(Vertical):
         self.rows = [row if r.key == row.key else r for r in self.rows]
         if row.key in self.shown and old != row:
             self._update_cells(old, row)
+
+    def _shown_cells(self, row: Row) -> list[Text | str]:
+        """The mark and the cells of the columns shown."""
+        cells = self._cells(row)
+        return [cells[0], *(cells[i + 1] for i in self.columns_shown if i + 1 < len(cells))]
 
     def _cells(self, row: Row) -> list[Text | str]:
         out: list[Text | str] = [MARK if row.key in self.marked else " "]
@@ -131,7 +215,10 @@ class ListPane(Vertical):
     def _update_cells(self, old: Row, new: Row) -> None:
         table = self.table
         cells = self._cells(new)
+        shown = set(self.columns_shown)
         for i, (a, b) in enumerate(zip(old.cells, new.cells, strict=False)):
+            if i not in shown:
+                continue
             if a != b or (i == self.STATUS_COLUMN and (old.style, old.health) != (new.style, new.health)):
                 value = cells[i + 1]
                 width = _width(value)
@@ -158,9 +245,9 @@ class ListPane(Vertical):
             table.clear()
             self._widths = {}
             for r in visible:
-                cells = self._cells(r)
+                cells = self._shown_cells(r)
                 table.add_row(*cells, key=r.key)
-                for i, value in enumerate(cells[1:]):
+                for i, value in zip(self.columns_shown, cells[1:], strict=False):
                     self._widths[i] = max(self._widths.get(i, 0), _width(value))
             self.shown = keys
             if current in keys:
@@ -275,6 +362,12 @@ class ListPane(Vertical):
         if key == "escape" and (self.filter_text or self.has_class("-filtering")):
             event.stop()
             self.clear_filter()
+
+    def action_first_row(self) -> None:
+        self.table.action_first_row()
+
+    def action_last_row(self) -> None:
+        self.table.action_last_row()
 
     def action_mark(self) -> None:
         key = self.cursor_key()

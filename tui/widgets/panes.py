@@ -6,10 +6,13 @@ the main screen that hosts the panes answers it, so widgets never import screens
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
+from textual import on
 from textual.message import Message
+from textual.widgets import DataTable
 
 from core.models import RUNNING_STATES, STOPPED_STATES
 from tui.failure import one_line
@@ -19,6 +22,7 @@ from tui.widgets.listpane import MARK, ListPane
 from tui.widgets.rows import (
     COMPOSE_PROJECT,
     CONTAINER_COLUMNS,
+    CONTAINER_PRIORITY,
     IMAGE_COLUMNS,
     NETWORK_COLUMNS,
     PROJECT_KEY,
@@ -51,6 +55,21 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+# what a failed action's toast says it could not do (its label says what was done when it worked)
+_INFINITIVE = {
+    "Started": "start",
+    "Stopped": "stop",
+    "Restarted": "restart",
+    "Killed": "kill",
+    "Paused": "pause",
+    "Unpaused": "unpause",
+    "Removed": "remove",
+    "Force-removed": "force-remove",
+    "Disconnected": "disconnect",
+    "Connected": "connect",
+}
+
+
 class EnginePane(ListPane):
     KIND = ""  # container | image | volume | network
 
@@ -73,6 +92,25 @@ class EnginePane(ListPane):
             self.name = name
             self.tab = tab
 
+    class Ask(Message):
+        """Open the dialog ``what`` (tui.app.DIALOGS: a menu, a form, a pick list, a command's output)
+        with ``args``; ``then`` gets its answer (None when it was cancelled)."""
+
+        def __init__(
+            self, what: str, args: dict[str, Any], then: Callable[[Any], None] | None = None
+        ) -> None:
+            super().__init__()
+            self.what = what
+            self.args = args
+            self.then = then
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # a transitional state shown in a row's status cell while its action runs ("Stopping…"): key ->
+        # (text, the snapshot's list when the action ended, or None while it runs); the row shows the text
+        # until a list read after the end replaces it
+        self.pending: dict[str, tuple[str, object]] = {}
+
     @property
     def dapp(self) -> DockyardApp:
         return self.app  # type: ignore[return-value]
@@ -81,7 +119,54 @@ class EnginePane(ListPane):
         """Show ``snap``'s rows of this pane's kind (each subclass: containers, images, volumes, networks)."""
         raise NotImplementedError(f"{type(self).__name__} must say which rows it shows")
 
-    def _bulk(self, verb: str, fn: Callable[[str], Any], rows: list[Row] | None = None) -> None:
+    def set_rows(self, rows: Sequence[Row]) -> None:
+        if self.pending:
+            rows = [self._with_pending(r) for r in rows]
+        if self.KIND == "container" and self.dapp.settings.stats_interval <= 0:
+            rows = [self._stats_off(r) for r in rows]
+        super().set_rows(rows)
+
+    def _stats_off(self, row: Row) -> Row:
+        """``stats_interval = 0``: the CPU and memory cells say the sampling is off, not "…" forever."""
+        columns = [i for i, title in enumerate(self.COLUMNS) if title in ("CPU %", "MEM")]
+        if not any(i < len(row.cells) and row.cells[i] == "…" for i in columns):
+            return row
+        cells = [("off" if i in columns and c == "…" else c) for i, c in enumerate(row.cells)]
+        return Row(row.key, row.name, tuple(cells), row.style, row.health)
+
+    def _with_pending(self, row: Row) -> Row:
+        entry = self.pending.get(row.key)
+        if entry is None or self.STATUS_COLUMN < 0:
+            return row
+        text, ended_with = entry
+        if ended_with is not None and ended_with is not self._listed():
+            del self.pending[row.key]  # a list read since the action ended: the row says what is now
+            return row
+        cells = list(row.cells)
+        cells[self.STATUS_COLUMN] = text
+        return Row(row.key, row.name, tuple(cells), row.style, "")
+
+    def _listed(self) -> object:
+        """The snapshot's list this pane shows (its identity tells a new read from a re-render)."""
+        return self.dapp.snapshot.containers
+
+    def _pending_start(self, keys: list[str], text: str) -> None:
+        for key in keys:
+            self.pending[key] = (text, None)
+            row = self.by_key.get(key)
+            if row is not None:
+                self.update_row(self._with_pending(row))
+
+    def _pending_end(self, keys: list[str]) -> None:
+        listed = self._listed()
+        for key in keys:
+            if key in self.pending:
+                self.pending[key] = (self.pending[key][0], listed)
+        self.dapp.schedule_refresh("containers")
+
+    def _bulk(
+        self, verb: str, fn: Callable[[str], Any], rows: list[Row] | None = None, *, pending: str = ""
+    ) -> None:
         rows = rows if rows is not None else self.targets()
         if not rows:
             self.notify(f"No {self.KIND} selected", severity="warning", timeout=3)
@@ -95,16 +180,81 @@ class EnginePane(ListPane):
                 try:
                     fn(key)
                 except Exception as err:
-                    failures.append(f"{name}: {one_line(err)}")
+                    failures.append(f"{name}: {one_line(err)}" if len(names) > 1 else one_line(err))
             if failures:
                 raise RuntimeError("; ".join(failures))
 
         label = f"{verb} {names[0]}" if len(names) == 1 else f"{verb} {_plural(len(names), self.KIND)}"
+        doing = _INFINITIVE.get(verb, verb.lower())
+        failed = (
+            f"Could not {doing} {names[0]}" if len(names) == 1 else f"Could not {doing} every {self.KIND}"
+        )
         self.marked.clear()
-        self.dapp.engine_call(label, call, refresh=("containers", "images", "volumes", "networks"))
+        if pending:
+            self._pending_start(keys, pending)
+        self.dapp.engine_call(
+            label,
+            call,
+            refresh=("containers", "images", "volumes", "networks"),
+            failed=failed,
+            finally_=(lambda: self._pending_end(keys)) if pending else None,
+        )
         for key in keys:
             if key in self.shown:
                 self.table.update_cell(key, "_mark", " ")
+
+    def _ask(self, what: str, args: dict[str, Any], then: Callable[[Any], None] | None = None) -> None:
+        self.post_message(self.Ask(what, args, then))
+
+    # ------------------------------------------------------------ custom commands (c)
+
+    def custom_fields(self, row: Row) -> dict[str, Any] | None:
+        """The placeholders of ``row``'s object for a custom command (each subclass: its kind's fields)."""
+        return None
+
+    def action_custom_command(self) -> None:
+        from tui.custom_commands import CommandError, render
+
+        kind = self.KIND + "s"
+        commands = self.dapp.settings.custom_commands.get(kind, [])
+        if not commands:
+            self.notify(
+                f"No custom commands for {kind}: add [[custom_commands.{kind}]] to tui.toml "
+                "(name, command; see the README)",
+                severity="warning",
+                timeout=6,
+            )
+            return
+        row = self.cursor_row_data()
+        fields = self.custom_fields(row) if row is not None else None
+        if row is None or fields is None:
+            self.notify(f"No {self.KIND} selected", severity="warning", timeout=3)
+            return
+
+        def chosen(index: Any) -> None:
+            if index is None:
+                return
+            cmd = commands[int(index)]
+            try:
+                line = render(cmd, fields)
+            except CommandError as err:
+                self.notify(f"Custom command {err}", severity="error", timeout=8)
+                return
+            self._ask(
+                "custom-run", {"name": cmd.name, "command": line, "attach": cmd.attach, "item": row.name}
+            )
+
+        if len(commands) == 1:
+            chosen(0)
+            return
+        self._ask(
+            "menu",
+            {
+                "title": f"Run a custom command on {row.name}",
+                "choices": [(str(i), c.name) for i, c in enumerate(commands)],
+            },
+            chosen,
+        )
 
     def _confirm(self, title: str, body: list[str], then: Callable[[], None]) -> None:
         self.post_message(self.ConfirmAction(title, body, then))
@@ -143,11 +293,12 @@ class EnginePane(ListPane):
 class ContainersPane(EnginePane):
     KIND = "container"
     COLUMNS = CONTAINER_COLUMNS
+    PRIORITY = CONTAINER_PRIORITY
     STATUS_COLUMN = 2
     EMPTY = "No containers. Press n to run one, P to pull an image."
     # "list" again: a key bound here hides the base class's binding of that key (Textual merges by key),
     # and a project's "d" (down) must not hide a container's (remove)
-    BINDINGS = bindings("list", "containers", "projects")
+    BINDINGS = bindings("list", "containers", "projects", "containerlist")
 
     class ShowLogs(Message):
         """Follow this container's log in the Logs pane."""
@@ -173,6 +324,16 @@ class ContainersPane(EnginePane):
             self.container = container
             self.name = name
 
+    class TogglePanel(Message):
+        """Show or hide the detail panel beside the list."""
+
+    class PanelTab(Message):
+        """The detail panel's next (``step`` 1) or previous (-1) tab."""
+
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
     class ShowProjectLogs(Message):
         """The merged logs of a compose project's containers."""
 
@@ -188,23 +349,106 @@ class ContainersPane(EnginePane):
         self.collapsed: set[str] = set()  # project row keys folded to one line
         self.busy: dict[str, str] = {}  # project name -> the latest line of an action running on it
         self._on_project = False
+        self.sort_column: int | None = None  # index into COLUMNS; None: the engine's order
+        self.sort_reverse = False
+        self.hide_stopped = False
+        self._snap: Snapshot | None = None
 
     def refresh_from(self, snap: Snapshot) -> None:
         """Compose projects first (by name), each a row with its containers under it; then the containers
-        of no project, as ``docker ps`` lists them."""
-        projects, rest = compose_projects(snap.containers)
+        of no project, as ``docker ps`` lists them. A sort orders the projects among themselves, each
+        project's containers under it, and the rest; hide-stopped leaves out what does not run (and a
+        project none of whose containers does)."""
+        self._snap = snap
+        containers = snap.containers
+        if self.hide_stopped:
+            containers = [c for c in containers if c.status in RUNNING_STATES]
+        projects, rest = compose_projects(containers)
         self.projects = {p.key: p for p in projects}
         self.group_of = {c.id: p.key for p in projects for c in p.containers}
         self.collapsed &= set(self.projects)
-        rows: list[Row] = []
+        groups: list[tuple[Row, list[Row]]] = []
         for p in projects:
-            rows.append(
-                project_row(p, snap.stats, collapsed=p.key in self.collapsed, busy=self.busy.get(p.name, ""))
+            head = project_row(
+                p, snap.stats, collapsed=p.key in self.collapsed, busy=self.busy.get(p.name, "")
             )
-            last = len(p.containers) - 1
-            rows += [member_row(c, snap.stats.get(c.id), last=i == last) for i, c in enumerate(p.containers)]
-        rows += [container_row(c, snap.stats.get(c.id)) for c in rest]
+            members = [container_row(c, snap.stats.get(c.id)) for c in p.containers]
+            groups.append((head, self._sorted(members)))
+        if self.sort_column is not None:
+            members_of = {h.key: m for h, m in groups}
+            groups = [(h, members_of[h.key]) for h in self._sorted([h for h, _ in groups])]
+        by_id = {c.id: c for p in projects for c in p.containers}
+        rows: list[Row] = []
+        for head, members in groups:
+            rows.append(head)
+            last = len(members) - 1
+            rows += [
+                member_row(by_id[r.key], snap.stats.get(r.key), last=i == last) for i, r in enumerate(members)
+            ]
+        rows += self._sorted([container_row(c, snap.stats.get(c.id)) for c in rest])
         self.set_rows(rows)
+
+    # ------------------------------------------------------------ sorting, hiding
+
+    def _sorted(self, rows: list[Row]) -> list[Row]:
+        col = self.sort_column
+        if col is None:
+            return rows
+        return sorted(rows, key=lambda r: r.sort_value(col), reverse=self.sort_reverse)
+
+    def column_title(self, index: int) -> str | Text:
+        title = self.COLUMNS[index]
+        if index == self.sort_column:
+            return Text(f"{title} {'▼' if self.sort_reverse else '▲'}", style="bold")
+        return title
+
+    def sort_by(self, column: int | None, reverse: bool = False) -> None:
+        self.sort_column, self.sort_reverse = column, reverse
+        if self._snap is not None:
+            self.refresh_from(self._snap)
+        self.rebuild_columns()  # the arrow moves
+        if column is None:
+            self.notify("Sorted as the engine lists them", timeout=2)
+        else:
+            way = "descending" if reverse else "ascending"
+            self.notify(f"Sorted by {self.COLUMNS[column]}, {way}", timeout=2)
+
+    def action_sort(self) -> None:
+        """The next column shown (ascending); after the last, the engine's order again."""
+        shown = list(self.columns_shown)
+        if self.sort_column is None or self.sort_column not in shown:
+            nxt: int | None = shown[0]
+        else:
+            i = shown.index(self.sort_column)
+            nxt = shown[i + 1] if i + 1 < len(shown) else None
+        self.sort_by(nxt)
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(self.sort_column if self.sort_column is not None else 0, not self.sort_reverse)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column's header sorts by it; a second click reverses."""
+        event.stop()
+        title = str(event.column_key.value or "")
+        if title not in self.COLUMNS:
+            return
+        column = self.COLUMNS.index(title)
+        self.sort_by(column, not self.sort_reverse if column == self.sort_column else False)
+
+    def action_hide_stopped(self) -> None:
+        self.hide_stopped = not self.hide_stopped
+        if self._snap is not None:
+            self.refresh_from(self._snap)
+        self.notify(
+            "Stopped containers hidden" if self.hide_stopped else "Showing every container", timeout=2
+        )
+
+    def action_toggle_panel(self) -> None:
+        self.post_message(self.TogglePanel())
+
+    def action_panel_tab(self, step: int) -> None:
+        self.post_message(self.PanelTab(step))
 
     def visible_rows(self) -> list[Row]:
         """A project's row stays while any of its containers passes the filter (or its name does); a folded
@@ -259,7 +503,7 @@ class ContainersPane(EnginePane):
         self.collapsed ^= {project}
         row = self.by_key[project]
         folded = ("▸ " if project in self.collapsed else "▾ ") + row.name
-        self.update_row(Row(row.key, row.name, (folded, *row.cells[1:]), row.style, row.health))
+        self.update_row(Row(row.key, row.name, (folded, *row.cells[1:]), row.style, row.health, row.order))
         self._render_rows()
         self.select_key(project)
 
@@ -420,13 +664,35 @@ class ContainersPane(EnginePane):
         self._bulk("Started", lambda k: self.dapp.engine.start_container(k))
 
     def action_stop(self) -> None:
-        self._bulk("Stopped", lambda k: self.dapp.engine.stop_container(k))
+        self._bulk("Stopped", lambda k: self.dapp.engine.stop_container(k), pending="Stopping…")
 
     def action_restart(self) -> None:
-        self._bulk("Restarted", lambda k: self.dapp.engine.restart_container(k))
+        self._bulk("Restarted", lambda k: self.dapp.engine.restart_container(k), pending="Restarting…")
 
     def action_kill(self) -> None:
-        self._bulk("Killed", lambda k: self.dapp.engine.kill_container(k))
+        self._bulk("Killed", lambda k: self.dapp.engine.kill_container(k), pending="Killing…")
+
+    def custom_fields(self, row: Row) -> dict[str, Any] | None:
+        from tui.custom_commands import container_fields
+
+        c = next((c for c in self.dapp.snapshot.containers if c.id == row.key), None)
+        return container_fields(c) if c is not None else None
+
+    def action_open_port(self) -> None:
+        """``w``: the URL of the container's published port(s), shown as a link (OSC 8) and copied."""
+        from tui.widgets.links import port_urls
+
+        row = self.cursor_row_data()
+        c = next((c for c in self.dapp.snapshot.containers if row and c.id == row.key), None)
+        if row is None or c is None:
+            self.notify("No container selected", severity="warning", timeout=3)
+            return
+        urls = port_urls(c.ports, getattr(self.dapp.engine, "host_address", None))
+        if not urls:
+            self.notify(f"{row.name} publishes no port", severity="warning", timeout=4)
+            return
+        self.app.copy_to_clipboard(urls[0][1])
+        self._ask("links", {"title": f"{row.name}: published ports (the first URL is copied)", "urls": urls})
 
     def action_pause(self) -> None:
         engine = self.dapp.engine
@@ -453,10 +719,25 @@ class ContainersPane(EnginePane):
             body.append("")
             body.append(f"{_plural(len(running), 'running container')} will be killed first.")
         title = f"Remove {rows[0].name}?" if len(rows) == 1 else f"Remove {_plural(len(rows), 'container')}?"
-        self._confirm(
-            title,
-            body,
-            lambda: self._bulk("Removed", lambda k: self.dapp.engine.remove_container(k, force=True), rows),
+        engine = self.dapp.engine
+
+        def chosen(how: Any) -> None:
+            volumes = how == "volumes"
+            if how is not None:
+                self._bulk("Removed", lambda k: engine.remove_container(k, force=True, volumes=volumes), rows)
+
+        self._ask(
+            "menu",
+            {
+                "title": title,
+                "body": body,
+                "danger": True,
+                "choices": [
+                    ("remove", "Remove (docker rm -f)"),
+                    ("volumes", "Remove with its anonymous volumes (docker rm -f -v)"),
+                ],
+            },
+            chosen,
         )
 
     def action_prune(self) -> None:
@@ -472,7 +753,12 @@ class ContainersPane(EnginePane):
         self._confirm(
             f"Remove all {_plural(len(stopped), 'stopped container')}?",
             [f"  {r.name}" for r in stopped[:12]],
-            lambda: self.dapp.engine_call("Prune containers", self.dapp.engine.prune_containers, done=done),
+            lambda: self.dapp.engine_call(
+                "Prune containers",
+                self.dapp.engine.prune_containers,
+                done=done,
+                failed="Could not prune containers",
+            ),
         )
 
     def action_logs(self) -> None:
@@ -532,6 +818,11 @@ class ImagesPane(EnginePane):
         image_id, tag = image_ref(row.key)
         return tag or image_id
 
+    def custom_fields(self, row: Row) -> dict[str, Any] | None:
+        from tui.custom_commands import image_fields
+
+        return image_fields(*image_ref(row.key))
+
     def action_remove(self) -> None:
         rows = self.targets()
         if not rows:
@@ -559,7 +850,11 @@ class ImagesPane(EnginePane):
             "Remove dangling images?",
             ["Images with no tag that no container uses are deleted."],
             lambda: self.dapp.engine_call(
-                "Prune images", self.dapp.engine.prune_images, done=done, refresh=("images",)
+                "Prune images",
+                self.dapp.engine.prune_images,
+                done=done,
+                refresh=("images",),
+                failed="Could not prune images",
             ),
         )
 
@@ -574,13 +869,37 @@ class ImagesPane(EnginePane):
 class VolumesPane(EnginePane):
     KIND = "volume"
     COLUMNS = VOLUME_COLUMNS
-    EMPTY = "No volumes."
+    EMPTY = "No volumes. Press N to create one."
+    BINDINGS = bindings("volumes")
 
     def refresh_from(self, snap: Snapshot) -> None:
         self.set_rows([volume_row(v, snap.volume_users, snap.volume_sizes.get(v.name)) for v in snap.volumes])
 
     def engine_filter_keys(self, filters: dict[str, list[str]]) -> set[str]:
         return {v.name for v in self.dapp.engine.list_volumes(filters=filters)}
+
+    def custom_fields(self, row: Row) -> dict[str, Any] | None:
+        from tui.custom_commands import volume_fields
+
+        v = next((v for v in self.dapp.snapshot.volumes if v.name == row.key), None)
+        return volume_fields(v) if v is not None else None
+
+    def action_create(self) -> None:
+        """``docker volume create [NAME] [--label K=V]``, from a small form."""
+        engine = self.dapp.engine
+
+        def made(answer: Any) -> None:
+            if answer is None:
+                return
+            name, labels = answer["name"] or None, answer["labels"]
+            self.dapp.engine_call(
+                f"Created volume {name or '(anonymous)'}",
+                lambda: engine.create_volume(name, labels=labels),
+                refresh=("volumes",),
+                failed=f"Could not create volume {name or '(anonymous)'}",
+            )
+
+        self._ask("volume-create", {}, made)
 
     def action_remove(self) -> None:
         rows = self.targets()
@@ -589,32 +908,72 @@ class VolumesPane(EnginePane):
         used = [r for r in rows if r.cells[3]]
         body = [f"  {r.name}" + (f"  (used by {r.cells[3]})" if r.cells[3] else "") for r in rows[:12]]
         if used:
-            body += ["", "Volumes in use are refused."]
+            body += ["", "A volume in use is refused (docker volume rm); force removes it from the list of"]
+            body += ["the containers that use it only once they are removed."]
         title = (
             f"Remove volume {rows[0].name}?" if len(rows) == 1 else f"Remove {_plural(len(rows), 'volume')}?"
         )
-        self._confirm(
-            title, body, lambda: self._bulk("Removed", lambda k: self.dapp.engine.remove_volume(k), rows)
+        engine = self.dapp.engine
+
+        def chosen(how: Any) -> None:
+            if how == "remove":
+                self._bulk("Removed", lambda k: engine.remove_volume(k), rows)
+            elif how == "force":
+                self._bulk("Force-removed", lambda k: engine.remove_volume(k, force=True), rows)
+
+        self._ask(
+            "menu",
+            {
+                "title": title,
+                "body": body,
+                "danger": True,
+                "choices": [
+                    ("remove", "Remove (docker volume rm)"),
+                    ("force", "Force (docker volume rm -f)"),
+                ],
+            },
+            chosen,
         )
 
     def action_prune(self) -> None:
+        engine = self.dapp.engine
+
         def done(result: Any) -> None:
             names, freed = result
             self.notify(f"Pruned {_plural(len(names), 'volume')}, {human_size(freed)} freed", timeout=5)
 
-        self._confirm(
-            "Remove unused anonymous volumes?",
-            ["Anonymous volumes that no container uses are deleted with their data."],
-            lambda: self.dapp.engine_call(
-                "Prune volumes", self.dapp.engine.prune_volumes, done=done, refresh=("volumes",)
-            ),
+        def chosen(how: Any) -> None:
+            if how is not None:
+                every = how == "all"
+                self.dapp.engine_call(
+                    "Prune volumes",
+                    lambda: engine.prune_volumes(all=every),
+                    done=done,
+                    refresh=("volumes",),
+                    quiet=True,
+                    failed="Could not prune volumes",
+                )
+
+        self._ask(
+            "menu",
+            {
+                "title": "Prune volumes? Their data is deleted.",
+                "danger": True,
+                "choices": [
+                    ("anonymous", "Unused anonymous volumes (docker volume prune)"),
+                    ("all", "Every unused volume, named ones too (docker volume prune -a)"),
+                ],
+            },
+            chosen,
         )
 
 
 class NetworksPane(EnginePane):
     KIND = "network"
     COLUMNS = NETWORK_COLUMNS
-    EMPTY = "No networks."
+    EMPTY = "No networks. Press N to create one."
+    BINDINGS = bindings("networks")
+    PREDEFINED = frozenset({"bridge", "host", "none"})
 
     def refresh_from(self, snap: Snapshot) -> None:
         self.set_rows([network_row(n) for n in snap.networks])
@@ -622,25 +981,157 @@ class NetworksPane(EnginePane):
     def engine_filter_keys(self, filters: dict[str, list[str]]) -> set[str]:
         return {network_row(n).key for n in self.dapp.engine.list_networks(filters=filters)}
 
+    def _network(self, row: Row) -> Any:
+        return next((n for n in self.dapp.snapshot.networks if n.name == row.name), None)
+
+    def custom_fields(self, row: Row) -> dict[str, Any] | None:
+        from tui.custom_commands import network_fields
+
+        n = self._network(row)
+        return network_fields(n) if n is not None else None
+
+    def action_create(self) -> None:
+        """``docker network create [--subnet] [--gateway] [--internal] [--label] NAME``, from a form."""
+        engine = self.dapp.engine
+
+        def made(answer: Any) -> None:
+            if answer is None:
+                return
+            name = answer["name"]
+            self.dapp.engine_call(
+                f"Created network {name}",
+                lambda: engine.create_network(
+                    name,
+                    subnet=answer["subnet"] or None,
+                    gateway=answer["gateway"] or None,
+                    internal=answer["internal"],
+                    labels=answer["labels"],
+                ),
+                refresh=("networks",),
+                failed=f"Could not create network {name}",
+            )
+
+        self._ask("network-create", {}, made)
+
+    def action_connect(self) -> None:
+        """``docker network connect NETWORK CONTAINER``: pick the container from those not on it."""
+        row = self.cursor_row_data()
+        net = self._network(row) if row is not None else None
+        if row is None or net is None:
+            self.notify("No network selected", severity="warning", timeout=3)
+            return
+        on = set(net.containers)
+        choices = [
+            (c.id, f"{c.name}  ({c.status})") for c in self.dapp.snapshot.containers if c.name not in on
+        ]
+        if not choices:
+            self.notify(f"Every container is on {net.name} already", severity="warning", timeout=4)
+            return
+        engine, network = self.dapp.engine, net.name
+        names = {c.id: c.name for c in self.dapp.snapshot.containers}
+
+        def chosen(cid: Any) -> None:
+            if cid is not None:
+                self.dapp.engine_call(
+                    f"Connected {names[cid]} to {network}",
+                    lambda: engine.connect_network(network, cid),
+                    refresh=("networks", "containers"),
+                    failed=f"Could not connect {names[cid]} to {network}",
+                )
+
+        self._ask("menu", {"title": f"Connect a container to {network}", "choices": choices}, chosen)
+
+    def action_disconnect(self) -> None:
+        """``docker network disconnect [-f] NETWORK CONTAINER``: pick one of the containers on it."""
+        row = self.cursor_row_data()
+        net = self._network(row) if row is not None else None
+        if row is None or net is None:
+            self.notify("No network selected", severity="warning", timeout=3)
+            return
+        if not net.containers:
+            self.notify(f"No container is on {net.name}", severity="warning", timeout=4)
+            return
+        engine, network = self.dapp.engine, net.name
+
+        def chosen(name: Any) -> None:
+            if name is not None:
+                self.dapp.engine_call(
+                    f"Disconnected {name} from {network}",
+                    lambda: engine.disconnect_network(network, name),
+                    refresh=("networks", "containers"),
+                    failed=f"Could not disconnect {name} from {network}",
+                )
+
+        self._ask(
+            "menu",
+            {"title": f"Disconnect a container from {network}", "choices": [(n, n) for n in net.containers]},
+            chosen,
+        )
+
     def action_remove(self) -> None:
         rows = self.targets()
         if not rows:
             return
         engine = self.dapp.engine
-        self._confirm(
+        nets = {r.key: self._network(r) for r in rows}
+        used = {r.name: list(n.containers) for r in rows if (n := nets[r.key]) is not None and n.containers}
+        body = [
+            f"  {r.name}" + (f"  (used by {', '.join(used[r.name])})" if r.name in used else "")
+            for r in rows[:12]
+        ]
+        if used:
+            body += ["", "A network with containers on it is refused unless they are disconnected first."]
+
+        def remove(key: str, force: bool) -> None:
+            name = self.by_key[key].name if key in self.by_key else key
+            net = nets.get(key)
+            if force and net is not None:
+                for container in net.containers:
+                    engine.disconnect_network(name, container, force=True)
+            engine.remove_network(name)
+
+        def chosen(how: Any) -> None:
+            if how == "remove":
+                self._bulk("Removed", lambda k: remove(k, False), rows)
+            elif how == "force":
+                self._bulk("Removed", lambda k: remove(k, True), rows)
+
+        title = (
             f"Remove network {rows[0].name}?"
             if len(rows) == 1
-            else f"Remove {_plural(len(rows), 'network')}?",
-            [f"  {r.name}" for r in rows[:12]],
-            lambda: self._bulk("Removed", lambda k: engine.remove_network(self.by_key[k].name), rows),
+            else f"Remove {_plural(len(rows), 'network')}?"
+        )
+        self._ask(
+            "menu",
+            {
+                "title": title,
+                "body": body,
+                "danger": True,
+                "choices": [
+                    ("remove", "Remove (docker network rm)"),
+                    ("force", "Disconnect its containers (-f), then remove"),
+                ],
+            },
+            chosen,
         )
 
     def action_prune(self) -> None:
+        def done(result: Any) -> None:
+            self.notify(
+                f"Pruned {_plural(len(result), 'network')}" + (f": {', '.join(result)}" if result else ""),
+                timeout=5,
+            )
+
         self._confirm(
             "Remove unused networks?",
-            ["Networks with no containers are removed."],
+            ["User networks with no containers are removed (docker network prune)."],
             lambda: self.dapp.engine_call(
-                "Prune networks", self.dapp.engine.prune_networks, refresh=("networks",)
+                "Prune networks",
+                self.dapp.engine.prune_networks,
+                done=done,
+                quiet=True,
+                refresh=("networks",),
+                failed="Could not prune networks",
             ),
         )
 

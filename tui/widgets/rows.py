@@ -14,7 +14,10 @@ from typing import Any
 from core.models import RUNNING_STATES, ContainerStats, ContainerSummary, ImageSummary
 from tui.output import human_size, ports_text, status_text, time_ago
 
-CONTAINER_COLUMNS = ("NAME", "IMAGE", "STATUS", "CPU %", "MEM", "PORTS", "CREATED")
+CONTAINER_COLUMNS = ("NAME", "IMAGE", "STATUS", "CPU %", "MEM", "PORTS", "CREATED", "IP")
+# which of them a narrow terminal keeps, most important first: the rest show as the width allows
+# (the STATUS cell says the state and the health check: "Up 3 minutes (healthy)")
+CONTAINER_PRIORITY = ("NAME", "STATUS", "IMAGE", "PORTS", "CPU %", "MEM", "IP", "CREATED")
 IMAGE_COLUMNS = ("REPOSITORY:TAG", "ID", "SIZE", "CREATED", "IN USE")
 NETWORK_COLUMNS = ("NAME", "DRIVER", "SUBNET", "CONTAINERS")
 VOLUME_COLUMNS = ("NAME", "DRIVER", "SIZE", "USED BY")
@@ -27,22 +30,71 @@ class Row:
     cells: tuple[str, ...]
     style: str = ""  # a status class for colouring: running, paused, exited, dead, created
     health: str = ""  # a container's health check: starting | healthy | unhealthy, "" for none
+    # what sorting by each column compares (numbers for CPU and memory, times for CREATED); () sorts by
+    # the cells' text
+    order: tuple[Any, ...] = ()
+
+    def sort_value(self, column: int) -> Any:
+        if column < len(self.order):
+            return self.order[column]
+        return self.cells[column].lower() if column < len(self.cells) else ""
+
+
+# a state's rank when sorting by STATUS: running first, then the ones that will be again, then the stopped
+STATE_RANK = {"running": 0, "restarting": 1, "paused": 2, "created": 3, "exited": 4, "dead": 5}
+
+
+def short_image(image: str) -> str:
+    """An image named with a registry on this machine or a port (``127.0.0.1:38763/busybox:latest``) loses
+    the registry: ``…/busybox:latest`` (the detail panel shows the whole name). Docker Hub's names and
+    other registries' (``ghcr.io/org/app``) stay whole, since their host says something."""
+    host, sep, rest = image.partition("/")
+    if not sep or not rest:
+        return image
+    bare = host.rsplit(":", 1)[0].strip("[]") if ":" in host else host
+    local = bare == "localhost" or bare.replace(".", "").isdigit() or ":" in bare or ":" in host
+    return f"…/{rest}" if local else image
+
+
+def ip_text(c: ContainerSummary) -> str:
+    """The container's addresses, one per network it is on ("10.199.0.5"; "10.199.0.5, 10.200.1.3")."""
+    return ", ".join(ip for _, ip in sorted(c.ip_addresses.items()) if ip)
+
+
+def _ip_order(text: str) -> tuple[int, ...]:
+    first = text.split(",")[0].strip()
+    parts = first.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return tuple(int(p) for p in parts)
+    return (1 << 9,) if not first else (1 << 8,)
 
 
 def container_row(c: ContainerSummary, stats: ContainerStats | None = None) -> Row:
+    from tui.output import parse_time
+
     running = c.status in RUNNING_STATES
     if stats is not None and running:
         cpu = f"{stats.cpu_percent:.1f}"
         mem = human_size(stats.memory_usage)
+        cpu_n, mem_n = stats.cpu_percent, float(stats.memory_usage)
     else:
         cpu = mem = "-" if not running else "…"
-    return Row(
-        c.id,
-        c.name,
-        (c.name, c.image, status_text(c), cpu, mem, ports_text(c), time_ago(c.created)),
-        c.status,
-        c.health if c.status == "running" else "",
+        cpu_n = mem_n = -1.0
+    created = parse_time(c.created)
+    ips = ip_text(c)
+    cells = (c.name, short_image(c.image), status_text(c), cpu, mem, ports_text(c), time_ago(c.created), ips)
+    order = (
+        c.name.lower(),
+        c.image.lower(),
+        (STATE_RANK.get(c.status, 9), c.health != "unhealthy"),
+        cpu_n,
+        mem_n,
+        ports_text(c),
+        # newest first is what "CREATED" ascending means in docker ps: the most recent on top
+        -created.timestamp() if created else 0.0,
+        _ip_order(ips),
     )
+    return Row(c.id, c.name, cells, c.status, c.health if c.status == "running" else "", order)
 
 
 # ------------------------------------------------------------------ compose projects
@@ -174,6 +226,20 @@ def project_row(
     else:
         cpu = mem = "…" if running else "-"
     n = len(p.services)
+    from tui.output import parse_time
+
+    oldest = parse_time(min(c.created for c in p.containers))
+    ranks = [STATE_RANK.get(c.status, 9) for c in p.containers]
+    order = (
+        p.name.lower(),
+        f"{n:04d}",
+        (min(ranks), not any(c.health == "unhealthy" for c in p.containers)),
+        sum(s.cpu_percent for s in samples) if samples else -1.0,
+        float(sum(s.memory_usage for s in samples)) if samples else -1.0,
+        "",
+        -oldest.timestamp() if oldest else 0.0,
+        (1 << 9,),
+    )
     return Row(
         p.key,
         p.name,
@@ -185,8 +251,10 @@ def project_row(
             mem,
             "",
             time_ago(min(c.created for c in p.containers)),
+            "",
         ),
         project_style(p),
+        order=order,
     )
 
 
@@ -195,7 +263,7 @@ def member_row(c: ContainerSummary, stats: ContainerStats | None, *, last: bool)
     ``docker compose logs`` names it): the project's name above it says the rest, in fewer columns."""
     row = container_row(c, stats)
     name = ("└ " if last else "├ ") + replica_name(c)
-    return Row(row.key, row.name, (name, *row.cells[1:]), row.style, row.health)
+    return Row(row.key, row.name, (name, *row.cells[1:]), row.style, row.health, row.order)
 
 
 def image_row(img: ImageSummary) -> list[Row]:

@@ -32,6 +32,15 @@ class StatsView(Vertical):
         yield Static("PIDs", id="pids-label", classes="stats-label")
         yield Sparkline([], id="pids", summary_function=max)
 
+    def not_running(self, name: str, status: str) -> None:
+        """The container is not running (the Top tab says the same): no numbers, and the graphs of the
+        samples taken while it ran stay as they were."""
+        self.last = None
+        word = f"{name} is not running ({status})"
+        self.query_one("#cpu-label", Static).update(f"CPU: {word}")
+        self.query_one("#mem-label", Static).update("Memory: -")
+        self.query_one("#pids-label", Static).update("PIDs: -")
+
     def add(self, s: ContainerStats) -> None:
         self.last = s
         self.cpu.append(s.cpu_percent)

@@ -1,0 +1,71 @@
+"""The cgroup-move primer of core.runtime.exec: it runs from an exec's creation until its start (or a few
+seconds, for an exec never started), and otherwise sleeps without waking: an idle engine costs nothing."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from core.runtime import exec as container_exec
+from core.runtime.cgroupfs import cgroups_of
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not cgroups_of(os.getpid()), reason="moves a process between cgroups: needs root"
+)
+
+
+def _wakeups(thread: threading.Thread) -> int:
+    """How many times the thread has gone to sleep and been woken (voluntary context switches)."""
+    for line in Path(f"/proc/self/task/{thread.native_id}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches in /proc")
+
+
+def _wait_for(cond: object, timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_it_primes_between_create_and_start_and_then_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(container_exec, "_primer", container_exec._MovePrimer())
+    primer = container_exec._primer
+    assert primer is not None
+    container_exec.expect_exec()
+    container_exec.expect_exec()  # two execs on their way
+    thread = primer._thread
+    assert thread is not None and thread.is_alive() and thread.name == "exec-cgroup-primer"
+    assert primer._waiting == 2
+    container_exec.exec_started()
+    assert primer._waiting == 1  # one is still waiting: moves go on
+    container_exec.exec_started()
+    assert primer._waiting == 0
+    # idle: blocked on its condition without a timeout, woken by nothing (priming, it wakes every 5 ms)
+    time.sleep(0.05)
+    before = _wakeups(thread)
+    time.sleep(0.3)
+    assert _wakeups(thread) == before
+    container_exec.expect_exec()  # the same thread takes up the next exec
+    assert primer._thread is thread
+    time.sleep(0.1)
+    assert _wakeups(thread) > before + 5  # moving every few milliseconds
+    container_exec.exec_started()
+
+
+def test_an_exec_never_started_stops_the_priming_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(container_exec, "_primer", container_exec._MovePrimer())
+    monkeypatch.setattr(container_exec, "PRIME_FOR", 0.1)
+    primer = container_exec._primer
+    assert primer is not None
+    container_exec.expect_exec()  # created, never started (docker-py's exec_create alone)
+    assert _wait_for(lambda: primer._waiting == 0, timeout=3)
+    container_exec.exec_started()  # a late start does not go below zero
+    assert primer._waiting == 0
