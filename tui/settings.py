@@ -128,8 +128,9 @@ def save_theme(theme: str, path: Path | None = None) -> Path:
 
 def remember(path: Path, name: str, value: bool | str) -> None:
     """Write one top-level ``name = value`` into the config file at ``path`` (made if missing), keeping
-    every other line as the user wrote it: the line that sets it is replaced, else one goes before the
-    first table. Written atomically (a temp file, then rename). Raises OSError when it cannot be written."""
+    every other line as the user wrote it: the line that sets it is replaced, else one goes first (a
+    top-level key must come before any table). Written atomically (a temp file, then rename). Raises
+    OSError when it cannot be written."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     lines = text.splitlines()
     line = f"{name} = {json.dumps(value)}"  # JSON's true/false and quoted strings are TOML's too
@@ -139,7 +140,7 @@ def remember(path: Path, name: str, value: bool | str) -> None:
             lines[i] = line
             break
     else:
-        lines.insert(first_table, line)
+        lines.insert(0, line)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -187,7 +187,7 @@ async def _pull(engine: Any, ref: str, out: Path) -> str:
     from tui.screens.pull import PullScreen
     from tui.settings import Settings
 
-    app = DockyardApp(engine, Settings(stats_interval=0))
+    app = DockyardApp(engine, Settings(stats_interval=3600))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("P")
         await _until(pilot, lambda: isinstance(app.screen, PullScreen))
@@ -219,7 +219,7 @@ async def _engines(engine: Any, out: Path, expect: int) -> list[str]:
     from tui.widgets.engines import EnginesPane
     from tui.widgets.fleet import FleetPane
 
-    app = DockyardApp(engine, Settings(stats_interval=0))
+    app = DockyardApp(engine, Settings(stats_interval=3600))
     saved = []
     async with app.run_test(size=(132, 24)) as pilot:
         await pilot.press("E")

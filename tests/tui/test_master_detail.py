@@ -32,7 +32,7 @@ WIDE = (200, 50)
 
 def fake_app(tmp_path: Path, *, compose: bool = False, settings: Settings | None = None) -> DockyardApp:
     engine = FakeEngine(tmp_path, compose=compose)
-    return DockyardApp(engine, settings or Settings(stats_interval=0))  # type: ignore[arg-type]
+    return DockyardApp(engine, settings or Settings(stats_interval=3600))  # type: ignore[arg-type]
 
 
 def main(app: DockyardApp) -> MainScreen:
@@ -141,7 +141,7 @@ def test_hidden_panel_costs_nothing_and_the_toggle_is_remembered(tmp_path: Path)
     s = settings_mod.load(config)
 
     async def scenario() -> None:
-        app = fake_app(tmp_path, settings=Settings(stats_interval=0, save_to=s.save_to))
+        app = fake_app(tmp_path, settings=Settings(stats_interval=3600, save_to=s.save_to))
         async with app.run_test(size=NARROW) as pilot:
             await loaded(pilot)
             d = panel(app)
@@ -228,7 +228,7 @@ def test_an_empty_column_gives_way(tmp_path: Path) -> None:
     """No container publishes a port: PORTS (empty) yields its room to what has something to say."""
 
     async def scenario() -> None:
-        app = DockyardApp(FakeEngine(tmp_path, containers=1), Settings(stats_interval=0))  # type: ignore[arg-type]
+        app = DockyardApp(FakeEngine(tmp_path, containers=1), Settings(stats_interval=3600))  # type: ignore[arg-type]
         async with app.run_test(size=(60, 24)) as pilot:
             await loaded(pilot)
             await wait_for(pilot, lambda: app.snapshot.stats)

@@ -183,7 +183,7 @@ def test_stats_interval_zero_says_off_and_a_stopped_containers_stats_and_top_agr
             assert p.by_key[stopped].cells[cpu] == "-"
 
             await select(pilot, app, "containers", stopped)
-            await pilot.press("g")  # stats tab of a stopped container
+            await pilot.press("S")  # stats tab of a stopped container
             detail = await on_screen(pilot, app, DetailScreen)
             label = detail.query_one("#cpu-label")
             await wait_for(pilot, lambda: "is not running" in str(label.render()), what="stats: not running")
