@@ -242,12 +242,18 @@ def write_log(path: Path, size: int) -> int:
     block_lines = [line_tpl.format(i=i, ms=i % 97, ns=i) for i in range(5000)]
     block = "".join(block_lines).encode()
     lines = 0
+    middle = b'{"log":"the NEEDLE-in-the-middle line\\n","stream":"stdout","time":"2026-01-02T03:04:05.5Z"}\n'
     with open(path, "wb") as f:
         written = 0
         while written + len(block) < size:
             f.write(block)
             written += len(block)
             lines += len(block_lines)
+            if middle and written >= size // 2:
+                f.write(middle)  # the only line with "needle" (search finds it 1 GB from the top)
+                written += len(middle)
+                lines += 1
+                middle = b""
         last = b'{"log":"THE-LAST-LINE\\n","stream":"stdout","time":"2026-01-02T03:04:06.000000000Z"}\n'
         f.write(last)
         lines += 1
@@ -259,9 +265,14 @@ async def _logview(path: Path) -> dict[str, Any]:
 
     from tui.widgets.logview import LogView
 
+    statuses: list[tuple[float, str]] = []
+
     class Viewer(App[None]):
         def compose(self) -> ComposeResult:
             yield LogView(path, follow=True, json_lines=True, id="lv")
+
+        def on_log_view_status(self, msg: LogView.Status) -> None:
+            statuses.append((time.perf_counter(), msg.text))
 
     app = Viewer()
     t0 = time.perf_counter()
@@ -286,11 +297,63 @@ async def _logview(path: Path) -> dict[str, Any]:
         await pilot.pause(0.05)
         jump_s = time.perf_counter() - t
         at_end = any("THE-LAST-LINE" in t for t in view.visible_text())
+
+        async def until(cond: Any, timeout: float = 180.0) -> float | None:
+            # a cheap check every 5 ms: painting the rows to look for the text would compete with the scan
+            t = time.perf_counter()
+            while time.perf_counter() - t < timeout:
+                if cond():
+                    return time.perf_counter() - t
+                await pilot.pause(0.005)
+            return None
+
+        def answered() -> bool:
+            return view._search_row is not None or getattr(view, "_notice", "").startswith("not found")
+
+        def on_screen(text: str) -> bool:
+            return any(text in line for line in view.visible_text())
+
+        searches: dict[str, Any] = {}
+        # from the top: the nearest match is a few hundred KB on; the only "needle" is 1 GB on (its case
+        # differs: the search ignores case); "no-such-text" is nowhere (the whole file is read)
+        for label, term, shown in (
+            ("near", "items/4321 ", "items/4321 "),
+            ("middle", "needle", "NEEDLE-in-the-middle"),
+            ("not_found", "no-such-text", None),
+        ):
+            view.search("")
+            await pilot.press("home")
+            await pilot.pause(0.05)
+            statuses.clear()
+            view._notice = ""  # the last search's "not found" is not this one's answer
+            view.search(term)
+            took = await until(answered)
+            await pilot.pause(0.05)
+            ok = on_screen(shown) if shown else view._notice.startswith("not found")
+            progress = sorted({text for when, text in statuses if "%" in text and "search" in text})
+            searches[label] = {"s": took if ok else None, "progress_updates": len(progress)}
+        view.search("")
+        # the same search while following (at the end): it must jump to the match, 1 GB back
+        await pilot.press("end")
+        await pilot.pause(0.05)
+        view._notice = ""
+        view.search("needle")
+        took = await until(answered)
+        await pilot.pause(0.05)
+        ok = on_screen("NEEDLE-in-the-middle")
+        searches["middle_while_following"] = {"s": took if ok else None, "progress_updates": 0}
+        view.search("")
+        # the filter, for comparison: the whole file, every line with "needle"
+        view.set_filter("needle")
+        filter_s = await until(lambda: view._filter_progress is None and len(view.rows) == 1)
+        view.set_filter(None)
     return {
         "end_visible_s": end_s,
         "index_complete_s": indexed_s,
         "home_end_keys_s": jump_s,
         "end_after_keys": at_end,
+        "search": searches,
+        "filter_s": filter_s,
     }
 
 
@@ -358,6 +421,70 @@ def bench_idle(seconds: float) -> list[dict[str, Any]]:
     return out
 
 
+# ------------------------------------------------------------------------------- a followed log's cost
+
+
+def _write_lines(p: PtyProc, log: Any, secs: float, n: list[int]) -> None:
+    """Append a json-file record to ``log`` every 0.2 s for ``secs``, reading what ``p`` paints meanwhile."""
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        n[0] += 1
+        when = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+        rec = {"log": f"bench line {n[0]}\n", "stream": "stdout", "time": when}
+        log.write((json.dumps(rec) + "\n").encode())
+        p.drain(0.2)
+
+
+def bench_follow_cpu(seconds: float) -> list[dict[str, Any]]:
+    """CPU of the workbench while the Logs pane follows a container that writes 5 lines a second: on the
+    Logs pane (visible), and after going back to the Containers pane (hidden). The fake engine's log file
+    is appended to by this process."""
+    out = []
+    with tempfile.TemporaryDirectory(prefix="dy-tui-bench-", dir="/dev/shm") as d:
+        tmp = Path(d)
+        _empty_root(tmp)
+        fake = [PY, "-c", FAKE_CHILD.format(here=str(HERE), tmp=str(tmp))]
+        for label, keys in (("visible", b"l"), ("hidden", b"l1")):
+            for old in tmp.glob("*-json.log"):
+                old.unlink()
+            p = PtyProc(fake, _env(tmp))
+            try:
+                if p.read_until(b"Containers", 15.0) is None:
+                    raise RuntimeError(f"{label}: no first frame")
+                p.drain(2.0)  # the list loads, the cursor is on the first container
+                for _ in range(5):
+                    p.send(keys[:1])
+                    if p.read_until(b"Logs of", 3.0) is not None:
+                        break
+                else:
+                    raise RuntimeError(f"{label}: the Logs pane did not open")
+                for k in keys[1:]:
+                    p.drain(0.5)
+                    p.send(bytes([k]))
+                logs = list(tmp.glob("*-json.log"))
+                if len(logs) != 1:
+                    raise RuntimeError(f"{label}: expected one log file, found {logs}")
+                with open(logs[0], "ab", buffering=0) as log:
+                    count = [0]
+                    _write_lines(p, log, 2.0, count)  # settle
+                    c0, t0 = p.cpu_seconds(), time.monotonic()
+                    _write_lines(p, log, seconds, count)
+                    c1, t1 = p.cpu_seconds(), time.monotonic()
+                if os.waitpid(p.pid, os.WNOHANG)[0]:
+                    raise RuntimeError(f"{label}: the workbench died")
+            finally:
+                p.close()
+            out.append(
+                {
+                    "case": f"Logs pane following 5 lines/s, {label}",
+                    "seconds": t1 - t0,
+                    "cpu_s": c1 - c0,
+                    "cpu_percent": 100 * (c1 - c0) / (t1 - t0),
+                }
+            )
+    return out
+
+
 # ------------------------------------------------------------------------------------------------- main
 
 
@@ -366,7 +493,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--idle", type=float, default=30.0)
     ap.add_argument("--log-gb", type=float, default=2.0)
-    ap.add_argument("--only", default="first_paint,containers,logview,idle")
+    ap.add_argument("--only", default="first_paint,containers,logview,idle,follow_cpu")
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -400,11 +527,34 @@ def main() -> int:
                 f"(target < 1 s); index complete after {r['index_complete_s']:.2f} s; "
                 f"Home then End keys {r['home_end_keys_s'] * 1000:.0f} ms (at end: {r['end_after_keys']})"
             )
+
+            def secs(v: float | None) -> str:
+                return "timed out" if v is None else f"{v * 1000:.0f} ms"
+
+            for label, what in (
+                ("near", "first match a few hundred KB on"),
+                ("middle", "first match 1 GB on"),
+                ("not_found", "not found (whole file)"),
+                ("middle_while_following", "match 1 GB away while following"),
+            ):
+                sr = r["search"][label]
+                print(
+                    f"  search from the top, {what}: {secs(sr['s'])}"
+                    f" ({sr['progress_updates']} progress updates in the status line)"
+                )
+            print(f"  filter of the whole file (one matching line): {secs(r['filter_s'])}")
     if "idle" in only:
         results["idle"] = bench_idle(args.idle)
         for r in results["idle"]:
             print(
                 f"idle CPU, {r['case']}: {r['cpu_percent']:.2f}% of a core "
+                f"({r['cpu_s']:.2f} s CPU over {r['seconds']:.0f} s)"
+            )
+    if "follow_cpu" in only:
+        results["follow_cpu"] = bench_follow_cpu(args.idle)
+        for r in results["follow_cpu"]:
+            print(
+                f"CPU, {r['case']}: {r['cpu_percent']:.2f}% of a core "
                 f"({r['cpu_s']:.2f} s CPU over {r['seconds']:.0f} s)"
             )
     if args.json:

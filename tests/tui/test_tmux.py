@@ -342,6 +342,43 @@ def test_full_terminal_says_how_back_restores_the_users_screen_and_ctrl_q_is_the
         t.close()
 
 
+def test_a_filter_typed_at_30_keys_a_second_with_backspaces_arrives_whole(
+    tmux_env: tuple[LocalEngine, str, dict[str, str]],
+) -> None:
+    """Issue 16: typed keys are never lost or reordered. The Containers filter, typed five times at 30 keys
+    a second in a real terminal, with backspaces among the letters, while the list re-filters every key."""
+    from core.models import ContainerConfig, ContainerCreate
+
+    engine, ref, env = tmux_env
+    engine.pull(ref)
+    for i in range(60):  # enough rows that re-filtering keeps the list busy between keys
+        engine.create_container(ContainerCreate(ContainerConfig(image=ref, cmd=["true"]), name=f"web-{i}"))
+    t = Tmux(f"{DOCKYARD} --root {shlex.quote(str(engine.config.root))}", env, size=(80, 24))
+    # "webx<BS>-1<BS><BS>-ap<BS>pp" is "web-app", which no container's name holds
+    typed = [*"webx", "BSpace", *"-1", "BSpace", "BSpace", *"-ap", "BSpace", *"pp"]
+    try:
+        t.wait("web-59", what="the containers")
+        for attempt in range(5):
+            t.keys("/")
+            for key in typed:
+                start = time.monotonic()
+                if key == "BSpace":
+                    t._tmux("send-keys", "-t", "wb", key)
+                else:
+                    t._tmux("send-keys", "-t", "wb", "-l", key)
+                time.sleep(max(0.0, 1 / 30 - (time.monotonic() - start)))
+            screen = t.wait(
+                lambda s: "Nothing matches" in s, timeout=10, what=f"the filter applied (try {attempt + 1})"
+            )
+            time.sleep(0.3)
+            screen = t.screen()
+            assert "Nothing matches 'web-app'." in screen, f"try {attempt + 1}:\n{screen}"
+            t.keys("Escape")
+            t.wait("web-59", what="the filter cleared")
+    finally:
+        t.close()
+
+
 def test_master_detail_at_80x24(tmux_env: tuple[LocalEngine, str, dict[str, str]]) -> None:
     """The containers list with the detail panel under it at 80x24: the panel follows the cursor (g, G, j),
     the columns that matter fit, hide-stopped, sort by key, and v hides the panel (and remembers it)."""

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from tui.keymap import bindings
+from tui.widgets.keyinput import OrderedInput
 from tui.widgets.rows import Row, engine_filters, matches
 
 MARK = "●"
@@ -95,7 +96,8 @@ class ListPane(Vertical):
         self.columns_shown: tuple[int, ...] = tuple(range(len(self.COLUMNS)))  # indices into COLUMNS
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter (Esc clears)", id="filter", classes="filter")
+        # its backspaces run in typing order with its characters (tui.widgets.keyinput says why)
+        yield OrderedInput(placeholder="filter (Esc clears)", id="filter", classes="filter")
         table = ResourceTable(cursor_type="row", zebra_stripes=False, id="table")
         self._add_columns(table)
         yield table

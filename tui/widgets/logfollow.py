@@ -7,6 +7,9 @@ new tail only is indexed, and one ``stat`` of the path for rotation. When the pa
 (truncated in place), the old file has already been drained to its end, and the follower starts over on
 the path with a new index.
 
+``pause`` stops the polling (the thread sleeps on an event: no ``stat``, no read) until ``resume``, which
+polls at once: a viewer that is not on screen costs nothing and catches up when it is shown again.
+
 What it finds goes to a ``FollowListener``, called from the follower's thread: the listener of a widget
 hands the news to its UI thread. Every call names the follower, so a listener that has replaced one
 follower with another can drop what the old one still says.
@@ -71,15 +74,45 @@ class LogFollower:
         self._new_index = new_index
         self._poll = poll
         self._stop = threading.Event()
+        self._awake = threading.Event()  # clear while paused
+        self._awake.set()
+        self._paused = False
+        self.polls = 0  # checks of the file so far (a test sees that a paused follower does none)
 
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
     def stop(self) -> None:
         """Ask ``run`` to return (within a ``poll``, or a chunk of a scan). A report already under way may
         still arrive: the listener tells it by the follower it names."""
         self._stop.set()
+        self._awake.set()
+
+    def pause(self) -> None:
+        """Stop polling the file until ``resume`` (a scan under way finishes first)."""
+        self._paused = True
+        self._awake.clear()
+
+    def resume(self) -> None:
+        """Poll again, at once."""
+        self._paused = False
+        self._awake.set()
+
+    def _nap(self) -> bool:
+        """Wait a ``poll`` (and while paused); False once stopped."""
+        if self._stop.wait(self._poll):
+            return False
+        if not self._awake.is_set():
+            self._awake.wait()
+        if self._stop.is_set():
+            return False
+        self.polls += 1
+        return True
 
     def run(self) -> None:
         """Open (waiting for the file to appear), index, then follow growth and rotation until stopped."""
@@ -89,7 +122,7 @@ class LogFollower:
                 fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
                 self.listener.missing(self)
-                stop.wait(self._poll)
+                self._nap()
                 continue
             except OSError as err:
                 self.listener.failed(self, err)
@@ -123,9 +156,10 @@ class LogFollower:
         except Cancelled:
             return
         listener.grew(self, index, True)
-        while not stop.wait(self._poll):
+        while self._nap():
             size = os.fstat(fd).st_size
             if size > index.scanned:
+                last = time.monotonic()  # a few new lines: one report when done, none while scanning
                 try:
                     index.scan(fd, size, cancel=stop, progress=progress)
                 except Cancelled:

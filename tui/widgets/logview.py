@@ -30,7 +30,14 @@ How it stays fast on a 2 GB, 10-million-line file:
   ``fstat`` when nothing changed) and indexes only the new tail. Rotation (new inode) or truncation (size
   shrank) re-opens the path.
 - Search and filter scan the file in worker threads too (``tui.widgets.logsearch``: ``SearchScan``,
-  ``FilterScan``), a batch of rows or a chunk of bytes at a time; the widget only shows their answers.
+  ``FilterScan``), chunks of raw bytes searched with ``bytes.find`` (only the lines a hit lands in are
+  decoded; a long forward search hands the rest of the file to GNU grep); the widget only shows their
+  answers. A search starts at the screen (or the last match), shows
+  the first match it finds at once, says how far it is in the status line ("searching 40%") and is
+  stopped when a new one replaces it. Searching while following moves to the match and pauses following.
+- Off screen (another tab or pane: Textual's Hide), the follower and a filter stop polling the file; on
+  Show they catch up at once. On screen, a followed log's new lines are painted at most twice a second,
+  without a layout of the screen (only the scrollbar and the status line change).
 - Only the rows on screen are read (one ``pread`` each, at most ``READ_CAP`` bytes) and decoded, with LRU
   caches for records and rendered strips; a line is cut at ``RENDER_CAP`` characters before rendering.
 - While the index is still being built, the end of the file is shown at once from a backward scan of its
@@ -49,19 +56,21 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.containers import Vertical
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
+from tui.widgets.keyinput import OrderedInput
 from tui.widgets.logfollow import LogFollower
 from tui.widgets.logindex import (
     Cancelled,
@@ -78,6 +87,7 @@ from tui.widgets.logindex import (
 )
 from tui.widgets.logsearch import FilterScan, SearchScan
 
+REPAINT_EVERY = 0.5  # seconds: a followed log is repainted at most this often for its new lines
 WINDOW_LINES = 400  # lines of the tail window shown while the index is being built
 RANGE_PRESETS: list[tuple[str, int] | None] = [
     None,
@@ -136,6 +146,13 @@ class _FilterProgress(Message):
     rows: SpanRows
     pos: int
     end: int
+
+
+@dataclass
+class _SearchProgress(Message):
+    scan: SearchScan
+    done: int
+    total: int
 
 
 @dataclass
@@ -215,6 +232,7 @@ class LogBody(ScrollView, can_focus=True):
         self._layout: list[tuple[int, int]] = []  # (row, piece of the row) per screen line
         self._layout_key: tuple[object, ...] | None = None
         self._max_width = 0
+        self._pass_style: Style | None = None
 
     # -- layout ---------------------------------------------------------------------------------------------
 
@@ -286,9 +304,17 @@ class LogBody(ScrollView, can_focus=True):
         self._layout_key = key
         return layout
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # the style is the same for every line of one pass (and costly to work out: it walks the ancestors)
+        self._pass_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        style = self.rich_style
+        style = self._pass_style or self.rich_style
         v = self.view
         if not len(v.rows):
             if y == self.scrollable_content_region.height // 2:
@@ -309,8 +335,21 @@ class LogBody(ScrollView, can_focus=True):
         v = self.view
         width = self.scrollable_content_region.width if v.wrap else max(self._max_width, 1)
         size = Size(width, len(v.rows))
-        if size != self.virtual_size:
-            self.virtual_size = size
+        old = self.virtual_size
+        if size != old:
+            if (
+                self.is_mounted
+                and size.width == old.width
+                and size.height > old.height
+                and self.show_vertical_scrollbar
+            ):
+                # a followed log grew: only the scrollbar's thumb changes. Setting ``virtual_size`` would
+                # lay the whole screen out again (the reactive is layout=True), several times a second.
+                self.set_reactive(ScrollView.virtual_size, size)
+                self._scroll_update(size)
+                self.refresh()
+            else:
+                self.virtual_size = size
         self._layout_key = None
 
     def visible_rows(self) -> list[int]:
@@ -372,7 +411,13 @@ class LogBody(ScrollView, can_focus=True):
         self._strips.clear()
         self.update_size()
         if self.view._following():
-            self.call_after_refresh(self.view._scroll_to_end)
+            # asked again when it runs: a search answered meanwhile (the prompt closing resizes the body)
+            # has moved to its match and paused following
+            self.call_after_refresh(self._end_if_following)
+
+    def _end_if_following(self) -> None:
+        if self.view._following():
+            self.view._scroll_to_end()
 
 
 class LogView(Vertical):
@@ -474,6 +519,7 @@ class LogView(Vertical):
         self._search_term: str | None = None
         self._search_row: int | None = None
         self._search_scan: SearchScan | None = None
+        self._search_progress: float | None = None  # 0..1 while a search runs long enough to say
         # range
         self._range: tuple[str, int] | None = None
         self._range_pending = False
@@ -484,11 +530,15 @@ class LogView(Vertical):
         self._last_status = 0.0
         self._status_pending = False
         self._notice = ""
+        self._hidden = False  # not on screen: the workers that poll the file are paused
+        self._status_text = ""
+        self._last_growth = 0.0  # when new lines were last shown
+        self._growth_pending = False
         self.body = LogBody(self)
 
     def compose(self) -> ComposeResult:
         yield self.body
-        yield Input(id="logview-prompt")
+        yield OrderedInput(id="logview-prompt")
         yield Static("", id="logview-status", markup=False)
 
     def on_mount(self) -> None:
@@ -499,6 +549,22 @@ class LogView(Vertical):
     def on_unmount(self) -> None:
         self._stop_workers()
         self._close_fd()
+
+    # Off screen (another tab, another pane) the follower and a filter stop polling the file; shown again,
+    # they catch up at once. Textual sends Hide/Show when the widget leaves or enters the screen's layout.
+    def on_hide(self) -> None:
+        self._hidden = True
+        if self._follower is not None:
+            self._follower.pause()
+        if self._filter_scan is not None:
+            self._filter_scan.pause()
+
+    def on_show(self) -> None:
+        self._hidden = False
+        if self._follower is not None:
+            self._follower.resume()
+        if self._filter_scan is not None:
+            self._filter_scan.resume()
 
     def focus(self, scroll_visible: bool = True) -> LogView:
         self.body.focus(scroll_visible)
@@ -517,6 +583,7 @@ class LogView(Vertical):
     def search(self, pattern: str, *, regex: bool = False, backward: bool = False) -> None:
         """Highlight ``pattern`` and move to its next (or previous) match from the current position."""
         if not pattern:
+            self._cancel_search()
             self._search = None
             self._search_term = None
             self._search_row = None
@@ -606,8 +673,13 @@ class LogView(Vertical):
         if self._follower is not None:
             self._follower.stop()
         self._cancel_filter()
+        self._cancel_search()
+
+    def _cancel_search(self) -> None:
         if self._search_scan is not None:
             self._search_scan.cancel()
+            self._search_scan = None
+        self._search_progress = None
 
     def _cancel_filter(self) -> None:
         if self._filter_scan is not None:
@@ -627,6 +699,8 @@ class LogView(Vertical):
         # this module's LineIndex, so that patching it here (a test holds the index back) reaches the follower
         follower = LogFollower(self.path, self._follow_relay, json_lines=self._json_arg, new_index=LineIndex)
         self._follower = follower
+        if self._hidden:
+            follower.pause()
         self.run_worker(follower.run, thread=True, group="logview-watch", name="logview")
 
     def _reset_file_state(self, index: LineIndex) -> None:
@@ -674,13 +748,32 @@ class LogView(Vertical):
     def on__grew(self, msg: _Grew) -> None:
         if msg.index is not self.index:
             return
+        if msg.done and self._indexed_done:
+            # a followed log's new lines: at most one repaint every REPAINT_EVERY seconds (each one redraws
+            # every row on screen); what comes meanwhile is shown by one deferred repaint
+            wait = self._last_growth + REPAINT_EVERY - time.monotonic()
+            if wait > 0:
+                if not self._growth_pending:
+                    self._growth_pending = True
+                    self.set_timer(wait, self._apply_pending_growth)
+                return
+        self._apply_growth(msg.done)
+
+    def _apply_pending_growth(self) -> None:
+        if self._growth_pending:
+            self._growth_pending = False
+            self._apply_growth(True)
+
+    def _apply_growth(self, done: bool) -> None:
+        self._last_growth = time.monotonic()
+        self._growth_pending = False
         old_size = self._file_size
-        self._file_size = max(self._file_size, msg.index.scanned)
+        self._file_size = max(self._file_size, self.index.scanned)
         if self._json_arg is None and self._fd >= 0 and self._file_size:
             self._learn_format(looks_like_json_log(self._fd))
             if isinstance(self.rows, IndexRows):
                 self.rows.complete_only = self._json
-        if msg.done and not self._indexed_done:
+        if done and not self._indexed_done:
             self._indexed_done = True
             if self._mode == "window":
                 anchor = None if self._following() else self._top_offset()
@@ -694,7 +787,7 @@ class LogView(Vertical):
         if self._following():
             self._scroll_to_end()
         self.body.refresh()
-        self._post_status(force=msg.done)
+        self._post_status(force=done)
 
     def _learn_format(self, json_lines: bool) -> None:
         self._json = self._json_arg = json_lines
@@ -784,6 +877,8 @@ class LogView(Vertical):
             start=self._range_start_offset(),
             report=lambda pos, end: self.post_message(_FilterProgress(out, pos, end)),
         )
+        if self._hidden:
+            scan.pause()
 
         def work() -> None:
             try:
@@ -973,11 +1068,17 @@ class LogView(Vertical):
             origin = visible[0] - 1 if direction > 0 else visible[-1] + 1
         else:
             origin = -1 if direction > 0 else n
-        if self._search_scan is not None:
-            self._search_scan.cancel()
+        self._cancel_search()  # a superseded search stops within a chunk
         fd = os.dup(self._fd)
         scan = self._search_scan = SearchScan(
-            fd, rows, matcher, json_lines=self._json, origin=origin, direction=direction, count=n
+            fd,
+            rows,
+            matcher,
+            json_lines=self._json,
+            origin=origin,
+            direction=direction,
+            count=n,
+            report=lambda done, total: self.post_message(_SearchProgress(scan, done, total)),
         )
 
         def work() -> None:
@@ -991,9 +1092,17 @@ class LogView(Vertical):
 
         self.run_worker(work, thread=True, group="logview-search", name="logview search")
 
+    def on__search_progress(self, msg: _SearchProgress) -> None:
+        if msg.scan is not self._search_scan:
+            return
+        self._search_progress = msg.done / max(1, msg.total)
+        self._post_status()
+
     def on__search_done(self, msg: _SearchDone) -> None:
         if msg.scan is not self._search_scan:
             return
+        self._search_scan = None
+        self._search_progress = None
         if msg.row is None:
             self._notice = f"not found: {self._search_term}"
             self.app.bell()
@@ -1158,7 +1267,8 @@ class LogView(Vertical):
             prog = "" if self._filter_progress is None else f" {self._filter_progress:.0%}"
             parts.append(f"filter {self._filter_term}: {len(self.rows):,}{prog}")
         if self._search_term is not None:
-            parts.append(f"search {self._search_term}")
+            prog = "" if self._search_progress is None else f": searching {self._search_progress:.0%}"
+            parts.append(f"search {self._search_term}{prog}")
         parts.append("following" if self._following() else ("paused" if self.follow else "follow off"))
         if self.wrap:
             parts.append("wrap")
@@ -1169,8 +1279,10 @@ class LogView(Vertical):
         if self._notice:
             parts.append(self._notice)
         text = " · ".join(parts)
-        if self.is_mounted:
-            self.query_one("#logview-status", Static).update(text)
+        if self.is_mounted and text != self._status_text:
+            # one row of a fixed height: no layout of the screen for a new line count
+            self.query_one("#logview-status", Static).update(text, layout=False)
+        self._status_text = text
         self.post_message(
             LogView.Status(
                 self,

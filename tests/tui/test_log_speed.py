@@ -1,0 +1,469 @@
+"""Issue 16's speed items, checked for behaviour (the timings are bench/tui.py's): the log search scans raw
+bytes and agrees with a line-by-line check, shows its progress, stops when superseded and jumps to the
+match while following; a LogView that is not on screen does no work on its file; a filter box typed into
+quickly (backspaces included) ends with what was typed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual import events
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.widgets import Input, Static, TabbedContent, TabPane
+
+from tests.tui.fakeengine import FakeEngine
+from tui.app import DockyardApp
+from tui.screens.main import MainScreen
+from tui.settings import Settings
+from tui.widgets import logsearch
+from tui.widgets.logindex import IndexRows, LineIndex, Matcher, decode
+from tui.widgets.logsearch import SearchScan
+from tui.widgets.logview import LogView
+
+
+def rec(text: str, stream: str = "stdout", when: str = "2026-11-28T04:27:57.123456789Z") -> bytes:
+    obj = {"log": text + "\n", "stream": stream, "time": when}
+    return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+async def until(pilot: Pilot[Any], cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        await pilot.pause(0.02)
+
+
+def screen(view: LogView) -> list[str]:
+    body = view.body
+    h = body.scrollable_content_region.height
+    return ["".join(seg.text for seg in body.render_line(y)).rstrip() for y in range(h)]
+
+
+class Host(App[None]):
+    def __init__(self, view: LogView) -> None:
+        super().__init__()
+        self.view = view
+        self.statuses: list[LogView.Status] = []
+
+    def compose(self) -> ComposeResult:
+        yield self.view
+
+    def on_log_view_status(self, msg: LogView.Status) -> None:
+        self.statuses.append(msg)
+
+
+def run(view: LogView, body: Callable[[Pilot[None], Host], Awaitable[None]]) -> None:
+    async def main() -> None:
+        app = Host(view)
+        async with app.run_test(size=(80, 12)) as pilot:
+            view.focus()
+            await body(pilot, app)
+
+    asyncio.run(main())
+
+
+# -- the byte scan agrees with judging every line ------------------------------------------------------------
+
+
+def _search_by_lines(
+    lines: list[str], json_lines: bool, matcher: Matcher, origin: int, direction: int
+) -> int | None:
+    n = len(lines)
+    order = (
+        [*range(origin + 1, n), *range(0, min(n, origin + 1))]
+        if direction > 0
+        else [*range(max(0, origin) - 1, -1, -1), *range(n - 1, max(0, origin) - 1, -1)]
+    )
+    for row in order:
+        if matcher.search(decode(lines[row].encode(), json_lines=json_lines).text):
+            return row
+    return None
+
+
+WORDS = ["hay", "Needle", "needle", "NEEDLE", "stdout", "log", "time", "2026", "x" * 300, "naïve", "tab\tit"]
+
+
+@pytest.mark.parametrize("json_lines", [True, False], ids=["json-file", "plain"])
+@pytest.mark.parametrize("chunk", [64, 1000, 1 << 20])
+@pytest.mark.parametrize("way", ["python", "grep"])
+def test_byte_search_agrees_with_a_line_by_line_search(
+    tmp_path: Path, json_lines: bool, chunk: int, way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every chunk size, both directions, with and without wrapping; "grep": forward scans past their first
+    chunk go to GNU grep (as a long scan does), and its hits are judged the same way."""
+    if way == "grep":
+        if logsearch._grep() is None:
+            pytest.skip("no GNU grep here")
+        monkeypatch.setattr(logsearch, "GREP_FROM", 0)
+    rnd = random.Random(f"{json_lines}{chunk}")
+    texts = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(0, 4))) for _ in range(400)]
+    streams = ["stdout", "stderr"]
+    lines = [rec(t, stream=rnd.choice(streams)).decode().rstrip("\n") if json_lines else t for t in texts]
+    # a plain file's last line may have no newline yet (a json-file's unterminated record is not a row)
+    data = ("\n".join(lines) + ("\n" if json_lines else "")).encode()
+    path = tmp_path / "log"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        index = LineIndex()
+        index.scan(fd, len(data))
+        rows = IndexRows(index, complete_only=json_lines)
+        assert len(rows) == len(lines)
+        terms = ["needle", "Needle", "stdout", "log", "time", "2026", "xx", "naïve", "nowhere", "/ne+dle/"]
+        for term in terms:
+            regex = term.startswith("/")
+            matcher = Matcher(term.strip("/"), regex=regex, json_lines=json_lines)
+            for _ in range(12):
+                origin = rnd.randint(-1, len(lines))
+                direction = rnd.choice([1, -1])
+                origin = min(origin, len(lines) - 1) if direction > 0 else max(origin, 0)
+                want = _search_by_lines(lines, json_lines, matcher, origin, direction)
+                got = SearchScan(
+                    fd, rows, matcher, json_lines=json_lines, origin=origin, direction=direction, chunk=chunk
+                ).run()
+                assert got.row == want, (term, origin, direction)
+    finally:
+        os.close(fd)
+
+
+def test_a_json_file_search_does_not_match_keys_stream_or_time(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    path.write_bytes(b"".join(rec(f"line {i}") for i in range(1000)) + rec("the stdout of 2026"))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        index = LineIndex()
+        index.scan(fd, path.stat().st_size)
+        rows = IndexRows(index, complete_only=True)
+        for term in ("stdout", "2026", "log", "stream"):
+            m = Matcher(term, json_lines=True)
+            got = SearchScan(fd, rows, m, json_lines=True, origin=-1, direction=1).run()
+            assert got.row == (1000 if term in ("stdout", "2026") else None), term
+    finally:
+        os.close(fd)
+
+
+# -- the widget: progress, superseded, following -------------------------------------------------------------
+
+
+def test_search_reports_progress_then_shows_the_match(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "big.log"
+    block = b"".join(rec(f"GET /api/items/{i} 200") for i in range(2000))
+    with path.open("wb") as f:
+        for _ in range(40):  # ~4 MB
+            f.write(block)
+        f.write(rec("the Needle at the end"))
+    # small chunks and no pause between reports: a search of a few MB reports at every chunk
+    monkeypatch.setattr(logsearch, "SEARCH_CHUNK", 64 * 1024)
+    monkeypatch.setattr(logsearch, "PROGRESS_EVERY", 0.0)
+    view = LogView(path, follow=False)
+
+    async def body(pilot: Pilot[None], app: Host) -> None:
+        await until(pilot, lambda: view._indexed_done, what="the index")
+        await pilot.press("home")
+        app.statuses.clear()
+        await pilot.press("slash", *"needle", "enter")
+        await until(pilot, lambda: any("the Needle at the end" in x for x in screen(view)), what="match")
+        progress = [s.text for s in app.statuses if "searching" in s.text]
+        assert progress, [s.text for s in app.statuses]
+        assert all("search needle: searching " in t for t in progress)
+        assert all(t.split("searching ")[1][0].isdigit() for t in progress)
+        await pilot.pause(0.2)
+        assert "searching" not in app.statuses[-1].text
+        assert view._search_row == len(view.rows) - 1
+
+    run(view, body)
+
+
+def test_a_new_search_stops_the_one_it_replaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.log"
+    path.write_bytes(b"".join(rec(f"line {i}") for i in range(20000)) + rec("second"))
+    gate = threading.Event()
+    reads: list[SearchScan] = []
+    original = SearchScan._read
+
+    def held(self: SearchScan, pos: int, size: int) -> bytes:
+        reads.append(self)
+        gate.wait(5)  # the first search is held mid-scan until the second has replaced it
+        return original(self, pos, size)
+
+    monkeypatch.setattr(SearchScan, "_read", held)
+    view = LogView(path, follow=False)
+
+    async def body(pilot: Pilot[None], app: Host) -> None:
+        await until(pilot, lambda: view._indexed_done, what="the index")
+        view.search("nowhere")
+        await until(pilot, lambda: bool(reads), what="the first scan reading")
+        first = view._search_scan
+        assert first is not None
+        view.search("second")
+        assert first.cancelled
+        gate.set()
+        await until(pilot, lambda: any(line == "second" for line in screen(view)), what="the second match")
+        await pilot.pause(0.2)
+        assert not view._notice.startswith("not found")  # the first search's answer never came
+
+    run(view, body)
+
+
+def test_search_while_following_jumps_to_the_match_and_stays(tmp_path: Path) -> None:
+    path = tmp_path / "grow.log"
+    path.write_bytes(b"".join(rec(f"old {i}" if i != 5 else "the early needle") for i in range(300)))
+    view = LogView(path, follow=True)
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        with path.open("ab", buffering=0) as f:
+            while not stop.wait(0.05):
+                n += 1
+                f.write(rec(f"new {n}"))
+
+    async def body(pilot: Pilot[None], app: Host) -> None:
+        await until(pilot, lambda: any(line == "old 299" for line in screen(view)), what="the end")
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            await until(pilot, lambda: any(x.startswith("new ") for x in screen(view)), what="new lines")
+            await pilot.press("slash", *"needle", "enter")
+            await until(pilot, lambda: "the early needle" in screen(view), what="the match on screen")
+            assert view._search_row == 5
+            grown = len(view.index)
+            await until(pilot, lambda: len(view.index) > grown + 5, what="more lines")
+            await pilot.pause(0.6)  # a deferred repaint of the new lines has come
+            assert "the early needle" in screen(view)  # following did not pull the view back to the end
+            assert not app.statuses[-1].following and app.statuses[-1].follow
+            # n finds the next match, none: it wraps to the same one; End follows again
+            await pilot.press("end")
+            await until(pilot, lambda: app.statuses[-1].following, what="following again")
+            n = len(view.index)
+            await until(pilot, lambda: len(view.index) > n + 3, what="more lines")
+            await until(pilot, lambda: screen(view)[-1] == f"new {len(view.index) - 300}", what="at the end")
+        finally:
+            stop.set()
+            t.join()
+
+    run(view, body)
+
+
+# -- a hidden LogView does nothing ---------------------------------------------------------------------------
+
+
+class Tabs(App[None]):
+    def __init__(self, view: LogView) -> None:
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(initial="logs"):
+            with TabPane("logs", id="logs"):
+                yield self.view
+            with TabPane("other", id="other"):
+                yield Static("another pane")
+
+
+def test_a_hidden_log_view_stops_reading_and_catches_up_when_shown(tmp_path: Path) -> None:
+    path = tmp_path / "grow.log"
+    path.write_bytes(b"".join(rec(f"old {i}") for i in range(100)))
+    view = LogView(path, follow=True)
+
+    async def main() -> None:
+        app = Tabs(view)
+        async with app.run_test(size=(80, 16)) as pilot:
+            await until(pilot, lambda: "old 99" in screen(view), what="the end")
+            view.set_filter("new")
+            await until(pilot, lambda: view._filter_scan is not None and view._filter_scan.steps > 0)
+            follower, scan = view._follower, view._filter_scan
+            assert follower is not None and scan is not None
+            app.query_one(TabbedContent).active = "other"
+            await until(pilot, lambda: follower.paused and scan.paused, what="paused")
+            await pilot.pause(0.3)  # a poll under way finishes
+            polls, steps, scanned = follower.polls, scan.steps, view.index.scanned
+            with path.open("ab") as f:
+                f.write(rec("new while hidden"))
+            await pilot.pause(1.0)  # four polls' worth
+            assert (follower.polls, scan.steps, view.index.scanned) == (polls, steps, scanned)
+            app.query_one(TabbedContent).active = "logs"
+            await until(pilot, lambda: "new while hidden" in screen(view), what="caught up when shown")
+            assert not follower.paused and not scan.paused
+            assert follower.polls > polls
+
+    asyncio.run(main())
+
+
+def test_the_workbench_logs_pane_pauses_its_follower_on_another_pane(tmp_path: Path) -> None:
+    async def main() -> None:
+        app = DockyardApp(FakeEngine(tmp_path, containers=3), Settings(stats_interval=0))  # type: ignore[arg-type]
+        async with app.run_test(size=(100, 30)) as pilot:
+            main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
+            await until(pilot, lambda: len(main.pane("containers").shown) == 3, what="the list")
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(main.pane("logs").viewer(), LogView), what="the viewer")
+            view = main.pane("logs").viewer()
+            await until(pilot, lambda: view._indexed_done, what="its log indexed")
+            follower = view._follower
+            assert follower is not None and not follower.paused
+            await pilot.press("1")
+            await until(pilot, lambda: follower.paused, what="paused on the Containers pane")
+            await pilot.pause(0.3)
+            polls = follower.polls
+            await pilot.pause(0.8)
+            assert follower.polls == polls
+            await pilot.press("5")
+            await until(pilot, lambda: not follower.paused and follower.polls > polls, what="polling again")
+
+    asyncio.run(main())
+
+
+# -- typed keys stay in order --------------------------------------------------------------------------------
+
+# "webx<BS>-1<BS><BS>-ap<BS>pp" ends as "web-app"
+TYPED = [*"webx", "backspace", *"-1", "backspace", "backspace", *"-ap", "backspace", *"pp"]
+WANT = "web-app"
+
+
+def _key(name: str) -> events.Key:
+    return events.Key(name, None if name == "backspace" else name)
+
+
+@pytest.mark.parametrize("gap", [1 / 30, 0.0], ids=["30-keys-a-second", "all-at-once"])
+def test_the_filter_box_keeps_every_key_in_order(tmp_path: Path, gap: float) -> None:
+    """Keys reach the app as the terminal delivers them (not one pilot key at a time, which waits for the
+    app to settle): 5 tries at 30 keys a second and 5 in one burst, with the list re-filtering every key."""
+
+    async def main() -> None:
+        app = DockyardApp(FakeEngine(tmp_path, containers=200), Settings(stats_interval=0))  # type: ignore[arg-type]
+        async with app.run_test(size=(100, 30)) as pilot:
+            main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
+            pane = main.pane("containers")
+            await until(pilot, lambda: len(pane.shown) == 200, what="the list")
+            box = pane.query_one("#filter", Input)
+            for _ in range(5):
+                await pilot.press("slash")
+                await until(pilot, lambda: box.has_focus, what="the filter box")
+                for name in TYPED:
+                    app.post_message(_key(name))
+                    if gap:
+                        await asyncio.sleep(gap)
+                await until(pilot, lambda: pane.filter_text == box.value and len(box.value) >= 5)
+                await pilot.pause(0.2)
+                assert box.value == WANT
+                assert pane.filter_text == WANT
+                await pilot.press("escape")
+                await until(pilot, lambda: box.value == "" and not pane.filter_text, what="cleared")
+
+    asyncio.run(main())
+
+
+def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "s.log"
+    path.write_bytes(b"".join(rec(f"line {i}") for i in range(100)) + rec("web-app here"))
+    view = LogView(path, follow=False)
+
+    async def body(pilot: Pilot[None], app: Host) -> None:
+        await until(pilot, lambda: view._indexed_done)
+        prompt = view.query_one("#logview-prompt", Input)
+        for _ in range(3):
+            await pilot.press("slash")
+            await until(pilot, lambda: prompt.has_focus)
+            prompt.value = ""
+            for name in TYPED:
+                app.post_message(_key(name))
+            await pilot.pause(0.2)
+            assert prompt.value == WANT
+            await pilot.press("enter")
+            await until(pilot, lambda: view._search_row == 100, what="the match")
+            view.search("")
+
+    run(view, body)
+
+
+def test_a_plain_files_unterminated_last_line_is_searched(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    path.write_bytes(b"".join(b"line %d\n" % i for i in range(5000)) + b"the last needle, no newline")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        index = LineIndex()
+        index.scan(fd, path.stat().st_size)
+        rows = IndexRows(index)
+        m = Matcher("needle")
+        for origin, direction, chunk in ((-1, 1, None), (5000, -1, 64), (3, 1, 64)):
+            scan = SearchScan(fd, rows, m, json_lines=False, origin=origin, direction=direction, chunk=chunk)
+            assert scan.run().row == 5000
+    finally:
+        os.close(fd)
+
+
+def test_a_cancelled_grep_scan_ends_its_grep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if logsearch._grep() is None:
+        pytest.skip("no GNU grep here")
+    import subprocess
+
+    monkeypatch.setattr(logsearch, "GREP_FROM", 0)
+    path = tmp_path / "log"
+    # every record holds "stdout" outside its message: grep prints a hit a line, none of which counts
+    path.write_bytes(b"".join(rec(f"line {i}") for i in range(100_000)))
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kw: Any) -> subprocess.Popen[bytes]:
+        proc = real_popen(*args, **kw)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    held = threading.Event()
+    release = threading.Event()
+    real_first_in = SearchScan._first_in
+
+    def first_in(self: SearchScan, data: bytes, base: int, limit: int) -> int | None:
+        if started and not held.is_set():  # the first hit grep reports: hold the scan, grep's pipe fills
+            held.set()
+            release.wait(10)
+        return real_first_in(self, data, base, limit)
+
+    monkeypatch.setattr(SearchScan, "_first_in", first_in)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        index = LineIndex()
+        index.scan(fd, path.stat().st_size)
+        rows = IndexRows(index, complete_only=True)
+        matcher = Matcher("stdout", json_lines=True)
+        scan = SearchScan(fd, rows, matcher, json_lines=True, origin=-1, direction=1)
+        scan.chunk = scan.first_chunk = 4096
+        outcome: list[object] = []
+        t = threading.Thread(target=lambda: outcome.append(_run_or_cancelled(scan)))
+        t.start()
+        assert held.wait(10), "grep never reported a hit"
+        grep = [p for p in started if "grep" in str(p.args[0])][-1]
+        time.sleep(0.2)
+        assert grep.poll() is None  # still running, blocked on its full pipe
+        scan.cancel()
+        release.set()
+        t.join(10)
+        assert outcome == ["cancelled"]
+        assert grep.poll() is not None  # ended (by its pid) when the scan stopped
+    finally:
+        release.set()
+        os.close(fd)
+
+
+def _run_or_cancelled(scan: SearchScan) -> object:
+    from tui.widgets.logindex import Cancelled
+
+    try:
+        return scan.run()
+    except Cancelled:
+        return "cancelled"
