@@ -249,11 +249,7 @@ def main() -> int:
         peers.ensure_packages(peers.PODMAN)
     if not args.no_dockerd:
         peers.ensure_packages({"dockerd": "docker.io"})
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", *(str(HERE / d) for d in ("core", "tui", "api"))],
-        check=True,
-        capture_output=True,
-    )
+    peers.compile_sources()
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-api-", dir="/dev/shm"))
     (base / "dockerd.json").write_text("{}\n")
     bed = start_testbed(ensure_images())

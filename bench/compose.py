@@ -90,11 +90,7 @@ def main() -> int:
         peers.ensure_packages({**peers.PODMAN, "podman-compose": "podman-compose"})
     if not args.no_dockerd:
         peers.ensure_packages({"dockerd": "docker.io", "docker-compose": "docker-compose"})
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", *(str(HERE / d) for d in ("core", "tui", "compose"))],
-        check=True,
-        capture_output=True,
-    )
+    peers.compile_sources()
     # short: podman refuses a runroot longer than 50 characters
     base = Path(tempfile.mkdtemp(prefix="dybc-", dir="/dev/shm"))
     (base / "dockerd.json").write_text("{}\n")

@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from bench.peers import CGROUP_PARENT, PODMAN, ensure_packages, remove_cgroup_parent  # noqa: E402
+from bench.peers import CGROUP_PARENT, PODMAN, compile_sources, ensure_packages, remove_cgroup_parent  # noqa: E402
 from tests.testbed import ensure_images, start_testbed  # noqa: E402
 
 DOCKYARD = str(Path(sys.executable).with_name("dockyard"))
@@ -192,8 +192,7 @@ def main() -> int:
     have_podman = not args.no_podman
     if have_podman:
         ensure_packages(PODMAN)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE / "core"), str(HERE / "tui")],
-                   check=True, capture_output=True)  # fmt: skip
+    compile_sources()
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-net-", dir="/dev/shm"))
     bed = start_testbed(ensure_images())
     dy: Engine | None = None

@@ -244,11 +244,7 @@ def main() -> int:
         raise SystemExit("run as root")
     peers.ensure_packages({"dockerd": "docker.io"})
     ssh = not args.no_ssh and Path("/usr/sbin/sshd").exists()
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", *(str(HERE / d) for d in ("core", "tui", "api"))],
-        check=True,
-        capture_output=True,
-    )
+    peers.compile_sources()
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-remote-", dir="/dev/shm"))
     (base / "dockerd.json").write_text("{}\n")
     bed = start_testbed(ensure_images())

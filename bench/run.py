@@ -46,11 +46,7 @@ def main() -> int:
     if have_podman:
         peers.ensure_packages(peers.PODMAN)
     # byte-compile up front: with PYTHONDONTWRITEBYTECODE set, every start would compile our modules again
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(HERE / "core"), str(HERE / "tui")],
-        check=True,
-        capture_output=True,
-    )
+    peers.compile_sources()
     base = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/dev/shm"))
     bed = start_testbed(ensure_images())
     engines = None
