@@ -148,6 +148,12 @@ def test_up_and_exited_times_age_without_a_new_list_read(bench: Bench) -> None:
         async with app.run_test(size=SIZE) as pilot:
             p = pane(app, "containers")
             await wait_for(pilot, lambda: {cid, done} <= set(p.shown), what="both listed")
+            # every list's first read in (a late images or volumes read counted as one more)
+            await wait_for(
+                pilot,
+                lambda: {"containers", "images", "networks", "volumes"} <= app.snapshot.loaded,
+                what="all lists read",
+            )
             status = p.COLUMNS.index("STATUS")
             reads = app.refreshes
             first_up, first_exit = p.by_key[cid].cells[status], p.by_key[done].cells[status]

@@ -185,10 +185,18 @@ def test_rows_added_after_the_scan_was_made_are_not_searched() -> None:
 
 
 def test_cancel_stops_between_batches() -> None:
+    """Row by row (a filter's rows, SpanRows): the batch it was in is finished, the next is not started.
+    (The index's rows are searched as bytes, a chunk at a time: a line without the term is never judged.)"""
     texts = [f"hay {i}" for i in range(100)]
     with opened(encode(texts, False)) as (fd, index):
         scan = SearchScan(
-            fd, IndexRows(index), Matcher("needle"), json_lines=False, origin=-1, direction=1, batch=10
+            fd,
+            rows_of(index, "filter", list(range(len(texts)))),
+            Matcher("needle"),
+            json_lines=False,
+            origin=-1,
+            direction=1,
+            batch=10,
         )
         judged: list[str] = []
 
