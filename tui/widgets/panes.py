@@ -622,28 +622,23 @@ class ContainersPane(EnginePane):
         )
 
     def action_project_stop(self) -> None:
-        p = self.cursor_project()
-        if p is None:
-            return
-
-        def stop(engine: Engine, report: Callable[[str], None]) -> None:
-            from compose import orchestrate
-
-            orchestrate.stop(engine, p.name, report=report)
-
-        self._project_call(p, f"Stopped {p.name}", stop, "Stopping…")
+        self._project_verb("stop", "Stopped", "Stopping…")
 
     def action_project_restart(self) -> None:
+        self._project_verb("restart", "Restarted", "Restarting…")
+
+    def _project_verb(self, verb: str, done: str, running: str) -> None:
+        """``orchestrate.stop``/``restart`` of the project under the cursor (compose imported only now)."""
         p = self.cursor_project()
         if p is None:
             return
 
-        def restart(engine: Engine, report: Callable[[str], None]) -> None:
+        def call(engine: Engine, report: Callable[[str], None]) -> None:
             from compose import orchestrate
 
-            orchestrate.restart(engine, p.name, report=report)
+            getattr(orchestrate, verb)(engine, p.name, report=report)
 
-        self._project_call(p, f"Restarted {p.name}", restart, "Restarting…")
+        self._project_call(p, f"{done} {p.name}", call, running)
 
     def action_project_logs(self) -> None:
         p = self.cursor_project()
