@@ -788,13 +788,21 @@ def down(
         out.event(f"Image {image}", "Removed")
 
 
-def _remove_network(engine: Engine, name: str) -> None:
-    """Remove the network (gone already is fine: another `down` raced us). The engine's `rm` returns once
-    the container's endpoints are released, as dockerd's does, so no retry is needed here."""
-    try:
-        engine.remove_network(name)
-    except (NetworkNotFound, NotFound):
-        return
+def _remove_network(engine: Engine, name: str, settle: float = 5.0) -> None:
+    """Remove the network (gone already is fine). The engine's `rm` waits for a container's endpoint to be
+    released, but a workbench `down` in the full suite still once found one held a moment longer (cause
+    not found yet), so an "active endpoints" refusal is tried again for a few seconds."""
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            engine.remove_network(name)
+            return
+        except (NetworkNotFound, NotFound):
+            return
+        except Conflict as err:
+            if "active endpoints" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _images_to_remove(
