@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -74,30 +75,53 @@ class PulledImage:
 
 
 class _Readable(Protocol):
-    def read(self, n: int = -1, /) -> bytes: ...
+    def read1(self, n: int = -1, /) -> bytes: ...
+
+
+# progress is reported (and a cancel heard: the callback raises) at least this often while bytes arrive
+REPORT_EVERY = 0.1
 
 
 class _Tee:
     """Read-through wrapper: hashes and stores the compressed bytes and reports progress.
 
-    It also refuses a body longer than the manifest declared, so a hostile registry cannot fill the disk.
+    It reads the network's pieces as they come (``read1``), so progress, and a cancel raised from the
+    callback, keep the network's pace however much the consumer asks for at once (the decompressor's
+    read-ahead asks a megabyte at a time). It also refuses a body longer than the manifest declared, so a
+    hostile registry cannot fill the disk.
     """
 
     def __init__(self, src: _Readable, sink: BinaryIO, size: int, report: Callable[[int], None]) -> None:
         self.src, self.sink, self.size, self.report = src, sink, size, report
         self.hash = hashlib.sha256()
         self.count = 0
+        self._reported_at = 0.0
+        self._reported = 0  # the count last told
 
     def read(self, n: int = -1) -> bytes:
-        data = self.src.read(n)
-        if data:
+        want = n if n is not None and n >= 0 else 1 << 62
+        parts: list[bytes] = []
+        got = 0
+        while got < want:
+            data = self.src.read1(min(want - got, 1 << 20))
+            if not data:
+                break
             self.count += len(data)
             if self.count > self.size:
                 raise DigestMismatch(f"layer is larger than the {self.size} bytes its manifest declares")
             self.hash.update(data)
             self.sink.write(data)
-            self.report(self.count)
-        return data
+            parts.append(data)
+            got += len(data)
+            if time.monotonic() - self._reported_at >= REPORT_EVERY:
+                self._tell()
+        if self.count != self._reported:
+            self._tell()  # where this read ended is always told
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _tell(self) -> None:
+        self._reported, self._reported_at = self.count, time.monotonic()
+        self.report(self.count)
 
     def readable(self) -> bool:
         return True

@@ -708,6 +708,27 @@ class BlobReader:
                 self._reconnect(self._cut_short(err))
         return b"".join(out)
 
+    def read1(self, n: int = -1) -> bytes:
+        """At most ``n`` bytes, as soon as some are here: what is buffered, else the next piece the network
+        delivers (b"" only at the end). A caller that reports progress or checks for cancellation between
+        reads does so at the network's pace, not once per ``n`` bytes (a megabyte takes 10 s at 100 kB/s)."""
+        if n == 0:
+            return b""
+        if self._buf:
+            return self._take_buffered(n)
+        # read(1) waits for the next piece (reconnecting as read does) and leaves the rest of it buffered
+        first = self.read(1)
+        if not first:
+            return b""
+        return first + self._take_buffered(n - 1 if n > 0 else -1)
+
+    def _take_buffered(self, n: int) -> bytes:
+        """Up to ``n`` (all with -1) of the bytes already received."""
+        take = self._buf if n < 0 else self._buf[:n]
+        self._buf = self._buf[len(take) :]
+        self.offset += len(take)
+        return take
+
     def _cut_short(self, err: Exception) -> str:
         import httpx
 

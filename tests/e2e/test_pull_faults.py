@@ -278,6 +278,41 @@ def test_manifest_cut_after_the_headers_gives_one_line(
     store_is_empty(engine_config)
 
 
+class _Stop(Exception):
+    pass
+
+
+def test_a_slow_download_reports_as_bytes_arrive_and_a_cancel_lands_within_them(
+    testbed: Testbed, engine_config: Config, proxy: FaultProxy
+) -> None:
+    """The decompressor reads a megabyte at a time: on a slow link (100 kB/s here) progress must still come
+    as the bytes do, and a cancel (the TUI's Esc raises from the progress callback) end the pull then, not
+    a megabyte later. Counted in bytes, not seconds: the cancel lands before the proxy sent 400 kB more."""
+    _, layer, size = busybox_blobs(testbed)
+    assert size > 1_000_000, "the test needs a layer over a megabyte"
+    proxy.only_digest = layer
+    proxy.throttle = 100_000
+    seen: list[int] = []
+    cancelled_at: list[int] = []
+
+    def progress(p: Any) -> None:
+        if p.status != "Downloading":
+            return
+        if cancelled_at:
+            raise _Stop
+        seen.append(p.current)
+        if p.current >= 200_000:
+            cancelled_at.append(proxy.blob_bytes_sent)
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        LocalEngine(engine_config).pull(f"{proxy.addr}/busybox:latest", progress=progress)
+    assert len([n for n in seen if 0 < n < 1 << 20]) >= 2, seen  # reports before the first megabyte
+    assert cancelled_at and cancelled_at[0] < 400_000, (cancelled_at, size)
+    store_is_empty(engine_config)
+    assert check_temp_clean(engine_config.root) == []
+
+
 def test_unreachable_registry(engine_config: Config) -> None:
     line = fails(dockyard(engine_config, "pull", f"127.0.0.1:{free_port()}/busybox:latest"))
     assert "cannot reach registry 127.0.0.1:" in line
