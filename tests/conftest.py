@@ -33,6 +33,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures = getattr(item, "fixturenames", ())
         if _E2E_DIR in Path(str(item.path)).parents or "testbed" in fixtures or "testbed_images" in fixtures:
             item.add_marker(pytest.mark.e2e)
+    _longest_first(items)
+
+
+def _longest_first(items: list[pytest.Item]) -> None:
+    """The tests listed in ``tests/slow.txt`` (measured longest, longest first) run first: xdist hands out
+    its first batch round robin, so they spread over the workers at the start instead of one of them
+    landing last and keeping the run going on a single worker (the suite's tail). The order must be the
+    same in every worker's collection: it depends on the file only. A listed test that no longer exists
+    is ignored; one that is not listed keeps its place among the rest."""
+    lines = _SLOW.read_text().splitlines()
+    listed = [line.split(None, 1)[1] for line in lines if line.strip() and not line.startswith("#")]
+    rank = {nodeid: i for i, nodeid in enumerate(listed)}
+    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))  # stable: the rest keep their order
+
+
+_SLOW = Path(__file__).parent / "slow.txt"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """With ``DOCKYARD_TEST_TIMELINE=FILE``: one line per test (worker, start, end, node id) appended to
+    FILE, to see how the workers were kept busy (and re-measure ``tests/slow.txt``)."""
+    import os
+
+    path = os.environ.get("DOCKYARD_TEST_TIMELINE")
+    start = time.time()
+    yield
+    if path:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with open(path, "a") as f:
+            f.write(f"{worker} {start:.3f} {time.time():.3f} {item.nodeid}\n")
 
 
 @pytest.fixture(scope="session")

@@ -410,7 +410,8 @@ def make_project(bench: Bench, project: str, workdir: Path) -> dict[str, str]:
         name = f"{project}-{service}-{number}"
         script = LOOP.replace("$$", "$").format(name=name)
         if service == "db":
-            script = f"sleep 1; touch /tmp/ready; {script}"
+            # trapped before the sleep too: a stop within its first second must not wait 10 s
+            script = f'trap "exit 0" TERM; sleep 1; touch /tmp/ready; {script}'
         config = ContainerConfig(
             image="busybox",
             cmd=["sh", "-c", script],

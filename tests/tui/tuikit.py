@@ -10,6 +10,10 @@ from core.config import Config
 from core.engine import LocalEngine
 from core.models import ContainerConfig, ContainerCreate, HostConfig, Mount
 
+# a container that idles until stopped, and stops at once: a plain `sleep 300` as PID 1 ignores SIGTERM, so
+# every stop in a test waited docker's 10 s before the SIGKILL
+IDLE = ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]
+
 
 @dataclass
 class Bench:
@@ -29,7 +33,7 @@ class Bench:
         """Create and start a busybox container; returns its id."""
         config = ContainerConfig(
             image="busybox",
-            cmd=list(command) or ["sleep", "300"],
+            cmd=list(command) or IDLE,
             env=env or [],
             tty=tty,
             open_stdin=interactive,
