@@ -10,7 +10,7 @@ dockerd (Debian's docker.io, started here on its own socket, data root and exec 
 The servers take turns round by round on every timed step (see ``interleaved``), so the machine's drift
 during the run does not favour one of them.
 
-    sudo .venv/bin/python bench/api.py [--rounds 10] [--no-podman] [--no-dockerd]
+    sudo .venv/bin/python bench/api.py [--rounds 10] [--no-podman] [--no-dockerd] [--only exec,ps]
 
 Every engine gets a fresh root on tmpfs and the test bed's busybox from the loopback registry.
 """
@@ -179,7 +179,12 @@ def interleaved(
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def measure(servers: list[Server], rounds: int) -> dict[str, dict[str, float]]:
+STEPS = ("run", "exec", "docker-py", "ps", "logs", "idle")
+
+
+def measure(
+    servers: list[Server], rounds: int, steps: tuple[str, ...] = STEPS
+) -> dict[str, dict[str, float]]:
     import docker  # docker-py, from the test extras
 
     res: dict[str, dict[str, float]] = {s.name: {} for s in servers}
@@ -188,31 +193,41 @@ def measure(servers: list[Server], rounds: int) -> dict[str, dict[str, float]]:
         for name, value in medians.items():
             res[name][label] = value
 
-    print("run --rm ...", file=sys.stderr)
-    record(
-        "run --rm busybox true",
-        interleaved(servers, lambda s: lambda: s.docker("run", "--rm", "busybox", "true"), rounds, warmup=2),
-    )
+    if "run" in steps:
+        print("run --rm ...", file=sys.stderr)
+        record(
+            "run --rm busybox true",
+            interleaved(
+                servers, lambda s: lambda: s.docker("run", "--rm", "busybox", "true"), rounds, warmup=2
+            ),
+        )
     for s in servers:
         s.docker("run", "-d", "--name", "bench-exec", "busybox", "sleep", "3600")
-    print("exec ...", file=sys.stderr)
-    record(
-        "exec CTR true",
-        interleaved(servers, lambda s: lambda: s.docker("exec", "bench-exec", "true"), rounds, warmup=2),
-    )
+    if "exec" in steps:
+        print("exec ...", file=sys.stderr)
+        record(
+            "exec CTR true",
+            interleaved(servers, lambda s: lambda: s.docker("exec", "bench-exec", "true"), rounds, warmup=2),
+        )
     clients = {s.name: docker.DockerClient(base_url=s.env["DOCKER_HOST"], timeout=600) for s in servers}
-    print("docker-py ...", file=sys.stderr)
-    record(
-        "docker-py containers.list() x100",
-        interleaved(servers, lambda s: lambda: [clients[s.name].containers.list() for _ in range(100)], 3),
-    )
+    if "docker-py" in steps:
+        print("docker-py ...", file=sys.stderr)
+        record(
+            "docker-py containers.list() x100",
+            interleaved(
+                servers, lambda s: lambda: [clients[s.name].containers.list() for _ in range(100)], 3
+            ),
+        )
     for s in servers:
-        for i in range(100):
+        for i in range(100 if "ps" in steps else 0):
             s.docker("create", "--name", f"bench-ps-{i}", "busybox", "true")
-    print("ps ...", file=sys.stderr)
-    record("ps -a (100 containers)", interleaved(servers, lambda s: lambda: s.docker("ps", "-a"), rounds, 2))
+    if "ps" in steps:
+        print("ps ...", file=sys.stderr)
+        record(
+            "ps -a (100 containers)", interleaved(servers, lambda s: lambda: s.docker("ps", "-a"), rounds, 2)
+        )
     for s in servers:
-        s.docker("run", "--name", "bench-logs", "busybox", "seq", "1000000")
+        s.docker("run", "--name", "bench-logs", "busybox", "seq", "1000000" if "logs" in steps else "1")
 
     def logs(s: Server) -> Callable[[], None]:
         def run() -> None:
@@ -221,11 +236,20 @@ def measure(servers: list[Server], rounds: int) -> dict[str, dict[str, float]]:
 
         return run
 
-    print("logs ...", file=sys.stderr)
-    record("logs (1,000,000 lines)", interleaved(servers, logs, max(3, rounds // 3)))
+    if "logs" in steps:
+        print("logs ...", file=sys.stderr)
+        record("logs (1,000,000 lines)", interleaved(servers, logs, max(3, rounds // 3)))
     for s in servers:
         clients[s.name].close()
-        s.docker("rm", "-f", "bench-exec", "bench-logs", *[f"bench-ps-{i}" for i in range(100)])
+        s.docker(
+            "rm",
+            "-f",
+            "bench-exec",
+            "bench-logs",
+            *[f"bench-ps-{i}" for i in range(100 if "ps" in steps else 0)],
+        )
+    if "idle" not in steps:
+        return res
     # idle: a few seconds after the last request, all servers over the same seconds
     time.sleep(2)
     ticks0 = {s.name: sum(cpu_ticks(p) for p in s.pids()) for s in servers}
@@ -242,7 +266,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--no-podman", action="store_true")
     ap.add_argument("--no-dockerd", action="store_true")
+    ap.add_argument("--only", default=",".join(STEPS), help=f"comma-separated steps of {', '.join(STEPS)}")
     args = ap.parse_args()
+    steps = tuple(x.strip() for x in args.only.split(",") if x.strip())
+    if not steps or set(steps) - set(STEPS):
+        raise SystemExit(f"--only takes steps among {', '.join(STEPS)}")
     if os.geteuid() != 0:
         raise SystemExit("run as root")
     if not args.no_podman:
@@ -266,7 +294,7 @@ def main() -> int:
             servers.append(dockerd)
         if not args.no_podman:
             servers.append(start_podman(engines, base))
-        results = measure(servers, args.rounds)
+        results = measure(servers, args.rounds, steps)
     finally:
         for s in servers:
             stop(s.proc)

@@ -27,25 +27,48 @@ _E2E_DIR = Path(__file__).parent / "e2e"
 _timings: dict[str, float] = {}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the xdist_group marks added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # `-m "not e2e"` must never start the bed: mark what lives in tests/e2e or asks for the bed
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         if _E2E_DIR in Path(str(item.path)).parents or "testbed" in fixtures or "testbed_images" in fixtures:
             item.add_marker(pytest.mark.e2e)
+        _group_shared_scope(item)
     _longest_first(items)
 
 
+def _group_shared_scope(item: pytest.Item) -> None:
+    """A test using a module- or class-scoped fixture runs on one worker with the rest of its module, in the
+    module's order (``--dist loadgroup`` keeps an ``xdist_group`` together): such tests share state (the
+    compose e2e tests build on one project) and the fixture is set up once, not on every worker."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return
+    for defs in info.name2fixturedefs.values():
+        if any(d.scope in ("module", "class", "package") for d in defs):
+            item.add_marker(pytest.mark.xdist_group(str(item.path.relative_to(Path(__file__).parent))))
+            return
+
+
 def _longest_first(items: list[pytest.Item]) -> None:
-    """The tests listed in ``tests/slow.txt`` (measured longest, longest first) run first: xdist hands out
-    its first batch round robin, so they spread over the workers at the start instead of one of them
-    landing last and keeping the run going on a single worker (the suite's tail). The order must be the
-    same in every worker's collection: it depends on the file only. A listed test that no longer exists
-    is ignored; one that is not listed keeps its place among the rest."""
+    """The tests listed in ``tests/slow.txt`` (measured longest, longest first) run first. With xdist's
+    ``loadgroup`` scheduling a worker takes the next test whenever it has fewer than three waiting, so the
+    longest tests spread over the workers at the start and the short ones fill in around them: no long
+    test is left to start last and keep the run going on one worker. The order must be the same in every
+    worker's collection: it depends on the file only. A test in an ``xdist_group`` keeps its place (its
+    group runs in the module's order); a listed test that no longer exists is ignored."""
     lines = _SLOW.read_text().splitlines()
     listed = [line.split(None, 1)[1] for line in lines if line.strip() and not line.startswith("#")]
     rank = {nodeid: i for i, nodeid in enumerate(listed)}
-    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))  # stable: the rest keep their order
+    last = len(rank)
+
+    def key(item: pytest.Item) -> int:
+        if item.get_closest_marker("xdist_group") is not None:
+            return last
+        return rank.get(item.nodeid, last)
+
+    items.sort(key=key)  # stable: the rest keep their order
 
 
 _SLOW = Path(__file__).parent / "slow.txt"

@@ -7,6 +7,7 @@ one-line errors within seconds, never a prompt."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import socket
@@ -68,51 +69,101 @@ def start_sshd(d: Path, client_config: Path, host_env: str, *, multiplex: bool =
     _keygen(d / "user_key")
     _keygen(d / "other_key")
     (d / "authorized_keys").write_text((d / "user_key.pub").read_text())
-    port = _free_port()
-    (d / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n"
-        f"AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-        f"KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nSetEnv {host_env}\n"
-    )
-    host_pub = (d / "host_key.pub").read_text().split()
-    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
-    # a socket path must fit in 108 bytes: the pytest tmp dir may not
-    control = Path(tempfile.mkdtemp(prefix="dyssh-")) if multiplex else None
-    sharing = f"  ControlMaster auto\n  ControlPath {control}/%C\n  ControlPersist 60\n" if control else ""
-    (d / "ssh_config").write_text(
-        f"Host dyhost\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/user_key\n"
-        f"  IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n{sharing}"
-        f"Host dyhost-direct\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/user_key\n"
-        f"  IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n"
-        f"Host otherkey\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/other_key\n"
-        f"  IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n"
-        f"Host unknownhost\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/user_key\n"
-        f"  IdentitiesOnly yes\n  UserKnownHostsFile {d}/empty_known_hosts\n"
-    )
     bindir = d / "bin"
     bindir.mkdir()
     wrapper = bindir / "ssh"
     wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {d}/ssh_config "$@"\n')
     wrapper.chmod(0o755)
-    made_privsep = not Path("/run/sshd").exists()
-    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    with open(d / "sshd.log", "wb") as log:
-        proc = subprocess.Popen(
-            ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
+    # a port picked free may be taken before sshd binds it (the other workers start servers too): sshd
+    # then exits, and whatever took the port must not pass for it. Ready means sshd said it listens.
+    control = Path(tempfile.mkdtemp(prefix="dyssh-")) if multiplex else None
+    with _privsep_dir():
+        yield from _serve(d, host_env, control, bindir, wrapper, client_config)
+
+
+_PRIVSEP = Path("/run/sshd")  # sshd's privilege separation directory: every connection needs it
+_PRIVSEP_LOCK = Path("/run/dockyard-test-sshd.lock")
+_PRIVSEP_MADE = Path("/run/dockyard-test-sshd.made")  # the directory is the tests' to remove
+
+
+@contextlib.contextmanager
+def _privsep_dir() -> Iterator[None]:
+    """/run/sshd while this sshd runs. The sshds of other workers may use it at the same time: each holds a
+    shared lock, and only the last one out removes it (and only if a test made it). Removing it under a
+    running sshd resets every new connection to it."""
+    fd = os.open(_PRIVSEP_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        deadline = time.monotonic() + 10
         while True:
-            assert proc.poll() is None, (d / "sshd.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not _PRIVSEP.exists():
+                _PRIVSEP.mkdir(mode=0o755)
+                _PRIVSEP_MADE.touch()
+            fcntl.flock(fd, fcntl.LOCK_SH)  # not atomic: a last one out may have removed it in between
+            if _PRIVSEP.is_dir():
                 break
-            except OSError:
-                assert time.monotonic() < deadline, "sshd did not listen"
-                time.sleep(0.05)
+        yield
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # another sshd still uses it
+        else:
+            if _PRIVSEP_MADE.exists():
+                shutil.rmtree(_PRIVSEP, ignore_errors=True)
+                _PRIVSEP_MADE.unlink()
+        os.close(fd)
+
+
+def _serve(
+    d: Path, host_env: str, control: Path | None, bindir: Path, wrapper: Path, client_config: Path
+) -> Iterator[Sshd]:
+    proc: subprocess.Popen[bytes] | None = None
+    for _attempt in range(5):
+        port = _free_port()
+        (d / "sshd_config").write_text(
+            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n"
+            f"AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+            f"KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nSetEnv {host_env}\n"
+        )
+        host_pub = (d / "host_key.pub").read_text().split()
+        (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+        sharing = (
+            f"  ControlMaster auto\n  ControlPath {control}/%C\n  ControlPersist 60\n" if control else ""
+        )
+
+        def host(alias: str, key: str, known: str, extra: str = "", port: int = port) -> str:
+            return (
+                f"Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {d}/{key}\n"
+                f"  IdentitiesOnly yes\n  UserKnownHostsFile {d}/{known}\n{extra}"
+            )
+
+        (d / "ssh_config").write_text(
+            host("dyhost", "user_key", "known_hosts", sharing)
+            + host("dyhost-direct", "user_key", "known_hosts")
+            + host("otherkey", "other_key", "known_hosts")
+            + host("unknownhost", "user_key", "empty_known_hosts")
+        )
+        with open(d / "sshd.log", "wb") as log:
+            proc = subprocess.Popen(
+                ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 10
+        while (
+            proc.poll() is None and f"listening on 127.0.0.1 port {port}." not in (d / "sshd.log").read_text()
+        ):
+            if time.monotonic() > deadline:
+                proc.terminate()
+                proc.wait(10)
+                raise AssertionError("sshd did not listen: " + (d / "sshd.log").read_text())
+            time.sleep(0.02)
+        if proc.poll() is None:
+            break
+    else:
+        raise AssertionError("sshd could not listen: " + (d / "sshd.log").read_text())
+    try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "DOCKYARD_ROOT"))}
         env["DOCKER_CONFIG"] = str(client_config)
         env["DOCKYARD_SSH"] = str(wrapper)
@@ -127,8 +178,6 @@ def start_sshd(d: Path, client_config: Path, host_env: str, *, multiplex: bool =
             shutil.rmtree(control, ignore_errors=True)
         proc.terminate()
         proc.wait(10)
-        if made_privsep:
-            shutil.rmtree("/run/sshd", ignore_errors=True)
 
 
 @pytest.fixture

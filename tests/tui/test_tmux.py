@@ -224,7 +224,8 @@ def test_a_person_pulls_runs_follows_execs_stops_and_removes(
         t.keys("Tab")
         t.type("tmuxbox")
         t.keys("Tab")
-        t.type("sh -c 'while true; do echo tick-$((1+1)); sleep 1; done'")
+        # (the trap: sh as PID 1 ignores SIGTERM, and the stop below would wait 10 s for its SIGKILL)
+        t.type("sh -c 'trap exit TERM; while true; do echo tick-$((1+1)); sleep 1; done'")
         screen = t.wait("dockyard run -d --name tmuxbox", what="the command line")
         assert "tick-" in screen
         t.keys("Enter")
