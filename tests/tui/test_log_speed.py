@@ -96,16 +96,19 @@ WORDS = ["hay", "Needle", "needle", "NEEDLE", "stdout", "log", "time", "2026", "
 
 @pytest.mark.parametrize("json_lines", [True, False], ids=["json-file", "plain"])
 @pytest.mark.parametrize("chunk", [64, 1000, 1 << 20])
-@pytest.mark.parametrize("way", ["python", "grep"])
+@pytest.mark.parametrize("way", ["python", "grep", "grep-pieces"])
 def test_byte_search_agrees_with_a_line_by_line_search(
     tmp_path: Path, json_lines: bool, chunk: int, way: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every chunk size, both directions, with and without wrapping; "grep": forward scans past their first
-    chunk go to GNU grep (as a long scan does), and its hits are judged the same way."""
-    if way == "grep":
+    chunk go to GNU grep (as a long scan does), and its hits are judged the same way; "grep-pieces": in
+    pieces of ~100 bytes, two greps at a time (a match near every piece's edge, a piece of one long line)."""
+    if way.startswith("grep"):
         if logsearch._grep() is None:
             pytest.skip("no GNU grep here")
         monkeypatch.setattr(logsearch, "GREP_FROM", 0)
+    if way == "grep-pieces":
+        monkeypatch.setattr(logsearch, "GREP_PIECE", 100)
     rnd = random.Random(f"{json_lines}{chunk}")
     texts = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(0, 4))) for _ in range(400)]
     streams = ["stdout", "stderr"]
