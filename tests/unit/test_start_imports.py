@@ -141,3 +141,4 @@ def test_a_remote_commands_path_is_light(engine_config: Config) -> None:
             assert not [m for m in loaded if m.startswith(LOCAL_ENGINE)], verb
             if verb[0] == "ps":  # typing too (~3 ms): core.remote keeps its annotations for the type checker
                 assert "typing" not in loaded
+                assert "tui.runflags" not in loaded  # run's flags: only for a parser of run/create

@@ -28,17 +28,23 @@ if TYPE_CHECKING:
     from core.models import ContainerCreate, ContainerSummary
 
 
-def register(sub: Any) -> None:
-    from tui.runflags import add_run_flags
+def _add_run_flags(p: Any, *, run: bool) -> None:
+    """run's ~100 flags, on a parser being built (tui.runflags imported only then: `ps` does not pay)."""
+    if isinstance(p, argparse.ArgumentParser):
+        from tui.runflags import add_run_flags
 
+        add_run_flags(p, run=run)
+
+
+def register(sub: Any) -> None:
     p = sub.add_parser("run", help="Create and run a new container from an image", add_help=False)
     p.add_argument("--help", action="help", help="show this help message and exit")
-    add_run_flags(p, run=True)
+    _add_run_flags(p, run=True)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("create", help="Create a new container", add_help=False)
     p.add_argument("--help", action="help", help="show this help message and exit")
-    add_run_flags(p, run=False)
+    _add_run_flags(p, run=False)
     p.set_defaults(func=cmd_create)
 
     _simple_verbs(sub)
@@ -58,11 +64,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_inspect, type="container")
     p = gsub.add_parser("run", help="Create and run a new container", add_help=False)
     p.add_argument("--help", action="help")
-    add_run_flags(p, run=True)
+    _add_run_flags(p, run=True)
     p.set_defaults(func=cmd_run)
     p = gsub.add_parser("create", help="Create a new container", add_help=False)
     p.add_argument("--help", action="help")
-    add_run_flags(p, run=False)
+    _add_run_flags(p, run=False)
     p.set_defaults(func=cmd_create)
     grp.set_defaults(func=lambda a: grp.print_help())
 
