@@ -444,7 +444,16 @@ def bench_follow_cpu(seconds: float) -> list[dict[str, Any]]:
         tmp = Path(d)
         _empty_root(tmp)
         fake = [PY, "-c", FAKE_CHILD.format(here=str(HERE), tmp=str(tmp))]
-        for label, keys in (("visible", b"l"), ("hidden", b"l1")):
+        # "hidden": back on the Containers pane, whose detail panel (open by default) shows the same
+        # container's logs live: that is visible work; "hidden, panel closed" (v) leaves only the hidden pane
+        # "nothing written": the same screen with the container silent, what the rest of the app costs
+        cases = (
+            ("visible", b"l", True),
+            ("hidden", b"l1", True),
+            ("hidden, panel closed", b"l1v", True),
+            ("hidden, panel closed, nothing written", b"l1v", False),
+        )
+        for label, keys, writing in cases:
             for old in tmp.glob("*-json.log"):
                 old.unlink()
             p = PtyProc(fake, _env(tmp))
@@ -468,7 +477,10 @@ def bench_follow_cpu(seconds: float) -> list[dict[str, Any]]:
                     count = [0]
                     _write_lines(p, log, 2.0, count)  # settle
                     c0, t0 = p.cpu_seconds(), time.monotonic()
-                    _write_lines(p, log, seconds, count)
+                    if writing:
+                        _write_lines(p, log, seconds, count)
+                    else:
+                        p.drain(seconds)
                     c1, t1 = p.cpu_seconds(), time.monotonic()
                 if os.waitpid(p.pid, os.WNOHANG)[0]:
                     raise RuntimeError(f"{label}: the workbench died")
