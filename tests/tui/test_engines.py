@@ -280,6 +280,48 @@ def test_fleet_logs_open_the_rows_engines_log(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_fleet_w_and_c_act_on_the_rows_container_on_its_engines_host(tmp_path: Path) -> None:
+    """``w`` opens the row's published port on its own engine's host; ``c`` runs tui.toml's container
+    commands with the row's container's fields."""
+    from tui.custom_commands import CustomCommand
+    from tui.screens.custom_command import CommandOutputScreen
+    from tui.screens.network_forms import LinksScreen
+
+    fakes = _fakes(tmp_path)
+    fakes["beta"].host_address = "10.1.2.3"  # type: ignore[attr-defined]  # a remote engine's host
+    published = fakes["beta"].containers[1]  # the fake publishes 0.0.0.0:8001->80/tcp for it
+    quiet = fakes["gamma"].containers[0]  # and nothing for this one
+
+    async def scenario() -> None:
+        app = _app(fakes)
+        app.settings.custom_commands["containers"] = [CustomCommand("who", "echo {{.ID}} {{.Name}}")]
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("F")
+            fleet = _fleet(app)
+            await wait_for(pilot, lambda: len(fleet.shown) == 10, what="ten rows")
+            fleet.select_key(fleet_key("beta", published.id))
+            await pilot.press("w")
+            await wait_for(pilot, lambda: isinstance(app.screen, LinksScreen), what="the links")
+            links = app.screen
+            assert isinstance(links, LinksScreen)
+            assert links.urls == [("8001->80/tcp", "http://10.1.2.3:8001")]
+            assert app.clipboard == "http://10.1.2.3:8001"
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, EnginesScreen), what="back to the fleet")
+            fleet.select_key(fleet_key("gamma", quiet.id))
+            await pilot.press("w")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, EnginesScreen)  # no port: a toast, no dialog
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandOutputScreen), what="the command")
+            out = app.screen
+            assert isinstance(out, CommandOutputScreen)
+            await wait_for(pilot, lambda: out.output().strip() != "", what="its output")
+            assert out.output().strip() == f"{quiet.id} {quiet.name}"
+
+    asyncio.run(scenario())
+
+
 def test_an_engine_that_never_answers_does_not_hold_the_screen_up(tmp_path: Path) -> None:
     import time
 

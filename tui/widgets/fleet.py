@@ -274,5 +274,32 @@ class FleetPane(ListPane):
     def action_retry(self) -> None:
         self.fleet.retry()
 
+    def _summary(self, row: Row | None) -> tuple[ContainerSummary | None, Engine | None]:
+        """The container of ``row`` as its engine last listed it, and that engine."""
+        if row is None:
+            return None, None
+        name, cid = split_key(row.key)
+        entry = self.fleet.entries.get(name)
+        if entry is None:
+            return None, None
+        return next((c for c in entry.containers if c.id == cid), None), entry.engine
+
+    def action_open_port(self) -> None:
+        """``w``: the container's published ports as links, on its own engine's host."""
+        from tui.widgets.panes import ask_port_links
+
+        c, engine = self._summary(self.cursor_row_data())
+        ask_port_links(self, c if engine is not None else None, engine)  # an engine gone: nothing to open
+
+    def action_custom_command(self) -> None:
+        """lazydocker's ``c``: the containers' custom commands of tui.toml, on the row's container."""
+        from tui.custom_commands import container_fields
+        from tui.widgets.panes import ask_custom_command
+
+        row = self.cursor_row_data()
+        c, _engine = self._summary(row)
+        fields = container_fields(c) if c is not None else None
+        ask_custom_command(self, "container", fields, row.name if row is not None else "")
+
     def copy_id_text(self, row: Row) -> str:
         return split_key(row.key)[1]

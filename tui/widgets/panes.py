@@ -43,6 +43,7 @@ from tui.widgets.rows import (
 
 if TYPE_CHECKING:
     from core.interface import Engine
+    from core.models import ContainerSummary
     from tui.app import DockyardApp, Snapshot
 
 # what a container's row offers and a project's row does not (it has its own: tui.keymap "projects")
@@ -68,6 +69,64 @@ _INFINITIVE = {
     "Disconnected": "disconnect",
     "Connected": "connect",
 }
+
+
+def ask_custom_command(pane: ListPane, kind: str, fields: dict[str, Any] | None, item: str) -> None:
+    """lazydocker's ``c`` on a list row of ``kind`` (container, image, ...): the commands tui.toml gives
+    for it (a menu when there are several), rendered with the row's ``fields``, run in a dialog. Any pane
+    of the workbench: the Containers pane and the fleet view alike."""
+    from tui.custom_commands import CommandError, render
+
+    kinds = kind + "s"
+    commands = pane.app.settings.custom_commands.get(kinds, [])  # type: ignore[attr-defined]
+    if not commands:
+        pane.notify(
+            f"No custom commands for {kinds}: add [[custom_commands.{kinds}]] to tui.toml "
+            "(name, command; see the README)",
+            severity="warning",
+            timeout=6,
+        )
+        return
+    if fields is None:
+        pane.notify(f"No {kind} selected", severity="warning", timeout=3)
+        return
+
+    def chosen(index: Any) -> None:
+        if index is None:
+            return
+        cmd = commands[int(index)]
+        try:
+            line = render(cmd, fields)
+        except CommandError as err:
+            pane.notify(f"Custom command {err}", severity="error", timeout=8)
+            return
+        args = {"name": cmd.name, "command": line, "attach": cmd.attach, "item": item}
+        pane.post_message(EnginePane.Ask("custom-run", args))
+
+    if len(commands) == 1:
+        chosen(0)
+        return
+    choices = [(str(i), c.name) for i, c in enumerate(commands)]
+    pane.post_message(
+        EnginePane.Ask("menu", {"title": f"Run a custom command on {item}", "choices": choices}, chosen)
+    )
+
+
+def ask_port_links(pane: ListPane, container: ContainerSummary | None, engine: Engine | None) -> None:
+    """``w``: the URLs of ``container``'s published ports on ``engine``'s host, shown as links (OSC 8) in a
+    dialog, the first one copied."""
+    from tui.widgets.links import port_urls
+
+    if container is None:
+        pane.notify("No container selected", severity="warning", timeout=3)
+        return
+    urls = port_urls(container.ports, getattr(engine, "host_address", None))
+    if not urls:
+        pane.notify(f"{container.name} publishes no port", severity="warning", timeout=4)
+        return
+    pane.app.copy_to_clipboard(urls[0][1])
+    title = f"{container.name}: published ports (the first URL is copied)"
+    pane.post_message(EnginePane.Ask("links", {"title": title, "urls": urls}))
 
 
 class EnginePane(ListPane):
@@ -213,48 +272,9 @@ class EnginePane(ListPane):
         return None
 
     def action_custom_command(self) -> None:
-        from tui.custom_commands import CommandError, render
-
-        kind = self.KIND + "s"
-        commands = self.dapp.settings.custom_commands.get(kind, [])
-        if not commands:
-            self.notify(
-                f"No custom commands for {kind}: add [[custom_commands.{kind}]] to tui.toml "
-                "(name, command; see the README)",
-                severity="warning",
-                timeout=6,
-            )
-            return
         row = self.cursor_row_data()
         fields = self.custom_fields(row) if row is not None else None
-        if row is None or fields is None:
-            self.notify(f"No {self.KIND} selected", severity="warning", timeout=3)
-            return
-
-        def chosen(index: Any) -> None:
-            if index is None:
-                return
-            cmd = commands[int(index)]
-            try:
-                line = render(cmd, fields)
-            except CommandError as err:
-                self.notify(f"Custom command {err}", severity="error", timeout=8)
-                return
-            self._ask(
-                "custom-run", {"name": cmd.name, "command": line, "attach": cmd.attach, "item": row.name}
-            )
-
-        if len(commands) == 1:
-            chosen(0)
-            return
-        self._ask(
-            "menu",
-            {
-                "title": f"Run a custom command on {row.name}",
-                "choices": [(str(i), c.name) for i, c in enumerate(commands)],
-            },
-            chosen,
-        )
+        ask_custom_command(self, self.KIND, fields, row.name if row is not None else "")
 
     def _confirm(self, title: str, body: list[str], then: Callable[[], None]) -> None:
         self.post_message(self.ConfirmAction(title, body, then))
@@ -675,19 +695,9 @@ class ContainersPane(EnginePane):
 
     def action_open_port(self) -> None:
         """``w``: the URL of the container's published port(s), shown as a link (OSC 8) and copied."""
-        from tui.widgets.links import port_urls
-
         row = self.cursor_row_data()
         c = next((c for c in self.dapp.snapshot.containers if row and c.id == row.key), None)
-        if row is None or c is None:
-            self.notify("No container selected", severity="warning", timeout=3)
-            return
-        urls = port_urls(c.ports, getattr(self.dapp.engine, "host_address", None))
-        if not urls:
-            self.notify(f"{row.name} publishes no port", severity="warning", timeout=4)
-            return
-        self.app.copy_to_clipboard(urls[0][1])
-        self._ask("links", {"title": f"{row.name}: published ports (the first URL is copied)", "urls": urls})
+        ask_port_links(self, c, self.dapp.engine)
 
     def action_pause(self) -> None:
         engine = self.dapp.engine
