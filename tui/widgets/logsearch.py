@@ -299,7 +299,16 @@ class SearchScan(_Cancellable):
         pos = start
         while pos < end:
             cut = pos + GREP_PIECE
-            cut = end if cut >= end else self._line_end(cut, end)
+            if cut >= end:
+                cut = end
+            else:  # just after the next newline, found in small reads (a line is rarely long)
+                while cut < end:
+                    data = self._read(cut, min(64 * 1024, end - cut))
+                    nl = data.find(b"\n")
+                    if nl != -1 or not data:
+                        cut = cut + nl + 1 if nl != -1 else end
+                        break
+                    cut += len(data)
             out.append((pos, cut))
             pos = cut
         return out
