@@ -218,16 +218,19 @@ def measure(
                 servers, lambda s: lambda: [clients[s.name].containers.list() for _ in range(100)], 3
             ),
         )
+    ps_names = [f"bench-ps-{i}" for i in range(100)] if "ps" in steps else []
     for s in servers:
-        for i in range(100 if "ps" in steps else 0):
-            s.docker("create", "--name", f"bench-ps-{i}", "busybox", "true")
+        for name in ps_names:
+            s.docker("create", "--name", name, "busybox", "true")
     if "ps" in steps:
         print("ps ...", file=sys.stderr)
         record(
             "ps -a (100 containers)", interleaved(servers, lambda s: lambda: s.docker("ps", "-a"), rounds, 2)
         )
+    logs_names = ["bench-logs"] if "logs" in steps else []
     for s in servers:
-        s.docker("run", "--name", "bench-logs", "busybox", "seq", "1000000" if "logs" in steps else "1")
+        for name in logs_names:
+            s.docker("run", "--name", name, "busybox", "seq", "1000000")
 
     def logs(s: Server) -> Callable[[], None]:
         def run() -> None:
@@ -241,13 +244,7 @@ def measure(
         record("logs (1,000,000 lines)", interleaved(servers, logs, max(3, rounds // 3)))
     for s in servers:
         clients[s.name].close()
-        s.docker(
-            "rm",
-            "-f",
-            "bench-exec",
-            "bench-logs",
-            *[f"bench-ps-{i}" for i in range(100 if "ps" in steps else 0)],
-        )
+        s.docker("rm", "-f", "bench-exec", *logs_names, *ps_names)
     if "idle" not in steps:
         return res
     # idle: a few seconds after the last request, all servers over the same seconds
