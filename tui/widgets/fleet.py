@@ -278,11 +278,10 @@ class FleetPane(ListPane):
         """The container of ``row`` as its engine last listed it, and that engine."""
         if row is None:
             return None, None
-        name, cid = split_key(row.key)
+        name, engine, cid = self._engine_of(row)
         entry = self.fleet.entries.get(name)
-        if entry is None:
-            return None, None
-        return next((c for c in entry.containers if c.id == cid), None), entry.engine
+        containers = entry.containers if entry is not None else []
+        return next((c for c in containers if c.id == cid), None), engine
 
     def action_open_port(self) -> None:
         """``w``: the container's published ports as links, on its own engine's host."""

@@ -7,7 +7,7 @@ the main screen that hosts the panes answers it, so widgets never import screens
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on
@@ -78,7 +78,8 @@ def ask_custom_command(pane: ListPane, kind: str, fields: dict[str, Any] | None,
     from tui.custom_commands import CommandError, render
 
     kinds = kind + "s"
-    commands = pane.app.settings.custom_commands.get(kinds, [])  # type: ignore[attr-defined]
+    app = cast("DockyardApp", pane.app)
+    commands = app.settings.custom_commands.get(kinds, [])
     if not commands:
         pane.notify(
             f"No custom commands for {kinds}: add [[custom_commands.{kinds}]] to tui.toml "
@@ -687,17 +688,21 @@ class ContainersPane(EnginePane):
     def action_kill(self) -> None:
         self._bulk("Killed", lambda k: self.dapp.engine.kill_container(k), pending="Killing…")
 
+    def _summary(self, row: Row | None) -> ContainerSummary | None:
+        """The container of ``row`` as the last list read has it."""
+        if row is None:
+            return None
+        return next((c for c in self.dapp.snapshot.containers if c.id == row.key), None)
+
     def custom_fields(self, row: Row) -> dict[str, Any] | None:
         from tui.custom_commands import container_fields
 
-        c = next((c for c in self.dapp.snapshot.containers if c.id == row.key), None)
+        c = self._summary(row)
         return container_fields(c) if c is not None else None
 
     def action_open_port(self) -> None:
         """``w``: the URL of the container's published port(s), shown as a link (OSC 8) and copied."""
-        row = self.cursor_row_data()
-        c = next((c for c in self.dapp.snapshot.containers if row and c.id == row.key), None)
-        ask_port_links(self, c, self.dapp.engine)
+        ask_port_links(self, self._summary(self.cursor_row_data()), self.dapp.engine)
 
     def action_pause(self) -> None:
         engine = self.dapp.engine
