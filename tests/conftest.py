@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from tests.testbed import BuiltImages, Testbed, ensure_images, start_testbed, un
 from tests.testbed.common import make_scratch_dir, remove_scratch, stop_shims_under
 
 _E2E_DIR = Path(__file__).parent / "e2e"
+_SLOW = Path(__file__).parent / "slow.txt"  # the longest tests, measured (see _longest_first)
+_TIMELINE = os.environ.get("DOCKYARD_TEST_TIMELINE")  # see pytest_runtest_protocol
 _timings: dict[str, float] = {}
 
 
@@ -71,21 +74,15 @@ def _longest_first(items: list[pytest.Item]) -> None:
     items.sort(key=key)  # stable: the rest keep their order
 
 
-_SLOW = Path(__file__).parent / "slow.txt"
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     """With ``DOCKYARD_TEST_TIMELINE=FILE``: one line per test (worker, start, end, node id) appended to
     FILE, to see how the workers were kept busy (and re-measure ``tests/slow.txt``)."""
-    import os
-
-    path = os.environ.get("DOCKYARD_TEST_TIMELINE")
     start = time.time()
     yield
-    if path:
+    if _TIMELINE:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        with open(path, "a") as f:
+        with open(_TIMELINE, "a") as f:
             f.write(f"{worker} {start:.3f} {time.time():.3f} {item.nodeid}\n")
 
 
@@ -168,8 +165,6 @@ def _private_networks() -> Iterator[NetSettings]:
 @pytest.fixture(scope="session", autouse=True)
 def _private_cgroup_parent() -> Iterator[str]:
     """Every container a test starts lives under its own cgroup parent, removed at the end."""
-    import os
-
     parent = f"dockyard-test-{os.getpid()}"
     old = os.environ.get("DOCKYARD_CGROUP_PARENT")
     os.environ["DOCKYARD_CGROUP_PARENT"] = parent

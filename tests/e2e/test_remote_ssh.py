@@ -74,11 +74,14 @@ def start_sshd(d: Path, client_config: Path, host_env: str, *, multiplex: bool =
     wrapper = bindir / "ssh"
     wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {d}/ssh_config "$@"\n')
     wrapper.chmod(0o755)
-    # a port picked free may be taken before sshd binds it (the other workers start servers too): sshd
-    # then exits, and whatever took the port must not pass for it. Ready means sshd said it listens.
+    # the master's socket: its path must fit in 108 bytes, which the pytest tmp dir may not
     control = Path(tempfile.mkdtemp(prefix="dyssh-")) if multiplex else None
-    with _privsep_dir():
-        yield from _serve(d, host_env, control, bindir, wrapper, client_config)
+    try:
+        with _privsep_dir():
+            yield from _serve(d, host_env, control, bindir, wrapper, client_config)
+    finally:
+        if control is not None:
+            shutil.rmtree(control, ignore_errors=True)
 
 
 _PRIVSEP = Path("/run/sshd")  # sshd's privilege separation directory: every connection needs it
@@ -117,7 +120,8 @@ def _privsep_dir() -> Iterator[None]:
 def _serve(
     d: Path, host_env: str, control: Path | None, bindir: Path, wrapper: Path, client_config: Path
 ) -> Iterator[Sshd]:
-    proc: subprocess.Popen[bytes] | None = None
+    # a port picked free may be taken before sshd binds it (the other workers start servers too): sshd
+    # then exits, and whatever took the port must not pass for it. Ready means sshd said it listens.
     for _attempt in range(5):
         port = _free_port()
         (d / "sshd_config").write_text(
@@ -175,7 +179,6 @@ def _serve(
                 ["/usr/bin/ssh", "-F", str(d / "ssh_config"), "-O", "exit", "dyhost"],
                 capture_output=True, timeout=10,
             )  # fmt: skip
-            shutil.rmtree(control, ignore_errors=True)
         proc.terminate()
         proc.wait(10)
 
