@@ -298,17 +298,8 @@ class SearchScan(_Cancellable):
         out = []
         pos = start
         while pos < end:
-            cut = pos + GREP_PIECE
-            if cut >= end:
-                cut = end
-            else:  # just after the next newline, found in small reads (a line is rarely long)
-                while cut < end:
-                    data = self._read(cut, min(64 * 1024, end - cut))
-                    nl = data.find(b"\n")
-                    if nl != -1 or not data:
-                        cut = cut + nl + 1 if nl != -1 else end
-                        break
-                    cut += len(data)
+            # just after the next newline, found in small reads (a line is rarely long)
+            cut = self._line_end(pos + GREP_PIECE, end, step=64 * 1024)  # end, past the range's end
             out.append((pos, cut))
             pos = cut
         return out
@@ -353,10 +344,11 @@ class SearchScan(_Cancellable):
                 if self._first_in(raw, ls, len(raw)) is not None:  # a json-file hit outside the
                     return ls  # message is ruled out without decoding
 
-    def _line_end(self, pos: int, end: int) -> int:
-        """The offset just after the newline that ends the line running at ``pos`` (or ``end``)."""
+    def _line_end(self, pos: int, end: int, step: int | None = None) -> int:
+        """The offset just after the newline that ends the line running at ``pos`` (or ``end``), read
+        ``step`` bytes at a time (default: the scan's chunk)."""
         while pos < end:
-            data = self._read(pos, min(self.chunk, end - pos))
+            data = self._read(pos, min(step or self.chunk, end - pos))
             if not data:
                 return end
             nl = data.find(b"\n")
