@@ -681,21 +681,31 @@ class BlobReader:
         self._iter = resp.iter_raw()
 
     def read(self, n: int = -1) -> bytes:
-        import httpx
-
         out = []
         want = n if n >= 0 else 1 << 62
         got = 0
-        while got < want:
-            if self._buf:
-                take = self._buf[: want - got]
-                self._buf = self._buf[len(take) :]
-                out.append(take)
-                got += len(take)
-                self.offset += len(take)
-                continue
+        while got < want and (self._buf or self._fill()):
+            take = self._take_buffered(want - got)
+            out.append(take)
+            got += len(take)
+        return b"".join(out)
+
+    def read1(self, n: int = -1) -> bytes:
+        """At most ``n`` bytes, as soon as some are here: what is buffered, else the next piece the network
+        delivers (b"" only at the end). A caller that reports progress or checks for cancellation between
+        reads does so at the network's pace, not once per ``n`` bytes (a megabyte takes 10 s at 100 kB/s)."""
+        if n == 0 or not (self._buf or self._fill()):
+            return b""
+        return self._take_buffered(n)
+
+    def _fill(self) -> bool:
+        """Wait for the next piece of the body into the (empty) buffer, reconnecting after a break as the
+        retries allow; False at the end of the blob."""
+        import httpx
+
+        while not self._buf:
             if self._eof:
-                break
+                return False
             try:
                 assert self._iter is not None
                 self._buf = next(self._iter)
@@ -706,21 +716,7 @@ class BlobReader:
                     self._eof = False
             except (httpx.TransportError, httpx.StreamError) as err:
                 self._reconnect(self._cut_short(err))
-        return b"".join(out)
-
-    def read1(self, n: int = -1) -> bytes:
-        """At most ``n`` bytes, as soon as some are here: what is buffered, else the next piece the network
-        delivers (b"" only at the end). A caller that reports progress or checks for cancellation between
-        reads does so at the network's pace, not once per ``n`` bytes (a megabyte takes 10 s at 100 kB/s)."""
-        if n == 0:
-            return b""
-        if self._buf:
-            return self._take_buffered(n)
-        # read(1) waits for the next piece (reconnecting as read does) and leaves the rest of it buffered
-        first = self.read(1)
-        if not first:
-            return b""
-        return first + self._take_buffered(n - 1 if n > 0 else -1)
+        return True
 
     def _take_buffered(self, n: int) -> bytes:
         """Up to ``n`` (all with -1) of the bytes already received."""
