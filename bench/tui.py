@@ -449,6 +449,7 @@ def bench_follow_cpu(seconds: float) -> list[dict[str, Any]]:
         # "nothing written": the same screen with the container silent, what the rest of the app costs
         cases = (
             ("visible", b"l", True),
+            ("visible, nothing written", b"l", False),
             ("hidden", b"l1", True),
             ("hidden, panel closed", b"l1v", True),
             ("hidden, panel closed, nothing written", b"l1v", False),

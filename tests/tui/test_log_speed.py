@@ -6,6 +6,7 @@ quickly (backspaces included) ends with what was typed."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -28,7 +29,7 @@ from tui.settings import Settings
 from tui.widgets import logsearch
 from tui.widgets.logindex import IndexRows, LineIndex, Matcher, decode
 from tui.widgets.logsearch import SearchScan
-from tui.widgets.logview import LogView
+from tui.widgets.logview import REPAINT_EVERY, LogView
 
 
 def rec(text: str, stream: str = "stdout", when: str = "2026-11-28T04:27:57.123456789Z") -> bytes:
@@ -245,7 +246,7 @@ def test_search_while_following_jumps_to_the_match_and_stays(tmp_path: Path) -> 
             assert view._search_row == 5
             grown = len(view.index)
             await until(pilot, lambda: len(view.index) > grown + 5, what="more lines")
-            await pilot.pause(0.6)  # a deferred repaint of the new lines has come
+            await pilot.pause(REPAINT_EVERY + 0.1)  # a deferred repaint of the new lines has come
             assert "the early needle" in screen(view)  # following did not pull the view back to the end
             assert not app.statuses[-1].following and app.statuses[-1].follow
             # n finds the next match, none: it wraps to the same one; End follows again
@@ -259,6 +260,69 @@ def test_search_while_following_jumps_to_the_match_and_stays(tmp_path: Path) -> 
             t.join()
 
     run(view, body)
+
+
+# -- a visible LogView following a busy log does little ---------------------------------------------------
+
+
+class Counting(Host):
+    """Counts the LogView's messages that reach the app: its public Status, and its private follower news
+    (which must stay with the view: each one bubbling up eight ancestors cost as much as a repaint)."""
+
+    def __init__(self, view: LogView) -> None:
+        super().__init__(view)
+        self.private = 0
+
+    def _on_message(self, message: Any) -> Any:
+        if type(message).__module__ == "tui.widgets.logview" and type(message).__name__.startswith("_"):
+            self.private += 1
+        return super()._on_message(message)
+
+
+def test_a_followed_busy_log_is_repainted_once_an_interval_with_one_status_each(tmp_path: Path) -> None:
+    path = tmp_path / "busy.log"
+    path.write_bytes(b"".join(rec(f"old {i}") for i in range(50)))
+    view = LogView(path, follow=True)
+    repaints: list[float] = []
+    apply_growth = view._apply_growth
+
+    def counted(done: bool) -> None:
+        repaints.append(time.monotonic())
+        apply_growth(done)
+
+    view._apply_growth = counted  # type: ignore[method-assign]
+    stop = threading.Event()
+
+    def writer() -> None:  # 20 lines a second, for longer than two repaint intervals
+        n = 0
+        with path.open("ab", buffering=0) as f:
+            while not stop.wait(0.05):
+                n += 1
+                f.write(rec(f"new {n}"))
+
+    async def main() -> None:
+        app = Counting(view)
+        async with app.run_test(size=(80, 16)) as pilot:
+            await until(pilot, lambda: "old 49" in screen(view) and view._indexed_done, what="the end")
+            await pilot.pause(REPAINT_EVERY + 0.1)  # the index's own repaints are over
+            repaints.clear()
+            statuses = len(app.statuses)
+            t = threading.Thread(target=writer)
+            t.start()
+            try:
+                await pilot.pause(2.5 * REPAINT_EVERY)
+            finally:
+                stop.set()
+                t.join()
+            await until(pilot, lambda: screen(view)[-1].startswith("new "), what="the new lines shown")
+            gaps = [b - a for a, b in itertools.pairwise(repaints)]
+            assert 2 <= len(repaints) <= 4, repaints
+            assert min(gaps) >= REPAINT_EVERY - 0.05, gaps
+            # each repaint says what changed once (scrolling to the new end is no news of its own)
+            assert len(app.statuses) - statuses == len(repaints)
+            assert app.private == 0
+
+    asyncio.run(main())
 
 
 # -- a hidden LogView does nothing ---------------------------------------------------------------------------

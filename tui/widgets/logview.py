@@ -87,7 +87,9 @@ from tui.widgets.logindex import (
 )
 from tui.widgets.logsearch import FilterScan, SearchScan
 
-REPAINT_EVERY = 0.5  # seconds: a followed log is repainted at most this often for its new lines
+# seconds: a log that keeps growing is repainted at most this often (each repaint redraws every row on screen,
+# ~5 ms of Textual's compositor at 80x24); the first line after a quiet spell is shown at the next poll
+REPAINT_EVERY = 1.0
 WINDOW_LINES = 400  # lines of the tail window shown while the index is being built
 RANGE_PRESETS: list[tuple[str, int] | None] = [
     None,
@@ -122,7 +124,7 @@ def _parse_term(term: str) -> tuple[str, bool]:
 
 
 @dataclass
-class _Opened(Message):
+class _Opened(Message, bubble=False):
     follower: LogFollower  # messages of a follower already replaced are dropped
     index: LineIndex
     fd: int  # a descriptor of the UI's own; the UI closes it
@@ -131,32 +133,32 @@ class _Opened(Message):
 
 
 @dataclass
-class _Grew(Message):
+class _Grew(Message, bubble=False):
     index: LineIndex
     done: bool  # the first full scan has finished
 
 
 @dataclass
-class _Missing(Message):
+class _Missing(Message, bubble=False):
     follower: LogFollower
 
 
 @dataclass
-class _FilterProgress(Message):
+class _FilterProgress(Message, bubble=False):
     rows: SpanRows
     pos: int
     end: int
 
 
 @dataclass
-class _SearchProgress(Message):
+class _SearchProgress(Message, bubble=False):
     scan: SearchScan
     done: int
     total: int
 
 
 @dataclass
-class _SearchDone(Message):
+class _SearchDone(Message, bubble=False):
     scan: SearchScan  # the answer of a search already replaced is dropped
     row: int | None
     wrapped: bool
@@ -369,8 +371,9 @@ class LogBody(ScrollView, can_focus=True):
         self._layout_key = None
         v = self.view
         if new_value > old_value and round(new_value) >= self.max_scroll_y:
-            v._paused = False
-            v._post_status()
+            if v._paused:  # following again (a followed log's every new line scrolls here: no news then)
+                v._paused = False
+                v._post_status()
         elif new_value < old_value and round(new_value) < self.max_scroll_y and v.follow and not v._paused:
             v._paused = True
             v._post_status()
