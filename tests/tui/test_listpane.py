@@ -59,3 +59,32 @@ def test_a_tick_on_every_row_asks_for_no_width_work_unless_a_cell_is_wider() -> 
             assert status.get_render_width(pane.table) >= len(tick[7])
 
     asyncio.run(scenario())
+
+
+def test_a_tick_lays_the_screen_out_only_when_the_nothing_here_line_changes() -> None:
+    async def scenario() -> None:
+        app = Host()
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = app.query_one(Pane)
+            pane.set_rows(rows({}))
+            await pilot.pause()
+            layouts = 0
+            original = app.screen._refresh_layout
+
+            def counted(*args: Any, **kwargs: Any) -> None:
+                nonlocal layouts
+                layouts += 1
+                original(*args, **kwargs)
+
+            app.screen._refresh_layout = counted  # type: ignore[method-assign]
+            for n in range(5):  # the list's own refresh, every few seconds
+                pane.set_rows(rows({0: f"Up {n} seconds"}))
+                await pilot.pause()
+            assert layouts == 0
+            pane.filter_text = "nothing-like-this"
+            pane.set_rows(rows({}))
+            await pilot.pause()
+            assert layouts >= 1  # now the line says "Nothing matches": shown, and laid out
+            assert "Nothing matches" in str(pane.query_one(".empty").render())
+
+    asyncio.run(scenario())
