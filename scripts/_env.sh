@@ -31,4 +31,4 @@ venv_ensure() {  # venv_ensure EXTRAS : project installed editable with the give
   "$VENV/bin/python" -m compileall -q "$HERE/core" "$HERE/tui" "$HERE/api" "$HERE/compose" >/dev/null
 }
 
-RUNTIME_APT=(python3 python3-venv ca-certificates libseccomp2 nftables iproute2 kmod)
+RUNTIME_APT=(python3 python3-venv ca-certificates libseccomp2 nftables iproute2 kmod ripgrep)

@@ -97,16 +97,22 @@ WORDS = ["hay", "Needle", "needle", "NEEDLE", "stdout", "log", "time", "2026", "
 
 @pytest.mark.parametrize("json_lines", [True, False], ids=["json-file", "plain"])
 @pytest.mark.parametrize("chunk", [64, 1000, 1 << 20])
-@pytest.mark.parametrize("way", ["python", "grep", "grep-pieces"])
+@pytest.mark.parametrize("way", ["python", "grep", "grep-pieces", "ripgrep"])
 def test_byte_search_agrees_with_a_line_by_line_search(
     tmp_path: Path, json_lines: bool, chunk: int, way: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every chunk size, both directions, with and without wrapping; "grep": forward scans past their first
-    chunk go to GNU grep (as a long scan does), and its hits are judged the same way; "grep-pieces": in
-    pieces of ~100 bytes, two greps at a time (a match near every piece's edge, a piece of one long line)."""
+    chunk go to GNU grep (as a long scan does where there is no ripgrep), and its hits are judged the same
+    way; "grep-pieces": in pieces of ~100 bytes, two greps at a time (a match near every piece's edge, a
+    piece of one long line); "ripgrep": to ripgrep, reading the file from the scan's place on past the
+    range's end (the wrapped second range ends before the file does)."""
     if way.startswith("grep"):
         if logsearch._grep() is None:
             pytest.skip("no GNU grep here")
+        monkeypatch.setattr(logsearch, "_rg", lambda: None)
+    if way == "ripgrep" and logsearch._rg() is None:
+        pytest.skip("no ripgrep here")
+    if way != "python":
         monkeypatch.setattr(logsearch, "GREP_FROM", 0)
     if way == "grep-pieces":
         monkeypatch.setattr(logsearch, "GREP_PIECE", 100)
@@ -137,6 +143,49 @@ def test_byte_search_agrees_with_a_line_by_line_search(
                     fd, rows, matcher, json_lines=json_lines, origin=origin, direction=direction, chunk=chunk
                 ).run()
                 assert got.row == want, (term, origin, direction)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("placed", [True, False], ids=["match-just-before-the-end", "no-match"])
+def test_ripgreps_wrapped_range_stops_once_it_read_past_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, placed: bool
+) -> None:
+    """The second (wrapped) range of a forward search ends long before the file does: ripgrep reads on, and
+    the scan stops once it has searched past the range's end, having judged what it said before that (a
+    match in the range's last line included)."""
+    if logsearch._rg() is None:
+        pytest.skip("no ripgrep here")
+    monkeypatch.setattr(logsearch, "GREP_FROM", 0)
+    monkeypatch.setattr(logsearch, "PROGRESS_EVERY", 0.0005)  # look at its offset often
+    line = b"hay " * 20 + b"\n"
+    origin = 30_000  # ~2.5 MB in; the file goes on for ~128 MB with no match
+    path = tmp_path / "log"
+    with path.open("wb") as f:
+        f.write(line * (origin - 1))
+        f.write(b"the needle\n" if placed else line)
+        f.write(line * origin)
+        block = line * 10_000
+        while f.tell() < 128 << 20:
+            f.write(block)
+    seen: list[bool] = []
+    real = logsearch._RgRun.searched_past_end
+
+    def searched_past_end(self: Any) -> bool:
+        seen.append(real(self))
+        return seen[-1]
+
+    monkeypatch.setattr(logsearch._RgRun, "searched_past_end", searched_past_end)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        index = LineIndex()
+        index.scan(fd, path.stat().st_size)
+        rows = IndexRows(index, complete_only=False)
+        scan = SearchScan(fd, rows, Matcher("needle"), json_lines=False, origin=origin + 1, direction=1)
+        got = scan.run()
+        assert (got.row, got.wrapped) == ((origin - 1, True) if placed else (None, False))
+        if not placed:
+            assert True in seen  # the second range ended by its offset, not by reading the whole file
     finally:
         os.close(fd)
 
@@ -473,9 +522,16 @@ def test_a_plain_files_unterminated_last_line_is_searched(tmp_path: Path) -> Non
         os.close(fd)
 
 
-def test_a_cancelled_grep_scan_ends_its_grep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if logsearch._grep() is None:
-        pytest.skip("no GNU grep here")
+@pytest.mark.parametrize("tool", ["grep", "rg"])
+def test_a_cancelled_grep_scan_ends_its_grep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str
+) -> None:
+    if tool == "grep":
+        if logsearch._grep() is None:
+            pytest.skip("no GNU grep here")
+        monkeypatch.setattr(logsearch, "_rg", lambda: None)
+    elif logsearch._rg() is None:
+        pytest.skip("no ripgrep here")
     import subprocess
 
     monkeypatch.setattr(logsearch, "GREP_FROM", 0)
@@ -514,7 +570,7 @@ def test_a_cancelled_grep_scan_ends_its_grep(tmp_path: Path, monkeypatch: pytest
         t = threading.Thread(target=lambda: outcome.append(_run_or_cancelled(scan)))
         t.start()
         assert held.wait(10), "grep never reported a hit"
-        grep = [p for p in started if "grep" in str(p.args[0])][-1]
+        grep = [p for p in started if Path(str(p.args[0])).name == tool][-1]
         time.sleep(0.2)
         assert grep.poll() is None  # still running, blocked on its full pipe
         scan.cancel()
