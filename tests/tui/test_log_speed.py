@@ -27,9 +27,10 @@ from tui.app import DockyardApp
 from tui.screens.main import MainScreen
 from tui.settings import Settings
 from tui.widgets import logsearch
+from tui.widgets.logfollow import REPAINT_EVERY
 from tui.widgets.logindex import IndexRows, LineIndex, Matcher, decode
 from tui.widgets.logsearch import SearchScan
-from tui.widgets.logview import REPAINT_EVERY, LogView
+from tui.widgets.logview import LogView
 
 
 def rec(text: str, stream: str = "stdout", when: str = "2026-11-28T04:27:57.123456789Z") -> bytes:

@@ -8,6 +8,10 @@ run); one follows real containers' logs through a real engine."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +19,8 @@ import pytest
 from textual.events import MouseScrollUp
 from textual.widgets import DataTable, Log
 
-from core.models import RUNNING_STATES, ContainerConfig, ContainerCreate, HostConfig
+from core.interface import LogStream
+from core.models import RUNNING_STATES, ContainerConfig, ContainerCreate, HostConfig, LogLine
 from tests.tui.fakeengine import FakeEngine
 from tests.tui.tuikit import Bench, wait_for
 from tui import settings as settings_mod
@@ -25,6 +30,7 @@ from tui.screens.main import MainScreen
 from tui.settings import Settings
 from tui.widgets import detail_panel
 from tui.widgets.detail_panel import DetailPanel
+from tui.widgets.logfollow import REPAINT_EVERY
 from tui.widgets.panes import ContainersPane
 from tui.widgets.rows import PROJECT_KEY, short_image
 
@@ -106,6 +112,53 @@ def test_panel_follows_the_cursor_once_it_rests(tmp_path: Path, monkeypatch: pyt
             await wait_for(pilot, lambda: f"{name}: " in log_text(app), what=f"{name}'s log")
             assert "web: request" not in log_text(app)
             await wait_for(pilot, lambda: name in str(d.query_one("#panel-title").render()), what="title")
+
+    run(scenario())
+
+
+class _Chatty(LogStream):
+    """A container that writes a line every 20 ms while followed, until closed."""
+
+    def __init__(self, follow: bool) -> None:
+        self._follow = follow
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[LogLine]:
+        n = 0
+        yield LogLine("stdout", "2026-12-04T00:00:00.000000000Z", "chatty: first\n")
+        while self._follow and not self._closed.wait(0.02):
+            n += 1
+            yield LogLine("stdout", "2026-12-04T00:00:00.000000000Z", f"chatty: line {n}\n")
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+class ChattyEngine(FakeEngine):
+    def container_logs(self, name: str, *, follow: bool = False, **kw: Any) -> LogStream:
+        return _Chatty(follow)
+
+
+def test_panel_draws_a_chatty_containers_lines_once_a_repaint_interval(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = DockyardApp(ChattyEngine(tmp_path), Settings(stats_interval=3600))  # type: ignore[arg-type]
+        async with app.run_test(size=NARROW) as pilot:
+            await loaded(pilot)
+            log = panel(app).query_one("#panel-log", Log)
+            await wait_for(pilot, lambda: "chatty: line" in log_text(app), what="the chatty log")
+            draws: list[float] = []
+            write_lines = log.write_lines
+
+            def counted(lines: Any, *args: Any, **kw: Any) -> Log:
+                draws.append(time.monotonic())
+                return write_lines(lines, *args, **kw)
+
+            log.write_lines = counted  # type: ignore[method-assign]
+            await pilot.pause(2.5 * REPAINT_EVERY)
+            gaps = [b - a for a, b in itertools.pairwise(draws)]
+            assert 2 <= len(draws) <= 4, draws  # 125 lines came: drawn a second's worth at a time
+            assert min(gaps) >= REPAINT_EVERY - 0.05, gaps
+            assert time.monotonic() - draws[-1] < REPAINT_EVERY + 0.3
 
     run(scenario())
 

@@ -16,6 +16,7 @@ The full-screen log viewer (the Logs pane) and the detail screen stay for deep w
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from textual.widgets import DataTable, Log, Static, TabbedContent, TabPane
 from tui.failure import one_line
 from tui.keymap import bindings
 from tui.widgets.json_tree import JsonTree
+from tui.widgets.logfollow import REPAINT_EVERY
 from tui.widgets.stats import StatsView
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ TAB_TITLES = {"logs": "Logs", "stats": "Stats", "env": "Env", "ports": "Ports", 
 LOG_LINES = 500  # the logs tab keeps the last this many lines
 DEBOUNCE = 0.25  # seconds the cursor must rest on a row before the panel reads its container
 STATS_EVERY = 2.0  # seconds between stats samples while the stats tab shows
-FLUSH_EVERY = 0.2  # seconds between draws of new log lines (a chatty container costs ~5 draws a second)
+FLUSH_EVERY = 0.2  # seconds between looks for new log lines; drawn at most every REPAINT_EVERY (logfollow)
 
 
 def network_rows(info: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -103,6 +105,7 @@ class DetailPanel(Vertical):
         self._debounce: Timer | None = None
         self._stats_timer: Timer | None = None
         self._flush_timer: Timer | None = None
+        self._last_flush = 0.0  # when new log lines were last drawn (time.monotonic)
         self._lock = threading.Lock()
         self._stream: LogStream | None = None
         self._log_gen = 0  # bumped whenever the log stream must stop
@@ -313,11 +316,14 @@ class DetailPanel(Vertical):
         self._flush_timer = self.set_interval(FLUSH_EVERY, self._flush)
 
     def _flush(self) -> None:
+        now = time.monotonic()
         with self._lock:
-            if not self._pending:
+            # a chatty container's lines are drawn once a REPAINT_EVERY, as the Logs pane draws them
+            if not self._pending or now - self._last_flush < REPAINT_EVERY:
                 return
             lines = list(self._pending)
             self._pending.clear()
+        self._last_flush = now
         self.query_one("#panel-log", Log).write_lines(lines)
 
     def _sample_stats(self) -> None:

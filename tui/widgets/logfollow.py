@@ -28,6 +28,10 @@ from tui.widgets.logindex import Cancelled, LineIndex, looks_like_json_log
 
 POLL = 0.25  # seconds between checks of the file for growth/rotation
 PROGRESS_EVERY = 0.1  # seconds between progress reports while a scan runs: a UI repaints at most ~10/s
+# seconds: a log that keeps growing is repainted at most this often by what shows it (each repaint redraws
+# every row on screen, ~5 ms of Textual's compositor at 80x24); the first line after a quiet spell is shown
+# at the next look
+REPAINT_EVERY = 1.0
 
 
 class FollowListener(Protocol):
@@ -174,4 +178,4 @@ class LogFollower:
                 return
 
 
-__all__ = ["POLL", "FollowListener", "LogFollower"]
+__all__ = ["POLL", "PROGRESS_EVERY", "REPAINT_EVERY", "FollowListener", "LogFollower"]

@@ -71,7 +71,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from tui.widgets.keyinput import OrderedInput
-from tui.widgets.logfollow import LogFollower
+from tui.widgets.logfollow import REPAINT_EVERY, LogFollower
 from tui.widgets.logindex import (
     Cancelled,
     IndexRows,
@@ -87,9 +87,6 @@ from tui.widgets.logindex import (
 )
 from tui.widgets.logsearch import FilterScan, SearchScan
 
-# seconds: a log that keeps growing is repainted at most this often (each repaint redraws every row on screen,
-# ~5 ms of Textual's compositor at 80x24); the first line after a quiet spell is shown at the next poll
-REPAINT_EVERY = 1.0
 WINDOW_LINES = 400  # lines of the tail window shown while the index is being built
 RANGE_PRESETS: list[tuple[str, int] | None] = [
     None,
