@@ -201,13 +201,27 @@ class _OpenHow(ctypes.Structure):
 _openat2_works: bool | None = None
 
 
+OPENAT2_TRIES = 32  # as filepath-securejoin (runc) tries
+_EAGAIN = 11  # errno.EAGAIN (Linux): no import on the shim's start path
+
+
 def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
-    """openat2(2); raises OSError(ENOSYS) on kernels older than 5.6 (see :func:`have_openat2`)."""
+    """openat2(2); raises OSError(ENOSYS) on kernels older than 5.6 (see :func:`have_openat2`).
+
+    With RESOLVE_IN_ROOT or RESOLVE_BENEATH the kernel answers EAGAIN when a rename or mount anywhere on
+    the host raced a ".." of the path (it cannot prove the walk stayed inside): it is tried again, as
+    filepath-securejoin does, before EAGAIN is raised. Other containers starting make such races."""
     how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
-    fd = _libc.syscall(_nr("openat2"), dirfd, _b(path), ctypes.byref(how), ctypes.sizeof(how))
-    if fd < 0:
-        _raise(path)
-    return int(fd)
+    nr, name = _nr("openat2"), _b(path)
+    err = _EAGAIN
+    for _ in range(OPENAT2_TRIES):
+        fd = _libc.syscall(nr, dirfd, name, ctypes.byref(how), ctypes.sizeof(how))
+        if fd >= 0:
+            return int(fd)
+        err = ctypes.get_errno()
+        if err != _EAGAIN:
+            break
+    raise OSError(err, os.strerror(err), path)
 
 
 def have_openat2() -> bool:

@@ -78,3 +78,50 @@ def test_parse_options() -> None:
     assert prop == linux.MS_SLAVE | linux.MS_REC
     assert data == ["size=1m", "mode=0755"]
     assert rootfs.parse_options(["ro", "rw"])[0] == 0
+
+
+def test_openat2_tries_again_when_a_rename_on_the_host_races_a_dotdot(root: tuple[Path, int]) -> None:
+    """RESOLVE_IN_ROOT answers EAGAIN when any rename on the host races a ".." of the path (containers
+    starting beside this one make such races): seen as "create mountpoint ...: resource temporarily
+    unavailable" in a test beside two others. A child renames as fast as it can while both ways open."""
+    if not linux.have_openat2():
+        pytest.skip("kernel without openat2")
+    import ctypes
+    import subprocess
+    import sys
+
+    r, fd = root
+    churn = r.parent / "churn"
+    churn.mkdir()
+    renamer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys\n"
+            "os.chdir(sys.argv[1]); open('a', 'w').close()\n"
+            "while True:\n    os.rename('a', 'b'); os.rename('b', 'a')\n",
+            str(churn),
+        ]
+    )
+    how = linux._OpenHow(os.O_PATH | os.O_CLOEXEC, 0, linux.RESOLVE_IN_ROOT)
+    raw_eagain = failed = 0
+    try:
+        for _ in range(20_000):  # once, as the kernel answers
+            got = linux._libc.syscall(
+                linux._nr("openat2"), fd, b"etc/../etc/../etc/file", ctypes.byref(how), ctypes.sizeof(how)
+            )
+            if got >= 0:
+                os.close(got)
+            elif ctypes.get_errno() == 11:
+                raw_eagain += 1
+        for _ in range(20_000):  # tried again on EAGAIN
+            try:
+                os.close(linux.openat2(fd, "etc/../etc/../etc/file", os.O_PATH, 0, linux.RESOLVE_IN_ROOT))
+            except OSError:
+                failed += 1
+    finally:
+        renamer.kill()
+        renamer.wait()
+    if not raw_eagain:
+        pytest.skip("no rename raced a lookup here (nothing to try again)")
+    assert failed == 0, f"{failed} opens failed ({raw_eagain} of 20000 single tries met EAGAIN)"
