@@ -320,6 +320,8 @@ async def _logview(path: Path) -> dict[str, Any]:
             ("near", "items/4321 ", "items/4321 "),
             ("middle", "needle", "NEEDLE-in-the-middle"),
             ("not_found", "no-such-text", None),
+            # in every record's keys, in no message: each line's frame holds it (the whole file is read)
+            ("frame_word", "stdout", None),
         ):
             view.search("")
             await pilot.press("home")
@@ -548,6 +550,7 @@ def main() -> int:
                 ("near", "first match a few hundred KB on"),
                 ("middle", "first match 1 GB on"),
                 ("not_found", "not found (whole file)"),
+                ("frame_word", "not found, a word in every record's keys (whole file)"),
                 ("middle_while_following", "match 1 GB away while following"),
             ):
                 sr = r["search"][label]

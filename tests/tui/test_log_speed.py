@@ -93,7 +93,22 @@ def _search_by_lines(
     return None
 
 
-WORDS = ["hay", "Needle", "needle", "NEEDLE", "stdout", "log", "time", "2026", "x" * 300, "naïve", "tab\tit"]
+WORDS = [
+    "hay",
+    "Needle",
+    "needle",
+    "NEEDLE",
+    "stdout",
+    "log",
+    "time",
+    "2026",
+    "x" * 300,
+    "naïve",
+    "tab\tit",
+    'say "hi"',
+    "back\\slash",
+    '"needle"',
+]
 
 
 @pytest.mark.parametrize("json_lines", [True, False], ids=["json-file", "plain"])
@@ -119,6 +134,7 @@ def test_byte_search_agrees_with_a_line_by_line_search(
         monkeypatch.setattr(logsearch, "GREP_PIECE", 100)
     rnd = random.Random(f"{json_lines}{chunk}")
     texts = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(0, 4))) for _ in range(400)]
+    texts[-1] = texts[-1] or "hay"  # a plain file ending "\n" has no empty last row
     streams = ["stdout", "stderr"]
     lines = [rec(t, stream=rnd.choice(streams)).decode().rstrip("\n") if json_lines else t for t in texts]
     # a plain file's last line may have no newline yet (a json-file's unterminated record is not a row)
@@ -537,8 +553,18 @@ def test_a_cancelled_grep_scan_ends_its_grep(
 
     monkeypatch.setattr(logsearch, "GREP_FROM", 0)
     path = tmp_path / "log"
-    # every record holds "stdout" outside its message: grep prints a hit a line, none of which counts
-    path.write_bytes(b"".join(rec(f"line {i}") for i in range(100_000)))
+    # every record holds "stdout" outside its message: grep prints a hit a line, none of which counts;
+    # ripgrep looks inside docker's records only, so these are written with spaces after the colons (not
+    # as docker writes them: each line is judged whole)
+    if tool == "rg":
+        path.write_bytes(
+            b"".join(
+                (json.dumps({"log": f"line {i}\n", "stream": "stdout"}) + "\n").encode()
+                for i in range(100_000)
+            )
+        )
+    else:
+        path.write_bytes(b"".join(rec(f"line {i}") for i in range(100_000)))
     started: list[subprocess.Popen[bytes]] = []
     real_popen = subprocess.Popen
 

@@ -276,7 +276,7 @@ class SearchScan(_Cancellable):
         read, judged in order. Either way each hit's line is judged as ``_scan_forward`` judges it, and the
         first matching line is the answer."""
         if self.use_rg and _rg() is not None:
-            run = _RgRun(self.fd, start, end, self.matcher)
+            run = _RgRun(self.fd, start, end, self.matcher, json_lines=self.json_lines)
             try:
                 return self._judge_piece(run)
             finally:
@@ -504,15 +504,19 @@ class _GrepPiece:
 
 
 class _RgRun:
-    """ripgrep (``rg -F -b -o``, ``-i`` when the matcher ignores case) reading the file itself from
-    ``start``: its stdin is a descriptor of its own (``/proc/self/fd``, so no other reader's offset moves)
-    set at ``start``. It reads on to the end of the file, its hits in file order: the first one at or
-    past ``end`` ends the range. ``fed`` is how far it read (its stdin's offset, from ``/proc``).
+    """ripgrep (``rg -b -o``, ``-i`` when the matcher ignores case) reading the file itself from ``start``:
+    its stdin is a descriptor of its own (``/proc/self/fd``, so no other reader's offset moves) set at
+    ``start``. It reads on to the end of the file, its hits in file order: the first one at or past
+    ``end`` ends the range. ``fed`` is how far it read (its stdin's offset, from ``/proc``).
 
+    It looks for the needle (``-F``), except in a json-file for a needle that every record's frame may
+    hold (``_in_every_record``: "time", "stdout", "log", "2026"...), which would be a hit a line, each
+    judged here (minutes for 2 GB): then it looks for the lines whose message holds it
+    (``_json_patterns``), each reported once, at its start (a regex: ~1 GB/s, where ``-F`` reads ~5).
     Its ``-i`` folds case as Unicode does, a superset of ``bytes.lower``'s ASCII folding for an ASCII
     needle: every hit is judged anyway."""
 
-    def __init__(self, fd: int, start: int, end: int, matcher: Matcher) -> None:
+    def __init__(self, fd: int, start: int, end: int, matcher: Matcher, *, json_lines: bool) -> None:
         import subprocess
 
         rg = _rg()
@@ -520,12 +524,17 @@ class _RgRun:
         assert rg is not None and needle is not None
         self.start, self.end = start, end
         fold = ["-i"] if matcher.ignore_case else []
-        argv = [rg, "--no-config", "--line-buffered", "-a", "-N", "-b", "-o", "-F", *fold, "-e"]
+        if json_lines and _in_every_record(needle):
+            # an empty replacement: "OFFSET:" a line, not the line's head up to the needle
+            patterns = [a for p in _json_patterns(needle.decode("ascii")) for a in ("-e", p)] + ["-r", ""]
+        else:
+            patterns = ["-F", "-e", needle.decode("ascii")]
+        argv = [rg, "--no-config", "--line-buffered", "-a", "-N", "-b", "-o", *fold, *patterns, "-"]
         own = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
         try:
             os.lseek(own, start, os.SEEK_SET)
             self.proc = subprocess.Popen(
-                [*argv, needle.decode("ascii"), "-"],
+                argv,
                 stdin=own,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -566,6 +575,34 @@ class _RgRun:
         self.proc.wait()
         assert self.proc.stdout is not None
         self.proc.stdout.close()
+
+
+_RECORD_WORDS = ("{", "log", ":", ",", "stream", "stdout", "stderr", "time", "}")  # between its quotes
+_TIME_CHARS = frozenset("0123456789-:.tz")  # RFC 3339 (folded): "2026-01-02T03:04:05.123456789Z"
+
+
+def _in_every_record(needle: bytes) -> bool:
+    """May a docker json-file record's frame (its keys, stream and time, outside the message) hold
+    ``needle``? It has no quote (a needle with one has no prefilter), so it would lie between two."""
+    text = needle.decode("ascii").lower()
+    return any(text in word for word in _RECORD_WORDS) or set(text) <= _TIME_CHARS
+
+
+def _json_patterns(needle: str) -> list[str]:
+    """ripgrep patterns (any one matches) for the json-file lines whose message may hold ``needle`` (ASCII,
+    as JSON writes it), each match from the line's start: a record (``{"log":"``, then the message's
+    characters, escapes whole, up to the needle), and any line that does not begin as a record does
+    (judged whole, as the line-by-line search judges it)."""
+
+    def esc(text: str) -> str:  # what regex::escape escapes (older ripgreps refuse other escapes)
+        return "".join("\\" + c if c in "\\.+*?()|[]{}^$#&-~" else c for c in text)
+
+    head = _JSON_HEAD.decode()
+    # (?-u): bytes, not UTF-8 (a message's invalid bytes are characters too; -i folds ASCII, as Python does)
+    out = ['(?-u)^\\{"log":"(?:[^"\\\\]|\\\\.)*?' + esc(needle)]
+    for k in range(len(head)):  # not a record: the line parts from the head at its k-th character
+        out.append("(?-u)^" + esc(head[:k]) + "[^" + esc(head[k]) + "].*" + esc(needle))
+    return out
 
 
 _TOOLS: dict[str, str | None] = {}
