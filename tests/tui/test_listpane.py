@@ -4,9 +4,12 @@ measure whole columns again (rows x rows work: 2.5 s for 500 containers before).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from tui.widgets.listpane import ListPane
@@ -27,13 +30,20 @@ def rows(status: dict[int, str]) -> list[Row]:
     return [Row(f"c{i}", f"c{i}", (f"c{i}", status.get(i, "Up 10 minutes")), "running") for i in range(200)]
 
 
+@contextlib.asynccontextmanager
+async def listed() -> AsyncIterator[tuple[Pilot[None], Pane]]:
+    """A running app with the pane's 200 rows shown."""
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(Pane)
+        pane.set_rows(rows({}))
+        await pilot.pause()
+        yield pilot, pane
+
+
 def test_a_tick_on_every_row_asks_for_no_width_work_unless_a_cell_is_wider() -> None:
     async def scenario() -> None:
-        app = Host()
-        async with app.run_test(size=(80, 24)) as pilot:
-            pane = app.query_one(Pane)
-            pane.set_rows(rows({}))
-            await pilot.pause()
+        async with listed() as (pilot, pane):
             calls: list[tuple[Any, bool]] = []
             original = DataTable.update_cell
 
@@ -63,11 +73,7 @@ def test_a_tick_on_every_row_asks_for_no_width_work_unless_a_cell_is_wider() -> 
 
 def test_a_tick_lays_the_screen_out_only_when_the_nothing_here_line_changes() -> None:
     async def scenario() -> None:
-        app = Host()
-        async with app.run_test(size=(80, 24)) as pilot:
-            pane = app.query_one(Pane)
-            pane.set_rows(rows({}))
-            await pilot.pause()
+        async with listed() as (pilot, pane):
             empty = pane.query_one(".empty", Static)
             layouts = 0  # asked for by the "nothing here" line (its update lays the whole screen out)
             original = empty.refresh
