@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -163,16 +164,73 @@ def test_panel_draws_a_chatty_containers_lines_once_a_repaint_interval(tmp_path:
     run(scenario())
 
 
+class _Fed(LogStream):
+    """A container that writes what the test puts in ``lines``, while followed, until closed."""
+
+    def __init__(self, lines: queue.Queue[str | None]) -> None:
+        self.lines = lines
+
+    def __iter__(self) -> Iterator[LogLine]:
+        while (text := self.lines.get()) is not None:
+            yield LogLine("stdout", "2026-12-04T00:00:00.000000000Z", text + "\n")
+
+    def close(self) -> None:
+        self.lines.put(None)
+
+
+class FedEngine(FakeEngine):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+
+    def container_logs(self, name: str, *, follow: bool = False, **kw: Any) -> LogStream:
+        return _Fed(self.lines)
+
+
+def test_panel_idles_while_a_log_is_quiet_and_draws_a_line_after_a_quiet_spell_at_once(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        engine = FedEngine(tmp_path)
+        app = DockyardApp(engine, Settings(stats_interval=3600))  # type: ignore[arg-type]
+        async with app.run_test(size=NARROW) as pilot:
+            await loaded(pilot)
+            d = panel(app)
+            await wait_for(pilot, lambda: d._stream is not None, what="the log followed")
+            flushes = 0
+            flush = d._flush
+
+            def counted() -> None:
+                nonlocal flushes
+                flushes += 1
+                flush()
+
+            d._flush = counted  # type: ignore[method-assign]
+            await pilot.pause(REPAINT_EVERY + 0.2)
+            assert flushes == 0 and d._flush_timer is None  # quiet: nothing ticks
+            for n in range(2):  # a line after a quiet spell is drawn at once, each time
+                line = f"after quiet {n}"
+                engine.lines.put(line)
+                t = time.monotonic()
+                await wait_for(pilot, lambda line=line: line in log_text(app), what="the line")  # type: ignore[misc]
+                assert time.monotonic() - t < 0.3
+                await pilot.pause(REPAINT_EVERY + 0.1)
+            assert flushes == 2
+
+    run(scenario())
+
+
 def test_panel_tabs_env_ports_inspect_stats(tmp_path: Path) -> None:
     async def scenario() -> None:
         app = fake_app(tmp_path)
         async with app.run_test(size=WIDE) as pilot:
             await loaded(pilot)
             d = panel(app)
-            assert d._stream is not None or d._flush_timer is not None  # the logs tab follows
+            assert d._log_live  # the logs tab follows
             await pilot.press("right_square_bracket")
             assert d.active_tab == "stats"
-            assert d._stream is None and d._flush_timer is None  # the hidden logs tab costs nothing
+            # the hidden logs tab costs nothing
+            assert not d._log_live and d._stream is None and d._flush_timer is None
             stats = d.query_one("#panel-stats")
             await wait_for(pilot, lambda: stats.last is not None, what="a stats sample")  # type: ignore[attr-defined]
             await pilot.press("right_square_bracket")

@@ -43,7 +43,6 @@ TAB_TITLES = {"logs": "Logs", "stats": "Stats", "env": "Env", "ports": "Ports", 
 LOG_LINES = 500  # the logs tab keeps the last this many lines
 DEBOUNCE = 0.25  # seconds the cursor must rest on a row before the panel reads its container
 STATS_EVERY = 2.0  # seconds between stats samples while the stats tab shows
-FLUSH_EVERY = 0.2  # seconds between looks for new log lines; drawn at most every REPAINT_EVERY (logfollow)
 
 
 def network_rows(info: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -79,6 +78,14 @@ def summary_text(name: str, info: dict[str, Any]) -> str:
     return "  ".join(p for p in parts if p)
 
 
+class _LinesPending(Message, bubble=False):
+    """The logs tab's reader has lines waiting to be drawn (posted from its thread)."""
+
+    def __init__(self, gen: int) -> None:
+        super().__init__()
+        self.gen = gen
+
+
 class DetailPanel(Vertical):
     """Call :meth:`follow` when the list's cursor moves and :meth:`set_live` when the panel can or cannot
     be seen; the engine is the app's (``app.engine``). Its keys (``[`` ``]`` tabs, ``v`` hide) work with
@@ -104,8 +111,10 @@ class DetailPanel(Vertical):
         self._wanted: tuple[str | None, str] = (None, "")
         self._debounce: Timer | None = None
         self._stats_timer: Timer | None = None
-        self._flush_timer: Timer | None = None
+        self._flush_timer: Timer | None = None  # a draw of new log lines, due
         self._last_flush = 0.0  # when new log lines were last drawn (time.monotonic)
+        self._flush_asked = False  # the reader told the UI of its pending lines (under _lock)
+        self._log_live = False  # the logs tab follows its container's log
         self._lock = threading.Lock()
         self._stream: LogStream | None = None
         self._log_gen = 0  # bumped whenever the log stream must stop
@@ -248,6 +257,8 @@ class DetailPanel(Vertical):
             self._log_gen += 1
             stream, self._stream = self._stream, None
             self._pending.clear()
+            self._flush_asked = False
+        self._log_live = False
         if stream is not None:
             stream.close()
         for timer in (self._stats_timer, self._flush_timer):
@@ -257,8 +268,9 @@ class DetailPanel(Vertical):
 
     @property
     def working(self) -> bool:
-        """Whether a stream or a timer of the panel is running (for tests: a hidden panel costs nothing)."""
-        return self._stream is not None or self._stats_timer is not None or self._flush_timer is not None
+        """Whether a tab of the panel is working: following a log or sampling stats (for tests: a hidden
+        panel costs nothing)."""
+        return self._log_live or self._stream is not None or self._stats_timer is not None
 
     def _clear(self) -> None:
         self.query_one("#panel-log", Log).clear()
@@ -280,15 +292,14 @@ class DetailPanel(Vertical):
         with self._lock:
             self._log_gen += 1
             gen = self._log_gen
+        self._log_live = True
         self.streams_opened += 1
 
         def follow() -> None:
             try:
                 stream = engine.container_logs(container, follow=True, tail=LOG_LINES)
             except Exception as err:
-                with self._lock:
-                    if gen == self._log_gen:
-                        self._pending.append(f"(no logs: {one_line(err)})")
+                self._add_line(gen, f"(no logs: {one_line(err)})")
                 return
             with self._lock:
                 if gen != self._log_gen:  # stopped while it opened
@@ -297,15 +308,10 @@ class DetailPanel(Vertical):
                 self._stream = stream
             try:
                 for line in stream:
-                    text = line.text.rstrip("\n")
-                    with self._lock:
-                        if gen != self._log_gen:
-                            break
-                        self._pending.append(text)
+                    if not self._add_line(gen, line.text.rstrip("\n")):
+                        break
             except Exception as err:
-                with self._lock:
-                    if gen == self._log_gen:
-                        self._pending.append(f"(the log stream ended: {one_line(err)})")
+                self._add_line(gen, f"(the log stream ended: {one_line(err)})")
             finally:
                 stream.close()
                 with self._lock:
@@ -313,18 +319,39 @@ class DetailPanel(Vertical):
                         self._stream = None
 
         self.run_worker(follow, thread=True, group="panel-logs", exit_on_error=False)
-        self._flush_timer = self.set_interval(FLUSH_EVERY, self._flush)
+
+    def _add_line(self, gen: int, text: str) -> bool:
+        """From the reader's thread: a line for the logs tab of stream ``gen`` (False: that stream was
+        stopped). The first line since the last draw tells the UI; the others wait for that draw."""
+        with self._lock:
+            if gen != self._log_gen:
+                return False
+            self._pending.append(text)
+            tell, self._flush_asked = not self._flush_asked, True
+        if tell:
+            self.post_message(_LinesPending(gen))
+        return True
+
+    def on__lines_pending(self, msg: _LinesPending) -> None:
+        if msg.gen != self._log_gen or self._flush_timer is not None:
+            return
+        # a chatty container's lines are drawn once a REPAINT_EVERY, as the Logs pane draws them; nothing
+        # runs while it is quiet
+        wait = self._last_flush + REPAINT_EVERY - time.monotonic()
+        if wait > 0:
+            self._flush_timer = self.set_timer(wait, self._flush)
+        else:
+            self._flush()
 
     def _flush(self) -> None:
-        now = time.monotonic()
+        self._flush_timer = None
         with self._lock:
-            # a chatty container's lines are drawn once a REPAINT_EVERY, as the Logs pane draws them
-            if not self._pending or now - self._last_flush < REPAINT_EVERY:
-                return
             lines = list(self._pending)
             self._pending.clear()
-        self._last_flush = now
-        self.query_one("#panel-log", Log).write_lines(lines)
+            self._flush_asked = False
+        if lines:
+            self._last_flush = time.monotonic()
+            self.query_one("#panel-log", Log).write_lines(lines)
 
     def _sample_stats(self) -> None:
         container, gen = self.container, self.generation
