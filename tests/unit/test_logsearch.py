@@ -374,3 +374,28 @@ def test_a_cancelled_step_raises_and_run_returns() -> None:
             scan.step()
         scan.run()  # returns at once, nothing raised
         assert len(scan.out) == 0
+
+
+@pytest.mark.parametrize("last", ["none", "long-partial", "long-complete"])
+def test_filter_by_ripgrep_leaves_a_long_last_line_to_filter_lines(
+    last: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass given to ripgrep ends at its last newline; one more than 64 KiB back (a long last line, with
+    or without its newline yet) leaves the whole pass to filter_lines, which judges such a line."""
+    if logsearch._rg() is None:
+        pytest.skip("no ripgrep here")
+    monkeypatch.setattr(logsearch, "GREP_FROM", 0)
+    data = encode([f"error {i}" if i % 7 == 0 else f"ok {i}" for i in range(20_000)], False)
+    if last != "none":
+        data += (
+            b"error at the start of a long line "
+            + b"x" * 200_000
+            + (b"\n" if last == "long-complete" else b"")
+        )
+    matcher = Matcher("error")
+    with opened(data) as (fd, index):
+        out = SpanRows()
+        scan = FilterScan(fd, index, matcher, out, json_lines=False)
+        scan.step()
+        assert filtered(data, out, False) == want(data, matcher, False)
+        assert scan.pos == data.rfind(b"\n") + 1  # complete lines are judged for good, no further
