@@ -31,13 +31,14 @@ How it stays fast on a 2 GB, 10-million-line file:
   shrank) re-opens the path.
 - Search and filter scan the file in worker threads too (``tui.widgets.logsearch``: ``SearchScan``,
   ``FilterScan``), chunks of raw bytes searched with ``bytes.find`` (only the lines a hit lands in are
-  decoded; a long forward search hands the rest of the file to GNU grep); the widget only shows their
-  answers. A search starts at the screen (or the last match), shows
-  the first match it finds at once, says how far it is in the status line ("searching 40%") and is
+  decoded; a long forward search, or a filter's long pass, hands the rest to ripgrep); the widget only
+  shows their answers. A search starts at the screen (or the last match), shows the first match it finds
+  at once, says how far it is in the status line ("searching 40%") and is
   stopped when a new one replaces it. Searching while following moves to the match and pauses following.
 - Off screen (another tab or pane: Textual's Hide), the follower and a filter stop polling the file; on
-  Show they catch up at once. On screen, a followed log's new lines are painted at most twice a second,
-  without a layout of the screen (only the scrollbar and the status line change).
+  Show they catch up at once. On screen, a log that keeps growing is painted at most once a second
+  (``REPAINT_EVERY``; a line after a quiet spell at the next poll), without a layout of the screen (only the
+  scrollbar and the status line change); the follower's messages stay with the view (no bubbling).
 - Only the rows on screen are read (one ``pread`` each, at most ``READ_CAP`` bytes) and decoded, with LRU
   caches for records and rendered strips; a line is cut at ``RENDER_CAP`` characters before rendering.
 - While the index is still being built, the end of the file is shown at once from a backward scan of its
