@@ -248,17 +248,18 @@ def want(data: bytes, matcher: Matcher, json_lines: bool, start: int = 0) -> lis
 def test_filter_keeps_up_with_any_growth(
     texts: list[str], cuts: list[int], term: tuple[str, bool], json_lines: bool, rg: bool
 ) -> None:
-    """``rg``: every step's complete lines go to ripgrep (where it is installed), however few."""
+    """``rg``: every step's complete lines go to ripgrep (where it is installed), however few; else they go
+    to ripgrep only past ``GREP_FROM`` (32 MB: never here)."""
     matcher = Matcher(term[0], regex=term[1], json_lines=json_lines)
     grep_from = logsearch.GREP_FROM
     logsearch.GREP_FROM = 0 if rg else grep_from
     try:
-        _filter_grows(texts, cuts, matcher, json_lines, rg)
+        _filter_grows(texts, cuts, matcher, json_lines)
     finally:
         logsearch.GREP_FROM = grep_from
 
 
-def _filter_grows(texts: list[str], cuts: list[int], matcher: Matcher, json_lines: bool, rg: bool) -> None:
+def _filter_grows(texts: list[str], cuts: list[int], matcher: Matcher, json_lines: bool) -> None:
     data = encode(texts, json_lines)
     if not json_lines and data:
         data = data[:-1]  # a plain file may end without a newline
@@ -274,7 +275,6 @@ def _filter_grows(texts: list[str], cuts: list[int], matcher: Matcher, json_line
             scan = FilterScan(
                 fd, index, matcher, out, json_lines=json_lines, report=lambda p, e: reports.append((p, e))
             )
-            scan.use_rg = rg
             written = 0
             for point in points:  # the file grows in steps; the follower indexes each; the filter steps
                 os.pwrite(fd, data[written:point], written)

@@ -113,7 +113,6 @@ class DetailPanel(Vertical):
         self._stats_timer: Timer | None = None
         self._flush_timer: Timer | None = None  # a draw of new log lines, due
         self._last_flush = 0.0  # when new log lines were last drawn (time.monotonic)
-        self._flush_asked = False  # the reader told the UI of its pending lines (under _lock)
         self._log_live = False  # the logs tab follows its container's log
         self._lock = threading.Lock()
         self._stream: LogStream | None = None
@@ -257,7 +256,6 @@ class DetailPanel(Vertical):
             self._log_gen += 1
             stream, self._stream = self._stream, None
             self._pending.clear()
-            self._flush_asked = False
         self._log_live = False
         if stream is not None:
             stream.close()
@@ -326,8 +324,8 @@ class DetailPanel(Vertical):
         with self._lock:
             if gen != self._log_gen:
                 return False
+            tell = not self._pending  # the first since the last draw: the UI hears of it
             self._pending.append(text)
-            tell, self._flush_asked = not self._flush_asked, True
         if tell:
             self.post_message(_LinesPending(gen))
         return True
@@ -348,7 +346,6 @@ class DetailPanel(Vertical):
         with self._lock:
             lines = list(self._pending)
             self._pending.clear()
-            self._flush_asked = False
         if lines:
             self._last_flush = time.monotonic()
             self.query_one("#panel-log", Log).write_lines(lines)

@@ -93,7 +93,6 @@ class ListPane(Vertical):
         self.loaded = False
         self._rendered: dict[str, Row] = {}
         self._widths: dict[int, int] = {}  # widest cell shown in each column (see _update_cells)
-        self._empty_text = self.EMPTY  # what the "nothing here" line says now
         self.columns_shown: tuple[int, ...] = tuple(range(len(self.COLUMNS)))  # indices into COLUMNS
 
     def compose(self) -> ComposeResult:
@@ -102,7 +101,7 @@ class ListPane(Vertical):
         table = ResourceTable(cursor_type="row", zebra_stripes=False, id="table")
         self._add_columns(table)
         yield table
-        yield Static(self._empty_text, classes="empty")
+        yield Static(self.EMPTY, classes="empty")
 
     @property
     def table(self) -> ResourceTable:
@@ -256,9 +255,9 @@ class ListPane(Vertical):
         self._rendered = {r.key: r for r in visible}
         self.set_class(not visible, "-empty")
         empty = self.EMPTY if not self.rows else self.filter_error or f"Nothing matches {self.filter_text!r}."
-        if empty != self._empty_text:  # an update lays the whole screen out again: not at every refresh
-            self._empty_text = empty
-            self.query_one(".empty", Static).update(empty)
+        line = self.query_one(".empty", Static)
+        if line.content != empty:  # an update lays the whole screen out again: not at every refresh
+            line.update(empty)
 
     def visible_rows(self) -> list[Row]:
         """The rows the filter keeps, in order (a pane with groups of rows adds its own rule)."""

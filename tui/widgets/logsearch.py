@@ -117,8 +117,6 @@ class SearchScan(_Cancellable):
         self.chunk = chunk or SEARCH_CHUNK
         self.first_chunk = min(FIRST_CHUNK, self.chunk)
         self._report = report
-        self.use_grep = True  # a test may compare the ways: Python only, GNU grep, ripgrep
-        self.use_rg = True
         self._last_report = time.monotonic()  # the first report comes after PROGRESS_EVERY: a quick
         self._done = 0  # search says nothing
         self._total = 0
@@ -217,7 +215,7 @@ class SearchScan(_Cancellable):
         while pos < end:
             if self._cancel.is_set():
                 raise Cancelled
-            if pos > start and end - pos >= GREP_FROM and self.use_grep and self._grep_ok():
+            if pos > start and end - pos >= GREP_FROM and self._grep_ok():
                 # past the first chunk, a long way to go: GNU grep reads it 2-3 times as fast as
                 # bytes.lower + bytes.find, on the other core, leaving the GIL to the UI
                 return self._grep_forward(pos, end)
@@ -277,7 +275,7 @@ class SearchScan(_Cancellable):
         straddles two: the needle has no newline), two greps at once on the next two pieces so both cores
         read, judged in order. Either way each hit's line is judged as ``_scan_forward`` judges it, and the
         first matching line is the answer."""
-        if self.use_rg and _rg() is not None:
+        if _rg() is not None:
             run = _RgRun(self.fd, start, end, self.matcher, json_lines=self.json_lines)
             try:
                 return self._judge_piece(run)
@@ -714,7 +712,6 @@ class FilterScan(_Cancellable):
         self._awake = threading.Event()  # clear while paused
         self._awake.set()
         self.steps = 0
-        self.use_rg = True  # a test may compare the two ways
 
     @property
     def paused(self) -> bool:
@@ -748,7 +745,7 @@ class FilterScan(_Cancellable):
         if self._provisional:
             out.pop_last()
             self._provisional = False
-        if end - self.pos >= GREP_FROM and self.use_rg and _rg() is not None and _grep_needle(self.matcher):
+        if end - self.pos >= GREP_FROM and _rg() is not None and _grep_needle(self.matcher):
             self.pos = self._rg_lines(self.pos, end)
         self.pos = filter_lines(
             self.fd,
