@@ -114,6 +114,15 @@ class HealthMonitor:
         self._abandon()
         return rules.stopped(self.health) if self.health else None
 
+    def _container_ended(self) -> bool:
+        """The container's init has exited though the shim has not reaped it yet: the runner's pipe and the
+        SIGCHLD can come out of one select in either order, and a probe killed by the end of its pid
+        namespace must not count as a failure. WNOWAIT looks without reaping (the shim's reap does that)."""
+        try:
+            return os.waitid(os.P_PID, self.shim.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True  # reaped already: ended
+
     def _paused(self) -> bool:
         try:
             with open(self.shim.cdir / "state.json", "rb") as f:
@@ -173,7 +182,7 @@ class HealthMonitor:
         return False
 
     def _record(self, result: dict[str, Any]) -> None:
-        if self.due is None or self.shim.exit_status is not None:
+        if self.due is None or self.shim.exit_status is not None or self._container_ended():
             return  # the container has ended meanwhile: as docker, a probe cut short by that is not counted
         before = self.health.get("Status")
         since_start = self.probe_started - self.started
