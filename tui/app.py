@@ -399,6 +399,10 @@ class DockyardApp(App[int]):
     def _show(self, kinds: frozenset[str]) -> None:
         from tui.screens.main import MainScreen
 
+        if not self.is_running:
+            # shutting down: Textual takes the screens apart while a tick or a finished load may still be
+            # delivered, and a pane whose table has gone has nothing to show it in
+            return
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
                 screen.apply(kinds)

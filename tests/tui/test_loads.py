@@ -117,3 +117,31 @@ def test_loads_finish_while_events_keep_coming(tmp_path: Path) -> None:
             assert gone.id not in shown(app)
 
     asyncio.run(scenario())
+
+
+class TickWhileClosing(DockyardApp):
+    """A status tick that fires while Textual is taking the screens apart (the app stopped running, the
+    containers pane's table already removed): what a full suite once met at a test's end."""
+
+    CSS_PATH = str(Path(tui.app.__file__).with_name("app.tcss"))
+    ticked_while_closing = False
+
+    async def _close_all(self) -> None:  # Textual's shutdown step that prunes the screens
+        main = next(s for s in self.screen_stack if isinstance(s, MainScreen))
+        await main.pane("containers").table.remove()
+        self._last_tick = 0.0
+        self._tick()
+        self.ticked_while_closing = True
+        await super()._close_all()
+
+
+def test_a_tick_during_shutdown_shows_nothing_and_raises_nothing(tmp_path: Path) -> None:
+    engine = FakeEngine(tmp_path)
+
+    async def scenario() -> TickWhileClosing:
+        app = TickWhileClosing(engine, Settings(stats_interval=0), follow_events=False)  # type: ignore[arg-type]
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: len(shown(app)) == len(engine.containers), what="the list")
+        return app
+
+    assert asyncio.run(scenario()).ticked_while_closing

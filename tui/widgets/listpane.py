@@ -100,12 +100,16 @@ class ListPane(Vertical):
         yield OrderedInput(placeholder="filter (Esc clears)", id="filter", classes="filter")
         table = ResourceTable(cursor_type="row", zebra_stripes=False, id="table")
         self._add_columns(table)
+        self._table = table
         yield table
-        yield Static(self.EMPTY, classes="empty")
+        self._empty_line = Static(self.EMPTY, classes="empty")
+        yield self._empty_line
 
     @property
     def table(self) -> ResourceTable:
-        return self.query_one(ResourceTable)
+        # the widget composed, not a query: as the app shuts down Textual takes the children away first,
+        # and a tick or a finished load that reaches the pane then must not fail to find its table
+        return self._table
 
     # -------------------------------------------------------------- columns
 
@@ -255,7 +259,7 @@ class ListPane(Vertical):
         self._rendered = {r.key: r for r in visible}
         self.set_class(not visible, "-empty")
         empty = self.EMPTY if not self.rows else self.filter_error or f"Nothing matches {self.filter_text!r}."
-        line = self.query_one(".empty", Static)
+        line = self._empty_line
         if line.content != empty:  # an update lays the whole screen out again: not at every refresh
             line.update(empty)
 
