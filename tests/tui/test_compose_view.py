@@ -23,7 +23,7 @@ from core.models import (
     HostConfig,
 )
 from tests.tui.fakeengine import FakeEngine
-from tests.tui.tuikit import Bench, wait_for
+from tests.tui.tuikit import Bench, Notified, wait_for
 from tui.app import DockyardApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.inspect import DetailScreen, health_text
@@ -437,7 +437,7 @@ def test_project_actions_on_a_real_engine(bench: Bench, tmp_path: Path) -> None:
         return [c for c in engine.list_containers(all=True) if c.labels.get("com.docker.compose.project")]
 
     async def scenario() -> None:
-        app = DockyardApp(engine, Settings(stats_interval=0))
+        app = Notified(engine, Settings(stats_interval=0))
         async with app.run_test(size=SIZE) as pilot:
             p = _pane(app)
             await wait_for(
@@ -589,7 +589,7 @@ def test_up_reloads_the_projects_files(bench: Bench, tmp_path: Path) -> None:
     assert cafe() == {"cafe-db-1": "running", "cafe-web-1": "running"}
 
     async def scenario() -> None:
-        app = DockyardApp(engine, Settings(stats_interval=0))
+        app = Notified(engine, Settings(stats_interval=0))
         async with app.run_test(size=SIZE) as pilot:
             p = _pane(app)
             await wait_for(pilot, lambda: "project:cafe" in p.shown, what="the project")

@@ -10,9 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import tui.app
 from tests.tui.fakeengine import FakeEngine
-from tests.tui.tuikit import wait_for
+from tests.tui.tuikit import Notified, wait_for
 from tui.app import DockyardApp
 from tui.screens.main import MainScreen
 from tui.settings import Settings
@@ -52,18 +51,6 @@ class FullDisk(FakeEngine):
         raise _full()
 
 
-class Notified(DockyardApp):
-    CSS_PATH = str(Path(tui.app.__file__).with_name("app.tcss"))
-
-    def __init__(self, engine: Any) -> None:
-        super().__init__(engine, Settings(stats_interval=0), follow_events=False)
-        self.told: list[str] = []
-
-    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        self.told.append(message)
-        super().notify(message, *args, **kwargs)
-
-
 def _one_line_about_the_disk(text: str) -> bool:
     return LINE in text and "\n" not in text and "Errno" not in text and "Traceback" not in text
 
@@ -73,7 +60,7 @@ def test_engine_oserrors_become_one_line_notifications(tmp_path: Path) -> None:
     first = engine.containers[0]
 
     async def scenario() -> None:
-        app = Notified(engine)
+        app = Notified(engine, Settings(stats_interval=0), follow_events=False)
         async with app.run_test(size=SIZE) as pilot:
             main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
             pane = main.pane("containers")

@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 
-import tui.app
 from core.models import Mount
 from tests.tui.fakeengine import FakeEngine
-from tests.tui.tuikit import Bench, wait_for
+from tests.tui.tuikit import Bench, Notified, wait_for
 from tui import settings as settings_mod
 from tui.app import DockyardApp
 from tui.custom_commands import CustomCommand, container_fields, render
@@ -42,20 +41,6 @@ from tui.widgets.links import port_urls
 SIZE = (80, 24)
 # busybox sh as PID 1 ignores SIGTERM unless it traps it; this one takes a second to stop
 SLOW_STOP = 'trap "sleep 1; exit 0" TERM; while true; do sleep 0.2; done'
-
-
-class Notified(DockyardApp):
-    """The app, keeping every notice it shows (the toasts' text)."""
-
-    CSS_PATH = str(Path(tui.app.__file__).with_name("app.tcss"))
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.told: list[str] = []
-
-    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        self.told.append(message)
-        super().notify(message, *args, **kwargs)
 
 
 def pane(app: DockyardApp, name: str) -> Any:

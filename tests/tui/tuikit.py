@@ -5,10 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import tui.app
 from core.config import Config
 from core.engine import LocalEngine
 from core.models import ContainerConfig, ContainerCreate, HostConfig, Mount
+from tui.app import DockyardApp
 
 # a container that idles until stopped, and stops at once: a plain `sleep 300` as PID 1 ignores SIGTERM, so
 # every stop in a test waited docker's 10 s before the SIGKILL
@@ -47,14 +51,36 @@ class Bench:
         return self.engine.container(name).status
 
 
+class Notified(DockyardApp):
+    """The app, keeping every notice it shows (the toasts' text, which a timed-out wait_for reports)."""
+
+    CSS_PATH = str(Path(tui.app.__file__).with_name("app.tcss"))  # a relative one is read beside the test
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.told: list[str] = []
+
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.told.append(message)
+        super().notify(message, *args, **kwargs)
+
+
 async def wait_for(pilot: object, cond: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
-    """Let the app run until ``cond()`` is true (workers are threads: give them real time)."""
+    """Let the app run until ``cond()`` is true (workers are threads: give them real time). On a timeout
+    the message has what a Notified app told (an engine call's error is often the why)."""
     deadline = time.monotonic() + timeout
+    error: Exception | None = None
     while time.monotonic() < deadline:
         try:
             if cond():
                 return
-        except Exception:
-            pass
+            error = None
+        except Exception as err:
+            error = err
         await pilot.pause(0.05)  # type: ignore[attr-defined]
-    raise AssertionError(f"timed out waiting for {what or cond}")
+    told = getattr(getattr(pilot, "app", None), "told", None)
+    raise AssertionError(
+        f"timed out waiting for {what or cond}"
+        + (f" (the check raised {error!r})" if error is not None else "")
+        + (f"; the app told: {told}" if told else "")
+    )
