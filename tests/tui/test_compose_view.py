@@ -326,6 +326,15 @@ def test_health_tab_shows_the_last_probes(fake_app: DockyardApp) -> None:
 
 async def _shot_settle(pilot: Any) -> None:
     await _settle(pilot)
+    # the detail panel follows the cursor after a debounce: a loaded machine once shot it still on the
+    # project the cursor had left
+    await pilot.pause()
+    main = next(s for s in pilot.app.screen_stack if isinstance(s, MainScreen))
+    await wait_for(
+        pilot,
+        lambda: main.panel._debounce is None and main.panel.item_name == main.panel._wanted[1],
+        what="the panel on the cursor's row",
+    )
     await pilot.wait_for_scheduled_animations()
     await pilot.pause(0.1)
 
