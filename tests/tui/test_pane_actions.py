@@ -320,6 +320,36 @@ def test_network_view_keys_containers_by_name() -> None:
     assert network_view({"Containers": {}}) == {"Containers": {}}
 
 
+def test_network_force_remove_disconnects_the_members_of_now_not_of_the_last_list(bench: Bench) -> None:
+    """The list was read before a container joined (no events followed here): "disconnect its containers,
+    then remove" asks the engine who is on it at that moment."""
+    engine = bench.engine
+    web = bench.run("web")
+    engine.create_network("latenet")
+
+    async def scenario() -> None:
+        app = Notified(engine, Settings(stats_interval=0), follow_events=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("3")
+            await select_named(pilot, app, "networks", "latenet")
+            await asyncio.to_thread(engine.connect_network, "latenet", web)
+            assert not named(pane(app, "networks"), "latenet").cells[3]  # the list does not know it
+            await pilot.press("d")
+            await on_screen(pilot, app, MenuScreen)
+            await pilot.press("2")
+            await wait_for(
+                pilot, lambda: all(n.name != "latenet" for n in engine.list_networks()), what="forced"
+            )
+            assert not any(m.startswith("Could not") for m in app.told)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        if any(n.name == "latenet" for n in engine.list_networks()):
+            engine.disconnect_network("latenet", web, force=True)
+            engine.remove_network("latenet")
+
+
 # ----------------------------------------------------------------------------------------- volumes
 
 

@@ -1094,9 +1094,10 @@ class NetworksPane(EnginePane):
 
         def remove(key: str, force: bool) -> None:
             name = self.by_key[key].name if key in self.by_key else key
-            net = nets.get(key)
-            if force and net is not None:
-                for container in net.containers:
+            if force:
+                # the members now, not the list's: a container connected since the last refresh is one too
+                current = next((n for n in engine.list_networks() if n.name == name), None)
+                for container in current.containers if current is not None else []:
                     engine.disconnect_network(name, container, force=True)
             engine.remove_network(name)
 
