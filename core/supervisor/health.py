@@ -118,6 +118,8 @@ class HealthMonitor:
         """The container's init has exited though the shim has not reaped it yet: the runner's pipe and the
         SIGCHLD can come out of one select in either order, and a probe killed by the end of its pid
         namespace must not count as a failure. WNOWAIT looks without reaping (the shim's reap does that)."""
+        if self.shim.pid <= 0:
+            return True  # between runs: no container to probe
         try:
             return os.waitid(os.P_PID, self.shim.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
         except ChildProcessError:
