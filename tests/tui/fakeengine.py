@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import tui.output
 from core.dockerjson import volume_to_docker
 from core.errors import Conflict, DockyardError, NotFound
 from core.filters import (
@@ -137,11 +138,16 @@ class _Lines(LogStream):
         self._closed.set()
 
 
+LOG_LINES = 200  # each container's log holds this many lines
+
+
 class FakeEngine(Engine):
     def __init__(self, root: Path, containers: int = 8, *, compose: bool = False) -> None:
         self.root = root
-        # whole minutes: inspect shows absolute times, and they must not change between two runs
-        self.now = datetime.now(UTC).replace(second=0, microsecond=0)
+        # whole minutes: inspect shows absolute times, and they must not change between two runs. The
+        # workbench's clock (tui.output.now, which a snapshot test holds still) is the one floored, so the
+        # relative times ("Up 3 minutes") come out the same even when a minute turns between the two reads
+        self.now = datetime.fromtimestamp(tui.output.now(), UTC).replace(second=0, microsecond=0)
         self.lock = threading.Lock()
         self.images = []
         for i, (tag, size, users) in enumerate(IMAGES):
@@ -561,7 +567,7 @@ class FakeEngine(Engine):
         path = self.root / f"{c.id}-json.log"
         if not path.exists():
             lines = []
-            for i in range(200):
+            for i in range(LOG_LINES):
                 t = (self.now - timedelta(seconds=200 - i)).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
                 text = f"{c.name}: request {i} GET /api/items/{i % 17} 200 {i % 50 + 3}ms\n"
                 if i % 25 == 24:

@@ -22,8 +22,8 @@ from core.models import (
     HealthConfig,
     HostConfig,
 )
-from tests.tui.fakeengine import FakeEngine
-from tests.tui.tuikit import Bench, Notified, wait_for
+from tests.tui.fakeengine import LOG_LINES, FakeEngine
+from tests.tui.tuikit import Bench, Notified, detail_panel_settled, wait_for
 from tui.app import DockyardApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.inspect import DetailScreen, health_text
@@ -329,12 +329,7 @@ async def _shot_settle(pilot: Any) -> None:
     # the detail panel follows the cursor after a debounce: a loaded machine once shot it still on the
     # project the cursor had left
     await pilot.pause()
-    main = next(s for s in pilot.app.screen_stack if isinstance(s, MainScreen))
-    await wait_for(
-        pilot,
-        lambda: main.panel._debounce is None and main.panel.item_name == main.panel._wanted[1],
-        what="the panel on the cursor's row",
-    )
+    await wait_for(pilot, lambda: detail_panel_settled(pilot.app, LOG_LINES), what="the panel on the cursor")
     await pilot.wait_for_scheduled_animations()
     await pilot.pause(0.1)
 

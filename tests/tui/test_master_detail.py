@@ -22,8 +22,9 @@ from textual.widgets import DataTable, Log
 
 from core.interface import LogStream
 from core.models import RUNNING_STATES, ContainerConfig, ContainerCreate, HostConfig, LogLine
+from tests.tui.fakeengine import LOG_LINES as FAKE_LOG_LINES
 from tests.tui.fakeengine import FakeEngine
-from tests.tui.tuikit import Bench, wait_for
+from tests.tui.tuikit import Bench, detail_panel_settled, wait_for
 from tui import settings as settings_mod
 from tui.app import DockyardApp
 from tui.screens.inspect import DetailScreen
@@ -591,8 +592,8 @@ async def _settled_panel(pilot: Any) -> None:
     await settle(pilot)
     app = pilot.app
     await loaded(pilot)
-    await wait_for(pilot, lambda: len(panel(app).query_one("#panel-log", Log).lines) >= 100, what="log")
-    await pilot.pause(0.5)
+    await wait_for(pilot, lambda: detail_panel_settled(app, FAKE_LOG_LINES), what="the panel's log drawn")
+    await pilot.pause(0.2)
     await pilot.wait_for_scheduled_animations()
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from textual.widgets import Input
 
-from tests.tui.fakeengine import FakeEngine
+from tests.tui.fakeengine import LOG_LINES, FakeEngine
+from tests.tui.tuikit import detail_panel_settled, wait_for
 from tui.app import DockyardApp
 from tui.settings import Settings
 
@@ -35,6 +36,7 @@ async def settle(pilot: Any) -> None:
             break
         await pilot.pause(0.05)
     await pilot.pause(0.3)
+    await wait_for(pilot, lambda: detail_panel_settled(pilot.app, LOG_LINES), what="the detail panel drawn")
     await pilot.wait_for_scheduled_animations()
     # a focused Input's cursor blinks on a timer: a frame taken mid-blink differed from the saved one
     for box in pilot.app.screen.query(Input):

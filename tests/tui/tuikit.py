@@ -84,3 +84,28 @@ async def wait_for(pilot: object, cond: Callable[[], object], timeout: float = 1
         + (f" (the check raised {error!r})" if error is not None else "")
         + (f"; the app told: {told}" if told else "")
     )
+
+
+def detail_panel_settled(app: DockyardApp, log_lines: int) -> bool:
+    """Whether the main screen's detail panel shows, in full, the row the cursor rests on: read after its
+    debounce, inspect answered, and (on its Logs tab, when it can be seen) all ``log_lines`` lines drawn. The panel draws the
+    first line of a burst at once and the rest a repaint interval later: a loaded machine once took a
+    snapshot between the two."""
+    from textual.widgets import Log
+
+    from tui.screens.main import MainScreen
+
+    main = next((s for s in app.screen_stack if isinstance(s, MainScreen)), None)
+    if main is None or not main.panel.display:
+        return True
+    panel = main.panel
+    wanted, name = panel._wanted
+    if panel._debounce is not None or panel.container != wanted:
+        return False
+    if panel.container is None:
+        return panel.item_name == name
+    if panel.info is None:
+        return False
+    if panel.active_tab != "logs" or not panel.live:  # not live (a screen on top): its log is not read
+        return True
+    return len(panel.query_one("#panel-log", Log).lines) == log_lines and panel._flush_timer is None
