@@ -88,9 +88,9 @@ async def wait_for(pilot: object, cond: Callable[[], object], timeout: float = 1
 
 def detail_panel_settled(app: DockyardApp, log_lines: int) -> bool:
     """Whether the main screen's detail panel shows, in full, the row the cursor rests on: read after its
-    debounce, inspect answered, and (on its Logs tab, when it can be seen) all ``log_lines`` lines drawn. The panel draws the
-    first line of a burst at once and the rest a repaint interval later: a loaded machine once took a
-    snapshot between the two."""
+    debounce, inspect answered, and (on its Logs tab, when it can be seen) all ``log_lines`` lines drawn.
+    The panel draws the first line of a burst at once and the rest a repaint interval later: a loaded
+    machine once took a snapshot between the two."""
     from textual.widgets import Log
 
     from tui.screens.main import MainScreen
