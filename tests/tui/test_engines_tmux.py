@@ -88,8 +88,11 @@ def test_engines_pane_and_fleet_in_a_terminal(
 
         yard = servers[0]
         yard.kill9()
-        screen = t.wait("⚠ yard (", what="the lost banner")
-        assert "(engine lost)" in screen and screen.count(" web ") == 3  # its row stays, marked
+        # the whole picture, not its first glimpse: tmux once showed a frame half drawn (banner, no rows)
+        t.wait(
+            lambda s: "⚠ yard (" in s and "(engine lost)" in s and s.count(" web ") == 3,
+            what="the lost banner, and yard's row kept and marked",
+        )
         yard.start()
         t.wait(lambda s: "⚠" not in s and "(engine lost)" not in s, timeout=30, what="reconnected")
 
