@@ -55,8 +55,9 @@ def test_it_primes_between_create_and_start_and_then_sleeps(monkeypatch: pytest.
     assert _wakeups(thread) == before
     container_exec.expect_exec()  # the same thread takes up the next exec
     assert primer._thread is thread
-    time.sleep(0.1)
-    assert _wakeups(thread) > before + 5  # moving every few milliseconds
+    # moving every few milliseconds: ~20 wakeups in 0.1 s when idle, but a full parallel run once gave it
+    # only 3 in that time (a move can wait ~20 ms for an RCU grace period): given time, it keeps moving
+    assert _wait_for(lambda: _wakeups(thread) > before + 5)
     container_exec.exec_started()
 
 
