@@ -30,6 +30,7 @@ from core.models import LIVE_STATES
 from tui import keymap
 from tui.failure import one_line
 from tui.settings import ANSI_THEME, Settings
+from tui.widgets.keyinput import TypeaheadToInput
 
 if TYPE_CHECKING:
     from textual.worker import Worker
@@ -191,7 +192,7 @@ def _dispatch(app: DockyardApp, screen: Screen[Any], a: keymap.Action) -> Callab
     return run
 
 
-class DockyardApp(App[int]):
+class DockyardApp(TypeaheadToInput, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "dockyard"
     BINDINGS = keymap.bindings("app")

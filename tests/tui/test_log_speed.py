@@ -27,6 +27,7 @@ from tui.app import DockyardApp
 from tui.screens.main import MainScreen
 from tui.settings import Settings
 from tui.widgets import logsearch
+from tui.widgets.keyinput import TypeaheadToInput
 from tui.widgets.logfollow import REPAINT_EVERY
 from tui.widgets.logindex import IndexRows, LineIndex, Matcher, decode
 from tui.widgets.logsearch import SearchScan
@@ -52,7 +53,7 @@ def screen(view: LogView) -> list[str]:
     return ["".join(seg.text for seg in body.render_line(y)).rstrip() for y in range(h)]
 
 
-class Host(App[None]):
+class Host(TypeaheadToInput, App[None]):
     def __init__(self, view: LogView) -> None:
         super().__init__()
         self.view = view
@@ -499,6 +500,51 @@ def test_the_filter_box_keeps_every_key_in_order(tmp_path: Path, gap: float) -> 
                 await until(pilot, lambda: box.value == "" and not pane.filter_text, what="cleared")
 
     asyncio.run(main())
+
+
+def test_keys_typed_right_after_the_slash_reach_the_filter_box(tmp_path: Path) -> None:
+    """ "/" and the filter's letters in one burst, as a fast typist on a loaded machine delivers them: the
+    letters are queued before "/" is handled, and must still land in the box it opens (they went to the
+    list, whose "e" opens a shell, when the box asked for the focus through the queue)."""
+
+    async def main() -> None:
+        app = DockyardApp(FakeEngine(tmp_path, containers=20), Settings(stats_interval=0))  # type: ignore[arg-type]
+        async with app.run_test(size=(100, 30)) as pilot:
+            main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
+            pane = main.pane("containers")
+            await until(pilot, lambda: len(pane.shown) == 20, what="the list")
+            box = pane.query_one("#filter", Input)
+            for _ in range(3):
+                for key in [events.Key("slash", "/"), *map(_key, TYPED)]:
+                    app.post_message(key)
+                await until(
+                    pilot, lambda: pane.filter_text == WANT, what=f"{WANT!r} filtered (box: {box.value!r})"
+                )
+                assert box.value == WANT and app.screen is main
+                await pilot.press("escape")
+                await until(pilot, lambda: box.value == "" and not pane.filter_text, what="cleared")
+
+    asyncio.run(main())
+
+
+def test_keys_typed_right_after_the_slash_reach_the_log_search_prompt(tmp_path: Path) -> None:
+    path = tmp_path / "s.log"
+    path.write_bytes(b"".join(rec(f"line {i}") for i in range(100)) + rec("web-app here"))
+    view = LogView(path, follow=False)
+
+    async def body(pilot: Pilot[None], app: Host) -> None:
+        await until(pilot, lambda: view._indexed_done)
+        prompt = view.query_one("#logview-prompt", Input)
+        for _ in range(3):
+            view.body.focus()
+            await until(pilot, lambda: view.body.has_focus and view._search_row != 100)
+            for key in [events.Key("slash", "/"), *map(_key, TYPED), events.Key("enter", "\r")]:
+                app.post_message(key)
+            await until(pilot, lambda: view._search_row == 100, what="the match")
+            assert view._search_term == WANT and not prompt.has_focus
+            view.search("")
+
+    run(view, body)
 
 
 def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path) -> None:

@@ -12,7 +12,10 @@ App's priority bindings (checked before the key reaches any widget) are untouche
 
 from __future__ import annotations
 
+import contextlib
+
 from textual import events
+from textual.dom import NoScreen
 from textual.widgets import Input
 
 
@@ -32,5 +35,40 @@ class OrderedInput(Input):
                         return
         await super()._on_key(event)
 
+    def takes(self, event: events.Key) -> bool:
+        """Whether this box, focused, handles ``event`` itself: a printable key, or one of its own
+        bindings (which :meth:`_on_key` runs)."""
+        if event.is_printable:
+            return True
+        if not self.is_attached:
+            return False
+        return any(
+            namespace is self and event.key in bindings.key_to_bindings
+            for namespace, bindings in self.screen._modal_binding_chain
+        )
 
-__all__ = ["OrderedInput"]
+    def focus_now(self) -> None:
+        """Take the focus before the next queued event is handled. ``focus()`` only asks for it through
+        the app's queue, behind keys already typed: "/" then "web" typed fast on a loaded machine sent "w"
+        and "e" to the list (its ``e`` opens a shell) and the box got "b"."""
+        self.refresh()
+        with contextlib.suppress(NoScreen):
+            self.screen.set_focus(self)
+
+
+class TypeaheadToInput:
+    """Mix into the App (before ``App``): a key typed ahead for an :class:`OrderedInput` reaches it.
+
+    A key bubbles back to the App only when no widget took it. One that the focused box would have taken
+    was typed ahead: sent to the list before the key that opened the box ("/web" typed fast: "web" was
+    queued for the list before "/" was handled) and bubbled here after it. It is the box's, and arrives in
+    typing order. (Textual runs each class's ``_on_key`` in turn: ``prevent_default`` skips App's.)"""
+
+    async def _on_key(self, event: events.Key) -> None:
+        focused = self.focused  # type: ignore[attr-defined]
+        if isinstance(focused, OrderedInput) and focused.takes(event):
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+
+
+__all__ = ["OrderedInput", "TypeaheadToInput"]

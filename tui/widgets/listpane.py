@@ -338,9 +338,9 @@ class ListPane(Vertical):
     # -------------------------------------------------------------- actions
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.query_one("#filter", OrderedInput)
         self.add_class("-filtering")
-        box.focus()
+        box.focus_now()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -1196,7 +1196,7 @@ class LogView(Vertical):
     # -- prompt ---------------------------------------------------------------------------------------------
 
     def action_prompt(self, kind: str) -> None:
-        prompt = self.query_one("#logview-prompt", Input)
+        prompt = self.query_one("#logview-prompt", OrderedInput)
         self._prompt_kind = kind
         if kind == "search":
             prompt.placeholder = "search (/regex/), enter to find, escape to cancel"
@@ -1209,7 +1209,7 @@ class LogView(Vertical):
             prompt.placeholder = "save lines in view to file"
             prompt.value = str(Path.cwd() / f"{name}.{time.strftime('%Y%m%d-%H%M%S')}.txt")
         prompt.add_class("-shown")
-        prompt.focus()
+        prompt.focus_now()
 
     def _hide_prompt(self) -> None:
         prompt = self.query_one("#logview-prompt", Input)
