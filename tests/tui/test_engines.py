@@ -348,7 +348,7 @@ def test_an_engine_that_never_answers_does_not_hold_the_screen_up(tmp_path: Path
             await wait_for(
                 pilot, lambda: len(fleet.shown) == 3 + 5, what="the fleet of the answering engines"
             )
-            assert time.monotonic() - t0 < 2.0
+            assert time.monotonic() - t0 < 5.0  # gamma's look hangs until released: not waited for
             fakes["gamma"].released.set()
             fakes["gamma"].hung.clear()
             await wait_for(pilot, lambda: len(fleet.shown) == 10, what="gamma's rows once it answers")
