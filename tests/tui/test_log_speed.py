@@ -473,10 +473,17 @@ def _key(name: str) -> events.Key:
     return events.Key(name, None if name == "backspace" else name)
 
 
-@pytest.mark.parametrize("gap", [1 / 30, 0.0], ids=["30-keys-a-second", "all-at-once"])
-def test_the_filter_box_keeps_every_key_in_order(tmp_path: Path, gap: float) -> None:
+@pytest.mark.parametrize(
+    ("gap", "with_slash"),
+    [(1 / 30, False), (0.0, False), (0.0, True)],
+    ids=["30-keys-a-second", "all-at-once", "slash-and-keys-in-one-burst"],
+)
+def test_the_filter_box_keeps_every_key_in_order(tmp_path: Path, gap: float, with_slash: bool) -> None:
     """Keys reach the app as the terminal delivers them (not one pilot key at a time, which waits for the
-    app to settle): 5 tries at 30 keys a second and 5 in one burst, with the list re-filtering every key."""
+    app to settle): 5 tries at 30 keys a second and 5 in one burst, with the list re-filtering every key.
+    With "/" in the burst too, as a fast typist on a loaded machine delivers it, the letters are queued
+    before "/" is handled and must still land in the box it opens (they went to the list, whose "e" opens
+    a shell, when the box asked for the focus through the queue)."""
 
     async def main() -> None:
         app = DockyardApp(FakeEngine(tmp_path, containers=200), Settings(stats_interval=0))  # type: ignore[arg-type]
@@ -486,15 +493,19 @@ def test_the_filter_box_keeps_every_key_in_order(tmp_path: Path, gap: float) -> 
             await until(pilot, lambda: len(pane.shown) == 200, what="the list")
             box = pane.query_one("#filter", Input)
             for _ in range(5):
-                await pilot.press("slash")
-                await until(pilot, lambda: box.has_focus, what="the filter box")
-                for name in TYPED:
-                    app.post_message(_key(name))
+                keys = list(map(_key, TYPED))
+                if with_slash:
+                    keys.insert(0, events.Key("slash", "/"))
+                else:
+                    await pilot.press("slash")
+                    await until(pilot, lambda: box.has_focus, what="the filter box")
+                for key in keys:
+                    app.post_message(key)
                     if gap:
                         await asyncio.sleep(gap)
                 await until(pilot, lambda: pane.filter_text == box.value and len(box.value) >= 5)
                 await pilot.pause(0.2)
-                assert box.value == WANT
+                assert box.value == WANT and app.screen is main
                 assert pane.filter_text == WANT
                 await pilot.press("escape")
                 await until(pilot, lambda: box.value == "" and not pane.filter_text, what="cleared")
@@ -502,32 +513,10 @@ def test_the_filter_box_keeps_every_key_in_order(tmp_path: Path, gap: float) -> 
     asyncio.run(main())
 
 
-def test_keys_typed_right_after_the_slash_reach_the_filter_box(tmp_path: Path) -> None:
-    """ "/" and the filter's letters in one burst, as a fast typist on a loaded machine delivers them: the
-    letters are queued before "/" is handled, and must still land in the box it opens (they went to the
-    list, whose "e" opens a shell, when the box asked for the focus through the queue)."""
-
-    async def main() -> None:
-        app = DockyardApp(FakeEngine(tmp_path, containers=20), Settings(stats_interval=0))  # type: ignore[arg-type]
-        async with app.run_test(size=(100, 30)) as pilot:
-            main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
-            pane = main.pane("containers")
-            await until(pilot, lambda: len(pane.shown) == 20, what="the list")
-            box = pane.query_one("#filter", Input)
-            for _ in range(3):
-                for key in [events.Key("slash", "/"), *map(_key, TYPED)]:
-                    app.post_message(key)
-                await until(
-                    pilot, lambda: pane.filter_text == WANT, what=f"{WANT!r} filtered (box: {box.value!r})"
-                )
-                assert box.value == WANT and app.screen is main
-                await pilot.press("escape")
-                await until(pilot, lambda: box.value == "" and not pane.filter_text, what="cleared")
-
-    asyncio.run(main())
-
-
-def test_keys_typed_right_after_the_slash_reach_the_log_search_prompt(tmp_path: Path) -> None:
+@pytest.mark.parametrize("burst", [False, True], ids=["slash-then-keys", "slash-and-keys-in-one-burst"])
+def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path, burst: bool) -> None:
+    """The letters in one burst, after "/" has opened the prompt or queued right behind it (then they reach
+    the app before the prompt is open, and must still land in it)."""
     path = tmp_path / "s.log"
     path.write_bytes(b"".join(rec(f"line {i}") for i in range(100)) + rec("web-app here"))
     view = LogView(path, follow=False)
@@ -538,33 +527,17 @@ def test_keys_typed_right_after_the_slash_reach_the_log_search_prompt(tmp_path: 
         for _ in range(3):
             view.body.focus()
             await until(pilot, lambda: view.body.has_focus and view._search_row != 100)
-            for key in [events.Key("slash", "/"), *map(_key, TYPED), events.Key("enter", "\r")]:
+            keys = [*map(_key, TYPED), events.Key("enter", "\r")]
+            if burst:
+                keys.insert(0, events.Key("slash", "/"))
+            else:
+                await pilot.press("slash")
+                await until(pilot, lambda: prompt.has_focus)
+                prompt.value = ""
+            for key in keys:
                 app.post_message(key)
             await until(pilot, lambda: view._search_row == 100, what="the match")
             assert view._search_term == WANT and not prompt.has_focus
-            view.search("")
-
-    run(view, body)
-
-
-def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path) -> None:
-    path = tmp_path / "s.log"
-    path.write_bytes(b"".join(rec(f"line {i}") for i in range(100)) + rec("web-app here"))
-    view = LogView(path, follow=False)
-
-    async def body(pilot: Pilot[None], app: Host) -> None:
-        await until(pilot, lambda: view._indexed_done)
-        prompt = view.query_one("#logview-prompt", Input)
-        for _ in range(3):
-            await pilot.press("slash")
-            await until(pilot, lambda: prompt.has_focus)
-            prompt.value = ""
-            for name in TYPED:
-                app.post_message(_key(name))
-            await pilot.pause(0.2)
-            assert prompt.value == WANT
-            await pilot.press("enter")
-            await until(pilot, lambda: view._search_row == 100, what="the match")
             view.search("")
 
     run(view, body)
