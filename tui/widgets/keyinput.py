@@ -13,6 +13,7 @@ App's priority bindings (checked before the key reaches any widget) are untouche
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 from textual import events
 from textual.dom import NoScreen
@@ -66,9 +67,16 @@ class TypeaheadToInput:
 
     async def _on_key(self, event: events.Key) -> None:
         focused = self.focused  # type: ignore[attr-defined]
-        if isinstance(focused, OrderedInput) and focused.takes(event):
-            event.prevent_default()
-            focused.post_message(events.Key(event.key, event.character))
+        if not isinstance(focused, OrderedInput) or not focused.takes(event) or event in _handed_over:
+            return  # (a key handed over already, back again because the box did not take it: no second round)
+        event.prevent_default()
+        key = events.Key(event.key, event.character)
+        _handed_over.add(key)
+        focused._forward_event(key)  # as the app hands a key to the focused widget
+
+
+# keys handed to the box they were typed for (weak: gone once handled)
+_handed_over: weakref.WeakSet[events.Key] = weakref.WeakSet()
 
 
 __all__ = ["OrderedInput", "TypeaheadToInput"]
