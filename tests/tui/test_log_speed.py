@@ -39,11 +39,19 @@ def rec(text: str, stream: str = "stdout", when: str = "2026-11-28T04:27:57.1234
     return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
-async def until(pilot: Pilot[Any], cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+async def until(
+    pilot: Pilot[Any],
+    cond: Callable[[], bool],
+    timeout: float = 10.0,
+    what: str = "",
+    state: Callable[[], object] | None = None,
+) -> None:
+    """Let the app run until ``cond()``; on a timeout the message has ``state()``, what was there instead."""
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
+            found = f"; found {state()}" if state else ""
+            raise AssertionError(f"timed out waiting for {what or cond}{found}")
         await pilot.pause(0.02)
 
 
@@ -503,7 +511,12 @@ def test_the_filter_box_keeps_every_key_in_order(tmp_path: Path, gap: float, wit
                     app.post_message(key)
                     if gap:
                         await asyncio.sleep(gap)
-                await until(pilot, lambda: pane.filter_text == box.value and len(box.value) >= 5)
+                await until(
+                    pilot,
+                    lambda: pane.filter_text == box.value and len(box.value) >= 5,
+                    what="the box and the filter agreeing",
+                    state=lambda: (box.value, pane.filter_text, app.focused, app.screen),
+                )
                 await pilot.pause(0.2)
                 assert box.value == WANT and app.screen is main
                 assert pane.filter_text == WANT
@@ -536,7 +549,12 @@ def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path, burst: b
                 prompt.value = ""
             for key in keys:
                 app.post_message(key)
-            await until(pilot, lambda: view._search_row == 100, what="the match")
+            await until(
+                pilot,
+                lambda: view._search_row == 100,
+                what="the match",
+                state=lambda: (prompt.value, view._search_term, view._search_row, app.focused),
+            )
             assert view._search_term == WANT and not prompt.has_focus
             view.search("")
 
