@@ -568,7 +568,7 @@ class FakeEngine(Engine):
         if not path.exists():
             lines = []
             for i in range(LOG_LINES):
-                t = (self.now - timedelta(seconds=200 - i)).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+                t = (self.now - timedelta(seconds=LOG_LINES - i)).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
                 text = f"{c.name}: request {i} GET /api/items/{i % 17} 200 {i % 50 + 3}ms\n"
                 if i % 25 == 24:
                     text = f"{c.name}: ERROR upstream timeout after 30s (request {i})\n"
