@@ -16,6 +16,7 @@ import contextlib
 import weakref
 
 from textual import events
+from textual.binding import Binding
 from textual.dom import NoScreen
 from textual.widgets import Input
 
@@ -24,29 +25,30 @@ class OrderedInput(Input):
     """``Input`` whose bound keys are handled in typing order with its printable keys."""
 
     async def _on_key(self, event: events.Key) -> None:
-        if not event.is_printable and self.is_attached:
-            for namespace, bindings in self.screen._modal_binding_chain:
-                if namespace is not self:
-                    continue
-                for binding in bindings.key_to_bindings.get(event.key, ()):
-                    if not binding.priority and await self.app.run_action(binding.action, self):
-                        event.stop()
-                        event.prevent_default()
-                        self._restart_blink()
-                        return
+        if not event.is_printable:
+            for binding in self._own_bindings(event.key):
+                if not binding.priority and await self.app.run_action(binding.action, self):
+                    event.stop()
+                    event.prevent_default()
+                    self._restart_blink()
+                    return
         await super()._on_key(event)
+
+    def _own_bindings(self, key: str) -> list[Binding]:
+        """This box's own bindings of ``key`` (from its ``BINDINGS``, as the screen's chain has them)."""
+        if not self.is_attached:
+            return []
+        return [
+            binding
+            for namespace, bindings in self.screen._modal_binding_chain
+            if namespace is self
+            for binding in bindings.key_to_bindings.get(key, ())
+        ]
 
     def takes(self, event: events.Key) -> bool:
         """Whether this box, focused, handles ``event`` itself: a printable key, or one of its own
         bindings (which :meth:`_on_key` runs)."""
-        if event.is_printable:
-            return True
-        if not self.is_attached:
-            return False
-        return any(
-            namespace is self and event.key in bindings.key_to_bindings
-            for namespace, bindings in self.screen._modal_binding_chain
-        )
+        return event.is_printable or bool(self._own_bindings(event.key))
 
     def focus_now(self) -> None:
         """Take the focus before the next queued event is handled. ``focus()`` only asks for it through
