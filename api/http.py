@@ -567,6 +567,10 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 raise ApiError(400, "malformed query string") from None
             req = Request(self, method, path, query)
+            # before the request's own work: the docker CLI's exec sends three requests before the start
+            # whose process moves into the container's cgroups, and the engine can make that move cheap
+            # if it knows ahead (~8 ms of a 25 ms exec)
+            app.engine.expect_requests()
             route, params = app.route(method, path)
             req.params = {k: unquote(v) for k, v in params.items()}
             route(req)

@@ -326,6 +326,13 @@ class LocalEngine(Engine):
         PreparedStart.register(ShimLauncher)  # virtually: the launcher itself stays free of core imports
         return ShimLauncher(self.paths.root, self.paths.run)  # type: ignore[return-value]
 
+    def expect_requests(self) -> None:
+        """Keeps the kernel's fast path for cgroup moves open for a moment: an exec among the coming
+        requests then moves its process in ~0.1 ms instead of 6-16 (see ``cgroupfs.MovePrimer``)."""
+        from core.runtime.cgroupfs import move_primer
+
+        move_primer().hold()
+
     def start_container(self, name: str, *, prepared: PreparedStart | None = None) -> None:
         self.lifecycle.start(name, launcher=_launcher(prepared))
 
@@ -611,19 +618,20 @@ class LocalEngine(Engine):
         return self._execs
 
     def create_exec(self, container: str, config: ExecConfig) -> str:
-        from core.runtime.exec import check_exec_target, expect_exec
+        from core.runtime.cgroupfs import move_primer
+        from core.runtime.exec import check_exec_target
 
         rec = self.lifecycle.get(container, shared=True)  # read only
         check_exec_target(rec.id, rec.state.status, rec.state.pid)
         if not config.cmd or not config.cmd[0]:
             raise InvalidArgument("no command given: exec needs a command to run in the container")
         exec_id = self.execs.create(rec.id, config).id
-        expect_exec()  # its start is a round trip away: the cgroup moves it needs are made cheap meanwhile
+        move_primer().expect()  # its start is a round trip away: its cgroup moves are made cheap meanwhile
         return exec_id
 
     def start_exec(self, exec_id: str) -> ExecStream:
         from core.errors import Conflict
-        from core.runtime.exec import exec_started
+        from core.runtime.cgroupfs import move_primer
         from core.streams import ExecStream
 
         store = self.execs
@@ -635,7 +643,7 @@ class LocalEngine(Engine):
         try:
             handle = self.exec_process(rec.container_id, config, status_path=store.status_path(rec))
         finally:
-            exec_started()
+            move_primer().started()
         rec.pid, rec.started = handle.pid, True
         try:
             store.save(rec)

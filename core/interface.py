@@ -183,6 +183,11 @@ class Engine(abc.ABC):
         """Start-up work to overlap with the creation of the container that will be started (None: none)."""
         return None
 
+    def expect_requests(self) -> None:
+        """A client is talking to the engine: more requests may follow within moments. A hint, for work
+        that is cheaper done ahead of them; it does nothing by default."""
+        return None
+
     @abc.abstractmethod
     def start_container(self, name: str, *, prepared: PreparedStart | None = None) -> None:
         """``POST /containers/{id}/start`` (detached); returns once the process runs."""

@@ -1,5 +1,6 @@
 """Where the cgroup filesystems are mounted and which cgroups a process is in, read from /proc; and the
-primer that makes a container's cgroup move cheap (:class:`Primer`).
+primers that make a cgroup move cheap: a starting shim's (:class:`Primer`), and the engine's, for the moves
+of exec'd processes (:class:`MovePrimer`, :func:`move_primer`).
 
 Apart from ``core.runtime.cgroups`` (~5 ms of imports) and using only ``os`` and ``threading``, because a
 starting shim runs its primer before it imports anything else.
@@ -128,3 +129,104 @@ class Primer:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+# how long an exec announced by MovePrimer.expect keeps the moves primed if it is never started
+PRIME_FOR = 2.0
+PRIME_EVERY = 0.005  # a move this often keeps the kernel's fast path open (it closes ~20 ms after a move)
+# how long a request to the engine keeps them primed: the docker CLI's exec sends its ping, an inspect and
+# the exec's creation before the start whose process moves, ~10 ms in all; the slow move is 6-16 ms
+HOLD_AFTER_REQUEST = 0.1
+
+
+class MovePrimer:
+    """The engine's primer: pays ahead of time, while an exec is on its way, what the kernel charges the
+    first cgroup move in a while (see :class:`Primer`: 6-16 ms here, more than the rest of an exec's work).
+    The exec'd process joins the container's cgroups. From :meth:`expect` (an exec created: Docker's API
+    starts it a round trip later) until :meth:`started`, and for a moment after each :meth:`hold` (a client
+    is talking to the engine: the docker CLI creates an exec two round trips after its first request, and a
+    round trip is shorter than the slow move), a thread moves this process into the cgroup it is already in
+    (a no-op move under the same lock) every few milliseconds, so the process's moves find the way open.
+    Otherwise it sleeps without a timeout: an idle engine moves nothing and wakes for nothing."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting = 0
+        self._until = 0.0  # the announced execs stop counting then (never started)
+        self._held_until = 0.0
+        self._thread: threading.Thread | None = None
+        self._unavailable = False  # no cgroup of ours to write to: nothing to prime
+
+    def expect(self) -> None:
+        """An exec will start soon (it was just created); pair with :meth:`started`."""
+        with self._cond:
+            if self._unavailable:
+                return
+            self._waiting += 1
+            self._until = time.monotonic() + PRIME_FOR
+            self._wake()
+
+    def started(self) -> None:
+        """An expected exec started (or failed to)."""
+        with self._cond:
+            self._waiting = max(0, self._waiting - 1)
+
+    def hold(self, seconds: float = HOLD_AFTER_REQUEST) -> None:
+        """Keep the moves cheap for the next ``seconds``, whatever else is expected."""
+        with self._cond:
+            if self._unavailable:
+                return
+            self._held_until = max(self._held_until, time.monotonic() + seconds)
+            self._wake()
+
+    def _wake(self) -> None:  # with self._cond held
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="exec-cgroup-primer", daemon=True)
+            self._thread.start()
+        self._cond.notify()
+
+    def _priming(self) -> bool:  # with self._cond held
+        now = time.monotonic()
+        if now >= self._until:
+            self._waiting = 0
+        return self._waiting > 0 or now < self._held_until
+
+    def _run(self) -> None:
+        try:
+            dirs = cgroups_of(os.getpid())
+            if not dirs:
+                raise FileNotFoundError("no cgroup")
+            fd = os.open(os.path.join(dirs[0], "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            # no cgroup of ours to write to (not root, a read-only cgroupfs): moves cost what they cost
+            with self._cond:
+                self._unavailable = True
+                self._thread = None
+            return
+        pid = str(os.getpid()).encode()
+        try:
+            while True:
+                with self._cond:
+                    while not self._priming():
+                        self._cond.wait()
+                os.write(fd, pid)
+                time.sleep(PRIME_EVERY)
+        except OSError:
+            with self._cond:
+                self._unavailable = True
+                self._thread = None
+        finally:
+            os.close(fd)
+
+
+_move_primer: MovePrimer | None = None
+_move_primer_lock = threading.Lock()
+
+
+def move_primer() -> MovePrimer:
+    """This process's :class:`MovePrimer` (one thread at most, made on first use)."""
+    global _move_primer
+    with _move_primer_lock:
+        if _move_primer is None:
+            _move_primer = MovePrimer()
+        return _move_primer

@@ -1,5 +1,6 @@
-"""The cgroup-move primer of core.runtime.exec: it runs from an exec's creation until its start (or a few
-seconds, for an exec never started), and otherwise sleeps without waking: an idle engine costs nothing."""
+"""The engine's cgroup-move primer (core.runtime.cgroupfs.MovePrimer): it runs from an exec's creation until
+its start (or a few seconds, for an exec never started) and for a moment after each request, and otherwise
+sleeps without waking: an idle engine costs nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.runtime import exec as container_exec
-from core.runtime.cgroupfs import cgroups_of
+from core.runtime import cgroupfs
+from core.runtime.cgroupfs import MovePrimer, cgroups_of
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not cgroups_of(os.getpid()), reason="moves a process between cgroups: needs root"
@@ -35,38 +36,52 @@ def _wait_for(cond: object, timeout: float = 2.0) -> bool:
     return False
 
 
-def test_it_primes_between_create_and_start_and_then_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(container_exec, "_primer", container_exec._MovePrimer())
-    primer = container_exec._primer
-    assert primer is not None
-    container_exec.expect_exec()
-    container_exec.expect_exec()  # two execs on their way
+def test_it_primes_between_create_and_start_and_then_sleeps() -> None:
+    primer = MovePrimer()
+    primer.expect()
+    primer.expect()  # two execs on their way
     thread = primer._thread
     assert thread is not None and thread.is_alive() and thread.name == "exec-cgroup-primer"
     assert primer._waiting == 2
-    container_exec.exec_started()
+    primer.started()
     assert primer._waiting == 1  # one is still waiting: moves go on
-    container_exec.exec_started()
+    primer.started()
     assert primer._waiting == 0
     # idle: blocked on its condition without a timeout, woken by nothing (priming, it wakes every 5 ms)
     time.sleep(0.05)
     before = _wakeups(thread)
     time.sleep(0.3)
     assert _wakeups(thread) == before
-    container_exec.expect_exec()  # the same thread takes up the next exec
+    primer.expect()  # the same thread takes up the next exec
     assert primer._thread is thread
     # moving every few milliseconds: ~20 wakeups in 0.1 s when idle, but a full parallel run once gave it
     # only 3 in that time (a move can wait ~20 ms for an RCU grace period): given time, it keeps moving
     assert _wait_for(lambda: _wakeups(thread) > before + 5)
-    container_exec.exec_started()
+    primer.started()
 
 
 def test_an_exec_never_started_stops_the_priming_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(container_exec, "_primer", container_exec._MovePrimer())
-    monkeypatch.setattr(container_exec, "PRIME_FOR", 0.1)
-    primer = container_exec._primer
-    assert primer is not None
-    container_exec.expect_exec()  # created, never started (docker-py's exec_create alone)
+    monkeypatch.setattr(cgroupfs, "PRIME_FOR", 0.1)
+    primer = MovePrimer()
+    primer.expect()  # created, never started (docker-py's exec_create alone)
     assert _wait_for(lambda: primer._waiting == 0, timeout=3)
-    container_exec.exec_started()  # a late start does not go below zero
+    primer.started()  # a late start does not go below zero
     assert primer._waiting == 0
+
+
+def test_a_request_holds_the_priming_for_a_moment_then_it_sleeps() -> None:
+    primer = MovePrimer()
+    primer.hold(0.3)
+    thread = primer._thread
+    assert thread is not None and thread.is_alive()
+    start = _wakeups(thread)
+    assert _wait_for(lambda: _wakeups(thread) > start + 5)  # moving while the hold lasts
+    time.sleep(0.35)  # the hold is over
+    before = _wakeups(thread)
+    time.sleep(0.3)
+    assert _wakeups(thread) == before
+    assert primer._waiting == 0
+
+
+def test_the_engine_keeps_one_primer() -> None:
+    assert cgroupfs.move_primer() is cgroupfs.move_primer()
