@@ -184,7 +184,9 @@ class ExecStore:
     def running_ids(self, container_id: str) -> list[str]:
         """The ids of the container's execs that are running now."""
         out = []
-        for exec_id in self._scan(container_id)[1]:
+        for exec_id, mtime in self._scan(container_id)[1].items():
+            if not mtime:
+                continue  # no exit file: never started (a start makes it before the process), so not running
             try:
                 if self._load(self._dir(container_id) / f"{exec_id}.json").running:
                     out.append(exec_id)

@@ -79,6 +79,20 @@ def test_running_ids_are_the_started_execs_whose_process_lives(store: ExecStore)
     assert store.running_ids(OTHER) == []
 
 
+def test_running_ids_reads_no_record_of_an_exec_never_started(
+    store: ExecStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docker-py's exec_create without a start leaves these behind; each docker inspect asks running_ids
+    for _ in range(20):
+        store.create(CID, ExecConfig(cmd=["true"]))
+    running = _started(store, os.getpid(), None)
+    loaded: list[Path] = []
+    load = store._load
+    monkeypatch.setattr(store, "_load", lambda path: loaded.append(path) or load(path))
+    assert store.running_ids(CID) == [running]
+    assert [p.stem for p in loaded] == [running]
+
+
 def test_ended_execs_are_forgotten_after_a_while_and_running_ones_never(store: ExecStore) -> None:
     old = time.time() - KEEP_FINISHED - 60
     ended_old = _started(store, os.getpid(), "0")
