@@ -48,6 +48,7 @@ Security (the CVEs that shaped runc's exec):
 
 from __future__ import annotations
 
+import _signal  # signal's C module: see _forget_signal_handlers
 import contextlib
 import errno
 import fcntl
@@ -614,11 +615,11 @@ def _forget_signal_handlers() -> None:
     """The caller's Python handlers and wakeup fd (asyncio's, in the TUI) mean nothing here, and the fd
     number of a wakeup fd may soon be one of ours (a signal would write a byte into the pty): drop them."""
     signal.set_wakeup_fd(-1)
-    for sig in signal.valid_signals():
+    for sig in range(1, signal.NSIG):  # on plain ints, as init._reset_signals (for the same reason)
         with contextlib.suppress(OSError, ValueError):
-            if callable(signal.getsignal(sig)):
-                signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+            if callable(_signal.getsignal(sig)):
+                _signal.signal(sig, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
 def _close_all_but(keep: set[int]) -> None:

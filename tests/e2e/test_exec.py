@@ -203,6 +203,21 @@ def test_namespaces_cgroup_and_root(box: Box) -> None:
     assert "\n/\n/\n" in out and "bin" in out.split()
 
 
+def test_the_command_starts_with_default_signals_whatever_its_caller_had(box: Box) -> None:
+    # Python ignores SIGPIPE and SIGXFSZ and handles SIGINT; a caller may ignore or block more: none of it
+    # reaches the command (ignored signals and the mask survive execve)
+    old_usr2 = signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+        code, out, _ = box.run("cat", "/proc/self/status")
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        signal.signal(signal.SIGUSR2, old_usr2)
+    assert code == 0
+    for key in ("SigIgn", "SigBlk", "SigCgt"):
+        assert _status_field(out, key) == "0000000000000000", (key, out)
+
+
 def test_only_stdio_fds(box: Box) -> None:
     code, out, _ = box.run("ls", "/proc/self/fd")
     assert code == 0
