@@ -72,6 +72,7 @@ from core.errors import (
 )
 from core.record import field, record
 from core.runtime import cgroups, init, linux, rootfs, tini
+from core.runtime.capabilities import last_cap
 from core.runtime.rootfs import SetupError
 from core.runtime.spec import ContainerSpec, ProcessSpec, UserSpec, merge_env
 
@@ -446,6 +447,7 @@ def spawn(
             status_fd,
         )
         linux.have_openat2()  # probe once here; the children inherit the answer
+        last_cap()  # read once here too, not from /proc in every process's capability drop
         middle = os.fork()
         if middle == 0:  # pragma: no cover - runs in the middle; reported through the socket
             try:

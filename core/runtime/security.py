@@ -41,7 +41,6 @@ from core.runtime import linux, seccomp
 from core.runtime.capabilities import (
     DEFAULT_CAPABILITIES,
     available_mask,
-    capbset_read,
     from_mask,
     last_cap,
     resolve_capabilities,
@@ -104,7 +103,8 @@ def apply(
         bpf = bytes(seccomp_profile)
 
     _eff, permitted, _inh = current_sets()
-    missing = wanted & ~available_mask()
+    bounding = available_mask()  # read once: the drops below are the only change to it
+    missing = wanted & ~bounding
     if missing:
         raise RuntimeFailure(f"capabilities not available here: {', '.join(from_mask(missing))}")
     if wanted & ~permitted:
@@ -116,10 +116,8 @@ def apply(
 
     # 2. Bounding set.
     for cap in range(last_cap() + 1):
-        if wanted >> cap & 1:
-            continue
-        if capbset_read(cap) != 1:
-            continue  # already gone (or unknown to the kernel)
+        if wanted >> cap & 1 or not bounding >> cap & 1:
+            continue  # kept, or already gone
         try:
             linux.prctl(linux.PR_CAPBSET_DROP, cap)
         except OSError as err:
