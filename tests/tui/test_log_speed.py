@@ -526,6 +526,67 @@ def test_the_filter_box_keeps_every_key_in_order(tmp_path: Path, gap: float, wit
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("closing", ["enter", "escape"])
+def test_keys_typed_right_after_the_filter_box_closes_go_to_the_list(tmp_path: Path, closing: str) -> None:
+    """Typed in one burst: "/web", then Enter (keep the filter) or Esc (clear it), then "jj". The "jj" is
+    queued for the box before it has handled Enter or Esc, and is still the list's (two rows further down
+    than the same burst without it leaves the cursor), not the filter's."""
+
+    async def main() -> None:
+        app = DockyardApp(FakeEngine(tmp_path, containers=200), Settings(stats_interval=0))  # type: ignore[arg-type]
+        async with app.run_test(size=(100, 30)) as pilot:
+            main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
+            pane = main.pane("containers")
+            await until(pilot, lambda: len(pane.shown) == 200, what="the list")
+            box = pane.query_one("#filter", Input)
+            want = "web" if closing == "enter" else ""
+
+            filters: list[str] = []  # every filter the pane was set to: the burst is done once it saw "web"
+            set_filter = pane._set_filter
+
+            def recording(text: str) -> None:
+                filters.append(text)
+                set_filter(text)
+
+            pane._set_filter = recording
+
+            def state() -> object:
+                return (box.value, pane.filter_text, app.focused, pane.table.cursor_row, filters)
+
+            async def burst(after: list[events.Key], rows: int | None = None) -> int:
+                pane.clear_filter()
+                await until(pilot, lambda: not pane.filter_text and len(pane.shown) == 200, what="cleared")
+                pane.table.move_cursor(row=0)
+                await until(pilot, lambda: pane.table.cursor_row == 0 and pane.table.has_focus, what="row 0")
+                close = events.Key(closing, "\r" if closing == "enter" else "\x1b")  # new each time: a
+                # handled event is marked so (stopped), and a second post of it would reach no handler
+                filters.clear()
+                for key in [events.Key("slash", "/"), *map(_key, "web"), close, *after]:
+                    app.post_message(key)
+                await until(
+                    pilot,
+                    lambda: (
+                        "web" in filters
+                        and filters[-1] == want
+                        and pane.table.has_focus
+                        and pane.filter_text == box.value == want
+                    ),
+                    what="the filter set and the list focused",
+                    state=state,
+                )
+                if rows is not None:
+                    await until(pilot, lambda: pane.table.cursor_row == rows, what=f"row {rows}", state=state)
+                await pilot.pause(0.2)
+                assert (box.value, pane.filter_text) == (want, want)
+                return pane.table.cursor_row
+
+            settled = await burst([])
+            for _ in range(3):
+                assert await burst([_key("j"), _key("j")], rows=settled + 2) == settled + 2
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize("burst", [False, True], ids=["slash-then-keys", "slash-and-keys-in-one-burst"])
 def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path, burst: bool) -> None:
     """The letters in one burst, after "/" has opened the prompt or queued right behind it (then they reach
@@ -556,6 +617,45 @@ def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path, burst: b
                 state=lambda: (prompt.value, view._search_term, view._search_row, app.focused),
             )
             assert view._search_term == WANT and not prompt.has_focus
+            view.search("")
+
+    run(view, body)
+
+
+def test_a_key_typed_right_after_the_log_search_prompts_enter_is_the_views(tmp_path: Path) -> None:
+    """ "/", the term, Enter and "t" (timestamps on or off) in one burst: the "t" was queued for the prompt
+    before it handled the Enter, and is still the view's, not the end of the search term."""
+    path = tmp_path / "s.log"
+    path.write_bytes(b"".join(rec(f"line {i}") for i in range(100)) + rec("web-app here"))
+    view = LogView(path, follow=False)
+
+    async def body(pilot: Pilot[None], app: Host) -> None:
+        await until(pilot, lambda: view._indexed_done)
+        prompt = view.query_one("#logview-prompt", Input)
+        for _ in range(3):
+            view.body.focus()
+            await until(pilot, lambda: view.body.has_focus and view._search_row != 100)
+            before = view.timestamps
+            keys = [events.Key("slash", "/"), *map(_key, TYPED), events.Key("enter", "\r"), _key("t")]
+            for key in keys:
+                app.post_message(key)
+
+            def toggled_and_found(before: bool = before) -> bool:
+                return view._search_row == 100 and view.timestamps != before
+
+            await until(
+                pilot,
+                toggled_and_found,
+                what="the match, and the timestamps toggled",
+                state=lambda: (
+                    prompt.value,
+                    view._search_term,
+                    view._search_row,
+                    view.timestamps,
+                    app.focused,
+                ),
+            )
+            assert view._search_term == WANT and view.body.has_focus
             view.search("")
 
     run(view, body)

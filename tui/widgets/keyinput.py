@@ -18,13 +18,39 @@ import weakref
 from textual import events
 from textual.binding import Binding
 from textual.dom import NoScreen
+from textual.widget import Widget
 from textual.widgets import Input
 
 
 class OrderedInput(Input):
-    """``Input`` whose bound keys are handled in typing order with its printable keys."""
+    """``Input`` whose bound keys are handled in typing order with its printable keys.
+
+    With :attr:`leave_to` set, Enter and Escape hand the focus to that widget at once, and keys typed
+    after them reach it: the app hands each key to the widget focused when the key arrives, so "jj" typed
+    right behind the Enter that closes a filter box was queued for the box before the box handled the
+    Enter, and went into the filter."""
+
+    leave_to: Widget | None = None  # where Enter and Escape send the focus; None: the owner moves it
 
     async def _on_key(self, event: events.Key) -> None:
+        if self.is_attached and self.screen.focused is not self and self.screen.focused is not None:
+            # queued for us while we had the focus, handled after it moved on: the key is the focus's now
+            event.stop()
+            event.prevent_default()
+            self.screen.focused._forward_event(events.Key(event.key, event.character))
+            return
+        if event.key in ("enter", "escape") and self.leave_to is not None and self.leave_to.is_attached:
+            target = self.leave_to
+            try:
+                await self._handle_key(event)
+            finally:
+                # the Enter or Escape itself is ours (submitted, or bubbling on to our owner's Escape)
+                with contextlib.suppress(NoScreen):
+                    self.screen.set_focus(target)
+            return
+        await self._handle_key(event)
+
+    async def _handle_key(self, event: events.Key) -> None:
         if not event.is_printable:
             for binding in self._own_bindings(event.key):
                 if not binding.priority and await self.app.run_action(binding.action, self):
@@ -46,8 +72,10 @@ class OrderedInput(Input):
         ]
 
     def takes(self, event: events.Key) -> bool:
-        """Whether this box, focused, handles ``event`` itself: a printable key, or one of its own
-        bindings (which :meth:`_on_key` runs)."""
+        """Whether this box, focused, handles ``event`` itself: a printable key, one of its own bindings
+        (which :meth:`_on_key` runs), or the Escape that closes it."""
+        if event.key == "escape" and self.leave_to is not None:
+            return True  # it closes the box (see leave_to)
         return event.is_printable or bool(self._own_bindings(event.key))
 
     def focus_now(self) -> None:

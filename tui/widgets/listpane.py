@@ -97,10 +97,12 @@ class ListPane(Vertical):
 
     def compose(self) -> ComposeResult:
         # its backspaces run in typing order with its characters (tui.widgets.keyinput says why)
-        yield OrderedInput(placeholder="filter (Esc clears)", id="filter", classes="filter")
+        box = OrderedInput(placeholder="filter (Esc clears)", id="filter", classes="filter")
         table = ResourceTable(cursor_type="row", zebra_stripes=False, id="table")
+        box.leave_to = table  # Enter keeps the filter, Escape clears it: either way, back to the list
         self._add_columns(table)
         self._table = table
+        yield box
         yield table
         self._empty_line = Static(self.EMPTY, classes="empty")
         yield self._empty_line
@@ -365,6 +367,11 @@ class ListPane(Vertical):
         # Esc in the filter box (or on a filtered table) clears the filter; elsewhere it bubbles
         key = getattr(event, "key", "")
         if key == "escape" and (self.filter_text or self.has_class("-filtering")):
+            if self.screen.focused is self.query_one("#filter"):
+                # an Escape from the box has already sent the focus back to the list (OrderedInput.leave_to):
+                # this one was typed ahead of the "/" that opened the box, queued for the list before it.
+                # The app hands it to the box after the letters typed before it (keyinput.TypeaheadToInput)
+                return
             event.stop()
             self.clear_filter()
 

@@ -1209,6 +1209,7 @@ class LogView(Vertical):
             prompt.placeholder = "save lines in view to file"
             prompt.value = str(Path.cwd() / f"{name}.{time.strftime('%Y%m%d-%H%M%S')}.txt")
         prompt.add_class("-shown")
+        prompt.leave_to = self.body  # Enter runs it, Escape cancels it: either way, back to the lines
         prompt.focus_now()
 
     def _hide_prompt(self) -> None:
