@@ -52,6 +52,44 @@ def _settle_threads(pid: int, at_most: int, timeout: float = 10) -> int:
     return n
 
 
+def _wakeups(pid: int) -> dict[int, int]:
+    """Each thread of ``pid``: how many times it has slept and been woken."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            text = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except FileNotFoundError:
+            continue  # a connection's thread, gone meanwhile
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                out[int(tid)] = int(line.split()[1])
+    return out
+
+
+def test_a_request_keeps_cgroup_moves_primed_a_moment_then_the_server_sleeps(api: ApiServer) -> None:
+    # the docker CLI's exec moves its process into the container's cgroups three requests after its first:
+    # each request has the engine keep the kernel's fast path for that move open for a moment (a thread
+    # moving the server into its own cgroup every few ms: cgroupfs.MovePrimer), and then nothing wakes
+    api.request("GET", "/_ping")
+    moving: list[int] = []
+    for _ in range(10):  # a loaded machine may not run the thread within one hold: ask again
+        time.sleep(0.3)  # the last hold is over
+        api.request("GET", "/_ping")
+        time.sleep(0.01)
+        before = _wakeups(api.pid)  # the request is answered: what wakes from here on is not its work
+        time.sleep(0.05)
+        during = _wakeups(api.pid)
+        moving = [tid for tid, n in during.items() if tid in before and n - before[tid] >= 3]
+        if moving:
+            break
+    assert moving, "no thread of the server moved after a request"
+    time.sleep(0.3)  # the hold (0.1 s) is over
+    settled = _wakeups(api.pid)
+    time.sleep(0.5)
+    idle = _wakeups(api.pid)
+    assert all(idle[tid] == settled[tid] for tid in moving if tid in idle), (settled, idle)
+
+
 def test_ping_and_versions(api: ApiServer) -> None:
     for method in ("GET", "HEAD"):
         status, headers, body = api.request(method, "/_ping")
