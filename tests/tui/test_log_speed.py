@@ -28,6 +28,7 @@ from tui.screens.main import MainScreen
 from tui.settings import Settings
 from tui.widgets import logsearch
 from tui.widgets.keyinput import TypeaheadToInput
+from tui.widgets.listpane import ListPane
 from tui.widgets.logfollow import REPAINT_EVERY
 from tui.widgets.logindex import IndexRows, LineIndex, Matcher, decode
 from tui.widgets.logsearch import SearchScan
@@ -481,6 +482,14 @@ def _key(name: str) -> events.Key:
     return events.Key(name, None if name == "backspace" else name)
 
 
+async def _the_list(app: DockyardApp, pilot: Pilot[int]) -> tuple[MainScreen, ListPane, Input]:
+    """The main screen, its containers pane once it lists all of the fake's containers, and its filter box."""
+    main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
+    pane = main.pane("containers")
+    await until(pilot, lambda: len(pane.shown) == 200, what="the list")
+    return main, pane, pane.query_one("#filter", Input)
+
+
 @pytest.mark.parametrize(
     ("gap", "with_slash"),
     [(1 / 30, False), (0.0, False), (0.0, True)],
@@ -496,10 +505,7 @@ def test_the_filter_box_keeps_every_key_in_order(tmp_path: Path, gap: float, wit
     async def main() -> None:
         app = DockyardApp(FakeEngine(tmp_path, containers=200), Settings(stats_interval=0))  # type: ignore[arg-type]
         async with app.run_test(size=(100, 30)) as pilot:
-            main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
-            pane = main.pane("containers")
-            await until(pilot, lambda: len(pane.shown) == 200, what="the list")
-            box = pane.query_one("#filter", Input)
+            main, pane, box = await _the_list(app, pilot)
             for _ in range(5):
                 keys = list(map(_key, TYPED))
                 if with_slash:
@@ -535,10 +541,7 @@ def test_keys_typed_right_after_the_filter_box_closes_go_to_the_list(tmp_path: P
     async def main() -> None:
         app = DockyardApp(FakeEngine(tmp_path, containers=200), Settings(stats_interval=0))  # type: ignore[arg-type]
         async with app.run_test(size=(100, 30)) as pilot:
-            main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
-            pane = main.pane("containers")
-            await until(pilot, lambda: len(pane.shown) == 200, what="the list")
-            box = pane.query_one("#filter", Input)
+            _main, pane, box = await _the_list(app, pilot)
             want = "web" if closing == "enter" else ""
 
             filters: list[str] = []  # every filter the pane was set to: the burst is done once it saw "web"
@@ -548,7 +551,7 @@ def test_keys_typed_right_after_the_filter_box_closes_go_to_the_list(tmp_path: P
                 filters.append(text)
                 set_filter(text)
 
-            pane._set_filter = recording
+            pane._set_filter = recording  # type: ignore[method-assign]
 
             def state() -> object:
                 return (box.value, pane.filter_text, app.focused, pane.table.cursor_row, filters)
@@ -587,10 +590,18 @@ def test_keys_typed_right_after_the_filter_box_closes_go_to_the_list(tmp_path: P
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("burst", [False, True], ids=["slash-then-keys", "slash-and-keys-in-one-burst"])
-def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path, burst: bool) -> None:
+@pytest.mark.parametrize(
+    ("burst", "then"),
+    [(False, None), (True, None), (True, "t")],
+    ids=["slash-then-keys", "slash-and-keys-in-one-burst", "and-a-key-for-the-view-after-enter"],
+)
+def test_the_log_search_prompt_keeps_every_key_in_order(
+    tmp_path: Path, burst: bool, then: str | None
+) -> None:
     """The letters in one burst, after "/" has opened the prompt or queued right behind it (then they reach
-    the app before the prompt is open, and must still land in it)."""
+    the app before the prompt is open, and must still land in it). With "t" (timestamps on or off) right
+    after the Enter, in the same burst: it was queued for the prompt before the prompt handled the Enter,
+    and is still the view's, not the end of the search term."""
     path = tmp_path / "s.log"
     path.write_bytes(b"".join(rec(f"line {i}") for i in range(100)) + rec("web-app here"))
     view = LogView(path, follow=False)
@@ -601,7 +612,8 @@ def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path, burst: b
         for _ in range(3):
             view.body.focus()
             await until(pilot, lambda: view.body.has_focus and view._search_row != 100)
-            keys = [*map(_key, TYPED), events.Key("enter", "\r")]
+            timestamps = view.timestamps
+            keys = [*map(_key, TYPED), events.Key("enter", "\r"), *([_key(then)] if then else [])]
             if burst:
                 keys.insert(0, events.Key("slash", "/"))
             else:
@@ -610,43 +622,11 @@ def test_the_log_search_prompt_keeps_every_key_in_order(tmp_path: Path, burst: b
                 prompt.value = ""
             for key in keys:
                 app.post_message(key)
-            await until(
-                pilot,
-                lambda: view._search_row == 100,
-                what="the match",
-                state=lambda: (prompt.value, view._search_term, view._search_row, app.focused),
-            )
-            assert view._search_term == WANT and not prompt.has_focus
-            view.search("")
-
-    run(view, body)
-
-
-def test_a_key_typed_right_after_the_log_search_prompts_enter_is_the_views(tmp_path: Path) -> None:
-    """ "/", the term, Enter and "t" (timestamps on or off) in one burst: the "t" was queued for the prompt
-    before it handled the Enter, and is still the view's, not the end of the search term."""
-    path = tmp_path / "s.log"
-    path.write_bytes(b"".join(rec(f"line {i}") for i in range(100)) + rec("web-app here"))
-    view = LogView(path, follow=False)
-
-    async def body(pilot: Pilot[None], app: Host) -> None:
-        await until(pilot, lambda: view._indexed_done)
-        prompt = view.query_one("#logview-prompt", Input)
-        for _ in range(3):
-            view.body.focus()
-            await until(pilot, lambda: view.body.has_focus and view._search_row != 100)
-            before = view.timestamps
-            keys = [events.Key("slash", "/"), *map(_key, TYPED), events.Key("enter", "\r"), _key("t")]
-            for key in keys:
-                app.post_message(key)
-
-            def toggled_and_found(before: bool = before) -> bool:
-                return view._search_row == 100 and view.timestamps != before
 
             await until(
                 pilot,
-                toggled_and_found,
-                what="the match, and the timestamps toggled",
+                lambda: view._search_row == 100 and (view.timestamps != timestamps) == bool(then),  # noqa: B023
+                what="the match" + (f", and {then!r} done" if then else ""),
                 state=lambda: (
                     prompt.value,
                     view._search_term,
@@ -655,7 +635,7 @@ def test_a_key_typed_right_after_the_log_search_prompts_enter_is_the_views(tmp_p
                     app.focused,
                 ),
             )
-            assert view._search_term == WANT and view.body.has_focus
+            assert view._search_term == WANT and not prompt.has_focus
             view.search("")
 
     run(view, body)
