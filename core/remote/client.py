@@ -7,10 +7,12 @@ the local engine."""
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from core import errors
 from core.remote import wire
@@ -273,6 +275,43 @@ def error_from_response(status: int, message: str, path: str) -> errors.Dockyard
     return errors.DockyardError(message)
 
 
+_BLANK = re.compile(r"[ \t\n\r]*")  # what JSON allows between documents
+
+
+def json_documents(chunks: Iterable[bytes]) -> Iterator[Any]:
+    """The JSON documents in a byte stream, cut anywhere: one a line, or one right after the other.
+
+    Decoded incrementally (a UTF-8 character cut between two reads is whole: dockerd writes non-ASCII text
+    as it is), read on from an offset (not a copy of the rest per document), and a document cut short is
+    tried again only once more has come (a number at the very end may go on in the next read)."""
+    decoder = json.JSONDecoder()
+    text = codecs.getincrementaldecoder("utf-8")("replace")
+    buf = ""
+    for chunk in _with_end(chunks):
+        last = chunk is None
+        buf += text.decode(b"" if chunk is None else chunk, final=last)
+        pos = 0
+        while True:
+            pos = _BLANK.match(buf, pos).end()  # type: ignore[union-attr]  # matches the empty string
+            if pos == len(buf):
+                break
+            try:
+                doc, after = decoder.raw_decode(buf, pos)
+            except ValueError:
+                break  # cut short (or not JSON: the rest waits, as a cut document would)
+            if after == len(buf) and not last and type(doc) in (int, float):
+                break
+            pos = after
+            yield doc
+        buf = buf[pos:]
+
+
+def _with_end(chunks: Iterable[bytes]) -> Iterator[bytes | None]:
+    """The chunks, then None for the end of the stream."""
+    yield from chunks
+    yield None
+
+
 class StreamedResponse:
     """A response read as it comes; :meth:`close` from any thread ends a blocked read (it shuts the socket
     down, which wakes the reader, then closes the connection)."""
@@ -295,33 +334,9 @@ class StreamedResponse:
         finally:
             self.close()
 
-    def lines(self) -> Iterator[bytes]:
-        buf = b""
-        for chunk in self.chunks():
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                if line.strip():
-                    yield line
-        if buf.strip():
-            yield buf
-
     def json_messages(self) -> Iterator[Any]:
         """A stream of JSON documents (one a line, or simply one after the other, as dockerd's)."""
-        decoder = json.JSONDecoder()
-        buf = ""
-        for chunk in self.chunks():
-            buf += chunk.decode("utf-8", "replace")
-            while True:
-                buf = buf.lstrip()
-                if not buf:
-                    break
-                try:
-                    doc, end = decoder.raw_decode(buf)
-                except ValueError:
-                    break
-                buf = buf[end:]
-                yield doc
+        return json_documents(self.chunks())
 
     def close(self) -> None:
         if self._closed:

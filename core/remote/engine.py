@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from core import dockerjson
 from core.errors import ContainerNotFound, DockyardError, ImageNotFound, InvalidArgument, RegistryError
 from core.interface import (
+    STDERR,
     DuplexStream,
     Engine,
     EventStream,
@@ -40,6 +41,7 @@ from core.models import (
 )
 from core.remote.client import ApiClient, StreamedResponse, unsupported
 from core.remote.endpoint import Endpoint
+from core.remote.frames import FrameDecoder
 from core.remote.hijack import HijackedStream, hijack
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of a remote command)
@@ -1127,19 +1129,14 @@ class _RemoteLogs(LogStream):
 
     def __iter__(self) -> Iterator[LogLine]:
         partial = {"stdout": b"", "stderr": b""}
-        buf = b""
+        frames = FrameDecoder()
         for chunk in self._r.chunks():
             if self._tty:
                 pieces = [("stdout", chunk)]
             else:
-                buf += chunk
-                pieces = []
-                while len(buf) >= 8:
-                    size = int.from_bytes(buf[4:8], "big")
-                    if len(buf) < 8 + size:
-                        break
-                    pieces.append(("stderr" if buf[0] == 2 else "stdout", buf[8 : 8 + size]))
-                    buf = buf[8 + size :]
+                pieces = [
+                    ("stderr" if kind == STDERR else "stdout", data) for kind, data in frames.feed(chunk)
+                ]
             for stream, data in pieces:
                 data = partial[stream] + data
                 lines = data.split(b"\n")

@@ -21,6 +21,7 @@ from core.errors import DockyardError
 from core.interface import STDERR, STDOUT, DuplexStream
 from core.remote.client import error_from_response
 from core.remote.endpoint import Endpoint
+from core.remote.frames import FrameDecoder
 
 MAX_HEADER = 64 << 10
 
@@ -132,7 +133,7 @@ class HijackedStream(DuplexStream):
         self.tty = tty
         self._sock: socket.socket | None = sock
         self._tls = _is_tls(sock)
-        self._buf = b""
+        self._frames = FrameDecoder()
         self._ended = False
         self._resize = resize
         self._kill = kill
@@ -166,18 +167,11 @@ class HijackedStream(DuplexStream):
             return None
         if self.tty:
             return [(STDOUT, data)]
-        self._buf += data
-        frames: list[tuple[int, bytes]] = []
-        while len(self._buf) >= 8:
-            size = int.from_bytes(self._buf[4:8], "big")
-            if len(self._buf) < 8 + size:
-                break
-            kind = self._buf[0]
-            payload = self._buf[8 : 8 + size]
-            self._buf = self._buf[8 + size :]
-            if payload:
-                frames.append((STDERR if kind == 2 else STDOUT, payload))
-        return frames
+        return [
+            (STDERR if kind == STDERR else STDOUT, payload)
+            for kind, payload in self._frames.feed(data)
+            if payload
+        ]
 
     def _end(self) -> None:
         self._ended = True
