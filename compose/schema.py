@@ -31,11 +31,14 @@ def _path(error: Any) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(root)"
 
 
-def _specificity(error: Any) -> int:
+def _specificity(error: Any) -> tuple[int, int]:
     if error is None:
-        return -1
+        return (-1, -1)
     depth = len(error.absolute_path)
-    return depth + 1 if error.validator == "additionalProperties" else depth
+    # at the same depth, a repeated item says more than another branch's type: a list environment with an
+    # item twice is not "must be a mapping" but "items at 0 and 1 are equal"
+    deeper = depth + 1 if error.validator == "additionalProperties" else depth
+    return (deeper, error.validator == "uniqueItems")
 
 
 def _most_specific(error: Any) -> Any:

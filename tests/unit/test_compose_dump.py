@@ -175,7 +175,7 @@ _services = st.dictionaries(
             "command": st.one_of(st.lists(_value, max_size=3), st.just("sh -c 'echo $$HOME'")),
             "environment": st.one_of(
                 st.dictionaries(_name, st.one_of(_value, st.none()), max_size=3),
-                st.lists(st.builds(lambda k, v: f"{k}={v}", _name, _value), max_size=3),
+                st.lists(st.builds(lambda k, v: f"{k}={v}", _name, _value), max_size=3, unique=True),
             ),
             "labels": st.dictionaries(_name.map(lambda n: "com.x." + n), _value, max_size=2),
             "ports": _short_ports,

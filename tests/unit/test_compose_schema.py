@@ -41,6 +41,7 @@ SVC = "services:\n  web:\n    image: busybox\n"
             "'service_completed_successfully'",
         ),
         (SVC + "    volumes: [{source: a}]\n", "services.web.volumes.0 must be a string"),
+        (SVC + "    environment: [A=1, A=1]\n", "services.web.environment items at 0 and 1 are equal"),
         (SVC + "    environment: 5\n", "services.web.environment must be a mapping"),
         ("services:\n  web: 5\n", "services.web must be a mapping"),
         (SVC + "    cap_add: [A, B, A]\n", "services.web.cap_add items at 0 and 2 are equal"),
