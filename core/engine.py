@@ -515,6 +515,7 @@ class LocalEngine(Engine):
         since: float | None = None,
         until: float | None = None,
         tail: int | None = None,
+        timestamps: bool = True,  # the json-file log has them anyway
     ) -> LocalLogStream:
         from core.logs import read_logs
         from core.streams import LocalLogStream

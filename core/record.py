@@ -172,7 +172,15 @@ def _process(cls: type[_T], *, frozen: bool, eq: bool) -> type[_T]:
     setter = object.__setattr__
     qualname = cls.__qualname__
 
+    count = len(names)
+
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if not kwargs and len(args) == count:  # every field, in order: nothing to check or default
+            for name, value in zip(names, args, strict=True):
+                setter(self, name, value)
+            if post_init is not None:
+                post_init(self)
+            return
         if len(args) > len(names):
             raise TypeError(
                 f"{qualname}() takes {len(names)} positional arguments but {len(args)} were given"

@@ -282,20 +282,21 @@ class RemoteEngine(Engine):
         since: float | None = None,
         until: float | None = None,
         tail: int | None = None,
+        timestamps: bool = True,
     ) -> LogStream:
         doc = self.inspect_container(name)
         tty = bool((doc.get("Config") or {}).get("Tty"))
         params = {
             "stdout": True,
             "stderr": True,
-            "timestamps": True,
+            "timestamps": timestamps,
             "follow": follow,
             "since": _stamp(since),
             "until": _stamp(until),
             "tail": "all" if tail is None else tail,
         }
         r = self.api.stream("GET", f"/containers/{doc['Id']}/logs", params=params)
-        return _RemoteLogs(r, tty)
+        return _RemoteLogs(r, tty, timestamps)
 
     def container_ports(self, name: str) -> list[PortBinding]:
         return self.container(name).ports
@@ -1121,11 +1122,13 @@ class _Ended(DuplexStream):
 
 
 class _RemoteLogs(LogStream):
-    """``GET /containers/{id}/logs`` with timestamps: Docker's frames (raw bytes with a terminal) as lines."""
+    """``GET /containers/{id}/logs``: Docker's frames (raw bytes with a terminal) as lines, each led by its
+    time when they were asked for with ``timestamps``."""
 
-    def __init__(self, r: StreamedResponse, tty: bool) -> None:
+    def __init__(self, r: StreamedResponse, tty: bool, timestamps: bool = True) -> None:
         self._r = r
         self._tty = tty
+        self._line = _log_line if timestamps else _untimed_line
 
     def __iter__(self) -> Iterator[LogLine]:
         partial = {"stdout": b"", "stderr": b""}
@@ -1142,10 +1145,10 @@ class _RemoteLogs(LogStream):
                 lines = data.split(b"\n")
                 partial[stream] = lines.pop()
                 for line in lines:
-                    yield _log_line(stream, line + b"\n")
+                    yield self._line(stream, line + b"\n")
         for stream, rest in partial.items():
             if rest:
-                yield _log_line(stream, rest)
+                yield self._line(stream, rest)
 
     def close(self) -> None:
         self._r.close()
@@ -1155,8 +1158,13 @@ def _log_line(stream: str, raw: bytes) -> LogLine:
     text = raw.decode("utf-8", "replace")
     stamp, sep, rest = text.partition(" ")
     if sep and stamp[:4].isdigit() and "T" in stamp:
-        return LogLine(stream=stream, time=stamp, text=rest)
-    return LogLine(stream=stream, time="", text=text)
+        return LogLine(stream, stamp, rest, {})  # every field given: the record's quick way in
+    return LogLine(stream, "", text, {})
+
+
+def _untimed_line(stream: str, raw: bytes) -> LogLine:
+    """A line asked for without its time: all of it is the text, whatever it starts with."""
+    return LogLine(stream, "", raw.decode("utf-8", "replace"), {})
 
 
 class _RemoteEvents(EventStream):

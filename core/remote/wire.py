@@ -81,10 +81,30 @@ class Reader:
             if not self._fill():
                 return self._take(self.buffered())
 
-    def buffered_line(self) -> bytes | None:
-        """The next line if it has arrived whole, without waiting (and without taking it)."""
-        end = self.buf.find(b"\n", self.pos)
-        return bytes(self.buf[self.pos : end + 1]) if end >= 0 else None
+    def whole_chunks(self) -> list[bytes]:
+        """The data of the chunks (of a chunked body) that have arrived whole, taken, without waiting; the
+        last chunk (size 0) and one cut short are left. One pass over the buffer: dockerd sends each log
+        line as a chunk of its own, and a function call or two per chunk was most of a log's reading."""
+        buf, pos, out = self.buf, self.pos, []
+        have = len(buf)
+        while (end := buf.find(b"\n", pos)) >= 0:
+            size = _chunk_size(bytes(buf[pos : end + 1]))
+            start = end + 1
+            stop = start + size
+            if size == 0 or stop >= have:
+                break
+            if buf[stop] == 0x0A:  # a bare LF, as the line reader takes it too
+                after = stop + 1
+            elif buf[stop : stop + 2] == b"\r\n":
+                after = stop + 2
+            elif stop + 1 == have and buf[stop] == 0x0D:
+                break  # its LF has not arrived yet
+            else:
+                raise WireError("a chunk of the engine's answer does not end where its size says")
+            out.append(bytes(buf[start:stop]))
+            pos = after
+        self.pos = pos
+        return out
 
     def read(self, n: int) -> bytes:
         """``n`` bytes, fewer only at the connection's end."""
@@ -374,14 +394,8 @@ def _body_chunks(rfile: Reader, method: str, status: int, headers: Headers) -> I
                 return
             data = _chunk(rfile, size)
             # the chunks that have already arrived go on with this one
-            more = [data]
-            while (line := rfile.buffered_line()) is not None:
-                size = _chunk_size(line)
-                if size == 0 or rfile.buffered() < len(line) + size + 2:
-                    break
-                rfile.readline()
-                more.append(_chunk(rfile, size))
-            yield b"".join(more) if len(more) > 1 else data
+            more = rfile.whole_chunks()
+            yield data + b"".join(more) if more else data
     length = headers.get("content-length")
     if length is not None:
         try:

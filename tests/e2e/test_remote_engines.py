@@ -101,6 +101,21 @@ def scenario(run: Run, host: str, env: dict[str, str], ref: str, *, docker_cli: 
         follower.send_signal(signal.SIGINT)
         follower.wait(10)
 
+    # a line that itself starts like a time stays whole without -t (whose times are then not asked for);
+    # with -t each line is led by the engine's time
+    text = "2026-01-02T03:04:05Z not a time\nplain\n"
+    run("run", "--name", "stamped", ref, "printf", text)
+    assert run("logs", "stamped").stdout == text
+    stamped = run("logs", "-t", "stamped").stdout.splitlines(keepends=True)
+    assert "".join(line.split(" ", 1)[1] for line in stamped) == text
+    assert all(line[:4].isdigit() and "T" in line.split(" ", 1)[0] for line in stamped), stamped
+    if docker_cli:
+        theirs = subprocess.run(
+            [DOCKER, "-H", host, "logs", "stamped"], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert theirs.stdout == text, theirs
+    run("rm", "stamped")
+
     # exec, exec -it through a pty (typed input, the terminal's size, the exit)
     assert run("exec", "web", "echo", "from-exec").stdout == "from-exec\n"
     assert run("exec", "web", "sh", "-c", "exit 4", check=False).returncode == 4

@@ -586,6 +586,7 @@ class FakeEngine(Engine):
         since: float | None = None,
         until: float | None = None,
         tail: int | None = None,
+        timestamps: bool = True,
     ) -> LogStream:
         """The lines of the log ``container_log_path`` writes (the project logs read them this way)."""
         lines = []

@@ -523,7 +523,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         raise CLIError(f"invalid --tail {args.tail!r}: a number or 'all'")
     out, err = sys.stdout.buffer, sys.stderr.buffer
     with engine.container_logs(
-        args.container, follow=args.follow, since=since, until=until, tail=tail
+        args.container, follow=args.follow, since=since, until=until, tail=tail, timestamps=args.timestamps
     ) as lines:
         for line in lines:
             target = err if line.stream == "stderr" else out
