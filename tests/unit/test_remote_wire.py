@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.remote import wire
 
@@ -255,3 +257,39 @@ def test_chunks_that_have_arrived_go_on_together() -> None:
     assert list(chunks) == []
     theirs.close()
     pool.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.binary(min_size=1, max_size=60), max_size=25),
+    st.lists(st.integers(min_value=0), max_size=25),
+    st.booleans(),
+)
+def test_a_chunked_answer_cut_anywhere_reads_back_whole(
+    payloads: list[bytes], cuts: list[int], extensions: bool
+) -> None:
+    """The buffered chunks are taken in one pass (dockerd sends a chunk per log line): whatever the cuts
+    between the reads (inside a size line, a payload, or between the CR and the LF after it), the body is
+    the payloads in order."""
+    ours, theirs = socket.socketpair()
+    ext = b";name=value" if extensions else b""
+    body = b"".join(b"%x%b\r\n%b\r\n" % (len(p), ext, p) for p in payloads) + b"0\r\n\r\n"
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    at = sorted({c % (len(answer) + 1) for c in cuts})
+    pieces = [answer[a:b] for a, b in zip([0, *at], [*at, len(answer)], strict=True)]
+
+    def send() -> None:
+        for piece in pieces:
+            theirs.sendall(piece)
+            time.sleep(0.001)  # most pieces reach the reader on their own
+
+    writer = threading.Thread(target=send)
+    writer.start()
+    pool = wire.Pool(lambda: ours, "docker")
+    try:
+        got = b"".join(pool.stream("GET", "/logs", {}, None, 5.0).chunks())
+    finally:
+        writer.join()
+        theirs.close()
+        pool.close()
+    assert got == b"".join(payloads)
