@@ -17,6 +17,7 @@ from core import dockerjson
 from core.errors import ContainerNotFound, DockyardError, ImageNotFound, InvalidArgument, RegistryError
 from core.interface import (
     STDERR,
+    STDOUT,
     DuplexStream,
     Engine,
     EventStream,
@@ -1121,6 +1122,9 @@ class _Ended(DuplexStream):
             self._r = -1
 
 
+_STREAM_NAMES = {STDOUT: "stdout", STDERR: "stderr"}
+
+
 class _RemoteLogs(LogStream):
     """``GET /containers/{id}/logs``: Docker's frames (raw bytes with a terminal) as lines, each led by its
     time when they were asked for with ``timestamps``."""
@@ -1137,9 +1141,7 @@ class _RemoteLogs(LogStream):
             if self._tty:
                 pieces = [("stdout", chunk)]
             else:
-                pieces = [
-                    ("stderr" if kind == STDERR else "stdout", data) for kind, data in frames.feed(chunk)
-                ]
+                pieces = [(_STREAM_NAMES[kind], data) for kind, data in frames.feed(chunk)]
             for stream, data in pieces:
                 data = partial[stream] + data
                 lines = data.split(b"\n")

@@ -8,6 +8,8 @@ off the front of a 64 KiB read copied the rest of it every time (10,000 timestam
 
 from __future__ import annotations
 
+from core.interface import STDERR, STDOUT
+
 HEADER = 8
 
 
@@ -16,7 +18,8 @@ class FrameDecoder:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        """The frames completed by ``data``: (stream, payload), in order; a frame cut short waits for more."""
+        """The frames completed by ``data``: (STDOUT or STDERR, payload), in order (a stream id other than 2
+        counts as stdout); a frame cut short waits for more."""
         buf = self._buf
         buf += data
         frames: list[tuple[int, bytes]] = []
@@ -25,7 +28,7 @@ class FrameDecoder:
             end = pos + HEADER + int.from_bytes(buf[pos + 4 : pos + HEADER], "big")
             if end > have:
                 break
-            frames.append((buf[pos], bytes(buf[pos + HEADER : end])))
+            frames.append((STDERR if buf[pos] == STDERR else STDOUT, bytes(buf[pos + HEADER : end])))
             pos = end
         del buf[:pos]
         return frames

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 
 from core.errors import DockyardError
-from core.interface import STDERR, STDOUT, DuplexStream
+from core.interface import STDOUT, DuplexStream
 from core.remote.client import error_from_response
 from core.remote.endpoint import Endpoint
 from core.remote.frames import FrameDecoder
@@ -167,11 +167,7 @@ class HijackedStream(DuplexStream):
             return None
         if self.tty:
             return [(STDOUT, data)]
-        return [
-            (STDERR if kind == STDERR else STDOUT, payload)
-            for kind, payload in self._frames.feed(data)
-            if payload
-        ]
+        return [(kind, payload) for kind, payload in self._frames.feed(data) if payload]
 
     def _end(self) -> None:
         self._ended = True

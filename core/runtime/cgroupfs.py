@@ -79,6 +79,15 @@ def cgroups_of(pid: int) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def open_own_procs() -> int:
+    """A write fd on the ``cgroup.procs`` of the first cgroup this process is in: writing our pid there is a
+    no-op move (what both primers make). Raises OSError where there is none we may write to."""
+    dirs = cgroups_of(os.getpid())
+    if not dirs:
+        raise FileNotFoundError("this process is in no cgroup we can see")
+    return os.open(os.path.join(dirs[0], "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+
+
 class Primer:
     """Pays ahead of time what the kernel charges the first cgroup move in a while.
 
@@ -98,10 +107,9 @@ class Primer:
         self.fd = -1
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        dirs = cgroups_of(os.getpid())
         try:
-            self.fd = os.open(os.path.join(dirs[0], "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
-        except (IndexError, OSError):
+            self.fd = open_own_procs()
+        except OSError:
             return
         self._thread = threading.Thread(target=self._keep_primed, args=(every, lasting), daemon=True)
         self._thread.start()
@@ -193,10 +201,7 @@ class MovePrimer:
 
     def _run(self) -> None:
         try:
-            dirs = cgroups_of(os.getpid())
-            if not dirs:
-                raise FileNotFoundError("no cgroup")
-            fd = os.open(os.path.join(dirs[0], "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+            fd = open_own_procs()
         except OSError:
             # no cgroup of ours to write to (not root, a read-only cgroupfs): moves cost what they cost
             with self._cond:
