@@ -8,8 +8,9 @@ Three steps, so the container's start path stays cheap:
    ``arches`` (Go names: amd64, arm64, x86, ...) and ``minKernel``. The result has the shape of an OCI
    ``linux.seccomp``.
 2. :func:`build_filter` turns that into BPF with libseccomp (through ``pyseccomp``) the way runc's
-   ``InitSeccomp`` does, and caches the bytes on disk keyed by the resolved rules, the architecture and the
-   libseccomp version, plus in memory (so a child forked after the parent built it needs no file at all).
+   ``InitSeccomp`` does (but laid out as a binary tree, see :func:`compile_bpf`), and caches the bytes on
+   disk keyed by the resolved rules, the architecture and the libseccomp version, plus in memory (so a
+   child forked after the parent built it needs no file at all).
 3. :func:`load` hands the bytes to ``prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)``: no libseccomp needed.
 
 Like runc (``libcontainer/seccomp/patchbpf``), the program is prefixed with a stub that answers ``ENOSYS``
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _PROFILE_FILE = Path(__file__).with_name("seccomp_default.json")
-_FORMAT = "dockyard-seccomp-1"  # bump when the compiled form changes, so stale cache entries are ignored
+_FORMAT = "dockyard-seccomp-2"  # bump when the compiled form changes, so stale cache entries are ignored
 
 # uname machine -> the "native" names Docker profiles use in includes/excludes.arches
 _NATIVE = {
@@ -371,6 +372,14 @@ def compile_bpf(resolved: dict[str, Any]) -> bytes:
                 if err.errno != 17:  # EEXIST: the native arch is always there
                     raise
         filt.set_attr(pyseccomp.Attr.CTL_NNP, 0)  # we set no_new_privs ourselves, only when asked
+        try:
+            # A binary tree of syscall numbers instead of libseccomp's default list (runc's choice): the
+            # same decisions, but loading docker's profile costs 0.6 ms instead of 1.7. The kernel runs the
+            # filter once per syscall number as it loads it (the constant-action cache), and a list walks
+            # hundreds of compares each time; every container start and every exec pays the load.
+            filt.set_attr(pyseccomp.Attr.CTL_OPTIMIZE, 2)
+        except OSError:
+            pass  # libseccomp before 2.5 has only the list
     except OSError as err:
         raise RuntimeFailure(f"cannot set up the seccomp filter: {err}") from err
 
