@@ -671,7 +671,7 @@ class LocalEngine(Engine):
             rec.state.status,
             rec.state.pid,
             self.paths.container(rec.id),
-            seccomp_cache=self.paths.run / "seccomp",  # this engine's, wherever its run dir is
+            self.paths.shim_socket(rec.id),
         )
         opts = container_exec.ExecOptions(
             list(config.cmd),

@@ -1,7 +1,7 @@
 """Exec instances (docker's ``POST /containers/{id}/exec``, ``/exec/{id}/start``, ``/exec/{id}/json``):
 ``containers/<cid>/execs/<exec-id>.json`` holds what was asked and, once started, the process's pid;
-``<exec-id>.exit`` holds its exit code, written by the process's supervising middle process (see
-``core.runtime.exec``) so that it is known even for a detached exec or when the starter went away.
+``<exec-id>.exit`` holds its exit code, written by the process's parent, the container's shim (see
+``core.runtime.exec``), so that it is known even for a detached exec or when the starter went away.
 
 The records go with their container. They mean nothing after a reboot (the processes are gone with it), so
 they are written atomically but not fsynced: an exec must stay as quick as it is.

@@ -42,6 +42,7 @@ file system access to the host's Python after pivot_root, and no import latency 
 from __future__ import annotations
 
 import _signal  # signal's C module: the same calls on plain ints (see _reset_signals)
+import contextlib
 import fcntl
 import json
 import os
@@ -488,10 +489,14 @@ def _reset_signals() -> None:
         if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue
         try:
-            if _signal.getsignal(sig) == _signal.SIG_IGN:
-                _signal.signal(sig, _signal.SIG_DFL)
+            handler = _signal.getsignal(sig)
         except (OSError, ValueError):
-            continue  # 32 and 33: glibc's own
+            continue
+        if handler is None:  # 32 and 33: glibc's own, unknown to Python, refused by glibc's sigaction
+            with contextlib.suppress(OSError):
+                linux.default_signal_raw(sig)
+        elif handler == _signal.SIG_IGN:
+            _signal.signal(sig, _signal.SIG_DFL)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 

@@ -101,11 +101,11 @@ TIOCGPTPEER = 0x5441
 
 # Syscalls glibc does not wrap. Numbers from 424 on are shared by every architecture.
 _ARCH_SYSCALLS: dict[str, dict[str, int]] = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91},
-    "riscv64": {"pivot_root": 41, "capget": 90, "capset": 91},
-    "ppc64le": {"pivot_root": 203, "capget": 183, "capset": 184},
-    "s390x": {"pivot_root": 217, "capget": 184, "capset": 185},
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "rt_sigaction": 13},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "rt_sigaction": 134},
+    "riscv64": {"pivot_root": 41, "capget": 90, "capset": 91, "rt_sigaction": 134},
+    "ppc64le": {"pivot_root": 203, "capget": 183, "capset": 184, "rt_sigaction": 173},
+    "s390x": {"pivot_root": 217, "capget": 184, "capset": 185, "rt_sigaction": 174},
 }
 _MACHINE = os.uname().machine
 _COMMON_SYSCALLS = {"close_range": 436, "openat2": 437}
@@ -126,6 +126,17 @@ def _nr(name: str) -> int:
 
 def _b(value: str | None) -> bytes | None:
     return None if value is None else os.fsencode(value)
+
+
+_KERNEL_SIGACTION_DEFAULT = ctypes.create_string_buffer(64)  # handler SIG_DFL (0), no flags, empty mask
+
+
+def default_signal_raw(sig: int) -> None:
+    """SIG_DFL for ``sig`` through the bare syscall: glibc refuses its own signals (32, 33), and its
+    posix_spawn leaves them *ignored* in the child (our shims are spawned so), a disposition every process
+    started from there would inherit through execve. Only for a process about to exec."""
+    if _libc.syscall(_nr("rt_sigaction"), sig, _KERNEL_SIGACTION_DEFAULT, None, 8) != 0:
+        _raise()
 
 
 def fd_path(fd: int) -> str:

@@ -3,7 +3,9 @@
 A client connects to ``<run>/shims/<id>.sock`` and sends one JSON line, the request:
 ``{"op": "attach", "stdin": true, "stdout": true, "stderr": true}`` streams the container's I/O,
 ``{"op": "stop", "timeout": 10}`` stops it the docker way (stop signal, then SIGKILL),
-``{"op": "kill", "signal": 9}``, ``{"op": "status"}``.
+``{"op": "kill", "signal": 9}``, ``{"op": "status"}``, and ``{"op": "exec", "process": ..., "fds": [...]}``
+with the exec's fds (``core.runtime.exec``: the shim starts the process, and sends its EXIT on this
+connection; the client's EOF means it went away, a SIGNAL frame signals the process).
 After that both sides exchange frames: one type byte, a 4-byte big-endian length, the payload.
 """
 
@@ -27,6 +29,7 @@ STARTED = 5  # payload: {"pid": int}
 STDIN_EOF = 6
 RESIZE = 7  # payload: {"rows": int, "cols": int}
 REPLY = 8  # payload: JSON answer to a control request
+SIGNAL = 9  # payload: {"signal": int} - to an exec's process (its caller gave up while it started)
 
 _HEADER = struct.Struct(">BI")
 MAX_FRAME = 1 << 20

@@ -181,6 +181,26 @@ class ProcessSpec:
     seccomp: dict[str, Any] | str | None = None
     rlimits: list[Rlimit] = field(default_factory=list)  # empty = inherit the shim's limits
 
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.tty_size is not None:
+            data["tty_size"] = list(self.tty_size)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProcessSpec:
+        """Raises KeyError, TypeError, ValueError or IndexError on malformed data (the caller words it)."""
+        process = dict(data)
+        user = UserSpec(**process.pop("user", {}))
+        rlimits = [Rlimit(**r) for r in process.pop("rlimits", [])]
+        tty_size = process.pop("tty_size", None)
+        return cls(
+            **process,
+            user=user,
+            rlimits=rlimits,
+            tty_size=None if tty_size is None else (int(tty_size[0]), int(tty_size[1])),
+        )
+
 
 DEFAULT_SECCOMP = "default"
 
@@ -214,24 +234,14 @@ class ContainerSpec:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        if self.process.tty_size is not None:
-            data["process"]["tty_size"] = list(self.process.tty_size)
+        data["process"] = self.process.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ContainerSpec:
         try:
             raw = dict(data)
-            process = dict(raw.pop("process"))
-            user = UserSpec(**process.pop("user", {}))
-            rlimits = [Rlimit(**r) for r in process.pop("rlimits", [])]
-            tty_size = process.pop("tty_size", None)
-            proc = ProcessSpec(
-                **process,
-                user=user,
-                rlimits=rlimits,
-                tty_size=None if tty_size is None else (int(tty_size[0]), int(tty_size[1])),
-            )
+            proc = ProcessSpec.from_dict(raw.pop("process"))
             spec = cls(
                 rootfs=RootfsSpec(**raw.pop("rootfs")),
                 process=proc,

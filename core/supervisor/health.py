@@ -2,13 +2,12 @@
 blocking the shim.
 
 Each probe runs in a *runner*: a process forked from the shim for that one probe. The runner starts the
-command in the container with the exec machinery (``core.runtime.exec``: the same process tree, namespaces,
-cgroup, user and security as ``dockyard exec``), collects its stdout and stderr (the first 4096 bytes),
+command in the container with the exec machinery (``core.runtime.exec``: the runner asks the shim over its
+socket, as ``dockyard exec`` does, for the same namespaces, cgroup, user and security), collects its stdout and stderr (the first 4096 bytes),
 kills it when it outlives the timeout, waits for it, records docker's ``exec_create`` / ``exec_start`` /
 ``exec_die`` events, and writes the result as one JSON object into a pipe that the shim watches in its
 selector next to the container's output and its clients. So the shim copies logs and serves attach while a
-probe starts, runs or hangs; it reaps the runner on SIGCHLD like any child, and anything the runner leaves
-behind (its exec's supervising process, if the runner dies first) comes back to the shim, the subreaper.
+probe starts, runs or hangs; it reaps the runner and the probe's process on SIGCHLD like any child.
 
 The shim alone writes State.Health (through its state updates, under the container's lock), and emits
 ``health_status: healthy|unhealthy`` when the status changes, as docker's daemon does.
@@ -251,7 +250,7 @@ def _probe(shim: Shim, s: rules.Settings, start: str) -> dict[str, Any]:
         "running",
         shim.pid,
         shim.cdir,
-        seccomp_cache=shim.paths.run / "seccomp",
+        shim.paths.shim_socket(shim.cid),
     )
     try:
         handle = exec_in_container(target, ExecOptions(list(s.args)))

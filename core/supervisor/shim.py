@@ -42,11 +42,14 @@ if TYPE_CHECKING:
     from core.runtime.cgroupfs import Primer
     from core.runtime.cgroups import Cgroup
     from core.supervisor.container_process import Spawned
+    from core.supervisor.exec_sessions import ExecSessions
     from core.supervisor.health import HealthMonitor
 
 
 READ_SIZE = 256 * 1024
 CLIENT_BUFFER_LIMIT = 4 * 1024 * 1024  # beyond this per client, stop reading the container (backpressure)
+MAX_REQUEST = 1 << 20  # the request line (an exec's carries its command and environment)
+MAX_REQUEST_FDS = 8  # an exec's sync socket, stdio and status file
 DRAIN_AFTER_EXIT = 2.0  # seconds to keep reading output after PID 1 died (its pipes may linger)
 
 
@@ -86,6 +89,7 @@ class Shim:
         self.paused_reading = False
         self.tty_size: tuple[int, int] | None = None
         self.health: HealthMonitor | None = None  # the health check's probes, when the container has one
+        self.execs: ExecSessions | None = None  # the processes started for `exec`, from the first one
         sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.sig_r = sig_r
         signal.set_wakeup_fd(sig_w)
@@ -204,15 +208,26 @@ class Shim:
         finally:
             self.listener.setblocking(False)
         conn.settimeout(2.0)
+        data = b""
+        fds: list[int] = []
         try:
-            line = b""
-            while not line.endswith(b"\n") and len(line) < 4096:
-                chunk = conn.recv(1)
+            # one line of JSON; an exec's fds come with its first bytes
+            while b"\n" not in data and len(data) < MAX_REQUEST:
+                chunk, got, _flags, _addr = socket.recv_fds(conn, 65536, MAX_REQUEST_FDS)
+                for fd in got:
+                    # received fds come inheritable: an exec's sync socket must not outlive the execve
+                    os.set_inheritable(fd, False)
+                fds += got
                 if not chunk:
                     break
-                line += chunk
+                data += chunk
+            line, _, rest = data.partition(b"\n")
             req = json.loads(line or b"{}")
+            if not isinstance(req, dict):
+                raise ValueError("not a request")
         except (OSError, ValueError):
+            for fd in fds:
+                os.close(fd)
             conn.close()
             return None
         conn.setblocking(False)
@@ -222,7 +237,18 @@ class Shim:
             self.resize(*self.tty_size)
         self.clients.append(client)
         self.sel.register(conn, selectors.EVENT_READ, client)
-        self.handle_request(client, req)
+        if client.op == "exec":
+            if self.execs is None:
+                from core.supervisor.exec_sessions import ExecSessions
+
+                self.execs = ExecSessions(self)
+            self.execs.start(client, req, fds)
+        else:
+            for fd in fds:
+                os.close(fd)
+            self.handle_request(client, req)
+        if rest and client in self.clients:
+            self.take_frames(client, rest)  # sent right behind the request (an attach's first input)
         return client
 
     def handle_request(self, client: Client, req: dict[str, Any]) -> None:
@@ -314,15 +340,21 @@ class Shim:
         except OSError:
             data = b""
         if not data:
-            self.drop_client(client)
+            if not (self.execs is not None and client.op == "exec" and self.execs.caller_left(client)):
+                self.drop_client(client)
             return
+        self.take_frames(client, data)
+
+    def take_frames(self, client: Client, data: bytes) -> None:
         try:
             frames = client.reader.feed(data)
         except ValueError:
             self.drop_client(client)
             return
         for kind, payload in frames:
-            if kind == protocol.STDIN and client.want_stdin:
+            if kind == protocol.SIGNAL and client.op == "exec" and self.execs is not None:
+                self.execs.signal(client, payload)
+            elif kind == protocol.STDIN and client.want_stdin:
                 self.write_stdin(payload)
             elif kind == protocol.STDIN_EOF and client.want_stdin:
                 self.close_stdin()
@@ -443,6 +475,8 @@ class Shim:
             held = sys.modules.get("core.network.ports")  # the userland proxy, a child of ours
             if pid == self.pid:
                 self.exit_status = status
+            elif self.execs is not None and self.execs.reaped(pid, status):
+                pass
             elif held is not None and held.proxy_reaped(pid):
                 sys.stderr.write(f"shim: the userland proxy (pid {pid}) ended: {status:#x}\n")
             elif self.health is not None:
@@ -595,6 +629,9 @@ class Shim:
             elif tag == "health":
                 if self.health is not None:
                     self.health.on_readable()
+            elif tag == "exec":
+                if self.execs is not None:
+                    self.execs.on_readable(key.fd)
             elif isinstance(tag, Client):
                 if mask & selectors.EVENT_WRITE:
                     self.flush_client(tag)
@@ -762,6 +799,8 @@ class Shim:
             return None
 
     def close(self) -> None:
+        if self.execs is not None:
+            self.execs.close()
         for c in list(self.clients):
             self.drop_client(c)
         if self.listener is not None:
