@@ -4,6 +4,7 @@ processes started in it through the Engine and through the command line (a real 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pty
 import re
@@ -22,7 +23,7 @@ from core.config import Config
 from core.engine import LocalEngine
 from core.errors import CommandNotFound, Conflict, InvalidArgument, NotFound, RuntimeFailure
 from core.interface import STDERR, STDOUT, DuplexStream
-from core.models import ContainerConfig, ContainerCreate, ExecConfig, HostConfig
+from core.models import ContainerConfig, ContainerCreate, ExecConfig, HostConfig, RestartPolicy
 from core.runtime import cgroups
 from core.runtime.exec import ExecHandle
 
@@ -172,6 +173,9 @@ def test_security_matches_the_container(box: Box) -> None:
     assert _status_field(out, "CapEff") == _status_field(host_view, "CapEff")
     assert _status_field(out, "CapBnd") == _status_field(host_view, "CapBnd")
     assert _status_field(out, "NoNewPrivs") == _status_field(host_view, "NoNewPrivs")
+    # nothing ignored, in the exec'd process as in PID 1 (docker's); the shims, spawned with glibc's
+    # posix_spawn, have its signals 32 and 33 ignored, and ignored signals survive execve
+    assert _status_field(out, "SigIgn") == _status_field(host_view, "SigIgn") == "0000000000000000"
     # --privileged: every capability, the container's seccomp filter all the same (docker's behaviour)
     code, out, _ = box.run("cat", "/proc/self/status", privileged=True)
     assert int(_status_field(out, "CapEff"), 16) > int(_status_field(host_view, "CapEff"), 16)
@@ -384,6 +388,80 @@ def test_tty_handle_and_detach(box: Box) -> None:
         h.kill(signal.SIGKILL)
         assert h.wait(timeout=10) == 137
         h.close()
+
+
+def test_the_shim_starts_the_process_and_it_outlives_its_caller(box: Box) -> None:
+    """containerd-shim's way: the container's supervisor is the process's parent (no process of the
+    caller's in between), reaps it and reports its exit; a caller killed while its exec runs leaves it
+    running to its end."""
+    state = json.loads((box.engine.paths.container(box.id) / "state.json").read_text())
+    with exec_handle(box.engine, box.name, ["sleep", "30"]) as h:
+        assert _status_field(Path(f"/proc/{h.pid}/status").read_text(), "PPid") == str(state["shim_pid"])
+        assert h.poll() is None
+        h.kill(signal.SIGTERM)
+        assert h.wait(timeout=10) == 143
+    script = "echo > /tmp/caller-started; sleep 0.5; echo finished > /tmp/caller-gone"
+    caller = subprocess.Popen(
+        [DOCKYARD, "--root", str(box.config.root), "exec", box.name, "sh", "-c", script], env=box.env()
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while box.run("cat", "/tmp/caller-started")[0] != 0:
+            assert time.monotonic() < deadline, "the exec did not start"
+            time.sleep(0.02)
+    finally:
+        caller.kill()
+        caller.wait()
+    deadline = time.monotonic() + 10
+    while box.run("cat", "/tmp/caller-gone")[1] != "finished\n":
+        assert time.monotonic() < deadline, "the exec died with its caller"
+        time.sleep(0.1)
+
+
+def test_a_container_restarted_by_its_shim_after_an_exec_gets_a_pid_namespace_of_its_own(
+    testbed,
+    engine_config: Config,  # type: ignore[no-untyped-def]
+) -> None:
+    """The shim points its children's pid namespace at the container for each exec's fork, and back: the
+    container's next PID 1, forked by the same shim (restart policy), is in a new namespace beside the old
+    one, not nested in it."""
+    engine_config.cgroup_parent = f"dockyard-test-exec-restart-{os.getpid()}"
+    engine = LocalEngine(engine_config)
+    engine.pull(testbed.ref("busybox:latest"))
+    created = engine.create_container(
+        ContainerCreate(
+            ContainerConfig(
+                image=testbed.ref("busybox:latest"),
+                cmd=["sleep", "1000"],
+                attach_stdout=False,
+                attach_stderr=False,
+            ),
+            HostConfig(restart_policy=RestartPolicy("on-failure", 1)),
+        )
+    )
+    try:
+        engine.start_container(created.id)
+        first = engine.container(created.id).pid
+        with engine.exec_process(created.id, ExecConfig(["true"])) as h:
+            assert h.wait(timeout=10) == 0
+        os.kill(first, signal.SIGKILL)  # exit 137: on-failure brings it back, in the same shim
+        deadline = time.monotonic() + 15
+        while True:
+            c = engine.container(created.id)
+            if c.status == "running" and c.pid not in (0, first):
+                break
+            assert time.monotonic() < deadline, f"not restarted: {c.status}"
+            time.sleep(0.05)
+        # two levels: the host's pid and 1 in the container's namespace (nested, there would be three)
+        nspid = re.search(r"^NSpid:(.*)$", Path(f"/proc/{c.pid}/status").read_text(), re.M)
+        assert nspid is not None and nspid.group(1).split() == [str(c.pid), "1"]
+        with engine.exec_process(created.id, ExecConfig(["cat", "/proc/1/cmdline"])) as h:
+            assert h.wait(timeout=10) == 0
+    finally:
+        with contextlib.suppress(Exception):
+            engine.remove_container(created.id, force=True)
+        with contextlib.suppress(Exception):
+            cgroups.Cgroup.remove_parent(engine_config.cgroup_parent)
 
 
 def test_cwd_through_a_leaked_fd_is_refused(box: Box) -> None:
