@@ -26,9 +26,31 @@ from core.runtime.spec import ProcessSpec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
-    from typing import Any
+    import selectors as _selectors
+    from typing import Any, Protocol
 
-    from core.supervisor.shim import Client, Shim
+    class Client(Protocol):
+        """A connection to the shim (a protocol, so this module and the shim's import no circle)."""
+
+        sock: socket.socket
+        closing: bool
+
+    class Shim(Protocol):
+        """What the execs need of their shim."""
+
+        cid: str
+        runtime: dict[str, Any]
+        pid: int
+        exit_status: int | None
+
+        @property
+        def sel(self) -> _selectors.BaseSelector: ...
+        @property
+        def clients(self) -> list[Any]: ...
+
+        def send(self, client: Any, data: bytes) -> None: ...
+        def flush_client(self, client: Any) -> None: ...
+
 
 _DRAIN_SIZE = 64 * 1024
 

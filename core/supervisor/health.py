@@ -2,12 +2,13 @@
 blocking the shim.
 
 Each probe runs in a *runner*: a process forked from the shim for that one probe. The runner starts the
-command in the container with the exec machinery (``core.runtime.exec``: the runner asks the shim over its
-socket, as ``dockyard exec`` does, for the same namespaces, cgroup, user and security), collects its stdout and stderr (the first 4096 bytes),
-kills it when it outlives the timeout, waits for it, records docker's ``exec_create`` / ``exec_start`` /
-``exec_die`` events, and writes the result as one JSON object into a pipe that the shim watches in its
-selector next to the container's output and its clients. So the shim copies logs and serves attach while a
-probe starts, runs or hangs; it reaps the runner and the probe's process on SIGCHLD like any child.
+command in the container with the exec machinery (``core.runtime.exec``: it asks the shim over its socket,
+as ``dockyard exec`` does, for the same namespaces, cgroup, user and security), collects its stdout and
+stderr (the first 4096 bytes), kills it when it outlives the timeout, waits for it, records docker's
+``exec_create`` / ``exec_start`` / ``exec_die`` events, and writes the result as one JSON object into a pipe
+that the shim watches in its selector next to the container's output and its clients. So the shim copies
+logs and serves attach while a probe starts, runs or hangs; it reaps the runner and the probe's process on
+SIGCHLD like any child.
 
 The shim alone writes State.Health (through its state updates, under the container's lock), and emits
 ``health_status: healthy|unhealthy`` when the status changes, as docker's daemon does.
