@@ -121,9 +121,16 @@ def _read_all(h: ExecHandle, timeout: float = 10) -> tuple[str, str]:
     return out.decode(), err.decode()
 
 
-@pytest.fixture
-def box(testbed, engine_config: Config) -> Iterator[Box]:  # type: ignore[no-untyped-def]
-    engine_config.cgroup_parent = f"dockyard-test-exec-{os.getpid()}"
+@contextlib.contextmanager
+def _sleeper(
+    testbed,
+    engine_config: Config,
+    label: str,
+    **host: object,  # type: ignore[no-untyped-def]
+) -> Iterator[Box]:
+    """A started busybox ``sleep 1000`` on an engine of its own (cgroup parent named by ``label``), removed
+    after; ``host`` are HostConfig fields."""
+    engine_config.cgroup_parent = f"dockyard-test-{label}-{os.getpid()}"
     engine = LocalEngine(engine_config)
     engine.pull(testbed.ref("busybox:latest"))
     summary = engine.create_container(
@@ -134,7 +141,8 @@ def box(testbed, engine_config: Config) -> Iterator[Box]:  # type: ignore[no-unt
                 hostname="exechost",
                 attach_stdout=False,
                 attach_stderr=False,
-            )
+            ),
+            HostConfig(**host),  # type: ignore[arg-type]
         )
     )
     try:
@@ -147,6 +155,12 @@ def box(testbed, engine_config: Config) -> Iterator[Box]:  # type: ignore[no-unt
             engine.remove_container(summary.id, force=True)
         with contextlib.suppress(Exception):
             cgroups.Cgroup.remove_parent(engine_config.cgroup_parent)
+
+
+@pytest.fixture
+def box(testbed, engine_config: Config) -> Iterator[Box]:  # type: ignore[no-untyped-def]
+    with _sleeper(testbed, engine_config, "exec") as sleeper:
+        yield sleeper
 
 
 def test_echo_and_exit_codes(box: Box) -> None:
@@ -425,29 +439,15 @@ def test_a_container_restarted_by_its_shim_after_an_exec_gets_a_pid_namespace_of
     """The shim points its children's pid namespace at the container for each exec's fork, and back: the
     container's next PID 1, forked by the same shim (restart policy), is in a new namespace beside the old
     one, not nested in it."""
-    engine_config.cgroup_parent = f"dockyard-test-exec-restart-{os.getpid()}"
-    engine = LocalEngine(engine_config)
-    engine.pull(testbed.ref("busybox:latest"))
-    created = engine.create_container(
-        ContainerCreate(
-            ContainerConfig(
-                image=testbed.ref("busybox:latest"),
-                cmd=["sleep", "1000"],
-                attach_stdout=False,
-                attach_stderr=False,
-            ),
-            HostConfig(restart_policy=RestartPolicy("on-failure", 1)),
-        )
-    )
-    try:
-        engine.start_container(created.id)
-        first = engine.container(created.id).pid
-        with engine.exec_process(created.id, ExecConfig(["true"])) as h:
+    policy = RestartPolicy("on-failure", 1)
+    with _sleeper(testbed, engine_config, "exec-restart", restart_policy=policy) as sleeper:
+        engine, first = sleeper.engine, sleeper.pid
+        with engine.exec_process(sleeper.id, ExecConfig(["true"])) as h:
             assert h.wait(timeout=10) == 0
         os.kill(first, signal.SIGKILL)  # exit 137: on-failure brings it back, in the same shim
         deadline = time.monotonic() + 15
         while True:
-            c = engine.container(created.id)
+            c = engine.container(sleeper.id)
             if c.status == "running" and c.pid not in (0, first):
                 break
             assert time.monotonic() < deadline, f"not restarted: {c.status}"
@@ -455,13 +455,8 @@ def test_a_container_restarted_by_its_shim_after_an_exec_gets_a_pid_namespace_of
         # two levels: the host's pid and 1 in the container's namespace (nested, there would be three)
         nspid = re.search(r"^NSpid:(.*)$", Path(f"/proc/{c.pid}/status").read_text(), re.M)
         assert nspid is not None and nspid.group(1).split() == [str(c.pid), "1"]
-        with engine.exec_process(created.id, ExecConfig(["cat", "/proc/1/cmdline"])) as h:
+        with engine.exec_process(sleeper.id, ExecConfig(["cat", "/proc/1/cmdline"])) as h:
             assert h.wait(timeout=10) == 0
-    finally:
-        with contextlib.suppress(Exception):
-            engine.remove_container(created.id, force=True)
-        with contextlib.suppress(Exception):
-            cgroups.Cgroup.remove_parent(engine_config.cgroup_parent)
 
 
 def test_cwd_through_a_leaked_fd_is_refused(box: Box) -> None:
