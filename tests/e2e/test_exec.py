@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,12 +123,7 @@ def _read_all(h: ExecHandle, timeout: float = 10) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _sleeper(
-    testbed,
-    engine_config: Config,
-    label: str,
-    **host: object,  # type: ignore[no-untyped-def]
-) -> Iterator[Box]:
+def _sleeper(testbed: Any, engine_config: Config, label: str, **host: Any) -> Iterator[Box]:
     """A started busybox ``sleep 1000`` on an engine of its own (cgroup parent named by ``label``), removed
     after; ``host`` are HostConfig fields."""
     engine_config.cgroup_parent = f"dockyard-test-{label}-{os.getpid()}"
@@ -142,7 +138,7 @@ def _sleeper(
                 attach_stdout=False,
                 attach_stderr=False,
             ),
-            HostConfig(**host),  # type: ignore[arg-type]
+            HostConfig(**host),
         )
     )
     try:
@@ -433,8 +429,7 @@ def test_the_shim_starts_the_process_and_it_outlives_its_caller(box: Box) -> Non
 
 
 def test_a_container_restarted_by_its_shim_after_an_exec_gets_a_pid_namespace_of_its_own(
-    testbed,
-    engine_config: Config,  # type: ignore[no-untyped-def]
+    testbed: Any, engine_config: Config
 ) -> None:
     """The shim points its children's pid namespace at the container for each exec's fork, and back: the
     container's next PID 1, forked by the same shim (restart policy), is in a new namespace beside the old
