@@ -18,7 +18,7 @@ import selectors
 import signal
 import socket
 
-from core.errors import DockyardError
+from core.errors import Conflict, DockyardError, RuntimeFailure
 from core.record import record
 from core.runtime import exec as runtime_exec
 from core.runtime import init, protocol, tini
@@ -72,22 +72,24 @@ class ExecSessions:
         self.by_pid: dict[int, Session] = {}
         self.by_fd: dict[int, Session] = {}  # console sockets and drained masters in the shim's selector
         self._seccomp: tuple[bytes | None] | None = None  # the container's filter, built once
+        self._container: runtime_exec.Joinable | None = None  # what the processes join, while PID 1 lives
 
     def start(self, client: Client, request: dict[str, Any], fds: list[int]) -> None:
         """``{"op": "exec"}``: fork the process; the caller hears of it on its sync socket."""
         shim = self.shim
+        name = str(shim.runtime.get("name") or shim.cid)
+        started = None
         try:
             bpf = self._container_filter()
-        except (DockyardError, KeyError, TypeError, ValueError) as err:
-            runtime_exec.refuse_requested(request, fds, f"cannot load the container's seccomp filter: {err}")
-            started = None
+            container = self._joinable(name)
+        except (KeyError, TypeError, ValueError) as err:
+            why = RuntimeFailure(f"cannot load the container's seccomp filter: {err}")
+            runtime_exec.refuse_requested(request, fds, why)
+        except (DockyardError, OSError) as err:
+            runtime_exec.refuse_requested(request, fds, err)
         else:
             started = runtime_exec.start_requested(
-                request,
-                fds,
-                name=str(shim.runtime.get("name") or shim.cid),
-                pid1=shim.pid if shim.exit_status is None else 0,
-                seccomp_bpf=bpf,
+                request, fds, name=name, container=container, seccomp_bpf=bpf
             )
         if started is None:
             client.closing = True
@@ -98,6 +100,24 @@ class ExecSessions:
         if started.console is not None:
             self.by_fd[started.console] = session
             shim.sel.register(started.console, selectors.EVENT_READ, "exec")
+
+    def _joinable(self, name: str) -> runtime_exec.Joinable:
+        """The running container's namespaces, root and cgroups, opened at its first exec."""
+        shim = self.shim
+        if not shim.pid or shim.exit_status is not None:
+            self.container_ended()
+            raise Conflict(f"container {name} is not running")
+        if self._container is not None and self._container.pid1 != shim.pid:
+            self.container_ended()  # restarted: another PID 1
+        if self._container is None:
+            self._container = runtime_exec.Joinable.open(name, shim.pid)
+        return self._container
+
+    def container_ended(self) -> None:
+        """PID 1 is gone (or going): let go of its namespaces."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
 
     def _container_filter(self) -> bytes | None:
         if self._seccomp is None:
@@ -186,6 +206,7 @@ class ExecSessions:
                     self._forget(fd)
                     os.close(fd)
         self.by_pid.clear()
+        self.container_ended()
 
     def _drain(self, session: Session) -> None:
         if session.caller_gone and session.master is not None and not session.draining:

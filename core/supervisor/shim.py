@@ -475,6 +475,8 @@ class Shim:
             held = sys.modules.get("core.network.ports")  # the userland proxy, a child of ours
             if pid == self.pid:
                 self.exit_status = status
+                if self.execs is not None:
+                    self.execs.container_ended()  # its namespaces must not outlive it in our hands
             elif self.execs is not None and self.execs.reaped(pid, status):
                 pass
             elif held is not None and held.proxy_reaped(pid):
@@ -674,6 +676,8 @@ class Shim:
         return self.health.start(previous)
 
     def teardown_run(self) -> None:
+        if self.execs is not None:
+            self.execs.container_ended()
         if self.stdin_fd is not None:
             os.close(self.stdin_fd)
             self.stdin_fd = None

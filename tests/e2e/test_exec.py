@@ -60,6 +60,9 @@ class Box:
             env=self.env(),
         )
 
+    def shim_pid(self) -> int:
+        return int(json.loads((self.engine.paths.container(self.id) / "state.json").read_text())["shim_pid"])
+
     def run(self, *args: str, **kw: object) -> tuple[int, str, str]:
         """Engine.exec with pipes: (exit code, stdout, stderr)."""
         with exec_handle(self.engine, self.name, list(args), **kw) as h:  # type: ignore[arg-type]
@@ -404,9 +407,8 @@ def test_the_shim_starts_the_process_and_it_outlives_its_caller(box: Box) -> Non
     """containerd-shim's way: the container's supervisor is the process's parent (no process of the
     caller's in between), reaps it and reports its exit; a caller killed while its exec runs leaves it
     running to its end."""
-    state = json.loads((box.engine.paths.container(box.id) / "state.json").read_text())
     with exec_handle(box.engine, box.name, ["sleep", "30"]) as h:
-        assert _status_field(Path(f"/proc/{h.pid}/status").read_text(), "PPid") == str(state["shim_pid"])
+        assert _status_field(Path(f"/proc/{h.pid}/status").read_text(), "PPid") == str(box.shim_pid())
         assert h.poll() is None
         h.kill(signal.SIGTERM)
         assert h.wait(timeout=10) == 143
@@ -439,6 +441,19 @@ def test_a_container_restarted_by_its_shim_after_an_exec_gets_a_pid_namespace_of
         engine, first = sleeper.engine, sleeper.pid
         with engine.exec_process(sleeper.id, ExecConfig(["true"])) as h:
             assert h.wait(timeout=10) == 0
+        # the shim keeps what execs join while PID 1 lives; none of it may outlive PID 1
+        shim_fds = Path(f"/proc/{sleeper.shim_pid()}/fd")
+        own_pidns = os.readlink(f"/proc/{sleeper.shim_pid()}/ns/pid")
+
+        def namespaces_held() -> set[str]:
+            links = set()
+            for fd in shim_fds.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    links.add(os.readlink(fd))
+            kinds = ("mnt:", "ipc:", "uts:", "pid:", "cgroup:")
+            return {link for link in links if link.startswith(kinds) and link != own_pidns}
+
+        assert len(namespaces_held()) == 5  # else the test below is moot
         os.kill(first, signal.SIGKILL)  # exit 137: on-failure brings it back, in the same shim
         deadline = time.monotonic() + 15
         while True:
@@ -447,6 +462,7 @@ def test_a_container_restarted_by_its_shim_after_an_exec_gets_a_pid_namespace_of
                 break
             assert time.monotonic() < deadline, f"not restarted: {c.status}"
             time.sleep(0.05)
+        assert namespaces_held() == set()  # let go of when the old PID 1 ended, none taken since
         # two levels: the host's pid and 1 in the container's namespace (nested, there would be three)
         nspid = re.search(r"^NSpid:(.*)$", Path(f"/proc/{c.pid}/status").read_text(), re.M)
         assert nspid is not None and nspid.group(1).split() == [str(c.pid), "1"]
