@@ -750,6 +750,15 @@ WORKFLOWS: list[W] = [
         (0,),
         "docker run -d --name ex busybox sleep 30 >/dev/null\ndocker exec ex echo inside\ndocker exec ex sh -c 'exit 4'",
     ),
+    W(
+        "exec-host-namespaces",
+        (0,),
+        r"""
+        docker run -d --name eh --pid host --network host --ipc host --uts host busybox sleep 30 >/dev/null
+        docker exec eh sh -c 'test -d /proc/1/root && echo host-pids; [ "$(hostname)" = "'$(hostname)'" ] && echo host-uts'
+        docker exec -t eh sh -c 'tty >/dev/null && echo tty'
+        """,
+    ),
     W("exec-not-running", (14,), "docker create --name ex busybox >/dev/null\ndocker exec ex true"),
     W("exec-missing-container", (14,), "docker exec nosuch true"),
     W(
