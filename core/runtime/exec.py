@@ -42,8 +42,9 @@ Security (the CVEs that shaped runc's exec):
   socket is closed before the working directory is entered, and the sync socket is close-on-exec
   (CVE-2024-21626: no fd of the host survives, and a cwd outside the root, ``(unreachable)/...``, is
   refused by :func:`init._chdir`). The process closes every fd of the shim's it does not need first thing.
-* The process is non-dumpable from its first step (CVE-2019-5736): no process in the container can open
-  /proc/<pid>/{exe,fd,mem} of our interpreter while it runs there; execve replaces it.
+* The process is non-dumpable from birth (CVE-2019-5736): the shim makes itself non-dumpable before its
+  first exec and fork passes that on, so no process in the container can open /proc/<pid>/{exe,fd,mem} of
+  our interpreter while it runs there; execve replaces it.
 * setns(CLONE_NEWNS) sets root and cwd to the namespace's root mount, which after the container's
   pivot_root is the container's root. The process checks that (same device and inode as
   ``/proc/<PID 1>/root``) before it touches any path.

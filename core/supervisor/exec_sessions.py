@@ -21,7 +21,7 @@ import socket
 from core.errors import Conflict, DockyardError, RuntimeFailure
 from core.record import record
 from core.runtime import exec as runtime_exec
-from core.runtime import init, protocol, tini
+from core.runtime import init, linux, protocol, tini
 from core.runtime.spec import ProcessSpec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
@@ -73,6 +73,10 @@ class ExecSessions:
         self.by_fd: dict[int, Session] = {}  # console sockets and drained masters in the shim's selector
         self._seccomp: tuple[bytes | None] | None = None  # the container's filter, built once
         self._container: runtime_exec.Joinable | None = None  # what the processes join, while PID 1 lives
+        # Forked into the container's pid namespace, a process must be non-dumpable from birth (CVE-2019-5736:
+        # no process of the container may open /proc/<pid>/{exe,mem} of our interpreter), and it inherits
+        # the flag from us: the shim gives up being dumpable (core dumps of a supervisor) for that.
+        linux.set_dumpable(False)
 
     def start(self, client: Client, request: dict[str, Any], fds: list[int]) -> None:
         """``{"op": "exec"}``: fork the process; the caller hears of it on its sync socket."""
