@@ -86,9 +86,6 @@ class ExecSessions:
         try:
             bpf = self._container_filter()
             container = self._joinable(name)
-        except (KeyError, TypeError, ValueError) as err:
-            why = RuntimeFailure(f"cannot load the container's seccomp filter: {err}")
-            runtime_exec.refuse_requested(request, fds, why)
         except (DockyardError, OSError) as err:
             runtime_exec.refuse_requested(request, fds, err)
         else:
@@ -124,8 +121,12 @@ class ExecSessions:
             self._container = None
 
     def _container_filter(self) -> bytes | None:
+        """The filter the container's PID 1 runs under (the shim compiled it for the start: a cache hit)."""
         if self._seccomp is None:
-            spec = ProcessSpec.from_dict(self.shim.runtime["spec"]["process"])
+            try:
+                spec = ProcessSpec.from_dict(self.shim.runtime["spec"]["process"])
+            except (KeyError, TypeError, ValueError, IndexError) as err:
+                raise RuntimeFailure(f"cannot read the container's seccomp profile: {err}") from None
             self._seccomp = (init.prepare_seccomp(spec),)
         return self._seccomp[0]
 
@@ -161,6 +162,10 @@ class ExecSessions:
             return
         try:
             data = os.read(fd, _DRAIN_SIZE)
+        except BlockingIOError:
+            # the terminal's open file is shared with the caller's copy, which a stream may have made
+            # non-blocking: nothing to read after all, keep watching
+            return
         except OSError:  # EIO: no slave open any more
             data = b""
         if not data:
