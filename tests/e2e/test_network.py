@@ -609,3 +609,17 @@ def test_network_rm_right_after_rm_of_its_containers(net: Net) -> None:
         with ThreadPoolExecutor(len(names)) as pool:
             list(pool.map(finish, names))
         engine.remove_network("quick")
+
+
+def test_network_rm_right_after_rm_of_an_auto_removing_container(net: Net) -> None:
+    """`docker rm -f` of a `--rm` container returns once its shim has released the endpoint too: the shim
+    removes such a container itself as it exits (its record goes first, then its network), and `rm` must
+    not take the record's disappearance for the end of it."""
+    from core.engine import LocalEngine
+
+    engine = LocalEngine(net.config)
+    for _ in range(5):
+        net.cli("network", "create", "quickrm")
+        net.cli("run", "-d", "--rm", "--name", "auto", "--network", "quickrm", "busybox", "sleep", "60")
+        engine.remove_container("auto", force=True)
+        engine.remove_network("quickrm")
