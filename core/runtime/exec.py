@@ -417,6 +417,8 @@ def spawn(
             socket.send_fds(conn, [request], theirs)
         except (FileNotFoundError, ConnectionRefusedError):
             raise Conflict(f"container {name} is not running") from None
+        except OSError as err:
+            raise RuntimeFailure(f"cannot reach the supervisor of container {name}: {err.strerror}") from None
     except BaseException:
         for fd in theirs + mine:
             os.close(fd)
