@@ -444,6 +444,12 @@ def spawn(
     if error is not None or pid is None or pidfd is None:
         for fd in [*mine, *(x for x in (pidfd, master) if x is not None)]:
             os.close(fd)
+        if pid is not None:
+            # the process failed before the exec and exits: its supervisor writes the exit code to the
+            # status file as it reaps it, then sends it here. Wait for that, so the exec's record says it
+            # (`exec inspect`'s ExitCode) by the time the caller hears of the failure
+            conn.settimeout(10)
+            _read_exit(conn)
         conn.close()
         if error is None:
             raise RuntimeFailure(

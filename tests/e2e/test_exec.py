@@ -470,6 +470,17 @@ def test_a_container_restarted_by_its_shim_after_an_exec_gets_a_pid_namespace_of
             assert h.wait(timeout=10) == 0
 
 
+def test_a_failed_start_is_on_record_when_the_caller_hears_of_it(box: Box) -> None:
+    """The process that could not exec the command exits 127; its supervisor records that as it reaps it,
+    and `exec inspect` right after the failed start must say so (the API's clients read the exit code
+    there: null would be taken for 0)."""
+    for _ in range(20):
+        exec_id = box.engine.create_exec(box.name, ExecConfig(["no-such-command"]))
+        with pytest.raises(CommandNotFound):
+            box.engine.start_exec(exec_id)
+        assert box.engine.inspect_exec(exec_id)["ExitCode"] == 127
+
+
 def test_cwd_through_a_leaked_fd_is_refused(box: Box) -> None:
     """CVE-2024-21626's shape: a working directory through /proc/self/fd/N must never land outside the root
     (every fd but stdio and the close-on-exec sync socket is closed before the chdir)."""
