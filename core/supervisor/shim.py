@@ -208,20 +208,9 @@ class Shim:
         finally:
             self.listener.setblocking(False)
         conn.settimeout(2.0)
-        data = b""
         fds: list[int] = []
         try:
-            # one line of JSON; an exec's fds come with its first bytes
-            while b"\n" not in data and len(data) < MAX_REQUEST:
-                chunk, got, _flags, _addr = socket.recv_fds(conn, 65536, MAX_REQUEST_FDS)
-                for fd in got:
-                    # received fds come inheritable: an exec's sync socket must not outlive the execve
-                    os.set_inheritable(fd, False)
-                fds += got
-                if not chunk:
-                    break
-                data += chunk
-            line, _, rest = data.partition(b"\n")
+            line, fds = _read_request_line(conn)
             req = json.loads(line or b"{}")
             if not isinstance(req, dict):
                 raise ValueError("not a request")
@@ -247,8 +236,6 @@ class Shim:
             for fd in fds:
                 os.close(fd)
             self.handle_request(client, req)
-        if rest and client in self.clients:
-            self.take_frames(client, rest)  # sent right behind the request (an attach's first input)
         return client
 
     def handle_request(self, client: Client, req: dict[str, Any]) -> None:
@@ -815,6 +802,36 @@ class Shim:
             os.unlink(self.sock_path)
         except FileNotFoundError:
             pass
+
+
+def _read_request_line(conn: socket.socket) -> tuple[bytes, list[int]]:
+    """The request's JSON line and the fds that came with it, and not a byte more: what follows (an
+    attach's first input, sent before the container has started) stays in the socket until it can be
+    used. Each round peeks at what is there (a peek leaves the fds queued) and takes it up to the line's
+    end, or all of it, after which the next peek waits for more."""
+    data = b""
+    fds: list[int] = []
+    try:
+        while not data.endswith(b"\n"):
+            peeked = conn.recv(65536, socket.MSG_PEEK)
+            if not peeked or len(data) + len(peeked) > MAX_REQUEST:
+                raise ValueError("no request line")
+            end = peeked.find(b"\n")
+            chunk, got, _flags, _addr = socket.recv_fds(
+                conn, end + 1 if end >= 0 else len(peeked), MAX_REQUEST_FDS
+            )
+            for fd in got:
+                # received fds come inheritable: an exec's sync socket must not outlive the execve
+                os.set_inheritable(fd, False)
+            fds += got
+            if not chunk:
+                raise ValueError("no request line")
+            data += chunk
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return data[:-1], fds
 
 
 def _warm_up() -> None:
