@@ -64,6 +64,15 @@ def _send(fd: int, message: dict[str, object], fds: list[int] | None = None) -> 
         socket.send_fds(sock, [json.dumps(message).encode()], fds or [])
 
 
+def _report_pid(sync: int, pid: int) -> None:
+    """What the shim says once it has forked the process: its pid, with a pidfd."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        _send(sync, {"type": "pid", "pid": pid}, [pidfd])
+    finally:
+        os.close(pidfd)
+
+
 def test_no_supervisor_means_the_container_is_not_running(tmp_path: Path) -> None:
     with pytest.raises(Conflict, match="container box is not running"):
         spawn("box", tmp_path / "missing.sock", ProcessSpec(["true"]))
@@ -101,11 +110,7 @@ def test_exit_code_detach_and_a_supervisor_that_goes_away(tmp_path: Path) -> Non
     heard_eof = threading.Event()
 
     def shim(conn: socket.socket, request: dict[str, object], fds: dict[str, int]) -> None:
-        pidfd = os.pidfd_open(sleeper.pid)
-        try:
-            _send(fds["sync"], {"type": "pid", "pid": sleeper.pid}, [pidfd])
-        finally:
-            os.close(pidfd)
+        _report_pid(fds["sync"], sleeper.pid)
         os.close(fds.pop("sync"))  # EOF: exec'd
         if conn.recv(1) == b"":  # the caller detached: a half-close, the connection stays
             heard_eof.set()
@@ -122,11 +127,7 @@ def test_exit_code_detach_and_a_supervisor_that_goes_away(tmp_path: Path) -> Non
             handle.close()
 
         def vanishing(conn: socket.socket, request: dict[str, object], fds: dict[str, int]) -> None:
-            pidfd = os.pidfd_open(sleeper.pid)
-            try:
-                _send(fds["sync"], {"type": "pid", "pid": sleeper.pid}, [pidfd])
-            finally:
-                os.close(pidfd)
+            _report_pid(fds["sync"], sleeper.pid)
 
         (tmp_path / "shim.sock").unlink()
         with supervisor(tmp_path, vanishing) as path:
