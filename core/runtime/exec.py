@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import _signal  # signal's C module: see _forget_signal_handlers
 import contextlib
+import errno
 import fcntl
 import gc
 import json
@@ -456,7 +457,10 @@ def spawn(
                 f"exec in {name} failed: its supervisor did not start it (a container started by an older"
                 " dockyard: restart it)"
             )
-        raise error_for_exit_code(int(error.get("code", 125)), str(error.get("message", "exec failed")))
+        message = str(error.get("message", "exec failed"))
+        if error.get("conflict"):
+            raise Conflict(message)
+        raise error_for_exit_code(int(error.get("code", 125)), message)
     handle = ExecHandle(
         pid=pid,
         pidfd=_above_stdio(pidfd),
@@ -644,8 +648,10 @@ def _take_fds(
 
 def _tell_error(sync: int, err: BaseException) -> None:
     code = err.exit_code if isinstance(err, DockyardError) else 125
+    # a Conflict (the container is not running) stays one for the caller: the API answers it with 409
+    message = {"type": "error", "code": code, "message": str(err), "conflict": isinstance(err, Conflict)}
     with contextlib.suppress(OSError):
-        os.write(sync, json.dumps({"type": "error", "code": code, "message": str(err)}).encode())
+        os.write(sync, json.dumps(message).encode())
 
 
 def _fork_process(
@@ -678,7 +684,12 @@ def _fork_process(
             # dies with the thread that forked it (PR_SET_PDEATHSIG), and a thread's end is soon
             linux.setns(pidns, linux.CLONE_NEWPID)
         try:
-            child = os.fork()
+            try:
+                child = os.fork()
+            except OSError as err:
+                if err.errno == errno.ENOMEM:  # a pid namespace whose init has exited takes no new process
+                    raise Conflict(f"container {name} is not running") from None
+                raise
             if child == 0:  # pragma: no cover - runs in the process; reported through the sync socket
                 try:
                     _process(plan)

@@ -481,6 +481,35 @@ def test_a_failed_start_is_on_record_when_the_caller_hears_of_it(box: Box) -> No
         assert box.engine.inspect_exec(exec_id)["ExitCode"] == 127
 
 
+def test_an_exec_that_reaches_the_shim_after_pid_1_died_is_told_the_container_is_not_running(
+    testbed: Any, engine_config: Config
+) -> None:
+    """PID 1 dead but not reaped yet (the shim stopped meanwhile, so the request is served first): the fork
+    into a pid namespace whose init is gone fails (ENOMEM), and that is docker's "not running", not an
+    out-of-memory error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _sleeper(testbed, engine_config, "exec-late") as sleeper:
+        with sleeper.engine.exec_process(sleeper.id, ExecConfig(["true"])) as h:
+            assert h.wait(timeout=10) == 0  # the shim now holds what execs join
+        shim = sleeper.shim_pid()
+        os.kill(shim, signal.SIGSTOP)
+        try:
+            os.kill(sleeper.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while _status_field(Path(f"/proc/{sleeper.pid}/status").read_text(), "State") != "Z":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            with ThreadPoolExecutor(1) as pool:
+                late = pool.submit(sleeper.engine.exec_process, sleeper.id, ExecConfig(["true"]))
+                time.sleep(0.3)  # the request waits in the shim's socket
+                os.kill(shim, signal.SIGCONT)
+                with pytest.raises(Conflict, match="is not running"):
+                    late.result(timeout=10).close()
+        finally:
+            os.kill(shim, signal.SIGCONT)
+
+
 def test_cwd_through_a_leaked_fd_is_refused(box: Box) -> None:
     """CVE-2024-21626's shape: a working directory through /proc/self/fd/N must never land outside the root
     (every fd but stdio and the close-on-exec sync socket is closed before the chdir)."""
