@@ -144,7 +144,8 @@ def test_exit_code_detach_and_a_supervisor_that_goes_away(tmp_path: Path) -> Non
 
 def test_a_container_found_not_running_by_its_supervisor_is_a_conflict(tmp_path: Path) -> None:
     def shim(conn: socket.socket, request: dict[str, object], fds: dict[str, int]) -> None:
-        _send(fds["sync"], {"type": "error", "code": 125, "message": "container box is not running", "conflict": True})
+        refusal = {"type": "error", "code": 125, "message": "container box is not running", "conflict": True}
+        _send(fds["sync"], refusal)
 
     with supervisor(tmp_path, shim) as path, pytest.raises(Conflict, match="box is not running"):
         spawn("box", path, ProcessSpec(["true"]))
