@@ -64,6 +64,7 @@ class NetSettings:
 def reserve() -> NetSettings:
     from core.network.store import host_routes
 
+    sweep_dead_sessions()
     routes = host_routes()
     start = os.getpid() % 250
     for i in range(250):
@@ -78,8 +79,35 @@ def reserve() -> NetSettings:
         except BlockingIOError:
             os.close(fd)
             continue
-        return NetSettings(k, f"dyt{k}", f"10.213.{k}.1/24", f"10.214.{k}.0/24", 28, f"dyt{k}", fd)
+        return _settings(k, fd)
     raise RuntimeError("no free test network slot (10.213.k.0/24 and 10.214.k.0/24 all in use)")
+
+
+def _settings(k: int, fd: int) -> NetSettings:
+    return NetSettings(k, f"dyt{k}", f"10.213.{k}.1/24", f"10.214.{k}.0/24", 28, f"dyt{k}", fd)
+
+
+def sweep_dead_sessions() -> None:
+    """Remove the bridges and nft tables of slots whose session died without its clean-up: a ``dyt<k>``
+    link or table whose slot lock can be taken has no living owner. Taken and released here, one at a time."""
+    if os.geteuid() != 0:
+        return
+    links = subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=False).stdout
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False).stdout
+    names = {link.get("ifname", "") for link in json.loads(links or "[]")}
+    names |= {line.split()[-1] for line in tables.splitlines() if line.startswith("table ip ")}
+    slots = sorted({int(n[3:]) for n in names if n.startswith("dyt") and n[3:].isdigit()})
+    for k in slots:
+        try:
+            fd = os.open(LOCK_DIR / f"{k}.lock", os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue  # not a slot of ours: never made by a session here
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # a living session's
+            continue
+        cleanup(_settings(k, fd))  # closes fd, which releases the lock
 
 
 def leftover_bridges(settings: NetSettings) -> list[str]:
