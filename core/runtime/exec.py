@@ -67,7 +67,6 @@ import os
 import select
 import signal
 import socket
-import stat
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -95,9 +94,6 @@ _JOIN = (
     ("mnt", linux.CLONE_NEWNS),
 )
 _NS_KINDS = ("pid", *(kind for kind, _flag in _JOIN))
-_MAX_MESSAGE = 64 * 1024
-_PTMX = os.makedev(5, 2)
-_DRAIN_SIZE = 64 * 1024
 
 
 # ========================================================================================= the request ====
@@ -128,8 +124,8 @@ class ExecOptions:
     detach: bool = False
     privileged: bool = False
     tty_size: tuple[int, int] | None = None  # (rows, cols) of the terminal before the command starts
-    # where the exit code goes when the process ends, written by its supervising middle process, so it is
-    # known even when nobody waits for it (a detached exec, a caller that went away); None: nowhere
+    # where the exit code goes when the process ends, written by its supervisor (the shim), so it is known
+    # even when nobody waits for it (a detached exec, a caller that went away); None: nowhere
     status_path: Path | None = None
 
 
@@ -431,7 +427,7 @@ def spawn(
         os.close(fd)
     assert sock is not None and conn is not None
     try:
-        pid, pidfd, master, error = _read_start(sock)
+        report = init.read_start(sock)
     except BaseException:
         # interrupted (^C): the process must not start behind our back
         with contextlib.suppress(OSError):
@@ -442,6 +438,7 @@ def spawn(
         raise
     finally:
         sock.close()
+    pid, pidfd, master, error = report.pid, report.pidfd, report.console, report.error
     if error is not None or pid is None or pidfd is None:
         for fd in [*mine, *(x for x in (pidfd, master) if x is not None)]:
             os.close(fd)
@@ -484,39 +481,11 @@ def _above_stdio(fd: int) -> int:
     return high
 
 
-def _read_start(sock: socket.socket) -> tuple[int | None, int | None, int | None, dict[str, Any] | None]:
-    """Messages until EOF: (the process's pid, its pidfd, the pty master, the first error)."""
-    pid: int | None = None
-    pidfd: int | None = None
-    master: int | None = None
-    error: dict[str, Any] | None = None
-    while True:
-        data, fds, _flags, _addr = socket.recv_fds(sock, _MAX_MESSAGE, 4)
-        if not data and not fds:
-            return pid, pidfd, master, error
-        for fd in fds:
-            os.set_inheritable(fd, False)
-        try:
-            msg = json.loads(data) if data else {}
-        except ValueError:
-            msg = {}
-        kind = msg.get("type")
-        if kind == "pid" and pid is None and fds:
-            pid = int(msg["pid"])
-            pidfd = fds.pop(0)
-        elif kind == "console" and master is None and fds:
-            master = fds.pop(0)
-        elif kind == "error" and error is None:
-            error = msg
-        for fd in fds:
-            os.close(fd)
-
-
 # ===================================================================================== the shim's side ====
 
 
 @record
-class Started:
+class Forked:
     """A process the shim forked for an exec request."""
 
     pid: int
@@ -579,7 +548,7 @@ class Joinable:
 
 def start_requested(
     request: dict[str, Any], fds: list[int], *, name: str, container: Joinable, seccomp_bpf: bytes | None
-) -> Started | None:
+) -> Forked | None:
     """Serve one ``{"op": "exec"}`` request in the container's supervisor: fork the process into
     ``container`` and tell the caller its pid (or why not) on the request's sync socket. Takes ownership of
     ``fds``; None when the caller was told of an error."""
@@ -596,7 +565,7 @@ def start_requested(
         child, console_r = _fork_process(name, container, process, seccomp_bpf, sync, stdio)
         pidfd = os.pidfd_open(child)
         try:
-            _send(sync, json.dumps({"type": "pid", "pid": child}).encode(), [pidfd])
+            init.send_message(sync, json.dumps({"type": "pid", "pid": child}).encode(), [pidfd])
         finally:
             os.close(pidfd)
     except (DockyardError, OSError) as err:
@@ -612,7 +581,7 @@ def start_requested(
         for fd in (sync, *stdio):
             if fd is not None:
                 os.close(fd)
-    return Started(child, console_r, status_fd)
+    return Forked(child, console_r, status_fd)
 
 
 def refuse_requested(request: dict[str, Any], fds: list[int], why: BaseException) -> None:
@@ -714,14 +683,6 @@ def _same_file(fd: int, path: str) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def _send(fd: int, data: bytes, fds: list[int]) -> None:
-    sock = socket.socket(fileno=fd)
-    try:
-        socket.send_fds(sock, [data], fds)
-    finally:
-        sock.detach()
-
-
 # ===================================================================================== the process ====
 
 
@@ -777,7 +738,10 @@ def _process(plan: _Plan) -> NoReturn:
         os.setsid()
         if proc.tty:
             step.name = "set up the terminal"
-            _setup_terminal(proc, plan.console_fd, sync)
+            # the master to the caller (on the sync socket) and to the shim, which keeps it to drain once
+            # the caller is gone
+            init.setup_terminal(proc, [plan.console_fd, sync], console=False)
+            os.close(plan.console_fd)
         step.name = "close file descriptors"
         linux.close_fds_above(sync)  # before the cwd is entered: no fd of the host is left to escape by
         os.umask(0o022)
@@ -814,35 +778,11 @@ def _check_root(root_fd: int) -> None:
         raise SetupError("the container's mount namespace root is not its root filesystem; refusing to exec")
 
 
-def _setup_terminal(proc: ProcessSpec, console_fd: int, sync_fd: int) -> None:
-    """A pty from the container's own devpts (runc's console socket): the master goes to the caller (on the
-    sync socket) and to the shim (on the console socket), which keeps it to drain once the caller is gone;
-    the slave becomes our controlling terminal and stdio."""
-    master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        st = os.fstat(master)
-        if not stat.S_ISCHR(st.st_mode) or st.st_rdev != _PTMX:
-            raise SetupError("/dev/pts/ptmx in the container is not a pty multiplexer")
-        linux.unlock_pty(master)
-        slave = linux.open_pty_peer(master, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-        if proc.tty_size is not None:
-            linux.set_window_size(master, *proc.tty_size)
-        _send(console_fd, b'{"type": "console"}', [master])
-        _send(sync_fd, b'{"type": "console"}', [master])
-    finally:
-        os.close(master)
-    os.close(console_fd)
-    linux.set_controlling_tty(slave)
-    for std in (0, 1, 2):
-        os.dup2(slave, std)
-    os.close(slave)
-
-
 __all__ = [
     "ExecHandle",
     "ExecOptions",
+    "Forked",
     "Joinable",
-    "Started",
     "Target",
     "exec_in_container",
     "process_spec",

@@ -78,6 +78,7 @@ _NAMESPACES = (
     ("pid", linux.CLONE_NEWPID),
     ("cgroup", linux.CLONE_NEWCGROUP),
 )
+_PTMX = os.makedev(5, 2)  # /dev/pts/ptmx
 _MAX_MESSAGE = 64 * 1024
 _MAX_DB_FILE = 4 * 1024 * 1024
 
@@ -141,7 +142,8 @@ def spawn(
         if before_start is not None:
             before_start(pid)
         parent.send(b'{"type": "go"}')
-        pid1, console, error = _read_start(parent)
+        report = read_start(parent)
+        pid1, console, error = report.pid, report.console, report.error
     except BaseException:
         _kill_quietly(pid)
         raise
@@ -175,25 +177,50 @@ def _setup_stdio(stdio: Sequence[int | None], keep: int) -> None:
             os.close(src)
 
 
-def _read_start(sock: socket.socket) -> tuple[int | None, int | None, dict[str, Any] | None]:
-    """Messages until EOF: (PID 1's pid, the terminal master fd, the first error)."""
-    pid: int | None = None
-    console: int | None = None
-    error: dict[str, Any] | None = None
+@record
+class StartReport:
+    """What the sync socket said until its end of file (every copy closed: the command was exec'd, or the
+    one who failed said why first)."""
+
+    pid: int | None = None  # the process started (PID 1, or an exec's process)
+    pidfd: int | None = None  # a pidfd of it, when the message carried one (an exec's supervisor sends it)
+    console: int | None = None  # the pty master, with a terminal
+    error: dict[str, Any] | None = None  # the first {"type": "error", "code": ..., "message": ...}
+
+
+def read_start(sock: socket.socket) -> StartReport:
+    """Messages until EOF; the fds that came with them are close-on-exec here."""
+    report = StartReport()
     while True:
         data, fds, _flags, _addr = socket.recv_fds(sock, _MAX_MESSAGE, 4)
         if not data and not fds:
-            return pid, console, error
-        msg = json.loads(data) if data else {}
+            return report
+        for fd in fds:
+            os.set_inheritable(fd, False)
+        try:
+            msg = json.loads(data) if data else {}
+        except ValueError:
+            msg = {}
         kind = msg.get("type")
-        if kind == "console" and fds and console is None:
-            console = fds.pop(0)
-        elif kind == "pid":
-            pid = int(msg["pid"])
-        elif kind == "error" and error is None:
-            error = msg
+        if kind == "pid" and report.pid is None:
+            report.pid = int(msg["pid"])
+            if fds:
+                report.pidfd = fds.pop(0)
+        elif kind == "console" and report.console is None and fds:
+            report.console = fds.pop(0)
+        elif kind == "error" and report.error is None:
+            report.error = msg
         for fd in fds:
             os.close(fd)
+
+
+def send_message(fd: int, data: bytes, fds: Sequence[int] = ()) -> None:
+    """One message on a sync socket (``fd``, left open), with ``fds`` passed along."""
+    sock = socket.socket(fileno=fd)
+    try:
+        socket.send_fds(sock, [data], list(fds))
+    finally:
+        sock.detach()
 
 
 def _kill_quietly(pid: int) -> None:
@@ -298,7 +325,7 @@ def _pid1(spec: ContainerSpec, sync_fd: int, seccomp_bpf: bytes | None) -> NoRet
         os.setsid()
         if proc.tty:
             step.name = "set up the terminal"
-            _setup_terminal(proc, sync_fd, console=rootfs.owns_dev(spec))
+            setup_terminal(proc, [sync_fd], console=rootfs.owns_dev(spec))
         for key, value in spec.sysctls.items():
             step.name = f"set sysctl {key}"
             _write_sysctl(key, value)
@@ -417,22 +444,21 @@ def _lower(text: str) -> str:
 # -- the pieces ------------------------------------------------------------------------------------------
 
 
-def _setup_terminal(proc: ProcessSpec, sync_fd: int, *, console: bool) -> None:
-    """A pty from the container's own devpts; the master goes to the parent, the slave becomes stdio."""
-    master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+def setup_terminal(proc: ProcessSpec, send_to: Sequence[int], *, console: bool) -> None:
+    """A pty from the container's own devpts (runc's console socket): the master goes on each socket of
+    ``send_to`` (the parent's sync socket; for an exec, the caller's and the shim's), the slave becomes our
+    controlling terminal and stdio. ``console``: also bind it to /dev/console."""
+    master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         st = os.fstat(master)
-        if not stat.S_ISCHR(st.st_mode) or os.major(st.st_rdev) != 5:
+        if not stat.S_ISCHR(st.st_mode) or st.st_rdev != _PTMX:
             raise SetupError("/dev/pts/ptmx in the container is not a pty multiplexer")
         linux.unlock_pty(master)
         slave = linux.open_pty_peer(master, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
         if proc.tty_size is not None:
             linux.set_window_size(master, *proc.tty_size)
-        sock = socket.socket(fileno=sync_fd)
-        try:
-            socket.send_fds(sock, [b'{"type": "console"}'], [master])
-        finally:
-            sock.detach()
+        for fd in send_to:
+            send_message(fd, b'{"type": "console"}', [master])
     finally:
         os.close(master)
     if console:  # only in a /dev we made: never create or cover a node in a /dev the user mounted

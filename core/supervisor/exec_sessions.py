@@ -17,6 +17,7 @@ import os
 import selectors
 import signal
 import socket
+import time
 
 from core.errors import Conflict, DockyardError, RuntimeFailure
 from core.record import record
@@ -196,8 +197,6 @@ class ExecSessions:
     def close(self) -> None:
         """The shim is going: the processes of a container whose PID 1 ended die with its pid namespace;
         report them (a moment at most), then let go of the rest."""
-        import time
-
         deadline = time.monotonic() + 2.0
         while self.by_pid and time.monotonic() < deadline:
             for pid in list(self.by_pid):

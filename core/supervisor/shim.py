@@ -330,9 +330,6 @@ class Shim:
             if not (self.execs is not None and client.op == "exec" and self.execs.caller_left(client)):
                 self.drop_client(client)
             return
-        self.take_frames(client, data)
-
-    def take_frames(self, client: Client, data: bytes) -> None:
         try:
             frames = client.reader.feed(data)
         except ValueError:
@@ -663,8 +660,6 @@ class Shim:
         return self.health.start(previous)
 
     def teardown_run(self) -> None:
-        if self.execs is not None:
-            self.execs.container_ended()
         if self.stdin_fd is not None:
             os.close(self.stdin_fd)
             self.stdin_fd = None
