@@ -583,6 +583,26 @@ def remote_selected(host: str | None = None, context: str | None = None) -> bool
         return False
 
 
+def dial_ahead(host: str | None = None, context: str | None = None, connections: int = 1) -> None:
+    """Start connecting to the engine the flags, the environment or docker's config choose, before the
+    command needs it: an ssh engine's handshakes (0.1-0.3 s each, ``connections`` of them at once) then
+    overlap the caller's own start-up and each other. Nothing for the in-process engine or a socket (a
+    connection there is immediate); a choice that cannot be used is left for :func:`engine_for` to report."""
+    if not remote_selected(host, context):
+        return
+    from core.errors import DockyardError
+    from core.remote.contexts import endpoint_for
+
+    try:
+        endpoint = endpoint_for(host=host, context=context)
+        if endpoint is not None and endpoint.scheme == "ssh":
+            from core.remote.ssh import dial_ahead as dial
+
+            dial(endpoint, connections)
+    except DockyardError:
+        pass
+
+
 def engine_for(
     *,
     root: str | None = None,

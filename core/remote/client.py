@@ -11,7 +11,7 @@ import codecs
 import json
 import re
 import socket
-import threading
+from _thread import allocate_lock  # threading.Lock, without importing threading (~0.8 ms)
 from collections.abc import Iterable, Iterator, Mapping
 
 from core import errors
@@ -47,7 +47,7 @@ def unsupported(method: str, endpoint: Endpoint, why: str = "") -> UnsupportedBy
 class ApiClient:
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._version: str | None = None
         self.dialer: Any = None  # ssh: the SSHDialer whose processes carry the connections
         self.ping_headers: dict[str, str] = {}
@@ -214,14 +214,36 @@ def _target(path: str, params: list[tuple[str, str]] | None) -> str:
     """The request target: the path percent-encoded where it must be (as httpx did), then the query."""
     if not params and path.isascii() and " " not in path and "#" not in path:
         return path
-    from urllib.parse import quote, urlencode
-
     path, sep, query = path.partition("?")
-    path = quote(path, safe="/:@!$&'()*+,;=%-._~")
+    path = quote(path, safe="/:@!$&'()*+,;=%")
     if params:
-        query = f"{query}&{urlencode(params)}" if query else urlencode(params)
+        encoded = encode_query(params)
+        query = f"{query}&{encoded}" if query else encoded
         sep = "?"
     return f"{path}{sep}{query}"
+
+
+def encode_query(pairs: Iterable[tuple[str, str]]) -> str:
+    """urllib.parse's ``urlencode`` of name/value pairs."""
+    return "&".join(f"{quote(k, plus=True)}={quote(str(v), plus=True)}" for k, v in pairs)
+
+
+_ALWAYS_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(text: str, safe: str = "", *, plus: bool = False) -> str:
+    """urllib.parse's ``quote`` (``quote_plus`` with ``plus``: a space becomes "+"), without importing
+    urllib.parse: it and ipaddress, which it imports, are ~2 ms of every remote command that has a query."""
+    keep = _ALWAYS_SAFE.union(safe.encode())
+    out = []
+    for byte in text.encode():
+        if byte in keep:
+            out.append(chr(byte))
+        elif plus and byte == 0x20:
+            out.append("+")
+        else:
+            out.append(f"%{byte:02X}")
+    return "".join(out)
 
 
 def _message(r: wire.Response) -> str:

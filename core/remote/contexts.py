@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 from core.errors import Conflict, InvalidArgument, NotFound
 from core.record import field, record
@@ -31,9 +30,9 @@ class ContextNotFound(NotFound):
     pass
 
 
-def config_dir() -> Path:
-    env = os.environ.get("DOCKER_CONFIG")
-    return Path(env) if env else Path(os.path.expanduser("~")) / ".docker"
+# paths are strings (os.path), not pathlib: pathlib and what it imports are ~3 ms of every remote command
+def config_dir() -> str:
+    return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
 
 
 def _digest(name: str) -> str:
@@ -42,12 +41,27 @@ def _digest(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
 
-def meta_dir(name: str) -> Path:
-    return config_dir() / "contexts" / "meta" / _digest(name)
+def meta_dir(name: str) -> str:
+    return os.path.join(config_dir(), "contexts", "meta", _digest(name))
 
 
-def tls_dir(name: str) -> Path:
-    return config_dir() / "contexts" / "tls" / _digest(name)
+def tls_dir(name: str) -> str:
+    return os.path.join(config_dir(), "contexts", "tls", _digest(name))
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _write(path: str, data: str | bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
 
 
 @record
@@ -88,9 +102,9 @@ def _check_name(name: str) -> None:
 def load(name: str) -> Context:
     if name == DEFAULT:
         return Context(DEFAULT, os.environ.get("DOCKER_HOST", ""), "Current DOCKER_HOST based configuration")
-    path = meta_dir(name) / "meta.json"
+    path = os.path.join(meta_dir(name), "meta.json")
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(_read(path))
     except FileNotFoundError:
         raise ContextNotFound(
             f'context "{name}": context not found: open {path}: no such file or directory'
@@ -103,10 +117,10 @@ def load(name: str) -> Context:
 def _from_meta(doc: dict[str, Any], name: str) -> Context:
     docker = (doc.get("Endpoints") or {}).get("docker") or {}
     tls: dict[str, str] = {}
-    folder = tls_dir(name) / "docker"
+    folder = os.path.join(tls_dir(name), "docker")
     for key, file in (("ca", "ca.pem"), ("cert", "cert.pem"), ("key", "key.pem")):
-        if (folder / file).is_file():
-            tls[key] = str(folder / file)
+        if os.path.isfile(os.path.join(folder, file)):
+            tls[key] = os.path.join(folder, file)
     return Context(
         name=str(doc.get("Name") or name),
         host=str(docker.get("Host") or ""),
@@ -119,27 +133,27 @@ def _from_meta(doc: dict[str, Any], name: str) -> Context:
 
 def list_contexts() -> list[Context]:
     out = [load(DEFAULT)]
-    root = config_dir() / "contexts" / "meta"
+    root = os.path.join(config_dir(), "contexts", "meta")
     found: list[Context] = []
-    if root.is_dir():
-        for meta in root.glob("*/meta.json"):
+    if os.path.isdir(root):
+        for digest in os.listdir(root):
             try:
-                doc = json.loads(meta.read_text())
+                doc = json.loads(_read(os.path.join(root, digest, "meta.json")))
             except (OSError, ValueError):
                 continue
             name = str(doc.get("Name") or "")
-            if name and meta.parent.name == _digest(name):
+            if name and digest == _digest(name):
                 found.append(_from_meta(doc, name))
     return sorted(out + found, key=lambda c: c.name)  # as docker's: by name, default among them
 
 
 def _config() -> dict[str, Any]:
     try:
-        doc = json.loads((config_dir() / "config.json").read_text())
+        doc = json.loads(_read(os.path.join(config_dir(), "config.json")))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as err:
-        raise InvalidArgument(f"cannot read {config_dir() / 'config.json'}: {err}") from None
+        raise InvalidArgument(f"cannot read {os.path.join(config_dir(), 'config.json')}: {err}") from None
     return doc if isinstance(doc, dict) else {}
 
 
@@ -170,21 +184,22 @@ def use(name: str) -> None:
         doc.pop("currentContext", None)
     else:
         doc["currentContext"] = name
-    path = config_dir() / "config.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".config.json.tmp")
-    tmp.write_text(json.dumps(doc, indent="\t") + "\n")
+    folder = config_dir()
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, ".config.json.tmp")
+    _write(tmp, json.dumps(doc, indent="\t") + "\n")
     os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    os.replace(tmp, os.path.join(folder, "config.json"))
 
 
 def save(ctx: Context, *, tls_material: dict[str, bytes] | None = None, create: bool) -> None:
     """Write a context's meta.json (and its TLS files) as the docker CLI does."""
     _check_name(ctx.name)
     folder = meta_dir(ctx.name)
-    if create and (folder / "meta.json").exists():
+    meta = os.path.join(folder, "meta.json")
+    if create and os.path.exists(meta):
         raise Conflict(f'context "{ctx.name}" already exists')
-    if not create and not (folder / "meta.json").exists():
+    if not create and not os.path.exists(meta):
         load(ctx.name)  # raises docker's "context not found"
     if ctx.host:
         parse_host(ctx.host)  # refuse what cannot be used
@@ -197,17 +212,17 @@ def save(ctx: Context, *, tls_material: dict[str, bytes] | None = None, create: 
     endpoints = dict(doc.get("Endpoints") or {})
     endpoints["docker"] = {"Host": ctx.host, "SkipTLSVerify": ctx.skip_tls_verify}
     doc["Endpoints"] = endpoints
-    folder.mkdir(parents=True, exist_ok=True, mode=0o755)
-    tmp = folder / ".meta.json.tmp"
-    tmp.write_text(json.dumps(doc, separators=(",", ":")))
-    os.replace(tmp, folder / "meta.json")
+    os.makedirs(folder, mode=0o755, exist_ok=True)
+    tmp = os.path.join(folder, ".meta.json.tmp")
+    _write(tmp, json.dumps(doc, separators=(",", ":")))
+    os.replace(tmp, meta)
     if tls_material is not None:
-        tdir = tls_dir(ctx.name) / "docker"
+        tdir = os.path.join(tls_dir(ctx.name), "docker")
         if tls_material:
-            tdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.makedirs(tdir, mode=0o700, exist_ok=True)
             for file, data in tls_material.items():
-                (tdir / file).write_bytes(data)
-                os.chmod(tdir / file, 0o600)
+                _write(os.path.join(tdir, file), data)
+                os.chmod(os.path.join(tdir, file), 0o600)
 
 
 def remove(name: str, *, force: bool = False) -> None:
@@ -260,8 +275,8 @@ def inspect_document(name: str) -> dict[str, Any]:
         "Endpoints": {"docker": endpoint},
         "TLSMaterial": tls,
         "Storage": {
-            "MetadataPath": str(meta_dir(name)) if name != DEFAULT else "<IN MEMORY>",
-            "TLSPath": str(tls_dir(name)) if name != DEFAULT else "<IN MEMORY>",
+            "MetadataPath": meta_dir(name) if name != DEFAULT else "<IN MEMORY>",
+            "TLSPath": tls_dir(name) if name != DEFAULT else "<IN MEMORY>",
         },
     }
 
@@ -289,7 +304,7 @@ def create_or_update(
         if source is not None:
             base = load(source)
             ctx = Context(name, base.host, base.description, base.skip_tls_verify, {}, {})
-            material = {f"{k}.pem": Path(v).read_bytes() for k, v in base.tls_files.items()}
+            material = {f"{k}.pem": _read_bytes(v) for k, v in base.tls_files.items()}
         else:
             ctx = Context(name, "")
             material = {}
@@ -303,7 +318,7 @@ def create_or_update(
         if "from" in opts:
             base = load(opts["from"])
             ctx.host, ctx.skip_tls_verify = base.host, base.skip_tls_verify
-            material = {f"{k}.pem": Path(v).read_bytes() for k, v in base.tls_files.items()}
+            material = {f"{k}.pem": _read_bytes(v) for k, v in base.tls_files.items()}
         if "host" in opts:
             ctx.host = opts["host"]
         if "skip-tls-verify" in opts:
@@ -311,7 +326,7 @@ def create_or_update(
         for key in ("ca", "cert", "key"):
             if opts.get(key):
                 try:
-                    material[f"{key}.pem"] = Path(os.path.expanduser(opts[key])).read_bytes()
+                    material[f"{key}.pem"] = _read_bytes(os.path.expanduser(opts[key]))
                 except OSError as err:
                     raise InvalidArgument(f"unable to read {key} file {opts[key]}: {err.strerror}") from None
     elif create and source is None:

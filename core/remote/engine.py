@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal as signal_module
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -40,10 +38,9 @@ from core.models import (
     RemovedImage,
     Volume,
 )
-from core.remote.client import ApiClient, StreamedResponse, unsupported
+from core.remote.client import ApiClient, StreamedResponse, quote, unsupported
 from core.remote.endpoint import Endpoint
 from core.remote.frames import FrameDecoder
-from core.remote.hijack import HijackedStream, hijack
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of a remote command)
 if TYPE_CHECKING:
@@ -58,6 +55,7 @@ if TYPE_CHECKING:
         ExecConfig,
         PushResult,
     )
+    from core.remote.hijack import HijackedStream
 
 
 def _filters(filters: Filters | None) -> dict[str, list[str]] | None:
@@ -123,6 +121,8 @@ class RemoteEngine(Engine):
         tty_size: tuple[int, int] | None,
         auto_remove: bool = False,
     ) -> HijackedStream:
+        from core.remote.hijack import HijackedStream, hijack  # the streams: not on a listing's path
+
         params = {"stream": "1", "stdin": "1" if stdin else "0", "stdout": "1", "stderr": "1"}
         sock = hijack(
             self.endpoint, self.api.open_socket, self.api.path(f"/containers/{cid}/attach"), params, None
@@ -475,6 +475,8 @@ class RemoteEngine(Engine):
         if detach:
             self.api.request("POST", f"/exec/{exec_id}/start", body={"Detach": True, "Tty": tty})
             return _Ended(tty)
+        from core.remote.hijack import HijackedStream, hijack
+
         sock = hijack(
             self.endpoint,
             self.api.open_socket,
@@ -549,10 +551,12 @@ class RemoteEngine(Engine):
     def _registry_auth(self, ref: Any) -> dict[str, str]:
         """``X-Registry-Auth`` for ``ref``'s registry, as the docker CLI sends it: the login this client's
         docker config holds for it (``auths`` or a credential helper), base64url JSON; none: no header."""
+        from pathlib import Path
+
         from core.images import credentials
         from core.remote.contexts import config_dir
 
-        creds = credentials.lookup(config_dir() / "config.json", ref.credential_key)
+        creds = credentials.lookup(Path(config_dir(), "config.json"), ref.credential_key)
         if creds is None:
             return {}
         doc: dict[str, str] = {"serveraddress": ref.credential_key}
@@ -623,9 +627,7 @@ class RemoteEngine(Engine):
         return _removed(doc.get("ImagesDeleted") or []), int(doc.get("SpaceReclaimed") or 0)
 
     def save_images(self, names: list[str], out: BinaryIO) -> None:
-        from urllib.parse import quote
-
-        query = "&".join(f"names={quote(n, safe='')}" for n in names)
+        query = "&".join(f"names={quote(n)}" for n in names)
         _copy_to(self.api.stream("GET", f"/images/get?{query}"), out)
 
     def load_images(self, src: BinaryIO, *, progress: Progress | None = None) -> list[str]:
@@ -670,9 +672,7 @@ class RemoteEngine(Engine):
             params.pop("changes")
         path = "/images/create"
         if changes:
-            from urllib.parse import quote
-
-            path += "?" + "&".join(f"changes={quote(c)}" for c in changes)
+            path += "?" + "&".join(f"changes={quote(c, '/')}" for c in changes)
         r = self.api.stream("POST", path, params=params, content=iter(lambda: src.read(1 << 16), b""))
         image_id = ""
         for msg in r.json_messages():
@@ -756,6 +756,8 @@ class RemoteEngine(Engine):
     def login(self, server: str, username: str, password: str) -> str:
         """As ``docker login -H``: the engine checks the credentials with the registry (``POST /auth``),
         then this client stores them in its own docker config, where pull and push find them."""
+        from pathlib import Path
+
         from core.engine import _server_reference
         from core.images import credentials
         from core.remote.contexts import config_dir
@@ -765,16 +767,18 @@ class RemoteEngine(Engine):
         self.api.json(
             "POST", "/auth", body={"username": username, "password": password, "serveraddress": address}
         )
-        credentials.store(config_dir() / "config.json", ref.credential_key, username, password)
+        credentials.store(Path(config_dir(), "config.json"), ref.credential_key, username, password)
         return ref.credential_key
 
     def logout(self, server: str) -> bool:
         """As ``docker logout``: the login is forgotten by this client (the engine keeps none of it)."""
+        from pathlib import Path
+
         from core.engine import _server_reference
         from core.images import credentials
         from core.remote.contexts import config_dir
 
-        return credentials.erase(config_dir() / "config.json", _server_reference(server).credential_key)
+        return credentials.erase(Path(config_dir(), "config.json"), _server_reference(server).credential_key)
 
     # ------------------------------------------------------------------------------- networks
     def create_network(
@@ -970,7 +974,9 @@ def _b64url_json(doc: dict[str, str]) -> str:
 
 def _signal_name(signum: int) -> str:
     try:
-        return signal_module.Signals(signum).name
+        import signal  # only here: ~0.6 ms of every remote command
+
+        return signal.Signals(signum).name
     except ValueError:
         return str(signum)
 
@@ -1039,6 +1045,8 @@ class _Waiter:
     docker CLI does, so an exit is never missed) and read in a thread: the attach stream's exit code."""
 
     def __init__(self, api: ApiClient, cid: str, condition: str = "next-exit") -> None:
+        import threading  # not at import: a listing starts no thread (~0.8 ms)
+
         self.api = api
         self.cid = cid
         self.condition = condition
@@ -1051,6 +1059,8 @@ class _Waiter:
         self._response = self.api.stream(
             "POST", f"/containers/{self.cid}/wait", params={"condition": self.condition}
         )
+        import threading
+
         threading.Thread(target=self._read, name="remote-wait", daemon=True).start()
 
     def _read(self) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from core.errors import DockyardError
 from core.interface import STDOUT, DuplexStream
-from core.remote.client import error_from_response
+from core.remote.client import encode_query, error_from_response
 from core.remote.endpoint import Endpoint
 from core.remote.frames import FrameDecoder
 
@@ -46,9 +46,7 @@ def hijack(
         data = json.dumps(body).encode() if body is not None else b""
         query = ""
         if params:
-            from urllib.parse import urlencode
-
-            query = f"?{urlencode(params)}"
+            query = f"?{encode_query(params.items())}"
         head = (
             f"POST {path}{query} HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockyard-remote\r\n"
             "Connection: Upgrade\r\nUpgrade: tcp\r\n"

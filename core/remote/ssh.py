@@ -4,16 +4,21 @@ dial-stdio`` on a docker one), its stdin and stdout one end of a socket pair; so
 ``ProxyJump`` and ``known_hosts`` apply as for any ssh. HTTP keep-alive carries many requests over one ssh
 process (core.remote.wire keeps its connections). ``BatchMode`` keeps ssh from ever asking for a password or
 a host key answer (an unknown host key, a refused key: ssh exits, and its own words are the error), and
-``ConnectTimeout`` bounds a dead host."""
+``ConnectTimeout`` bounds a dead host.
+
+An ssh connection takes a handshake of 0.1-0.3 s before its first byte, longer than anything else a command
+does. :func:`dial_ahead` starts the ones a command will need as soon as it knows its engine, so that the
+handshakes overlap each other and the command's own start-up (imports, parsing), where the docker CLI makes
+them one after another; :meth:`SSHDialer.open_socket` takes those first."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
 import threading
 import time
+from _thread import allocate_lock
 
 from core.remote.endpoint import CONNECT_TIMEOUT, Endpoint, EngineUnreachable
 
@@ -24,6 +29,75 @@ REMOTE_COMMAND = (
 )
 
 
+class _Connection:
+    """One ssh process and our end of its stdio; its stderr is read in a thread, its last words kept."""
+
+    def __init__(self, argv: list[str], url: str) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=theirs.fileno(),
+                stdout=theirs.fileno(),
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # a ^C at the terminal is ours to handle, not ssh's
+            )
+        except OSError as err:
+            ours.close()
+            raise EngineUnreachable(f"cannot run ssh for {url}: {err.strerror}") from None
+        finally:
+            theirs.close()
+        self.argv = argv
+        self.sock = ours
+        self.error = ""
+        self._watcher = threading.Thread(target=self._watch, name="ssh-stderr", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        assert self.proc.stderr is not None
+        text = self.proc.stderr.read().decode("utf-8", "replace")
+        self.proc.wait()
+        lines = [
+            line.strip() for line in text.splitlines() if line.strip() and "Warning: Permanently" not in line
+        ]
+        if lines and self.proc.returncode:
+            self.error = lines[-1]
+
+    def ended(self, wait: float) -> bool:
+        """Whether ssh has ended and its last words are read, waiting up to ``wait`` seconds."""
+        self._watcher.join(wait)
+        return not self._watcher.is_alive()
+
+    def close(self) -> None:
+        """Our end closed, ssh ends by itself (its stdin is gone); stopped if it has not within 2 s."""
+        self.sock.close()
+        if not self.ended(2):
+            self.proc.terminate()
+            self.proc.wait()
+
+
+_ahead: list[_Connection] = []  # connections dialed before anyone asked, for the dialer of the same argv
+_ahead_lock = allocate_lock()
+
+
+def dial_ahead(endpoint: Endpoint, count: int = 1) -> None:
+    """Start ``count`` connections to ``endpoint`` now, for its :class:`SSHDialer` to take when it needs
+    them. One that is never taken ends when this process does (its stdin closes with us)."""
+    argv = SSHDialer(endpoint).argv()
+    for _ in range(count):
+        conn = _Connection(argv, endpoint.url)
+        with _ahead_lock:
+            _ahead.append(conn)
+
+
+def _take_ahead(argv: list[str]) -> _Connection | None:
+    with _ahead_lock:
+        for i, conn in enumerate(_ahead):
+            if conn.argv == argv:
+                return _ahead.pop(i)
+    return None
+
+
 class SSHDialer:
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
@@ -32,8 +106,8 @@ class SSHDialer:
             userhost, port = userhost.rsplit(":", 1)
         self.user, _, self.host = userhost.rpartition("@")
         self.port = port
-        self._lock = threading.Lock()
-        self._procs: list[subprocess.Popen[bytes]] = []
+        self._lock = allocate_lock()
+        self._conns: list[_Connection] = []
         self.last_error = ""
 
     def argv(self) -> list[str]:
@@ -51,54 +125,33 @@ class SSHDialer:
         return [*argv, "--", self.host, REMOTE_COMMAND]
 
     def open_socket(self, timeout: float | None = None) -> socket.socket:
-        """A new ssh process to the engine's dial-stdio; our end of its stdio."""
-        ours, theirs = socket.socketpair()
-        try:
-            proc = subprocess.Popen(
-                self.argv(),
-                stdin=theirs.fileno(),
-                stdout=theirs.fileno(),
-                stderr=subprocess.PIPE,
-                start_new_session=True,  # a ^C at the terminal is ours to handle, not ssh's
-            )
-        except OSError as err:
-            ours.close()
-            raise EngineUnreachable(f"cannot run ssh for {self.endpoint.url}: {err.strerror}") from None
-        finally:
-            theirs.close()
+        """Our end of an ssh process's stdio to the engine's dial-stdio: one dialed ahead, else a new one."""
+        argv = self.argv()
+        conn = _take_ahead(argv) or _Connection(argv, self.endpoint.url)
         with self._lock:
-            self._procs = [p for p in self._procs if p.poll() is None] + [proc]
-        threading.Thread(target=self._watch, args=(proc,), name="ssh-stderr", daemon=True).start()
-        return ours
-
-    def _watch(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stderr is not None
-        text = proc.stderr.read().decode("utf-8", "replace")
-        proc.wait()
-        lines = [
-            line.strip() for line in text.splitlines() if line.strip() and "Warning: Permanently" not in line
-        ]
-        if lines and proc.returncode:
-            self.last_error = lines[-1]
+            for old in self._conns:
+                if old.error and old.proc.poll() is not None:
+                    self.last_error = old.error
+            self._conns = [c for c in self._conns if c.proc.poll() is None] + [conn]
+        return conn.sock
 
     def failure(self, wait: float = 3.0) -> str:
         """Why the last ssh process ended (its last words), waiting a little for it to end."""
-        deadline = time.monotonic() + wait
         with self._lock:
-            procs = list(self._procs)
-        for p in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(max(0.0, deadline - time.monotonic()))
-        time.sleep(0.05)  # the stderr reader's last line
-        return self.last_error
+            conns = list(self._conns)
+        deadline = time.monotonic() + wait
+        for conn in conns:
+            conn.ended(max(0.0, deadline - time.monotonic()))
+        words = [c.error for c in conns if c.error]
+        return words[-1] if words else self.last_error
 
     def close(self) -> None:
         with self._lock:
-            procs, self._procs = self._procs, []
-        for p in procs:
-            if p.poll() is None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    p.wait(2)  # its stdin closed with our socket: it ends by itself
-            if p.poll() is None:
-                p.terminate()
-                p.wait()
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+        with _ahead_lock:  # dialed for us and not taken
+            unused = [c for c in _ahead if c.argv == self.argv()]
+            _ahead[:] = [c for c in _ahead if c not in unused]
+        for conn in unused:
+            conn.close()

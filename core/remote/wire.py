@@ -14,7 +14,7 @@ import contextlib
 import json
 import select
 import socket
-import threading
+from _thread import allocate_lock  # threading.Lock, without importing threading (~0.8 ms)
 from collections.abc import Callable, Iterator
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of a remote command)
@@ -163,7 +163,7 @@ class Pool:
         self.opener = opener
         self.host = host
         self._idle: list[Connection] = []
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._closed = False
 
     def close(self) -> None:
@@ -266,7 +266,7 @@ class Body:
         self.reason_phrase = reason
         self.headers = headers
         self._method = method
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def chunks(self) -> Iterator[bytes]:
         conn = self._conn

@@ -222,6 +222,64 @@ def test_dockyard_host_over_ssh_without_a_server(sshd: Sshd, testbed: Testbed) -
     assert (sshd.dir / "sshd.log").read_text().count("Accepted publickey") - log_before == 1
 
 
+def _ssh_processes(sshd: Sshd) -> list[int]:
+    """The ssh clients still running with this test's config (the wrapper's -F names the test's folder)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        # (a sharing master, the fixture's to end, is titled "ssh: PATH [mux]": its argv[0] is not "...ssh")
+        if argv[0].endswith(b"ssh") and str(sshd.dir).encode() in b" ".join(argv) and b"-O" not in argv:
+            found.append(int(pid))
+    return found
+
+
+def _no_ssh_left(sshd: Sshd) -> None:
+    deadline = time.monotonic() + 5
+    while _ssh_processes(sshd) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _ssh_processes(sshd)
+
+
+def test_a_command_dials_the_connections_it_needs_at_once(sshd: Sshd, testbed: Testbed) -> None:
+    """An attached ``run`` needs three connections (the requests, the attach stream, the wait for the exit):
+    all three are dialed as the command starts, so their handshakes overlap, and each is used; a ``run -d``
+    and a ``ps`` need one. None is left running after the command, nor after one that fails to parse."""
+    ref = testbed.ref("busybox:latest")
+    env = sshd.client_env
+    pulled = subprocess.run([DOCKYARD, "-H", "ssh://dyhost", "pull", "-q", ref], env=env, capture_output=True)
+    assert pulled.returncode == 0, pulled.stderr
+
+    def accepted() -> int:
+        return (sshd.dir / "sshd.log").read_text().count("Accepted publickey")
+
+    for args, connections in (
+        (["run", "--rm", ref, "echo", "hi"], 3),
+        (["run", "-d", "--rm", ref, "true"], 1),
+        (["ps", "-a"], 1),
+    ):
+        before = accepted()
+        r = subprocess.run(
+            [DOCKYARD, "-H", "ssh://dyhost-direct", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "hi\n" or args[0] != "run" or "-d" in args
+        assert accepted() - before == connections, args
+        _no_ssh_left(sshd)
+    r = subprocess.run(
+        [DOCKYARD, "-H", "ssh://dyhost-direct", "ps", "--no-such-flag"], capture_output=True, text=True,
+        env=env, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 125 and "--no-such-flag" in r.stderr, r.stderr
+    _no_ssh_left(sshd)
+
+
 @pytest.mark.parametrize(
     ("host", "words"),
     [

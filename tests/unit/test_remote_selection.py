@@ -166,3 +166,62 @@ def test_the_local_start_path_does_not_load_the_client(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True
     )
     assert json.loads(out.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "dialed"),
+    [
+        (["run", "--rm", "busybox", "true"], 3),  # the requests, the attach stream, the wait for the exit
+        (["run", "-i", "--rm", "busybox", "sh"], 3),
+        (["run", "-d", "busybox", "true"], 1),
+        (["run", "-dit", "busybox", "sh"], 1),
+        (["exec", "ctr", "true"], 2),  # the requests, the exec stream
+        (["exec", "-d", "ctr", "true"], 1),
+        (["ps", "-a"], 1),
+        (["ps", "--no-such-flag"], 1),  # dialed before the parser ran: it still ends (its stdin closes)
+    ],
+)
+@pytest.mark.parametrize("select", ["-H", "--host=", "DOCKER_HOST", "context"])
+def test_an_ssh_engine_is_dialed_before_anything_else(
+    clean_env: Path, tmp_path: Path, args: list[str], dialed: int, select: str
+) -> None:
+    """The connections a command needs are all started before its first request, so their handshakes
+    overlap: an ssh that fails at once (it records that it ran) leaves as many records as the verb needs,
+    where dialing each when it is needed would stop at the first one's failure."""
+    record = tmp_path / "dialed"
+    ssh = tmp_path / "ssh"
+    ssh.write_text(
+        f'#!/bin/sh\necho "$*" >> {record}\necho "ssh: connect to host h: Connection refused" >&2\nexit 255\n'
+    )
+    ssh.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env["DOCKER_CONFIG"] = str(clean_env)
+    env["DOCKYARD_SSH"] = str(ssh)
+    glob: list[str] = []
+    if select == "-H":
+        glob = ["-H", "ssh://h"]
+    elif select == "--host=":
+        glob = ["--host=ssh://h"]
+    elif select == "DOCKER_HOST":
+        env["DOCKER_HOST"] = "ssh://h"
+    else:
+        subprocess.run([sys.executable, "-m", "tui.cli", "context", "create", "far", "--docker", "host=ssh://h"],
+                       cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
+        glob = ["--context", "far"]
+    r = subprocess.run(
+        [sys.executable, "-m", "tui.cli", *glob, *args], capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=60,
+    )  # fmt: skip
+    if "--no-such-flag" in args:
+        assert r.returncode == 125 and r.stderr.startswith("Error: unknown flag: --no-such-flag"), r.stderr
+    else:
+        assert r.returncode in (1, 125), r.stderr  # run's engine errors are 125, other verbs' 1
+        assert r.stderr.startswith("Error: Cannot connect to the Docker daemon at ssh://h: "), r.stderr
+        assert "Connection refused" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    deadline = time.monotonic() + 5
+    while (
+        not record.exists() or len(record.read_text().splitlines()) < dialed
+    ) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(record.read_text().splitlines()) == dialed, record.read_text()
+    assert all(" -- h if command -v dockyard " in line for line in record.read_text().splitlines())
