@@ -87,6 +87,15 @@ class LogStream(Stream):
     @abc.abstractmethod
     def __iter__(self) -> Iterator[LogLine]: ...
 
+    def output(self) -> Iterator[tuple[str, bytes]]:
+        """The lines' text as the bytes to print, in order, each piece tagged "stdout" or "stderr": for a
+        reader that copies the log out unchanged (``docker logs`` without ``--timestamps`` or
+        ``--details``). A piece may hold many lines, and end inside one. By default, each line encoded; an
+        engine that receives the log as bytes hands them on as they came (a remote one: a record per line
+        was most of a long log's time)."""
+        for line in self:
+            yield line.stream, line.text.encode("utf-8", "surrogateescape")
+
 
 class EventStream(Stream):
     """Engine events (``docker events``), oldest first."""

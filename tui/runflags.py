@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from core.errors import InvalidArgument
 from core.interface import DuplexStream, parse_bind, parse_bytes, parse_duration, tmpfs_mount
@@ -200,7 +198,8 @@ def _kv(items: list[str], what: str) -> dict[str, str]:
 
 def parse_env_file(path: str) -> list[str]:
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
     except OSError as err:
         why = err.strerror or str(err)  # docker's words: Go's "open PATH: no such file or directory"
         raise InvalidArgument(f"open {path}: {why[:1].lower()}{why[1:]}") from err
@@ -358,6 +357,8 @@ def health_config(args: argparse.Namespace) -> HealthConfig | None:
 
     def duration(flag: str) -> int:
         text = str(getattr(args, flag.removeprefix("--").replace("-", "_")))
+        if text == "0s":  # the default, so every run's: spares the duration parser's import
+            return 0
         try:
             return parse_duration(text)
         except InvalidArgument as err:
@@ -416,6 +417,8 @@ def run_config(args: argparse.Namespace) -> ContainerCreate:
     env += args.env
     entrypoint = None
     if args.entrypoint is not None:
+        import shlex  # only for --entrypoint
+
         entrypoint = shlex.split(args.entrypoint) if args.entrypoint else []
     mounts = [parse_volume(v) for v in args.volume]
     mounts += [parse_mount(m) for m in args.mount]

@@ -72,6 +72,7 @@ class RemoteEngine(Engine):
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.api = ApiClient(endpoint)
+        self._just_created: JSONDocument | None = None  # the inspect document of the last create
 
     def __repr__(self) -> str:
         return f"RemoteEngine({self.endpoint.url})"
@@ -104,7 +105,9 @@ class RemoteEngine(Engine):
                 raise
             self.pull(request.config.image, platform=request.platform or None, progress=progress)
             doc = self.api.json("POST", "/containers/create", params=params, body=body)
-        return self.container(str(doc["Id"]))
+        created = self.inspect_container(str(doc["Id"]))
+        self._just_created = created  # for start_attached, which would ask for it again at once
+        return dockerjson.container_summary_from_inspect(created)
 
     def start_container(self, name: str, *, prepared: PreparedStart | None = None) -> None:
         if prepared is not None:
@@ -161,7 +164,10 @@ class RemoteEngine(Engine):
     ) -> DuplexStream:
         if prepared is not None:
             prepared.cancel()
-        doc = self.inspect_container(name)
+        doc, self._just_created = self._just_created, None
+        if doc is None or name not in (doc.get("Id"), doc.get("Name", "").lstrip("/")):
+            doc = self.inspect_container(name)
+        # (just created, it may have been started since by another client: the start then answers 304)
         running = bool((doc.get("State") or {}).get("Running"))
         tty = bool((doc.get("Config") or {}).get("Tty"))
         auto_remove = bool((doc.get("HostConfig") or {}).get("AutoRemove"))
@@ -1142,7 +1148,20 @@ class _RemoteLogs(LogStream):
     def __init__(self, r: StreamedResponse, tty: bool, timestamps: bool = True) -> None:
         self._r = r
         self._tty = tty
+        self._timestamps = timestamps
         self._line = _log_line if timestamps else _untimed_line
+
+    def output(self) -> Iterator[tuple[str, bytes]]:
+        if self._timestamps:  # each line led by its time, which the text leaves out
+            yield from super().output()
+            return
+        frames = FrameDecoder()
+        for chunk in self._r.chunks():
+            if self._tty:
+                yield "stdout", chunk
+            else:
+                for kind, data in frames.feed(chunk):
+                    yield _STREAM_NAMES[kind], data
 
     def __iter__(self) -> Iterator[LogLine]:
         partial = {"stdout": b"", "stderr": b""}

@@ -82,3 +82,48 @@ def test_a_character_cut_between_two_reads_is_whole() -> None:
     data = json.dumps({"stream": "Schritt 1/2 : FROM busybox — grün ✓\n"}, ensure_ascii=False).encode()
     at = data.index("ü".encode()) + 1  # inside the two bytes of ü
     assert list(json_documents([data[:at], data[at:]])) == [json.loads(data)]
+
+
+class _Answer:
+    """A streamed answer's body, as the wire hands it on: in the pieces it arrived in."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self._pieces = pieces
+
+    def chunks(self) -> Iterator[bytes]:
+        return self._pieces
+
+    def close(self) -> None:
+        pass
+
+
+def _merged(pieces: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    out: list[tuple[str, bytes]] = []
+    for stream, data in pieces:
+        if out and out[-1][0] == stream:
+            out[-1] = (stream, out[-1][1] + data)
+        elif data:
+            out.append((stream, data))
+    return out
+
+
+@given(frames_st, st.lists(st.integers(min_value=0), max_size=30))
+def test_a_remote_log_is_printed_byte_for_byte_in_order(
+    frames: list[tuple[int, bytes]], cuts: list[int]
+) -> None:
+    """``docker logs`` output from a remote engine: every frame's bytes (any bytes: a log need not be
+    UTF-8), each to its stream, in the engine's order, however the reads cut the frames; the lines the
+    same log gives one by one carry the same text."""
+    from core.remote.engine import _RemoteLogs
+
+    wire = b"".join(frame(sid, data) for sid, data in frames)
+    names = {1: "stdout", 2: "stderr"}
+    expected = _merged([(names[sid], data) for sid, data in frames])
+    logs = _RemoteLogs(_Answer(_cut(wire, cuts)), tty=False, timestamps=False)  # type: ignore[arg-type]
+    assert _merged(list(logs.output())) == expected
+    lines = list(_RemoteLogs(_Answer(_cut(wire, cuts)), tty=False, timestamps=False))  # type: ignore[arg-type]
+    for name in names.values():  # (a line is held until its end, so across streams the order may differ)
+        whole = b"".join(data for stream, data in expected if stream == name).decode("utf-8", "replace")
+        assert "".join(line.text for line in lines if line.stream == name) == whole
+    tty = _RemoteLogs(_Answer(_cut(wire, cuts)), tty=True, timestamps=False)  # type: ignore[arg-type]
+    assert b"".join(data for _, data in tty.output()) == wire  # a terminal's log is raw: no frames

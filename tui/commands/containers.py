@@ -259,10 +259,12 @@ def _create_pulling(engine: Engine, run: ContainerCreate, args: argparse.Namespa
     quiet = getattr(args, "quiet", False)
     if run.pull != "always":
         from core.errors import ImageNotFound
+        from core.models import replace
 
+        # as the docker CLI: a create that finds no image (or not the platform asked for) is the cue to say
+        # so and pull; no separate look-up first (a request more to a remote engine)
         try:
-            engine.image(run.image)
-            return engine.create_container(run)
+            return engine.create_container(replace(run, pull="never"))
         except ImageNotFound:
             if run.pull == "never":
                 raise
@@ -507,8 +509,6 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from urllib.parse import quote_plus
-
     from core.interface import parse_since
 
     engine = make_engine(args)
@@ -525,6 +525,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
     with engine.container_logs(
         args.container, follow=args.follow, since=since, until=until, tail=tail, timestamps=args.timestamps
     ) as lines:
+        if not (args.details or args.timestamps):  # the text as it is: in pieces as the engine has them
+            for stream, data in lines.output():
+                target = err if stream == "stderr" else out
+                target.write(data)
+                if args.follow:
+                    target.flush()
+            out.flush()
+            return 0
+        from urllib.parse import quote_plus
+
         for line in lines:
             target = err if line.stream == "stderr" else out
             text = line.text
