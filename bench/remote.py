@@ -5,7 +5,9 @@ Engines, each started here on a socket of its own and stopped after (by PID):
 - ``dockyard serve`` over a fresh root on tmpfs (bench/peers.py);
 - Debian's dockerd (bench/api.py's start: own data root, exec root, cgroup parent, ``--iptables=false``);
 - over ssh (unless ``--no-ssh``): an sshd on a loopback port with generated keys (the e2e tests' start),
-  whose sessions reach that dockerd, so both CLIs run ``docker system dial-stdio`` there.
+  whose sessions reach that dockerd, so both CLIs run ``docker system dial-stdio`` there. Twice: dockyard as
+  shipped (its commands share one ssh connection, which the docker CLI's do not), and with that sharing off
+  (``DOCKYARD_SSH_PERSIST=0``: a handshake per command, as the docker CLI's).
 
 Each engine holds 50 created containers and one that printed 10,000 lines. Measured per endpoint, for
 ``docker -H X`` and ``dockyard -H X`` (whole commands, interpreter start-up included): ``ps -a``,
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -272,9 +275,24 @@ def main() -> int:
 
             host_env = f"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DOCKER_HOST=unix://{dockerd.sock}"
             with start_sshd(base / "ssh", base / "ssh-client", host_env) as sshd:
-                print("measuring dockerd over ssh ...", file=sys.stderr)
-                senv = {**sshd.client_env, "DOCKER_CLI_HINTS": "false"}
-                results["dockerd (ssh)"] = measure("ssh://dyhost", senv, max(3, args.rounds // 2))
+                # dockyard as shipped: its commands share one ssh connection (a master it leaves for 60 s;
+                # ended below), which the docker CLI does not; and with the sharing off, where each
+                # command makes its own handshake as the docker CLI's do
+                runtime = Path(tempfile.mkdtemp(prefix="dyrt-"))  # the master's socket: a short path
+                senv = {**sshd.client_env, "DOCKER_CLI_HINTS": "false", "XDG_RUNTIME_DIR": str(runtime)}
+                rounds = max(3, args.rounds // 2)
+                try:
+                    print("measuring dockerd over ssh ...", file=sys.stderr)
+                    senv["DOCKYARD_SSH_PERSIST"] = "60"
+                    results["dockerd (ssh)"] = measure("ssh://dyhost", senv, rounds)
+                    print("measuring dockerd over ssh, dockyard's sharing off ...", file=sys.stderr)
+                    senv["DOCKYARD_SSH_PERSIST"] = "0"
+                    results["dockerd (ssh, no sharing)"] = measure("ssh://dyhost", senv, rounds)
+                finally:
+                    for sock in (runtime / "dockyard-ssh").glob("*"):
+                        end = ["ssh", "-S", str(sock), "-O", "exit", "dyhost"]
+                        subprocess.run(end, capture_output=True, timeout=10)
+                    shutil.rmtree(runtime, ignore_errors=True)
 
         # the workbench: contexts for both servers beside the in-process engine over the dockyard root
         wenv = client_env(base / "workbench")

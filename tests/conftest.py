@@ -24,6 +24,11 @@ from tests.netbed import NetSettings
 from tests.testbed import BuiltImages, Testbed, ensure_images, start_testbed, unavailable_reason
 from tests.testbed.common import make_scratch_dir, remove_scratch, stop_shims_under
 
+# dockyard's ssh connection sharing (core.remote.ssh) leaves a master ssh behind every command for a minute:
+# off for the tests, whose hosts configure their own sharing (start_sshd's dyhost) or count connections;
+# the test of the sharing turns it on and ends its master
+os.environ["DOCKYARD_SSH_PERSIST"] = "0"
+
 _E2E_DIR = Path(__file__).parent / "e2e"
 _SLOW = Path(__file__).parent / "slow.txt"  # the longest tests, measured (see _longest_first)
 _TIMELINE = os.environ.get("DOCKYARD_TEST_TIMELINE")  # see pytest_runtest_protocol

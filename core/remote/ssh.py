@@ -7,9 +7,14 @@ a host key answer (an unknown host key, a refused key: ssh exits, and its own wo
 ``ConnectTimeout`` bounds a dead host.
 
 An ssh connection takes a handshake of 0.1-0.3 s before its first byte, longer than anything else a command
-does. :func:`dial_ahead` starts the ones a command will need as soon as it knows its engine, so that the
-handshakes overlap each other and the command's own start-up (imports, parsing), where the docker CLI makes
-them one after another; :meth:`SSHDialer.open_socket` takes those first."""
+does. So, as ansible does, the commands share one connection per host: the first one's ssh leaves a master
+connection behind (``ControlMaster auto``, ``ControlPersist`` 60 s after its last session, its socket in a
+folder of the user's own), and the next commands' ssh open a session over it, with no handshake.
+``$DOCKYARD_SSH_PERSIST`` sets the seconds; 0 turns the sharing off (then ``~/.ssh/config``'s own applies:
+command-line options would override it). And :func:`dial_ahead` starts the connections a command will need
+as soon as it knows its engine, so that their handshakes overlap each other and the command's own start-up
+(imports, parsing), where the docker CLI makes them one after another; :meth:`SSHDialer.open_socket` takes
+those first."""
 
 from __future__ import annotations
 
@@ -27,6 +32,47 @@ REMOTE_COMMAND = (
     "if command -v dockyard >/dev/null 2>&1; then exec dockyard system dial-stdio; "
     "else exec docker system dial-stdio; fi"
 )
+
+
+PERSIST = 60  # seconds a shared connection outlives its last session (ansible's ControlPersist)
+
+
+def sharing_options() -> list[str]:
+    """ssh's options for sharing one connection among the commands (none: sharing is off, or there is no
+    private folder for its socket)."""
+    from core.errors import InvalidArgument
+
+    text = os.environ.get("DOCKYARD_SSH_PERSIST", str(PERSIST)).strip()
+    if not text.isdigit():
+        raise InvalidArgument(f"DOCKYARD_SSH_PERSIST={text!r}: a number of seconds (0: no shared connection)")
+    folder = control_folder() if int(text) else None
+    if folder is None:
+        return []
+    return [
+        "-o", "ControlMaster=auto",
+        "-o", f"ControlPath={folder}/%C",
+        "-o", f"ControlPersist={int(text)}",
+    ]  # fmt: skip
+
+
+def control_folder() -> str | None:
+    """Where the shared connections' sockets are: ``$XDG_RUNTIME_DIR/dockyard-ssh``, else
+    ``~/.cache/dockyard/ssh``; made private. None if it is not ours alone (another user could reach the
+    host through it) or its path leaves no room for a socket's name (108 bytes in all)."""
+    import stat
+
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    folder = os.path.join(base, "dockyard-ssh") if base else os.path.expanduser("~/.cache/dockyard/ssh")
+    if len(folder.encode()) + 42 > 107:  # "/" and %C, a 40-character hash
+        return None
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
+    return folder
 
 
 class _Connection:
@@ -117,6 +163,7 @@ class SSHDialer:
             "-o", f"ConnectTimeout={int(CONNECT_TIMEOUT)}",
             "-o", "ServerAliveInterval=10",
             "-T", "-x",
+            *sharing_options(),
         ]  # fmt: skip
         if self.user:
             argv += ["-l", self.user]

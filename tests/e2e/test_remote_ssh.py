@@ -280,6 +280,36 @@ def test_a_command_dials_the_connections_it_needs_at_once(sshd: Sshd, testbed: T
     _no_ssh_left(sshd)
 
 
+def test_commands_share_one_ssh_connection(sshd: Sshd) -> None:
+    """With sharing on (dockyard's default, off in the other tests): the first command's ssh leaves a master
+    connection, in a private folder, and the next commands open sessions over it: three commands, one
+    handshake. Its master is the test's to end."""
+    runtime = Path(tempfile.mkdtemp(prefix="dyrt-"))  # a socket's path must fit in 108 bytes
+    env = {**sshd.client_env, "DOCKYARD_SSH_PERSIST": "30", "XDG_RUNTIME_DIR": str(runtime)}
+    folder = runtime / "dockyard-ssh"
+    try:
+        before = (sshd.dir / "sshd.log").read_text().count("Accepted publickey")
+        for _ in range(3):
+            r = subprocess.run(
+                [DOCKYARD, "-H", "ssh://dyhost-direct", "ps", "-a"], capture_output=True, text=True, env=env,
+                timeout=60,
+            )  # fmt: skip
+            assert r.returncode == 0, r.stderr
+        assert (sshd.dir / "sshd.log").read_text().count("Accepted publickey") - before == 1
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert len(list(folder.iterdir())) == 1
+        r = subprocess.run(
+            [DOCKYARD, "-H", "ssh://dyhost-direct", "ps"], capture_output=True, text=True,
+            env={**env, "DOCKYARD_SSH_PERSIST": "soon"}, timeout=60,
+        )  # fmt: skip
+        assert r.returncode == 1 and r.stderr.startswith("Error: DOCKYARD_SSH_PERSIST='soon': "), r.stderr
+    finally:
+        for sock in folder.iterdir() if folder.exists() else []:
+            master = ["/usr/bin/ssh", "-S", str(sock), "-O", "exit", "x"]
+            subprocess.run(master, capture_output=True, timeout=10)
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
 @pytest.mark.parametrize(
     ("host", "words"),
     [
