@@ -721,6 +721,8 @@ def parse_bytes(text: str) -> int:
 
 def parse_filters(items: Sequence[str]) -> dict[str, list[str]]:
     """``-f KEY=VALUE`` flags as docker's CLI reads them (the key lower-cased, both trimmed)."""
+    if not items:  # most lists have none: spares the filters module's import
+        return {}
     from core.filters import parse_filter_flags
 
     return parse_filter_flags(items)
