@@ -154,9 +154,16 @@ class SSHDialer:
         self.port = port
         self._lock = allocate_lock()
         self._conns: list[_Connection] = []
+        self._argv: list[str] | None = None
         self.last_error = ""
 
     def argv(self) -> list[str]:
+        """The ssh command line (worked out once: the environment's settings as they were then)."""
+        if self._argv is None:
+            self._argv = self._command()
+        return self._argv
+
+    def _command(self) -> list[str]:
         argv = [
             os.environ.get("DOCKYARD_SSH", "ssh"),
             "-o", "BatchMode=yes",
@@ -198,7 +205,7 @@ class SSHDialer:
         for conn in conns:
             conn.close()
         with _ahead_lock:  # dialed for us and not taken
-            unused = [c for c in _ahead if c.argv == self.argv()]
+            unused = [c for c in _ahead if c.argv == self._argv]
             _ahead[:] = [c for c in _ahead if c not in unused]
         for conn in unused:
             conn.close()
