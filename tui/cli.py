@@ -199,7 +199,8 @@ def _dial_ahead(argv: list[str], verb: str) -> None:
     host = _flag_value(before, "-H", "--host")
     context = _flag_value(before, "-c", "--context")
     rest = argv[argv.index(verb) + 1 :]
-    detached = any(a in ("-d", "--detach") or (a[:1] == "-" and a[1:2] != "-" and "d" in a) for a in rest)
+    # -d, --detach, or among bundled short flags (-dit); a guess at most costs the command some time
+    detached = any(a == "--detach" or (a[:1] == "-" and a[1:].isalpha() and "d" in a) for a in rest)
     connections = 1
     if verb == "run" and not detached:
         connections = 3

@@ -175,6 +175,7 @@ def test_the_local_start_path_does_not_load_the_client(tmp_path: Path) -> None:
         (["run", "-i", "--rm", "busybox", "sh"], 3),
         (["run", "-d", "busybox", "true"], 1),
         (["run", "-dit", "busybox", "sh"], 1),
+        (["run", "-eMODE=dev", "-v/d:/d", "busybox", "true"], 3),  # a "d" in a flag's value is no -d
         (["exec", "ctr", "true"], 2),  # the requests, the exec stream
         (["exec", "-d", "ctr", "true"], 1),
         (["ps", "-a"], 1),
