@@ -172,22 +172,15 @@ def _early_shim(argv: list[str], fork: bool) -> PreparedStart | None:
     if any(a in ("-h", "--help") for a in argv):
         return None
     before = argv[: argv.index("run")]
-    from core.interface import remote_selected
+    from core.interface import prepare_local_start, remote_selected
 
-    if any(a.startswith(_ENGINE_FLAGS) for a in before) or remote_selected():
+    if remote_selected(_flag_value(before, "-H", "--host"), _flag_value(before, "-c", "--context")):
         return None  # a remote engine starts its containers itself
-    root = None
-    if "--root" in argv[: argv.index("run")]:
-        i = argv.index("--root")
-        root = argv[i + 1] if i + 1 < len(argv) else None
-    from core.interface import prepare_local_start
-
-    return prepare_local_start(root, fork=fork)
+    return prepare_local_start(_flag_value(before, "--root"), fork=fork)
 
 
 # global flags that take a value (in the next argument unless given as --flag=value)
 _VALUE_FLAGS = ("--root", "-H", "--host", "-c", "--context", "--tlscacert", "--tlscert", "--tlskey")
-_ENGINE_FLAGS = ("-H", "--host", "-c", "--context")
 
 
 def _dial_ahead(argv: list[str], verb: str) -> None:
@@ -211,16 +204,18 @@ def _dial_ahead(argv: list[str], verb: str) -> None:
     dial_ahead(host, context, connections)
 
 
-def _flag_value(argv: list[str], short: str, long: str) -> str | None:
-    """A global flag's value as argparse reads it: ``-H X``, ``-HX``, ``--host X``, ``--host=X``."""
+def _flag_value(argv: list[str], *names: str) -> str | None:
+    """A global flag's value as argparse reads it (the last one given): ``-H X``, ``-HX``, ``--host X``,
+    ``--host=X``."""
     value = None
     for i, arg in enumerate(argv):
-        if arg in (short, long) and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith(long + "="):
-            value = arg[len(long) + 1 :]
-        elif arg.startswith(short) and len(arg) > len(short) and not arg.startswith("--"):
-            value = arg[len(short) :]
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                value = argv[i + 1]
+            elif name.startswith("--") and arg.startswith(name + "="):
+                value = arg[len(name) + 1 :]
+            elif not name.startswith("--") and arg.startswith(name) and len(arg) > len(name):
+                value = arg[len(name) :]
     return value
 
 
@@ -271,7 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve = importlib.import_module("api.server")
         return int(serve.main(args_list))
     launcher = _early_shim(args_list, fork=argv is None) if verb == "run" else None
-    if verb in VERBS and verb != "context" and not any(a in ("-h", "--help") for a in args_list):
+    helping = any(a in ("-h", "--help") for a in args_list)
+    if launcher is None and verb in VERBS and verb != "context" and not helping:  # (a launched shim: local)
         _dial_ahead(args_list, verb)
     parser = build_parser([verb] if verb in VERBS else None)
     args = parser.parse_args(args_list)

@@ -22,9 +22,10 @@ from tui.output import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms of a start)
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
-    from core.interface import Engine
+    from core.interface import Engine, LogStream
     from core.models import ContainerCreate, ContainerSummary
 
 
@@ -525,32 +526,30 @@ def cmd_logs(args: argparse.Namespace) -> int:
     with engine.container_logs(
         args.container, follow=args.follow, since=since, until=until, tail=tail, timestamps=args.timestamps
     ) as lines:
-        if not (args.details or args.timestamps):  # the text as it is: in pieces as the engine has them
-            for stream, data in lines.output():
-                target = err if stream == "stderr" else out
-                target.write(data)
-                if args.follow:
-                    target.flush()
-            out.flush()
-            return 0
-        from urllib.parse import quote_plus
-
-        for line in lines:
-            target = err if line.stream == "stderr" else out
-            text = line.text
-            if args.details:  # docker: the attrs, sorted and query-escaped, then a space (even with none)
-                text = (
-                    ",".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in sorted(line.attrs.items()))
-                    + " "
-                    + text
-                )
-            if args.timestamps:
-                text = f"{line.time} {text}"
-            target.write(text.encode("utf-8", "surrogateescape"))
+        # the text as it is comes in pieces as the engine has them; with its time or details, line by line
+        pieces = lines.output() if not (args.details or args.timestamps) else _decorated(lines, args)
+        for stream, data in pieces:
+            target = err if stream == "stderr" else out
+            target.write(data)
             if args.follow:
                 target.flush()
     out.flush()
     return 0
+
+
+def _decorated(lines: LogStream, args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
+    """Each line led by docker's ``--details`` (the attrs, sorted and query-escaped, then a space, even with
+    none) and ``--timestamps`` (its time)."""
+    from urllib.parse import quote_plus
+
+    for line in lines:
+        text = line.text
+        if args.details:
+            attrs = ",".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in sorted(line.attrs.items()))
+            text = f"{attrs} {text}"
+        if args.timestamps:
+            text = f"{line.time} {text}"
+        yield line.stream, text.encode("utf-8", "surrogateescape")
 
 
 _INSPECT_KINDS = ("container", "image", "network", "volume")
